@@ -1,0 +1,102 @@
+/*
+ * Addresses and prefixes shared by the PCP codec, the control plane and the data plane.
+ *
+ * Every address is held as 16 octets in network order: IPv6 as is, IPv4 as an IPv4-mapped
+ * IPv6 address (::ffff:a.b.c.d), the representation PCP uses on the wire (RFC 6887 §5). One
+ * type for both families keeps NAT64 (RFC 6146) a matter of data, not of new structs.
+ *
+ * Pure functions: any thread.
+ */
+#ifndef CGN_ADDR_H
+#define CGN_ADDR_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+/* Longest text form cgn_addr_format() writes, with its NUL (INET6_ADDRSTRLEN). */
+#define CGN_ADDR_STRLEN 46
+/* Longest text form of a prefix: address, '/', up to three digits, NUL. */
+#define CGN_PREFIX_STRLEN (CGN_ADDR_STRLEN + 4)
+
+struct cgn_addr {
+	uint8_t b[16];
+};
+
+/* An address prefix; for IPv4, len counts from the start of the mapped form (96 + v4 len). */
+struct cgn_prefix {
+	struct cgn_addr addr;
+	uint8_t len; /* 0..128 */
+};
+
+/** @return the IPv4-mapped form of a v4 address given in network order. */
+static inline struct cgn_addr
+cgn_addr_from_v4(uint32_t v4_be)
+{
+	struct cgn_addr a = { .b = { [10] = 0xff, [11] = 0xff } };
+	memcpy(&a.b[12], &v4_be, 4);
+	return a;
+}
+
+/** @return true if a is an IPv4-mapped address (::ffff:0:0/96). */
+static inline bool
+cgn_addr_is_v4(const struct cgn_addr *a)
+{
+	static const uint8_t prefix[12] = { [10] = 0xff, [11] = 0xff };
+	return memcmp(a->b, prefix, sizeof(prefix)) == 0;
+}
+
+/** @return the IPv4 address (network order) of an IPv4-mapped address. */
+static inline uint32_t
+cgn_addr_v4(const struct cgn_addr *a)
+{
+	uint32_t v;
+	memcpy(&v, &a->b[12], 4);
+	return v;
+}
+
+static inline bool
+cgn_addr_eq(const struct cgn_addr *a, const struct cgn_addr *b)
+{
+	return memcmp(a->b, b->b, 16) == 0;
+}
+
+/** @return true if a is all zeros (::), or the mapped all-zeros IPv4 address (::ffff:0.0.0.0). */
+bool cgn_addr_is_unspecified(const struct cgn_addr *a);
+
+/**
+ * Parses an IPv4 dotted quad (stored mapped) or an IPv6 address.
+ * @return 0, or -EINVAL if text is neither.
+ */
+int cgn_addr_parse(const char *text, struct cgn_addr *out);
+
+/**
+ * Writes the text form: dotted quad for IPv4-mapped addresses, RFC 5952 form otherwise.
+ * @param buf at least CGN_ADDR_STRLEN octets.
+ * @return buf.
+ */
+char *cgn_addr_format(const struct cgn_addr *a, char *buf, size_t size);
+
+/**
+ * Parses "ADDR/LEN" or a bare "ADDR" (a host prefix). IPv4 lengths are 0..32 and are stored
+ * as 96 + LEN; the host bits must be zero.
+ * @return 0, or -EINVAL.
+ */
+int cgn_prefix_parse(const char *text, struct cgn_prefix *out);
+
+/** Writes "ADDR/LEN", with the IPv4 length for IPv4 prefixes. @return buf. */
+char *cgn_prefix_format(const struct cgn_prefix *p, char *buf, size_t size);
+
+/** @return true if a lies in prefix p. */
+bool cgn_prefix_contains(const struct cgn_prefix *p, const struct cgn_addr *a);
+
+/** @return the sockaddr form of an address and a host-order port; *len receives its size. */
+void cgn_addr_to_sockaddr(const struct cgn_addr *a, uint16_t port, struct sockaddr_storage *ss,
+			  socklen_t *len);
+
+/** Reads an address and host-order port from a sockaddr_in or sockaddr_in6. @return 0 or -EAFNOSUPPORT. */
+int cgn_addr_from_sockaddr(const struct sockaddr *sa, struct cgn_addr *a, uint16_t *port);
+
+#endif /* CGN_ADDR_H */

@@ -1,0 +1,400 @@
+/*
+ * Configuration loading with libconfig (see cgn_config.h). Every error names the file, the
+ * line and the key; unknown keys are errors too, so that a typo is never silently a default.
+ */
+#include "cgn_config.h"
+
+#include <errno.h>
+#include <libconfig.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void
+cgn_config_defaults(struct cgn_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	snprintf(cfg->eal.file_prefix, sizeof(cfg->eal.file_prefix), "cgnat");
+	snprintf(cfg->eal.lcores, sizeof(cfg->eal.lcores), "0-1");
+	cfg->eal.memory_mb = 256;
+	cfg->eal.no_huge = true;
+
+	cfg->pcp.min_lifetime = 120;
+	cfg->pcp.max_lifetime = 86400;
+	cfg->pcp.short_error_lifetime = 30;
+	cfg->pcp.long_error_lifetime = 1800;
+	cfg->pcp.max_mappings_per_subscriber = 64;
+
+	cfg->nat.port_min = 1024;
+	cfg->nat.port_max = 65535;
+
+	cfg->dataplane.table_size = 65536;
+	cfg->dataplane.ring_size = 4096;
+	cfg->dataplane.idle_sleep_us = 0;
+}
+
+/* Error context for one load. */
+struct loader {
+	const char *file;
+	char *err;
+	size_t err_len;
+};
+
+static int
+fail(struct loader *ld, const config_setting_t *s, const char *fmt, ...)
+{
+	char what[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+
+	char path[128] = "";
+	/* Rebuild "group.key" from the setting upwards. */
+	for (const config_setting_t *p = s; p && config_setting_name(p); p = config_setting_parent(p)) {
+		char tmp[128];
+		snprintf(tmp, sizeof(tmp), "%s%s%s", config_setting_name(p), path[0] ? "." : "", path);
+		snprintf(path, sizeof(path), "%s", tmp);
+	}
+	snprintf(ld->err, ld->err_len, "%s:%u: %s: %s", ld->file, s ? config_setting_source_line(s) : 0,
+		 path[0] ? path : "(top)", what);
+	return -EINVAL;
+}
+
+/* Rejects any child of group not in the NULL-terminated list of known names. */
+static int
+check_known(struct loader *ld, const config_setting_t *group, const char *const *known)
+{
+	int n = config_setting_length(group);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *c = config_setting_get_elem(group, (unsigned)i);
+		const char *name = config_setting_name(c);
+		bool ok = false;
+		for (const char *const *k = known; *k; k++)
+			ok |= strcmp(*k, name) == 0;
+		if (!ok)
+			return fail(ld, c, "unknown key");
+	}
+	return 0;
+}
+
+static int
+get_u32(struct loader *ld, const config_setting_t *group, const char *name, uint32_t min,
+	uint32_t max, uint32_t *out)
+{
+	const config_setting_t *s = config_setting_get_member(group, name);
+	if (s == NULL)
+		return 0;
+	int type = config_setting_type(s);
+	if (type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64)
+		return fail(ld, s, "must be an integer");
+	long long v = config_setting_get_int64(s);
+	if (v < (long long)min || v > (long long)max)
+		return fail(ld, s, "must be between %u and %u", min, max);
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int
+get_bool(struct loader *ld, const config_setting_t *group, const char *name, bool *out)
+{
+	const config_setting_t *s = config_setting_get_member(group, name);
+	if (s == NULL)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+		return fail(ld, s, "must be true or false");
+	*out = config_setting_get_bool(s);
+	return 0;
+}
+
+static int
+get_string(struct loader *ld, const config_setting_t *group, const char *name, char *out,
+	   size_t size)
+{
+	const config_setting_t *s = config_setting_get_member(group, name);
+	if (s == NULL)
+		return 0;
+	const char *v = config_setting_get_string(s);
+	if (v == NULL)
+		return fail(ld, s, "must be a string");
+	if (strlen(v) == 0 || strlen(v) >= size)
+		return fail(ld, s, "must be 1 to %zu characters", size - 1);
+	snprintf(out, size, "%s", v);
+	return 0;
+}
+
+/* A list of prefix strings; v4only rejects IPv6 entries. */
+static int
+get_prefixes(struct loader *ld, const config_setting_t *group, const char *name,
+	     struct cgn_prefix *out, unsigned max, unsigned *n, bool v4only)
+{
+	const config_setting_t *s = config_setting_get_member(group, name);
+	if (s == NULL)
+		return 0;
+	if (!config_setting_is_aggregate(s))
+		return fail(ld, s, "must be a list of prefixes, e.g. [ \"100.64.0.0/10\" ]");
+	int count = config_setting_length(s);
+	if (count > (int)max)
+		return fail(ld, s, "at most %u entries", max);
+	for (int i = 0; i < count; i++) {
+		const char *v = config_setting_get_string_elem(s, i);
+		if (v == NULL || cgn_prefix_parse(v, &out[i]) < 0)
+			return fail(ld, s, "entry %d (\"%s\") is not an address or ADDR/LEN prefix with zero host bits",
+				    i + 1, v ? v : "?");
+		if (v4only && (!cgn_addr_is_v4(&out[i].addr) || out[i].len < 96))
+			return fail(ld, s, "entry %d (\"%s\") must be IPv4", i + 1, v);
+	}
+	*n = (unsigned)count;
+	return 0;
+}
+
+/* "ADDR:PORT" or "[V6ADDR]:PORT"; a bare address takes the PCP port. */
+static int
+parse_listen(const char *text, struct cgn_listen *out)
+{
+	char host[CGN_ADDR_STRLEN];
+	const char *port = NULL;
+	size_t n;
+
+	if (text[0] == '[') {
+		const char *end = strchr(text, ']');
+		if (!end)
+			return -EINVAL;
+		n = (size_t)(end - text - 1);
+		if (n >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, text + 1, n);
+		host[n] = '\0';
+		if (end[1] == ':')
+			port = end + 2;
+		else if (end[1] != '\0')
+			return -EINVAL;
+	} else {
+		const char *colon = strrchr(text, ':');
+		if (colon && strchr(text, ':') == colon) { /* one colon: IPv4:port */
+			n = (size_t)(colon - text);
+			port = colon + 1;
+		} else {
+			n = strlen(text);
+		}
+		if (n >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, text, n);
+		host[n] = '\0';
+	}
+	if (cgn_addr_parse(host, &out->addr) < 0)
+		return -EINVAL;
+	out->port = 5351;
+	if (port) {
+		char *end;
+		long p = strtol(port, &end, 10);
+		if (end == port || *end != '\0' || p < 1 || p > 65535)
+			return -EINVAL;
+		out->port = (uint16_t)p;
+	}
+	return 0;
+}
+
+static int
+load_eal(struct loader *ld, const config_setting_t *g, struct cgn_config *cfg)
+{
+	static const char *const known[] = { "file_prefix", "lcores", "memory_mb", "no_huge", NULL };
+	int rc;
+	if ((rc = check_known(ld, g, known)) ||
+	    (rc = get_string(ld, g, "file_prefix", cfg->eal.file_prefix, sizeof(cfg->eal.file_prefix))) ||
+	    (rc = get_string(ld, g, "lcores", cfg->eal.lcores, sizeof(cfg->eal.lcores))) ||
+	    (rc = get_u32(ld, g, "memory_mb", 64, 1u << 20, &cfg->eal.memory_mb)) ||
+	    (rc = get_bool(ld, g, "no_huge", &cfg->eal.no_huge)))
+		return rc;
+	for (const char *p = cfg->eal.file_prefix; *p; p++)
+		if (!(*p == '-' || *p == '_' || (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
+		      (*p >= 'A' && *p <= 'Z')))
+			return fail(ld, config_setting_get_member(g, "file_prefix"),
+				    "may hold only letters, digits, '-' and '_'");
+	return 0;
+}
+
+static int
+load_pcp(struct loader *ld, const config_setting_t *g, struct cgn_config *cfg)
+{
+	static const char *const known[] = { "listen", "inside", "third_party", "lifetime",
+					     "error_lifetime", "max_mappings_per_subscriber", NULL };
+	int rc;
+	if ((rc = check_known(ld, g, known)) ||
+	    (rc = get_prefixes(ld, g, "inside", cfg->pcp.inside, CGN_MAX_PREFIXES, &cfg->pcp.n_inside, false)) ||
+	    (rc = get_prefixes(ld, g, "third_party", cfg->pcp.third_party, CGN_MAX_PREFIXES,
+			       &cfg->pcp.n_third_party, false)) ||
+	    (rc = get_u32(ld, g, "max_mappings_per_subscriber", 1, 65535,
+			  &cfg->pcp.max_mappings_per_subscriber)))
+		return rc;
+
+	const config_setting_t *s = config_setting_get_member(g, "listen");
+	if (s) {
+		if (!config_setting_is_aggregate(s))
+			return fail(ld, s, "must be a list, e.g. [ \"127.0.0.1:5351\" ]");
+		int n = config_setting_length(s);
+		if (n < 1 || n > CGN_MAX_LISTEN)
+			return fail(ld, s, "must hold 1 to %d addresses", CGN_MAX_LISTEN);
+		for (int i = 0; i < n; i++) {
+			const char *v = config_setting_get_string_elem(s, i);
+			if (v == NULL || parse_listen(v, &cfg->pcp.listen[i]) < 0)
+				return fail(ld, s, "entry %d (\"%s\") is not ADDR, ADDR:PORT or [ADDR]:PORT",
+					    i + 1, v ? v : "?");
+		}
+		cfg->pcp.n_listen = (unsigned)n;
+	}
+
+	const config_setting_t *lt = config_setting_get_member(g, "lifetime");
+	if (lt) {
+		static const char *const lk[] = { "min", "max", NULL };
+		if ((rc = check_known(ld, lt, lk)) ||
+		    (rc = get_u32(ld, lt, "min", 1, UINT32_MAX - 1, &cfg->pcp.min_lifetime)) ||
+		    (rc = get_u32(ld, lt, "max", 1, UINT32_MAX - 1, &cfg->pcp.max_lifetime)))
+			return rc;
+		if (cfg->pcp.min_lifetime > cfg->pcp.max_lifetime)
+			return fail(ld, lt, "min (%u) is greater than max (%u)", cfg->pcp.min_lifetime,
+				    cfg->pcp.max_lifetime);
+	}
+	const config_setting_t *el = config_setting_get_member(g, "error_lifetime");
+	if (el) {
+		static const char *const ek[] = { "short", "long", NULL };
+		if ((rc = check_known(ld, el, ek)) ||
+		    (rc = get_u32(ld, el, "short", 1, 86400, &cfg->pcp.short_error_lifetime)) ||
+		    (rc = get_u32(ld, el, "long", 1, 86400, &cfg->pcp.long_error_lifetime)))
+			return rc;
+	}
+	return 0;
+}
+
+static int
+load_nat(struct loader *ld, const config_setting_t *g, struct cgn_config *cfg)
+{
+	static const char *const known[] = { "pool", "ports", NULL };
+	int rc;
+	if ((rc = check_known(ld, g, known)) ||
+	    (rc = get_prefixes(ld, g, "pool", cfg->nat.pool, CGN_MAX_POOL_PREFIXES, &cfg->nat.n_pool, true)))
+		return rc;
+	for (unsigned i = 0; i < cfg->nat.n_pool; i++)
+		if (cfg->nat.pool[i].len < 96 + 16)
+			return fail(ld, config_setting_get_member(g, "pool"),
+				    "entry %u is larger than a /16", i + 1);
+
+	const config_setting_t *s = config_setting_get_member(g, "ports");
+	if (s) {
+		const char *v = config_setting_get_string(s);
+		unsigned lo, hi;
+		char tail;
+		if (v == NULL || sscanf(v, "%u-%u%c", &lo, &hi, &tail) != 2 || lo < 1 || hi > 65535 || lo > hi)
+			return fail(ld, s, "must be \"LOW-HIGH\" with 1 <= LOW <= HIGH <= 65535");
+		cfg->nat.port_min = (uint16_t)lo;
+		cfg->nat.port_max = (uint16_t)hi;
+	}
+	return 0;
+}
+
+static int
+load_dataplane(struct loader *ld, const config_setting_t *g, struct cgn_config *cfg)
+{
+	static const char *const known[] = { "table_size", "ring_size", "idle_sleep_us", NULL };
+	int rc;
+	if ((rc = check_known(ld, g, known)) ||
+	    (rc = get_u32(ld, g, "table_size", 1024, 1u << 27, &cfg->dataplane.table_size)) ||
+	    (rc = get_u32(ld, g, "ring_size", 64, 1u << 20, &cfg->dataplane.ring_size)) ||
+	    (rc = get_u32(ld, g, "idle_sleep_us", 0, 100000, &cfg->dataplane.idle_sleep_us)))
+		return rc;
+	if (cfg->dataplane.ring_size & (cfg->dataplane.ring_size - 1))
+		return fail(ld, config_setting_get_member(g, "ring_size"), "must be a power of two");
+	return 0;
+}
+
+static int
+load(config_t *c, struct loader *ld, struct cgn_config *cfg)
+{
+	static const char *const known[] = { "eal", "pcp", "nat", "dataplane", NULL };
+	const config_setting_t *root = config_root_setting(c);
+	int rc;
+
+	cgn_config_defaults(cfg);
+	if ((rc = check_known(ld, root, known)))
+		return rc;
+
+	static const struct {
+		const char *name;
+		int (*fn)(struct loader *, const config_setting_t *, struct cgn_config *);
+	} groups[] = { { "eal", load_eal }, { "pcp", load_pcp }, { "nat", load_nat },
+		       { "dataplane", load_dataplane } };
+	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
+		const config_setting_t *g = config_setting_get_member(root, groups[i].name);
+		if (g == NULL)
+			continue;
+		if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+			return fail(ld, g, "must be a group: %s = { ... };", groups[i].name);
+		if ((rc = groups[i].fn(ld, g, cfg)))
+			return rc;
+	}
+
+	if (cfg->pcp.n_listen == 0)
+		return fail(ld, NULL, "pcp.listen: at least one address is required");
+	if (cfg->pcp.n_inside == 0)
+		return fail(ld, NULL, "pcp.inside: at least one inside prefix is required");
+	if (cfg->nat.n_pool == 0)
+		return fail(ld, NULL, "nat.pool: at least one external prefix is required");
+	return 0;
+}
+
+static int
+finish(config_t *c, int read_ok, struct loader *ld, struct cgn_config *cfg)
+{
+	int rc;
+	if (!read_ok) {
+		if (config_error_type(c) == CONFIG_ERR_FILE_IO) {
+			snprintf(ld->err, ld->err_len, "%s: cannot read the file", ld->file);
+			rc = -ENOENT;
+		} else {
+			snprintf(ld->err, ld->err_len, "%s:%d: syntax: %s", ld->file, config_error_line(c),
+				 config_error_text(c));
+			rc = -EINVAL;
+		}
+	} else {
+		rc = load(c, ld, cfg);
+	}
+	config_destroy(c);
+	return rc;
+}
+
+int
+cgn_config_load_file(const char *path, struct cgn_config *cfg, char *err, size_t err_len)
+{
+	config_t c;
+	struct loader ld = { path, err, err_len };
+	config_init(&c);
+	return finish(&c, config_read_file(&c, path), &ld, cfg);
+}
+
+int
+cgn_config_load_string(const char *text, struct cgn_config *cfg, char *err, size_t err_len)
+{
+	config_t c;
+	struct loader ld = { "<string>", err, err_len };
+	config_init(&c);
+	return finish(&c, config_read_string(&c, text), &ld, cfg);
+}
+
+uint32_t
+cgn_config_pool_size(const struct cgn_config *cfg)
+{
+	uint32_t n = 0;
+	for (unsigned i = 0; i < cfg->nat.n_pool; i++)
+		n += 1u << (128 - cfg->nat.pool[i].len);
+	return n;
+}
+
+bool
+cgn_prefix_list_contains(const struct cgn_prefix *list, unsigned n, const struct cgn_addr *addr)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (cgn_prefix_contains(&list[i], addr))
+			return true;
+	return false;
+}

@@ -1,0 +1,85 @@
+/*
+ * cgnatd's configuration: the file format (libconfig), its defaults and its validation.
+ * docs/configuration.md documents every key; docs/examples/ holds working files.
+ *
+ * Loading is pure (no DPDK): the control thread loads at start and on SIGHUP, tests load
+ * strings. A loaded struct cgn_config is a plain value, safe to copy and compare.
+ */
+#ifndef CGN_CONFIG_H
+#define CGN_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cgn_addr.h"
+
+#define CGN_MAX_LISTEN 8
+#define CGN_MAX_PREFIXES 64
+#define CGN_MAX_POOL_PREFIXES 32
+#define CGN_NAME_LEN 64
+
+struct cgn_listen {
+	struct cgn_addr addr;
+	uint16_t port;
+};
+
+struct cgn_config {
+	/* eal: used when cgnatd is started without EAL arguments */
+	struct {
+		char file_prefix[CGN_NAME_LEN]; /* also names the telemetry socket's directory */
+		char lcores[CGN_NAME_LEN];      /* "-l" list; first = control thread */
+		unsigned memory_mb;             /* with no_huge */
+		bool no_huge;
+	} eal;
+
+	/* pcp: the PCP server (RFC 6887) */
+	struct {
+		struct cgn_listen listen[CGN_MAX_LISTEN];
+		unsigned n_listen;
+		struct cgn_prefix inside[CGN_MAX_PREFIXES]; /* §8.2: requests from elsewhere are ignored */
+		unsigned n_inside;
+		struct cgn_prefix third_party[CGN_MAX_PREFIXES]; /* §13.1: who may send THIRD_PARTY */
+		unsigned n_third_party;
+		uint32_t min_lifetime;   /* §15: 120 s */
+		uint32_t max_lifetime;   /* §15: 24 h */
+		uint32_t short_error_lifetime; /* §7.4: 30 s */
+		uint32_t long_error_lifetime;  /* §7.4: 30 min */
+		unsigned max_mappings_per_subscriber;
+	} pcp;
+
+	/* nat: external pool */
+	struct {
+		struct cgn_prefix pool[CGN_MAX_POOL_PREFIXES]; /* IPv4 prefixes */
+		unsigned n_pool;
+		uint16_t port_min, port_max; /* external ports handed out */
+	} nat;
+
+	/* dataplane: the shared table and the workers */
+	struct {
+		uint32_t table_size;   /* mappings the shared table holds (each takes two keys) */
+		uint32_t ring_size;    /* control → worker messages in flight */
+		uint32_t idle_sleep_us; /* sleep of an idle worker; 0 = busy poll */
+	} dataplane;
+};
+
+/** Fills cfg with the defaults documented in docs/configuration.md. */
+void cgn_config_defaults(struct cgn_config *cfg);
+
+/**
+ * Loads a configuration file over the defaults and validates it.
+ * @param err receives "FILE:LINE: KEY: what is wrong" on failure.
+ * @return 0, -ENOENT if the file cannot be read, -EINVAL if it is invalid.
+ */
+int cgn_config_load_file(const char *path, struct cgn_config *cfg, char *err, size_t err_len);
+
+/** The same for a configuration held in a string (tests); FILE reads "<string>". */
+int cgn_config_load_string(const char *text, struct cgn_config *cfg, char *err, size_t err_len);
+
+/** @return the number of IPv4 addresses in the pool. */
+uint32_t cgn_config_pool_size(const struct cgn_config *cfg);
+
+/** @return true if addr lies in one of the prefixes. */
+bool cgn_prefix_list_contains(const struct cgn_prefix *list, unsigned n, const struct cgn_addr *addr);
+
+#endif /* CGN_CONFIG_H */

@@ -1,0 +1,127 @@
+/*
+ * The mapping entry of the shared translation table and the message that carries it from
+ * the control thread to the workers. Shared by control/ (producer) and dataplane/ (consumer);
+ * no DPDK types here so that tests and tools can build messages without EAL.
+ *
+ * A mapping is one object reachable by two keys (pf: key[PF_SK_STACK] / key[PF_SK_WIRE]):
+ *   inside key  = (internal address, internal port, protocol)   → used outbound, in2out
+ *   outside key = (external address, external port, protocol)   → used inbound,  out2in
+ * Both keys live in the same rte_hash and point at the same entry. Internal addresses are
+ * 16 octets (IPv4 mapped), so NAT64 subscribers (RFC 6146) need no new layout.
+ *
+ * Lifetimes are absolute times in milliseconds of CLOCK_MONOTONIC (cgn_clock_ms()), the one
+ * clock every thread of cgnatd reads.
+ */
+#ifndef CGN_MAPPING_H
+#define CGN_MAPPING_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include "cgn_addr.h"
+
+/* Which side of the NAT a key names. */
+enum cgn_key_side {
+	CGN_SIDE_INSIDE = 0,
+	CGN_SIDE_OUTSIDE = 1,
+};
+
+/*
+ * A hash key of the shared table. Keep in sync with cgn_key_make(): no padding holes, every
+ * octet is written, so keys compare and hash by their bytes.
+ */
+struct cgn_key {
+	struct cgn_addr addr; /* internal (inside key) or external (outside key) address */
+	uint16_t port;        /* host order; ICMP: the echo identifier */
+	uint8_t proto;        /* IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP */
+	uint8_t side;         /* enum cgn_key_side */
+	uint32_t domain;      /* routing domain of the address; 0 until VRFs exist */
+};
+_Static_assert(sizeof(struct cgn_key) == 24, "struct cgn_key must have no padding");
+
+static inline struct cgn_key
+cgn_key_make(const struct cgn_addr *addr, uint16_t port, uint8_t proto, enum cgn_key_side side)
+{
+	struct cgn_key k;
+	memset(&k, 0, sizeof(k));
+	k.addr = *addr;
+	k.port = port;
+	k.proto = proto;
+	k.side = (uint8_t)side;
+	return k;
+}
+
+/* How a mapping came to be (RFC 6887 §3 terminology). */
+#define CGN_MAP_FLAGS(X)                                                             \
+	X(EXPLICIT, 0, "created or managed by PCP MAP (explicit dynamic inbound)")      \
+	X(STATIC, 1, "configured; never expires, PCP may not delete it")                 \
+	X(PEER, 2, "created or managed by PCP PEER (explicit dynamic outbound)")         \
+	X(IMPLICIT, 3, "created by outbound traffic (implicit dynamic)")                 \
+	X(PREFER_FAILURE, 4, "requested with PREFER_FAILURE (§13.2)")                    \
+	X(THIRD_PARTY, 5, "requested on behalf of another host (§13.1)")                 \
+	X(FILTERED, 6, "inbound traffic restricted to the FILTER set (§13.3)")
+
+enum cgn_map_flag {
+#define X(name, bit, doc) CGN_MAP_##name = 1u << bit,
+	CGN_MAP_FLAGS(X)
+#undef X
+};
+
+/*
+ * One entry of the shared table: 128 octets, two cache lines, the first of which holds all
+ * a worker reads to translate a packet.
+ *
+ * Writers: the worker that applies a ring message (add/del), the control thread never.
+ * Readers: every worker, and the telemetry thread while it is an RCU reader.
+ * expire_ms is updated in place with relaxed atomics by refresh messages; every other field is
+ * written once before the entry is published and never again. Freed entries are returned to
+ * their mempool only after an RCU grace period (dataplane/cgn_table.c), so a reader holding a
+ * pointer obtained while online may read it until its next quiescent state.
+ */
+struct cgn_mapping {
+	/* cache line 0: the translation */
+	struct cgn_key in;      /* inside key */
+	struct cgn_key out;     /* outside key */
+	uint64_t expire_ms;     /* absolute; UINT64_MAX = never (static) */
+	uint32_t lifetime_s;    /* granted lifetime, for reporting */
+	uint16_t flags;         /* CGN_MAP_* */
+	uint8_t n_filters;      /* FILTER entries in filter_set (0 = endpoint-independent) */
+	uint8_t refcnt;         /* table keys still pointing here (dataplane/cgn_table.c) */
+	/* cache line 1: bookkeeping */
+	uint8_t nonce[12];      /* RFC 6887 §11.1 mapping nonce; zero for static mappings */
+	uint32_t subscriber;    /* control-plane subscriber id */
+	uint32_t filter_set;    /* index of the mapping's FILTER set; 0 = none */
+	uint32_t reserved0;
+	struct cgn_addr remote; /* PEER: remote peer address */
+	uint16_t remote_port;   /* PEER: remote peer port */
+	uint8_t reserved1[14];
+	uint64_t created_ms;
+} __attribute__((aligned(64)));
+_Static_assert(sizeof(struct cgn_mapping) == 128, "struct cgn_mapping is two cache lines");
+
+/* Operations the control thread asks the workers to apply. */
+enum cgn_msg_op {
+	CGN_MSG_ADD = 1,     /* insert both keys of m */
+	CGN_MSG_REFRESH = 2, /* set expire_ms/lifetime_s of the entry whose inside key is m.in */
+	CGN_MSG_DEL = 3,     /* remove both keys of the entry whose inside key is m.in */
+};
+
+/* One element of the control → worker ring (rte_ring_create_elem, fixed size). */
+struct cgn_ring_msg {
+	uint32_t op; /* enum cgn_msg_op */
+	uint32_t seq; /* producer sequence number, for tracing */
+	uint8_t pad[56];
+	struct cgn_mapping m;
+};
+_Static_assert(sizeof(struct cgn_ring_msg) % 4 == 0, "rte_ring element size must be a multiple of 4");
+
+/** @return milliseconds of CLOCK_MONOTONIC: the clock of every lifetime in cgnatd. Any thread. */
+static inline uint64_t
+cgn_clock_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+#endif /* CGN_MAPPING_H */

@@ -1,0 +1,437 @@
+/*
+ * cgnatctl: the operator's client of cgnatd's DPDK telemetry socket (/cgnat/ commands, see
+ * control/telemetry.h). Prints plain text for people, or --json for programs.
+ *
+ *   cgnatctl [-p PREFIX | -s SOCKET] [--json] info|stats
+ *   cgnatctl [...] mappings [--all] [START [COUNT]]
+ *   cgnatctl [...] raw COMMAND[,PARAMS]        any telemetry command, e.g. /eal/params
+ *
+ * Exit status: 0, 1 if cgnatd answered with an error or null, 2 usage, 3 cannot connect.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define MAX_REPLY (64 * 1024)
+
+/* ---- a small JSON reader: enough for telemetry replies ------------------------------------ */
+
+enum jtype { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ };
+
+struct jv {
+	enum jtype t;
+	char *s;          /* J_STR text; J_NUM/J_BOOL source text */
+	struct jv *kids;  /* J_ARR/J_OBJ members */
+	char **keys;      /* J_OBJ member names */
+	size_t n;
+};
+
+struct jp {
+	const char *p, *end;
+	int depth;
+};
+
+static void
+ws(struct jp *jp)
+{
+	while (jp->p < jp->end && (*jp->p == ' ' || *jp->p == '\n' || *jp->p == '\t' || *jp->p == '\r'))
+		jp->p++;
+}
+
+static char *
+jstring(struct jp *jp)
+{
+	if (jp->p >= jp->end || *jp->p != '"')
+		return NULL;
+	jp->p++;
+	char *out = malloc((size_t)(jp->end - jp->p) + 1);
+	size_t n = 0;
+	while (jp->p < jp->end && *jp->p != '"') {
+		char c = *jp->p++;
+		if (c == '\\' && jp->p < jp->end) {
+			c = *jp->p++;
+			c = c == 'n' ? '\n' : c == 't' ? '\t' : c;
+		}
+		out[n++] = c;
+	}
+	if (jp->p >= jp->end) {
+		free(out);
+		return NULL;
+	}
+	jp->p++;
+	out[n] = '\0';
+	return out;
+}
+
+static int jvalue(struct jp *jp, struct jv *v);
+
+static int
+jmembers(struct jp *jp, struct jv *v, char close, bool named)
+{
+	jp->p++;
+	ws(jp);
+	if (jp->p < jp->end && *jp->p == close) {
+		jp->p++;
+		return 0;
+	}
+	for (;;) {
+		v->kids = realloc(v->kids, (v->n + 1) * sizeof(*v->kids));
+		v->keys = realloc(v->keys, (v->n + 1) * sizeof(*v->keys));
+		v->keys[v->n] = NULL;
+		if (named) {
+			ws(jp);
+			if ((v->keys[v->n] = jstring(jp)) == NULL)
+				return -1;
+			ws(jp);
+			if (jp->p >= jp->end || *jp->p++ != ':')
+				return -1;
+		}
+		if (jvalue(jp, &v->kids[v->n]) < 0)
+			return -1;
+		v->n++;
+		ws(jp);
+		if (jp->p < jp->end && *jp->p == ',') {
+			jp->p++;
+			continue;
+		}
+		if (jp->p < jp->end && *jp->p == close) {
+			jp->p++;
+			return 0;
+		}
+		return -1;
+	}
+}
+
+static int
+jvalue(struct jp *jp, struct jv *v)
+{
+	memset(v, 0, sizeof(*v));
+	ws(jp);
+	if (jp->p >= jp->end || ++jp->depth > 32)
+		return -1;
+	int rc = 0;
+	char c = *jp->p;
+	if (c == '{') {
+		v->t = J_OBJ;
+		rc = jmembers(jp, v, '}', true);
+	} else if (c == '[') {
+		v->t = J_ARR;
+		rc = jmembers(jp, v, ']', false);
+	} else if (c == '"') {
+		v->t = J_STR;
+		rc = (v->s = jstring(jp)) ? 0 : -1;
+	} else {
+		const char *start = jp->p;
+		while (jp->p < jp->end && strchr(",}] \n\t\r", *jp->p) == NULL)
+			jp->p++;
+		v->s = strndup(start, (size_t)(jp->p - start));
+		v->t = strcmp(v->s, "null") == 0 ? J_NULL : (strcmp(v->s, "true") == 0 || strcmp(v->s, "false") == 0) ? J_BOOL : J_NUM;
+		rc = jp->p > start ? 0 : -1;
+	}
+	jp->depth--;
+	return rc;
+}
+
+static const struct jv *
+jget(const struct jv *o, const char *key)
+{
+	if (o == NULL || o->t != J_OBJ)
+		return NULL;
+	for (size_t i = 0; i < o->n; i++)
+		if (strcmp(o->keys[i], key) == 0)
+			return &o->kids[i];
+	return NULL;
+}
+
+static void
+jwrite_string(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if (*s == '\n')
+			printf("\\n");
+		else
+			putchar(*s);
+	}
+	putchar('"');
+}
+
+static void
+jwrite(const struct jv *v)
+{
+	switch (v->t) {
+	case J_STR:
+		jwrite_string(v->s);
+		break;
+	case J_ARR:
+	case J_OBJ:
+		putchar(v->t == J_ARR ? '[' : '{');
+		for (size_t i = 0; i < v->n; i++) {
+			if (i)
+				printf(", ");
+			if (v->t == J_OBJ) {
+				jwrite_string(v->keys[i]);
+				printf(": ");
+			}
+			jwrite(&v->kids[i]);
+		}
+		putchar(v->t == J_ARR ? ']' : '}');
+		break;
+	default:
+		fputs(v->s, stdout);
+	}
+}
+
+/* People's view: "key: value" lines, nested values indented. */
+static void
+jprint(const struct jv *v, int indent)
+{
+	for (size_t i = 0; i < v->n; i++) {
+		const struct jv *k = &v->kids[i];
+		printf("%*s", indent, "");
+		if (v->t == J_OBJ)
+			printf("%s:", v->keys[i]);
+		else
+			printf("-");
+		if (k->t == J_ARR || k->t == J_OBJ) {
+			printf("\n");
+			jprint(k, indent + 2);
+		} else {
+			printf(" %s\n", k->s);
+		}
+	}
+}
+
+/* ---- the telemetry socket ------------------------------------------------------------------ */
+
+static int
+connect_socket(const char *path, char *info, size_t info_len)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		fprintf(stderr, "cgnatctl: socket path too long: %s\n", path);
+		return -1;
+	}
+	strcpy(sun.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		fprintf(stderr, "cgnatctl: cannot connect to %s: %s (is cgnatd running with this file prefix?)\n",
+			path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	/* The server greets with its version and output limit. */
+	ssize_t n = read(fd, info, info_len - 1);
+	if (n <= 0) {
+		fprintf(stderr, "cgnatctl: %s closed the connection (too many clients?)\n", path);
+		close(fd);
+		return -1;
+	}
+	info[n] = '\0';
+	return fd;
+}
+
+static int
+query(int fd, const char *cmd, char *reply, size_t len, struct jv *out)
+{
+	if (write(fd, cmd, strlen(cmd)) < 0) {
+		perror("cgnatctl: write");
+		return -1;
+	}
+	ssize_t n = read(fd, reply, len - 1);
+	if (n <= 0) {
+		fprintf(stderr, "cgnatctl: no reply to %s\n", cmd);
+		return -1;
+	}
+	reply[n] = '\0';
+	struct jp jp = { reply, reply + n, 0 };
+	struct jv top;
+	if (jvalue(&jp, &top) < 0 || top.t != J_OBJ || top.n != 1) {
+		fprintf(stderr, "cgnatctl: unreadable reply to %s: %s\n", cmd, reply);
+		return -1;
+	}
+	*out = top.kids[0];
+	if (out->t == J_NULL) {
+		fprintf(stderr, "cgnatctl: %s: cgnatd rejected the command or its parameters\n", cmd);
+		return 1;
+	}
+	return 0;
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+		"usage: cgnatctl [-p PREFIX | -s SOCKET] [-j] COMMAND\n"
+		"\n"
+		"commands:\n"
+		"  info                       version, epoch, workers, pool\n"
+		"  stats                      every counter by name\n"
+		"  mappings [-a] [START [N]]  the shared table, N (<= 48) from START; -a: all pages\n"
+		"  raw COMMAND[,PARAMS]       any telemetry command, e.g. /eal/params\n"
+		"\n"
+		"options:\n"
+		"  -p, --prefix PREFIX   cgnatd's EAL file prefix (default cgnat)\n"
+		"  -s, --socket PATH     the telemetry socket itself\n"
+		"  -j, --json            JSON output\n"
+		"  -a, --all             mappings: follow 'next' through every page\n");
+}
+
+/* A /cgnat/mappings page holds its mappings as members named mapping_N. */
+static void
+print_mapping_rows(const struct jv *page, bool header)
+{
+	static const char *const cols[] = { "proto", "internal", "external", "lifetime_s", "expires_in_s", "flags" };
+	if (header)
+		printf("%-5s %-40s %-22s %10s %12s %s\n", "PROTO", "INTERNAL", "EXTERNAL", "LIFETIME", "EXPIRES_IN", "FLAGS");
+	for (size_t i = 0; i < page->n; i++) {
+		if (strncmp(page->keys[i], "mapping_", 8) != 0)
+			continue;
+		const struct jv *m = &page->kids[i];
+		const char *v[6];
+		for (int c = 0; c < 6; c++) {
+			const struct jv *f = jget(m, cols[c]);
+			v[c] = f && f->s ? f->s : "-";
+		}
+		printf("%-5s %-40s %-22s %10s %12s %s\n", v[0], v[1], v[2], v[3], v[4], v[5]);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "prefix", required_argument, NULL, 'p' }, { "socket", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },         { "all", no_argument, NULL, 'a' },
+		{ "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
+	};
+	const char *prefix = "cgnat", *sock = NULL;
+	bool json = false, all = false;
+	char path[256], info[1024];
+	static char reply[MAX_REPLY];
+	int c;
+
+	while ((c = getopt_long(argc, argv, "p:s:jah", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			prefix = optarg;
+			break;
+		case 's':
+			sock = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'a':
+			all = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	const char *cmd = argv[optind];
+	char **args = argv + optind + 1;
+	int nargs = argc - optind - 1;
+
+	if (sock == NULL) {
+		const char *run = getenv("XDG_RUNTIME_DIR");
+		if (getuid() == 0 || run == NULL)
+			snprintf(path, sizeof(path), "%s/dpdk/%s/dpdk_telemetry.v2", getuid() == 0 ? "/var/run" : "/tmp", prefix);
+		else
+			snprintf(path, sizeof(path), "%s/dpdk/%s/dpdk_telemetry.v2", run, prefix);
+		sock = path;
+	}
+
+	char request[128];
+	bool mappings = false;
+	uint32_t start = 0, count = 0;
+	if (strcmp(cmd, "info") == 0 || strcmp(cmd, "stats") == 0) {
+		if (nargs) {
+			usage(stderr);
+			return 2;
+		}
+		snprintf(request, sizeof(request), "/cgnat/%s", cmd);
+	} else if (strcmp(cmd, "mappings") == 0) {
+		mappings = true;
+		if (nargs > 2) {
+			usage(stderr);
+			return 2;
+		}
+		start = nargs > 0 ? (uint32_t)strtoul(args[0], NULL, 10) : 0;
+		count = nargs > 1 ? (uint32_t)strtoul(args[1], NULL, 10) : 0;
+	} else if (strcmp(cmd, "raw") == 0 && nargs == 1) {
+		snprintf(request, sizeof(request), "%s", args[0]);
+	} else {
+		fprintf(stderr, "cgnatctl: unknown command '%s'\n", cmd);
+		usage(stderr);
+		return 2;
+	}
+
+	int fd = connect_socket(sock, info, sizeof(info));
+	if (fd < 0)
+		return 3;
+
+	struct jv v;
+	int rc;
+	if (!mappings) {
+		if ((rc = query(fd, request, reply, sizeof(reply), &v)) != 0)
+			return 1;
+		if (json) {
+			jwrite(&v);
+			putchar('\n');
+		} else if (v.t == J_OBJ || v.t == J_ARR) {
+			jprint(&v, 0);
+		} else {
+			printf("%s\n", v.s);
+		}
+		return 0;
+	}
+
+	/* Mappings: one page, or every page following "next". */
+	bool header = true;
+	if (json)
+		printf("[");
+	for (bool first = true;; first = false) {
+		if (count)
+			snprintf(request, sizeof(request), "/cgnat/mappings,%u,%u", start, count);
+		else
+			snprintf(request, sizeof(request), "/cgnat/mappings,%u", start);
+		if ((rc = query(fd, request, reply, sizeof(reply), &v)) != 0)
+			return 1;
+		if (json) {
+			if (!first)
+				printf(", ");
+			jwrite(&v);
+		} else {
+			print_mapping_rows(&v, header);
+			header = false;
+		}
+		const struct jv *next = jget(&v, "next");
+		start = next && next->s ? (uint32_t)strtoul(next->s, NULL, 10) : 0;
+		if (!all || start == 0)
+			break;
+	}
+	if (json)
+		printf("]\n");
+	close(fd);
+	return 0;
+}

@@ -1,0 +1,232 @@
+/*
+ * cgnatd: the CGN process. Start-up and shutdown only; the work is in the modules it wires:
+ *
+ *   main lcore   = control thread: control_loop (PCP sockets, timers, signals) → pcp_server
+ *                  → cgn_dataplane_push() → one rte_ring per worker
+ *   worker lcores = cgn_worker_main(): rings → shared table (dataplane/cgn_table.c)
+ *   telemetry    = DPDK's telemetry threads → /cgnat/ commands (telemetry.c)
+ *
+ * Usage: cgnatd [EAL options] -- -c FILE. Without EAL options it runs on the config's eal
+ * group (by default two lcores, no hugepages, no PCI), so it needs no NIC and no set-up.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_lcore.h>
+
+#include "cgn_config.h"
+#include "cgn_dataplane.h"
+#include "control_loop.h"
+#include "pcp_server.h"
+#include "telemetry.h"
+
+#define MAX_EAL_ARGS 64
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+		"usage: cgnatd [EAL options] -- -c FILE\n"
+		"       cgnatd -c FILE\n"
+		"\n"
+		"  -c, --config FILE   configuration file (see docs/configuration.md)\n"
+		"  -t, --check         load and check the configuration, then exit\n"
+		"  -V, --version       print the version and exit\n"
+		"  -h, --help          this text\n"
+		"\n"
+		"Without EAL options cgnatd uses the config's eal group: lcores, no_huge, memory_mb,\n"
+		"file_prefix (which also names the telemetry socket that cgnatctl reads).\n");
+}
+
+struct options {
+	const char *config;
+	bool check_only;
+};
+
+static int
+parse_options(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' }, { "check", no_argument, NULL, 't' },
+		{ "version", no_argument, NULL, 'V' },      { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:tVh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			o->config = optarg;
+			break;
+		case 't':
+			o->check_only = true;
+			break;
+		case 'V':
+			printf("cgnatd %s\n", CGN_VERSION);
+			exit(0);
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "cgnatd: unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	if (o->config == NULL) {
+		fprintf(stderr, "cgnatd: a configuration file is required: -c FILE\n");
+		usage(stderr);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static bool
+has_arg(int argc, char **argv, const char *name)
+{
+	size_t n = strlen(name);
+	for (int i = 1; i < argc; i++)
+		if (strncmp(argv[i], name, n) == 0 && (argv[i][n] == '\0' || argv[i][n] == '='))
+			return true;
+	return false;
+}
+
+/* The EAL argument vector: the user's, or one built from the config's eal group. */
+static int
+build_eal_args(int argc, char **argv, const struct cgn_config *cfg, char **out, char *mem_buf,
+	       size_t mem_len)
+{
+	int n = 0;
+	out[n++] = argv[0];
+	if (argc > 1) {
+		for (int i = 1; i < argc && n < MAX_EAL_ARGS - 3; i++)
+			out[n++] = argv[i];
+		if (!has_arg(argc, argv, "--file-prefix")) {
+			out[n++] = (char *)"--file-prefix";
+			out[n++] = (char *)cfg->eal.file_prefix;
+		}
+		return n;
+	}
+	out[n++] = (char *)"-l";
+	out[n++] = (char *)cfg->eal.lcores;
+	out[n++] = (char *)"--file-prefix";
+	out[n++] = (char *)cfg->eal.file_prefix;
+	out[n++] = (char *)"--no-pci";
+	if (cfg->eal.no_huge) {
+		snprintf(mem_buf, mem_len, "%u", cfg->eal.memory_mb);
+		out[n++] = (char *)"--no-huge";
+		out[n++] = (char *)"-m";
+		out[n++] = mem_buf;
+	}
+	out[n++] = (char *)"--log-level=lib.eal:warning";
+	return n;
+}
+
+static int
+push_to_dataplane(void *ctx, struct cgn_ring_msg *msg)
+{
+	return cgn_dataplane_push(ctx, msg);
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct cgn_config cfg;
+	struct options opts = { 0 };
+	char err[512], mem_buf[16];
+	char *eal_argv[MAX_EAL_ARGS];
+
+	/* Split "EAL options -- our options"; with no "--", everything is ours. */
+	int split = 0;
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--") == 0) {
+			split = i;
+			break;
+		}
+	int eal_argc = split ? split : 1;
+	char **our_argv = split ? argv + split : argv;
+	int our_argc = split ? argc - split : argc;
+	if (parse_options(our_argc, our_argv, &opts) < 0)
+		return 2;
+
+	if (cgn_config_load_file(opts.config, &cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "cgnatd: %s\n", err);
+		return 2;
+	}
+	if (opts.check_only) {
+		printf("cgnatd: %s: configuration is valid\n", opts.config);
+		return 0;
+	}
+
+	/* Every thread EAL starts inherits this mask; the control loop reads the signals. */
+	sigset_t sigs;
+	control_loop_signals(&sigs);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+	int n = build_eal_args(eal_argc, argv, &cfg, eal_argv, mem_buf, sizeof(mem_buf));
+	if (rte_eal_init(n, eal_argv) < 0) {
+		fprintf(stderr, "cgnatd: EAL initialisation failed: %s\n", rte_strerror(rte_errno));
+		return 1;
+	}
+
+	int rc = 1;
+	uint64_t start_ms = cgn_clock_ms();
+	struct control_loop loop = { .epfd = -1, .timerfd = -1, .sigfd = -1 };
+	struct pcp_server *srv = NULL;
+	struct cgn_dataplane *dp = cgn_dataplane_create(cfg.dataplane.table_size, cfg.dataplane.ring_size,
+							cfg.dataplane.idle_sleep_us);
+	if (dp == NULL)
+		goto out;
+
+	struct pcp_server_ops ops = { .push = push_to_dataplane, .ctx = dp };
+	srv = pcp_server_create(&cfg, &ops, start_ms);
+	if (srv == NULL) {
+		fprintf(stderr, "cgnatd: cannot create the PCP server: %s\n", strerror(errno));
+		goto out;
+	}
+	if (control_loop_open(&loop, &cfg, srv) < 0)
+		goto out;
+	if (cgn_telemetry_init(&cfg, srv, dp, start_ms) < 0) {
+		fprintf(stderr, "cgnatd: cannot register telemetry commands\n");
+		goto out;
+	}
+	if (cgn_dataplane_launch(dp) < 0) {
+		fprintf(stderr, "cgnatd: cannot launch the workers\n");
+		goto out;
+	}
+
+	char a[CGN_ADDR_STRLEN];
+	printf("cgnatd: ready: pcp %s:%u, %u worker(s), %u pool address(es), telemetry %s/dpdk_telemetry.v2\n",
+	       cgn_addr_format(&cfg.pcp.listen[0].addr, a, sizeof(a)), cfg.pcp.listen[0].port, dp->n_workers,
+	       cgn_config_pool_size(&cfg), rte_eal_get_runtime_dir());
+	fflush(stdout);
+
+	int sig = control_loop_run(&loop);
+	if (sig > 0) {
+		printf("cgnatd: %s: shutting down\n", strsignal(sig));
+		rc = 0;
+	} else {
+		fprintf(stderr, "cgnatd: control loop failed: %s\n", strerror(-sig));
+	}
+
+out:
+	cgn_telemetry_detach();
+	if (dp)
+		cgn_dataplane_stop(dp);
+	control_loop_close(&loop);
+	pcp_server_free(srv);
+	cgn_dataplane_free(dp);
+	rte_eal_cleanup();
+	fflush(stdout);
+	return rc;
+}

@@ -1,0 +1,197 @@
+/*
+ * The control thread's epoll loop (see control_loop.h).
+ */
+#define _GNU_SOURCE
+#include "control_loop.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "pcp_wire.h"
+
+void
+control_loop_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGHUP);
+}
+
+static int
+open_socket(const struct cgn_listen *l)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	char a[CGN_ADDR_STRLEN];
+	int one = 1;
+
+	cgn_addr_to_sockaddr(&l->addr, l->port, &ss, &sl);
+	int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto fail;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, sl) < 0)
+		goto fail;
+	return fd;
+fail:;
+	int err = errno;
+	fprintf(stderr, "cgnatd: cannot listen for PCP on %s port %u: %s\n",
+		cgn_addr_format(&l->addr, a, sizeof(a)), l->port, strerror(err));
+	if (fd >= 0)
+		close(fd);
+	return -err;
+}
+
+static int
+watch(int epfd, int fd, uint32_t tag)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = tag };
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+enum { TAG_TIMER = 1000, TAG_SIGNAL = 1001 };
+
+int
+control_loop_open(struct control_loop *loop, const struct cgn_config *cfg, struct pcp_server *srv)
+{
+	sigset_t set;
+
+	memset(loop, 0, sizeof(*loop));
+	loop->epfd = loop->timerfd = loop->sigfd = -1;
+	loop->srv = srv;
+
+	loop->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (loop->epfd < 0)
+		return -errno;
+	for (unsigned i = 0; i < cfg->pcp.n_listen; i++) {
+		int fd = open_socket(&cfg->pcp.listen[i]);
+		if (fd < 0)
+			return fd;
+		loop->socks[loop->n_socks++] = fd;
+		if (watch(loop->epfd, fd, i) < 0)
+			return -errno;
+	}
+
+	loop->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	struct itimerspec its = { .it_interval = { 0, CONTROL_TICK_MS * 1000000L },
+				  .it_value = { 0, CONTROL_TICK_MS * 1000000L } };
+	if (loop->timerfd < 0 || timerfd_settime(loop->timerfd, 0, &its, NULL) < 0 ||
+	    watch(loop->epfd, loop->timerfd, TAG_TIMER) < 0)
+		return -errno;
+
+	control_loop_signals(&set);
+	loop->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (loop->sigfd < 0 || watch(loop->epfd, loop->sigfd, TAG_SIGNAL) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Reads every pending datagram of one socket, a batch at a time, and answers each batch. */
+static void
+serve_socket(struct control_loop *loop, int fd)
+{
+	static uint8_t rx[CONTROL_BATCH][PCP_MAX_MSG + 4]; /* +4: see oversized requests as such */
+	static uint8_t tx[CONTROL_BATCH][PCP_MAX_MSG];
+	struct sockaddr_storage from[CONTROL_BATCH];
+	struct iovec riov[CONTROL_BATCH], tiov[CONTROL_BATCH];
+	struct mmsghdr rmsg[CONTROL_BATCH], tmsg[CONTROL_BATCH];
+
+	for (;;) {
+		for (int i = 0; i < CONTROL_BATCH; i++) {
+			riov[i] = (struct iovec){ rx[i], sizeof(rx[i]) };
+			rmsg[i].msg_hdr = (struct msghdr){ .msg_name = &from[i], .msg_namelen = sizeof(from[i]),
+							   .msg_iov = &riov[i], .msg_iovlen = 1 };
+		}
+		int n = recvmmsg(fd, rmsg, CONTROL_BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0)
+			return;
+
+		uint64_t now = cgn_clock_ms();
+		int out = 0;
+		for (int i = 0; i < n; i++) {
+			struct cgn_addr src;
+			uint16_t sport;
+			if (cgn_addr_from_sockaddr((struct sockaddr *)&from[i], &src, &sport) < 0)
+				continue;
+			/* A datagram larger than the buffer arrives truncated (MSG_TRUNC): it is
+			 * over 1100 octets either way, and the server answers MALFORMED_REQUEST. */
+			size_t len = rmsg[i].msg_len;
+			size_t rl = pcp_server_handle(loop->srv, now, rx[i], len, &src, sport, tx[out]);
+			if (rl == 0)
+				continue;
+			tiov[out] = (struct iovec){ tx[out], rl };
+			tmsg[out].msg_hdr = (struct msghdr){ .msg_name = &from[i],
+							     .msg_namelen = rmsg[i].msg_hdr.msg_namelen,
+							     .msg_iov = &tiov[out], .msg_iovlen = 1 };
+			out++;
+		}
+		for (int sent = 0; sent < out;) {
+			int k = sendmmsg(fd, tmsg + sent, (unsigned)(out - sent), 0);
+			if (k <= 0) {
+				loop->send_errors += (uint64_t)(out - sent);
+				break;
+			}
+			sent += k;
+		}
+		if (n < CONTROL_BATCH)
+			return;
+	}
+}
+
+int
+control_loop_run(struct control_loop *loop)
+{
+	struct epoll_event evs[16];
+
+	for (;;) {
+		int n = epoll_wait(loop->epfd, evs, 16, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		for (int i = 0; i < n; i++) {
+			uint32_t tag = evs[i].data.u32;
+			if (tag == TAG_TIMER) {
+				uint64_t ticks;
+				if (read(loop->timerfd, &ticks, sizeof(ticks)) > 0)
+					pcp_server_expire(loop->srv, cgn_clock_ms());
+			} else if (tag == TAG_SIGNAL) {
+				struct signalfd_siginfo si;
+				while (read(loop->sigfd, &si, sizeof(si)) == sizeof(si)) {
+					if (si.ssi_signo == SIGHUP) {
+						fprintf(stderr, "cgnatd: SIGHUP: configuration reload is not implemented yet; "
+								"nothing changed\n");
+						continue;
+					}
+					return (int)si.ssi_signo;
+				}
+			} else if (tag < loop->n_socks) {
+				serve_socket(loop, loop->socks[tag]);
+			}
+		}
+	}
+}
+
+void
+control_loop_close(struct control_loop *loop)
+{
+	for (unsigned i = 0; i < loop->n_socks; i++)
+		close(loop->socks[i]);
+	if (loop->timerfd >= 0)
+		close(loop->timerfd);
+	if (loop->sigfd >= 0)
+		close(loop->sigfd);
+	if (loop->epfd >= 0)
+		close(loop->epfd);
+	loop->n_socks = 0;
+}

@@ -1,0 +1,46 @@
+/*
+ * The control thread's event loop (it runs on the main lcore): PCP over kernel UDP sockets,
+ * a 100 ms tick for lifetimes, and signals (SIGINT/SIGTERM stop it; SIGHUP is reported).
+ *
+ * Datagrams are read and answered in batches (recvmmsg/sendmmsg, CONTROL_BATCH at a time)
+ * so one wake-up serves a burst of requests with two system calls.
+ *
+ * Signals: the caller blocks SIGINT, SIGTERM and SIGHUP in every thread before the loop opens
+ * (before rte_eal_init(), so EAL's threads inherit the mask); the loop reads them from a
+ * signalfd.
+ */
+#ifndef CONTROL_LOOP_H
+#define CONTROL_LOOP_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "cgn_config.h"
+#include "pcp_server.h"
+
+#define CONTROL_BATCH 64
+#define CONTROL_TICK_MS 100
+
+struct control_loop {
+	int epfd, timerfd, sigfd;
+	int socks[CGN_MAX_LISTEN];
+	unsigned n_socks;
+	struct pcp_server *srv;
+	uint64_t send_errors;
+};
+
+/** The signals the loop handles; block them with pthread_sigmask() before any thread starts. */
+void control_loop_signals(sigset_t *set);
+
+/**
+ * Opens the PCP sockets on cfg's listen addresses, the tick timer and the signalfd.
+ * @return 0, or -errno with a message on stderr naming the address that failed.
+ */
+int control_loop_open(struct control_loop *loop, const struct cgn_config *cfg, struct pcp_server *srv);
+
+/** Runs until SIGINT or SIGTERM. @return the signal number that stopped it, or -errno. */
+int control_loop_run(struct control_loop *loop);
+
+void control_loop_close(struct control_loop *loop);
+
+#endif /* CONTROL_LOOP_H */

@@ -1,0 +1,279 @@
+/*
+ * /cgnat/ telemetry commands (see telemetry.h).
+ */
+#include "telemetry.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_telemetry.h>
+
+#include "pcp_registry.h"
+
+static struct {
+	const struct cgn_config *cfg;
+	struct pcp_server *srv;
+	struct cgn_dataplane *dp;
+	uint64_t start_ms;
+	bool attached;
+	unsigned busy;               /* callbacks running; detach waits for 0 */
+	pthread_mutex_t reader_lock; /* one RCU reader id: one table walk at a time */
+} tel = { .reader_lock = PTHREAD_MUTEX_INITIALIZER };
+
+#define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+
+/*
+ * Every callback runs between enter() and leave(). DPDK runs one telemetry thread per client
+ * connection, so several may run at once; detach waits until none does before the objects go.
+ */
+static bool
+enter(struct rte_tel_data *d)
+{
+	__atomic_add_fetch(&tel.busy, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&tel.attached, __ATOMIC_SEQ_CST))
+		return true;
+	__atomic_sub_fetch(&tel.busy, 1, __ATOMIC_SEQ_CST);
+	rte_tel_data_string(d, "shutting down");
+	return false;
+}
+
+static int
+leave(int rc)
+{
+	__atomic_sub_fetch(&tel.busy, 1, __ATOMIC_SEQ_CST);
+	return rc;
+}
+
+static int
+cmd_info(const char *cmd __rte_unused, const char *params __rte_unused, struct rte_tel_data *d)
+{
+	char buf[CGN_PREFIX_STRLEN + 8];
+	if (!enter(d))
+		return 0;
+	uint64_t now = cgn_clock_ms();
+
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_string(d, "version", CGN_VERSION);
+	rte_tel_data_add_dict_u64(d, "uptime_s", (now - tel.start_ms) / 1000);
+	rte_tel_data_add_dict_u64(d, "epoch", pcp_server_epoch(tel.srv, now));
+	rte_tel_data_add_dict_u64(d, "workers", tel.dp->n_workers);
+	rte_tel_data_add_dict_u64(d, "table_capacity", tel.dp->table->capacity);
+	rte_tel_data_add_dict_u64(d, "pool_addresses", pcp_server_pool(tel.srv)->n_addrs);
+	snprintf(buf, sizeof(buf), "%u-%u", tel.cfg->nat.port_min, tel.cfg->nat.port_max);
+	rte_tel_data_add_dict_string(d, "pool_ports", buf);
+
+	struct rte_tel_data *listen = rte_tel_data_alloc();
+	if (listen) {
+		rte_tel_data_start_array(listen, RTE_TEL_STRING_VAL);
+		for (unsigned i = 0; i < tel.cfg->pcp.n_listen; i++) {
+			char a[CGN_ADDR_STRLEN];
+			cgn_addr_format(&tel.cfg->pcp.listen[i].addr, a, sizeof(a));
+			snprintf(buf, sizeof(buf), cgn_addr_is_v4(&tel.cfg->pcp.listen[i].addr) ? "%s:%u" : "[%s]:%u",
+				 a, tel.cfg->pcp.listen[i].port);
+			rte_tel_data_add_array_string(listen, buf);
+		}
+		rte_tel_data_add_dict_container(d, "pcp_listen", listen, 0);
+	}
+	struct rte_tel_data *pool = rte_tel_data_alloc();
+	if (pool) {
+		rte_tel_data_start_array(pool, RTE_TEL_STRING_VAL);
+		for (unsigned i = 0; i < tel.cfg->nat.n_pool; i++)
+			rte_tel_data_add_array_string(pool, cgn_prefix_format(&tel.cfg->nat.pool[i], buf, sizeof(buf)));
+		rte_tel_data_add_dict_container(d, "pool", pool, 0);
+	}
+	return leave(0);
+}
+
+static int
+cmd_stats(const char *cmd __rte_unused, const char *params __rte_unused, struct rte_tel_data *d)
+{
+	char name[RTE_TEL_MAX_STRING_LEN];
+	if (!enter(d))
+		return 0;
+	const struct pcp_server_stats *ps = pcp_server_stats(tel.srv);
+
+	rte_tel_data_start_dict(d);
+
+	/* PCP: totals, then one counter per drop reason, opcode and result code, by name. */
+	rte_tel_data_add_dict_u64(d, "pcp_received", LOAD(ps->received));
+	for (int r = 0; r < PCP_DROP_COUNT; r++) {
+		snprintf(name, sizeof(name), "pcp_drop_%s", pcp_drop_reason_name(r));
+		rte_tel_data_add_dict_u64(d, name, LOAD(ps->dropped[r]));
+	}
+	for (int op = 0; op <= PCP_OP_COUNT; op++) {
+		const char *n = op < PCP_OP_COUNT ? pcp_opcode_name((uint8_t)op) : "OTHER";
+		snprintf(name, sizeof(name), "pcp_opcode_%s", n);
+		rte_tel_data_add_dict_u64(d, name, LOAD(ps->by_opcode[op]));
+	}
+	for (int rc = 0; rc <= PCP_RES_COUNT; rc++) {
+		const char *n = rc < PCP_RES_COUNT ? pcp_result_name((uint8_t)rc) : "OTHER";
+		snprintf(name, sizeof(name), "pcp_result_%s", n);
+		rte_tel_data_add_dict_u64(d, name, LOAD(ps->by_result[rc]));
+	}
+	rte_tel_data_add_dict_u64(d, "pcp_mappings", pcp_server_mapping_count(tel.srv));
+	rte_tel_data_add_dict_u64(d, "pcp_mappings_created", LOAD(ps->mappings_created));
+	rte_tel_data_add_dict_u64(d, "pcp_mappings_renewed", LOAD(ps->mappings_renewed));
+	rte_tel_data_add_dict_u64(d, "pcp_mappings_deleted", LOAD(ps->mappings_deleted));
+	rte_tel_data_add_dict_u64(d, "pcp_mappings_expired", LOAD(ps->mappings_expired));
+	rte_tel_data_add_dict_u64(d, "pcp_push_refused", LOAD(ps->push_refused));
+
+	/* The shared table. */
+	const struct cgn_table_stats *ts = &tel.dp->table->stats;
+	rte_tel_data_add_dict_u64(d, "table_mappings", cgn_table_count(tel.dp->table));
+#define X(field, doc) rte_tel_data_add_dict_u64(d, "table_" #field, LOAD(ts->field));
+	CGN_TABLE_COUNTERS(X)
+#undef X
+	rte_tel_data_add_dict_u64(d, "ring_backlog", cgn_dataplane_backlog(tel.dp));
+
+	/* Workers, summed (per-worker figures come with the packet counters). */
+	struct cgn_worker_stats sum = { 0 };
+	for (unsigned i = 0; i < tel.dp->n_workers; i++) {
+		const struct cgn_worker_stats *ws = &tel.dp->workers[i].stats;
+#define X(field, doc) sum.field += LOAD(ws->field);
+		CGN_WORKER_COUNTERS(X)
+#undef X
+	}
+#define X(field, doc) rte_tel_data_add_dict_u64(d, "worker_" #field, sum.field);
+	CGN_WORKER_COUNTERS(X)
+#undef X
+	return leave(0);
+}
+
+static const char *
+proto_name(uint8_t p)
+{
+	return p == 6 ? "tcp" : p == 17 ? "udp" : p == 1 ? "icmp" : "other";
+}
+
+static void
+flags_text(uint16_t flags, char *buf, size_t size)
+{
+	static const char *const names[] = {
+#define X(name, bit, doc) [bit] = #name,
+		CGN_MAP_FLAGS(X)
+#undef X
+	};
+	size_t off = 0;
+	buf[0] = '\0';
+	for (unsigned b = 0; b < sizeof(names) / sizeof(names[0]); b++)
+		if ((flags & (1u << b)) && off < size)
+			off += (size_t)snprintf(buf + off, size - off, "%s%s", off ? "," : "", names[b]);
+}
+
+/* Parses "START[,COUNT]". */
+static int
+page_params(const char *params, uint32_t *start, uint32_t *count)
+{
+	*start = 0;
+	*count = CGN_TEL_PAGE_DEFAULT;
+	if (params == NULL || *params == '\0')
+		return 0;
+	char *end;
+	unsigned long s = strtoul(params, &end, 10);
+	if (end == params || (*end != '\0' && *end != ','))
+		return -EINVAL;
+	*start = (uint32_t)s;
+	if (*end == ',') {
+		const char *c = end + 1;
+		unsigned long n = strtoul(c, &end, 10);
+		if (end == c || *end != '\0' || n == 0)
+			return -EINVAL;
+		*count = n > CGN_TEL_PAGE_MAX ? CGN_TEL_PAGE_MAX : (uint32_t)n;
+	}
+	return 0;
+}
+
+static void
+add_mapping(struct rte_tel_data *d, uint32_t i, const struct cgn_mapping *m, uint64_t now)
+{
+	char a[CGN_ADDR_STRLEN], buf[96];
+	struct rte_tel_data *e = rte_tel_data_alloc();
+	if (e == NULL)
+		return;
+	rte_tel_data_start_dict(e);
+	rte_tel_data_add_dict_string(e, "proto", proto_name(m->in.proto));
+	snprintf(buf, sizeof(buf), "%s:%u", cgn_addr_format(&m->in.addr, a, sizeof(a)), m->in.port);
+	rte_tel_data_add_dict_string(e, "internal", buf);
+	snprintf(buf, sizeof(buf), "%s:%u", cgn_addr_format(&m->out.addr, a, sizeof(a)), m->out.port);
+	rte_tel_data_add_dict_string(e, "external", buf);
+	uint64_t exp = __atomic_load_n(&m->expire_ms, __ATOMIC_RELAXED);
+	rte_tel_data_add_dict_u64(e, "lifetime_s", __atomic_load_n(&m->lifetime_s, __ATOMIC_RELAXED));
+	rte_tel_data_add_dict_u64(e, "expires_in_s", exp == UINT64_MAX ? UINT32_MAX : exp > now ? (exp - now) / 1000 : 0);
+	flags_text(m->flags, buf, sizeof(buf));
+	rte_tel_data_add_dict_string(e, "flags", buf);
+	for (int k = 0; k < 12; k++)
+		snprintf(buf + 2 * k, 3, "%02x", m->nonce[k]);
+	rte_tel_data_add_dict_string(e, "nonce", buf);
+	snprintf(buf, sizeof(buf), "mapping_%u", i);
+	rte_tel_data_add_dict_container(d, buf, e, 0);
+}
+
+static int
+cmd_mappings(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
+{
+	uint32_t cursor, count;
+	if (!enter(d))
+		return 0;
+	if (page_params(params, &cursor, &count) < 0)
+		return leave(-EINVAL);
+
+	struct cgn_table *t = tel.dp->table;
+	unsigned reader = CGN_READER_TELEMETRY(tel.dp);
+	uint64_t now = cgn_clock_ms();
+	uint32_t n = 0;
+
+	/* DPDK telemetry nests one level only: the page is a dict holding total, count, next
+	 * and one dict per mapping, named mapping_0, mapping_1, ... */
+	rte_tel_data_start_dict(d);
+
+	/* Online as an RCU reader: no entry we hold is recycled until we go offline. */
+	pthread_mutex_lock(&tel.reader_lock);
+	cgn_table_reader_online(t, reader);
+	const struct cgn_mapping *m;
+	while (n < count && (m = cgn_table_next(t, &cursor)) != NULL) {
+		add_mapping(d, n, m, now);
+		n++;
+	}
+	bool more = n == count && cgn_table_next(t, &(uint32_t){ cursor }) != NULL;
+	cgn_table_reader_offline(t, reader);
+	pthread_mutex_unlock(&tel.reader_lock);
+
+	rte_tel_data_add_dict_u64(d, "total", cgn_table_count(t));
+	rte_tel_data_add_dict_u64(d, "count", n);
+	rte_tel_data_add_dict_u64(d, "next", more ? cursor : 0);
+	return leave(0);
+}
+
+int
+cgn_telemetry_init(const struct cgn_config *cfg, struct pcp_server *srv, struct cgn_dataplane *dp,
+		   uint64_t start_ms)
+{
+	tel.cfg = cfg;
+	tel.srv = srv;
+	tel.dp = dp;
+	tel.start_ms = start_ms;
+	__atomic_store_n(&tel.attached, true, __ATOMIC_RELEASE);
+
+	int rc;
+	if ((rc = rte_telemetry_register_cmd("/cgnat/info", cmd_info,
+					     "What runs: version, epoch, workers, pool. No parameters")) ||
+	    (rc = rte_telemetry_register_cmd("/cgnat/stats", cmd_stats,
+					     "Every counter by name. No parameters")) ||
+	    (rc = rte_telemetry_register_cmd("/cgnat/mappings", cmd_mappings,
+					     "Shared-table mappings. Parameters: START[,COUNT]; 'next' is the next START")))
+		return rc;
+	return 0;
+}
+
+void
+cgn_telemetry_detach(void)
+{
+	__atomic_store_n(&tel.attached, false, __ATOMIC_SEQ_CST);
+	while (__atomic_load_n(&tel.busy, __ATOMIC_SEQ_CST) != 0)
+		sched_yield();
+}

@@ -1,0 +1,32 @@
+/*
+ * cgnatd's commands on the DPDK telemetry socket, all under /cgnat/ (cgnatctl is their client):
+ *   /cgnat/info                      what runs: version, epoch, workers, pool, limits
+ *   /cgnat/stats                     every counter by name: PCP, table, workers
+ *   /cgnat/mappings[,START[,COUNT]]  the shared table as the workers see it, a page at a time
+ *
+ * Callbacks run on DPDK's telemetry thread. They read control-thread counters with relaxed
+ * loads and the shared table as an RCU reader (reader id CGN_READER_TELEMETRY), never taking a
+ * lock the data plane could wait on.
+ */
+#ifndef CGN_TELEMETRY_H
+#define CGN_TELEMETRY_H
+
+#include "cgn_config.h"
+#include "cgn_dataplane.h"
+#include "pcp_server.h"
+
+#define CGN_TEL_PAGE_DEFAULT 32
+#define CGN_TEL_PAGE_MAX 48 /* keeps a page under the socket's 16 KiB output limit */
+
+/**
+ * Registers the /cgnat/ commands. Main lcore, after rte_eal_init(); the objects must outlive
+ * the process's telemetry (they do: they are freed after rte_eal_cleanup() stops it).
+ * @return 0, or a negative errno from rte_telemetry_register_cmd().
+ */
+int cgn_telemetry_init(const struct cgn_config *cfg, struct pcp_server *srv, struct cgn_dataplane *dp,
+		       uint64_t start_ms);
+
+/** Stops the commands from touching srv and dp (they answer "shutting down"). Main lcore. */
+void cgn_telemetry_detach(void);
+
+#endif /* CGN_TELEMETRY_H */

@@ -1,0 +1,193 @@
+/*
+ * The shared translation table (see cgn_table.h).
+ */
+#include "cgn_table.h"
+
+#include <errno.h>
+#include <stdio.h>
+
+#include <rte_errno.h>
+#include <rte_hash_crc.h>
+#include <rte_malloc.h>
+
+#define STAT_ADD(t, field) __atomic_fetch_add(&(t)->stats.field, 1, __ATOMIC_RELAXED)
+
+/* Called by rte_hash once a deleted key's grace period is over: drop one reference. */
+static void
+entry_release(void *ctx, void *data)
+{
+	struct cgn_table *t = ctx;
+	struct cgn_mapping *m = data;
+
+	if (__atomic_sub_fetch(&m->refcnt, 1, __ATOMIC_ACQ_REL) == 0) {
+		rte_mempool_put(t->entries, m);
+		STAT_ADD(t, freed);
+	}
+}
+
+struct cgn_table *
+cgn_table_create(const char *name, uint32_t capacity, uint32_t max_readers, int socket_id)
+{
+	char objname[RTE_MEMZONE_NAMESIZE];
+	struct cgn_table *t = rte_zmalloc_socket("cgn_table", sizeof(*t), RTE_CACHE_LINE_SIZE, socket_id);
+	if (t == NULL)
+		return NULL;
+	t->capacity = capacity;
+	t->max_readers = max_readers;
+
+	size_t rcu_size = rte_rcu_qsbr_get_memsize(max_readers);
+	t->rcu = rte_zmalloc_socket("cgn_rcu", rcu_size, RTE_CACHE_LINE_SIZE, socket_id);
+	if (t->rcu == NULL || rte_rcu_qsbr_init(t->rcu, max_readers) != 0)
+		goto fail;
+
+	snprintf(objname, sizeof(objname), "%s_map", name);
+	t->entries = rte_mempool_create(objname, capacity, sizeof(struct cgn_mapping), 0, 0, NULL,
+					NULL, NULL, NULL, socket_id, 0);
+	if (t->entries == NULL)
+		goto fail;
+
+	snprintf(objname, sizeof(objname), "%s_hash", name);
+	struct rte_hash_parameters hp = {
+		.name = objname,
+		.entries = capacity * 2, /* two keys a mapping */
+		.key_len = sizeof(struct cgn_key),
+		.hash_func = rte_hash_crc,
+		.socket_id = socket_id,
+		.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF |
+			      RTE_HASH_EXTRA_FLAGS_MULTI_WRITER_ADD | RTE_HASH_EXTRA_FLAGS_EXT_TABLE,
+	};
+	t->hash = rte_hash_create(&hp);
+	if (t->hash == NULL)
+		goto fail;
+
+	struct rte_hash_rcu_config rc = {
+		.v = t->rcu,
+		.mode = RTE_HASH_QSBR_MODE_DQ,
+		.key_data_ptr = t,
+		.free_key_data_func = entry_release,
+	};
+	if (rte_hash_rcu_qsbr_add(t->hash, &rc) != 0)
+		goto fail;
+	return t;
+
+fail:
+	cgn_table_free(t);
+	return NULL;
+}
+
+void
+cgn_table_free(struct cgn_table *t)
+{
+	if (t == NULL)
+		return;
+	/* Readers are gone: entries still in the table are simply dropped with the pool. */
+	rte_hash_free(t->hash);
+	rte_mempool_free(t->entries);
+	rte_free(t->rcu);
+	rte_free(t);
+}
+
+static int
+table_add(struct cgn_table *t, const struct cgn_mapping *src)
+{
+	void *obj;
+
+	if (rte_hash_lookup(t->hash, &src->in) >= 0) {
+		STAT_ADD(t, add_exists);
+		return -EEXIST;
+	}
+	if (rte_mempool_get(t->entries, &obj) != 0) {
+		STAT_ADD(t, add_no_entry);
+		return -ENOSPC;
+	}
+	struct cgn_mapping *m = obj;
+	*m = *src;
+	m->refcnt = 2;
+
+	/* Publish the outside key first: a reader that finds the inside key can then always
+	 * answer the return traffic. rte_hash's LF add is a release store of the data. */
+	if (rte_hash_add_key_data(t->hash, &m->out, m) < 0) {
+		rte_mempool_put(t->entries, m);
+		STAT_ADD(t, add_no_slot);
+		return -ENOSPC;
+	}
+	if (rte_hash_add_key_data(t->hash, &m->in, m) < 0) {
+		m->refcnt = 1; /* only the outside key will be released */
+		rte_hash_del_key(t->hash, &m->out);
+		STAT_ADD(t, add_no_slot);
+		return -ENOSPC;
+	}
+	STAT_ADD(t, adds);
+	return 0;
+}
+
+int
+cgn_table_apply(struct cgn_table *t, const struct cgn_ring_msg *msg)
+{
+	void *data;
+
+	switch (msg->op) {
+	case CGN_MSG_ADD:
+		return table_add(t, &msg->m);
+	case CGN_MSG_REFRESH:
+		if (rte_hash_lookup_data(t->hash, &msg->m.in, &data) < 0)
+			break;
+		__atomic_store_n(&((struct cgn_mapping *)data)->expire_ms, msg->m.expire_ms, __ATOMIC_RELAXED);
+		__atomic_store_n(&((struct cgn_mapping *)data)->lifetime_s, msg->m.lifetime_s, __ATOMIC_RELAXED);
+		STAT_ADD(t, refreshes);
+		return 0;
+	case CGN_MSG_DEL:
+		if (rte_hash_lookup_data(t->hash, &msg->m.in, &data) < 0)
+			break;
+		rte_hash_del_key(t->hash, &msg->m.in);
+		rte_hash_del_key(t->hash, &((struct cgn_mapping *)data)->out);
+		STAT_ADD(t, dels);
+		return 0;
+	default:
+		return -EINVAL;
+	}
+	STAT_ADD(t, missing);
+	return -ENOENT;
+}
+
+struct cgn_mapping *
+cgn_table_lookup(const struct cgn_table *t, const struct cgn_key *key)
+{
+	void *data;
+	return rte_hash_lookup_data(t->hash, key, &data) >= 0 ? data : NULL;
+}
+
+struct cgn_mapping *
+cgn_table_next(const struct cgn_table *t, uint32_t *cursor)
+{
+	const void *key;
+	void *data;
+
+	while (rte_hash_iterate(t->hash, &key, &data, cursor) >= 0) {
+		const struct cgn_key *k = key;
+		if (k->side == CGN_SIDE_INSIDE && data != NULL)
+			return data;
+	}
+	return NULL;
+}
+
+uint32_t
+cgn_table_count(const struct cgn_table *t)
+{
+	int32_t n = rte_hash_count(t->hash);
+	return n > 0 ? (uint32_t)n / 2 : 0;
+}
+
+void
+cgn_table_reader_online(struct cgn_table *t, unsigned reader_id)
+{
+	rte_rcu_qsbr_thread_register(t->rcu, reader_id);
+	rte_rcu_qsbr_thread_online(t->rcu, reader_id);
+}
+
+void
+cgn_table_reader_offline(struct cgn_table *t, unsigned reader_id)
+{
+	rte_rcu_qsbr_thread_offline(t->rcu, reader_id);
+	rte_rcu_qsbr_thread_unregister(t->rcu, reader_id);
+}

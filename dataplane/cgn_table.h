@@ -1,0 +1,93 @@
+/*
+ * The shared translation table: one rte_hash that every worker reads without locks
+ * (RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF), holding each mapping under its inside key and its
+ * outside key (common/cgn_mapping.h), with entries in an rte_mempool.
+ *
+ * Memory reclamation: the hash is bound to an rte_rcu_qsbr variable (rte_hash_rcu_qsbr_add,
+ * defer-queue mode). A deleted key's slot and its data pointer are released only after every
+ * registered reader has passed a quiescent state; the entry goes back to the mempool when the
+ * last of its two keys is released (refcnt).
+ *
+ * Who calls what:
+ *   writers (cgn_table_apply):          workers, each applying its own ring (several writers:
+ *                                        the hash is created with MULTI_WRITER_ADD);
+ *   readers (cgn_table_lookup, _next):   workers, and the telemetry thread between
+ *                                        cgn_table_reader_online() and _offline();
+ *   create/free:                         the main lcore, before workers start / after they stop.
+ */
+#ifndef CGN_TABLE_H
+#define CGN_TABLE_H
+
+#include <stdint.h>
+
+#include <rte_hash.h>
+#include <rte_mempool.h>
+#include <rte_rcu_qsbr.h>
+
+#include "cgn_mapping.h"
+
+/* Counters of the table; written by writers with relaxed atomics, read by telemetry. */
+#define CGN_TABLE_COUNTERS(X)                                                 \
+	X(adds, "mappings inserted")                                          \
+	X(refreshes, "mapping lifetimes updated")                             \
+	X(dels, "mappings removed")                                           \
+	X(add_exists, "add for an inside key already present (ignored)")      \
+	X(add_no_entry, "add failed: no free entry (table full)")             \
+	X(add_no_slot, "add failed: hash has no free slot")                   \
+	X(missing, "refresh or delete for an absent key")                     \
+	X(freed, "entries returned to the pool after an RCU grace period")
+
+struct cgn_table_stats {
+#define X(name, doc) uint64_t name;
+	CGN_TABLE_COUNTERS(X)
+#undef X
+};
+
+struct cgn_table {
+	struct rte_hash *hash;
+	struct rte_mempool *entries;
+	struct rte_rcu_qsbr *rcu;
+	uint32_t capacity;       /* mappings */
+	uint32_t max_readers;    /* RCU thread ids 0 .. max_readers-1 */
+	struct cgn_table_stats stats;
+};
+
+/**
+ * Creates the table, its entry pool and its RCU variable. Main lcore, before workers start.
+ * @param name        prefix of the DPDK object names (unique per process).
+ * @param capacity    mappings held; the hash holds twice as many keys.
+ * @param max_readers RCU reader thread ids to allow (workers + telemetry).
+ * @return the table, or NULL with rte_errno set.
+ */
+struct cgn_table *cgn_table_create(const char *name, uint32_t capacity, uint32_t max_readers,
+				   int socket_id);
+
+/** Frees the table and every entry. Main lcore, after every reader has stopped. */
+void cgn_table_free(struct cgn_table *t);
+
+/**
+ * Applies one control message (add, refresh, delete). Writer context: a worker.
+ * @return 0, -EEXIST, -ENOSPC (full) or -ENOENT (refresh/delete of an absent key).
+ */
+int cgn_table_apply(struct cgn_table *t, const struct cgn_ring_msg *msg);
+
+/**
+ * Finds a mapping by either key. Reader context (online RCU reader): the pointer stays valid
+ * until the caller's next quiescent state.
+ */
+struct cgn_mapping *cgn_table_lookup(const struct cgn_table *t, const struct cgn_key *key);
+
+/**
+ * Iterates the table's inside keys from *cursor (0 to start), one mapping per call.
+ * Reader context. @return the mapping, or NULL at the end.
+ */
+struct cgn_mapping *cgn_table_next(const struct cgn_table *t, uint32_t *cursor);
+
+/** @return mappings in the table now (inside keys counted). Any thread. */
+uint32_t cgn_table_count(const struct cgn_table *t);
+
+/** Registers and brings online RCU reader id for a non-worker thread (telemetry). */
+void cgn_table_reader_online(struct cgn_table *t, unsigned reader_id);
+void cgn_table_reader_offline(struct cgn_table *t, unsigned reader_id);
+
+#endif /* CGN_TABLE_H */
