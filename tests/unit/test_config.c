@@ -1,0 +1,133 @@
+/*
+ * Configuration loading: defaults, the shipped examples, and errors that name file, line and key.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cgn_config.h"
+
+static struct cgn_config cfg;
+static char err[512];
+
+#define MINIMAL "pcp = { listen = [ \"127.0.0.1\" ]; inside = [ \"10.0.0.0/8\" ]; };\n" \
+		"nat = { pool = [ \"203.0.113.0/30\" ]; };\n"
+
+Test(config, defaults)
+{
+	cgn_config_defaults(&cfg);
+	cr_assert_str_eq(cfg.eal.file_prefix, "cgnat");
+	cr_assert_eq(cfg.pcp.min_lifetime, 120);
+	cr_assert_eq(cfg.pcp.max_lifetime, 86400);
+	cr_assert_eq(cfg.pcp.short_error_lifetime, 30);
+	cr_assert_eq(cfg.pcp.long_error_lifetime, 1800);
+	cr_assert_eq(cfg.nat.port_min, 1024);
+	cr_assert_eq(cfg.nat.port_max, 65535);
+}
+
+Test(config, minimal_file_takes_defaults)
+{
+	cr_assert_eq(cgn_config_load_string(MINIMAL, &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(cfg.pcp.n_listen, 1);
+	cr_assert_eq(cfg.pcp.listen[0].port, 5351);
+	cr_assert_eq(cgn_config_pool_size(&cfg), 4);
+	cr_assert_eq(cfg.pcp.min_lifetime, 120);
+}
+
+Test(config, loopback_example)
+{
+	cr_assert_eq(cgn_config_load_file(SOURCE_DIR "/docs/examples/loopback.conf", &cfg, err, sizeof(err)), 0,
+		     "%s", err);
+	cr_assert_eq(cfg.pcp.listen[0].port, 5351);
+	char buf[64];
+	cr_assert_str_eq(cgn_addr_format(&cfg.pcp.listen[0].addr, buf, sizeof(buf)), "127.0.0.1");
+	cr_assert_eq(cfg.pcp.n_third_party, 1);
+	struct cgn_addr a;
+	cgn_addr_parse("127.0.0.2", &a);
+	cr_assert(cgn_prefix_list_contains(cfg.pcp.third_party, cfg.pcp.n_third_party, &a));
+	cgn_addr_parse("127.0.0.3", &a);
+	cr_assert_not(cgn_prefix_list_contains(cfg.pcp.third_party, cfg.pcp.n_third_party, &a));
+	cr_assert_eq(cgn_config_pool_size(&cfg), 16);
+	cr_assert_str_eq(cfg.eal.file_prefix, "cgnat");
+}
+
+Test(config, syntax_error_names_file_and_line)
+{
+	cr_assert_eq(cgn_config_load_string("pcp = {\n listen = [ \"x\" \n};\n", &cfg, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "<string>:3: syntax") != NULL, "%s", err);
+}
+
+Test(config, semantic_error_names_line_and_key)
+{
+	const char *text = "pcp = {\n  listen = [ \"127.0.0.1\" ];\n  inside = [ \"10.0.0.1/8\" ];\n};\n";
+	cr_assert_eq(cgn_config_load_string(text, &cfg, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "<string>:3: pcp.inside: entry 1") != NULL, "%s", err);
+	cr_assert(strstr(err, "host bits") != NULL, "%s", err);
+}
+
+Test(config, unknown_key_is_an_error)
+{
+	const char *text = MINIMAL "pcp2 = { };\n";
+	cr_assert_eq(cgn_config_load_string(text, &cfg, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "pcp2: unknown key") != NULL, "%s", err);
+	text = "pcp = { listen = [ \"127.0.0.1\" ]; inside = [ \"10.0.0.0/8\" ];\n lifetme = { min = 1; }; };\n"
+	       "nat = { pool = [ \"203.0.113.0/30\" ]; };\n";
+	cr_assert_eq(cgn_config_load_string(text, &cfg, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, ":2: pcp.lifetme: unknown key") != NULL, "%s", err);
+}
+
+Test(config, range_and_consistency_errors)
+{
+	static const struct {
+		const char *extra, *want;
+	} cases[] = {
+		{ "dataplane = { ring_size = 1000; };", "dataplane.ring_size: must be a power of two" },
+		{ "dataplane = { table_size = 10; };", "dataplane.table_size: must be between" },
+		{ "nat = { pool = [ \"203.0.113.0/24\" ]; ports = \"9-2\"; };", "nat.ports" },
+		{ "nat = { pool = [ \"10.0.0.0/8\" ]; };", "larger than a /16" },
+		{ "nat = { pool = [ \"2001:db8::/64\" ]; };", "must be IPv4" },
+		{ "eal = { file_prefix = \"a/b\"; };", "eal.file_prefix" },
+		{ "eal = { memory_mb = \"lots\"; };", "eal.memory_mb: must be an integer" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char text[512];
+		/* later groups override: libconfig rejects duplicate names, so build each whole */
+		if (strncmp(cases[i].extra, "nat", 3) == 0)
+			snprintf(text, sizeof(text), "pcp = { listen = [ \"127.0.0.1\" ]; inside = [ \"10.0.0.0/8\" ]; };\n%s\n",
+				 cases[i].extra);
+		else
+			snprintf(text, sizeof(text), MINIMAL "%s\n", cases[i].extra);
+		cr_assert_eq(cgn_config_load_string(text, &cfg, err, sizeof(err)), -EINVAL, "%s", cases[i].extra);
+		cr_assert(strstr(err, cases[i].want) != NULL, "'%s' gave '%s'", cases[i].extra, err);
+	}
+	cr_assert_eq(cgn_config_load_string("pcp = { listen = [ \"127.0.0.1\" ]; inside = [ \"10.0.0.0/8\" ];\n"
+					    "lifetime = { min = 500; max = 100; }; };\nnat = { pool = [ \"203.0.113.0/30\" ]; };",
+					    &cfg, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "min (500) is greater than max (100)") != NULL, "%s", err);
+}
+
+Test(config, missing_required_groups)
+{
+	cr_assert_eq(cgn_config_load_string("", &cfg, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "pcp.listen") != NULL, "%s", err);
+}
+
+Test(config, missing_file)
+{
+	cr_assert_eq(cgn_config_load_file("/nonexistent/cgnat.conf", &cfg, err, sizeof(err)), -ENOENT);
+	cr_assert(strstr(err, "/nonexistent/cgnat.conf: cannot read") != NULL, "%s", err);
+}
+
+Test(config, listen_forms)
+{
+	const char *text = "pcp = { listen = [ \"127.0.0.1:5000\", \"[::1]:5001\", \"::1\", \"10.0.0.1\" ];"
+			   " inside = [ \"10.0.0.0/8\" ]; };\nnat = { pool = [ \"203.0.113.0/30\" ]; };";
+	cr_assert_eq(cgn_config_load_string(text, &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(cfg.pcp.n_listen, 4);
+	cr_assert_eq(cfg.pcp.listen[0].port, 5000);
+	cr_assert_eq(cfg.pcp.listen[1].port, 5001);
+	cr_assert_eq(cfg.pcp.listen[2].port, 5351);
+	cr_assert_not(cgn_addr_is_v4(&cfg.pcp.listen[2].addr));
+	cr_assert_eq(cfg.pcp.listen[3].port, 5351);
+}
