@@ -353,8 +353,10 @@ pcp_parse_response(const uint8_t *msg, size_t len, struct pcp_response *resp)
 	resp->epoch = rd32(msg + 8);
 
 	int dlen = pcp_opcode_data_len(resp->opcode);
-	if (dlen < 0 || len < PCP_HDR_LEN + (size_t)dlen)
-		return PCP_VERDICT_DROP;
+	if (dlen < 0)
+		return PCP_VERDICT_OK; /* an opcode we do not know: the header is all we read */
+	if (len < PCP_HDR_LEN + (size_t)dlen) /* an error copying a request cut short (§8.2) */
+		return resp->result != PCP_RES_SUCCESS ? PCP_VERDICT_OK : PCP_VERDICT_DROP;
 	if (resp->opcode == PCP_OP_MAP)
 		map_data_read(msg + PCP_HDR_LEN, &resp->u.map);
 	else if (resp->opcode == PCP_OP_PEER)

@@ -152,6 +152,7 @@ ssize_t pcp_build_request(const struct pcp_request *req, uint8_t *out, size_t ca
  * Parses a response as a client does (§8.3): < 4 octets or R bit clear → DROP; UNSUPP_VERSION
  * is returned as OK with only the header fields filled; < 24, > 1100 or not a multiple of 4 →
  * DROP. Options are split but not judged (a client ignores options it does not understand).
+ * For an opcode without a known layout only the header is read.
  */
 enum pcp_verdict pcp_parse_response(const uint8_t *msg, size_t len, struct pcp_response *resp);
 

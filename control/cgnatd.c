@@ -15,7 +15,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -122,6 +124,7 @@ build_eal_args(int argc, char **argv, const struct cgn_config *cfg, char **out, 
 	out[n++] = (char *)"--file-prefix";
 	out[n++] = (char *)cfg->eal.file_prefix;
 	out[n++] = (char *)"--no-pci";
+	out[n++] = (char *)"--no-shconf"; /* one process: no shared config files to leave behind */
 	if (cfg->eal.no_huge) {
 		snprintf(mem_buf, mem_len, "%u", cfg->eal.memory_mb);
 		out[n++] = (char *)"--no-huge";
@@ -130,6 +133,18 @@ build_eal_args(int argc, char **argv, const struct cgn_config *cfg, char **out, 
 	}
 	out[n++] = (char *)"--log-level=lib.eal:warning";
 	return n;
+}
+
+/* EAL leaves its runtime directory behind, and telemetry unlinks its socket there from an
+ * atexit handler. Registered before rte_eal_init(), this runs after that one: the directory is
+ * removed when nothing else is left in it. */
+static char runtime_dir[PATH_MAX];
+
+static void
+remove_runtime_dir(void)
+{
+	if (runtime_dir[0])
+		rmdir(runtime_dir);
 }
 
 static int
@@ -174,10 +189,12 @@ main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
 	int n = build_eal_args(eal_argc, argv, &cfg, eal_argv, mem_buf, sizeof(mem_buf));
+	atexit(remove_runtime_dir);
 	if (rte_eal_init(n, eal_argv) < 0) {
 		fprintf(stderr, "cgnatd: EAL initialisation failed: %s\n", rte_strerror(rte_errno));
 		return 1;
 	}
+	snprintf(runtime_dir, sizeof(runtime_dir), "%s", rte_eal_get_runtime_dir());
 
 	int rc = 1;
 	uint64_t start_ms = cgn_clock_ms();
