@@ -41,6 +41,9 @@ struct loader {
 	size_t err_len;
 };
 
+static int fail(struct loader *ld, const config_setting_t *s, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 static int
 fail(struct loader *ld, const config_setting_t *s, const char *fmt, ...)
 {

@@ -361,10 +361,15 @@ pcp_parse_response(const uint8_t *msg, size_t len, struct pcp_response *resp)
 		map_data_read(msg + PCP_HDR_LEN, &resp->u.map);
 	else if (resp->opcode == PCP_OP_PEER)
 		peer_data_read(msg + PCP_HDR_LEN, &resp->u.peer);
+	resp->has_opcode_data = true;
 
 	if (options_split(msg, PCP_HDR_LEN + (size_t)dlen, len, resp->opcode, SPLIT_RESPONSE,
-			  resp->options, &resp->n_options, &unused) != PCP_VERDICT_OK)
-		return PCP_VERDICT_DROP;
+			  resp->options, &resp->n_options, &unused) != PCP_VERDICT_OK) {
+		/* An error response copies the request (§8.2), malformed options and all: its
+		 * result still stands. A success response with broken options is not trusted. */
+		resp->n_options = 0;
+		return resp->result != PCP_RES_SUCCESS ? PCP_VERDICT_OK : PCP_VERDICT_DROP;
+	}
 	return PCP_VERDICT_OK;
 }
 

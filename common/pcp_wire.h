@@ -79,6 +79,7 @@ struct pcp_response {
 	uint8_t version;
 	uint8_t opcode;
 	uint8_t result;
+	bool has_opcode_data; /* parsed: the message was long enough to hold the opcode's data */
 	uint32_t lifetime;
 	uint32_t epoch;
 	union {

@@ -527,8 +527,8 @@ print_response(const struct pcp_response *r, bool json)
 		       rname ? rname : "UNKNOWN", r->result, oname ? oname : "UNKNOWN", r->version, r->lifetime,
 		       r->epoch);
 	}
-	/* UNSUPP_VERSION may come from a server of another version: only the header is known. */
-	if ((r->opcode == PCP_OP_MAP || r->opcode == PCP_OP_PEER) && r->result != PCP_RES_UNSUPP_VERSION) {
+	/* UNSUPP_VERSION, or an error copying a request cut short: only the header is known. */
+	if ((r->opcode == PCP_OP_MAP || r->opcode == PCP_OP_PEER) && r->has_opcode_data) {
 		const struct pcp_map_data *m = &r->u.map;
 		char nonce[2 * PCP_NONCE_LEN + 1];
 		for (int i = 0; i < PCP_NONCE_LEN; i++)

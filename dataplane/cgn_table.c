@@ -174,8 +174,10 @@ cgn_table_next(const struct cgn_table *t, uint32_t *cursor)
 uint32_t
 cgn_table_count(const struct cgn_table *t)
 {
-	int32_t n = rte_hash_count(t->hash);
-	return n > 0 ? (uint32_t)n / 2 : 0;
+	/* Not rte_hash_count(): it still counts deleted keys waiting for their grace period. */
+	uint64_t adds = __atomic_load_n(&t->stats.adds, __ATOMIC_RELAXED);
+	uint64_t dels = __atomic_load_n(&t->stats.dels, __ATOMIC_RELAXED);
+	return adds > dels ? (uint32_t)(adds - dels) : 0;
 }
 
 void

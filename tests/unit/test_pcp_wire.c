@@ -568,6 +568,30 @@ Test(rfc6887_8_3, client_side_response_checks)
 	cr_assert_eq(resp.version, 0);
 }
 
+Test(rfc6887_8_3, error_copy_of_a_malformed_request_is_still_read)
+{
+	uint8_t m[1200], out[PCP_MAX_MSG], r;
+	size_t n = hdr(m, PCP_OP_MAP, 100);
+	m[n] = PCP_OPT_THIRD_PARTY;
+	m[n + 3] = 200; /* longer than the message */
+	n += 4;
+	cr_assert_eq(parse(m, n, &r), PCP_VERDICT_ERROR);
+	size_t len = pcp_build_error(m, n, r, 1800, 3, false, out);
+	cr_assert_eq(pcp_parse_response(out, len, &resp), PCP_VERDICT_OK);
+	cr_assert_eq(resp.result, PCP_RES_MALFORMED_OPTION);
+	cr_assert_eq(resp.n_options, 0);
+	cr_assert(resp.has_opcode_data);
+	/* and a MAP cut short: only the header */
+	len = pcp_build_error(m, 28, PCP_RES_MALFORMED_REQUEST, 1800, 3, false, out);
+	cr_assert_eq(pcp_parse_response(out, len, &resp), PCP_VERDICT_OK);
+	cr_assert_not(resp.has_opcode_data);
+	/* a success response with broken options is not trusted */
+	out[3] = PCP_RES_SUCCESS;
+	len = pcp_build_error(m, n, r, 1800, 3, false, out);
+	out[3] = 0;
+	cr_assert_eq(pcp_parse_response(out, len, &resp), PCP_VERDICT_DROP);
+}
+
 Test(codec, port_set_option)
 {
 	uint8_t b[PCP_PORT_SET_LEN];

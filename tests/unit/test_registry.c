@@ -110,7 +110,7 @@ check_length(const struct pcp_option_desc *d, const char *text)
 static void
 check_where(const struct pcp_option_desc *d, const char *text)
 {
-	enum pcp_opt_where want;
+	enum pcp_opt_where want = PCP_IN_BOTH;
 	if (strstr(text, "only if it appeared in the associated request"))
 		want = PCP_IN_REQ_ECHO;
 	else if (strcasecmp(text, "Response.") == 0)
@@ -125,7 +125,7 @@ check_where(const struct pcp_option_desc *d, const char *text)
 static void
 check_occurrences(const struct pcp_option_desc *d, const char *text)
 {
-	unsigned req, resp;
+	unsigned req = 0, resp = 0;
 	if (strcmp(text, "1") == 0) {
 		req = resp = 1;
 	} else if (strncmp(text, "As many as fit", 14) == 0) {
