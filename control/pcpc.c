@@ -10,7 +10,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
-#include <math.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
@@ -614,7 +613,7 @@ main(int argc, char **argv)
 			if (left <= 0)
 				break;
 			struct pollfd pfd = { .fd = fd, .events = POLLIN };
-			if (poll(&pfd, 1, (int)ceil(left * 1000)) <= 0)
+			if (poll(&pfd, 1, (int)(left * 1000) + 1) <= 0)
 				continue;
 			ssize_t n = recv(fd, buf, sizeof(buf), 0);
 			if (n < 0)
