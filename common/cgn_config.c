@@ -25,9 +25,18 @@ cgn_config_defaults(struct cgn_config *cfg)
 	cfg->pcp.short_error_lifetime = 30;
 	cfg->pcp.long_error_lifetime = 1800;
 	cfg->pcp.max_mappings_per_subscriber = 64;
+	cfg->pcp.max_filters = CGN_MAP_FILTERS;
+	cfg->pcp.map = cfg->pcp.peer = cfg->pcp.natpmp = true;
+	cfg->pcp.max_requests_per_second = 0;
+	cfg->pcp.announce_multicast = true;
 
 	cfg->nat.port_min = 1024;
 	cfg->nat.port_max = 65535;
+	cfg->nat.block_size = 512;
+	cfg->nat.max_blocks = 4;
+	cfg->nat.max_subscribers = 65536;
+	cfg->nat.parity = false;
+	cfg->nat.port_hold_s = 120;
 
 	cfg->dataplane.table_size = 65536;
 	cfg->dataplane.ring_size = 4096;
@@ -188,7 +197,7 @@ parse_listen(const char *text, struct cgn_listen *out)
 	}
 	if (cgn_addr_parse(host, &out->addr) < 0)
 		return -EINVAL;
-	out->port = 5351;
+	out->port = 0; /* the caller's default */
 	if (port) {
 		char *end;
 		long p = strtol(port, &end, 10);
@@ -196,6 +205,30 @@ parse_listen(const char *text, struct cgn_listen *out)
 			return -EINVAL;
 		out->port = (uint16_t)p;
 	}
+	return 0;
+}
+
+/* A list of "ADDR[:PORT]" strings (default_port when the port is omitted). */
+static int
+get_endpoints(struct loader *ld, const config_setting_t *group, const char *name, uint16_t default_port,
+	      struct cgn_listen *out, unsigned max, unsigned *n_out)
+{
+	const config_setting_t *s = config_setting_get_member(group, name);
+	if (s == NULL)
+		return 0;
+	if (!config_setting_is_aggregate(s))
+		return fail(ld, s, "must be a list, e.g. [ \"127.0.0.1:%u\" ]", default_port);
+	int n = config_setting_length(s);
+	if (n > (int)max)
+		return fail(ld, s, "at most %u addresses", max);
+	for (int i = 0; i < n; i++) {
+		const char *v = config_setting_get_string_elem(s, i);
+		if (v == NULL || parse_listen(v, &out[i]) < 0)
+			return fail(ld, s, "entry %d (\"%s\") is not ADDR, ADDR:PORT or [ADDR]:PORT", i + 1, v ? v : "?");
+		if (out[i].port == 0)
+			out[i].port = default_port;
+	}
+	*n_out = (unsigned)n;
 	return 0;
 }
 
@@ -221,8 +254,9 @@ load_eal(struct loader *ld, const config_setting_t *g, struct cgn_config *cfg)
 static int
 load_pcp(struct loader *ld, const config_setting_t *g, struct cgn_config *cfg)
 {
-	static const char *const known[] = { "listen", "inside", "third_party", "lifetime",
-					     "error_lifetime", "max_mappings_per_subscriber", NULL };
+	static const char *const known[] = { "listen", "inside", "third_party", "lifetime", "error_lifetime",
+					     "max_mappings_per_subscriber", "max_filters", "map", "peer", "natpmp",
+					     "max_requests_per_second", "announce", NULL };
 	int rc;
 	if ((rc = check_known(ld, g, known)) ||
 	    (rc = get_prefixes(ld, g, "inside", cfg->pcp.inside, CGN_MAX_PREFIXES, &cfg->pcp.n_inside, false)) ||
@@ -232,20 +266,21 @@ load_pcp(struct loader *ld, const config_setting_t *g, struct cgn_config *cfg)
 			  &cfg->pcp.max_mappings_per_subscriber)))
 		return rc;
 
-	const config_setting_t *s = config_setting_get_member(g, "listen");
-	if (s) {
-		if (!config_setting_is_aggregate(s))
-			return fail(ld, s, "must be a list, e.g. [ \"127.0.0.1:5351\" ]");
-		int n = config_setting_length(s);
-		if (n < 1 || n > CGN_MAX_LISTEN)
-			return fail(ld, s, "must hold 1 to %d addresses", CGN_MAX_LISTEN);
-		for (int i = 0; i < n; i++) {
-			const char *v = config_setting_get_string_elem(s, i);
-			if (v == NULL || parse_listen(v, &cfg->pcp.listen[i]) < 0)
-				return fail(ld, s, "entry %d (\"%s\") is not ADDR, ADDR:PORT or [ADDR]:PORT",
-					    i + 1, v ? v : "?");
-		}
-		cfg->pcp.n_listen = (unsigned)n;
+	if ((rc = get_endpoints(ld, g, "listen", 5351, cfg->pcp.listen, CGN_MAX_LISTEN, &cfg->pcp.n_listen)) ||
+	    (rc = get_u32(ld, g, "max_filters", 0, CGN_MAP_FILTERS, &cfg->pcp.max_filters)) ||
+	    (rc = get_bool(ld, g, "map", &cfg->pcp.map)) || (rc = get_bool(ld, g, "peer", &cfg->pcp.peer)) ||
+	    (rc = get_bool(ld, g, "natpmp", &cfg->pcp.natpmp)) ||
+	    (rc = get_u32(ld, g, "max_requests_per_second", 0, 100000000, &cfg->pcp.max_requests_per_second)))
+		return rc;
+	const config_setting_t *an = config_setting_get_member(g, "announce");
+	if (an) {
+		static const char *const ak[] = { "clients", "multicast", NULL };
+		if (config_setting_type(an) != CONFIG_TYPE_GROUP)
+			return fail(ld, an, "must be a group: announce = { clients = [ ... ]; multicast = true; };");
+		if ((rc = check_known(ld, an, ak)) ||
+		    (rc = get_endpoints(ld, an, "clients", 5350, cfg->pcp.announce, CGN_MAX_ANNOUNCE, &cfg->pcp.n_announce)) ||
+		    (rc = get_bool(ld, an, "multicast", &cfg->pcp.announce_multicast)))
+			return rc;
 	}
 
 	const config_setting_t *lt = config_setting_get_member(g, "lifetime");
@@ -270,14 +305,91 @@ load_pcp(struct loader *ld, const config_setting_t *g, struct cgn_config *cfg)
 	return 0;
 }
 
+/* "ADDR:PORT" for IPv4 endpoints of static mappings. */
+static int
+parse_v4_endpoint(const char *text, struct cgn_addr *addr, uint16_t *port)
+{
+	struct cgn_listen l;
+	if (parse_listen(text, &l) < 0 || !cgn_addr_is_v4(&l.addr) || l.port == 0)
+		return -EINVAL;
+	*addr = l.addr;
+	*port = l.port;
+	return 0;
+}
+
+/* static = ( { proto = "tcp"; internal = "ADDR:PORT"; external = "ADDR:PORT"; }, ... ); */
+static int
+load_statics(struct loader *ld, const config_setting_t *list, struct cgn_config *cfg)
+{
+	if (list == NULL)
+		return 0;
+	if (config_setting_type(list) != CONFIG_TYPE_LIST)
+		return fail(ld, list, "must be a list of groups: static = ( { proto = \"tcp\"; internal = ...; external = ...; } );");
+	int n = config_setting_length(list);
+	if (n > CGN_MAX_STATIC)
+		return fail(ld, list, "at most %d static mappings", CGN_MAX_STATIC);
+	for (int i = 0; i < n; i++) {
+		static const char *const known[] = { "proto", "internal", "external", NULL };
+		const config_setting_t *e = config_setting_get_elem(list, (unsigned)i);
+		struct cgn_static *st = &cfg->nat.statics[i];
+		const char *proto = NULL, *in = NULL, *ex = NULL;
+		struct cgn_addr ea;
+		int rc;
+		if (config_setting_type(e) != CONFIG_TYPE_GROUP)
+			return fail(ld, e, "entry %d must be a group { proto; internal; external; }", i + 1);
+		if ((rc = check_known(ld, e, known)))
+			return rc;
+		config_setting_lookup_string(e, "proto", &proto);
+		config_setting_lookup_string(e, "internal", &in);
+		config_setting_lookup_string(e, "external", &ex);
+		if (proto == NULL || (strcmp(proto, "tcp") && strcmp(proto, "udp")))
+			return fail(ld, e, "entry %d: proto must be \"tcp\" or \"udp\"", i + 1);
+		st->proto = strcmp(proto, "tcp") == 0 ? 6 : 17;
+		if (in == NULL || parse_v4_endpoint(in, &st->internal, &st->internal_port) < 0)
+			return fail(ld, e, "entry %d: internal must be \"IPV4:PORT\"", i + 1);
+		if (ex == NULL || parse_v4_endpoint(ex, &ea, &st->external_port) < 0)
+			return fail(ld, e, "entry %d: external must be \"IPV4:PORT\"", i + 1);
+		st->external = cgn_addr_v4(&ea);
+		if (!cgn_prefix_list_contains(cfg->nat.pool, cfg->nat.n_pool, &ea))
+			return fail(ld, e, "entry %d: external address %s is not in nat.pool", i + 1, ex);
+		if (!cgn_prefix_list_contains(cfg->pcp.inside, cfg->pcp.n_inside, &st->internal))
+			return fail(ld, e, "entry %d: internal address %s is not in pcp.inside", i + 1, in);
+		for (int j = 0; j < i; j++) {
+			const struct cgn_static *o = &cfg->nat.statics[j];
+			if (o->proto == st->proto && o->external == st->external && o->external_port == st->external_port)
+				return fail(ld, e, "entry %d: external %s is also entry %d's", i + 1, ex, j + 1);
+			if (o->proto == st->proto && cgn_addr_eq(&o->internal, &st->internal) &&
+			    o->internal_port == st->internal_port)
+				return fail(ld, e, "entry %d: internal %s is also entry %d's", i + 1, in, j + 1);
+			/* RFC 6888 REQ-2: one external address per subscriber */
+			if (cgn_addr_eq(&o->internal, &st->internal) && o->external != st->external)
+				return fail(ld, e, "entry %d: %s already maps to another external address (entry %d)",
+					    i + 1, in, j + 1);
+		}
+	}
+	cfg->nat.n_static = (unsigned)n;
+	return 0;
+}
+
 static int
 load_nat(struct loader *ld, const config_setting_t *g, struct cgn_config *cfg)
 {
-	static const char *const known[] = { "pool", "ports", NULL };
+	static const char *const known[] = { "pool", "ports", "block_size", "max_blocks", "max_subscribers",
+					     "parity", "port_hold_s", "static", NULL };
 	int rc;
+	uint32_t block_size = cfg->nat.block_size, max_blocks = cfg->nat.max_blocks;
 	if ((rc = check_known(ld, g, known)) ||
-	    (rc = get_prefixes(ld, g, "pool", cfg->nat.pool, CGN_MAX_POOL_PREFIXES, &cfg->nat.n_pool, true)))
+	    (rc = get_prefixes(ld, g, "pool", cfg->nat.pool, CGN_MAX_POOL_PREFIXES, &cfg->nat.n_pool, true)) ||
+	    (rc = get_u32(ld, g, "block_size", 64, 32768, &block_size)) ||
+	    (rc = get_u32(ld, g, "max_blocks", 1, 64, &max_blocks)) ||
+	    (rc = get_u32(ld, g, "max_subscribers", 1, 1u << 24, &cfg->nat.max_subscribers)) ||
+	    (rc = get_bool(ld, g, "parity", &cfg->nat.parity)) ||
+	    (rc = get_u32(ld, g, "port_hold_s", 0, 86400, &cfg->nat.port_hold_s)))
 		return rc;
+	if (block_size % 64)
+		return fail(ld, config_setting_get_member(g, "block_size"), "must be a multiple of 64");
+	cfg->nat.block_size = (uint16_t)block_size;
+	cfg->nat.max_blocks = (uint16_t)max_blocks;
 	for (unsigned i = 0; i < cfg->nat.n_pool; i++)
 		if (cfg->nat.pool[i].len < 96 + 16)
 			return fail(ld, config_setting_get_member(g, "pool"),
@@ -293,7 +405,10 @@ load_nat(struct loader *ld, const config_setting_t *g, struct cgn_config *cfg)
 		cfg->nat.port_min = (uint16_t)lo;
 		cfg->nat.port_max = (uint16_t)hi;
 	}
-	return 0;
+	if (((uint32_t)cfg->nat.port_max - cfg->nat.port_min + 1) < cfg->nat.block_size)
+		return fail(ld, g, "ports %u-%u hold no whole block of %u", cfg->nat.port_min, cfg->nat.port_max,
+			    cfg->nat.block_size);
+	return load_statics(ld, config_setting_get_member(g, "static"), cfg);
 }
 
 static int

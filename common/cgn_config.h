@@ -13,15 +13,28 @@
 #include <stdint.h>
 
 #include "cgn_addr.h"
+#include "cgn_mapping.h"
 
 #define CGN_MAX_LISTEN 8
 #define CGN_MAX_PREFIXES 64
 #define CGN_MAX_POOL_PREFIXES 32
+#define CGN_MAX_STATIC 1024
+#define CGN_MAX_ANNOUNCE 64
 #define CGN_NAME_LEN 64
 
+/* An address and a port: listen addresses, announce targets. */
 struct cgn_listen {
 	struct cgn_addr addr;
 	uint16_t port;
+};
+
+/* A static mapping (RFC 6887 §11.3: "created outside of PCP"). */
+struct cgn_static {
+	uint8_t proto;
+	struct cgn_addr internal;
+	uint16_t internal_port;
+	uint32_t external;      /* IPv4, network order */
+	uint16_t external_port;
 };
 
 struct cgn_config {
@@ -45,7 +58,14 @@ struct cgn_config {
 		uint32_t max_lifetime;   /* §15: 24 h */
 		uint32_t short_error_lifetime; /* §7.4: 30 s */
 		uint32_t long_error_lifetime;  /* §7.4: 30 min */
-		unsigned max_mappings_per_subscriber;
+		unsigned max_mappings_per_subscriber; /* explicit mappings: USER_EX_QUOTA beyond */
+		unsigned max_filters;  /* FILTER entries per mapping: EXCESSIVE_REMOTE_PEERS beyond */
+		bool map, peer;        /* opcodes offered; a disabled one answers UNSUPP_OPCODE */
+		bool natpmp;           /* answer version-0 requests as NAT-PMP (RFC 6886) */
+		uint32_t max_requests_per_second; /* overload: NO_RESOURCES beyond (§8.2); 0 = no limit */
+		struct cgn_listen announce[CGN_MAX_ANNOUNCE]; /* §14.1.3 unicast ANNOUNCE targets */
+		unsigned n_announce;
+		bool announce_multicast; /* §14.1.3: also to 224.0.0.1:5350 */
 	} pcp;
 
 	/* nat: external pool */
@@ -53,6 +73,13 @@ struct cgn_config {
 		struct cgn_prefix pool[CGN_MAX_POOL_PREFIXES]; /* IPv4 prefixes */
 		unsigned n_pool;
 		uint16_t port_min, port_max; /* external ports handed out */
+		uint16_t block_size;    /* ports in a port block (RFC 6888 REQ-14) */
+		uint16_t max_blocks;    /* blocks a subscriber may hold: its port quota */
+		uint32_t max_subscribers;
+		bool parity;            /* keep the internal port's parity (RFC 4787 REQ-3) */
+		uint32_t port_hold_s;   /* a freed external port is not reused for this long (RFC 6888 REQ-8) */
+		struct cgn_static statics[CGN_MAX_STATIC];
+		unsigned n_static;
 	} nat;
 
 	/* dataplane: the shared table and the workers */

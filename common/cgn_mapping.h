@@ -21,6 +21,9 @@
 #include "cgn_addr.h"
 
 /* Which side of the NAT a key names. */
+/* FILTER entries a mapping carries (RFC 6887 §13.3 lets a server set its own limit). */
+#define CGN_MAP_FILTERS 4
+
 enum cgn_key_side {
 	CGN_SIDE_INSIDE = 0,
 	CGN_SIDE_OUTSIDE = 1,
@@ -59,7 +62,8 @@ cgn_key_make(const struct cgn_addr *addr, uint16_t port, uint8_t proto, enum cgn
 	X(IMPLICIT, 3, "created by outbound traffic (implicit dynamic)")                 \
 	X(PREFER_FAILURE, 4, "requested with PREFER_FAILURE (§13.2)")                    \
 	X(THIRD_PARTY, 5, "requested on behalf of another host (§13.1)")                 \
-	X(FILTERED, 6, "inbound traffic restricted to the FILTER set (§13.3)")
+	X(FILTERED, 6, "inbound traffic restricted to the FILTER set (§13.3)")             \
+	X(NATPMP, 7, "created or managed by NAT-PMP (RFC 6886)")
 
 enum cgn_map_flag {
 #define X(name, bit, doc) CGN_MAP_##name = 1u << bit,
@@ -67,16 +71,29 @@ enum cgn_map_flag {
 #undef X
 };
 
+/* One FILTER entry (RFC 6887 §13.3) as the data plane applies it. Keep in sync with
+ * dataplane filtering: no padding holes. */
+struct cgn_filter {
+	struct cgn_addr addr;  /* remote peer prefix */
+	uint16_t port;         /* host order; 0 = every port */
+	uint8_t prefix_len;    /* 0..128, IPv4 as 96 + len */
+	uint8_t reserved;
+};
+_Static_assert(sizeof(struct cgn_filter) == 20, "struct cgn_filter has no padding");
+
 /*
- * One entry of the shared table: 128 octets, two cache lines, the first of which holds all
- * a worker reads to translate a packet.
+ * One entry of the shared table: 192 octets, three cache lines. Line 0 holds all a worker
+ * reads to translate a packet; line 1 the FILTER set, read only for inbound packets of
+ * filtered mappings; line 2 bookkeeping.
  *
- * Writers: the worker that applies a ring message (add/del), the control thread never.
+ * Writers: the worker that applies a ring message (add/replace/del), the control thread never.
  * Readers: every worker, and the telemetry thread while it is an RCU reader.
- * expire_ms is updated in place with relaxed atomics by refresh messages; every other field is
- * written once before the entry is published and never again. Freed entries are returned to
- * their mempool only after an RCU grace period (dataplane/cgn_table.c), so a reader holding a
- * pointer obtained while online may read it until its next quiescent state.
+ * expire_ms and lifetime_s are updated in place with relaxed atomics by refresh messages,
+ * last_out_ms by workers on outbound traffic; every other field is written once before the
+ * entry is published and never again (a change of filters publishes a new entry: REPLACE).
+ * Freed entries are returned to their mempool only after an RCU grace period
+ * (dataplane/cgn_table.c), so a reader holding a pointer obtained while online may read it
+ * until its next quiescent state.
  */
 struct cgn_mapping {
 	/* cache line 0: the translation */
@@ -85,25 +102,25 @@ struct cgn_mapping {
 	uint64_t expire_ms;     /* absolute; UINT64_MAX = never (static) */
 	uint32_t lifetime_s;    /* granted lifetime, for reporting */
 	uint16_t flags;         /* CGN_MAP_* */
-	uint8_t n_filters;      /* FILTER entries in filter_set (0 = endpoint-independent) */
+	uint8_t n_filters;      /* entries of filters[] in force; 0 = endpoint-independent */
 	uint8_t refcnt;         /* table keys still pointing here (dataplane/cgn_table.c) */
-	/* cache line 1: bookkeeping */
+	/* cache line 1: inbound filtering */
+	uint64_t last_out_ms;   /* last outbound packet (workers); 0 = none seen */
+	struct cgn_filter filters[CGN_MAP_FILTERS];
+	/* cache line 2: bookkeeping */
 	uint8_t nonce[12];      /* RFC 6887 §11.1 mapping nonce; zero for static mappings */
-	uint32_t subscriber;    /* control-plane subscriber id */
-	uint32_t filter_set;    /* index of the mapping's FILTER set; 0 = none */
-	uint32_t reserved0;
-	struct cgn_addr remote; /* PEER: remote peer address */
-	uint16_t remote_port;   /* PEER: remote peer port */
-	uint8_t reserved1[14];
+	uint32_t subscriber;    /* subscriber index (common/cgn_portblock.h) */
 	uint64_t created_ms;
+	uint8_t reserved[16];
 } __attribute__((aligned(64)));
-_Static_assert(sizeof(struct cgn_mapping) == 128, "struct cgn_mapping is two cache lines");
+_Static_assert(sizeof(struct cgn_mapping) == 192, "struct cgn_mapping is three cache lines");
 
 /* Operations the control thread asks the workers to apply. */
 enum cgn_msg_op {
 	CGN_MSG_ADD = 1,     /* insert both keys of m */
 	CGN_MSG_REFRESH = 2, /* set expire_ms/lifetime_s of the entry whose inside key is m.in */
 	CGN_MSG_DEL = 3,     /* remove both keys of the entry whose inside key is m.in */
+	CGN_MSG_REPLACE = 4, /* publish m in place of the entry with the same keys (filters changed) */
 };
 
 /* One element of the control → worker ring (rte_ring_create_elem, fixed size). */

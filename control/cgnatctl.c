@@ -2,7 +2,8 @@
  * cgnatctl: the operator's client of cgnatd's DPDK telemetry socket (/cgnat/ commands, see
  * control/telemetry.h). Prints plain text for people, or --json for programs.
  *
- *   cgnatctl [-p PREFIX | -s SOCKET] [--json] info|stats
+ *   cgnatctl [-p PREFIX | -s SOCKET] [--json] info|stats|pool
+ *   cgnatctl [...] subscriber ADDR
  *   cgnatctl [...] mappings [--all] [START [COUNT]]
  *   cgnatctl [...] raw COMMAND[,PARAMS]        any telemetry command, e.g. /eal/params
  *
@@ -278,6 +279,8 @@ usage(FILE *f)
 		"commands:\n"
 		"  info                       version, epoch, workers, pool\n"
 		"  stats                      every counter by name\n"
+		"  subscriber ADDR            one subscriber: external address, port blocks, quota use\n"
+		"  pool [START]               port blocks in use per pool address\n"
 		"  mappings [-a] [START [N]]  the shared table, N (<= 48) from START; -a: all pages\n"
 		"  raw COMMAND[,PARAMS]       any telemetry command, e.g. /eal/params\n"
 		"\n"
@@ -370,6 +373,10 @@ main(int argc, char **argv)
 			return 2;
 		}
 		snprintf(request, sizeof(request), "/cgnat/%s", cmd);
+	} else if (strcmp(cmd, "subscriber") == 0 && nargs == 1) {
+		snprintf(request, sizeof(request), "/cgnat/subscriber,%s", args[0]);
+	} else if (strcmp(cmd, "pool") == 0 && nargs <= 1) {
+		snprintf(request, sizeof(request), "/cgnat/pool%s%s", nargs ? "," : "", nargs ? args[0] : "");
 	} else if (strcmp(cmd, "mappings") == 0) {
 		mappings = true;
 		if (nargs > 2) {

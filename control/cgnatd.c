@@ -147,10 +147,35 @@ remove_runtime_dir(void)
 		rmdir(runtime_dir);
 }
 
+/* What the PCP server's callbacks reach. */
+struct app {
+	struct cgn_dataplane *dp;
+	struct control_loop *loop;
+};
+
 static int
 push_to_dataplane(void *ctx, struct cgn_ring_msg *msg)
 {
-	return cgn_dataplane_push(ctx, msg);
+	return cgn_dataplane_push(((struct app *)ctx)->dp, msg);
+}
+
+/* The control thread reads one field of a shared-table entry: as an RCU reader, briefly. */
+static uint64_t
+last_outbound(void *ctx, const struct cgn_key *in)
+{
+	struct cgn_dataplane *dp = ((struct app *)ctx)->dp;
+	unsigned reader = CGN_READER_CONTROL(dp);
+	cgn_table_reader_online(dp->table, reader);
+	const struct cgn_mapping *m = cgn_table_lookup(dp->table, in);
+	uint64_t last = m ? __atomic_load_n(&m->last_out_ms, __ATOMIC_RELAXED) : 0;
+	cgn_table_reader_offline(dp->table, reader);
+	return last;
+}
+
+static int
+send_unsolicited(void *ctx, const struct cgn_addr *dst, uint16_t port, const uint8_t *msg, size_t len)
+{
+	return control_loop_send(((struct app *)ctx)->loop, dst, port, msg, len);
 }
 
 int
@@ -205,7 +230,11 @@ main(int argc, char **argv)
 	if (dp == NULL)
 		goto out;
 
-	struct pcp_server_ops ops = { .push = push_to_dataplane, .ctx = dp };
+	static struct app app;
+	app.dp = dp;
+	app.loop = &loop;
+	struct pcp_server_ops ops = { .push = push_to_dataplane, .last_out = last_outbound,
+				      .send = send_unsolicited, .ctx = &app };
 	srv = pcp_server_create(&cfg, &ops, start_ms);
 	if (srv == NULL) {
 		fprintf(stderr, "cgnatd: cannot create the PCP server: %s\n", strerror(errno));
@@ -221,6 +250,9 @@ main(int argc, char **argv)
 		fprintf(stderr, "cgnatd: cannot launch the workers\n");
 		goto out;
 	}
+	/* Static mappings and the restart ANNOUNCEs (§14.1.3), once workers drain the rings. */
+	if (pcp_server_start(srv, cgn_clock_ms()) < 0)
+		goto out;
 
 	char a[CGN_ADDR_STRLEN];
 	printf("cgnatd: ready: pcp %s:%u, %u worker(s), %u pool address(es), telemetry %s/dpdk_telemetry.v2\n",

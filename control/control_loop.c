@@ -41,6 +41,10 @@ open_socket(const struct cgn_listen *l)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&ss, sl) < 0)
 		goto fail;
+	if (ss.ss_family == AF_INET) { /* multicast ANNOUNCE leaves by the listen address */
+		struct in_addr ifa = { cgn_addr_v4(&l->addr) };
+		setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &ifa, sizeof(ifa));
+	}
 	return fd;
 fail:;
 	int err = errno;
@@ -76,6 +80,7 @@ control_loop_open(struct control_loop *loop, const struct cgn_config *cfg, struc
 		int fd = open_socket(&cfg->pcp.listen[i]);
 		if (fd < 0)
 			return fd;
+		loop->listen[loop->n_socks] = cfg->pcp.listen[i];
 		loop->socks[loop->n_socks++] = fd;
 		if (watch(loop->epfd, fd, i) < 0)
 			return -errno;
@@ -164,7 +169,7 @@ control_loop_run(struct control_loop *loop)
 			if (tag == TAG_TIMER) {
 				uint64_t ticks;
 				if (read(loop->timerfd, &ticks, sizeof(ticks)) > 0)
-					pcp_server_expire(loop->srv, cgn_clock_ms());
+					pcp_server_tick(loop->srv, cgn_clock_ms());
 			} else if (tag == TAG_SIGNAL) {
 				struct signalfd_siginfo si;
 				while (read(loop->sigfd, &si, sizeof(si)) == sizeof(si)) {
@@ -180,6 +185,25 @@ control_loop_run(struct control_loop *loop)
 			}
 		}
 	}
+}
+
+int
+control_loop_send(struct control_loop *loop, const struct cgn_addr *dst, uint16_t port, const uint8_t *msg,
+		  size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	cgn_addr_to_sockaddr(dst, port, &ss, &sl);
+	/* From the PCP socket of the same family: §14.1.3 "sent from the unicast IP address
+	 * and UDP port number on which PCP requests are received". */
+	for (unsigned i = 0; i < loop->n_socks; i++) {
+		if (cgn_addr_is_v4(&loop->listen[i].addr) != (ss.ss_family == AF_INET))
+			continue;
+		if (sendto(loop->socks[i], msg, len, 0, (struct sockaddr *)&ss, sl) < 0)
+			return -errno;
+		return 0;
+	}
+	return -EAFNOSUPPORT;
 }
 
 void

@@ -1,6 +1,6 @@
 /*
  * The control thread's event loop (it runs on the main lcore): PCP over kernel UDP sockets,
- * a 100 ms tick for lifetimes, and signals (SIGINT/SIGTERM stop it; SIGHUP is reported).
+ * a 100 ms tick for lifetimes and unsolicited messages, and signals (SIGINT/SIGTERM stop it; SIGHUP is reported).
  *
  * Datagrams are read and answered in batches (recvmmsg/sendmmsg, CONTROL_BATCH at a time)
  * so one wake-up serves a burst of requests with two system calls.
@@ -24,6 +24,7 @@
 struct control_loop {
 	int epfd, timerfd, sigfd;
 	int socks[CGN_MAX_LISTEN];
+	struct cgn_listen listen[CGN_MAX_LISTEN];
 	unsigned n_socks;
 	struct pcp_server *srv;
 	uint64_t send_errors;
@@ -40,6 +41,13 @@ int control_loop_open(struct control_loop *loop, const struct cgn_config *cfg, s
 
 /** Runs until SIGINT or SIGTERM. @return the signal number that stopped it, or -errno. */
 int control_loop_run(struct control_loop *loop);
+
+/**
+ * Sends an unsolicited datagram from the first PCP socket of dst's family (the server's
+ * address and port, §14.1.3). @return 0 or -errno.
+ */
+int control_loop_send(struct control_loop *loop, const struct cgn_addr *dst, uint16_t port, const uint8_t *msg,
+		      size_t len);
 
 void control_loop_close(struct control_loop *loop);
 

@@ -1,8 +1,9 @@
 /*
- * The PCP server's request driver (RFC 6887 §8.2) and mapping lifetime bookkeeping. It reads
- * like §8.2: interface check, header checks, address check, opcode and options, then either a
- * success response or an error response built from a copy of the request. The opcodes live in
- * pcp_map.c and pcp_announce.c.
+ * The PCP server's request driver (RFC 6887 §8.2), timers and unsolicited messages (§14.1.3).
+ * pcp_server_handle() reads like §8.2: interface check, overload, header checks, address
+ * check, opcode and options, then a success response or an error response built from a copy
+ * of the request. Opcodes live in pcp_map.c, pcp_peer.c, pcp_announce.c, NAT-PMP in natpmp.c,
+ * and the mapping lifecycle they share in mappings.c.
  */
 #include "pcp_server_int.h"
 
@@ -23,6 +24,23 @@ pcp_drop_reason_name(enum pcp_drop_reason r)
 	return r < PCP_DROP_COUNT ? drop_names[r] : "?";
 }
 
+/* Every pool address of the configuration, in order, network byte order. */
+static uint32_t *
+pool_addresses(const struct cgn_config *cfg, uint32_t *n)
+{
+	*n = cgn_config_pool_size(cfg);
+	uint32_t *a = calloc(*n, sizeof(*a));
+	if (a == NULL)
+		return NULL;
+	uint32_t k = 0;
+	for (unsigned i = 0; i < cfg->nat.n_pool; i++) {
+		uint32_t base = ntohl(cgn_addr_v4(&cfg->nat.pool[i].addr));
+		for (uint32_t j = 0; j < 1u << (128 - cfg->nat.pool[i].len); j++)
+			a[k++] = htonl(base + j);
+	}
+	return a;
+}
+
 struct pcp_server *
 pcp_server_create(const struct cgn_config *cfg, const struct pcp_server_ops *ops, uint64_t now_ms)
 {
@@ -33,16 +51,40 @@ pcp_server_create(const struct cgn_config *cfg, const struct pcp_server_ops *ops
 	srv->ops = *ops;
 	srv->epoch_start_ms = now_ms;
 	srv->rng = now_ms ^ (uint64_t)(uintptr_t)srv ^ 0x2545f4914f6cdd1dull;
+	srv->tokens = cfg->pcp.max_requests_per_second;
+	srv->tokens_ms = now_ms;
 
-	size_t pool_size = cgn_pool_mem_size(cfg);
-	srv->pool_mem = aligned_alloc(64, (pool_size + 63) & ~(size_t)63);
-	srv->db = mapping_db_create("pcp_mappings", cfg->dataplane.table_size);
-	if (srv->pool_mem == NULL || srv->db == NULL ||
-	    cgn_pool_init(&srv->pool, cfg, srv->pool_mem, pool_size) != 0) {
+	uint32_t n_addrs;
+	uint32_t *addrs = pool_addresses(cfg, &n_addrs);
+	struct cgn_pb_params pp = {
+		.addrs = addrs, .n_addrs = n_addrs, .port_min = cfg->nat.port_min, .port_max = cfg->nat.port_max,
+		.block_size = cfg->nat.block_size, .max_blocks = cfg->nat.max_blocks,
+		.max_subscribers = cfg->nat.max_subscribers, .parity = cfg->nat.parity,
+	};
+	size_t pb_size = addrs ? cgn_pb_mem_size(&pp) : 0;
+	if (addrs && pb_size == 0) {
+		fprintf(stderr, "cgnatd: nat.block_size %u, nat.max_blocks %u and nat.ports %u-%u do not make a port "
+				"block allocator\n", cfg->nat.block_size, cfg->nat.max_blocks, cfg->nat.port_min,
+			cfg->nat.port_max);
+		free(addrs);
+		free(srv);
+		errno = EINVAL;
+		return NULL;
+	}
+	uint32_t cap = cfg->dataplane.table_size;
+	srv->pb_mem = pb_size ? aligned_alloc(64, (pb_size + 63) & ~(size_t)63) : NULL;
+	srv->mappings = rec_db_create("pcp_mappings", cap, sizeof(struct cgn_key), sizeof(struct pcp_mapping_rec));
+	srv->peers = rec_db_create("pcp_peers", cap, sizeof(struct peer_key), sizeof(struct pcp_peer_rec));
+	srv->holds = rec_db_create("pcp_holds", cap, sizeof(struct cgn_key), sizeof(struct hold_rec));
+	srv->unsol = calloc(PCP_MAX_UNSOLICITED, sizeof(*srv->unsol));
+	if (srv->pb_mem == NULL || srv->mappings == NULL || srv->peers == NULL || srv->holds == NULL ||
+	    srv->unsol == NULL || cgn_pb_init(&srv->pb, &pp, srv->pb_mem, pb_size) != 0) {
+		free(addrs);
 		pcp_server_free(srv);
 		errno = ENOMEM;
 		return NULL;
 	}
+	free(addrs);
 	return srv;
 }
 
@@ -51,8 +93,11 @@ pcp_server_free(struct pcp_server *srv)
 {
 	if (srv == NULL)
 		return;
-	mapping_db_free(srv->db);
-	free(srv->pool_mem);
+	rec_db_free(srv->mappings);
+	rec_db_free(srv->peers);
+	rec_db_free(srv->holds);
+	free(srv->unsol);
+	free(srv->pb_mem);
 	free(srv);
 }
 
@@ -68,27 +113,134 @@ pcp_server_stats(const struct pcp_server *srv)
 	return &srv->stats;
 }
 
-const struct cgn_pool *
-pcp_server_pool(const struct pcp_server *srv)
+const struct cgn_pb *
+pcp_server_pb(const struct pcp_server *srv)
 {
-	return &srv->pool;
+	return &srv->pb;
 }
 
 uint32_t
 pcp_server_mapping_count(const struct pcp_server *srv)
 {
-	return mapping_db_count(srv->db);
+	return rec_db_count(srv->mappings);
 }
+
+uint32_t
+pcp_server_session_count(const struct pcp_server *srv)
+{
+	return rec_db_count(srv->peers);
+}
+
+uint32_t
+pcp_server_hold_count(const struct pcp_server *srv)
+{
+	return rec_db_count(srv->holds);
+}
+
+/* ---- unsolicited messages (§14.1.3, §14.2) -------------------------------------------------- */
+
+/* Schedules msg to dst: now, then sends-1 more times with intervals doubling from first_gap. */
+static void
+unsolicited_add(struct pcp_server *srv, uint64_t now, const struct cgn_addr *dst, uint16_t port,
+		const uint8_t *msg, size_t len, uint8_t sends, uint32_t first_gap_ms)
+{
+	if (srv->n_unsol >= PCP_MAX_UNSOLICITED || len > PCP_MAX_MSG || srv->ops.send == NULL) {
+		srv->stats.unsolicited_failed++;
+		return;
+	}
+	struct unsolicited *u = &srv->unsol[srv->n_unsol++];
+	u->dst = *dst;
+	u->dst_port = port;
+	u->sends_left = sends;
+	u->interval_ms = first_gap_ms;
+	u->next_ms = now;
+	u->len = (uint16_t)len;
+	memcpy(u->msg, msg, len);
+}
+
+static void
+unsolicited_run(struct pcp_server *srv, uint64_t now)
+{
+	uint32_t epoch = pcp_server_epoch(srv, now);
+	for (unsigned i = 0; i < srv->n_unsol;) {
+		struct unsolicited *u = &srv->unsol[i];
+		if (u->next_ms > now) {
+			i++;
+			continue;
+		}
+		/* The Epoch Time of each send is the current one (§8.5). */
+		u->msg[8] = (uint8_t)(epoch >> 24);
+		u->msg[9] = (uint8_t)(epoch >> 16);
+		u->msg[10] = (uint8_t)(epoch >> 8);
+		u->msg[11] = (uint8_t)epoch;
+		if (srv->ops.send(srv->ops.ctx, &u->dst, u->dst_port, u->msg, u->len) == 0)
+			srv->stats.unsolicited_sent++;
+		else
+			srv->stats.unsolicited_failed++;
+		if (--u->sends_left == 0) {
+			srv->unsol[i] = srv->unsol[--srv->n_unsol];
+			continue;
+		}
+		u->next_ms = now + u->interval_ms;
+		u->interval_ms *= 2;
+		i++;
+	}
+}
+
+/* §14.1.3: after a restart, an unsolicited ANNOUNCE to every client we know of, "up to ten
+ * times" at intervals doubling from 250 ms; by multicast to 224.0.0.1:5350 when the server
+ * listens on IPv4, and by unicast to the configured clients. */
+static void
+announce_restart(struct pcp_server *srv, uint64_t now)
+{
+	static struct pcp_response a;
+	uint8_t msg[PCP_MAX_MSG];
+	memset(&a, 0, sizeof(a));
+	a.opcode = PCP_OP_ANNOUNCE;
+	ssize_t len = pcp_build_response(&a, msg, sizeof(msg));
+	if (len < 0)
+		return;
+	bool v4 = false;
+	for (unsigned i = 0; i < srv->cfg.pcp.n_listen; i++)
+		v4 |= cgn_addr_is_v4(&srv->cfg.pcp.listen[i].addr);
+	if (srv->cfg.pcp.announce_multicast && v4) {
+		struct cgn_addr all_hosts;
+		cgn_addr_parse("224.0.0.1", &all_hosts);
+		unsolicited_add(srv, now, &all_hosts, PCP_CLIENT_PORT, msg, (size_t)len, 10, 250);
+	}
+	for (unsigned i = 0; i < srv->cfg.pcp.n_announce; i++)
+		unsolicited_add(srv, now, &srv->cfg.pcp.announce[i].addr, srv->cfg.pcp.announce[i].port, msg,
+				(size_t)len, 10, 250);
+}
+
+int
+pcp_server_start(struct pcp_server *srv, uint64_t now_ms)
+{
+	int rc = mapping_install_statics(srv, now_ms);
+	if (rc != 0)
+		return rc;
+	announce_restart(srv, now_ms);
+	unsolicited_run(srv, now_ms);
+	return 0;
+}
+
+void
+pcp_server_tick(struct pcp_server *srv, uint64_t now_ms)
+{
+	mapping_expire(srv, now_ms);
+	unsolicited_run(srv, now_ms);
+}
+
+/* ---- requests ------------------------------------------------------------------------------- */
 
 /* §7.4: the lifetime of an error response, from its class. */
 static uint32_t
 error_lifetime(const struct pcp_server *srv, uint8_t result)
 {
 	switch (pcp_result_class(result)) {
-	case PCP_LT_SHORT:
-		return srv->cfg.pcp.short_error_lifetime;
 	case PCP_LT_LONG:
 		return srv->cfg.pcp.long_error_lifetime;
+	case PCP_LT_SHORT:
 	default:
 		/* CANNOT_PROVIDE_EXTERNAL "depends on the reason": a port may free up soon. */
 		return srv->cfg.pcp.short_error_lifetime;
@@ -117,6 +269,26 @@ answer_error(struct pcp_ctx *ctx, uint8_t result, bool parsed, uint8_t *out)
 			       pcp_server_epoch(ctx->srv, ctx->now_ms), parsed, out);
 }
 
+/* §8.2: "If the server is overloaded by requests ... it MAY generate the NO_RESOURCES error
+ * response". A token bucket of max_requests_per_second with a one-second burst. */
+static bool
+overloaded(struct pcp_server *srv, uint64_t now)
+{
+	double rate = srv->cfg.pcp.max_requests_per_second;
+	if (rate == 0)
+		return false;
+	srv->tokens += (double)(now - srv->tokens_ms) * rate / 1000.0;
+	srv->tokens_ms = now;
+	if (srv->tokens > rate)
+		srv->tokens = rate;
+	if (srv->tokens < 1) {
+		srv->stats.overload++;
+		return true;
+	}
+	srv->tokens -= 1;
+	return false;
+}
+
 size_t
 pcp_server_handle(struct pcp_server *srv, uint64_t now_ms, const uint8_t *msg, size_t len,
 		  const struct cgn_addr *src, uint16_t src_port, uint8_t *out)
@@ -141,11 +313,14 @@ pcp_server_handle(struct pcp_server *srv, uint64_t now_ms, const uint8_t *msg, s
 	    !cgn_prefix_list_contains(srv->cfg.pcp.third_party, srv->cfg.pcp.n_third_party, src))
 		return drop(srv, PCP_DROP_NOT_INSIDE);
 
+	if (len >= 1 && msg[0] == PCP_VERSION_NATPMP && srv->cfg.pcp.natpmp)
+		return natpmp_handle(srv, now_ms, msg, len, src, src_port, out);
+
 	switch (pcp_parse_request_header(msg, len, &ctx->req, &result)) {
 	case PCP_VERDICT_DROP:
 		return drop(srv, len >= 2 && (msg[1] & PCP_R_BIT) ? PCP_DROP_R_BIT : PCP_DROP_TOO_SHORT);
 	case PCP_VERDICT_NATPMP:
-		/* No NAT-PMP handler yet: RFC 6887 Appendix A, a PCP-only server answers
+		/* NAT-PMP switched off: RFC 6887 Appendix A, a PCP-only server answers
 		 * UNSUPP_VERSION, which NAT-PMP clients understand. */
 		return answer_error(ctx, PCP_RES_UNSUPP_VERSION, false, out);
 	case PCP_VERDICT_ERROR:
@@ -155,6 +330,9 @@ pcp_server_handle(struct pcp_server *srv, uint64_t now_ms, const uint8_t *msg, s
 		break;
 	}
 	srv->stats.by_opcode[ctx->req.opcode]++;
+
+	if (overloaded(srv, now_ms))
+		return answer_error(ctx, PCP_RES_NO_RESOURCES, false, out);
 
 	/* §8.2 last paragraph: an unexpected NAT between client and server. */
 	if (!cgn_addr_eq(&ctx->req.client_addr, src))
@@ -172,11 +350,13 @@ pcp_server_handle(struct pcp_server *srv, uint64_t now_ms, const uint8_t *msg, s
 		result = pcp_announce_handle(ctx);
 		break;
 	case PCP_OP_MAP:
-		result = pcp_map_handle(ctx);
+		result = srv->cfg.pcp.map ? pcp_map_handle(ctx) : PCP_RES_UNSUPP_OPCODE;
+		break;
+	case PCP_OP_PEER:
+		result = srv->cfg.pcp.peer ? pcp_peer_handle(ctx) : PCP_RES_UNSUPP_OPCODE;
 		break;
 	default:
-		/* PEER comes with the full server; AUTHENTICATION (RFC 7652) is not offered. */
-		result = PCP_RES_UNSUPP_OPCODE;
+		result = PCP_RES_UNSUPP_OPCODE; /* AUTHENTICATION (RFC 7652) is not offered */
 		break;
 	}
 	if (result != PCP_RES_SUCCESS)
@@ -189,59 +369,4 @@ pcp_server_handle(struct pcp_server *srv, uint64_t now_ms, const uint8_t *msg, s
 		return answer_error(ctx, PCP_RES_MALFORMED_REQUEST, true, out);
 	count_result(srv, PCP_RES_SUCCESS);
 	return (size_t)n;
-}
-
-int
-pcp_server_push(struct pcp_server *srv, enum cgn_msg_op op, const struct pcp_mapping_rec *rec)
-{
-	struct cgn_ring_msg msg;
-	memset(&msg, 0, sizeof(msg));
-	msg.op = op;
-	msg.m.in = rec->in;
-	msg.m.out = cgn_key_make(&(struct cgn_addr){ 0 }, rec->ext_port, rec->in.proto, CGN_SIDE_OUTSIDE);
-	msg.m.out.addr = cgn_addr_from_v4(rec->ext_addr);
-	msg.m.expire_ms = rec->expire_ms;
-	msg.m.lifetime_s = rec->lifetime_s;
-	msg.m.flags = rec->flags;
-	msg.m.created_ms = rec->created_ms;
-	memcpy(msg.m.nonce, rec->nonce, sizeof(msg.m.nonce));
-
-	if (srv->ops.push(srv->ops.ctx, &msg) != 0) {
-		srv->stats.push_refused++;
-		return -ENOBUFS;
-	}
-	return 0;
-}
-
-void
-pcp_server_forget(struct pcp_server *srv, struct pcp_mapping_rec *rec)
-{
-	cgn_pool_release(&srv->pool, rec->ext_addr, rec->in.proto, rec->ext_port);
-	mapping_db_del(srv->db, rec);
-}
-
-struct expire_arg {
-	struct pcp_server *srv;
-	uint64_t now_ms;
-};
-
-static void
-expire_one(struct pcp_mapping_rec *rec, void *arg)
-{
-	struct expire_arg *a = arg;
-	if (rec->expire_ms > a->now_ms)
-		return;
-	/* If the ring is full the record stays and the next sweep tries again. */
-	if (pcp_server_push(a->srv, CGN_MSG_DEL, rec) != 0)
-		return;
-	pcp_server_forget(a->srv, rec);
-	a->srv->stats.mappings_expired++;
-}
-
-void
-pcp_server_expire(struct pcp_server *srv, uint64_t now_ms)
-{
-	struct expire_arg a = { srv, now_ms };
-	uint32_t budget = mapping_db_capacity(srv->db) / 50 + 64;
-	mapping_db_scan(srv->db, &srv->expire_cursor, budget, expire_one, &a);
 }

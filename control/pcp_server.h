@@ -1,10 +1,11 @@
 /*
- * The PCP server (RFC 6887 §8.2 onwards): takes one request datagram and its source, returns
- * the response datagram, and keeps the explicit mappings it created, pushing each change to the
- * data plane through the ops callback.
+ * The PCP server (RFC 6887 §8.2 onwards, and NAT-PMP, RFC 6886, on the same port): takes one
+ * request datagram and its source, returns the response datagram, and keeps the mappings it
+ * manages, pushing each change to the data plane through the ops callbacks.
  *
- * It does no I/O and reads no clock: the caller passes the datagram and the time, so the same
- * code serves the UDP sockets of cgnatd, the unit tests and the fuzz target.
+ * It does no I/O of its own and reads no clock: the caller passes datagrams and the time, and
+ * lends it a way to send unsolicited messages (ANNOUNCE, Mapping Update). So the same code
+ * serves cgnatd's sockets, the tests and the fuzz target.
  *
  * Control thread only.
  */
@@ -17,14 +18,16 @@
 #include "cgn_addr.h"
 #include "cgn_config.h"
 #include "cgn_mapping.h"
-#include "cgn_pool.h"
+#include "cgn_portblock.h"
 #include "pcp_registry.h"
 
 /* Why a request got no answer; one counter each. */
-#define PCP_DROP_REASONS(X)                                                   \
-	X(NOT_INSIDE, "source is not in pcp.inside or pcp.third_party (§8.2)") \
-	X(TOO_SHORT, "shorter than 2 octets, or than 24 for version 2 (§8.2)") \
-	X(R_BIT, "R bit set: a response, not a request (§8.2)")
+#define PCP_DROP_REASONS(X)                                                    \
+	X(NOT_INSIDE, "source is not in pcp.inside or pcp.third_party (§8.2)")  \
+	X(TOO_SHORT, "shorter than 2 octets, or than 24 for version 2 (§8.2)")  \
+	X(R_BIT, "R bit set: a response, not a request (§8.2)")                 \
+	X(NATPMP_DISABLED, "a NAT-PMP request while pcp.natpmp is false")        \
+	X(NATPMP_MALFORMED, "a NAT-PMP request of the wrong length, or a response")
 
 enum pcp_drop_reason {
 #define X(name, doc) PCP_DROP_##name,
@@ -33,19 +36,33 @@ enum pcp_drop_reason {
 	PCP_DROP_COUNT
 };
 
+/* NAT-PMP opcodes counted (RFC 6886 §3): external address, map UDP, map TCP, other. */
+#define NATPMP_OPCODES 4
+
 struct pcp_server_stats {
 	uint64_t received;
 	uint64_t dropped[PCP_DROP_COUNT];
-	uint64_t by_opcode[PCP_OP_COUNT + 1]; /* last: unknown opcodes */
+	uint64_t by_opcode[PCP_OP_COUNT + 1];  /* last: unknown opcodes */
 	uint64_t by_result[PCP_RES_COUNT + 1]; /* last: results outside the registry */
+	uint64_t natpmp_by_opcode[NATPMP_OPCODES];
+	uint64_t natpmp_by_result[6];
+	uint64_t overload;                     /* answered NO_RESOURCES by the rate limit */
 	uint64_t mappings_created, mappings_renewed, mappings_deleted, mappings_expired;
+	uint64_t sessions_created, sessions_renewed, sessions_expired;
+	uint64_t holds_reclaimed, holds_displaced, holds_dropped;
+	uint64_t blocks_reclaimed;
 	uint64_t push_refused;                 /* data plane ring full → NO_RESOURCES */
+	uint64_t unsolicited_sent, unsolicited_failed;
 };
 
-/* How the server reaches the data plane. */
+/* How the server reaches the rest of cgnatd. */
 struct pcp_server_ops {
 	/* Queues a mapping message for the workers. @return 0, or non-zero if it cannot. */
 	int (*push)(void *ctx, struct cgn_ring_msg *msg);
+	/* The last outbound packet the data plane saw on a mapping (0 = none); may be NULL. */
+	uint64_t (*last_out)(void *ctx, const struct cgn_key *in);
+	/* Sends an unsolicited message from the PCP port (§14.1.3). @return 0 or -errno. */
+	int (*send)(void *ctx, const struct cgn_addr *dst, uint16_t port, const uint8_t *msg, size_t len);
 	void *ctx;
 };
 
@@ -53,11 +70,17 @@ struct pcp_server;
 
 /**
  * Creates a server for cfg (which the server copies). The epoch starts at 0 now (§8.5).
- * @return the server, or NULL with errno set (ENOMEM, or EINVAL with a message on stderr).
+ * @return the server, or NULL with errno set (ENOMEM; EINVAL with a message on stderr).
  */
 struct pcp_server *pcp_server_create(const struct cgn_config *cfg, const struct pcp_server_ops *ops,
 				     uint64_t now_ms);
 void pcp_server_free(struct pcp_server *srv);
+
+/**
+ * Installs the static mappings and schedules the restart ANNOUNCEs (§14.1.3). Call once the
+ * data plane consumes its rings. @return 0 or -errno (message on stderr).
+ */
+int pcp_server_start(struct pcp_server *srv, uint64_t now_ms);
 
 /**
  * Handles one datagram received from (src, src_port).
@@ -68,17 +91,19 @@ size_t pcp_server_handle(struct pcp_server *srv, uint64_t now_ms, const uint8_t 
 			 const struct cgn_addr *src, uint16_t src_port, uint8_t *resp);
 
 /**
- * Expires mappings whose lifetime is over. Bounded: visits at most capacity/50 + 64 record
- * slots per call, so ten calls a second sweep the whole table every five seconds.
+ * Timers: expiry (bounded sweeps, see mappings.c), unsolicited sends that are due.
+ * Call every 100 ms or so.
  */
-void pcp_server_expire(struct pcp_server *srv, uint64_t now_ms);
+void pcp_server_tick(struct pcp_server *srv, uint64_t now_ms);
 
 /** @return the Epoch Time field now (§8.5: seconds since the server's state began). */
 uint32_t pcp_server_epoch(const struct pcp_server *srv, uint64_t now_ms);
 
 const struct pcp_server_stats *pcp_server_stats(const struct pcp_server *srv);
-const struct cgn_pool *pcp_server_pool(const struct pcp_server *srv);
+const struct cgn_pb *pcp_server_pb(const struct pcp_server *srv);
 uint32_t pcp_server_mapping_count(const struct pcp_server *srv);
+uint32_t pcp_server_session_count(const struct pcp_server *srv);
+uint32_t pcp_server_hold_count(const struct pcp_server *srv);
 
 /** @return the drop reason's name, for telemetry. */
 const char *pcp_drop_reason_name(enum pcp_drop_reason r);

@@ -1,25 +1,92 @@
 /*
- * What pcp_server.c shares with the opcode handlers (pcp_map.c, pcp_announce.c): the server's
- * state and the per-request context. Not for other modules. Control thread only.
+ * What the PCP server's files share: the server's state, the explicit mapping record, the
+ * per-request context, and the mapping lifecycle (mappings.c) that MAP, PEER and NAT-PMP all
+ * go through. Not for other modules. Control thread only.
  */
 #ifndef PCP_SERVER_INT_H
 #define PCP_SERVER_INT_H
 
 #include <stdbool.h>
 
-#include "mapping_db.h"
+#include "cgn_portblock.h"
 #include "pcp_server.h"
 #include "pcp_wire.h"
+#include "rec_db.h"
+
+/*
+ * A mapping the control plane manages: explicit (MAP, NAT-PMP), static, or outbound created
+ * by PEER. Keyed by its inside key in srv->mappings; its data-plane twin is the shared-table
+ * entry with the same keys.
+ */
+struct pcp_mapping_rec {
+	struct cgn_key in;
+	uint32_t sub;               /* subscriber index in srv->pb */
+	uint32_t ext_addr;          /* network order */
+	uint16_t ext_port;
+	uint16_t flags;             /* CGN_MAP_* */
+	uint8_t nonce[PCP_NONCE_LEN]; /* of the MAP/NAT-PMP part (§11.3: one nonce per mapping) */
+	uint32_t lifetime_s;        /* last lifetime granted to the explicit part */
+	uint64_t expire_ms;         /* explicit part; UINT64_MAX static; 0 none */
+	uint64_t peer_expire_ms;    /* latest PEER session's expiry; 0 none */
+	uint64_t created_ms;
+	struct cgn_addr client;     /* who asked (differs from in.addr with THIRD_PARTY) */
+	uint16_t client_port;
+	uint8_t n_filters;
+	struct cgn_filter filters[CGN_MAP_FILTERS];
+	uint32_t n_peers;           /* PEER sessions on this mapping */
+};
+
+/* A PEER session (§12): one remote peer of a mapping. Keyed by struct peer_key. */
+struct peer_key {
+	struct cgn_key in;
+	struct cgn_addr remote;
+	uint16_t remote_port;
+	uint16_t reserved; /* zero: keys compare by their bytes */
+};
+
+struct pcp_peer_rec {
+	uint8_t nonce[PCP_NONCE_LEN];
+	uint32_t lifetime_s;
+	uint64_t expire_ms;
+};
+
+/* A freed external port held back from reuse (RFC 6888 REQ-8, RFC 6887 §15). */
+struct hold_rec {
+	uint32_t sub;
+	uint32_t ext_addr;
+	uint16_t ext_port;
+	uint8_t proto;
+	uint8_t nonce[PCP_NONCE_LEN];
+	uint64_t until_ms;
+};
+
+/* Scheduled unsolicited sends: ANNOUNCE at start (§14.1.3), Mapping Updates (§14.2). */
+#define PCP_MAX_UNSOLICITED 1024
+struct unsolicited {
+	struct cgn_addr dst;
+	uint16_t dst_port;
+	uint8_t sends_left;
+	uint32_t interval_ms;
+	uint64_t next_ms;
+	uint16_t len;
+	uint8_t msg[PCP_MAX_MSG];
+};
 
 struct pcp_server {
 	struct cgn_config cfg;
 	struct pcp_server_ops ops;
 	uint64_t epoch_start_ms;
-	struct mapping_db *db;
-	struct cgn_pool pool;
-	void *pool_mem;
+	struct rec_db *mappings;    /* struct pcp_mapping_rec by struct cgn_key (inside) */
+	struct rec_db *peers;       /* struct pcp_peer_rec by struct peer_key */
+	struct rec_db *holds;       /* struct hold_rec by struct cgn_key (inside) */
+	struct cgn_pb pb;
+	void *pb_mem;
 	uint64_t rng;
-	uint32_t expire_cursor;
+	uint32_t expire_cursor, peer_cursor, hold_cursor, reclaim_cursor;
+	double tokens;              /* overload limiter (§8.2) */
+	uint64_t tokens_ms;
+	struct unsolicited *unsol;  /* [PCP_MAX_UNSOLICITED] */
+	unsigned n_unsol;
 	struct pcp_server_stats stats;
 };
 
@@ -41,12 +108,66 @@ struct pcp_ctx {
  * or return an error result and leave no state changed (§7.3).
  */
 uint8_t pcp_map_handle(struct pcp_ctx *ctx);
+uint8_t pcp_peer_handle(struct pcp_ctx *ctx);
 uint8_t pcp_announce_handle(struct pcp_ctx *ctx);
 
-/* Sends a mapping change to the data plane. @return 0, or -ENOBUFS (counted). */
+/* THIRD_PARTY (§13.1) for MAP and PEER: authorises the sender and sets *internal. */
+uint8_t pcp_option_third_party_check(struct pcp_ctx *ctx, const struct pcp_option *opt, struct cgn_addr *internal);
+
+/* NAT-PMP (RFC 6886) for version-0 requests. @return the response length, 0 to drop. */
+size_t natpmp_handle(struct pcp_server *srv, uint64_t now_ms, const uint8_t *msg, size_t len,
+		     const struct cgn_addr *src, uint16_t src_port, uint8_t *out);
+
+/* ---- the mapping lifecycle (mappings.c) ---- */
+
+/* What a MAP or NAT-PMP request asks for once its options are read. */
+struct map_intent {
+	struct cgn_key in;              /* internal address (own or THIRD_PARTY), port, protocol */
+	struct cgn_addr suggested_addr;
+	uint16_t suggested_port;
+	uint32_t lifetime;              /* requested; 0 = delete */
+	uint8_t nonce[PCP_NONCE_LEN];
+	uint16_t origin;                /* CGN_MAP_EXPLICIT or CGN_MAP_NATPMP */
+	bool prefer_failure, third_party;
+	bool filters_clear;             /* a FILTER of prefix length 0 came first (§13.3) */
+	uint8_t n_filters;              /* FILTERs to add */
+	struct cgn_filter filters[CGN_MAP_FILTERS];
+	struct cgn_addr client;
+	uint16_t client_port;
+};
+
+struct map_outcome {
+	const struct pcp_mapping_rec *rec; /* the mapping (NULL after a delete) */
+	uint32_t lifetime;                 /* to report */
+	uint32_t error_lifetime;           /* for NOT_AUTHORIZED: the mapping's remaining life */
+};
+
+/** Creates, renews or deletes (lifetime 0) a mapping (§11.3, §15). @return a result code. */
+uint8_t mapping_map(struct pcp_server *srv, uint64_t now, const struct map_intent *mi, struct map_outcome *out);
+
+/**
+ * Creates or extends the outbound mapping of a PEER request (§12.3).
+ * @return a result code; on SUCCESS *rec is the mapping and *lifetime the session's.
+ */
+uint8_t mapping_peer(struct pcp_server *srv, uint64_t now, const struct peer_key *pk,
+		     const struct cgn_addr *suggested_addr, uint16_t suggested_port, uint32_t lifetime,
+		     const uint8_t nonce[PCP_NONCE_LEN], bool third_party, const struct cgn_addr *client,
+		     uint16_t client_port, const struct pcp_mapping_rec **rec, uint32_t *granted,
+		     uint32_t *error_lifetime);
+
+/** Installs the configured static mappings. @return 0 or -errno with a message on stderr. */
+int mapping_install_statics(struct pcp_server *srv, uint64_t now);
+
+/** Bounded sweeps: expiry of mappings, sessions and port holds; block reclaim. */
+void mapping_expire(struct pcp_server *srv, uint64_t now);
+
+/** §15: never shorter than the life outbound traffic gives a mapping. @return remaining ms. */
+uint64_t mapping_idle_remaining_ms(struct pcp_server *srv, const struct pcp_mapping_rec *rec, uint64_t now);
+
+/** Sends a mapping change to the data plane. @return 0, or -ENOBUFS (counted). */
 int pcp_server_push(struct pcp_server *srv, enum cgn_msg_op op, const struct pcp_mapping_rec *rec);
 
-/* Releases a record's external port and removes it; the caller has told the data plane. */
-void pcp_server_forget(struct pcp_server *srv, struct pcp_mapping_rec *rec);
+/** Clamps a requested lifetime to [min, max] (§15). */
+uint32_t pcp_clamp_lifetime(const struct cgn_config *cfg, uint32_t requested);
 
 #endif /* PCP_SERVER_INT_H */

@@ -63,7 +63,13 @@ cmd_info(const char *cmd __rte_unused, const char *params __rte_unused, struct r
 	rte_tel_data_add_dict_u64(d, "epoch", pcp_server_epoch(tel.srv, now));
 	rte_tel_data_add_dict_u64(d, "workers", tel.dp->n_workers);
 	rte_tel_data_add_dict_u64(d, "table_capacity", tel.dp->table->capacity);
-	rte_tel_data_add_dict_u64(d, "pool_addresses", pcp_server_pool(tel.srv)->n_addrs);
+	const struct cgn_pb *pb = pcp_server_pb(tel.srv);
+	rte_tel_data_add_dict_u64(d, "pool_addresses", pb->p.n_addrs);
+	rte_tel_data_add_dict_u64(d, "block_size", pb->p.block_size);
+	rte_tel_data_add_dict_u64(d, "blocks_per_address", pb->blocks_per_addr);
+	rte_tel_data_add_dict_u64(d, "max_blocks_per_subscriber", pb->p.max_blocks);
+	rte_tel_data_add_dict_u64(d, "max_mappings_per_subscriber", tel.cfg->pcp.max_mappings_per_subscriber);
+	rte_tel_data_add_dict_u64(d, "subscribers", atomic_load(&pb->n_subs));
 	snprintf(buf, sizeof(buf), "%u-%u", tel.cfg->nat.port_min, tel.cfg->nat.port_max);
 	rte_tel_data_add_dict_string(d, "pool_ports", buf);
 
@@ -115,12 +121,25 @@ cmd_stats(const char *cmd __rte_unused, const char *params __rte_unused, struct 
 		snprintf(name, sizeof(name), "pcp_result_%s", n);
 		rte_tel_data_add_dict_u64(d, name, LOAD(ps->by_result[rc]));
 	}
+	static const char *const natpmp_ops[NATPMP_OPCODES] = { "ADDRESS", "MAP_UDP", "MAP_TCP", "OTHER" };
+	for (int op = 0; op < NATPMP_OPCODES; op++) {
+		snprintf(name, sizeof(name), "natpmp_opcode_%s", natpmp_ops[op]);
+		rte_tel_data_add_dict_u64(d, name, LOAD(ps->natpmp_by_opcode[op]));
+	}
+	for (int rc = 0; rc < 6; rc++) {
+		snprintf(name, sizeof(name), "natpmp_result_%d", rc);
+		rte_tel_data_add_dict_u64(d, name, LOAD(ps->natpmp_by_result[rc]));
+	}
+	rte_tel_data_add_dict_u64(d, "pcp_overload", LOAD(ps->overload));
 	rte_tel_data_add_dict_u64(d, "pcp_mappings", pcp_server_mapping_count(tel.srv));
-	rte_tel_data_add_dict_u64(d, "pcp_mappings_created", LOAD(ps->mappings_created));
-	rte_tel_data_add_dict_u64(d, "pcp_mappings_renewed", LOAD(ps->mappings_renewed));
-	rte_tel_data_add_dict_u64(d, "pcp_mappings_deleted", LOAD(ps->mappings_deleted));
-	rte_tel_data_add_dict_u64(d, "pcp_mappings_expired", LOAD(ps->mappings_expired));
-	rte_tel_data_add_dict_u64(d, "pcp_push_refused", LOAD(ps->push_refused));
+	rte_tel_data_add_dict_u64(d, "pcp_sessions", pcp_server_session_count(tel.srv));
+	rte_tel_data_add_dict_u64(d, "pcp_ports_held", pcp_server_hold_count(tel.srv));
+#define U(field) rte_tel_data_add_dict_u64(d, "pcp_" #field, LOAD(ps->field));
+	U(mappings_created) U(mappings_renewed) U(mappings_deleted) U(mappings_expired)
+	U(sessions_created) U(sessions_renewed) U(sessions_expired)
+	U(holds_reclaimed) U(holds_displaced) U(holds_dropped) U(blocks_reclaimed)
+	U(push_refused) U(unsolicited_sent) U(unsolicited_failed)
+#undef U
 
 	/* The shared table. */
 	const struct cgn_table_stats *ts = &tel.dp->table->stats;
@@ -249,6 +268,76 @@ cmd_mappings(const char *cmd __rte_unused, const char *params, struct rte_tel_da
 	return leave(0);
 }
 
+/* /cgnat/subscriber,ADDR: one subscriber's address, blocks and quota use. */
+static int
+cmd_subscriber(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
+{
+	struct cgn_addr a;
+	char buf[CGN_ADDR_STRLEN + 16];
+	if (params == NULL || cgn_addr_parse(params, &a) < 0)
+		return -EINVAL;
+	if (!enter(d))
+		return 0;
+	const struct cgn_pb *pb = pcp_server_pb(tel.srv);
+	int32_t si = cgn_pb_subscriber((struct cgn_pb *)pb, &a, false);
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_string(d, "subscriber", cgn_addr_format(&a, buf, sizeof(buf)));
+	if (si < 0) {
+		rte_tel_data_add_dict_string(d, "state", "unknown");
+		return leave(0);
+	}
+	struct cgn_pb_sub *s = cgn_pb_sub(pb, (uint32_t)si);
+	struct cgn_addr ext = cgn_addr_from_v4(pb->addrs[s->ext_index]);
+	rte_tel_data_add_dict_string(d, "state", atomic_load(&s->state) == CGN_PB_SUB_DRAINING ? "draining" : "active");
+	rte_tel_data_add_dict_string(d, "external", cgn_addr_format(&ext, buf, sizeof(buf)));
+	uint32_t n = atomic_load(&s->n_blocks);
+	rte_tel_data_add_dict_u64(d, "blocks", n);
+	rte_tel_data_add_dict_u64(d, "blocks_max", pb->p.max_blocks);
+	rte_tel_data_add_dict_u64(d, "ports_used", atomic_load(&s->ports_used));
+	rte_tel_data_add_dict_u64(d, "ports_quota", (uint64_t)pb->p.max_blocks * pb->p.block_size);
+	rte_tel_data_add_dict_u64(d, "mappings", atomic_load(&s->explicit_mappings));
+	rte_tel_data_add_dict_u64(d, "mappings_quota", tel.cfg->pcp.max_mappings_per_subscriber);
+	struct rte_tel_data *blocks = rte_tel_data_alloc();
+	if (blocks) {
+		rte_tel_data_start_array(blocks, RTE_TEL_STRING_VAL);
+		for (uint32_t i = 0; i < n && i < CGN_PB_MAX_BLOCKS; i++) {
+			uint32_t gid1 = atomic_load(&s->block[i]);
+			if (gid1 == 0)
+				continue;
+			uint16_t first = cgn_pb_block_first_port(pb, gid1 - 1);
+			snprintf(buf, sizeof(buf), "%u-%u", first, first + pb->p.block_size - 1);
+			rte_tel_data_add_array_string(blocks, buf);
+		}
+		rte_tel_data_add_dict_container(d, "port_blocks", blocks, 0);
+	}
+	return leave(0);
+}
+
+/* /cgnat/pool[,START]: blocks in use per pool address, up to 200 addresses a page. */
+static int
+cmd_pool(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
+{
+	char buf[CGN_ADDR_STRLEN];
+	uint32_t start = params && *params ? (uint32_t)strtoul(params, NULL, 10) : 0;
+	if (!enter(d))
+		return 0;
+	const struct cgn_pb *pb = pcp_server_pb(tel.srv);
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "addresses", pb->p.n_addrs);
+	rte_tel_data_add_dict_u64(d, "blocks_per_address", pb->blocks_per_addr);
+	uint32_t total = 0;
+	for (uint32_t i = 0; i < pb->p.n_addrs; i++)
+		total += atomic_load(&pb->addr_blocks[i]);
+	rte_tel_data_add_dict_u64(d, "blocks_used", total);
+	uint32_t end = start + 200 < pb->p.n_addrs ? start + 200 : pb->p.n_addrs;
+	for (uint32_t i = start; i < end; i++) {
+		struct cgn_addr a = cgn_addr_from_v4(pb->addrs[i]);
+		rte_tel_data_add_dict_u64(d, cgn_addr_format(&a, buf, sizeof(buf)), atomic_load(&pb->addr_blocks[i]));
+	}
+	rte_tel_data_add_dict_u64(d, "next", end < pb->p.n_addrs ? end : 0);
+	return leave(0);
+}
+
 int
 cgn_telemetry_init(const struct cgn_config *cfg, struct pcp_server *srv, struct cgn_dataplane *dp,
 		   uint64_t start_ms)
@@ -264,6 +353,10 @@ cgn_telemetry_init(const struct cgn_config *cfg, struct pcp_server *srv, struct 
 					     "What runs: version, epoch, workers, pool. No parameters")) ||
 	    (rc = rte_telemetry_register_cmd("/cgnat/stats", cmd_stats,
 					     "Every counter by name. No parameters")) ||
+	    (rc = rte_telemetry_register_cmd("/cgnat/subscriber", cmd_subscriber,
+					     "One subscriber: external address, port blocks, quota use. Parameter: ADDR")) ||
+	    (rc = rte_telemetry_register_cmd("/cgnat/pool", cmd_pool,
+					     "Port blocks in use per pool address. Parameter: START (optional)")) ||
 	    (rc = rte_telemetry_register_cmd("/cgnat/mappings", cmd_mappings,
 					     "Shared-table mappings. Parameters: START[,COUNT]; 'next' is the next START")))
 		return rc;

@@ -3,6 +3,8 @@
  *   /cgnat/info                      what runs: version, epoch, workers, pool, limits
  *   /cgnat/stats                     every counter by name: PCP, table, workers
  *   /cgnat/mappings[,START[,COUNT]]  the shared table as the workers see it, a page at a time
+ *   /cgnat/subscriber,ADDR           one subscriber: external address, port blocks, quota use
+ *   /cgnat/pool[,START]              port blocks in use per pool address
  *
  * Callbacks run on DPDK's telemetry thread. They read control-thread counters with relaxed
  * loads and the shared table as an RCU reader (reader id CGN_READER_TELEMETRY), never taking a

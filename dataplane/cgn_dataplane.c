@@ -32,8 +32,8 @@ cgn_dataplane_create(uint32_t table_size, uint32_t ring_size, uint32_t idle_slee
 	dp->n_workers = n_workers;
 	dp->idle_sleep_us = idle_sleep_us;
 
-	/* Readers: every worker and the telemetry thread. */
-	dp->table = cgn_table_create("cgn", table_size, n_workers + 1, (int)rte_socket_id());
+	/* Readers: every worker, the telemetry threads and the control thread. */
+	dp->table = cgn_table_create("cgn", table_size, n_workers + 2, (int)rte_socket_id());
 	if (dp->table == NULL) {
 		fprintf(stderr, "cgnatd: cannot create the shared table of %u mappings: %s\n", table_size,
 			rte_strerror(rte_errno));

@@ -59,8 +59,10 @@ struct cgn_dataplane {
 	struct cgn_worker workers[RTE_MAX_LCORE];
 };
 
-/* RCU reader id of the telemetry thread: the one after the workers. */
+/* RCU reader ids beyond the workers': the telemetry threads (one walk at a time) and the
+ * control thread (reading last_out_ms of a mapping). */
 #define CGN_READER_TELEMETRY(dp) ((dp)->n_workers)
+#define CGN_READER_CONTROL(dp) ((dp)->n_workers + 1)
 
 /**
  * Creates the table and a ring for each worker lcore EAL gave us. Main lcore.

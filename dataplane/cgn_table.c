@@ -25,6 +25,18 @@ entry_release(void *ctx, void *data)
 	}
 }
 
+/* Called by the defer queue once a replaced entry's grace period is over. */
+static void
+replaced_free(void *ctx, void *elems, unsigned int n)
+{
+	struct cgn_table *t = ctx;
+	struct cgn_mapping **m = elems;
+	for (unsigned i = 0; i < n; i++) {
+		rte_mempool_put(t->entries, m[i]);
+		STAT_ADD(t, freed);
+	}
+}
+
 struct cgn_table *
 cgn_table_create(const char *name, uint32_t capacity, uint32_t max_readers, int socket_id)
 {
@@ -68,6 +80,21 @@ cgn_table_create(const char *name, uint32_t capacity, uint32_t max_readers, int 
 	};
 	if (rte_hash_rcu_qsbr_add(t->hash, &rc) != 0)
 		goto fail;
+
+	snprintf(objname, sizeof(objname), "%s_repl", name);
+	struct rte_rcu_qsbr_dq_parameters dqp = {
+		.name = objname,
+		.size = capacity,
+		.esize = sizeof(struct cgn_mapping *),
+		.trigger_reclaim_limit = 32,
+		.max_reclaim_size = 64,
+		.free_fn = replaced_free,
+		.p = t,
+		.v = t->rcu,
+	};
+	t->replaced = rte_rcu_qsbr_dq_create(&dqp);
+	if (t->replaced == NULL)
+		goto fail;
 	return t;
 
 fail:
@@ -81,6 +108,8 @@ cgn_table_free(struct cgn_table *t)
 	if (t == NULL)
 		return;
 	/* Readers are gone: entries still in the table are simply dropped with the pool. */
+	if (t->replaced)
+		rte_rcu_qsbr_dq_delete(t->replaced);
 	rte_hash_free(t->hash);
 	rte_mempool_free(t->entries);
 	rte_free(t->rcu);
@@ -121,6 +150,37 @@ table_add(struct cgn_table *t, const struct cgn_mapping *src)
 	return 0;
 }
 
+/* Publishes src in place of the entry with the same keys: readers see the old entry or the new
+ * one, never a mix; the old one is freed after a grace period. */
+static int
+table_replace(struct cgn_table *t, const struct cgn_mapping *src)
+{
+	void *old, *obj;
+	if (rte_hash_lookup_data(t->hash, &src->in, &old) < 0) {
+		STAT_ADD(t, missing);
+		return -ENOENT;
+	}
+	if (rte_mempool_get(t->entries, &obj) != 0) {
+		STAT_ADD(t, add_no_entry);
+		return -ENOSPC;
+	}
+	struct cgn_mapping *m = obj;
+	*m = *src;
+	m->refcnt = 2;
+	m->last_out_ms = __atomic_load_n(&((struct cgn_mapping *)old)->last_out_ms, __ATOMIC_RELAXED);
+	/* An existing key's data is replaced with one atomic store (LF mode). */
+	rte_hash_add_key_data(t->hash, &m->out, m);
+	rte_hash_add_key_data(t->hash, &m->in, m);
+	if (rte_rcu_qsbr_dq_enqueue(t->replaced, &old) != 0) {
+		/* Queue full even after reclaiming: wait for the grace period here (slow path). */
+		rte_rcu_qsbr_dq_reclaim(t->replaced, UINT32_MAX, NULL, NULL, NULL);
+		if (rte_rcu_qsbr_dq_enqueue(t->replaced, &old) != 0)
+			STAT_ADD(t, add_no_entry); /* leaked to the pool's accounting, never freed early */
+	}
+	STAT_ADD(t, replaces);
+	return 0;
+}
+
 int
 cgn_table_apply(struct cgn_table *t, const struct cgn_ring_msg *msg)
 {
@@ -136,6 +196,8 @@ cgn_table_apply(struct cgn_table *t, const struct cgn_ring_msg *msg)
 		__atomic_store_n(&((struct cgn_mapping *)data)->lifetime_s, msg->m.lifetime_s, __ATOMIC_RELAXED);
 		STAT_ADD(t, refreshes);
 		return 0;
+	case CGN_MSG_REPLACE:
+		return table_replace(t, &msg->m);
 	case CGN_MSG_DEL:
 		if (rte_hash_lookup_data(t->hash, &msg->m.in, &data) < 0)
 			break;

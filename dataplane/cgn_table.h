@@ -29,6 +29,7 @@
 /* Counters of the table; written by writers with relaxed atomics, read by telemetry. */
 #define CGN_TABLE_COUNTERS(X)                                                 \
 	X(adds, "mappings inserted")                                          \
+	X(replaces, "mappings republished with new filters")                  \
 	X(refreshes, "mapping lifetimes updated")                             \
 	X(dels, "mappings removed")                                           \
 	X(add_exists, "add for an inside key already present (ignored)")      \
@@ -47,6 +48,7 @@ struct cgn_table {
 	struct rte_hash *hash;
 	struct rte_mempool *entries;
 	struct rte_rcu_qsbr *rcu;
+	struct rte_rcu_qsbr_dq *replaced; /* entries superseded by REPLACE, freed after a grace period */
 	uint32_t capacity;       /* mappings */
 	uint32_t max_readers;    /* RCU thread ids 0 .. max_readers-1 */
 	struct cgn_table_stats stats;
@@ -66,7 +68,7 @@ struct cgn_table *cgn_table_create(const char *name, uint32_t capacity, uint32_t
 void cgn_table_free(struct cgn_table *t);
 
 /**
- * Applies one control message (add, refresh, delete). Writer context: a worker.
+ * Applies one control message (add, refresh, replace, delete). Writer context: a worker.
  * @return 0, -EEXIST, -ENOSPC (full) or -ENOENT (refresh/delete of an absent key).
  */
 int cgn_table_apply(struct cgn_table *t, const struct cgn_ring_msg *msg);

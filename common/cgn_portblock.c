@@ -1,0 +1,485 @@
+/*
+ * Subscribers and port blocks (see cgn_portblock.h for the model and the concurrency rules).
+ *
+ * Memory layout in the caller's buffer:
+ *   addrs[n_addrs] | owner[n_addrs * blocks_per_addr] | addr_blocks[n_addrs] | subscriber table
+ * A subscriber record is followed by its bitmaps: [CGN_PB_MAX_BLOCKS slots][NPROTO][words].
+ */
+#include "cgn_portblock.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+
+/* Allocators in flight on a subscriber, for cgn_pb_reclaim() to wait on; kept next to the
+ * record's state so both live in one cache line. Stored in the padding after the record. */
+struct sub_ext {
+	_Atomic uint32_t busy;
+};
+
+#define ALIGN64(x) (((x) + 63) & ~(size_t)63)
+
+static size_t
+header_size(void)
+{
+	return ALIGN64(sizeof(struct cgn_pb_sub) + sizeof(struct sub_ext));
+}
+
+static uint32_t
+table_slots(uint32_t max_subscribers)
+{
+	uint32_t n = 64;
+	while (n < 2 * max_subscribers)
+		n <<= 1;
+	return n;
+}
+
+static bool
+params_ok(const struct cgn_pb_params *p)
+{
+	if (p->n_addrs == 0 || p->block_size == 0 || p->block_size % 64 != 0 || p->max_blocks == 0 ||
+	    p->max_blocks > CGN_PB_MAX_BLOCKS || p->max_subscribers == 0 || p->max_subscribers > (1u << 26) ||
+	    p->port_min > p->port_max)
+		return false;
+	return ((uint32_t)p->port_max - p->port_min + 1) / p->block_size > 0;
+}
+
+static size_t
+sub_stride(const struct cgn_pb_params *p)
+{
+	return header_size() + (size_t)CGN_PB_MAX_BLOCKS * CGN_PB_NPROTO * (p->block_size / 64) * 8;
+}
+
+size_t
+cgn_pb_mem_size(const struct cgn_pb_params *p)
+{
+	if (!params_ok(p))
+		return 0;
+	uint32_t bpa = ((uint32_t)p->port_max - p->port_min + 1) / p->block_size;
+	size_t n = ALIGN64((size_t)p->n_addrs * 4) + ALIGN64((size_t)p->n_addrs * bpa * 4) +
+		   ALIGN64((size_t)p->n_addrs * 4);
+	return n + (size_t)table_slots(p->max_subscribers) * sub_stride(p);
+}
+
+int
+cgn_pb_init(struct cgn_pb *pb, const struct cgn_pb_params *p, void *mem, size_t size)
+{
+	size_t need = cgn_pb_mem_size(p);
+	if (need == 0)
+		return -EINVAL;
+	if (size < need)
+		return -ENOSPC;
+	memset(mem, 0, need);
+	memset(pb, 0, sizeof(*pb));
+	pb->p = *p;
+	pb->blocks_per_addr = ((uint32_t)p->port_max - p->port_min + 1) / p->block_size;
+	pb->words_per_block = p->block_size / 64;
+	pb->sub_stride = sub_stride(p);
+	pb->sub_mask = table_slots(p->max_subscribers) - 1;
+
+	uint8_t *m = mem;
+	pb->addrs = (uint32_t *)m;
+	memcpy(pb->addrs, p->addrs, (size_t)p->n_addrs * 4);
+	pb->p.addrs = pb->addrs;
+	m += ALIGN64((size_t)p->n_addrs * 4);
+	pb->owner = (_Atomic uint32_t *)m;
+	m += ALIGN64((size_t)p->n_addrs * pb->blocks_per_addr * 4);
+	pb->addr_blocks = (_Atomic uint32_t *)m;
+	m += ALIGN64((size_t)p->n_addrs * 4);
+	pb->subs = m;
+	return 0;
+}
+
+int
+cgn_pb_proto(uint8_t ip_proto)
+{
+	switch (ip_proto) {
+	case IPPROTO_TCP:
+		return 0;
+	case IPPROTO_UDP:
+		return 1;
+	case IPPROTO_ICMP:
+		return 2;
+	default:
+		return -1;
+	}
+}
+
+bool
+cgn_pb_port_reserved(uint8_t ip_proto, uint16_t port)
+{
+	/* RFC 6887 §11.3: "A PCP server MUST NOT create client mappings for external UDP ports
+	 * 5350 or 5351." */
+	return port == 0 || (ip_proto == IPPROTO_UDP && (port == 5350 || port == 5351));
+}
+
+struct cgn_pb_sub *
+cgn_pb_sub(const struct cgn_pb *pb, uint32_t i)
+{
+	return (struct cgn_pb_sub *)(pb->subs + (size_t)i * pb->sub_stride);
+}
+
+static struct sub_ext *
+sub_ext(struct cgn_pb_sub *s)
+{
+	return (struct sub_ext *)((uint8_t *)s + sizeof(*s));
+}
+
+static _Atomic uint64_t *
+bitmap(const struct cgn_pb *pb, struct cgn_pb_sub *s, uint32_t slot, int pi)
+{
+	uint8_t *base = (uint8_t *)s + header_size();
+	return (_Atomic uint64_t *)(base + (((size_t)slot * CGN_PB_NPROTO + (size_t)pi) * pb->words_per_block) * 8);
+}
+
+int64_t
+cgn_pb_addr_index(const struct cgn_pb *pb, uint32_t addr)
+{
+	for (uint32_t i = 0; i < pb->p.n_addrs; i++)
+		if (pb->addrs[i] == addr)
+			return i;
+	return -1;
+}
+
+uint16_t
+cgn_pb_block_first_port(const struct cgn_pb *pb, uint32_t block_id)
+{
+	return (uint16_t)(pb->p.port_min + (block_id % pb->blocks_per_addr) * pb->p.block_size);
+}
+
+static uint64_t
+xorshift64(uint64_t *s)
+{
+	uint64_t x = *s ? *s : 0x9e3779b97f4a7c15ull;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *s = x;
+}
+
+static uint32_t
+addr_hash(const struct cgn_addr *a)
+{
+	uint32_t h = 2166136261u;
+	for (int i = 0; i < 16; i++)
+		h = (h ^ a->b[i]) * 16777619u;
+	return h ^ (h >> 15);
+}
+
+/* The pool address with the fewest blocks in use; ties go to the subscriber's hash. */
+static uint32_t
+least_loaded(const struct cgn_pb *pb, uint32_t h)
+{
+	uint32_t best = h % pb->p.n_addrs, best_n = UINT32_MAX;
+	for (uint32_t k = 0; k < pb->p.n_addrs; k++) {
+		uint32_t i = (h + k) % pb->p.n_addrs;
+		uint32_t n = atomic_load_explicit(&pb->addr_blocks[i], memory_order_relaxed);
+		if (n < best_n) {
+			best = i;
+			best_n = n;
+		}
+	}
+	return best;
+}
+
+int32_t
+cgn_pb_subscriber(struct cgn_pb *pb, const struct cgn_addr *addr, bool create)
+{
+	uint32_t h = addr_hash(addr);
+	for (uint32_t probe = 0; probe <= pb->sub_mask; probe++) {
+		uint32_t i = (h + probe) & pb->sub_mask;
+		struct cgn_pb_sub *s = cgn_pb_sub(pb, i);
+		uint32_t st = atomic_load_explicit(&s->state, memory_order_acquire);
+		if (st == CGN_PB_SUB_EMPTY) {
+			if (!create)
+				return -ENOENT;
+			if (atomic_load_explicit(&pb->n_subs, memory_order_relaxed) >= pb->p.max_subscribers)
+				return -ENOSPC;
+			uint32_t expect = CGN_PB_SUB_EMPTY;
+			if (atomic_compare_exchange_strong(&s->state, &expect, CGN_PB_SUB_CLAIMING)) {
+				s->addr = *addr;
+				s->ext_index = least_loaded(pb, h);
+				atomic_fetch_add(&pb->n_subs, 1);
+				atomic_store_explicit(&s->state, CGN_PB_SUB_READY, memory_order_release);
+				return (int32_t)i;
+			}
+			st = expect; /* someone else claimed it: look at what they wrote */
+		}
+		/* A claim in progress writes 16 octets and publishes: wait for it. */
+		while (st == CGN_PB_SUB_CLAIMING)
+			st = atomic_load_explicit(&s->state, memory_order_acquire);
+		if (cgn_addr_eq(&s->addr, addr))
+			return (int32_t)i;
+	}
+	return -ENOSPC;
+}
+
+int
+cgn_pb_pin(struct cgn_pb *pb, uint32_t sub, uint32_t addr)
+{
+	struct cgn_pb_sub *s = cgn_pb_sub(pb, sub);
+	int64_t ai = cgn_pb_addr_index(pb, addr);
+	if (ai < 0)
+		return -EADDRNOTAVAIL;
+	if (s->ext_index == (uint32_t)ai)
+		return 0;
+	if (atomic_load(&s->n_blocks) != 0)
+		return -EBUSY;
+	s->ext_index = (uint32_t)ai;
+	return 0;
+}
+
+/* Allocator entry and exit: the reclaimer waits for busy == 0 after it marked DRAINING. */
+static bool
+enter(struct cgn_pb_sub *s)
+{
+	atomic_fetch_add(&sub_ext(s)->busy, 1);
+	if (atomic_load(&s->state) == CGN_PB_SUB_READY)
+		return true;
+	atomic_fetch_sub(&sub_ext(s)->busy, 1);
+	return false;
+}
+
+static void
+leave(struct cgn_pb_sub *s)
+{
+	atomic_fetch_sub_explicit(&sub_ext(s)->busy, 1, memory_order_release);
+}
+
+/*
+ * Takes a free port of one block slot: a random start, then word by word with ctz over the
+ * free bits, honouring parity (0 even, 1 odd, -1 any) and the reserved ports.
+ */
+static bool
+take_in_slot(struct cgn_pb *pb, struct cgn_pb_sub *s, uint32_t slot, uint32_t gid, int pi,
+	     uint8_t ip_proto, int parity, uint64_t *rng, uint16_t *port)
+{
+	_Atomic uint64_t *bits = bitmap(pb, s, slot, pi);
+	uint32_t words = pb->words_per_block;
+	uint16_t first = cgn_pb_block_first_port(pb, gid);
+	uint32_t start = (uint32_t)(xorshift64(rng) % pb->p.block_size);
+	uint32_t sw = start / 64;
+
+	for (uint32_t k = 0; k <= words; k++) {
+		uint32_t w = (sw + k) % words;
+		uint64_t mask = ~0ull;
+		if (k == 0)
+			mask = ~0ull << (start % 64); /* from the start bit ... */
+		else if (k == words)
+			mask = (start % 64) ? ~(~0ull << (start % 64)) : 0; /* ... round to it */
+		if (parity >= 0) {
+			unsigned base_odd = (unsigned)((first + w * 64) & 1);
+			uint64_t even_bits = base_odd ? 0xaaaaaaaaaaaaaaaaull : 0x5555555555555555ull;
+			mask &= parity == 0 ? even_bits : ~even_bits;
+		}
+		uint64_t cur = atomic_load_explicit(&bits[w], memory_order_relaxed);
+		uint64_t free_bits = ~cur & mask;
+		while (free_bits) {
+			unsigned b = (unsigned)__builtin_ctzll(free_bits);
+			uint64_t bit = 1ull << b;
+			uint16_t p = (uint16_t)(first + w * 64 + b);
+			free_bits &= ~bit;
+			if (cgn_pb_port_reserved(ip_proto, p))
+				continue;
+			uint64_t old = atomic_fetch_or_explicit(&bits[w], bit, memory_order_acq_rel);
+			if (old & bit) {
+				free_bits &= ~old;
+				continue;
+			}
+			atomic_fetch_add_explicit(&s->ports_used, 1, memory_order_relaxed);
+			*port = p;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Claims block gid for subscriber index si and publishes it in a slot. @return slot or -errno. */
+static int
+add_block(struct cgn_pb *pb, struct cgn_pb_sub *s, uint32_t si, uint32_t gid)
+{
+	uint32_t expect = 0;
+	if (!atomic_compare_exchange_strong(&pb->owner[gid], &expect, si + 1))
+		return -EBUSY;
+	uint32_t n = atomic_load(&s->n_blocks);
+	do {
+		if (n >= pb->p.max_blocks) {
+			atomic_store(&pb->owner[gid], 0);
+			return -EDQUOT;
+		}
+	} while (!atomic_compare_exchange_weak(&s->n_blocks, &n, n + 1));
+	atomic_fetch_add_explicit(&pb->addr_blocks[gid / pb->blocks_per_addr], 1, memory_order_relaxed);
+	atomic_store_explicit(&s->block[n], gid + 1, memory_order_release);
+	return (int)n;
+}
+
+/* Claims any free block of the subscriber's address, from a random start. */
+static int
+add_any_block(struct cgn_pb *pb, struct cgn_pb_sub *s, uint32_t si, uint64_t *rng, uint32_t *gid_out)
+{
+	uint32_t bpa = pb->blocks_per_addr, base = s->ext_index * bpa;
+	uint32_t start = (uint32_t)(xorshift64(rng) % bpa);
+	if (atomic_load(&s->n_blocks) >= pb->p.max_blocks)
+		return -EDQUOT;
+	for (uint32_t k = 0; k < bpa; k++) {
+		uint32_t gid = base + (start + k) % bpa;
+		if (atomic_load_explicit(&pb->owner[gid], memory_order_relaxed) != 0)
+			continue;
+		int slot = add_block(pb, s, si, gid);
+		if (slot == -EBUSY)
+			continue;
+		if (slot >= 0)
+			*gid_out = gid;
+		return slot;
+	}
+	return -ENOSPC;
+}
+
+static int
+slot_of(const struct cgn_pb *pb, struct cgn_pb_sub *s, uint32_t gid)
+{
+	uint32_t n = atomic_load_explicit(&s->n_blocks, memory_order_acquire);
+	for (uint32_t i = 0; i < n && i < pb->p.max_blocks; i++)
+		if (atomic_load_explicit(&s->block[i], memory_order_acquire) == gid + 1)
+			return (int)i;
+	return -1;
+}
+
+/* Takes exactly port on the subscriber's address; the caller is inside enter()/leave(). */
+static int
+take_exact(struct cgn_pb *pb, struct cgn_pb_sub *s, uint32_t si, int pi, uint8_t ip_proto, uint16_t port)
+{
+	if (port < pb->p.port_min || cgn_pb_port_reserved(ip_proto, port))
+		return -EADDRNOTAVAIL;
+	uint32_t bi = (uint32_t)(port - pb->p.port_min) / pb->p.block_size;
+	if (bi >= pb->blocks_per_addr)
+		return -EADDRNOTAVAIL;
+	uint32_t gid = s->ext_index * pb->blocks_per_addr + bi;
+	int slot = slot_of(pb, s, gid);
+	if (slot < 0) {
+		uint32_t owner = atomic_load(&pb->owner[gid]);
+		if (owner != 0 && owner != si + 1)
+			return -EBUSY; /* another subscriber's block */
+		slot = add_block(pb, s, si, gid);
+		if (slot == -EBUSY) /* lost a race: it may now be ours */
+			slot = slot_of(pb, s, gid);
+		if (slot < 0)
+			return slot == -1 ? -EBUSY : slot;
+	}
+	uint32_t off = (uint32_t)(port - cgn_pb_block_first_port(pb, gid));
+	_Atomic uint64_t *w = &bitmap(pb, s, (uint32_t)slot, pi)[off / 64];
+	uint64_t bit = 1ull << (off % 64);
+	if (atomic_fetch_or_explicit(w, bit, memory_order_acq_rel) & bit)
+		return -EBUSY;
+	atomic_fetch_add_explicit(&s->ports_used, 1, memory_order_relaxed);
+	return 0;
+}
+
+int
+cgn_pb_take(struct cgn_pb *pb, uint32_t sub, uint32_t addr, uint8_t ip_proto, uint16_t port)
+{
+	int pi = cgn_pb_proto(ip_proto);
+	if (pi < 0)
+		return -EPROTONOSUPPORT;
+	struct cgn_pb_sub *s = cgn_pb_sub(pb, sub);
+	if (pb->addrs[s->ext_index] != addr)
+		return -EADDRNOTAVAIL;
+	if (!enter(s))
+		return -EAGAIN;
+	int rc = take_exact(pb, s, sub, pi, ip_proto, port);
+	leave(s);
+	return rc;
+}
+
+int
+cgn_pb_alloc(struct cgn_pb *pb, uint32_t sub, uint8_t ip_proto, uint16_t want_port,
+	     uint16_t internal_port, uint64_t *rng, uint32_t *addr, uint16_t *port)
+{
+	int pi = cgn_pb_proto(ip_proto);
+	if (pi < 0)
+		return -EPROTONOSUPPORT;
+	struct cgn_pb_sub *s = cgn_pb_sub(pb, sub);
+	int parity = pb->p.parity && internal_port ? internal_port & 1 : -1;
+	if (!enter(s))
+		return -EAGAIN;
+	*addr = pb->addrs[s->ext_index];
+
+	int rc = 0;
+	if (want_port && (parity < 0 || (want_port & 1) == parity) &&
+	    take_exact(pb, s, sub, pi, ip_proto, want_port) == 0) {
+		*port = want_port;
+		goto out;
+	}
+	uint32_t n = atomic_load_explicit(&s->n_blocks, memory_order_acquire);
+	uint32_t start = n ? (uint32_t)(xorshift64(rng) % n) : 0;
+	for (uint32_t k = 0; k < n; k++) {
+		uint32_t slot = (start + k) % n;
+		uint32_t gid1 = atomic_load_explicit(&s->block[slot], memory_order_acquire);
+		if (gid1 && take_in_slot(pb, s, slot, gid1 - 1, pi, ip_proto, parity, rng, port))
+			goto out;
+	}
+	/* Every block is full: claim another, within the quota. */
+	for (;;) {
+		uint32_t gid;
+		int slot = add_any_block(pb, s, sub, rng, &gid);
+		if (slot < 0) {
+			rc = slot;
+			break;
+		}
+		if (take_in_slot(pb, s, (uint32_t)slot, gid, pi, ip_proto, parity, rng, port))
+			break;
+	}
+out:
+	leave(s);
+	return rc;
+}
+
+void
+cgn_pb_release(struct cgn_pb *pb, uint32_t sub, uint8_t ip_proto, uint16_t port)
+{
+	int pi = cgn_pb_proto(ip_proto);
+	if (pi < 0 || port < pb->p.port_min)
+		return;
+	struct cgn_pb_sub *s = cgn_pb_sub(pb, sub);
+	uint32_t bi = (uint32_t)(port - pb->p.port_min) / pb->p.block_size;
+	if (bi >= pb->blocks_per_addr)
+		return;
+	uint32_t gid = s->ext_index * pb->blocks_per_addr + bi;
+	int slot = slot_of(pb, s, gid);
+	if (slot < 0)
+		return;
+	uint32_t off = (uint32_t)(port - cgn_pb_block_first_port(pb, gid));
+	_Atomic uint64_t *w = &bitmap(pb, s, (uint32_t)slot, pi)[off / 64];
+	uint64_t bit = 1ull << (off % 64);
+	if (atomic_fetch_and_explicit(w, ~bit, memory_order_acq_rel) & bit)
+		atomic_fetch_sub_explicit(&s->ports_used, 1, memory_order_release);
+}
+
+uint32_t
+cgn_pb_reclaim(struct cgn_pb *pb, uint32_t sub)
+{
+	struct cgn_pb_sub *s = cgn_pb_sub(pb, sub);
+	if (atomic_load(&s->ports_used) != 0 || atomic_load(&s->n_blocks) == 0)
+		return 0;
+	uint32_t expect = CGN_PB_SUB_READY;
+	if (!atomic_compare_exchange_strong(&s->state, &expect, CGN_PB_SUB_DRAINING))
+		return 0;
+	/* No allocator starts now; wait for those already in (a few hundred cycles at most). */
+	while (atomic_load(&sub_ext(s)->busy) != 0)
+		;
+	uint32_t n = 0;
+	if (atomic_load(&s->ports_used) == 0) {
+		n = atomic_load(&s->n_blocks);
+		for (uint32_t i = 0; i < n; i++) {
+			uint32_t gid = atomic_load(&s->block[i]) - 1;
+			for (int pi = 0; pi < CGN_PB_NPROTO; pi++)
+				memset((void *)bitmap(pb, s, i, pi), 0, pb->words_per_block * 8);
+			atomic_store(&s->block[i], 0);
+			atomic_fetch_sub(&pb->addr_blocks[gid / pb->blocks_per_addr], 1);
+			atomic_store_explicit(&pb->owner[gid], 0, memory_order_release);
+		}
+		atomic_store(&s->n_blocks, 0);
+	}
+	atomic_store_explicit(&s->state, CGN_PB_SUB_READY, memory_order_release);
+	return n;
+}

@@ -1,0 +1,141 @@
+/*
+ * Subscribers and their port blocks: the allocator of external addresses and ports.
+ *
+ * The external port space of every pool address is cut into blocks of block_size ports
+ * (RFC 6888 REQ-14, port sets). A subscriber (one inside address) owns up to max_blocks blocks,
+ * all on one external address (paired pooling, RFC 6888 REQ-2), chosen when the subscriber is
+ * first seen as the pool address with the fewest blocks in use. A port is taken at random
+ * within the subscriber's blocks (RFC 6888 REQ-15, RFC 6056), optionally with the parity of the
+ * internal port (RFC 4787 REQ-3). Explicit (PCP) mappings and implicit sessions draw from the
+ * same blocks.
+ *
+ * Concurrency: everything is C11 atomics on memory the caller provides (cgn_pb_mem_size()),
+ * no lock anywhere, so the control thread and the workers may allocate and release at once:
+ *   - subscriber records are claimed by CAS on their state (EMPTY → CLAIMING → READY) in an
+ *     open-addressing table and never removed (the table holds max_subscribers);
+ *   - a block is claimed by CAS on its owner word (0 → subscriber + 1), then published in the
+ *     subscriber's next block slot; ports are bits taken with fetch_or and released with
+ *     fetch_and;
+ *   - whole blocks go back to the pool only through cgn_pb_reclaim(), which the control thread
+ *     calls for subscribers holding no port. It marks the subscriber DRAINING first so no
+ *     allocator adds to it meanwhile; allocators that meet DRAINING fail with -EAGAIN and retry
+ *     (workers: after their next quiescent state).
+ *
+ * Thread rules: cgn_pb_init() once before any other call; everything else from any thread.
+ */
+#ifndef CGN_PORTBLOCK_H
+#define CGN_PORTBLOCK_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cgn_addr.h"
+
+#define CGN_PB_NPROTO 3   /* TCP, UDP, ICMP: each has its own port space in a block */
+#define CGN_PB_MAX_BLOCKS 64 /* most blocks one subscriber may hold */
+
+struct cgn_pb_params {
+	const uint32_t *addrs;   /* pool addresses, network order */
+	uint32_t n_addrs;
+	uint16_t port_min, port_max;
+	uint16_t block_size;     /* ports a block; a multiple of 64 */
+	uint16_t max_blocks;     /* per subscriber: the subscriber's port quota is max_blocks * block_size */
+	uint32_t max_subscribers;
+	bool parity;             /* keep the parity of the internal port (RFC 4787 REQ-3) */
+};
+
+/* One subscriber; the bitmaps of its blocks follow the record (stride set at init). */
+struct cgn_pb_sub {
+	_Atomic uint32_t state;      /* CGN_PB_SUB_* */
+	uint32_t ext_index;          /* paired pool address, index into addrs */
+	struct cgn_addr addr;        /* the subscriber's inside address */
+	_Atomic uint32_t n_blocks;   /* slots of block[] in use, published in order */
+	_Atomic uint32_t ports_used; /* ports held in all blocks and protocols */
+	_Atomic uint32_t explicit_mappings; /* PCP/NAT-PMP mappings: kept by the control thread */
+	_Atomic uint32_t block[CGN_PB_MAX_BLOCKS]; /* global block id + 1 */
+};
+
+enum { CGN_PB_SUB_EMPTY, CGN_PB_SUB_CLAIMING, CGN_PB_SUB_READY, CGN_PB_SUB_DRAINING };
+
+struct cgn_pb {
+	struct cgn_pb_params p;
+	uint32_t blocks_per_addr;
+	uint32_t words_per_block;   /* 64-bit words of one protocol's bitmap */
+	size_t sub_stride;          /* record + bitmaps */
+	uint32_t sub_mask;          /* table slots - 1 (power of two >= 2 * max_subscribers) */
+	uint8_t *subs;              /* [sub_mask + 1] records */
+	_Atomic uint32_t *owner;    /* [n_addrs * blocks_per_addr]: subscriber index + 1, 0 = free */
+	_Atomic uint32_t *addr_blocks; /* [n_addrs]: blocks in use per address */
+	_Atomic uint32_t n_subs;
+	uint32_t *addrs;            /* copy of the pool addresses */
+};
+
+/** @return the octets cgn_pb_init() needs, or 0 if the parameters are invalid. */
+size_t cgn_pb_mem_size(const struct cgn_pb_params *p);
+
+/**
+ * Lays the allocator out in mem (cgn_pb_mem_size() octets, 64-aligned, zeroed here).
+ * @return 0, -EINVAL for bad parameters (block size not a multiple of 64, no whole block in
+ *         the port range, too many blocks), or -ENOSPC if mem is too small.
+ */
+int cgn_pb_init(struct cgn_pb *pb, const struct cgn_pb_params *p, void *mem, size_t size);
+
+/**
+ * Finds a subscriber, creating it when create is true.
+ * @return its index, -ENOENT (not found, create false), or -ENOSPC (table full).
+ */
+int32_t cgn_pb_subscriber(struct cgn_pb *pb, const struct cgn_addr *addr, bool create);
+
+/**
+ * Pins subscriber sub to pool address addr (static mappings choose their external address).
+ * @return 0, -EADDRNOTAVAIL if addr is not in the pool, -EBUSY if sub already holds blocks
+ *         on another address.
+ */
+int cgn_pb_pin(struct cgn_pb *pb, uint32_t sub, uint32_t addr);
+
+/** @return the record of subscriber index i. */
+struct cgn_pb_sub *cgn_pb_sub(const struct cgn_pb *pb, uint32_t i);
+
+/** @return the pool address index for an IP protocol's port space, or -1. */
+int cgn_pb_proto(uint8_t ip_proto);
+
+/**
+ * Takes a port for subscriber sub: want_port if non-zero and it can be had within the
+ * subscriber's blocks (claiming the block that holds it if the quota allows), else a random
+ * free port of its blocks, claiming a new block when they are full.
+ * @param internal_port for parity preservation; 0 = any parity.
+ * @return 0 with *addr (network order) and *port set; -EDQUOT when the subscriber holds
+ *         max_blocks full blocks (its port quota); -ENOSPC when its address has no free block
+ *         (pool exhausted); -EAGAIN while the subscriber is being drained; -EPROTONOSUPPORT.
+ */
+int cgn_pb_alloc(struct cgn_pb *pb, uint32_t sub, uint8_t ip_proto, uint16_t want_port,
+		 uint16_t internal_port, uint64_t *rng, uint32_t *addr, uint16_t *port);
+
+/**
+ * Takes exactly (addr, port) for sub, claiming its block if needed (static mappings).
+ * @return 0; -EADDRNOTAVAIL if addr is not sub's paired address or port is outside the blocks
+ *         or reserved; -EBUSY if the port or its block is held; -EDQUOT; -EPROTONOSUPPORT.
+ */
+int cgn_pb_take(struct cgn_pb *pb, uint32_t sub, uint32_t addr, uint8_t ip_proto, uint16_t port);
+
+/** Releases a port taken by cgn_pb_alloc() or cgn_pb_take(). */
+void cgn_pb_release(struct cgn_pb *pb, uint32_t sub, uint8_t ip_proto, uint16_t port);
+
+/**
+ * Gives a subscriber's blocks back to the pool if it holds no port. Control thread.
+ * @return blocks released.
+ */
+uint32_t cgn_pb_reclaim(struct cgn_pb *pb, uint32_t sub);
+
+/** @return true if (protocol, port) is never handed out (UDP 5350/5351, port 0). */
+bool cgn_pb_port_reserved(uint8_t ip_proto, uint16_t port);
+
+/** @return the pool index of an address, or -1. */
+int64_t cgn_pb_addr_index(const struct cgn_pb *pb, uint32_t addr);
+
+/** @return the first port of a global block id. */
+uint16_t cgn_pb_block_first_port(const struct cgn_pb *pb, uint32_t block_id);
+
+#endif /* CGN_PORTBLOCK_H */

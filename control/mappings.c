@@ -1,0 +1,669 @@
+/*
+ * The life of a managed mapping, whoever asks: MAP (RFC 6887 §11.3), PEER (§12.3), NAT-PMP
+ * (RFC 6886 §3.3), static configuration; lifetimes and deletion (§15 with erratum 3621);
+ * filters (§13.3); port hold-down (RFC 6888 REQ-8, §15 last paragraph); quotas (§11.3
+ * USER_EX_QUOTA, §17.2); bounded expiry sweeps.
+ *
+ * Every function checks all it needs before it changes anything; the data plane may refuse a
+ * change (ring full), and then the record is put back as it was (§7.3).
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "pcp_server_int.h"
+
+/* Idle timeouts of outbound traffic, until the data plane makes them configurable:
+ * RFC 4787 REQ-5 (UDP >= 2 min, 5 min recommended), RFC 5382 REQ-5 (TCP established 2 h 4 min). */
+#define IDLE_UDP_MS (300u * 1000)
+#define IDLE_TCP_MS (7440u * 1000)
+
+uint32_t
+pcp_clamp_lifetime(const struct cgn_config *cfg, uint32_t requested)
+{
+	if (requested < cfg->pcp.min_lifetime)
+		return cfg->pcp.min_lifetime;
+	if (requested > cfg->pcp.max_lifetime)
+		return cfg->pcp.max_lifetime;
+	return requested;
+}
+
+static uint64_t
+rec_expire(const struct pcp_mapping_rec *rec)
+{
+	return rec->expire_ms > rec->peer_expire_ms ? rec->expire_ms : rec->peer_expire_ms;
+}
+
+static uint32_t
+remaining_s(uint64_t expire_ms, uint64_t now)
+{
+	if (expire_ms == UINT64_MAX)
+		return UINT32_MAX;
+	return expire_ms > now ? (uint32_t)((expire_ms - now + 999) / 1000) : 0;
+}
+
+uint64_t
+mapping_idle_remaining_ms(struct pcp_server *srv, const struct pcp_mapping_rec *rec, uint64_t now)
+{
+	if (srv->ops.last_out == NULL)
+		return 0;
+	uint64_t last = srv->ops.last_out(srv->ops.ctx, &rec->in);
+	if (last == 0)
+		return 0;
+	uint64_t idle = rec->in.proto == IPPROTO_TCP ? IDLE_TCP_MS : IDLE_UDP_MS;
+	return last + idle > now ? last + idle - now : 0;
+}
+
+static struct cgn_pb_sub *
+sub_of(struct pcp_server *srv, const struct pcp_mapping_rec *rec)
+{
+	return cgn_pb_sub(&srv->pb, rec->sub);
+}
+
+int
+pcp_server_push(struct pcp_server *srv, enum cgn_msg_op op, const struct pcp_mapping_rec *rec)
+{
+	struct cgn_ring_msg msg;
+	memset(&msg, 0, sizeof(msg));
+	msg.op = op;
+	msg.m.in = rec->in;
+	struct cgn_addr ext = cgn_addr_from_v4(rec->ext_addr);
+	msg.m.out = cgn_key_make(&ext, rec->ext_port, rec->in.proto, CGN_SIDE_OUTSIDE);
+	msg.m.expire_ms = rec_expire(rec);
+	msg.m.lifetime_s = rec->lifetime_s;
+	msg.m.flags = rec->flags;
+	msg.m.n_filters = rec->n_filters;
+	memcpy(msg.m.filters, rec->filters, sizeof(msg.m.filters));
+	memcpy(msg.m.nonce, rec->nonce, sizeof(msg.m.nonce));
+	msg.m.subscriber = rec->sub;
+	msg.m.created_ms = rec->created_ms;
+
+	if (srv->ops.push(srv->ops.ctx, &msg) != 0) {
+		srv->stats.push_refused++;
+		return -ENOBUFS;
+	}
+	return 0;
+}
+
+/* ---- port hold-down ---------------------------------------------------------------------- */
+
+/* Holds a freed port for port_hold_s, reclaimable only by the same client (§15: "same
+ * internal IP address, internal port, and mapping nonce"). */
+static void
+hold_put(struct pcp_server *srv, const struct pcp_mapping_rec *rec, uint64_t now)
+{
+	if (srv->cfg.nat.port_hold_s == 0) {
+		cgn_pb_release(&srv->pb, rec->sub, rec->in.proto, rec->ext_port);
+		return;
+	}
+	struct hold_rec *h = rec_db_find(srv->holds, &rec->in);
+	if (h) { /* an older hold of the same inside key: it has waited long enough */
+		cgn_pb_release(&srv->pb, h->sub, h->proto, h->ext_port);
+		rec_db_del(srv->holds, h);
+		srv->stats.holds_displaced++;
+	}
+	h = rec_db_add(srv->holds, &rec->in);
+	if (h == NULL) {
+		cgn_pb_release(&srv->pb, rec->sub, rec->in.proto, rec->ext_port);
+		srv->stats.holds_dropped++;
+		return;
+	}
+	h->sub = rec->sub;
+	h->ext_addr = rec->ext_addr;
+	h->ext_port = rec->ext_port;
+	h->proto = rec->in.proto;
+	memcpy(h->nonce, rec->nonce, PCP_NONCE_LEN);
+	h->until_ms = now + (uint64_t)srv->cfg.nat.port_hold_s * 1000;
+}
+
+/* The held port of the same client, or NULL. */
+static struct hold_rec *
+hold_find(struct pcp_server *srv, const struct cgn_key *in, const uint8_t nonce[PCP_NONCE_LEN])
+{
+	struct hold_rec *h = rec_db_find(srv->holds, in);
+	return h && memcmp(h->nonce, nonce, PCP_NONCE_LEN) == 0 ? h : NULL;
+}
+
+/* Removes a mapping the data plane has been told to delete. */
+static void
+forget(struct pcp_server *srv, struct pcp_mapping_rec *rec, uint64_t now)
+{
+	if (rec->flags & (CGN_MAP_EXPLICIT | CGN_MAP_NATPMP))
+		atomic_fetch_sub(&sub_of(srv, rec)->explicit_mappings, 1);
+	if (rec->flags & CGN_MAP_STATIC)
+		cgn_pb_release(&srv->pb, rec->sub, rec->in.proto, rec->ext_port);
+	else
+		hold_put(srv, rec, now);
+	rec_db_del(srv->mappings, rec);
+}
+
+/* ---- filters (§13.3) ------------------------------------------------------------------------ */
+
+static bool
+filter_eq(const struct cgn_filter *a, const struct cgn_filter *b)
+{
+	return a->prefix_len == b->prefix_len && a->port == b->port && cgn_addr_eq(&a->addr, &b->addr);
+}
+
+/* The filter set after the request: "added to any existing filters", a prefix length of 0
+ * first clears them. Duplicates count once. */
+static uint8_t
+merge_filters(const struct pcp_server *srv, const struct pcp_mapping_rec *rec, const struct map_intent *mi,
+	      struct cgn_filter *out, uint8_t *n_out)
+{
+	uint8_t n = 0;
+	if (rec && !mi->filters_clear) {
+		memcpy(out, rec->filters, sizeof(rec->filters[0]) * rec->n_filters);
+		n = rec->n_filters;
+	}
+	for (uint8_t i = 0; i < mi->n_filters; i++) {
+		bool dup = false;
+		for (uint8_t k = 0; k < n; k++)
+			dup |= filter_eq(&out[k], &mi->filters[i]);
+		if (dup)
+			continue;
+		if (n >= srv->cfg.pcp.max_filters || n >= CGN_MAP_FILTERS)
+			return PCP_RES_EXCESSIVE_REMOTE_PEERS;
+		out[n++] = mi->filters[i];
+	}
+	*n_out = n;
+	return PCP_RES_SUCCESS;
+}
+
+/* ---- MAP, NAT-PMP ---------------------------------------------------------------------------- */
+
+static bool
+addr_fits(const struct cgn_addr *suggested, uint32_t ext_addr)
+{
+	return cgn_addr_is_unspecified(suggested) ||
+	       (cgn_addr_is_v4(suggested) && cgn_addr_v4(suggested) == ext_addr);
+}
+
+static bool
+nonce_eq(const struct pcp_mapping_rec *rec, const uint8_t nonce[PCP_NONCE_LEN])
+{
+	return memcmp(rec->nonce, nonce, PCP_NONCE_LEN) == 0;
+}
+
+/* §15.1 with erratum 3621. */
+static uint8_t
+map_delete(struct pcp_server *srv, uint64_t now, const struct map_intent *mi, struct pcp_mapping_rec *rec,
+	   struct map_outcome *out)
+{
+	out->lifetime = 0;
+	if (rec == NULL)
+		return PCP_RES_SUCCESS; /* "a mapping that does not exist, the SUCCESS result code" */
+	if (rec->flags & CGN_MAP_STATIC)
+		return PCP_RES_NOT_AUTHORIZED;
+	if (!(rec->flags & (CGN_MAP_EXPLICIT | CGN_MAP_NATPMP)))
+		return PCP_RES_NOT_AUTHORIZED; /* outbound (PEER or implicit) */
+	if (!nonce_eq(rec, mi->nonce)) {
+		out->error_lifetime = remaining_s(rec_expire(rec), now);
+		return PCP_RES_NOT_AUTHORIZED;
+	}
+
+	/* §15: never sooner than outbound traffic would keep the mapping. */
+	uint64_t idle = mapping_idle_remaining_ms(srv, rec, now);
+	if (idle > 0) {
+		struct pcp_mapping_rec old = *rec;
+		rec->expire_ms = now + idle;
+		rec->lifetime_s = (uint32_t)((idle + 999) / 1000);
+		if (pcp_server_push(srv, CGN_MSG_REFRESH, rec) != 0) {
+			*rec = old;
+			return PCP_RES_NO_RESOURCES;
+		}
+		out->rec = rec;
+		out->lifetime = rec->lifetime_s;
+		return PCP_RES_SUCCESS;
+	}
+
+	if (rec->n_peers > 0) {
+		/* PEER sessions still use it: the mapping stays, outbound only. */
+		struct pcp_mapping_rec old = *rec;
+		rec->flags &= (uint16_t)~(CGN_MAP_EXPLICIT | CGN_MAP_NATPMP | CGN_MAP_FILTERED |
+					  CGN_MAP_PREFER_FAILURE | CGN_MAP_THIRD_PARTY);
+		rec->expire_ms = 0;
+		rec->n_filters = 0;
+		if (pcp_server_push(srv, CGN_MSG_REPLACE, rec) != 0) {
+			*rec = old;
+			return PCP_RES_NO_RESOURCES;
+		}
+		atomic_fetch_sub(&sub_of(srv, rec)->explicit_mappings, 1);
+	} else {
+		if (pcp_server_push(srv, CGN_MSG_DEL, rec) != 0)
+			return PCP_RES_NO_RESOURCES;
+		forget(srv, rec, now);
+	}
+	srv->stats.mappings_deleted++;
+	return PCP_RES_SUCCESS;
+}
+
+static uint8_t
+map_renew(struct pcp_server *srv, uint64_t now, const struct map_intent *mi, struct pcp_mapping_rec *rec,
+	  struct map_outcome *out)
+{
+	out->rec = rec;
+	if (rec->flags & CGN_MAP_STATIC) {
+		out->lifetime = UINT32_MAX; /* §11.3 item 2 */
+		return PCP_RES_SUCCESS;
+	}
+	bool explicit = rec->flags & (CGN_MAP_EXPLICIT | CGN_MAP_NATPMP);
+	if (explicit && !nonce_eq(rec, mi->nonce)) {
+		out->error_lifetime = remaining_s(rec_expire(rec), now); /* §11.3 Simple Threat Model */
+		return PCP_RES_NOT_AUTHORIZED;
+	}
+	/* §11.3 item 1 */
+	if (mi->prefer_failure && (mi->suggested_port != rec->ext_port || !addr_fits(&mi->suggested_addr, rec->ext_addr)))
+		return PCP_RES_CANNOT_PROVIDE_EXTERNAL;
+	struct cgn_pb_sub *s = sub_of(srv, rec);
+	if (!explicit && atomic_load(&s->explicit_mappings) >= srv->cfg.pcp.max_mappings_per_subscriber)
+		return PCP_RES_USER_EX_QUOTA;
+
+	struct cgn_filter filters[CGN_MAP_FILTERS];
+	uint8_t n_filters;
+	uint8_t rc = merge_filters(srv, rec, mi, filters, &n_filters);
+	if (rc != PCP_RES_SUCCESS)
+		return rc;
+
+	struct pcp_mapping_rec old = *rec;
+	uint32_t lifetime = pcp_clamp_lifetime(&srv->cfg, mi->lifetime);
+	uint64_t idle = mapping_idle_remaining_ms(srv, rec, now);
+	if (idle > (uint64_t)lifetime * 1000) /* §15: a renewal may not shorten it either */
+		lifetime = (uint32_t)((idle + 999) / 1000);
+	rec->lifetime_s = lifetime;
+	rec->expire_ms = now + (uint64_t)lifetime * 1000;
+	rec->flags |= mi->origin | (mi->third_party ? CGN_MAP_THIRD_PARTY : 0) |
+		      (mi->prefer_failure ? CGN_MAP_PREFER_FAILURE : 0);
+	rec->n_filters = n_filters;
+	memcpy(rec->filters, filters, sizeof(filters[0]) * n_filters);
+	rec->flags = (uint16_t)(n_filters ? rec->flags | CGN_MAP_FILTERED : rec->flags & ~CGN_MAP_FILTERED);
+	if (!explicit) { /* §11.3 item 4: an outbound mapping becomes explicit inbound too */
+		memcpy(rec->nonce, mi->nonce, PCP_NONCE_LEN);
+		rec->client = mi->client;
+		rec->client_port = mi->client_port;
+	}
+	bool republish = rec->flags != old.flags || rec->n_filters != old.n_filters ||
+			 memcmp(rec->filters, old.filters, sizeof(rec->filters)) != 0;
+	if (pcp_server_push(srv, republish ? CGN_MSG_REPLACE : CGN_MSG_REFRESH, rec) != 0) {
+		*rec = old;
+		return PCP_RES_NO_RESOURCES;
+	}
+	if (!explicit)
+		atomic_fetch_add(&s->explicit_mappings, 1);
+	srv->stats.mappings_renewed++;
+	out->lifetime = lifetime;
+	return PCP_RES_SUCCESS;
+}
+
+/* Maps an allocator error to the result of §7.4 (PREFER_FAILURE turns each into §13.2's). */
+static uint8_t
+alloc_result(int rc, bool prefer_failure)
+{
+	if (prefer_failure)
+		return PCP_RES_CANNOT_PROVIDE_EXTERNAL;
+	return rc == -EDQUOT ? PCP_RES_USER_EX_QUOTA : PCP_RES_NO_RESOURCES;
+}
+
+/* Takes the external port of a new mapping: the same client's held port, the suggestion, or
+ * any port of the subscriber's blocks. */
+static uint8_t
+take_port(struct pcp_server *srv, uint32_t sub, const struct cgn_key *in, const struct cgn_addr *sugg_addr,
+	  uint16_t sugg_port, const uint8_t nonce[PCP_NONCE_LEN], bool exact, uint32_t *addr, uint16_t *port)
+{
+	uint32_t paired = srv->pb.addrs[cgn_pb_sub(&srv->pb, sub)->ext_index];
+	struct hold_rec *h = hold_find(srv, in, nonce);
+	if (h && (!exact || (sugg_port == h->ext_port && addr_fits(sugg_addr, h->ext_addr)))) {
+		*addr = h->ext_addr; /* still allocated: it changes hands, not state */
+		*port = h->ext_port;
+		rec_db_del(srv->holds, h);
+		srv->stats.holds_reclaimed++;
+		return PCP_RES_SUCCESS;
+	}
+	bool fits = addr_fits(sugg_addr, paired);
+	if (exact && !fits)
+		return PCP_RES_CANNOT_PROVIDE_EXTERNAL;
+	uint16_t want = fits ? sugg_port : 0;
+	int rc = cgn_pb_alloc(&srv->pb, sub, in->proto, want, in->port, &srv->rng, addr, port);
+	if (rc != 0)
+		return alloc_result(rc, exact);
+	if (exact && sugg_port && *port != want) {
+		cgn_pb_release(&srv->pb, sub, in->proto, *port);
+		return PCP_RES_CANNOT_PROVIDE_EXTERNAL;
+	}
+	return PCP_RES_SUCCESS;
+}
+
+/* Inserts a new record and tells the data plane; undoes the port on failure. */
+static uint8_t
+publish_new(struct pcp_server *srv, uint64_t now, const struct cgn_key *in, uint32_t sub, uint32_t addr,
+	    uint16_t port, struct pcp_mapping_rec **out, void (*fill)(struct pcp_mapping_rec *, const void *),
+	    const void *arg)
+{
+	struct pcp_mapping_rec *rec = rec_db_add(srv->mappings, in);
+	if (rec == NULL) {
+		cgn_pb_release(&srv->pb, sub, in->proto, port);
+		return PCP_RES_NO_RESOURCES;
+	}
+	rec->in = *in;
+	rec->sub = sub;
+	rec->ext_addr = addr;
+	rec->ext_port = port;
+	rec->created_ms = now;
+	fill(rec, arg);
+	if (pcp_server_push(srv, CGN_MSG_ADD, rec) != 0) {
+		cgn_pb_release(&srv->pb, sub, in->proto, port);
+		rec_db_del(srv->mappings, rec);
+		return PCP_RES_NO_RESOURCES;
+	}
+	*out = rec;
+	return PCP_RES_SUCCESS;
+}
+
+struct map_fill {
+	const struct map_intent *mi;
+	uint64_t now;
+	uint32_t lifetime;
+	const struct cgn_filter *filters;
+	uint8_t n_filters;
+};
+
+static void
+fill_map(struct pcp_mapping_rec *rec, const void *arg)
+{
+	const struct map_fill *f = arg;
+	rec->flags = f->mi->origin | (f->mi->third_party ? CGN_MAP_THIRD_PARTY : 0) |
+		     (f->mi->prefer_failure ? CGN_MAP_PREFER_FAILURE : 0) | (f->n_filters ? CGN_MAP_FILTERED : 0);
+	memcpy(rec->nonce, f->mi->nonce, PCP_NONCE_LEN);
+	rec->lifetime_s = f->lifetime;
+	rec->expire_ms = f->now + (uint64_t)f->lifetime * 1000;
+	rec->client = f->mi->client;
+	rec->client_port = f->mi->client_port;
+	rec->n_filters = f->n_filters;
+	memcpy(rec->filters, f->filters, sizeof(rec->filters[0]) * f->n_filters);
+}
+
+static uint8_t
+map_create(struct pcp_server *srv, uint64_t now, const struct map_intent *mi, struct map_outcome *out)
+{
+	struct cgn_filter filters[CGN_MAP_FILTERS];
+	uint8_t n_filters;
+	uint8_t rc = merge_filters(srv, NULL, mi, filters, &n_filters);
+	if (rc != PCP_RES_SUCCESS)
+		return rc;
+
+	int32_t sub = cgn_pb_subscriber(&srv->pb, &mi->in.addr, true);
+	if (sub < 0)
+		return PCP_RES_NO_RESOURCES; /* the subscriber table is full */
+	struct cgn_pb_sub *s = cgn_pb_sub(&srv->pb, (uint32_t)sub);
+	if (atomic_load(&s->explicit_mappings) >= srv->cfg.pcp.max_mappings_per_subscriber)
+		return PCP_RES_USER_EX_QUOTA;
+
+	uint32_t addr;
+	uint16_t port;
+	rc = take_port(srv, (uint32_t)sub, &mi->in, &mi->suggested_addr, mi->suggested_port, mi->nonce,
+		       mi->prefer_failure, &addr, &port);
+	if (rc != PCP_RES_SUCCESS)
+		return rc;
+
+	struct map_fill f = { mi, now, pcp_clamp_lifetime(&srv->cfg, mi->lifetime), filters, n_filters };
+	struct pcp_mapping_rec *rec;
+	rc = publish_new(srv, now, &mi->in, (uint32_t)sub, addr, port, &rec, fill_map, &f);
+	if (rc != PCP_RES_SUCCESS)
+		return rc;
+	atomic_fetch_add(&s->explicit_mappings, 1);
+	srv->stats.mappings_created++;
+	out->rec = rec;
+	out->lifetime = rec->lifetime_s;
+	return PCP_RES_SUCCESS;
+}
+
+uint8_t
+mapping_map(struct pcp_server *srv, uint64_t now, const struct map_intent *mi, struct map_outcome *out)
+{
+	struct pcp_mapping_rec *rec = rec_db_find(srv->mappings, &mi->in);
+	memset(out, 0, sizeof(*out));
+	if (mi->lifetime == 0)
+		return map_delete(srv, now, mi, rec, out);
+	if (rec)
+		return map_renew(srv, now, mi, rec, out);
+	return map_create(srv, now, mi, out);
+}
+
+/* ---- PEER ---------------------------------------------------------------------------------- */
+
+struct peer_fill {
+	uint64_t expire_ms;
+	uint32_t lifetime;
+	bool third_party;
+	const struct cgn_addr *client;
+	uint16_t client_port;
+};
+
+static void
+fill_peer(struct pcp_mapping_rec *rec, const void *arg)
+{
+	const struct peer_fill *f = arg;
+	rec->flags = CGN_MAP_PEER | (f->third_party ? CGN_MAP_THIRD_PARTY : 0);
+	rec->peer_expire_ms = f->expire_ms;
+	rec->lifetime_s = f->lifetime;
+	rec->client = *f->client;
+	rec->client_port = f->client_port;
+}
+
+uint8_t
+mapping_peer(struct pcp_server *srv, uint64_t now, const struct peer_key *pk, const struct cgn_addr *sugg_addr,
+	     uint16_t sugg_port, uint32_t lifetime, const uint8_t nonce[PCP_NONCE_LEN], bool third_party,
+	     const struct cgn_addr *client, uint16_t client_port, const struct pcp_mapping_rec **out,
+	     uint32_t *granted, uint32_t *error_lifetime)
+{
+	struct pcp_peer_rec *p = rec_db_find(srv->peers, pk);
+	struct pcp_mapping_rec *rec = rec_db_find(srv->mappings, &pk->in);
+	/* "it is not possible to reduce the lifetime of a mapping" (§12.1): PEER only extends. */
+	uint64_t want = now + (uint64_t)pcp_clamp_lifetime(&srv->cfg, lifetime) * 1000;
+
+	if (p && rec == NULL) { /* cannot happen: a session's mapping outlives it */
+		rec_db_del(srv->peers, p);
+		p = NULL;
+	}
+	if (p) {
+		if (memcmp(p->nonce, nonce, PCP_NONCE_LEN) != 0) {
+			*error_lifetime = remaining_s(p->expire_ms, now);
+			return PCP_RES_NOT_AUTHORIZED; /* §12.3 Simple Threat Model */
+		}
+		uint64_t old_session = p->expire_ms, old_peer = rec->peer_expire_ms;
+		if (want > p->expire_ms)
+			p->expire_ms = want;
+		if (p->expire_ms > rec->peer_expire_ms)
+			rec->peer_expire_ms = p->expire_ms;
+		if (rec->peer_expire_ms != old_peer && pcp_server_push(srv, CGN_MSG_REFRESH, rec) != 0) {
+			p->expire_ms = old_session;
+			rec->peer_expire_ms = old_peer;
+			return PCP_RES_NO_RESOURCES;
+		}
+		srv->stats.sessions_renewed++;
+		*out = rec;
+		*granted = remaining_s(p->expire_ms, now);
+		return PCP_RES_SUCCESS;
+	}
+
+	if (rec) {
+		/* The mapping of this internal endpoint exists (EIM): the session joins it. The
+		 * suggestion must be it or nothing (implied PREFER_FAILURE, §12.1). */
+		if ((sugg_port && sugg_port != rec->ext_port) || !addr_fits(sugg_addr, rec->ext_addr))
+			return PCP_RES_CANNOT_PROVIDE_EXTERNAL;
+		p = rec_db_add(srv->peers, pk);
+		if (p == NULL)
+			return PCP_RES_NO_RESOURCES;
+		uint64_t old_peer = rec->peer_expire_ms;
+		if (want > rec->peer_expire_ms)
+			rec->peer_expire_ms = want;
+		if (rec->peer_expire_ms != old_peer && pcp_server_push(srv, CGN_MSG_REFRESH, rec) != 0) {
+			rec->peer_expire_ms = old_peer;
+			rec_db_del(srv->peers, p);
+			return PCP_RES_NO_RESOURCES;
+		}
+	} else {
+		int32_t sub = cgn_pb_subscriber(&srv->pb, &pk->in.addr, true);
+		if (sub < 0)
+			return PCP_RES_NO_RESOURCES;
+		uint32_t addr;
+		uint16_t port;
+		uint8_t rc = take_port(srv, (uint32_t)sub, &pk->in, sugg_addr, sugg_port, nonce,
+				       sugg_port != 0 || !cgn_addr_is_unspecified(sugg_addr), &addr, &port);
+		if (rc != PCP_RES_SUCCESS)
+			return rc;
+		p = rec_db_add(srv->peers, pk);
+		if (p == NULL) {
+			cgn_pb_release(&srv->pb, (uint32_t)sub, pk->in.proto, port);
+			return PCP_RES_NO_RESOURCES;
+		}
+		struct peer_fill f = { want, (uint32_t)((want - now) / 1000), third_party, client, client_port };
+		rc = publish_new(srv, now, &pk->in, (uint32_t)sub, addr, port, &rec, fill_peer, &f);
+		if (rc != PCP_RES_SUCCESS) {
+			rec_db_del(srv->peers, p);
+			return rc;
+		}
+	}
+	memcpy(p->nonce, nonce, PCP_NONCE_LEN);
+	p->expire_ms = want;
+	p->lifetime_s = (uint32_t)((want - now) / 1000);
+	rec->n_peers++;
+	srv->stats.sessions_created++;
+	*out = rec;
+	*granted = p->lifetime_s;
+	return PCP_RES_SUCCESS;
+}
+
+/* ---- static mappings -------------------------------------------------------------------------- */
+
+static void
+fill_static(struct pcp_mapping_rec *rec, const void *arg)
+{
+	(void)arg;
+	rec->flags = CGN_MAP_STATIC;
+	rec->expire_ms = UINT64_MAX;
+	rec->lifetime_s = UINT32_MAX;
+}
+
+int
+mapping_install_statics(struct pcp_server *srv, uint64_t now)
+{
+	for (unsigned i = 0; i < srv->cfg.nat.n_static; i++) {
+		const struct cgn_static *st = &srv->cfg.nat.statics[i];
+		char a[CGN_ADDR_STRLEN];
+		struct cgn_key in = cgn_key_make(&st->internal, st->internal_port, st->proto, CGN_SIDE_INSIDE);
+		int32_t sub = cgn_pb_subscriber(&srv->pb, &st->internal, true);
+		int rc = sub < 0 ? (int)sub : cgn_pb_pin(&srv->pb, (uint32_t)sub, st->external);
+		if (rc == 0)
+			rc = cgn_pb_take(&srv->pb, (uint32_t)sub, st->external, st->proto, st->external_port);
+		struct pcp_mapping_rec *rec;
+		if (rc == 0 && publish_new(srv, now, &in, (uint32_t)sub, st->external, st->external_port, &rec,
+					   fill_static, NULL) != PCP_RES_SUCCESS)
+			rc = -ENOSPC;
+		if (rc != 0) {
+			struct cgn_addr ext = cgn_addr_from_v4(st->external);
+			fprintf(stderr, "cgnatd: static mapping %u (%s port %u): %s\n", i + 1,
+				cgn_addr_format(&ext, a, sizeof(a)), st->external_port,
+				rc == -EBUSY ? "the external port or its block is taken"
+				: rc == -EADDRNOTAVAIL ? "the external port is outside nat.ports or reserved"
+				: rc == -EDQUOT ? "the subscriber's block quota (nat.max_blocks) is exceeded"
+						: strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/* ---- expiry ----------------------------------------------------------------------------------- */
+
+struct sweep {
+	struct pcp_server *srv;
+	uint64_t now;
+};
+
+static void
+expire_mapping(void *r, void *arg)
+{
+	struct pcp_mapping_rec *rec = r;
+	struct sweep *sw = arg;
+	struct pcp_server *srv = sw->srv;
+	bool explicit = rec->flags & (CGN_MAP_EXPLICIT | CGN_MAP_NATPMP);
+
+	if (rec->flags & CGN_MAP_STATIC)
+		return;
+	if (explicit && rec->expire_ms > sw->now)
+		return;
+	if (!explicit && (rec->n_peers > 0 || rec->peer_expire_ms > sw->now))
+		return;
+	uint64_t idle = mapping_idle_remaining_ms(srv, rec, sw->now);
+	if (idle > 0) { /* outbound traffic keeps it: look again when that runs out */
+		if (explicit)
+			rec->expire_ms = sw->now + idle;
+		else
+			rec->peer_expire_ms = sw->now + idle;
+		return;
+	}
+	if (explicit && rec->n_peers > 0) {
+		struct pcp_mapping_rec old = *rec;
+		rec->flags &= (uint16_t)~(CGN_MAP_EXPLICIT | CGN_MAP_NATPMP | CGN_MAP_FILTERED |
+					  CGN_MAP_PREFER_FAILURE | CGN_MAP_THIRD_PARTY);
+		rec->expire_ms = 0;
+		rec->n_filters = 0;
+		if (pcp_server_push(srv, CGN_MSG_REPLACE, rec) != 0) {
+			*rec = old; /* the ring is full: the next sweep tries again */
+			return;
+		}
+		atomic_fetch_sub(&cgn_pb_sub(&srv->pb, rec->sub)->explicit_mappings, 1);
+		srv->stats.mappings_expired++;
+		return;
+	}
+	if (pcp_server_push(srv, CGN_MSG_DEL, rec) != 0)
+		return;
+	forget(srv, rec, sw->now);
+	srv->stats.mappings_expired++;
+}
+
+static void
+expire_session(void *r, void *arg)
+{
+	struct pcp_peer_rec *p = r;
+	struct sweep *sw = arg;
+	if (p->expire_ms > sw->now)
+		return;
+	const struct peer_key *pk = rec_db_key(sw->srv->peers, p);
+	struct pcp_mapping_rec *rec = rec_db_find(sw->srv->mappings, &pk->in);
+	if (rec && rec->n_peers > 0)
+		rec->n_peers--; /* the mapping sweep removes it when nothing else holds it */
+	rec_db_del(sw->srv->peers, p);
+	sw->srv->stats.sessions_expired++;
+}
+
+static void
+expire_hold(void *r, void *arg)
+{
+	struct hold_rec *h = r;
+	struct sweep *sw = arg;
+	if (h->until_ms > sw->now)
+		return;
+	cgn_pb_release(&sw->srv->pb, h->sub, h->proto, h->ext_port);
+	rec_db_del(sw->srv->holds, h);
+}
+
+void
+mapping_expire(struct pcp_server *srv, uint64_t now)
+{
+	struct sweep sw = { srv, now };
+	/* Bounds: capacity/50 + 64 slots of each table per call, so a 100 ms tick sweeps every
+	 * table in five seconds; and 256 subscriber slots for block reclaim. */
+	rec_db_scan(srv->peers, &srv->peer_cursor, rec_db_capacity(srv->peers) / 50 + 64, expire_session, &sw);
+	rec_db_scan(srv->mappings, &srv->expire_cursor, rec_db_capacity(srv->mappings) / 50 + 64, expire_mapping, &sw);
+	rec_db_scan(srv->holds, &srv->hold_cursor, rec_db_capacity(srv->holds) / 50 + 64, expire_hold, &sw);
+	for (unsigned i = 0; i < 256; i++) {
+		uint32_t si = srv->reclaim_cursor++ & srv->pb.sub_mask;
+		struct cgn_pb_sub *s = cgn_pb_sub(&srv->pb, si);
+		if (atomic_load(&s->state) == CGN_PB_SUB_READY && atomic_load(&s->n_blocks) > 0 &&
+		    atomic_load(&s->ports_used) == 0)
+			srv->stats.blocks_reclaimed += cgn_pb_reclaim(&srv->pb, si);
+	}
+}

@@ -1,0 +1,79 @@
+/*
+ * The PEER opcode (RFC 6887 §12.3) on the wire: validates the request and the remote peer,
+ * reads THIRD_PARTY (§13.1), lets the mapping lifecycle create or extend the session
+ * (mappings.c: mapping_peer), and writes the response.
+ */
+#include <netinet/in.h>
+#include <string.h>
+
+#include "pcp_server_int.h"
+
+/* §12.3: a remote peer an implicit mapping could not have: unspecified, loopback, multicast,
+ * broadcast, port 0; and IPv6 peers, which a NAT44 cannot reach. */
+static bool
+remote_peer_valid(const struct cgn_addr *a, uint16_t port)
+{
+	if (port == 0 || !cgn_addr_is_v4(a) || cgn_addr_is_unspecified(a))
+		return false;
+	uint8_t first = a->b[12];
+	return first != 127 && first < 224 && first != 0;
+}
+
+uint8_t
+pcp_peer_handle(struct pcp_ctx *ctx)
+{
+	const struct cgn_config *cfg = &ctx->srv->cfg;
+	const struct pcp_peer_data *rq = &ctx->req.u.peer;
+	struct cgn_addr internal = ctx->src;
+	bool third_party = false;
+
+	/* §12.3: Protocol, Internal Port, Remote Peer IP Address, Remote Peer Port and Mapping
+	 * Nonce are copied into the response. */
+	ctx->resp.u.peer = *rq;
+
+	for (uint16_t i = 0; i < ctx->req.n_options; i++) {
+		const struct pcp_option *opt = &ctx->req.options[i];
+		if (opt->code == PCP_OPT_THIRD_PARTY) {
+			uint8_t rc = pcp_option_third_party_check(ctx, opt, &internal);
+			if (rc != PCP_RES_SUCCESS)
+				return rc;
+			third_party = true;
+		} else if (pcp_option_is_mandatory(opt->code)) {
+			return PCP_RES_UNSUPP_OPTION;
+		} else {
+			continue; /* not processed: not echoed */
+		}
+		if (pcp_response_add_option(&ctx->resp, opt->code, opt->data, opt->len) != 0)
+			return PCP_RES_MALFORMED_REQUEST;
+	}
+	if (!cgn_prefix_list_contains(cfg->pcp.inside, cfg->pcp.n_inside, &internal))
+		return PCP_RES_NOT_AUTHORIZED;
+
+	/* §12.1: "Protocol MUST NOT be zero", "Internal port MUST NOT be zero". */
+	if (rq->map.protocol == 0 || rq->map.internal_port == 0)
+		return PCP_RES_MALFORMED_REQUEST;
+	if (rq->map.protocol != IPPROTO_TCP && rq->map.protocol != IPPROTO_UDP)
+		return PCP_RES_UNSUPP_PROTOCOL;
+	if (!remote_peer_valid(&rq->remote_addr, rq->remote_port))
+		return PCP_RES_MALFORMED_REQUEST;
+
+	struct peer_key pk;
+	memset(&pk, 0, sizeof(pk));
+	pk.in = cgn_key_make(&internal, rq->map.internal_port, rq->map.protocol, CGN_SIDE_INSIDE);
+	pk.remote = rq->remote_addr;
+	pk.remote_port = rq->remote_port;
+
+	const struct pcp_mapping_rec *rec;
+	uint32_t lifetime = 0, err_lifetime = 0;
+	uint8_t rc = mapping_peer(ctx->srv, ctx->now_ms, &pk, &rq->map.external_addr, rq->map.external_port,
+				  ctx->req.lifetime, rq->map.nonce, third_party, &ctx->src, ctx->src_port, &rec,
+				  &lifetime, &err_lifetime);
+	if (rc != PCP_RES_SUCCESS) {
+		ctx->error_lifetime = err_lifetime;
+		return rc;
+	}
+	ctx->resp.lifetime = lifetime;
+	ctx->resp.u.peer.map.external_port = rec->ext_port;
+	ctx->resp.u.peer.map.external_addr = cgn_addr_from_v4(rec->ext_addr);
+	return PCP_RES_SUCCESS;
+}
