@@ -1,9 +1,10 @@
 /*
  * Subscribers and port blocks (see cgn_portblock.h for the model and the concurrency rules).
  *
- * Memory layout in the caller's buffer:
- *   addrs[n_addrs] | owner[n_addrs * blocks_per_addr] | addr_blocks[n_addrs] | subscriber table
- * A subscriber record is followed by its bitmaps: [CGN_PB_MAX_BLOCKS slots][NPROTO][words].
+ * Memory layout in the caller's (zeroed) buffer:
+ *   addrs[n_addrs] | owner[n_addrs * blocks_per_addr] | addr_blocks[n_addrs] |
+ *   slots[2 * max_subscribers rounded up] | records[max_subscribers]
+ * A record is followed by block[max_blocks] and the bitmaps [max_blocks][NPROTO][words].
  */
 #include "cgn_portblock.h"
 
@@ -11,18 +12,12 @@
 #include <netinet/in.h>
 #include <string.h>
 
-/* Allocators in flight on a subscriber, for cgn_pb_reclaim() to wait on; kept next to the
- * record's state so both live in one cache line. Stored in the padding after the record. */
-struct sub_ext {
-	_Atomic uint32_t busy;
-};
-
 #define ALIGN64(x) (((x) + 63) & ~(size_t)63)
 
 static size_t
-header_size(void)
+header_size(const struct cgn_pb_params *p)
 {
-	return ALIGN64(sizeof(struct cgn_pb_sub) + sizeof(struct sub_ext));
+	return ALIGN64(sizeof(struct cgn_pb_sub) + (size_t)p->max_blocks * sizeof(uint32_t));
 }
 
 static uint32_t
@@ -47,7 +42,7 @@ params_ok(const struct cgn_pb_params *p)
 static size_t
 sub_stride(const struct cgn_pb_params *p)
 {
-	return header_size() + (size_t)CGN_PB_MAX_BLOCKS * CGN_PB_NPROTO * (p->block_size / 64) * 8;
+	return header_size(p) + (size_t)p->max_blocks * CGN_PB_NPROTO * (p->block_size / 64) * 8;
 }
 
 size_t
@@ -57,8 +52,9 @@ cgn_pb_mem_size(const struct cgn_pb_params *p)
 		return 0;
 	uint32_t bpa = ((uint32_t)p->port_max - p->port_min + 1) / p->block_size;
 	size_t n = ALIGN64((size_t)p->n_addrs * 4) + ALIGN64((size_t)p->n_addrs * bpa * 4) +
-		   ALIGN64((size_t)p->n_addrs * 4);
-	return n + (size_t)table_slots(p->max_subscribers) * sub_stride(p);
+		   ALIGN64((size_t)p->n_addrs * 4) +
+		   ALIGN64((size_t)table_slots(p->max_subscribers) * sizeof(struct cgn_pb_slot));
+	return n + (size_t)p->max_subscribers * sub_stride(p);
 }
 
 int
@@ -69,13 +65,12 @@ cgn_pb_init(struct cgn_pb *pb, const struct cgn_pb_params *p, void *mem, size_t 
 		return -EINVAL;
 	if (size < need)
 		return -ENOSPC;
-	memset(mem, 0, need);
 	memset(pb, 0, sizeof(*pb));
 	pb->p = *p;
 	pb->blocks_per_addr = ((uint32_t)p->port_max - p->port_min + 1) / p->block_size;
 	pb->words_per_block = p->block_size / 64;
 	pb->sub_stride = sub_stride(p);
-	pb->sub_mask = table_slots(p->max_subscribers) - 1;
+	pb->slot_mask = table_slots(p->max_subscribers) - 1;
 
 	uint8_t *m = mem;
 	pb->addrs = (uint32_t *)m;
@@ -86,6 +81,8 @@ cgn_pb_init(struct cgn_pb *pb, const struct cgn_pb_params *p, void *mem, size_t 
 	m += ALIGN64((size_t)p->n_addrs * pb->blocks_per_addr * 4);
 	pb->addr_blocks = (_Atomic uint32_t *)m;
 	m += ALIGN64((size_t)p->n_addrs * 4);
+	pb->slots = (struct cgn_pb_slot *)m;
+	m += ALIGN64((size_t)(pb->slot_mask + 1) * sizeof(struct cgn_pb_slot));
 	pb->subs = m;
 	return 0;
 }
@@ -119,16 +116,10 @@ cgn_pb_sub(const struct cgn_pb *pb, uint32_t i)
 	return (struct cgn_pb_sub *)(pb->subs + (size_t)i * pb->sub_stride);
 }
 
-static struct sub_ext *
-sub_ext(struct cgn_pb_sub *s)
-{
-	return (struct sub_ext *)((uint8_t *)s + sizeof(*s));
-}
-
 static _Atomic uint64_t *
 bitmap(const struct cgn_pb *pb, struct cgn_pb_sub *s, uint32_t slot, int pi)
 {
-	uint8_t *base = (uint8_t *)s + header_size();
+	uint8_t *base = (uint8_t *)s + header_size(&pb->p);
 	return (_Atomic uint64_t *)(base + (((size_t)slot * CGN_PB_NPROTO + (size_t)pi) * pb->words_per_block) * 8);
 }
 
@@ -186,30 +177,40 @@ int32_t
 cgn_pb_subscriber(struct cgn_pb *pb, const struct cgn_addr *addr, bool create)
 {
 	uint32_t h = addr_hash(addr);
-	for (uint32_t probe = 0; probe <= pb->sub_mask; probe++) {
-		uint32_t i = (h + probe) & pb->sub_mask;
-		struct cgn_pb_sub *s = cgn_pb_sub(pb, i);
-		uint32_t st = atomic_load_explicit(&s->state, memory_order_acquire);
+	for (uint32_t probe = 0; probe <= pb->slot_mask; probe++) {
+		struct cgn_pb_slot *sl = &pb->slots[(h + probe) & pb->slot_mask];
+		uint32_t st = atomic_load_explicit(&sl->state, memory_order_acquire);
 		if (st == CGN_PB_SUB_EMPTY) {
 			if (!create)
 				return -ENOENT;
-			if (atomic_load_explicit(&pb->n_subs, memory_order_relaxed) >= pb->p.max_subscribers)
-				return -ENOSPC;
 			uint32_t expect = CGN_PB_SUB_EMPTY;
-			if (atomic_compare_exchange_strong(&s->state, &expect, CGN_PB_SUB_CLAIMING)) {
+			if (atomic_compare_exchange_strong(&sl->state, &expect, CGN_PB_SUB_CLAIMING)) {
+				uint32_t idx = atomic_fetch_add(&pb->n_subs, 1);
+				if (idx >= pb->p.max_subscribers) {
+					atomic_fetch_sub(&pb->n_subs, 1);
+					atomic_store_explicit(&sl->state, CGN_PB_SUB_EMPTY, memory_order_release);
+					return -ENOSPC;
+				}
+				struct cgn_pb_sub *s = cgn_pb_sub(pb, idx);
 				s->addr = *addr;
 				s->ext_index = least_loaded(pb, h);
-				atomic_fetch_add(&pb->n_subs, 1);
-				atomic_store_explicit(&s->state, CGN_PB_SUB_READY, memory_order_release);
-				return (int32_t)i;
+				atomic_store_explicit(&s->state, CGN_PB_SUB_READY, memory_order_relaxed);
+				sl->addr = *addr;
+				sl->idx = idx;
+				atomic_store_explicit(&sl->state, CGN_PB_SUB_READY, memory_order_release);
+				return (int32_t)idx;
 			}
-			st = expect; /* someone else claimed it: look at what they wrote */
+			st = expect; /* someone else claimed it: look at what they write */
 		}
-		/* A claim in progress writes 16 octets and publishes: wait for it. */
+		/* A claim in progress writes a few words and publishes: wait for it. */
 		while (st == CGN_PB_SUB_CLAIMING)
-			st = atomic_load_explicit(&s->state, memory_order_acquire);
-		if (cgn_addr_eq(&s->addr, addr))
-			return (int32_t)i;
+			st = atomic_load_explicit(&sl->state, memory_order_acquire);
+		if (st == CGN_PB_SUB_EMPTY) { /* the claim gave up (table full): look again */
+			probe--;
+			continue;
+		}
+		if (cgn_addr_eq(&sl->addr, addr))
+			return (int32_t)sl->idx;
 	}
 	return -ENOSPC;
 }
@@ -233,17 +234,17 @@ cgn_pb_pin(struct cgn_pb *pb, uint32_t sub, uint32_t addr)
 static bool
 enter(struct cgn_pb_sub *s)
 {
-	atomic_fetch_add(&sub_ext(s)->busy, 1);
+	atomic_fetch_add(&s->busy, 1);
 	if (atomic_load(&s->state) == CGN_PB_SUB_READY)
 		return true;
-	atomic_fetch_sub(&sub_ext(s)->busy, 1);
+	atomic_fetch_sub(&s->busy, 1);
 	return false;
 }
 
 static void
 leave(struct cgn_pb_sub *s)
 {
-	atomic_fetch_sub_explicit(&sub_ext(s)->busy, 1, memory_order_release);
+	atomic_fetch_sub_explicit(&s->busy, 1, memory_order_release);
 }
 
 /*
@@ -465,7 +466,7 @@ cgn_pb_reclaim(struct cgn_pb *pb, uint32_t sub)
 	if (!atomic_compare_exchange_strong(&s->state, &expect, CGN_PB_SUB_DRAINING))
 		return 0;
 	/* No allocator starts now; wait for those already in (a few hundred cycles at most). */
-	while (atomic_load(&sub_ext(s)->busy) != 0)
+	while (atomic_load(&s->busy) != 0)
 		;
 	uint32_t n = 0;
 	if (atomic_load(&s->ports_used) == 0) {

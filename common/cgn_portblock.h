@@ -11,8 +11,9 @@
  *
  * Concurrency: everything is C11 atomics on memory the caller provides (cgn_pb_mem_size()),
  * no lock anywhere, so the control thread and the workers may allocate and release at once:
- *   - subscriber records are claimed by CAS on their state (EMPTY → CLAIMING → READY) in an
- *     open-addressing table and never removed (the table holds max_subscribers);
+ *   - subscribers are found through an open-addressing table of slots (twice max_subscribers)
+ *     claimed by CAS on their state (EMPTY → CLAIMING → READY), each naming a record in a
+ *     dense array; records are never removed (the array holds max_subscribers);
  *   - a block is claimed by CAS on its owner word (0 → subscriber + 1), then published in the
  *     subscriber's next block slot; ports are bits taken with fetch_or and released with
  *     fetch_and;
@@ -46,26 +47,35 @@ struct cgn_pb_params {
 	bool parity;             /* keep the parity of the internal port (RFC 4787 REQ-3) */
 };
 
-/* One subscriber; the bitmaps of its blocks follow the record (stride set at init). */
+/* One subscriber; its block[] (max_blocks entries) and their bitmaps follow the record. */
 struct cgn_pb_sub {
-	_Atomic uint32_t state;      /* CGN_PB_SUB_* */
+	_Atomic uint32_t state;      /* CGN_PB_SUB_READY or _DRAINING */
+	_Atomic uint32_t busy;       /* allocators in flight, for cgn_pb_reclaim() */
 	uint32_t ext_index;          /* paired pool address, index into addrs */
-	struct cgn_addr addr;        /* the subscriber's inside address */
-	_Atomic uint32_t n_blocks;   /* slots of block[] in use, published in order */
+	_Atomic uint32_t n_blocks;   /* entries of block[] in use, published in order */
 	_Atomic uint32_t ports_used; /* ports held in all blocks and protocols */
 	_Atomic uint32_t explicit_mappings; /* PCP/NAT-PMP mappings: kept by the control thread */
-	_Atomic uint32_t block[CGN_PB_MAX_BLOCKS]; /* global block id + 1 */
+	struct cgn_addr addr;        /* the subscriber's inside address */
+	_Atomic uint32_t block[];    /* [max_blocks]: global block id + 1, 0 = not yet published */
 };
 
 enum { CGN_PB_SUB_EMPTY, CGN_PB_SUB_CLAIMING, CGN_PB_SUB_READY, CGN_PB_SUB_DRAINING };
+
+/* A slot of the lookup table: EMPTY, CLAIMING (being filled), or READY naming record idx. */
+struct cgn_pb_slot {
+	_Atomic uint32_t state;
+	uint32_t idx;
+	struct cgn_addr addr;
+};
 
 struct cgn_pb {
 	struct cgn_pb_params p;
 	uint32_t blocks_per_addr;
 	uint32_t words_per_block;   /* 64-bit words of one protocol's bitmap */
-	size_t sub_stride;          /* record + bitmaps */
-	uint32_t sub_mask;          /* table slots - 1 (power of two >= 2 * max_subscribers) */
-	uint8_t *subs;              /* [sub_mask + 1] records */
+	size_t sub_stride;          /* record + block[] + bitmaps, 64-aligned */
+	uint32_t slot_mask;         /* lookup slots - 1 (power of two >= 2 * max_subscribers) */
+	struct cgn_pb_slot *slots;  /* [slot_mask + 1] */
+	uint8_t *subs;              /* [max_subscribers] records of sub_stride octets */
 	_Atomic uint32_t *owner;    /* [n_addrs * blocks_per_addr]: subscriber index + 1, 0 = free */
 	_Atomic uint32_t *addr_blocks; /* [n_addrs]: blocks in use per address */
 	_Atomic uint32_t n_subs;
@@ -76,7 +86,9 @@ struct cgn_pb {
 size_t cgn_pb_mem_size(const struct cgn_pb_params *p);
 
 /**
- * Lays the allocator out in mem (cgn_pb_mem_size() octets, 64-aligned, zeroed here).
+ * Lays the allocator out in mem: cgn_pb_mem_size() octets, 64-aligned, and zeroed by the
+ * caller (calloc or mmap memory is): so only the pages of subscribers that appear are ever
+ * touched, and a table sized for millions costs little until it fills.
  * @return 0, -EINVAL for bad parameters (block size not a multiple of 64, no whole block in
  *         the port range, too many blocks), or -ENOSPC if mem is too small.
  */
@@ -84,7 +96,8 @@ int cgn_pb_init(struct cgn_pb *pb, const struct cgn_pb_params *p, void *mem, siz
 
 /**
  * Finds a subscriber, creating it when create is true.
- * @return its index, -ENOENT (not found, create false), or -ENOSPC (table full).
+ * @return its index (0 .. max_subscribers-1, dense), -ENOENT (not found, create false), or
+ *         -ENOSPC (max_subscribers reached).
  */
 int32_t cgn_pb_subscriber(struct cgn_pb *pb, const struct cgn_addr *addr, bool create);
 

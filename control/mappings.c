@@ -659,8 +659,9 @@ mapping_expire(struct pcp_server *srv, uint64_t now)
 	rec_db_scan(srv->peers, &srv->peer_cursor, rec_db_capacity(srv->peers) / 50 + 64, expire_session, &sw);
 	rec_db_scan(srv->mappings, &srv->expire_cursor, rec_db_capacity(srv->mappings) / 50 + 64, expire_mapping, &sw);
 	rec_db_scan(srv->holds, &srv->hold_cursor, rec_db_capacity(srv->holds) / 50 + 64, expire_hold, &sw);
-	for (unsigned i = 0; i < 256; i++) {
-		uint32_t si = srv->reclaim_cursor++ & srv->pb.sub_mask;
+	uint32_t n_subs = atomic_load(&srv->pb.n_subs);
+	for (unsigned i = 0; i < 256 && i < n_subs; i++) {
+		uint32_t si = srv->reclaim_cursor++ % n_subs;
 		struct cgn_pb_sub *s = cgn_pb_sub(&srv->pb, si);
 		if (atomic_load(&s->state) == CGN_PB_SUB_READY && atomic_load(&s->n_blocks) > 0 &&
 		    atomic_load(&s->ports_used) == 0)

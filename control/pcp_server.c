@@ -72,7 +72,8 @@ pcp_server_create(const struct cgn_config *cfg, const struct pcp_server_ops *ops
 		return NULL;
 	}
 	uint32_t cap = cfg->dataplane.table_size;
-	srv->pb_mem = pb_size ? aligned_alloc(64, (pb_size + 63) & ~(size_t)63) : NULL;
+	/* Zeroed, and left untouched until used: jemalloc serves this size with fresh pages. */
+	srv->pb_mem = pb_size ? calloc(1, pb_size) : NULL;
 	srv->mappings = rec_db_create("pcp_mappings", cap, sizeof(struct cgn_key), sizeof(struct pcp_mapping_rec));
 	srv->peers = rec_db_create("pcp_peers", cap, sizeof(struct peer_key), sizeof(struct pcp_peer_rec));
 	srv->holds = rec_db_create("pcp_holds", cap, sizeof(struct cgn_key), sizeof(struct hold_rec));

@@ -210,7 +210,7 @@ page_params(const char *params, uint32_t *start, uint32_t *count)
 static void
 add_mapping(struct rte_tel_data *d, uint32_t i, const struct cgn_mapping *m, uint64_t now)
 {
-	char a[CGN_ADDR_STRLEN], buf[96];
+	char a[CGN_ADDR_STRLEN], buf[RTE_TEL_MAX_STRING_LEN];
 	struct rte_tel_data *e = rte_tel_data_alloc();
 	if (e == NULL)
 		return;
@@ -225,6 +225,19 @@ add_mapping(struct rte_tel_data *d, uint32_t i, const struct cgn_mapping *m, uin
 	rte_tel_data_add_dict_u64(e, "expires_in_s", exp == UINT64_MAX ? UINT32_MAX : exp > now ? (exp - now) / 1000 : 0);
 	flags_text(m->flags, buf, sizeof(buf));
 	rte_tel_data_add_dict_string(e, "flags", buf);
+	size_t off = 0;
+	buf[0] = '\0';
+	for (unsigned k = 0; k < m->n_filters && k < CGN_MAP_FILTERS; k++) {
+		char fa[CGN_ADDR_STRLEN];
+		const struct cgn_filter *f = &m->filters[k];
+		bool v4 = cgn_addr_is_v4(&f->addr) && f->prefix_len >= 96;
+		off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s%s/%u:%u", k ? " " : "",
+					cgn_addr_format(&f->addr, fa, sizeof(fa)), v4 ? f->prefix_len - 96 : f->prefix_len,
+					f->port);
+		if (off >= sizeof(buf))
+			break;
+	}
+	rte_tel_data_add_dict_string(e, "filters", buf);
 	for (int k = 0; k < 12; k++)
 		snprintf(buf + 2 * k, 3, "%02x", m->nonce[k]);
 	rte_tel_data_add_dict_string(e, "nonce", buf);
@@ -300,7 +313,7 @@ cmd_subscriber(const char *cmd __rte_unused, const char *params, struct rte_tel_
 	struct rte_tel_data *blocks = rte_tel_data_alloc();
 	if (blocks) {
 		rte_tel_data_start_array(blocks, RTE_TEL_STRING_VAL);
-		for (uint32_t i = 0; i < n && i < CGN_PB_MAX_BLOCKS; i++) {
+		for (uint32_t i = 0; i < n && i < pb->p.max_blocks; i++) {
 			uint32_t gid1 = atomic_load(&s->block[i]);
 			if (gid1 == 0)
 				continue;
