@@ -1,0 +1,282 @@
+/*
+ * The conformance harness (see harness.h): main() writes the configuration, starts tshark
+ * and cgnatd, runs every Criterion test against them, stops them, and finally has tshark
+ * decode every response the server sent, failing the run on any malformed field.
+ */
+#define _GNU_SOURCE
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "proc.h"
+
+struct pcp_request H_req;
+struct pcp_response H_resp;
+uint8_t H_raw[PCP_MAX_MSG + 64];
+size_t H_raw_len;
+uint8_t H_sent[PCP_MAX_MSG + 64];
+size_t H_sent_len;
+const char *H_server = "127.0.0.1";
+
+static uint8_t opt_store[64][PCP_MAX_MSG];
+static unsigned opt_used;
+static char prefix[64], workdir[256];
+
+const char *
+h_env(const char *name)
+{
+	return proc_env(name);
+}
+
+static struct cgn_addr
+addr(const char *text)
+{
+	struct cgn_addr a;
+	cr_assert_eq(cgn_addr_parse(text, &a), 0, "bad address %s", text);
+	return a;
+}
+
+void
+h_begin(uint8_t opcode, const char *src, uint32_t lifetime)
+{
+	memset(&H_req, 0, sizeof(H_req));
+	opt_used = 0;
+	H_req.version = PCP_VERSION;
+	H_req.opcode = opcode;
+	H_req.lifetime = lifetime;
+	H_req.client_addr = addr(src);
+}
+
+void
+h_map(uint8_t proto, uint16_t internal_port, uint16_t ext_port, const char *ext_addr, const char *nonce_tag)
+{
+	struct pcp_map_data *m = &H_req.u.map;
+	memset(m->nonce, 0, PCP_NONCE_LEN);
+	memcpy(m->nonce, nonce_tag, strnlen(nonce_tag, PCP_NONCE_LEN));
+	m->protocol = proto;
+	m->internal_port = internal_port;
+	m->external_port = ext_port;
+	m->external_addr = addr(ext_addr ? ext_addr : "0.0.0.0");
+}
+
+void
+h_peer_remote(const char *remote, uint16_t remote_port)
+{
+	H_req.u.peer.remote_addr = addr(remote);
+	H_req.u.peer.remote_port = remote_port;
+}
+
+void
+h_opt(uint8_t code, const void *data, uint16_t len)
+{
+	cr_assert_lt(opt_used, 64);
+	if (len)
+		memcpy(opt_store[opt_used], data, len);
+	cr_assert_eq(pcp_request_add_option(&H_req, code, opt_store[opt_used], len), 0);
+	opt_used++;
+}
+
+void
+h_third_party(const char *a)
+{
+	struct cgn_addr x = addr(a);
+	h_opt(PCP_OPT_THIRD_PARTY, x.b, 16);
+}
+
+void
+h_filter(uint8_t prefix_len, const char *a, uint16_t port)
+{
+	struct pcp_filter f = { .prefix_len = prefix_len, .remote_port = port, .remote_addr = addr(a) };
+	uint8_t b[PCP_FILTER_LEN];
+	pcp_filter_encode(&f, b);
+	h_opt(PCP_OPT_FILTER, b, sizeof(b));
+}
+
+int
+h_send_raw(const char *src, const void *msg, size_t len, int wait_ms)
+{
+	struct sockaddr_in me = { .sin_family = AF_INET }, srv = { .sin_family = AF_INET, .sin_port = htons(5351) };
+	inet_pton(AF_INET, src, &me.sin_addr);
+	inet_pton(AF_INET, H_server, &srv.sin_addr);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&me, sizeof(me)), 0, "bind %s: %s", src, strerror(errno));
+	cr_assert_eq(connect(fd, (struct sockaddr *)&srv, sizeof(srv)), 0);
+	cr_assert_eq(send(fd, msg, len, 0), (ssize_t)len);
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	int rc = -1;
+	if (poll(&p, 1, wait_ms) == 1) {
+		ssize_t n = recv(fd, H_raw, sizeof(H_raw), 0);
+		if (n >= 0) {
+			H_raw_len = (size_t)n;
+			rc = (int)n;
+		}
+	}
+	close(fd);
+	return rc;
+}
+
+int
+h_send(const char *src, int wait_ms)
+{
+	ssize_t n = pcp_build_request(&H_req, H_sent, sizeof(H_sent));
+	cr_assert_gt(n, 0, "request does not build");
+	H_sent_len = (size_t)n;
+	if (h_send_raw(src, H_sent, H_sent_len, wait_ms) < 0)
+		return -1;
+	cr_assert_eq(pcp_parse_response(H_raw, H_raw_len, &H_resp), PCP_VERDICT_OK, "unreadable response of %zu octets",
+		     H_raw_len);
+	return H_resp.result;
+}
+
+const char *
+h_ext_addr(void)
+{
+	static char buf[CGN_ADDR_STRLEN];
+	return cgn_addr_format(&H_resp.u.map.external_addr, buf, sizeof(buf));
+}
+
+const char *
+h_ctl(const char *fmt, ...)
+{
+	static char out[65536];
+	char *args;
+	va_list ap;
+	va_start(ap, fmt);
+	cr_assert_geq(vasprintf(&args, fmt, ap), 0);
+	va_end(ap);
+	/* Test bodies run in processes Criterion starts afresh: the prefix comes by environment. */
+	proc_run(out, sizeof(out), "%s -p %s %s", proc_env("CGNATCTL"), proc_env("CGNC_PREFIX"), args);
+	free(args);
+	return out;
+}
+
+bool
+h_ctl_until(const char *args, const char *text, bool present)
+{
+	for (int i = 0; i < 100; i++) {
+		if ((strstr(h_ctl("%s", args), text) != NULL) == present)
+			return true;
+		usleep(20000);
+	}
+	return false;
+}
+
+#define CONF_TEMPLATE \
+	"eal = { file_prefix = \"%s\"; lcores = \"0-1\"; no_huge = true; memory_mb = 256; };\n" \
+	"pcp = {\n" \
+	"  listen = [ \"127.0.0.1:5351\" ];\n" \
+	"  inside = [ \"127.0.0.0/8\" ];\n" \
+	"  third_party = [ \"" H_THIRD_PARTY "\" ];\n" \
+	"  lifetime = { min = 120; max = 86400; };\n" \
+	"  error_lifetime = { short = %d; long = %d; };\n" \
+	"  max_mappings_per_subscriber = %d;\n" \
+	"  max_filters = %d;\n" \
+	"  announce = { multicast = false; };\n" \
+	"};\n" \
+	"nat = {\n" \
+	"  pool = [ \"203.0.113.0/29\", \"203.0.113.64/30\" ];\n" \
+	"  ports = \"1024-65535\";\n" \
+	"  block_size = 512; max_blocks = 2; port_hold_s = 120;\n" \
+	"  static = ( { proto = \"tcp\"; internal = \"" H_STATIC_INTERNAL ":22\"; external = \"" H_STATIC_EXTERNAL ":2222\"; } );\n" \
+	"};\n" \
+	"dataplane = { table_size = 65536; idle_sleep_us = 200; };\n"
+
+int
+h_start_cgnatd(const char *conf_text, const char *pfx, const char *log_path)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "/tmp/%s.conf", pfx);
+	FILE *f = fopen(path, "w");
+	if (f == NULL)
+		return -1;
+	fputs(conf_text, f);
+	fclose(f);
+	pid_t pid = proc_spawn(log_path, "%s -c %s", proc_env("CGNATD"), path);
+	if (!proc_wait_file_contains(log_path, "cgnatd: ready", 30000)) {
+		char *log = proc_read_file(log_path);
+		fprintf(stderr, "cgnatd did not start:\n%s\n", log ? log : "");
+		free(log);
+		proc_stop(pid, SIGKILL, 1000);
+		return -1;
+	}
+	return pid;
+}
+
+int
+h_stop_cgnatd(int pid)
+{
+	return proc_stop(pid, SIGTERM, 10000);
+}
+
+int
+main(int argc, char *argv[])
+{
+	char conf[4096], log_path[512], pcap[512], cap_log[512], out[8192];
+	struct criterion_test_set *tests = criterion_initialize();
+	int result = 0;
+
+	if (!criterion_handle_args(argc, argv, true)) {
+		criterion_finalize(tests);
+		return 0;
+	}
+	snprintf(workdir, sizeof(workdir), "/tmp/cgnat-conformance-%d", getpid());
+	snprintf(prefix, sizeof(prefix), "cgnc%d", getpid());
+	setenv("CGNC_PREFIX", prefix, 1);
+	proc_run(out, sizeof(out), "mkdir -p %s && ip addr add 198.51.100.77/32 dev lo", workdir);
+
+	/* Every response on the wire goes to tshark; decoded after the run. */
+	snprintf(pcap, sizeof(pcap), "%s/conformance.pcap", workdir);
+	snprintf(cap_log, sizeof(cap_log), "%s/tshark.log", workdir);
+	pid_t cap = proc_spawn(cap_log, "tshark -q -i lo -f 'udp port 5351' -w %s", pcap);
+	if (!proc_wait_file_contains(cap_log, "Capturing on", 20000)) {
+		fprintf(stderr, "conformance: tshark did not start\n");
+		return 1;
+	}
+
+	snprintf(conf, sizeof(conf), CONF_TEMPLATE, prefix, H_SHORT_ERR, H_LONG_ERR, H_MAX_MAPPINGS, H_MAX_FILTERS);
+	snprintf(log_path, sizeof(log_path), "%s/cgnatd.log", workdir);
+	int pid = h_start_cgnatd(conf, prefix, log_path);
+	if (pid < 0)
+		return 1;
+
+	result = criterion_run_all_tests(tests);
+	criterion_finalize(tests);
+
+	int rc = h_stop_cgnatd(pid);
+	if (rc != 0) {
+		fprintf(stderr, "conformance: cgnatd did not exit cleanly (%d)\n", rc);
+		result = 0;
+	}
+	usleep(300000);
+	proc_stop(cap, SIGINT, 10000);
+
+	/* Interop: every response the server sent decodes without malformed fields or expert
+	 * errors in Wireshark's PCP/NAT-PMP dissector. One kind is excused: the MALFORMED_REQUEST
+	 * answer to a request cut short inside its opcode data, which §8.2 makes a copy of that
+	 * short request, so it is short too, and the dissector reads past its end. */
+	proc_run(out, sizeof(out), "tshark -r %s -Y 'udp.srcport == 5351' 2>/dev/null | wc -l", pcap);
+	int responses = atoi(out);
+	proc_run(out, sizeof(out), "tshark -r %s -Y 'udp.srcport == 5351 && (_ws.malformed || _ws.expert.severity >= 0x00800000) "
+		 "&& !(portcontrol.result_code == 3 && ((portcontrol.opcode == 1 && udp.length < 68) || "
+		 "(portcontrol.opcode == 2 && udp.length < 88)))' "
+		 "-T fields -e frame.number -e _ws.expert.message 2>/dev/null", pcap);
+	printf("conformance: tshark decoded %d responses; findings: %s\n", responses, out[0] ? out : "none");
+	if (responses < 50 || out[0]) {
+		int first = atoi(out);
+		proc_run(out, sizeof(out), "tshark -r %s -Y 'frame.number == %d' -V -x 2>/dev/null | tail -n 60", pcap, first);
+		fprintf(stderr, "conformance: the responses on the wire do not all decode; frame %d:\n%s\n", first, out);
+		result = 0;
+	}
+	proc_run(out, sizeof(out), "rm -rf %s", workdir);
+	return result ? 0 : 1;
+}

@@ -1,0 +1,123 @@
+/*
+ * RFC 6887 §8.5 and §14.1.3 across a restart, and §8.2 overload: each test runs a cgnatd of
+ * its own on another address of the namespace's loopback.
+ */
+#include <arpa/inet.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define CONF_FMT \
+	"eal = { file_prefix = \"%s\"; lcores = \"0-1\"; };\n" \
+	"pcp = { listen = [ \"%s:5351\" ]; inside = [ \"127.0.0.0/8\" ];\n" \
+	"        announce = { multicast = false; clients = [ \"%s\" ]; };\n" \
+	"        max_requests_per_second = %u; };\n" \
+	"nat = { pool = [ \"203.0.113.128/28\" ]; };\n" \
+	"dataplane = { table_size = 4096; idle_sleep_us = 500; };\n"
+
+/* Collects unsolicited ANNOUNCEs on fd for ms milliseconds. */
+static int
+collect_announces(int fd, int ms, uint32_t *max_epoch)
+{
+	int n = 0;
+	uint8_t b[PCP_MAX_MSG];
+	struct sockaddr_in from;
+	for (int waited = 0; waited < ms; waited += 50) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		if (poll(&p, 1, 50) != 1)
+			continue;
+		socklen_t fl = sizeof(from);
+		ssize_t len = recvfrom(fd, b, sizeof(b), 0, (struct sockaddr *)&from, &fl);
+		cr_assert_eq(len, 24, "an ANNOUNCE response is a bare header");
+		cr_assert_eq(b[0], 2);
+		cr_assert_eq(b[1], 0x80 | PCP_OP_ANNOUNCE, "§14.1.3: an ANNOUNCE response");
+		cr_assert_eq(b[3], PCP_RES_SUCCESS);
+		cr_assert_eq(ntohs(from.sin_port), 5351, "sent from the PCP port");
+		char a[32];
+		cr_assert_str_eq(inet_ntop(AF_INET, &from.sin_addr, a, sizeof(a)), "127.0.0.200", "from the server's address");
+		uint32_t e = (uint32_t)b[8] << 24 | (uint32_t)b[9] << 16 | (uint32_t)b[10] << 8 | b[11];
+		if (e > *max_epoch)
+			*max_epoch = e;
+		n++;
+	}
+	return n;
+}
+
+static uint32_t
+announce_epoch(void)
+{
+	H_server = "127.0.0.200";
+	h_begin(PCP_OP_ANNOUNCE, "127.14.0.1", 0);
+	cr_assert_eq(h_send("127.14.0.1", H_WAIT), PCP_RES_SUCCESS);
+	H_server = "127.0.0.1";
+	return H_resp.epoch;
+}
+
+Test(rfc6887_14_1_3, restart_announces_and_resets_the_epoch, .timeout = 60)
+{
+	char conf[2048], log_path[128], pfx[32];
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in me = { .sin_family = AF_INET, .sin_port = htons(5350) };
+	inet_pton(AF_INET, "127.0.0.201", &me.sin_addr);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&me, sizeof(me)), 0);
+
+	snprintf(pfx, sizeof(pfx), "cgnr%d", getpid());
+	snprintf(conf, sizeof(conf), CONF_FMT, pfx, "127.0.0.200", "127.0.0.201:5350", 0u);
+	snprintf(log_path, sizeof(log_path), "/tmp/%s.log", pfx);
+
+	int pid = h_start_cgnatd(conf, pfx, log_path);
+	cr_assert_gt(pid, 0);
+	uint32_t max_epoch = 0;
+	/* "up to ten times", intervals doubling from 250 ms: 0, 0.25, 0.75, 1.75 s in 2 s */
+	int n = collect_announces(fd, 2000, &max_epoch);
+	cr_assert(n >= 3 && n <= 5, "%d ANNOUNCEs in the first 2 s", n);
+	cr_assert_leq(max_epoch, 2);
+	usleep(1500000);
+	uint32_t before = announce_epoch();
+	cr_assert_geq(before, 3);
+	cr_assert_eq(h_stop_cgnatd(pid), 0);
+
+	/* A restart loses the mappings: the epoch starts again (§8.5), and clients are told. */
+	pid = h_start_cgnatd(conf, pfx, log_path);
+	cr_assert_gt(pid, 0);
+	max_epoch = 0;
+	n = collect_announces(fd, 1000, &max_epoch);
+	cr_assert_geq(n, 2, "ANNOUNCEs again after the restart");
+	uint32_t after = announce_epoch();
+	cr_assert_lt(after, before, "§8.5: the epoch went back (%u then %u)", before, after);
+	cr_assert_eq(h_stop_cgnatd(pid), 0);
+	close(fd);
+	unlink(log_path);
+}
+
+Test(rfc6887_8_2, overload_is_answered_with_no_resources, .timeout = 60)
+{
+	char conf[2048], log_path[128], pfx[32];
+	snprintf(pfx, sizeof(pfx), "cgno%d", getpid());
+	snprintf(conf, sizeof(conf), CONF_FMT, pfx, "127.0.0.202", "127.0.0.203:5350", 10u);
+	snprintf(log_path, sizeof(log_path), "/tmp/%s.log", pfx);
+	int pid = h_start_cgnatd(conf, pfx, log_path);
+	cr_assert_gt(pid, 0);
+
+	H_server = "127.0.0.202";
+	int ok = 0, busy = 0;
+	for (int i = 0; i < 40; i++) {
+		h_begin(PCP_OP_ANNOUNCE, "127.14.0.2", 0);
+		int rc = h_send("127.14.0.2", H_WAIT);
+		ok += rc == PCP_RES_SUCCESS;
+		if (rc == PCP_RES_NO_RESOURCES) {
+			busy++;
+			cr_assert_eq(H_resp.lifetime, 30, "a short lifetime error");
+		}
+	}
+	H_server = "127.0.0.1";
+	cr_assert_eq(ok + busy, 40);
+	cr_assert(ok >= 10 && ok <= 16, "a one-second burst of 10, then 10/s: %d succeeded", ok);
+	cr_assert_geq(busy, 20);
+	cr_assert_eq(h_stop_cgnatd(pid), 0);
+	unlink(log_path);
+}
