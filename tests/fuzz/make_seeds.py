@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Writes the seed corpus of the PCP fuzz targets (seeds/pcp_wire/*.bin): one well-formed
-message of each kind plus a few near misses. Generated, small, checked in; rerun to refresh:
+"""Writes the seed corpora of the PCP fuzz targets: seeds/pcp_wire/*.bin, one message of each
+kind plus a few near misses; seeds/pcp_server/*.bin, short request scripts for the handler.
+Generated, small, checked in; rerun to refresh:
     python3 tests/fuzz/make_seeds.py
 """
 import os
@@ -54,3 +55,33 @@ for name, data in seeds.items():
     with open(os.path.join(OUT, name + ".bin"), "wb") as f:
         f.write(data)
 print(f"wrote {len(seeds)} seeds to {OUT}")
+
+
+# fuzz_pcp_server reads scripts: [flags][len:2][datagram]...; flags bits 0-2 pick the source
+# (0 = 127.0.0.1, 1 = the third-party host 127.0.0.2), bit 3 refuses the push, bits 4-7 wait.
+def step(src, msg, refuse=False, wait=0):
+    return struct.pack("!BH", src | (8 if refuse else 0) | (wait << 4), len(msg)) + msg
+
+
+SERVER_OUT = os.path.join(HERE, "seeds", "pcp_server")
+c1, c2 = "127.0.0.1", "127.0.0.2"
+scripts = {
+    "map_renew_delete": step(0, hdr(1, client=c1) + map_body()) + step(0, hdr(1, client=c1) + map_body())
+    + step(0, hdr(1, 0, client=c1) + map_body()),
+    "map_expire": step(0, hdr(1, 120, client=c1) + map_body()) + step(0, hdr(0, 0, client=c1), wait=15),
+    "map_refused": step(0, hdr(1, client=c1) + map_body(), refuse=True) + step(0, hdr(1, client=c1) + map_body()),
+    "peer_then_map": step(0, hdr(2, client=c1) + peer_body(proto=6, iport=5000))
+    + step(0, hdr(1, client=c1) + map_body(proto=6, iport=5000)),
+    "third_party_filter": step(1, hdr(1, client=c2) + map_body() + opt(1, v4("127.0.0.5"))
+                              + opt(3, struct.pack("!BBH", 0, 120, 443) + v4("198.51.100.0"))),
+    "quota": b"".join(step(0, hdr(1, client=c1) + map_body(iport=p)) for p in range(1000, 1005)),
+    "natpmp": step(0, b"\0\0") + step(0, struct.pack("!BBHHHI", 0, 1, 0, 8080, 8080, 3600))
+    + step(0, struct.pack("!BBHHHI", 0, 1, 0, 0, 0, 0)),
+    "hold_reclaim": step(0, hdr(1, client=c1) + map_body(eport=5100)) + step(0, hdr(1, 0, client=c1) + map_body())
+    + step(0, hdr(1, client=c1) + map_body(eport=5100)),
+}
+os.makedirs(SERVER_OUT, exist_ok=True)
+for name, data in scripts.items():
+    with open(os.path.join(SERVER_OUT, name + ".bin"), "wb") as f:
+        f.write(data)
+print(f"wrote {len(scripts)} scripts to {SERVER_OUT}")
