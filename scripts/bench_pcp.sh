@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Benchmark (not a test): PCP MAP requests per second handled by cgnatd's control thread on one
+# core over loopback, at 10 k and 1 M live mappings, against a baseline measured in the same
+# run: a bare UDP reflector on the same kernel path with the same batching (pcp_load echo).
+#
+#   sudo scripts/bench_pcp.sh [MAPPINGS...]      default: 10000 1000000
+#
+# Everything runs in a network namespace of its own, deleted on exit. Prints one line per
+# measurement and a summary; numbers go to docs/performance.md by hand.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+[ "$(id -u)" -eq 0 ] || { echo "bench_pcp: needs root" >&2; exit 1; }
+"$top/scripts/setup.sh" >/dev/null
+
+sizes=("$@")
+[ ${#sizes[@]} -gt 0 ] || sizes=(10000 1000000)
+ns="cgnat-bench-$$"
+work=$(mktemp -d /tmp/cgnat-bench.XXXXXX)
+pid=""
+cleanup() {
+	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	local left
+	left=$(ip netns pids "$ns" 2>/dev/null || true)
+	[ -n "$left" ] && kill -9 $left 2>/dev/null
+	ip netns del "$ns" 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+ip netns add "$ns"
+ip -n "$ns" link set lo up
+load="$top/build/tests/bench/pcp_load"
+ports=64 # mappings per subscriber
+
+echo "== baseline: UDP reflector, same batching, same core layout"
+ip netns exec "$ns" taskset -c 0 "$load" echo 127.0.0.250 30 &
+echo_pid=$!
+sleep 0.3
+base=$(ip netns exec "$ns" taskset -c 1 "$load" 127.0.0.250 10000 $ports 3 | tee /dev/stderr | sed -E 's/.*rate ([0-9]+).*/\1/')
+kill $echo_pid 2>/dev/null; wait $echo_pid 2>/dev/null || true
+
+for n in "${sizes[@]}"; do
+	subs=$(( (n + ports - 1) / ports ))
+	table=$(( n * 5 / 4 + 65536 ))
+	mem=$(( 512 + n / 1000 ))
+	cat > "$work/bench.conf" <<EOF
+eal = { file_prefix = "cgnbench$$"; lcores = "0-1"; no_huge = true; memory_mb = $mem; };
+pcp = { listen = [ "127.0.0.1:5351" ]; inside = [ "127.0.0.0/8" ];
+        max_mappings_per_subscriber = $ports; announce = { multicast = false; }; };
+nat = { pool = [ "203.0.113.0/24" ]; block_size = 256; max_blocks = 4; max_subscribers = $(( subs + 1024 )); };
+dataplane = { table_size = $table; ring_size = 65536; idle_sleep_us = 50; };
+EOF
+	ip netns exec "$ns" "$top/build/control/cgnatd" -c "$work/bench.conf" > "$work/cgnatd.log" 2>&1 &
+	pid=$!
+	for _ in $(seq 1 600); do grep -q "cgnatd: ready" "$work/cgnatd.log" && break; sleep 0.1; done
+	grep -q "cgnatd: ready" "$work/cgnatd.log" || { cat "$work/cgnatd.log"; exit 1; }
+	echo "== $n live mappings ($subs subscribers x $ports)"
+	create=$(ip netns exec "$ns" taskset -c 1 "$load" 127.0.0.1 $subs $ports 1 | tee /dev/stderr | sed -E 's/.*rate ([0-9]+).*/\1/')
+	passes=$(( 2000000 / n > 2 ? 2000000 / n : 2 )) # at least ~2 M renewals, for a stable figure
+	renew=$(ip netns exec "$ns" taskset -c 1 "$load" 127.0.0.1 $subs $ports $passes | tee /dev/stderr | sed -E 's/.*rate ([0-9]+).*/\1/')
+	live=$(ip netns exec "$ns" "$top/build/control/cgnatctl" -p "cgnbench$$" stats | awk '/^pcp_mappings:/ {print $2}')
+	rss=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
+	printf 'RESULT mappings=%s live=%s create=%s/s renew=%s/s baseline=%s/s create_ratio=%.2f renew_ratio=%.2f rss_mb=%d\n' \
+		"$n" "$live" "$create" "$renew" "$base" "$(echo "$create / $base" | bc -l)" "$(echo "$renew / $base" | bc -l)" $((rss / 1024))
+	kill "$pid"; wait "$pid" || true; pid=""
+done

@@ -1,0 +1,180 @@
+/*
+ * pcp_load: a PCP MAP load generator for scripts/bench_pcp.sh (a benchmark, never a test).
+ *
+ * Sends MAP requests for S subscribers (127.B.x.y source addresses, chosen per packet with
+ * IP_PKTINFO from one socket) x M internal ports each, W at a time with sendmmsg, and reads
+ * the answers with recvmmsg. Prints one line: requests, answers, successes, seconds, rate.
+ *
+ *   pcp_load SERVER SUBSCRIBERS PORTS_PER_SUBSCRIBER PASSES [WINDOW]
+ *   pcp_load echo ADDRESS SECONDS      the baseline: a reflector answering every datagram
+ *                                      with its R bit set, batched like cgnatd
+ *
+ * A pass asks for every (subscriber, port) once: the first pass creates mappings, the
+ * following ones renew them (same nonce).
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pcp_wire.h"
+
+#define MAX_WINDOW 512
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Subscriber i: 127.(10 + i / 65536).(i / 256 % 256).(i % 256 + 1 ... ) kept clear of .0 */
+static uint32_t
+sub_addr(uint32_t i)
+{
+	return htonl((127u << 24) | ((10u + i / 65025u) << 16) | ((i / 255u % 255u + 1u) << 8) | (i % 255u + 1u));
+}
+
+/* The baseline server: the same kernel path and batching as cgnatd, no PCP work. */
+static int
+echo(const char *addr, int seconds)
+{
+	static uint8_t buf[64][PCP_MAX_MSG];
+	static struct sockaddr_in from[64];
+	static struct iovec iov[64];
+	static struct mmsghdr m[64];
+	struct sockaddr_in me = { .sin_family = AF_INET, .sin_port = htons(5351) };
+	inet_pton(AF_INET, addr, &me.sin_addr);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	int big = 8 << 20;
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big));
+	if (bind(fd, (struct sockaddr *)&me, sizeof(me)) < 0) {
+		perror("echo: bind");
+		return 1;
+	}
+	double end = now_s() + seconds;
+	while (now_s() < end) {
+		struct pollfd pf = { .fd = fd, .events = POLLIN };
+		if (poll(&pf, 1, 100) != 1)
+			continue;
+		for (int i = 0; i < 64; i++) {
+			iov[i] = (struct iovec){ buf[i], sizeof(buf[i]) };
+			m[i].msg_hdr = (struct msghdr){ .msg_name = &from[i], .msg_namelen = sizeof(from[i]),
+							.msg_iov = &iov[i], .msg_iovlen = 1 };
+		}
+		int n = recvmmsg(fd, m, 64, MSG_DONTWAIT, NULL);
+		for (int i = 0; i < n; i++) {
+			buf[i][1] |= 0x80;
+			buf[i][3] = 0;
+			iov[i].iov_len = m[i].msg_len;
+		}
+		if (n > 0)
+			sendmmsg(fd, m, (unsigned)n, 0);
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc == 4 && strcmp(argv[1], "echo") == 0)
+		return echo(argv[2], atoi(argv[3]));
+	if (argc < 5) {
+		fprintf(stderr, "usage: pcp_load SERVER SUBSCRIBERS PORTS_PER_SUBSCRIBER PASSES [WINDOW]\n");
+		return 2;
+	}
+	struct sockaddr_in srv = { .sin_family = AF_INET, .sin_port = htons(5351) };
+	inet_pton(AF_INET, argv[1], &srv.sin_addr);
+	uint32_t subs = (uint32_t)atol(argv[2]), ports = (uint32_t)atol(argv[3]), passes = (uint32_t)atol(argv[4]);
+	unsigned window = argc > 5 ? (unsigned)atoi(argv[5]) : 256;
+	if (window > MAX_WINDOW)
+		window = MAX_WINDOW;
+
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	int one = 1, big = 8 << 20;
+	setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big));
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big));
+	struct sockaddr_in any = { .sin_family = AF_INET };
+	if (bind(fd, (struct sockaddr *)&any, sizeof(any)) < 0) {
+		perror("bind");
+		return 1;
+	}
+
+	static uint8_t tx[MAX_WINDOW][64], rx[MAX_WINDOW][PCP_MAX_MSG];
+	static char cbuf[MAX_WINDOW][CMSG_SPACE(sizeof(struct in_pktinfo))];
+	static struct iovec tiov[MAX_WINDOW], riov[MAX_WINDOW];
+	static struct mmsghdr tm[MAX_WINDOW], rm[MAX_WINDOW];
+	static struct pcp_request req;
+
+	uint64_t sent = 0, answered = 0, ok = 0;
+	uint64_t total = (uint64_t)subs * ports * passes;
+	double start = now_s();
+	while (sent < total) {
+		unsigned n = 0;
+		for (; n < window && sent + n < total; n++) {
+			uint64_t k = (sent + n) % ((uint64_t)subs * ports);
+			uint32_t s = (uint32_t)(k / ports), p = (uint32_t)(k % ports);
+			uint32_t src = sub_addr(s);
+			memset(&req, 0, offsetof(struct pcp_request, options));
+			req.n_options = 0;
+			req.opcode = PCP_OP_MAP;
+			req.lifetime = 7200;
+			req.client_addr = cgn_addr_from_v4(src);
+			memcpy(req.u.map.nonce, &k, sizeof(k));
+			req.u.map.protocol = 17;
+			req.u.map.internal_port = (uint16_t)(10000 + p);
+			req.u.map.external_addr = cgn_addr_from_v4(0);
+			pcp_build_request(&req, tx[n], sizeof(tx[n]));
+			tiov[n] = (struct iovec){ tx[n], PCP_HDR_LEN + PCP_MAP_LEN };
+			struct msghdr *h = &tm[n].msg_hdr;
+			*h = (struct msghdr){ .msg_name = &srv, .msg_namelen = sizeof(srv), .msg_iov = &tiov[n],
+					      .msg_iovlen = 1, .msg_control = cbuf[n], .msg_controllen = sizeof(cbuf[n]) };
+			struct cmsghdr *c = CMSG_FIRSTHDR(h);
+			c->cmsg_level = IPPROTO_IP;
+			c->cmsg_type = IP_PKTINFO;
+			c->cmsg_len = CMSG_LEN(sizeof(struct in_pktinfo));
+			struct in_pktinfo *pi = (struct in_pktinfo *)CMSG_DATA(c);
+			memset(pi, 0, sizeof(*pi));
+			pi->ipi_spec_dst.s_addr = src;
+		}
+		for (unsigned done = 0; done < n;) {
+			int k = sendmmsg(fd, tm + done, n - done, 0);
+			if (k <= 0) {
+				perror("sendmmsg");
+				return 1;
+			}
+			done += (unsigned)k;
+		}
+		sent += n;
+		/* Read the window's answers; a lost one is given up after 200 ms. */
+		unsigned got = 0;
+		while (got < n) {
+			struct pollfd pf = { .fd = fd, .events = POLLIN };
+			if (poll(&pf, 1, 200) != 1)
+				break;
+			for (unsigned i = 0; i < MAX_WINDOW; i++) {
+				riov[i] = (struct iovec){ rx[i], sizeof(rx[i]) };
+				rm[i].msg_hdr = (struct msghdr){ .msg_iov = &riov[i], .msg_iovlen = 1 };
+			}
+			int k = recvmmsg(fd, rm, MAX_WINDOW, MSG_DONTWAIT, NULL);
+			for (int i = 0; i < k; i++) {
+				got++;
+				if (rm[i].msg_len >= PCP_HDR_LEN && rx[i][3] == PCP_RES_SUCCESS)
+					ok++;
+			}
+		}
+		answered += got;
+	}
+	double secs = now_s() - start;
+	printf("requests %llu answered %llu success %llu seconds %.3f rate %.0f/s\n", (unsigned long long)sent,
+	       (unsigned long long)answered, (unsigned long long)ok, secs, (double)answered / secs);
+	return 0;
+}
