@@ -151,7 +151,28 @@ remove_runtime_dir(void)
 struct app {
 	struct cgn_dataplane *dp;
 	struct control_loop *loop;
+	struct pcp_server *srv;
+	const char *config_path;
 };
+
+/* SIGHUP: read the file again and apply what can change while running. */
+static void
+reload(void *ctx)
+{
+	struct app *app = ctx;
+	static struct cgn_config next;
+	char err[512];
+	if (cgn_config_load_file(app->config_path, &next, err, sizeof(err)) < 0) {
+		fprintf(stderr, "cgnatd: SIGHUP: %s; the running configuration stays\n", err);
+		return;
+	}
+	if (pcp_server_reload(app->srv, &next, cgn_clock_ms(), err, sizeof(err)) < 0) {
+		fprintf(stderr, "cgnatd: SIGHUP: %s\n", err);
+		return;
+	}
+	printf("cgnatd: SIGHUP: %s reloaded\n", app->config_path);
+	fflush(stdout);
+}
 
 static int
 push_to_dataplane(void *ctx, struct cgn_ring_msg *msg)
@@ -242,6 +263,10 @@ main(int argc, char **argv)
 	}
 	if (control_loop_open(&loop, &cfg, srv) < 0)
 		goto out;
+	app.srv = srv;
+	app.config_path = opts.config;
+	loop.on_sighup = reload;
+	loop.sighup_ctx = &app;
 	if (cgn_telemetry_init(&cfg, srv, dp, start_ms) < 0) {
 		fprintf(stderr, "cgnatd: cannot register telemetry commands\n");
 		goto out;

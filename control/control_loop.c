@@ -174,8 +174,8 @@ control_loop_run(struct control_loop *loop)
 				struct signalfd_siginfo si;
 				while (read(loop->sigfd, &si, sizeof(si)) == sizeof(si)) {
 					if (si.ssi_signo == SIGHUP) {
-						fprintf(stderr, "cgnatd: SIGHUP: configuration reload is not implemented yet; "
-								"nothing changed\n");
+						if (loop->on_sighup)
+							loop->on_sighup(loop->sighup_ctx);
 						continue;
 					}
 					return (int)si.ssi_signo;

@@ -1,6 +1,7 @@
 /*
  * The control thread's event loop (it runs on the main lcore): PCP over kernel UDP sockets,
- * a 100 ms tick for lifetimes and unsolicited messages, and signals (SIGINT/SIGTERM stop it; SIGHUP is reported).
+ * a 100 ms tick for lifetimes and unsolicited messages, and signals (SIGINT/SIGTERM stop it;
+ * SIGHUP calls on_sighup, which reloads the configuration).
  *
  * Datagrams are read and answered in batches (recvmmsg/sendmmsg, CONTROL_BATCH at a time)
  * so one wake-up serves a burst of requests with two system calls.
@@ -28,6 +29,8 @@ struct control_loop {
 	unsigned n_socks;
 	struct pcp_server *srv;
 	uint64_t send_errors;
+	void (*on_sighup)(void *ctx); /* reload; NULL: SIGHUP is reported and ignored */
+	void *sighup_ctx;
 };
 
 /** The signals the loop handles; block them with pthread_sigmask() before any thread starts. */

@@ -291,6 +291,7 @@ map_renew(struct pcp_server *srv, uint64_t now, const struct map_intent *mi, str
 	}
 	if (!explicit)
 		atomic_fetch_add(&s->explicit_mappings, 1);
+	pcp_unsolicited_cancel(srv, &rec->in); /* §14.2: refreshed, no more updates */
 	srv->stats.mappings_renewed++;
 	out->lifetime = lifetime;
 	return PCP_RES_SUCCESS;

@@ -41,6 +41,30 @@ pool_addresses(const struct cgn_config *cfg, uint32_t *n)
 	return a;
 }
 
+int
+pcp_server_make_pb(const struct cgn_config *cfg, struct cgn_pb *pb, void **mem)
+{
+	uint32_t n_addrs;
+	uint32_t *addrs = pool_addresses(cfg, &n_addrs);
+	if (addrs == NULL)
+		return -ENOMEM;
+	struct cgn_pb_params pp = {
+		.addrs = addrs, .n_addrs = n_addrs, .port_min = cfg->nat.port_min, .port_max = cfg->nat.port_max,
+		.block_size = cfg->nat.block_size, .max_blocks = cfg->nat.max_blocks,
+		.max_subscribers = cfg->nat.max_subscribers, .parity = cfg->nat.parity,
+	};
+	size_t size = cgn_pb_mem_size(&pp);
+	/* Zeroed, and left untouched until used: jemalloc serves this size with fresh pages. */
+	*mem = size ? calloc(1, size) : NULL;
+	int rc = *mem ? cgn_pb_init(pb, &pp, *mem, size) : -EINVAL;
+	if (rc != 0) {
+		free(*mem);
+		*mem = NULL;
+	}
+	free(addrs);
+	return rc;
+}
+
 struct pcp_server *
 pcp_server_create(const struct cgn_config *cfg, const struct pcp_server_ops *ops, uint64_t now_ms)
 {
@@ -54,38 +78,24 @@ pcp_server_create(const struct cgn_config *cfg, const struct pcp_server_ops *ops
 	srv->tokens = cfg->pcp.max_requests_per_second;
 	srv->tokens_ms = now_ms;
 
-	uint32_t n_addrs;
-	uint32_t *addrs = pool_addresses(cfg, &n_addrs);
-	struct cgn_pb_params pp = {
-		.addrs = addrs, .n_addrs = n_addrs, .port_min = cfg->nat.port_min, .port_max = cfg->nat.port_max,
-		.block_size = cfg->nat.block_size, .max_blocks = cfg->nat.max_blocks,
-		.max_subscribers = cfg->nat.max_subscribers, .parity = cfg->nat.parity,
-	};
-	size_t pb_size = addrs ? cgn_pb_mem_size(&pp) : 0;
-	if (addrs && pb_size == 0) {
+	if (pcp_server_make_pb(cfg, &srv->pb, &srv->pb_mem) != 0) {
 		fprintf(stderr, "cgnatd: nat.block_size %u, nat.max_blocks %u and nat.ports %u-%u do not make a port "
-				"block allocator\n", cfg->nat.block_size, cfg->nat.max_blocks, cfg->nat.port_min,
-			cfg->nat.port_max);
-		free(addrs);
+				"block allocator, or memory is short\n", cfg->nat.block_size, cfg->nat.max_blocks,
+			cfg->nat.port_min, cfg->nat.port_max);
 		free(srv);
 		errno = EINVAL;
 		return NULL;
 	}
 	uint32_t cap = cfg->dataplane.table_size;
-	/* Zeroed, and left untouched until used: jemalloc serves this size with fresh pages. */
-	srv->pb_mem = pb_size ? calloc(1, pb_size) : NULL;
 	srv->mappings = rec_db_create("pcp_mappings", cap, sizeof(struct cgn_key), sizeof(struct pcp_mapping_rec));
 	srv->peers = rec_db_create("pcp_peers", cap, sizeof(struct peer_key), sizeof(struct pcp_peer_rec));
 	srv->holds = rec_db_create("pcp_holds", cap, sizeof(struct cgn_key), sizeof(struct hold_rec));
 	srv->unsol = calloc(PCP_MAX_UNSOLICITED, sizeof(*srv->unsol));
-	if (srv->pb_mem == NULL || srv->mappings == NULL || srv->peers == NULL || srv->holds == NULL ||
-	    srv->unsol == NULL || cgn_pb_init(&srv->pb, &pp, srv->pb_mem, pb_size) != 0) {
-		free(addrs);
+	if (srv->mappings == NULL || srv->peers == NULL || srv->holds == NULL || srv->unsol == NULL) {
 		pcp_server_free(srv);
 		errno = ENOMEM;
 		return NULL;
 	}
-	free(addrs);
 	return srv;
 }
 
@@ -140,16 +150,20 @@ pcp_server_hold_count(const struct pcp_server *srv)
 
 /* ---- unsolicited messages (§14.1.3, §14.2) -------------------------------------------------- */
 
-/* Schedules msg to dst: now, then sends-1 more times with intervals doubling from first_gap. */
-static void
-unsolicited_add(struct pcp_server *srv, uint64_t now, const struct cgn_addr *dst, uint16_t port,
-		const uint8_t *msg, size_t len, uint8_t sends, uint32_t first_gap_ms)
+void
+pcp_unsolicited_add(struct pcp_server *srv, uint64_t now, const struct cgn_addr *dst, uint16_t port,
+		    const uint8_t *msg, size_t len, uint8_t sends, uint32_t first_gap_ms, const struct cgn_key *about)
 {
 	if (srv->n_unsol >= PCP_MAX_UNSOLICITED || len > PCP_MAX_MSG || srv->ops.send == NULL) {
 		srv->stats.unsolicited_failed++;
 		return;
 	}
 	struct unsolicited *u = &srv->unsol[srv->n_unsol++];
+	memset(&u->about, 0, sizeof(u->about));
+	if (about)
+		u->about = *about;
+	else
+		u->about.side = 0xff;
 	u->dst = *dst;
 	u->dst_port = port;
 	u->sends_left = sends;
@@ -157,6 +171,17 @@ unsolicited_add(struct pcp_server *srv, uint64_t now, const struct cgn_addr *dst
 	u->next_ms = now;
 	u->len = (uint16_t)len;
 	memcpy(u->msg, msg, len);
+}
+
+void
+pcp_unsolicited_cancel(struct pcp_server *srv, const struct cgn_key *about)
+{
+	for (unsigned i = 0; i < srv->n_unsol;) {
+		if (memcmp(&srv->unsol[i].about, about, sizeof(*about)) == 0)
+			srv->unsol[i] = srv->unsol[--srv->n_unsol];
+		else
+			i++;
+	}
 }
 
 static void
@@ -207,11 +232,11 @@ announce_restart(struct pcp_server *srv, uint64_t now)
 	if (srv->cfg.pcp.announce_multicast && v4) {
 		struct cgn_addr all_hosts;
 		cgn_addr_parse("224.0.0.1", &all_hosts);
-		unsolicited_add(srv, now, &all_hosts, PCP_CLIENT_PORT, msg, (size_t)len, 10, 250);
+		pcp_unsolicited_add(srv, now, &all_hosts, PCP_CLIENT_PORT, msg, (size_t)len, 10, 250, NULL);
 	}
 	for (unsigned i = 0; i < srv->cfg.pcp.n_announce; i++)
-		unsolicited_add(srv, now, &srv->cfg.pcp.announce[i].addr, srv->cfg.pcp.announce[i].port, msg,
-				(size_t)len, 10, 250);
+		pcp_unsolicited_add(srv, now, &srv->cfg.pcp.announce[i].addr, srv->cfg.pcp.announce[i].port, msg,
+				    (size_t)len, 10, 250, NULL);
 }
 
 int

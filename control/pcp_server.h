@@ -51,6 +51,7 @@ struct pcp_server_stats {
 	uint64_t sessions_created, sessions_renewed, sessions_expired;
 	uint64_t holds_reclaimed, holds_displaced, holds_dropped;
 	uint64_t blocks_reclaimed;
+	uint64_t mappings_moved;               /* to a new external endpoint by a pool change (§14.2) */
 	uint64_t push_refused;                 /* data plane ring full → NO_RESOURCES */
 	uint64_t unsolicited_sent, unsolicited_failed;
 };
@@ -95,6 +96,16 @@ size_t pcp_server_handle(struct pcp_server *srv, uint64_t now_ms, const uint8_t 
  * Call every 100 ms or so.
  */
 void pcp_server_tick(struct pcp_server *srv, uint64_t now_ms);
+
+/**
+ * Applies a new configuration without losing mappings (SIGHUP). Keys that size memory or
+ * sockets need a restart: if one differs, nothing changes and *err says which. A new pool
+ * moves the mappings of removed addresses and tells their clients (§14.2), and resets the
+ * epoch (§8.5).
+ * @return 0, or -EINVAL / -ENOMEM with *err set.
+ */
+int pcp_server_reload(struct pcp_server *srv, const struct cgn_config *cfg, uint64_t now_ms, char *err,
+		      size_t err_len);
 
 /** @return the Epoch Time field now (§8.5: seconds since the server's state began). */
 uint32_t pcp_server_epoch(const struct pcp_server *srv, uint64_t now_ms);

@@ -34,6 +34,7 @@ struct pcp_mapping_rec {
 	uint8_t n_filters;
 	struct cgn_filter filters[CGN_MAP_FILTERS];
 	uint32_t n_peers;           /* PEER sessions on this mapping */
+	bool moved;                 /* reload.c: given a new external endpoint by this reload */
 };
 
 /* A PEER session (§12): one remote peer of a mapping. Keyed by struct peer_key. */
@@ -63,6 +64,7 @@ struct hold_rec {
 /* Scheduled unsolicited sends: ANNOUNCE at start (§14.1.3), Mapping Updates (§14.2). */
 #define PCP_MAX_UNSOLICITED 1024
 struct unsolicited {
+	struct cgn_key about;       /* the mapping a Mapping Update concerns (side 0xff: none) */
 	struct cgn_addr dst;
 	uint16_t dst_port;
 	uint8_t sends_left;
@@ -113,6 +115,20 @@ uint8_t pcp_announce_handle(struct pcp_ctx *ctx);
 
 /* THIRD_PARTY (§13.1) for MAP and PEER: authorises the sender and sets *internal. */
 uint8_t pcp_option_third_party_check(struct pcp_ctx *ctx, const struct pcp_option *opt, struct cgn_addr *internal);
+
+/**
+ * Schedules an unsolicited message: now, then sends-1 more times at intervals doubling from
+ * first_gap_ms. about (may be NULL) names the mapping, so that its client's next request
+ * cancels the rest (§14.2).
+ */
+void pcp_unsolicited_add(struct pcp_server *srv, uint64_t now, const struct cgn_addr *dst, uint16_t port,
+			 const uint8_t *msg, size_t len, uint8_t sends, uint32_t first_gap_ms, const struct cgn_key *about);
+
+/** Cancels pending Mapping Updates about a mapping: its client has refreshed it (§14.2). */
+void pcp_unsolicited_cancel(struct pcp_server *srv, const struct cgn_key *about);
+
+/** Lays out a port-block allocator for cfg's pool, on zeroed memory (*mem, to free). */
+int pcp_server_make_pb(const struct cgn_config *cfg, struct cgn_pb *pb, void **mem);
 
 /* NAT-PMP (RFC 6886) for version-0 requests. @return the response length, 0 to drop. */
 size_t natpmp_handle(struct pcp_server *srv, uint64_t now_ms, const uint8_t *msg, size_t len,

@@ -121,3 +121,116 @@ Test(rfc6887_8_2, overload_is_answered_with_no_resources, .timeout = 60)
 	cr_assert_eq(h_stop_cgnatd(pid), 0);
 	unlink(log_path);
 }
+
+/* ---- §14.2 Mapping Update on a pool change (SIGHUP) ---- */
+
+#include <signal.h>
+
+/* A client socket that stays open, to receive the unsolicited updates. */
+static int
+client(const char *addr, uint16_t port)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in me = { .sin_family = AF_INET, .sin_port = htons(port) };
+	inet_pton(AF_INET, addr, &me.sin_addr);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&me, sizeof(me)), 0);
+	struct sockaddr_in srv = { .sin_family = AF_INET, .sin_port = htons(5351) };
+	inet_pton(AF_INET, "127.0.0.204", &srv.sin_addr);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&srv, sizeof(srv)), 0);
+	return fd;
+}
+
+static int
+exchange(int fd, const char *src, uint16_t iport, uint16_t eport, bool prefer_failure, struct pcp_response *r)
+{
+	h_begin(PCP_OP_MAP, src, 3600);
+	h_map(17, iport, eport, NULL, "upd");
+	if (prefer_failure)
+		h_opt(PCP_OPT_PREFER_FAILURE, NULL, 0);
+	uint8_t b[PCP_MAX_MSG];
+	ssize_t n = pcp_build_request(&H_req, b, sizeof(b));
+	cr_assert_eq(send(fd, b, (size_t)n, 0), n);
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	cr_assert_eq(poll(&p, 1, H_WAIT), 1);
+	n = recv(fd, b, sizeof(b), 0);
+	cr_assert_eq(pcp_parse_response(b, (size_t)n, r), PCP_VERDICT_OK);
+	return r->result;
+}
+
+/* Counts unsolicited responses on fd for ms; the last one parsed into *r. */
+static int
+updates(int fd, int ms, struct pcp_response *r)
+{
+	uint8_t b[PCP_MAX_MSG];
+	int n = 0;
+	for (int waited = 0; waited < ms; waited += 50) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		if (poll(&p, 1, 50) != 1)
+			continue;
+		ssize_t len = recv(fd, b, sizeof(b), 0);
+		cr_assert_eq(pcp_parse_response(b, (size_t)len, r), PCP_VERDICT_OK);
+		n++;
+	}
+	return n;
+}
+
+Test(rfc6887_14_2, pool_change_moves_mappings_and_tells_clients, .timeout = 60)
+{
+	static struct pcp_response r1, r2, r3, u;
+	char conf[2048], log_path[128], pfx[32], path[160], a[CGN_ADDR_STRLEN];
+	snprintf(pfx, sizeof(pfx), "cgnu%d", getpid());
+	snprintf(log_path, sizeof(log_path), "/tmp/%s.log", pfx);
+	snprintf(path, sizeof(path), "/tmp/%s.conf", pfx);
+#define UPD_CONF "eal = { file_prefix = \"%s\"; };\n"                                         \
+		 "pcp = { listen = [ \"127.0.0.204:5351\" ]; inside = [ \"127.0.0.0/8\" ];\n"    \
+		 "        announce = { multicast = false; }; };\n"                               \
+		 "nat = { pool = [ %s ]; };\n"                                                    \
+		 "dataplane = { table_size = %u; idle_sleep_us = 500; };\n"
+	snprintf(conf, sizeof(conf), UPD_CONF, pfx, "\"203.0.113.160/31\"", 4096u);
+	int pid = h_start_cgnatd(conf, pfx, log_path);
+	cr_assert_gt(pid, 0);
+
+	/* S has a plain mapping and a PREFER_FAILURE one; T one mapping, on the other address. */
+	int s1 = client("127.16.0.1", 40001), s2 = client("127.16.0.1", 40002), t = client("127.16.0.2", 40003);
+	cr_assert_eq(exchange(s1, "127.16.0.1", 7001, 0, false, &r1), PCP_RES_SUCCESS);
+	cr_assert_eq(exchange(s2, "127.16.0.1", 7002, 47002, true, &r2), PCP_RES_SUCCESS);
+	cr_assert_eq(exchange(t, "127.16.0.2", 7003, 0, false, &r3), PCP_RES_SUCCESS);
+	cr_assert_not(cgn_addr_eq(&r1.u.map.external_addr, &r3.u.map.external_addr), "two subscribers, two addresses");
+	cr_assert_eq(r2.u.map.external_port, 47002);
+
+	/* A reload that would need a restart changes nothing. */
+	snprintf(conf, sizeof(conf), UPD_CONF, pfx, "\"203.0.113.160/31\"", 8192u);
+	FILE *f = fopen(path, "w");
+	fputs(conf, f);
+	fclose(f);
+	kill(pid, SIGHUP);
+	usleep(300000);
+	cr_assert_eq(updates(s1, 300, &u), 0);
+
+	/* Remove S's address: T's stays. */
+	char keep[64];
+	snprintf(keep, sizeof(keep), "\"%s\"", cgn_addr_format(&r3.u.map.external_addr, a, sizeof(a)));
+	snprintf(conf, sizeof(conf), UPD_CONF, pfx, keep, 4096u);
+	f = fopen(path, "w");
+	fputs(conf, f);
+	fclose(f);
+	kill(pid, SIGHUP);
+
+	/* Three updates each (0, 250, 750 ms), from the same server address and port. */
+	int n1 = updates(s1, 1500, &u);
+	cr_assert_eq(n1, 3, "the moved mapping's client got %d updates", n1);
+	cr_assert_eq(u.result, PCP_RES_SUCCESS);
+	cr_assert(cgn_addr_eq(&u.u.map.external_addr, &r3.u.map.external_addr), "moved to the remaining address");
+	cr_assert_eq(u.u.map.internal_port, 7001);
+	cr_assert_eq(memcmp(u.u.map.nonce, "upd", 3), 0);
+	cr_assert_lt(u.epoch, 3, "§8.5: the epoch was reset");
+	struct pcp_response v;
+	cr_assert_eq(updates(s2, 300, &v), 3);
+	cr_assert_eq(v.result, PCP_RES_CANNOT_PROVIDE_EXTERNAL, "PREFER_FAILURE: the same address cannot be had");
+	cr_assert_eq(updates(t, 300, &v), 0, "a mapping that did not move is not updated");
+
+	cr_assert_eq(h_stop_cgnatd(pid), 0);
+	close(s1), close(s2), close(t);
+	unlink(log_path);
+	unlink(path);
+}

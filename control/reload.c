@@ -1,0 +1,258 @@
+/*
+ * Reconfiguration without losing mappings (SIGHUP), and the Mapping Update of RFC 6887 §14.2
+ * when the external pool changes:
+ *
+ *   - keys that size memory or sockets (eal.*, pcp.listen, nat.ports, nat.block_size,
+ *     nat.max_blocks, nat.max_subscribers, nat.parity, dataplane.*) need a restart: a reload
+ *     that changes them is refused and nothing changes;
+ *   - everything else of pcp.* and nat.port_hold_s takes effect at once;
+ *   - a new nat.pool rebuilds the port-block allocator: every subscriber keeps its external
+ *     address if it is still in the pool, and every mapping its port; mappings on removed
+ *     addresses move to the subscriber's new address, the data plane is told, and each client
+ *     gets an unsolicited MAP or PEER response with the new address and port, three times at
+ *     250 ms then 500 ms (or CANNOT_PROVIDE_EXTERNAL where PREFER_FAILURE was asked); and the
+ *     epoch is reset (§8.5: "if the external IP address(es) of the NAT changes").
+ *
+ * Control thread only. The workers do not allocate ports yet; when they do (implicit
+ * sessions), swapping the allocator must wait for an RCU grace period.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pcp_server_int.h"
+
+/* Names the first key that differs and needs a restart, or NULL. */
+static const char *
+restart_needed(const struct cgn_config *a, const struct cgn_config *b)
+{
+	if (memcmp(&a->eal, &b->eal, sizeof(a->eal)) != 0)
+		return "eal";
+	if (a->pcp.n_listen != b->pcp.n_listen ||
+	    memcmp(a->pcp.listen, b->pcp.listen, sizeof(a->pcp.listen[0]) * a->pcp.n_listen) != 0)
+		return "pcp.listen";
+	if (a->nat.port_min != b->nat.port_min || a->nat.port_max != b->nat.port_max)
+		return "nat.ports";
+	if (a->nat.block_size != b->nat.block_size)
+		return "nat.block_size";
+	if (a->nat.max_blocks != b->nat.max_blocks)
+		return "nat.max_blocks";
+	if (a->nat.max_subscribers != b->nat.max_subscribers)
+		return "nat.max_subscribers";
+	if (a->nat.parity != b->nat.parity)
+		return "nat.parity";
+	if (a->nat.n_static != b->nat.n_static ||
+	    memcmp(a->nat.statics, b->nat.statics, sizeof(a->nat.statics[0]) * a->nat.n_static) != 0)
+		return "nat.static";
+	if (memcmp(&a->dataplane, &b->dataplane, sizeof(a->dataplane)) != 0)
+		return "dataplane";
+	return NULL;
+}
+
+static bool
+same_pool(const struct cgn_config *a, const struct cgn_config *b)
+{
+	return a->nat.n_pool == b->nat.n_pool &&
+	       memcmp(a->nat.pool, b->nat.pool, sizeof(a->nat.pool[0]) * a->nat.n_pool) == 0;
+}
+
+/* Builds the MAP (or PEER, for pk) response a client would have had, with rec's current
+ * state, and schedules it three times (§14.2). */
+static void
+mapping_update(struct pcp_server *srv, uint64_t now, const struct pcp_mapping_rec *rec, const struct peer_key *pk,
+	       const struct pcp_peer_rec *p, uint8_t result)
+{
+	static struct pcp_response r;
+	uint8_t msg[PCP_MAX_MSG], tp[16], filters[CGN_MAP_FILTERS][PCP_FILTER_LEN];
+	memset(&r, 0, offsetof(struct pcp_response, options));
+	r.n_options = 0;
+	r.opcode = pk ? PCP_OP_PEER : PCP_OP_MAP;
+	r.result = result;
+	uint64_t expire = pk ? p->expire_ms : rec->expire_ms;
+	r.lifetime = result != PCP_RES_SUCCESS ? srv->cfg.pcp.short_error_lifetime
+		   : expire > now ? (uint32_t)((expire - now + 999) / 1000) : 0;
+	memcpy(r.u.map.nonce, pk ? p->nonce : rec->nonce, PCP_NONCE_LEN);
+	r.u.map.protocol = rec->in.proto;
+	r.u.map.internal_port = rec->in.port;
+	r.u.map.external_port = rec->ext_port;
+	r.u.map.external_addr = cgn_addr_from_v4(rec->ext_addr);
+	if (pk) {
+		r.u.peer.remote_addr = pk->remote;
+		r.u.peer.remote_port = pk->remote_port;
+	}
+	/* "the THIRD_PARTY option MUST also appear"; "the FILTER option is sent" */
+	if (rec->flags & CGN_MAP_THIRD_PARTY) {
+		memcpy(tp, rec->in.addr.b, 16);
+		pcp_response_add_option(&r, PCP_OPT_THIRD_PARTY, tp, 16);
+	}
+	for (unsigned i = 0; !pk && i < rec->n_filters; i++) {
+		struct pcp_filter f = { .prefix_len = rec->filters[i].prefix_len, .remote_port = rec->filters[i].port,
+					.remote_addr = rec->filters[i].addr };
+		pcp_filter_encode(&f, filters[i]);
+		pcp_response_add_option(&r, PCP_OPT_FILTER, filters[i], PCP_FILTER_LEN);
+	}
+	ssize_t len = pcp_build_response(&r, msg, sizeof(msg));
+	if (len > 0)
+		pcp_unsolicited_add(srv, now, &rec->client, rec->client_port, msg, (size_t)len, 3, 250, &rec->in);
+}
+
+struct move_ctx {
+	struct pcp_server *srv;
+	struct cgn_pb *old_pb;
+	uint64_t now;
+	uint32_t kept, moved, failed;
+};
+
+struct peer_scan {
+	struct pcp_server *srv;
+	uint64_t now;
+};
+
+static void
+peer_update_one(void *r, void *arg)
+{
+	struct peer_scan *ps = arg;
+	struct pcp_peer_rec *p = r;
+	const struct peer_key *pk = rec_db_key(ps->srv->peers, p);
+	struct pcp_mapping_rec *rec = rec_db_find(ps->srv->mappings, &pk->in);
+	if (rec && rec->moved)
+		mapping_update(ps->srv, ps->now, rec, pk, p, PCP_RES_SUCCESS);
+}
+
+static void
+move_mapping(void *r, void *arg)
+{
+	struct pcp_mapping_rec *rec = r;
+	struct move_ctx *mc = arg;
+	struct pcp_server *srv = mc->srv;
+	struct cgn_pb_sub *old_s = cgn_pb_sub(mc->old_pb, rec->sub);
+	int32_t sub = cgn_pb_subscriber(&srv->pb, &old_s->addr, true);
+	rec->moved = false;
+	if (sub < 0) {
+		mc->failed++;
+		return;
+	}
+	if (cgn_pb_take(&srv->pb, (uint32_t)sub, rec->ext_addr, rec->in.proto, rec->ext_port) == 0) {
+		rec->sub = (uint32_t)sub; /* unchanged for the world */
+		mc->kept++;
+		return;
+	}
+
+	/* Its address is gone (or the port is taken on the new layout): a new external
+	 * endpoint, the same port number if it can be had. */
+	struct pcp_mapping_rec old = *rec;
+	uint32_t addr;
+	uint16_t port;
+	bool exact = rec->flags & CGN_MAP_PREFER_FAILURE;
+	int rc = cgn_pb_alloc(&srv->pb, (uint32_t)sub, rec->in.proto, rec->ext_port, rec->in.port, &srv->rng, &addr, &port);
+	if (rc == 0 && exact && (addr != old.ext_addr || port != old.ext_port)) {
+		cgn_pb_release(&srv->pb, (uint32_t)sub, rec->in.proto, port);
+		rc = -EADDRNOTAVAIL;
+	}
+	/* Either way the old outside key goes from the data plane. */
+	if (pcp_server_push(srv, CGN_MSG_DEL, &old) != 0) {
+		mc->failed++;
+		return;
+	}
+	if (rc != 0) {
+		/* §14.2: "the error CANNOT_PROVIDE_EXTERNAL SHOULD be sent" */
+		mapping_update(srv, mc->now, rec, NULL, NULL, PCP_RES_CANNOT_PROVIDE_EXTERNAL);
+		if (rec->flags & (CGN_MAP_EXPLICIT | CGN_MAP_NATPMP))
+			atomic_fetch_sub(&old_s->explicit_mappings, 1); /* old allocator: gone anyway */
+		rec_db_del(srv->mappings, rec);
+		mc->moved++;
+		return;
+	}
+	rec->sub = (uint32_t)sub;
+	rec->ext_addr = addr;
+	rec->ext_port = port;
+	rec->moved = true;
+	if (pcp_server_push(srv, CGN_MSG_ADD, rec) != 0) {
+		cgn_pb_release(&srv->pb, (uint32_t)sub, rec->in.proto, port);
+		rec_db_del(srv->mappings, rec);
+		mc->failed++;
+		return;
+	}
+	if (rec->flags & (CGN_MAP_EXPLICIT | CGN_MAP_NATPMP))
+		mapping_update(srv, mc->now, rec, NULL, NULL, PCP_RES_SUCCESS);
+	mc->moved++;
+}
+
+/* Holds on kept addresses stay held; holds on removed addresses simply end. */
+static void
+move_hold(void *r, void *arg)
+{
+	struct hold_rec *h = r;
+	struct move_ctx *mc = arg;
+	int32_t sub = cgn_pb_subscriber(&mc->srv->pb, &cgn_pb_sub(mc->old_pb, h->sub)->addr, true);
+	if (sub < 0 || cgn_pb_take(&mc->srv->pb, (uint32_t)sub, h->ext_addr, h->proto, h->ext_port) != 0) {
+		rec_db_del(mc->srv->holds, h);
+		return;
+	}
+	h->sub = (uint32_t)sub;
+}
+
+/* Rebuilds the allocator on the new pool and moves every mapping onto it. */
+static int
+repool(struct pcp_server *srv, const struct cgn_config *cfg, uint64_t now, char *err, size_t err_len)
+{
+	struct cgn_pb old_pb = srv->pb;
+	void *old_mem = srv->pb_mem;
+	struct cgn_pb new_pb;
+	void *new_mem;
+	if (pcp_server_make_pb(cfg, &new_pb, &new_mem) != 0) {
+		snprintf(err, err_len, "cannot build the port allocator for the new pool");
+		return -ENOMEM;
+	}
+	/* Subscribers first, pinned to their address where it survives, so their mappings keep
+	 * their ports and the new ones of a subscriber land where its old ones are. */
+	for (uint32_t i = 0; i < old_pb.n_subs; i++) {
+		struct cgn_pb_sub *s = cgn_pb_sub(&old_pb, i);
+		int32_t ni = cgn_pb_subscriber(&new_pb, &s->addr, true);
+		if (ni >= 0) {
+			cgn_pb_pin(&new_pb, (uint32_t)ni, old_pb.addrs[s->ext_index]);
+			atomic_store(&cgn_pb_sub(&new_pb, (uint32_t)ni)->explicit_mappings, atomic_load(&s->explicit_mappings));
+		}
+	}
+	srv->pb = new_pb;
+	srv->pb_mem = new_mem;
+	srv->cfg.nat.n_pool = cfg->nat.n_pool;
+	memcpy(srv->cfg.nat.pool, cfg->nat.pool, sizeof(cfg->nat.pool));
+
+	struct move_ctx mc = { srv, &old_pb, now, 0, 0, 0 };
+	uint32_t cursor = 0;
+	rec_db_scan(srv->mappings, &cursor, rec_db_capacity(srv->mappings), move_mapping, &mc);
+	cursor = 0;
+	rec_db_scan(srv->holds, &cursor, rec_db_capacity(srv->holds), move_hold, &mc);
+	struct peer_scan ps = { srv, now };
+	cursor = 0;
+	rec_db_scan(srv->peers, &cursor, rec_db_capacity(srv->peers), peer_update_one, &ps);
+	free(old_mem);
+
+	/* §8.5: the external addresses changed: the epoch starts again. */
+	srv->epoch_start_ms = now;
+	srv->stats.mappings_moved += mc.moved;
+	fprintf(stderr, "cgnatd: new pool: %u mappings kept, %u moved (clients told), %u could not be moved\n",
+		mc.kept, mc.moved, mc.failed);
+	return 0;
+}
+
+int
+pcp_server_reload(struct pcp_server *srv, const struct cgn_config *cfg, uint64_t now, char *err, size_t err_len)
+{
+	const char *key = restart_needed(&srv->cfg, cfg);
+	if (key) {
+		snprintf(err, err_len, "%s changed: that needs a restart; nothing was changed", key);
+		return -EINVAL;
+	}
+	if (!same_pool(&srv->cfg, cfg)) {
+		int rc = repool(srv, cfg, now, err, err_len);
+		if (rc != 0)
+			return rc;
+	}
+	srv->cfg.pcp = cfg->pcp;
+	srv->cfg.nat.port_hold_s = cfg->nat.port_hold_s;
+	srv->tokens = cfg->pcp.max_requests_per_second;
+	return 0;
+}
