@@ -5,8 +5,11 @@
 #
 #   sudo scripts/bench_pcp.sh [MAPPINGS...]      default: 10000 1000000
 #
+# Then the request handler alone (tests/bench/bench_handler: no sockets), which shows how much
+# of the per-request cost is cgnatd's and how much the kernel's.
+#
 # Everything runs in a network namespace of its own, deleted on exit. Prints one line per
-# measurement and a summary; numbers go to docs/performance.md by hand.
+# measurement; numbers go to docs/performance.md by hand.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -63,4 +66,9 @@ EOF
 	printf 'RESULT mappings=%s live=%s create=%s/s renew=%s/s baseline=%s/s create_ratio=%.2f renew_ratio=%.2f rss_mb=%d\n' \
 		"$n" "$live" "$create" "$renew" "$base" "$(echo "$create / $base" | bc -l)" "$(echo "$renew / $base" | bc -l)" $((rss / 1024))
 	kill "$pid"; wait "$pid" || true; pid=""
+done
+
+echo "== the request handler alone (no sockets), one core"
+for n in "${sizes[@]}"; do
+	taskset -c 1 "$top/build/tests/bench/bench_handler" "$n" | sed "s/^/RESULT handler mappings=$n /"
 done

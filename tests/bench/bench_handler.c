@@ -1,0 +1,95 @@
+/*
+ * bench_handler: the PCP request handler alone, no sockets: how long pcp_server_handle()
+ * takes per MAP create and per renewal with N live mappings (data plane pushes stubbed).
+ * Separates cgnatd's own cost from the kernel's in scripts/bench_pcp.sh's figures.
+ *
+ *   bench_handler MAPPINGS
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include <rte_eal.h>
+
+#include "pcp_server.h"
+#include "pcp_wire.h"
+
+static int
+push(void *ctx, struct cgn_ring_msg *msg)
+{
+	(void)ctx, (void)msg;
+	return 0;
+}
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int
+main(int argc, char **argv)
+{
+	uint32_t n = argc > 1 ? (uint32_t)atol(argv[1]) : 1000000;
+	char prefix[64];
+	snprintf(prefix, sizeof(prefix), "--file-prefix=cgnbh%d", getpid());
+	char *eal[] = { "bench", "-l", "0", "--no-huge", "-m", "2048", "--no-pci", "--no-shconf", "--no-telemetry",
+			"--log-level=*:error", prefix };
+	if (rte_eal_init(11, eal) < 0)
+		return 1;
+	uint32_t subs = (n + 63) / 64;
+	char text[1024], err[256];
+	snprintf(text, sizeof(text),
+		 "pcp = { listen = [ \"127.0.0.1\" ]; inside = [ \"127.0.0.0/8\" ]; max_mappings_per_subscriber = 64;\n"
+		 "  announce = { multicast = false; }; };\n"
+		 "nat = { pool = [ \"203.0.113.0/24\" ]; block_size = 256; max_blocks = 4; max_subscribers = %u; };\n"
+		 "dataplane = { table_size = %u; };\n", subs + 1024, n + n / 4 + 65536);
+	static struct cgn_config cfg;
+	if (cgn_config_load_string(text, &cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	struct pcp_server_ops ops = { .push = push };
+	struct pcp_server *srv = pcp_server_create(&cfg, &ops, 1000);
+	if (srv == NULL)
+		return 1;
+
+	/* The requests, built beforehand so only the handler is timed. */
+	uint8_t (*msgs)[PCP_HDR_LEN + PCP_MAP_LEN] = malloc((size_t)n * sizeof(*msgs));
+	struct cgn_addr *src = malloc((size_t)n * sizeof(*src));
+	static struct pcp_request req;
+	for (uint32_t k = 0; k < n; k++) {
+		uint32_t s = k / 64;
+		src[k] = cgn_addr_from_v4(htonl((127u << 24) | (10u << 16) | ((s / 250 + 1) << 8) | (s % 250 + 1)));
+		memset(&req, 0, offsetof(struct pcp_request, options));
+		req.n_options = 0;
+		req.opcode = PCP_OP_MAP;
+		req.lifetime = 7200;
+		req.client_addr = src[k];
+		memcpy(req.u.map.nonce, &k, sizeof(k));
+		req.u.map.protocol = 17;
+		req.u.map.internal_port = (uint16_t)(10000 + k % 64);
+		req.u.map.external_addr = cgn_addr_from_v4(0);
+		pcp_build_request(&req, msgs[k], sizeof(msgs[k]));
+	}
+	static uint8_t out[PCP_MAX_MSG];
+	const char *phase[2] = { "create", "renew" };
+	for (int p = 0; p < 2; p++) {
+		uint32_t ok = 0;
+		double t0 = now_s();
+		for (uint32_t k = 0; k < n; k++) {
+			size_t len = pcp_server_handle(srv, 2000, msgs[k], sizeof(msgs[k]), &src[k], 40000, out);
+			ok += len >= 4 && out[3] == 0;
+		}
+		double dt = now_s() - t0;
+		printf("%s: %u requests, %u SUCCESS, %.3f s, %.0f ns/request, %.0f requests/s\n", phase[p], n, ok, dt,
+		       dt * 1e9 / n, n / dt);
+	}
+	pcp_server_free(srv);
+	return 0;
+}
