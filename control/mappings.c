@@ -138,6 +138,24 @@ forget(struct pcp_server *srv, struct pcp_mapping_rec *rec, uint64_t now)
 	rec_db_del(srv->mappings, rec);
 }
 
+/* Ends the explicit (MAP/NAT-PMP) part of a mapping that PEER sessions still use: it stays,
+ * outbound only. @return 0, or -ENOBUFS with the record unchanged. */
+static int
+strip_explicit(struct pcp_server *srv, struct pcp_mapping_rec *rec)
+{
+	struct pcp_mapping_rec old = *rec;
+	rec->flags &= (uint16_t)~(CGN_MAP_EXPLICIT | CGN_MAP_NATPMP | CGN_MAP_FILTERED | CGN_MAP_PREFER_FAILURE |
+				  CGN_MAP_THIRD_PARTY);
+	rec->expire_ms = 0;
+	rec->n_filters = 0;
+	if (pcp_server_push(srv, CGN_MSG_REPLACE, rec) != 0) {
+		*rec = old;
+		return -ENOBUFS;
+	}
+	atomic_fetch_sub(&sub_of(srv, rec)->explicit_mappings, 1);
+	return 0;
+}
+
 /* ---- filters (§13.3) ------------------------------------------------------------------------ */
 
 static bool
@@ -220,16 +238,8 @@ map_delete(struct pcp_server *srv, uint64_t now, const struct map_intent *mi, st
 
 	if (rec->n_peers > 0) {
 		/* PEER sessions still use it: the mapping stays, outbound only. */
-		struct pcp_mapping_rec old = *rec;
-		rec->flags &= (uint16_t)~(CGN_MAP_EXPLICIT | CGN_MAP_NATPMP | CGN_MAP_FILTERED |
-					  CGN_MAP_PREFER_FAILURE | CGN_MAP_THIRD_PARTY);
-		rec->expire_ms = 0;
-		rec->n_filters = 0;
-		if (pcp_server_push(srv, CGN_MSG_REPLACE, rec) != 0) {
-			*rec = old;
+		if (strip_explicit(srv, rec) != 0)
 			return PCP_RES_NO_RESOURCES;
-		}
-		atomic_fetch_sub(&sub_of(srv, rec)->explicit_mappings, 1);
 	} else {
 		if (pcp_server_push(srv, CGN_MSG_DEL, rec) != 0)
 			return PCP_RES_NO_RESOURCES;
@@ -606,17 +616,8 @@ expire_mapping(void *r, void *arg)
 		return;
 	}
 	if (explicit && rec->n_peers > 0) {
-		struct pcp_mapping_rec old = *rec;
-		rec->flags &= (uint16_t)~(CGN_MAP_EXPLICIT | CGN_MAP_NATPMP | CGN_MAP_FILTERED |
-					  CGN_MAP_PREFER_FAILURE | CGN_MAP_THIRD_PARTY);
-		rec->expire_ms = 0;
-		rec->n_filters = 0;
-		if (pcp_server_push(srv, CGN_MSG_REPLACE, rec) != 0) {
-			*rec = old; /* the ring is full: the next sweep tries again */
-			return;
-		}
-		atomic_fetch_sub(&cgn_pb_sub(&srv->pb, rec->sub)->explicit_mappings, 1);
-		srv->stats.mappings_expired++;
+		if (strip_explicit(srv, rec) == 0) /* else the ring is full: the next sweep tries again */
+			srv->stats.mappings_expired++;
 		return;
 	}
 	if (pcp_server_push(srv, CGN_MSG_DEL, rec) != 0)

@@ -22,11 +22,16 @@ run_suites() {
 	meson test -C "$dir" "${args[@]}" --print-errorlogs --num-processes 2
 	local log="$dir/meson-logs/testlog.json"
 	[ -f "$log" ] || { failed=$((failed + 1)); failures+=("$dir: no test log"); return; }
-	local ok bad
+	local ok bad cases_ok cases_bad
 	ok=$(grep -c '"result": "OK"' "$log")
 	bad=$(grep -c -E '"result": "(FAIL|TIMEOUT|ERROR|UNEXPECTEDPASS)"' "$log")
-	passed=$((passed + ok))
-	failed=$((failed + bad))
+	# Criterion binaries report their own cases: count those, and each other test (fuzz) once.
+	cases_ok=$(grep -ho 'Synthesis: Tested: [0-9]* | Passing: [0-9]*' "$dir/meson-logs/testlog.txt" | awk '{s += $NF} END {print s + 0}')
+	cases_bad=$(grep -ho 'Failing: [0-9]* | Crashing: [0-9]*' "$dir/meson-logs/testlog.txt" | awk '{s += $2 + $NF} END {print s + 0}')
+	local with_synthesis
+	with_synthesis=$(grep -c 'Synthesis: Tested' "$dir/meson-logs/testlog.txt")
+	passed=$((passed + cases_ok + ok - with_synthesis))
+	failed=$((failed + cases_bad + bad))
 	if [ "$bad" -gt 0 ]; then
 		failures+=("$dir: $(grep -E '"result": "(FAIL|TIMEOUT|ERROR)"' "$log" | sed -E 's/.*"name": "([^"]*)".*/\1/' | tr '\n' ' ')")
 	fi
