@@ -22,16 +22,31 @@ run_suites() {
 	meson test -C "$dir" "${args[@]}" --print-errorlogs --num-processes 2
 	local log="$dir/meson-logs/testlog.json"
 	[ -f "$log" ] || { failed=$((failed + 1)); failures+=("$dir: no test log"); return; }
-	local ok bad cases_ok cases_bad
-	ok=$(grep -c '"result": "OK"' "$log")
-	bad=$(grep -c -E '"result": "(FAIL|TIMEOUT|ERROR|UNEXPECTEDPASS)"' "$log")
-	# Criterion binaries report their own cases: count those, and each other test (fuzz) once.
-	cases_ok=$(grep -ho 'Synthesis: Tested: [0-9]* | Passing: [0-9]*' "$dir/meson-logs/testlog.txt" | awk '{s += $NF} END {print s + 0}')
-	cases_bad=$(grep -ho 'Failing: [0-9]* | Crashing: [0-9]*' "$dir/meson-logs/testlog.txt" | awk '{s += $2 + $NF} END {print s + 0}')
-	local with_synthesis
-	with_synthesis=$(grep -c 'Synthesis: Tested' "$dir/meson-logs/testlog.txt")
-	passed=$((passed + cases_ok + ok - with_synthesis))
-	failed=$((failed + cases_bad + bad))
+	# Criterion binaries report their own cases: count those; any other test (fuzz) counts once,
+	# and a binary that failed after all its cases passed (e.g. its tshark check) counts a failure.
+	local counts ok bad
+	counts=$(python3 - "$log" <<'PY'
+import json, re, sys
+ok = bad = 0
+for line in open(sys.argv[1]):
+    t = json.loads(line)
+    good = t["result"] == "OK"
+    m = re.search(r"Synthesis: Tested: \d+ \| Passing: (\d+) \| Failing: (\d+) \| Crashing: (\d+)", (t.get("stdout") or "") + (t.get("stderr") or ""))
+    if m:
+        ok += int(m.group(1))
+        failing = int(m.group(2)) + int(m.group(3))
+        bad += failing if (failing or good) else 1
+    elif good:
+        ok += 1
+    else:
+        bad += 1
+print(ok, bad)
+PY
+)
+	ok=${counts% *}
+	bad=${counts#* }
+	passed=$((passed + ok))
+	failed=$((failed + bad))
 	if [ "$bad" -gt 0 ]; then
 		failures+=("$dir: $(grep -E '"result": "(FAIL|TIMEOUT|ERROR)"' "$log" | sed -E 's/.*"name": "([^"]*)".*/\1/' | tr '\n' ' ')")
 	fi
