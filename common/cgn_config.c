@@ -37,6 +37,13 @@ cgn_config_defaults(struct cgn_config *cfg)
 	cfg->nat.max_subscribers = 65536;
 	cfg->nat.parity = false;
 	cfg->nat.port_hold_s = 120;
+	cfg->nat.filtering = CGN_FILTER_EIF;
+	cfg->nat.udp_timeout_s = 300;
+	cfg->nat.tcp_established_s = 7440;
+	cfg->nat.tcp_transitory_s = 240;
+	cfg->nat.icmp_timeout_s = 60;
+	cfg->dataplane.icmp_errors_per_second = 100;
+	cfg->dataplane.expire_budget = 1024;
 
 	cfg->dataplane.table_size = 65536;
 	cfg->dataplane.ring_size = 4096;
@@ -375,7 +382,7 @@ static int
 load_nat(struct loader *ld, const config_setting_t *g, struct cgn_config *cfg)
 {
 	static const char *const known[] = { "pool", "ports", "block_size", "max_blocks", "max_subscribers",
-					     "parity", "port_hold_s", "static", NULL };
+					     "parity", "port_hold_s", "static", "filtering", "timeouts", NULL };
 	int rc;
 	uint32_t block_size = cfg->nat.block_size, max_blocks = cfg->nat.max_blocks;
 	if ((rc = check_known(ld, g, known)) ||
@@ -388,6 +395,29 @@ load_nat(struct loader *ld, const config_setting_t *g, struct cgn_config *cfg)
 		return rc;
 	if (block_size % 64)
 		return fail(ld, config_setting_get_member(g, "block_size"), "must be a multiple of 64");
+	const config_setting_t *fl = config_setting_get_member(g, "filtering");
+	if (fl) {
+		const char *v = config_setting_get_string(fl);
+		if (v && strcmp(v, "endpoint-independent") == 0)
+			cfg->nat.filtering = CGN_FILTER_EIF;
+		else if (v && strcmp(v, "address-dependent") == 0)
+			cfg->nat.filtering = CGN_FILTER_ADF;
+		else if (v && strcmp(v, "address-and-port-dependent") == 0)
+			cfg->nat.filtering = CGN_FILTER_APDF;
+		else
+			return fail(ld, fl, "must be \"endpoint-independent\", \"address-dependent\" or "
+					    "\"address-and-port-dependent\"");
+	}
+	const config_setting_t *to = config_setting_get_member(g, "timeouts");
+	if (to) {
+		static const char *const tk[] = { "udp", "tcp_established", "tcp_transitory", "icmp", NULL };
+		/* The floors are the RFCs' MUSTs: RFC 4787 REQ-5, RFC 5382 REQ-5, RFC 5508 REQ-1. */
+		if ((rc = check_known(ld, to, tk)) || (rc = get_u32(ld, to, "udp", 120, 86400, &cfg->nat.udp_timeout_s)) ||
+		    (rc = get_u32(ld, to, "tcp_established", 7440, 864000, &cfg->nat.tcp_established_s)) ||
+		    (rc = get_u32(ld, to, "tcp_transitory", 60, 86400, &cfg->nat.tcp_transitory_s)) ||
+		    (rc = get_u32(ld, to, "icmp", 60, 86400, &cfg->nat.icmp_timeout_s)))
+			return rc;
+	}
 	cfg->nat.block_size = (uint16_t)block_size;
 	cfg->nat.max_blocks = (uint16_t)max_blocks;
 	for (unsigned i = 0; i < cfg->nat.n_pool; i++)
@@ -414,22 +444,99 @@ load_nat(struct loader *ld, const config_setting_t *g, struct cgn_config *cfg)
 static int
 load_dataplane(struct loader *ld, const config_setting_t *g, struct cgn_config *cfg)
 {
-	static const char *const known[] = { "table_size", "ring_size", "idle_sleep_us", NULL };
+	static const char *const known[] = { "table_size", "ring_size", "idle_sleep_us", "mbufs", "seed",
+					     "icmp_errors_per_second", "expire_budget", "icmp_source", "rx_delay_ms", NULL };
 	int rc;
+	uint32_t seed = 0;
 	if ((rc = check_known(ld, g, known)) ||
 	    (rc = get_u32(ld, g, "table_size", 1024, 1u << 27, &cfg->dataplane.table_size)) ||
 	    (rc = get_u32(ld, g, "ring_size", 64, 1u << 20, &cfg->dataplane.ring_size)) ||
-	    (rc = get_u32(ld, g, "idle_sleep_us", 0, 100000, &cfg->dataplane.idle_sleep_us)))
+	    (rc = get_u32(ld, g, "idle_sleep_us", 0, 100000, &cfg->dataplane.idle_sleep_us)) ||
+	    (rc = get_u32(ld, g, "mbufs", 0, 1u << 26, &cfg->dataplane.mbufs)) ||
+	    (rc = get_u32(ld, g, "seed", 0, UINT32_MAX, &seed)) ||
+	    (rc = get_u32(ld, g, "icmp_errors_per_second", 0, 1000000, &cfg->dataplane.icmp_errors_per_second)) ||
+	    (rc = get_u32(ld, g, "expire_budget", 16, 1u << 20, &cfg->dataplane.expire_budget)) ||
+	    (rc = get_u32(ld, g, "rx_delay_ms", 0, 600000, &cfg->dataplane.rx_delay_ms)))
 		return rc;
+	cfg->dataplane.seed = seed;
+	const config_setting_t *src = config_setting_get_member(g, "icmp_source");
+	if (src) {
+		const char *v = config_setting_get_string(src);
+		if (v == NULL || cgn_addr_parse(v, &cfg->dataplane.icmp_source) < 0 || !cgn_addr_is_v4(&cfg->dataplane.icmp_source))
+			return fail(ld, src, "must be an IPv4 address");
+		cfg->dataplane.have_icmp_source = true;
+	}
 	if (cfg->dataplane.ring_size & (cfg->dataplane.ring_size - 1))
 		return fail(ld, config_setting_get_member(g, "ring_size"), "must be a power of two");
 	return 0;
 }
 
 static int
+parse_mac(const char *text, uint8_t mac[6])
+{
+	unsigned b[6];
+	char tail;
+	if (sscanf(text, "%x:%x:%x:%x:%x:%x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &tail) != 6)
+		return -EINVAL;
+	for (int i = 0; i < 6; i++) {
+		if (b[i] > 255)
+			return -EINVAL;
+		mac[i] = (uint8_t)b[i];
+	}
+	return 0;
+}
+
+/* ports = ( { name = "net_pcap0"; role = "inside"; peer_mac = "02:00:00:00:00:01"; }, ... ); */
+static int
+load_ports(struct loader *ld, const config_setting_t *list, struct cgn_config *cfg)
+{
+	if (config_setting_type(list) != CONFIG_TYPE_LIST)
+		return fail(ld, list, "must be a list of groups: ports = ( { name = \"net_pcap0\"; role = \"inside\"; } );");
+	int n = config_setting_length(list);
+	if (n > CGN_MAX_PORTS)
+		return fail(ld, list, "at most %d ports", CGN_MAX_PORTS);
+	bool in = false, out = false;
+	for (int i = 0; i < n; i++) {
+		static const char *const known[] = { "name", "role", "peer_mac", NULL };
+		const config_setting_t *e = config_setting_get_elem(list, (unsigned)i);
+		struct cgn_port_cfg *pc = &cfg->ports[i];
+		const char *name = NULL, *role = NULL, *mac = NULL;
+		int rc;
+		if (config_setting_type(e) != CONFIG_TYPE_GROUP)
+			return fail(ld, e, "entry %d must be a group { name; role; }", i + 1);
+		if ((rc = check_known(ld, e, known)))
+			return rc;
+		config_setting_lookup_string(e, "name", &name);
+		config_setting_lookup_string(e, "role", &role);
+		config_setting_lookup_string(e, "peer_mac", &mac);
+		if (name == NULL || strlen(name) == 0 || strlen(name) >= sizeof(pc->name))
+			return fail(ld, e, "entry %d: name must be the EAL device name, e.g. \"net_pcap0\"", i + 1);
+		snprintf(pc->name, sizeof(pc->name), "%s", name);
+		if (role && strcmp(role, "inside") == 0)
+			pc->role = CGN_PORT_INSIDE, in = true;
+		else if (role && strcmp(role, "outside") == 0)
+			pc->role = CGN_PORT_OUTSIDE, out = true;
+		else
+			return fail(ld, e, "entry %d: role must be \"inside\" or \"outside\"", i + 1);
+		if (mac) {
+			if (parse_mac(mac, pc->peer_mac) < 0)
+				return fail(ld, e, "entry %d: peer_mac must be six hex octets, 02:00:00:00:00:01", i + 1);
+			pc->have_peer_mac = true;
+		}
+		for (int j = 0; j < i; j++)
+			if (strcmp(cfg->ports[j].name, pc->name) == 0)
+				return fail(ld, e, "entry %d: port %s is also entry %d", i + 1, name, j + 1);
+	}
+	if (n > 0 && !(in && out))
+		return fail(ld, list, "needs at least one inside and one outside port");
+	cfg->n_ports = (unsigned)n;
+	return 0;
+}
+
+static int
 load(config_t *c, struct loader *ld, struct cgn_config *cfg)
 {
-	static const char *const known[] = { "eal", "pcp", "nat", "dataplane", NULL };
+	static const char *const known[] = { "eal", "pcp", "nat", "dataplane", "ports", NULL };
 	const config_setting_t *root = config_root_setting(c);
 	int rc;
 
@@ -452,6 +559,9 @@ load(config_t *c, struct loader *ld, struct cgn_config *cfg)
 			return rc;
 	}
 
+	const config_setting_t *ports = config_setting_get_member(root, "ports");
+	if (ports && (rc = load_ports(ld, ports, cfg)))
+		return rc;
 	if (cfg->pcp.n_listen == 0)
 		return fail(ld, NULL, "pcp.listen: at least one address is required");
 	if (cfg->pcp.n_inside == 0)

@@ -19,6 +19,7 @@
 #define CGN_MAX_PREFIXES 64
 #define CGN_MAX_POOL_PREFIXES 32
 #define CGN_MAX_STATIC 1024
+#define CGN_MAX_PORTS 8
 #define CGN_MAX_ANNOUNCE 64
 #define CGN_NAME_LEN 64
 
@@ -36,6 +37,19 @@ struct cgn_static {
 	uint32_t external;      /* IPv4, network order */
 	uint16_t external_port;
 };
+
+/* A DPDK port and its role. */
+enum cgn_port_role { CGN_PORT_INSIDE, CGN_PORT_OUTSIDE };
+
+struct cgn_port_cfg {
+	char name[CGN_NAME_LEN];   /* EAL device name: "net_pcap0", "0000:03:00.0" */
+	enum cgn_port_role role;
+	uint8_t peer_mac[6];       /* destination MAC of frames sent out of this port */
+	bool have_peer_mac;        /* else: the source MAC of the frame being answered */
+};
+
+/* Endpoint filtering of implicit mappings (RFC 4787 §5, RFC 6888 REQ-7). */
+enum cgn_filtering { CGN_FILTER_EIF, CGN_FILTER_ADF, CGN_FILTER_APDF };
 
 struct cgn_config {
 	/* eal: used when cgnatd is started without EAL arguments */
@@ -80,13 +94,29 @@ struct cgn_config {
 		uint32_t port_hold_s;   /* a freed external port is not reused for this long (RFC 6888 REQ-8) */
 		struct cgn_static statics[CGN_MAX_STATIC];
 		unsigned n_static;
+		enum cgn_filtering filtering; /* implicit mappings; PCP MAP ones use their FILTERs */
+		uint32_t udp_timeout_s;       /* RFC 4787 REQ-5: >= 120, 300 recommended */
+		uint32_t tcp_established_s;   /* RFC 5382 REQ-5: >= 7440 */
+		uint32_t tcp_transitory_s;    /* RFC 5382 REQ-5: 240 */
+		uint32_t icmp_timeout_s;      /* RFC 5508 REQ-1: >= 60 */
 	} nat;
+
+	/* ports: DPDK ports and their roles (cgnatd without ports is a PCP server only) */
+	struct cgn_port_cfg ports[CGN_MAX_PORTS];
+	unsigned n_ports;
 
 	/* dataplane: the shared table and the workers */
 	struct {
 		uint32_t table_size;   /* mappings the shared table holds (each takes two keys) */
 		uint32_t ring_size;    /* control → worker messages in flight */
 		uint32_t idle_sleep_us; /* sleep of an idle worker; 0 = busy poll */
+		uint32_t mbufs;         /* packet buffers; 0 = sized from ports and workers */
+		uint64_t seed;          /* port choice of implicit sessions; 0 = random (tests fix it) */
+		uint32_t icmp_errors_per_second; /* per worker, for generated ICMP errors */
+		uint32_t expire_budget; /* table slots a worker's expiry sweep visits per loop */
+		uint32_t rx_delay_ms;   /* workers read no packet this long after start (labs, tests) */
+		struct cgn_addr icmp_source; /* source of ICMP errors the NAT itself sends */
+		bool have_icmp_source;  /* else: the first pool address */
 	} dataplane;
 };
 

@@ -104,16 +104,25 @@ struct cgn_mapping {
 	uint16_t flags;         /* CGN_MAP_* */
 	uint8_t n_filters;      /* entries of filters[] in force; 0 = endpoint-independent */
 	uint8_t refcnt;         /* table keys still pointing here (dataplane/cgn_table.c) */
-	/* cache line 1: inbound filtering */
+	/* cache line 1: activity and inbound filtering */
 	uint64_t last_out_ms;   /* last outbound packet (workers); 0 = none seen */
+	uint8_t tcp_state;      /* CGN_TCP_* (workers, relaxed); implicit TCP mappings' timeout */
+	uint8_t reserved0[7];
 	struct cgn_filter filters[CGN_MAP_FILTERS];
 	/* cache line 2: bookkeeping */
 	uint8_t nonce[12];      /* RFC 6887 §11.1 mapping nonce; zero for static mappings */
 	uint32_t subscriber;    /* subscriber index (common/cgn_portblock.h) */
 	uint64_t created_ms;
-	uint8_t reserved[16];
+	uint8_t reserved1[8];
 } __attribute__((aligned(64)));
 _Static_assert(sizeof(struct cgn_mapping) == 192, "struct cgn_mapping is three cache lines");
+
+/* TCP state of an implicit mapping, for its idle timeout (RFC 5382 REQ-5, RFC 7857 §2.1). */
+enum cgn_tcp_state {
+	CGN_TCP_NONE = 0,        /* not TCP, or no segment seen */
+	CGN_TCP_TRANSITORY = 1,  /* SYN without its answer, or FIN/RST seen: tcp_transitory_s */
+	CGN_TCP_ESTABLISHED = 2, /* SYN seen both ways: tcp_established_s */
+};
 
 /* Operations the control thread asks the workers to apply. */
 enum cgn_msg_op {

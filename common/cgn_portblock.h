@@ -55,6 +55,7 @@ struct cgn_pb_sub {
 	_Atomic uint32_t n_blocks;   /* entries of block[] in use, published in order */
 	_Atomic uint32_t ports_used; /* ports held in all blocks and protocols */
 	_Atomic uint32_t explicit_mappings; /* PCP/NAT-PMP mappings: kept by the control thread */
+	_Atomic uint32_t creating;   /* a worker is creating one of its implicit mappings */
 	struct cgn_addr addr;        /* the subscriber's inside address */
 	_Atomic uint32_t block[];    /* [max_blocks]: global block id + 1, 0 = not yet published */
 };

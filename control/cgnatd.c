@@ -246,13 +246,8 @@ main(int argc, char **argv)
 	uint64_t start_ms = cgn_clock_ms();
 	struct control_loop loop = { .epfd = -1, .timerfd = -1, .sigfd = -1 };
 	struct pcp_server *srv = NULL;
-	struct cgn_dataplane *dp = cgn_dataplane_create(cfg.dataplane.table_size, cfg.dataplane.ring_size,
-							cfg.dataplane.idle_sleep_us);
-	if (dp == NULL)
-		goto out;
-
+	struct cgn_dataplane *dp = NULL;
 	static struct app app;
-	app.dp = dp;
 	app.loop = &loop;
 	struct pcp_server_ops ops = { .push = push_to_dataplane, .last_out = last_outbound,
 				      .send = send_unsolicited, .ctx = &app };
@@ -261,6 +256,13 @@ main(int argc, char **argv)
 		fprintf(stderr, "cgnatd: cannot create the PCP server: %s\n", strerror(errno));
 		goto out;
 	}
+	/* The workers draw implicit sessions from the PCP server's subscribers and port blocks. */
+	dp = cgn_dataplane_create(&cfg, pcp_server_pb(srv));
+	if (dp == NULL)
+		goto out;
+	app.dp = dp;
+	if (cfg.n_ports)
+		pcp_server_freeze_pool(srv);
 	if (control_loop_open(&loop, &cfg, srv) < 0)
 		goto out;
 	app.srv = srv;
@@ -280,9 +282,10 @@ main(int argc, char **argv)
 		goto out;
 
 	char a[CGN_ADDR_STRLEN];
-	printf("cgnatd: ready: pcp %s:%u, %u worker(s), %u pool address(es), telemetry %s/dpdk_telemetry.v2\n",
+	printf("cgnatd: ready: pcp %s:%u, %u worker(s), %u port(s), %u pool address(es), telemetry "
+	       "%s/dpdk_telemetry.v2\n",
 	       cgn_addr_format(&cfg.pcp.listen[0].addr, a, sizeof(a)), cfg.pcp.listen[0].port, dp->n_workers,
-	       cgn_config_pool_size(&cfg), rte_eal_get_runtime_dir());
+	       dp->n_ports, cgn_config_pool_size(&cfg), rte_eal_get_runtime_dir());
 	fflush(stdout);
 
 	int sig = control_loop_run(&loop);

@@ -124,10 +124,16 @@ pcp_server_stats(const struct pcp_server *srv)
 	return &srv->stats;
 }
 
-const struct cgn_pb *
-pcp_server_pb(const struct pcp_server *srv)
+struct cgn_pb *
+pcp_server_pb(struct pcp_server *srv)
 {
 	return &srv->pb;
+}
+
+void
+pcp_server_freeze_pool(struct pcp_server *srv)
+{
+	srv->pool_frozen = true;
 }
 
 uint32_t

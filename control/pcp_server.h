@@ -111,7 +111,14 @@ int pcp_server_reload(struct pcp_server *srv, const struct cgn_config *cfg, uint
 uint32_t pcp_server_epoch(const struct pcp_server *srv, uint64_t now_ms);
 
 const struct pcp_server_stats *pcp_server_stats(const struct pcp_server *srv);
-const struct cgn_pb *pcp_server_pb(const struct pcp_server *srv);
+/** The subscriber/port-block allocator, which the data plane's workers share. */
+struct cgn_pb *pcp_server_pb(struct pcp_server *srv);
+
+/**
+ * Refuses pool changes on reload from now on: the workers hold ports of the allocator for
+ * implicit sessions, and it cannot be rebuilt under them yet.
+ */
+void pcp_server_freeze_pool(struct pcp_server *srv);
 uint32_t pcp_server_mapping_count(const struct pcp_server *srv);
 uint32_t pcp_server_session_count(const struct pcp_server *srv);
 uint32_t pcp_server_hold_count(const struct pcp_server *srv);

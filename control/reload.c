@@ -47,6 +47,12 @@ restart_needed(const struct cgn_config *a, const struct cgn_config *b)
 		return "nat.static";
 	if (memcmp(&a->dataplane, &b->dataplane, sizeof(a->dataplane)) != 0)
 		return "dataplane";
+	if (a->n_ports != b->n_ports || memcmp(a->ports, b->ports, sizeof(a->ports[0]) * a->n_ports) != 0)
+		return "ports";
+	if (a->nat.filtering != b->nat.filtering || a->nat.udp_timeout_s != b->nat.udp_timeout_s ||
+	    a->nat.tcp_established_s != b->nat.tcp_established_s || a->nat.tcp_transitory_s != b->nat.tcp_transitory_s ||
+	    a->nat.icmp_timeout_s != b->nat.icmp_timeout_s)
+		return "nat.filtering/nat.timeouts";
 	return NULL;
 }
 
@@ -244,6 +250,11 @@ pcp_server_reload(struct pcp_server *srv, const struct cgn_config *cfg, uint64_t
 	const char *key = restart_needed(&srv->cfg, cfg);
 	if (key) {
 		snprintf(err, err_len, "%s changed: that needs a restart; nothing was changed", key);
+		return -EINVAL;
+	}
+	if (!same_pool(&srv->cfg, cfg) && srv->pool_frozen) {
+		snprintf(err, err_len, "nat.pool changed: with DPDK ports forwarding, that needs a restart (implicit "
+				       "sessions hold ports of the running pool); nothing was changed");
 		return -EINVAL;
 	}
 	if (!same_pool(&srv->cfg, cfg)) {

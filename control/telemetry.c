@@ -160,6 +160,37 @@ cmd_stats(const char *cmd __rte_unused, const char *params __rte_unused, struct 
 #define X(field, doc) rte_tel_data_add_dict_u64(d, "worker_" #field, sum.field);
 	CGN_WORKER_COUNTERS(X)
 #undef X
+
+	/* Packets: summed over workers, then every drop reason by name. */
+	struct cgn_pkt_stats ps_sum = { 0 };
+	for (unsigned i = 0; i < tel.dp->n_workers; i++) {
+		const struct cgn_pkt_stats *s = &tel.dp->workers[i].pkt;
+#define X(field, doc) ps_sum.field += LOAD(s->field);
+		CGN_PKT_COUNTERS(X)
+#undef X
+		for (int r = 0; r < CGN_DROP_COUNT; r++)
+			ps_sum.drops[r] += LOAD(s->drops[r]);
+	}
+#define X(field, doc) rte_tel_data_add_dict_u64(d, "pkt_" #field, ps_sum.field);
+	CGN_PKT_COUNTERS(X)
+#undef X
+	for (int r = 0; r < CGN_DROP_COUNT; r++) {
+		snprintf(name, sizeof(name), "drop_%s", cgn_drop_name((enum cgn_drop_reason)r));
+		rte_tel_data_add_dict_u64(d, name, ps_sum.drops[r]);
+	}
+	for (unsigned i = 0; i < tel.dp->n_ports; i++) {
+		struct rte_eth_stats es;
+		if (rte_eth_stats_get(tel.dp->ports[i].port_id, &es) != 0)
+			continue;
+		snprintf(name, sizeof(name), "port%u_ipackets", i);
+		rte_tel_data_add_dict_u64(d, name, es.ipackets);
+		snprintf(name, sizeof(name), "port%u_opackets", i);
+		rte_tel_data_add_dict_u64(d, name, es.opackets);
+		snprintf(name, sizeof(name), "port%u_imissed", i);
+		rte_tel_data_add_dict_u64(d, name, es.imissed);
+		snprintf(name, sizeof(name), "port%u_oerrors", i);
+		rte_tel_data_add_dict_u64(d, name, es.oerrors);
+	}
 	return leave(0);
 }
 

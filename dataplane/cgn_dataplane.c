@@ -1,14 +1,17 @@
 /*
  * Worker lcores and their control rings (see cgn_dataplane.h).
  *
- * The worker loop today: drain the ring into the shared table, report a quiescent state, and
- * sleep idle_sleep_us when there was nothing to do. Packet steps (RX burst → classify →
- * translate → TX) slot in before the quiescent state report.
+ * The worker loop: apply control messages; for every port, an RX burst from this worker's
+ * queue through the NAT44 steps (nat44.c); flush the TX buffers; a bounded share of expiry and
+ * port release; report a quiescent state; sleep idle_sleep_us if there was nothing to do.
  */
 #include "cgn_dataplane.h"
 
 #include <errno.h>
 #include <stdio.h>
+#include <time.h>
+
+#include "cgn_ports.h"
 
 #include <rte_cycles.h>
 #include <rte_errno.h>
@@ -17,7 +20,7 @@
 #include <rte_malloc.h>
 
 struct cgn_dataplane *
-cgn_dataplane_create(uint32_t table_size, uint32_t ring_size, uint32_t idle_sleep_us)
+cgn_dataplane_create(const struct cgn_config *cfg, struct cgn_pb *pb)
 {
 	unsigned n_workers = rte_lcore_count() - 1;
 	if (n_workers == 0) {
@@ -25,38 +28,55 @@ cgn_dataplane_create(uint32_t table_size, uint32_t ring_size, uint32_t idle_slee
 		rte_errno = EINVAL;
 		return NULL;
 	}
+	if (cfg->n_ports && cfg->nat.filtering != CGN_FILTER_EIF) {
+		fprintf(stderr, "cgnatd: nat.filtering: only \"endpoint-independent\" is implemented so far\n");
+		return NULL;
+	}
 
 	struct cgn_dataplane *dp = rte_zmalloc("cgn_dataplane", sizeof(*dp), RTE_CACHE_LINE_SIZE);
 	if (dp == NULL)
 		return NULL;
 	dp->n_workers = n_workers;
-	dp->idle_sleep_us = idle_sleep_us;
+	dp->idle_sleep_us = cfg->dataplane.idle_sleep_us;
+	dp->cfg = cfg;
+	dp->pb = pb;
+	dp->icmp_source = cfg->dataplane.have_icmp_source ? cgn_addr_v4(&cfg->dataplane.icmp_source)
+							  : cgn_addr_v4(&cfg->nat.pool[0].addr);
 
 	/* Readers: every worker, the telemetry threads and the control thread. */
-	dp->table = cgn_table_create("cgn", table_size, n_workers + 2, (int)rte_socket_id());
+	dp->table = cgn_table_create("cgn", cfg->dataplane.table_size, n_workers + 2, (int)rte_socket_id());
 	if (dp->table == NULL) {
-		fprintf(stderr, "cgnatd: cannot create the shared table of %u mappings: %s\n", table_size,
+		fprintf(stderr, "cgnatd: cannot create the shared table of %u mappings: %s\n", cfg->dataplane.table_size,
 			rte_strerror(rte_errno));
 		goto fail;
 	}
 
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
 	unsigned i = 0, lcore;
 	RTE_LCORE_FOREACH_WORKER(lcore) {
 		struct cgn_worker *w = &dp->workers[i];
 		char name[RTE_RING_NAMESIZE];
 		snprintf(name, sizeof(name), "cgn_ctl_%u", i);
-		w->ring = rte_ring_create_elem(name, sizeof(struct cgn_ring_msg), ring_size,
-					       (int)rte_lcore_to_socket_id(lcore),
-					       RING_F_SP_ENQ | RING_F_SC_DEQ);
-		if (w->ring == NULL) {
-			fprintf(stderr, "cgnatd: cannot create ring %s: %s\n", name, rte_strerror(rte_errno));
+		w->ring = rte_ring_create_elem(name, sizeof(struct cgn_ring_msg), cfg->dataplane.ring_size,
+					       (int)rte_lcore_to_socket_id(lcore), RING_F_SP_ENQ | RING_F_SC_DEQ);
+		w->held = rte_zmalloc("cgn_held", sizeof(*w->held) * CGN_HOLD_RING, RTE_CACHE_LINE_SIZE);
+		if (w->ring == NULL || w->held == NULL) {
+			fprintf(stderr, "cgnatd: cannot create worker %u's ring or hold queue: %s\n", i,
+				rte_strerror(rte_errno));
 			goto fail;
 		}
 		w->lcore_id = lcore;
 		w->index = i;
 		w->dp = dp;
+		/* Tests fix the seed so that port choices, and so the golden outputs, repeat. */
+		w->rng = cfg->dataplane.seed ? cfg->dataplane.seed * (i + 1)
+					     : ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ (i + 1) * 0x9e3779b97f4a7c15ull;
 		i++;
 	}
+	if (cgn_ports_init(dp, cfg) != 0)
+		goto fail;
+	dp->rx_start_ms = cgn_clock_ms() + cfg->dataplane.rx_delay_ms;
 	return dp;
 
 fail:
@@ -87,8 +107,11 @@ cgn_dataplane_free(struct cgn_dataplane *dp)
 {
 	if (dp == NULL)
 		return;
-	for (unsigned i = 0; i < dp->n_workers; i++)
+	cgn_ports_fini(dp);
+	for (unsigned i = 0; i < dp->n_workers; i++) {
 		rte_ring_free(dp->workers[i].ring);
+		rte_free(dp->workers[i].held);
+	}
 	cgn_table_free(dp->table);
 	rte_free(dp);
 }
@@ -116,31 +139,63 @@ cgn_dataplane_backlog(const struct cgn_dataplane *dp)
 	return n;
 }
 
+/* Control messages: at most CGN_RING_BURST a loop. */
+static unsigned
+apply_ring(struct cgn_worker *w)
+{
+	struct cgn_ring_msg msgs[CGN_RING_BURST];
+	unsigned n = rte_ring_dequeue_burst_elem(w->ring, msgs, sizeof(msgs[0]), CGN_RING_BURST, NULL);
+	for (unsigned i = 0; i < n; i++) {
+		if (cgn_table_apply(w->dp->table, &msgs[i]) == 0)
+			w->stats.ring_msgs++;
+		else
+			w->stats.ring_errors++;
+	}
+	return n;
+}
+
 int
 cgn_worker_main(void *arg)
 {
 	struct cgn_worker *w = arg;
 	struct cgn_dataplane *dp = w->dp;
 	struct rte_rcu_qsbr *rcu = dp->table->rcu;
-	struct cgn_ring_msg msgs[CGN_RING_BURST];
+	struct rte_mbuf *pkts[CGN_RX_BURST];
 
 	rte_rcu_qsbr_thread_register(rcu, w->index);
 	rte_rcu_qsbr_thread_online(rcu, w->index);
 
 	while (!__atomic_load_n(&dp->stop, __ATOMIC_RELAXED)) {
-		unsigned n = rte_ring_dequeue_burst_elem(w->ring, msgs, sizeof(msgs[0]), CGN_RING_BURST, NULL);
-		for (unsigned i = 0; i < n; i++) {
-			if (cgn_table_apply(dp->table, &msgs[i]) == 0)
-				w->stats.ring_msgs++;
-			else
-				w->stats.ring_errors++;
+		w->now_ms = cgn_clock_ms();
+		unsigned work = apply_ring(w);
+
+		/* Inside ports first: a burst's new sessions exist before the outside's replies. */
+		for (unsigned r = 0; r < 2 && w->now_ms >= dp->rx_start_ms; r++)
+			for (unsigned i = 0; i < dp->n_ports; i++) {
+				struct cgn_port *port = &dp->ports[i];
+				if ((r == 0) != (port->role == CGN_PORT_INSIDE) || w->index >= port->queues)
+					continue;
+				uint16_t n = rte_eth_rx_burst(port->port_id, (uint16_t)w->index, pkts, CGN_RX_BURST);
+				if (n) {
+					cgn_nat44_burst(w, port->port_id, pkts, n);
+					work += n;
+				}
+			}
+		for (unsigned i = 0; i < dp->n_ports; i++) {
+			uint16_t pid = dp->ports[i].port_id;
+			if (w->index < dp->ports[i].queues)
+				rte_eth_tx_buffer_flush(pid, (uint16_t)w->index, w->tx[pid]);
+		}
+		if (dp->n_ports) {
+			cgn_expire(w, w->now_ms);
+			cgn_hold_release(w, w->now_ms);
 		}
 		w->stats.loops++;
 
 		/* Nothing read from the table survives past this point. */
 		rte_rcu_qsbr_quiescent(rcu, w->index);
 
-		if (n == 0) {
+		if (work == 0) {
 			w->stats.idle_loops++;
 			if (dp->idle_sleep_us)
 				rte_delay_us_sleep(dp->idle_sleep_us);

@@ -20,10 +20,17 @@
 #include <rte_lcore.h>
 #include <rte_ring.h>
 
+#include <rte_ethdev.h>
+#include <rte_mempool.h>
+
+#include "cgn_config.h"
 #include "cgn_mapping.h"
+#include "cgn_portblock.h"
 #include "cgn_table.h"
+#include "nat44.h"
 
 #define CGN_RING_BURST 32 /* control messages a worker applies per loop */
+#define CGN_RX_BURST 32   /* packets a worker reads from a port at once */
 
 /* Per-worker counters: written by their worker only, read by telemetry (relaxed). */
 #define CGN_WORKER_COUNTERS(X)                                       \
@@ -40,17 +47,54 @@ struct cgn_worker_stats {
 
 struct cgn_dataplane;
 
+#define CGN_HOLD_RING 65536 /* freed ports a worker holds back at once (a power of two) */
+
+/* A freed port waiting out nat.port_hold_s (RFC 6888 REQ-8). */
+struct cgn_held_port {
+	uint64_t until_ms;
+	uint32_t sub;
+	uint16_t port;
+	uint8_t proto;
+};
+
 /* One worker lcore's state: cache-aligned, indexed by worker number (l3fwd lcore_conf). */
 struct cgn_worker {
 	unsigned lcore_id;
 	unsigned index;        /* 0 .. n_workers-1; also its RCU reader id */
 	struct rte_ring *ring; /* control → this worker */
 	struct cgn_dataplane *dp;
+	uint64_t now_ms;       /* CLOCK_MONOTONIC, read once per loop */
+	uint64_t rng;          /* its port choices (xorshift; seeded by dataplane.seed in tests) */
+	double icmp_tokens;    /* ICMP errors it may still send this second */
+	uint64_t icmp_tokens_ms;
+	uint32_t expire_cursor;
+	struct cgn_held_port *held; /* [CGN_HOLD_RING] FIFO: ports freed in time order */
+	uint32_t held_head, held_tail;
+	struct rte_eth_dev_tx_buffer *tx[RTE_MAX_ETHPORTS];
 	struct cgn_worker_stats stats;
+	struct cgn_pkt_stats pkt;
 } __rte_cache_aligned;
+
+/* A DPDK port as the workers use it. */
+struct cgn_port {
+	uint16_t port_id;
+	enum cgn_port_role role;
+	struct rte_ether_addr mac;      /* its own */
+	struct rte_ether_addr peer_mac; /* frames leave for it */
+	bool have_peer_mac;
+	uint16_t queues;                /* RX/TX queue pairs: one per worker */
+};
 
 struct cgn_dataplane {
 	struct cgn_table *table;
+	const struct cgn_config *cfg;   /* the configuration it started with */
+	struct cgn_pb *pb;              /* subscribers and port blocks, shared with the control plane */
+	struct rte_mempool *mbufs;
+	struct cgn_port ports[CGN_MAX_PORTS];
+	unsigned n_ports;
+	int16_t port_index[RTE_MAX_ETHPORTS]; /* DPDK port id → ports[] index, -1 if not ours */
+	uint32_t icmp_source;           /* network order */
+	uint64_t rx_start_ms;           /* workers read ports from this time on (dataplane.rx_delay_ms) */
 	unsigned n_workers;
 	uint32_t idle_sleep_us;
 	volatile bool stop;
@@ -65,11 +109,12 @@ struct cgn_dataplane {
 #define CGN_READER_CONTROL(dp) ((dp)->n_workers + 1)
 
 /**
- * Creates the table and a ring for each worker lcore EAL gave us. Main lcore.
- * @return the data plane, or NULL with rte_errno set (and a message on stderr).
+ * Creates the table, a ring for each worker lcore EAL gave us, and sets up cfg's ports (one
+ * RX/TX queue pair per worker, started). pb is the subscriber/port-block allocator the workers
+ * draw implicit sessions from. Main lcore.
+ * @return the data plane, or NULL with a message on stderr.
  */
-struct cgn_dataplane *cgn_dataplane_create(uint32_t table_size, uint32_t ring_size,
-					   uint32_t idle_sleep_us);
+struct cgn_dataplane *cgn_dataplane_create(const struct cgn_config *cfg, struct cgn_pb *pb);
 
 /** Starts cgn_worker_main() on every worker lcore. Main lcore. @return 0 or -errno. */
 int cgn_dataplane_launch(struct cgn_dataplane *dp);

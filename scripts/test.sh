@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up everything (scripts/setup.sh) and runs every test suite:
-#   build/       unit + integration    (gcc, the production build)
+#   build/       unit, integration, conformance, golden (gcc, the production build)
 #   build-asan/  unit                  (gcc, AddressSanitizer + UndefinedBehaviorSanitizer)
 #   build-fuzz/  fuzz                  (clang, libFuzzer + ASan/UBSan, bounded runs)
 # Ends with one line "N passed, M failed" and exits non-zero if anything failed.
@@ -31,10 +31,12 @@ ok = bad = 0
 for line in open(sys.argv[1]):
     t = json.loads(line)
     good = t["result"] == "OK"
-    m = re.search(r"Synthesis: Tested: \d+ \| Passing: (\d+) \| Failing: (\d+) \| Crashing: (\d+)", (t.get("stdout") or "") + (t.get("stderr") or ""))
-    if m:
-        ok += int(m.group(1))
-        failing = int(m.group(2)) + int(m.group(3))
+    text = (t.get("stdout") or "") + (t.get("stderr") or "")
+    m = re.search(r"Synthesis: Tested: \d+ \| Passing: (\d+) \| Failing: (\d+) \| Crashing: (\d+)", text)
+    g = re.search(r"^(\d+) passed, (\d+) failed$", text, re.M)  # golden.py's closing line
+    if m or g:
+        ok += int(m.group(1)) if m else int(g.group(1))
+        failing = int(m.group(2)) + int(m.group(3)) if m else int(g.group(2))
         bad += failing if (failing or good) else 1
     elif good:
         ok += 1
@@ -59,7 +61,7 @@ configure() {
 	ninja -C "$dir" >/dev/null || { failed=$((failed + 1)); failures+=("$dir: build"); return 1; }
 }
 
-run_suites build unit integration conformance
+run_suites build unit integration conformance golden
 
 if configure build-asan -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug; then
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \

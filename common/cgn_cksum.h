@@ -1,0 +1,72 @@
+/*
+ * Internet checksum arithmetic for rewriting headers in place (RFC 1071, RFC 1624): every
+ * header field the data plane changes goes through a patch helper that fixes the checksum
+ * in the same call. Values are in network byte order, as they lie in the packet; checksums
+ * are 16-bit ones'-complement words, also in network order.
+ *
+ * Pure functions, no DPDK: any thread, and unit-tested against full recomputation.
+ */
+#ifndef CGN_CKSUM_H
+#define CGN_CKSUM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+/* Folds a 32-bit ones'-complement sum to 16 bits. */
+static inline uint16_t
+cgn_cksum_fold(uint32_t sum)
+{
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
+/**
+ * RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'), for a 16-bit field changing from old to new.
+ * @return the new checksum.
+ */
+static inline uint16_t
+cgn_cksum_update16(uint16_t cksum, uint16_t old, uint16_t new_)
+{
+	uint32_t sum = (uint16_t)~cksum + (uint32_t)(uint16_t)~old + new_;
+	return (uint16_t)~cgn_cksum_fold(sum);
+}
+
+/** The same for a 32-bit field (an IPv4 address). */
+static inline uint16_t
+cgn_cksum_update32(uint16_t cksum, uint32_t old, uint32_t new_)
+{
+	uint32_t sum = (uint16_t)~cksum + (uint32_t)(uint16_t)~(old >> 16) + (uint32_t)(uint16_t)~(old & 0xffff) +
+		       (new_ >> 16) + (new_ & 0xffff);
+	return (uint16_t)~cgn_cksum_fold(sum);
+}
+
+/** The ones'-complement sum of len octets (not complemented). */
+static inline uint32_t
+cgn_cksum_partial(const void *data, size_t len, uint32_t sum)
+{
+	const uint8_t *p = data;
+	while (len > 1) {
+		uint16_t w;
+		memcpy(&w, p, 2);
+		sum += w;
+		p += 2;
+		len -= 2;
+	}
+	if (len) {
+		uint16_t w = 0;
+		memcpy(&w, p, 1);
+		sum += w;
+	}
+	return sum;
+}
+
+/** The checksum of len octets (RFC 1071), network order. */
+static inline uint16_t
+cgn_cksum(const void *data, size_t len)
+{
+	return (uint16_t)~cgn_cksum_fold(cgn_cksum_partial(data, len, 0));
+}
+
+#endif /* CGN_CKSUM_H */

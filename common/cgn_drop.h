@@ -1,0 +1,48 @@
+/*
+ * Why the data plane drops a packet: one X-macro list, one counter each per worker, every
+ * counter visible by name through telemetry (/cgnat/stats). Drops go through cgn_drop()
+ * (dataplane/nat44.h) so that none is silent.
+ */
+#ifndef CGN_DROP_H
+#define CGN_DROP_H
+
+#define CGN_DROP_REASONS(X)                                                                     \
+	X(NOT_IPV4, "not an IPv4 packet (ARP and IPv6 are not handled on the data plane yet)")  \
+	X(TRUNCATED, "shorter than its Ethernet, IPv4 or transport header says")               \
+	X(BAD_IP_HEADER, "IPv4 version, header length or total length invalid")                  \
+	X(BAD_CHECKSUM, "IPv4 header checksum wrong")                                            \
+	X(FRAGMENT, "an IPv4 fragment (reassembly is not done)")                                \
+	X(UNSUPPORTED_PROTO, "neither TCP, UDP nor ICMP (RFC 6888 REQ-?: counted, not translated)") \
+	X(ICMP_TYPE, "an ICMP type that is neither echo nor a translatable error")              \
+	X(NOT_INSIDE, "outbound source outside pcp.inside")                                     \
+	X(NO_MAPPING, "inbound to an external address and port with no mapping")                \
+	X(FILTERED, "inbound from a remote peer the mapping's filters do not allow (§13.3)")    \
+	X(TTL_EXPIRED, "TTL would reach 0 (ICMP time exceeded sent, rate permitting)")           \
+	X(NO_PORTS, "the subscriber's port quota is used up (ICMP 3/13 sent)")                  \
+	X(POOL_EXHAUSTED, "no free port block on the subscriber's address (ICMP 3/13 sent)")    \
+	X(TABLE_FULL, "the shared table has no room for a new session (ICMP 3/13 sent)")         \
+	X(SUBSCRIBERS_FULL, "nat.max_subscribers reached (ICMP 3/13 sent)")                      \
+	X(TX_FULL, "the transmit queue was full")                                               \
+	X(ICMP_ERROR_UNMATCHED, "an ICMP error about a packet of no mapping (RFC 5508)")        \
+	X(HAIRPIN_NO_MAPPING, "to a pool address and port with no mapping, from the inside")
+
+enum cgn_drop_reason {
+#define X(name, doc) CGN_DROP_##name,
+	CGN_DROP_REASONS(X)
+#undef X
+	CGN_DROP_COUNT
+};
+
+/** @return the name of a drop reason ("NO_MAPPING"). */
+static inline const char *
+cgn_drop_name(enum cgn_drop_reason r)
+{
+	static const char *const names[CGN_DROP_COUNT] = {
+#define X(name, doc) [CGN_DROP_##name] = #name,
+		CGN_DROP_REASONS(X)
+#undef X
+	};
+	return r < CGN_DROP_COUNT ? names[r] : "?";
+}
+
+#endif /* CGN_DROP_H */

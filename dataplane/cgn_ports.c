@@ -1,0 +1,126 @@
+/*
+ * DPDK ports: found by their EAL names from the configuration, each given one RX and one TX
+ * queue per worker (RSS spreads flows over the RX queues where the PMD has it), started, and
+ * stopped and closed at the end (which flushes net_pcap's output files). Main lcore only.
+ */
+#include "cgn_ports.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_errno.h>
+#include <rte_malloc.h>
+
+#define RX_DESC 1024
+#define TX_DESC 1024
+#define MBUF_CACHE 256
+
+static int
+port_setup(struct cgn_dataplane *dp, struct cgn_port *p, const struct cgn_port_cfg *pc)
+{
+	struct rte_eth_dev_info info;
+	struct rte_eth_conf conf = { 0 };
+	int rc;
+
+	if (rte_eth_dev_get_port_by_name(pc->name, &p->port_id) != 0) {
+		fprintf(stderr, "cgnatd: port %s: no such DPDK device (give it to EAL: --vdev or -a)\n", pc->name);
+		return -ENODEV;
+	}
+	if ((rc = rte_eth_dev_info_get(p->port_id, &info)) != 0)
+		return rc;
+	uint16_t q = (uint16_t)dp->n_workers;
+	if (info.max_rx_queues < q || info.max_tx_queues < q) {
+		fprintf(stderr, "cgnatd: port %s has %u RX and %u TX queues; %u workers need one each: "
+				"give EAL fewer lcores\n", pc->name, info.max_rx_queues, info.max_tx_queues, q);
+		return -EINVAL;
+	}
+	if (q > 1 && info.flow_type_rss_offloads) {
+		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+		conf.rx_adv_conf.rss_conf.rss_hf = info.flow_type_rss_offloads &
+						   (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP);
+	}
+	if ((rc = rte_eth_dev_configure(p->port_id, q, q, &conf)) != 0) {
+		fprintf(stderr, "cgnatd: port %s: configure: %s\n", pc->name, rte_strerror(-rc));
+		return rc;
+	}
+	uint16_t rxd = RX_DESC, txd = TX_DESC;
+	rte_eth_dev_adjust_nb_rx_tx_desc(p->port_id, &rxd, &txd);
+	int socket = rte_eth_dev_socket_id(p->port_id);
+	for (uint16_t i = 0; i < q; i++) {
+		if ((rc = rte_eth_rx_queue_setup(p->port_id, i, rxd, socket < 0 ? SOCKET_ID_ANY : (unsigned)socket,
+						 NULL, dp->mbufs)) != 0 ||
+		    (rc = rte_eth_tx_queue_setup(p->port_id, i, txd, socket < 0 ? SOCKET_ID_ANY : (unsigned)socket,
+						 NULL)) != 0) {
+			fprintf(stderr, "cgnatd: port %s: queue %u: %s\n", pc->name, i, rte_strerror(-rc));
+			return rc;
+		}
+	}
+	rte_eth_macaddr_get(p->port_id, &p->mac);
+	p->role = pc->role;
+	p->queues = q;
+	p->have_peer_mac = pc->have_peer_mac;
+	memcpy(p->peer_mac.addr_bytes, pc->peer_mac, 6);
+	rte_eth_promiscuous_enable(p->port_id); /* pool addresses are many; MAC filtering is not ours */
+	if ((rc = rte_eth_dev_start(p->port_id)) != 0) {
+		fprintf(stderr, "cgnatd: port %s: start: %s\n", pc->name, rte_strerror(-rc));
+		return rc;
+	}
+	return 0;
+}
+
+int
+cgn_ports_init(struct cgn_dataplane *dp, const struct cgn_config *cfg)
+{
+	for (unsigned i = 0; i < RTE_MAX_ETHPORTS; i++)
+		dp->port_index[i] = -1;
+	if (cfg->n_ports == 0)
+		return 0;
+
+	/* Every RX descriptor of every queue full, plus what sits in TX queues and bursts. */
+	uint32_t n = cfg->dataplane.mbufs;
+	if (n == 0)
+		n = cfg->n_ports * dp->n_workers * (RX_DESC + TX_DESC) + dp->n_workers * (MBUF_CACHE + 1024) + 4096;
+	dp->mbufs = rte_pktmbuf_pool_create("cgn_mbufs", n, MBUF_CACHE, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+					    (int)rte_socket_id());
+	if (dp->mbufs == NULL) {
+		fprintf(stderr, "cgnatd: cannot create %u mbufs: %s (dataplane.mbufs, eal.memory_mb)\n", n,
+			rte_strerror(rte_errno));
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < cfg->n_ports; i++) {
+		int rc = port_setup(dp, &dp->ports[i], &cfg->ports[i]);
+		if (rc != 0)
+			return rc;
+		dp->port_index[dp->ports[i].port_id] = (int16_t)i;
+		dp->n_ports++;
+	}
+	/* A TX buffer per worker per port: bursts leave together. */
+	for (unsigned w = 0; w < dp->n_workers; w++)
+		for (unsigned i = 0; i < dp->n_ports; i++) {
+			uint16_t pid = dp->ports[i].port_id;
+			dp->workers[w].tx[pid] = rte_zmalloc("cgn_txbuf", RTE_ETH_TX_BUFFER_SIZE(CGN_TX_BURST), 0);
+			if (dp->workers[w].tx[pid] == NULL)
+				return -ENOMEM;
+			rte_eth_tx_buffer_init(dp->workers[w].tx[pid], CGN_TX_BURST);
+			/* Unsent packets are freed and counted, never dropped silently. */
+			rte_eth_tx_buffer_set_err_callback(dp->workers[w].tx[pid], rte_eth_tx_buffer_count_callback,
+							   &dp->workers[w].pkt.drops[CGN_DROP_TX_FULL]);
+		}
+	return 0;
+}
+
+void
+cgn_ports_fini(struct cgn_dataplane *dp)
+{
+	for (unsigned i = 0; i < dp->n_ports; i++) {
+		rte_eth_dev_stop(dp->ports[i].port_id);
+		rte_eth_dev_close(dp->ports[i].port_id); /* net_pcap writes its output file out here */
+	}
+	for (unsigned w = 0; w < dp->n_workers; w++)
+		for (unsigned i = 0; i < RTE_MAX_ETHPORTS; i++)
+			rte_free(dp->workers[w].tx[i]);
+	dp->n_ports = 0;
+	rte_mempool_free(dp->mbufs);
+	dp->mbufs = NULL;
+}

@@ -1,0 +1,94 @@
+/*
+ * Background work of a worker, bounded per call so that it never stalls packet processing:
+ *
+ *   cgn_expire: walks this worker's share of the shared table (positions p with
+ *     p % n_workers == worker index), at most dataplane.expire_budget slots per call, and
+ *     deletes implicit mappings idle past their timeout: UDP nat.udp_timeout_s (RFC 4787
+ *     REQ-5), TCP established / transitory (RFC 5382 REQ-5), ICMP nat.icmp_timeout_s (RFC 5508
+ *     REQ-1). Explicit, static and PEER mappings live by their PCP lifetime (RFC 6887 §16.2):
+ *     the control thread removes them. Deleted entries are reclaimed through RCU.
+ *   cgn_hold_release: gives freed ports back to their subscriber once nat.port_hold_s has
+ *     passed (RFC 6888 REQ-8), at most 256 per call.
+ *
+ * Worker context.
+ */
+#include <netinet/in.h>
+
+#include "cgn_dataplane.h"
+
+static uint64_t
+timeout_ms(const struct cgn_config *cfg, const struct cgn_mapping *m)
+{
+	switch (m->in.proto) {
+	case IPPROTO_TCP:
+		return (uint64_t)(__atomic_load_n(&m->tcp_state, __ATOMIC_RELAXED) == CGN_TCP_ESTABLISHED
+					  ? cfg->nat.tcp_established_s
+					  : cfg->nat.tcp_transitory_s) * 1000;
+	case IPPROTO_UDP:
+		return (uint64_t)cfg->nat.udp_timeout_s * 1000;
+	default:
+		return (uint64_t)cfg->nat.icmp_timeout_s * 1000;
+	}
+}
+
+static void
+hold(struct cgn_worker *w, const struct cgn_mapping *m)
+{
+	struct cgn_dataplane *dp = w->dp;
+	uint32_t hold_ms = dp->cfg->nat.port_hold_s * 1000;
+	if (hold_ms == 0 || w->held_tail - w->held_head >= CGN_HOLD_RING) {
+		cgn_pb_release(dp->pb, m->subscriber, m->in.proto, m->out.port);
+		w->pkt.ports_released++;
+		return;
+	}
+	struct cgn_held_port *h = &w->held[w->held_tail++ & (CGN_HOLD_RING - 1)];
+	h->until_ms = w->now_ms + hold_ms;
+	h->sub = m->subscriber;
+	h->port = m->out.port;
+	h->proto = m->in.proto;
+	w->pkt.ports_held++;
+}
+
+void
+cgn_expire(struct cgn_worker *w, uint64_t now)
+{
+	struct cgn_dataplane *dp = w->dp;
+	const struct cgn_config *cfg = dp->cfg;
+	const void *key;
+	void *data;
+
+	for (uint32_t visited = 0; visited < cfg->dataplane.expire_budget; visited++) {
+		int32_t pos = rte_hash_iterate(dp->table->hash, &key, &data, &w->expire_cursor);
+		if (pos < 0) {
+			w->expire_cursor = 0; /* the whole table seen: start again next time */
+			return;
+		}
+		const struct cgn_key *k = key;
+		struct cgn_mapping *m = data;
+		if ((uint32_t)pos % dp->n_workers != w->index || k->side != CGN_SIDE_INSIDE || m == NULL ||
+		    !(m->flags & CGN_MAP_IMPLICIT) || (m->flags & (CGN_MAP_EXPLICIT | CGN_MAP_STATIC | CGN_MAP_PEER)))
+			continue;
+		uint64_t last = __atomic_load_n(&m->last_out_ms, __ATOMIC_RELAXED);
+		if (now < last + timeout_ms(cfg, m))
+			continue;
+		struct cgn_ring_msg msg = { .op = CGN_MSG_DEL };
+		msg.m.in = m->in;
+		if (cgn_table_apply(dp->table, &msg) == 0) {
+			hold(w, m); /* m stays readable until our next quiescent state */
+			w->pkt.sessions_expired++;
+		}
+	}
+}
+
+void
+cgn_hold_release(struct cgn_worker *w, uint64_t now)
+{
+	for (unsigned i = 0; i < 256 && w->held_head != w->held_tail; i++) {
+		struct cgn_held_port *h = &w->held[w->held_head & (CGN_HOLD_RING - 1)];
+		if (h->until_ms > now)
+			return;
+		cgn_pb_release(w->dp->pb, h->sub, h->proto, h->port);
+		w->held_head++;
+		w->pkt.ports_released++;
+	}
+}

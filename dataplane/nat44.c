@@ -1,0 +1,211 @@
+/*
+ * The NAT44 burst driver (see nat44.h for the steps). A burst from one port is classified,
+ * looked up in the shared table with one bulk lookup, then each packet goes through its
+ * direction's steps until one returns a verdict other than CGN_CONTINUE:
+ *
+ *   outbound (inside port):  lookup | session (miss) | TCP state | TTL | translate out |
+ *                            hairpin (to a pool address) | TX outside (or back inside)
+ *   inbound (outside port):  lookup | filter | TCP state | TTL | translate in | TX inside
+ *
+ * Worker context: no lock, no system call, no allocation on this path.
+ */
+#include <netinet/in.h>
+#include <string.h>
+
+#include <rte_prefetch.h>
+#include <rte_tcp.h>
+
+#include "cgn_dataplane.h"
+
+#define PREFETCH_OFFSET 4 /* packets ahead whose headers are prefetched (l3fwd's pattern) */
+#define TCP_SYN 0x02
+#define TCP_FIN 0x01
+#define TCP_RST 0x04
+#define TCP_ACK 0x10
+
+enum cgn_verdict
+cgn_drop(struct cgn_worker *w, struct cgn_pkt *p, enum cgn_drop_reason why)
+{
+	w->pkt.drops[why]++;
+	rte_pktmbuf_free(p->m);
+	return CGN_DROPPED;
+}
+
+/* The first port of a role: where a direction's packets leave. */
+static uint16_t
+port_of(const struct cgn_dataplane *dp, enum cgn_port_role role)
+{
+	for (unsigned i = 0; i < dp->n_ports; i++)
+		if (dp->ports[i].role == role)
+			return dp->ports[i].port_id;
+	return dp->ports[0].port_id;
+}
+
+/* §13.3: a filtered mapping admits only remote peers of its FILTER set. */
+static bool
+filter_allows(const struct cgn_mapping *m, const struct cgn_pkt *p)
+{
+	if (m->n_filters == 0 || p->icmp_error)
+		return true;
+	struct cgn_addr remote = cgn_addr_from_v4(p->ip->src_addr);
+	uint16_t rport = 0;
+	if (p->proto != IPPROTO_ICMP)
+		rport = (uint16_t)(p->l4[0] << 8 | p->l4[1]);
+	for (unsigned i = 0; i < m->n_filters && i < CGN_MAP_FILTERS; i++) {
+		const struct cgn_filter *f = &m->filters[i];
+		struct cgn_prefix pfx = { f->addr, f->prefix_len };
+		if (cgn_prefix_contains(&pfx, &remote) && (f->port == 0 || f->port == rport))
+			return true;
+	}
+	return false;
+}
+
+/* RFC 5382 REQ-5 / RFC 7857 §2.1: the state that picks an implicit TCP mapping's timeout. */
+static void
+track_tcp(struct cgn_mapping *m, const struct cgn_pkt *p, bool outbound)
+{
+	if (p->proto != IPPROTO_TCP || p->icmp_error || !(m->flags & CGN_MAP_IMPLICIT))
+		return;
+	uint8_t flags = p->l4[13]; /* struct rte_tcp_hdr tcp_flags */
+	uint8_t st = __atomic_load_n(&m->tcp_state, __ATOMIC_RELAXED), next = st;
+	if (flags & (TCP_FIN | TCP_RST))
+		next = CGN_TCP_TRANSITORY;
+	else if (flags & TCP_SYN)
+		next = outbound || st == CGN_TCP_NONE ? (st == CGN_TCP_ESTABLISHED ? st : CGN_TCP_TRANSITORY)
+						      : CGN_TCP_ESTABLISHED; /* the SYN of the other side */
+	else if (st == CGN_TCP_NONE)
+		next = CGN_TCP_ESTABLISHED; /* mid-stream: a connection we learn of late */
+	if (next != st)
+		__atomic_store_n(&m->tcp_state, next, __ATOMIC_RELAXED);
+}
+
+static void
+send_out(struct cgn_worker *w, struct cgn_pkt *p)
+{
+	struct cgn_dataplane *dp = w->dp;
+	int16_t pi = dp->port_index[p->out_port];
+	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(p->m, struct rte_ether_hdr *);
+	if (pi >= 0) {
+		const struct cgn_port *port = &dp->ports[pi];
+		if (port->have_peer_mac)
+			eth->dst_addr = port->peer_mac;
+		else if (p->out_port == p->in_port)
+			eth->dst_addr = eth->src_addr;
+		else
+			memset(&eth->dst_addr, 0xff, sizeof(eth->dst_addr)); /* no neighbour table yet */
+		eth->src_addr = port->mac;
+	}
+	w->pkt.tx++;
+	rte_eth_tx_buffer(p->out_port, (uint16_t)w->index, w->tx[p->out_port], p->m);
+}
+
+static enum cgn_verdict
+outbound(struct cgn_worker *w, struct cgn_pkt *p)
+{
+	struct cgn_dataplane *dp = w->dp;
+	if (p->map == NULL) {
+		enum cgn_verdict v = cgn_session_create(w, p);
+		if (v != CGN_CONTINUE)
+			return v;
+	}
+	struct cgn_mapping *m = p->map;
+	track_tcp(m, p, true);
+	/* RFC 4787 REQ-6: outbound traffic refreshes the mapping (written at most once a second:
+	 * the line is shared by every worker that sees the flow). */
+	if (!p->icmp_error && w->now_ms - __atomic_load_n(&m->last_out_ms, __ATOMIC_RELAXED) >= 1000)
+		__atomic_store_n(&m->last_out_ms, w->now_ms, __ATOMIC_RELAXED);
+	if (!cgn_ttl_decrement(p))
+		return cgn_icmp_reply(w, p, 11, 0, CGN_DROP_TTL_EXPIRED);
+	cgn_translate_out(p);
+	w->pkt.out_translated++;
+	if (p->icmp_error)
+		w->pkt.icmp_errors_translated++;
+
+	/* Hairpinning (RFC 4787 REQ-9, RFC 5382 REQ-8): to one of our external endpoints. The
+	 * source stays the external one just written, as REQ-9 asks. */
+	p->out_port = port_of(dp, CGN_PORT_OUTSIDE);
+	struct cgn_addr dst = cgn_addr_from_v4(p->ip->dst_addr);
+	if (!p->icmp_error && cgn_prefix_list_contains(dp->cfg->nat.pool, dp->cfg->nat.n_pool, &dst)) {
+		uint16_t dport = (uint16_t)(p->l4[2] << 8 | p->l4[3]);
+		struct cgn_key k = cgn_key_make(&dst, p->proto == IPPROTO_ICMP ? m->out.port : dport, p->proto,
+						CGN_SIDE_OUTSIDE);
+		struct cgn_mapping *peer = cgn_table_lookup(dp->table, &k);
+		if (peer == NULL || !filter_allows(peer, p))
+			return cgn_drop(w, p, peer ? CGN_DROP_FILTERED : CGN_DROP_HAIRPIN_NO_MAPPING);
+		cgn_translate_hairpin(p, peer);
+		p->out_port = p->in_port;
+		w->pkt.hairpinned++;
+	}
+	return CGN_TX;
+}
+
+static enum cgn_verdict
+inbound(struct cgn_worker *w, struct cgn_pkt *p)
+{
+	struct cgn_mapping *m = p->map;
+	if (m == NULL)
+		return cgn_drop(w, p, p->icmp_error ? CGN_DROP_ICMP_ERROR_UNMATCHED : CGN_DROP_NO_MAPPING);
+	if (!filter_allows(m, p))
+		return cgn_drop(w, p, CGN_DROP_FILTERED);
+	track_tcp(m, p, false);
+	if (!cgn_ttl_decrement(p))
+		return cgn_icmp_reply(w, p, 11, 0, CGN_DROP_TTL_EXPIRED);
+	cgn_translate_in(p);
+	w->pkt.in_translated++;
+	if (p->icmp_error)
+		w->pkt.icmp_errors_translated++;
+	p->out_port = port_of(w->dp, CGN_PORT_INSIDE);
+	return CGN_TX;
+}
+
+uint16_t
+cgn_nat44_burst(struct cgn_worker *w, uint16_t port, struct rte_mbuf **pkts, uint16_t n)
+{
+	struct cgn_dataplane *dp = w->dp;
+	struct cgn_pkt ctx[CGN_RX_BURST];
+	const void *keys[CGN_RX_BURST];
+	void *data[CGN_RX_BURST];
+	uint16_t live[CGN_RX_BURST];
+	uint16_t k = 0, sent = 0;
+	int16_t pi = dp->port_index[port];
+	uint8_t side = pi >= 0 && dp->ports[pi].role == CGN_PORT_OUTSIDE ? CGN_SIDE_OUTSIDE : CGN_SIDE_INSIDE;
+
+	w->pkt.rx += n;
+	/* Classify, prefetching the headers PREFETCH_OFFSET packets ahead. */
+	for (uint16_t i = 0; i < n && i < PREFETCH_OFFSET; i++)
+		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
+	for (uint16_t i = 0; i < n; i++) {
+		if (i + PREFETCH_OFFSET < n)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + PREFETCH_OFFSET], void *));
+		struct cgn_pkt *p = &ctx[i];
+		p->m = pkts[i];
+		p->side = side;
+		p->in_port = port;
+		p->map = NULL;
+		if (cgn_classify(w, p) == CGN_CONTINUE) {
+			keys[k] = &p->key;
+			live[k++] = i;
+		}
+	}
+	if (k == 0)
+		return 0;
+
+	/* One bulk lookup for the burst. */
+	uint64_t hits = 0;
+	rte_hash_lookup_bulk_data(dp->table->hash, keys, k, &hits, data);
+	for (uint16_t j = 0; j < k; j++) {
+		if (hits & (1ull << j))
+			rte_prefetch0(data[j]);
+	}
+
+	for (uint16_t j = 0; j < k; j++) {
+		struct cgn_pkt *p = &ctx[live[j]];
+		p->map = (hits & (1ull << j)) ? data[j] : NULL;
+		enum cgn_verdict v = side == CGN_SIDE_INSIDE ? outbound(w, p) : inbound(w, p);
+		if (v == CGN_TX) {
+			send_out(w, p);
+			sent++;
+		}
+	}
+	return sent;
+}

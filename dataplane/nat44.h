@@ -1,0 +1,120 @@
+/*
+ * The NAT44 packet path of a worker: one context per packet (struct cgn_pkt, like pf's
+ * pf_pdesc), steps that each return one verdict, and the burst driver that runs them
+ * (nat44.c), reading like RFC 4787/5382/5508's algorithm:
+ *
+ *   classify (classify.c)  parse Ethernet/IPv4/L4 with bounds; build the lookup key
+ *   lookup   (nat44.c)     bulk rte_hash lookup of the whole burst
+ *   session  (session.c)   slow path: an outbound miss creates an implicit mapping
+ *   filter   (nat44.c)     inbound: the mapping's FILTERs (RFC 6887 §13.3) / EIF
+ *   translate(translate.c) rewrite addresses and ports, checksums patched (RFC 1624);
+ *                          ICMP errors with their embedded packet (RFC 5508)
+ *   hairpin  (nat44.c)     outbound to a pool address: back inside (RFC 4787 REQ-9)
+ *   ttl, icmp(icmp.c)      TTL decrement; ICMP errors the NAT sends itself, rate-limited
+ *
+ * Worker context only: nothing here takes a lock, makes a system call or allocates on the
+ * fast path; session creation and ICMP generation are the slow path.
+ */
+#ifndef CGN_NAT44_H
+#define CGN_NAT44_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_ether.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+
+#include "cgn_config.h"
+#include "cgn_drop.h"
+#include "cgn_mapping.h"
+#include "cgn_portblock.h"
+
+struct cgn_worker;
+
+/* What a step decides. */
+enum cgn_verdict {
+	CGN_CONTINUE,  /* go on to the next step */
+	CGN_TX,        /* done: send it out of ctx->out_port */
+	CGN_DROPPED,   /* done: counted by cgn_drop(), freed */
+	CGN_CONSUMED,  /* done: turned into something else (an ICMP error sent) */
+};
+
+/* One packet on its way through the steps. */
+struct cgn_pkt {
+	struct rte_mbuf *m;
+	struct rte_ipv4_hdr *ip;    /* outer IPv4 header */
+	uint8_t *l4;                /* its transport header */
+	uint16_t l4_len;            /* octets from l4 to the end of the IP payload */
+	uint8_t proto;              /* of the flow: of the embedded packet for ICMP errors */
+	uint8_t side;               /* enum cgn_key_side it arrived on */
+	bool icmp_error;            /* an ICMP error: the flow is the embedded packet's */
+	struct rte_ipv4_hdr *emb_ip; /* ICMP errors: the embedded IPv4 header */
+	uint8_t *emb_l4;            /* ... and its first 8 octets of transport header */
+	uint16_t in_port;           /* DPDK port it came from */
+	uint16_t out_port;          /* DPDK port it leaves by */
+	struct cgn_key key;         /* the lookup key (keep in sync with struct cgn_key) */
+	struct cgn_mapping *map;    /* the mapping found or created */
+};
+
+/* Per-worker counters beyond drops. */
+#define CGN_PKT_COUNTERS(X)                                                 \
+	X(rx, "packets received")                                           \
+	X(tx, "packets sent")                                               \
+	X(out_translated, "outbound packets translated")                    \
+	X(in_translated, "inbound packets translated")                      \
+	X(hairpinned, "inside to inside through an external address")       \
+	X(icmp_errors_translated, "ICMP errors whose embedded packet was translated") \
+	X(sessions_created, "implicit mappings created")                    \
+	X(sessions_expired, "implicit mappings expired")                    \
+	X(icmp_sent, "ICMP errors the NAT sent itself")                     \
+	X(icmp_rate_limited, "ICMP errors not sent: over the rate")         \
+	X(ports_held, "freed ports waiting out the hold time")              \
+	X(ports_released, "held ports given back to the subscriber")
+
+struct cgn_pkt_stats {
+#define X(name, doc) uint64_t name;
+	CGN_PKT_COUNTERS(X)
+#undef X
+	uint64_t drops[CGN_DROP_COUNT];
+};
+
+/** Counts a drop by reason and frees the packet. @return CGN_DROPPED. */
+enum cgn_verdict cgn_drop(struct cgn_worker *w, struct cgn_pkt *p, enum cgn_drop_reason why);
+
+/** Parses and checks a frame; fills the context and its lookup key. classify.c */
+enum cgn_verdict cgn_classify(struct cgn_worker *w, struct cgn_pkt *p);
+
+/** Creates the implicit mapping of an outbound miss (slow path). session.c */
+enum cgn_verdict cgn_session_create(struct cgn_worker *w, struct cgn_pkt *p);
+
+/** Rewrites an outbound packet (or ICMP error) with its mapping. translate.c */
+void cgn_translate_out(struct cgn_pkt *p);
+/** Rewrites an inbound packet (or ICMP error) with its mapping. translate.c */
+void cgn_translate_in(struct cgn_pkt *p);
+/** Rewrites the destination of a hairpinned packet to the internal endpoint of m. translate.c */
+void cgn_translate_hairpin(struct cgn_pkt *p, const struct cgn_mapping *m);
+/** Decrements the TTL, patching the checksum; false if it would reach 0. translate.c */
+bool cgn_ttl_decrement(struct cgn_pkt *p);
+
+/**
+ * Answers a packet with an ICMP error (RFC 792) from src, quoting its IP header and first 8
+ * octets of payload; rate-limited per worker. Frees the packet. icmp.c
+ * @return CGN_CONSUMED, or CGN_DROPPED with why counted.
+ */
+enum cgn_verdict cgn_icmp_reply(struct cgn_worker *w, struct cgn_pkt *p, uint8_t type, uint8_t code,
+				enum cgn_drop_reason why);
+
+/** Expires idle implicit mappings of this worker's share of the table (bounded). expire.c */
+void cgn_expire(struct cgn_worker *w, uint64_t now_ms);
+
+/** Releases ports whose hold time is over (bounded). expire.c */
+void cgn_hold_release(struct cgn_worker *w, uint64_t now_ms);
+
+/**
+ * Runs a burst that arrived on one port through the steps and queues what is sent.
+ * Worker context. @return packets sent.
+ */
+uint16_t cgn_nat44_burst(struct cgn_worker *w, uint16_t port, struct rte_mbuf **pkts, uint16_t n);
+
+#endif /* CGN_NAT44_H */

@@ -1,0 +1,92 @@
+/*
+ * Step "session", the slow path of an outbound packet that found no mapping: creates an
+ * implicit dynamic mapping on the worker itself, with a port of the subscriber's blocks
+ * (common/cgn_portblock.h), never a round trip to the control thread.
+ *
+ * Endpoint-independent mapping (RFC 4787 REQ-1, RFC 5382 REQ-1): the mapping is keyed by the
+ * internal address, port and protocol only, so every destination shares it. Two workers that
+ * miss on the same inside key at once must not both insert: creation holds the subscriber's
+ * creation flag (a spin on the slow path only, never on the fast path); the second looks
+ * again under it and uses the first one's mapping.
+ * Worker context.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#include <rte_pause.h>
+
+#include "cgn_dataplane.h"
+
+static enum cgn_drop_reason
+alloc_reason(int rc)
+{
+	switch (rc) {
+	case -EDQUOT:
+		return CGN_DROP_NO_PORTS;
+	case -ENOSPC:
+		return CGN_DROP_POOL_EXHAUSTED;
+	default:
+		return CGN_DROP_TABLE_FULL;
+	}
+}
+
+enum cgn_verdict
+cgn_session_create(struct cgn_worker *w, struct cgn_pkt *p)
+{
+	struct cgn_dataplane *dp = w->dp;
+	const struct cgn_config *cfg = dp->cfg;
+
+	/* Only subscribers get mappings; an ICMP error about an unknown flow is just dropped. */
+	if (p->icmp_error)
+		return cgn_drop(w, p, CGN_DROP_ICMP_ERROR_UNMATCHED);
+	if (!cgn_prefix_list_contains(cfg->pcp.inside, cfg->pcp.n_inside, &p->key.addr))
+		return cgn_drop(w, p, CGN_DROP_NOT_INSIDE);
+	int32_t sub = cgn_pb_subscriber(dp->pb, &p->key.addr, true);
+	if (sub < 0) /* RFC 6888 REQ-4/-5: count, and tell the host (ICMP 3/13) */
+		return cgn_icmp_reply(w, p, 3, 13, CGN_DROP_SUBSCRIBERS_FULL);
+	struct cgn_pb_sub *s = cgn_pb_sub(dp->pb, (uint32_t)sub);
+
+	/* One creator per subscriber at a time; the others wait a few hundred cycles and then
+	 * find the mapping the winner made. */
+	uint32_t expect = 0;
+	while (!atomic_compare_exchange_weak(&s->creating, &expect, 1)) {
+		expect = 0;
+		rte_pause();
+	}
+	struct cgn_mapping *existing = cgn_table_lookup(dp->table, &p->key);
+	if (existing) {
+		atomic_store_explicit(&s->creating, 0, memory_order_release);
+		p->map = existing;
+		return CGN_CONTINUE;
+	}
+
+	uint32_t ext;
+	uint16_t port;
+	/* A random port of the subscriber's blocks (RFC 6888 REQ-15), not the internal one. */
+	int rc = cgn_pb_alloc(dp->pb, (uint32_t)sub, p->proto, 0, p->key.port, &w->rng, &ext, &port);
+	if (rc != 0) {
+		atomic_store_explicit(&s->creating, 0, memory_order_release);
+		return cgn_icmp_reply(w, p, 3, 13, alloc_reason(rc));
+	}
+	struct cgn_ring_msg msg;
+	memset(&msg.m, 0, sizeof(msg.m));
+	msg.op = CGN_MSG_ADD;
+	msg.m.in = p->key;
+	struct cgn_addr ea = cgn_addr_from_v4(ext);
+	msg.m.out = cgn_key_make(&ea, port, p->proto, CGN_SIDE_OUTSIDE);
+	msg.m.flags = CGN_MAP_IMPLICIT;
+	msg.m.subscriber = (uint32_t)sub;
+	msg.m.created_ms = msg.m.last_out_ms = w->now_ms;
+	msg.m.expire_ms = 0; /* implicit: lives by its idle timeout (expire.c) */
+	rc = cgn_table_apply(dp->table, &msg);
+	if (rc == 0)
+		p->map = cgn_table_lookup(dp->table, &p->key);
+	atomic_store_explicit(&s->creating, 0, memory_order_release);
+	if (rc != 0 || p->map == NULL) {
+		cgn_pb_release(dp->pb, (uint32_t)sub, p->proto, port);
+		return cgn_icmp_reply(w, p, 3, 13, CGN_DROP_TABLE_FULL);
+	}
+	w->pkt.sessions_created++;
+	return CGN_CONTINUE;
+}

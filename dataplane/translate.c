@@ -1,0 +1,202 @@
+/*
+ * Step "translate": rewrites addresses, ports and echo identifiers in place, each through a
+ * patch helper that fixes every checksum covering the field in the same call (RFC 1624; pf's
+ * pf_patch_16/pf_cksum_fixup):
+ *   an IPv4 address: the IP header checksum and the TCP/UDP pseudo-header checksum;
+ *   a port: the TCP/UDP checksum; an echo identifier: the ICMP checksum;
+ *   anything inside an ICMP error's quoted packet: also the outer ICMP checksum (RFC 5508).
+ * UDP's zero checksum means "none" and stays zero (RFC 768); a computed zero is sent as 0xffff.
+ * Worker context.
+ */
+#include <netinet/in.h>
+#include <string.h>
+
+#include <rte_tcp.h>
+#include <rte_udp.h>
+
+#include "cgn_cksum.h"
+#include "nat44.h"
+
+/* A checksum a field change must be folded into; NULL p: none. Fields and checksums are
+ * reached through void pointers and memcpy: after a 14-octet Ethernet header, IPv4 fields are
+ * only 2-aligned. */
+struct cks {
+	void *p;
+	bool udp; /* zero means "no checksum" */
+};
+
+static inline uint16_t
+ld16(const void *p)
+{
+	uint16_t v;
+	memcpy(&v, p, 2);
+	return v;
+}
+
+static inline uint32_t
+ld32(const void *p)
+{
+	uint32_t v;
+	memcpy(&v, p, 4);
+	return v;
+}
+
+static inline void
+fix(struct cks c, uint16_t v)
+{
+	if (c.udp && v == 0)
+		v = 0xffff; /* RFC 768: a computed zero is sent as all ones */
+	memcpy(c.p, &v, 2);
+}
+
+static inline void
+fix16(struct cks c, uint16_t old, uint16_t new_)
+{
+	if (c.p == NULL || (c.udp && ld16(c.p) == 0))
+		return;
+	fix(c, cgn_cksum_update16(ld16(c.p), old, new_));
+}
+
+static inline void
+fix32(struct cks c, uint32_t old, uint32_t new_)
+{
+	if (c.p == NULL || (c.udp && ld16(c.p) == 0))
+		return;
+	fix(c, cgn_cksum_update32(ld16(c.p), old, new_));
+}
+
+/* Writes a 16-bit field (network order value) and folds the change into a and b. */
+static inline void
+patch16(void *field, uint16_t new_, struct cks a, struct cks b)
+{
+	uint16_t old = ld16(field);
+	memcpy(field, &new_, 2);
+	fix16(a, old, new_);
+	fix16(b, old, new_);
+}
+
+/* Writes a 32-bit field (an address, network order) and folds the change into a, b and c. */
+static inline void
+patch32(void *field, uint32_t new_, struct cks a, struct cks b, struct cks c)
+{
+	uint32_t old = ld32(field);
+	memcpy(field, &new_, 4);
+	fix32(a, old, new_);
+	fix32(b, old, new_);
+	fix32(c, old, new_);
+}
+
+static const struct cks NONE = { NULL, false };
+
+/* The transport checksum of a header of proto with len octets present, or NONE. */
+static struct cks
+l4_cks(uint8_t proto, uint8_t *l4, uint16_t len)
+{
+	switch (proto) {
+	case IPPROTO_TCP:
+		return len >= 18 ? (struct cks){ l4 + 16, false } : NONE;
+	case IPPROTO_UDP:
+		return len >= 8 ? (struct cks){ l4 + 6, true } : NONE;
+	case IPPROTO_ICMP:
+		return len >= 4 ? (struct cks){ l4 + 2, false } : NONE;
+	default:
+		return NONE;
+	}
+}
+
+/* The field that carries the flow's port at one end: source (src) or destination. ICMP echo
+ * has one identifier for both ends. */
+static void *
+port_field(uint8_t proto, uint8_t *l4, bool src)
+{
+	if (proto == IPPROTO_ICMP)
+		return l4 + 4;
+	return l4 + (src ? 0 : 2);
+}
+
+/* Offsets in struct rte_ipv4_hdr. */
+#define IP_CKSUM 10
+#define IP_SRC 12
+#define IP_DST 16
+
+/* Rewrites one end (src or dst) of an ordinary packet to (addr, port). */
+static void
+rewrite(struct cgn_pkt *p, bool src, uint32_t addr, uint16_t port)
+{
+	uint8_t *ip = (uint8_t *)p->ip;
+	struct cks ipc = { ip + IP_CKSUM, false };
+	struct cks l4c = l4_cks(p->proto, p->l4, p->l4_len);
+	/* ICMP has no pseudo-header: its checksum does not cover the addresses. */
+	struct cks pseudo = p->proto == IPPROTO_ICMP ? NONE : l4c;
+	patch32(ip + (src ? IP_SRC : IP_DST), addr, ipc, pseudo, NONE);
+	patch16(port_field(p->proto, p->l4, src), rte_cpu_to_be_16(port), l4c, NONE);
+}
+
+/*
+ * Rewrites an ICMP error: the outer address (outer_src: its source, else its destination)
+ * and the quoted packet's end that is ours (quoted_src: its source, else its destination).
+ */
+static void
+rewrite_error(struct cgn_pkt *p, bool outer_src, bool quoted_src, uint32_t addr, uint16_t port)
+{
+	uint8_t *ip = (uint8_t *)p->ip, *eip = (uint8_t *)p->emb_ip;
+	struct cks ipc = { ip + IP_CKSUM, false };
+	struct cks icmp = { p->l4 + 2, false };
+	uint16_t emb_avail = (uint16_t)(p->l4_len - 8 - (uint16_t)(p->emb_l4 - eip));
+	struct cks emb_ipc = { eip + IP_CKSUM, false };
+	struct cks emb_l4c = l4_cks(p->proto, p->emb_l4, emb_avail);
+	struct cks emb_pseudo = p->proto == IPPROTO_ICMP ? NONE : emb_l4c;
+
+	patch32(ip + (outer_src ? IP_SRC : IP_DST), addr, ipc, NONE, NONE);
+
+	/* The quoted header's checksums change too, and each change is a change of the outer
+	 * ICMP payload: fold every one into the ICMP checksum (RFC 5508 REQ-3, REQ-4). */
+	uint16_t old_emb_ipc = ld16(emb_ipc.p);
+	uint16_t old_emb_l4c = emb_l4c.p ? ld16(emb_l4c.p) : 0;
+	patch32(eip + (quoted_src ? IP_SRC : IP_DST), addr, emb_ipc, emb_pseudo, icmp);
+	patch16(port_field(p->proto, p->emb_l4, quoted_src), rte_cpu_to_be_16(port), emb_l4c, icmp);
+	fix16(icmp, old_emb_ipc, ld16(emb_ipc.p));
+	if (emb_l4c.p)
+		fix16(icmp, old_emb_l4c, ld16(emb_l4c.p));
+}
+
+void
+cgn_translate_out(struct cgn_pkt *p)
+{
+	const struct cgn_mapping *m = p->map;
+	uint32_t ext = cgn_addr_v4(&m->out.addr);
+	if (p->icmp_error) /* from the inside, about a packet that came in: its destination was us */
+		rewrite_error(p, true, false, ext, m->out.port);
+	else
+		rewrite(p, true, ext, m->out.port);
+}
+
+void
+cgn_translate_in(struct cgn_pkt *p)
+{
+	const struct cgn_mapping *m = p->map;
+	uint32_t internal = cgn_addr_v4(&m->in.addr);
+	if (p->icmp_error) /* from the outside, about a packet we sent: its source was us */
+		rewrite_error(p, false, true, internal, m->in.port);
+	else
+		rewrite(p, false, internal, m->in.port);
+}
+
+void
+cgn_translate_hairpin(struct cgn_pkt *p, const struct cgn_mapping *m)
+{
+	rewrite(p, false, cgn_addr_v4(&m->in.addr), m->in.port);
+}
+
+bool
+cgn_ttl_decrement(struct cgn_pkt *p)
+{
+	if (p->ip->time_to_live <= 1)
+		return false;
+	/* TTL and protocol share a 16-bit word of the header checksum. */
+	uint8_t *ip = (uint8_t *)p->ip;
+	uint16_t old = ld16(ip + 8);
+	p->ip->time_to_live--;
+	fix16((struct cks){ ip + IP_CKSUM, false }, old, ld16(ip + 8));
+	return true;
+}

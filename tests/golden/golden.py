@@ -1,0 +1,365 @@
+#!/usr/bin/python3
+"""Golden packet tests of the NAT44 data plane (Snabb lwAFTR style).
+
+Each case builds its input packets with scapy, runs the real cgnatd on net_pcap vdevs (one
+pcap in and one out for the inside port, the same for the outside port), and checks:
+  - the output pcaps, byte for byte, against tests/golden/cases/<case>/expected_*.pcap;
+  - the case's own assertions, computed independently of cgnatd (addresses, ports, TTL,
+    checksums recomputed by scapy, payloads);
+  - counter values read from cgnatd's telemetry (cgnatctl stats).
+Inputs are written to the case folder too, and compared with what is there.
+
+Cases whose outside input needs the external endpoint cgnatd chooses run twice: once with
+the inside input only, to learn the mappings (the port choice is fixed by dataplane.seed),
+then with both.
+
+    golden.py [--regen] [CASE...]     --regen rewrites the expected files (review the diff!)
+
+Runs inside a network namespace of its own (tests/netns_run.sh); needs CGNATD, CGNATCTL, PCPC.
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+from scapy.all import Ether, IP, UDP, TCP, ICMP, Raw, rdpcap, wrpcap, raw  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CASES = os.path.join(HERE, "cases")
+CGNATD, CGNATCTL, PCPC = os.environ["CGNATD"], os.environ["CGNATCTL"], os.environ["PCPC"]
+
+SUB_MAC, NAT_IN_MAC, NAT_OUT_MAC, ROUTER_MAC = "02:00:00:00:01:01", "02:00:00:00:00:01", "02:00:00:00:00:02", "02:00:00:00:02:02"
+A, B, REMOTE, REMOTE2 = "100.64.0.1", "100.64.0.2", "198.51.100.10", "198.51.100.11"
+STATIC_IN, STATIC_EXT = "100.64.0.5", "203.0.113.2"
+POOL = ("203.0.113.0", 30)
+
+BASE_CONF = """
+pcp = {{ listen = [ "127.0.0.1:5351" ]; inside = [ "100.64.0.0/10" ]; announce = {{ multicast = false; }}; }};
+nat = {{ pool = [ "203.0.113.0/30" ]; block_size = {block_size}; max_blocks = {max_blocks}; ports = "{ports}";
+        static = ( {{ proto = "udp"; internal = "100.64.0.5:7000"; external = "203.0.113.2:7000"; }} ); }};
+dataplane = {{ seed = 42; idle_sleep_us = 100; rx_delay_ms = {rx_delay}; icmp_source = "203.0.113.3";
+              table_size = 4096; }};
+ports = ( {{ name = "net_pcap0"; role = "inside"; peer_mac = "{sub_mac}"; }},
+          {{ name = "net_pcap1"; role = "outside"; peer_mac = "{router_mac}"; }} );
+"""
+
+
+def inside(pkt):
+    return Ether(src=SUB_MAC, dst=NAT_IN_MAC) / pkt
+
+
+def outside(pkt):
+    return Ether(src=ROUTER_MAC, dst=NAT_OUT_MAC) / pkt
+
+
+def in_pool(addr):
+    a = [int(x) for x in addr.split(".")]
+    b = [int(x) for x in POOL[0].split(".")]
+    return a[:3] == b[:3] and a[3] >> (32 - POOL[1]) == b[3] >> (32 - POOL[1])
+
+
+def cksums_ok(pkt):
+    """scapy recomputes every checksum; the packet must already carry those values."""
+    ip = pkt[IP]
+    fresh = IP(raw(ip.copy()))
+    rebuilt = ip.copy()
+    del rebuilt.chksum
+    for layer in (TCP, UDP, ICMP):
+        if layer in rebuilt:
+            if layer is UDP and rebuilt[UDP].chksum == 0:
+                continue
+            del rebuilt[layer].chksum
+    # The quoted packet of an ICMP error keeps its own checksums as translated: rebuild
+    # only the outer layers.
+    rebuilt = IP(raw(rebuilt))
+    return raw(fresh) == raw(rebuilt)
+
+
+class Run:
+    """One cgnatd run on two pcaps in, two pcaps out."""
+
+    def __init__(self, case, work, conf, inside_pkts, outside_pkts, before=None):
+        self.work = work
+        self.prefix = f"gold{os.getpid()}{case[:6]}"
+        p = {k: os.path.join(work, k + ".pcap") for k in ("in_inside", "in_outside", "out_inside", "out_outside")}
+        wrpcap(p["in_inside"], inside_pkts or [])
+        wrpcap(p["in_outside"], outside_pkts or [])
+        for k in ("out_inside", "out_outside"):
+            if os.path.exists(p[k]):
+                os.unlink(p[k])
+        cfile = os.path.join(work, "cgnat.conf")
+        with open(cfile, "w") as f:
+            f.write(conf)
+        cmd = [CGNATD, "-l", "0-1", "--no-huge", "-m", "512", "--no-pci", "--no-shconf", "--file-prefix", self.prefix,
+               "--vdev", f"net_pcap0,rx_pcap={p['in_inside']},tx_pcap={p['out_inside']}",
+               "--vdev", f"net_pcap1,rx_pcap={p['in_outside']},tx_pcap={p['out_outside']}",
+               "--", "-c", cfile]
+        self.log = open(os.path.join(work, "cgnatd.log"), "w")
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
+        self._wait_ready()
+        if before:
+            before(self)
+        total = len(inside_pkts or []) + len(outside_pkts or [])
+        self.stats = self._wait_processed(total)
+        self.mappings = self.ctl("-j", "mappings", "-a")
+        self.proc.send_signal(signal.SIGTERM)
+        rc = self.proc.wait(timeout=20)
+        self.log.close()
+        assert rc == 0, f"cgnatd exited {rc}: {open(self.log.name).read()}"
+        self.out_inside = list(rdpcap(p["out_inside"])) if os.path.getsize(p["out_inside"]) > 24 else []
+        self.out_outside = list(rdpcap(p["out_outside"])) if os.path.getsize(p["out_outside"]) > 24 else []
+        self.paths = p
+
+    def ctl(self, *args):
+        out = subprocess.run([CGNATCTL, "-p", self.prefix] + list(args), capture_output=True, text=True, timeout=10)
+        assert out.returncode == 0, out.stderr
+        return json.loads(out.stdout)
+
+    def _wait_ready(self):
+        for _ in range(300):
+            if "cgnatd: ready" in open(self.log.name).read():
+                return
+            assert self.proc.poll() is None, open(self.log.name).read()
+            time.sleep(0.05)
+        raise AssertionError("cgnatd did not start: " + open(self.log.name).read())
+
+    def _wait_processed(self, total):
+        stats = {}
+        for _ in range(200):
+            stats = self.ctl("-j", "stats")
+            if stats["pkt_rx"] >= total:
+                time.sleep(0.2)  # let the last TX buffer flush
+                return self.ctl("-j", "stats")
+            time.sleep(0.05)
+        raise AssertionError(f"cgnatd read {stats.get('pkt_rx')} of {total} packets")
+
+    def external_of(self, internal):
+        """'100.64.0.1:1234' -> ('203.0.113.x', port) from the shared table."""
+        for page in self.mappings:
+            for k, m in page.items():
+                if k.startswith("mapping_") and m["internal"] == internal:
+                    a, p = m["external"].rsplit(":", 1)
+                    return a, int(p)
+        raise AssertionError(f"no mapping for {internal}: {self.mappings}")
+
+
+def i_mac_ok(pkt):
+    """Frames to the inside go to the subscriber's (configured) MAC."""
+    return pkt[Ether].dst == SUB_MAC
+
+
+def conf(**kw):
+    v = dict(block_size=512, max_blocks=4, ports="1024-65535", rx_delay=300, sub_mac=SUB_MAC, router_mac=ROUTER_MAC)
+    v.update(kw)
+    return BASE_CONF.format(**v)
+
+
+# ---- the cases: each returns (run, checks) ---------------------------------------------------
+
+def case_udp_out_and_reply(work):
+    out_pkt = inside(IP(src=A, dst=REMOTE, ttl=64) / UDP(sport=1234, dport=53) / Raw(b"query"))
+    learn = Run("udp", work, conf(), [out_pkt], [])
+    ext, port = learn.external_of(f"{A}:1234")
+    reply = outside(IP(src=REMOTE, dst=ext, ttl=50) / UDP(sport=53, dport=port) / Raw(b"answer"))
+    r = Run("udp", work, conf(), [out_pkt], [reply])
+    assert len(r.out_outside) == 1 and len(r.out_inside) == 1, (r.out_outside, r.out_inside)
+    o, i = r.out_outside[0], r.out_inside[0]
+    assert o[IP].src == ext and in_pool(ext) and o[UDP].sport == port and o[IP].dst == REMOTE and o[UDP].dport == 53
+    assert o[IP].ttl == 63 and raw(o[UDP].payload) == b"query" and cksums_ok(o)
+    assert o[Ether].dst == ROUTER_MAC and i_mac_ok(r.out_inside[0])
+    assert i[IP].dst == A and i[UDP].dport == 1234 and i[IP].src == REMOTE and i[IP].ttl == 49 and cksums_ok(i)
+    assert raw(i[UDP].payload) == b"answer"
+    return r, {"pkt_out_translated": 1, "pkt_in_translated": 1, "pkt_sessions_created": 1}
+
+
+def case_tcp_out_and_reply(work):
+    syn = inside(IP(src=A, dst=REMOTE) / TCP(sport=40000, dport=80, flags="S", seq=1000))
+    learn = Run("tcp", work, conf(), [syn], [])
+    ext, port = learn.external_of(f"{A}:40000")
+    synack = outside(IP(src=REMOTE, dst=ext) / TCP(sport=80, dport=port, flags="SA", seq=5000, ack=1001))
+    r = Run("tcp", work, conf(), [syn], [synack])
+    o, i = r.out_outside[0], r.out_inside[0]
+    assert o[IP].src == ext and o[TCP].sport == port and o[TCP].flags == "S" and cksums_ok(o)
+    assert i[IP].dst == A and i[TCP].dport == 40000 and i[TCP].ack == 1001 and cksums_ok(i)
+    return r, {"pkt_out_translated": 1, "pkt_in_translated": 1}
+
+
+def case_icmp_echo_and_reply(work):
+    req = inside(IP(src=A, dst=REMOTE) / ICMP(type=8, id=77, seq=1) / Raw(b"ping"))
+    learn = Run("icmp", work, conf(), [req], [])
+    ext, ident = learn.external_of(f"{A}:77")
+    rep = outside(IP(src=REMOTE, dst=ext) / ICMP(type=0, id=ident, seq=1) / Raw(b"ping"))
+    r = Run("icmp", work, conf(), [req], [rep])
+    o, i = r.out_outside[0], r.out_inside[0]
+    assert o[IP].src == ext and o[ICMP].id == ident and o[ICMP].type == 8 and cksums_ok(o)
+    assert i[IP].dst == A and i[ICMP].id == 77 and i[ICMP].type == 0 and cksums_ok(i)
+    return r, {"pkt_out_translated": 1, "pkt_in_translated": 1}
+
+
+def case_unsolicited_inbound_dropped(work):
+    pkt = outside(IP(src=REMOTE, dst="203.0.113.1") / UDP(sport=53, dport=5555))
+    r = Run("unsol", work, conf(), [], [pkt])
+    assert r.out_inside == [] and r.out_outside == []
+    return r, {"drop_NO_MAPPING": 1, "pkt_in_translated": 0}
+
+
+def case_static_map_inbound(work):
+    pkt = outside(IP(src=REMOTE, dst=STATIC_EXT) / UDP(sport=999, dport=7000) / Raw(b"to the server"))
+    r = Run("static", work, conf(), [], [pkt])
+    i = r.out_inside[0]
+    assert i[IP].dst == STATIC_IN and i[UDP].dport == 7000 and i[IP].src == REMOTE and cksums_ok(i)
+    return r, {"pkt_in_translated": 1}
+
+
+def case_filter_allow_deny(work):
+    state = {}
+
+    def pcp_map(run):
+        # A PCP MAP with a FILTER for 198.51.100.20 only, before the workers read packets.
+        subprocess.run(["ip", "addr", "replace", "100.64.0.6/32", "dev", "lo"], check=True)
+        # A suggested port with PREFER_FAILURE: the same external port in both runs.
+        out = subprocess.run([PCPC, "-b", "100.64.0.6", "--irt", "0.3", "-p", "udp", "-i", "8000", "-l", "3600",
+                              "-e", "40000", "-f", "-F", "198.51.100.20/32", "map"], capture_output=True, text=True,
+                             timeout=20)
+        assert out.returncode == 0, out.stdout + out.stderr
+        ext = [l for l in out.stdout.splitlines() if l.startswith("external: ")][0].split(" ")[1]
+        state["ext"], state["port"] = ext.rsplit(":", 1)
+
+    # The first run learns the external endpoint; the second sends to it.
+    Run("filter", work, conf(rx_delay=1500), [], [], before=pcp_map)
+    ext, port = state["ext"], int(state["port"])
+    allowed = outside(IP(src="198.51.100.20", dst=ext) / UDP(sport=1, dport=port) / Raw(b"allowed"))
+    denied = outside(IP(src="198.51.100.21", dst=ext) / UDP(sport=1, dport=port) / Raw(b"denied"))
+    r = Run("filter", work, conf(rx_delay=1500), [], [allowed, denied], before=pcp_map)
+    assert len(r.out_inside) == 1 and r.out_inside[0][Raw].load == b"allowed"
+    assert r.out_inside[0][IP].dst == "100.64.0.6" and r.out_inside[0][UDP].dport == 8000
+    return r, {"drop_FILTERED": 1, "pkt_in_translated": 1}
+
+
+def case_eim_two_destinations(work):
+    p1 = inside(IP(src=A, dst=REMOTE) / UDP(sport=1234, dport=53))
+    p2 = inside(IP(src=A, dst=REMOTE2) / UDP(sport=1234, dport=123))
+    r = Run("eim", work, conf(), [p1, p2], [])
+    o1, o2 = r.out_outside
+    assert (o1[IP].src, o1[UDP].sport) == (o2[IP].src, o2[UDP].sport), "RFC 4787 REQ-1: one mapping"
+    assert o1[IP].dst == REMOTE and o2[IP].dst == REMOTE2
+    return r, {"pkt_sessions_created": 1, "pkt_out_translated": 2}
+
+
+def case_hairpin(work):
+    # B reaches the static mapping of 100.64.0.5:7000 through its external endpoint.
+    p = inside(IP(src=B, dst=STATIC_EXT) / UDP(sport=2000, dport=7000) / Raw(b"hairpin"))
+    r = Run("hairpin", work, conf(), [p], [])
+    assert r.out_outside == [], "a hairpinned packet never leaves by the outside"
+    i = r.out_inside[0]
+    ext_b, port_b = r.external_of(f"{B}:2000")
+    assert i[IP].dst == STATIC_IN and i[UDP].dport == 7000
+    assert (i[IP].src, i[UDP].sport) == (ext_b, port_b), "RFC 4787 REQ-9: from B's external endpoint"
+    assert cksums_ok(i) and i[Ether].dst == SUB_MAC
+    return r, {"pkt_hairpinned": 1}
+
+
+def case_icmp_error_for_an_outbound_flow(work):
+    out_pkt = inside(IP(src=A, dst=REMOTE, ttl=64) / UDP(sport=1234, dport=53) / Raw(b"query"))
+    learn = Run("icmperr", work, conf(), [out_pkt], [])
+    ext, port = learn.external_of(f"{A}:1234")
+    sent = learn.out_outside[0][IP]
+    err = outside(IP(src=REMOTE, dst=ext) / ICMP(type=3, code=3) / raw(sent)[:28])
+    r = Run("icmperr", work, conf(), [out_pkt], [err])
+    i = r.out_inside[0]
+    assert i[IP].dst == A and i[ICMP].type == 3 and i[ICMP].code == 3
+    quoted = IP(raw(i[ICMP].payload))
+    assert quoted.src == A and quoted[UDP].sport == 1234 and quoted.dst == REMOTE, "RFC 5508: the quoted packet translated"
+    assert raw(IP(raw(quoted)))[:20] == raw(quoted)[:20]
+    q = quoted.copy()
+    del q.chksum
+    assert IP(raw(q)).chksum == quoted.chksum, "the quoted IP header checksum fixed"
+    icmp = i[ICMP].copy()
+    del icmp.chksum
+    assert ICMP(raw(icmp)).chksum == i[ICMP].chksum, "the ICMP checksum fixed"
+    return r, {"pkt_icmp_errors_translated": 1}
+
+
+def case_ttl_expiry(work):
+    p = inside(IP(src=A, dst=REMOTE, ttl=1) / UDP(sport=1234, dport=53) / Raw(b"x" * 16))
+    r = Run("ttl", work, conf(), [p], [])
+    assert r.out_outside == []
+    i = r.out_inside[0]
+    assert i[IP].dst == A and i[IP].src == "203.0.113.3" and i[ICMP].type == 11 and i[ICMP].code == 0
+    quoted = IP(raw(i[ICMP].payload))
+    assert quoted.src == A and quoted[UDP].sport == 1234, "the original packet quoted"
+    return r, {"drop_TTL_EXPIRED": 1, "pkt_icmp_sent": 1}
+
+
+def case_quota_reached(work):
+    pkts = [inside(IP(src=A, dst=REMOTE) / UDP(sport=10000 + i, dport=53)) for i in range(65)]
+    r = Run("quota", work, conf(block_size=64, max_blocks=1), pkts, [])
+    assert len(r.out_outside) == 64
+    sports = {p[UDP].sport for p in r.out_outside}
+    assert len(sports) == 64, "64 sessions, 64 ports"
+    i = r.out_inside[0]
+    assert i[ICMP].type == 3 and i[ICMP].code == 13 and i[IP].dst == A
+    return r, {"drop_NO_PORTS": 1, "pkt_sessions_created": 64, "pkt_icmp_sent": 1}
+
+
+def case_bad_checksum_and_truncated(work):
+    bad = inside(IP(src=A, dst=REMOTE, chksum=0x1234) / UDP(sport=1, dport=2))
+    trunc = Ether(raw(inside(IP(src=A, dst=REMOTE, len=40) / UDP(sport=1, dport=2)))[:14 + 20 + 4])
+    frag = inside(IP(src=A, dst=REMOTE, flags="MF") / UDP(sport=1, dport=2))
+    proto = inside(IP(src=A, dst=REMOTE, proto=47) / Raw(b"gre"))
+    r = Run("bad", work, conf(), [bad, trunc, frag, proto], [])
+    assert r.out_outside == [] and r.out_inside == []
+    return r, {"drop_BAD_CHECKSUM": 1, "drop_TRUNCATED": 1, "drop_FRAGMENT": 1, "drop_UNSUPPORTED_PROTO": 1}
+
+
+ALL = {name[5:]: fn for name, fn in sorted(globals().items()) if name.startswith("case_")}
+
+
+def same_pcap(a, b):
+    return [raw(p) for p in rdpcap(a)] == [raw(p) for p in rdpcap(b)]
+
+
+def main():
+    regen = "--regen" in sys.argv
+    names = [a for a in sys.argv[1:] if not a.startswith("--")] or list(ALL)
+    failed = passed = 0
+    for name in names:
+        case_dir = os.path.join(CASES, name)
+        work = tempfile.mkdtemp(prefix=f"golden-{name}-")
+        try:
+            run, counters = ALL[name](work)
+            for key, want in counters.items():
+                assert run.stats.get(key) == want, f"{key} = {run.stats.get(key)}, expected {want}"
+            os.makedirs(case_dir, exist_ok=True)
+            for k in ("in_inside", "in_outside", "out_inside", "out_outside"):
+                have = run.paths[k]
+                ref = os.path.join(case_dir, ("expected_" + k[4:] if k.startswith("out_") else k) + ".pcap")
+                if not os.path.exists(have) or os.path.getsize(have) <= 24:
+                    wrpcap(have, [])
+                if regen:
+                    subprocess.run(["cp", have, ref], check=True)
+                else:
+                    assert os.path.exists(ref), f"{ref} missing: run golden.py --regen {name} and review it"
+                    assert same_pcap(have, ref), f"{k} differs from {ref}"
+            with open(os.path.join(case_dir, "counters.json"), "w" if regen else "r") as f:
+                if regen:
+                    json.dump(counters, f, indent=1, sort_keys=True)
+                else:
+                    assert json.load(f) == counters, "counters.json differs from the case's expectations"
+            print(f"PASS {name}")
+            passed += 1
+        except Exception as e:  # report every case, then fail
+            import traceback
+            print(f"FAIL {name}: {e!r}\n" + "".join(traceback.format_exc().splitlines(True)[-4:]))
+            failed += 1
+        finally:
+            subprocess.run(["rm", "-rf", work])
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
