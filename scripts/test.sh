@@ -61,7 +61,7 @@ configure() {
 	ninja -C "$dir" >/dev/null || { failed=$((failed + 1)); failures+=("$dir: build"); return 1; }
 }
 
-run_suites build unit integration conformance golden
+run_suites build unit dataplane integration conformance golden
 
 if configure build-asan -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug; then
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \

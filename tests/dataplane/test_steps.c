@@ -1,0 +1,315 @@
+/*
+ * The NAT44 steps on real mbufs (suite 'dataplane'): classify's drop reasons, translation with
+ * every checksum recomputed from scratch, UDP's zero checksum, ICMP echo and errors (RFC 5508),
+ * TTL, session creation, EIM, inbound, filtering, hairpin. Packets are read back from the
+ * worker's TX buffer before it is flushed to the net_null port.
+ */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "cgn_cksum.h"
+#include "dp_env.h"
+
+static struct dp_env *E;
+static uint8_t frame[2048];
+
+static void
+setup(void)
+{
+	E = dp_env_get();
+	cr_assert_not_null(E, "the test data plane did not start");
+}
+
+TestSuite(classify, .init = setup);
+TestSuite(translate, .init = setup);
+TestSuite(session, .init = setup);
+
+/* Runs one frame through the burst driver; returns the frame as sent (or NULL) and its port. */
+static uint8_t *
+run(uint16_t in_port, uint16_t len, uint16_t *out_port, uint16_t *out_len)
+{
+	struct rte_mbuf *m = dp_env_mbuf(frame, len);
+	cr_assert_not_null(m);
+	for (unsigned i = 0; i < E->dp->n_ports; i++) /* start with empty TX buffers */
+		rte_eth_tx_buffer_flush(E->dp->ports[i].port_id, 0, E->w->tx[E->dp->ports[i].port_id]);
+	cgn_nat44_burst(E->w, in_port, &m, 1);
+	for (unsigned i = 0; i < E->dp->n_ports; i++) {
+		uint16_t pid = E->dp->ports[i].port_id;
+		struct rte_eth_dev_tx_buffer *b = E->w->tx[pid];
+		if (b->length) {
+			struct rte_mbuf *o = b->pkts[b->length - 1];
+			static uint8_t copy[2048];
+			*out_len = rte_pktmbuf_data_len(o);
+			memcpy(copy, rte_pktmbuf_mtod(o, void *), *out_len);
+			*out_port = pid;
+			rte_eth_tx_buffer_flush(pid, 0, b);
+			return copy;
+		}
+	}
+	return NULL;
+}
+
+static uint64_t
+drops(enum cgn_drop_reason r)
+{
+	return E->w->pkt.drops[r];
+}
+
+static uint32_t
+addr(const char *a)
+{
+	uint32_t v;
+	inet_pton(AF_INET, a, &v);
+	return v;
+}
+
+static uint16_t
+port_at(const uint8_t *f, int off)
+{
+	return (uint16_t)(f[34 + off] << 8 | f[34 + off + 1]);
+}
+
+/* ---- classify ---- */
+
+Test(classify, every_drop_reason_is_counted)
+{
+	uint16_t op, ol;
+	static const uint8_t arp[42] = { [12] = 0x08, [13] = 0x06 };
+	memcpy(frame, arp, sizeof(arp));
+	uint64_t before = drops(CGN_DROP_NOT_IPV4);
+	cr_assert_null(run(E->inside_port, sizeof(arp), &op, &ol));
+	cr_assert_eq(drops(CGN_DROP_NOT_IPV4), before + 1);
+
+	uint16_t len = build_udp(frame, "100.64.0.1", 1000, "198.51.100.1", 53, "x", 1, 64, false);
+	before = drops(CGN_DROP_TRUNCATED);
+	cr_assert_null(run(E->inside_port, 30, &op, &ol));
+	cr_assert_eq(drops(CGN_DROP_TRUNCATED), before + 1, "a frame shorter than its IPv4 header");
+
+	frame[14 + 10] ^= 0xff; /* the header checksum */
+	before = drops(CGN_DROP_BAD_CHECKSUM);
+	cr_assert_null(run(E->inside_port, len, &op, &ol));
+	cr_assert_eq(drops(CGN_DROP_BAD_CHECKSUM), before + 1);
+
+	build_udp(frame, "100.64.0.1", 1000, "198.51.100.1", 53, "x", 1, 64, false);
+	frame[14] = 0x65; /* version 6 */
+	before = drops(CGN_DROP_BAD_IP_HEADER);
+	cr_assert_null(run(E->inside_port, len, &op, &ol));
+	cr_assert_eq(drops(CGN_DROP_BAD_IP_HEADER), before + 1);
+
+	build_udp(frame, "100.64.0.1", 1000, "198.51.100.1", 53, "x", 1, 64, false);
+	frame[14 + 6] = 0x20; /* more fragments */
+	uint16_t c = 0;
+	memcpy(frame + 14 + 10, &c, 2);
+	c = cgn_cksum(frame + 14, 20);
+	memcpy(frame + 14 + 10, &c, 2);
+	before = drops(CGN_DROP_FRAGMENT);
+	cr_assert_null(run(E->inside_port, len, &op, &ol));
+	cr_assert_eq(drops(CGN_DROP_FRAGMENT), before + 1);
+
+	len = build_icmp_echo(frame, "100.64.0.1", "198.51.100.1", 13, 5); /* timestamp */
+	before = drops(CGN_DROP_ICMP_TYPE);
+	cr_assert_null(run(E->inside_port, len, &op, &ol));
+	cr_assert_eq(drops(CGN_DROP_ICMP_TYPE), before + 1);
+
+	len = build_udp(frame, "100.64.0.1", 1000, "198.51.100.1", 53, "x", 1, 64, false);
+	frame[14 + 9] = 47; /* GRE */
+	c = 0;
+	memcpy(frame + 14 + 10, &c, 2);
+	c = cgn_cksum(frame + 14, 20);
+	memcpy(frame + 14 + 10, &c, 2);
+	before = drops(CGN_DROP_UNSUPPORTED_PROTO);
+	cr_assert_null(run(E->inside_port, len, &op, &ol));
+	cr_assert_eq(drops(CGN_DROP_UNSUPPORTED_PROTO), before + 1);
+
+	len = build_udp(frame, "10.0.0.1", 1000, "198.51.100.1", 53, "x", 1, 64, false);
+	before = drops(CGN_DROP_NOT_INSIDE);
+	cr_assert_null(run(E->inside_port, len, &op, &ol));
+	cr_assert_eq(drops(CGN_DROP_NOT_INSIDE), before + 1, "no mapping for a source outside pcp.inside");
+}
+
+/* ---- translate, through the driver ---- */
+
+Test(translate, udp_outbound_then_inbound_checksums_recomputed)
+{
+	uint16_t op, ol;
+	uint16_t len = build_udp(frame, "100.64.0.1", 1234, "198.51.100.1", 53, "hello", 5, 64, false);
+	uint8_t *o = run(E->inside_port, len, &op, &ol);
+	cr_assert_not_null(o);
+	cr_assert_eq(op, E->outside_port);
+	cr_assert(frame_cksums_ok(o, ol), "incremental update equals a full recomputation");
+	uint32_t ext;
+	memcpy(&ext, o + 14 + 12, 4);
+	cr_assert_eq(ntohl(ext) & 0xfffffffc, 0xcb007100, "source in 203.0.113.0/30");
+	cr_assert_eq(o[14 + 8], 63, "TTL decremented");
+	uint16_t eport = port_at(o, 0);
+	cr_assert(eport >= 1024 && eport <= 2047);
+	cr_assert_eq(memcmp(o + 42, "hello", 5), 0);
+
+	char ext_s[16];
+	inet_ntop(AF_INET, &ext, ext_s, sizeof(ext_s));
+	len = build_udp(frame, "198.51.100.1", 53, ext_s, eport, "answer", 6, 64, false);
+	uint8_t *i = run(E->outside_port, len, &op, &ol);
+	cr_assert_not_null(i);
+	cr_assert_eq(op, E->inside_port);
+	cr_assert(frame_cksums_ok(i, ol));
+	uint32_t dst;
+	memcpy(&dst, i + 14 + 16, 4);
+	cr_assert_eq(dst, addr("100.64.0.1"));
+	cr_assert_eq(port_at(i, 2), 1234);
+}
+
+Test(translate, udp_zero_checksum_stays_zero)
+{
+	uint16_t op, ol;
+	uint16_t len = build_udp(frame, "100.64.0.2", 999, "198.51.100.1", 53, "z", 1, 64, true);
+	uint8_t *o = run(E->inside_port, len, &op, &ol);
+	cr_assert_not_null(o);
+	cr_assert(o[34 + 6] == 0 && o[34 + 7] == 0, "RFC 768: no checksum stays no checksum");
+	cr_assert(frame_cksums_ok(o, ol));
+}
+
+Test(translate, tcp_and_icmp_echo)
+{
+	uint16_t op, ol;
+	uint16_t len = build_tcp(frame, "100.64.0.3", 40000, "198.51.100.1", 80, 0x02);
+	uint8_t *o = run(E->inside_port, len, &op, &ol);
+	cr_assert_not_null(o);
+	cr_assert(frame_cksums_ok(o, ol));
+	len = build_icmp_echo(frame, "100.64.0.3", "198.51.100.1", 8, 4242);
+	o = run(E->inside_port, len, &op, &ol);
+	cr_assert_not_null(o);
+	cr_assert(frame_cksums_ok(o, ol), "the identifier change is folded into the ICMP checksum");
+}
+
+Test(translate, ttl_one_is_answered_with_time_exceeded)
+{
+	uint16_t op, ol;
+	uint16_t len = build_udp(frame, "100.64.0.4", 1000, "198.51.100.1", 53, "t", 1, 1, false);
+	uint64_t before = drops(CGN_DROP_TTL_EXPIRED);
+	uint8_t *o = run(E->inside_port, len, &op, &ol);
+	cr_assert_not_null(o, "an ICMP error goes back");
+	cr_assert_eq(op, E->inside_port);
+	cr_assert_eq(o[14 + 9], 1);
+	cr_assert_eq(o[34], 11, "time exceeded");
+	cr_assert(frame_cksums_ok(o, ol));
+	cr_assert_eq(drops(CGN_DROP_TTL_EXPIRED), before + 1);
+}
+
+Test(translate, icmp_error_about_an_outbound_flow_is_translated_inward)
+{
+	uint16_t op, ol;
+	uint16_t len = build_udp(frame, "100.64.0.5", 5000, "198.51.100.9", 53, "q", 1, 64, false);
+	uint8_t *o = run(E->inside_port, len, &op, &ol);
+	cr_assert_not_null(o);
+	uint8_t sent[64];
+	memcpy(sent, o + 14, 28 + 1);
+	char ext_s[16];
+	inet_ntop(AF_INET, o + 14 + 12, ext_s, sizeof(ext_s));
+	/* port unreachable from the remote, quoting what we sent */
+	len = build_icmp_error(frame, "198.51.100.9", ext_s, 3, 3, sent);
+	uint8_t *i = run(E->outside_port, len, &op, &ol);
+	cr_assert_not_null(i);
+	cr_assert_eq(op, E->inside_port);
+	cr_assert(frame_cksums_ok(i, ol), "outer IP and ICMP checksums");
+	const uint8_t *q = i + 34 + 8;
+	cr_assert_eq(cgn_cksum(q, 20), 0, "the quoted IP header checksum (RFC 5508 REQ-3)");
+	uint32_t qsrc;
+	memcpy(&qsrc, q + 12, 4);
+	cr_assert_eq(qsrc, addr("100.64.0.5"), "the quoted source is the internal address again");
+	cr_assert_eq((uint16_t)(q[20] << 8 | q[21]), 5000);
+}
+
+/* ---- sessions ---- */
+
+Test(session, endpoint_independent_mapping)
+{
+	uint16_t op, ol;
+	uint16_t len = build_udp(frame, "100.64.0.6", 7777, "198.51.100.1", 53, "a", 1, 64, false);
+	uint8_t *o = run(E->inside_port, len, &op, &ol);
+	uint16_t p1 = port_at(o, 0);
+	uint64_t created = E->w->pkt.sessions_created;
+	len = build_udp(frame, "100.64.0.6", 7777, "198.51.100.2", 123, "b", 1, 64, false);
+	o = run(E->inside_port, len, &op, &ol);
+	cr_assert_eq(port_at(o, 0), p1, "RFC 4787 REQ-1");
+	cr_assert_eq(E->w->pkt.sessions_created, created, "no second mapping");
+}
+
+Test(session, unsolicited_inbound_is_dropped)
+{
+	uint16_t op, ol;
+	uint16_t len = build_udp(frame, "198.51.100.1", 53, "203.0.113.1", 1999, "u", 1, 64, false);
+	uint64_t before = drops(CGN_DROP_NO_MAPPING);
+	cr_assert_null(run(E->outside_port, len, &op, &ol));
+	cr_assert_eq(drops(CGN_DROP_NO_MAPPING), before + 1);
+}
+
+Test(session, quota_is_answered_with_icmp_3_13)
+{
+	uint16_t op, ol;
+	/* 2 blocks of 64 ports per protocol: 128 sessions, then NO_PORTS */
+	for (uint16_t i = 0; i < 128; i++) {
+		uint16_t len = build_udp(frame, "100.64.0.7", (uint16_t)(10000 + i), "198.51.100.1", 53, "q", 1, 64, false);
+		cr_assert_not_null(run(E->inside_port, len, &op, &ol), "session %u", i);
+		cr_assert_eq(op, E->outside_port);
+	}
+	uint16_t len = build_udp(frame, "100.64.0.7", 20000, "198.51.100.1", 53, "q", 1, 64, false);
+	uint64_t before = drops(CGN_DROP_NO_PORTS);
+	uint8_t *o = run(E->inside_port, len, &op, &ol);
+	cr_assert_not_null(o);
+	cr_assert_eq(op, E->inside_port);
+	cr_assert(o[34] == 3 && o[35] == 13, "communication administratively prohibited");
+	cr_assert_eq(drops(CGN_DROP_NO_PORTS), before + 1);
+}
+
+Test(session, filtered_mapping_admits_only_its_peers)
+{
+	uint16_t op, ol;
+	uint16_t len = build_udp(frame, "100.64.0.8", 8000, "198.51.100.1", 53, "f", 1, 64, false);
+	uint8_t *o = run(E->inside_port, len, &op, &ol);
+	char ext_s[16];
+	inet_ntop(AF_INET, o + 14 + 12, ext_s, sizeof(ext_s));
+	uint16_t eport = port_at(o, 0);
+	/* Republish it with one FILTER: 198.51.100.20/32 any port. */
+	struct cgn_addr in_a;
+	cgn_addr_parse("100.64.0.8", &in_a);
+	struct cgn_key k = cgn_key_make(&in_a, 8000, 17, CGN_SIDE_INSIDE);
+	struct cgn_mapping *m = cgn_table_lookup(E->dp->table, &k);
+	cr_assert_not_null(m);
+	struct cgn_ring_msg msg = { .op = CGN_MSG_REPLACE };
+	msg.m = *m;
+	msg.m.n_filters = 1;
+	msg.m.flags |= CGN_MAP_FILTERED;
+	cgn_addr_parse("198.51.100.20", &msg.m.filters[0].addr);
+	msg.m.filters[0].prefix_len = 128;
+	cr_assert_eq(cgn_table_apply(E->dp->table, &msg), 0);
+
+	len = build_udp(frame, "198.51.100.20", 1, ext_s, eport, "ok", 2, 64, false);
+	cr_assert_not_null(run(E->outside_port, len, &op, &ol), "the filter's peer passes");
+	len = build_udp(frame, "198.51.100.21", 1, ext_s, eport, "no", 2, 64, false);
+	uint64_t before = drops(CGN_DROP_FILTERED);
+	cr_assert_null(run(E->outside_port, len, &op, &ol));
+	cr_assert_eq(drops(CGN_DROP_FILTERED), before + 1);
+}
+
+Test(session, hairpin_goes_back_inside_from_the_external_endpoint)
+{
+	uint16_t op, ol;
+	uint16_t len = build_udp(frame, "100.64.0.9", 9000, "198.51.100.1", 53, "h", 1, 64, false);
+	uint8_t *o = run(E->inside_port, len, &op, &ol);
+	char ext9[16];
+	inet_ntop(AF_INET, o + 14 + 12, ext9, sizeof(ext9));
+	uint16_t p9 = port_at(o, 0);
+	/* 100.64.0.10 sends to 100.64.0.9's external endpoint */
+	len = build_udp(frame, "100.64.0.10", 9001, ext9, p9, "hi", 2, 64, false);
+	uint8_t *h = run(E->inside_port, len, &op, &ol);
+	cr_assert_not_null(h);
+	cr_assert_eq(op, E->inside_port, "RFC 4787 REQ-9: back to the inside");
+	uint32_t dst, src;
+	memcpy(&dst, h + 14 + 16, 4);
+	memcpy(&src, h + 14 + 12, 4);
+	cr_assert_eq(dst, addr("100.64.0.9"));
+	cr_assert_eq(port_at(h, 2), 9000);
+	cr_assert_neq(src, addr("100.64.0.10"), "the source is the sender's external address");
+	cr_assert(frame_cksums_ok(h, ol));
+}
