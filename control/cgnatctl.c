@@ -282,6 +282,7 @@ usage(FILE *f)
 		"  subscriber ADDR            one subscriber: external address, port blocks, quota use\n"
 		"  pool [START]               port blocks in use per pool address\n"
 		"  mappings [-a] [START [N]]  the shared table, N (<= 48) from START; -a: all pages\n"
+		"  sessions [-a] [ADDR]       the same (every mapping and implicit session), one subscriber's\n"
 		"  raw COMMAND[,PARAMS]       any telemetry command, e.g. /eal/params\n"
 		"\n"
 		"options:\n"
@@ -367,6 +368,7 @@ main(int argc, char **argv)
 	char request[128];
 	bool mappings = false;
 	uint32_t start = 0, count = 0;
+	const char *subscriber = NULL;
 	if (strcmp(cmd, "info") == 0 || strcmp(cmd, "stats") == 0) {
 		if (nargs) {
 			usage(stderr);
@@ -377,14 +379,18 @@ main(int argc, char **argv)
 		snprintf(request, sizeof(request), "/cgnat/subscriber,%s", args[0]);
 	} else if (strcmp(cmd, "pool") == 0 && nargs <= 1) {
 		snprintf(request, sizeof(request), "/cgnat/pool%s%s", nargs ? "," : "", nargs ? args[0] : "");
-	} else if (strcmp(cmd, "mappings") == 0) {
+	} else if (strcmp(cmd, "mappings") == 0 || strcmp(cmd, "sessions") == 0) {
 		mappings = true;
-		if (nargs > 2) {
+		/* sessions [SUBSCRIBER] | mappings [START [N]] */
+		if (strcmp(cmd, "sessions") == 0 && nargs == 1 && strchr(args[0], '.') != NULL) {
+			subscriber = args[0];
+		} else if (nargs > 2) {
 			usage(stderr);
 			return 2;
+		} else {
+			start = nargs > 0 ? (uint32_t)strtoul(args[0], NULL, 10) : 0;
+			count = nargs > 1 ? (uint32_t)strtoul(args[1], NULL, 10) : 0;
 		}
-		start = nargs > 0 ? (uint32_t)strtoul(args[0], NULL, 10) : 0;
-		count = nargs > 1 ? (uint32_t)strtoul(args[1], NULL, 10) : 0;
 	} else if (strcmp(cmd, "raw") == 0 && nargs == 1) {
 		snprintf(request, sizeof(request), "%s", args[0]);
 	} else {
@@ -418,7 +424,9 @@ main(int argc, char **argv)
 	if (json)
 		printf("[");
 	for (bool first = true;; first = false) {
-		if (count)
+		if (subscriber)
+			snprintf(request, sizeof(request), "/cgnat/mappings,%u,%u,%s", start, 48u, subscriber);
+		else if (count)
 			snprintf(request, sizeof(request), "/cgnat/mappings,%u,%u", start, count);
 		else
 			snprintf(request, sizeof(request), "/cgnat/mappings,%u", start);

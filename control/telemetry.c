@@ -215,12 +215,13 @@ flags_text(uint16_t flags, char *buf, size_t size)
 			off += (size_t)snprintf(buf + off, size - off, "%s%s", off ? "," : "", names[b]);
 }
 
-/* Parses "START[,COUNT]". */
+/* Parses "START[,COUNT[,SUBSCRIBER]]". */
 static int
-page_params(const char *params, uint32_t *start, uint32_t *count)
+page_params(const char *params, uint32_t *start, uint32_t *count, struct cgn_addr *sub, bool *have_sub)
 {
 	*start = 0;
 	*count = CGN_TEL_PAGE_DEFAULT;
+	*have_sub = false;
 	if (params == NULL || *params == '\0')
 		return 0;
 	char *end;
@@ -231,9 +232,14 @@ page_params(const char *params, uint32_t *start, uint32_t *count)
 	if (*end == ',') {
 		const char *c = end + 1;
 		unsigned long n = strtoul(c, &end, 10);
-		if (end == c || *end != '\0' || n == 0)
+		if (end == c || (*end != '\0' && *end != ',') || n == 0)
 			return -EINVAL;
 		*count = n > CGN_TEL_PAGE_MAX ? CGN_TEL_PAGE_MAX : (uint32_t)n;
+		if (*end == ',') {
+			if (cgn_addr_parse(end + 1, sub) < 0)
+				return -EINVAL;
+			*have_sub = true;
+		}
 	}
 	return 0;
 }
@@ -269,6 +275,10 @@ add_mapping(struct rte_tel_data *d, uint32_t i, const struct cgn_mapping *m, uin
 			break;
 	}
 	rte_tel_data_add_dict_string(e, "filters", buf);
+	static const char *const tcp_states[] = { "-", "transitory", "established" };
+	rte_tel_data_add_dict_string(e, "tcp_state", tcp_states[m->tcp_state < 3 ? m->tcp_state : 0]);
+	uint64_t last = __atomic_load_n(&m->last_out_ms, __ATOMIC_RELAXED);
+	rte_tel_data_add_dict_u64(e, "idle_s", last && now > last ? (now - last) / 1000 : 0);
 	for (int k = 0; k < 12; k++)
 		snprintf(buf + 2 * k, 3, "%02x", m->nonce[k]);
 	rte_tel_data_add_dict_string(e, "nonce", buf);
@@ -280,9 +290,11 @@ static int
 cmd_mappings(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
 {
 	uint32_t cursor, count;
+	struct cgn_addr sub;
+	bool have_sub;
 	if (!enter(d))
 		return 0;
-	if (page_params(params, &cursor, &count) < 0)
+	if (page_params(params, &cursor, &count, &sub, &have_sub) < 0)
 		return leave(-EINVAL);
 
 	struct cgn_table *t = tel.dp->table;
@@ -299,6 +311,8 @@ cmd_mappings(const char *cmd __rte_unused, const char *params, struct rte_tel_da
 	cgn_table_reader_online(t, reader);
 	const struct cgn_mapping *m;
 	while (n < count && (m = cgn_table_next(t, &cursor)) != NULL) {
+		if (have_sub && !cgn_addr_eq(&m->in.addr, &sub))
+			continue;
 		add_mapping(d, n, m, now);
 		n++;
 	}
@@ -402,7 +416,10 @@ cgn_telemetry_init(const struct cgn_config *cfg, struct pcp_server *srv, struct 
 	    (rc = rte_telemetry_register_cmd("/cgnat/pool", cmd_pool,
 					     "Port blocks in use per pool address. Parameter: START (optional)")) ||
 	    (rc = rte_telemetry_register_cmd("/cgnat/mappings", cmd_mappings,
-					     "Shared-table mappings. Parameters: START[,COUNT]; 'next' is the next START")))
+					     "Shared-table mappings. Parameters: START[,COUNT[,SUBSCRIBER]]; 'next' is the next START")) ||
+	    (rc = rte_telemetry_register_cmd("/cgnat/sessions", cmd_mappings,
+					     "Sessions (every mapping: explicit, static, PEER, implicit) of the shared table. "
+					     "Parameters: START[,COUNT[,SUBSCRIBER]]")))
 		return rc;
 	return 0;
 }
