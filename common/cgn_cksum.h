@@ -47,6 +47,18 @@ static inline uint32_t
 cgn_cksum_partial(const void *data, size_t len, uint32_t sum)
 {
 	const uint8_t *p = data;
+	/* 32-bit words into a 64-bit sum: the carries fold back in at the end (RFC 1071 §2(B)). */
+	uint64_t wide = sum;
+	while (len >= 4) {
+		uint32_t w;
+		memcpy(&w, p, 4);
+		wide += w;
+		p += 4;
+		len -= 4;
+	}
+	wide = (wide & 0xffffffff) + (wide >> 32);
+	wide = (wide & 0xffffffff) + (wide >> 32);
+	sum = (uint32_t)(wide & 0xffff) + (uint32_t)(wide >> 16);
 	while (len > 1) {
 		uint16_t w;
 		memcpy(&w, p, 2);

@@ -445,7 +445,7 @@ static int
 load_dataplane(struct loader *ld, const config_setting_t *g, struct cgn_config *cfg)
 {
 	static const char *const known[] = { "table_size", "ring_size", "idle_sleep_us", "mbufs", "seed",
-					     "icmp_errors_per_second", "expire_budget", "icmp_source", "rx_delay_ms", NULL };
+					     "icmp_errors_per_second", "expire_budget", "icmp_source", "rx_delay_ms", "mbuf_size", NULL };
 	int rc;
 	uint32_t seed = 0;
 	if ((rc = check_known(ld, g, known)) ||
@@ -453,6 +453,7 @@ load_dataplane(struct loader *ld, const config_setting_t *g, struct cgn_config *
 	    (rc = get_u32(ld, g, "ring_size", 64, 1u << 20, &cfg->dataplane.ring_size)) ||
 	    (rc = get_u32(ld, g, "idle_sleep_us", 0, 100000, &cfg->dataplane.idle_sleep_us)) ||
 	    (rc = get_u32(ld, g, "mbufs", 0, 1u << 26, &cfg->dataplane.mbufs)) ||
+	    (rc = get_u32(ld, g, "mbuf_size", 0, 65535, &cfg->dataplane.mbuf_size)) ||
 	    (rc = get_u32(ld, g, "seed", 0, UINT32_MAX, &seed)) ||
 	    (rc = get_u32(ld, g, "icmp_errors_per_second", 0, 1000000, &cfg->dataplane.icmp_errors_per_second)) ||
 	    (rc = get_u32(ld, g, "expire_budget", 16, 1u << 20, &cfg->dataplane.expire_budget)) ||

@@ -111,6 +111,7 @@ struct cgn_config {
 		uint32_t ring_size;    /* control → worker messages in flight */
 		uint32_t idle_sleep_us; /* sleep of an idle worker; 0 = busy poll */
 		uint32_t mbufs;         /* packet buffers; 0 = sized from ports and workers */
+		uint32_t mbuf_size;     /* data room of a buffer; 0 = DPDK's default (2176) */
 		uint64_t seed;          /* port choice of implicit sessions; 0 = random (tests fix it) */
 		uint32_t icmp_errors_per_second; /* per worker, for generated ICMP errors */
 		uint32_t expire_budget; /* table slots a worker's expiry sweep visits per loop */

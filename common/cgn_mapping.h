@@ -31,7 +31,8 @@ enum cgn_key_side {
 
 /*
  * A hash key of the shared table. Keep in sync with cgn_key_make(): no padding holes, every
- * octet is written, so keys compare and hash by their bytes.
+ * octet is written, so keys compare and hash by their bytes. 32 octets: rte_hash compares
+ * keys of that size with vector instructions (a 24-octet key fell back to memcmp).
  */
 struct cgn_key {
 	struct cgn_addr addr; /* internal (inside key) or external (outside key) address */
@@ -39,18 +40,16 @@ struct cgn_key {
 	uint8_t proto;        /* IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP */
 	uint8_t side;         /* enum cgn_key_side */
 	uint32_t domain;      /* routing domain of the address; 0 until VRFs exist */
+	uint32_t remote_v4;   /* endpoint-dependent keys (ADF/APDF sessions): the remote peer; 0 */
+	uint16_t remote_port; /* ... and its port; 0 */
+	uint16_t reserved;    /* 0 */
 };
-_Static_assert(sizeof(struct cgn_key) == 24, "struct cgn_key must have no padding");
+_Static_assert(sizeof(struct cgn_key) == 32, "struct cgn_key must have no padding");
 
 static inline struct cgn_key
 cgn_key_make(const struct cgn_addr *addr, uint16_t port, uint8_t proto, enum cgn_key_side side)
 {
-	struct cgn_key k;
-	memset(&k, 0, sizeof(k));
-	k.addr = *addr;
-	k.port = port;
-	k.proto = proto;
-	k.side = (uint8_t)side;
+	struct cgn_key k = { .addr = *addr, .port = port, .proto = proto, .side = (uint8_t)side };
 	return k;
 }
 
@@ -82,9 +81,9 @@ struct cgn_filter {
 _Static_assert(sizeof(struct cgn_filter) == 20, "struct cgn_filter has no padding");
 
 /*
- * One entry of the shared table: 192 octets, three cache lines. Line 0 holds all a worker
- * reads to translate a packet; line 1 the FILTER set, read only for inbound packets of
- * filtered mappings; line 2 bookkeeping.
+ * One entry of the shared table: 192 octets, three cache lines. Line 0 holds the two keys,
+ * all a translation needs; line 1 activity, flags and the start of the FILTER set, read for
+ * outbound refresh and inbound filtering; line 2 the rest of the filters and bookkeeping.
  *
  * Writers: the worker that applies a ring message (add/replace/del), the control thread never.
  * Readers: every worker, and the telemetry thread while it is an RCU reader.
@@ -96,24 +95,23 @@ _Static_assert(sizeof(struct cgn_filter) == 20, "struct cgn_filter has no paddin
  * until its next quiescent state.
  */
 struct cgn_mapping {
-	/* cache line 0: the translation */
+	/* cache line 0: the keys, all a lookup compares and a translation writes */
 	struct cgn_key in;      /* inside key */
 	struct cgn_key out;     /* outside key */
+	/* cache line 1: lifetime, activity and inbound filtering */
 	uint64_t expire_ms;     /* absolute; UINT64_MAX = never (static) */
+	uint64_t last_out_ms;   /* last outbound packet (workers); 0 = none seen */
 	uint32_t lifetime_s;    /* granted lifetime, for reporting */
 	uint16_t flags;         /* CGN_MAP_* */
 	uint8_t n_filters;      /* entries of filters[] in force; 0 = endpoint-independent */
 	uint8_t refcnt;         /* table keys still pointing here (dataplane/cgn_table.c) */
-	/* cache line 1: activity and inbound filtering */
-	uint64_t last_out_ms;   /* last outbound packet (workers); 0 = none seen */
 	uint8_t tcp_state;      /* CGN_TCP_* (workers, relaxed); implicit TCP mappings' timeout */
-	uint8_t reserved0[7];
-	struct cgn_filter filters[CGN_MAP_FILTERS];
-	/* cache line 2: bookkeeping */
-	uint8_t nonce[12];      /* RFC 6887 §11.1 mapping nonce; zero for static mappings */
+	uint8_t reserved0[3];
 	uint32_t subscriber;    /* subscriber index (common/cgn_portblock.h) */
-	uint64_t created_ms;
-	uint8_t reserved1[8];
+	struct cgn_filter filters[CGN_MAP_FILTERS]; /* 80 octets: into line 2 */
+	/* bookkeeping */
+	uint8_t nonce[12];      /* RFC 6887 §11.1 mapping nonce; zero for static mappings */
+	uint8_t reserved1[4];
 } __attribute__((aligned(64)));
 _Static_assert(sizeof(struct cgn_mapping) == 192, "struct cgn_mapping is three cache lines");
 

@@ -77,7 +77,6 @@ pcp_server_push(struct pcp_server *srv, enum cgn_msg_op op, const struct pcp_map
 	memcpy(msg.m.filters, rec->filters, sizeof(msg.m.filters));
 	memcpy(msg.m.nonce, rec->nonce, sizeof(msg.m.nonce));
 	msg.m.subscriber = rec->sub;
-	msg.m.created_ms = rec->created_ms;
 
 	if (srv->ops.push(srv->ops.ctx, &msg) != 0) {
 		srv->stats.push_refused++;

@@ -40,6 +40,12 @@ cgn_dataplane_create(const struct cgn_config *cfg, struct cgn_pb *pb)
 	dp->idle_sleep_us = cfg->dataplane.idle_sleep_us;
 	dp->cfg = cfg;
 	dp->pb = pb;
+	for (unsigned k = 0; k < cfg->nat.n_pool; k++) {
+		unsigned len = cfg->nat.pool[k].len - 96u;
+		dp->pool_v4[k].mask = len ? ~0u << (32 - len) : 0;
+		dp->pool_v4[k].net = rte_be_to_cpu_32(cgn_addr_v4(&cfg->nat.pool[k].addr)) & dp->pool_v4[k].mask;
+	}
+	dp->n_pool = cfg->nat.n_pool;
 	dp->icmp_source = cfg->dataplane.have_icmp_source ? cgn_addr_v4(&cfg->dataplane.icmp_source)
 							  : cgn_addr_v4(&cfg->nat.pool[0].addr);
 
@@ -186,7 +192,10 @@ cgn_worker_main(void *arg)
 			if (w->index < dp->ports[i].queues)
 				rte_eth_tx_buffer_flush(pid, (uint16_t)w->index, w->tx[pid]);
 		}
-		if (dp->n_ports) {
+		/* Background work once a millisecond, not once a burst: at 10 Mpps a loop is a few
+		 * microseconds, and the sweep would cost more than the packets. */
+		if (dp->n_ports && w->now_ms != w->background_ms) {
+			w->background_ms = w->now_ms;
 			cgn_expire(w, w->now_ms);
 			cgn_hold_release(w, w->now_ms);
 		}

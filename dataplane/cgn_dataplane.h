@@ -68,6 +68,7 @@ struct cgn_worker {
 	double icmp_tokens;    /* ICMP errors it may still send this second */
 	uint64_t icmp_tokens_ms;
 	uint32_t expire_cursor;
+	uint64_t background_ms; /* when expiry and port release last ran */
 	struct cgn_held_port *held; /* [CGN_HOLD_RING] FIFO: ports freed in time order */
 	uint32_t held_head, held_tail;
 	struct rte_eth_dev_tx_buffer *tx[RTE_MAX_ETHPORTS];
@@ -94,6 +95,8 @@ struct cgn_dataplane {
 	unsigned n_ports;
 	int16_t port_index[RTE_MAX_ETHPORTS]; /* DPDK port id → ports[] index, -1 if not ours */
 	uint32_t icmp_source;           /* network order */
+	struct { uint32_t net, mask; } pool_v4[CGN_MAX_POOL_PREFIXES]; /* host order: hairpin test */
+	unsigned n_pool;
 	uint64_t rx_start_ms;           /* workers read ports from this time on (dataplane.rx_delay_ms) */
 	unsigned n_workers;
 	uint32_t idle_sleep_us;
@@ -132,6 +135,17 @@ int cgn_dataplane_push(struct cgn_dataplane *dp, struct cgn_ring_msg *msg);
 
 /** @return how many messages are queued and not yet applied. Any thread. */
 unsigned cgn_dataplane_backlog(const struct cgn_dataplane *dp);
+
+/** @return true if a (network order) address is one of the pool's. Any thread. */
+static inline bool
+cgn_dataplane_in_pool(const struct cgn_dataplane *dp, uint32_t addr_be)
+{
+	uint32_t a = rte_be_to_cpu_32(addr_be);
+	for (unsigned i = 0; i < dp->n_pool; i++)
+		if ((a & dp->pool_v4[i].mask) == dp->pool_v4[i].net)
+			return true;
+	return false;
+}
 
 /** The worker loop (lcore_function_t); arg is a struct cgn_worker. */
 int cgn_worker_main(void *arg);

@@ -81,8 +81,8 @@ cgn_ports_init(struct cgn_dataplane *dp, const struct cgn_config *cfg)
 	uint32_t n = cfg->dataplane.mbufs;
 	if (n == 0)
 		n = cfg->n_ports * dp->n_workers * (RX_DESC + TX_DESC) + dp->n_workers * (MBUF_CACHE + 1024) + 4096;
-	dp->mbufs = rte_pktmbuf_pool_create("cgn_mbufs", n, MBUF_CACHE, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-					    (int)rte_socket_id());
+	uint16_t room = cfg->dataplane.mbuf_size ? (uint16_t)cfg->dataplane.mbuf_size : RTE_MBUF_DEFAULT_BUF_SIZE;
+	dp->mbufs = rte_pktmbuf_pool_create("cgn_mbufs", n, MBUF_CACHE, 0, room, (int)rte_socket_id());
 	if (dp->mbufs == NULL) {
 		fprintf(stderr, "cgnatd: cannot create %u mbufs: %s (dataplane.mbufs, eal.memory_mb)\n", n,
 			rte_strerror(rte_errno));

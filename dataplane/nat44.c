@@ -124,8 +124,8 @@ outbound(struct cgn_worker *w, struct cgn_pkt *p)
 	/* Hairpinning (RFC 4787 REQ-9, RFC 5382 REQ-8): to one of our external endpoints. The
 	 * source stays the external one just written, as REQ-9 asks. */
 	p->out_port = port_of(dp, CGN_PORT_OUTSIDE);
-	struct cgn_addr dst = cgn_addr_from_v4(p->ip->dst_addr);
-	if (!p->icmp_error && cgn_prefix_list_contains(dp->cfg->nat.pool, dp->cfg->nat.n_pool, &dst)) {
+	if (!p->icmp_error && cgn_dataplane_in_pool(dp, p->ip->dst_addr)) {
+		struct cgn_addr dst = cgn_addr_from_v4(p->ip->dst_addr);
 		uint16_t dport = (uint16_t)(p->l4[2] << 8 | p->l4[3]);
 		struct cgn_key k = cgn_key_make(&dst, p->proto == IPPROTO_ICMP ? m->out.port : dport, p->proto,
 						CGN_SIDE_OUTSIDE);
@@ -171,12 +171,14 @@ cgn_nat44_burst(struct cgn_worker *w, uint16_t port, struct rte_mbuf **pkts, uin
 	uint8_t side = pi >= 0 && dp->ports[pi].role == CGN_PORT_OUTSIDE ? CGN_SIDE_OUTSIDE : CGN_SIDE_INSIDE;
 
 	w->pkt.rx += n;
-	/* Classify, prefetching the headers PREFETCH_OFFSET packets ahead. */
-	for (uint16_t i = 0; i < n && i < PREFETCH_OFFSET; i++)
+	/* Classify: the mbuf headers of the burst were read by the PMD; prefetch every frame's
+	 * first line now, and the mbuf and frame PREFETCH_OFFSET packets ahead again while
+	 * classifying (l3fwd's pattern). */
+	for (uint16_t i = 0; i < n; i++)
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
 	for (uint16_t i = 0; i < n; i++) {
 		if (i + PREFETCH_OFFSET < n)
-			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + PREFETCH_OFFSET], void *));
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + PREFETCH_OFFSET], char *) + RTE_CACHE_LINE_SIZE / 2);
 		struct cgn_pkt *p = &ctx[i];
 		p->m = pkts[i];
 		p->side = side;

@@ -77,7 +77,7 @@ cgn_session_create(struct cgn_worker *w, struct cgn_pkt *p)
 	msg.m.out = cgn_key_make(&ea, port, p->proto, CGN_SIDE_OUTSIDE);
 	msg.m.flags = CGN_MAP_IMPLICIT;
 	msg.m.subscriber = (uint32_t)sub;
-	msg.m.created_ms = msg.m.last_out_ms = w->now_ms;
+	msg.m.last_out_ms = w->now_ms;
 	msg.m.expire_ms = 0; /* implicit: lives by its idle timeout (expire.c) */
 	rc = cgn_table_apply(dp->table, &msg);
 	if (rc == 0)

@@ -193,10 +193,13 @@ cgn_ttl_decrement(struct cgn_pkt *p)
 {
 	if (p->ip->time_to_live <= 1)
 		return false;
-	/* TTL and protocol share a 16-bit word of the header checksum. */
+	/* TTL and protocol share a 16-bit word of the header checksum. The new word is built in
+	 * a register and stored whole: a byte store then a 16-bit reload of the same word would
+	 * miss store-to-load forwarding and stall. */
 	uint8_t *ip = (uint8_t *)p->ip;
-	uint16_t old = ld16(ip + 8);
-	p->ip->time_to_live--;
-	fix16((struct cks){ ip + IP_CKSUM, false }, old, ld16(ip + 8));
+	uint8_t word[2] = { (uint8_t)(ip[8] - 1), ip[9] };
+	uint16_t new_;
+	memcpy(&new_, word, 2);
+	patch16(ip + 8, new_, (struct cks){ ip + IP_CKSUM, false }, NONE);
 	return true;
 }

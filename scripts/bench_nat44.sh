@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Benchmark (not a test) of the NAT44 fast path: cgnatd with one worker reading a pcap of N
+# flows over and over (net_pcap infinite_rx=1) into net_null, after the N sessions exist;
+# and in the same run dpdk-testpmd io-forward on the same vdevs and core layout: the
+# baseline. Prints Mpps of both and the ratio; then the session setup rate (every packet a
+# new flow); then memory per session slot.
+#
+#   sudo scripts/bench_nat44.sh [FLOWS...]        default: 10000 1000000
+#
+# Runs in a network namespace of its own (only loopback: telemetry needs no network), no
+# hugepages (--no-huge, memory sized to the flows). Numbers go to docs/performance.md.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+[ "$(id -u)" -eq 0 ] || { echo "bench_nat44: needs root" >&2; exit 1; }
+"$top/scripts/setup.sh" >/dev/null
+flows_list=("$@")
+[ ${#flows_list[@]} -gt 0 ] || flows_list=(10000 1000000)
+
+ns="cgnat-bnat-$$"
+work=$(mktemp -d /tmp/cgnat-bnat.XXXXXX)
+pid=""
+cleanup() {
+	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	local left
+	left=$(ip netns pids "$ns" 2>/dev/null || true)
+	[ -n "$left" ] && kill -9 $left 2>/dev/null
+	ip netns del "$ns" 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+ip netns add "$ns"
+ip -n "$ns" link set lo up
+seconds=5
+
+stat() { ip netns exec "$ns" "$top/build/control/cgnatctl" -p "$1" stats | awk -v k="$2:" '$1 == k {print $2}'; }
+
+run_cgnatd() { # PCAP FLOWS MBUFS TABLE PREFIX
+	local pcap=$1 flows=$2 mbufs=$3 table=$4 prefix=$5
+	local subs=$(( flows / 64 + 1 ))
+	cat > "$work/nat.conf" <<EOF
+pcp = { listen = [ "127.0.0.1:5351" ]; inside = [ "100.64.0.0/10" ]; announce = { multicast = false; }; };
+nat = { pool = [ "203.0.113.0/24" ]; block_size = 64; max_blocks = 2; max_subscribers = $subs;
+        timeouts = { udp = 3600; }; };
+dataplane = { table_size = $table; mbufs = $mbufs; mbuf_size = 256; expire_budget = 64; seed = 1; };
+ports = ( { name = "net_pcap0"; role = "inside"; peer_mac = "02:00:00:00:01:01"; },
+          { name = "net_null0"; role = "outside"; peer_mac = "02:00:00:00:02:02"; } );
+EOF
+	local mem=$(( 1024 + flows / 1000 * 2 ))
+	ip netns exec "$ns" "$top/build/control/cgnatd" -l 0-1 --no-huge -m $mem --no-pci --no-shconf \
+		--file-prefix "$prefix" --vdev "net_pcap0,rx_pcap=$pcap,infinite_rx=1" --vdev "net_null0,no-rx=1" \
+		-- -c "$work/nat.conf" > "$work/cgnatd.log" 2>&1 &
+	pid=$!
+	for _ in $(seq 1 1200); do
+		grep -q "cgnatd: ready" "$work/cgnatd.log" && return 0
+		kill -0 $pid 2>/dev/null || break
+		sleep 0.1
+	done
+	cat "$work/cgnatd.log"
+	return 1
+}
+
+for flows in "${flows_list[@]}"; do
+	pcap="$work/flows-$flows.pcap"
+	"$top/build/tests/bench/gen_flows" "$pcap" "$flows"
+	mbufs=$(( flows + 16384 ))
+
+	echo "== $flows flows: baseline, dpdk-testpmd io-forward net_pcap(infinite) -> net_null"
+	base=$(timeout $((seconds + 20)) ip netns exec "$ns" dpdk-testpmd -l 0-1 --no-huge -m $(( 1024 + flows / 1000 * 2 )) \
+		--no-pci --file-prefix "tp$$" --vdev "net_pcap0,rx_pcap=$pcap,infinite_rx=1" --vdev "net_null0,no-rx=1" \
+		--log-level='*:warning' -- --auto-start --forward-mode=io --stats-period=$seconds \
+		--total-num-mbufs=$mbufs --mbuf-size=256 < /dev/null 2>&1 |
+		awk '/Rx-pps:/ { n++; if (n % 2 == 1 && $2 > 0) { print $2; exit } }') || true
+	echo "testpmd: $base pps"
+
+	echo "== $flows flows: cgnatd, one worker, sessions warmed"
+	run_cgnatd "$pcap" "$flows" "$mbufs" $(( flows + flows / 4 + 4096 )) "bnat$$"
+	t0=$(date +%s.%N)
+	for _ in $(seq 1 600); do
+		made=$(stat "bnat$$" pkt_sessions_created)
+		[ "${made:-0}" -ge "$flows" ] && break
+		sleep 0.05
+	done
+	t1=$(date +%s.%N)
+	setup=$(echo "$flows / ($t1 - $t0)" | bc -l)
+	rx0=$(stat "bnat$$" pkt_rx); tx0=$(stat "bnat$$" pkt_tx)
+	sleep $seconds
+	rx1=$(stat "bnat$$" pkt_rx); tx1=$(stat "bnat$$" pkt_tx)
+	created=$(stat "bnat$$" pkt_sessions_created)
+	drops=$(ip netns exec "$ns" "$top/build/control/cgnatctl" -p "bnat$$" stats | awk '/^drop_/ && $2 > 0')
+	rss=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
+	kill "$pid"; wait "$pid" || true; pid=""
+	pps=$(( (rx1 - rx0) / seconds ))
+	printf 'RESULT flows=%s cgnatd_pps=%s tx_pps=%s testpmd_pps=%s ratio=%.2f sessions=%s setup_upper_bound_per_s=%.0f rss_mb=%d\n' \
+		"$flows" "$pps" $(( (tx1 - tx0) / seconds )) "${base:-0}" "$(echo "$pps / ${base:-1}" | bc -l)" "$created" "$setup" $((rss / 1024))
+	[ -n "$drops" ] && echo "drops: $drops"
+	rm -f "$pcap"
+done
+
+echo "== memory per session slot: RSS at start with table_size T and 2T"
+pcap="$work/one.pcap"
+"$top/build/tests/bench/gen_flows" "$pcap" 1
+rss_for() {
+	run_cgnatd "$pcap" 1 20000 "$1" "bmem$$" >/dev/null
+	sleep 0.5
+	awk '/VmRSS/ {print $2}' /proc/$pid/status
+	kill "$pid"; wait "$pid" || true; pid=""
+}
+r1=$(rss_for 1000000)
+r2=$(rss_for 2000000)
+echo "RESULT bytes_per_session_slot=$(( (r2 - r1) * 1024 / 1000000 ))"
