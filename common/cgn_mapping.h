@@ -15,6 +15,7 @@
 #ifndef CGN_MAPPING_H
 #define CGN_MAPPING_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -81,39 +82,74 @@ struct cgn_filter {
 _Static_assert(sizeof(struct cgn_filter) == 20, "struct cgn_filter has no padding");
 
 /*
- * One entry of the shared table: 192 octets, three cache lines. Line 0 holds the two keys,
- * all a translation needs; line 1 activity, flags and the start of the FILTER set, read for
- * outbound refresh and inbound filtering; line 2 the rest of the filters and bookkeeping.
+ * One entry of the shared table: 192 octets, three cache lines. Line 0 holds all a packet
+ * needs, whichever way it goes: both endpoints (the keys themselves live in the hash's key
+ * store; cgn_mapping_in_key()/_out_key() rebuild them), flags, activity and lifetime. Lines 1
+ * and 2 hold the FILTER set, read only for inbound packets of filtered mappings, and the nonce.
  *
  * Writers: the worker that applies a ring message (add/replace/del), the control thread never.
- * Readers: every worker, and the telemetry thread while it is an RCU reader.
+ * Readers: every worker, and the telemetry and control threads while they are RCU readers.
  * expire_ms and lifetime_s are updated in place with relaxed atomics by refresh messages,
- * last_out_ms by workers on outbound traffic; every other field is written once before the
- * entry is published and never again (a change of filters publishes a new entry: REPLACE).
+ * last_out_ms and tcp_state by workers on traffic; every other field is written once before
+ * the entry is published and never again (a change of filters publishes a new entry: REPLACE).
  * Freed entries are returned to their mempool only after an RCU grace period
  * (dataplane/cgn_table.c), so a reader holding a pointer obtained while online may read it
  * until its next quiescent state.
  */
 struct cgn_mapping {
-	/* cache line 0: the keys, all a lookup compares and a translation writes */
-	struct cgn_key in;      /* inside key */
-	struct cgn_key out;     /* outside key */
-	/* cache line 1: lifetime, activity and inbound filtering */
-	uint64_t expire_ms;     /* absolute; UINT64_MAX = never (static) */
-	uint64_t last_out_ms;   /* last outbound packet (workers); 0 = none seen */
-	uint32_t lifetime_s;    /* granted lifetime, for reporting */
-	uint16_t flags;         /* CGN_MAP_* */
+	/* cache line 0: the translation */
+	struct cgn_addr int_addr; /* internal address (IPv4 mapped, or IPv6 with NAT64) */
+	uint32_t ext_addr;      /* external IPv4 address, network order */
+	uint16_t int_port;      /* host order; ICMP: the echo identifier */
+	uint16_t ext_port;      /* host order */
+	uint8_t proto;          /* IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP */
 	uint8_t n_filters;      /* entries of filters[] in force; 0 = endpoint-independent */
-	uint8_t refcnt;         /* table keys still pointing here (dataplane/cgn_table.c) */
+	uint16_t flags;         /* CGN_MAP_* */
 	uint8_t tcp_state;      /* CGN_TCP_* (workers, relaxed); implicit TCP mappings' timeout */
-	uint8_t reserved0[3];
+	uint8_t refcnt;         /* table keys still pointing here (dataplane/cgn_table.c) */
+	uint16_t reserved0;
+	uint32_t domain;        /* routing domain of both keys; 0 until VRFs exist */
 	uint32_t subscriber;    /* subscriber index (common/cgn_portblock.h) */
-	struct cgn_filter filters[CGN_MAP_FILTERS]; /* 80 octets: into line 2 */
-	/* bookkeeping */
+	uint32_t lifetime_s;    /* granted lifetime, for reporting */
+	uint64_t last_out_ms;   /* last outbound packet (workers); 0 = none seen */
+	uint64_t expire_ms;     /* absolute; UINT64_MAX = never (static); 0 = by idle timeout */
+	/* cache lines 1 and 2: inbound filtering, bookkeeping */
+	struct cgn_filter filters[CGN_MAP_FILTERS];
 	uint8_t nonce[12];      /* RFC 6887 §11.1 mapping nonce; zero for static mappings */
-	uint8_t reserved1[4];
+	uint8_t reserved1[36];
 } __attribute__((aligned(64)));
 _Static_assert(sizeof(struct cgn_mapping) == 192, "struct cgn_mapping is three cache lines");
+_Static_assert(offsetof(struct cgn_mapping, filters) == 64, "line 0 holds the whole translation");
+
+/** @return the inside key of a mapping (internal address, port, protocol). */
+static inline struct cgn_key
+cgn_mapping_in_key(const struct cgn_mapping *m)
+{
+	struct cgn_key k = { .addr = m->int_addr, .port = m->int_port, .proto = m->proto,
+			     .side = CGN_SIDE_INSIDE, .domain = m->domain };
+	return k;
+}
+
+/** @return the outside key of a mapping (external address, port, protocol). */
+static inline struct cgn_key
+cgn_mapping_out_key(const struct cgn_mapping *m)
+{
+	struct cgn_key k = { .addr = cgn_addr_from_v4(m->ext_addr), .port = m->ext_port, .proto = m->proto,
+			     .side = CGN_SIDE_OUTSIDE, .domain = m->domain };
+	return k;
+}
+
+/** Sets both endpoints of a mapping: the inside key's, and an external address and port. */
+static inline void
+cgn_mapping_set(struct cgn_mapping *m, const struct cgn_key *in, uint32_t ext_addr, uint16_t ext_port)
+{
+	m->int_addr = in->addr;
+	m->int_port = in->port;
+	m->proto = in->proto;
+	m->domain = in->domain;
+	m->ext_addr = ext_addr;
+	m->ext_port = ext_port;
+}
 
 /* TCP state of an implicit mapping, for its idle timeout (RFC 5382 REQ-5, RFC 7857 §2.1). */
 enum cgn_tcp_state {
@@ -125,8 +161,8 @@ enum cgn_tcp_state {
 /* Operations the control thread asks the workers to apply. */
 enum cgn_msg_op {
 	CGN_MSG_ADD = 1,     /* insert both keys of m */
-	CGN_MSG_REFRESH = 2, /* set expire_ms/lifetime_s of the entry whose inside key is m.in */
-	CGN_MSG_DEL = 3,     /* remove both keys of the entry whose inside key is m.in */
+	CGN_MSG_REFRESH = 2, /* set expire_ms/lifetime_s of the entry with m's inside key */
+	CGN_MSG_DEL = 3,     /* remove both keys of the entry with m's inside key */
 	CGN_MSG_REPLACE = 4, /* publish m in place of the entry with the same keys (filters changed) */
 };
 

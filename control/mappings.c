@@ -67,9 +67,7 @@ pcp_server_push(struct pcp_server *srv, enum cgn_msg_op op, const struct pcp_map
 	struct cgn_ring_msg msg;
 	memset(&msg, 0, sizeof(msg));
 	msg.op = op;
-	msg.m.in = rec->in;
-	struct cgn_addr ext = cgn_addr_from_v4(rec->ext_addr);
-	msg.m.out = cgn_key_make(&ext, rec->ext_port, rec->in.proto, CGN_SIDE_OUTSIDE);
+	cgn_mapping_set(&msg.m, &rec->in, rec->ext_addr, rec->ext_port);
 	msg.m.expire_ms = rec_expire(rec);
 	msg.m.lifetime_s = rec->lifetime_s;
 	msg.m.flags = rec->flags;

@@ -252,10 +252,11 @@ add_mapping(struct rte_tel_data *d, uint32_t i, const struct cgn_mapping *m, uin
 	if (e == NULL)
 		return;
 	rte_tel_data_start_dict(e);
-	rte_tel_data_add_dict_string(e, "proto", proto_name(m->in.proto));
-	snprintf(buf, sizeof(buf), "%s:%u", cgn_addr_format(&m->in.addr, a, sizeof(a)), m->in.port);
+	rte_tel_data_add_dict_string(e, "proto", proto_name(m->proto));
+	snprintf(buf, sizeof(buf), "%s:%u", cgn_addr_format(&m->int_addr, a, sizeof(a)), m->int_port);
 	rte_tel_data_add_dict_string(e, "internal", buf);
-	snprintf(buf, sizeof(buf), "%s:%u", cgn_addr_format(&m->out.addr, a, sizeof(a)), m->out.port);
+	struct cgn_addr ext = cgn_addr_from_v4(m->ext_addr);
+	snprintf(buf, sizeof(buf), "%s:%u", cgn_addr_format(&ext, a, sizeof(a)), m->ext_port);
 	rte_tel_data_add_dict_string(e, "external", buf);
 	uint64_t exp = __atomic_load_n(&m->expire_ms, __ATOMIC_RELAXED);
 	rte_tel_data_add_dict_u64(e, "lifetime_s", __atomic_load_n(&m->lifetime_s, __ATOMIC_RELAXED));
@@ -311,7 +312,7 @@ cmd_mappings(const char *cmd __rte_unused, const char *params, struct rte_tel_da
 	cgn_table_reader_online(t, reader);
 	const struct cgn_mapping *m;
 	while (n < count && (m = cgn_table_next(t, &cursor)) != NULL) {
-		if (have_sub && !cgn_addr_eq(&m->in.addr, &sub))
+		if (have_sub && !cgn_addr_eq(&m->int_addr, &sub))
 			continue;
 		add_mapping(d, n, m, now);
 		n++;

@@ -125,7 +125,8 @@ cgn_dataplane_free(struct cgn_dataplane *dp)
 int
 cgn_dataplane_push(struct cgn_dataplane *dp, struct cgn_ring_msg *msg)
 {
-	uint32_t h = rte_hash_crc(&msg->m.in, sizeof(msg->m.in), 0);
+	struct cgn_key in = cgn_mapping_in_key(&msg->m);
+	uint32_t h = rte_hash_crc(&in, sizeof(in), 0);
 	struct cgn_worker *w = &dp->workers[h % dp->n_workers];
 
 	msg->seq = dp->seq++;

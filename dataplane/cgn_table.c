@@ -121,7 +121,8 @@ table_add(struct cgn_table *t, const struct cgn_mapping *src)
 {
 	void *obj;
 
-	if (rte_hash_lookup(t->hash, &src->in) >= 0) {
+	struct cgn_key in = cgn_mapping_in_key(src), out = cgn_mapping_out_key(src);
+	if (rte_hash_lookup(t->hash, &in) >= 0) {
 		STAT_ADD(t, add_exists);
 		return -EEXIST;
 	}
@@ -135,14 +136,14 @@ table_add(struct cgn_table *t, const struct cgn_mapping *src)
 
 	/* Publish the outside key first: a reader that finds the inside key can then always
 	 * answer the return traffic. rte_hash's LF add is a release store of the data. */
-	if (rte_hash_add_key_data(t->hash, &m->out, m) < 0) {
+	if (rte_hash_add_key_data(t->hash, &out, m) < 0) {
 		rte_mempool_put(t->entries, m);
 		STAT_ADD(t, add_no_slot);
 		return -ENOSPC;
 	}
-	if (rte_hash_add_key_data(t->hash, &m->in, m) < 0) {
+	if (rte_hash_add_key_data(t->hash, &in, m) < 0) {
 		m->refcnt = 1; /* only the outside key will be released */
-		rte_hash_del_key(t->hash, &m->out);
+		rte_hash_del_key(t->hash, &out);
 		STAT_ADD(t, add_no_slot);
 		return -ENOSPC;
 	}
@@ -156,7 +157,8 @@ static int
 table_replace(struct cgn_table *t, const struct cgn_mapping *src)
 {
 	void *old, *obj;
-	if (rte_hash_lookup_data(t->hash, &src->in, &old) < 0) {
+	struct cgn_key in = cgn_mapping_in_key(src), out = cgn_mapping_out_key(src);
+	if (rte_hash_lookup_data(t->hash, &in, &old) < 0) {
 		STAT_ADD(t, missing);
 		return -ENOENT;
 	}
@@ -169,8 +171,8 @@ table_replace(struct cgn_table *t, const struct cgn_mapping *src)
 	m->refcnt = 2;
 	m->last_out_ms = __atomic_load_n(&((struct cgn_mapping *)old)->last_out_ms, __ATOMIC_RELAXED);
 	/* An existing key's data is replaced with one atomic store (LF mode). */
-	rte_hash_add_key_data(t->hash, &m->out, m);
-	rte_hash_add_key_data(t->hash, &m->in, m);
+	rte_hash_add_key_data(t->hash, &out, m);
+	rte_hash_add_key_data(t->hash, &in, m);
 	if (rte_rcu_qsbr_dq_enqueue(t->replaced, &old) != 0) {
 		/* Queue full even after reclaiming: wait for the grace period here (slow path). */
 		rte_rcu_qsbr_dq_reclaim(t->replaced, UINT32_MAX, NULL, NULL, NULL);
@@ -185,12 +187,13 @@ int
 cgn_table_apply(struct cgn_table *t, const struct cgn_ring_msg *msg)
 {
 	void *data;
+	struct cgn_key in = cgn_mapping_in_key(&msg->m);
 
 	switch (msg->op) {
 	case CGN_MSG_ADD:
 		return table_add(t, &msg->m);
 	case CGN_MSG_REFRESH:
-		if (rte_hash_lookup_data(t->hash, &msg->m.in, &data) < 0)
+		if (rte_hash_lookup_data(t->hash, &in, &data) < 0)
 			break;
 		__atomic_store_n(&((struct cgn_mapping *)data)->expire_ms, msg->m.expire_ms, __ATOMIC_RELAXED);
 		__atomic_store_n(&((struct cgn_mapping *)data)->lifetime_s, msg->m.lifetime_s, __ATOMIC_RELAXED);
@@ -199,10 +202,11 @@ cgn_table_apply(struct cgn_table *t, const struct cgn_ring_msg *msg)
 	case CGN_MSG_REPLACE:
 		return table_replace(t, &msg->m);
 	case CGN_MSG_DEL:
-		if (rte_hash_lookup_data(t->hash, &msg->m.in, &data) < 0)
+		if (rte_hash_lookup_data(t->hash, &in, &data) < 0)
 			break;
-		rte_hash_del_key(t->hash, &msg->m.in);
-		rte_hash_del_key(t->hash, &((struct cgn_mapping *)data)->out);
+		struct cgn_key out = cgn_mapping_out_key(data);
+		rte_hash_del_key(t->hash, &in);
+		rte_hash_del_key(t->hash, &out);
 		STAT_ADD(t, dels);
 		return 0;
 	default:

@@ -19,7 +19,7 @@
 static uint64_t
 timeout_ms(const struct cgn_config *cfg, const struct cgn_mapping *m)
 {
-	switch (m->in.proto) {
+	switch (m->proto) {
 	case IPPROTO_TCP:
 		return (uint64_t)(__atomic_load_n(&m->tcp_state, __ATOMIC_RELAXED) == CGN_TCP_ESTABLISHED
 					  ? cfg->nat.tcp_established_s
@@ -37,15 +37,15 @@ hold(struct cgn_worker *w, const struct cgn_mapping *m)
 	struct cgn_dataplane *dp = w->dp;
 	uint32_t hold_ms = dp->cfg->nat.port_hold_s * 1000;
 	if (hold_ms == 0 || w->held_tail - w->held_head >= CGN_HOLD_RING) {
-		cgn_pb_release(dp->pb, m->subscriber, m->in.proto, m->out.port);
+		cgn_pb_release(dp->pb, m->subscriber, m->proto, m->ext_port);
 		w->pkt.ports_released++;
 		return;
 	}
 	struct cgn_held_port *h = &w->held[w->held_tail++ & (CGN_HOLD_RING - 1)];
 	h->until_ms = w->now_ms + hold_ms;
 	h->sub = m->subscriber;
-	h->port = m->out.port;
-	h->proto = m->in.proto;
+	h->port = m->ext_port;
+	h->proto = m->proto;
 	w->pkt.ports_held++;
 }
 
@@ -72,7 +72,7 @@ cgn_expire(struct cgn_worker *w, uint64_t now)
 		if (now < last + timeout_ms(cfg, m))
 			continue;
 		struct cgn_ring_msg msg = { .op = CGN_MSG_DEL };
-		msg.m.in = m->in;
+		msg.m = *m;
 		if (cgn_table_apply(dp->table, &msg) == 0) {
 			hold(w, m); /* m stays readable until our next quiescent state */
 			w->pkt.sessions_expired++;

@@ -127,7 +127,7 @@ outbound(struct cgn_worker *w, struct cgn_pkt *p)
 	if (!p->icmp_error && cgn_dataplane_in_pool(dp, p->ip->dst_addr)) {
 		struct cgn_addr dst = cgn_addr_from_v4(p->ip->dst_addr);
 		uint16_t dport = (uint16_t)(p->l4[2] << 8 | p->l4[3]);
-		struct cgn_key k = cgn_key_make(&dst, p->proto == IPPROTO_ICMP ? m->out.port : dport, p->proto,
+		struct cgn_key k = cgn_key_make(&dst, p->proto == IPPROTO_ICMP ? m->ext_port : dport, p->proto,
 						CGN_SIDE_OUTSIDE);
 		struct cgn_mapping *peer = cgn_table_lookup(dp->table, &k);
 		if (peer == NULL || !filter_allows(peer, p))

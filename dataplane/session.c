@@ -72,9 +72,7 @@ cgn_session_create(struct cgn_worker *w, struct cgn_pkt *p)
 	struct cgn_ring_msg msg;
 	memset(&msg.m, 0, sizeof(msg.m));
 	msg.op = CGN_MSG_ADD;
-	msg.m.in = p->key;
-	struct cgn_addr ea = cgn_addr_from_v4(ext);
-	msg.m.out = cgn_key_make(&ea, port, p->proto, CGN_SIDE_OUTSIDE);
+	cgn_mapping_set(&msg.m, &p->key, ext, port);
 	msg.m.flags = CGN_MAP_IMPLICIT;
 	msg.m.subscriber = (uint32_t)sub;
 	msg.m.last_out_ms = w->now_ms;

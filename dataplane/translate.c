@@ -164,28 +164,27 @@ void
 cgn_translate_out(struct cgn_pkt *p)
 {
 	const struct cgn_mapping *m = p->map;
-	uint32_t ext = cgn_addr_v4(&m->out.addr);
 	if (p->icmp_error) /* from the inside, about a packet that came in: its destination was us */
-		rewrite_error(p, true, false, ext, m->out.port);
+		rewrite_error(p, true, false, m->ext_addr, m->ext_port);
 	else
-		rewrite(p, true, ext, m->out.port);
+		rewrite(p, true, m->ext_addr, m->ext_port);
 }
 
 void
 cgn_translate_in(struct cgn_pkt *p)
 {
 	const struct cgn_mapping *m = p->map;
-	uint32_t internal = cgn_addr_v4(&m->in.addr);
+	uint32_t internal = cgn_addr_v4(&m->int_addr);
 	if (p->icmp_error) /* from the outside, about a packet we sent: its source was us */
-		rewrite_error(p, false, true, internal, m->in.port);
+		rewrite_error(p, false, true, internal, m->int_port);
 	else
-		rewrite(p, false, internal, m->in.port);
+		rewrite(p, false, internal, m->int_port);
 }
 
 void
 cgn_translate_hairpin(struct cgn_pkt *p, const struct cgn_mapping *m)
 {
-	rewrite(p, false, cgn_addr_v4(&m->in.addr), m->in.port);
+	rewrite(p, false, cgn_addr_v4(&m->int_addr), m->int_port);
 }
 
 bool
