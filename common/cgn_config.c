@@ -43,7 +43,7 @@ cgn_config_defaults(struct cgn_config *cfg)
 	cfg->nat.tcp_transitory_s = 240;
 	cfg->nat.icmp_timeout_s = 60;
 	cfg->dataplane.icmp_errors_per_second = 100;
-	cfg->dataplane.expire_budget = 1024;
+	cfg->dataplane.expire_budget = 256;
 
 	cfg->dataplane.table_size = 65536;
 	cfg->dataplane.ring_size = 4096;

@@ -46,7 +46,7 @@ dataplane = { table_size = $table; mbufs = $mbufs; mbuf_size = 256; expire_budge
 ports = ( { name = "net_pcap0"; role = "inside"; peer_mac = "02:00:00:00:01:01"; },
           { name = "net_null0"; role = "outside"; peer_mac = "02:00:00:00:02:02"; } );
 EOF
-	local mem=$(( 1024 + flows / 1000 * 2 ))
+	local mem=$(( 1024 + (flows > table ? flows : table) * 11 / 10000 ))
 	ip netns exec "$ns" "$top/build/control/cgnatd" -l 0-1 --no-huge -m $mem --no-pci --no-shconf \
 		--file-prefix "$prefix" --vdev "net_pcap0,rx_pcap=$pcap,infinite_rx=1" --vdev "net_null0,no-rx=1" \
 		-- -c "$work/nat.conf" > "$work/cgnatd.log" 2>&1 &
@@ -66,7 +66,7 @@ for flows in "${flows_list[@]}"; do
 	mbufs=$(( flows + 16384 ))
 
 	echo "== $flows flows: baseline, dpdk-testpmd io-forward net_pcap(infinite) -> net_null"
-	base=$(timeout $((seconds + 20)) ip netns exec "$ns" dpdk-testpmd -l 0-1 --no-huge -m $(( 1024 + flows / 1000 * 2 )) \
+	base=$(timeout $((seconds + 120)) ip netns exec "$ns" dpdk-testpmd -l 0-1 --no-huge -m $(( 1024 + flows * 11 / 10000 )) \
 		--no-pci --file-prefix "tp$$" --vdev "net_pcap0,rx_pcap=$pcap,infinite_rx=1" --vdev "net_null0,no-rx=1" \
 		--log-level='*:warning' -- --auto-start --forward-mode=io --stats-period=$seconds \
 		--total-num-mbufs=$mbufs --mbuf-size=256 < /dev/null 2>&1 |
@@ -97,15 +97,14 @@ for flows in "${flows_list[@]}"; do
 	rm -f "$pcap"
 done
 
-echo "== memory per session slot: RSS at start with table_size T and 2T"
+echo "== memory per session slot: DPDK heap in use at start with table_size T and 2T"
 pcap="$work/one.pcap"
 "$top/build/tests/bench/gen_flows" "$pcap" 1
-rss_for() {
+heap_for() {
 	run_cgnatd "$pcap" 1 20000 "$1" "bmem$$" >/dev/null
-	sleep 0.5
-	awk '/VmRSS/ {print $2}' /proc/$pid/status
+	ip netns exec "$ns" "$top/build/control/cgnatctl" -p "bmem$$" raw /eal/heap_info,0 | awk '/^Alloc_size:/ {print $2}'
 	kill "$pid"; wait "$pid" || true; pid=""
 }
-r1=$(rss_for 1000000)
-r2=$(rss_for 2000000)
-echo "RESULT bytes_per_session_slot=$(( (r2 - r1) * 1024 / 1000000 ))"
+h1=$(heap_for 1000000)
+h2=$(heap_for 2000000)
+echo "RESULT bytes_per_session_slot=$(( (h2 - h1) / 1000000 )) (the shared table: entry, two keys, buckets, free lists)"
