@@ -281,6 +281,7 @@ usage(FILE *f)
 		"  stats                      every counter by name\n"
 		"  subscriber ADDR            one subscriber: external address, port blocks, quota use\n"
 		"  pool [START]               port blocks in use per pool address\n"
+		"  worker [N]                 one worker's packet and drop counters\n"
 		"  mappings [-a] [START [N]]  the shared table, N (<= 48) from START; -a: all pages\n"
 		"  sessions [-a] [ADDR]       the same (every mapping and implicit session), one subscriber's\n"
 		"  raw COMMAND[,PARAMS]       any telemetry command, e.g. /eal/params\n"
@@ -377,6 +378,8 @@ main(int argc, char **argv)
 		snprintf(request, sizeof(request), "/cgnat/%s", cmd);
 	} else if (strcmp(cmd, "subscriber") == 0 && nargs == 1) {
 		snprintf(request, sizeof(request), "/cgnat/subscriber,%s", args[0]);
+	} else if (strcmp(cmd, "worker") == 0 && nargs <= 1) {
+		snprintf(request, sizeof(request), "/cgnat/worker,%s", nargs ? args[0] : "0");
 	} else if (strcmp(cmd, "pool") == 0 && nargs <= 1) {
 		snprintf(request, sizeof(request), "/cgnat/pool%s%s", nargs ? "," : "", nargs ? args[0] : "");
 	} else if (strcmp(cmd, "mappings") == 0 || strcmp(cmd, "sessions") == 0) {

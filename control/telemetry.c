@@ -190,6 +190,13 @@ cmd_stats(const char *cmd __rte_unused, const char *params __rte_unused, struct 
 		rte_tel_data_add_dict_u64(d, name, es.imissed);
 		snprintf(name, sizeof(name), "port%u_oerrors", i);
 		rte_tel_data_add_dict_u64(d, name, es.oerrors);
+		struct rte_eth_link link;
+		if (rte_eth_link_get_nowait(tel.dp->ports[i].port_id, &link) == 0) {
+			snprintf(name, sizeof(name), "port%u_link_up", i);
+			rte_tel_data_add_dict_u64(d, name, link.link_status);
+			snprintf(name, sizeof(name), "port%u_link_mbps", i);
+			rte_tel_data_add_dict_u64(d, name, link.link_speed);
+		}
 	}
 	return leave(0);
 }
@@ -327,6 +334,32 @@ cmd_mappings(const char *cmd __rte_unused, const char *params, struct rte_tel_da
 	return leave(0);
 }
 
+/* /cgnat/worker,N: one worker's counters, packets and drops by reason. */
+static int
+cmd_worker(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
+{
+	char name[RTE_TEL_MAX_STRING_LEN];
+	if (!enter(d))
+		return 0;
+	unsigned long i = params && *params ? strtoul(params, NULL, 10) : 0;
+	if (i >= tel.dp->n_workers)
+		return leave(-EINVAL);
+	const struct cgn_worker *w = &tel.dp->workers[i];
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "lcore", w->lcore_id);
+#define X(field, doc) rte_tel_data_add_dict_u64(d, #field, LOAD(w->stats.field));
+	CGN_WORKER_COUNTERS(X)
+#undef X
+#define X(field, doc) rte_tel_data_add_dict_u64(d, "pkt_" #field, LOAD(w->pkt.field));
+	CGN_PKT_COUNTERS(X)
+#undef X
+	for (int r = 0; r < CGN_DROP_COUNT; r++) {
+		snprintf(name, sizeof(name), "drop_%s", cgn_drop_name((enum cgn_drop_reason)r));
+		rte_tel_data_add_dict_u64(d, name, LOAD(w->pkt.drops[r]));
+	}
+	return leave(0);
+}
+
 /* /cgnat/subscriber,ADDR: one subscriber's address, blocks and quota use. */
 static int
 cmd_subscriber(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
@@ -412,6 +445,8 @@ cgn_telemetry_init(const struct cgn_config *cfg, struct pcp_server *srv, struct 
 					     "What runs: version, epoch, workers, pool. No parameters")) ||
 	    (rc = rte_telemetry_register_cmd("/cgnat/stats", cmd_stats,
 					     "Every counter by name. No parameters")) ||
+	    (rc = rte_telemetry_register_cmd("/cgnat/worker", cmd_worker,
+					     "One worker's counters: packets, drops by reason. Parameter: worker number")) ||
 	    (rc = rte_telemetry_register_cmd("/cgnat/subscriber", cmd_subscriber,
 					     "One subscriber: external address, port blocks, quota use. Parameter: ADDR")) ||
 	    (rc = rte_telemetry_register_cmd("/cgnat/pool", cmd_pool,

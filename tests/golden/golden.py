@@ -105,6 +105,8 @@ class Run:
         total = len(inside_pkts or []) + len(outside_pkts or [])
         self.stats = self._wait_processed(total)
         self.mappings = self.ctl("-j", "mappings", "-a")
+        worker = self.ctl("-j", "worker", "0")
+        assert worker["pkt_rx"] == self.stats["pkt_rx"], "one worker: its counters are the totals"
         self.proc.send_signal(signal.SIGTERM)
         rc = self.proc.wait(timeout=20)
         self.log.close()
