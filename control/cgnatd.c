@@ -193,6 +193,22 @@ last_outbound(void *ctx, const struct cgn_key *in)
 	return last;
 }
 
+static bool
+find_implicit(void *ctx, const struct cgn_key *in, uint32_t *ext_addr, uint16_t *ext_port)
+{
+	struct cgn_dataplane *dp = ((struct app *)ctx)->dp;
+	unsigned reader = CGN_READER_CONTROL(dp);
+	cgn_table_reader_online(dp->table, reader);
+	const struct cgn_mapping *m = cgn_table_lookup(dp->table, in);
+	bool found = m && (m->flags & CGN_MAP_IMPLICIT);
+	if (found) {
+		*ext_addr = m->ext_addr;
+		*ext_port = m->ext_port;
+	}
+	cgn_table_reader_offline(dp->table, reader);
+	return found;
+}
+
 static int
 send_unsolicited(void *ctx, const struct cgn_addr *dst, uint16_t port, const uint8_t *msg, size_t len)
 {
@@ -250,7 +266,7 @@ main(int argc, char **argv)
 	static struct app app;
 	app.loop = &loop;
 	struct pcp_server_ops ops = { .push = push_to_dataplane, .last_out = last_outbound,
-				      .send = send_unsolicited, .ctx = &app };
+				      .find_implicit = find_implicit, .send = send_unsolicited, .ctx = &app };
 	srv = pcp_server_create(&cfg, &ops, start_ms);
 	if (srv == NULL) {
 		fprintf(stderr, "cgnatd: cannot create the PCP server: %s\n", strerror(errno));

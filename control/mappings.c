@@ -409,16 +409,36 @@ map_create(struct pcp_server *srv, uint64_t now, const struct map_intent *mi, st
 
 	uint32_t addr;
 	uint16_t port;
-	rc = take_port(srv, (uint32_t)sub, &mi->in, &mi->suggested_addr, mi->suggested_port, mi->nonce,
-		       mi->prefer_failure, &addr, &port);
-	if (rc != PCP_RES_SUCCESS)
-		return rc;
-
 	struct map_fill f = { mi, now, pcp_clamp_lifetime(&srv->cfg, mi->lifetime), filters, n_filters };
 	struct pcp_mapping_rec *rec;
-	rc = publish_new(srv, now, &mi->in, (uint32_t)sub, addr, port, &rec, fill_map, &f);
-	if (rc != PCP_RES_SUCCESS)
-		return rc;
+
+	/* §11.3 item 4: outbound traffic already made this mapping on a worker: it becomes
+	 * explicit with the same external endpoint, which the control plane now owns. */
+	if (srv->ops.find_implicit && srv->ops.find_implicit(srv->ops.ctx, &mi->in, &addr, &port)) {
+		if (mi->prefer_failure && (mi->suggested_port != port || !addr_fits(&mi->suggested_addr, addr)))
+			return PCP_RES_CANNOT_PROVIDE_EXTERNAL; /* item 1 */
+		rec = rec_db_add(srv->mappings, &mi->in);
+		if (rec == NULL)
+			return PCP_RES_NO_RESOURCES;
+		rec->in = mi->in;
+		rec->sub = (uint32_t)sub;
+		rec->ext_addr = addr;
+		rec->ext_port = port;
+		rec->created_ms = now;
+		fill_map(rec, &f);
+		if (pcp_server_push(srv, CGN_MSG_REPLACE, rec) != 0) {
+			rec_db_del(srv->mappings, rec);
+			return PCP_RES_NO_RESOURCES;
+		}
+	} else {
+		rc = take_port(srv, (uint32_t)sub, &mi->in, &mi->suggested_addr, mi->suggested_port, mi->nonce,
+			       mi->prefer_failure, &addr, &port);
+		if (rc != PCP_RES_SUCCESS)
+			return rc;
+		rc = publish_new(srv, now, &mi->in, (uint32_t)sub, addr, port, &rec, fill_map, &f);
+		if (rc != PCP_RES_SUCCESS)
+			return rc;
+	}
 	atomic_fetch_add(&s->explicit_mappings, 1);
 	srv->stats.mappings_created++;
 	out->rec = rec;

@@ -12,6 +12,7 @@
 #ifndef PCP_SERVER_H
 #define PCP_SERVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -62,6 +63,9 @@ struct pcp_server_ops {
 	int (*push)(void *ctx, struct cgn_ring_msg *msg);
 	/* The last outbound packet the data plane saw on a mapping (0 = none); may be NULL. */
 	uint64_t (*last_out)(void *ctx, const struct cgn_key *in);
+	/* Finds an implicit (traffic-created) mapping of an inside key in the data plane's table:
+	 * @return true with its external endpoint. May be NULL. */
+	bool (*find_implicit)(void *ctx, const struct cgn_key *in, uint32_t *ext_addr, uint16_t *ext_port);
 	/* Sends an unsolicited message from the PCP port (§14.1.3). @return 0 or -errno. */
 	int (*send)(void *ctx, const struct cgn_addr *dst, uint16_t port, const uint8_t *msg, size_t len);
 	void *ctx;

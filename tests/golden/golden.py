@@ -81,7 +81,7 @@ def cksums_ok(pkt):
 class Run:
     """One cgnatd run on two pcaps in, two pcaps out."""
 
-    def __init__(self, case, work, conf, inside_pkts, outside_pkts, before=None):
+    def __init__(self, case, work, conf, inside_pkts, outside_pkts, before=None, after=None):
         self.work = work
         self.prefix = f"gold{os.getpid()}{case[:6]}"
         p = {k: os.path.join(work, k + ".pcap") for k in ("in_inside", "in_outside", "out_inside", "out_outside")}
@@ -104,6 +104,10 @@ class Run:
             before(self)
         total = len(inside_pkts or []) + len(outside_pkts or [])
         self.stats = self._wait_processed(total)
+        if after:
+            after(self)
+            time.sleep(0.2)  # the workers apply what the control plane pushed
+            self.stats = self.ctl("-j", "stats")
         self.mappings = self.ctl("-j", "mappings", "-a")
         worker = self.ctl("-j", "worker", "0")
         assert worker["pkt_rx"] == self.stats["pkt_rx"], "one worker: its counters are the totals"
@@ -315,6 +319,27 @@ def case_bad_checksum_and_truncated(work):
     r = Run("bad", work, conf(), [bad, trunc, frag, proto], [])
     assert r.out_outside == [] and r.out_inside == []
     return r, {"drop_BAD_CHECKSUM": 1, "drop_TRUNCATED": 1, "drop_FRAGMENT": 1, "drop_UNSUPPORTED_PROTO": 1}
+
+
+def case_pcp_map_adopts_an_implicit_mapping(work):
+    # RFC 6887 §11.3 item 4: traffic made the mapping; a MAP for it returns its endpoint.
+    p = inside(IP(src=A, dst=REMOTE) / UDP(sport=4444, dport=53))
+    state = {}
+
+    def pcp_map(run):
+        subprocess.run(["ip", "addr", "replace", A + "/32", "dev", "lo"], check=True)
+        out = subprocess.run([PCPC, "-b", A, "--irt", "0.3", "-p", "udp", "-i", "4444", "-l", "3600", "map"],
+                             capture_output=True, text=True, timeout=20)
+        assert out.returncode == 0, out.stdout + out.stderr
+        state["pcp"] = [l for l in out.stdout.splitlines() if l.startswith("external: ")][0].split(" ")[1]
+
+    r = Run("adopt", work, conf(), [p], [], after=pcp_map)
+    sent = r.out_outside[0]
+    assert state["pcp"] == f"{sent[IP].src}:{sent[UDP].sport}", (state, sent.summary())
+    flags = [m["flags"] for page in r.mappings for k, m in page.items()
+             if k.startswith("mapping_") and m["internal"] == f"{A}:4444"]
+    assert flags == ["EXPLICIT"], flags
+    return r, {"pkt_sessions_created": 1, "table_replaces": 1}
 
 
 ALL = {name[5:]: fn for name, fn in sorted(globals().items()) if name.startswith("case_")}
