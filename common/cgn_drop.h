@@ -16,7 +16,7 @@
 	X(ICMP_TYPE, "an ICMP type that is neither echo nor a translatable error")              \
 	X(NOT_INSIDE, "outbound source outside pcp.inside")                                     \
 	X(NO_MAPPING, "inbound to an external address and port with no mapping")                \
-	X(FILTERED, "inbound from a remote peer the mapping's filters do not allow (§13.3)")    \
+	X(FILTERED, "inbound from a remote peer the mapping's FILTERs (§13.3) or nat.filtering do not allow") \
 	X(TTL_EXPIRED, "TTL would reach 0 (ICMP time exceeded sent, rate permitting)")           \
 	X(NO_PORTS, "the subscriber's port quota is used up (ICMP 3/13 sent)")                  \
 	X(POOL_EXHAUSTED, "no free port block on the subscriber's address (ICMP 3/13 sent)")    \

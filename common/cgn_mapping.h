@@ -24,6 +24,8 @@
 /* Which side of the NAT a key names. */
 /* FILTER entries a mapping carries (RFC 6887 §13.3 lets a server set its own limit). */
 #define CGN_MAP_FILTERS 4
+/* Remote peers an implicit mapping remembers for endpoint-dependent filtering. */
+#define CGN_MAP_PEERS 8
 
 enum cgn_key_side {
 	CGN_SIDE_INSIDE = 0,
@@ -114,7 +116,13 @@ struct cgn_mapping {
 	uint64_t last_out_ms;   /* last outbound packet (workers); 0 = none seen */
 	uint64_t expire_ms;     /* absolute; UINT64_MAX = never (static); 0 = by idle timeout */
 	/* cache lines 1 and 2: inbound filtering, bookkeeping */
-	struct cgn_filter filters[CGN_MAP_FILTERS];
+	union {
+		/* PCP MAP mappings: their FILTER set (RFC 6887 §13.3), written once */
+		struct cgn_filter filters[CGN_MAP_FILTERS];
+		/* implicit mappings under address(-and-port)-dependent filtering: the remote peers
+		 * the inside has sent to (RFC 4787 §5), one atomic word each, slot by hash */
+		uint64_t peers[CGN_MAP_PEERS];
+	};
 	uint8_t nonce[12];      /* RFC 6887 §11.1 mapping nonce; zero for static mappings */
 	uint8_t reserved1[36];
 } __attribute__((aligned(64)));

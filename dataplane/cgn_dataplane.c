@@ -28,10 +28,6 @@ cgn_dataplane_create(const struct cgn_config *cfg, struct cgn_pb *pb)
 		rte_errno = EINVAL;
 		return NULL;
 	}
-	if (cfg->n_ports && cfg->nat.filtering != CGN_FILTER_EIF) {
-		fprintf(stderr, "cgnatd: nat.filtering: only \"endpoint-independent\" is implemented so far\n");
-		return NULL;
-	}
 
 	struct cgn_dataplane *dp = rte_zmalloc("cgn_dataplane", sizeof(*dp), RTE_CACHE_LINE_SIZE);
 	if (dp == NULL)

@@ -60,6 +60,43 @@ filter_allows(const struct cgn_mapping *m, const struct cgn_pkt *p)
 	return false;
 }
 
+/*
+ * Endpoint-dependent filtering of implicit mappings (RFC 4787 §5 REQ-8, RFC 6888 REQ-7): an
+ * outbound packet permits its destination (address, or address and port) to answer; an
+ * inbound packet must come from a permitted one. Up to CGN_MAP_PEERS peers a mapping, one
+ * atomic word each in a slot chosen by hash: a flow to many peers may forget the oldest
+ * (documented limit). Off (EIF, the default) this costs nothing.
+ */
+static inline uint64_t
+peer_tag(enum cgn_filtering mode, uint32_t addr, uint16_t port)
+{
+	return (uint64_t)addr << 32 | (uint64_t)(mode == CGN_FILTER_APDF ? port : 0) << 16 | 1;
+}
+
+static inline unsigned
+peer_slot(uint64_t tag)
+{
+	return (unsigned)((tag * 0x9e3779b97f4a7c15ull) >> 61); /* 0..7 */
+}
+
+static void
+peer_permit(struct cgn_mapping *m, const struct cgn_pkt *p, enum cgn_filtering mode)
+{
+	uint16_t dport = p->proto == IPPROTO_ICMP ? 0 : (uint16_t)(p->l4[2] << 8 | p->l4[3]);
+	uint64_t tag = peer_tag(mode, p->ip->dst_addr, dport);
+	uint64_t *slot = &m->peers[peer_slot(tag)];
+	if (__atomic_load_n(slot, __ATOMIC_RELAXED) != tag)
+		__atomic_store_n(slot, tag, __ATOMIC_RELAXED);
+}
+
+static bool
+peer_permitted(const struct cgn_mapping *m, const struct cgn_pkt *p, enum cgn_filtering mode)
+{
+	uint16_t sport = p->proto == IPPROTO_ICMP ? 0 : (uint16_t)(p->l4[0] << 8 | p->l4[1]);
+	uint64_t tag = peer_tag(mode, p->ip->src_addr, sport);
+	return __atomic_load_n(&m->peers[peer_slot(tag)], __ATOMIC_RELAXED) == tag;
+}
+
 /* RFC 5382 REQ-5 / RFC 7857 §2.1: the state that picks an implicit TCP mapping's timeout. */
 static void
 track_tcp(struct cgn_mapping *m, const struct cgn_pkt *p, bool outbound)
@@ -110,6 +147,9 @@ outbound(struct cgn_worker *w, struct cgn_pkt *p)
 	}
 	struct cgn_mapping *m = p->map;
 	track_tcp(m, p, true);
+	enum cgn_filtering mode = dp->cfg->nat.filtering;
+	if (mode != CGN_FILTER_EIF && (m->flags & CGN_MAP_IMPLICIT) && !p->icmp_error)
+		peer_permit(m, p, mode);
 	/* RFC 4787 REQ-6: outbound traffic refreshes the mapping (written at most once a second:
 	 * the line is shared by every worker that sees the flow). */
 	if (!p->icmp_error && w->now_ms - __atomic_load_n(&m->last_out_ms, __ATOMIC_RELAXED) >= 1000)
@@ -130,8 +170,12 @@ outbound(struct cgn_worker *w, struct cgn_pkt *p)
 		struct cgn_key k = cgn_key_make(&dst, p->proto == IPPROTO_ICMP ? m->ext_port : dport, p->proto,
 						CGN_SIDE_OUTSIDE);
 		struct cgn_mapping *peer = cgn_table_lookup(dp->table, &k);
-		if (peer == NULL || !filter_allows(peer, p))
-			return cgn_drop(w, p, peer ? CGN_DROP_FILTERED : CGN_DROP_HAIRPIN_NO_MAPPING);
+		if (peer == NULL)
+			return cgn_drop(w, p, CGN_DROP_HAIRPIN_NO_MAPPING);
+		/* Filtered like any inbound packet (RFC 4787 REQ-9: "as if it came from outside"). */
+		if (!filter_allows(peer, p) ||
+		    (mode != CGN_FILTER_EIF && (peer->flags & CGN_MAP_IMPLICIT) && !peer_permitted(peer, p, mode)))
+			return cgn_drop(w, p, CGN_DROP_FILTERED);
 		cgn_translate_hairpin(p, peer);
 		p->out_port = p->in_port;
 		w->pkt.hairpinned++;
@@ -146,6 +190,9 @@ inbound(struct cgn_worker *w, struct cgn_pkt *p)
 	if (m == NULL)
 		return cgn_drop(w, p, p->icmp_error ? CGN_DROP_ICMP_ERROR_UNMATCHED : CGN_DROP_NO_MAPPING);
 	if (!filter_allows(m, p))
+		return cgn_drop(w, p, CGN_DROP_FILTERED);
+	enum cgn_filtering mode = w->dp->cfg->nat.filtering;
+	if (mode != CGN_FILTER_EIF && (m->flags & CGN_MAP_IMPLICIT) && !p->icmp_error && !peer_permitted(m, p, mode))
 		return cgn_drop(w, p, CGN_DROP_FILTERED);
 	track_tcp(m, p, false);
 	if (!cgn_ttl_decrement(p))

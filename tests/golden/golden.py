@@ -39,6 +39,7 @@ POOL = ("203.0.113.0", 30)
 BASE_CONF = """
 pcp = {{ listen = [ "127.0.0.1:5351" ]; inside = [ "100.64.0.0/10" ]; announce = {{ multicast = false; }}; }};
 nat = {{ pool = [ "203.0.113.0/30" ]; block_size = {block_size}; max_blocks = {max_blocks}; ports = "{ports}";
+        filtering = "{filtering}";
         static = ( {{ proto = "udp"; internal = "100.64.0.5:7000"; external = "203.0.113.2:7000"; }} ); }};
 dataplane = {{ seed = 42; idle_sleep_us = 100; rx_delay_ms = {rx_delay}; icmp_source = "203.0.113.3";
               table_size = 4096; }};
@@ -158,7 +159,7 @@ def i_mac_ok(pkt):
 
 
 def conf(**kw):
-    v = dict(block_size=512, max_blocks=4, ports="1024-65535", rx_delay=300, sub_mac=SUB_MAC, router_mac=ROUTER_MAC)
+    v = dict(block_size=512, max_blocks=4, ports="1024-65535", rx_delay=300, filtering="endpoint-independent", sub_mac=SUB_MAC, router_mac=ROUTER_MAC)
     v.update(kw)
     return BASE_CONF.format(**v)
 
@@ -319,6 +320,27 @@ def case_bad_checksum_and_truncated(work):
     r = Run("bad", work, conf(), [bad, trunc, frag, proto], [])
     assert r.out_outside == [] and r.out_inside == []
     return r, {"drop_BAD_CHECKSUM": 1, "drop_TRUNCATED": 1, "drop_FRAGMENT": 1, "drop_UNSUPPORTED_PROTO": 1}
+
+
+def endpoint_dependent(work, mode, allowed_src, denied_src):
+    out_pkt = inside(IP(src=A, dst=REMOTE) / UDP(sport=1234, dport=53) / Raw(b"q"))
+    learn = Run(mode[:4], work, conf(filtering=mode), [out_pkt], [])
+    ext, port = learn.external_of(f"{A}:1234")
+    ins = [outside(IP(src=a, dst=ext) / UDP(sport=sp, dport=port) / Raw(tag)) for (a, sp), tag in
+           ((allowed_src, b"allowed"), (denied_src, b"denied"))]
+    r = Run(mode[:4], work, conf(filtering=mode), [out_pkt], ins)
+    assert [raw(p[UDP].payload) for p in r.out_inside] == [b"allowed"], r.out_inside
+    return r, {"drop_FILTERED": 1, "pkt_in_translated": 1}
+
+
+def case_address_dependent_filtering(work):
+    # RFC 4787 §5: the address the inside sent to may answer from any port; another may not.
+    return endpoint_dependent(work, "address-dependent", (REMOTE, 9999), (REMOTE2, 53))
+
+
+def case_address_and_port_dependent_filtering(work):
+    # ... and with port dependence only the exact address and port.
+    return endpoint_dependent(work, "address-and-port-dependent", (REMOTE, 53), (REMOTE, 9999))
 
 
 def case_pcp_map_adopts_an_implicit_mapping(work):
