@@ -46,7 +46,7 @@ dataplane = { table_size = $table; mbufs = $mbufs; mbuf_size = 256; expire_budge
 ports = ( { name = "net_pcap0"; role = "inside"; peer_mac = "02:00:00:00:01:01"; },
           { name = "net_null0"; role = "outside"; peer_mac = "02:00:00:00:02:02"; } );
 EOF
-	local mem=$(( 1024 + (flows > table ? flows : table) * 11 / 10000 ))
+	local mem=$(( 1024 + (flows > table ? flows : table) * 15 / 10000 ))
 	ip netns exec "$ns" "$top/build/control/cgnatd" -l 0-1 --no-huge -m $mem --no-pci --no-shconf \
 		--file-prefix "$prefix" --vdev "net_pcap0,rx_pcap=$pcap,infinite_rx=1" --vdev "net_null0,no-rx=1" \
 		-- -c "$work/nat.conf" > "$work/cgnatd.log" 2>&1 &
@@ -66,7 +66,7 @@ for flows in "${flows_list[@]}"; do
 	mbufs=$(( flows + 16384 ))
 
 	echo "== $flows flows: baseline, dpdk-testpmd io-forward net_pcap(infinite) -> net_null"
-	base=$(timeout $((seconds + 120)) ip netns exec "$ns" dpdk-testpmd -l 0-1 --no-huge -m $(( 1024 + flows * 11 / 10000 )) \
+	base=$(timeout $((seconds + 120)) ip netns exec "$ns" dpdk-testpmd -l 0-1 --no-huge -m $(( 1024 + flows * 6 / 10000 )) \
 		--no-pci --file-prefix "tp$$" --vdev "net_pcap0,rx_pcap=$pcap,infinite_rx=1" --vdev "net_null0,no-rx=1" \
 		--log-level='*:warning' -- --auto-start --forward-mode=io --stats-period=$seconds \
 		--total-num-mbufs=$mbufs --mbuf-size=256 < /dev/null 2>&1 |

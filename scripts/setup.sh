@@ -21,7 +21,7 @@ packages=(
 	python3 python3-scapy                          # builds test pcaps
 	natpmpc                                        # an independent NAT-PMP client for interop tests
 	iproute2 iputils-ping procps psmisc            # network-namespace labs and process control
-	util-linux bc                                  # benchmarks: taskset, ratios
+	util-linux bc gnuplot-nox                      # benchmarks: taskset, ratios, docs/performance.png
 )
 
 missing=()
