@@ -26,7 +26,7 @@ cleanup() {
 	left=$(ip netns pids "$ns" 2>/dev/null || true)
 	[ -n "$left" ] && kill -9 $left 2>/dev/null
 	ip netns del "$ns" 2>/dev/null || true
-	rm -rf "$work"
+	rm -rf "$work" "/var/run/dpdk/tp$$"
 }
 trap cleanup EXIT INT TERM
 ip netns add "$ns"

@@ -17,6 +17,16 @@
 #include "pcp_server.h"
 #include "pcp_wire.h"
 
+/* EAL leaves an (empty, with --no-shconf --no-telemetry) runtime directory behind. */
+static char runtime_dir[4096];
+
+static void
+remove_runtime_dir(void)
+{
+	if (runtime_dir[0])
+		rmdir(runtime_dir);
+}
+
 static int
 push(void *ctx, struct cgn_ring_msg *msg)
 {
@@ -40,8 +50,10 @@ main(int argc, char **argv)
 	snprintf(prefix, sizeof(prefix), "--file-prefix=cgnbh%d", getpid());
 	char *eal[] = { "bench", "-l", "0", "--no-huge", "-m", "2048", "--no-pci", "--no-shconf", "--no-telemetry",
 			"--log-level=*:error", prefix };
+	atexit(remove_runtime_dir);
 	if (rte_eal_init(11, eal) < 0)
 		return 1;
+	snprintf(runtime_dir, sizeof(runtime_dir), "%s", rte_eal_get_runtime_dir());
 	uint32_t subs = (n + 63) / 64;
 	char text[1024], err[256];
 	snprintf(text, sizeof(text),

@@ -23,6 +23,16 @@
 
 #include "pcp_server_int.h"
 
+/* EAL leaves an (empty, with --no-shconf --no-telemetry) runtime directory behind. */
+static char runtime_dir[4096];
+
+static void
+remove_runtime_dir(void)
+{
+	if (runtime_dir[0])
+		rmdir(runtime_dir);
+}
+
 #define CHECK(c)                 \
 	do {                     \
 		if (!(c))        \
@@ -64,8 +74,10 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	snprintf(prefix, sizeof(prefix), "--file-prefix=cgnfuzz%d", getpid());
 	char *eal[] = { "fuzz", "-l", "0", "--no-huge", "-m", "256", "--no-pci", "--no-shconf", "--no-telemetry",
 			"--log-level=*:error", prefix, NULL };
+	atexit(remove_runtime_dir);
 	if (rte_eal_init(11, eal) < 0)
 		abort();
+	snprintf(runtime_dir, sizeof(runtime_dir), "%s", rte_eal_get_runtime_dir());
 	const char *text =
 		"pcp = { listen = [ \"127.0.0.1\" ]; inside = [ \"127.0.0.0/8\" ]; third_party = [ \"127.0.0.2\" ];\n"
 		"  max_mappings_per_subscriber = 3; max_filters = 2; max_requests_per_second = 0; };\n"

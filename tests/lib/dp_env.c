@@ -13,6 +13,16 @@
 
 #include "cgn_cksum.h"
 
+/* EAL leaves an (empty, with --no-shconf --no-telemetry) runtime directory behind. */
+static char runtime_dir[4096];
+
+static void
+remove_runtime_dir(void)
+{
+	if (runtime_dir[0])
+		rmdir(runtime_dir);
+}
+
 static struct dp_env env;
 static bool ready;
 
@@ -44,8 +54,10 @@ dp_env_get(void)
 	snprintf(prefix, sizeof(prefix), "--file-prefix=cgndp%d", getpid());
 	char *args[] = { "dp", "-l", "0-1", "--no-huge", "-m", "256", "--no-pci", "--no-shconf", "--no-telemetry",
 			 "--log-level=*:error", "--vdev", "net_null0,no-rx=1", "--vdev", "net_null1,no-rx=1", prefix };
+	atexit(remove_runtime_dir);
 	if (rte_eal_init(15, args) < 0)
 		return NULL;
+	snprintf(runtime_dir, sizeof(runtime_dir), "%s", rte_eal_get_runtime_dir());
 	if (cgn_config_load_string(conf_text, &env.cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "%s\n", err);
 		return NULL;
