@@ -12,25 +12,11 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-[ "$(id -u)" -eq 0 ] || { echo "bench_nat44: needs root" >&2; exit 1; }
+. "$top/scripts/lib/netns.sh"
+netns_begin bench-nat44
 "$top/scripts/setup.sh" >/dev/null
 flows_list=("$@")
 [ ${#flows_list[@]} -gt 0 ] || flows_list=(10000 1000000)
-
-ns="cgnat-bnat-$$"
-work=$(mktemp -d /tmp/cgnat-bnat.XXXXXX)
-pid=""
-cleanup() {
-	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	local left
-	left=$(ip netns pids "$ns" 2>/dev/null || true)
-	[ -n "$left" ] && kill -9 $left 2>/dev/null
-	ip netns del "$ns" 2>/dev/null || true
-	rm -rf "$work" "/var/run/dpdk/tp$$"
-}
-trap cleanup EXIT INT TERM
-ip netns add "$ns"
-ip -n "$ns" link set lo up
 seconds=5
 
 stat() { ip netns exec "$ns" "$top/build/control/cgnatctl" -p "$1" stats | awk -v k="$2:" '$1 == k {print $2}'; }
@@ -71,6 +57,7 @@ for flows in "${flows_list[@]}"; do
 		--log-level='*:warning' -- --auto-start --forward-mode=io --stats-period=$seconds \
 		--total-num-mbufs=$mbufs --mbuf-size=256 < /dev/null 2>&1 |
 		awk '/Rx-pps:/ { n++; if (n % 2 == 1 && $2 > 0) { print $2; exit } }') || true
+	rm -rf "/var/run/dpdk/tp$$"
 	echo "testpmd: $base pps"
 
 	echo "== $flows flows: cgnatd, one worker, sessions warmed"
@@ -89,7 +76,7 @@ for flows in "${flows_list[@]}"; do
 	created=$(stat "bnat$$" pkt_sessions_created)
 	drops=$(ip netns exec "$ns" "$top/build/control/cgnatctl" -p "bnat$$" stats | awk '/^drop_/ && $2 > 0')
 	rss=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
-	kill "$pid"; wait "$pid" || true; pid=""
+	netns_stop_cgnatd
 	pps=$(( (rx1 - rx0) / seconds ))
 	printf 'RESULT flows=%s cgnatd_pps=%s tx_pps=%s testpmd_pps=%s ratio=%.2f sessions=%s setup_upper_bound_per_s=%.0f rss_mb=%d\n' \
 		"$flows" "$pps" $(( (tx1 - tx0) / seconds )) "${base:-0}" "$(echo "$pps / ${base:-1}" | bc -l)" "$created" "$setup" $((rss / 1024))
@@ -103,7 +90,7 @@ pcap="$work/one.pcap"
 heap_for() {
 	run_cgnatd "$pcap" 1 20000 "$1" "bmem$$" >/dev/null
 	ip netns exec "$ns" "$top/build/control/cgnatctl" -p "bmem$$" raw /eal/heap_info,0 | awk '/^Alloc_size:/ {print $2}'
-	kill "$pid"; wait "$pid" || true; pid=""
+	netns_stop_cgnatd
 }
 h1=$(heap_for 1000000)
 h2=$(heap_for 2000000)

@@ -13,25 +13,12 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-[ "$(id -u)" -eq 0 ] || { echo "bench_pcp: needs root" >&2; exit 1; }
+. "$top/scripts/lib/netns.sh"
+netns_begin bench-pcp
 "$top/scripts/setup.sh" >/dev/null
 
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(10000 1000000)
-ns="cgnat-bench-$$"
-work=$(mktemp -d /tmp/cgnat-bench.XXXXXX)
-pid=""
-cleanup() {
-	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	local left
-	left=$(ip netns pids "$ns" 2>/dev/null || true)
-	[ -n "$left" ] && kill -9 $left 2>/dev/null
-	ip netns del "$ns" 2>/dev/null || true
-	rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
-ip netns add "$ns"
-ip -n "$ns" link set lo up
 load="$top/build/tests/bench/pcp_load"
 ports=64 # mappings per subscriber
 
@@ -65,7 +52,7 @@ EOF
 	rss=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
 	printf 'RESULT mappings=%s live=%s create=%s/s renew=%s/s baseline=%s/s create_ratio=%.2f renew_ratio=%.2f rss_mb=%d\n' \
 		"$n" "$live" "$create" "$renew" "$base" "$(echo "$create / $base" | bc -l)" "$(echo "$renew / $base" | bc -l)" $((rss / 1024))
-	kill "$pid"; wait "$pid" || true; pid=""
+	netns_stop_cgnatd
 done
 
 echo "== the request handler alone (no sockets), one core"

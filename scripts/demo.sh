@@ -9,36 +9,18 @@ set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
-
-if [ "$(id -u)" -ne 0 ]; then
-	echo "demo: needs root (network namespaces, DPDK); run: sudo $0" >&2
-	exit 1
-fi
+. "$top/scripts/lib/netns.sh"
+netns_begin demo
 
 "$top/scripts/setup.sh"
 
 bin="$top/build/control"
-ns="cgnat-demo-$$"
 prefix="cgnatdemo$$"
-work=$(mktemp -d /tmp/cgnat-demo.XXXXXX)
-pid=""
-
-cleanup() {
-	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	local left
-	left=$(ip netns pids "$ns" 2>/dev/null || true)
-	[ -n "$left" ] && kill -9 $left 2>/dev/null
-	ip netns del "$ns" 2>/dev/null || true
-	rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 in_ns() { ip netns exec "$ns" "$@"; }
 
 step "a network namespace of our own, loopback only"
-ip netns add "$ns"
-ip -n "$ns" link set lo up
 echo "namespace $ns"
 
 step "cgnatd on docs/examples/loopback.conf (PCP on 127.0.0.1:5351, pool 203.0.113.0/28)"
