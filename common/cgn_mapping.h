@@ -46,7 +46,7 @@ struct cgn_key {
 	uint32_t remote_v4;   /* endpoint-dependent keys (ADF/APDF sessions): the remote peer; 0 */
 	uint16_t remote_port; /* ... and its port; 0 */
 	uint16_t reserved;    /* 0 */
-};
+} __attribute__((aligned(8))); /* rte_hash_crc() reads keys 8 octets at a time */
 _Static_assert(sizeof(struct cgn_key) == 32, "struct cgn_key must have no padding");
 
 static inline struct cgn_key

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up everything (scripts/setup.sh) and runs every test suite:
 #   build/       unit, integration, conformance, golden (gcc, the production build)
-#   build-asan/  unit                  (gcc, AddressSanitizer + UndefinedBehaviorSanitizer)
+#   build-asan/  all of the above again (gcc, AddressSanitizer + UndefinedBehaviorSanitizer)
 #   build-fuzz/  fuzz                  (clang, libFuzzer + ASan/UBSan, bounded runs)
 # Ends with one line "N passed, M failed" and exits non-zero if anything failed.
 set -uo pipefail
@@ -64,8 +64,12 @@ configure() {
 run_suites build unit dataplane integration conformance golden
 
 if configure build-asan -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug; then
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-		run_suites build-asan unit
+	# Everything again under AddressSanitizer and UndefinedBehaviorSanitizer, halting on the
+	# first report. Leak checking where no DPDK process exits without freeing its EAL memory.
+	export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 run_suites build-asan unit dataplane
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 run_suites build-asan integration conformance golden
+	unset UBSAN_OPTIONS
 fi
 
 if CC=clang configure build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debugoptimized; then
