@@ -49,6 +49,26 @@ struct cgn_key {
 } __attribute__((aligned(8))); /* rte_hash_crc() reads keys 8 octets at a time */
 _Static_assert(sizeof(struct cgn_key) == 32, "struct cgn_key must have no padding");
 
+/*
+ * Writes a key in place, field by field: building one on the stack and copying it whole
+ * would read 16 octets over stores of 1 and 2 just made, which store-to-load forwarding
+ * cannot serve (a stall of the per-packet path, seen with perf).
+ */
+static inline void
+cgn_key_set_v4(struct cgn_key *k, uint32_t v4_be, uint16_t port, uint8_t proto, enum cgn_key_side side)
+{
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+	memcpy(k->addr.b, mapped, 12);
+	memcpy(&k->addr.b[12], &v4_be, 4);
+	k->port = port;
+	k->proto = proto;
+	k->side = (uint8_t)side;
+	k->domain = 0;
+	k->remote_v4 = 0;
+	k->remote_port = 0;
+	k->reserved = 0;
+}
+
 static inline struct cgn_key
 cgn_key_make(const struct cgn_addr *addr, uint16_t port, uint8_t proto, enum cgn_key_side side)
 {

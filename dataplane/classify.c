@@ -110,8 +110,7 @@ cgn_classify(struct cgn_worker *w, struct cgn_pkt *p)
 			return cgn_drop(w, p, p->proto == IPPROTO_ICMP ? CGN_DROP_ICMP_TYPE : CGN_DROP_UNSUPPORTED_PROTO);
 		/* The quoted packet went the other way: its destination is our inside endpoint
 		 * (an error from the inside), its source our external one (from the outside). */
-		struct cgn_addr a = cgn_addr_from_v4(inside ? e->dst_addr : e->src_addr);
-		p->key = cgn_key_make(&a, inside ? dport : sport, p->proto, p->side);
+		cgn_key_set_v4(&p->key, inside ? e->dst_addr : e->src_addr, inside ? dport : sport, p->proto, p->side);
 		return CGN_CONTINUE;
 	}
 
@@ -122,7 +121,7 @@ cgn_classify(struct cgn_worker *w, struct cgn_pkt *p)
 			return cgn_drop(w, p, CGN_DROP_TRUNCATED);
 		return cgn_drop(w, p, CGN_DROP_UNSUPPORTED_PROTO);
 	}
-	struct cgn_addr a = cgn_addr_from_v4(inside ? flow_ip->src_addr : flow_ip->dst_addr);
-	p->key = cgn_key_make(&a, inside ? sport : dport, p->proto, p->side);
+	cgn_key_set_v4(&p->key, inside ? flow_ip->src_addr : flow_ip->dst_addr, inside ? sport : dport, p->proto,
+		       p->side);
 	return CGN_CONTINUE;
 }
