@@ -364,6 +364,53 @@ def case_pcp_map_adopts_an_implicit_mapping(work):
     return r, {"pkt_sessions_created": 1, "table_replaces": 1}
 
 
+def pcpc(*args):
+    out = subprocess.run([PCPC, "--irt", "0.3"] + list(args), capture_output=True, text=True, timeout=20)
+    return out.returncode, out.stdout + out.stderr
+
+
+def case_pcp_delete_waits_for_outbound_traffic(work):
+    # RFC 6887 §15: a request may not make a mapping expire sooner than outbound traffic
+    # would keep it: a delete right after traffic gets the remaining idle time, not 0.
+    nonce = "00112233445566778899aabb"
+    state = {}
+
+    def before(run):
+        subprocess.run(["ip", "addr", "replace", A + "/32", "dev", "lo"], check=True)
+        rc, out = pcpc("-b", A, "-n", nonce, "-p", "udp", "-i", "4000", "-e", "41000", "-f", "map")
+        assert rc == 0, out
+
+    def after(run):
+        rc, out = pcpc("-b", A, "-n", nonce, "-p", "udp", "-i", "4000", "-d", "map")
+        assert rc == 0, out
+        state["lifetime"] = int([l for l in out.splitlines() if l.startswith("lifetime: ")][0].split()[1])
+
+    p = inside(IP(src=A, dst=REMOTE) / UDP(sport=4000, dport=53))
+    r = Run("del", work, conf(rx_delay=1500), [p], [], before=before, after=after)
+    assert r.out_outside[0][UDP].sport == 41000, "the traffic used the PCP mapping"
+    assert 290 <= state["lifetime"] <= 300, f"lifetime {state['lifetime']}: the UDP idle timeout left"
+    still = [m for page in r.mappings for k, m in page.items() if k.startswith("mapping_") and m["internal"] == f"{A}:4000"]
+    assert len(still) == 1, "the mapping stays until traffic stops"
+    return r, {"pkt_out_translated": 1, "pkt_sessions_created": 0}
+
+
+def case_pcp_mapping_survives_fin_and_rst(work):
+    # RFC 6887 §15.1: "An inbound mapping ... MUST NOT have its lifetime reduced by transport
+    # protocol messages (e.g., TCP RST, TCP FIN)"; the workers' sweep leaves it alone.
+    def before(run):
+        subprocess.run(["ip", "addr", "replace", A + "/32", "dev", "lo"], check=True)
+        rc, out = pcpc("-b", A, "-p", "tcp", "-i", "22", "-l", "600", "-e", "42022", "-f", "map")
+        assert rc == 0, out
+
+    pkts = [inside(IP(src=A, dst=REMOTE) / TCP(sport=22, dport=5555, flags=f)) for f in ("FA", "R")]
+    r = Run("finrst", work, conf(rx_delay=1500), pkts, [], before=before)
+    assert [p[TCP].sport for p in r.out_outside] == [42022, 42022]
+    flags = [m["flags"] for page in r.mappings for k, m in page.items()
+             if k.startswith("mapping_") and m["internal"] == f"{A}:22"]
+    assert flags == ["EXPLICIT,PREFER_FAILURE"], flags
+    return r, {"pkt_out_translated": 2}
+
+
 ALL = {name[5:]: fn for name, fn in sorted(globals().items()) if name.startswith("case_")}
 
 
