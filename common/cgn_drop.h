@@ -12,7 +12,7 @@
 	X(BAD_IP_HEADER, "IPv4 version, header length or total length invalid")                  \
 	X(BAD_CHECKSUM, "IPv4 header checksum wrong")                                            \
 	X(FRAGMENT, "an IPv4 fragment (reassembly is not done)")                                \
-	X(UNSUPPORTED_PROTO, "neither TCP, UDP nor ICMP (RFC 6888 REQ-?: counted, not translated)") \
+	X(UNSUPPORTED_PROTO, "neither TCP, UDP nor ICMP: counted, not translated")          \
 	X(ICMP_TYPE, "an ICMP type that is neither echo nor a translatable error")              \
 	X(NOT_INSIDE, "outbound source outside pcp.inside")                                     \
 	X(NO_MAPPING, "inbound to an external address and port with no mapping")                \

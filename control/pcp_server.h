@@ -27,7 +27,6 @@
 	X(NOT_INSIDE, "source is not in pcp.inside or pcp.third_party (§8.2)")  \
 	X(TOO_SHORT, "shorter than 2 octets, or than 24 for version 2 (§8.2)")  \
 	X(R_BIT, "R bit set: a response, not a request (§8.2)")                 \
-	X(NATPMP_DISABLED, "a NAT-PMP request while pcp.natpmp is false")        \
 	X(NATPMP_MALFORMED, "a NAT-PMP request of the wrong length, or a response")
 
 enum pcp_drop_reason {
