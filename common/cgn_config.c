@@ -498,10 +498,10 @@ load_ports(struct loader *ld, const config_setting_t *list, struct cgn_config *c
 		return fail(ld, list, "at most %d ports", CGN_MAX_PORTS);
 	bool in = false, out = false;
 	for (int i = 0; i < n; i++) {
-		static const char *const known[] = { "name", "role", "peer_mac", NULL };
+		static const char *const known[] = { "name", "role", "peer_mac", "address", NULL };
 		const config_setting_t *e = config_setting_get_elem(list, (unsigned)i);
 		struct cgn_port_cfg *pc = &cfg->ports[i];
-		const char *name = NULL, *role = NULL, *mac = NULL;
+		const char *name = NULL, *role = NULL, *mac = NULL, *addr = NULL;
 		int rc;
 		if (config_setting_type(e) != CONFIG_TYPE_GROUP)
 			return fail(ld, e, "entry %d must be a group { name; role; }", i + 1);
@@ -510,6 +510,13 @@ load_ports(struct loader *ld, const config_setting_t *list, struct cgn_config *c
 		config_setting_lookup_string(e, "name", &name);
 		config_setting_lookup_string(e, "role", &role);
 		config_setting_lookup_string(e, "peer_mac", &mac);
+		config_setting_lookup_string(e, "address", &addr);
+		if (addr) {
+			struct cgn_addr a;
+			if (cgn_addr_parse(addr, &a) < 0 || !cgn_addr_is_v4(&a) || cgn_addr_is_unspecified(&a))
+				return fail(ld, e, "entry %d: address must be an IPv4 address", i + 1);
+			pc->address = cgn_addr_v4(&a);
+		}
 		if (name == NULL || strlen(name) == 0 || strlen(name) >= sizeof(pc->name))
 			return fail(ld, e, "entry %d: name must be the EAL device name, e.g. \"net_pcap0\"", i + 1);
 		snprintf(pc->name, sizeof(pc->name), "%s", name);

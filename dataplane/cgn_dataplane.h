@@ -83,6 +83,7 @@ struct cgn_port {
 	struct rte_ether_addr mac;      /* its own */
 	struct rte_ether_addr peer_mac; /* frames leave for it */
 	bool have_peer_mac;
+	uint32_t address;               /* the CGN's own IPv4 address on this link; 0 none */
 	uint16_t queues;                /* RX/TX queue pairs: one per worker */
 };
 

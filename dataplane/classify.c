@@ -64,8 +64,12 @@ cgn_classify(struct cgn_worker *w, struct cgn_pkt *p)
 
 	if (len < sizeof(struct rte_ether_hdr))
 		return cgn_drop(w, p, CGN_DROP_TRUNCATED);
-	if (((struct rte_ether_hdr *)frame)->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4))
+	uint16_t ether_type = ((struct rte_ether_hdr *)frame)->ether_type;
+	if (ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4)) {
+		if (ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP))
+			return cgn_local_arp(w, p);
 		return cgn_drop(w, p, CGN_DROP_NOT_IPV4);
+	}
 	len -= sizeof(struct rte_ether_hdr);
 	p->ip = (struct rte_ipv4_hdr *)(frame + sizeof(struct rte_ether_hdr));
 	if (len < sizeof(struct rte_ipv4_hdr))
@@ -88,6 +92,11 @@ cgn_classify(struct cgn_worker *w, struct cgn_pkt *p)
 	p->l4_len = (uint16_t)(total - ihl);
 	p->proto = p->ip->next_proto_id;
 	p->icmp_error = false;
+
+	/* For the CGN itself (the port's own address): not translated. */
+	int16_t pi = w->dp->port_index[p->in_port];
+	if (pi >= 0 && w->dp->ports[pi].address && p->ip->dst_addr == w->dp->ports[pi].address)
+		return cgn_local_ipv4(w, p);
 
 	uint16_t sport, dport;
 	const struct rte_ipv4_hdr *flow_ip = p->ip;

@@ -70,6 +70,8 @@ struct cgn_pkt {
 	X(icmp_sent, "ICMP errors the NAT sent itself")                     \
 	X(icmp_rate_limited, "ICMP errors not sent: over the rate")         \
 	X(ports_held, "freed ports waiting out the hold time")              \
+	X(arp_replies, "ARP requests for the CGN's addresses answered")     \
+	X(echo_replies, "ICMP echo requests to the CGN's own address answered") \
 	X(ports_released, "held ports given back to the subscriber")
 
 struct cgn_pkt_stats {
@@ -84,6 +86,14 @@ enum cgn_verdict cgn_drop(struct cgn_worker *w, struct cgn_pkt *p, enum cgn_drop
 
 /** Parses and checks a frame; fills the context and its lookup key. classify.c */
 enum cgn_verdict cgn_classify(struct cgn_worker *w, struct cgn_pkt *p);
+
+/**
+ * Answers frames for the CGN itself, in place, out of the port they came by: ARP requests
+ * for its addresses (local.c), ICMP echo requests to its own address. @return CGN_CONSUMED,
+ * or CGN_DROPPED with a reason.
+ */
+enum cgn_verdict cgn_local_arp(struct cgn_worker *w, struct cgn_pkt *p);
+enum cgn_verdict cgn_local_ipv4(struct cgn_worker *w, struct cgn_pkt *p);
 
 /** Creates the implicit mapping of an outbound miss (slow path). session.c */
 enum cgn_verdict cgn_session_create(struct cgn_worker *w, struct cgn_pkt *p);

@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 
-from scapy.all import Ether, IP, UDP, TCP, ICMP, Raw, rdpcap, wrpcap, raw  # noqa: E402
+from scapy.all import ARP, Ether, IP, UDP, TCP, ICMP, Raw, rdpcap, wrpcap, raw  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CASES = os.path.join(HERE, "cases")
@@ -43,8 +43,8 @@ nat = {{ pool = [ "203.0.113.0/30" ]; block_size = {block_size}; max_blocks = {m
         static = ( {{ proto = "udp"; internal = "100.64.0.5:7000"; external = "203.0.113.2:7000"; }} ); }};
 dataplane = {{ seed = 42; idle_sleep_us = 100; rx_delay_ms = {rx_delay}; icmp_source = "203.0.113.3";
               table_size = 4096; }};
-ports = ( {{ name = "net_pcap0"; role = "inside"; peer_mac = "{sub_mac}"; }},
-          {{ name = "net_pcap1"; role = "outside"; peer_mac = "{router_mac}"; }} );
+ports = ( {{ name = "net_pcap0"; role = "inside"; peer_mac = "{sub_mac}"; address = "100.64.0.254"; }},
+          {{ name = "net_pcap1"; role = "outside"; peer_mac = "{router_mac}"; address = "198.51.100.1"; }} );
 """
 
 
@@ -362,6 +362,31 @@ def case_pcp_map_adopts_an_implicit_mapping(work):
              if k.startswith("mapping_") and m["internal"] == f"{A}:4444"]
     assert flags == ["EXPLICIT"], flags
     return r, {"pkt_sessions_created": 1, "table_replaces": 1}
+
+
+def case_arp_and_echo_for_the_cgn(work):
+    # The CGN answers ARP for its own addresses (and on the outside for its pool) and pings
+    # to its own addresses; nothing else addressed to it.
+    bcast = "ff:ff:ff:ff:ff:ff"
+    ins = [Ether(src=SUB_MAC, dst=bcast) / ARP(op=1, hwsrc=SUB_MAC, psrc=A, pdst="100.64.0.254"),
+           Ether(src=SUB_MAC, dst=bcast) / ARP(op=1, hwsrc=SUB_MAC, psrc=A, pdst="100.64.0.99"),
+           inside(IP(src=A, dst="100.64.0.254") / ICMP(type=8, id=1, seq=1) / Raw(b"ping"))]
+    outs = [Ether(src=ROUTER_MAC, dst=bcast) / ARP(op=1, hwsrc=ROUTER_MAC, psrc="198.51.100.254", pdst="203.0.113.1"),
+            Ether(src=ROUTER_MAC, dst=bcast) / ARP(op=1, hwsrc=ROUTER_MAC, psrc="198.51.100.254", pdst="198.51.100.1"),
+            outside(IP(src=REMOTE, dst="198.51.100.1") / ICMP(type=8, id=2, seq=1)),
+            outside(IP(src=REMOTE, dst="198.51.100.1") / UDP(sport=1, dport=5351))]
+    r = Run("local", work, conf(), ins, outs)
+    arp_in = [p for p in r.out_inside if ARP in p]
+    assert len(arp_in) == 1 and arp_in[0][ARP].op == 2 and arp_in[0][ARP].psrc == "100.64.0.254"
+    assert arp_in[0][ARP].pdst == A and arp_in[0][ARP].hwdst == SUB_MAC and arp_in[0][Ether].dst == SUB_MAC
+    echo_in = [p for p in r.out_inside if ICMP in p]
+    assert len(echo_in) == 1 and echo_in[0][ICMP].type == 0 and echo_in[0][IP].src == "100.64.0.254"
+    assert echo_in[0][IP].dst == A and cksums_ok(echo_in[0])
+    arp_out = sorted(p[ARP].psrc for p in r.out_outside if ARP in p)
+    assert arp_out == ["198.51.100.1", "203.0.113.1"], arp_out
+    echo_out = [p for p in r.out_outside if ICMP in p]
+    assert len(echo_out) == 1 and echo_out[0][IP].src == "198.51.100.1" and cksums_ok(echo_out[0])
+    return r, {"pkt_arp_replies": 3, "pkt_echo_replies": 2, "drop_ARP_NOT_OURS": 1, "drop_LOCAL": 1}
 
 
 def pcpc(*args):
