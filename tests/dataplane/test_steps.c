@@ -75,11 +75,17 @@ port_at(const uint8_t *f, int off)
 Test(classify, every_drop_reason_is_counted)
 {
 	uint16_t op, ol;
-	static const uint8_t arp[42] = { [12] = 0x08, [13] = 0x06 };
-	memcpy(frame, arp, sizeof(arp));
+	static const uint8_t ipv6[54] = { [12] = 0x86, [13] = 0xdd, [14] = 0x60 };
+	memcpy(frame, ipv6, sizeof(ipv6));
 	uint64_t before = drops(CGN_DROP_NOT_IPV4);
-	cr_assert_null(run(E->inside_port, sizeof(arp), &op, &ol));
+	cr_assert_null(run(E->inside_port, sizeof(ipv6), &op, &ol));
 	cr_assert_eq(drops(CGN_DROP_NOT_IPV4), before + 1);
+
+	static const uint8_t arp[42] = { [12] = 0x08, [13] = 0x06 }; /* hardware type 0 */
+	memcpy(frame, arp, sizeof(arp));
+	before = drops(CGN_DROP_ARP_NOT_OURS);
+	cr_assert_null(run(E->inside_port, sizeof(arp), &op, &ol));
+	cr_assert_eq(drops(CGN_DROP_ARP_NOT_OURS), before + 1);
 
 	uint16_t len = build_udp(frame, "100.64.0.1", 1000, "198.51.100.1", 53, "x", 1, 64, false);
 	before = drops(CGN_DROP_TRUNCATED);
