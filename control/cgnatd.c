@@ -215,6 +215,22 @@ send_unsolicited(void *ctx, const struct cgn_addr *dst, uint16_t port, const uin
 	return control_loop_send(((struct app *)ctx)->loop, dst, port, msg, len);
 }
 
+static size_t
+answer_punted(void *ctx, const uint8_t *msg, size_t len, const struct cgn_addr *src, uint16_t src_port,
+	      uint8_t *resp)
+{
+	return pcp_server_handle(((struct app *)ctx)->srv, cgn_clock_ms(), msg, len, src, src_port, resp);
+}
+
+/* PCP that came in by a DPDK inside port: a burst or two per poll, the rest next time. */
+static void
+serve_punted(void *ctx)
+{
+	struct app *app = ctx;
+	for (int i = 0; i < 4 && cgn_punt_serve(app->dp, answer_punted, app) > 0; i++)
+		;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -285,6 +301,8 @@ main(int argc, char **argv)
 	app.config_path = opts.config;
 	loop.on_sighup = reload;
 	loop.sighup_ctx = &app;
+	loop.on_poll = serve_punted;
+	loop.poll_ctx = &app;
 	if (cgn_telemetry_init(&cfg, srv, dp, start_ms) < 0) {
 		fprintf(stderr, "cgnatd: cannot register telemetry commands\n");
 		goto out;

@@ -87,8 +87,8 @@ control_loop_open(struct control_loop *loop, const struct cgn_config *cfg, struc
 	}
 
 	loop->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	struct itimerspec its = { .it_interval = { 0, CONTROL_TICK_MS * 1000000L },
-				  .it_value = { 0, CONTROL_TICK_MS * 1000000L } };
+	struct itimerspec its = { .it_interval = { 0, CONTROL_POLL_MS * 1000000L },
+				  .it_value = { 0, CONTROL_POLL_MS * 1000000L } };
 	if (loop->timerfd < 0 || timerfd_settime(loop->timerfd, 0, &its, NULL) < 0 ||
 	    watch(loop->epfd, loop->timerfd, TAG_TIMER) < 0)
 		return -errno;
@@ -168,8 +168,15 @@ control_loop_run(struct control_loop *loop)
 			uint32_t tag = evs[i].data.u32;
 			if (tag == TAG_TIMER) {
 				uint64_t ticks;
-				if (read(loop->timerfd, &ticks, sizeof(ticks)) > 0)
-					pcp_server_tick(loop->srv, cgn_clock_ms());
+				if (read(loop->timerfd, &ticks, sizeof(ticks)) <= 0)
+					continue;
+				if (loop->on_poll)
+					loop->on_poll(loop->poll_ctx);
+				uint64_t now = cgn_clock_ms();
+				if (now >= loop->next_tick_ms) {
+					loop->next_tick_ms = now + CONTROL_TICK_MS;
+					pcp_server_tick(loop->srv, now);
+				}
 			} else if (tag == TAG_SIGNAL) {
 				struct signalfd_siginfo si;
 				while (read(loop->sigfd, &si, sizeof(si)) == sizeof(si)) {

@@ -1,6 +1,7 @@
 /*
  * The control thread's event loop (it runs on the main lcore): PCP over kernel UDP sockets,
- * a 100 ms tick for lifetimes and unsolicited messages, and signals (SIGINT/SIGTERM stop it;
+ * a 100 ms tick for lifetimes and unsolicited messages, a 5 ms poll (on_poll: the PCP the
+ * data plane punted from its inside ports), and signals (SIGINT/SIGTERM stop it;
  * SIGHUP calls on_sighup, which reloads the configuration).
  *
  * Datagrams are read and answered in batches (recvmmsg/sendmmsg, CONTROL_BATCH at a time)
@@ -21,6 +22,7 @@
 
 #define CONTROL_BATCH 64
 #define CONTROL_TICK_MS 100
+#define CONTROL_POLL_MS 5     /* the timer's period: what a punted request may wait at most */
 
 struct control_loop {
 	int epfd, timerfd, sigfd;
@@ -31,6 +33,9 @@ struct control_loop {
 	uint64_t send_errors;
 	void (*on_sighup)(void *ctx); /* reload; NULL: SIGHUP is reported and ignored */
 	void *sighup_ctx;
+	void (*on_poll)(void *ctx);   /* every CONTROL_POLL_MS; NULL: none */
+	void *poll_ctx;
+	uint64_t next_tick_ms;
 };
 
 /** The signals the loop handles; block them with pthread_sigmask() before any thread starts. */

@@ -148,6 +148,10 @@ cmd_stats(const char *cmd __rte_unused, const char *params __rte_unused, struct 
 	CGN_TABLE_COUNTERS(X)
 #undef X
 	rte_tel_data_add_dict_u64(d, "ring_backlog", cgn_dataplane_backlog(tel.dp));
+	rte_tel_data_add_dict_u64(d, "punt_answered", LOAD(tel.dp->punt_stats.answered));
+	rte_tel_data_add_dict_u64(d, "punt_unanswered", LOAD(tel.dp->punt_stats.unanswered));
+	rte_tel_data_add_dict_u64(d, "punt_malformed", LOAD(tel.dp->punt_stats.malformed));
+	rte_tel_data_add_dict_u64(d, "punt_tx_failed", LOAD(tel.dp->punt_stats.tx_failed));
 
 	/* Workers, summed (per-worker figures come with the packet counters). */
 	struct cgn_worker_stats sum = { 0 };

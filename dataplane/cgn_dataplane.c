@@ -78,6 +78,13 @@ cgn_dataplane_create(const struct cgn_config *cfg, struct cgn_pb *pb)
 	}
 	if (cgn_ports_init(dp, cfg) != 0)
 		goto fail;
+	if (dp->n_ports) {
+		dp->punt = rte_ring_create("cgn_punt", 1024, (int)rte_socket_id(), RING_F_SC_DEQ);
+		dp->punt_tx = rte_ring_create("cgn_punt_tx", 1024, (int)rte_socket_id(),
+					      RING_F_SP_ENQ | RING_F_SC_DEQ);
+		if (dp->punt == NULL || dp->punt_tx == NULL)
+			goto fail;
+	}
 	dp->rx_start_ms = cgn_clock_ms() + cfg->dataplane.rx_delay_ms;
 	return dp;
 
@@ -109,6 +116,13 @@ cgn_dataplane_free(struct cgn_dataplane *dp)
 {
 	if (dp == NULL)
 		return;
+	struct rte_ring *rings[] = { dp->punt, dp->punt_tx };
+	for (unsigned i = 0; i < 2; i++) {
+		struct rte_mbuf *m;
+		while (rings[i] && rte_ring_dequeue(rings[i], (void **)&m) == 0)
+			rte_pktmbuf_free(m);
+		rte_ring_free(rings[i]);
+	}
 	cgn_ports_fini(dp);
 	for (unsigned i = 0; i < dp->n_workers; i++) {
 		rte_ring_free(dp->workers[i].ring);
@@ -128,6 +142,17 @@ cgn_dataplane_push(struct cgn_dataplane *dp, struct cgn_ring_msg *msg)
 	msg->seq = dp->seq++;
 	if (rte_ring_sp_enqueue_elem(w->ring, msg, sizeof(*msg)) != 0) {
 		dp->push_full++;
+		return -ENOBUFS;
+	}
+	return 0;
+}
+
+int
+cgn_dataplane_control_tx(struct cgn_dataplane *dp, uint16_t port_id, struct rte_mbuf *m)
+{
+	m->port = port_id;
+	if (dp->punt_tx == NULL || dp->port_index[port_id] < 0 || rte_ring_sp_enqueue(dp->punt_tx, m) != 0) {
+		rte_pktmbuf_free(m);
 		return -ENOBUFS;
 	}
 	return 0;
@@ -153,6 +178,20 @@ apply_ring(struct cgn_worker *w)
 			w->stats.ring_msgs++;
 		else
 			w->stats.ring_errors++;
+	}
+	return n;
+}
+
+/* Worker 0 sends what the control thread queued (PCP answers) on its own TX queues: a port
+ * need not have a queue to spare, and the control thread never touches a worker's queue. */
+static unsigned
+send_control_frames(struct cgn_worker *w)
+{
+	struct rte_mbuf *ms[CGN_RING_BURST];
+	unsigned n = rte_ring_sc_dequeue_burst(w->dp->punt_tx, (void **)ms, CGN_RING_BURST, NULL);
+	for (unsigned i = 0; i < n; i++) {
+		w->pkt.tx++;
+		rte_eth_tx_buffer(ms[i]->port, (uint16_t)w->index, w->tx[ms[i]->port], ms[i]);
 	}
 	return n;
 }
@@ -184,6 +223,8 @@ cgn_worker_main(void *arg)
 					work += n;
 				}
 			}
+		if (w->index == 0 && dp->punt_tx)
+			work += send_control_frames(w);
 		for (unsigned i = 0; i < dp->n_ports; i++) {
 			uint16_t pid = dp->ports[i].port_id;
 			if (w->index < dp->ports[i].queues)

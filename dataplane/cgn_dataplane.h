@@ -99,6 +99,11 @@ struct cgn_dataplane {
 	struct { uint32_t net, mask; } pool_v4[CGN_MAX_POOL_PREFIXES]; /* host order: hairpin test */
 	unsigned n_pool;
 	uint64_t rx_start_ms;           /* workers read ports from this time on (dataplane.rx_delay_ms) */
+	struct rte_ring *punt;          /* workers → control thread: PCP for the CGN itself (MP/SC) */
+	struct rte_ring *punt_tx;       /* control thread → worker 0: frames to send (SP/SC) */
+	struct {                        /* written by the control thread (punt.c), read by telemetry */
+		uint64_t answered, unanswered, malformed, tx_failed;
+	} punt_stats;
 	unsigned n_workers;
 	uint32_t idle_sleep_us;
 	volatile bool stop;
@@ -136,6 +141,24 @@ int cgn_dataplane_push(struct cgn_dataplane *dp, struct cgn_ring_msg *msg);
 
 /** @return how many messages are queued and not yet applied. Any thread. */
 unsigned cgn_dataplane_backlog(const struct cgn_dataplane *dp);
+
+/**
+ * Sends one frame out of a port from the control thread: worker 0 transmits it. Frees it if
+ * the ring to worker 0 is full. Control thread only.
+ * @return 0 or -ENOBUFS.
+ */
+int cgn_dataplane_control_tx(struct cgn_dataplane *dp, uint16_t port_id, struct rte_mbuf *m);
+
+/** Answers a PCP request: pcp_server_handle's shape. @return the answer's length, 0 for none. */
+typedef size_t (*cgn_punt_handler)(void *ctx, const uint8_t *msg, size_t len, const struct cgn_addr *src,
+				   uint16_t src_port, uint8_t *resp);
+
+/**
+ * Serves up to one burst of the PCP requests the workers punted (punt.c): each answer goes
+ * back out of the port its request came by, on the control TX queue. Control thread only.
+ * @return how many requests were taken off the ring.
+ */
+unsigned cgn_punt_serve(struct cgn_dataplane *dp, cgn_punt_handler handle, void *ctx);
 
 /** @return true if a (network order) address is one of the pool's. Any thread. */
 static inline bool

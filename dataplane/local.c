@@ -4,6 +4,9 @@
  *   ARP requests for the port's own address, and on outside ports for every pool address
  *   (the NAT answers for its external addresses, RFC 6888's "CGN" as a router);
  *   ICMP echo requests to the port's own address (RFC 1122 §3.2.2.6).
+ *   PCP (UDP 5351) to an inside port's own address: handed to the control thread through
+ *   the punt ring (punt.c answers). PCP from the outside is not served (RFC 6887 §8: the
+ *   server listens on its internal interfaces) and is counted with LOCAL.
  * Everything else for the CGN's own address is dropped and counted (LOCAL).
  * Worker context; no allocation: the request becomes the reply.
  */
@@ -61,6 +64,14 @@ cgn_local_ipv4(struct cgn_worker *w, struct cgn_pkt *p)
 {
 	struct cgn_dataplane *dp = w->dp;
 	const struct cgn_port *port = &dp->ports[dp->port_index[p->in_port]];
+	if (port->role == CGN_PORT_INSIDE && p->proto == IPPROTO_UDP && p->l4_len >= 8 && p->l4[2] == 0x14 &&
+	    p->l4[3] == 0xe7) { /* 5351 */
+		p->m->port = p->in_port;
+		if (dp->punt == NULL || rte_ring_mp_enqueue(dp->punt, p->m) != 0)
+			return cgn_drop(w, p, CGN_DROP_PUNT_FULL);
+		w->pkt.punted++;
+		return CGN_CONSUMED;
+	}
 	if (p->proto != IPPROTO_ICMP || p->l4_len < 8 || p->l4[0] != 8 || p->l4[1] != 0)
 		return cgn_drop(w, p, CGN_DROP_LOCAL);
 

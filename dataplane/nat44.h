@@ -72,6 +72,7 @@ struct cgn_pkt {
 	X(ports_held, "freed ports waiting out the hold time")              \
 	X(arp_replies, "ARP requests for the CGN's addresses answered")     \
 	X(echo_replies, "ICMP echo requests to the CGN's own address answered") \
+	X(punted, "PCP requests handed to the control thread")             \
 	X(ports_released, "held ports given back to the subscriber")
 
 struct cgn_pkt_stats {
