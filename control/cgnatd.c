@@ -209,10 +209,17 @@ find_implicit(void *ctx, const struct cgn_key *in, uint32_t *ext_addr, uint16_t 
 	return found;
 }
 
+/* Unsolicited messages (§14): by the kernel socket, and multicast also out of every inside
+ * DPDK port, where the subscribers are. */
 static int
 send_unsolicited(void *ctx, const struct cgn_addr *dst, uint16_t port, const uint8_t *msg, size_t len)
 {
-	return control_loop_send(((struct app *)ctx)->loop, dst, port, msg, len);
+	struct app *app = ctx;
+	unsigned on_ports = 0;
+	if (app->dp && cgn_addr_is_v4(dst) && (rte_be_to_cpu_32(cgn_addr_v4(dst)) >> 28) == 0xe)
+		on_ports = cgn_punt_multicast(app->dp, cgn_addr_v4(dst), port, msg, len);
+	int rc = control_loop_send(app->loop, dst, port, msg, len);
+	return on_ports ? 0 : rc;
 }
 
 static size_t

@@ -160,6 +160,14 @@ typedef size_t (*cgn_punt_handler)(void *ctx, const uint8_t *msg, size_t len, co
  */
 unsigned cgn_punt_serve(struct cgn_dataplane *dp, cgn_punt_handler handle, void *ctx);
 
+/**
+ * Sends a PCP message to a multicast group (network order; RFC 6887 §14.1.3's 224.0.0.1)
+ * out of every inside port that has an address, from that address and port 5351, TTL 1.
+ * Control thread only. @return the ports it was queued on.
+ */
+unsigned cgn_punt_multicast(struct cgn_dataplane *dp, uint32_t group, uint16_t dport, const uint8_t *msg,
+			    size_t len);
+
 /** @return true if a (network order) address is one of the pool's. Any thread. */
 static inline bool
 cgn_dataplane_in_pool(const struct cgn_dataplane *dp, uint32_t addr_be)

@@ -43,15 +43,16 @@ parse(struct rte_mbuf *m, struct rte_ipv4_hdr **ip, struct rte_udp_hdr **udp, si
 	return (const uint8_t *)(*udp + 1);
 }
 
-/* Rewrites the mbuf as the answer: fresh 20-octet IPv4 header, ports swapped. */
+/* Writes Ethernet/IPv4/UDP around the payload in m (from its data offset): a fresh 20-octet
+ * IPv4 header, source port 5351. */
 static bool
-build_answer(struct rte_mbuf *m, const struct cgn_port *port, uint32_t src, uint32_t dst, uint16_t dport,
-	     const uint8_t *payload, size_t len)
+build_udp(struct rte_mbuf *m, const struct cgn_port *port, const struct rte_ether_addr *dst_mac, uint32_t src,
+	  uint32_t dst, uint16_t dport, uint8_t ttl, const uint8_t *payload, size_t len)
 {
 	if ((size_t)rte_pktmbuf_headroom(m) + HDRS + len > m->buf_len)
 		return false;
 	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
-	eth->dst_addr = eth->src_addr;
+	eth->dst_addr = *dst_mac;
 	eth->src_addr = port->mac;
 	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
 	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
@@ -59,7 +60,7 @@ build_answer(struct rte_mbuf *m, const struct cgn_port *port, uint32_t src, uint
 	*ip = (struct rte_ipv4_hdr){ .version_ihl = 0x45,
 				     .total_length = rte_cpu_to_be_16((uint16_t)(20 + 8 + len)),
 				     .fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG),
-				     .time_to_live = 64,
+				     .time_to_live = ttl,
 				     .next_proto_id = IPPROTO_UDP,
 				     .src_addr = src,
 				     .dst_addr = dst };
@@ -104,7 +105,8 @@ cgn_punt_serve(struct cgn_dataplane *dp, cgn_punt_handler handle, void *ctx)
 			rte_pktmbuf_free(m);
 			continue;
 		}
-		if (!build_answer(m, &dp->ports[pi], from, to, sport, resp, rl)) {
+		struct rte_ether_addr requester = rte_pktmbuf_mtod(m, struct rte_ether_hdr *)->src_addr;
+		if (!build_udp(m, &dp->ports[pi], &requester, from, to, sport, 64, resp, rl)) {
 			dp->punt_stats.tx_failed++;
 			rte_pktmbuf_free(m);
 			continue;
@@ -116,4 +118,29 @@ cgn_punt_serve(struct cgn_dataplane *dp, cgn_punt_handler handle, void *ctx)
 		dp->punt_stats.answered++;
 	}
 	return n;
+}
+
+unsigned
+cgn_punt_multicast(struct cgn_dataplane *dp, uint32_t group, uint16_t dport, const uint8_t *msg, size_t len)
+{
+	/* RFC 1112 §6.4: the group's low 23 bits under 01:00:5e. */
+	uint32_t g = rte_be_to_cpu_32(group);
+	struct rte_ether_addr mac = { { 0x01, 0x00, 0x5e, (uint8_t)(g >> 16 & 0x7f), (uint8_t)(g >> 8), (uint8_t)g } };
+	unsigned sent = 0;
+	for (unsigned i = 0; i < dp->n_ports; i++) {
+		const struct cgn_port *port = &dp->ports[i];
+		if (port->role != CGN_PORT_INSIDE || port->address == 0)
+			continue;
+		struct rte_mbuf *m = rte_pktmbuf_alloc(dp->mbufs);
+		if (m == NULL)
+			break;
+		/* TTL 1: a link-local group (224.0.0.1 is all hosts on this link). */
+		if (!build_udp(m, port, &mac, port->address, group, rte_cpu_to_be_16(dport), 1, msg, len)) {
+			rte_pktmbuf_free(m);
+			continue;
+		}
+		if (cgn_dataplane_control_tx(dp, port->port_id, m) == 0)
+			sent++;
+	}
+	return sent;
 }

@@ -436,6 +436,25 @@ def case_pcp_mapping_survives_fin_and_rst(work):
     return r, {"pkt_out_translated": 2}
 
 
+def case_announce_out_of_the_inside_port(work):
+    # RFC 6887 §14.1.3: at start the server multicasts ANNOUNCE to 224.0.0.1:5350 where its
+    # clients are: out of the inside DPDK port, from the port's address, TTL 1, to the group's
+    # MAC (RFC 1112 §6.4); never out of the outside port.
+    c = conf().replace("announce = { multicast = false; }", "announce = { multicast = true; }")
+    assert c != conf()
+    r = Run("announce", work, c, [], [])
+    assert len(r.out_outside) == 0, r.out_outside
+    assert 1 <= len(r.out_inside) <= 10, len(r.out_inside)   # 0, 250, 750 ms... (§14.1.3)
+    for p in r.out_inside:
+        assert p[Ether].dst == "01:00:5e:00:00:01" and p[IP].src == "100.64.0.254" and p[IP].dst == "224.0.0.1"
+        assert p[IP].ttl == 1 and p[UDP].sport == 5351 and p[UDP].dport == 5350 and cksums_ok(p)
+        msg = raw(p[UDP].payload)
+        assert len(msg) == 24 and msg[0] == 2 and msg[1] == 0x80 and msg[3] == 0, msg.hex()  # ANNOUNCE, SUCCESS
+    # How many were sent depends on how long the run lasted: compare the first only.
+    wrpcap(r.paths["out_inside"], r.out_inside[:1])
+    return r, {"pkt_rx": 0, "punt_tx_failed": 0}
+
+
 def pcp_map_request(client, nonce, proto, int_port, lifetime):
     """RFC 6887 §7.1 request header + §11.1 MAP opcode, built here independently of pcp_wire.c."""
     mapped = bytes(10) + b"\xff\xff" + bytes(int(x) for x in client.split("."))
