@@ -1,65 +1,73 @@
 #!/usr/bin/env bash
-# The main job, start to end: sets up what is missing, builds, and shows cgnatd at work.
-#
-# Today the lab is one network namespace with cgnatd on its loopback (docs/examples/
-# loopback.conf): a subscriber asks for a port mapping with pcpc, the mapping appears in the
-# data plane's shared table, cgnatctl shows it with the counters, the subscriber deletes it.
-# The namespace is created here and always deleted on exit; nothing touches the host's network.
+# The main job, start to end: sets up what is missing, builds, starts the lab (scripts/lab.sh:
+# namespaces sub1, sub2, cgn, inet; cgnatd on DPDK net_af_packet ports) and shows, step by
+# step, real kernel traffic crossing the NAT:
+#   sub1 runs a web server and asks cgnatd for a port mapping with PCP, through the inside DPDK
+#   port; the internet host connects to the external address and port and gets sub1's page;
+#   sub2 browses the internet host's web server (an implicit mapping); sub2 reaches sub1
+#   through its external address (hairpin); cgnatctl shows sessions, port blocks, counters.
+# The lab is always torn down on exit; nothing touches the host's own network.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
-. "$top/scripts/lib/netns.sh"
-netns_begin demo
+[ "$(id -u)" -eq 0 ] || { echo "demo: needs root (network namespaces, DPDK): run it with sudo" >&2; exit 1; }
 
 "$top/scripts/setup.sh"
 
 bin="$top/build/control"
-prefix="cgnatdemo$$"
-
+export LAB_PREFIX="demo$$-"
+ctl() { "$bin/cgnatctl" -p "${LAB_PREFIX}cgnlab" "$@"; }
+in_ns() { local n=$1; shift; ip netns exec "$LAB_PREFIX$n" "$@"; }
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-in_ns() { ip netns exec "$ns" "$@"; }
+www=$(mktemp -d /tmp/cgnat-demo.XXXXXX)
+cleanup() {
+	local jobs_left
+	jobs_left=$(jobs -p)
+	[ -n "$jobs_left" ] && kill $jobs_left 2>/dev/null && wait 2>/dev/null
+	"$top/scripts/lab.sh" down
+	rm -rf "$www"
+}
+trap cleanup EXIT INT TERM
 
-step "a network namespace of our own, loopback only"
-echo "namespace $ns"
+step "the lab: sub1 100.64.1.2 and sub2 100.64.2.2 behind an access router, cgnatd, inet 198.51.100.10"
+"$top/scripts/lab.sh" up
 
-step "cgnatd on docs/examples/loopback.conf (PCP on 127.0.0.1:5351, pool 203.0.113.0/28)"
-sed "s/file_prefix = \"cgnat\"/file_prefix = \"$prefix\"/" docs/examples/loopback.conf > "$work/cgnat.conf"
-ip netns exec "$ns" "$bin/cgnatd" -c "$work/cgnat.conf" > "$work/cgnatd.log" 2>&1 &
-pid=$!
-for _ in $(seq 1 100); do
-	grep -q "cgnatd: ready" "$work/cgnatd.log" && break
-	kill -0 "$pid" 2>/dev/null || { cat "$work/cgnatd.log"; exit 1; }
+mkdir -p "$www/sub1" "$www/inet"
+echo "hello from sub1, behind the CGN" > "$www/sub1/index.html"
+echo "hello from the internet host" > "$www/inet/index.html"
+# Bounded: the servers stop by themselves after 120 s, or when the lab goes down.
+web="/usr/bin/python3 $top/scripts/lib/web.py"
+in_ns sub1 $web 100.64.1.2 8080 "$www/sub1" 120 &
+in_ns inet $web 198.51.100.10 80 "$www/inet" 120 &
+for _ in $(seq 1 50); do # both servers listening, seen from their own namespace
+	in_ns sub1 curl -s -o /dev/null http://100.64.1.2:8080/ 2>/dev/null &&
+		in_ns inet curl -s -o /dev/null http://198.51.100.10/ 2>/dev/null && break
 	sleep 0.1
 done
-grep "cgnatd: ready" "$work/cgnatd.log"
 
-nonce=00112233445566778899aabb
-step "the subscriber 127.0.0.1 asks for UDP port 8080 to be reachable (PCP MAP)"
-in_ns "$bin/pcpc" --irt 0.5 -n "$nonce" -p udp -i 8080 -l 3600 map
+step "sub1 runs a web server on port 8080 and asks for a mapping (PCP MAP to 100.64.0.254, cgnatd's inside port)"
+out=$(in_ns sub1 "$bin/pcpc" -s 100.64.0.254 --irt 0.5 -p tcp -i 8080 -l 600 map)
+echo "$out"
+ext=$(echo "$out" | awk '/^external:/ { print $2 }')
 
-step "and for TCP 22, suggesting external port 2222"
-in_ns "$bin/pcpc" --irt 0.5 -p tcp -i 22 -e 2222 map
+step "inet connects to $ext and gets sub1's page"
+in_ns inet curl -sS -m 5 "http://$ext/"
 
-step "the shared table, as the data-plane workers see it (cgnatctl mappings)"
-sleep 0.2
-in_ns "$bin/cgnatctl" -p "$prefix" mappings
+step "sub2 browses inet's web server (no PCP: an implicit mapping)"
+in_ns sub2 curl -sS -m 5 http://198.51.100.10/
 
-step "a malformed request gets the RFC 6887 §8.2 answer: a MAP cut short → MALFORMED_REQUEST"
-in_ns "$bin/pcpc" --irt 0.5 raw 0201000000000e1000000000000000000000ffff7f00000100000000 || echo "(exit status $?: the result code)"
+step "sub2 reaches sub1 through its external address (hairpin)"
+in_ns sub2 curl -sS -m 5 "http://$ext/"
 
-step "the subscriber deletes its UDP mapping (lifetime 0, same nonce)"
-in_ns "$bin/pcpc" --irt 0.5 -n "$nonce" -p udp -i 8080 -d map
-sleep 0.2
-in_ns "$bin/cgnatctl" -p "$prefix" mappings
+step "the sessions in the data plane's table (cgnatctl sessions)"
+ctl sessions
 
-step "counters (cgnatctl stats, non-zero ones)"
-in_ns "$bin/cgnatctl" -p "$prefix" stats | grep -v ': 0$'
+step "sub1's port blocks and quota (cgnatctl subscriber 100.64.1.2)"
+ctl subscriber 100.64.1.2
 
-step "stopping cgnatd (SIGTERM)"
-kill "$pid"
-wait "$pid"
-pid=""
-tail -n 1 "$work/cgnatd.log"
+step "counters (cgnatctl stats, the non-zero ones)"
+ctl stats | grep -v ': 0$'
+
 echo
 echo "demo: done"

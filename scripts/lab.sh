@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# The lab: cgnatd as a box on a wire, between two subscribers and an internet host, each in a
+# network namespace of its own. Nothing is added to the root namespace.
+#
+#   scripts/lab.sh up        namespaces, links, addresses; cgnatd on net_af_packet ports
+#   scripts/lab.sh down      stops cgnatd, deletes every namespace and file of the lab
+#   scripts/lab.sh status    what is up, and cgnatd's info
+#   scripts/lab.sh restart   stops and starts cgnatd only (a new PCP epoch, §8.5)
+#
+#   sub1 100.64.1.2 ─┐                                                  ┌─ inet 198.51.100.10
+#                    ├─ cgn: kernel access router ── cgnatd (DPDK) ─────┘
+#   sub2 100.64.2.2 ─┘  100.64.1.1, 100.64.2.1        inside 100.64.0.254    outside 198.51.100.1
+#                       100.64.0.1 ─(veth r-in/dp-in)─┘   pool 203.0.113.0/28 ─(veth dp-out/i0)
+#
+# The subscribers reach cgnatd through the cgn namespace's kernel, as through a BNG: cgnatd's
+# inside next hop is that router (its MAC is configured), its outside one the inet host.
+# cgnatd reads dp-in and dp-out raw (net_af_packet); the kernel of the cgn namespace must not
+# forward what arrives on them, and senders compute their own TCP/UDP checksums (a veth leaves
+# them to "hardware"; scripts/lib/tx_csum_off.py).
+#
+# LAB_PREFIX (default empty) prefixes every namespace and file name, so tests can run their
+# own lab; CGNATD_BUILD (default build) is the build folder.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+P=${LAB_PREFIX:-}
+build=${CGNATD_BUILD:-$top/build}
+state=/run/cgnat-lab${P:+-$P}
+fprefix="${P}cgnlab"
+ns_cgn=${P}cgn ns_sub1=${P}sub1 ns_sub2=${P}sub2 ns_inet=${P}inet
+ROUTER_MAC=02:00:00:00:10:01 INET_MAC=02:00:00:00:20:01
+
+die() { echo "lab: $*" >&2; exit 1; }
+in_ns() { local n=$1; shift; ip netns exec "$n" "$@"; }
+
+write_config() {
+	cat > "$state/cgnat.conf" <<CONF
+# cgnatd in the lab (scripts/lab.sh). Reference: docs/configuration.md
+pcp = {
+  listen = [ "127.0.0.1:5351" ];            # the kernel socket stays for tools in the cgn namespace
+  inside = [ "100.64.0.0/10" ];
+  announce = { multicast = true; };         # §14.1.3: out of the inside port at start
+};
+nat = { pool = [ "203.0.113.0/28" ]; ports = "1024-65535"; block_size = 512; max_blocks = 8; };
+dataplane = { table_size = 65536; idle_sleep_us = 100; icmp_source = "203.0.113.15"; };
+ports = ( { name = "net_af_packet0"; role = "inside";  peer_mac = "$ROUTER_MAC"; address = "100.64.0.254"; },
+          { name = "net_af_packet1"; role = "outside"; peer_mac = "$INET_MAC"; address = "198.51.100.1"; } );
+CONF
+}
+
+start_cgnatd() {
+	[ -x "$build/control/cgnatd" ] || die "no $build/control/cgnatd: run scripts/setup.sh"
+	: > "$state/cgnatd.log"
+	ip netns exec "$ns_cgn" "$build/control/cgnatd" -l 0-1 --no-huge -m 512 --no-pci --no-shconf \
+		--file-prefix "$fprefix" --vdev net_af_packet0,iface=dp-in --vdev net_af_packet1,iface=dp-out \
+		-- -c "$state/cgnat.conf" >> "$state/cgnatd.log" 2>&1 &
+	echo $! > "$state/cgnatd.pid"
+	for _ in $(seq 1 100); do
+		grep -q "cgnatd: ready" "$state/cgnatd.log" && return 0
+		kill -0 "$(cat "$state/cgnatd.pid")" 2>/dev/null || { cat "$state/cgnatd.log" >&2; die "cgnatd exited"; }
+		sleep 0.1
+	done
+	cat "$state/cgnatd.log" >&2
+	die "cgnatd did not get ready in 10 s"
+}
+
+stop_cgnatd() {
+	local pid
+	pid=$(cat "$state/cgnatd.pid" 2>/dev/null || true)
+	if [ -n "$pid" ] && kill "$pid" 2>/dev/null; then
+		for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -9 "$pid" 2>/dev/null || true
+	fi
+	rm -f "$state/cgnatd.pid"
+	rm -rf "/var/run/dpdk/$fprefix"
+}
+
+up() {
+	[ "$(id -u)" -eq 0 ] || die "needs root (network namespaces, DPDK): run it with sudo"
+	ip netns list | grep -qw "^$ns_cgn" && die "the lab is up already (scripts/lab.sh down)"
+	mkdir -p "$state"
+	trap 'echo "lab: setup failed; tearing down" >&2; down' ERR
+	for n in "$ns_cgn" "$ns_sub1" "$ns_sub2" "$ns_inet"; do
+		ip netns add "$n"
+		ip -n "$n" link set lo up
+	done
+	ip link add s1 netns "$ns_sub1" type veth peer name r-s1 netns "$ns_cgn"
+	ip link add s2 netns "$ns_sub2" type veth peer name r-s2 netns "$ns_cgn"
+	ip -n "$ns_cgn" link add r-in type veth peer name dp-in
+	ip -n "$ns_cgn" link add dp-out type veth peer name i0 netns "$ns_inet"
+	ip -n "$ns_cgn" link set r-in address "$ROUTER_MAC"
+	ip -n "$ns_inet" link set i0 address "$INET_MAC"
+
+	# The access router, in the cgn namespace's kernel.
+	for l in r-s1 r-s2 r-in dp-in dp-out; do ip -n "$ns_cgn" link set "$l" up; done
+	ip -n "$ns_cgn" addr add 100.64.1.1/24 dev r-s1
+	ip -n "$ns_cgn" addr add 100.64.2.1/24 dev r-s2
+	ip -n "$ns_cgn" addr add 100.64.0.1/24 dev r-in
+	ip -n "$ns_cgn" route add default via 100.64.0.254
+	in_ns "$ns_cgn" sysctl -qw net.ipv4.ip_forward=1
+	for l in dp-in dp-out; do # cgnatd's: the kernel keeps its hands off
+		in_ns "$ns_cgn" sysctl -qw "net.ipv4.conf.$l.forwarding=0"
+		in_ns "$ns_cgn" sysctl -qw "net.ipv6.conf.$l.disable_ipv6=1"
+	done
+
+	ip -n "$ns_sub1" link set s1 up
+	ip -n "$ns_sub1" addr add 100.64.1.2/24 dev s1
+	ip -n "$ns_sub1" route add default via 100.64.1.1
+	ip -n "$ns_sub2" link set s2 up
+	ip -n "$ns_sub2" addr add 100.64.2.2/24 dev s2
+	ip -n "$ns_sub2" route add default via 100.64.2.1
+	ip -n "$ns_inet" link set i0 up
+	ip -n "$ns_inet" addr add 198.51.100.10/24 dev i0
+	ip -n "$ns_inet" route add 203.0.113.0/24 via 198.51.100.1 # the pool, behind the CGN
+
+	local csum=$top/scripts/lib/tx_csum_off.py
+	in_ns "$ns_sub1" python3 "$csum" s1
+	in_ns "$ns_sub2" python3 "$csum" s2
+	in_ns "$ns_inet" python3 "$csum" i0
+	in_ns "$ns_cgn" python3 "$csum" r-in
+
+	write_config
+	start_cgnatd
+	trap - ERR
+	echo "lab: up: namespaces $ns_cgn $ns_sub1 $ns_sub2 $ns_inet; cgnatd pid $(cat "$state/cgnatd.pid"), " \
+	     "telemetry: cgnatctl -p $fprefix"
+}
+
+down() {
+	stop_cgnatd 2>/dev/null || true
+	for n in "$ns_cgn" "$ns_sub1" "$ns_sub2" "$ns_inet"; do
+		local left
+		left=$(ip netns pids "$n" 2>/dev/null || true)
+		[ -n "$left" ] && kill -9 $left 2>/dev/null
+		ip netns del "$n" 2>/dev/null || true
+	done
+	rm -rf "$state"
+	return 0
+}
+
+status() {
+	local up=0
+	for n in "$ns_cgn" "$ns_sub1" "$ns_sub2" "$ns_inet"; do
+		if ip netns list | grep -qw "^$n"; then echo "namespace $n: up"; up=1; else echo "namespace $n: absent"; fi
+	done
+	local pid
+	pid=$(cat "$state/cgnatd.pid" 2>/dev/null || true)
+	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+		echo "cgnatd: running, pid $pid, log $state/cgnatd.log"
+		"$build/control/cgnatctl" -p "$fprefix" info || true
+	else
+		echo "cgnatd: not running"
+	fi
+	[ "$up" -eq 1 ]
+}
+
+case "${1:-}" in
+up) up ;;
+down) down ;;
+status) status ;;
+restart) stop_cgnatd; start_cgnatd ;;
+*) echo "usage: scripts/lab.sh up|down|status|restart" >&2; exit 2 ;;
+esac
