@@ -5,8 +5,10 @@
  *
  *   [side:1][frame...]   side bit 0: 0 = arrived on the inside port, 1 = on the outside
  *
- * Checks, beyond ASan/UBSan: every packet the steps send carries a valid IPv4 header checksum
- * (read back from the TX buffer before it is flushed), and sessions never exceed the table.
+ * Checks, beyond ASan/UBSan: every IPv4 packet the steps send carries a valid header checksum
+ * (read back from the TX buffer before it is flushed; ARP replies are the only other kind),
+ * and sessions never exceed the table. PCP punted to the control thread is answered by an
+ * echo through punt.c, and the answers are checked the same way.
  * State (mappings) persists between inputs, as it would on a wire.
  */
 #include <stdint.h>
@@ -23,6 +25,17 @@
 	} while (0)
 
 static struct dp_env *E;
+
+/* The control thread's side of the punt path, with an echo for a PCP server: the answer is the
+ * request's first octets, so punt.c's parsing and answer building see fuzzed bytes. */
+static size_t
+echo(void *ctx, const uint8_t *msg, size_t len, const struct cgn_addr *src, uint16_t src_port, uint8_t *resp)
+{
+	(void)ctx, (void)src, (void)src_port;
+	size_t n = len < 1100 ? len : 1100;
+	memcpy(resp, msg, n);
+	return n;
+}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -53,11 +66,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct rte_eth_dev_tx_buffer *b = E->w->tx[pid];
 		for (uint16_t k = 0; k < b->length; k++) {
 			const uint8_t *f = rte_pktmbuf_mtod(b->pkts[k], const uint8_t *);
-			CHECK(rte_pktmbuf_data_len(b->pkts[k]) >= 34);
+			CHECK(rte_pktmbuf_data_len(b->pkts[k]) >= 42);
+			if (f[12] == 0x08 && f[13] == 0x06)
+				continue; /* ARP: a reply to a request for one of our addresses */
+			CHECK(f[12] == 0x08 && f[13] == 0x00);
 			uint32_t ihl = (uint32_t)(f[14] & 0x0f) * 4;
 			CHECK(cgn_cksum(f + 14, ihl) == 0);
 		}
 		rte_eth_tx_buffer_flush(pid, 0, b);
+	}
+	cgn_punt_serve(E->dp, echo, NULL);
+	struct rte_mbuf *answer;
+	while (rte_ring_dequeue(E->dp->punt_tx, (void **)&answer) == 0) {
+		const uint8_t *f = rte_pktmbuf_mtod(answer, const uint8_t *);
+		CHECK(rte_pktmbuf_data_len(answer) >= 42 && cgn_cksum(f + 14, 20) == 0);
+		rte_pktmbuf_free(answer);
 	}
 	cgn_expire(E->w, E->w->now_ms);
 	rte_rcu_qsbr_quiescent(E->dp->table->rcu, 0);

@@ -8,13 +8,15 @@ work=$(mktemp -d /tmp/cgnat-fuzz.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 cp "$seeds"/* "$work"/ 2>/dev/null
 cd "$work" || exit 1
-"$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+"$target" -max_total_time="$seconds" -timeout=10 -error_exitcode=1 -rss_limit_mb=2048 -print_final_stats=1 \
 	-artifact_prefix="$work/" "$work" 2>&1 | tail -n 25
 rc=${PIPESTATUS[0]}
-if ls "$work"/crash-* "$work"/leak-* "$work"/timeout-* >/dev/null 2>&1; then
-	for f in "$work"/crash-* "$work"/leak-* "$work"/timeout-*; do
-		[ -f "$f" ] && { echo "reproducer $f:"; od -A x -t x1z "$f" | head -20; }
-	done
-	exit 1
-fi
+found=0
+for f in "$work"/crash-* "$work"/leak-* "$work"/timeout-*; do # (unmatched globs stay literal)
+	[ -f "$f" ] || continue
+	echo "reproducer $f:"
+	od -A x -t x1z "$f" | head -20
+	found=1
+done
+[ "$found" -eq 1 ] && exit 1
 exit "$rc"

@@ -31,8 +31,8 @@ static const char *conf_text =
 	"nat = { pool = [ \"203.0.113.0/30\" ]; block_size = 64; max_blocks = 2; ports = \"1024-2047\";\n"
 	"        max_subscribers = 64; port_hold_s = 120; };\n"
 	"dataplane = { table_size = 4096; seed = 7; icmp_source = \"203.0.113.3\"; icmp_errors_per_second = 1000000; };\n"
-	"ports = ( { name = \"net_null0\"; role = \"inside\"; peer_mac = \"02:00:00:00:01:01\"; },\n"
-	"          { name = \"net_null1\"; role = \"outside\"; peer_mac = \"02:00:00:00:02:02\"; } );\n";
+	"ports = ( { name = \"net_null0\"; role = \"inside\"; peer_mac = \"02:00:00:00:01:01\"; address = \"100.64.0.254\"; },\n"
+	"          { name = \"net_null1\"; role = \"outside\"; peer_mac = \"02:00:00:00:02:02\"; address = \"198.51.100.254\"; } );\n";
 
 static uint32_t *
 pool_addrs(const struct cgn_config *cfg, uint32_t *n)
