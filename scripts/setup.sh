@@ -20,7 +20,7 @@ packages=(
 	tshark                                         # decodes captured PCP exchanges (portcontrol dissector)
 	python3 python3-scapy                          # builds test pcaps
 	natpmpc                                        # an independent NAT-PMP client for interop tests
-	iproute2 iputils-ping procps psmisc            # network-namespace labs and process control
+	iproute2 iputils-ping procps psmisc curl       # network-namespace labs, process control, HTTP in the lab
 	util-linux bc gnuplot-nox                      # benchmarks: taskset, ratios, docs/performance.png
 )
 

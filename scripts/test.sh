@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up everything (scripts/setup.sh) and runs every test suite:
-#   build/       unit, integration, conformance, golden (gcc, the production build)
+#   build/       unit, dataplane, integration, conformance, golden, e2e (gcc, the production build)
 #   build-asan/  all of the above again (gcc, AddressSanitizer + UndefinedBehaviorSanitizer)
 #   build-fuzz/  fuzz                  (clang, libFuzzer + ASan/UBSan, bounded runs)
 # Ends with one line "N passed, M failed" and exits non-zero if anything failed.
@@ -61,7 +61,7 @@ configure() {
 	ninja -C "$dir" >/dev/null || { failed=$((failed + 1)); failures+=("$dir: build"); return 1; }
 }
 
-run_suites build unit dataplane integration conformance golden
+run_suites build unit dataplane integration conformance golden e2e
 
 if configure build-asan -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug; then
 	# Everything again under AddressSanitizer and UndefinedBehaviorSanitizer, halting on the

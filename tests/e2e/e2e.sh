@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# Suite 'e2e': real kernel traffic through cgnatd in the lab of scripts/lab.sh (its own
+# namespaces, prefixed, always deleted). Each case asserts what a user would see; the last
+# line is "N passed, M failed" (scripts/test.sh counts the cases from it).
+#   CGNATD_BUILD: the build folder (meson passes it)
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+export CGNATD_BUILD=${CGNATD_BUILD:-$top/build}
+export LAB_PREFIX="e2e$$-"
+bin=$CGNATD_BUILD/control
+lab=$top/scripts/lab.sh
+www=$(mktemp -d /tmp/cgnat-e2e.XXXXXX)
+passed=0 failed=0
+
+cleanup() {
+	local j
+	j=$(jobs -p)
+	[ -n "$j" ] && kill $j 2>/dev/null && wait 2>/dev/null
+	"$lab" down
+	rm -rf "$www"
+}
+trap cleanup EXIT INT TERM
+
+in_ns() { local n=$1; shift; ip netns exec "$LAB_PREFIX$n" "$@"; }
+ctl() { "$bin/cgnatctl" -p "${LAB_PREFIX}cgnlab" "$@"; }
+counter() { ctl stats | awk -v k="$1:" '$1 == k { print $2 }'; }
+pcpc() { local n=$1; shift; in_ns "$n" timeout 20 "$bin/pcpc" --irt 0.3 --mrc 3 "$@"; }
+fail() { echo "    $*"; exit 1; } # cases run in a subshell: this ends the case
+
+run_case() { # NAME: runs case_NAME, prints PASS/FAIL
+	local out
+	if out=$("case_$1" 2>&1); then
+		echo "PASS $1"
+		passed=$((passed + 1))
+	else
+		echo "FAIL $1"
+		echo "$out" | sed 's/^/    /' | tail -20
+		failed=$((failed + 1))
+	fi
+}
+
+mapped() { cat "$www/ext" 2>/dev/null; } # sub1's TCP 8080 mapping, made by pcp_map_then_inbound_tcp
+
+case_ping_through_the_nat() {
+	in_ns sub2 ping -c 3 -i 0.2 -W 2 198.51.100.10 | grep -q "3 received" || fail "sub2 cannot ping inet"
+	in_ns sub1 ping -c 1 -W 2 100.64.0.254 | grep -q "1 received" || fail "no echo from the CGN's inside address"
+	[ "$(counter pkt_echo_replies)" -ge 1 ] || fail "pkt_echo_replies not counted"
+}
+
+case_ttl_trace_through_the_nat() {
+	# What traceroute shows, hop by hop, with ping's TTL (no traceroute on the machine):
+	# 1 the access router, 2 the CGN (time exceeded, translated back to sub2), 3 inet.
+	local h1 h2
+	h1=$(in_ns sub2 ping -c 1 -W 2 -t 1 198.51.100.10 || true)
+	h2=$(in_ns sub2 ping -c 1 -W 2 -t 2 198.51.100.10 || true)
+	echo "$h1" | grep -q "From 100.64.2.1 .*Time to live exceeded" || fail "hop 1: $h1"
+	echo "$h2" | grep -q "Time to live exceeded" || fail "hop 2: $h2"
+	echo "$h2" | grep -q "From 100.64.2.1 " && fail "hop 2 is the router again: $h2"
+	in_ns sub2 ping -c 1 -W 2 -t 3 198.51.100.10 | grep -q "1 received" || fail "hop 3: no reply from inet"
+}
+
+case_implicit_mapping_browsing() {
+	local got
+	got=$(in_ns sub2 curl -sS -m 5 http://198.51.100.10/) || fail "curl failed"
+	[ "$got" = "inet page" ] || fail "sub2 got '$got'"
+	ctl sessions 100.64.2.2 | grep -q "^tcp .*100.64.2.2:.*IMPLICIT" || fail "no implicit TCP session for sub2"
+}
+
+case_pcp_map_then_inbound_tcp() {
+	# RFC 6887 §11: MAP through cgnatd's inside DPDK port; then inet connects in (§11.3's purpose).
+	local out got
+	out=$(pcpc sub1 -s 100.64.0.254 -p tcp -i 8080 -l 600 map) || fail "pcpc: $out"
+	local ext
+	ext=$(echo "$out" | awk '/^external:/ { print $2 }')
+	echo "$ext" > "$www/ext"
+	[[ "$ext" == 203.0.113.* ]] || fail "external endpoint '$ext' not in the pool"
+	got=$(in_ns inet curl -sS -m 5 "http://$ext/") || fail "inet cannot connect to $ext"
+	[ "$got" = "sub1 page" ] || fail "inet got '$got'"
+	[ "$(counter punt_answered)" -ge 1 ] || fail "the answer did not come by the DPDK port"
+}
+
+case_hairpin_to_an_external_address() {
+	local got ext
+	ext=$(mapped)
+	[ -n "$ext" ] || fail "no mapping from the previous case"
+	got=$(in_ns sub2 curl -sS -m 5 "http://$ext/") || fail "sub2 cannot reach $ext"
+	[ "$got" = "sub1 page" ] || fail "sub2 got '$got'"
+	[ "$(counter pkt_hairpinned)" -ge 1 ] || fail "pkt_hairpinned not counted"
+}
+
+case_tcp_transfer_of_4_mb() {
+	local got ext
+	ext=$(mapped)
+	[ -n "$ext" ] || fail "no mapping from the previous case"
+	got=$(in_ns inet curl -sS -m 30 "http://$ext/blob" | sha256sum | cut -d' ' -f1)
+	[ "$got" = "$(sha256sum < "$www/sub1/blob" | cut -d' ' -f1)" ] || fail "4 MiB through the NAT arrived damaged or short"
+	[ "$(in_ns inet curl -sS -m 30 -o /dev/null -w '%{size_download}' "http://$ext/blob")" = 4194304 ] ||
+		fail "byte count differs"
+}
+
+case_natpmp_from_a_subscriber() {
+	# RFC 6886 through the same port: Debian's natpmpc, not our client.
+	local out
+	out=$(in_ns sub1 timeout 20 natpmpc -g 100.64.0.254 -a 9000 9000 tcp 600 2>&1) || fail "natpmpc: $out"
+	echo "$out" | grep -q "Public IP address : 203.0.113." || fail "no public address: $out"
+	echo "$out" | grep -q "Mapped public port [0-9]* protocol TCP to local port 9000" || fail "no mapping: $out"
+	ctl sessions 100.64.1.2 | grep -q "^tcp .*100.64.1.2:9000 .*NATPMP" || fail "not in the table: $(ctl sessions 100.64.1.2)"
+}
+
+case_pcp_from_the_internet_is_ignored() {
+	# RFC 6887 §8: the server serves its inside; a request by the outside port gets no answer.
+	local before out
+	before=$(counter drop_LOCAL)
+	if out=$(in_ns inet timeout 20 "$bin/pcpc" -s 198.51.100.1 --irt 0.2 --mrc 2 -p tcp -i 80 map 2>&1); then
+		fail "answered from the outside: $out"
+	fi
+	echo "$out" | grep -q "^result:" && fail "a result came back: $out"
+	[ "$(counter drop_LOCAL)" -ge $((before + 2)) ] || fail "drop_LOCAL did not count the requests"
+}
+
+case_third_party_from_an_unauthorised_subscriber() {
+	# RFC 6887 §13.1: THIRD_PARTY from a host not allowed to send it: UNSUPP_OPTION.
+	local out
+	out=$(pcpc sub2 -s 100.64.0.254 -t 100.64.1.2 -p tcp -i 7000 map 2>&1) && fail "accepted: $out"
+	echo "$out" | grep -q "UNSUPP_OPTION" || fail "$out"
+	ctl sessions 100.64.1.2 | grep -q ":7000 " && fail "a mapping was made"
+	return 0
+}
+
+case_restart_means_a_new_epoch() {
+	# §8.5: the epoch tells clients the server lost state; a restart starts it again.
+	local e1 e2
+	sleep 2
+	e1=$(pcpc sub1 -s 100.64.0.254 -p udp -i 5000 -l 600 map | awk '/^epoch:/ { print $2 }')
+	[ -n "$e1" ] && [ "$e1" -ge 2 ] || fail "epoch before restart: '$e1'"
+	"$lab" restart >/dev/null || fail "restart failed"
+	e2=$(pcpc sub1 -s 100.64.0.254 -p udp -i 5000 -l 600 map | awk '/^epoch:/ { print $2 }')
+	[ -n "$e2" ] && [ "$e2" -lt "$e1" ] || fail "epoch after restart '$e2' not below '$e1'"
+}
+
+"$lab" up || { echo "0 passed, 1 failed"; exit 1; }
+mkdir -p "$www/sub1" "$www/inet"
+echo "sub1 page" > "$www/sub1/index.html"
+echo "inet page" > "$www/inet/index.html"
+head -c 4194304 /dev/urandom > "$www/sub1/blob"
+web="/usr/bin/python3 $top/scripts/lib/web.py"
+in_ns sub1 $web 100.64.1.2 8080 "$www/sub1" 240 &
+in_ns inet $web 198.51.100.10 80 "$www/inet" 240 &
+for _ in $(seq 1 50); do
+	in_ns sub1 curl -s -o /dev/null http://100.64.1.2:8080/ 2>/dev/null &&
+		in_ns inet curl -s -o /dev/null http://198.51.100.10/ 2>/dev/null && break
+	sleep 0.1
+done
+
+for c in ping_through_the_nat ttl_trace_through_the_nat implicit_mapping_browsing pcp_map_then_inbound_tcp \
+	 hairpin_to_an_external_address tcp_transfer_of_4_mb natpmp_from_a_subscriber \
+	 pcp_from_the_internet_is_ignored third_party_from_an_unauthorised_subscriber restart_means_a_new_epoch; do
+	run_case "$c"
+done
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
