@@ -68,7 +68,7 @@ if configure build-asan -Db_sanitize=address,undefined -Db_lundef=false --buildt
 	# first report. Leak checking where no DPDK process exits without freeing its EAL memory.
 	export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 run_suites build-asan unit dataplane
-	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 run_suites build-asan integration conformance golden
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 run_suites build-asan integration conformance golden e2e
 	unset UBSAN_OPTIONS
 fi
 
