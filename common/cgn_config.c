@@ -498,10 +498,10 @@ load_ports(struct loader *ld, const config_setting_t *list, struct cgn_config *c
 		return fail(ld, list, "at most %d ports", CGN_MAX_PORTS);
 	bool in = false, out = false;
 	for (int i = 0; i < n; i++) {
-		static const char *const known[] = { "name", "role", "peer_mac", "address", NULL };
+		static const char *const known[] = { "name", "role", "peer_mac", "address", "next_hop", NULL };
 		const config_setting_t *e = config_setting_get_elem(list, (unsigned)i);
 		struct cgn_port_cfg *pc = &cfg->ports[i];
-		const char *name = NULL, *role = NULL, *mac = NULL, *addr = NULL;
+		const char *name = NULL, *role = NULL, *mac = NULL, *addr = NULL, *nh = NULL;
 		int rc;
 		if (config_setting_type(e) != CONFIG_TYPE_GROUP)
 			return fail(ld, e, "entry %d must be a group { name; role; }", i + 1);
@@ -511,6 +511,7 @@ load_ports(struct loader *ld, const config_setting_t *list, struct cgn_config *c
 		config_setting_lookup_string(e, "role", &role);
 		config_setting_lookup_string(e, "peer_mac", &mac);
 		config_setting_lookup_string(e, "address", &addr);
+		config_setting_lookup_string(e, "next_hop", &nh);
 		if (addr) {
 			struct cgn_addr a;
 			if (cgn_addr_parse(addr, &a) < 0 || !cgn_addr_is_v4(&a) || cgn_addr_is_unspecified(&a))
@@ -530,6 +531,16 @@ load_ports(struct loader *ld, const config_setting_t *list, struct cgn_config *c
 			if (parse_mac(mac, pc->peer_mac) < 0)
 				return fail(ld, e, "entry %d: peer_mac must be six hex octets, 02:00:00:00:00:01", i + 1);
 			pc->have_peer_mac = true;
+		}
+		if (nh) {
+			struct cgn_addr a;
+			if (cgn_addr_parse(nh, &a) < 0 || !cgn_addr_is_v4(&a) || cgn_addr_is_unspecified(&a))
+				return fail(ld, e, "entry %d: next_hop must be an IPv4 address", i + 1);
+			if (mac)
+				return fail(ld, e, "entry %d: next_hop or peer_mac, not both (peer_mac is a static neighbour)", i + 1);
+			if (pc->address == 0)
+				return fail(ld, e, "entry %d: next_hop needs the port's own address (ARP requests come from it)", i + 1);
+			pc->next_hop = cgn_addr_v4(&a);
 		}
 		for (int j = 0; j < i; j++)
 			if (strcmp(cfg->ports[j].name, pc->name) == 0)

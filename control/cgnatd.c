@@ -229,13 +229,15 @@ answer_punted(void *ctx, const uint8_t *msg, size_t len, const struct cgn_addr *
 	return pcp_server_handle(((struct app *)ctx)->srv, cgn_clock_ms(), msg, len, src, src_port, resp);
 }
 
-/* PCP that came in by a DPDK inside port: a burst or two per poll, the rest next time. */
+/* PCP that came in by a DPDK inside port: a burst or two per poll, the rest next time; and
+ * the ARP requests next-hop resolution needs. */
 static void
 serve_punted(void *ctx)
 {
 	struct app *app = ctx;
 	for (int i = 0; i < 4 && cgn_punt_serve(app->dp, answer_punted, app) > 0; i++)
 		;
+	cgn_neighbours_tick(app->dp, cgn_clock_ms());
 }
 
 int

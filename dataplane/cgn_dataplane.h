@@ -84,6 +84,10 @@ struct cgn_port {
 	struct rte_ether_addr peer_mac; /* frames leave for it */
 	bool have_peer_mac;
 	uint32_t address;               /* the CGN's own IPv4 address on this link; 0 none */
+	uint32_t next_hop;              /* resolved by ARP (neighbour.c) when !have_peer_mac; 0 none */
+	uint64_t nh_mac;                /* CGN_NH_VALID | its MAC in the low 48 bits; workers write, atomics */
+	uint64_t nh_seen_ms;            /* when an ARP frame from the next hop last arrived */
+	uint64_t nh_next_request_ms;    /* control thread: when to send the next ARP request */
 	uint16_t queues;                /* RX/TX queue pairs: one per worker */
 };
 
@@ -104,6 +108,9 @@ struct cgn_dataplane {
 	struct {                        /* written by the control thread (punt.c), read by telemetry */
 		uint64_t answered, unanswered, malformed, tx_failed;
 	} punt_stats;
+	struct {                        /* written by the control thread (neighbour.c) */
+		uint64_t arp_requests, expired;
+	} nh_stats;
 	unsigned n_workers;
 	uint32_t idle_sleep_us;
 	volatile bool stop;
@@ -167,6 +174,18 @@ unsigned cgn_punt_serve(struct cgn_dataplane *dp, cgn_punt_handler handle, void 
  */
 unsigned cgn_punt_multicast(struct cgn_dataplane *dp, uint32_t group, uint16_t dport, const uint8_t *msg,
 			    size_t len);
+
+#define CGN_NH_VALID (1ull << 63)
+#define CGN_NH_REACHABLE_MS 30000 /* a next hop heard from this recently needs no request */
+#define CGN_NH_RETRY_MS 1000      /* requests while unresolved or stale, one a second */
+#define CGN_NH_PROBES 3           /* stale and this many requests unanswered: unresolved */
+
+/**
+ * Next-hop resolution (neighbour.c): sends the ARP requests that are due, for every port with
+ * a next_hop, and forgets a MAC the next hop stopped confirming. Workers learn the MAC from
+ * the next hop's ARP frames (local.c). Control thread only; call every few milliseconds.
+ */
+void cgn_neighbours_tick(struct cgn_dataplane *dp, uint64_t now_ms);
 
 /** @return true if a (network order) address is one of the pool's. Any thread. */
 static inline bool

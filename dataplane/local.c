@@ -7,6 +7,7 @@
  *   PCP (UDP 5351) to an inside port's own address: handed to the control thread through
  *   the punt ring (punt.c answers). PCP from the outside is not served (RFC 6887 §8: the
  *   server listens on its internal interfaces) and is counted with LOCAL.
+ * ARP from a port's next hop (request or reply) teaches its MAC (neighbour.c resolves it).
  * Everything else for the CGN's own address is dropped and counted (LOCAL).
  * Worker context; no allocation: the request becomes the reply.
  */
@@ -39,8 +40,25 @@ cgn_local_arp(struct cgn_worker *w, struct cgn_pkt *p)
 	const struct cgn_port *port = &dp->ports[pi];
 	struct rte_arp_hdr *arp = rte_pktmbuf_mtod_offset(p->m, struct rte_arp_hdr *, sizeof(struct rte_ether_hdr));
 	if (arp->arp_hardware != rte_cpu_to_be_16(RTE_ARP_HRD_ETHER) ||
-	    arp->arp_protocol != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4) || arp->arp_hlen != 6 || arp->arp_plen != 4 ||
-	    arp->arp_opcode != rte_cpu_to_be_16(RTE_ARP_OP_REQUEST))
+	    arp->arp_protocol != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4) || arp->arp_hlen != 6 || arp->arp_plen != 4)
+		return cgn_drop(w, p, CGN_DROP_ARP_NOT_OURS);
+	/* Any ARP frame from the port's next hop, request or reply, tells its MAC (RFC 826's
+	 * "merge" of the sender's pair; neighbour.c asks for it and ages it). */
+	if (port->next_hop && arp->arp_data.arp_sip == port->next_hop) {
+		const uint8_t *b = arp->arp_data.arp_sha.addr_bytes;
+		uint64_t mac = CGN_NH_VALID;
+		for (int i = 0; i < 6; i++)
+			mac |= (uint64_t)b[i] << (40 - 8 * i);
+		struct cgn_port *wp = &dp->ports[pi];
+		__atomic_store_n(&wp->nh_mac, mac, __ATOMIC_RELAXED);
+		__atomic_store_n(&wp->nh_seen_ms, w->now_ms, __ATOMIC_RELAXED);
+		w->pkt.arp_learned++;
+		if (arp->arp_opcode == rte_cpu_to_be_16(RTE_ARP_OP_REPLY)) {
+			rte_pktmbuf_free(p->m);
+			return CGN_CONSUMED;
+		}
+	}
+	if (arp->arp_opcode != rte_cpu_to_be_16(RTE_ARP_OP_REQUEST))
 		return cgn_drop(w, p, CGN_DROP_ARP_NOT_OURS);
 	uint32_t tip = arp->arp_data.arp_tip;
 	bool ours = (port->address && tip == port->address) ||

@@ -116,7 +116,7 @@ track_tcp(struct cgn_mapping *m, const struct cgn_pkt *p, bool outbound)
 		__atomic_store_n(&m->tcp_state, next, __ATOMIC_RELAXED);
 }
 
-static void
+static bool
 send_out(struct cgn_worker *w, struct cgn_pkt *p)
 {
 	struct cgn_dataplane *dp = w->dp;
@@ -124,16 +124,25 @@ send_out(struct cgn_worker *w, struct cgn_pkt *p)
 	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(p->m, struct rte_ether_hdr *);
 	if (pi >= 0) {
 		const struct cgn_port *port = &dp->ports[pi];
-		if (port->have_peer_mac)
+		if (port->have_peer_mac) {
 			eth->dst_addr = port->peer_mac;
-		else if (p->out_port == p->in_port)
+		} else if (port->next_hop) {
+			uint64_t nh = __atomic_load_n(&port->nh_mac, __ATOMIC_RELAXED);
+			if (!(nh & CGN_NH_VALID)) {
+				cgn_drop(w, p, CGN_DROP_NO_NEIGHBOUR);
+				return false;
+			}
+			for (int i = 0; i < 6; i++)
+				eth->dst_addr.addr_bytes[i] = (uint8_t)(nh >> (40 - 8 * i));
+		} else if (p->out_port == p->in_port)
 			eth->dst_addr = eth->src_addr;
 		else
-			memset(&eth->dst_addr, 0xff, sizeof(eth->dst_addr)); /* no neighbour table yet */
+			memset(&eth->dst_addr, 0xff, sizeof(eth->dst_addr)); /* no neighbour configured */
 		eth->src_addr = port->mac;
 	}
 	w->pkt.tx++;
 	rte_eth_tx_buffer(p->out_port, (uint16_t)w->index, w->tx[p->out_port], p->m);
+	return true;
 }
 
 static enum cgn_verdict
@@ -251,10 +260,8 @@ cgn_nat44_burst(struct cgn_worker *w, uint16_t port, struct rte_mbuf **pkts, uin
 		struct cgn_pkt *p = &ctx[live[j]];
 		p->map = (hits & (1ull << j)) ? data[j] : NULL;
 		enum cgn_verdict v = side == CGN_SIDE_INSIDE ? outbound(w, p) : inbound(w, p);
-		if (v == CGN_TX) {
-			send_out(w, p);
+		if (v == CGN_TX && send_out(w, p))
 			sent++;
-		}
 	}
 	return sent;
 }

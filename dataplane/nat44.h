@@ -73,6 +73,7 @@ struct cgn_pkt {
 	X(arp_replies, "ARP requests for the CGN's addresses answered")     \
 	X(echo_replies, "ICMP echo requests to the CGN's own address answered") \
 	X(punted, "PCP requests handed to the control thread")             \
+	X(arp_learned, "ARP frames from a next hop, its MAC (re)learned")   \
 	X(ports_released, "held ports given back to the subscriber")
 
 struct cgn_pkt_stats {

@@ -13,7 +13,7 @@
 #                       100.64.0.1 ─(veth r-in/dp-in)─┘   pool 203.0.113.0/28 ─(veth dp-out/i0)
 #
 # The subscribers reach cgnatd through the cgn namespace's kernel, as through a BNG: cgnatd's
-# inside next hop is that router (its MAC is configured), its outside one the inet host.
+# inside next hop is that router, its outside one the inet host (both resolved by ARP).
 # cgnatd reads dp-in and dp-out raw (net_af_packet); the kernel of the cgn namespace must not
 # forward what arrives on them, and senders compute their own TCP/UDP checksums (a veth leaves
 # them to "hardware"; scripts/lib/tx_csum_off.py).
@@ -43,8 +43,9 @@ pcp = {
 };
 nat = { pool = [ "203.0.113.0/28" ]; ports = "1024-65535"; block_size = 512; max_blocks = 8; };
 dataplane = { table_size = 65536; idle_sleep_us = 100; icmp_source = "203.0.113.15"; };
-ports = ( { name = "net_af_packet0"; role = "inside";  peer_mac = "$ROUTER_MAC"; address = "100.64.0.254"; },
-          { name = "net_af_packet1"; role = "outside"; peer_mac = "$INET_MAC"; address = "198.51.100.1"; } );
+# Next hops resolved by ARP (peer_mac = "..." would pin them instead).
+ports = ( { name = "net_af_packet0"; role = "inside";  address = "100.64.0.254"; next_hop = "100.64.0.1"; },
+          { name = "net_af_packet1"; role = "outside"; address = "198.51.100.1"; next_hop = "198.51.100.10"; } );
 CONF
 }
 

@@ -48,6 +48,16 @@ case_ping_through_the_nat() {
 	[ "$(counter pkt_echo_replies)" -ge 1 ] || fail "pkt_echo_replies not counted"
 }
 
+case_next_hops_resolved_by_arp() {
+	# The lab names next hops, not MACs: cgnatd asked for them (ARP requests from its port
+	# addresses) and learned the answers; the traffic of the other cases depends on it.
+	[ "$(counter port0_next_hop_resolved)" = 1 ] || fail "inside next hop 100.64.0.1 unresolved"
+	[ "$(counter port1_next_hop_resolved)" = 1 ] || fail "outside next hop 198.51.100.10 unresolved"
+	[ "$(counter nh_arp_requests)" -ge 2 ] || fail "no ARP requests counted"
+	[ "$(counter pkt_arp_learned)" -ge 2 ] || fail "no ARP answers learned"
+	in_ns inet ip neigh show 198.51.100.1 | grep -q lladdr || fail "inet has no neighbour entry for cgnatd"
+}
+
 case_ttl_trace_through_the_nat() {
 	# What traceroute shows, hop by hop, with ping's TTL (no traceroute on the machine):
 	# 1 the access router, 2 the CGN (time exceeded, translated back to sub2), 3 inet.
@@ -153,7 +163,7 @@ for _ in $(seq 1 50); do
 	sleep 0.1
 done
 
-for c in ping_through_the_nat ttl_trace_through_the_nat implicit_mapping_browsing pcp_map_then_inbound_tcp \
+for c in ping_through_the_nat next_hops_resolved_by_arp ttl_trace_through_the_nat implicit_mapping_browsing pcp_map_then_inbound_tcp \
 	 hairpin_to_an_external_address tcp_transfer_of_4_mb natpmp_from_a_subscriber \
 	 pcp_from_the_internet_is_ignored third_party_from_an_unauthorised_subscriber restart_means_a_new_epoch; do
 	run_case "$c"

@@ -455,6 +455,28 @@ def case_announce_out_of_the_inside_port(work):
     return r, {"pkt_rx": 0, "punt_tx_failed": 0}
 
 
+def case_next_hop_resolved_by_arp(work):
+    # A port with next_hop instead of peer_mac: cgnatd broadcasts an ARP request for it from
+    # the port's address (RFC 826); until an answer comes, what would leave by that port is
+    # dropped and counted (NO_NEIGHBOUR); the answer is learned, not forwarded.
+    c = conf().replace('peer_mac = "%s"; address = "198.51.100.1";' % ROUTER_MAC,
+                       'address = "198.51.100.1"; next_hop = "198.51.100.254";')
+    assert c != conf()
+    out_pkt = inside(IP(src=A, dst=REMOTE) / UDP(sport=1234, dport=53) / Raw(b"query"))
+    reply = Ether(src=ROUTER_MAC, dst=NAT_OUT_MAC) / ARP(op=2, hwsrc=ROUTER_MAC, psrc="198.51.100.254",
+                                                         hwdst=NAT_OUT_MAC, pdst="198.51.100.1")
+    r = Run("nexthop", work, c, [out_pkt], [reply])
+    reqs = [p for p in r.out_outside if ARP in p]
+    assert reqs and len(reqs) == len(r.out_outside), [p.summary() for p in r.out_outside]
+    q = reqs[0]
+    assert q[Ether].dst == "ff:ff:ff:ff:ff:ff" and q[ARP].op == 1 and q[ARP].psrc == "198.51.100.1"
+    assert q[ARP].pdst == "198.51.100.254" and q[ARP].hwsrc == q[Ether].src
+    assert r.stats["port1_next_hop_resolved"] == 1 and r.stats["nh_arp_requests"] >= 1
+    # One request a second until answered: how many depends on the run's length.
+    wrpcap(r.paths["out_outside"], reqs[:1])
+    return r, {"drop_NO_NEIGHBOUR": 1, "pkt_arp_learned": 1, "pkt_out_translated": 1}
+
+
 def pcp_map_request(client, nonce, proto, int_port, lifetime):
     """RFC 6887 §7.1 request header + §11.1 MAP opcode, built here independently of pcp_wire.c."""
     mapped = bytes(10) + b"\xff\xff" + bytes(int(x) for x in client.split("."))

@@ -2,6 +2,7 @@
  * Configuration loading: defaults, the shipped examples, and errors that name file, line and key.
  */
 #include <criterion/criterion.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -130,4 +131,33 @@ Test(config, listen_forms)
 	cr_assert_eq(cfg.pcp.listen[2].port, 5351);
 	cr_assert_not(cgn_addr_is_v4(&cfg.pcp.listen[2].addr));
 	cr_assert_eq(cfg.pcp.listen[3].port, 5351);
+}
+
+Test(config, port_next_hop)
+{
+	static const char *ok = MINIMAL
+		"ports = ( { name = \"a\"; role = \"inside\"; address = \"100.64.0.254\"; next_hop = \"100.64.0.1\"; },\n"
+		"          { name = \"b\"; role = \"outside\"; peer_mac = \"02:00:00:00:00:02\"; } );\n";
+	cr_assert_eq(cgn_config_load_string(ok, &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(cfg.ports[0].next_hop, htonl(0x64400001));
+	cr_assert(!cfg.ports[0].have_peer_mac);
+	cr_assert_eq(cfg.ports[1].next_hop, 0);
+
+	static const struct {
+		const char *port, *want;
+	} bad[] = {
+		{ "next_hop = \"100.64.0.1\";", "needs the port's own address" },
+		{ "address = \"100.64.0.254\"; next_hop = \"nowhere\";", "next_hop must be an IPv4 address" },
+		{ "address = \"100.64.0.254\"; next_hop = \"100.64.0.1\"; peer_mac = \"02:00:00:00:00:01\";",
+		  "not both" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char text[1024];
+		snprintf(text, sizeof(text),
+			 MINIMAL "ports = ( { name = \"a\"; role = \"inside\"; %s },\n"
+				 "          { name = \"b\"; role = \"outside\"; } );\n",
+			 bad[i].port);
+		cr_assert_eq(cgn_config_load_string(text, &cfg, err, sizeof(err)), -EINVAL, "%s", bad[i].port);
+		cr_assert(strstr(err, bad[i].want) != NULL, "'%s' gave '%s'", bad[i].port, err);
+	}
 }
