@@ -153,6 +153,7 @@ struct app {
 	struct control_loop *loop;
 	struct pcp_server *srv;
 	const char *config_path;
+	const struct cgn_config *cfg;   /* pcp.inside: which clients sit behind the DPDK ports */
 };
 
 /* SIGHUP: read the file again and apply what can change while running. */
@@ -209,15 +210,29 @@ find_implicit(void *ctx, const struct cgn_key *in, uint32_t *ext_addr, uint16_t 
 	return found;
 }
 
-/* Unsolicited messages (§14): by the kernel socket, and multicast also out of every inside
- * DPDK port, where the subscribers are. */
+/* Unsolicited messages (§14): multicast out of every inside DPDK port and by the kernel
+ * socket; unicast to a client inside (pcp.inside) out of the inside port when one can reach
+ * it, else by the kernel socket. */
+static bool
+inside_client(const struct app *app, const struct cgn_addr *a)
+{
+	for (unsigned i = 0; i < app->cfg->pcp.n_inside; i++)
+		if (cgn_prefix_contains(&app->cfg->pcp.inside[i], a))
+			return true;
+	return false;
+}
+
 static int
 send_unsolicited(void *ctx, const struct cgn_addr *dst, uint16_t port, const uint8_t *msg, size_t len)
 {
 	struct app *app = ctx;
 	unsigned on_ports = 0;
-	if (app->dp && cgn_addr_is_v4(dst) && (rte_be_to_cpu_32(cgn_addr_v4(dst)) >> 28) == 0xe)
+	bool multicast = cgn_addr_is_v4(dst) && (rte_be_to_cpu_32(cgn_addr_v4(dst)) >> 28) == 0xe;
+	if (app->dp && multicast)
 		on_ports = cgn_punt_multicast(app->dp, cgn_addr_v4(dst), port, msg, len);
+	else if (app->dp && cgn_addr_is_v4(dst) && inside_client(app, dst) &&
+		 cgn_punt_unicast(app->dp, cgn_addr_v4(dst), port, msg, len) == 0)
+		return 0;
 	int rc = control_loop_send(app->loop, dst, port, msg, len);
 	return on_ports ? 0 : rc;
 }
@@ -290,6 +305,7 @@ main(int argc, char **argv)
 	struct cgn_dataplane *dp = NULL;
 	static struct app app;
 	app.loop = &loop;
+	app.cfg = &cfg;
 	struct pcp_server_ops ops = { .push = push_to_dataplane, .last_out = last_outbound,
 				      .find_implicit = find_implicit, .send = send_unsolicited, .ctx = &app };
 	srv = pcp_server_create(&cfg, &ops, start_ms);

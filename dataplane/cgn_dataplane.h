@@ -175,6 +175,13 @@ unsigned cgn_punt_serve(struct cgn_dataplane *dp, cgn_punt_handler handle, void 
 unsigned cgn_punt_multicast(struct cgn_dataplane *dp, uint32_t group, uint16_t dport, const uint8_t *msg,
 			    size_t len);
 
+/**
+ * Sends a PCP message to one client (network order address) out of the first inside port
+ * with an address and a known next hop, from that address and port 5351. Control thread only.
+ * @return 0, -EHOSTUNREACH (no such port), -ENOBUFS or -EMSGSIZE.
+ */
+int cgn_punt_unicast(struct cgn_dataplane *dp, uint32_t dst, uint16_t dport, const uint8_t *msg, size_t len);
+
 #define CGN_NH_VALID (1ull << 63)
 #define CGN_NH_REACHABLE_MS 30000 /* a next hop heard from this recently needs no request */
 #define CGN_NH_RETRY_MS 1000      /* requests while unresolved or stale, one a second */

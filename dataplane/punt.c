@@ -6,6 +6,7 @@
  * transmits it. The request's mbuf becomes the answer: nothing is allocated.
  * Control thread only (the ring's single consumer).
  */
+#include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
 
@@ -143,4 +144,33 @@ cgn_punt_multicast(struct cgn_dataplane *dp, uint32_t group, uint16_t dport, con
 			sent++;
 	}
 	return sent;
+}
+
+int
+cgn_punt_unicast(struct cgn_dataplane *dp, uint32_t dst, uint16_t dport, const uint8_t *msg, size_t len)
+{
+	for (unsigned i = 0; i < dp->n_ports; i++) {
+		const struct cgn_port *port = &dp->ports[i];
+		if (port->role != CGN_PORT_INSIDE || port->address == 0)
+			continue;
+		struct rte_ether_addr mac;
+		if (port->have_peer_mac) {
+			mac = port->peer_mac;
+		} else {
+			uint64_t nh = __atomic_load_n(&port->nh_mac, __ATOMIC_RELAXED);
+			if (port->next_hop == 0 || !(nh & CGN_NH_VALID))
+				continue;
+			for (int k = 0; k < 6; k++)
+				mac.addr_bytes[k] = (uint8_t)(nh >> (40 - 8 * k));
+		}
+		struct rte_mbuf *m = rte_pktmbuf_alloc(dp->mbufs);
+		if (m == NULL)
+			return -ENOBUFS;
+		if (!build_udp(m, port, &mac, port->address, dst, rte_cpu_to_be_16(dport), 64, msg, len)) {
+			rte_pktmbuf_free(m);
+			return -EMSGSIZE;
+		}
+		return cgn_dataplane_control_tx(dp, port->port_id, m);
+	}
+	return -EHOSTUNREACH;
 }

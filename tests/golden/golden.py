@@ -477,6 +477,24 @@ def case_next_hop_resolved_by_arp(work):
     return r, {"drop_NO_NEIGHBOUR": 1, "pkt_arp_learned": 1, "pkt_out_translated": 1}
 
 
+def case_unicast_announce_to_an_inside_client(work):
+    # §14.1.3 ANNOUNCE to a configured client inside (pcp.inside) leaves by the inside DPDK
+    # port, to its next hop, from the port's address and 5351 to the client's 5350.
+    c = conf().replace("announce = { multicast = false; }",
+                       'announce = { multicast = false; clients = [ "%s:5350" ]; }' % A)
+    assert c != conf()
+    r = Run("ucast", work, c, [], [])
+    assert len(r.out_outside) == 0, r.out_outside
+    assert 1 <= len(r.out_inside) <= 10, len(r.out_inside)
+    for p in r.out_inside:
+        assert p[Ether].dst == SUB_MAC and p[IP].src == "100.64.0.254" and p[IP].dst == A and p[IP].ttl == 64
+        assert p[UDP].sport == 5351 and p[UDP].dport == 5350 and cksums_ok(p)
+        msg = raw(p[UDP].payload)
+        assert len(msg) == 24 and msg[0] == 2 and msg[1] == 0x80 and msg[3] == 0, msg.hex()
+    wrpcap(r.paths["out_inside"], r.out_inside[:1])   # how many depends on the run's length
+    return r, {"pkt_rx": 0, "punt_tx_failed": 0}
+
+
 def pcp_map_request(client, nonce, proto, int_port, lifetime):
     """RFC 6887 §7.1 request header + §11.1 MAP opcode, built here independently of pcp_wire.c."""
     mapped = bytes(10) + b"\xff\xff" + bytes(int(x) for x in client.split("."))
