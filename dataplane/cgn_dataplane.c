@@ -79,8 +79,8 @@ cgn_dataplane_create(const struct cgn_config *cfg, struct cgn_pb *pb)
 	if (cgn_ports_init(dp, cfg) != 0)
 		goto fail;
 	if (dp->n_ports) {
-		dp->punt = rte_ring_create("cgn_punt", 1024, (int)rte_socket_id(), RING_F_SC_DEQ);
-		dp->punt_tx = rte_ring_create("cgn_punt_tx", 1024, (int)rte_socket_id(),
+		dp->punt = rte_ring_create("cgn_punt", CGN_PUNT_RING_SIZE, (int)rte_socket_id(), RING_F_SC_DEQ);
+		dp->punt_tx = rte_ring_create("cgn_punt_tx", CGN_PUNT_RING_SIZE, (int)rte_socket_id(),
 					      RING_F_SP_ENQ | RING_F_SC_DEQ);
 		if (dp->punt == NULL || dp->punt_tx == NULL)
 			goto fail;

@@ -182,6 +182,8 @@ unsigned cgn_punt_multicast(struct cgn_dataplane *dp, uint32_t group, uint16_t d
  */
 int cgn_punt_unicast(struct cgn_dataplane *dp, uint32_t dst, uint16_t dport, const uint8_t *msg, size_t len);
 
+#define CGN_PUNT_RING_SIZE 1024  /* each of punt and punt_tx: mbufs they may hold */
+
 #define CGN_NH_VALID (1ull << 63)
 #define CGN_NH_REACHABLE_MS 30000 /* a next hop heard from this recently needs no request */
 #define CGN_NH_RETRY_MS 1000      /* requests while unresolved or stale, one a second */

@@ -79,10 +79,12 @@ cgn_ports_init(struct cgn_dataplane *dp, const struct cgn_config *cfg)
 	if (cfg->n_ports == 0)
 		return 0;
 
-	/* Every RX descriptor of every queue full, plus what sits in TX queues and bursts. */
+	/* Every RX descriptor of every queue full, plus what sits in TX queues, bursts and the
+	 * two punt rings. */
 	uint32_t n = cfg->dataplane.mbufs;
 	if (n == 0)
-		n = cfg->n_ports * dp->n_workers * (RX_DESC + TX_DESC) + dp->n_workers * (MBUF_CACHE + 1024) + 4096;
+		n = cfg->n_ports * dp->n_workers * (RX_DESC + TX_DESC) + dp->n_workers * (MBUF_CACHE + 1024) +
+		    2 * CGN_PUNT_RING_SIZE + 4096;
 	uint16_t room = cfg->dataplane.mbuf_size ? (uint16_t)cfg->dataplane.mbuf_size : RTE_MBUF_DEFAULT_BUF_SIZE;
 	dp->mbufs = rte_pktmbuf_pool_create("cgn_mbufs", n, MBUF_CACHE, 0, room, (int)rte_socket_id());
 	if (dp->mbufs == NULL) {
