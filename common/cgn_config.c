@@ -498,7 +498,8 @@ load_ports(struct loader *ld, const config_setting_t *list, struct cgn_config *c
 		return fail(ld, list, "at most %d ports", CGN_MAX_PORTS);
 	bool in = false, out = false;
 	for (int i = 0; i < n; i++) {
-		static const char *const known[] = { "name", "role", "peer_mac", "address", "next_hop", NULL };
+		static const char *const known[] = { "name", "role", "peer_mac", "address", "next_hop",
+						     "pcp_management", NULL };
 		const config_setting_t *e = config_setting_get_elem(list, (unsigned)i);
 		struct cgn_port_cfg *pc = &cfg->ports[i];
 		const char *name = NULL, *role = NULL, *mac = NULL, *addr = NULL, *nh = NULL;
@@ -541,6 +542,13 @@ load_ports(struct loader *ld, const config_setting_t *list, struct cgn_config *c
 			if (pc->address == 0)
 				return fail(ld, e, "entry %d: next_hop needs the port's own address (ARP requests come from it)", i + 1);
 			pc->next_hop = cgn_addr_v4(&a);
+		}
+		int mgmt = 0;
+		if (config_setting_lookup_bool(e, "pcp_management", &mgmt) == CONFIG_TRUE && mgmt) {
+			if (pc->role != CGN_PORT_OUTSIDE || pc->address == 0)
+				return fail(ld, e, "entry %d: pcp_management is for an outside port with an address "
+						   "(inside ports always serve PCP)", i + 1);
+			pc->pcp_management = true;
 		}
 		for (int j = 0; j < i; j++)
 			if (strcmp(cfg->ports[j].name, pc->name) == 0)

@@ -48,6 +48,7 @@ struct cgn_port_cfg {
 	bool have_peer_mac;        /* else: the source MAC of the frame being answered */
 	uint32_t address;          /* the CGN's own IPv4 address on this link (network order); 0 none */
 	uint32_t next_hop;         /* resolved by ARP when there is no peer_mac (network order); 0 none */
+	bool pcp_management;       /* outside port: serve PCP from pcp.third_party senders on it */
 };
 
 /* Endpoint filtering of implicit mappings (RFC 4787 §5, RFC 6888 REQ-7). */

@@ -237,11 +237,20 @@ send_unsolicited(void *ctx, const struct cgn_addr *dst, uint16_t port, const uin
 	return on_ports ? 0 : rc;
 }
 
+/* RFC 6887 §8.2 ignores PCP from the outside; a management port (pcp_management) lets the
+ * third-party ACL's hosts in, and only them: an outside sender claiming a subscriber's
+ * address must not be answered as that subscriber. */
 static size_t
 answer_punted(void *ctx, const uint8_t *msg, size_t len, const struct cgn_addr *src, uint16_t src_port,
-	      uint8_t *resp)
+	      bool outside, uint8_t *resp)
 {
-	return pcp_server_handle(((struct app *)ctx)->srv, cgn_clock_ms(), msg, len, src, src_port, resp);
+	struct app *app = ctx;
+	const struct cgn_config *cfg = pcp_server_config(app->srv);
+	if (outside && !cgn_prefix_list_contains(cfg->pcp.third_party, cfg->pcp.n_third_party, src)) {
+		app->dp->punt_stats.outside_refused++;
+		return 0;
+	}
+	return pcp_server_handle(app->srv, cgn_clock_ms(), msg, len, src, src_port, resp);
 }
 
 /* PCP that came in by a DPDK inside port: a burst or two per poll, the rest next time; and

@@ -124,6 +124,12 @@ pcp_server_stats(const struct pcp_server *srv)
 	return &srv->stats;
 }
 
+const struct cgn_config *
+pcp_server_config(const struct pcp_server *srv)
+{
+	return &srv->cfg;
+}
+
 struct cgn_pb *
 pcp_server_pb(struct pcp_server *srv)
 {

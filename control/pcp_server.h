@@ -114,6 +114,9 @@ int pcp_server_reload(struct pcp_server *srv, const struct cgn_config *cfg, uint
 uint32_t pcp_server_epoch(const struct pcp_server *srv, uint64_t now_ms);
 
 const struct pcp_server_stats *pcp_server_stats(const struct pcp_server *srv);
+/** The configuration in force (the last one SIGHUP applied). */
+const struct cgn_config *pcp_server_config(const struct pcp_server *srv);
+
 /** The subscriber/port-block allocator, which the data plane's workers share. */
 struct cgn_pb *pcp_server_pb(struct pcp_server *srv);
 

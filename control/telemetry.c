@@ -152,6 +152,7 @@ cmd_stats(const char *cmd __rte_unused, const char *params __rte_unused, struct 
 	rte_tel_data_add_dict_u64(d, "punt_unanswered", LOAD(tel.dp->punt_stats.unanswered));
 	rte_tel_data_add_dict_u64(d, "punt_malformed", LOAD(tel.dp->punt_stats.malformed));
 	rte_tel_data_add_dict_u64(d, "punt_tx_failed", LOAD(tel.dp->punt_stats.tx_failed));
+	rte_tel_data_add_dict_u64(d, "punt_outside_refused", LOAD(tel.dp->punt_stats.outside_refused));
 	rte_tel_data_add_dict_u64(d, "nh_arp_requests", LOAD(tel.dp->nh_stats.arp_requests));
 	rte_tel_data_add_dict_u64(d, "nh_expired", LOAD(tel.dp->nh_stats.expired));
 	for (unsigned i = 0; i < tel.dp->n_ports; i++) {

@@ -85,6 +85,7 @@ struct cgn_port {
 	bool have_peer_mac;
 	uint32_t address;               /* the CGN's own IPv4 address on this link; 0 none */
 	uint32_t next_hop;              /* resolved by ARP (neighbour.c) when !have_peer_mac; 0 none */
+	bool pcp_management;            /* outside port whose PCP is punted too (third-party senders) */
 	uint64_t nh_mac;                /* CGN_NH_VALID | its MAC in the low 48 bits; workers write, atomics */
 	uint64_t nh_seen_ms;            /* when an ARP frame from the next hop last arrived */
 	uint64_t nh_next_request_ms;    /* control thread: when to send the next ARP request */
@@ -106,7 +107,7 @@ struct cgn_dataplane {
 	struct rte_ring *punt;          /* workers → control thread: PCP for the CGN itself (MP/SC) */
 	struct rte_ring *punt_tx;       /* control thread → worker 0: frames to send (SP/SC) */
 	struct {                        /* written by the control thread (punt.c), read by telemetry */
-		uint64_t answered, unanswered, malformed, tx_failed;
+		uint64_t answered, unanswered, malformed, tx_failed, outside_refused;
 	} punt_stats;
 	struct {                        /* written by the control thread (neighbour.c) */
 		uint64_t arp_requests, expired;
@@ -156,9 +157,12 @@ unsigned cgn_dataplane_backlog(const struct cgn_dataplane *dp);
  */
 int cgn_dataplane_control_tx(struct cgn_dataplane *dp, uint16_t port_id, struct rte_mbuf *m);
 
-/** Answers a PCP request: pcp_server_handle's shape. @return the answer's length, 0 for none. */
+/**
+ * Answers a PCP request: pcp_server_handle's shape, plus whether it came by an outside
+ * (management) port. @return the answer's length, 0 for none.
+ */
 typedef size_t (*cgn_punt_handler)(void *ctx, const uint8_t *msg, size_t len, const struct cgn_addr *src,
-				   uint16_t src_port, uint8_t *resp);
+				   uint16_t src_port, bool outside, uint8_t *resp);
 
 /**
  * Serves up to one burst of the PCP requests the workers punted (punt.c): each answer goes

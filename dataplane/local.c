@@ -5,8 +5,9 @@
  *   (the NAT answers for its external addresses, RFC 6888's "CGN" as a router);
  *   ICMP echo requests to the port's own address (RFC 1122 §3.2.2.6).
  *   PCP (UDP 5351) to an inside port's own address: handed to the control thread through
- *   the punt ring (punt.c answers). PCP from the outside is not served (RFC 6887 §8: the
- *   server listens on its internal interfaces) and is counted with LOCAL.
+ *   the punt ring (punt.c answers). PCP from the outside is not served (RFC 6887 §8.2: the
+ *   server listens on its internal interfaces) and is counted with LOCAL, except on an
+ *   outside port marked pcp_management (the control thread serves third-party senders).
  * ARP from a port's next hop (request or reply) teaches its MAC (neighbour.c resolves it).
  * Everything else for the CGN's own address is dropped and counted (LOCAL).
  * Worker context; no allocation: the request becomes the reply.
@@ -82,7 +83,7 @@ cgn_local_ipv4(struct cgn_worker *w, struct cgn_pkt *p)
 {
 	struct cgn_dataplane *dp = w->dp;
 	const struct cgn_port *port = &dp->ports[dp->port_index[p->in_port]];
-	if (port->role == CGN_PORT_INSIDE && p->proto == IPPROTO_UDP && p->l4_len >= 8 && p->l4[2] == 0x14 &&
+	if ((port->role == CGN_PORT_INSIDE || port->pcp_management) && p->proto == IPPROTO_UDP && p->l4_len >= 8 && p->l4[2] == 0x14 &&
 	    p->l4[3] == 0xe7) { /* 5351 */
 		p->m->port = p->in_port;
 		if (dp->punt == NULL || rte_ring_mp_enqueue(dp->punt, p->m) != 0)

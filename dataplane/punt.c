@@ -100,7 +100,8 @@ cgn_punt_serve(struct cgn_dataplane *dp, cgn_punt_handler handle, void *ctx)
 		struct cgn_addr src = cgn_addr_from_v4(ip->src_addr);
 		uint32_t to = ip->src_addr, from = ip->dst_addr;
 		uint16_t sport = udp->src_port;
-		size_t rl = handle(ctx, msg, len, &src, rte_be_to_cpu_16(sport), resp);
+		size_t rl = handle(ctx, msg, len, &src, rte_be_to_cpu_16(sport),
+				   dp->ports[pi].role == CGN_PORT_OUTSIDE, resp);
 		if (rl == 0) {
 			dp->punt_stats.unanswered++;
 			rte_pktmbuf_free(m);

@@ -39,13 +39,15 @@ write_config() {
 pcp = {
   listen = [ "127.0.0.1:5351" ];            # the kernel socket stays for tools in the cgn namespace
   inside = [ "100.64.0.0/10" ];
+  third_party = [ "198.51.100.20" ];        # a management host on the outside (§13.1 THIRD_PARTY)
   announce = { multicast = true; };         # §14.1.3: out of the inside port at start
 };
 nat = { pool = [ "203.0.113.0/28" ]; ports = "1024-65535"; block_size = 512; max_blocks = 8; };
 dataplane = { table_size = 65536; idle_sleep_us = 100; icmp_source = "203.0.113.15"; };
 # Next hops resolved by ARP (peer_mac = "..." would pin them instead).
 ports = ( { name = "net_af_packet0"; role = "inside";  address = "100.64.0.254"; next_hop = "100.64.0.1"; },
-          { name = "net_af_packet1"; role = "outside"; address = "198.51.100.1"; next_hop = "198.51.100.10"; } );
+          { name = "net_af_packet1"; role = "outside"; address = "198.51.100.1"; next_hop = "198.51.100.10";
+            pcp_management = true; } );        # PCP from third_party hosts only: RFC 6887 §8.2
 CONF
 }
 
@@ -112,6 +114,7 @@ up() {
 	ip -n "$ns_sub2" route add default via 100.64.2.1
 	ip -n "$ns_inet" link set i0 up
 	ip -n "$ns_inet" addr add 198.51.100.10/24 dev i0
+	ip -n "$ns_inet" addr add 198.51.100.20/24 dev i0 # the management host of pcp.third_party
 	ip -n "$ns_inet" route add 203.0.113.0/24 via 198.51.100.1 # the pool, behind the CGN
 
 	local csum=$top/scripts/lib/tx_csum_off.py

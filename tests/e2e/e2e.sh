@@ -119,14 +119,27 @@ case_natpmp_from_a_subscriber() {
 }
 
 case_pcp_from_the_internet_is_ignored() {
-	# RFC 6887 §8: the server serves its inside; a request by the outside port gets no answer.
+	# RFC 6887 §8.2: the server serves its inside; a request by the outside port gets no
+	# answer, even one claiming to be a subscriber, unless from the management host.
 	local before out
-	before=$(counter drop_LOCAL)
-	if out=$(in_ns inet timeout 20 "$bin/pcpc" -s 198.51.100.1 --irt 0.2 --mrc 2 -p tcp -i 80 map 2>&1); then
+	before=$(counter punt_outside_refused)
+	if out=$(in_ns inet timeout 20 "$bin/pcpc" -b 198.51.100.10 -s 198.51.100.1 --irt 0.2 --mrc 2 -p tcp -i 80 map 2>&1); then
 		fail "answered from the outside: $out"
 	fi
 	echo "$out" | grep -q "^result:" && fail "a result came back: $out"
-	[ "$(counter drop_LOCAL)" -ge $((before + 2)) ] || fail "drop_LOCAL did not count the requests"
+	[ "$(counter punt_outside_refused)" -ge $((before + 2)) ] || fail "punt_outside_refused did not count the requests"
+}
+
+case_third_party_from_the_management_host() {
+	# The lab's outside port is a management port: 198.51.100.20 is in pcp.third_party and
+	# maps a port for sub1 (§13.1); sub1's second server (8081) is then reachable through it.
+	local out ext got
+	out=$(in_ns inet timeout 20 "$bin/pcpc" -b 198.51.100.20 -s 198.51.100.1 --irt 0.3 --mrc 3 \
+		-t 100.64.1.2 -p tcp -i 8081 -l 600 map 2>&1) || fail "pcpc: $out"
+	ext=$(echo "$out" | awk '/^external:/ { print $2 }')
+	[[ "$ext" == 203.0.113.* ]] || fail "no external endpoint: $out"
+	got=$(in_ns inet curl -sS -m 5 "http://$ext/") || fail "inet cannot connect to $ext"
+	[ "$got" = "sub1 page" ] || fail "inet got '$got'"
 }
 
 case_third_party_from_an_unauthorised_subscriber() {
@@ -156,6 +169,7 @@ echo "inet page" > "$www/inet/index.html"
 head -c 4194304 /dev/urandom > "$www/sub1/blob"
 web="/usr/bin/python3 $top/scripts/lib/web.py"
 in_ns sub1 $web 100.64.1.2 8080 "$www/sub1" 240 &
+in_ns sub1 $web 100.64.1.2 8081 "$www/sub1" 240 &
 in_ns inet $web 198.51.100.10 80 "$www/inet" 240 &
 for _ in $(seq 1 50); do
 	in_ns sub1 curl -s -o /dev/null http://100.64.1.2:8080/ 2>/dev/null &&
@@ -165,7 +179,8 @@ done
 
 for c in ping_through_the_nat next_hops_resolved_by_arp ttl_trace_through_the_nat implicit_mapping_browsing pcp_map_then_inbound_tcp \
 	 hairpin_to_an_external_address tcp_transfer_of_4_mb natpmp_from_a_subscriber \
-	 pcp_from_the_internet_is_ignored third_party_from_an_unauthorised_subscriber restart_means_a_new_epoch; do
+	 pcp_from_the_internet_is_ignored third_party_from_the_management_host \
+	 third_party_from_an_unauthorised_subscriber restart_means_a_new_epoch; do
 	run_case "$c"
 done
 echo "$passed passed, $failed failed"

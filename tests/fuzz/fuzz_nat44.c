@@ -29,9 +29,10 @@ static struct dp_env *E;
 /* The control thread's side of the punt path, with an echo for a PCP server: the answer is the
  * request's first octets, so punt.c's parsing and answer building see fuzzed bytes. */
 static size_t
-echo(void *ctx, const uint8_t *msg, size_t len, const struct cgn_addr *src, uint16_t src_port, uint8_t *resp)
+echo(void *ctx, const uint8_t *msg, size_t len, const struct cgn_addr *src, uint16_t src_port, bool outside,
+     uint8_t *resp)
 {
-	(void)ctx, (void)src, (void)src_port;
+	(void)ctx, (void)src, (void)src_port, (void)outside;
 	size_t n = len < 1100 ? len : 1100;
 	memcpy(resp, msg, n);
 	return n;

@@ -142,6 +142,7 @@ Test(config, port_next_hop)
 	cr_assert_eq(cfg.ports[0].next_hop, htonl(0x64400001));
 	cr_assert(!cfg.ports[0].have_peer_mac);
 	cr_assert_eq(cfg.ports[1].next_hop, 0);
+	cr_assert(!cfg.ports[1].pcp_management);
 
 	static const struct {
 		const char *port, *want;
@@ -150,6 +151,7 @@ Test(config, port_next_hop)
 		{ "address = \"100.64.0.254\"; next_hop = \"nowhere\";", "next_hop must be an IPv4 address" },
 		{ "address = \"100.64.0.254\"; next_hop = \"100.64.0.1\"; peer_mac = \"02:00:00:00:00:01\";",
 		  "not both" },
+		{ "address = \"100.64.0.254\"; pcp_management = true;", "pcp_management is for an outside port" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char text[1024];
