@@ -77,15 +77,22 @@ Test(rfc6887_11_3, unsupported_protocols_are_unsupp_protocol)
 
 Test(rfc6887_11_3, suggested_port_is_honoured_when_free)
 {
+	/* A port known to be free: the neighbour of one the subscriber got, in the (even-aligned)
+	 * port block it holds. An arbitrary port's block may belong to another test's subscriber
+	 * on the same address. */
 	h_begin(PCP_OP_MAP, "127.11.0.7", 3600);
-	h_map(6, 80, 40080, NULL, "sugg");
+	h_map(6, 79, 0, NULL, "first");
 	cr_assert_eq(h_send("127.11.0.7", H_WAIT), PCP_RES_SUCCESS);
-	cr_assert_eq(H_resp.u.map.external_port, 40080);
+	uint16_t free_port = H_resp.u.map.external_port ^ 1;
+	h_begin(PCP_OP_MAP, "127.11.0.7", 3600);
+	h_map(6, 80, free_port, NULL, "sugg");
+	cr_assert_eq(h_send("127.11.0.7", H_WAIT), PCP_RES_SUCCESS);
+	cr_assert_eq(H_resp.u.map.external_port, free_port);
 	/* the same external port for another internal port of the subscriber: taken, so another */
 	h_begin(PCP_OP_MAP, "127.11.0.7", 3600);
-	h_map(6, 81, 40080, NULL, "sugg2");
+	h_map(6, 81, free_port, NULL, "sugg2");
 	cr_assert_eq(h_send("127.11.0.7", H_WAIT), PCP_RES_SUCCESS, "a suggestion never makes a request fail");
-	cr_assert_neq(H_resp.u.map.external_port, 40080);
+	cr_assert_neq(H_resp.u.map.external_port, free_port);
 	/* an address outside the pool: any pool address instead */
 	h_begin(PCP_OP_MAP, "127.11.0.7", 3600);
 	h_map(6, 82, 0, "192.0.2.1", "sugg3");
@@ -210,19 +217,24 @@ Test(rfc6887_11_3, prefer_failure_with_lifetime_0_is_malformed_option)
 
 Test(rfc6887_13_2, exact_port_or_cannot_provide_external)
 {
+	/* A free port in the subscriber's own block (see suggested_port_is_honoured_when_free). */
 	h_begin(PCP_OP_MAP, "127.13.0.4", 3600);
-	h_map(6, 443, 44443, NULL, "pf1");
+	h_map(6, 442, 0, NULL, "first");
+	cr_assert_eq(h_send("127.13.0.4", H_WAIT), PCP_RES_SUCCESS);
+	uint16_t held = H_resp.u.map.external_port, want = held ^ 1;
+	h_begin(PCP_OP_MAP, "127.13.0.4", 3600);
+	h_map(6, 443, want, NULL, "pf1");
 	h_opt(PCP_OPT_PREFER_FAILURE, NULL, 0);
 	cr_assert_eq(h_send("127.13.0.4", H_WAIT), PCP_RES_SUCCESS);
-	cr_assert_eq(H_resp.u.map.external_port, 44443);
+	cr_assert_eq(H_resp.u.map.external_port, want);
 	cr_assert_eq(H_resp.n_options, 1, "processed, so echoed");
 	h_begin(PCP_OP_MAP, "127.13.0.4", 3600);
-	h_map(6, 444, 44443, NULL, "pf2");
+	h_map(6, 444, want, NULL, "pf2");
 	h_opt(PCP_OPT_PREFER_FAILURE, NULL, 0);
 	cr_assert_eq(h_send("127.13.0.4", H_WAIT), PCP_RES_CANNOT_PROVIDE_EXTERNAL);
 	/* §11.3 item 1: an existing mapping that does not match the suggestion */
 	h_begin(PCP_OP_MAP, "127.13.0.4", 3600);
-	h_map(6, 443, 44444, NULL, "pf1");
+	h_map(6, 443, held, NULL, "pf1");
 	h_opt(PCP_OPT_PREFER_FAILURE, NULL, 0);
 	cr_assert_eq(h_send("127.13.0.4", H_WAIT), PCP_RES_CANNOT_PROVIDE_EXTERNAL);
 }
