@@ -488,6 +488,17 @@ parse_mac(const char *text, uint8_t mac[6])
 }
 
 /* ports = ( { name = "net_pcap0"; role = "inside"; peer_mac = "02:00:00:00:00:01"; }, ... ); */
+/* A host's IPv4 address (not 0.0.0.0), in network order. */
+static int
+parse_host_v4(const char *text, uint32_t *out)
+{
+	struct cgn_addr a;
+	if (cgn_addr_parse(text, &a) < 0 || !cgn_addr_is_v4(&a) || cgn_addr_is_unspecified(&a))
+		return -1;
+	*out = cgn_addr_v4(&a);
+	return 0;
+}
+
 static int
 load_ports(struct loader *ld, const config_setting_t *list, struct cgn_config *cfg)
 {
@@ -513,12 +524,8 @@ load_ports(struct loader *ld, const config_setting_t *list, struct cgn_config *c
 		config_setting_lookup_string(e, "peer_mac", &mac);
 		config_setting_lookup_string(e, "address", &addr);
 		config_setting_lookup_string(e, "next_hop", &nh);
-		if (addr) {
-			struct cgn_addr a;
-			if (cgn_addr_parse(addr, &a) < 0 || !cgn_addr_is_v4(&a) || cgn_addr_is_unspecified(&a))
-				return fail(ld, e, "entry %d: address must be an IPv4 address", i + 1);
-			pc->address = cgn_addr_v4(&a);
-		}
+		if (addr && parse_host_v4(addr, &pc->address) < 0)
+			return fail(ld, e, "entry %d: address must be an IPv4 address", i + 1);
 		if (name == NULL || strlen(name) == 0 || strlen(name) >= sizeof(pc->name))
 			return fail(ld, e, "entry %d: name must be the EAL device name, e.g. \"net_pcap0\"", i + 1);
 		snprintf(pc->name, sizeof(pc->name), "%s", name);
@@ -534,14 +541,12 @@ load_ports(struct loader *ld, const config_setting_t *list, struct cgn_config *c
 			pc->have_peer_mac = true;
 		}
 		if (nh) {
-			struct cgn_addr a;
-			if (cgn_addr_parse(nh, &a) < 0 || !cgn_addr_is_v4(&a) || cgn_addr_is_unspecified(&a))
+			if (parse_host_v4(nh, &pc->next_hop) < 0)
 				return fail(ld, e, "entry %d: next_hop must be an IPv4 address", i + 1);
 			if (mac)
 				return fail(ld, e, "entry %d: next_hop or peer_mac, not both (peer_mac is a static neighbour)", i + 1);
 			if (pc->address == 0)
 				return fail(ld, e, "entry %d: next_hop needs the port's own address (ARP requests come from it)", i + 1);
-			pc->next_hop = cgn_addr_v4(&a);
 		}
 		int mgmt = 0;
 		if (config_setting_lookup_bool(e, "pcp_management", &mgmt) == CONFIG_TRUE && mgmt) {

@@ -153,7 +153,6 @@ struct app {
 	struct control_loop *loop;
 	struct pcp_server *srv;
 	const char *config_path;
-	const struct cgn_config *cfg;   /* pcp.inside: which clients sit behind the DPDK ports */
 };
 
 /* SIGHUP: read the file again and apply what can change while running. */
@@ -216,10 +215,8 @@ find_implicit(void *ctx, const struct cgn_key *in, uint32_t *ext_addr, uint16_t 
 static bool
 inside_client(const struct app *app, const struct cgn_addr *a)
 {
-	for (unsigned i = 0; i < app->cfg->pcp.n_inside; i++)
-		if (cgn_prefix_contains(&app->cfg->pcp.inside[i], a))
-			return true;
-	return false;
+	const struct cgn_config *cfg = pcp_server_config(app->srv);
+	return cgn_prefix_list_contains(cfg->pcp.inside, cfg->pcp.n_inside, a);
 }
 
 static int
@@ -314,7 +311,6 @@ main(int argc, char **argv)
 	struct cgn_dataplane *dp = NULL;
 	static struct app app;
 	app.loop = &loop;
-	app.cfg = &cfg;
 	struct pcp_server_ops ops = { .push = push_to_dataplane, .last_out = last_outbound,
 				      .find_implicit = find_implicit, .send = send_unsolicited, .ctx = &app };
 	srv = pcp_server_create(&cfg, &ops, start_ms);
@@ -322,6 +318,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "cgnatd: cannot create the PCP server: %s\n", strerror(errno));
 		goto out;
 	}
+	app.srv = srv;
 	/* The workers draw implicit sessions from the PCP server's subscribers and port blocks. */
 	dp = cgn_dataplane_create(&cfg, pcp_server_pb(srv));
 	if (dp == NULL)
@@ -331,7 +328,6 @@ main(int argc, char **argv)
 		pcp_server_freeze_pool(srv);
 	if (control_loop_open(&loop, &cfg, srv) < 0)
 		goto out;
-	app.srv = srv;
 	app.config_path = opts.config;
 	loop.on_sighup = reload;
 	loop.sighup_ctx = &app;

@@ -193,6 +193,35 @@ int cgn_punt_unicast(struct cgn_dataplane *dp, uint32_t dst, uint16_t dport, con
 #define CGN_NH_RETRY_MS 1000      /* requests while unresolved or stale, one a second */
 #define CGN_NH_PROBES 3           /* stale and this many requests unanswered: unresolved */
 
+/** A MAC as the port's nh_mac word: CGN_NH_VALID and the 48 bits. */
+static inline uint64_t
+cgn_nh_word(const struct rte_ether_addr *mac)
+{
+	uint64_t w = CGN_NH_VALID;
+	for (int i = 0; i < 6; i++)
+		w |= (uint64_t)mac->addr_bytes[i] << (40 - 8 * i);
+	return w;
+}
+
+/**
+ * The MAC frames leaving by a port go to: its peer_mac, or its next hop once resolved.
+ * @return false if the port has neither (or the next hop is not resolved yet). Any thread.
+ */
+static inline bool
+cgn_port_next_hop_mac(const struct cgn_port *port, struct rte_ether_addr *mac)
+{
+	if (port->have_peer_mac) {
+		*mac = port->peer_mac;
+		return true;
+	}
+	uint64_t w = __atomic_load_n(&port->nh_mac, __ATOMIC_RELAXED);
+	if (port->next_hop == 0 || !(w & CGN_NH_VALID))
+		return false;
+	for (int i = 0; i < 6; i++)
+		mac->addr_bytes[i] = (uint8_t)(w >> (40 - 8 * i));
+	return true;
+}
+
 /**
  * Next-hop resolution (neighbour.c): sends the ARP requests that are due, for every port with
  * a next_hop, and forgets a MAC the next hop stopped confirming. Workers learn the MAC from

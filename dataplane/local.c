@@ -46,12 +46,8 @@ cgn_local_arp(struct cgn_worker *w, struct cgn_pkt *p)
 	/* Any ARP frame from the port's next hop, request or reply, tells its MAC (RFC 826's
 	 * "merge" of the sender's pair; neighbour.c asks for it and ages it). */
 	if (port->next_hop && arp->arp_data.arp_sip == port->next_hop) {
-		const uint8_t *b = arp->arp_data.arp_sha.addr_bytes;
-		uint64_t mac = CGN_NH_VALID;
-		for (int i = 0; i < 6; i++)
-			mac |= (uint64_t)b[i] << (40 - 8 * i);
 		struct cgn_port *wp = &dp->ports[pi];
-		__atomic_store_n(&wp->nh_mac, mac, __ATOMIC_RELAXED);
+		__atomic_store_n(&wp->nh_mac, cgn_nh_word(&arp->arp_data.arp_sha), __ATOMIC_RELAXED);
 		__atomic_store_n(&wp->nh_seen_ms, w->now_ms, __ATOMIC_RELAXED);
 		w->pkt.arp_learned++;
 		if (arp->arp_opcode == rte_cpu_to_be_16(RTE_ARP_OP_REPLY)) {

@@ -124,20 +124,16 @@ send_out(struct cgn_worker *w, struct cgn_pkt *p)
 	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(p->m, struct rte_ether_hdr *);
 	if (pi >= 0) {
 		const struct cgn_port *port = &dp->ports[pi];
-		if (port->have_peer_mac) {
-			eth->dst_addr = port->peer_mac;
-		} else if (port->next_hop) {
-			uint64_t nh = __atomic_load_n(&port->nh_mac, __ATOMIC_RELAXED);
-			if (!(nh & CGN_NH_VALID)) {
+		if (!cgn_port_next_hop_mac(port, &eth->dst_addr)) {
+			if (port->next_hop) { /* not resolved yet */
 				cgn_drop(w, p, CGN_DROP_NO_NEIGHBOUR);
 				return false;
 			}
-			for (int i = 0; i < 6; i++)
-				eth->dst_addr.addr_bytes[i] = (uint8_t)(nh >> (40 - 8 * i));
-		} else if (p->out_port == p->in_port)
-			eth->dst_addr = eth->src_addr;
-		else
-			memset(&eth->dst_addr, 0xff, sizeof(eth->dst_addr)); /* no neighbour configured */
+			if (p->out_port == p->in_port)
+				eth->dst_addr = eth->src_addr;
+			else /* no neighbour configured */
+				memset(&eth->dst_addr, 0xff, sizeof(eth->dst_addr));
+		}
 		eth->src_addr = port->mac;
 	}
 	w->pkt.tx++;

@@ -122,6 +122,21 @@ cgn_punt_serve(struct cgn_dataplane *dp, cgn_punt_handler handle, void *ctx)
 	return n;
 }
 
+/* A new frame from a port's address and 5351 to dst:dport via mac, through worker 0. */
+static int
+send_from_port(struct cgn_dataplane *dp, const struct cgn_port *port, const struct rte_ether_addr *mac, uint32_t dst,
+	       uint16_t dport, uint8_t ttl, const uint8_t *msg, size_t len)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(dp->mbufs);
+	if (m == NULL)
+		return -ENOBUFS;
+	if (!build_udp(m, port, mac, port->address, dst, rte_cpu_to_be_16(dport), ttl, msg, len)) {
+		rte_pktmbuf_free(m);
+		return -EMSGSIZE;
+	}
+	return cgn_dataplane_control_tx(dp, port->port_id, m);
+}
+
 unsigned
 cgn_punt_multicast(struct cgn_dataplane *dp, uint32_t group, uint16_t dport, const uint8_t *msg, size_t len)
 {
@@ -131,17 +146,9 @@ cgn_punt_multicast(struct cgn_dataplane *dp, uint32_t group, uint16_t dport, con
 	unsigned sent = 0;
 	for (unsigned i = 0; i < dp->n_ports; i++) {
 		const struct cgn_port *port = &dp->ports[i];
-		if (port->role != CGN_PORT_INSIDE || port->address == 0)
-			continue;
-		struct rte_mbuf *m = rte_pktmbuf_alloc(dp->mbufs);
-		if (m == NULL)
-			break;
 		/* TTL 1: a link-local group (224.0.0.1 is all hosts on this link). */
-		if (!build_udp(m, port, &mac, port->address, group, rte_cpu_to_be_16(dport), 1, msg, len)) {
-			rte_pktmbuf_free(m);
-			continue;
-		}
-		if (cgn_dataplane_control_tx(dp, port->port_id, m) == 0)
+		if (port->role == CGN_PORT_INSIDE && port->address &&
+		    send_from_port(dp, port, &mac, group, dport, 1, msg, len) == 0)
 			sent++;
 	}
 	return sent;
@@ -152,26 +159,9 @@ cgn_punt_unicast(struct cgn_dataplane *dp, uint32_t dst, uint16_t dport, const u
 {
 	for (unsigned i = 0; i < dp->n_ports; i++) {
 		const struct cgn_port *port = &dp->ports[i];
-		if (port->role != CGN_PORT_INSIDE || port->address == 0)
-			continue;
 		struct rte_ether_addr mac;
-		if (port->have_peer_mac) {
-			mac = port->peer_mac;
-		} else {
-			uint64_t nh = __atomic_load_n(&port->nh_mac, __ATOMIC_RELAXED);
-			if (port->next_hop == 0 || !(nh & CGN_NH_VALID))
-				continue;
-			for (int k = 0; k < 6; k++)
-				mac.addr_bytes[k] = (uint8_t)(nh >> (40 - 8 * k));
-		}
-		struct rte_mbuf *m = rte_pktmbuf_alloc(dp->mbufs);
-		if (m == NULL)
-			return -ENOBUFS;
-		if (!build_udp(m, port, &mac, port->address, dst, rte_cpu_to_be_16(dport), 64, msg, len)) {
-			rte_pktmbuf_free(m);
-			return -EMSGSIZE;
-		}
-		return cgn_dataplane_control_tx(dp, port->port_id, m);
+		if (port->role == CGN_PORT_INSIDE && port->address && cgn_port_next_hop_mac(port, &mac))
+			return send_from_port(dp, port, &mac, dst, dport, 64, msg, len);
 	}
 	return -EHOSTUNREACH;
 }

@@ -18,7 +18,7 @@ cd "$top"
 bin="$top/build/control"
 export LAB_PREFIX="demo$$-"
 ctl() { "$bin/cgnatctl" -p "${LAB_PREFIX}cgnlab" "$@"; }
-in_ns() { local n=$1; shift; ip netns exec "$LAB_PREFIX$n" "$@"; }
+. "$top/scripts/lib/lab_client.sh"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 www=$(mktemp -d /tmp/cgnat-demo.XXXXXX)
 cleanup() {
@@ -36,15 +36,9 @@ step "the lab: sub1 100.64.1.2 and sub2 100.64.2.2 behind an access router, cgna
 mkdir -p "$www/sub1" "$www/inet"
 echo "hello from sub1, behind the CGN" > "$www/sub1/index.html"
 echo "hello from the internet host" > "$www/inet/index.html"
-# Bounded: the servers stop by themselves after 120 s, or when the lab goes down.
-web="/usr/bin/python3 $top/scripts/lib/web.py"
-in_ns sub1 $web 100.64.1.2 8080 "$www/sub1" 120 &
-in_ns inet $web 198.51.100.10 80 "$www/inet" 120 &
-for _ in $(seq 1 50); do # both servers listening, seen from their own namespace
-	in_ns sub1 curl -s -o /dev/null http://100.64.1.2:8080/ 2>/dev/null &&
-		in_ns inet curl -s -o /dev/null http://198.51.100.10/ 2>/dev/null && break
-	sleep 0.1
-done
+# Bounded: the servers stop by themselves, or when the demo ends.
+start_web sub1 100.64.1.2 8080 "$www/sub1"
+start_web inet 198.51.100.10 80 "$www/inet"
 
 step "sub1 runs a web server on port 8080 and asks for a mapping (PCP MAP to 100.64.0.254, cgnatd's inside port)"
 out=$(in_ns sub1 "$bin/pcpc" -s 100.64.0.254 --irt 0.5 -p tcp -i 8080 -l 600 map)

@@ -22,7 +22,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-in_ns() { local n=$1; shift; ip netns exec "$LAB_PREFIX$n" "$@"; }
+. "$top/scripts/lib/lab_client.sh"
 ctl() { "$bin/cgnatctl" -p "${LAB_PREFIX}cgnlab" "$@"; }
 counter() { ctl stats | awk -v k="$1:" '$1 == k { print $2 }'; }
 pcpc() { local n=$1; shift; in_ns "$n" timeout 20 "$bin/pcpc" --irt 0.3 --mrc 3 "$@"; }
@@ -167,15 +167,8 @@ mkdir -p "$www/sub1" "$www/inet"
 echo "sub1 page" > "$www/sub1/index.html"
 echo "inet page" > "$www/inet/index.html"
 head -c 4194304 /dev/urandom > "$www/sub1/blob"
-web="/usr/bin/python3 $top/scripts/lib/web.py"
-in_ns sub1 $web 100.64.1.2 8080 "$www/sub1" 240 &
-in_ns sub1 $web 100.64.1.2 8081 "$www/sub1" 240 &
-in_ns inet $web 198.51.100.10 80 "$www/inet" 240 &
-for _ in $(seq 1 50); do
-	in_ns sub1 curl -s -o /dev/null http://100.64.1.2:8080/ 2>/dev/null &&
-		in_ns inet curl -s -o /dev/null http://198.51.100.10/ 2>/dev/null && break
-	sleep 0.1
-done
+start_web sub1 100.64.1.2 8080 "$www/sub1" && start_web sub1 100.64.1.2 8081 "$www/sub1" &&
+	start_web inet 198.51.100.10 80 "$www/inet" || { echo "0 passed, 1 failed"; exit 1; }
 
 for c in ping_through_the_nat next_hops_resolved_by_arp ttl_trace_through_the_nat implicit_mapping_browsing pcp_map_then_inbound_tcp \
 	 hairpin_to_an_external_address tcp_transfer_of_4_mb natpmp_from_a_subscriber \

@@ -1,0 +1,20 @@
+# Sourced by what runs traffic in the lab of scripts/lab.sh (the demo, the e2e suite), after
+# LAB_PREFIX is set:
+#   in_ns NAME CMD...             runs CMD in the lab's namespace NAME (sub1, sub2, cgn, inet)
+#   start_web NAME ADDR PORT DIR  serves DIR over HTTP there, as a background job of the caller
+#                                 that ends by itself after 240 s, and waits (5 s at most) until
+#                                 it answers
+
+lab_lib=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+in_ns() { local n=$1; shift; ip netns exec "$LAB_PREFIX$n" "$@"; }
+
+start_web() {
+	in_ns "$1" /usr/bin/python3 "$lab_lib/web.py" "$2" "$3" "$4" 240 &
+	for _ in $(seq 1 50); do
+		in_ns "$1" curl -s -o /dev/null "http://$2:$3/" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "no web server on $2:$3 in $1 after 5 s" >&2
+	return 1
+}
