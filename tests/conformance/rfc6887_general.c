@@ -143,12 +143,18 @@ Test(rfc6887_7_3, unknown_mandatory_option_is_unsupp_option)
 
 Test(rfc6887_7_3, unprocessed_optional_options_are_not_echoed)
 {
+	/* PREFER_FAILURE needs a suggestion that can be honoured: the neighbour of a port the
+	 * subscriber holds (a fixed one may sit in another test's subscriber's block). */
+	h_begin(PCP_OP_MAP, "127.7.0.2", 3600);
+	h_map(17, 4999, 0, NULL, "first");
+	cr_assert_eq(h_send("127.7.0.2", H_WAIT), PCP_RES_SUCCESS);
+	uint16_t free_port = H_resp.u.map.external_port ^ 1;
 	h_begin(PCP_OP_MAP, "127.7.0.2", 3600);
 	h_map(17, 5000, 0, NULL, "opt");
 	h_opt(PCP_OPT_DESCRIPTION, "printer", 7);
 	h_opt(200, "x", 1);
 	h_opt(PCP_OPT_PREFER_FAILURE, NULL, 0);
-	H_req.u.map.external_port = 45000;
+	H_req.u.map.external_port = free_port;
 	cr_assert_eq(h_send("127.7.0.2", H_WAIT), PCP_RES_SUCCESS);
 	cr_assert_eq(H_resp.n_options, 1, "only the processed PREFER_FAILURE comes back");
 	cr_assert_eq(H_resp.options[0].code, PCP_OPT_PREFER_FAILURE);
