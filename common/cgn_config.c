@@ -45,6 +45,11 @@ cgn_config_defaults(struct cgn_config *cfg)
 	cfg->dataplane.icmp_errors_per_second = 100;
 	cfg->dataplane.expire_budget = 256;
 
+	cfg->arp.reachable_ms = 30000;
+	cfg->arp.retry_ms = 1000;
+	cfg->arp.probes = 3;
+	cfg->arp.max_neighbours = 4096;
+
 	cfg->dataplane.table_size = 65536;
 	cfg->dataplane.ring_size = 4096;
 	cfg->dataplane.idle_sleep_us = 0;
@@ -565,10 +570,141 @@ load_ports(struct loader *ld, const config_setting_t *list, struct cgn_config *c
 	return 0;
 }
 
+/* The ports[] index of a port named in a route or neighbour entry. */
+static int
+port_named(struct loader *ld, const config_setting_t *e, const struct cgn_config *cfg, const char *what, int i,
+	   uint8_t *out)
+{
+	const char *name = NULL;
+	config_setting_lookup_string(e, "port", &name);
+	for (unsigned j = 0; name && j < cfg->n_ports; j++)
+		if (strcmp(cfg->ports[j].name, name) == 0) {
+			if (cfg->ports[j].address == 0)
+				return fail(ld, e, "%s %d: port %s needs an address (ARP requests come from it)", what,
+					    i + 1, name);
+			*out = (uint8_t)j;
+			return 0;
+		}
+	return fail(ld, e, "%s %d: port must name one of ports (\"%s\")", what, i + 1, name ? name : "");
+}
+
+static int
+add_route(struct loader *ld, const config_setting_t *e, struct cgn_config *cfg, const struct cgn_route_cfg *r)
+{
+	if (cfg->n_routes == CGN_MAX_ROUTES)
+		return fail(ld, e, "at most %d routes, the ports' next_hop included", CGN_MAX_ROUTES);
+	for (unsigned j = 0; j < cfg->n_routes; j++) {
+		const struct cgn_route_cfg *o = &cfg->routes[j];
+		if (o->net == r->net && o->len == r->len && cfg->ports[o->port].role == cfg->ports[r->port].role)
+			return fail(ld, e, "the same prefix twice for %s ports (a port's next_hop is its 0.0.0.0/0)",
+				    cfg->ports[r->port].role == CGN_PORT_INSIDE ? "inside" : "outside");
+	}
+	cfg->routes[cfg->n_routes++] = *r;
+	return 0;
+}
+
+/* routes = ( { prefix = "100.64.0.0/10"; port = "net_pcap0"; via = "100.64.0.1"; }, ... );
+ * then every port's next_hop as its role's default route. */
+static int
+load_routes(struct loader *ld, const config_setting_t *list, struct cgn_config *cfg)
+{
+	int n = list ? config_setting_length(list) : 0;
+	if (list && config_setting_type(list) != CONFIG_TYPE_LIST)
+		return fail(ld, list, "must be a list of groups: routes = ( { prefix = \"0.0.0.0/0\"; port = \"net_pcap1\"; "
+				      "via = \"198.51.100.10\"; } );");
+	if (n > 0 && cfg->n_ports == 0)
+		return fail(ld, list, "routes need ports");
+	for (int i = 0; i < n; i++) {
+		static const char *const known[] = { "prefix", "port", "via", NULL };
+		const config_setting_t *e = config_setting_get_elem(list, (unsigned)i);
+		const char *prefix = NULL, *via = NULL;
+		struct cgn_route_cfg r = { 0 };
+		struct cgn_prefix p;
+		int rc;
+		if (config_setting_type(e) != CONFIG_TYPE_GROUP)
+			return fail(ld, e, "route %d must be a group { prefix; port; via; }", i + 1);
+		if ((rc = check_known(ld, e, known)))
+			return rc;
+		config_setting_lookup_string(e, "prefix", &prefix);
+		config_setting_lookup_string(e, "via", &via);
+		if (prefix == NULL || cgn_prefix_parse(prefix, &p) < 0 || !cgn_addr_is_v4(&p.addr) || p.len < 96)
+			return fail(ld, e, "route %d: prefix must be an IPv4 ADDR/LEN with zero host bits", i + 1);
+		r.net = cgn_addr_v4(&p.addr);
+		r.len = (uint8_t)(p.len - 96);
+		if ((rc = port_named(ld, e, cfg, "route", i, &r.port)))
+			return rc;
+		if (via && parse_host_v4(via, &r.via) < 0)
+			return fail(ld, e, "route %d: via must be an IPv4 address (omit it for a directly connected prefix)",
+				    i + 1);
+		if ((rc = add_route(ld, e, cfg, &r)))
+			return rc;
+	}
+	for (unsigned i = 0; i < cfg->n_ports; i++) {
+		if (cfg->ports[i].next_hop == 0)
+			continue;
+		struct cgn_route_cfg r = { .net = 0, .len = 0, .port = (uint8_t)i, .via = cfg->ports[i].next_hop };
+		int rc = add_route(ld, list, cfg, &r);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* neighbours = ( { address = "100.64.9.7"; mac = "02:00:00:00:09:07"; port = "net_pcap0"; }, ... ); */
+static int
+load_neighbours(struct loader *ld, const config_setting_t *list, struct cgn_config *cfg)
+{
+	if (config_setting_type(list) != CONFIG_TYPE_LIST)
+		return fail(ld, list, "must be a list of groups: neighbours = ( { address = \"100.64.0.1\"; "
+				      "mac = \"02:00:00:00:00:01\"; port = \"net_pcap0\"; } );");
+	int n = config_setting_length(list);
+	if (n > CGN_MAX_STATIC_NEIGHBOURS)
+		return fail(ld, list, "at most %d static neighbours", CGN_MAX_STATIC_NEIGHBOURS);
+	for (int i = 0; i < n; i++) {
+		static const char *const known[] = { "address", "mac", "port", NULL };
+		const config_setting_t *e = config_setting_get_elem(list, (unsigned)i);
+		struct cgn_neighbour_cfg *nb = &cfg->neighbours[i];
+		const char *addr = NULL, *mac = NULL;
+		int rc;
+		if (config_setting_type(e) != CONFIG_TYPE_GROUP)
+			return fail(ld, e, "neighbour %d must be a group { address; mac; port; }", i + 1);
+		if ((rc = check_known(ld, e, known)))
+			return rc;
+		config_setting_lookup_string(e, "address", &addr);
+		config_setting_lookup_string(e, "mac", &mac);
+		if (addr == NULL || parse_host_v4(addr, &nb->addr) < 0)
+			return fail(ld, e, "neighbour %d: address must be an IPv4 address", i + 1);
+		if (mac == NULL || parse_mac(mac, nb->mac) < 0)
+			return fail(ld, e, "neighbour %d: mac must be six hex octets, 02:00:00:00:00:01", i + 1);
+		if ((rc = port_named(ld, e, cfg, "neighbour", i, &nb->port)))
+			return rc;
+		for (int j = 0; j < i; j++)
+			if (cfg->neighbours[j].addr == nb->addr && cfg->neighbours[j].port == nb->port)
+				return fail(ld, e, "neighbour %d: the same address and port as neighbour %d", i + 1, j + 1);
+	}
+	cfg->n_neighbours = (unsigned)n;
+	return 0;
+}
+
+static int
+load_arp(struct loader *ld, const config_setting_t *g, struct cgn_config *cfg)
+{
+	static const char *const known[] = { "reachable_ms", "retry_ms", "probes", "max_neighbours", NULL };
+	int rc;
+	if ((rc = check_known(ld, g, known)) ||
+	    (rc = get_u32(ld, g, "reachable_ms", 100, 3600000, &cfg->arp.reachable_ms)) ||
+	    (rc = get_u32(ld, g, "retry_ms", 10, 60000, &cfg->arp.retry_ms)) ||
+	    (rc = get_u32(ld, g, "probes", 1, 100, &cfg->arp.probes)) ||
+	    (rc = get_u32(ld, g, "max_neighbours", 16, 1u << 20, &cfg->arp.max_neighbours)))
+		return rc;
+	return 0;
+}
+
 static int
 load(config_t *c, struct loader *ld, struct cgn_config *cfg)
 {
-	static const char *const known[] = { "eal", "pcp", "nat", "dataplane", "ports", NULL };
+	static const char *const known[] = { "eal", "pcp", "nat", "dataplane", "ports", "routes", "neighbours", "arp",
+					     NULL };
 	const config_setting_t *root = config_root_setting(c);
 	int rc;
 
@@ -580,7 +716,7 @@ load(config_t *c, struct loader *ld, struct cgn_config *cfg)
 		const char *name;
 		int (*fn)(struct loader *, const config_setting_t *, struct cgn_config *);
 	} groups[] = { { "eal", load_eal }, { "pcp", load_pcp }, { "nat", load_nat },
-		       { "dataplane", load_dataplane } };
+		       { "dataplane", load_dataplane }, { "arp", load_arp } };
 	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
 		const config_setting_t *g = config_setting_get_member(root, groups[i].name);
 		if (g == NULL)
@@ -593,6 +729,11 @@ load(config_t *c, struct loader *ld, struct cgn_config *cfg)
 
 	const config_setting_t *ports = config_setting_get_member(root, "ports");
 	if (ports && (rc = load_ports(ld, ports, cfg)))
+		return rc;
+	if ((rc = load_routes(ld, config_setting_get_member(root, "routes"), cfg)))
+		return rc;
+	const config_setting_t *neighbours = config_setting_get_member(root, "neighbours");
+	if (neighbours && (rc = load_neighbours(ld, neighbours, cfg)))
 		return rc;
 	if (cfg->pcp.n_listen == 0)
 		return fail(ld, NULL, "pcp.listen: at least one address is required");

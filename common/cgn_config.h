@@ -21,6 +21,8 @@
 #define CGN_MAX_STATIC 1024
 #define CGN_MAX_PORTS 8
 #define CGN_MAX_ANNOUNCE 64
+#define CGN_MAX_ROUTES 256          /* routes, the ports' next_hop defaults included */
+#define CGN_MAX_STATIC_NEIGHBOURS 256
 #define CGN_NAME_LEN 64
 
 /* An address and a port: listen addresses, announce targets. */
@@ -49,6 +51,24 @@ struct cgn_port_cfg {
 	uint32_t address;          /* the CGN's own IPv4 address on this link (network order); 0 none */
 	uint32_t next_hop;         /* resolved by ARP when there is no peer_mac (network order); 0 none */
 	bool pcp_management;       /* outside port: serve PCP from pcp.third_party senders on it */
+};
+
+/* A route (RFC 1812 §5.2.4: longest match), in the route table of its port's role: frames the
+ * NAT sends toward the inside look up the inside table, toward the outside the outside one. */
+struct cgn_route_cfg {
+	uint32_t net;   /* network order, host bits zero */
+	uint32_t via;   /* gateway, network order; 0: directly connected (ARP for the destination) */
+	uint8_t len;    /* 0..32 */
+	uint8_t port;   /* index in ports[] */
+	uint16_t zero;  /* no padding: reload compares configurations with memcmp */
+};
+
+/* A static neighbour: an address whose MAC is configured, never asked for by ARP. */
+struct cgn_neighbour_cfg {
+	uint32_t addr;  /* network order */
+	uint8_t mac[6];
+	uint8_t port;   /* index in ports[] */
+	uint8_t zero;   /* no padding (memcmp) */
 };
 
 /* Endpoint filtering of implicit mappings (RFC 4787 §5, RFC 6888 REQ-7). */
@@ -107,6 +127,20 @@ struct cgn_config {
 	/* ports: DPDK ports and their roles (cgnatd without ports is a PCP server only) */
 	struct cgn_port_cfg ports[CGN_MAX_PORTS];
 	unsigned n_ports;
+
+	/* routes: the configured ones, then each port's next_hop as 0.0.0.0/0 of its role */
+	struct cgn_route_cfg routes[CGN_MAX_ROUTES];
+	unsigned n_routes;
+	struct cgn_neighbour_cfg neighbours[CGN_MAX_STATIC_NEIGHBOURS];
+	unsigned n_neighbours;
+
+	/* arp: neighbour resolution (RFC 826; timers after RFC 4861 §7.3's reachability states) */
+	struct {
+		uint32_t reachable_ms;   /* a neighbour heard from this recently is not asked again */
+		uint32_t retry_ms;       /* between requests while unresolved or stale */
+		uint32_t probes;         /* unanswered requests after which a stale MAC is forgotten */
+		uint32_t max_neighbours; /* learned neighbours (directly connected destinations) held */
+	} arp;
 
 	/* dataplane: the shared table and the workers */
 	struct {

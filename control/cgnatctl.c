@@ -5,6 +5,7 @@
  *   cgnatctl [-p PREFIX | -s SOCKET] [--json] info|stats|pool
  *   cgnatctl [...] subscriber ADDR
  *   cgnatctl [...] mappings [--all] [START [COUNT]]
+ *   cgnatctl [...] neighbours | routes
  *   cgnatctl [...] raw COMMAND[,PARAMS]        any telemetry command, e.g. /eal/params
  *
  * Exit status: 0, 1 if cgnatd answered with an error or null, 2 usage, 3 cannot connect.
@@ -284,6 +285,8 @@ usage(FILE *f)
 		"  worker [N]                 one worker's packet and drop counters\n"
 		"  mappings [-a] [START [N]]  the shared table, N (<= 48) from START; -a: all pages\n"
 		"  sessions [-a] [ADDR]       the same (every mapping and implicit session), one subscriber's\n"
+		"  neighbours                 the neighbour (ARP) table: address, port, MAC, state\n"
+		"  routes                     the route tables: prefix, table, port, via\n"
 		"  raw COMMAND[,PARAMS]       any telemetry command, e.g. /eal/params\n"
 		"\n"
 		"options:\n"
@@ -293,23 +296,57 @@ usage(FILE *f)
 		"  -a, --all             mappings: follow 'next' through every page\n");
 }
 
-/* A /cgnat/mappings page holds its mappings as members named mapping_N. */
+/* A table of rows: a page holds one dict per row, named PREFIX_N. */
+struct rows {
+	const char *prefix;        /* "mapping_" */
+	const char *const *cols;   /* keys of a row's dict */
+	const char *const *heads;  /* column titles */
+	const int *widths;         /* negative: left-aligned */
+	int n;
+};
+
+static const struct rows mapping_rows = {
+	"mapping_",
+	(const char *const[]){ "proto", "internal", "external", "lifetime_s", "expires_in_s", "flags" },
+	(const char *const[]){ "PROTO", "INTERNAL", "EXTERNAL", "LIFETIME", "EXPIRES_IN", "FLAGS" },
+	(const int[]){ -5, -40, -22, 10, 12, 0 }, 6
+};
+static const struct rows neighbour_rows = {
+	"neighbour_",
+	(const char *const[]){ "address", "port", "mac", "state", "kind", "heard_ms_ago" },
+	(const char *const[]){ "ADDRESS", "PORT", "MAC", "STATE", "KIND", "HEARD_MS_AGO" },
+	(const int[]){ -16, -20, -18, -11, -8, 0 }, 6
+};
+static const struct rows route_rows = {
+	"route_",
+	(const char *const[]){ "prefix", "table", "port", "via" },
+	(const char *const[]){ "PREFIX", "TABLE", "PORT", "VIA" },
+	(const int[]){ -19, -8, -20, 0 }, 4
+};
+
 static void
-print_mapping_rows(const struct jv *page, bool header)
+print_row(const struct rows *r, const char *const *v)
 {
-	static const char *const cols[] = { "proto", "internal", "external", "lifetime_s", "expires_in_s", "flags" };
+	for (int c = 0; c < r->n; c++)
+		printf(c + 1 < r->n ? "%*s " : "%*s\n", r->widths[c], v[c]);
+}
+
+static void
+print_rows(const struct rows *r, const struct jv *page, bool header)
+{
 	if (header)
-		printf("%-5s %-40s %-22s %10s %12s %s\n", "PROTO", "INTERNAL", "EXTERNAL", "LIFETIME", "EXPIRES_IN", "FLAGS");
+		print_row(r, r->heads);
+	size_t plen = strlen(r->prefix);
 	for (size_t i = 0; i < page->n; i++) {
-		if (strncmp(page->keys[i], "mapping_", 8) != 0)
+		if (strncmp(page->keys[i], r->prefix, plen) != 0)
 			continue;
 		const struct jv *m = &page->kids[i];
-		const char *v[6];
-		for (int c = 0; c < 6; c++) {
-			const struct jv *f = jget(m, cols[c]);
+		const char *v[8];
+		for (int c = 0; c < r->n && c < 8; c++) {
+			const struct jv *f = jget(m, r->cols[c]);
 			v[c] = f && f->s ? f->s : "-";
 		}
-		printf("%-5s %-40s %-22s %10s %12s %s\n", v[0], v[1], v[2], v[3], v[4], v[5]);
+		print_row(r, v);
 	}
 }
 
@@ -368,6 +405,7 @@ main(int argc, char **argv)
 
 	char request[128];
 	bool mappings = false;
+	const struct rows *rows = NULL; /* a table command: neighbours, routes */
 	uint32_t start = 0, count = 0;
 	const char *subscriber = NULL;
 	if (strcmp(cmd, "info") == 0 || strcmp(cmd, "stats") == 0) {
@@ -394,6 +432,11 @@ main(int argc, char **argv)
 			start = nargs > 0 ? (uint32_t)strtoul(args[0], NULL, 10) : 0;
 			count = nargs > 1 ? (uint32_t)strtoul(args[1], NULL, 10) : 0;
 		}
+	} else if (strcmp(cmd, "neighbours") == 0 && nargs == 0) {
+		rows = &neighbour_rows;
+	} else if (strcmp(cmd, "routes") == 0 && nargs == 0) {
+		rows = &route_rows;
+		snprintf(request, sizeof(request), "/cgnat/routes");
 	} else if (strcmp(cmd, "raw") == 0 && nargs == 1) {
 		snprintf(request, sizeof(request), "%s", args[0]);
 	} else {
@@ -408,6 +451,30 @@ main(int argc, char **argv)
 
 	struct jv v;
 	int rc;
+	if (rows) { /* every page (neighbours follow 'next'; routes are one page) */
+		if (json)
+			printf("[");
+		for (uint32_t next = 0, first = 1;; first = 0) {
+			if (rows == &neighbour_rows)
+				snprintf(request, sizeof(request), "/cgnat/neighbours,%u", next);
+			if ((rc = query(fd, request, reply, sizeof(reply), &v)) != 0)
+				return 1;
+			if (json) {
+				printf(first ? "" : ", ");
+				jwrite(&v);
+			} else {
+				print_rows(rows, &v, first);
+			}
+			const struct jv *n = jget(&v, "next");
+			next = n && n->s ? (uint32_t)strtoul(n->s, NULL, 10) : 0;
+			if (next == 0)
+				break;
+		}
+		if (json)
+			printf("]\n");
+		close(fd);
+		return 0;
+	}
 	if (!mappings) {
 		if ((rc = query(fd, request, reply, sizeof(reply), &v)) != 0)
 			return 1;
@@ -440,7 +507,7 @@ main(int argc, char **argv)
 				printf(", ");
 			jwrite(&v);
 		} else {
-			print_mapping_rows(&v, header);
+			print_rows(&mapping_rows, &v, header);
 			header = false;
 		}
 		const struct jv *next = jget(&v, "next");

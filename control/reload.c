@@ -49,6 +49,11 @@ restart_needed(const struct cgn_config *a, const struct cgn_config *b)
 		return "dataplane";
 	if (a->n_ports != b->n_ports || memcmp(a->ports, b->ports, sizeof(a->ports[0]) * a->n_ports) != 0)
 		return "ports";
+	if (a->n_routes != b->n_routes || memcmp(a->routes, b->routes, sizeof(a->routes[0]) * a->n_routes) != 0 ||
+	    a->n_neighbours != b->n_neighbours ||
+	    memcmp(a->neighbours, b->neighbours, sizeof(a->neighbours[0]) * a->n_neighbours) != 0 ||
+	    memcmp(&a->arp, &b->arp, sizeof(a->arp)) != 0)
+		return "routes/neighbours/arp";
 	if (a->nat.filtering != b->nat.filtering || a->nat.udp_timeout_s != b->nat.udp_timeout_s ||
 	    a->nat.tcp_established_s != b->nat.tcp_established_s || a->nat.tcp_transitory_s != b->nat.tcp_transitory_s ||
 	    a->nat.icmp_timeout_s != b->nat.icmp_timeout_s)

@@ -153,14 +153,18 @@ cmd_stats(const char *cmd __rte_unused, const char *params __rte_unused, struct 
 	rte_tel_data_add_dict_u64(d, "punt_malformed", LOAD(tel.dp->punt_stats.malformed));
 	rte_tel_data_add_dict_u64(d, "punt_tx_failed", LOAD(tel.dp->punt_stats.tx_failed));
 	rte_tel_data_add_dict_u64(d, "punt_outside_refused", LOAD(tel.dp->punt_stats.outside_refused));
-	rte_tel_data_add_dict_u64(d, "nh_arp_requests", LOAD(tel.dp->nh_stats.arp_requests));
-	rte_tel_data_add_dict_u64(d, "nh_expired", LOAD(tel.dp->nh_stats.expired));
-	for (unsigned i = 0; i < tel.dp->n_ports; i++) {
-		if (tel.dp->ports[i].next_hop == 0 || tel.dp->ports[i].have_peer_mac)
-			continue;
-		snprintf(name, sizeof(name), "port%u_next_hop_resolved", i);
-		rte_tel_data_add_dict_u64(d, name, (LOAD(tel.dp->ports[i].nh_mac) & CGN_NH_VALID) != 0);
-	}
+	const struct cgn_routes *rt = &tel.dp->routes;
+	rte_tel_data_add_dict_u64(d, "nh_arp_requests", LOAD(rt->stats.arp_requests));
+	rte_tel_data_add_dict_u64(d, "nh_expired", LOAD(rt->stats.expired));
+	rte_tel_data_add_dict_u64(d, "nh_learned", LOAD(rt->stats.learned));
+	rte_tel_data_add_dict_u64(d, "nh_forgotten", LOAD(rt->stats.forgotten));
+	rte_tel_data_add_dict_u64(d, "nh_table_full", LOAD(rt->stats.full));
+	rte_tel_data_add_dict_u64(d, "nh_resolve_full", LOAD(rt->stats.resolve_full));
+	rte_tel_data_add_dict_u64(d, "nh_learned_now", LOAD(rt->n_learned));
+	uint64_t resolved = 0;
+	for (uint32_t i = 0; i < rt->capacity; i++)
+		resolved += LOAD(rt->neigh[i].in_use) && (LOAD(rt->neigh[i].mac) & CGN_NEIGH_VALID);
+	rte_tel_data_add_dict_u64(d, "nh_resolved_now", resolved);
 
 	/* Workers, summed (per-worker figures come with the packet counters). */
 	struct cgn_worker_stats sum = { 0 };
@@ -418,6 +422,86 @@ cmd_subscriber(const char *cmd __rte_unused, const char *params, struct rte_tel_
 	return leave(0);
 }
 
+static const char *
+port_name(unsigned i)
+{
+	return i < tel.cfg->n_ports ? tel.cfg->ports[i].name : "?";
+}
+
+/* /cgnat/neighbours[,START]: the neighbour table, 64 entries a page (one dict each). */
+static int
+cmd_neighbours(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
+{
+	static const char *const kinds[] = { "gateway", "static", "learned" };
+	char name[32], buf[CGN_ADDR_STRLEN];
+	uint32_t slot = params && *params ? (uint32_t)strtoul(params, NULL, 10) : 0, n = 0;
+	if (!enter(d))
+		return 0;
+	const struct cgn_routes *rt = &tel.dp->routes;
+	uint64_t now = cgn_clock_ms();
+	rte_tel_data_start_dict(d);
+	for (; slot < rt->capacity && n < 64; slot++) {
+		const struct cgn_neigh *nb = &rt->neigh[slot];
+		if (!LOAD(nb->in_use))
+			continue;
+		struct rte_tel_data *e = rte_tel_data_alloc();
+		if (e == NULL)
+			break;
+		rte_tel_data_start_dict(e);
+		struct cgn_addr a = cgn_addr_from_v4(nb->addr);
+		rte_tel_data_add_dict_string(e, "address", cgn_addr_format(&a, buf, sizeof(buf)));
+		rte_tel_data_add_dict_string(e, "port", port_name(nb->port));
+		rte_tel_data_add_dict_string(e, "kind", kinds[nb->kind <= CGN_NEIGH_LEARNED ? nb->kind : 0]);
+		uint64_t w = LOAD(nb->mac), seen = LOAD(nb->seen_ms);
+		if (w & CGN_NEIGH_VALID) {
+			struct rte_ether_addr mac;
+			char text[RTE_ETHER_ADDR_FMT_SIZE];
+			cgn_neigh_mac(w, &mac);
+			rte_ether_format_addr(text, sizeof(text), &mac);
+			rte_tel_data_add_dict_string(e, "mac", text);
+		}
+		const char *state = !(w & CGN_NEIGH_VALID)            ? "incomplete"
+				    : nb->kind == CGN_NEIGH_STATIC         ? "permanent"
+				    : now < seen + rt->reachable_ms        ? "reachable"
+									   : "stale";
+		rte_tel_data_add_dict_string(e, "state", state);
+		if ((w & CGN_NEIGH_VALID) && nb->kind != CGN_NEIGH_STATIC)
+			rte_tel_data_add_dict_u64(e, "heard_ms_ago", now > seen ? now - seen : 0);
+		snprintf(name, sizeof(name), "neighbour_%u", n++);
+		rte_tel_data_add_dict_container(d, name, e, 0);
+	}
+	rte_tel_data_add_dict_u64(d, "count", n);
+	rte_tel_data_add_dict_u64(d, "next", slot < rt->capacity ? slot : 0);
+	return leave(0);
+}
+
+/* /cgnat/routes: the route tables as configured (a port's next_hop is its 0.0.0.0/0). */
+static int
+cmd_routes(const char *cmd __rte_unused, const char *params __rte_unused, struct rte_tel_data *d)
+{
+	char name[32], buf[CGN_PREFIX_STRLEN];
+	if (!enter(d))
+		return 0;
+	rte_tel_data_start_dict(d);
+	for (unsigned i = 0; i < tel.cfg->n_routes; i++) {
+		const struct cgn_route_cfg *r = &tel.cfg->routes[i];
+		struct rte_tel_data *e = rte_tel_data_alloc();
+		if (e == NULL)
+			break;
+		rte_tel_data_start_dict(e);
+		struct cgn_prefix p = { cgn_addr_from_v4(r->net), (uint8_t)(96 + r->len) };
+		rte_tel_data_add_dict_string(e, "prefix", cgn_prefix_format(&p, buf, sizeof(buf)));
+		rte_tel_data_add_dict_string(e, "table", tel.cfg->ports[r->port].role == CGN_PORT_INSIDE ? "inside" : "outside");
+		rte_tel_data_add_dict_string(e, "port", port_name(r->port));
+		struct cgn_addr via = cgn_addr_from_v4(r->via);
+		rte_tel_data_add_dict_string(e, "via", r->via ? cgn_addr_format(&via, buf, sizeof(buf)) : "connected");
+		snprintf(name, sizeof(name), "route_%u", i);
+		rte_tel_data_add_dict_container(d, name, e, 0);
+	}
+	rte_tel_data_add_dict_u64(d, "count", tel.cfg->n_routes);
+	return leave(0);
+}
+
 /* /cgnat/pool[,START]: blocks in use per pool address, up to 200 addresses a page. */
 static int
 cmd_pool(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
@@ -464,6 +548,11 @@ cgn_telemetry_init(const struct cgn_config *cfg, struct pcp_server *srv, struct 
 					     "One subscriber: external address, port blocks, quota use. Parameter: ADDR")) ||
 	    (rc = rte_telemetry_register_cmd("/cgnat/pool", cmd_pool,
 					     "Port blocks in use per pool address. Parameter: START (optional)")) ||
+	    (rc = rte_telemetry_register_cmd("/cgnat/neighbours", cmd_neighbours,
+					     "The neighbour table: address, port, MAC, state. Parameter: START (optional); "
+					     "'next' is the next START")) ||
+	    (rc = rte_telemetry_register_cmd("/cgnat/routes", cmd_routes,
+					     "The route tables: prefix, table, port, via. No parameters")) ||
 	    (rc = rte_telemetry_register_cmd("/cgnat/mappings", cmd_mappings,
 					     "Shared-table mappings. Parameters: START[,COUNT[,SUBSCRIBER]]; 'next' is the next START")) ||
 	    (rc = rte_telemetry_register_cmd("/cgnat/sessions", cmd_mappings,

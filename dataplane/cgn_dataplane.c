@@ -76,7 +76,10 @@ cgn_dataplane_create(const struct cgn_config *cfg, struct cgn_pb *pb)
 					     : ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ (i + 1) * 0x9e3779b97f4a7c15ull;
 		i++;
 	}
+	dp->routes.dflt[CGN_PORT_INSIDE] = dp->routes.dflt[CGN_PORT_OUTSIDE] = -1; /* no routes without ports */
 	if (cgn_ports_init(dp, cfg) != 0)
+		goto fail;
+	if (dp->n_ports && cgn_routes_create(dp, &dp->routes, cfg) != 0)
 		goto fail;
 	if (dp->n_ports) {
 		dp->punt = rte_ring_create("cgn_punt", CGN_PUNT_RING_SIZE, (int)rte_socket_id(), RING_F_SC_DEQ);
@@ -124,6 +127,7 @@ cgn_dataplane_free(struct cgn_dataplane *dp)
 		rte_ring_free(rings[i]);
 	}
 	cgn_ports_fini(dp);
+	cgn_routes_free(&dp->routes);
 	for (unsigned i = 0; i < dp->n_workers; i++) {
 		rte_ring_free(dp->workers[i].ring);
 		rte_free(dp->workers[i].held);

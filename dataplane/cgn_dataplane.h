@@ -28,6 +28,7 @@
 #include "cgn_portblock.h"
 #include "cgn_table.h"
 #include "nat44.h"
+#include "route.h"
 
 #define CGN_RING_BURST 32 /* control messages a worker applies per loop */
 #define CGN_RX_BURST 32   /* packets a worker reads from a port at once */
@@ -81,14 +82,10 @@ struct cgn_port {
 	uint16_t port_id;
 	enum cgn_port_role role;
 	struct rte_ether_addr mac;      /* its own */
-	struct rte_ether_addr peer_mac; /* frames leave for it */
+	struct rte_ether_addr peer_mac; /* frames no route matches leave for it */
 	bool have_peer_mac;
 	uint32_t address;               /* the CGN's own IPv4 address on this link; 0 none */
-	uint32_t next_hop;              /* resolved by ARP (neighbour.c) when !have_peer_mac; 0 none */
 	bool pcp_management;            /* outside port whose PCP is punted too (third-party senders) */
-	uint64_t nh_mac;                /* CGN_NH_VALID | its MAC in the low 48 bits; workers write, atomics */
-	uint64_t nh_seen_ms;            /* when an ARP frame from the next hop last arrived */
-	uint64_t nh_next_request_ms;    /* control thread: when to send the next ARP request */
 	uint16_t queues;                /* RX/TX queue pairs: one per worker */
 };
 
@@ -109,9 +106,7 @@ struct cgn_dataplane {
 	struct {                        /* written by the control thread (punt.c), read by telemetry */
 		uint64_t answered, unanswered, malformed, tx_failed, outside_refused;
 	} punt_stats;
-	struct {                        /* written by the control thread (neighbour.c) */
-		uint64_t arp_requests, expired;
-	} nh_stats;
+	struct cgn_routes routes;       /* route tables and neighbours (route.h) */
 	unsigned n_workers;
 	uint32_t idle_sleep_us;
 	volatile bool stop;
@@ -188,44 +183,23 @@ int cgn_punt_unicast(struct cgn_dataplane *dp, uint32_t dst, uint16_t dport, con
 
 #define CGN_PUNT_RING_SIZE 1024  /* each of punt and punt_tx: mbufs they may hold */
 
-#define CGN_NH_VALID (1ull << 63)
-#define CGN_NH_REACHABLE_MS 30000 /* a next hop heard from this recently needs no request */
-#define CGN_NH_RETRY_MS 1000      /* requests while unresolved or stale, one a second */
-#define CGN_NH_PROBES 3           /* stale and this many requests unanswered: unresolved */
-
-/** A MAC as the port's nh_mac word: CGN_NH_VALID and the 48 bits. */
-static inline uint64_t
-cgn_nh_word(const struct rte_ether_addr *mac)
-{
-	uint64_t w = CGN_NH_VALID;
-	for (int i = 0; i < 6; i++)
-		w |= (uint64_t)mac->addr_bytes[i] << (40 - 8 * i);
-	return w;
-}
-
 /**
- * The MAC frames leaving by a port go to: its peer_mac, or its next hop once resolved.
- * @return false if the port has neither (or the next hop is not resolved yet). Any thread.
+ * The MAC frames leaving by a port go to when no route matches: its peer_mac.
+ * @return false if it has none. Any thread.
  */
 static inline bool
-cgn_port_next_hop_mac(const struct cgn_port *port, struct rte_ether_addr *mac)
+cgn_port_peer_mac(const struct cgn_port *port, struct rte_ether_addr *mac)
 {
-	if (port->have_peer_mac) {
-		*mac = port->peer_mac;
-		return true;
-	}
-	uint64_t w = __atomic_load_n(&port->nh_mac, __ATOMIC_RELAXED);
-	if (port->next_hop == 0 || !(w & CGN_NH_VALID))
+	if (!port->have_peer_mac)
 		return false;
-	for (int i = 0; i < 6; i++)
-		mac->addr_bytes[i] = (uint8_t)(w >> (40 - 8 * i));
+	*mac = port->peer_mac;
 	return true;
 }
 
 /**
- * Next-hop resolution (neighbour.c): sends the ARP requests that are due, for every port with
- * a next_hop, and forgets a MAC the next hop stopped confirming. Workers learn the MAC from
- * the next hop's ARP frames (local.c). Control thread only; call every few milliseconds.
+ * Neighbour resolution (neighbour.c): makes the entries the workers asked for, sends the ARP
+ * requests that are due, forgets what stopped answering. Workers learn the answers from ARP
+ * frames (local.c). Control thread only; call every few milliseconds.
  */
 void cgn_neighbours_tick(struct cgn_dataplane *dp, uint64_t now_ms);
 

@@ -61,7 +61,6 @@ port_setup(struct cgn_dataplane *dp, struct cgn_port *p, const struct cgn_port_c
 	p->queues = q;
 	p->have_peer_mac = pc->have_peer_mac;
 	p->address = pc->address;
-	p->next_hop = pc->next_hop;
 	p->pcp_management = pc->pcp_management;
 	memcpy(p->peer_mac.addr_bytes, pc->peer_mac, 6);
 	rte_eth_promiscuous_enable(p->port_id); /* pool addresses are many; MAC filtering is not ours */

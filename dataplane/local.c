@@ -8,7 +8,7 @@
  *   the punt ring (punt.c answers). PCP from the outside is not served (RFC 6887 §8.2: the
  *   server listens on its internal interfaces) and is counted with LOCAL, except on an
  *   outside port marked pcp_management (the control thread serves third-party senders).
- * ARP from a port's next hop (request or reply) teaches its MAC (neighbour.c resolves it).
+ * ARP from a neighbour of the port (request or reply) teaches its MAC (route.h, neighbour.c).
  * Everything else for the CGN's own address is dropped and counted (LOCAL).
  * Worker context; no allocation: the request becomes the reply.
  */
@@ -43,12 +43,10 @@ cgn_local_arp(struct cgn_worker *w, struct cgn_pkt *p)
 	if (arp->arp_hardware != rte_cpu_to_be_16(RTE_ARP_HRD_ETHER) ||
 	    arp->arp_protocol != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4) || arp->arp_hlen != 6 || arp->arp_plen != 4)
 		return cgn_drop(w, p, CGN_DROP_ARP_NOT_OURS);
-	/* Any ARP frame from the port's next hop, request or reply, tells its MAC (RFC 826's
-	 * "merge" of the sender's pair; neighbour.c asks for it and ages it). */
-	if (port->next_hop && arp->arp_data.arp_sip == port->next_hop) {
-		struct cgn_port *wp = &dp->ports[pi];
-		__atomic_store_n(&wp->nh_mac, cgn_nh_word(&arp->arp_data.arp_sha), __ATOMIC_RELAXED);
-		__atomic_store_n(&wp->nh_seen_ms, w->now_ms, __ATOMIC_RELAXED);
+	/* Any ARP frame from a neighbour we asked for, request or reply, tells its MAC (RFC 826's
+	 * "merge" of the sender's pair; neighbour.c asks and ages). */
+	if (dp->routes.hash && cgn_neigh_learn(&dp->routes, arp->arp_data.arp_sip, (uint8_t)pi, &arp->arp_data.arp_sha,
+					       w->now_ms)) {
 		w->pkt.arp_learned++;
 		if (arp->arp_opcode == rte_cpu_to_be_16(RTE_ARP_OP_REPLY)) {
 			rte_pktmbuf_free(p->m);

@@ -116,26 +116,36 @@ track_tcp(struct cgn_mapping *m, const struct cgn_pkt *p, bool outbound)
 		__atomic_store_n(&m->tcp_state, next, __ATOMIC_RELAXED);
 }
 
+/* Routes the frame toward role's side (route.h) and sends it. Without a matching route it
+ * leaves by p->out_port, to that port's peer_mac, or back to the sender when it leaves by
+ * the port it came in on, or broadcast. */
 static bool
-send_out(struct cgn_worker *w, struct cgn_pkt *p)
+send_out(struct cgn_worker *w, struct cgn_pkt *p, uint8_t role)
 {
 	struct cgn_dataplane *dp = w->dp;
-	int16_t pi = dp->port_index[p->out_port];
 	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(p->m, struct rte_ether_hdr *);
-	if (pi >= 0) {
-		const struct cgn_port *port = &dp->ports[pi];
-		if (!cgn_port_next_hop_mac(port, &eth->dst_addr)) {
-			if (port->next_hop) { /* not resolved yet */
-				cgn_drop(w, p, CGN_DROP_NO_NEIGHBOUR);
-				return false;
-			}
-			if (p->out_port == p->in_port)
-				eth->dst_addr = eth->src_addr;
-			else /* no neighbour configured */
-				memset(&eth->dst_addr, 0xff, sizeof(eth->dst_addr));
-		}
-		eth->src_addr = port->mac;
+	struct rte_ether_addr dst;
+	switch (cgn_route_frame(&dp->routes, (enum cgn_port_role)role, p->ip->dst_addr, &p->out_port, &dst)) {
+	case CGN_ROUTE_OK:
+		eth->dst_addr = dst;
+		break;
+	case CGN_ROUTE_UNRESOLVED:
+		cgn_drop(w, p, CGN_DROP_NO_NEIGHBOUR);
+		return false;
+	case CGN_ROUTE_NONE: {
+		int16_t pi = dp->port_index[p->out_port];
+		if (pi >= 0 && cgn_port_peer_mac(&dp->ports[pi], &dst))
+			eth->dst_addr = dst;
+		else if (p->out_port == p->in_port)
+			eth->dst_addr = eth->src_addr;
+		else /* no neighbour configured */
+			memset(&eth->dst_addr, 0xff, sizeof(eth->dst_addr));
+		break;
 	}
+	}
+	int16_t pi = dp->port_index[p->out_port];
+	if (pi >= 0)
+		eth->src_addr = dp->ports[pi].mac;
 	w->pkt.tx++;
 	rte_eth_tx_buffer(p->out_port, (uint16_t)w->index, w->tx[p->out_port], p->m);
 	return true;
@@ -169,6 +179,7 @@ outbound(struct cgn_worker *w, struct cgn_pkt *p)
 	/* Hairpinning (RFC 4787 REQ-9, RFC 5382 REQ-8): to one of our external endpoints. The
 	 * source stays the external one just written, as REQ-9 asks. */
 	p->out_port = port_of(dp, CGN_PORT_OUTSIDE);
+	p->to = CGN_PORT_OUTSIDE;
 	if (!p->icmp_error && cgn_dataplane_in_pool(dp, p->ip->dst_addr)) {
 		struct cgn_addr dst = cgn_addr_from_v4(p->ip->dst_addr);
 		uint16_t dport = (uint16_t)(p->l4[2] << 8 | p->l4[3]);
@@ -182,7 +193,8 @@ outbound(struct cgn_worker *w, struct cgn_pkt *p)
 		    (mode != CGN_FILTER_EIF && (peer->flags & CGN_MAP_IMPLICIT) && !peer_permitted(peer, p, mode)))
 			return cgn_drop(w, p, CGN_DROP_FILTERED);
 		cgn_translate_hairpin(p, peer);
-		p->out_port = p->in_port;
+		p->out_port = p->in_port; /* when no inside route says otherwise */
+		p->to = CGN_PORT_INSIDE;
 		w->pkt.hairpinned++;
 	}
 	return CGN_TX;
@@ -207,6 +219,7 @@ inbound(struct cgn_worker *w, struct cgn_pkt *p)
 	if (p->icmp_error)
 		w->pkt.icmp_errors_translated++;
 	p->out_port = port_of(w->dp, CGN_PORT_INSIDE);
+	p->to = CGN_PORT_INSIDE;
 	return CGN_TX;
 }
 
@@ -256,7 +269,7 @@ cgn_nat44_burst(struct cgn_worker *w, uint16_t port, struct rte_mbuf **pkts, uin
 		struct cgn_pkt *p = &ctx[live[j]];
 		p->map = (hits & (1ull << j)) ? data[j] : NULL;
 		enum cgn_verdict v = side == CGN_SIDE_INSIDE ? outbound(w, p) : inbound(w, p);
-		if (v == CGN_TX && send_out(w, p))
+		if (v == CGN_TX && send_out(w, p, p->to))
 			sent++;
 	}
 	return sent;

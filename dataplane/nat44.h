@@ -48,6 +48,7 @@ struct cgn_pkt {
 	uint16_t l4_len;            /* octets from l4 to the end of the IP payload */
 	uint8_t proto;              /* of the flow: of the embedded packet for ICMP errors */
 	uint8_t side;               /* enum cgn_key_side it arrived on */
+	uint8_t to;                 /* enum cgn_port_role of the side it leaves toward (routing) */
 	bool icmp_error;            /* an ICMP error: the flow is the embedded packet's */
 	struct rte_ipv4_hdr *emb_ip; /* ICMP errors: the embedded IPv4 header */
 	uint8_t *emb_l4;            /* ... and its first 8 octets of transport header */

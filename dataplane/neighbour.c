@@ -1,11 +1,17 @@
 /*
- * Next-hop resolution for the ports that name a next_hop instead of a static peer_mac: the
- * control thread asks (ARP requests, RFC 826) and ages; the workers learn the answer from
- * any ARP frame the next hop sends (local.c) and drop what they cannot address meanwhile
- * (NO_NEIGHBOUR). States, per port:
- *   unresolved  → a broadcast request every CGN_NH_RETRY_MS, without end;
- *   reachable   → heard from within CGN_NH_REACHABLE_MS: nothing to do;
- *   stale       → requests again; CGN_NH_PROBES unanswered → unresolved (the MAC is forgotten).
+ * Neighbour resolution (RFC 826), the control thread's half of the neighbour table (route.h):
+ * it asks for gateways and directly connected destinations, ages what it learned and forgets
+ * what stops answering; the workers learn the answers (local.c) and drop what they cannot
+ * address meanwhile (NO_NEIGHBOUR). States of an entry, after RFC 4861 §7.3's:
+ *   incomplete → a broadcast request every arp.retry_ms; a learned entry unanswered
+ *                arp.probes times is deleted, a gateway is asked for without end;
+ *   reachable  → heard from within arp.reachable_ms: nothing to do;
+ *   stale      → asked again every arp.retry_ms; arp.probes unanswered: the MAC is forgotten
+ *                (a learned entry is deleted, a gateway is incomplete again). A learned
+ *                entry nothing was sent to since it was reachable is deleted instead of
+ *                asked for (the next frame for it makes it again).
+ * Static entries are never asked for. A deleted entry's slot and hash position are reused
+ * only after an RCU grace period of the workers.
  * Control thread only; the requests go out through worker 0 (cgn_dataplane_control_tx).
  */
 #include <rte_arp.h>
@@ -13,7 +19,7 @@
 #include "cgn_dataplane.h"
 
 static void
-send_request(struct cgn_dataplane *dp, struct cgn_port *port)
+send_request(struct cgn_dataplane *dp, const struct cgn_port *port, uint32_t target)
 {
 	struct rte_mbuf *m = rte_pktmbuf_alloc(dp->mbufs);
 	if (m == NULL)
@@ -34,33 +40,119 @@ send_request(struct cgn_dataplane *dp, struct cgn_port *port)
 				     .arp_opcode = rte_cpu_to_be_16(RTE_ARP_OP_REQUEST) };
 	arp->arp_data.arp_sha = port->mac;
 	arp->arp_data.arp_sip = port->address;
-	arp->arp_data.arp_tip = port->next_hop;
+	arp->arp_data.arp_tip = target;
 	if (cgn_dataplane_control_tx(dp, port->port_id, m) == 0)
-		dp->nh_stats.arp_requests++;
+		dp->routes.stats.arp_requests++;
+}
+
+static void
+ask(struct cgn_dataplane *dp, struct cgn_neigh *n, uint64_t now_ms)
+{
+	send_request(dp, &dp->ports[n->port], n->addr);
+	if (n->unanswered < UINT8_MAX)
+		n->unanswered++;
+	n->next_request_ms = now_ms + dp->routes.retry_ms;
+}
+
+/* Deletes a learned entry; its slot waits out a grace period. */
+static void
+retire(struct cgn_routes *rt, uint32_t slot)
+{
+	struct cgn_neigh *n = &rt->neigh[slot];
+	struct cgn_neigh_key k = { n->addr, n->port };
+	int32_t pos = rte_hash_del_key(rt->hash, &k);
+	n->in_use = 0;
+	rt->n_learned--;
+	rt->stats.forgotten++;
+	if (pos < 0)
+		return; /* cannot happen: it was found */
+	struct cgn_neigh_retired *r = &rt->retired[rt->retired_tail++ % rt->capacity];
+	*r = (struct cgn_neigh_retired){ .token = rte_rcu_qsbr_start(rt->rcu), .position = pos, .slot = slot };
+}
+
+static void
+reclaim(struct cgn_routes *rt)
+{
+	while (rt->retired_head != rt->retired_tail) {
+		struct cgn_neigh_retired *r = &rt->retired[rt->retired_head % rt->capacity];
+		if (rte_rcu_qsbr_check(rt->rcu, r->token, false) != 1)
+			return;
+		rte_hash_free_key_with_position(rt->hash, r->position);
+		rt->free_slots[rt->n_free++] = r->slot;
+		rt->retired_head++;
+	}
+}
+
+/* Destinations the workers could not address: make their entries and ask at once. */
+static void
+drain_resolve(struct cgn_dataplane *dp, uint64_t now_ms)
+{
+	struct cgn_routes *rt = &dp->routes;
+	struct cgn_neigh_key keys[64];
+	unsigned n = rte_ring_sc_dequeue_burst_elem(rt->resolve, keys, sizeof(keys[0]), 64, NULL);
+	for (unsigned i = 0; i < n; i++) {
+		if (cgn_neigh_find(rt, keys[i].addr, (uint8_t)keys[i].port) >= 0)
+			continue; /* asked already (the workers send one per frame until it exists) */
+		int32_t slot = -1;
+		if (rt->n_learned < rt->max_learned)
+			slot = cgn_neigh_add(rt, keys[i].addr, (uint8_t)keys[i].port, CGN_NEIGH_LEARNED, now_ms);
+		if (slot < 0) {
+			rt->stats.full++;
+			continue;
+		}
+		rt->n_learned++;
+		rt->stats.learned++;
+		ask(dp, &rt->neigh[slot], now_ms);
+	}
 }
 
 void
 cgn_neighbours_tick(struct cgn_dataplane *dp, uint64_t now_ms)
 {
-	for (unsigned i = 0; i < dp->n_ports; i++) {
-		struct cgn_port *port = &dp->ports[i];
-		if (port->have_peer_mac || port->next_hop == 0 || now_ms < port->nh_next_request_ms)
+	struct cgn_routes *rt = &dp->routes;
+	if (rt->hash == NULL)
+		return;
+	reclaim(rt);
+	drain_resolve(dp, now_ms);
+	if (now_ms < rt->next_walk_ms)
+		return;
+	/* Timers with a granularity of a tenth of retry_ms: a walk of every slot, not every tick. */
+	rt->next_walk_ms = now_ms + RTE_MAX(rt->retry_ms / 10, 1u);
+	for (uint32_t slot = 0; slot < rt->capacity; slot++) {
+		struct cgn_neigh *n = &rt->neigh[slot];
+		if (!n->in_use || n->kind == CGN_NEIGH_STATIC || now_ms < n->next_request_ms)
 			continue;
-		uint64_t mac = __atomic_load_n(&port->nh_mac, __ATOMIC_RELAXED);
-		uint64_t seen = __atomic_load_n(&port->nh_seen_ms, __ATOMIC_RELAXED);
-		if (mac & CGN_NH_VALID) {
-			if (now_ms < seen + CGN_NH_REACHABLE_MS) {
-				port->nh_next_request_ms = seen + CGN_NH_REACHABLE_MS;
+		uint64_t mac = __atomic_load_n(&n->mac, __ATOMIC_RELAXED);
+		uint64_t seen = __atomic_load_n(&n->seen_ms, __ATOMIC_RELAXED);
+		if ((mac & CGN_NEIGH_VALID) && now_ms < seen + rt->reachable_ms) {
+			n->unanswered = 0;
+			n->next_request_ms = seen + rt->reachable_ms;
+			continue;
+		}
+		if ((mac & CGN_NEIGH_VALID) && n->unanswered == 0 && n->kind == CGN_NEIGH_LEARNED) {
+			/* Stale now: worth asking only if something still goes to it. */
+			if (!__atomic_exchange_n(&n->used, 0, __ATOMIC_RELAXED)) {
+				retire(rt, slot);
 				continue;
 			}
-			if (now_ms >= seen + CGN_NH_REACHABLE_MS + CGN_NH_PROBES * CGN_NH_RETRY_MS) {
-				/* A worker may have just learned it again: only forget what was read. */
-				if (__atomic_compare_exchange_n(&port->nh_mac, &mac, 0, false, __ATOMIC_RELAXED,
-								__ATOMIC_RELAXED))
-					dp->nh_stats.expired++;
-			}
 		}
-		send_request(dp, port);
-		port->nh_next_request_ms = now_ms + CGN_NH_RETRY_MS;
+		if (n->unanswered >= rt->probes) {
+			/* A worker may be learning it again right now: forget only what was read, and
+			 * put it back if the answer came meanwhile. */
+			if ((mac & CGN_NEIGH_VALID) &&
+			    __atomic_compare_exchange_n(&n->mac, &mac, 0, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+				if (__atomic_load_n(&n->seen_ms, __ATOMIC_RELAXED) != seen) {
+					__atomic_store_n(&n->mac, mac, __ATOMIC_RELAXED);
+					continue;
+				}
+				rt->stats.expired++;
+			}
+			if (n->kind == CGN_NEIGH_LEARNED) {
+				retire(rt, slot);
+				continue;
+			}
+			n->unanswered = 0;
+		}
+		ask(dp, n, now_ms);
 	}
 }

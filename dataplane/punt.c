@@ -157,10 +157,23 @@ cgn_punt_multicast(struct cgn_dataplane *dp, uint32_t group, uint16_t dport, con
 int
 cgn_punt_unicast(struct cgn_dataplane *dp, uint32_t dst, uint16_t dport, const uint8_t *msg, size_t len)
 {
+	struct rte_ether_addr mac;
+	uint16_t port_id;
+	switch (dp->n_ports ? cgn_route_frame(&dp->routes, CGN_PORT_INSIDE, dst, &port_id, &mac) : CGN_ROUTE_NONE) {
+	case CGN_ROUTE_OK: {
+		const struct cgn_port *port = &dp->ports[dp->port_index[port_id]];
+		if (port->address == 0)
+			return -EHOSTUNREACH;
+		return send_from_port(dp, port, &mac, dst, dport, 64, msg, len);
+	}
+	case CGN_ROUTE_UNRESOLVED:
+		return -EHOSTUNREACH; /* asked for; the caller's other way, or the next send */
+	case CGN_ROUTE_NONE:
+		break;
+	}
 	for (unsigned i = 0; i < dp->n_ports; i++) {
 		const struct cgn_port *port = &dp->ports[i];
-		struct rte_ether_addr mac;
-		if (port->role == CGN_PORT_INSIDE && port->address && cgn_port_next_hop_mac(port, &mac))
+		if (port->role == CGN_PORT_INSIDE && port->address && cgn_port_peer_mac(port, &mac))
 			return send_from_port(dp, port, &mac, dst, dport, 64, msg, len);
 	}
 	return -EHOSTUNREACH;

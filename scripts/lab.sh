@@ -13,7 +13,8 @@
 #                       100.64.0.1 ─(veth r-in/dp-in)─┘   pool 203.0.113.0/28 ─(veth dp-out/i0)
 #
 # The subscribers reach cgnatd through the cgn namespace's kernel, as through a BNG: cgnatd's
-# inside next hop is that router, its outside one the inet host (both resolved by ARP).
+# route to 100.64.0.0/10 goes via that router, its default route via the inet host (both
+# resolved by ARP); hosts on the router's segment 100.64.0.0/24 are directly connected.
 # cgnatd reads dp-in and dp-out raw (net_af_packet); the kernel of the cgn namespace must not
 # forward what arrives on them, and senders compute their own TCP/UDP checksums (a veth leaves
 # them to "hardware"; scripts/lib/tx_csum_off.py).
@@ -44,10 +45,14 @@ pcp = {
 };
 nat = { pool = [ "203.0.113.0/28" ]; ports = "1024-65535"; block_size = 512; max_blocks = 8; };
 dataplane = { table_size = 65536; idle_sleep_us = 100; icmp_source = "203.0.113.15"; };
-# Next hops resolved by ARP (peer_mac = "..." would pin them instead).
-ports = ( { name = "net_af_packet0"; role = "inside";  address = "100.64.0.254"; next_hop = "100.64.0.1"; },
+# Next hops resolved by ARP (a static entry in neighbours = ( ... ) would pin one instead).
+ports = ( { name = "net_af_packet0"; role = "inside";  address = "100.64.0.254"; },
           { name = "net_af_packet1"; role = "outside"; address = "198.51.100.1"; next_hop = "198.51.100.10";
             pcp_management = true; } );        # PCP from third_party hosts only: RFC 6887 §8.2
+# The subscribers are behind the access router; its own segment is directly connected (cgnatd
+# asks for each host there by ARP). The outside port's next_hop is the outside's 0.0.0.0/0.
+routes = ( { prefix = "100.64.0.0/10"; port = "net_af_packet0"; via = "100.64.0.1"; },
+           { prefix = "100.64.0.0/24"; port = "net_af_packet0"; } );
 CONF
 }
 

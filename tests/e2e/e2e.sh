@@ -51,11 +51,32 @@ case_ping_through_the_nat() {
 case_next_hops_resolved_by_arp() {
 	# The lab names next hops, not MACs: cgnatd asked for them (ARP requests from its port
 	# addresses) and learned the answers; the traffic of the other cases depends on it.
-	[ "$(counter port0_next_hop_resolved)" = 1 ] || fail "inside next hop 100.64.0.1 unresolved"
-	[ "$(counter port1_next_hop_resolved)" = 1 ] || fail "outside next hop 198.51.100.10 unresolved"
+	local table
+	table=$(ctl neighbours)
+	echo "$table" | grep -Eq "^100\.64\.0\.1 +net_af_packet0 +02:00:00:00:10:01 +(reachable|stale) +gateway" ||
+		fail "inside next hop 100.64.0.1 unresolved: $table"
+	echo "$table" | grep -Eq "^198\.51\.100\.10 +net_af_packet1 +02:00:00:00:20:01 +(reachable|stale) +gateway" ||
+		fail "outside next hop 198.51.100.10 unresolved: $table"
 	[ "$(counter nh_arp_requests)" -ge 2 ] || fail "no ARP requests counted"
 	[ "$(counter pkt_arp_learned)" -ge 2 ] || fail "no ARP answers learned"
 	in_ns inet ip neigh show 198.51.100.1 | grep -q lladdr || fail "inet has no neighbour entry for cgnatd"
+}
+
+case_directly_connected_host() {
+	# 100.64.0.7 on the access router's segment (a second address of r-in) is directly
+	# connected: the first reply to it finds no neighbour (dropped, counted), cgnatd asks for
+	# it by ARP, the kernel answers, and the rest arrive.
+	local before out
+	before=$(counter nh_learned)
+	in_ns cgn ip addr add 100.64.0.7/24 dev r-in
+	out=$(in_ns cgn ping -c 4 -i 0.3 -W 2 -I 100.64.0.7 198.51.100.10 || true)
+	in_ns cgn ip addr del 100.64.0.7/24 dev r-in
+	echo "$out" | grep -Eq "[34] received" || fail "ping from 100.64.0.7: $out"
+	[ "$(counter nh_learned)" -eq $((before + 1)) ] || fail "no neighbour learned"
+	[ "$(counter drop_NO_NEIGHBOUR)" -ge 1 ] || fail "the first reply was not counted as NO_NEIGHBOUR"
+	ctl neighbours | grep -Eq "^100\.64\.0\.7 +net_af_packet0 +02:00:00:00:10:01 +reachable +learned" ||
+		fail "100.64.0.7 not in the neighbour table: $(ctl neighbours)"
+	ctl routes | grep -Eq "^100\.64\.0\.0/24 +inside +net_af_packet0 +connected" || fail "routes: $(ctl routes)"
 }
 
 case_ttl_trace_through_the_nat() {
@@ -170,7 +191,7 @@ head -c 4194304 /dev/urandom > "$www/sub1/blob"
 start_web sub1 100.64.1.2 8080 "$www/sub1" && start_web sub1 100.64.1.2 8081 "$www/sub1" &&
 	start_web inet 198.51.100.10 80 "$www/inet" || { echo "0 passed, 1 failed"; exit 1; }
 
-for c in ping_through_the_nat next_hops_resolved_by_arp ttl_trace_through_the_nat implicit_mapping_browsing pcp_map_then_inbound_tcp \
+for c in ping_through_the_nat next_hops_resolved_by_arp directly_connected_host ttl_trace_through_the_nat implicit_mapping_browsing pcp_map_then_inbound_tcp \
 	 hairpin_to_an_external_address tcp_transfer_of_4_mb natpmp_from_a_subscriber \
 	 pcp_from_the_internet_is_ignored third_party_from_the_management_host \
 	 third_party_from_an_unauthorised_subscriber restart_means_a_new_epoch; do

@@ -471,10 +471,67 @@ def case_next_hop_resolved_by_arp(work):
     q = reqs[0]
     assert q[Ether].dst == "ff:ff:ff:ff:ff:ff" and q[ARP].op == 1 and q[ARP].psrc == "198.51.100.1"
     assert q[ARP].pdst == "198.51.100.254" and q[ARP].hwsrc == q[Ether].src
-    assert r.stats["port1_next_hop_resolved"] == 1 and r.stats["nh_arp_requests"] >= 1
+    assert r.stats["nh_resolved_now"] == 1 and r.stats["nh_arp_requests"] >= 1
     # One request a second until answered: how many depends on the run's length.
     wrpcap(r.paths["out_outside"], reqs[:1])
     return r, {"drop_NO_NEIGHBOUR": 1, "pkt_arp_learned": 1, "pkt_out_translated": 1}
+
+
+def case_next_hop_forgotten_when_silent(work):
+    # The next hop answers once, then falls silent: after arp.reachable_ms it is stale and
+    # asked for arp.probes times, arp.retry_ms apart; unanswered, its MAC is forgotten and
+    # cgnatd asks on, once every retry_ms (docs/operations.md, neighbours).
+    c = conf().replace('peer_mac = "%s"; address = "198.51.100.1";' % ROUTER_MAC,
+                       'address = "198.51.100.1"; next_hop = "198.51.100.254";')
+    c += "arp = { reachable_ms = 300; retry_ms = 100; probes = 2; };\n"
+    reply = Ether(src=ROUTER_MAC, dst=NAT_OUT_MAC) / ARP(op=2, hwsrc=ROUTER_MAC, psrc="198.51.100.254",
+                                                         hwdst=NAT_OUT_MAC, pdst="198.51.100.1")
+    seen = {}
+
+    def after(run):
+        seen["before"] = run.ctl("-j", "stats")
+        time.sleep(1.5)   # > 300 ms reachable + 2 probes x 100 ms, with the 5 ms poll's slack
+        seen["table"] = run.ctl("-j", "neighbours")
+    r = Run("forget", work, c, [], [reply], after=after)
+    assert r.stats["nh_expired"] == 1, r.stats["nh_expired"]
+    assert r.stats["nh_resolved_now"] == 0
+    # Asked for again and again after forgetting it: more requests than before the silence.
+    assert r.stats["nh_arp_requests"] >= seen["before"]["nh_arp_requests"] + 2 + 5
+    rows = [v for page in seen["table"] for k, v in page.items() if k.startswith("neighbour_")]
+    assert [(n["address"], n["kind"], n["state"]) for n in rows] == [("198.51.100.254", "gateway", "incomplete")], rows
+    reqs = [p for p in r.out_outside if ARP in p]
+    assert len(reqs) == len(r.out_outside) and all(q[ARP].pdst == "198.51.100.254" for q in reqs)
+    wrpcap(r.paths["out_outside"], reqs[:1])   # how many depends on the run's length
+    return r, {"pkt_arp_learned": 1, "nh_learned": 0}
+
+
+def case_routes_and_static_neighbours(work):
+    # Longest match per side (rte_lpm): 100.64.0.5/32 (the static mapping's subscriber) via
+    # 100.64.0.9, the rest of the inside on the port's peer_mac; the outside's default via
+    # 198.51.100.9. Both gateways are static neighbours: no ARP at all.
+    gw_in, gw_out = "02:00:00:00:09:09", "02:00:00:00:99:99"
+    c = conf() + (
+        'routes = ( { prefix = "100.64.0.5/32"; port = "net_pcap0"; via = "100.64.0.9"; },\n'
+        '           { prefix = "0.0.0.0/0"; port = "net_pcap1"; via = "198.51.100.9"; } );\n'
+        'neighbours = ( { address = "100.64.0.9"; mac = "%s"; port = "net_pcap0"; },\n'
+        '               { address = "198.51.100.9"; mac = "%s"; port = "net_pcap1"; } );\n' % (gw_in, gw_out))
+    to_static = outside(IP(src=REMOTE, dst=STATIC_EXT) / UDP(sport=999, dport=7000) / Raw(b"to the server"))
+    out_pkt = inside(IP(src=A, dst=REMOTE) / UDP(sport=1234, dport=53) / Raw(b"query"))
+    tables = {}
+    r = Run("routes", work, c, [out_pkt], [to_static],
+            after=lambda run: tables.update(routes=run.ctl("-j", "routes"), neigh=run.ctl("-j", "neighbours")))
+    assert len(r.out_inside) == 1 and len(r.out_outside) == 1, (r.out_inside, r.out_outside)
+    i, o = r.out_inside[0], r.out_outside[0]
+    assert i[Ether].dst == gw_in and i[IP].dst == STATIC_IN and cksums_ok(i)
+    assert o[Ether].dst == gw_out and o[IP].dst == REMOTE and in_pool(o[IP].src) and cksums_ok(o)
+    assert not any(ARP in p for p in r.out_inside + r.out_outside)
+    routes = [v for page in tables["routes"] for k, v in page.items() if k.startswith("route_")]
+    assert [(x["prefix"], x["table"], x["via"]) for x in routes] == [
+        ("100.64.0.5/32", "inside", "100.64.0.9"), ("0.0.0.0/0", "outside", "198.51.100.9")], routes
+    neigh = [v for page in tables["neigh"] for k, v in page.items() if k.startswith("neighbour_")]
+    assert sorted((n["address"], n["kind"], n["state"], n["mac"]) for n in neigh) == [
+        ("100.64.0.9", "static", "permanent", gw_in), ("198.51.100.9", "static", "permanent", gw_out)], neigh
+    return r, {"pkt_in_translated": 1, "pkt_out_translated": 1, "nh_arp_requests": 0, "drop_NO_NEIGHBOUR": 0}
 
 
 def case_unicast_announce_to_an_inside_client(work):

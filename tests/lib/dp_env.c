@@ -32,7 +32,13 @@ static const char *conf_text =
 	"        max_subscribers = 64; port_hold_s = 120; };\n"
 	"dataplane = { table_size = 4096; seed = 7; icmp_source = \"203.0.113.3\"; icmp_errors_per_second = 1000000; };\n"
 	"ports = ( { name = \"net_null0\"; role = \"inside\"; peer_mac = \"02:00:00:00:01:01\"; address = \"100.64.0.254\"; },\n"
-	"          { name = \"net_null1\"; role = \"outside\"; peer_mac = \"02:00:00:00:02:02\"; address = \"198.51.100.254\"; } );\n";
+	"          { name = \"net_null1\"; role = \"outside\"; peer_mac = \"02:00:00:00:02:02\"; address = \"198.51.100.254\"; } );\n"
+	/* Subscribers in 100.64.8.0/24 behind a gateway, 100.64.9.0/24 directly connected; the
+	 * rest (100.64.0.0/24 of the other tests) on the inside port's peer_mac. */
+	"routes = ( { prefix = \"100.64.8.0/24\"; port = \"net_null0\"; via = \"100.64.0.8\"; },\n"
+	"           { prefix = \"100.64.9.0/24\"; port = \"net_null0\"; } );\n"
+	"neighbours = ( { address = \"100.64.0.7\"; mac = \"02:00:00:00:07:07\"; port = \"net_null0\"; } );\n"
+	"arp = { reachable_ms = 1000; retry_ms = 100; probes = 2; max_neighbours = 16; };\n";
 
 static uint32_t *
 pool_addrs(const struct cgn_config *cfg, uint32_t *n)

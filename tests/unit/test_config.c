@@ -163,3 +163,67 @@ Test(config, port_next_hop)
 		cr_assert(strstr(err, bad[i].want) != NULL, "'%s' gave '%s'", bad[i].port, err);
 	}
 }
+
+#define TWO_PORTS                                                                                        \
+	"ports = ( { name = \"a\"; role = \"inside\"; address = \"100.64.0.254\"; next_hop = \"100.64.0.1\"; },\n" \
+	"          { name = \"b\"; role = \"outside\"; address = \"198.51.100.1\"; } );\n"
+
+Test(config, routes_neighbours_and_arp)
+{
+	static const char *ok = MINIMAL TWO_PORTS
+		"routes = ( { prefix = \"100.64.9.0/24\"; port = \"a\"; },\n"
+		"           { prefix = \"0.0.0.0/0\"; port = \"b\"; via = \"198.51.100.10\"; } );\n"
+		"neighbours = ( { address = \"100.64.9.7\"; mac = \"02:00:00:00:09:07\"; port = \"a\"; } );\n"
+		"arp = { reachable_ms = 5000; retry_ms = 200; probes = 5; max_neighbours = 100000; };\n";
+	cr_assert_eq(cgn_config_load_string(ok, &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(cfg.n_routes, 3, "two, and port a's next_hop as its default");
+	cr_assert_eq(cfg.routes[0].net, htonl(0x64400900));
+	cr_assert_eq(cfg.routes[0].len, 24);
+	cr_assert_eq(cfg.routes[0].via, 0, "directly connected");
+	cr_assert_eq(cfg.routes[1].port, 1);
+	cr_assert_eq(cfg.routes[1].via, htonl(0xc633640a));
+	cr_assert_eq(cfg.routes[2].len, 0);
+	cr_assert_eq(cfg.routes[2].port, 0);
+	cr_assert_eq(cfg.routes[2].via, htonl(0x64400001));
+	cr_assert_eq(cfg.n_neighbours, 1);
+	cr_assert_eq(cfg.neighbours[0].mac[5], 7);
+	cr_assert_eq(cfg.arp.reachable_ms, 5000);
+	cr_assert_eq(cfg.arp.probes, 5);
+	cr_assert_eq(cfg.arp.max_neighbours, 100000);
+
+	cr_assert_eq(cgn_config_load_string(MINIMAL TWO_PORTS, &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(cfg.arp.reachable_ms, 30000, "defaults");
+	cr_assert_eq(cfg.arp.retry_ms, 1000);
+	cr_assert_eq(cfg.arp.probes, 3);
+
+	static const struct {
+		const char *text, *want;
+	} bad[] = {
+		{ "routes = ( { prefix = \"100.64.9.1/24\"; port = \"a\"; } );", "zero host bits" },
+		{ "routes = ( { prefix = \"2001:db8::/32\"; port = \"a\"; } );", "IPv4" },
+		{ "routes = ( { prefix = \"100.64.9.0/24\"; port = \"c\"; } );", "port must name one of ports" },
+		{ "routes = ( { prefix = \"100.64.9.0/24\"; port = \"a\"; via = \"x\"; } );", "via must be" },
+		{ "routes = ( { prefix = \"100.64.9.0/24\"; port = \"a\"; metric = 1; } );", "unknown key" },
+		{ "routes = ( { prefix = \"0.0.0.0/0\"; port = \"a\"; via = \"100.64.0.2\"; } );", "same prefix twice" },
+		{ "routes = ( { prefix = \"10.0.0.0/8\"; port = \"a\"; }, { prefix = \"10.0.0.0/8\"; port = \"a\"; } );",
+		  "same prefix twice" },
+		{ "routes = { prefix = \"10.0.0.0/8\"; };", "must be a list" },
+		{ "neighbours = ( { address = \"100.64.9.7\"; mac = \"02:00\"; port = \"a\"; } );", "six hex octets" },
+		{ "neighbours = ( { address = \"100.64.9.7\"; mac = \"02:00:00:00:00:01\"; } );", "port must name" },
+		{ "neighbours = ( { address = \"100.64.9.7\"; mac = \"02:00:00:00:00:01\"; port = \"a\"; },"
+		  " { address = \"100.64.9.7\"; mac = \"02:00:00:00:00:02\"; port = \"a\"; } );", "the same address" },
+		{ "arp = { probes = 0; };", "between 1 and 100" },
+		{ "arp = { reachable = 1; };", "unknown key" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char text[2048];
+		snprintf(text, sizeof(text), MINIMAL TWO_PORTS "%s\n", bad[i].text);
+		cr_assert_eq(cgn_config_load_string(text, &cfg, err, sizeof(err)), -EINVAL, "%s", bad[i].text);
+		cr_assert(strstr(err, bad[i].want) != NULL, "'%s' gave '%s'", bad[i].text, err);
+	}
+	/* A route's port needs an address: ARP requests come from it. */
+	cr_assert_eq(cgn_config_load_string(MINIMAL
+		"ports = ( { name = \"a\"; role = \"inside\"; }, { name = \"b\"; role = \"outside\"; } );\n"
+		"routes = ( { prefix = \"10.0.0.0/8\"; port = \"a\"; } );\n", &cfg, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "needs an address") != NULL, "%s", err);
+}

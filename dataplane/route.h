@@ -1,0 +1,198 @@
+/*
+ * Where a frame the NAT sends goes (RFC 1812 §5.2.4, longest match): one route table per port
+ * role (rte_lpm): what leaves toward the subscribers looks up the inside table, what leaves
+ * toward the internet the outside one, so a route can never turn a translated packet back
+ * to the side it came from. A route's next hop is a port and a gateway, or the destination
+ * itself when the prefix is directly connected. The neighbour table gives each of those
+ * addresses its MAC:
+ *   gateways   entries made at start, kept for ever, asked for by ARP (neighbour.c);
+ *   static     config `neighbours`: the MAC is given, never asked for;
+ *   learned    directly connected destinations: a worker that finds none puts the address
+ *              on the resolve ring and drops the frame (NO_NEIGHBOUR); the control thread
+ *              makes the entry and asks; one that stops answering is deleted again.
+ * A port's peer_mac is what is left when no route matches (the labs' and tests' one wire).
+ *
+ * Threads: cgn_routes_create/_free on the main lcore; cgn_route_frame() and cgn_neigh_learn()
+ * on workers (lock-free: the LPMs never change while workers run; the neighbour hash is
+ * RW_CONCURRENCY_LF with the control thread its only writer, and a deleted entry's slot is
+ * reused only after an RCU grace period of the shared table's readers); the rest on the
+ * control thread (neighbour.c).
+ */
+#ifndef CGN_ROUTE_H
+#define CGN_ROUTE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_byteorder.h>
+#include <rte_ether.h>
+#include <rte_hash.h>
+#include <rte_lpm.h>
+#include <rte_ring.h>
+
+#include "cgn_config.h"
+
+#define CGN_NEIGH_VALID (1ull << 63)
+#define CGN_RESOLVE_RING_SIZE 1024 /* destinations waiting to be asked for */
+
+enum cgn_neigh_kind { CGN_NEIGH_GATEWAY, CGN_NEIGH_STATIC, CGN_NEIGH_LEARNED };
+
+/* One neighbour. mac and seen_ms are written by workers (relaxed atomics); the rest by the
+ * control thread. */
+struct cgn_neigh {
+	uint64_t mac;             /* CGN_NEIGH_VALID | the MAC in the low 48 bits; 0 unresolved */
+	uint64_t seen_ms;         /* when an ARP frame from it last arrived */
+	uint64_t next_request_ms; /* control: when to ask next */
+	uint64_t created_ms;      /* control */
+	uint32_t addr;            /* network order */
+	uint8_t port;             /* ports[] index */
+	uint8_t kind;             /* enum cgn_neigh_kind */
+	uint8_t unanswered;       /* control: requests since it was last heard from */
+	uint8_t in_use;
+	uint8_t used;             /* learned: a worker sent to it since it was last reachable */
+};
+
+struct cgn_nexthop {
+	uint32_t via;   /* network order; 0: the destination itself (directly connected) */
+	uint32_t neigh; /* slot of via's entry */
+	uint16_t port_id;
+	uint8_t port;   /* ports[] index */
+};
+
+struct cgn_neigh_key {
+	uint32_t addr; /* network order */
+	uint32_t port; /* ports[] index */
+};
+
+/* A deleted entry waiting out a grace period before its slot is reused. */
+struct cgn_neigh_retired {
+	uint64_t token;
+	int32_t position; /* in the hash */
+	uint32_t slot;
+};
+
+struct cgn_routes {
+	struct rte_lpm *lpm[2];        /* by enum cgn_port_role; NULL when the role has no route */
+	int32_t dflt[2];               /* 0.0.0.0/0 by role (rte_lpm's depths are 1..32); -1 none */
+	struct cgn_nexthop nh[CGN_MAX_ROUTES];
+	unsigned n_nh;
+	struct rte_hash *hash;         /* struct cgn_neigh_key → slot (as the data pointer) */
+	struct cgn_neigh *neigh;       /* [capacity] */
+	uint32_t capacity;
+	uint32_t max_learned, n_learned;
+	uint32_t *free_slots, n_free;  /* control */
+	struct cgn_neigh_retired *retired; /* control: FIFO of [capacity] */
+	uint32_t retired_head, retired_tail;
+	struct rte_ring *resolve;      /* workers → control: struct cgn_neigh_key (MP/SC) */
+	struct rte_rcu_qsbr *rcu;      /* the shared table's: every worker reports to it */
+	uint32_t reachable_ms, retry_ms, probes;
+	uint64_t next_walk_ms;         /* control */
+	struct {                       /* written by the control thread, except resolve_full */
+		uint64_t arp_requests, expired, learned, forgotten, full, resolve_full;
+	} stats;
+};
+
+struct cgn_dataplane;
+
+/**
+ * Builds the route tables and the neighbour table from cfg (routes, neighbours, arp) for the
+ * data plane's ports. Main lcore, after the ports are set up. @return 0 or -errno (message on
+ * stderr).
+ */
+int cgn_routes_create(struct cgn_dataplane *dp, struct cgn_routes *rt, const struct cgn_config *cfg);
+
+void cgn_routes_free(struct cgn_routes *rt);
+
+/**
+ * Makes a neighbour entry (or finds the one there is). Control thread (main lcore at start).
+ * @return its slot, or -1 if the table is full.
+ */
+int32_t cgn_neigh_add(struct cgn_routes *rt, uint32_t addr, uint8_t port, enum cgn_neigh_kind kind, uint64_t now_ms);
+
+/** @return the slot of (addr, port)'s neighbour, or -1. Workers and the control thread. */
+static inline int32_t
+cgn_neigh_find(const struct cgn_routes *rt, uint32_t addr, uint8_t port)
+{
+	struct cgn_neigh_key k = { addr, port };
+	void *data;
+	if (rte_hash_lookup_data(rt->hash, &k, &data) < 0)
+		return -1;
+	return (int32_t)(uintptr_t)data;
+}
+
+/** The MAC of a neighbour word. */
+static inline void
+cgn_neigh_mac(uint64_t w, struct rte_ether_addr *mac)
+{
+	for (int i = 0; i < 6; i++)
+		mac->addr_bytes[i] = (uint8_t)(w >> (40 - 8 * i));
+}
+
+/** A MAC as a neighbour word: CGN_NEIGH_VALID and the 48 bits. */
+static inline uint64_t
+cgn_neigh_word(const struct rte_ether_addr *mac)
+{
+	uint64_t w = CGN_NEIGH_VALID;
+	for (int i = 0; i < 6; i++)
+		w |= (uint64_t)mac->addr_bytes[i] << (40 - 8 * i);
+	return w;
+}
+
+enum cgn_route_result {
+	CGN_ROUTE_OK,        /* *port_id and *mac say where the frame goes */
+	CGN_ROUTE_NONE,      /* no route of that role matches: the caller's fallback */
+	CGN_ROUTE_UNRESOLVED /* a route matches, its neighbour has no MAC (yet): drop, count */
+};
+
+/**
+ * Routes a frame for dst (network order) toward role's side. A directly connected
+ * destination with no neighbour entry is put on the resolve ring. Workers and the control
+ * thread.
+ */
+static inline enum cgn_route_result
+cgn_route_frame(struct cgn_routes *rt, enum cgn_port_role role, uint32_t dst, uint16_t *port_id,
+		struct rte_ether_addr *mac)
+{
+	uint32_t id;
+	if (rt->lpm[role] == NULL || rte_lpm_lookup(rt->lpm[role], rte_be_to_cpu_32(dst), &id) != 0) {
+		if (rt->dflt[role] < 0)
+			return CGN_ROUTE_NONE;
+		id = (uint32_t)rt->dflt[role];
+	}
+	const struct cgn_nexthop *nh = &rt->nh[id];
+	*port_id = nh->port_id;
+	int32_t slot = (int32_t)nh->neigh;
+	if (nh->via == 0 && (slot = cgn_neigh_find(rt, dst, nh->port)) < 0) {
+		struct cgn_neigh_key k = { dst, nh->port };
+		if (rte_ring_mp_enqueue_elem(rt->resolve, &k, sizeof(k)) != 0)
+			__atomic_fetch_add(&rt->stats.resolve_full, 1, __ATOMIC_RELAXED);
+		return CGN_ROUTE_UNRESOLVED;
+	}
+	struct cgn_neigh *n = &rt->neigh[slot];
+	if (nh->via == 0 && !__atomic_load_n(&n->used, __ATOMIC_RELAXED))
+		__atomic_store_n(&n->used, 1, __ATOMIC_RELAXED); /* once per aging period: keeps it */
+	uint64_t w = __atomic_load_n(&n->mac, __ATOMIC_RELAXED);
+	if (!(w & CGN_NEIGH_VALID))
+		return CGN_ROUTE_UNRESOLVED;
+	cgn_neigh_mac(w, mac);
+	return CGN_ROUTE_OK;
+}
+
+/**
+ * An ARP frame from addr (network order) on port (ports[] index) told its MAC: updates an
+ * entry that exists (never makes one: unsolicited ARP cannot fill the table). Workers.
+ * @return true if it was a neighbour of ours.
+ */
+static inline bool
+cgn_neigh_learn(struct cgn_routes *rt, uint32_t addr, uint8_t port, const struct rte_ether_addr *mac,
+		uint64_t now_ms)
+{
+	int32_t slot = cgn_neigh_find(rt, addr, port);
+	if (slot < 0 || rt->neigh[slot].kind == CGN_NEIGH_STATIC)
+		return false;
+	__atomic_store_n(&rt->neigh[slot].mac, cgn_neigh_word(mac), __ATOMIC_RELAXED);
+	__atomic_store_n(&rt->neigh[slot].seen_ms, now_ms, __ATOMIC_RELAXED);
+	return true;
+}
+
+#endif /* CGN_ROUTE_H */

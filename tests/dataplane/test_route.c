@@ -1,0 +1,280 @@
+/*
+ * Routes and neighbours on real mbufs (dataplane/route.h, neighbour.c, local.c): the route
+ * tables pick the port and the neighbour, a gateway and a directly connected destination
+ * are asked for by ARP, answers are learned, silence is forgotten. The test thread is the
+ * worker (cgn_nat44_burst) and the control thread (cgn_neighbours_tick) in turn; the ARP
+ * requests the control thread sends are read off the ring to worker 0.
+ * The routes (tests/lib/dp_env.c): 100.64.8.0/24 via 100.64.0.8, 100.64.9.0/24 directly
+ * connected, 100.64.0.7 a static neighbour; arp timers 1000/100 ms, 2 probes.
+ */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include <rte_arp.h>
+
+#include "dp_env.h"
+
+static struct dp_env *E;
+static uint8_t frame[2048];
+static const struct rte_ether_addr GW_MAC = { { 2, 0, 0, 0, 8, 8 } }, HOST_MAC = { { 2, 0, 0, 0, 9, 5 } };
+
+static void
+setup(void)
+{
+	E = dp_env_get();
+	cr_assert_not_null(E, "the test data plane did not start");
+}
+
+TestSuite(route, .init = setup);
+
+static uint32_t
+addr(const char *a)
+{
+	uint32_t v;
+	inet_pton(AF_INET, a, &v);
+	return v;
+}
+
+/* One frame through the burst driver: the frame sent (or NULL), its port and length. */
+static uint8_t *
+run(uint16_t in_port, uint16_t len, uint16_t *out_port)
+{
+	struct rte_mbuf *m = dp_env_mbuf(frame, len);
+	cr_assert_not_null(m);
+	cgn_nat44_burst(E->w, in_port, &m, 1);
+	for (unsigned i = 0; i < E->dp->n_ports; i++) {
+		uint16_t pid = E->dp->ports[i].port_id;
+		struct rte_eth_dev_tx_buffer *b = E->w->tx[pid];
+		if (b->length) {
+			static uint8_t copy[2048];
+			struct rte_mbuf *o = b->pkts[b->length - 1];
+			memcpy(copy, rte_pktmbuf_mtod(o, void *), rte_pktmbuf_data_len(o));
+			*out_port = pid;
+			rte_eth_tx_buffer_flush(pid, 0, b);
+			return copy;
+		}
+	}
+	return NULL;
+}
+
+/* The ARP requests the control thread queued for worker 0 since the last call: how many
+ * asked for target (text), all of them out of the inside port. */
+static unsigned
+requests_for(const char *target)
+{
+	struct rte_mbuf *m;
+	unsigned n = 0;
+	while (rte_ring_dequeue(E->dp->punt_tx, (void **)&m) == 0) {
+		struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+		struct rte_arp_hdr *arp = (struct rte_arp_hdr *)(eth + 1);
+		cr_assert_eq(eth->ether_type, htons(RTE_ETHER_TYPE_ARP));
+		cr_assert(rte_is_broadcast_ether_addr(&eth->dst_addr));
+		cr_assert_eq(arp->arp_opcode, htons(RTE_ARP_OP_REQUEST));
+		cr_assert_eq(arp->arp_data.arp_sip, addr("100.64.0.254"), "asked from the port's address");
+		cr_assert_eq(m->port, E->inside_port);
+		n += arp->arp_data.arp_tip == addr(target);
+		rte_pktmbuf_free(m);
+	}
+	return n;
+}
+
+/* An ARP reply from ip/mac to the inside port. */
+static uint16_t
+arp_reply(const char *ip, const struct rte_ether_addr *mac)
+{
+	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)frame;
+	memset(frame, 0, 60);
+	eth->dst_addr = E->dp->ports[0].mac;
+	eth->src_addr = *mac;
+	eth->ether_type = htons(RTE_ETHER_TYPE_ARP);
+	struct rte_arp_hdr *arp = (struct rte_arp_hdr *)(eth + 1);
+	arp->arp_hardware = htons(RTE_ARP_HRD_ETHER);
+	arp->arp_protocol = htons(RTE_ETHER_TYPE_IPV4);
+	arp->arp_hlen = 6;
+	arp->arp_plen = 4;
+	arp->arp_opcode = htons(RTE_ARP_OP_REPLY);
+	arp->arp_data.arp_sha = *mac;
+	arp->arp_data.arp_sip = addr(ip);
+	arp->arp_data.arp_tha = E->dp->ports[0].mac;
+	arp->arp_data.arp_tip = addr("100.64.0.254");
+	return 60;
+}
+
+/* A subscriber's outbound UDP flow; builds the inbound reply to it in frame. */
+static uint16_t
+open_flow(const char *subscriber, uint16_t sport)
+{
+	uint16_t op;
+	uint16_t len = build_udp(frame, subscriber, sport, "198.51.100.9", 53, "q", 1, 64, false);
+	uint8_t *o = run(E->inside_port, len, &op);
+	cr_assert_not_null(o, "outbound from %s", subscriber);
+	cr_assert_eq(op, E->outside_port);
+	char ext[16];
+	inet_ntop(AF_INET, o + 14 + 12, ext, sizeof(ext));
+	uint16_t ext_port = (uint16_t)(o[34] << 8 | o[35]);
+	return build_udp(frame, "198.51.100.9", 53, ext, ext_port, "a", 1, 64, false);
+}
+
+static uint64_t
+no_neighbour(void)
+{
+	return E->w->pkt.drops[CGN_DROP_NO_NEIGHBOUR];
+}
+
+Test(route, via_a_gateway_waits_for_its_arp_answer_then_uses_its_mac)
+{
+	uint16_t op;
+	static uint8_t reply[128];
+	uint16_t len = open_flow("100.64.8.5", 4000);
+	memcpy(reply, frame, len);
+
+	cr_assert_null(run(E->outside_port, len, &op), "the gateway is not resolved yet");
+	cr_assert_eq(no_neighbour(), 1);
+	cgn_neighbours_tick(E->dp, E->w->now_ms);
+	cr_assert_eq(requests_for("100.64.0.8"), 1, "asks for the gateway");
+	cr_assert_eq(E->dp->routes.stats.learned, 0, "not for the destination");
+
+	run(E->inside_port, arp_reply("100.64.0.8", &GW_MAC), &op);
+	cr_assert_eq(E->w->pkt.arp_learned, 1);
+	memcpy(frame, reply, len);
+	uint8_t *o = run(E->outside_port, len, &op);
+	cr_assert_not_null(o);
+	cr_assert_eq(op, E->inside_port);
+	cr_assert_arr_eq(o, GW_MAC.addr_bytes, 6, "to the gateway's MAC");
+	cr_assert_arr_eq(o + 6, E->dp->ports[0].mac.addr_bytes, 6);
+}
+
+Test(route, directly_connected_destination_is_asked_for_learned_then_forgotten)
+{
+	uint16_t op;
+	static uint8_t reply[128];
+	struct cgn_routes *rt = &E->dp->routes;
+	uint32_t free_at_start = rt->n_free;
+	uint16_t len = open_flow("100.64.9.5", 4001);
+	memcpy(reply, frame, len);
+
+	cr_assert_null(run(E->outside_port, len, &op));
+	cr_assert_eq(no_neighbour(), 1);
+	cr_assert_eq(rte_ring_count(rt->resolve), 1, "the worker asks the control thread");
+	uint64_t now = E->w->now_ms;
+	cgn_neighbours_tick(E->dp, now);
+	cr_assert_eq(rt->stats.learned, 1);
+	cr_assert_eq(rt->n_learned, 1);
+	cr_assert_eq(requests_for("100.64.9.5"), 1, "asks for the destination itself");
+
+	/* Until the answer: dropped, and not asked for again by the worker. */
+	memcpy(frame, reply, len);
+	cr_assert_null(run(E->outside_port, len, &op));
+	cr_assert_eq(rte_ring_count(rt->resolve), 0);
+
+	run(E->inside_port, arp_reply("100.64.9.5", &HOST_MAC), &op);
+	memcpy(frame, reply, len);
+	uint8_t *o = run(E->outside_port, len, &op);
+	cr_assert_not_null(o);
+	cr_assert_arr_eq(o, HOST_MAC.addr_bytes, 6);
+
+	/* Used, then silent: stale after 1000 ms, asked twice 100 ms apart, then deleted. */
+	unsigned asked = 0;
+	for (uint64_t t = now + 1; t <= now + 1000 + 3 * 100 + 10; t += 5) {
+		cgn_neighbours_tick(E->dp, t);
+		asked += requests_for("100.64.9.5");
+	}
+	cr_assert_eq(asked, 2, "arp.probes requests while stale (%u)", asked);
+	cr_assert_eq(rt->stats.expired, 1);
+	cr_assert_eq(rt->stats.forgotten, 1);
+	cr_assert_eq(rt->n_learned, 0);
+	cr_assert_eq(cgn_neigh_find(rt, addr("100.64.9.5"), 0), -1);
+	cr_assert_eq(rt->n_free, free_at_start - 1, "the slot waits for the workers' grace period");
+	rte_rcu_qsbr_quiescent(E->dp->table->rcu, 0);
+	cgn_neighbours_tick(E->dp, now + 2000);
+	cr_assert_eq(rt->n_free, free_at_start, "then it is free again");
+
+	/* The next frame asks again. */
+	memcpy(frame, reply, len);
+	cr_assert_null(run(E->outside_port, len, &op));
+	cr_assert_eq(rte_ring_count(rt->resolve), 1);
+}
+
+Test(route, learned_entry_nothing_uses_is_dropped_when_stale)
+{
+	uint16_t op;
+	struct cgn_routes *rt = &E->dp->routes;
+	uint16_t len = open_flow("100.64.9.6", 4002);
+	cr_assert_null(run(E->outside_port, len, &op));
+	uint64_t now = E->w->now_ms;
+	cgn_neighbours_tick(E->dp, now);
+	cr_assert_eq(requests_for("100.64.9.6"), 1);
+	run(E->inside_port, arp_reply("100.64.9.6", &HOST_MAC), &op);
+	cr_assert_eq(rt->neigh[cgn_neigh_find(rt, addr("100.64.9.6"), 0)].used, 0, "learned, never sent to");
+	for (uint64_t t = now + 1; t <= now + 1010; t += 5)
+		cgn_neighbours_tick(E->dp, t);
+	cr_assert_eq(requests_for("100.64.9.6"), 0, "not asked for again");
+	cr_assert_eq(rt->stats.forgotten, 1);
+	cr_assert_eq(cgn_neigh_find(rt, addr("100.64.9.6"), 0), -1);
+}
+
+Test(route, gateway_that_stops_answering_is_forgotten_and_asked_for_again)
+{
+	uint16_t op;
+	struct cgn_routes *rt = &E->dp->routes;
+	uint64_t now = E->w->now_ms;
+	run(E->inside_port, arp_reply("100.64.0.8", &GW_MAC), &op);
+	int32_t slot = cgn_neigh_find(rt, addr("100.64.0.8"), 0);
+	cr_assert_geq(slot, 0);
+	cr_assert(rt->neigh[slot].mac & CGN_NEIGH_VALID);
+	unsigned asked = 0;
+	for (uint64_t t = now + 1; t <= now + 1000 + 2 * 100 + 10; t += 5) {
+		cgn_neighbours_tick(E->dp, t);
+		asked += requests_for("100.64.0.8");
+	}
+	cr_assert_eq(rt->stats.expired, 1);
+	cr_assert_eq(rt->neigh[slot].mac, 0, "forgotten");
+	cr_assert_eq(cgn_neigh_find(rt, addr("100.64.0.8"), 0), slot, "a gateway keeps its entry");
+	for (uint64_t t = now + 1211; t <= now + 1600; t += 5)
+		cgn_neighbours_tick(E->dp, t), asked += requests_for("100.64.0.8");
+	cr_assert_geq(asked, 5, "and is asked for without end (%u)", asked);
+
+	/* Frames for it are dropped meanwhile. */
+	uint16_t len = open_flow("100.64.8.6", 4003);
+	cr_assert_null(run(E->outside_port, len, &op));
+	cr_assert_eq(no_neighbour(), 1);
+}
+
+Test(route, static_neighbour_and_unsolicited_arp)
+{
+	uint16_t op;
+	struct cgn_routes *rt = &E->dp->routes;
+	/* A static entry is used as given and never asked for; ARP from it changes nothing. */
+	int32_t slot = cgn_neigh_find(rt, addr("100.64.0.7"), 0);
+	cr_assert_geq(slot, 0);
+	run(E->inside_port, arp_reply("100.64.0.7", &HOST_MAC), &op);
+	struct rte_ether_addr mac;
+	cgn_neigh_mac(rt->neigh[slot].mac, &mac);
+	cr_assert_eq(mac.addr_bytes[4], 7, "still the configured MAC");
+	for (uint64_t t = E->w->now_ms; t < E->w->now_ms + 5000; t += 50)
+		cgn_neighbours_tick(E->dp, t);
+	cr_assert_eq(requests_for("100.64.0.7"), 0, "a static neighbour is never asked for");
+	/* ARP from an address that is no neighbour of ours makes no entry. */
+	uint32_t free_before = rt->n_free;
+	run(E->inside_port, arp_reply("100.64.9.77", &HOST_MAC), &op);
+	cr_assert_eq(cgn_neigh_find(rt, addr("100.64.9.77"), 0), -1);
+	cr_assert_eq(rt->n_free, free_before);
+}
+
+Test(route, full_neighbour_table_is_counted_not_grown)
+{
+	uint16_t op;
+	struct cgn_routes *rt = &E->dp->routes;
+	char a[16];
+	/* arp.max_neighbours = 16 learned entries; ask for 20 destinations. */
+	for (int i = 0; i < 20; i++) {
+		snprintf(a, sizeof(a), "100.64.9.%d", 100 + i);
+		uint16_t len = open_flow(a, (uint16_t)(5000 + i));
+		cr_assert_null(run(E->outside_port, len, &op));
+	}
+	cgn_neighbours_tick(E->dp, E->w->now_ms);
+	cr_assert_eq(rt->n_learned, 16);
+	cr_assert_eq(rt->stats.full, 4);
+	cr_assert_eq(no_neighbour(), 20);
+}
