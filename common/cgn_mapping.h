@@ -112,7 +112,7 @@ _Static_assert(sizeof(struct cgn_filter) == 20, "struct cgn_filter has no paddin
  * Writers: the worker that applies a ring message (add/replace/del), the control thread never.
  * Readers: every worker, and the telemetry and control threads while they are RCU readers.
  * expire_ms and lifetime_s are updated in place with relaxed atomics by refresh messages,
- * last_out_ms and tcp_state by workers on traffic; every other field is written once before
+ * last_out_ms, tcp_state and closed_ms by workers on traffic; every other field is written once before
  * the entry is published and never again (a change of filters publishes a new entry: REPLACE).
  * Freed entries are returned to their mempool only after an RCU grace period
  * (dataplane/cgn_table.c), so a reader holding a pointer obtained while online may read it
@@ -144,7 +144,9 @@ struct cgn_mapping {
 		uint64_t peers[CGN_MAP_PEERS];
 	};
 	uint8_t nonce[12];      /* RFC 6887 §11.1 mapping nonce; zero for static mappings */
-	uint8_t reserved1[36];
+	uint32_t reserved1;
+	uint64_t closed_ms;     /* outbound mappings: when a FIN or RST last made tcp_state CLOSING (workers) */
+	uint8_t reserved2[24];
 } __attribute__((aligned(64)));
 _Static_assert(sizeof(struct cgn_mapping) == 192, "struct cgn_mapping is three cache lines");
 _Static_assert(offsetof(struct cgn_mapping, filters) == 64, "line 0 holds the whole translation");
@@ -179,11 +181,13 @@ cgn_mapping_set(struct cgn_mapping *m, const struct cgn_key *in, uint32_t ext_ad
 	m->ext_port = ext_port;
 }
 
-/* TCP state of an implicit mapping, for its idle timeout (RFC 5382 REQ-5, RFC 7857 §2.1). */
+/* TCP state of an outbound (implicit or PEER) mapping: an implicit one's idle timeout (RFC
+ * 5382 REQ-5, RFC 7857 §2.1); a PEER session ends on CLOSING (RFC 6887 §12.3). */
 enum cgn_tcp_state {
 	CGN_TCP_NONE = 0,        /* not TCP, or no segment seen */
-	CGN_TCP_TRANSITORY = 1,  /* SYN without its answer, or FIN/RST seen: tcp_transitory_s */
+	CGN_TCP_TRANSITORY = 1,  /* SYN without its answer: tcp_transitory_s */
 	CGN_TCP_ESTABLISHED = 2, /* SYN seen both ways: tcp_established_s */
+	CGN_TCP_CLOSING = 3,     /* FIN or RST seen: tcp_transitory_s */
 };
 
 /* Operations the control thread asks the workers to apply. */

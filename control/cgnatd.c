@@ -193,6 +193,20 @@ last_outbound(void *ctx, const struct cgn_key *in)
 	return last;
 }
 
+static uint64_t
+closed_at(void *ctx, const struct cgn_key *in)
+{
+	struct cgn_dataplane *dp = ((struct app *)ctx)->dp;
+	unsigned reader = CGN_READER_CONTROL(dp);
+	cgn_table_reader_online(dp->table, reader);
+	const struct cgn_mapping *m = cgn_table_lookup(dp->table, in);
+	uint64_t closed = 0;
+	if (m && __atomic_load_n(&m->tcp_state, __ATOMIC_RELAXED) == CGN_TCP_CLOSING)
+		closed = __atomic_load_n(&m->closed_ms, __ATOMIC_RELAXED);
+	cgn_table_reader_offline(dp->table, reader);
+	return closed;
+}
+
 static bool
 find_implicit(void *ctx, const struct cgn_key *in, uint32_t *ext_addr, uint16_t *ext_port)
 {
@@ -311,7 +325,7 @@ main(int argc, char **argv)
 	struct cgn_dataplane *dp = NULL;
 	static struct app app;
 	app.loop = &loop;
-	struct pcp_server_ops ops = { .push = push_to_dataplane, .last_out = last_outbound,
+	struct pcp_server_ops ops = { .push = push_to_dataplane, .last_out = last_outbound, .closed_at = closed_at,
 				      .find_implicit = find_implicit, .send = send_unsolicited, .ctx = &app };
 	srv = pcp_server_create(&cfg, &ops, start_ms);
 	if (srv == NULL) {

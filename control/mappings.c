@@ -16,8 +16,6 @@
 
 /* Idle timeouts of outbound traffic, until the data plane makes them configurable:
  * RFC 4787 REQ-5 (UDP >= 2 min, 5 min recommended), RFC 5382 REQ-5 (TCP established 2 h 4 min). */
-#define IDLE_UDP_MS (300u * 1000)
-#define IDLE_TCP_MS (7440u * 1000)
 
 uint32_t
 pcp_clamp_lifetime(const struct cgn_config *cfg, uint32_t requested)
@@ -51,7 +49,16 @@ mapping_idle_remaining_ms(struct pcp_server *srv, const struct pcp_mapping_rec *
 	uint64_t last = srv->ops.last_out(srv->ops.ctx, &rec->in);
 	if (last == 0)
 		return 0;
-	uint64_t idle = rec->in.proto == IPPROTO_TCP ? IDLE_TCP_MS : IDLE_UDP_MS;
+	/* The implicit timeouts (RFC 4787 REQ-5, RFC 5382 REQ-5): the mapping lives as an implicit
+	 * one would (§12.3: "reverts to the NAT's usual behavior for implicit mappings"). */
+	const struct cgn_config *cfg = &srv->cfg;
+	uint64_t idle = (uint64_t)cfg->nat.udp_timeout_s * 1000;
+	if (rec->in.proto == IPPROTO_TCP) {
+		bool closed = srv->ops.closed_at && srv->ops.closed_at(srv->ops.ctx, &rec->in) != 0;
+		idle = (uint64_t)(closed ? cfg->nat.tcp_transitory_s : cfg->nat.tcp_established_s) * 1000;
+	} else if (rec->in.proto == IPPROTO_ICMP) {
+		idle = (uint64_t)cfg->nat.icmp_timeout_s * 1000;
+	}
 	return last + idle > now ? last + idle - now : 0;
 }
 
@@ -509,6 +516,7 @@ mapping_peer(struct pcp_server *srv, uint64_t now, const struct peer_key *pk, co
 			rec->peer_expire_ms = old_peer;
 			return PCP_RES_NO_RESOURCES;
 		}
+		p->renewed_ms = now;
 		srv->stats.sessions_renewed++;
 		*out = rec;
 		*granted = remaining_s(p->expire_ms, now);
@@ -555,6 +563,7 @@ mapping_peer(struct pcp_server *srv, uint64_t now, const struct peer_key *pk, co
 	}
 	memcpy(p->nonce, nonce, PCP_NONCE_LEN);
 	p->expire_ms = want;
+	p->renewed_ms = now;
 	p->lifetime_s = (uint32_t)((want - now) / 1000);
 	rec->n_peers++;
 	srv->stats.sessions_created++;
@@ -643,19 +652,41 @@ expire_mapping(void *r, void *arg)
 	srv->stats.mappings_expired++;
 }
 
+/* §12.3: "A PEER-created or PEER-managed mapping may be terminated at any time by action of
+ * the TCP client or server (e.g., due to TCP FIN or TCP RST), as per the NAT or firewall
+ * device's existing policy": ours is the implicit mappings' (a FIN or RST makes the mapping
+ * transitory), seen by the workers after the session's last PEER request. */
+static bool
+session_closed(struct pcp_server *srv, const struct peer_key *pk, const struct pcp_peer_rec *p)
+{
+	if (pk->in.proto != IPPROTO_TCP || srv->ops.closed_at == NULL)
+		return false;
+	uint64_t closed = srv->ops.closed_at(srv->ops.ctx, &pk->in);
+	return closed != 0 && closed >= p->renewed_ms;
+}
+
 static void
 expire_session(void *r, void *arg)
 {
 	struct pcp_peer_rec *p = r;
 	struct sweep *sw = arg;
-	if (p->expire_ms > sw->now)
-		return;
 	const struct peer_key *pk = rec_db_key(sw->srv->peers, p);
+	bool closed = false;
+	if (p->expire_ms > sw->now && !(closed = session_closed(sw->srv, pk, p)))
+		return;
 	struct pcp_mapping_rec *rec = rec_db_find(sw->srv->mappings, &pk->in);
-	if (rec && rec->n_peers > 0)
+	if (rec && rec->n_peers > 0) {
 		rec->n_peers--; /* the mapping sweep removes it when nothing else holds it */
+		/* The last session closed: the mapping is an implicit one from now on (its idle
+		 * timeout, transitory after the FIN or RST, is mapping_idle_remaining_ms's). */
+		if (closed && rec->n_peers == 0 && rec->peer_expire_ms > sw->now)
+			rec->peer_expire_ms = sw->now;
+	}
 	rec_db_del(sw->srv->peers, p);
-	sw->srv->stats.sessions_expired++;
+	if (closed)
+		sw->srv->stats.sessions_closed++;
+	else
+		sw->srv->stats.sessions_expired++;
 }
 
 static void

@@ -48,7 +48,7 @@ struct pcp_server_stats {
 	uint64_t natpmp_by_result[6];
 	uint64_t overload;                     /* answered NO_RESOURCES by the rate limit */
 	uint64_t mappings_created, mappings_renewed, mappings_deleted, mappings_expired;
-	uint64_t sessions_created, sessions_renewed, sessions_expired;
+	uint64_t sessions_created, sessions_renewed, sessions_expired, sessions_closed;
 	uint64_t holds_reclaimed, holds_displaced, holds_dropped;
 	uint64_t blocks_reclaimed;
 	uint64_t mappings_moved;               /* to a new external endpoint by a pool change (§14.2) */
@@ -62,6 +62,9 @@ struct pcp_server_ops {
 	int (*push)(void *ctx, struct cgn_ring_msg *msg);
 	/* The last outbound packet the data plane saw on a mapping (0 = none); may be NULL. */
 	uint64_t (*last_out)(void *ctx, const struct cgn_key *in);
+	/* When a FIN or RST closed the TCP connection of an outbound mapping, if none has been
+	 * seen since (cgn_mapping.closed_ms while tcp_state is CLOSING); 0 if open. May be NULL. */
+	uint64_t (*closed_at)(void *ctx, const struct cgn_key *in);
 	/* Finds an implicit (traffic-created) mapping of an inside key in the data plane's table:
 	 * @return true with its external endpoint. May be NULL. */
 	bool (*find_implicit)(void *ctx, const struct cgn_key *in, uint32_t *ext_addr, uint16_t *ext_port);

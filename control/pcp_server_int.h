@@ -49,6 +49,7 @@ struct pcp_peer_rec {
 	uint8_t nonce[PCP_NONCE_LEN];
 	uint32_t lifetime_s;
 	uint64_t expire_ms;
+	uint64_t renewed_ms; /* the last PEER request for it: a FIN or RST after it ends it */
 };
 
 /* A freed external port held back from reuse (RFC 6888 REQ-8, RFC 6887 §15). */

@@ -136,7 +136,7 @@ cmd_stats(const char *cmd __rte_unused, const char *params __rte_unused, struct 
 	rte_tel_data_add_dict_u64(d, "pcp_ports_held", pcp_server_hold_count(tel.srv));
 #define U(field) rte_tel_data_add_dict_u64(d, "pcp_" #field, LOAD(ps->field));
 	U(mappings_created) U(mappings_renewed) U(mappings_deleted) U(mappings_expired)
-	U(sessions_created) U(sessions_renewed) U(sessions_expired)
+	U(sessions_created) U(sessions_renewed) U(sessions_expired) U(sessions_closed)
 	U(holds_reclaimed) U(holds_displaced) U(holds_dropped) U(blocks_reclaimed)
 	U(push_refused) U(unsolicited_sent) U(unsolicited_failed)
 #undef U
@@ -300,8 +300,8 @@ add_mapping(struct rte_tel_data *d, uint32_t i, const struct cgn_mapping *m, uin
 			break;
 	}
 	rte_tel_data_add_dict_string(e, "filters", buf);
-	static const char *const tcp_states[] = { "-", "transitory", "established" };
-	rte_tel_data_add_dict_string(e, "tcp_state", tcp_states[m->tcp_state < 3 ? m->tcp_state : 0]);
+	static const char *const tcp_states[] = { "-", "transitory", "established", "closing" };
+	rte_tel_data_add_dict_string(e, "tcp_state", tcp_states[m->tcp_state < 4 ? m->tcp_state : 0]);
 	uint64_t last = __atomic_load_n(&m->last_out_ms, __ATOMIC_RELAXED);
 	rte_tel_data_add_dict_u64(e, "idle_s", last && now > last ? (now - last) / 1000 : 0);
 	for (int k = 0; k < 12; k++)

@@ -97,23 +97,32 @@ peer_permitted(const struct cgn_mapping *m, const struct cgn_pkt *p, enum cgn_fi
 	return __atomic_load_n(&m->peers[peer_slot(tag)], __ATOMIC_RELAXED) == tag;
 }
 
-/* RFC 5382 REQ-5 / RFC 7857 §2.1: the state that picks an implicit TCP mapping's timeout. */
+/* RFC 5382 REQ-5 / RFC 7857 §2.1: the state that picks an implicit TCP mapping's timeout.
+ * Kept for PEER mappings too: their sessions end on FIN or RST (RFC 6887 §12.3, "as per the
+ * NAT or firewall device's existing policy"; control/mappings.c reads closed_ms). Inbound
+ * (MAP, static, NAT-PMP) mappings are never touched (§15: "MUST NOT have its lifetime
+ * reduced by transport protocol messages"). */
 static void
-track_tcp(struct cgn_mapping *m, const struct cgn_pkt *p, bool outbound)
+track_tcp(struct cgn_mapping *m, const struct cgn_pkt *p, bool outbound, uint64_t now_ms)
 {
-	if (p->proto != IPPROTO_TCP || p->icmp_error || !(m->flags & CGN_MAP_IMPLICIT))
+	if (p->proto != IPPROTO_TCP || p->icmp_error ||
+	    (m->flags & (CGN_MAP_EXPLICIT | CGN_MAP_STATIC | CGN_MAP_NATPMP)) ||
+	    !(m->flags & (CGN_MAP_IMPLICIT | CGN_MAP_PEER)))
 		return;
 	uint8_t flags = p->l4[13]; /* struct rte_tcp_hdr tcp_flags */
 	uint8_t st = __atomic_load_n(&m->tcp_state, __ATOMIC_RELAXED), next = st;
 	if (flags & (TCP_FIN | TCP_RST))
-		next = CGN_TCP_TRANSITORY;
+		next = CGN_TCP_CLOSING;
 	else if (flags & TCP_SYN)
 		next = outbound || st == CGN_TCP_NONE ? (st == CGN_TCP_ESTABLISHED ? st : CGN_TCP_TRANSITORY)
 						      : CGN_TCP_ESTABLISHED; /* the SYN of the other side */
 	else if (st == CGN_TCP_NONE)
 		next = CGN_TCP_ESTABLISHED; /* mid-stream: a connection we learn of late */
-	if (next != st)
-		__atomic_store_n(&m->tcp_state, next, __ATOMIC_RELAXED);
+	if (next == st)
+		return;
+	if (next == CGN_TCP_CLOSING)
+		__atomic_store_n(&m->closed_ms, now_ms, __ATOMIC_RELAXED);
+	__atomic_store_n(&m->tcp_state, next, __ATOMIC_RELAXED);
 }
 
 /* Routes the frame toward role's side (route.h) and sends it. Without a matching route it
@@ -161,7 +170,7 @@ outbound(struct cgn_worker *w, struct cgn_pkt *p)
 			return v;
 	}
 	struct cgn_mapping *m = p->map;
-	track_tcp(m, p, true);
+	track_tcp(m, p, true, w->now_ms);
 	enum cgn_filtering mode = dp->cfg->nat.filtering;
 	if (mode != CGN_FILTER_EIF && (m->flags & CGN_MAP_IMPLICIT) && !p->icmp_error)
 		peer_permit(m, p, mode);
@@ -211,7 +220,7 @@ inbound(struct cgn_worker *w, struct cgn_pkt *p)
 	enum cgn_filtering mode = w->dp->cfg->nat.filtering;
 	if (mode != CGN_FILTER_EIF && (m->flags & CGN_MAP_IMPLICIT) && !p->icmp_error && !peer_permitted(m, p, mode))
 		return cgn_drop(w, p, CGN_DROP_FILTERED);
-	track_tcp(m, p, false);
+	track_tcp(m, p, false, w->now_ms);
 	if (!cgn_ttl_decrement(p))
 		return cgn_icmp_reply(w, p, 11, 0, CGN_DROP_TTL_EXPIRED);
 	cgn_translate_in(p);

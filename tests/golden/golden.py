@@ -436,6 +436,50 @@ def case_pcp_mapping_survives_fin_and_rst(work):
     return r, {"pkt_out_translated": 2}
 
 
+def case_peer_session_ends_on_fin(work):
+    # RFC 6887 §12.3: "A PEER-created or PEER-managed mapping may be terminated at any time by
+    # action of the TCP client or server (e.g., due to TCP FIN or TCP RST), as per the NAT or
+    # firewall device's existing policy." The session ends; the mapping lives on as an
+    # implicit one would (transitory timeout). A PEER request after the FIN starts a session
+    # that the old FIN does not end.
+    nonce = "0123456789abcdef01234567"
+    peer = ["-b", A, "-n", nonce, "-p", "tcp", "-i", "4001", "-r", REMOTE + ":5555", "-l", "600", "peer"]
+    seen = {}
+
+    def before(run):
+        subprocess.run(["ip", "addr", "replace", A + "/32", "dev", "lo"], check=True)
+        rc, out = pcpc(*peer)
+        assert rc == 0, out
+
+    def wait_sessions(run, closed, deadline_s=10):
+        for _ in range(int(deadline_s / 0.2)):
+            st = run.ctl("-j", "stats")
+            if st["pcp_sessions_closed"] >= closed:
+                return st
+            time.sleep(0.2)
+        return st
+
+    def after(run):
+        seen["closed"] = wait_sessions(run, 1)
+        seen["mappings"] = run.ctl("-j", "mappings", "-a")
+        rc, out = pcpc(*peer)      # a new session: created after the FIN
+        assert rc == 0, out
+        time.sleep(6)              # more than a whole sweep of the sessions (5 s)
+        seen["renewed"] = run.ctl("-j", "stats")
+
+    pkts = [inside(IP(src=A, dst=REMOTE) / TCP(sport=4001, dport=5555, flags=f)) for f in ("S", "FA")]
+    r = Run("peerfin", work, conf(rx_delay=1500), pkts, [], before=before, after=after)
+    assert len(r.out_outside) == 2 and r.out_outside[0][TCP].sport == r.out_outside[1][TCP].sport
+    c = seen["closed"]
+    assert c["pcp_sessions_closed"] == 1 and c["pcp_sessions"] == 0 and c["pcp_sessions_expired"] == 0, c
+    m = [v for page in seen["mappings"] for k, v in page.items()
+         if k.startswith("mapping_") and v["internal"] == f"{A}:4001"]
+    assert len(m) == 1 and m[0]["tcp_state"] == "closing" and "PEER" in m[0]["flags"], m
+    n = seen["renewed"]
+    assert n["pcp_sessions"] == 1 and n["pcp_sessions_closed"] == 1 and n["pcp_sessions_created"] == 2, n
+    return r, {"pkt_out_translated": 2, "pkt_sessions_created": 0}
+
+
 def case_announce_out_of_the_inside_port(work):
     # RFC 6887 §14.1.3: at start the server multicasts ANNOUNCE to 224.0.0.1:5350 where its
     # clients are: out of the inside DPDK port, from the port's address, TTL 1, to the group's
