@@ -443,7 +443,7 @@ def case_peer_session_ends_on_fin(work):
     # implicit one would (transitory timeout). A PEER request after the FIN starts a session
     # that the old FIN does not end.
     nonce = "0123456789abcdef01234567"
-    peer = ["-b", A, "-n", nonce, "-p", "tcp", "-i", "4001", "-r", REMOTE + ":5555", "-l", "600", "peer"]
+    peer = ["-b", A, "-n", nonce, "-p", "tcp", "-i", "4001", "-e", "43001", "-r", REMOTE + ":5555", "-l", "600", "peer"]
     seen = {}
 
     def before(run):
@@ -469,7 +469,7 @@ def case_peer_session_ends_on_fin(work):
 
     pkts = [inside(IP(src=A, dst=REMOTE) / TCP(sport=4001, dport=5555, flags=f)) for f in ("S", "FA")]
     r = Run("peerfin", work, conf(rx_delay=1500), pkts, [], before=before, after=after)
-    assert len(r.out_outside) == 2 and r.out_outside[0][TCP].sport == r.out_outside[1][TCP].sport
+    assert [p[TCP].sport for p in r.out_outside] == [43001, 43001], "the traffic used the PEER mapping"
     c = seen["closed"]
     assert c["pcp_sessions_closed"] == 1 and c["pcp_sessions"] == 0 and c["pcp_sessions_expired"] == 0, c
     m = [v for page in seen["mappings"] for k, v in page.items()
