@@ -6,9 +6,11 @@
 # new flow); then memory per session slot.
 #
 #   sudo scripts/bench_nat44.sh [FLOWS...]        default: 10000 1000000
+#   BENCH_HUGEPAGES=N: both programs on 2 MB hugepages (N reserved if fewer are; --in-memory);
+#   default: none (--no-huge, memory sized to the flows).
 #
-# Runs in a network namespace of its own (only loopback: telemetry needs no network), no
-# hugepages (--no-huge, memory sized to the flows). Numbers go to docs/performance.md.
+# Runs in a network namespace of its own (only loopback: telemetry needs no network). Numbers
+# go to docs/performance.md.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,6 +20,16 @@ netns_begin bench-nat44
 flows_list=("$@")
 [ ${#flows_list[@]} -gt 0 ] || flows_list=(10000 1000000)
 seconds=5
+huge=${BENCH_HUGEPAGES:-0}
+if [ "$huge" -gt 0 ]; then
+	nr=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
+	[ "$(cat $nr)" -ge "$huge" ] || echo "$huge" > $nr
+	mount | grep -q "type hugetlbfs" || { mkdir -p /dev/hugepages && mount -t hugetlbfs nodev /dev/hugepages; }
+	echo "hugepages: $(cat $nr) of 2 MB"
+fi
+mem_args() { # MB: EAL's memory options, the same for both programs
+	if [ "$huge" -gt 0 ]; then echo "--in-memory -m $1"; else echo "--no-huge --no-shconf -m $1"; fi
+}
 
 stat() { ip netns exec "$ns" "$top/build/control/cgnatctl" -p "$1" stats | awk -v k="$2:" '$1 == k {print $2}'; }
 
@@ -33,7 +45,7 @@ ports = ( { name = "net_pcap0"; role = "inside"; peer_mac = "02:00:00:00:01:01";
           { name = "net_null0"; role = "outside"; peer_mac = "02:00:00:00:02:02"; } );
 EOF
 	local mem=$(( 1024 + (flows > table ? flows : table) * 15 / 10000 ))
-	ip netns exec "$ns" "$top/build/control/cgnatd" -l 0-1 --no-huge -m $mem --no-pci --no-shconf \
+	ip netns exec "$ns" "$top/build/control/cgnatd" -l 0-1 $(mem_args $mem) --no-pci \
 		--file-prefix "$prefix" --vdev "net_pcap0,rx_pcap=$pcap,infinite_rx=1" --vdev "net_null0,no-rx=1" \
 		-- -c "$work/nat.conf" > "$work/cgnatd.log" 2>&1 &
 	pid=$!
@@ -52,7 +64,7 @@ for flows in "${flows_list[@]}"; do
 	mbufs=$(( flows + 16384 ))
 
 	echo "== $flows flows: baseline, dpdk-testpmd io-forward net_pcap(infinite) -> net_null"
-	base=$(timeout $((seconds + 120)) ip netns exec "$ns" dpdk-testpmd -l 0-1 --no-huge -m $(( 1024 + flows * 6 / 10000 )) \
+	base=$(timeout $((seconds + 120)) ip netns exec "$ns" dpdk-testpmd -l 0-1 $(mem_args $(( 1024 + flows * 6 / 10000 ))) \
 		--no-pci --file-prefix "tp$$" --vdev "net_pcap0,rx_pcap=$pcap,infinite_rx=1" --vdev "net_null0,no-rx=1" \
 		--log-level='*:warning' -- --auto-start --forward-mode=io --stats-period=$seconds \
 		--total-num-mbufs=$mbufs --mbuf-size=256 < /dev/null 2>&1 |
