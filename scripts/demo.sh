@@ -5,7 +5,8 @@
 #   sub1 runs a web server and asks cgnatd for a port mapping with PCP, through the inside DPDK
 #   port; the internet host connects to the external address and port and gets sub1's page;
 #   sub2 browses the internet host's web server (an implicit mapping); sub2 reaches sub1
-#   through its external address (hairpin); cgnatctl shows sessions, port blocks, counters.
+#   through its external address (hairpin); cgnatctl shows sessions, port blocks, routes,
+#   neighbours, counters.
 # The lab is always torn down on exit; nothing touches the host's own network.
 set -euo pipefail
 
@@ -59,6 +60,10 @@ ctl sessions
 
 step "sub1's port blocks and quota (cgnatctl subscriber 100.64.1.2)"
 ctl subscriber 100.64.1.2
+
+step "where cgnatd sends frames: its routes and the neighbours it resolved by ARP (cgnatctl routes, neighbours)"
+ctl routes
+ctl neighbours
 
 step "counters (cgnatctl stats, the non-zero ones)"
 ctl stats | grep -v ': 0$'
