@@ -40,6 +40,9 @@ port_setup(struct cgn_dataplane *dp, struct cgn_port *p, const struct cgn_port_c
 		conf.rx_adv_conf.rss_conf.rss_hf = info.flow_type_rss_offloads &
 						   (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP);
 	}
+	/* A NIC that verifies IPv4 header checksums saves classify the work (mbuf ol_flags). */
+	if (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM)
+		conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
 	if ((rc = rte_eth_dev_configure(p->port_id, q, q, &conf)) != 0) {
 		fprintf(stderr, "cgnatd: port %s: configure: %s\n", pc->name, rte_strerror(-rc));
 		return rc;

@@ -80,7 +80,9 @@ cgn_classify(struct cgn_worker *w, struct cgn_pkt *p)
 		return cgn_drop(w, p, CGN_DROP_BAD_IP_HEADER);
 	if (total > len || ihl > len)
 		return cgn_drop(w, p, CGN_DROP_TRUNCATED);
-	if (cgn_cksum(p->ip, ihl) != 0)
+	/* RFC 1812 §5.2.2: a router MUST verify the header checksum; the NIC may have done it. */
+	uint64_t ck = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
+	if (ck == RTE_MBUF_F_RX_IP_CKSUM_BAD || (ck != RTE_MBUF_F_RX_IP_CKSUM_GOOD && cgn_cksum(p->ip, ihl) != 0))
 		return cgn_drop(w, p, CGN_DROP_BAD_CHECKSUM);
 	if (p->ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK))
 		return cgn_drop(w, p, CGN_DROP_FRAGMENT);

@@ -72,6 +72,33 @@ port_at(const uint8_t *f, int off)
 
 /* ---- classify ---- */
 
+/* One frame with the RX checksum flags a NIC would set: sent or not. */
+static bool
+sent_with_flags(uint16_t len, uint64_t ol_flags)
+{
+	struct rte_mbuf *m = dp_env_mbuf(frame, len);
+	cr_assert_not_null(m);
+	m->ol_flags = ol_flags;
+	uint64_t tx = E->w->pkt.tx;
+	cgn_nat44_burst(E->w, E->inside_port, &m, 1);
+	for (unsigned i = 0; i < E->dp->n_ports; i++)
+		rte_eth_tx_buffer_flush(E->dp->ports[i].port_id, 0, E->w->tx[E->dp->ports[i].port_id]);
+	return E->w->pkt.tx == tx + 1;
+}
+
+Test(classify, the_nics_checksum_verdict_is_trusted)
+{
+	uint16_t len = build_udp(frame, "100.64.0.30", 1000, "198.51.100.1", 53, "x", 1, 64, false);
+	uint64_t before = drops(CGN_DROP_BAD_CHECKSUM);
+	cr_assert_not(sent_with_flags(len, RTE_MBUF_F_RX_IP_CKSUM_BAD), "the NIC found it bad");
+	cr_assert_eq(drops(CGN_DROP_BAD_CHECKSUM), before + 1);
+	cr_assert(sent_with_flags(len, RTE_MBUF_F_RX_IP_CKSUM_UNKNOWN), "verified in software");
+	frame[14 + 10] ^= 0xff;
+	cr_assert_not(sent_with_flags(len, RTE_MBUF_F_RX_IP_CKSUM_UNKNOWN));
+	cr_assert_eq(drops(CGN_DROP_BAD_CHECKSUM), before + 2);
+	cr_assert(sent_with_flags(len, RTE_MBUF_F_RX_IP_CKSUM_GOOD), "the NIC verified it: not again");
+}
+
 Test(classify, every_drop_reason_is_counted)
 {
 	uint16_t op, ol;
