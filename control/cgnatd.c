@@ -10,6 +10,7 @@
  * group (by default two lcores, no hugepages, no PCI), so it needs no NIC and no set-up.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -153,6 +154,7 @@ struct app {
 	struct control_loop *loop;
 	struct pcp_server *srv;
 	const char *config_path;
+	uint64_t paused_ms; /* when the workers were paused for a pool change */
 };
 
 /* SIGHUP: read the file again and apply what can change while running. */
@@ -205,6 +207,25 @@ closed_at(void *ctx, const struct cgn_key *in)
 		closed = __atomic_load_n(&m->closed_ms, __ATOMIC_RELAXED);
 	cgn_table_reader_offline(dp->table, reader);
 	return closed;
+}
+
+static int
+repool_begin(void *ctx)
+{
+	((struct app *)ctx)->paused_ms = cgn_clock_ms();
+	return cgn_dataplane_pause(((struct app *)ctx)->dp);
+}
+
+static void
+repool_end(void *ctx, const struct cgn_pb *old_pb, const struct cgn_config *cfg)
+{
+	struct cgn_dataplane *dp = ((struct app *)ctx)->dp;
+	struct cgn_repool_stats st;
+	cgn_dataplane_repool(dp, old_pb, cfg, &st);
+	cgn_dataplane_resume(dp);
+	fprintf(stderr, "cgnatd: new pool in the data plane: %u implicit sessions kept, %u removed; %u held ports "
+			"kept, %u dropped; workers paused %" PRIu64 " ms\n",
+		st.kept, st.removed, st.holds_kept, st.holds_dropped, cgn_clock_ms() - ((struct app *)ctx)->paused_ms);
 }
 
 static bool
@@ -326,7 +347,8 @@ main(int argc, char **argv)
 	static struct app app;
 	app.loop = &loop;
 	struct pcp_server_ops ops = { .push = push_to_dataplane, .last_out = last_outbound, .closed_at = closed_at,
-				      .find_implicit = find_implicit, .send = send_unsolicited, .ctx = &app };
+				      .find_implicit = find_implicit, .repool_begin = repool_begin,
+				      .repool_end = repool_end, .send = send_unsolicited, .ctx = &app };
 	srv = pcp_server_create(&cfg, &ops, start_ms);
 	if (srv == NULL) {
 		fprintf(stderr, "cgnatd: cannot create the PCP server: %s\n", strerror(errno));

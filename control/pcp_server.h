@@ -68,6 +68,12 @@ struct pcp_server_ops {
 	/* Finds an implicit (traffic-created) mapping of an inside key in the data plane's table:
 	 * @return true with its external endpoint. May be NULL. */
 	bool (*find_implicit)(void *ctx, const struct cgn_key *in, uint32_t *ext_addr, uint16_t *ext_port);
+	/* A pool change while a data plane draws from the allocator (pcp_server_freeze_pool):
+	 * repool_begin stops it from allocating (@return 0 or -errno: the change is refused);
+	 * repool_end, once the server's mappings are on the new allocator, moves the data
+	 * plane's own state from old_pb (still readable) and lets it go on. May be NULL. */
+	int (*repool_begin)(void *ctx);
+	void (*repool_end)(void *ctx, const struct cgn_pb *old_pb, const struct cgn_config *cfg);
 	/* Sends an unsolicited message from the PCP port (§14.1.3). @return 0 or -errno. */
 	int (*send)(void *ctx, const struct cgn_addr *dst, uint16_t port, const uint8_t *msg, size_t len);
 	void *ctx;
@@ -124,8 +130,8 @@ const struct cgn_config *pcp_server_config(const struct pcp_server *srv);
 struct cgn_pb *pcp_server_pb(struct pcp_server *srv);
 
 /**
- * Refuses pool changes on reload from now on: the workers hold ports of the allocator for
- * implicit sessions, and it cannot be rebuilt under them yet.
+ * From now on a data plane allocates from the server's allocator (implicit sessions): a pool
+ * change on reload goes through ops.repool_begin/_end so that it moves the data plane too.
  */
 void pcp_server_freeze_pool(struct pcp_server *srv);
 uint32_t pcp_server_mapping_count(const struct pcp_server *srv);

@@ -88,7 +88,7 @@ struct pcp_server {
 	uint32_t expire_cursor, peer_cursor, hold_cursor, reclaim_cursor;
 	double tokens;              /* overload limiter (§8.2) */
 	uint64_t tokens_ms;
-	bool pool_frozen;           /* the data plane allocates from pb: no repool on reload */
+	bool pool_frozen;           /* the data plane allocates from pb: a repool pauses it (ops.repool_*) */
 	struct unsolicited *unsol;  /* [PCP_MAX_UNSOLICITED] */
 	unsigned n_unsol;
 	struct pcp_server_stats stats;

@@ -216,6 +216,13 @@ repool(struct pcp_server *srv, const struct cgn_config *cfg, uint64_t now, char 
 		snprintf(err, err_len, "cannot build the port allocator for the new pool");
 		return -ENOMEM;
 	}
+	/* With DPDK ports the workers allocate from srv->pb too: they wait meanwhile. */
+	bool dataplane = srv->pool_frozen && srv->ops.repool_begin;
+	if (dataplane && srv->ops.repool_begin(srv->ops.ctx) != 0) {
+		free(new_mem);
+		snprintf(err, err_len, "the workers did not pause for the pool change; nothing was changed");
+		return -EBUSY;
+	}
 	/* Subscribers first, pinned to their address where it survives, so their mappings keep
 	 * their ports and the new ones of a subscriber land where its old ones are. */
 	for (uint32_t i = 0; i < old_pb.n_subs; i++) {
@@ -239,6 +246,8 @@ repool(struct pcp_server *srv, const struct cgn_config *cfg, uint64_t now, char 
 	struct peer_scan ps = { srv, now };
 	cursor = 0;
 	rec_db_scan(srv->peers, &cursor, rec_db_capacity(srv->peers), peer_update_one, &ps);
+	if (dataplane)
+		srv->ops.repool_end(srv->ops.ctx, &old_pb, cfg);
 	free(old_mem);
 
 	/* §8.5: the external addresses changed: the epoch starts again. */
@@ -255,11 +264,6 @@ pcp_server_reload(struct pcp_server *srv, const struct cgn_config *cfg, uint64_t
 	const char *key = restart_needed(&srv->cfg, cfg);
 	if (key) {
 		snprintf(err, err_len, "%s changed: that needs a restart; nothing was changed", key);
-		return -EINVAL;
-	}
-	if (!same_pool(&srv->cfg, cfg) && srv->pool_frozen) {
-		snprintf(err, err_len, "nat.pool changed: with DPDK ports forwarding, that needs a restart (implicit "
-				       "sessions hold ports of the running pool); nothing was changed");
 		return -EINVAL;
 	}
 	if (!same_pool(&srv->cfg, cfg)) {

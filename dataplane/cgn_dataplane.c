@@ -19,6 +19,21 @@
 #include <rte_launch.h>
 #include <rte_malloc.h>
 
+/* The pool as the workers test it (ARP for pool addresses, hairpinning), and the default
+ * source of the ICMP errors they send. */
+static void
+set_pool(struct cgn_dataplane *dp, const struct cgn_config *cfg)
+{
+	for (unsigned k = 0; k < cfg->nat.n_pool; k++) {
+		unsigned len = cfg->nat.pool[k].len - 96u;
+		dp->pool_v4[k].mask = len ? ~0u << (32 - len) : 0;
+		dp->pool_v4[k].net = rte_be_to_cpu_32(cgn_addr_v4(&cfg->nat.pool[k].addr)) & dp->pool_v4[k].mask;
+	}
+	dp->n_pool = cfg->nat.n_pool;
+	dp->icmp_source = cfg->dataplane.have_icmp_source ? cgn_addr_v4(&cfg->dataplane.icmp_source)
+							  : cgn_addr_v4(&cfg->nat.pool[0].addr);
+}
+
 struct cgn_dataplane *
 cgn_dataplane_create(const struct cgn_config *cfg, struct cgn_pb *pb)
 {
@@ -36,14 +51,7 @@ cgn_dataplane_create(const struct cgn_config *cfg, struct cgn_pb *pb)
 	dp->idle_sleep_us = cfg->dataplane.idle_sleep_us;
 	dp->cfg = cfg;
 	dp->pb = pb;
-	for (unsigned k = 0; k < cfg->nat.n_pool; k++) {
-		unsigned len = cfg->nat.pool[k].len - 96u;
-		dp->pool_v4[k].mask = len ? ~0u << (32 - len) : 0;
-		dp->pool_v4[k].net = rte_be_to_cpu_32(cgn_addr_v4(&cfg->nat.pool[k].addr)) & dp->pool_v4[k].mask;
-	}
-	dp->n_pool = cfg->nat.n_pool;
-	dp->icmp_source = cfg->dataplane.have_icmp_source ? cgn_addr_v4(&cfg->dataplane.icmp_source)
-							  : cgn_addr_v4(&cfg->nat.pool[0].addr);
+	set_pool(dp, cfg);
 
 	/* Readers: every worker, the telemetry threads and the control thread. */
 	dp->table = cgn_table_create("cgn", cfg->dataplane.table_size, n_workers + 2, (int)rte_socket_id());
@@ -104,7 +112,108 @@ cgn_dataplane_launch(struct cgn_dataplane *dp)
 		if (rc != 0)
 			return rc;
 	}
+	dp->launched = true;
 	return 0;
+}
+
+int
+cgn_dataplane_pause(struct cgn_dataplane *dp)
+{
+	__atomic_store_n(&dp->pause, true, __ATOMIC_RELEASE);
+	if (!dp->launched)
+		return 0;
+	uint64_t deadline = cgn_clock_ms() + 1000; /* a worker comes round in microseconds */
+	for (unsigned i = 0; i < dp->n_workers; i++)
+		while (!__atomic_load_n(&dp->workers[i].paused, __ATOMIC_ACQUIRE)) {
+			if (cgn_clock_ms() > deadline) {
+				cgn_dataplane_resume(dp);
+				return -ETIMEDOUT;
+			}
+			rte_pause();
+		}
+	return 0;
+}
+
+void
+cgn_dataplane_resume(struct cgn_dataplane *dp)
+{
+	__atomic_store_n(&dp->pause, false, __ATOMIC_RELEASE);
+}
+
+/* The new allocator's index of an old subscriber (the same inside address), or -1. */
+static int32_t
+new_sub(struct cgn_pb *pb, const struct cgn_pb *old_pb, uint32_t old_sub)
+{
+	if (old_sub >= atomic_load(&old_pb->n_subs))
+		return -1;
+	return cgn_pb_subscriber(pb, &cgn_pb_sub((struct cgn_pb *)old_pb, old_sub)->addr, true);
+}
+
+/* Takes (sub, addr, proto, port) on the new allocator if addr is still in the pool.
+ * @return the new subscriber index, or -1. */
+static int32_t
+move_port(struct cgn_dataplane *dp, const struct cgn_pb *old_pb, uint32_t old_sub, uint32_t addr, uint8_t proto,
+	  uint16_t port)
+{
+	int32_t sub = new_sub(dp->pb, old_pb, old_sub);
+	if (sub < 0 || !cgn_dataplane_in_pool(dp, addr) || cgn_pb_take(dp->pb, (uint32_t)sub, addr, proto, port) != 0)
+		return -1;
+	return sub;
+}
+
+void
+cgn_dataplane_repool(struct cgn_dataplane *dp, const struct cgn_pb *old_pb, const struct cgn_config *cfg,
+		     struct cgn_repool_stats *st)
+{
+	*st = (struct cgn_repool_stats){ 0 };
+	set_pool(dp, cfg);
+	if (dp->n_ports == 0)
+		return;
+
+	/* Implicit sessions, a batch at a time as an RCU reader (the deleted entries' grace
+	 * periods run between batches). */
+	unsigned reader = CGN_READER_CONTROL(dp);
+	uint32_t cursor = 0;
+	for (bool more = true; more;) {
+		cgn_table_reader_online(dp->table, reader);
+		for (unsigned n = 0; n < 1024; n++) {
+			struct cgn_mapping *m = cgn_table_next(dp->table, &cursor);
+			if (m == NULL) {
+				more = false;
+				break;
+			}
+			if (!(m->flags & CGN_MAP_IMPLICIT) || (m->flags & (CGN_MAP_EXPLICIT | CGN_MAP_STATIC | CGN_MAP_PEER)))
+				continue; /* the PCP server moves its own */
+			int32_t sub = move_port(dp, old_pb, m->subscriber, m->ext_addr, m->proto, m->ext_port);
+			if (sub >= 0) {
+				m->subscriber = (uint32_t)sub; /* no worker reads it now */
+				st->kept++;
+				continue;
+			}
+			struct cgn_ring_msg msg = { .op = CGN_MSG_DEL };
+			msg.m = *m;
+			if (cgn_table_apply(dp->table, &msg) == 0)
+				st->removed++;
+		}
+		cgn_table_reader_offline(dp->table, reader);
+	}
+
+	/* The ports the workers hold back (RFC 6888 REQ-8) stay held on the new allocator. */
+	for (unsigned i = 0; i < dp->n_workers; i++) {
+		struct cgn_worker *w = &dp->workers[i];
+		for (uint32_t j = w->held_head; j != w->held_tail; j++) {
+			struct cgn_held_port *h = &w->held[j & (CGN_HOLD_RING - 1)];
+			if (h->sub == CGN_HELD_NONE)
+				continue;
+			const struct cgn_pb_sub *os = cgn_pb_sub((struct cgn_pb *)old_pb, h->sub);
+			int32_t sub = move_port(dp, old_pb, h->sub, old_pb->addrs[os->ext_index], h->proto, h->port);
+			if (sub >= 0)
+				st->holds_kept++;
+			else
+				st->holds_dropped++;
+			h->sub = sub >= 0 ? (uint32_t)sub : CGN_HELD_NONE;
+		}
+	}
 }
 
 void
@@ -212,6 +321,16 @@ cgn_worker_main(void *arg)
 	rte_rcu_qsbr_thread_online(rcu, w->index);
 
 	while (!__atomic_load_n(&dp->stop, __ATOMIC_RELAXED)) {
+		if (__atomic_load_n(&dp->pause, __ATOMIC_ACQUIRE)) {
+			/* A pool change: nothing but the control ring until it is over. */
+			__atomic_store_n(&w->paused, true, __ATOMIC_RELEASE);
+			while (__atomic_load_n(&dp->pause, __ATOMIC_ACQUIRE) && !__atomic_load_n(&dp->stop, __ATOMIC_RELAXED)) {
+				apply_ring(w);
+				rte_rcu_qsbr_quiescent(rcu, w->index);
+				rte_pause();
+			}
+			__atomic_store_n(&w->paused, false, __ATOMIC_RELEASE);
+		}
 		w->now_ms = cgn_clock_ms();
 		unsigned work = apply_ring(w);
 

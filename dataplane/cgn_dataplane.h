@@ -50,6 +50,8 @@ struct cgn_dataplane;
 
 #define CGN_HOLD_RING 65536 /* freed ports a worker holds back at once (a power of two) */
 
+#define CGN_HELD_NONE UINT32_MAX /* a held port's sub after a pool change took its address */
+
 /* A freed port waiting out nat.port_hold_s (RFC 6888 REQ-8). */
 struct cgn_held_port {
 	uint64_t until_ms;
@@ -73,6 +75,7 @@ struct cgn_worker {
 	struct cgn_held_port *held; /* [CGN_HOLD_RING] FIFO: ports freed in time order */
 	uint32_t held_head, held_tail;
 	struct rte_eth_dev_tx_buffer *tx[RTE_MAX_ETHPORTS];
+	bool paused;                /* acknowledges dp->pause (cgn_dataplane_pause) */
 	struct cgn_worker_stats stats;
 	struct cgn_pkt_stats pkt;
 } __rte_cache_aligned;
@@ -110,6 +113,8 @@ struct cgn_dataplane {
 	unsigned n_workers;
 	uint32_t idle_sleep_us;
 	volatile bool stop;
+	bool launched;                  /* workers running cgn_worker_main */
+	bool pause;                     /* workers wait at the top of their loop (pool change) */
 	uint32_t seq;           /* next message sequence number (control thread) */
 	uint64_t push_full;     /* messages refused because a ring was full (control thread) */
 	struct cgn_worker workers[RTE_MAX_LCORE];
@@ -130,6 +135,31 @@ struct cgn_dataplane *cgn_dataplane_create(const struct cgn_config *cfg, struct 
 
 /** Starts cgn_worker_main() on every worker lcore. Main lcore. @return 0 or -errno. */
 int cgn_dataplane_launch(struct cgn_dataplane *dp);
+
+/**
+ * Holds every worker at the top of its loop, where it keeps applying its control ring and
+ * reporting quiescent states but reads no packet and touches no port block, until
+ * cgn_dataplane_resume(). Control thread. @return 0, or -ETIMEDOUT (resumed again).
+ */
+int cgn_dataplane_pause(struct cgn_dataplane *dp);
+void cgn_dataplane_resume(struct cgn_dataplane *dp);
+
+/* What a pool change did to the data plane's own state. */
+struct cgn_repool_stats {
+	uint32_t kept, removed;             /* implicit sessions */
+	uint32_t holds_kept, holds_dropped; /* ports the workers hold back */
+};
+
+/**
+ * A pool change (SIGHUP), the data plane's half: dp->pb is already the new pool's allocator
+ * with every subscriber of old_pb made again (pinned to its address where that survives).
+ * Implicit sessions keep their external endpoint when its address survives and the port can
+ * be taken on the new allocator, and are deleted otherwise; the ports the workers hold back
+ * move the same way; ARP and hairpinning follow cfg's pool. Control thread, workers paused
+ * (or never launched).
+ */
+void cgn_dataplane_repool(struct cgn_dataplane *dp, const struct cgn_pb *old_pb, const struct cgn_config *cfg,
+			  struct cgn_repool_stats *st);
 
 /** Asks the workers to stop and waits for them. Main lcore. */
 void cgn_dataplane_stop(struct cgn_dataplane *dp);

@@ -87,7 +87,8 @@ cgn_hold_release(struct cgn_worker *w, uint64_t now)
 		struct cgn_held_port *h = &w->held[w->held_head & (CGN_HOLD_RING - 1)];
 		if (h->until_ms > now)
 			return;
-		cgn_pb_release(w->dp->pb, h->sub, h->proto, h->port);
+		if (h->sub != CGN_HELD_NONE)
+			cgn_pb_release(w->dp->pb, h->sub, h->proto, h->port);
 		w->held_head++;
 		w->pkt.ports_released++;
 	}

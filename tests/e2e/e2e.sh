@@ -172,6 +172,40 @@ case_third_party_from_an_unauthorised_subscriber() {
 	return 0
 }
 
+case_pool_change_while_forwarding() {
+	# SIGHUP with a new nat.pool while traffic flows: the workers pause, sessions on an
+	# address that stays keep their endpoint, the others start again on the new pool.
+	local state=/run/cgnat-lab${LAB_PREFIX:+-$LAB_PREFIX} conf pid out ext
+	conf=$state/cgnat.conf
+	pid=$(cat "$state/cgnatd.pid")
+	cp "$conf" "$www/cgnat.conf.orig"
+	in_ns sub2 ping -c 1 -W 2 198.51.100.10 >/dev/null || fail "no ping before"
+	in_ns sub2 ping -c 25 -i 0.2 -W 2 198.51.100.10 > "$www/ping.out" 2>&1 &
+	local pinger=$!
+	sleep 1
+	# 1. A prefix added: every address stays, every session too.
+	sed -i 's|pool = \[ "203.0.113.0/28" \]|pool = [ "203.0.113.0/28", "203.0.113.32/28" ]|' "$conf"
+	grep -q '203.0.113.32/28' "$conf" || fail "the lab's pool line changed: update this test"
+	kill -HUP "$pid"
+	sleep 1.5
+	grep -q "new pool in the data plane: [1-9][0-9]* implicit sessions kept, 0 removed" "$state/cgnatd.log" ||
+		fail "added prefix: $(grep 'new pool' "$state/cgnatd.log")"
+	# 2. The first prefix removed: sub2's sessions go, and start again on 203.0.113.32/28.
+	sed -i 's|pool = \[ "203.0.113.0/28", "203.0.113.32/28" \]|pool = [ "203.0.113.32/28" ]|' "$conf"
+	kill -HUP "$pid"
+	wait "$pinger"
+	out=$(cat "$www/ping.out")
+	ext=$(ctl sessions 100.64.2.2 | awk '$1 == "icmp" { print $3 }')
+	cp "$www/cgnat.conf.orig" "$conf"
+	kill -HUP "$pid" # the original pool again, for the cases after this one
+	grep -Eq "new pool in the data plane: [0-9]+ implicit sessions kept, [1-9][0-9]* removed" "$state/cgnatd.log" ||
+		fail "removed prefix: $(grep 'new pool' "$state/cgnatd.log")"
+	echo "$out" | grep -Eq "2[3-5] received" || fail "pings lost across the pool changes: $out"
+	echo "$ext" | grep -Eq "^203\.0\.113\.(3[2-9]|4[0-7]):" || fail "sub2's ping session is not on the new pool: '$ext'"
+	sleep 1
+	in_ns sub2 curl -sS -m 5 http://198.51.100.10/ | grep -q "inet page" || fail "no web after the changes"
+}
+
 case_restart_means_a_new_epoch() {
 	# §8.5: the epoch tells clients the server lost state; a restart starts it again.
 	local e1 e2
@@ -194,7 +228,7 @@ start_web sub1 100.64.1.2 8080 "$www/sub1" && start_web sub1 100.64.1.2 8081 "$w
 for c in ping_through_the_nat next_hops_resolved_by_arp directly_connected_host ttl_trace_through_the_nat implicit_mapping_browsing pcp_map_then_inbound_tcp \
 	 hairpin_to_an_external_address tcp_transfer_of_4_mb natpmp_from_a_subscriber \
 	 pcp_from_the_internet_is_ignored third_party_from_the_management_host \
-	 third_party_from_an_unauthorised_subscriber restart_means_a_new_epoch; do
+	 third_party_from_an_unauthorised_subscriber pool_change_while_forwarding restart_means_a_new_epoch; do
 	run_case "$c"
 done
 echo "$passed passed, $failed failed"
