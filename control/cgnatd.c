@@ -182,31 +182,45 @@ push_to_dataplane(void *ctx, struct cgn_ring_msg *msg)
 	return cgn_dataplane_push(((struct app *)ctx)->dp, msg);
 }
 
-/* The control thread reads one field of a shared-table entry: as an RCU reader, briefly. */
-static uint64_t
-last_outbound(void *ctx, const struct cgn_key *in)
+/* What the control thread reads of a shared-table entry, copied as an RCU reader, briefly. */
+struct dp_view {
+	bool found;
+	uint16_t flags;
+	uint32_t ext_addr;
+	uint16_t ext_port;
+	uint8_t tcp_state;
+	uint64_t last_out_ms, closed_ms;
+};
+
+static struct dp_view
+view_of(void *ctx, const struct cgn_key *in)
 {
 	struct cgn_dataplane *dp = ((struct app *)ctx)->dp;
+	struct dp_view v = { 0 };
 	unsigned reader = CGN_READER_CONTROL(dp);
 	cgn_table_reader_online(dp->table, reader);
 	const struct cgn_mapping *m = cgn_table_lookup(dp->table, in);
-	uint64_t last = m ? __atomic_load_n(&m->last_out_ms, __ATOMIC_RELAXED) : 0;
+	if (m) {
+		v = (struct dp_view){ .found = true, .flags = m->flags, .ext_addr = m->ext_addr, .ext_port = m->ext_port,
+				      .tcp_state = __atomic_load_n(&m->tcp_state, __ATOMIC_RELAXED),
+				      .last_out_ms = __atomic_load_n(&m->last_out_ms, __ATOMIC_RELAXED),
+				      .closed_ms = __atomic_load_n(&m->closed_ms, __ATOMIC_RELAXED) };
+	}
 	cgn_table_reader_offline(dp->table, reader);
-	return last;
+	return v;
+}
+
+static uint64_t
+last_outbound(void *ctx, const struct cgn_key *in)
+{
+	return view_of(ctx, in).last_out_ms;
 }
 
 static uint64_t
 closed_at(void *ctx, const struct cgn_key *in)
 {
-	struct cgn_dataplane *dp = ((struct app *)ctx)->dp;
-	unsigned reader = CGN_READER_CONTROL(dp);
-	cgn_table_reader_online(dp->table, reader);
-	const struct cgn_mapping *m = cgn_table_lookup(dp->table, in);
-	uint64_t closed = 0;
-	if (m && __atomic_load_n(&m->tcp_state, __ATOMIC_RELAXED) == CGN_TCP_CLOSING)
-		closed = __atomic_load_n(&m->closed_ms, __ATOMIC_RELAXED);
-	cgn_table_reader_offline(dp->table, reader);
-	return closed;
+	struct dp_view v = view_of(ctx, in);
+	return v.tcp_state == CGN_TCP_CLOSING ? v.closed_ms : 0;
 }
 
 static int
@@ -231,17 +245,12 @@ repool_end(void *ctx, const struct cgn_pb *old_pb, const struct cgn_config *cfg)
 static bool
 find_implicit(void *ctx, const struct cgn_key *in, uint32_t *ext_addr, uint16_t *ext_port)
 {
-	struct cgn_dataplane *dp = ((struct app *)ctx)->dp;
-	unsigned reader = CGN_READER_CONTROL(dp);
-	cgn_table_reader_online(dp->table, reader);
-	const struct cgn_mapping *m = cgn_table_lookup(dp->table, in);
-	bool found = m && (m->flags & CGN_MAP_IMPLICIT);
-	if (found) {
-		*ext_addr = m->ext_addr;
-		*ext_port = m->ext_port;
-	}
-	cgn_table_reader_offline(dp->table, reader);
-	return found;
+	struct dp_view v = view_of(ctx, in);
+	if (!v.found || !(v.flags & CGN_MAP_IMPLICIT))
+		return false;
+	*ext_addr = v.ext_addr;
+	*ext_port = v.ext_port;
+	return true;
 }
 
 /* Unsolicited messages (§14): multicast out of every inside DPDK port and by the kernel

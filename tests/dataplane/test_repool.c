@@ -27,30 +27,15 @@ setup(void)
 
 TestSuite(repool, .init = setup);
 
-static uint32_t
-addr(const char *a)
-{
-	uint32_t v;
-	inet_pton(AF_INET, a, &v);
-	return v;
-}
-
-/* One frame through the burst driver: sent or not; the copy of what was sent in out. */
+/* The test's frame through the burst driver: sent or not; a copy of what was sent in out. */
 static bool
 run(uint16_t in_port, uint16_t len, uint8_t *out)
 {
-	struct rte_mbuf *m = dp_env_mbuf(frame, len);
-	cr_assert_not_null(m);
-	uint64_t tx = E->w->pkt.tx;
-	cgn_nat44_burst(E->w, in_port, &m, 1);
-	for (unsigned i = 0; i < E->dp->n_ports; i++) {
-		uint16_t pid = E->dp->ports[i].port_id;
-		struct rte_eth_dev_tx_buffer *b = E->w->tx[pid];
-		if (b->length && out)
-			memcpy(out, rte_pktmbuf_mtod(b->pkts[b->length - 1], void *), rte_pktmbuf_data_len(b->pkts[b->length - 1]));
-		rte_eth_tx_buffer_flush(pid, 0, b);
-	}
-	return E->w->pkt.tx == tx + 1;
+	uint16_t n;
+	uint8_t *sent = dp_env_run(in_port, frame, len, NULL, &n);
+	if (sent && out)
+		memcpy(out, sent, n);
+	return sent != NULL;
 }
 
 static struct cgn_mapping *
@@ -104,24 +89,12 @@ new_allocator(struct cgn_config *cfg, struct cgn_pb *old, void **old_mem)
 	E->pb_mem = mem;
 }
 
+/* An ARP request from the outside router for target: answered or not. */
 static bool
-arp_answered(uint32_t target)
+arp_answered(const char *target)
 {
-	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)frame;
-	memset(frame, 0, 60);
-	memset(&eth->dst_addr, 0xff, 6);
-	eth->src_addr = (struct rte_ether_addr){ { 2, 0, 0, 0, 2, 2 } };
-	eth->ether_type = htons(RTE_ETHER_TYPE_ARP);
-	struct rte_arp_hdr *arp = (struct rte_arp_hdr *)(eth + 1);
-	arp->arp_hardware = htons(RTE_ARP_HRD_ETHER);
-	arp->arp_protocol = htons(RTE_ETHER_TYPE_IPV4);
-	arp->arp_hlen = 6;
-	arp->arp_plen = 4;
-	arp->arp_opcode = htons(RTE_ARP_OP_REQUEST);
-	arp->arp_data.arp_sha = eth->src_addr;
-	arp->arp_data.arp_sip = addr("198.51.100.9");
-	arp->arp_data.arp_tip = target;
-	return run(E->outside_port, 60, NULL);
+	static const struct rte_ether_addr router = { { 2, 0, 0, 0, 2, 2 } };
+	return run(E->outside_port, build_arp(frame, RTE_ARP_OP_REQUEST, &router, NULL, "198.51.100.9", target), NULL);
 }
 
 Test(repool, kept_addresses_keep_their_sessions_removed_ones_lose_them)
@@ -174,7 +147,7 @@ Test(repool, kept_addresses_keep_their_sessions_removed_ones_lose_them)
 	*strchr(xs, '/') = '\0';
 	uint16_t len = build_udp(frame, "198.51.100.9", 53, xs, xp, "a", 1, 64, false);
 	cr_assert(run(E->outside_port, len, out), "inbound to a kept session");
-	cr_assert_eq(memcmp(out + 14 + 16, &(uint32_t){ addr("100.64.0.40") }, 4), 0);
+	cr_assert_eq(memcmp(out + 14 + 16, &(uint32_t){ dp_ipv4("100.64.0.40") }, 4), 0);
 	const struct cgn_pb_sub *xs_sub = cgn_pb_sub(&E->pb, x->subscriber);
 	cr_assert_eq(E->pb.addrs[xs_sub->ext_index], xa, "x stays on its address");
 	cr_assert_eq(atomic_load(&((struct cgn_pb_sub *)xs_sub)->ports_used), 3, "two sessions and the held port");
@@ -186,8 +159,10 @@ Test(repool, kept_addresses_keep_their_sessions_removed_ones_lose_them)
 	cr_assert(y->ext_addr == xa || (yh >= 0xcb007108 && yh <= 0xcb00710b), "in the new pool");
 
 	/* ARP follows the pool; ICMP errors come from its first address. */
-	cr_assert(arp_answered(addr("203.0.113.9")));
-	cr_assert_not(arp_answered(ya), "a removed address is not ours any more");
+	char yas[16];
+	inet_ntop(AF_INET, &ya, yas, sizeof(yas));
+	cr_assert(arp_answered("203.0.113.9"));
+	cr_assert_not(arp_answered(yas), "a removed address is not ours any more");
 	cr_assert_eq(E->dp->icmp_source, xa);
 	free(old_mem);
 }

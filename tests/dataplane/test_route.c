@@ -28,34 +28,10 @@ setup(void)
 
 TestSuite(route, .init = setup);
 
-static uint32_t
-addr(const char *a)
-{
-	uint32_t v;
-	inet_pton(AF_INET, a, &v);
-	return v;
-}
-
-/* One frame through the burst driver: the frame sent (or NULL), its port and length. */
 static uint8_t *
 run(uint16_t in_port, uint16_t len, uint16_t *out_port)
 {
-	struct rte_mbuf *m = dp_env_mbuf(frame, len);
-	cr_assert_not_null(m);
-	cgn_nat44_burst(E->w, in_port, &m, 1);
-	for (unsigned i = 0; i < E->dp->n_ports; i++) {
-		uint16_t pid = E->dp->ports[i].port_id;
-		struct rte_eth_dev_tx_buffer *b = E->w->tx[pid];
-		if (b->length) {
-			static uint8_t copy[2048];
-			struct rte_mbuf *o = b->pkts[b->length - 1];
-			memcpy(copy, rte_pktmbuf_mtod(o, void *), rte_pktmbuf_data_len(o));
-			*out_port = pid;
-			rte_eth_tx_buffer_flush(pid, 0, b);
-			return copy;
-		}
-	}
-	return NULL;
+	return dp_env_run(in_port, frame, len, out_port, NULL);
 }
 
 /* The ARP requests the control thread queued for worker 0 since the last call: how many
@@ -71,34 +47,19 @@ requests_for(const char *target)
 		cr_assert_eq(eth->ether_type, htons(RTE_ETHER_TYPE_ARP));
 		cr_assert(rte_is_broadcast_ether_addr(&eth->dst_addr));
 		cr_assert_eq(arp->arp_opcode, htons(RTE_ARP_OP_REQUEST));
-		cr_assert_eq(arp->arp_data.arp_sip, addr("100.64.0.254"), "asked from the port's address");
+		cr_assert_eq(arp->arp_data.arp_sip, dp_ipv4("100.64.0.254"), "asked from the port's address");
 		cr_assert_eq(m->port, E->inside_port);
-		n += arp->arp_data.arp_tip == addr(target);
+		n += arp->arp_data.arp_tip == dp_ipv4(target);
 		rte_pktmbuf_free(m);
 	}
 	return n;
 }
 
-/* An ARP reply from ip/mac to the inside port. */
+/* An ARP reply from ip/mac to the inside port's address. */
 static uint16_t
 arp_reply(const char *ip, const struct rte_ether_addr *mac)
 {
-	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)frame;
-	memset(frame, 0, 60);
-	eth->dst_addr = E->dp->ports[0].mac;
-	eth->src_addr = *mac;
-	eth->ether_type = htons(RTE_ETHER_TYPE_ARP);
-	struct rte_arp_hdr *arp = (struct rte_arp_hdr *)(eth + 1);
-	arp->arp_hardware = htons(RTE_ARP_HRD_ETHER);
-	arp->arp_protocol = htons(RTE_ETHER_TYPE_IPV4);
-	arp->arp_hlen = 6;
-	arp->arp_plen = 4;
-	arp->arp_opcode = htons(RTE_ARP_OP_REPLY);
-	arp->arp_data.arp_sha = *mac;
-	arp->arp_data.arp_sip = addr(ip);
-	arp->arp_data.arp_tha = E->dp->ports[0].mac;
-	arp->arp_data.arp_tip = addr("100.64.0.254");
-	return 60;
+	return build_arp(frame, RTE_ARP_OP_REPLY, mac, &E->dp->ports[0].mac, ip, "100.64.0.254");
 }
 
 /* A subscriber's outbound UDP flow; builds the inbound reply to it in frame. */
@@ -184,7 +145,7 @@ Test(route, directly_connected_destination_is_asked_for_learned_then_forgotten)
 	cr_assert_eq(rt->stats.expired, 1);
 	cr_assert_eq(rt->stats.forgotten, 1);
 	cr_assert_eq(rt->n_learned, 0);
-	cr_assert_eq(cgn_neigh_find(rt, addr("100.64.9.5"), 0), -1);
+	cr_assert_eq(cgn_neigh_find(rt, dp_ipv4("100.64.9.5"), 0), -1);
 	cr_assert_eq(rt->n_free, free_at_start - 1, "the slot waits for the workers' grace period");
 	rte_rcu_qsbr_quiescent(E->dp->table->rcu, 0);
 	cgn_neighbours_tick(E->dp, now + 2000);
@@ -206,12 +167,12 @@ Test(route, learned_entry_nothing_uses_is_dropped_when_stale)
 	cgn_neighbours_tick(E->dp, now);
 	cr_assert_eq(requests_for("100.64.9.6"), 1);
 	run(E->inside_port, arp_reply("100.64.9.6", &HOST_MAC), &op);
-	cr_assert_eq(rt->neigh[cgn_neigh_find(rt, addr("100.64.9.6"), 0)].used, 0, "learned, never sent to");
+	cr_assert_eq(rt->neigh[cgn_neigh_find(rt, dp_ipv4("100.64.9.6"), 0)].used, 0, "learned, never sent to");
 	for (uint64_t t = now + 1; t <= now + 1010; t += 5)
 		cgn_neighbours_tick(E->dp, t);
 	cr_assert_eq(requests_for("100.64.9.6"), 0, "not asked for again");
 	cr_assert_eq(rt->stats.forgotten, 1);
-	cr_assert_eq(cgn_neigh_find(rt, addr("100.64.9.6"), 0), -1);
+	cr_assert_eq(cgn_neigh_find(rt, dp_ipv4("100.64.9.6"), 0), -1);
 }
 
 Test(route, gateway_that_stops_answering_is_forgotten_and_asked_for_again)
@@ -220,7 +181,7 @@ Test(route, gateway_that_stops_answering_is_forgotten_and_asked_for_again)
 	struct cgn_routes *rt = &E->dp->routes;
 	uint64_t now = E->w->now_ms;
 	run(E->inside_port, arp_reply("100.64.0.8", &GW_MAC), &op);
-	int32_t slot = cgn_neigh_find(rt, addr("100.64.0.8"), 0);
+	int32_t slot = cgn_neigh_find(rt, dp_ipv4("100.64.0.8"), 0);
 	cr_assert_geq(slot, 0);
 	cr_assert(rt->neigh[slot].mac & CGN_NEIGH_VALID);
 	unsigned asked = 0;
@@ -230,7 +191,7 @@ Test(route, gateway_that_stops_answering_is_forgotten_and_asked_for_again)
 	}
 	cr_assert_eq(rt->stats.expired, 1);
 	cr_assert_eq(rt->neigh[slot].mac, 0, "forgotten");
-	cr_assert_eq(cgn_neigh_find(rt, addr("100.64.0.8"), 0), slot, "a gateway keeps its entry");
+	cr_assert_eq(cgn_neigh_find(rt, dp_ipv4("100.64.0.8"), 0), slot, "a gateway keeps its entry");
 	for (uint64_t t = now + 1211; t <= now + 1600; t += 5)
 		cgn_neighbours_tick(E->dp, t), asked += requests_for("100.64.0.8");
 	cr_assert_geq(asked, 5, "and is asked for without end (%u)", asked);
@@ -246,7 +207,7 @@ Test(route, static_neighbour_and_unsolicited_arp)
 	uint16_t op;
 	struct cgn_routes *rt = &E->dp->routes;
 	/* A static entry is used as given and never asked for; ARP from it changes nothing. */
-	int32_t slot = cgn_neigh_find(rt, addr("100.64.0.7"), 0);
+	int32_t slot = cgn_neigh_find(rt, dp_ipv4("100.64.0.7"), 0);
 	cr_assert_geq(slot, 0);
 	run(E->inside_port, arp_reply("100.64.0.7", &HOST_MAC), &op);
 	struct rte_ether_addr mac;
@@ -258,7 +219,7 @@ Test(route, static_neighbour_and_unsolicited_arp)
 	/* ARP from an address that is no neighbour of ours makes no entry. */
 	uint32_t free_before = rt->n_free;
 	run(E->inside_port, arp_reply("100.64.9.77", &HOST_MAC), &op);
-	cr_assert_eq(cgn_neigh_find(rt, addr("100.64.9.77"), 0), -1);
+	cr_assert_eq(cgn_neigh_find(rt, dp_ipv4("100.64.9.77"), 0), -1);
 	cr_assert_eq(rt->n_free, free_before);
 }
 

@@ -25,29 +25,11 @@ TestSuite(classify, .init = setup);
 TestSuite(translate, .init = setup);
 TestSuite(session, .init = setup);
 
-/* Runs one frame through the burst driver; returns the frame as sent (or NULL) and its port. */
+/* Runs the test's frame through the burst driver: the frame as sent (or NULL) and its port. */
 static uint8_t *
 run(uint16_t in_port, uint16_t len, uint16_t *out_port, uint16_t *out_len)
 {
-	struct rte_mbuf *m = dp_env_mbuf(frame, len);
-	cr_assert_not_null(m);
-	for (unsigned i = 0; i < E->dp->n_ports; i++) /* start with empty TX buffers */
-		rte_eth_tx_buffer_flush(E->dp->ports[i].port_id, 0, E->w->tx[E->dp->ports[i].port_id]);
-	cgn_nat44_burst(E->w, in_port, &m, 1);
-	for (unsigned i = 0; i < E->dp->n_ports; i++) {
-		uint16_t pid = E->dp->ports[i].port_id;
-		struct rte_eth_dev_tx_buffer *b = E->w->tx[pid];
-		if (b->length) {
-			struct rte_mbuf *o = b->pkts[b->length - 1];
-			static uint8_t copy[2048];
-			*out_len = rte_pktmbuf_data_len(o);
-			memcpy(copy, rte_pktmbuf_mtod(o, void *), *out_len);
-			*out_port = pid;
-			rte_eth_tx_buffer_flush(pid, 0, b);
-			return copy;
-		}
-	}
-	return NULL;
+	return dp_env_run(in_port, frame, len, out_port, out_len);
 }
 
 static uint64_t
@@ -59,9 +41,7 @@ drops(enum cgn_drop_reason r)
 static uint32_t
 addr(const char *a)
 {
-	uint32_t v;
-	inet_pton(AF_INET, a, &v);
-	return v;
+	return dp_ipv4(a);
 }
 
 static uint16_t

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <rte_arp.h>
 #include <rte_eal.h>
 
 #include "cgn_cksum.h"
@@ -104,6 +105,69 @@ dp_env_mbuf(const void *frame, uint16_t len)
 	}
 	memcpy(d, frame, len);
 	return m;
+}
+
+uint8_t *
+dp_env_run(uint16_t in_port, const void *frame, uint16_t len, uint16_t *out_port, uint16_t *out_len)
+{
+	static uint8_t copy[2048];
+	struct rte_mbuf *m = dp_env_mbuf(frame, len);
+	if (m == NULL)
+		return NULL;
+	for (unsigned i = 0; i < env.dp->n_ports; i++) /* start with empty TX buffers */
+		rte_eth_tx_buffer_flush(env.dp->ports[i].port_id, 0, env.w->tx[env.dp->ports[i].port_id]);
+	cgn_nat44_burst(env.w, in_port, &m, 1);
+	uint8_t *sent = NULL;
+	for (unsigned i = 0; i < env.dp->n_ports; i++) {
+		uint16_t pid = env.dp->ports[i].port_id;
+		struct rte_eth_dev_tx_buffer *b = env.w->tx[pid];
+		if (b->length && sent == NULL) {
+			struct rte_mbuf *o = b->pkts[b->length - 1];
+			uint16_t n = rte_pktmbuf_data_len(o);
+			memcpy(copy, rte_pktmbuf_mtod(o, void *), n < sizeof(copy) ? n : sizeof(copy));
+			if (out_port)
+				*out_port = pid;
+			if (out_len)
+				*out_len = n;
+			sent = copy;
+		}
+		rte_eth_tx_buffer_flush(pid, 0, b);
+	}
+	return sent;
+}
+
+uint32_t
+dp_ipv4(const char *text)
+{
+	uint32_t v = 0;
+	inet_pton(AF_INET, text, &v);
+	return v;
+}
+
+uint16_t
+build_arp(uint8_t *buf, uint16_t op, const struct rte_ether_addr *src, const struct rte_ether_addr *dst,
+	  const char *sender_ip, const char *target_ip)
+{
+	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)buf;
+	memset(buf, 0, 60);
+	if (op == RTE_ARP_OP_REQUEST)
+		memset(&eth->dst_addr, 0xff, sizeof(eth->dst_addr));
+	else
+		eth->dst_addr = *dst;
+	eth->src_addr = *src;
+	eth->ether_type = htons(RTE_ETHER_TYPE_ARP);
+	struct rte_arp_hdr *arp = (struct rte_arp_hdr *)(eth + 1);
+	arp->arp_hardware = htons(RTE_ARP_HRD_ETHER);
+	arp->arp_protocol = htons(RTE_ETHER_TYPE_IPV4);
+	arp->arp_hlen = 6;
+	arp->arp_plen = 4;
+	arp->arp_opcode = htons(op);
+	arp->arp_data.arp_sha = *src;
+	arp->arp_data.arp_sip = dp_ipv4(sender_ip);
+	if (op != RTE_ARP_OP_REQUEST)
+		arp->arp_data.arp_tha = *dst;
+	arp->arp_data.arp_tip = dp_ipv4(target_ip);
+	return 60;
 }
 
 static uint16_t

@@ -26,6 +26,16 @@ struct dp_env *dp_env_get(void);
 /** A frame in an mbuf of the environment's pool. */
 struct rte_mbuf *dp_env_mbuf(const void *frame, uint16_t len);
 
+/**
+ * Runs one frame through the burst driver as worker 0, from in_port.
+ * @return a copy of the frame it sent (valid until the next call) with its port and length
+ *         (either pointer may be NULL), or NULL if it sent none.
+ */
+uint8_t *dp_env_run(uint16_t in_port, const void *frame, uint16_t len, uint16_t *out_port, uint16_t *out_len);
+
+/** An IPv4 address in network order. */
+uint32_t dp_ipv4(const char *text);
+
 /* Frame builders: Ethernet + IPv4 (valid header checksum) + transport (valid checksum).
  * Addresses as text, ports host order. @return the frame length written to buf. */
 uint16_t build_udp(uint8_t *buf, const char *src, uint16_t sport, const char *dst, uint16_t dport,
@@ -35,6 +45,11 @@ uint16_t build_icmp_echo(uint8_t *buf, const char *src, const char *dst, uint8_t
 /* An ICMP error from src to dst quoting the IPv4 packet at quoted (its header + 8 octets). */
 uint16_t build_icmp_error(uint8_t *buf, const char *src, const char *dst, uint8_t type, uint8_t code,
 			  const uint8_t *quoted_ip);
+
+/* An ARP frame (60 octets, RFC 826): op 1 request (to broadcast, target MAC zero) or 2 reply
+ * (to dst). Addresses as text. @return its length. */
+uint16_t build_arp(uint8_t *buf, uint16_t op, const struct rte_ether_addr *src, const struct rte_ether_addr *dst,
+		   const char *sender_ip, const char *target_ip);
 
 /** @return true if the IPv4 header checksum and the transport checksum of the frame verify. */
 bool frame_cksums_ok(const uint8_t *frame, uint16_t len);
