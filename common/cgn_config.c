@@ -446,6 +446,17 @@ load_nat(struct loader *ld, const config_setting_t *g, struct cgn_config *cfg)
 	return load_statics(ld, config_setting_get_member(g, "static"), cfg);
 }
 
+/* A host's IPv4 address (not 0.0.0.0), in network order. */
+static int
+parse_host_v4(const char *text, uint32_t *out)
+{
+	struct cgn_addr a;
+	if (cgn_addr_parse(text, &a) < 0 || !cgn_addr_is_v4(&a) || cgn_addr_is_unspecified(&a))
+		return -1;
+	*out = cgn_addr_v4(&a);
+	return 0;
+}
+
 static int
 load_dataplane(struct loader *ld, const config_setting_t *g, struct cgn_config *cfg)
 {
@@ -468,8 +479,10 @@ load_dataplane(struct loader *ld, const config_setting_t *g, struct cgn_config *
 	const config_setting_t *src = config_setting_get_member(g, "icmp_source");
 	if (src) {
 		const char *v = config_setting_get_string(src);
-		if (v == NULL || cgn_addr_parse(v, &cfg->dataplane.icmp_source) < 0 || !cgn_addr_is_v4(&cfg->dataplane.icmp_source))
-			return fail(ld, src, "must be an IPv4 address");
+		uint32_t a;
+		if (v == NULL || parse_host_v4(v, &a) < 0)
+			return fail(ld, src, "must be an IPv4 address (not 0.0.0.0)");
+		cfg->dataplane.icmp_source = cgn_addr_from_v4(a);
 		cfg->dataplane.have_icmp_source = true;
 	}
 	if (cfg->dataplane.ring_size & (cfg->dataplane.ring_size - 1))
@@ -493,17 +506,6 @@ parse_mac(const char *text, uint8_t mac[6])
 }
 
 /* ports = ( { name = "net_pcap0"; role = "inside"; peer_mac = "02:00:00:00:00:01"; }, ... ); */
-/* A host's IPv4 address (not 0.0.0.0), in network order. */
-static int
-parse_host_v4(const char *text, uint32_t *out)
-{
-	struct cgn_addr a;
-	if (cgn_addr_parse(text, &a) < 0 || !cgn_addr_is_v4(&a) || cgn_addr_is_unspecified(&a))
-		return -1;
-	*out = cgn_addr_v4(&a);
-	return 0;
-}
-
 static int
 load_ports(struct loader *ld, const config_setting_t *list, struct cgn_config *cfg)
 {

@@ -85,6 +85,8 @@ Test(config, range_and_consistency_errors)
 	} cases[] = {
 		{ "dataplane = { ring_size = 1000; };", "dataplane.ring_size: must be a power of two" },
 		{ "dataplane = { table_size = 10; };", "dataplane.table_size: must be between" },
+		{ "dataplane = { icmp_source = \"0.0.0.0\"; };", "dataplane.icmp_source: must be an IPv4 address" },
+		{ "dataplane = { icmp_source = \"2001:db8::1\"; };", "dataplane.icmp_source: must be an IPv4 address" },
 		{ "nat = { pool = [ \"203.0.113.0/24\" ]; ports = \"9-2\"; };", "nat.ports" },
 		{ "nat = { pool = [ \"10.0.0.0/8\" ]; };", "larger than a /16" },
 		{ "nat = { pool = [ \"2001:db8::/64\" ]; };", "must be IPv4" },
