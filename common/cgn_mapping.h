@@ -112,7 +112,7 @@ _Static_assert(sizeof(struct cgn_filter) == 20, "struct cgn_filter has no paddin
  * Writers: the worker that applies a ring message (add/replace/del), the control thread never.
  * Readers: every worker, and the telemetry and control threads while they are RCU readers.
  * expire_ms and lifetime_s are updated in place with relaxed atomics by refresh messages,
- * last_out_ms, tcp_state and closed_ms by workers on traffic; every other field is written once before
+ * last_out_ms, tcp_state and closed_* by workers on traffic; every other field is written once before
  * the entry is published and never again (a change of filters publishes a new entry: REPLACE).
  * Freed entries are returned to their mempool only after an RCU grace period
  * (dataplane/cgn_table.c), so a reader holding a pointer obtained while online may read it
@@ -144,9 +144,10 @@ struct cgn_mapping {
 		uint64_t peers[CGN_MAP_PEERS];
 	};
 	uint8_t nonce[12];      /* RFC 6887 §11.1 mapping nonce; zero for static mappings */
-	uint32_t reserved1;
+	uint32_t closed_peer;   /* ... and the remote end of that connection (network order) */
 	uint64_t closed_ms;     /* outbound mappings: when a FIN or RST last made tcp_state CLOSING (workers) */
-	uint8_t reserved2[24];
+	uint16_t closed_port;   /* ... the remote port (host order) */
+	uint8_t reserved2[22];
 } __attribute__((aligned(64)));
 _Static_assert(sizeof(struct cgn_mapping) == 192, "struct cgn_mapping is three cache lines");
 _Static_assert(offsetof(struct cgn_mapping, filters) == 64, "line 0 holds the whole translation");

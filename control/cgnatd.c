@@ -168,7 +168,10 @@ reload(void *ctx)
 		fprintf(stderr, "cgnatd: SIGHUP: %s; the running configuration stays\n", err);
 		return;
 	}
-	if (pcp_server_reload(app->srv, &next, cgn_clock_ms(), err, sizeof(err)) < 0) {
+	cgn_telemetry_suspend("reloading"); /* a pool change replaces the allocator it reads */
+	int rc = pcp_server_reload(app->srv, &next, cgn_clock_ms(), err, sizeof(err));
+	cgn_telemetry_resume();
+	if (rc < 0) {
 		fprintf(stderr, "cgnatd: SIGHUP: %s\n", err);
 		return;
 	}
@@ -190,6 +193,8 @@ struct dp_view {
 	uint16_t ext_port;
 	uint8_t tcp_state;
 	uint64_t last_out_ms, closed_ms;
+	uint32_t closed_peer;
+	uint16_t closed_port;
 };
 
 static struct dp_view
@@ -204,7 +209,9 @@ view_of(void *ctx, const struct cgn_key *in)
 		v = (struct dp_view){ .found = true, .flags = m->flags, .ext_addr = m->ext_addr, .ext_port = m->ext_port,
 				      .tcp_state = __atomic_load_n(&m->tcp_state, __ATOMIC_RELAXED),
 				      .last_out_ms = __atomic_load_n(&m->last_out_ms, __ATOMIC_RELAXED),
-				      .closed_ms = __atomic_load_n(&m->closed_ms, __ATOMIC_RELAXED) };
+				      .closed_ms = __atomic_load_n(&m->closed_ms, __ATOMIC_RELAXED),
+				      .closed_peer = __atomic_load_n(&m->closed_peer, __ATOMIC_RELAXED),
+				      .closed_port = __atomic_load_n(&m->closed_port, __ATOMIC_RELAXED) };
 	}
 	cgn_table_reader_offline(dp->table, reader);
 	return v;
@@ -217,10 +224,16 @@ last_outbound(void *ctx, const struct cgn_key *in)
 }
 
 static uint64_t
-closed_at(void *ctx, const struct cgn_key *in)
+closed_at(void *ctx, const struct cgn_key *in, struct cgn_addr *peer, uint16_t *peer_port)
 {
 	struct dp_view v = view_of(ctx, in);
-	return v.tcp_state == CGN_TCP_CLOSING ? v.closed_ms : 0;
+	if (v.tcp_state != CGN_TCP_CLOSING)
+		return 0;
+	if (peer)
+		*peer = cgn_addr_from_v4(v.closed_peer);
+	if (peer_port)
+		*peer_port = v.closed_port;
+	return v.closed_ms;
 }
 
 static int
@@ -231,15 +244,20 @@ repool_begin(void *ctx)
 }
 
 static void
-repool_end(void *ctx, const struct cgn_pb *old_pb, const struct cgn_config *cfg)
+repool_move(void *ctx, const struct cgn_pb *old_pb, const struct cgn_config *cfg)
 {
-	struct cgn_dataplane *dp = ((struct app *)ctx)->dp;
 	struct cgn_repool_stats st;
-	cgn_dataplane_repool(dp, old_pb, cfg, &st);
-	cgn_dataplane_resume(dp);
+	cgn_dataplane_repool(((struct app *)ctx)->dp, old_pb, cfg, &st);
 	fprintf(stderr, "cgnatd: new pool in the data plane: %u implicit sessions kept, %u removed; %u held ports "
-			"kept, %u dropped; workers paused %" PRIu64 " ms\n",
-		st.kept, st.removed, st.holds_kept, st.holds_dropped, cgn_clock_ms() - ((struct app *)ctx)->paused_ms);
+			"kept, %u dropped\n", st.kept, st.removed, st.holds_kept, st.holds_dropped);
+}
+
+static void
+repool_end(void *ctx)
+{
+	struct app *app = ctx;
+	cgn_dataplane_resume(app->dp);
+	fprintf(stderr, "cgnatd: pool change: workers paused %" PRIu64 " ms\n", cgn_clock_ms() - app->paused_ms);
 }
 
 static bool
@@ -357,7 +375,8 @@ main(int argc, char **argv)
 	app.loop = &loop;
 	struct pcp_server_ops ops = { .push = push_to_dataplane, .last_out = last_outbound, .closed_at = closed_at,
 				      .find_implicit = find_implicit, .repool_begin = repool_begin,
-				      .repool_end = repool_end, .send = send_unsolicited, .ctx = &app };
+				      .repool_move = repool_move, .repool_end = repool_end, .send = send_unsolicited,
+				      .ctx = &app };
 	srv = pcp_server_create(&cfg, &ops, start_ms);
 	if (srv == NULL) {
 		fprintf(stderr, "cgnatd: cannot create the PCP server: %s\n", strerror(errno));

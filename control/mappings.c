@@ -54,7 +54,7 @@ mapping_idle_remaining_ms(struct pcp_server *srv, const struct pcp_mapping_rec *
 	const struct cgn_config *cfg = &srv->cfg;
 	uint64_t idle = (uint64_t)cfg->nat.udp_timeout_s * 1000;
 	if (rec->in.proto == IPPROTO_TCP) {
-		bool closed = srv->ops.closed_at && srv->ops.closed_at(srv->ops.ctx, &rec->in) != 0;
+		bool closed = srv->ops.closed_at && srv->ops.closed_at(srv->ops.ctx, &rec->in, NULL, NULL) != 0;
 		idle = (uint64_t)(closed ? cfg->nat.tcp_transitory_s : cfg->nat.tcp_established_s) * 1000;
 	} else if (rec->in.proto == IPPROTO_ICMP) {
 		idle = (uint64_t)cfg->nat.icmp_timeout_s * 1000;
@@ -654,15 +654,18 @@ expire_mapping(void *r, void *arg)
 
 /* §12.3: "A PEER-created or PEER-managed mapping may be terminated at any time by action of
  * the TCP client or server (e.g., due to TCP FIN or TCP RST), as per the NAT or firewall
- * device's existing policy": ours is the implicit mappings' (a FIN or RST makes the mapping
- * transitory), seen by the workers after the session's last PEER request. */
+ * device's existing policy": a FIN or RST the internal host sent to the session's remote
+ * peer (dataplane/nat44.c track_tcp), seen by the workers after the session's last PEER
+ * request. */
 static bool
 session_closed(struct pcp_server *srv, const struct peer_key *pk, const struct pcp_peer_rec *p)
 {
 	if (pk->in.proto != IPPROTO_TCP || srv->ops.closed_at == NULL)
 		return false;
-	uint64_t closed = srv->ops.closed_at(srv->ops.ctx, &pk->in);
-	return closed != 0 && closed >= p->renewed_ms;
+	struct cgn_addr peer;
+	uint16_t port;
+	uint64_t closed = srv->ops.closed_at(srv->ops.ctx, &pk->in, &peer, &port);
+	return closed != 0 && closed >= p->renewed_ms && cgn_addr_eq(&peer, &pk->remote) && port == pk->remote_port;
 }
 
 static void

@@ -62,18 +62,21 @@ struct pcp_server_ops {
 	int (*push)(void *ctx, struct cgn_ring_msg *msg);
 	/* The last outbound packet the data plane saw on a mapping (0 = none); may be NULL. */
 	uint64_t (*last_out)(void *ctx, const struct cgn_key *in);
-	/* When a FIN or RST closed the TCP connection of an outbound mapping, if none has been
-	 * seen since (cgn_mapping.closed_ms while tcp_state is CLOSING); 0 if open. May be NULL. */
-	uint64_t (*closed_at)(void *ctx, const struct cgn_key *in);
+	/* When a FIN or RST last closed a TCP connection of an outbound mapping, and its remote
+	 * end (either pointer may be NULL), if no SYN came since (cgn_mapping.closed_* while
+	 * tcp_state is CLOSING); 0 if open. May be NULL. */
+	uint64_t (*closed_at)(void *ctx, const struct cgn_key *in, struct cgn_addr *peer, uint16_t *peer_port);
 	/* Finds an implicit (traffic-created) mapping of an inside key in the data plane's table:
 	 * @return true with its external endpoint. May be NULL. */
 	bool (*find_implicit)(void *ctx, const struct cgn_key *in, uint32_t *ext_addr, uint16_t *ext_port);
 	/* A pool change while a data plane draws from the allocator (pcp_server_freeze_pool):
 	 * repool_begin stops it from allocating (@return 0 or -errno: the change is refused);
-	 * repool_end, once the server's mappings are on the new allocator, moves the data
-	 * plane's own state from old_pb (still readable) and lets it go on. May be NULL. */
+	 * repool_move, once the new allocator has the subscribers and before the server
+	 * allocates on it, moves the data plane's own sessions from old_pb (pushing nothing);
+	 * repool_end, once the server's mappings moved, lets it go on. May be NULL. */
 	int (*repool_begin)(void *ctx);
-	void (*repool_end)(void *ctx, const struct cgn_pb *old_pb, const struct cgn_config *cfg);
+	void (*repool_move)(void *ctx, const struct cgn_pb *old_pb, const struct cgn_config *cfg);
+	void (*repool_end)(void *ctx);
 	/* Sends an unsolicited message from the PCP port (§14.1.3). @return 0 or -errno. */
 	int (*send)(void *ctx, const struct cgn_addr *dst, uint16_t port, const uint8_t *msg, size_t len);
 	void *ctx;

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "pcp_server_int.h"
 
@@ -131,6 +132,32 @@ peer_update_one(void *r, void *arg)
 		mapping_update(ps->srv, ps->now, rec, pk, p, PCP_RES_SUCCESS);
 }
 
+/* A mapping that could not move is deleted; it no longer counts against its subscriber's
+ * explicit quota on the new allocator (the count was copied from the old one). */
+static void
+forget_moved(struct pcp_server *srv, struct pcp_mapping_rec *rec, uint32_t sub)
+{
+	struct cgn_pb_sub *s = cgn_pb_sub(&srv->pb, sub);
+	if ((rec->flags & (CGN_MAP_EXPLICIT | CGN_MAP_NATPMP)) && atomic_load(&s->explicit_mappings) > 0)
+		atomic_fetch_sub(&s->explicit_mappings, 1);
+	rec_db_del(srv->mappings, rec);
+}
+
+/* A pool change pushes a message for every moved mapping at once: when a worker's ring is
+ * full, wait for it to drain (the workers go on applying their rings while paused), up to a
+ * second. */
+static int
+push_patiently(struct pcp_server *srv, enum cgn_msg_op op, const struct pcp_mapping_rec *rec)
+{
+	uint64_t deadline = cgn_clock_ms() + 1000;
+	int rc;
+	while ((rc = pcp_server_push(srv, op, rec)) != 0 && cgn_clock_ms() < deadline) {
+		struct timespec ts = { 0, 50000 };
+		nanosleep(&ts, NULL);
+	}
+	return rc;
+}
+
 static void
 move_mapping(void *r, void *arg)
 {
@@ -162,16 +189,18 @@ move_mapping(void *r, void *arg)
 		rc = -EADDRNOTAVAIL;
 	}
 	/* Either way the old outside key goes from the data plane. */
-	if (pcp_server_push(srv, CGN_MSG_DEL, &old) != 0) {
+	if (push_patiently(srv, CGN_MSG_DEL, &old) != 0) {
+		/* It stays as it was, on the old address: nobody else gets that port (the old
+		 * address is gone, or the new allocator gave it to the mapping it belongs to). */
+		if (rc == 0)
+			cgn_pb_release(&srv->pb, (uint32_t)sub, rec->in.proto, port);
 		mc->failed++;
 		return;
 	}
 	if (rc != 0) {
 		/* §14.2: "the error CANNOT_PROVIDE_EXTERNAL SHOULD be sent" */
 		mapping_update(srv, mc->now, rec, NULL, NULL, PCP_RES_CANNOT_PROVIDE_EXTERNAL);
-		if (rec->flags & (CGN_MAP_EXPLICIT | CGN_MAP_NATPMP))
-			atomic_fetch_sub(&old_s->explicit_mappings, 1); /* old allocator: gone anyway */
-		rec_db_del(srv->mappings, rec);
+		forget_moved(srv, rec, (uint32_t)sub);
 		mc->moved++;
 		return;
 	}
@@ -179,9 +208,9 @@ move_mapping(void *r, void *arg)
 	rec->ext_addr = addr;
 	rec->ext_port = port;
 	rec->moved = true;
-	if (pcp_server_push(srv, CGN_MSG_ADD, rec) != 0) {
+	if (push_patiently(srv, CGN_MSG_ADD, rec) != 0) {
 		cgn_pb_release(&srv->pb, (uint32_t)sub, rec->in.proto, port);
-		rec_db_del(srv->mappings, rec);
+		forget_moved(srv, rec, (uint32_t)sub);
 		mc->failed++;
 		return;
 	}
@@ -238,6 +267,11 @@ repool(struct pcp_server *srv, const struct cgn_config *cfg, uint64_t now, char 
 	srv->cfg.nat.n_pool = cfg->nat.n_pool;
 	memcpy(srv->cfg.nat.pool, cfg->nat.pool, sizeof(cfg->nat.pool));
 
+	/* The data plane's implicit sessions take their ports back first: what the server moves
+	 * next allocates around them. */
+	if (dataplane)
+		srv->ops.repool_move(srv->ops.ctx, &old_pb, cfg);
+
 	struct move_ctx mc = { srv, &old_pb, now, 0, 0, 0 };
 	uint32_t cursor = 0;
 	rec_db_scan(srv->mappings, &cursor, rec_db_capacity(srv->mappings), move_mapping, &mc);
@@ -247,7 +281,7 @@ repool(struct pcp_server *srv, const struct cgn_config *cfg, uint64_t now, char 
 	cursor = 0;
 	rec_db_scan(srv->peers, &cursor, rec_db_capacity(srv->peers), peer_update_one, &ps);
 	if (dataplane)
-		srv->ops.repool_end(srv->ops.ctx, &old_pb, cfg);
+		srv->ops.repool_end(srv->ops.ctx);
 	free(old_mem);
 
 	/* §8.5: the external addresses changed: the epoch starts again. */

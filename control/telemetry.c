@@ -21,6 +21,7 @@ static struct {
 	struct cgn_dataplane *dp;
 	uint64_t start_ms;
 	bool attached;
+	const char *why;             /* what unattached callbacks answer */
 	unsigned busy;               /* callbacks running; detach waits for 0 */
 	pthread_mutex_t reader_lock; /* one RCU reader id: one table walk at a time */
 } tel = { .reader_lock = PTHREAD_MUTEX_INITIALIZER };
@@ -38,7 +39,8 @@ enter(struct rte_tel_data *d)
 	if (__atomic_load_n(&tel.attached, __ATOMIC_SEQ_CST))
 		return true;
 	__atomic_sub_fetch(&tel.busy, 1, __ATOMIC_SEQ_CST);
-	rte_tel_data_string(d, "shutting down");
+	const char *why = __atomic_load_n(&tel.why, __ATOMIC_SEQ_CST);
+	rte_tel_data_string(d, why ? why : "shutting down");
 	return false;
 }
 
@@ -563,9 +565,24 @@ cgn_telemetry_init(const struct cgn_config *cfg, struct pcp_server *srv, struct 
 }
 
 void
-cgn_telemetry_detach(void)
+cgn_telemetry_suspend(const char *why)
 {
+	__atomic_store_n(&tel.why, why, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&tel.attached, false, __ATOMIC_SEQ_CST);
 	while (__atomic_load_n(&tel.busy, __ATOMIC_SEQ_CST) != 0)
 		sched_yield();
+}
+
+void
+cgn_telemetry_resume(void)
+{
+	if (tel.srv != NULL) /* initialised */
+		__atomic_store_n(&tel.attached, true, __ATOMIC_SEQ_CST);
+}
+
+void
+cgn_telemetry_detach(void)
+{
+	cgn_telemetry_suspend("shutting down");
+	tel.srv = NULL;
 }

@@ -31,4 +31,11 @@ int cgn_telemetry_init(const struct cgn_config *cfg, struct pcp_server *srv, str
 /** Stops the commands from touching srv and dp (they answer "shutting down"). Main lcore. */
 void cgn_telemetry_detach(void);
 
+/**
+ * Stops the commands from touching srv and dp until cgn_telemetry_resume() (they answer why):
+ * a reload may replace what they read. Waits for the ones running. Main lcore.
+ */
+void cgn_telemetry_suspend(const char *why);
+void cgn_telemetry_resume(void);
+
 #endif /* CGN_TELEMETRY_H */

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "cgn_ports.h"
@@ -119,12 +120,13 @@ cgn_dataplane_launch(struct cgn_dataplane *dp)
 int
 cgn_dataplane_pause(struct cgn_dataplane *dp)
 {
+	uint32_t gen = __atomic_add_fetch(&dp->pause_gen, 1, __ATOMIC_RELEASE);
 	__atomic_store_n(&dp->pause, true, __ATOMIC_RELEASE);
 	if (!dp->launched)
 		return 0;
 	uint64_t deadline = cgn_clock_ms() + 1000; /* a worker comes round in microseconds */
 	for (unsigned i = 0; i < dp->n_workers; i++)
-		while (!__atomic_load_n(&dp->workers[i].paused, __ATOMIC_ACQUIRE)) {
+		while (__atomic_load_n(&dp->workers[i].paused_gen, __ATOMIC_ACQUIRE) != gen) {
 			if (cgn_clock_ms() > deadline) {
 				cgn_dataplane_resume(dp);
 				return -ETIMEDOUT;
@@ -132,6 +134,27 @@ cgn_dataplane_pause(struct cgn_dataplane *dp)
 			rte_pause();
 		}
 	return 0;
+}
+
+/* Paused workers: waits until every message queued before now has been applied (two more
+ * rounds of each worker's ring after the rings are empty). @return false after a second. */
+static bool
+drain_rings(struct cgn_dataplane *dp)
+{
+	if (!dp->launched)
+		return true;
+	uint64_t deadline = cgn_clock_ms() + 1000;
+	while (cgn_dataplane_backlog(dp) != 0)
+		if (cgn_clock_ms() > deadline)
+			return false;
+	uint32_t seen[RTE_MAX_LCORE];
+	for (unsigned i = 0; i < dp->n_workers; i++)
+		seen[i] = __atomic_load_n(&dp->workers[i].pause_rounds, __ATOMIC_ACQUIRE);
+	for (unsigned i = 0; i < dp->n_workers; i++)
+		while (__atomic_load_n(&dp->workers[i].pause_rounds, __ATOMIC_ACQUIRE) - seen[i] < 2)
+			if (cgn_clock_ms() > deadline)
+				return false;
+	return true;
 }
 
 void
@@ -170,10 +193,15 @@ cgn_dataplane_repool(struct cgn_dataplane *dp, const struct cgn_pb *old_pb, cons
 	if (dp->n_ports == 0)
 		return;
 
-	/* Implicit sessions, a batch at a time as an RCU reader (the deleted entries' grace
-	 * periods run between batches). */
+	if (!drain_rings(dp))
+		fprintf(stderr, "cgnatd: pool change: the workers' rings did not drain in a second\n");
+
+	/* Implicit sessions, a batch at a time as an RCU reader. Nothing changes the table
+	 * during the walk (the workers wait, their rings are empty); the sessions that lose
+	 * their address are deleted after it, since a delete moves other keys of its bucket. */
 	unsigned reader = CGN_READER_CONTROL(dp);
-	uint32_t cursor = 0;
+	uint32_t cursor = 0, n_gone = 0, cap_gone = 0;
+	struct cgn_key *gone = NULL;
 	for (bool more = true; more;) {
 		cgn_table_reader_online(dp->table, reader);
 		for (unsigned n = 0; n < 1024; n++) {
@@ -190,6 +218,25 @@ cgn_dataplane_repool(struct cgn_dataplane *dp, const struct cgn_pb *old_pb, cons
 				st->kept++;
 				continue;
 			}
+			if (n_gone == cap_gone) {
+				cap_gone = cap_gone ? cap_gone * 2 : 1024;
+				struct cgn_key *g = realloc(gone, sizeof(*gone) * cap_gone);
+				if (g == NULL) { /* short of memory: these stay, on ports nobody else gets */
+					cap_gone = n_gone;
+					continue;
+				}
+				gone = g;
+			}
+			gone[n_gone++] = cgn_mapping_in_key(m);
+		}
+		cgn_table_reader_offline(dp->table, reader);
+	}
+	for (uint32_t i = 0; i < n_gone; i += 1024) {
+		cgn_table_reader_online(dp->table, reader);
+		for (uint32_t j = i; j < n_gone && j < i + 1024; j++) {
+			struct cgn_mapping *m = cgn_table_lookup(dp->table, &gone[j]);
+			if (m == NULL)
+				continue;
 			struct cgn_ring_msg msg = { .op = CGN_MSG_DEL };
 			msg.m = *m;
 			if (cgn_table_apply(dp->table, &msg) == 0)
@@ -197,6 +244,7 @@ cgn_dataplane_repool(struct cgn_dataplane *dp, const struct cgn_pb *old_pb, cons
 		}
 		cgn_table_reader_offline(dp->table, reader);
 	}
+	free(gone);
 
 	/* The ports the workers hold back (RFC 6888 REQ-8) stay held on the new allocator. */
 	for (unsigned i = 0; i < dp->n_workers; i++) {
@@ -322,14 +370,16 @@ cgn_worker_main(void *arg)
 
 	while (!__atomic_load_n(&dp->stop, __ATOMIC_RELAXED)) {
 		if (__atomic_load_n(&dp->pause, __ATOMIC_ACQUIRE)) {
-			/* A pool change: nothing but the control ring until it is over. */
-			__atomic_store_n(&w->paused, true, __ATOMIC_RELEASE);
+			/* A pool change: nothing but the control ring until it is over. Acknowledge
+			 * the pause we are in (a new one may follow the last without a gap). */
 			while (__atomic_load_n(&dp->pause, __ATOMIC_ACQUIRE) && !__atomic_load_n(&dp->stop, __ATOMIC_RELAXED)) {
+				__atomic_store_n(&w->paused_gen, __atomic_load_n(&dp->pause_gen, __ATOMIC_ACQUIRE),
+						 __ATOMIC_RELEASE);
 				apply_ring(w);
+				__atomic_store_n(&w->pause_rounds, w->pause_rounds + 1, __ATOMIC_RELEASE);
 				rte_rcu_qsbr_quiescent(rcu, w->index);
 				rte_pause();
 			}
-			__atomic_store_n(&w->paused, false, __ATOMIC_RELEASE);
 		}
 		w->now_ms = cgn_clock_ms();
 		unsigned work = apply_ring(w);

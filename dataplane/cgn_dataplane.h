@@ -75,7 +75,8 @@ struct cgn_worker {
 	struct cgn_held_port *held; /* [CGN_HOLD_RING] FIFO: ports freed in time order */
 	uint32_t held_head, held_tail;
 	struct rte_eth_dev_tx_buffer *tx[RTE_MAX_ETHPORTS];
-	bool paused;                /* acknowledges dp->pause (cgn_dataplane_pause) */
+	uint32_t paused_gen;        /* the dp->pause_gen it waits in (cgn_dataplane_pause) */
+	uint32_t pause_rounds;      /* control-ring rounds done while paused */
 	struct cgn_worker_stats stats;
 	struct cgn_pkt_stats pkt;
 } __rte_cache_aligned;
@@ -115,6 +116,7 @@ struct cgn_dataplane {
 	volatile bool stop;
 	bool launched;                  /* workers running cgn_worker_main */
 	bool pause;                     /* workers wait at the top of their loop (pool change) */
+	uint32_t pause_gen;             /* which pause: workers acknowledge this one, not an older */
 	uint32_t seq;           /* next message sequence number (control thread) */
 	uint64_t push_full;     /* messages refused because a ring was full (control thread) */
 	struct cgn_worker workers[RTE_MAX_LCORE];
@@ -152,11 +154,13 @@ struct cgn_repool_stats {
 
 /**
  * A pool change (SIGHUP), the data plane's half: dp->pb is already the new pool's allocator
- * with every subscriber of old_pb made again (pinned to its address where that survives).
- * Implicit sessions keep their external endpoint when its address survives and the port can
- * be taken on the new allocator, and are deleted otherwise; the ports the workers hold back
- * move the same way; ARP and hairpinning follow cfg's pool. Control thread, workers paused
- * (or never launched).
+ * with every subscriber of old_pb made again (pinned to its address where that survives),
+ * and nothing else allocated on it yet. Waits until the workers applied every message
+ * queued for them, then: implicit sessions keep their external endpoint when its address
+ * survives and the port can be taken on the new allocator, and are deleted otherwise (after
+ * the walk of the table: deleting moves keys); the ports the workers hold back move the same
+ * way; ARP and hairpinning follow cfg's pool. Control thread, workers paused (or never
+ * launched), and nothing pushed to them until it returns.
  */
 void cgn_dataplane_repool(struct cgn_dataplane *dp, const struct cgn_pb *old_pb, const struct cgn_config *cfg,
 			  struct cgn_repool_stats *st);

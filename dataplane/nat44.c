@@ -98,10 +98,11 @@ peer_permitted(const struct cgn_mapping *m, const struct cgn_pkt *p, enum cgn_fi
 }
 
 /* RFC 5382 REQ-5 / RFC 7857 §2.1: the state that picks an implicit TCP mapping's timeout.
- * Kept for PEER mappings too: their sessions end on FIN or RST (RFC 6887 §12.3, "as per the
- * NAT or firewall device's existing policy"; control/mappings.c reads closed_ms). Inbound
- * (MAP, static, NAT-PMP) mappings are never touched (§15: "MUST NOT have its lifetime
- * reduced by transport protocol messages"). */
+ * Kept for PEER mappings too: a session ends on a FIN or RST its internal host sends to its
+ * remote peer (RFC 6887 §12.3, "as per the NAT or firewall device's existing policy";
+ * control/mappings.c compares closed_peer). Not on one from outside: anyone can send those
+ * to an unfiltered PEER mapping. Inbound (MAP, static, NAT-PMP) mappings are never touched
+ * (§15: "MUST NOT have its lifetime reduced by transport protocol messages"). */
 static void
 track_tcp(struct cgn_mapping *m, const struct cgn_pkt *p, bool outbound, uint64_t now_ms)
 {
@@ -111,18 +112,25 @@ track_tcp(struct cgn_mapping *m, const struct cgn_pkt *p, bool outbound, uint64_
 		return;
 	uint8_t flags = p->l4[13]; /* struct rte_tcp_hdr tcp_flags */
 	uint8_t st = __atomic_load_n(&m->tcp_state, __ATOMIC_RELAXED), next = st;
-	if (flags & (TCP_FIN | TCP_RST))
+	if (flags & (TCP_FIN | TCP_RST)) {
+		if (!outbound && (m->flags & CGN_MAP_PEER))
+			return;
 		next = CGN_TCP_CLOSING;
-	else if (flags & TCP_SYN)
+	} else if (flags & TCP_SYN) {
 		next = outbound || st == CGN_TCP_NONE ? (st == CGN_TCP_ESTABLISHED ? st : CGN_TCP_TRANSITORY)
 						      : CGN_TCP_ESTABLISHED; /* the SYN of the other side */
-	else if (st == CGN_TCP_NONE)
+	} else if (st == CGN_TCP_NONE) {
 		next = CGN_TCP_ESTABLISHED; /* mid-stream: a connection we learn of late */
-	if (next == st)
-		return;
-	if (next == CGN_TCP_CLOSING)
+	}
+	if (next == CGN_TCP_CLOSING) {
+		/* The remote end: the destination of an outbound segment, the source of an inbound. */
+		__atomic_store_n(&m->closed_peer, outbound ? p->ip->dst_addr : p->ip->src_addr, __ATOMIC_RELAXED);
+		__atomic_store_n(&m->closed_port, (uint16_t)(p->l4[outbound ? 2 : 0] << 8 | p->l4[outbound ? 3 : 1]),
+				 __ATOMIC_RELAXED);
 		__atomic_store_n(&m->closed_ms, now_ms, __ATOMIC_RELAXED);
-	__atomic_store_n(&m->tcp_state, next, __ATOMIC_RELAXED);
+	}
+	if (next != st)
+		__atomic_store_n(&m->tcp_state, next, __ATOMIC_RELAXED);
 }
 
 /* Routes the frame toward role's side (route.h) and sends it. Without a matching route it

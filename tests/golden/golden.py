@@ -439,19 +439,24 @@ def case_pcp_mapping_survives_fin_and_rst(work):
 def case_peer_session_ends_on_fin(work):
     # RFC 6887 §12.3: "A PEER-created or PEER-managed mapping may be terminated at any time by
     # action of the TCP client or server (e.g., due to TCP FIN or TCP RST), as per the NAT or
-    # firewall device's existing policy." The session ends; the mapping lives on as an
-    # implicit one would (transitory timeout). A PEER request after the FIN starts a session
-    # that the old FIN does not end.
+    # firewall device's existing policy." Ours: a FIN or RST the internal host sends to the
+    # session's remote peer ends that session, not the others of the mapping; one from
+    # outside (anyone can send it) ends nothing. The mapping lives on as an implicit one
+    # would. A PEER request after the FIN starts a session the old FIN does not end.
     nonce = "0123456789abcdef01234567"
-    peer = ["-b", A, "-n", nonce, "-p", "tcp", "-i", "4001", "-e", "43001", "-r", REMOTE + ":5555", "-l", "600", "peer"]
+
+    def peer(port, ext, remote):
+        return ["-b", A, "-n", nonce, "-p", "tcp", "-i", str(port), "-e", str(ext), "-r", remote + ":5555",
+                "-l", "600", "peer"]
     seen = {}
 
     def before(run):
         subprocess.run(["ip", "addr", "replace", A + "/32", "dev", "lo"], check=True)
-        rc, out = pcpc(*peer)
-        assert rc == 0, out
+        for args in (peer(4001, 43001, REMOTE), peer(4001, 43001, REMOTE2), peer(4002, 43002, REMOTE2)):
+            rc, out = pcpc(*args)
+            assert rc == 0, out
 
-    def wait_sessions(run, closed, deadline_s=10):
+    def wait_closed(run, closed, deadline_s=10):
         for _ in range(int(deadline_s / 0.2)):
             st = run.ctl("-j", "stats")
             if st["pcp_sessions_closed"] >= closed:
@@ -460,24 +465,28 @@ def case_peer_session_ends_on_fin(work):
         return st
 
     def after(run):
-        seen["closed"] = wait_sessions(run, 1)
+        seen["closed"] = wait_closed(run, 1)
         seen["mappings"] = run.ctl("-j", "mappings", "-a")
-        rc, out = pcpc(*peer)      # a new session: created after the FIN
+        rc, out = pcpc(*peer(4001, 43001, REMOTE))   # a new session, made after the FIN
         assert rc == 0, out
         time.sleep(6)              # more than a whole sweep of the sessions (5 s)
-        seen["renewed"] = run.ctl("-j", "stats")
+        seen["later"] = run.ctl("-j", "stats")
 
+    learn = Run("peerfin", work, conf(rx_delay=1500), [], [], before=before)
+    ext, _ = learn.external_of(f"{A}:4002")
     pkts = [inside(IP(src=A, dst=REMOTE) / TCP(sport=4001, dport=5555, flags=f)) for f in ("S", "FA")]
-    r = Run("peerfin", work, conf(rx_delay=1500), pkts, [], before=before, after=after)
+    rst = outside(IP(src=REMOTE2, dst=ext) / TCP(sport=5555, dport=43002, flags="R"))
+    r = Run("peerfin", work, conf(rx_delay=1500), pkts, [rst], before=before, after=after)
     assert [p[TCP].sport for p in r.out_outside] == [43001, 43001], "the traffic used the PEER mapping"
+    assert len(r.out_inside) == 1 and r.out_inside[0][TCP].flags == "R", "the RST went in"
     c = seen["closed"]
-    assert c["pcp_sessions_closed"] == 1 and c["pcp_sessions"] == 0 and c["pcp_sessions_expired"] == 0, c
-    m = [v for page in seen["mappings"] for k, v in page.items()
-         if k.startswith("mapping_") and v["internal"] == f"{A}:4001"]
-    assert len(m) == 1 and m[0]["tcp_state"] == "closing" and "PEER" in m[0]["flags"], m
-    n = seen["renewed"]
-    assert n["pcp_sessions"] == 1 and n["pcp_sessions_closed"] == 1 and n["pcp_sessions_created"] == 2, n
-    return r, {"pkt_out_translated": 2, "pkt_sessions_created": 0}
+    assert c["pcp_sessions_closed"] == 1 and c["pcp_sessions"] == 2 and c["pcp_sessions_expired"] == 0, c
+    m = {v["internal"]: v for page in seen["mappings"] for k, v in page.items() if k.startswith("mapping_")}
+    assert m[f"{A}:4001"]["tcp_state"] == "closing" and "PEER" in m[f"{A}:4001"]["flags"], m
+    assert m[f"{A}:4002"]["tcp_state"] == "-", "an RST from outside changes nothing on a PEER mapping"
+    n = seen["later"]
+    assert n["pcp_sessions"] == 3 and n["pcp_sessions_closed"] == 1 and n["pcp_sessions_created"] == 4, n
+    return r, {"pkt_out_translated": 2, "pkt_in_translated": 1, "pkt_sessions_created": 0}
 
 
 def case_announce_out_of_the_inside_port(work):
