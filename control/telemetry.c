@@ -161,7 +161,6 @@ cmd_stats(const char *cmd __rte_unused, const char *params __rte_unused, struct 
 	rte_tel_data_add_dict_u64(d, "nh_learned", LOAD(rt->stats.learned));
 	rte_tel_data_add_dict_u64(d, "nh_forgotten", LOAD(rt->stats.forgotten));
 	rte_tel_data_add_dict_u64(d, "nh_table_full", LOAD(rt->stats.full));
-	rte_tel_data_add_dict_u64(d, "nh_resolve_full", LOAD(rt->stats.resolve_full));
 	rte_tel_data_add_dict_u64(d, "nh_learned_now", LOAD(rt->n_learned));
 	uint64_t resolved = 0;
 	for (uint32_t i = 0; i < rt->capacity; i++)

@@ -142,7 +142,8 @@ send_out(struct cgn_worker *w, struct cgn_pkt *p, uint8_t role)
 	struct cgn_dataplane *dp = w->dp;
 	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(p->m, struct rte_ether_hdr *);
 	struct rte_ether_addr dst;
-	switch (cgn_route_frame(&dp->routes, (enum cgn_port_role)role, p->ip->dst_addr, &p->out_port, &dst)) {
+	switch (cgn_route_frame(&dp->routes, (enum cgn_port_role)role, p->ip->dst_addr, &p->out_port, &dst,
+				&w->pkt.resolve_full)) {
 	case CGN_ROUTE_OK:
 		eth->dst_addr = dst;
 		break;

@@ -74,6 +74,7 @@ struct cgn_pkt {
 	X(arp_replies, "ARP requests for the CGN's addresses answered")     \
 	X(echo_replies, "ICMP echo requests to the CGN's own address answered") \
 	X(punted, "PCP requests handed to the control thread")             \
+	X(resolve_full, "destinations not queued for ARP: the resolve ring was full") \
 	X(arp_learned, "ARP frames from a next hop, its MAC (re)learned")   \
 	X(ports_released, "held ports given back to the subscriber")
 

@@ -18,6 +18,8 @@
 
 #include "cgn_dataplane.h"
 
+#define WALK_BUDGET 4096 /* neighbour slots an aging call visits */
+
 static void
 send_request(struct cgn_dataplane *dp, const struct cgn_port *port, uint32_t target)
 {
@@ -66,20 +68,22 @@ retire(struct cgn_routes *rt, uint32_t slot)
 	rt->stats.forgotten++;
 	if (pos < 0)
 		return; /* cannot happen: it was found */
-	struct cgn_neigh_retired *r = &rt->retired[rt->retired_tail++ % rt->capacity];
+	/* At most capacity entries are ever retired at once: the FIFO cannot overflow. */
+	struct cgn_neigh_retired *r = &rt->retired[(rt->retired_head + rt->n_retired++) % rt->capacity];
 	*r = (struct cgn_neigh_retired){ .token = rte_rcu_qsbr_start(rt->rcu), .position = pos, .slot = slot };
 }
 
 static void
 reclaim(struct cgn_routes *rt)
 {
-	while (rt->retired_head != rt->retired_tail) {
-		struct cgn_neigh_retired *r = &rt->retired[rt->retired_head % rt->capacity];
+	while (rt->n_retired) {
+		struct cgn_neigh_retired *r = &rt->retired[rt->retired_head];
 		if (rte_rcu_qsbr_check(rt->rcu, r->token, false) != 1)
 			return;
 		rte_hash_free_key_with_position(rt->hash, r->position);
 		rt->free_slots[rt->n_free++] = r->slot;
-		rt->retired_head++;
+		rt->retired_head = (rt->retired_head + 1) % rt->capacity;
+		rt->n_retired--;
 	}
 }
 
@@ -116,9 +120,15 @@ cgn_neighbours_tick(struct cgn_dataplane *dp, uint64_t now_ms)
 	drain_resolve(dp, now_ms);
 	if (now_ms < rt->next_walk_ms)
 		return;
-	/* Timers with a granularity of a tenth of retry_ms: a walk of every slot, not every tick. */
-	rt->next_walk_ms = now_ms + RTE_MAX(rt->retry_ms / 10, 1u);
-	for (uint32_t slot = 0; slot < rt->capacity; slot++) {
+	/* At most WALK_BUDGET slots a call; a whole walk then waits a tenth of retry_ms (the
+	 * timers' granularity, or the walk's length for a table of a million). */
+	for (uint32_t visited = 0; visited < WALK_BUDGET; visited++) {
+		uint32_t slot = rt->walk_cursor;
+		if (++rt->walk_cursor >= rt->capacity) {
+			rt->walk_cursor = 0;
+			rt->next_walk_ms = now_ms + RTE_MAX(rt->retry_ms / 10, 1u);
+			visited = WALK_BUDGET - 1; /* the walk's last slot: stop after it */
+		}
 		struct cgn_neigh *n = &rt->neigh[slot];
 		if (!n->in_use || n->kind == CGN_NEIGH_STATIC || now_ms < n->next_request_ms)
 			continue;

@@ -159,7 +159,9 @@ cgn_punt_unicast(struct cgn_dataplane *dp, uint32_t dst, uint16_t dport, const u
 {
 	struct rte_ether_addr mac;
 	uint16_t port_id;
-	switch (dp->n_ports ? cgn_route_frame(&dp->routes, CGN_PORT_INSIDE, dst, &port_id, &mac) : CGN_ROUTE_NONE) {
+	uint64_t resolve_full = 0; /* the next send asks again */
+	switch (dp->n_ports ? cgn_route_frame(&dp->routes, CGN_PORT_INSIDE, dst, &port_id, &mac, &resolve_full)
+			    : CGN_ROUTE_NONE) {
 	case CGN_ROUTE_OK: {
 		const struct cgn_port *port = &dp->ports[dp->port_index[port_id]];
 		if (port->address == 0)

@@ -13,7 +13,8 @@
 
 #include "cgn_dataplane.h"
 
-#define LPM_TBL8S 256 /* groups for routes longer than /24 */
+#define LPM_TBL8S 256    /* groups for routes longer than /24 */
+#define RETIRE_SLACK 256 /* slots beyond arp.max_neighbours: deleted ones in their grace period */
 
 /* A neighbour entry the control thread makes. @return its slot, or -1 (full). */
 int32_t
@@ -82,8 +83,9 @@ cgn_routes_create(struct cgn_dataplane *dp, struct cgn_routes *rt, const struct 
 	rt->probes = cfg->arp.probes;
 	rt->max_learned = cfg->arp.max_neighbours;
 	rt->rcu = dp->table->rcu;
-	/* Gateways and static entries, then the learned ones. */
-	rt->capacity = cfg->n_routes + cfg->n_neighbours + cfg->arp.max_neighbours;
+	/* Gateways and static entries, then the learned ones, and room for those deleted but
+	 * still waiting out their grace period. */
+	rt->capacity = cfg->n_routes + cfg->n_neighbours + cfg->arp.max_neighbours + RETIRE_SLACK;
 	int socket = (int)rte_socket_id();
 	struct rte_hash_parameters hp = {
 		.name = "cgn_neighbours",

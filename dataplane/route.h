@@ -82,13 +82,14 @@ struct cgn_routes {
 	uint32_t max_learned, n_learned;
 	uint32_t *free_slots, n_free;  /* control */
 	struct cgn_neigh_retired *retired; /* control: FIFO of [capacity] */
-	uint32_t retired_head, retired_tail;
+	uint32_t retired_head, n_retired;
+	uint32_t walk_cursor;          /* control: the next slot the aging walk visits */
 	struct rte_ring *resolve;      /* workers → control: struct cgn_neigh_key (MP/SC) */
 	struct rte_rcu_qsbr *rcu;      /* the shared table's: every worker reports to it */
 	uint32_t reachable_ms, retry_ms, probes;
 	uint64_t next_walk_ms;         /* control */
-	struct {                       /* written by the control thread, except resolve_full */
-		uint64_t arp_requests, expired, learned, forgotten, full, resolve_full;
+	struct {                       /* written by the control thread */
+		uint64_t arp_requests, expired, learned, forgotten, full;
 	} stats;
 };
 
@@ -146,12 +147,12 @@ enum cgn_route_result {
 
 /**
  * Routes a frame for dst (network order) toward role's side. A directly connected
- * destination with no neighbour entry is put on the resolve ring. Workers and the control
- * thread.
+ * destination with no neighbour entry is put on the resolve ring; *resolve_full counts the
+ * times the ring had no room (the caller's own counter). Workers and the control thread.
  */
 static inline enum cgn_route_result
 cgn_route_frame(struct cgn_routes *rt, enum cgn_port_role role, uint32_t dst, uint16_t *port_id,
-		struct rte_ether_addr *mac)
+		struct rte_ether_addr *mac, uint64_t *resolve_full)
 {
 	uint32_t id;
 	if (rt->lpm[role] == NULL || rte_lpm_lookup(rt->lpm[role], rte_be_to_cpu_32(dst), &id) != 0) {
@@ -165,7 +166,7 @@ cgn_route_frame(struct cgn_routes *rt, enum cgn_port_role role, uint32_t dst, ui
 	if (nh->via == 0 && (slot = cgn_neigh_find(rt, dst, nh->port)) < 0) {
 		struct cgn_neigh_key k = { dst, nh->port };
 		if (rte_ring_mp_enqueue_elem(rt->resolve, &k, sizeof(k)) != 0)
-			__atomic_fetch_add(&rt->stats.resolve_full, 1, __ATOMIC_RELAXED);
+			(*resolve_full)++;
 		return CGN_ROUTE_UNRESOLVED;
 	}
 	struct cgn_neigh *n = &rt->neigh[slot];
