@@ -21,6 +21,7 @@ packages=(
 	python3 python3-scapy                          # builds test pcaps
 	natpmpc                                        # an independent NAT-PMP client for interop tests
 	iproute2 iputils-ping procps psmisc curl       # network-namespace labs, process control, HTTP in the lab
+	traceroute                                     # traceroute through the NAT (e2e)
 	util-linux bc gnuplot-nox                      # benchmarks: taskset, ratios, docs/performance.png
 )
 
