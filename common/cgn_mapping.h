@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "cgn_addr.h"
+#include "cgn_clock.h"
 
 /* Which side of the NAT a key names. */
 /* FILTER entries a mapping carries (RFC 6887 §13.3 lets a server set its own limit). */
@@ -207,14 +208,5 @@ struct cgn_ring_msg {
 	struct cgn_mapping m;
 };
 _Static_assert(sizeof(struct cgn_ring_msg) % 4 == 0, "rte_ring element size must be a multiple of 4");
-
-/** @return milliseconds of CLOCK_MONOTONIC: the clock of every lifetime in cgnatd. Any thread. */
-static inline uint64_t
-cgn_clock_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 #endif /* CGN_MAPPING_H */

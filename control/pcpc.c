@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cgn_clock.h"
 #include "pcp_wire.h"
 
 #define EXIT_NO_RESPONSE 100
@@ -426,14 +427,6 @@ build_request(const struct args *a, const struct cgn_addr *client, uint8_t *out,
 	return 0;
 }
 
-static double
-now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* RAND of §8.1.1: uniform in [-0.1, +0.1]. */
 static double
 rand_factor(void)
@@ -598,18 +591,18 @@ main(int argc, char **argv)
 	}
 
 	/* §8.1.1: RT = (1 + RAND) * IRT, then RT = (1 + RAND) * MIN(2 * RTprev, MRT). */
-	double start = now_s(), rt = (1 + rand_factor()) * a.irt;
+	double start = cgn_clock_s(), rt = (1 + rand_factor()) * a.irt;
 	for (unsigned sent = 0;;) {
 		if (send(fd, req, req_len, 0) < 0 && errno != ECONNREFUSED) {
 			perror("pcpc: send");
 			return EXIT_LOCAL;
 		}
 		sent++;
-		double deadline = now_s() + rt;
+		double deadline = cgn_clock_s() + rt;
 		if (a.mrd > 0 && deadline > start + a.mrd)
 			deadline = start + a.mrd;
 		for (;;) {
-			double left = deadline - now_s();
+			double left = deadline - cgn_clock_s();
 			if (left <= 0)
 				break;
 			struct pollfd pfd = { .fd = fd, .events = POLLIN };
@@ -625,7 +618,7 @@ main(int argc, char **argv)
 				print_response(&resp, a.json);
 			return resp.result;
 		}
-		if ((a.mrc && sent >= a.mrc) || (a.mrd > 0 && now_s() - start >= a.mrd))
+		if ((a.mrc && sent >= a.mrc) || (a.mrd > 0 && cgn_clock_s() - start >= a.mrd))
 			break;
 		double next = 2 * rt;
 		if (a.mrt > 0 && next > a.mrt)
@@ -633,6 +626,6 @@ main(int argc, char **argv)
 		rt = (1 + rand_factor()) * next;
 	}
 	if (!a.quiet)
-		fprintf(stderr, "pcpc: no response from the server after %.1f s\n", now_s() - start);
+		fprintf(stderr, "pcpc: no response from the server after %.1f s\n", cgn_clock_s() - start);
 	return EXIT_NO_RESPONSE;
 }

@@ -13,14 +13,6 @@
 
 #include "dp_env.h"
 
-static double
-now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -43,20 +35,20 @@ main(int argc, char **argv)
 	struct rte_mbuf *b[32];
 	uint16_t port = E->inside_port;
 	for (int pass = 0; pass < 2; pass++) {
-		double t0 = now_s(), spent = 0;
+		double t0 = cgn_clock_s(), spent = 0;
 		uint64_t pkts = 0;
 		uint32_t next = 0;
-		while (now_s() - t0 < (pass ? seconds : 0.2)) {
-			double a = now_s();
+		while (cgn_clock_s() - t0 < (pass ? seconds : 0.2)) {
+			double a = cgn_clock_s();
 			for (int k = 0; k < 32; k++) {
 				b[k] = dp_env_mbuf(frames[next], len);
 				next = next + 1 == flows ? 0 : next + 1;
 			}
-			double c = now_s();
+			double c = cgn_clock_s();
 			cgn_nat44_burst(E->w, port, b, 32);
 			rte_eth_tx_buffer_flush(E->outside_port, 0, E->w->tx[E->outside_port]);
 			rte_rcu_qsbr_quiescent(E->dp->table->rcu, 0);
-			spent += now_s() - c;
+			spent += cgn_clock_s() - c;
 			(void)a;
 			pkts += 32;
 		}

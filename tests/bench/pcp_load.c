@@ -23,17 +23,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cgn_clock.h"
 #include "pcp_wire.h"
 
 #define MAX_WINDOW 512
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Subscriber i: 127.(10 + i / 65536).(i / 256 % 256).(i % 256 + 1 ... ) kept clear of .0 */
 static uint32_t
@@ -59,8 +52,8 @@ echo(const char *addr, int seconds)
 		perror("echo: bind");
 		return 1;
 	}
-	double end = now_s() + seconds;
-	while (now_s() < end) {
+	double end = cgn_clock_s() + seconds;
+	while (cgn_clock_s() < end) {
 		struct pollfd pf = { .fd = fd, .events = POLLIN };
 		if (poll(&pf, 1, 100) != 1)
 			continue;
@@ -116,7 +109,7 @@ main(int argc, char **argv)
 
 	uint64_t sent = 0, answered = 0, ok = 0;
 	uint64_t total = (uint64_t)subs * ports * passes;
-	double start = now_s();
+	double start = cgn_clock_s();
 	while (sent < total) {
 		unsigned n = 0;
 		for (; n < window && sent + n < total; n++) {
@@ -173,7 +166,7 @@ main(int argc, char **argv)
 		}
 		answered += got;
 	}
-	double secs = now_s() - start;
+	double secs = cgn_clock_s() - start;
 	printf("requests %llu answered %llu success %llu seconds %.3f rate %.0f/s\n", (unsigned long long)sent,
 	       (unsigned long long)answered, (unsigned long long)ok, secs, (double)answered / secs);
 	return 0;
