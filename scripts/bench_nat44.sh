@@ -55,6 +55,7 @@ EOF
 		sleep 0.1
 	done
 	cat "$work/cgnatd.log"
+	rm -rf "/var/run/dpdk/$prefix" # EAL made it before it failed
 	return 1
 }
 
