@@ -362,6 +362,9 @@ main(int argc, char **argv)
 	atexit(remove_runtime_dir);
 	if (rte_eal_init(n, eal_argv) < 0) {
 		fprintf(stderr, "cgnatd: EAL initialisation failed: %s\n", rte_strerror(rte_errno));
+		const char *dir = rte_eal_get_runtime_dir(); /* made before it failed; empty */
+		if (dir && dir[0])
+			rmdir(dir);
 		return 1;
 	}
 	snprintf(runtime_dir, sizeof(runtime_dir), "%s", rte_eal_get_runtime_dir());
