@@ -58,28 +58,29 @@ cgn_table_create(const char *name, uint32_t capacity, uint32_t max_readers, int 
 	if (t->entries == NULL)
 		goto fail;
 
-	snprintf(objname, sizeof(objname), "%s_hash", name);
-	struct rte_hash_parameters hp = {
-		.name = objname,
-		.entries = capacity * 2, /* two keys a mapping */
-		.key_len = sizeof(struct cgn_key),
-		.hash_func = rte_hash_crc,
-		.socket_id = socket_id,
-		.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF |
-			      RTE_HASH_EXTRA_FLAGS_MULTI_WRITER_ADD | RTE_HASH_EXTRA_FLAGS_EXT_TABLE,
-	};
-	t->hash = rte_hash_create(&hp);
-	if (t->hash == NULL)
-		goto fail;
-
-	struct rte_hash_rcu_config rc = {
-		.v = t->rcu,
-		.mode = RTE_HASH_QSBR_MODE_DQ,
-		.key_data_ptr = t,
-		.free_key_data_func = entry_release,
-	};
-	if (rte_hash_rcu_qsbr_add(t->hash, &rc) != 0)
-		goto fail;
+	for (int side = 0; side < 2; side++) {
+		snprintf(objname, sizeof(objname), "%s_%s", name, side == CGN_SIDE_INSIDE ? "in" : "out");
+		struct rte_hash_parameters hp = {
+			.name = objname,
+			.entries = capacity,
+			.key_len = sizeof(struct cgn_key),
+			.hash_func = rte_hash_crc,
+			.socket_id = socket_id,
+			.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF |
+				      RTE_HASH_EXTRA_FLAGS_MULTI_WRITER_ADD | RTE_HASH_EXTRA_FLAGS_EXT_TABLE,
+		};
+		t->hash[side] = rte_hash_create(&hp);
+		if (t->hash[side] == NULL)
+			goto fail;
+		struct rte_hash_rcu_config rc = {
+			.v = t->rcu,
+			.mode = RTE_HASH_QSBR_MODE_DQ,
+			.key_data_ptr = t,
+			.free_key_data_func = entry_release,
+		};
+		if (rte_hash_rcu_qsbr_add(t->hash[side], &rc) != 0)
+			goto fail;
+	}
 
 	snprintf(objname, sizeof(objname), "%s_repl", name);
 	struct rte_rcu_qsbr_dq_parameters dqp = {
@@ -110,7 +111,8 @@ cgn_table_free(struct cgn_table *t)
 	/* Readers are gone: entries still in the table are simply dropped with the pool. */
 	if (t->replaced)
 		rte_rcu_qsbr_dq_delete(t->replaced);
-	rte_hash_free(t->hash);
+	rte_hash_free(t->hash[0]);
+	rte_hash_free(t->hash[1]);
 	rte_mempool_free(t->entries);
 	rte_free(t->rcu);
 	rte_free(t);
@@ -122,7 +124,7 @@ table_add(struct cgn_table *t, const struct cgn_mapping *src)
 	void *obj;
 
 	struct cgn_key in = cgn_mapping_in_key(src), out = cgn_mapping_out_key(src);
-	if (rte_hash_lookup(t->hash, &in) >= 0) {
+	if (rte_hash_lookup(t->hash[CGN_SIDE_INSIDE], &in) >= 0) {
 		STAT_ADD(t, add_exists);
 		return -EEXIST;
 	}
@@ -136,14 +138,14 @@ table_add(struct cgn_table *t, const struct cgn_mapping *src)
 
 	/* Publish the outside key first: a reader that finds the inside key can then always
 	 * answer the return traffic. rte_hash's LF add is a release store of the data. */
-	if (rte_hash_add_key_data(t->hash, &out, m) < 0) {
+	if (rte_hash_add_key_data(t->hash[CGN_SIDE_OUTSIDE], &out, m) < 0) {
 		rte_mempool_put(t->entries, m);
 		STAT_ADD(t, add_no_slot);
 		return -ENOSPC;
 	}
-	if (rte_hash_add_key_data(t->hash, &in, m) < 0) {
+	if (rte_hash_add_key_data(t->hash[CGN_SIDE_INSIDE], &in, m) < 0) {
 		m->refcnt = 1; /* only the outside key will be released */
-		rte_hash_del_key(t->hash, &out);
+		rte_hash_del_key(t->hash[CGN_SIDE_OUTSIDE], &out);
 		STAT_ADD(t, add_no_slot);
 		return -ENOSPC;
 	}
@@ -158,7 +160,7 @@ table_replace(struct cgn_table *t, const struct cgn_mapping *src)
 {
 	void *old, *obj;
 	struct cgn_key in = cgn_mapping_in_key(src), out = cgn_mapping_out_key(src);
-	if (rte_hash_lookup_data(t->hash, &in, &old) < 0) {
+	if (rte_hash_lookup_data(t->hash[CGN_SIDE_INSIDE], &in, &old) < 0) {
 		STAT_ADD(t, missing);
 		return -ENOENT;
 	}
@@ -171,8 +173,8 @@ table_replace(struct cgn_table *t, const struct cgn_mapping *src)
 	m->refcnt = 2;
 	m->last_out_ms = __atomic_load_n(&((struct cgn_mapping *)old)->last_out_ms, __ATOMIC_RELAXED);
 	/* An existing key's data is replaced with one atomic store (LF mode). */
-	rte_hash_add_key_data(t->hash, &out, m);
-	rte_hash_add_key_data(t->hash, &in, m);
+	rte_hash_add_key_data(t->hash[CGN_SIDE_OUTSIDE], &out, m);
+	rte_hash_add_key_data(t->hash[CGN_SIDE_INSIDE], &in, m);
 	if (rte_rcu_qsbr_dq_enqueue(t->replaced, &old) != 0) {
 		/* Queue full even after reclaiming: wait for the grace period here (slow path). */
 		rte_rcu_qsbr_dq_reclaim(t->replaced, UINT32_MAX, NULL, NULL, NULL);
@@ -193,7 +195,7 @@ cgn_table_apply(struct cgn_table *t, const struct cgn_ring_msg *msg)
 	case CGN_MSG_ADD:
 		return table_add(t, &msg->m);
 	case CGN_MSG_REFRESH:
-		if (rte_hash_lookup_data(t->hash, &in, &data) < 0)
+		if (rte_hash_lookup_data(t->hash[CGN_SIDE_INSIDE], &in, &data) < 0)
 			break;
 		__atomic_store_n(&((struct cgn_mapping *)data)->expire_ms, msg->m.expire_ms, __ATOMIC_RELAXED);
 		__atomic_store_n(&((struct cgn_mapping *)data)->lifetime_s, msg->m.lifetime_s, __ATOMIC_RELAXED);
@@ -202,11 +204,11 @@ cgn_table_apply(struct cgn_table *t, const struct cgn_ring_msg *msg)
 	case CGN_MSG_REPLACE:
 		return table_replace(t, &msg->m);
 	case CGN_MSG_DEL:
-		if (rte_hash_lookup_data(t->hash, &in, &data) < 0)
+		if (rte_hash_lookup_data(t->hash[CGN_SIDE_INSIDE], &in, &data) < 0)
 			break;
 		struct cgn_key out = cgn_mapping_out_key(data);
-		rte_hash_del_key(t->hash, &in);
-		rte_hash_del_key(t->hash, &out);
+		rte_hash_del_key(t->hash[CGN_SIDE_INSIDE], &in);
+		rte_hash_del_key(t->hash[CGN_SIDE_OUTSIDE], &out);
 		STAT_ADD(t, dels);
 		return 0;
 	default:
@@ -220,7 +222,7 @@ struct cgn_mapping *
 cgn_table_lookup(const struct cgn_table *t, const struct cgn_key *key)
 {
 	void *data;
-	return rte_hash_lookup_data(t->hash, key, &data) >= 0 ? data : NULL;
+	return rte_hash_lookup_data(t->hash[key->side & 1], key, &data) >= 0 ? data : NULL;
 }
 
 struct cgn_mapping *
@@ -229,9 +231,8 @@ cgn_table_next(const struct cgn_table *t, uint32_t *cursor)
 	const void *key;
 	void *data;
 
-	while (rte_hash_iterate(t->hash, &key, &data, cursor) >= 0) {
-		const struct cgn_key *k = key;
-		if (k->side == CGN_SIDE_INSIDE && data != NULL)
+	while (rte_hash_iterate(t->hash[CGN_SIDE_INSIDE], &key, &data, cursor) >= 0) {
+		if (data != NULL)
 			return data;
 	}
 	return NULL;

@@ -58,7 +58,7 @@ cgn_expire(struct cgn_worker *w, uint64_t now)
 	void *data;
 
 	for (uint32_t visited = 0; visited < cfg->dataplane.expire_budget; visited++) {
-		int32_t pos = rte_hash_iterate(dp->table->hash, &key, &data, &w->expire_cursor);
+		int32_t pos = rte_hash_iterate(dp->table->hash[CGN_SIDE_INSIDE], &key, &data, &w->expire_cursor);
 		if (pos < 0) {
 			w->expire_cursor = 0; /* the whole table seen: start again next time */
 			return;

@@ -277,7 +277,7 @@ cgn_nat44_burst(struct cgn_worker *w, uint16_t port, struct rte_mbuf **pkts, uin
 
 	/* One bulk lookup for the burst. */
 	uint64_t hits = 0;
-	rte_hash_lookup_bulk_data(dp->table->hash, keys, k, &hits, data);
+	rte_hash_lookup_bulk_data(dp->table->hash[side], keys, k, &hits, data);
 	for (uint16_t j = 0; j < k; j++) {
 		if (hits & (1ull << j))
 			rte_prefetch0(data[j]);
