@@ -97,6 +97,8 @@ pcp_server_push(struct pcp_server *srv, enum cgn_msg_op op, const struct pcp_map
 static void
 hold_put(struct pcp_server *srv, const struct pcp_mapping_rec *rec, uint64_t now)
 {
+	if (rec->port_lost)
+		return;
 	if (srv->cfg.nat.port_hold_s == 0) {
 		cgn_pb_release(&srv->pb, rec->sub, rec->in.proto, rec->ext_port);
 		return;
@@ -135,7 +137,7 @@ forget(struct pcp_server *srv, struct pcp_mapping_rec *rec, uint64_t now)
 {
 	if (rec->flags & (CGN_MAP_EXPLICIT | CGN_MAP_NATPMP))
 		atomic_fetch_sub(&sub_of(srv, rec)->explicit_mappings, 1);
-	if (rec->flags & CGN_MAP_STATIC)
+	if ((rec->flags & CGN_MAP_STATIC) && !rec->port_lost)
 		cgn_pb_release(&srv->pb, rec->sub, rec->in.proto, rec->ext_port);
 	else
 		hold_put(srv, rec, now);

@@ -35,6 +35,8 @@ struct pcp_mapping_rec {
 	struct cgn_filter filters[CGN_MAP_FILTERS];
 	uint32_t n_peers;           /* PEER sessions on this mapping */
 	bool moved;                 /* reload.c: given a new external endpoint by this reload */
+	bool port_lost;             /* reload.c: a pool change could not move it: its port is not
+				     * the allocator's, so it is never released */
 };
 
 /* A PEER session (§12): one remote peer of a mapping. Keyed by struct peer_key. */

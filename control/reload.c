@@ -113,6 +113,7 @@ struct move_ctx {
 	struct pcp_server *srv;
 	struct cgn_pb *old_pb;
 	uint64_t now;
+	uint64_t deadline; /* for pushes to full rings: the workers wait meanwhile */
 	uint32_t kept, moved, failed;
 };
 
@@ -144,12 +145,11 @@ forget_moved(struct pcp_server *srv, struct pcp_mapping_rec *rec, uint32_t sub)
 }
 
 /* A pool change pushes a message for every moved mapping at once: when a worker's ring is
- * full, wait for it to drain (the workers go on applying their rings while paused), up to a
- * second. */
+ * full, wait for it to drain (the workers go on applying their rings while paused), until
+ * one deadline for the whole change. */
 static int
-push_patiently(struct pcp_server *srv, enum cgn_msg_op op, const struct pcp_mapping_rec *rec)
+push_patiently(struct pcp_server *srv, enum cgn_msg_op op, const struct pcp_mapping_rec *rec, uint64_t deadline)
 {
-	uint64_t deadline = cgn_clock_ms() + 1000;
 	int rc;
 	while ((rc = pcp_server_push(srv, op, rec)) != 0 && cgn_clock_ms() < deadline) {
 		struct timespec ts = { 0, 50000 };
@@ -173,6 +173,7 @@ move_mapping(void *r, void *arg)
 	}
 	if (cgn_pb_take(&srv->pb, (uint32_t)sub, rec->ext_addr, rec->in.proto, rec->ext_port) == 0) {
 		rec->sub = (uint32_t)sub; /* unchanged for the world */
+		rec->port_lost = false;   /* (it owns its port again, if an earlier change lost it) */
 		mc->kept++;
 		return;
 	}
@@ -189,11 +190,13 @@ move_mapping(void *r, void *arg)
 		rc = -EADDRNOTAVAIL;
 	}
 	/* Either way the old outside key goes from the data plane. */
-	if (push_patiently(srv, CGN_MSG_DEL, &old) != 0) {
-		/* It stays as it was, on the old address: nobody else gets that port (the old
-		 * address is gone, or the new allocator gave it to the mapping it belongs to). */
+	if (push_patiently(srv, CGN_MSG_DEL, &old, mc->deadline) != 0) {
+		/* It stays as it was in the data plane, on a port the new allocator does not hold
+		 * for it: it lives out its lifetime and never releases that port. */
 		if (rc == 0)
 			cgn_pb_release(&srv->pb, (uint32_t)sub, rec->in.proto, port);
+		rec->sub = (uint32_t)sub;
+		rec->port_lost = true;
 		mc->failed++;
 		return;
 	}
@@ -208,7 +211,8 @@ move_mapping(void *r, void *arg)
 	rec->ext_addr = addr;
 	rec->ext_port = port;
 	rec->moved = true;
-	if (push_patiently(srv, CGN_MSG_ADD, rec) != 0) {
+	rec->port_lost = false;
+	if (push_patiently(srv, CGN_MSG_ADD, rec, mc->deadline) != 0) {
 		cgn_pb_release(&srv->pb, (uint32_t)sub, rec->in.proto, port);
 		forget_moved(srv, rec, (uint32_t)sub);
 		mc->failed++;
@@ -272,7 +276,7 @@ repool(struct pcp_server *srv, const struct cgn_config *cfg, uint64_t now, char 
 	if (dataplane)
 		srv->ops.repool_move(srv->ops.ctx, &old_pb, cfg);
 
-	struct move_ctx mc = { srv, &old_pb, now, 0, 0, 0 };
+	struct move_ctx mc = { srv, &old_pb, now, cgn_clock_ms() + 2000, 0, 0, 0 };
 	uint32_t cursor = 0;
 	rec_db_scan(srv->mappings, &cursor, rec_db_capacity(srv->mappings), move_mapping, &mc);
 	cursor = 0;

@@ -297,7 +297,7 @@ int
 cgn_dataplane_push(struct cgn_dataplane *dp, struct cgn_ring_msg *msg)
 {
 	struct cgn_key in = cgn_mapping_in_key(&msg->m);
-	uint32_t h = rte_hash_crc(&in, sizeof(in), 0);
+	uint32_t h = cgn_table_hash(&in); /* the same choice as the expiry's (expire.c) */
 	struct cgn_worker *w = &dp->workers[h % dp->n_workers];
 
 	msg->seq = dp->seq++;

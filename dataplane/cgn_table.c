@@ -164,6 +164,13 @@ table_replace(struct cgn_table *t, const struct cgn_mapping *src)
 		STAT_ADD(t, missing);
 		return -ENOENT;
 	}
+	const struct cgn_mapping *o = old;
+	if (o->ext_addr != src->ext_addr || o->ext_port != src->ext_port) {
+		/* Not the mapping the sender meant (it went, and came back elsewhere): the new
+		 * entry's outside key would not replace the old one's. */
+		STAT_ADD(t, replace_mismatch);
+		return -EINVAL;
+	}
 	if (rte_mempool_get(t->entries, &obj) != 0) {
 		STAT_ADD(t, add_no_entry);
 		return -ENOSPC;
@@ -171,15 +178,22 @@ table_replace(struct cgn_table *t, const struct cgn_mapping *src)
 	struct cgn_mapping *m = obj;
 	*m = *src;
 	m->refcnt = 2;
-	m->last_out_ms = __atomic_load_n(&((struct cgn_mapping *)old)->last_out_ms, __ATOMIC_RELAXED);
+	/* What the workers learned of the traffic stays. */
+	m->last_out_ms = __atomic_load_n(&o->last_out_ms, __ATOMIC_RELAXED);
+	m->tcp_state = __atomic_load_n(&o->tcp_state, __ATOMIC_RELAXED);
+	m->closed_ms = __atomic_load_n(&o->closed_ms, __ATOMIC_RELAXED);
+	m->closed_peer = __atomic_load_n(&o->closed_peer, __ATOMIC_RELAXED);
+	m->closed_port = __atomic_load_n(&o->closed_port, __ATOMIC_RELAXED);
 	/* An existing key's data is replaced with one atomic store (LF mode). */
 	rte_hash_add_key_data(t->hash[CGN_SIDE_OUTSIDE], &out, m);
 	rte_hash_add_key_data(t->hash[CGN_SIDE_INSIDE], &in, m);
 	if (rte_rcu_qsbr_dq_enqueue(t->replaced, &old) != 0) {
-		/* Queue full even after reclaiming: wait for the grace period here (slow path). */
+		/* Full: free what has waited out its grace period (it does not wait) and try
+		 * again. The queue holds a table's worth: this cannot fail unless readers stall;
+		 * then the entry is never returned, rather than returned early. */
 		rte_rcu_qsbr_dq_reclaim(t->replaced, UINT32_MAX, NULL, NULL, NULL);
 		if (rte_rcu_qsbr_dq_enqueue(t->replaced, &old) != 0)
-			STAT_ADD(t, add_no_entry); /* leaked to the pool's accounting, never freed early */
+			STAT_ADD(t, replace_leaked);
 	}
 	STAT_ADD(t, replaces);
 	return 0;

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include <rte_hash.h>
+#include <rte_hash_crc.h>
 #include <rte_mempool.h>
 #include <rte_rcu_qsbr.h>
 
@@ -38,6 +39,8 @@
 	X(add_no_entry, "add failed: no free entry (table full)")             \
 	X(add_no_slot, "add failed: hash has no free slot")                   \
 	X(missing, "refresh or delete for an absent key")                     \
+	X(replace_mismatch, "replace refused: the mapping there has another external endpoint") \
+	X(replace_leaked, "replaced entries never returned (the defer queue full: cannot happen)") \
 	X(freed, "entries returned to the pool after an RCU grace period")
 
 struct cgn_table_stats {
@@ -74,6 +77,13 @@ void cgn_table_free(struct cgn_table *t);
  * @return 0, -EEXIST, -ENOSPC (full) or -ENOENT (refresh/delete of an absent key).
  */
 int cgn_table_apply(struct cgn_table *t, const struct cgn_ring_msg *msg);
+
+/** @return the hash of a key in the table (its hash_func), and of cgn_dataplane_push's ring choice. */
+static inline uint32_t
+cgn_table_hash(const struct cgn_key *key)
+{
+	return rte_hash_crc(key, sizeof(*key), 0);
+}
 
 /**
  * Finds a mapping by either key. Reader context (online RCU reader): the pointer stays valid

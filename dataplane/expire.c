@@ -1,8 +1,9 @@
 /*
  * Background work of a worker, bounded per call so that it never stalls packet processing:
  *
- *   cgn_expire: walks this worker's share of the shared table (positions p with
- *     p % n_workers == worker index), at most dataplane.expire_budget slots per call, and
+ *   cgn_expire: walks the inside keys of the shared table, at most dataplane.expire_budget
+ *     slots per call, and among the mappings whose control ring is this worker's (the hash of
+ *     the inside key, as cgn_dataplane_push chooses)
  *     deletes implicit mappings idle past their timeout: UDP nat.udp_timeout_s (RFC 4787
  *     REQ-5), TCP established / transitory (RFC 5382 REQ-5), ICMP nat.icmp_timeout_s (RFC 5508
  *     REQ-1). Explicit, static and PEER mappings live by their PCP lifetime (RFC 6887 §16.2):
@@ -65,7 +66,10 @@ cgn_expire(struct cgn_worker *w, uint64_t now)
 		}
 		const struct cgn_key *k = key;
 		struct cgn_mapping *m = data;
-		if ((uint32_t)pos % dp->n_workers != w->index || k->side != CGN_SIDE_INSIDE || m == NULL ||
+		/* Every change of a mapping is made by one worker: the one whose ring carries the
+		 * control thread's messages for its inside key (cgn_dataplane_push), so an expiry
+		 * never races a REPLACE (a PCP MAP adopting this implicit mapping). */
+		if (m == NULL || (dp->n_workers > 1 && cgn_table_hash(k) % dp->n_workers != w->index) ||
 		    !(m->flags & CGN_MAP_IMPLICIT) || (m->flags & (CGN_MAP_EXPLICIT | CGN_MAP_STATIC | CGN_MAP_PEER)))
 			continue;
 		uint64_t last = __atomic_load_n(&m->last_out_ms, __ATOMIC_RELAXED);

@@ -6,6 +6,7 @@
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <string.h>
 
 #include "cgn_cksum.h"
@@ -303,6 +304,45 @@ Test(session, filtered_mapping_admits_only_its_peers)
 	uint64_t before = drops(CGN_DROP_FILTERED);
 	cr_assert_null(run(E->outside_port, len, &op, &ol));
 	cr_assert_eq(drops(CGN_DROP_FILTERED), before + 1);
+}
+
+Test(session, replace_keeps_the_traffic_state_and_refuses_another_endpoint)
+{
+	uint16_t op, ol;
+	uint16_t len = build_tcp(frame, "100.64.0.9", 9000, "198.51.100.1", 80, 0x02);
+	cr_assert_not_null(run(E->inside_port, len, &op, &ol));
+	len = build_tcp(frame, "100.64.0.9", 9000, "198.51.100.1", 80, 0x11); /* FIN, ACK */
+	cr_assert_not_null(run(E->inside_port, len, &op, &ol));
+	struct cgn_addr in_a;
+	cgn_addr_parse("100.64.0.9", &in_a);
+	struct cgn_key k = cgn_key_make(&in_a, 9000, 6, CGN_SIDE_INSIDE);
+	struct cgn_mapping *m = cgn_table_lookup(E->dp->table, &k);
+	cr_assert_not_null(m);
+	cr_assert_eq(m->tcp_state, CGN_TCP_CLOSING);
+
+	/* A PCP MAP adopting it (the control thread's copy knows nothing of the traffic). */
+	struct cgn_ring_msg msg = { .op = CGN_MSG_REPLACE };
+	msg.m = *m;
+	msg.m.tcp_state = CGN_TCP_NONE;
+	msg.m.closed_ms = 0;
+	msg.m.last_out_ms = 0;
+	cr_assert_eq(cgn_table_apply(E->dp->table, &msg), 0);
+	struct cgn_mapping *n = cgn_table_lookup(E->dp->table, &k);
+	cr_assert_neq(n, m, "a new entry was published");
+	cr_assert_eq(n->tcp_state, CGN_TCP_CLOSING, "the TCP state stays");
+	cr_assert_eq(n->closed_ms, m->closed_ms);
+	cr_assert_eq(n->last_out_ms, m->last_out_ms);
+
+	/* The same for an external endpoint that is not the mapping's: refused, nothing changes. */
+	uint64_t before = E->dp->table->stats.replace_mismatch;
+	msg.m = *n;
+	msg.m.ext_port = (uint16_t)(n->ext_port + 1);
+	cr_assert_eq(cgn_table_apply(E->dp->table, &msg), -EINVAL);
+	cr_assert_eq(E->dp->table->stats.replace_mismatch, before + 1);
+	cr_assert_eq(cgn_table_lookup(E->dp->table, &k), n);
+	struct cgn_key out = cgn_mapping_out_key(&msg.m);
+	cr_assert_null(cgn_table_lookup(E->dp->table, &out), "no outside key for the other endpoint");
+	rte_rcu_qsbr_quiescent(E->dp->table->rcu, 0);
 }
 
 Test(session, hairpin_goes_back_inside_from_the_external_endpoint)
