@@ -101,6 +101,8 @@ struct cgn_dataplane {
 	struct cgn_port ports[CGN_MAX_PORTS];
 	unsigned n_ports;
 	int16_t port_index[RTE_MAX_ETHPORTS]; /* DPDK port id → ports[] index, -1 if not ours */
+	uint16_t role_port[2];          /* by enum cgn_port_role: the first port of it, where the
+					 * direction's frames leave when no route says otherwise */
 	uint32_t icmp_source;           /* network order */
 	struct { uint32_t net, mask; } pool_v4[CGN_MAX_POOL_PREFIXES]; /* host order: hairpin test */
 	unsigned n_pool;

@@ -102,6 +102,9 @@ cgn_ports_init(struct cgn_dataplane *dp, const struct cgn_config *cfg)
 		dp->port_index[dp->ports[i].port_id] = (int16_t)i;
 		dp->n_ports++;
 	}
+	/* Backwards, so the first port of each role stays (load_ports makes sure of one each). */
+	for (unsigned i = dp->n_ports; i-- > 0;)
+		dp->role_port[dp->ports[i].role] = dp->ports[i].port_id;
 	/* A TX buffer per worker per port: bursts leave together. */
 	for (unsigned w = 0; w < dp->n_workers; w++)
 		for (unsigned i = 0; i < dp->n_ports; i++) {

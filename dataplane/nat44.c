@@ -31,16 +31,6 @@ cgn_drop(struct cgn_worker *w, struct cgn_pkt *p, enum cgn_drop_reason why)
 	return CGN_DROPPED;
 }
 
-/* The first port of a role: where a direction's packets leave. */
-static uint16_t
-port_of(const struct cgn_dataplane *dp, enum cgn_port_role role)
-{
-	for (unsigned i = 0; i < dp->n_ports; i++)
-		if (dp->ports[i].role == role)
-			return dp->ports[i].port_id;
-	return dp->ports[0].port_id;
-}
-
 /* §13.3: a filtered mapping admits only remote peers of its FILTER set. */
 static bool
 filter_allows(const struct cgn_mapping *m, const struct cgn_pkt *p)
@@ -133,35 +123,29 @@ track_tcp(struct cgn_mapping *m, const struct cgn_pkt *p, bool outbound, uint64_
 		__atomic_store_n(&m->tcp_state, next, __ATOMIC_RELAXED);
 }
 
-/* Routes the frame toward role's side (route.h) and sends it. Without a matching route it
+/* Routes the frame toward p->to's side (route.h) and sends it. Without a matching route it
  * leaves by p->out_port, to that port's peer_mac, or back to the sender when it leaves by
  * the port it came in on, or broadcast. */
 static bool
-send_out(struct cgn_worker *w, struct cgn_pkt *p, uint8_t role)
+send_out(struct cgn_worker *w, struct cgn_pkt *p)
 {
 	struct cgn_dataplane *dp = w->dp;
 	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(p->m, struct rte_ether_hdr *);
-	struct rte_ether_addr dst;
-	switch (cgn_route_frame(&dp->routes, (enum cgn_port_role)role, p->ip->dst_addr, &p->out_port, &dst,
-				&w->pkt.resolve_full)) {
-	case CGN_ROUTE_OK:
-		eth->dst_addr = dst;
-		break;
-	case CGN_ROUTE_UNRESOLVED:
+	enum cgn_route_result r = cgn_route_frame(&dp->routes, (enum cgn_port_role)p->to, p->ip->dst_addr,
+						  &p->out_port, &eth->dst_addr, &w->pkt.resolve_full);
+	if (r == CGN_ROUTE_UNRESOLVED) {
 		cgn_drop(w, p, CGN_DROP_NO_NEIGHBOUR);
 		return false;
-	case CGN_ROUTE_NONE: {
-		int16_t pi = dp->port_index[p->out_port];
-		if (pi >= 0 && cgn_port_peer_mac(&dp->ports[pi], &dst))
-			eth->dst_addr = dst;
+	}
+	int16_t pi = dp->port_index[p->out_port];
+	if (r == CGN_ROUTE_NONE) {
+		if (pi >= 0 && dp->ports[pi].have_peer_mac)
+			eth->dst_addr = dp->ports[pi].peer_mac;
 		else if (p->out_port == p->in_port)
 			eth->dst_addr = eth->src_addr;
 		else /* no neighbour configured */
 			memset(&eth->dst_addr, 0xff, sizeof(eth->dst_addr));
-		break;
 	}
-	}
-	int16_t pi = dp->port_index[p->out_port];
 	if (pi >= 0)
 		eth->src_addr = dp->ports[pi].mac;
 	w->pkt.tx++;
@@ -196,7 +180,7 @@ outbound(struct cgn_worker *w, struct cgn_pkt *p)
 
 	/* Hairpinning (RFC 4787 REQ-9, RFC 5382 REQ-8): to one of our external endpoints. The
 	 * source stays the external one just written, as REQ-9 asks. */
-	p->out_port = port_of(dp, CGN_PORT_OUTSIDE);
+	p->out_port = dp->role_port[CGN_PORT_OUTSIDE];
 	p->to = CGN_PORT_OUTSIDE;
 	if (!p->icmp_error && cgn_dataplane_in_pool(dp, p->ip->dst_addr)) {
 		struct cgn_addr dst = cgn_addr_from_v4(p->ip->dst_addr);
@@ -236,7 +220,7 @@ inbound(struct cgn_worker *w, struct cgn_pkt *p)
 	w->pkt.in_translated++;
 	if (p->icmp_error)
 		w->pkt.icmp_errors_translated++;
-	p->out_port = port_of(w->dp, CGN_PORT_INSIDE);
+	p->out_port = w->dp->role_port[CGN_PORT_INSIDE];
 	p->to = CGN_PORT_INSIDE;
 	return CGN_TX;
 }
@@ -287,7 +271,7 @@ cgn_nat44_burst(struct cgn_worker *w, uint16_t port, struct rte_mbuf **pkts, uin
 		struct cgn_pkt *p = &ctx[live[j]];
 		p->map = (hits & (1ull << j)) ? data[j] : NULL;
 		enum cgn_verdict v = side == CGN_SIDE_INSIDE ? outbound(w, p) : inbound(w, p);
-		if (v == CGN_TX && send_out(w, p, p->to))
+		if (v == CGN_TX && send_out(w, p))
 			sent++;
 	}
 	return sent;

@@ -99,7 +99,7 @@ drain_resolve(struct cgn_dataplane *dp, uint64_t now_ms)
 			continue; /* asked already (the workers send one per frame until it exists) */
 		int32_t slot = -1;
 		if (rt->n_learned < rt->max_learned)
-			slot = cgn_neigh_add(rt, keys[i].addr, (uint8_t)keys[i].port, CGN_NEIGH_LEARNED, now_ms);
+			slot = cgn_neigh_add(rt, keys[i].addr, (uint8_t)keys[i].port, CGN_NEIGH_LEARNED);
 		if (slot < 0) {
 			rt->stats.full++;
 			continue;

@@ -18,7 +18,7 @@
 
 /* A neighbour entry the control thread makes. @return its slot, or -1 (full). */
 int32_t
-cgn_neigh_add(struct cgn_routes *rt, uint32_t addr, uint8_t port, enum cgn_neigh_kind kind, uint64_t now_ms)
+cgn_neigh_add(struct cgn_routes *rt, uint32_t addr, uint8_t port, enum cgn_neigh_kind kind)
 {
 	int32_t slot = cgn_neigh_find(rt, addr, port);
 	if (slot >= 0)
@@ -27,7 +27,7 @@ cgn_neigh_add(struct cgn_routes *rt, uint32_t addr, uint8_t port, enum cgn_neigh
 		return -1;
 	slot = (int32_t)rt->free_slots[--rt->n_free];
 	struct cgn_neigh *n = &rt->neigh[slot];
-	*n = (struct cgn_neigh){ .addr = addr, .port = port, .kind = (uint8_t)kind, .in_use = 1, .created_ms = now_ms };
+	*n = (struct cgn_neigh){ .addr = addr, .port = port, .kind = (uint8_t)kind, .in_use = 1 };
 	struct cgn_neigh_key k = { addr, port };
 	if (rte_hash_add_key_data(rt->hash, &k, (void *)(uintptr_t)slot) < 0) {
 		n->in_use = 0;
@@ -55,7 +55,7 @@ add_routes(struct cgn_dataplane *dp, struct cgn_routes *rt, const struct cgn_con
 		struct cgn_nexthop *nh = &rt->nh[rt->n_nh];
 		*nh = (struct cgn_nexthop){ .via = r->via, .port = r->port, .port_id = dp->ports[r->port].port_id };
 		if (r->via) {
-			int32_t slot = cgn_neigh_add(rt, r->via, r->port, CGN_NEIGH_GATEWAY, 0);
+			int32_t slot = cgn_neigh_add(rt, r->via, r->port, CGN_NEIGH_GATEWAY);
 			if (slot < 0)
 				return -ENOSPC;
 			nh->neigh = (uint32_t)slot;
@@ -113,7 +113,7 @@ cgn_routes_create(struct cgn_dataplane *dp, struct cgn_routes *rt, const struct 
 
 	for (unsigned i = 0; i < cfg->n_neighbours; i++) {
 		const struct cgn_neighbour_cfg *nc = &cfg->neighbours[i];
-		int32_t slot = cgn_neigh_add(rt, nc->addr, nc->port, CGN_NEIGH_STATIC, 0);
+		int32_t slot = cgn_neigh_add(rt, nc->addr, nc->port, CGN_NEIGH_STATIC);
 		if (slot < 0)
 			return -ENOSPC;
 		struct rte_ether_addr mac;

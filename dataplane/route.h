@@ -43,7 +43,6 @@ struct cgn_neigh {
 	uint64_t mac;             /* CGN_NEIGH_VALID | the MAC in the low 48 bits; 0 unresolved */
 	uint64_t seen_ms;         /* when an ARP frame from it last arrived */
 	uint64_t next_request_ms; /* control: when to ask next */
-	uint64_t created_ms;      /* control */
 	uint32_t addr;            /* network order */
 	uint8_t port;             /* ports[] index */
 	uint8_t kind;             /* enum cgn_neigh_kind */
@@ -108,7 +107,7 @@ void cgn_routes_free(struct cgn_routes *rt);
  * Makes a neighbour entry (or finds the one there is). Control thread (main lcore at start).
  * @return its slot, or -1 if the table is full.
  */
-int32_t cgn_neigh_add(struct cgn_routes *rt, uint32_t addr, uint8_t port, enum cgn_neigh_kind kind, uint64_t now_ms);
+int32_t cgn_neigh_add(struct cgn_routes *rt, uint32_t addr, uint8_t port, enum cgn_neigh_kind kind);
 
 /** @return the slot of (addr, port)'s neighbour, or -1. Workers and the control thread. */
 static inline int32_t

@@ -18,14 +18,11 @@ cd "$top"
 
 bin="$top/build/control"
 export LAB_PREFIX="demo$$-"
-ctl() { "$bin/cgnatctl" -p "${LAB_PREFIX}cgnlab" "$@"; }
 . "$top/scripts/lib/lab_client.sh"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 www=$(mktemp -d /tmp/cgnat-demo.XXXXXX)
 cleanup() {
-	local jobs_left
-	jobs_left=$(jobs -p)
-	[ -n "$jobs_left" ] && kill $jobs_left 2>/dev/null && wait 2>/dev/null
+	stop_jobs
 	"$top/scripts/lab.sh" down
 	rm -rf "$www"
 }

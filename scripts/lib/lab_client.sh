@@ -1,6 +1,8 @@
 # Sourced by what runs traffic in the lab of scripts/lab.sh (the demo, the e2e suite), after
-# LAB_PREFIX is set:
+# LAB_PREFIX and bin (the folder of cgnatd's programs) are set:
 #   in_ns NAME CMD...             runs CMD in the lab's namespace NAME (sub1, sub2, cgn, inet)
+#   ctl ARGS...                   cgnatctl against the lab's cgnatd
+#   stop_jobs                     kills the caller's background jobs (web servers) and waits
 #   start_web NAME ADDR PORT DIR  serves DIR over HTTP there, as a background job of the caller
 #                                 that ends by itself after 240 s, and waits (5 s at most) until
 #                                 it answers
@@ -8,6 +10,13 @@
 lab_lib=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 in_ns() { local n=$1; shift; ip netns exec "$LAB_PREFIX$n" "$@"; }
+ctl() { "$bin/cgnatctl" -p "${LAB_PREFIX}cgnlab" "$@"; }
+stop_jobs() {
+	local j
+	j=$(jobs -p)
+	[ -n "$j" ] && kill $j 2>/dev/null && wait 2>/dev/null
+	return 0
+}
 
 start_web() {
 	in_ns "$1" /usr/bin/python3 "$lab_lib/web.py" "$2" "$3" "$4" 240 &

@@ -38,22 +38,13 @@ run(uint16_t in_port, uint16_t len, uint8_t *out)
 	return sent != NULL;
 }
 
-static struct cgn_mapping *
-mapping_of(const char *internal, uint16_t port)
-{
-	struct cgn_addr a;
-	cgn_addr_parse(internal, &a);
-	struct cgn_key k = cgn_key_make(&a, port, 17, CGN_SIDE_INSIDE);
-	return cgn_table_lookup(E->dp->table, &k);
-}
-
 /* An outbound UDP session; @return its mapping. */
 static struct cgn_mapping *
 session(const char *subscriber, uint16_t sport)
 {
 	uint16_t len = build_udp(frame, subscriber, sport, "198.51.100.9", 53, "q", 1, 64, false);
 	cr_assert(run(E->inside_port, len, NULL), "outbound from %s:%u", subscriber, sport);
-	struct cgn_mapping *m = mapping_of(subscriber, sport);
+	struct cgn_mapping *m = dp_env_mapping(subscriber, sport, 17);
 	cr_assert_not_null(m);
 	return m;
 }
@@ -113,7 +104,7 @@ Test(repool, kept_addresses_keep_their_sessions_removed_ones_lose_them)
 		cgn_expire(E->w, E->w->now_ms);
 	}
 	rte_rcu_qsbr_quiescent(E->dp->table->rcu, 0);
-	cr_assert_null(mapping_of("100.64.0.40", 5002));
+	cr_assert_null(dp_env_mapping("100.64.0.40", 5002, 17));
 	cr_assert_eq(E->w->held_tail - E->w->held_head, 1);
 
 	/* The new pool: x's address and 203.0.113.8/30; y's address is gone. */
@@ -136,11 +127,11 @@ Test(repool, kept_addresses_keep_their_sessions_removed_ones_lose_them)
 	cr_assert_eq(st.removed, 1, "y's (%u)", st.removed);
 	cr_assert_eq(st.holds_kept, 1);
 	cr_assert_eq(st.holds_dropped, 0);
-	x = mapping_of("100.64.0.40", 5000);
+	x = dp_env_mapping("100.64.0.40", 5000, 17);
 	cr_assert_not_null(x);
 	cr_assert_eq(x->ext_addr, xa);
 	cr_assert_eq(x->ext_port, xp, "the same external endpoint");
-	cr_assert_null(mapping_of("100.64.0.41", 5000));
+	cr_assert_null(dp_env_mapping("100.64.0.41", 5000, 17));
 
 	/* x's session still translates both ways; its port is taken on the new allocator. */
 	static uint8_t out[2048];

@@ -285,10 +285,7 @@ Test(session, filtered_mapping_admits_only_its_peers)
 	inet_ntop(AF_INET, o + 14 + 12, ext_s, sizeof(ext_s));
 	uint16_t eport = port_at(o, 0);
 	/* Republish it with one FILTER: 198.51.100.20/32 any port. */
-	struct cgn_addr in_a;
-	cgn_addr_parse("100.64.0.8", &in_a);
-	struct cgn_key k = cgn_key_make(&in_a, 8000, 17, CGN_SIDE_INSIDE);
-	struct cgn_mapping *m = cgn_table_lookup(E->dp->table, &k);
+	struct cgn_mapping *m = dp_env_mapping("100.64.0.8", 8000, 17);
 	cr_assert_not_null(m);
 	struct cgn_ring_msg msg = { .op = CGN_MSG_REPLACE };
 	msg.m = *m;
@@ -313,10 +310,7 @@ Test(session, replace_keeps_the_traffic_state_and_refuses_another_endpoint)
 	cr_assert_not_null(run(E->inside_port, len, &op, &ol));
 	len = build_tcp(frame, "100.64.0.9", 9000, "198.51.100.1", 80, 0x11); /* FIN, ACK */
 	cr_assert_not_null(run(E->inside_port, len, &op, &ol));
-	struct cgn_addr in_a;
-	cgn_addr_parse("100.64.0.9", &in_a);
-	struct cgn_key k = cgn_key_make(&in_a, 9000, 6, CGN_SIDE_INSIDE);
-	struct cgn_mapping *m = cgn_table_lookup(E->dp->table, &k);
+	struct cgn_mapping *m = dp_env_mapping("100.64.0.9", 9000, 6);
 	cr_assert_not_null(m);
 	cr_assert_eq(m->tcp_state, CGN_TCP_CLOSING);
 
@@ -327,7 +321,7 @@ Test(session, replace_keeps_the_traffic_state_and_refuses_another_endpoint)
 	msg.m.closed_ms = 0;
 	msg.m.last_out_ms = 0;
 	cr_assert_eq(cgn_table_apply(E->dp->table, &msg), 0);
-	struct cgn_mapping *n = cgn_table_lookup(E->dp->table, &k);
+	struct cgn_mapping *n = dp_env_mapping("100.64.0.9", 9000, 6);
 	cr_assert_neq(n, m, "a new entry was published");
 	cr_assert_eq(n->tcp_state, CGN_TCP_CLOSING, "the TCP state stays");
 	cr_assert_eq(n->closed_ms, m->closed_ms);
@@ -339,7 +333,7 @@ Test(session, replace_keeps_the_traffic_state_and_refuses_another_endpoint)
 	msg.m.ext_port = (uint16_t)(n->ext_port + 1);
 	cr_assert_eq(cgn_table_apply(E->dp->table, &msg), -EINVAL);
 	cr_assert_eq(E->dp->table->stats.replace_mismatch, before + 1);
-	cr_assert_eq(cgn_table_lookup(E->dp->table, &k), n);
+	cr_assert_eq(dp_env_mapping("100.64.0.9", 9000, 6), n);
 	struct cgn_key out = cgn_mapping_out_key(&msg.m);
 	cr_assert_null(cgn_table_lookup(E->dp->table, &out), "no outside key for the other endpoint");
 	rte_rcu_qsbr_quiescent(E->dp->table->rcu, 0);
@@ -371,15 +365,6 @@ Test(session, hairpin_goes_back_inside_from_the_external_endpoint)
 
 TestSuite(expire, .init = setup);
 
-static struct cgn_mapping *
-mapping_of(const char *internal, uint16_t port, uint8_t proto)
-{
-	struct cgn_addr a;
-	cgn_addr_parse(internal, &a);
-	struct cgn_key k = cgn_key_make(&a, port, proto, CGN_SIDE_INSIDE);
-	return cgn_table_lookup(E->dp->table, &k);
-}
-
 /* Runs the sweep over the whole (small) table. */
 static void
 sweep(void)
@@ -396,7 +381,7 @@ Test(expire, idle_udp_mapping_expires_and_its_port_is_held_then_released)
 	uint16_t op, ol;
 	uint16_t len = build_udp(frame, "100.64.0.20", 5000, "198.51.100.1", 53, "e", 1, 64, false);
 	cr_assert_not_null(run(E->inside_port, len, &op, &ol));
-	struct cgn_mapping *m = mapping_of("100.64.0.20", 5000, 17);
+	struct cgn_mapping *m = dp_env_mapping("100.64.0.20", 5000, 17);
 	cr_assert_not_null(m);
 	uint16_t ext_port = m->ext_port;
 	uint32_t sub = m->subscriber;
@@ -405,11 +390,11 @@ Test(expire, idle_udp_mapping_expires_and_its_port_is_held_then_released)
 
 	E->w->now_ms += 299 * 1000; /* RFC 4787 REQ-5: nat.udp_timeout_s = 300 by default */
 	sweep();
-	cr_assert_not_null(mapping_of("100.64.0.20", 5000, 17), "still within its timeout");
+	cr_assert_not_null(dp_env_mapping("100.64.0.20", 5000, 17), "still within its timeout");
 	E->w->now_ms += 2 * 1000;
 	uint64_t expired = E->w->pkt.sessions_expired;
 	sweep();
-	cr_assert_null(mapping_of("100.64.0.20", 5000, 17), "idle past 300 s: gone");
+	cr_assert_null(dp_env_mapping("100.64.0.20", 5000, 17), "idle past 300 s: gone");
 	cr_assert_eq(E->w->pkt.sessions_expired, expired + 1);
 	cr_assert_eq(atomic_load(&s->ports_used), used, "RFC 6888 REQ-8: the port is held, not free");
 
@@ -427,7 +412,7 @@ Test(expire, outbound_traffic_keeps_a_mapping)
 		cr_assert_not_null(run(E->inside_port, len, &op, &ol));
 		E->w->now_ms += 200 * 1000; /* each packet well within 300 s of the one before */
 		sweep();
-		cr_assert_not_null(mapping_of("100.64.0.21", 5000, 17), "refreshed by outbound traffic (REQ-6)");
+		cr_assert_not_null(dp_env_mapping("100.64.0.21", 5000, 17), "refreshed by outbound traffic (REQ-6)");
 		len = build_udp(frame, "100.64.0.21", 5000, "198.51.100.1", 53, "k", 1, 64, false);
 	}
 }
@@ -438,7 +423,7 @@ Test(expire, tcp_established_lives_longer_than_transitory)
 	/* a SYN only: transitory, 240 s */
 	uint16_t len = build_tcp(frame, "100.64.0.22", 6000, "198.51.100.1", 80, 0x02);
 	cr_assert_not_null(run(E->inside_port, len, &op, &ol));
-	cr_assert_eq(mapping_of("100.64.0.22", 6000, 6)->tcp_state, CGN_TCP_TRANSITORY);
+	cr_assert_eq(dp_env_mapping("100.64.0.22", 6000, 6)->tcp_state, CGN_TCP_TRANSITORY);
 	/* another connection that completes: SYN out, SYN/ACK in: established, 7440 s */
 	len = build_tcp(frame, "100.64.0.22", 6001, "198.51.100.1", 80, 0x02);
 	uint8_t *o = run(E->inside_port, len, &op, &ol);
@@ -446,10 +431,10 @@ Test(expire, tcp_established_lives_longer_than_transitory)
 	inet_ntop(AF_INET, o + 14 + 12, ext_s, sizeof(ext_s));
 	len = build_tcp(frame, "198.51.100.1", 80, ext_s, port_at(o, 0), 0x12);
 	cr_assert_not_null(run(E->outside_port, len, &op, &ol));
-	cr_assert_eq(mapping_of("100.64.0.22", 6001, 6)->tcp_state, CGN_TCP_ESTABLISHED);
+	cr_assert_eq(dp_env_mapping("100.64.0.22", 6001, 6)->tcp_state, CGN_TCP_ESTABLISHED);
 
 	E->w->now_ms += 241 * 1000;
 	sweep();
-	cr_assert_null(mapping_of("100.64.0.22", 6000, 6), "transitory: gone after 240 s");
-	cr_assert_not_null(mapping_of("100.64.0.22", 6001, 6), "established: kept (RFC 5382 REQ-5)");
+	cr_assert_null(dp_env_mapping("100.64.0.22", 6000, 6), "transitory: gone after 240 s");
+	cr_assert_not_null(dp_env_mapping("100.64.0.22", 6001, 6), "established: kept (RFC 5382 REQ-5)");
 }

@@ -14,16 +14,13 @@ www=$(mktemp -d /tmp/cgnat-e2e.XXXXXX)
 passed=0 failed=0
 
 cleanup() {
-	local j
-	j=$(jobs -p)
-	[ -n "$j" ] && kill $j 2>/dev/null && wait 2>/dev/null
+	stop_jobs
 	"$lab" down
 	rm -rf "$www"
 }
 trap cleanup EXIT INT TERM
 
 . "$top/scripts/lib/lab_client.sh"
-ctl() { "$bin/cgnatctl" -p "${LAB_PREFIX}cgnlab" "$@"; }
 counter() { ctl stats | awk -v k="$1:" '$1 == k { print $2 }'; }
 pcpc() { local n=$1; shift; in_ns "$n" timeout 20 "$bin/pcpc" --irt 0.3 --mrc 3 "$@"; }
 fail() { echo "    $*"; exit 1; } # cases run in a subshell: this ends the case

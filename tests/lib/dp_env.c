@@ -136,6 +136,16 @@ dp_env_run(uint16_t in_port, const void *frame, uint16_t len, uint16_t *out_port
 	return sent;
 }
 
+struct cgn_mapping *
+dp_env_mapping(const char *internal, uint16_t port, uint8_t proto)
+{
+	struct cgn_addr a;
+	if (cgn_addr_parse(internal, &a) < 0)
+		return NULL;
+	struct cgn_key k = cgn_key_make(&a, port, proto, CGN_SIDE_INSIDE);
+	return cgn_table_lookup(env.dp->table, &k);
+}
+
 uint32_t
 dp_ipv4(const char *text)
 {

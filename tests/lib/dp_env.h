@@ -33,6 +33,9 @@ struct rte_mbuf *dp_env_mbuf(const void *frame, uint16_t len);
  */
 uint8_t *dp_env_run(uint16_t in_port, const void *frame, uint16_t len, uint16_t *out_port, uint16_t *out_len);
 
+/** @return the shared table's mapping of an internal endpoint (text address), or NULL. */
+struct cgn_mapping *dp_env_mapping(const char *internal, uint16_t port, uint8_t proto);
+
 /** An IPv4 address in network order. */
 uint32_t dp_ipv4(const char *text);
 
