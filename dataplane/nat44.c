@@ -171,7 +171,7 @@ outbound(struct cgn_worker *w, struct cgn_pkt *p)
 	 * the line is shared by every worker that sees the flow). */
 	if (!p->icmp_error && w->now_ms - __atomic_load_n(&m->last_out_ms, __ATOMIC_RELAXED) >= 1000)
 		__atomic_store_n(&m->last_out_ms, w->now_ms, __ATOMIC_RELAXED);
-	if (!cgn_ttl_decrement(p))
+	if (cgn_ttl_expires(p))
 		return cgn_icmp_reply(w, p, 11, 0, CGN_DROP_TTL_EXPIRED);
 	cgn_translate_out(p);
 	w->pkt.out_translated++;
@@ -214,7 +214,7 @@ inbound(struct cgn_worker *w, struct cgn_pkt *p)
 	if (mode != CGN_FILTER_EIF && (m->flags & CGN_MAP_IMPLICIT) && !p->icmp_error && !peer_permitted(m, p, mode))
 		return cgn_drop(w, p, CGN_DROP_FILTERED);
 	track_tcp(m, p, false, w->now_ms);
-	if (!cgn_ttl_decrement(p))
+	if (cgn_ttl_expires(p))
 		return cgn_icmp_reply(w, p, 11, 0, CGN_DROP_TTL_EXPIRED);
 	cgn_translate_in(p);
 	w->pkt.in_translated++;

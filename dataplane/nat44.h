@@ -10,7 +10,8 @@
  *   translate(translate.c) rewrite addresses and ports, checksums patched (RFC 1624);
  *                          ICMP errors with their embedded packet (RFC 5508)
  *   hairpin  (nat44.c)     outbound to a pool address: back inside (RFC 4787 REQ-9)
- *   ttl, icmp(icmp.c)      TTL decrement; ICMP errors the NAT sends itself, rate-limited
+ *   ttl      (nat44.h)     expiry checked first; the decrement is part of translate
+ *   icmp     (icmp.c)      ICMP errors the NAT sends itself, rate-limited
  *
  * Worker context only: nothing here takes a lock, makes a system call or allocates on the
  * fast path; session creation and ICMP generation are the slow path.
@@ -102,14 +103,21 @@ enum cgn_verdict cgn_local_ipv4(struct cgn_worker *w, struct cgn_pkt *p);
 /** Creates the implicit mapping of an outbound miss (slow path). session.c */
 enum cgn_verdict cgn_session_create(struct cgn_worker *w, struct cgn_pkt *p);
 
-/** Rewrites an outbound packet (or ICMP error) with its mapping. translate.c */
+/** True if forwarding would take the TTL to 0 (RFC 1812 §5.3.1: answer time exceeded). */
+static inline bool
+cgn_ttl_expires(const struct cgn_pkt *p)
+{
+	return p->ip->time_to_live <= 1;
+}
+
+/** Rewrites an outbound packet (or ICMP error) with its mapping and decrements its TTL (the
+ * caller checked cgn_ttl_expires). translate.c */
 void cgn_translate_out(struct cgn_pkt *p);
-/** Rewrites an inbound packet (or ICMP error) with its mapping. translate.c */
+/** The same for an inbound packet (or ICMP error). translate.c */
 void cgn_translate_in(struct cgn_pkt *p);
-/** Rewrites the destination of a hairpinned packet to the internal endpoint of m. translate.c */
+/** Rewrites the destination of a hairpinned packet, translated out already, to the internal
+ * endpoint of m. translate.c */
 void cgn_translate_hairpin(struct cgn_pkt *p, const struct cgn_mapping *m);
-/** Decrements the TTL, patching the checksum; false if it would reach 0. translate.c */
-bool cgn_ttl_decrement(struct cgn_pkt *p);
 
 /**
  * Answers a packet with an ICMP error (RFC 792) from src, quoting its IP header and first 8

@@ -5,6 +5,8 @@
  *   an IPv4 address: the IP header checksum and the TCP/UDP pseudo-header checksum;
  *   a port: the TCP/UDP checksum; an echo identifier: the ICMP checksum;
  *   anything inside an ICMP error's quoted packet: also the outer ICMP checksum (RFC 5508).
+ * An ordinary packet (the fast path) has its address, port and TTL changed at once: the
+ * changes are summed and each checksum is updated once (RFC 1624 eqn. 3 over several words).
  * UDP's zero checksum means "none" and stays zero (RFC 768); a computed zero is sent as 0xffff.
  * Worker context.
  */
@@ -119,17 +121,73 @@ port_field(uint8_t proto, uint8_t *l4, bool src)
 #define IP_SRC 12
 #define IP_DST 16
 
-/* Rewrites one end (src or dst) of an ordinary packet to (addr, port). */
+/* The ones'-complement change of a 16-bit and of a 32-bit field, to be summed (RFC 1624
+ * eqn. 3: ~m + m' for each 16-bit word). */
+static inline uint32_t
+delta16(uint16_t old, uint16_t new_)
+{
+	return (uint32_t)(uint16_t)~old + new_;
+}
+
+static inline uint32_t
+delta32(uint32_t old, uint32_t new_)
+{
+	return (uint32_t)(uint16_t)~(old >> 16) + (uint16_t)~(old & 0xffff) + (new_ >> 16) + (new_ & 0xffff);
+}
+
+/* Folds a sum of deltas (at most 7 words) into a checksum: HC' = ~(~HC + sum). */
+static inline void
+apply(struct cks c, uint32_t delta)
+{
+	if (c.p == NULL || (c.udp && ld16(c.p) == 0))
+		return;
+	fix(c, (uint16_t)~cgn_cksum_fold((uint16_t)~ld16(c.p) + delta));
+}
+
+/* The word of the IPv4 header holding the TTL (and the protocol), with the TTL one less. */
+static inline uint16_t
+ttl_word_less_one(const uint8_t *ip)
+{
+	/* Built in a register and stored whole: a byte store then a 16-bit reload of the same
+	 * word would miss store-to-load forwarding and stall. */
+	uint8_t word[2] = { (uint8_t)(ip[8] - 1), ip[9] };
+	uint16_t w;
+	memcpy(&w, word, 2);
+	return w;
+}
+
+/* Rewrites one end (src or dst) of an ordinary packet to (addr, port) and decrements its
+ * TTL (the caller checked it is above 1). */
 static void
 rewrite(struct cgn_pkt *p, bool src, uint32_t addr, uint16_t port)
 {
 	uint8_t *ip = (uint8_t *)p->ip;
+	void *addr_field = ip + (src ? IP_SRC : IP_DST);
+	void *port_f = port_field(p->proto, p->l4, src);
+	uint16_t ttl_old = ld16(ip + 8), ttl_new = ttl_word_less_one(ip);
+	uint32_t a_old = ld32(addr_field);
+	uint16_t port_old = ld16(port_f), port_new = rte_cpu_to_be_16(port);
+	uint32_t d_addr = delta32(a_old, addr);
+
+	memcpy(ip + 8, &ttl_new, 2);
+	memcpy(addr_field, &addr, 4);
+	memcpy(port_f, &port_new, 2);
+	apply((struct cks){ ip + IP_CKSUM, false }, d_addr + delta16(ttl_old, ttl_new));
+	/* ICMP has no pseudo-header: its checksum does not cover the addresses. */
+	uint32_t d_l4 = delta16(port_old, port_new) + (p->proto == IPPROTO_ICMP ? 0 : d_addr);
+	apply(l4_cks(p->proto, p->l4, p->l4_len), d_l4);
+}
+
+/* Rewrites the destination of a packet whose TTL was already decremented. */
+static void
+rewrite_keep_ttl(struct cgn_pkt *p, uint32_t addr, uint16_t port)
+{
+	uint8_t *ip = (uint8_t *)p->ip;
 	struct cks ipc = { ip + IP_CKSUM, false };
 	struct cks l4c = l4_cks(p->proto, p->l4, p->l4_len);
-	/* ICMP has no pseudo-header: its checksum does not cover the addresses. */
 	struct cks pseudo = p->proto == IPPROTO_ICMP ? NONE : l4c;
-	patch32(ip + (src ? IP_SRC : IP_DST), addr, ipc, pseudo, NONE);
-	patch16(port_field(p->proto, p->l4, src), rte_cpu_to_be_16(port), l4c, NONE);
+	patch32(ip + IP_DST, addr, ipc, pseudo, NONE);
+	patch16(port_field(p->proto, p->l4, false), rte_cpu_to_be_16(port), l4c, NONE);
 }
 
 /*
@@ -160,14 +218,24 @@ rewrite_error(struct cgn_pkt *p, bool outer_src, bool quoted_src, uint32_t addr,
 		fix16(icmp, old_emb_l4c, ld16(emb_l4c.p));
 }
 
+/* TTL and protocol share a 16-bit word of the header checksum. */
+static void
+ttl_decrement(struct cgn_pkt *p)
+{
+	uint8_t *ip = (uint8_t *)p->ip;
+	patch16(ip + 8, ttl_word_less_one(ip), (struct cks){ ip + IP_CKSUM, false }, NONE);
+}
+
 void
 cgn_translate_out(struct cgn_pkt *p)
 {
 	const struct cgn_mapping *m = p->map;
-	if (p->icmp_error) /* from the inside, about a packet that came in: its destination was us */
+	if (p->icmp_error) { /* from the inside, about a packet that came in: its destination was us */
+		ttl_decrement(p);
 		rewrite_error(p, true, false, m->ext_addr, m->ext_port);
-	else
+	} else {
 		rewrite(p, true, m->ext_addr, m->ext_port);
+	}
 }
 
 void
@@ -175,30 +243,16 @@ cgn_translate_in(struct cgn_pkt *p)
 {
 	const struct cgn_mapping *m = p->map;
 	uint32_t internal = cgn_addr_v4(&m->int_addr);
-	if (p->icmp_error) /* from the outside, about a packet we sent: its source was us */
+	if (p->icmp_error) { /* from the outside, about a packet we sent: its source was us */
+		ttl_decrement(p);
 		rewrite_error(p, false, true, internal, m->int_port);
-	else
+	} else {
 		rewrite(p, false, internal, m->int_port);
+	}
 }
 
 void
 cgn_translate_hairpin(struct cgn_pkt *p, const struct cgn_mapping *m)
 {
-	rewrite(p, false, cgn_addr_v4(&m->int_addr), m->int_port);
-}
-
-bool
-cgn_ttl_decrement(struct cgn_pkt *p)
-{
-	if (p->ip->time_to_live <= 1)
-		return false;
-	/* TTL and protocol share a 16-bit word of the header checksum. The new word is built in
-	 * a register and stored whole: a byte store then a 16-bit reload of the same word would
-	 * miss store-to-load forwarding and stall. */
-	uint8_t *ip = (uint8_t *)p->ip;
-	uint8_t word[2] = { (uint8_t)(ip[8] - 1), ip[9] };
-	uint16_t new_;
-	memcpy(&new_, word, 2);
-	patch16(ip + 8, new_, (struct cks){ ip + IP_CKSUM, false }, NONE);
-	return true;
+	rewrite_keep_ttl(p, cgn_addr_v4(&m->int_addr), m->int_port);
 }
