@@ -90,6 +90,12 @@ cgn_dataplane_create(const struct cgn_config *cfg, struct cgn_pb *pb)
 		goto fail;
 	if (dp->n_ports && cgn_routes_create(dp, &dp->routes, cfg) != 0)
 		goto fail;
+	for (unsigned role = 0; role < 2 && dp->n_ports; role++) {
+		const struct cgn_port *port = &dp->ports[dp->port_index[dp->role_port[role]]];
+		dp->l2[role].fixed = dp->routes.lpm[role] == NULL && dp->routes.dflt[role] < 0 && port->have_peer_mac;
+		dp->l2[role].dst = port->peer_mac;
+		dp->l2[role].src = port->mac;
+	}
 	if (dp->n_ports) {
 		dp->punt = rte_ring_create("cgn_punt", CGN_PUNT_RING_SIZE, (int)rte_socket_id(), RING_F_SC_DEQ);
 		dp->punt_tx = rte_ring_create("cgn_punt_tx", CGN_PUNT_RING_SIZE, (int)rte_socket_id(),

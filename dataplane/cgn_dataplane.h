@@ -103,6 +103,10 @@ struct cgn_dataplane {
 	int16_t port_index[RTE_MAX_ETHPORTS]; /* DPDK port id → ports[] index, -1 if not ours */
 	uint16_t role_port[2];          /* by enum cgn_port_role: the first port of it, where the
 					 * direction's frames leave when no route says otherwise */
+	struct {                        /* by role, when it has no route and its port a peer_mac: */
+		bool fixed;             /* frames leaving by role_port take these two MACs */
+		struct rte_ether_addr dst, src;
+	} l2[2];
 	uint32_t icmp_source;           /* network order */
 	struct { uint32_t net, mask; } pool_v4[CGN_MAX_POOL_PREFIXES]; /* host order: hairpin test */
 	unsigned n_pool;

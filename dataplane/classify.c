@@ -55,6 +55,15 @@ l4_ports(uint8_t proto, const uint8_t *l4, uint16_t len, uint16_t *src, uint16_t
 	return true;
 }
 
+/* The header checksum verifies; the usual 20-octet header is summed without a loop. */
+static inline bool
+header_sum_ok(const struct rte_ipv4_hdr *ip, uint32_t ihl)
+{
+	if (likely(ihl == sizeof(*ip)))
+		return cgn_cksum(ip, sizeof(*ip)) == 0;
+	return cgn_cksum(ip, ihl) == 0;
+}
+
 enum cgn_verdict
 cgn_classify(struct cgn_worker *w, struct cgn_pkt *p)
 {
@@ -82,7 +91,7 @@ cgn_classify(struct cgn_worker *w, struct cgn_pkt *p)
 		return cgn_drop(w, p, CGN_DROP_TRUNCATED);
 	/* RFC 1812 §5.2.2: a router MUST verify the header checksum; the NIC may have done it. */
 	uint64_t ck = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
-	if (ck == RTE_MBUF_F_RX_IP_CKSUM_BAD || (ck != RTE_MBUF_F_RX_IP_CKSUM_GOOD && cgn_cksum(p->ip, ihl) != 0))
+	if (ck == RTE_MBUF_F_RX_IP_CKSUM_BAD || (ck != RTE_MBUF_F_RX_IP_CKSUM_GOOD && !header_sum_ok(p->ip, ihl)))
 		return cgn_drop(w, p, CGN_DROP_BAD_CHECKSUM);
 	if (p->ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK))
 		return cgn_drop(w, p, CGN_DROP_FRAGMENT);

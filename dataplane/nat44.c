@@ -131,6 +131,13 @@ send_out(struct cgn_worker *w, struct cgn_pkt *p)
 {
 	struct cgn_dataplane *dp = w->dp;
 	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(p->m, struct rte_ether_hdr *);
+	if (dp->l2[p->to].fixed && p->out_port == dp->role_port[p->to]) { /* no routes, a peer_mac */
+		eth->dst_addr = dp->l2[p->to].dst;
+		eth->src_addr = dp->l2[p->to].src;
+		w->pkt.tx++;
+		rte_eth_tx_buffer(p->out_port, (uint16_t)w->index, w->tx[p->out_port], p->m);
+		return true;
+	}
 	enum cgn_route_result r = cgn_route_frame(&dp->routes, (enum cgn_port_role)p->to, p->ip->dst_addr,
 						  &p->out_port, &eth->dst_addr, &w->pkt.resolve_full);
 	if (r == CGN_ROUTE_UNRESOLVED) {
