@@ -43,6 +43,6 @@ fi
 
 cd "$top"
 if [ ! -f build/build.ninja ]; then
-	meson setup build --buildtype=debugoptimized
+	meson setup build # -O3 with debug information (meson.build)
 fi
 ninja -C build
