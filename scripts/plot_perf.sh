@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Draws docs/performance.png from docs/performance.dat (the numbers scripts/bench_nat44.sh
-# printed): cgnatd's NAT44 rate and testpmd io-forward's on the same vdevs, by live flows.
+# printed): cgnatd's NAT44 rate and testpmd io-forward's on the same vdevs, by live flows,
+# on hugepages and without.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 gnuplot <<GP
@@ -13,7 +14,10 @@ set ylabel "Mpps"
 set yrange [0:*]
 set grid
 set key top right
-plot "$top/docs/performance.dat" using 1:3 with linespoints title "dpdk-testpmd io-forward (baseline)", \
-     "$top/docs/performance.dat" using 1:2 with linespoints title "cgnatd NAT44"
+set datafile missing "?"
+plot "$top/docs/performance.dat" using 1:3 with linespoints lc 1 dt 1 title "testpmd io-forward, hugepages (baseline)", \
+     "$top/docs/performance.dat" using 1:2 with linespoints lc 2 dt 1 title "cgnatd NAT44, hugepages", \
+     "$top/docs/performance.dat" using 1:5 with linespoints lc 1 dt 2 title "testpmd io-forward, no hugepages", \
+     "$top/docs/performance.dat" using 1:4 with linespoints lc 2 dt 2 title "cgnatd NAT44, no hugepages"
 GP
 echo "wrote $top/docs/performance.png"
