@@ -227,7 +227,10 @@ static uint64_t
 closed_at(void *ctx, const struct cgn_key *in, struct cgn_addr *peer, uint16_t *peer_port)
 {
 	struct dp_view v = view_of(ctx, in);
-	if (v.tcp_state != CGN_TCP_CLOSING)
+	/* An inbound mapping's TCP state stays untouched (§15); the workers record a close on it
+	 * only for the PEER sessions joined to it (dataplane/nat44.c track_tcp). */
+	bool inbound_kind = v.flags & (CGN_MAP_EXPLICIT | CGN_MAP_STATIC | CGN_MAP_NATPMP);
+	if (v.closed_ms == 0 || (!inbound_kind && v.tcp_state != CGN_TCP_CLOSING))
 		return 0;
 	if (peer)
 		*peer = cgn_addr_from_v4(v.closed_peer);

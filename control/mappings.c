@@ -534,10 +534,16 @@ mapping_peer(struct pcp_server *srv, uint64_t now, const struct peer_key *pk, co
 		if (p == NULL)
 			return PCP_RES_NO_RESOURCES;
 		uint64_t old_peer = rec->peer_expire_ms;
+		uint16_t old_flags = rec->flags;
 		if (want > rec->peer_expire_ms)
 			rec->peer_expire_ms = want;
-		if (rec->peer_expire_ms != old_peer && pcp_server_push(srv, CGN_MSG_REFRESH, rec) != 0) {
+		/* PEER-managed now: the workers watch its FINs and RSTs for the session (§12.3). */
+		rec->flags |= CGN_MAP_PEER;
+		bool republish = rec->flags != old_flags;
+		if ((republish || rec->peer_expire_ms != old_peer) &&
+		    pcp_server_push(srv, republish ? CGN_MSG_REPLACE : CGN_MSG_REFRESH, rec) != 0) {
 			rec->peer_expire_ms = old_peer;
+			rec->flags = old_flags;
 			rec_db_del(srv->peers, p);
 			return PCP_RES_NO_RESOURCES;
 		}

@@ -87,20 +87,35 @@ peer_permitted(const struct cgn_mapping *m, const struct cgn_pkt *p, enum cgn_fi
 	return __atomic_load_n(&m->peers[peer_slot(tag)], __ATOMIC_RELAXED) == tag;
 }
 
+/* Records the FIN or RST of a TCP connection: when, and its remote end (the destination of
+ * an outbound segment, the source of an inbound one). */
+static void
+record_close(struct cgn_mapping *m, const struct cgn_pkt *p, bool outbound, uint64_t now_ms)
+{
+	__atomic_store_n(&m->closed_peer, outbound ? p->ip->dst_addr : p->ip->src_addr, __ATOMIC_RELAXED);
+	__atomic_store_n(&m->closed_port, (uint16_t)(p->l4[outbound ? 2 : 0] << 8 | p->l4[outbound ? 3 : 1]),
+			 __ATOMIC_RELAXED);
+	__atomic_store_n(&m->closed_ms, now_ms, __ATOMIC_RELAXED);
+}
+
 /* RFC 5382 REQ-5 / RFC 7857 §2.1: the state that picks an implicit TCP mapping's timeout.
  * Kept for PEER mappings too: a session ends on a FIN or RST its internal host sends to its
  * remote peer (RFC 6887 §12.3, "as per the NAT or firewall device's existing policy";
  * control/mappings.c compares closed_peer). Not on one from outside: anyone can send those
- * to an unfiltered PEER mapping. Inbound (MAP, static, NAT-PMP) mappings are never touched
- * (§15: "MUST NOT have its lifetime reduced by transport protocol messages"). */
+ * to an unfiltered PEER mapping. The state of inbound (MAP, static, NAT-PMP) mappings is
+ * never touched (§15: "MUST NOT have its lifetime reduced by transport protocol messages");
+ * when PEER sessions joined one, only the close is recorded, for them. */
 static void
 track_tcp(struct cgn_mapping *m, const struct cgn_pkt *p, bool outbound, uint64_t now_ms)
 {
-	if (p->proto != IPPROTO_TCP || p->icmp_error ||
-	    (m->flags & (CGN_MAP_EXPLICIT | CGN_MAP_STATIC | CGN_MAP_NATPMP)) ||
-	    !(m->flags & (CGN_MAP_IMPLICIT | CGN_MAP_PEER)))
+	if (p->proto != IPPROTO_TCP || p->icmp_error || !(m->flags & (CGN_MAP_IMPLICIT | CGN_MAP_PEER)))
 		return;
 	uint8_t flags = p->l4[13]; /* struct rte_tcp_hdr tcp_flags */
+	if (m->flags & (CGN_MAP_EXPLICIT | CGN_MAP_STATIC | CGN_MAP_NATPMP)) {
+		if (outbound && (m->flags & CGN_MAP_PEER) && (flags & (TCP_FIN | TCP_RST)))
+			record_close(m, p, true, now_ms);
+		return;
+	}
 	uint8_t st = __atomic_load_n(&m->tcp_state, __ATOMIC_RELAXED), next = st;
 	if (flags & (TCP_FIN | TCP_RST)) {
 		if (!outbound && (m->flags & CGN_MAP_PEER))
@@ -112,13 +127,8 @@ track_tcp(struct cgn_mapping *m, const struct cgn_pkt *p, bool outbound, uint64_
 	} else if (st == CGN_TCP_NONE) {
 		next = CGN_TCP_ESTABLISHED; /* mid-stream: a connection we learn of late */
 	}
-	if (next == CGN_TCP_CLOSING) {
-		/* The remote end: the destination of an outbound segment, the source of an inbound. */
-		__atomic_store_n(&m->closed_peer, outbound ? p->ip->dst_addr : p->ip->src_addr, __ATOMIC_RELAXED);
-		__atomic_store_n(&m->closed_port, (uint16_t)(p->l4[outbound ? 2 : 0] << 8 | p->l4[outbound ? 3 : 1]),
-				 __ATOMIC_RELAXED);
-		__atomic_store_n(&m->closed_ms, now_ms, __ATOMIC_RELAXED);
-	}
+	if (next == CGN_TCP_CLOSING)
+		record_close(m, p, outbound, now_ms);
 	if (next != st)
 		__atomic_store_n(&m->tcp_state, next, __ATOMIC_RELAXED);
 }

@@ -489,6 +489,41 @@ def case_peer_session_ends_on_fin(work):
     return r, {"pkt_out_translated": 2, "pkt_in_translated": 1, "pkt_sessions_created": 0}
 
 
+def case_peer_session_on_a_map_mapping_ends_on_fin(work):
+    # RFC 6887 §12.3 on a mapping MAP made: the PEER session joins it (one mapping an internal
+    # endpoint) and ends on its host's FIN like any PEER session, while the mapping keeps the
+    # lifetime MAP gave it (§15.1: not reduced by TCP FIN or RST).
+    seen = {}
+
+    def before(run):
+        subprocess.run(["ip", "addr", "replace", A + "/32", "dev", "lo"], check=True)
+        rc, out = pcpc("-b", A, "-p", "tcp", "-i", "22", "-l", "600", "-e", "42022", "map")
+        assert rc == 0, out
+        rc, out = pcpc("-b", A, "-n", "0123456789abcdef01234567", "-p", "tcp", "-i", "22", "-e", "42022",
+                       "-r", REMOTE + ":5555", "-l", "600", "peer")
+        assert rc == 0, out
+
+    def after(run):
+        for _ in range(50):  # the session sweep runs every few seconds
+            seen["stats"] = run.ctl("-j", "stats")
+            if seen["stats"]["pcp_sessions_closed"] >= 1:
+                break
+            time.sleep(0.2)
+        seen["mappings"] = run.ctl("-j", "mappings", "-a")
+
+    pkts = [inside(IP(src=A, dst=REMOTE) / TCP(sport=22, dport=5555, flags=f)) for f in ("S", "FA")]
+    r = Run("mappeer", work, conf(rx_delay=1500), pkts, [], before=before, after=after)
+    assert [p[TCP].sport for p in r.out_outside] == [42022, 42022], "the traffic used the MAP mapping"
+    st = seen["stats"]
+    assert st["pcp_sessions_closed"] == 1 and st["pcp_sessions"] == 0, st
+    m = {v["internal"]: v for page in seen["mappings"] for k, v in page.items() if k.startswith("mapping_")}
+    mine = m[f"{A}:22"]
+    assert "EXPLICIT" in mine["flags"] and "PEER" in mine["flags"], mine
+    assert mine["tcp_state"] == "-", "the MAP mapping's TCP state is not touched"
+    assert mine["expires_in_s"] > 500, f"MAP's lifetime kept: {mine}"
+    return r, {"pkt_out_translated": 2, "pkt_sessions_created": 0}
+
+
 def case_announce_out_of_the_inside_port(work):
     # RFC 6887 §14.1.3: at start the server multicasts ANNOUNCE to 224.0.0.1:5350 where its
     # clients are: out of the inside DPDK port, from the port's address, TTL 1, to the group's
