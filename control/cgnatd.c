@@ -206,10 +206,13 @@ view_of(void *ctx, const struct cgn_key *in)
 	cgn_table_reader_online(dp->table, reader);
 	const struct cgn_mapping *m = cgn_table_lookup(dp->table, in);
 	if (m) {
+		/* First, with acquire: the closed end read after it is the one stored before it
+		 * (dataplane/nat44.c record_close). Initialisers have no order of their own. */
+		uint64_t closed_ms = __atomic_load_n(&m->closed_ms, __ATOMIC_ACQUIRE);
 		v = (struct dp_view){ .found = true, .flags = m->flags, .ext_addr = m->ext_addr, .ext_port = m->ext_port,
 				      .tcp_state = __atomic_load_n(&m->tcp_state, __ATOMIC_RELAXED),
 				      .last_out_ms = __atomic_load_n(&m->last_out_ms, __ATOMIC_RELAXED),
-				      .closed_ms = __atomic_load_n(&m->closed_ms, __ATOMIC_RELAXED),
+				      .closed_ms = closed_ms,
 				      .closed_peer = __atomic_load_n(&m->closed_peer, __ATOMIC_RELAXED),
 				      .closed_port = __atomic_load_n(&m->closed_port, __ATOMIC_RELAXED) };
 	}
@@ -224,18 +227,23 @@ last_outbound(void *ctx, const struct cgn_key *in)
 }
 
 static uint64_t
-closed_at(void *ctx, const struct cgn_key *in, struct cgn_addr *peer, uint16_t *peer_port)
+closed_at(void *ctx, const struct cgn_key *in)
 {
 	struct dp_view v = view_of(ctx, in);
-	/* An inbound mapping's TCP state stays untouched (§15); the workers record a close on it
-	 * only for the PEER sessions joined to it (dataplane/nat44.c track_tcp). */
+	return v.tcp_state == CGN_TCP_CLOSING ? v.closed_ms : 0;
+}
+
+static uint64_t
+session_closed_at(void *ctx, const struct cgn_key *in, struct cgn_addr *peer, uint16_t *peer_port)
+{
+	struct dp_view v = view_of(ctx, in);
+	/* An inbound mapping's TCP state stays untouched (§15): the workers record the close on
+	 * it for the PEER sessions joined to it only (dataplane/nat44.c track_tcp). */
 	bool inbound_kind = v.flags & (CGN_MAP_EXPLICIT | CGN_MAP_STATIC | CGN_MAP_NATPMP);
 	if (v.closed_ms == 0 || (!inbound_kind && v.tcp_state != CGN_TCP_CLOSING))
 		return 0;
-	if (peer)
-		*peer = cgn_addr_from_v4(v.closed_peer);
-	if (peer_port)
-		*peer_port = v.closed_port;
+	*peer = cgn_addr_from_v4(v.closed_peer);
+	*peer_port = v.closed_port;
 	return v.closed_ms;
 }
 
@@ -380,6 +388,7 @@ main(int argc, char **argv)
 	static struct app app;
 	app.loop = &loop;
 	struct pcp_server_ops ops = { .push = push_to_dataplane, .last_out = last_outbound, .closed_at = closed_at,
+				      .session_closed_at = session_closed_at,
 				      .find_implicit = find_implicit, .repool_begin = repool_begin,
 				      .repool_move = repool_move, .repool_end = repool_end, .send = send_unsolicited,
 				      .ctx = &app };

@@ -54,7 +54,7 @@ mapping_idle_remaining_ms(struct pcp_server *srv, const struct pcp_mapping_rec *
 	const struct cgn_config *cfg = &srv->cfg;
 	uint64_t idle = (uint64_t)cfg->nat.udp_timeout_s * 1000;
 	if (rec->in.proto == IPPROTO_TCP) {
-		bool closed = srv->ops.closed_at && srv->ops.closed_at(srv->ops.ctx, &rec->in, NULL, NULL) != 0;
+		bool closed = srv->ops.closed_at && srv->ops.closed_at(srv->ops.ctx, &rec->in) != 0;
 		idle = (uint64_t)(closed ? cfg->nat.tcp_transitory_s : cfg->nat.tcp_established_s) * 1000;
 	} else if (rec->in.proto == IPPROTO_ICMP) {
 		idle = (uint64_t)cfg->nat.icmp_timeout_s * 1000;
@@ -668,11 +668,11 @@ expire_mapping(void *r, void *arg)
 static bool
 session_closed(struct pcp_server *srv, const struct peer_key *pk, const struct pcp_peer_rec *p)
 {
-	if (pk->in.proto != IPPROTO_TCP || srv->ops.closed_at == NULL)
+	if (pk->in.proto != IPPROTO_TCP || srv->ops.session_closed_at == NULL)
 		return false;
 	struct cgn_addr peer;
 	uint16_t port;
-	uint64_t closed = srv->ops.closed_at(srv->ops.ctx, &pk->in, &peer, &port);
+	uint64_t closed = srv->ops.session_closed_at(srv->ops.ctx, &pk->in, &peer, &port);
 	return closed != 0 && closed >= p->renewed_ms && cgn_addr_eq(&peer, &pk->remote) && port == pk->remote_port;
 }
 
@@ -692,6 +692,14 @@ expire_session(void *r, void *arg)
 		 * timeout, transitory after the FIN or RST, is mapping_idle_remaining_ms's). */
 		if (closed && rec->n_peers == 0 && rec->peer_expire_ms > sw->now)
 			rec->peer_expire_ms = sw->now;
+		/* An inbound mapping the last session left is no longer PEER-managed: the workers
+		 * stop recording its closes. (If the ring is full it stays marked: harmless.) */
+		if (rec->n_peers == 0 && (rec->flags & CGN_MAP_PEER) &&
+		    (rec->flags & (CGN_MAP_EXPLICIT | CGN_MAP_STATIC | CGN_MAP_NATPMP))) {
+			rec->flags &= (uint16_t)~CGN_MAP_PEER;
+			if (pcp_server_push(sw->srv, CGN_MSG_REPLACE, rec) != 0)
+				rec->flags |= CGN_MAP_PEER;
+		}
 	}
 	rec_db_del(sw->srv->peers, p);
 	if (closed)

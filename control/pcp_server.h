@@ -62,10 +62,15 @@ struct pcp_server_ops {
 	int (*push)(void *ctx, struct cgn_ring_msg *msg);
 	/* The last outbound packet the data plane saw on a mapping (0 = none); may be NULL. */
 	uint64_t (*last_out)(void *ctx, const struct cgn_key *in);
-	/* When a FIN or RST last closed a TCP connection of an outbound mapping, and its remote
-	 * end (either pointer may be NULL), if no SYN came since (cgn_mapping.closed_* while
-	 * tcp_state is CLOSING); 0 if open. May be NULL. */
-	uint64_t (*closed_at)(void *ctx, const struct cgn_key *in, struct cgn_addr *peer, uint16_t *peer_port);
+	/* When a FIN or RST last closed a TCP connection of an outbound mapping, if no SYN came
+	 * since (cgn_mapping.closed_ms while tcp_state is CLOSING): it picks the idle timeout;
+	 * 0 if open, and always for inbound mappings (§15). May be NULL. */
+	uint64_t (*closed_at)(void *ctx, const struct cgn_key *in);
+	/* The last close the mapping's internal host sent, for its PEER sessions (§12.3): when,
+	 * and its remote end; 0 if none. On an outbound mapping as closed_at; on an inbound one
+	 * (MAP, static, NAT-PMP) with sessions joined, the last recorded whatever its state.
+	 * Best effort: one record a mapping, the latest close. May be NULL. */
+	uint64_t (*session_closed_at)(void *ctx, const struct cgn_key *in, struct cgn_addr *peer, uint16_t *peer_port);
 	/* Finds an implicit (traffic-created) mapping of an inside key in the data plane's table:
 	 * @return true with its external endpoint. May be NULL. */
 	bool (*find_implicit)(void *ctx, const struct cgn_key *in, uint32_t *ext_addr, uint16_t *ext_port);

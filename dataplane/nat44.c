@@ -88,14 +88,16 @@ peer_permitted(const struct cgn_mapping *m, const struct cgn_pkt *p, enum cgn_fi
 }
 
 /* Records the FIN or RST of a TCP connection: when, and its remote end (the destination of
- * an outbound segment, the source of an inbound one). */
+ * an outbound segment, the source of an inbound one). The time is stored last, with release:
+ * a reader that loads it with acquire sees the end that goes with it, unless two closes of
+ * the mapping race (best effort: one record a mapping, the latest). */
 static void
 record_close(struct cgn_mapping *m, const struct cgn_pkt *p, bool outbound, uint64_t now_ms)
 {
 	__atomic_store_n(&m->closed_peer, outbound ? p->ip->dst_addr : p->ip->src_addr, __ATOMIC_RELAXED);
 	__atomic_store_n(&m->closed_port, (uint16_t)(p->l4[outbound ? 2 : 0] << 8 | p->l4[outbound ? 3 : 1]),
 			 __ATOMIC_RELAXED);
-	__atomic_store_n(&m->closed_ms, now_ms, __ATOMIC_RELAXED);
+	__atomic_store_n(&m->closed_ms, now_ms, __ATOMIC_RELEASE);
 }
 
 /* RFC 5382 REQ-5 / RFC 7857 §2.1: the state that picks an implicit TCP mapping's timeout.
