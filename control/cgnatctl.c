@@ -75,6 +75,21 @@ jstring(struct jp *jp)
 
 static int jvalue(struct jp *jp, struct jv *v);
 
+/* Frees what a value holds (not the value itself). */
+static void
+jfree(struct jv *v)
+{
+	for (size_t i = 0; i < v->n; i++) {
+		jfree(&v->kids[i]);
+		if (v->keys)
+			free(v->keys[i]);
+	}
+	free(v->kids);
+	free(v->keys);
+	free(v->s);
+	memset(v, 0, sizeof(*v));
+}
+
 static int
 jmembers(struct jp *jp, struct jv *v, char close, bool named)
 {
@@ -85,20 +100,29 @@ jmembers(struct jp *jp, struct jv *v, char close, bool named)
 		return 0;
 	}
 	for (;;) {
-		v->kids = realloc(v->kids, (v->n + 1) * sizeof(*v->kids));
-		v->keys = realloc(v->keys, (v->n + 1) * sizeof(*v->keys));
-		v->keys[v->n] = NULL;
+		/* The member counts from the start, so that jfree() frees a tree a parse left
+		 * half made. */
+		struct jv *kids = realloc(v->kids, (v->n + 1) * sizeof(*v->kids));
+		if (kids == NULL)
+			return -1;
+		v->kids = kids;
+		char **keys = realloc(v->keys, (v->n + 1) * sizeof(*v->keys));
+		if (keys == NULL)
+			return -1;
+		v->keys = keys;
+		size_t i = v->n++;
+		v->keys[i] = NULL;
+		memset(&v->kids[i], 0, sizeof(v->kids[i]));
 		if (named) {
 			ws(jp);
-			if ((v->keys[v->n] = jstring(jp)) == NULL)
+			if ((v->keys[i] = jstring(jp)) == NULL)
 				return -1;
 			ws(jp);
 			if (jp->p >= jp->end || *jp->p++ != ':')
 				return -1;
 		}
-		if (jvalue(jp, &v->kids[v->n]) < 0)
+		if (jvalue(jp, &v->kids[i]) < 0)
 			return -1;
-		v->n++;
 		ws(jp);
 		if (jp->p < jp->end && *jp->p == ',') {
 			jp->p++;
@@ -261,11 +285,15 @@ query(int fd, const char *cmd, char *reply, size_t len, struct jv *out)
 	struct jv top;
 	if (jvalue(&jp, &top) < 0 || top.t != J_OBJ || top.n != 1) {
 		fprintf(stderr, "cgnatctl: unreadable reply to %s: %s\n", cmd, reply);
+		jfree(&top);
 		return -1;
 	}
-	*out = top.kids[0];
+	*out = top.kids[0]; /* the caller's to jfree() */
+	memset(&top.kids[0], 0, sizeof(top.kids[0]));
+	jfree(&top);
 	if (out->t == J_NULL) {
 		fprintf(stderr, "cgnatctl: %s: cgnatd rejected the command or its parameters\n", cmd);
+		jfree(out);
 		return 1;
 	}
 	return 0;
@@ -467,6 +495,7 @@ main(int argc, char **argv)
 			}
 			const struct jv *n = jget(&v, "next");
 			next = n && n->s ? (uint32_t)strtoul(n->s, NULL, 10) : 0;
+			jfree(&v);
 			if (next == 0)
 				break;
 		}
@@ -486,6 +515,8 @@ main(int argc, char **argv)
 		} else {
 			printf("%s\n", v.s);
 		}
+		jfree(&v);
+		close(fd);
 		return 0;
 	}
 
@@ -512,6 +543,7 @@ main(int argc, char **argv)
 		}
 		const struct jv *next = jget(&v, "next");
 		start = next && next->s ? (uint32_t)strtoul(next->s, NULL, 10) : 0;
+		jfree(&v);
 		if (!all || start == 0)
 			break;
 	}
