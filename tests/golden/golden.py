@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 
-from scapy.all import ARP, Ether, IP, UDP, TCP, ICMP, Raw, rdpcap, wrpcap, raw  # noqa: E402
+from scapy.all import ARP, Ether, IP, UDP, TCP, ICMP, Raw, UDPerror, rdpcap, wrpcap, raw  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CASES = os.path.join(HERE, "cases")
@@ -39,10 +39,10 @@ POOL = ("203.0.113.0", 30)
 BASE_CONF = """
 pcp = {{ listen = [ "127.0.0.1:5351" ]; inside = [ "100.64.0.0/10" ]; announce = {{ multicast = false; }}; }};
 nat = {{ pool = [ "203.0.113.0/30" ]; block_size = {block_size}; max_blocks = {max_blocks}; ports = "{ports}";
-        filtering = "{filtering}";
+        filtering = "{filtering}"; {nat_extra}
         static = ( {{ proto = "udp"; internal = "100.64.0.5:7000"; external = "203.0.113.2:7000"; }} ); }};
 dataplane = {{ seed = 42; idle_sleep_us = 100; rx_delay_ms = {rx_delay}; icmp_source = "203.0.113.3";
-              table_size = 4096; }};
+              table_size = {table_size}; {dp_extra} }};
 ports = ( {{ name = "net_pcap0"; role = "inside"; peer_mac = "{sub_mac}"; address = "100.64.0.254"; }},
           {{ name = "net_pcap1"; role = "outside"; peer_mac = "{router_mac}"; address = "198.51.100.1"; }} );
 """
@@ -159,7 +159,8 @@ def i_mac_ok(pkt):
 
 
 def conf(**kw):
-    v = dict(block_size=512, max_blocks=4, ports="1024-65535", rx_delay=300, filtering="endpoint-independent", sub_mac=SUB_MAC, router_mac=ROUTER_MAC)
+    v = dict(block_size=512, max_blocks=4, ports="1024-65535", rx_delay=300, filtering="endpoint-independent",
+             sub_mac=SUB_MAC, router_mac=ROUTER_MAC, table_size=4096, nat_extra="", dp_extra="")
     v.update(kw)
     return BASE_CONF.format(**v)
 
@@ -310,6 +311,54 @@ def case_quota_reached(work):
     i = r.out_inside[0]
     assert i[ICMP].type == 3 and i[ICMP].code == 13 and i[IP].dst == A
     return r, {"drop_NO_PORTS": 1, "pkt_sessions_created": 64, "pkt_icmp_sent": 1}
+
+
+def icmp_3_13_to(pkts, dsts):
+    """Each frame an ICMP 3/13 (communication administratively prohibited, RFC 6888 REQ-4/-5)
+    to the inside host that was refused, quoting its packet."""
+    return [p[IP].dst for p in pkts if p[ICMP].type == 3 and p[ICMP].code == 13 and p[IP].src == "203.0.113.3"] == dsts
+
+
+def case_table_full(work):
+    # RFC 6888 REQ-4: "a CGN MUST ... drop" when a limit is reached; ours counts the reason and
+    # answers ICMP 3/13. The table holds table_size entries, one of them the static mapping.
+    pkts = [inside(IP(src=A, dst=REMOTE) / UDP(sport=10000 + i, dport=53)) for i in range(1025)]
+    r = Run("tfull", work, conf(table_size=1024), pkts, [])
+    assert len(r.out_outside) == 1023, len(r.out_outside)
+    assert icmp_3_13_to(r.out_inside, [A, A]), [p.summary() for p in r.out_inside]
+    assert r.out_inside[0][UDPerror].sport == 11023, "the first refused flow quoted"
+    return r, {"drop_TABLE_FULL": 2, "pkt_sessions_created": 1023, "pkt_icmp_sent": 2, "table_mappings": 1024}
+
+
+def case_pool_exhausted(work):
+    # Four pool addresses of two 64-port blocks each (ports 7000-7127): the static mapping's
+    # host holds one block, seven subscribers get one each; the eighth finds none (RFC 6888
+    # REQ-4, counted as POOL_EXHAUSTED, ICMP 3/13).
+    pkts = [inside(IP(src=f"100.64.1.{1 + i}", dst=REMOTE) / UDP(sport=5000, dport=53)) for i in range(8)]
+    r = Run("pfull", work, conf(block_size=64, max_blocks=1, ports="7000-7127"), pkts, [])
+    assert len(r.out_outside) == 7 and len({p[IP].src for p in r.out_outside}) == 4, "7 sessions on 4 addresses"
+    assert icmp_3_13_to(r.out_inside, ["100.64.1.8"])
+    return r, {"drop_POOL_EXHAUSTED": 1, "pkt_sessions_created": 7, "pkt_icmp_sent": 1}
+
+
+def case_subscribers_full(work):
+    # nat.max_subscribers = 3, one of them the static mapping's host: two more get sessions,
+    # the third new host is refused (SUBSCRIBERS_FULL, ICMP 3/13).
+    pkts = [inside(IP(src=f"100.64.1.{1 + i}", dst=REMOTE) / UDP(sport=5000, dport=53)) for i in range(3)]
+    r = Run("sfull", work, conf(nat_extra="max_subscribers = 3;"), pkts, [])
+    assert [p[IP].dst for p in r.out_outside] == [REMOTE, REMOTE]
+    assert icmp_3_13_to(r.out_inside, ["100.64.1.3"])
+    return r, {"drop_SUBSCRIBERS_FULL": 1, "pkt_sessions_created": 2, "pkt_icmp_sent": 1}
+
+
+def case_icmp_errors_rate_limited(work):
+    # The ICMP errors the NAT sends are rate-limited (RFC 1812 §4.3.2.8; issue: "rate-limited"):
+    # with 2 a second, five expiring packets in a burst get two time-exceeded answers; the
+    # other three are dropped and counted.
+    pkts = [inside(IP(src=A, dst=REMOTE, ttl=1) / UDP(sport=6000 + i, dport=53)) for i in range(5)]
+    r = Run("icmprl", work, conf(dp_extra="icmp_errors_per_second = 2;"), pkts, [])
+    assert r.out_outside == [] and [(p[ICMP].type, p[ICMP].code) for p in r.out_inside] == [(11, 0), (11, 0)]
+    return r, {"drop_TTL_EXPIRED": 5, "pkt_icmp_sent": 2, "pkt_icmp_rate_limited": 3}
 
 
 def case_bad_checksum_and_truncated(work):
