@@ -13,8 +13,11 @@
  *     250 ms then 500 ms (or CANNOT_PROVIDE_EXTERNAL where PREFER_FAILURE was asked); and the
  *     epoch is reset (§8.5: "if the external IP address(es) of the NAT changes").
  *
- * Control thread only. The workers do not allocate ports yet; when they do (implicit
- * sessions), swapping the allocator must wait for an RCU grace period.
+ * Control thread only. The workers allocate ports for implicit sessions from the same
+ * allocator, so a pool change pauses them first (ops.repool_begin: they stop at the top of
+ * their loop and go on applying their control rings), moves their sessions to the new
+ * allocator (ops.repool_move), and lets them go once the PCP mappings have moved
+ * (ops.repool_end).
  */
 #include <errno.h>
 #include <stdio.h>
