@@ -279,7 +279,7 @@ load_pcp(struct loader *ld, const config_setting_t *g, struct cgn_config *cfg)
 		return rc;
 
 	if ((rc = get_endpoints(ld, g, "listen", 5351, cfg->pcp.listen, CGN_MAX_LISTEN, &cfg->pcp.n_listen)) ||
-	    (rc = get_u32(ld, g, "max_filters", 0, CGN_MAP_FILTERS, &cfg->pcp.max_filters)) ||
+	    (rc = get_u32(ld, g, "max_filters", 1, CGN_MAP_FILTERS, &cfg->pcp.max_filters)) ||
 	    (rc = get_bool(ld, g, "map", &cfg->pcp.map)) || (rc = get_bool(ld, g, "peer", &cfg->pcp.peer)) ||
 	    (rc = get_bool(ld, g, "natpmp", &cfg->pcp.natpmp)) ||
 	    (rc = get_u32(ld, g, "max_requests_per_second", 0, 100000000, &cfg->pcp.max_requests_per_second)))

@@ -46,7 +46,7 @@ enum cgn_port_role { CGN_PORT_INSIDE, CGN_PORT_OUTSIDE };
 struct cgn_port_cfg {
 	char name[CGN_NAME_LEN];   /* EAL device name: "net_pcap0", "0000:03:00.0" */
 	enum cgn_port_role role;
-	uint8_t peer_mac[6];       /* destination MAC of frames sent out of this port */
+	uint8_t peer_mac[6];       /* destination MAC of frames leaving by it that no route matches */
 	bool have_peer_mac;        /* else: the source MAC of the frame being answered */
 	uint32_t address;          /* the CGN's own IPv4 address on this link (network order); 0 none */
 	uint32_t next_hop;         /* resolved by ARP when there is no peer_mac (network order); 0 none */
@@ -151,7 +151,7 @@ struct cgn_config {
 		uint32_t mbuf_size;     /* data room of a buffer; 0 = DPDK's default (2176) */
 		uint64_t seed;          /* port choice of implicit sessions; 0 = random (tests fix it) */
 		uint32_t icmp_errors_per_second; /* per worker, for generated ICMP errors */
-		uint32_t expire_budget; /* table slots a worker's expiry sweep visits per loop */
+		uint32_t expire_budget; /* table slots a worker's expiry sweep visits a call (once a ms) */
 		uint32_t rx_delay_ms;   /* workers read no packet this long after start (labs, tests) */
 		struct cgn_addr icmp_source; /* source of ICMP errors the NAT itself sends */
 		bool have_icmp_source;  /* else: the first pool address */

@@ -11,7 +11,7 @@
 	X(ARP_NOT_OURS, "ARP that is not a request for one of the CGN's addresses")             \
 	X(LOCAL, "to the CGN's own address, for no service it answers on the data plane")      \
 	X(PUNT_FULL, "PCP for the control thread while its punt ring was full")               \
-	X(NO_NEIGHBOUR, "the port's next hop is not resolved (no ARP reply yet)")             \
+	X(NO_NEIGHBOUR, "the route's gateway or directly connected destination has no MAC yet (ARP)")             \
 	X(TRUNCATED, "shorter than its Ethernet, IPv4 or transport header says")               \
 	X(BAD_IP_HEADER, "IPv4 version, header length or total length invalid")                  \
 	X(BAD_CHECKSUM, "IPv4 header checksum wrong")                                            \

@@ -6,7 +6,8 @@
  * A mapping is one object reachable by two keys (pf: key[PF_SK_STACK] / key[PF_SK_WIRE]):
  *   inside key  = (internal address, internal port, protocol)   → used outbound, in2out
  *   outside key = (external address, external port, protocol)   → used inbound,  out2in
- * Both keys live in the same rte_hash and point at the same entry. Internal addresses are
+ * Each key lives in its side's rte_hash (dataplane/cgn_table.h) and points at the same entry.
+ * Internal addresses are
  * 16 octets (IPv4 mapped), so NAT64 subscribers (RFC 6146) need no new layout.
  *
  * Lifetimes are absolute times in milliseconds of CLOCK_MONOTONIC (cgn_clock_ms()), the one
@@ -44,7 +45,7 @@ struct cgn_key {
 	uint8_t proto;        /* IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP */
 	uint8_t side;         /* enum cgn_key_side */
 	uint32_t domain;      /* routing domain of the address; 0 until VRFs exist */
-	uint32_t remote_v4;   /* endpoint-dependent keys (ADF/APDF sessions): the remote peer; 0 */
+	uint32_t remote_v4;   /* reserved for keys with a remote peer; 0 (ADF/APDF use peers[]) */
 	uint16_t remote_port; /* ... and its port; 0 */
 	uint16_t reserved;    /* 0 */
 } __attribute__((aligned(8))); /* rte_hash_crc() reads keys 8 octets at a time */

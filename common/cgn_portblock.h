@@ -19,8 +19,9 @@
  *     fetch_and;
  *   - whole blocks go back to the pool only through cgn_pb_reclaim(), which the control thread
  *     calls for subscribers holding no port. It marks the subscriber DRAINING first so no
- *     allocator adds to it meanwhile; allocators that meet DRAINING fail with -EAGAIN and retry
- *     (workers: after their next quiescent state).
+ *     allocator adds to it meanwhile; allocators that meet DRAINING fail with -EAGAIN (a
+ *     worker drops that packet as TABLE_FULL with ICMP 3/13; the flow's next packet finds
+ *     the subscriber again).
  *
  * Thread rules: cgn_pb_init() once before any other call; everything else from any thread.
  */

@@ -5,7 +5,8 @@
  *   cgnatctl [-p PREFIX | -s SOCKET] [--json] info|stats|pool
  *   cgnatctl [...] subscriber ADDR
  *   cgnatctl [...] mappings [--all] [START [COUNT]]
- *   cgnatctl [...] neighbours | routes
+ *   cgnatctl [...] sessions [--all] [SUBSCRIBER]
+ *   cgnatctl [...] worker [N] | neighbours | routes
  *   cgnatctl [...] raw COMMAND[,PARAMS]        any telemetry command, e.g. /eal/params
  *
  * Exit status: 0, 1 if cgnatd answered with an error or null, 2 usage, 3 cannot connect.

@@ -1,7 +1,7 @@
 /*
  * The control thread's event loop (it runs on the main lcore): PCP over kernel UDP sockets,
  * a 100 ms tick for lifetimes and unsolicited messages, a 5 ms poll (on_poll: the PCP the
- * data plane punted from its inside ports), and signals (SIGINT/SIGTERM stop it;
+ * data plane punted, and neighbour resolution and aging), and signals (SIGINT/SIGTERM stop it;
  * SIGHUP calls on_sighup, which reloads the configuration).
  *
  * Datagrams are read and answered in batches (recvmmsg/sendmmsg, CONTROL_BATCH at a time)

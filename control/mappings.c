@@ -14,9 +14,6 @@
 
 #include "pcp_server_int.h"
 
-/* Idle timeouts of outbound traffic, until the data plane makes them configurable:
- * RFC 4787 REQ-5 (UDP >= 2 min, 5 min recommended), RFC 5382 REQ-5 (TCP established 2 h 4 min). */
-
 uint32_t
 pcp_clamp_lifetime(const struct cgn_config *cfg, uint32_t requested)
 {

@@ -3,8 +3,9 @@
  * when the external pool changes:
  *
  *   - keys that size memory or sockets (eal.*, pcp.listen, nat.ports, nat.block_size,
- *     nat.max_blocks, nat.max_subscribers, nat.parity, dataplane.*) need a restart: a reload
- *     that changes them is refused and nothing changes;
+ *     nat.max_blocks, nat.max_subscribers, nat.parity, nat.static, dataplane.*), and ports,
+ *     routes, neighbours, arp, nat.filtering and nat.timeouts (restart_needed), need a
+ *     restart: a reload that changes one is refused, names it, and nothing changes;
  *   - everything else of pcp.* and nat.port_hold_s takes effect at once;
  *   - a new nat.pool rebuilds the port-block allocator: every subscriber keeps its external
  *     address if it is still in the pool, and every mapping its port; mappings on removed

@@ -137,7 +137,7 @@ cmd_stats(const char *cmd __rte_unused, const char *params __rte_unused, struct 
 	rte_tel_data_add_dict_u64(d, "pcp_sessions", pcp_server_session_count(tel.srv));
 	rte_tel_data_add_dict_u64(d, "pcp_ports_held", pcp_server_hold_count(tel.srv));
 #define U(field) rte_tel_data_add_dict_u64(d, "pcp_" #field, LOAD(ps->field));
-	U(mappings_created) U(mappings_renewed) U(mappings_deleted) U(mappings_expired)
+	U(mappings_created) U(mappings_renewed) U(mappings_deleted) U(mappings_expired) U(mappings_moved)
 	U(sessions_created) U(sessions_renewed) U(sessions_expired) U(sessions_closed)
 	U(holds_reclaimed) U(holds_displaced) U(holds_dropped) U(blocks_reclaimed)
 	U(push_refused) U(unsolicited_sent) U(unsolicited_failed)

@@ -5,6 +5,10 @@
  *   /cgnat/mappings[,START[,COUNT]]  the shared table as the workers see it, a page at a time
  *   /cgnat/subscriber,ADDR           one subscriber: external address, port blocks, quota use
  *   /cgnat/pool[,START]              port blocks in use per pool address
+ *   /cgnat/worker,N                  one worker's packet and drop counters
+ *   /cgnat/sessions[,...]            the same as mappings; with ADDR, one subscriber's
+ *   /cgnat/neighbours[,START]        the neighbour (ARP) table, a page at a time
+ *   /cgnat/routes                    the route tables
  *
  * Callbacks run on DPDK's telemetry thread. They read control-thread counters with relaxed
  * loads and the shared table as an RCU reader (reader id CGN_READER_TELEMETRY), never taking a

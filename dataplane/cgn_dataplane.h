@@ -201,7 +201,8 @@ typedef size_t (*cgn_punt_handler)(void *ctx, const uint8_t *msg, size_t len, co
 
 /**
  * Serves up to one burst of the PCP requests the workers punted (punt.c): each answer goes
- * back out of the port its request came by, on the control TX queue. Control thread only.
+ * back out of the port its request came by: the control thread puts it on the punt_tx ring
+ * and worker 0 sends it on its own TX queue. Control thread only.
  * @return how many requests were taken off the ring.
  */
 unsigned cgn_punt_serve(struct cgn_dataplane *dp, cgn_punt_handler handle, void *ctx);
@@ -215,8 +216,9 @@ unsigned cgn_punt_multicast(struct cgn_dataplane *dp, uint32_t group, uint16_t d
 			    size_t len);
 
 /**
- * Sends a PCP message to one client (network order address) out of the first inside port
- * with an address and a known next hop, from that address and port 5351. Control thread only.
+ * Sends a PCP message to one client (network order address) the way the inside route table
+ * says, else out of the first inside port with an address and a peer_mac, from that port's
+ * address and port 5351. Control thread only.
  * @return 0, -EHOSTUNREACH (no such port), -ENOBUFS or -EMSGSIZE.
  */
 int cgn_punt_unicast(struct cgn_dataplane *dp, uint32_t dst, uint16_t dport, const uint8_t *msg, size_t len);

@@ -74,7 +74,8 @@ void cgn_table_free(struct cgn_table *t);
 
 /**
  * Applies one control message (add, refresh, replace, delete). Writer context: a worker.
- * @return 0, -EEXIST, -ENOSPC (full) or -ENOENT (refresh/delete of an absent key).
+ * @return 0, -EEXIST, -ENOSPC (full), -ENOENT (refresh/delete of an absent key) or -EINVAL
+ * (a REPLACE for another external endpoint).
  */
 int cgn_table_apply(struct cgn_table *t, const struct cgn_ring_msg *msg);
 

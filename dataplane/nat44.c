@@ -54,8 +54,8 @@ filter_allows(const struct cgn_mapping *m, const struct cgn_pkt *p)
  * Endpoint-dependent filtering of implicit mappings (RFC 4787 §5 REQ-8, RFC 6888 REQ-7): an
  * outbound packet permits its destination (address, or address and port) to answer; an
  * inbound packet must come from a permitted one. Up to CGN_MAP_PEERS peers a mapping, one
- * atomic word each in a slot chosen by hash: a flow to many peers may forget the oldest
- * (documented limit). Off (EIF, the default) this costs nothing.
+ * atomic word each in a slot chosen by hash: a new peer takes the slot its hash picks, so a
+ * flow to many peers may forget one it permitted earlier (documented limit). Off (EIF, the default) this costs nothing.
  */
 static inline uint64_t
 peer_tag(enum cgn_filtering mode, uint32_t addr, uint16_t port)

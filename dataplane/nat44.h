@@ -6,12 +6,15 @@
  *   classify (classify.c)  parse Ethernet/IPv4/L4 with bounds; build the lookup key
  *   lookup   (nat44.c)     bulk rte_hash lookup of the whole burst
  *   session  (session.c)   slow path: an outbound miss creates an implicit mapping
- *   filter   (nat44.c)     inbound: the mapping's FILTERs (RFC 6887 §13.3) / EIF
+ *   filter   (nat44.c)     inbound: the mapping's FILTERs (RFC 6887 §13.3); implicit
+ *                          mappings by nat.filtering: EIF, ADF or APDF (RFC 4787 REQ-8)
+ *   tcp      (nat44.c)     TCP state from SYN/FIN/RST: the implicit timeouts, PEER closes
  *   translate(translate.c) rewrite addresses and ports, checksums patched (RFC 1624);
  *                          ICMP errors with their embedded packet (RFC 5508)
  *   hairpin  (nat44.c)     outbound to a pool address: back inside (RFC 4787 REQ-9)
  *   ttl      (nat44.h)     expiry checked first; the decrement is part of translate
  *   icmp     (icmp.c)      ICMP errors the NAT sends itself, rate-limited
+ *   send     (nat44.c)     route and neighbour (route.h), MACs, the TX buffer
  *
  * Worker context only: nothing here takes a lock, makes a system call or allocates on the
  * fast path; session creation and ICMP generation are the slow path.

@@ -108,6 +108,11 @@ Test(config, range_and_consistency_errors)
 					    "lifetime = { min = 500; max = 100; }; };\nnat = { pool = [ \"203.0.113.0/30\" ]; };",
 					    &cfg, err, sizeof(err)), -EINVAL);
 	cr_assert(strstr(err, "min (500) is greater than max (100)") != NULL, "%s", err);
+	/* RFC 6887 §13.3: "MUST support at least one filter". */
+	cr_assert_eq(cgn_config_load_string("pcp = { listen = [ \"127.0.0.1\" ]; inside = [ \"10.0.0.0/8\" ];\n"
+					    "max_filters = 0; };\nnat = { pool = [ \"203.0.113.0/30\" ]; };",
+					    &cfg, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "pcp.max_filters: must be between 1") != NULL, "%s", err);
 }
 
 Test(config, missing_required_groups)
