@@ -72,7 +72,7 @@ cgn_dataplane_create(const struct cgn_config *cfg, struct cgn_pb *pb)
 		w->ring = rte_ring_create_elem(name, sizeof(struct cgn_ring_msg), cfg->dataplane.ring_size,
 					       (int)rte_lcore_to_socket_id(lcore), RING_F_SP_ENQ | RING_F_SC_DEQ);
 		w->held = rte_zmalloc("cgn_held", sizeof(*w->held) * CGN_HOLD_RING, RTE_CACHE_LINE_SIZE);
-		if (w->ring == NULL || w->held == NULL) {
+		if (w->ring == NULL || w->held == NULL || cgn_frags_init(&w->frags) != 0) {
 			fprintf(stderr, "cgnatd: cannot create worker %u's ring or hold queue: %s\n", i,
 				rte_strerror(rte_errno));
 			goto fail;
@@ -294,6 +294,7 @@ cgn_dataplane_free(struct cgn_dataplane *dp)
 	for (unsigned i = 0; i < dp->n_workers; i++) {
 		rte_ring_free(dp->workers[i].ring);
 		rte_free(dp->workers[i].held);
+		cgn_frags_fini(&dp->workers[i].frags);
 	}
 	cgn_table_free(dp->table);
 	rte_free(dp);
@@ -415,6 +416,7 @@ cgn_worker_main(void *arg)
 			w->background_ms = w->now_ms;
 			cgn_expire(w, w->now_ms);
 			cgn_hold_release(w, w->now_ms);
+			cgn_frag_expire(w, w->now_ms);
 		}
 		w->stats.loops++;
 

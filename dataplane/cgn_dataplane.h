@@ -27,6 +27,7 @@
 #include "cgn_mapping.h"
 #include "cgn_portblock.h"
 #include "cgn_table.h"
+#include "fragment.h"
 #include "nat44.h"
 #include "route.h"
 
@@ -75,6 +76,7 @@ struct cgn_worker {
 	struct cgn_held_port *held; /* [CGN_HOLD_RING] FIFO: ports freed in time order */
 	uint32_t held_head, held_tail;
 	struct rte_eth_dev_tx_buffer *tx[RTE_MAX_ETHPORTS];
+	struct cgn_frags frags;     /* datagrams in fragments (fragment.h) */
 	uint32_t paused_gen;        /* the dp->pause_gen it waits in (cgn_dataplane_pause) */
 	uint32_t pause_rounds;      /* control-ring rounds done while paused */
 	struct cgn_worker_stats stats;

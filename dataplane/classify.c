@@ -93,8 +93,6 @@ cgn_classify(struct cgn_worker *w, struct cgn_pkt *p)
 	uint64_t ck = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
 	if (ck == RTE_MBUF_F_RX_IP_CKSUM_BAD || (ck != RTE_MBUF_F_RX_IP_CKSUM_GOOD && !header_sum_ok(p->ip, ihl)))
 		return cgn_drop(w, p, CGN_DROP_BAD_CHECKSUM);
-	if (p->ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK))
-		return cgn_drop(w, p, CGN_DROP_FRAGMENT);
 	/* Ethernet padding past the IP packet is not ours to translate: trim it. */
 	if (total < len)
 		rte_pktmbuf_trim(m, (uint16_t)(len - total));
@@ -103,11 +101,22 @@ cgn_classify(struct cgn_worker *w, struct cgn_pkt *p)
 	p->l4_len = (uint16_t)(total - ihl);
 	p->proto = p->ip->next_proto_id;
 	p->icmp_error = false;
+	p->frag = CGN_FRAG_NONE;
+	uint16_t fo = rte_be_to_cpu_16(p->ip->fragment_offset);
+	if (fo & (RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK)) {
+		/* RFC 4787 REQ-14 (fragment.h): the datagram is known by its header as it came. */
+		p->fkey = (struct cgn_frag_key){ p->ip->src_addr, p->ip->dst_addr, p->ip->packet_id, p->proto, p->side };
+		p->frag = (fo & RTE_IPV4_HDR_OFFSET_MASK) ? CGN_FRAG_LATER : CGN_FRAG_FIRST;
+	}
 
 	/* For the CGN itself (the port's own address): not translated. */
 	int16_t pi = w->dp->port_index[p->in_port];
 	if (pi >= 0 && w->dp->ports[pi].address && p->ip->dst_addr == w->dp->ports[pi].address)
-		return cgn_local_ipv4(w, p);
+		return p->frag == CGN_FRAG_NONE ? cgn_local_ipv4(w, p) : cgn_drop(w, p, CGN_DROP_LOCAL);
+	if (p->frag == CGN_FRAG_LATER) /* no transport header: its first fragment's mapping */
+		return p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP || p->proto == IPPROTO_ICMP
+			       ? CGN_CONTINUE
+			       : cgn_drop(w, p, CGN_DROP_UNSUPPORTED_PROTO);
 
 	uint16_t sport, dport;
 	const struct rte_ipv4_hdr *flow_ip = p->ip;
@@ -122,6 +131,8 @@ cgn_classify(struct cgn_worker *w, struct cgn_pkt *p)
 		uint32_t eihl = rest >= 20 ? (uint32_t)(e->version_ihl & 0x0f) * 4 : 0;
 		if (rest < 20 || (e->version_ihl >> 4) != 4 || eihl < 20 || eihl + 8 > rest)
 			return cgn_drop(w, p, CGN_DROP_TRUNCATED);
+		if (p->frag != CGN_FRAG_NONE) /* an error too long for one packet: not translated */
+			return cgn_drop(w, p, CGN_DROP_FRAGMENT);
 		p->icmp_error = true;
 		p->emb_ip = e;
 		p->emb_l4 = (uint8_t *)e + eihl;

@@ -138,8 +138,8 @@ track_tcp(struct cgn_mapping *m, const struct cgn_pkt *p, bool outbound, uint64_
 /* Routes the frame toward p->to's side (route.h) and sends it. Without a matching route it
  * leaves by p->out_port, to that port's peer_mac, or back to the sender when it leaves by
  * the port it came in on, or broadcast. */
-static bool
-send_out(struct cgn_worker *w, struct cgn_pkt *p)
+bool
+cgn_send(struct cgn_worker *w, struct cgn_pkt *p)
 {
 	struct cgn_dataplane *dp = w->dp;
 	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(p->m, struct rte_ether_hdr *);
@@ -262,6 +262,7 @@ cgn_nat44_burst(struct cgn_worker *w, uint16_t port, struct rte_mbuf **pkts, uin
 	 * classifying (l3fwd's pattern). */
 	for (uint16_t i = 0; i < n; i++)
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
+	uint16_t later[CGN_RX_BURST], n_later = 0; /* fragments after the first (fragment.h) */
 	for (uint16_t i = 0; i < n; i++) {
 		if (i + PREFETCH_OFFSET < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + PREFETCH_OFFSET], char *) + RTE_CACHE_LINE_SIZE / 2);
@@ -270,17 +271,22 @@ cgn_nat44_burst(struct cgn_worker *w, uint16_t port, struct rte_mbuf **pkts, uin
 		p->side = side;
 		p->in_port = port;
 		p->map = NULL;
-		if (cgn_classify(w, p) == CGN_CONTINUE) {
-			keys[k] = &p->key;
-			live[k++] = i;
+		if (cgn_classify(w, p) != CGN_CONTINUE)
+			continue;
+		if (unlikely(p->frag == CGN_FRAG_LATER)) {
+			later[n_later++] = i;
+			continue;
 		}
+		keys[k] = &p->key;
+		live[k++] = i;
 	}
-	if (k == 0)
+	if (k == 0 && n_later == 0)
 		return 0;
 
 	/* One bulk lookup for the burst. */
 	uint64_t hits = 0;
-	rte_hash_lookup_bulk_data(dp->table->hash[side], keys, k, &hits, data);
+	if (k)
+		rte_hash_lookup_bulk_data(dp->table->hash[side], keys, k, &hits, data);
 	for (uint16_t j = 0; j < k; j++) {
 		if (hits & (1ull << j))
 			rte_prefetch0(data[j]);
@@ -290,7 +296,19 @@ cgn_nat44_burst(struct cgn_worker *w, uint16_t port, struct rte_mbuf **pkts, uin
 		struct cgn_pkt *p = &ctx[live[j]];
 		p->map = (hits & (1ull << j)) ? data[j] : NULL;
 		enum cgn_verdict v = side == CGN_SIDE_INSIDE ? outbound(w, p) : inbound(w, p);
-		if (v == CGN_TX && send_out(w, p))
+		if (v != CGN_TX)
+			continue;
+		if (unlikely(p->frag == CGN_FRAG_FIRST))
+			cgn_frag_record(w, p);
+		if (cgn_send(w, p))
+			sent++;
+		if (unlikely(p->frag == CGN_FRAG_FIRST && w->frags.n_held))
+			sent = (uint16_t)(sent + cgn_frag_release(w, &p->fkey));
+	}
+	/* After the burst's first fragments, so that a datagram within one burst needs no hold. */
+	for (uint16_t j = 0; j < n_later; j++) {
+		struct cgn_pkt *p = &ctx[later[j]];
+		if (cgn_frag_later(w, p) == CGN_TX && cgn_send(w, p))
 			sent++;
 	}
 	return sent;

@@ -44,6 +44,21 @@ enum cgn_verdict {
 	CGN_CONSUMED,  /* done: turned into something else (an ICMP error sent) */
 };
 
+/* The datagram a fragment belongs to (RFC 791: source, destination, protocol and
+ * identification), as it arrived, and the side it arrived on. */
+struct cgn_frag_key {
+	uint32_t src, dst; /* network order */
+	uint16_t id;
+	uint8_t proto;
+	uint8_t side;
+};
+
+enum cgn_frag_kind {
+	CGN_FRAG_NONE,  /* a whole datagram */
+	CGN_FRAG_FIRST, /* offset 0, more to come: has the transport header (fragment.h) */
+	CGN_FRAG_LATER, /* offset > 0: no transport header */
+};
+
 /* One packet on its way through the steps. */
 struct cgn_pkt {
 	struct rte_mbuf *m;
@@ -60,6 +75,8 @@ struct cgn_pkt {
 	uint16_t out_port;          /* DPDK port it leaves by */
 	struct cgn_key key;         /* the lookup key (keep in sync with struct cgn_key) */
 	struct cgn_mapping *map;    /* the mapping found or created */
+	uint8_t frag;               /* enum cgn_frag_kind */
+	struct cgn_frag_key fkey;   /* fragments: their datagram, before translation */
 };
 
 /* Per-worker counters beyond drops. */
@@ -80,7 +97,9 @@ struct cgn_pkt {
 	X(punted, "PCP requests handed to the control thread")             \
 	X(resolve_full, "destinations not queued for ARP: the resolve ring was full") \
 	X(arp_learned, "ARP frames from a next hop, its MAC (re)learned")   \
-	X(ports_released, "held ports given back to the subscriber")
+	X(ports_released, "held ports given back to the subscriber")        \
+	X(fragments_translated, "fragments after the first, translated like it (RFC 4787 REQ-14)") \
+	X(fragments_held, "fragments that came before their first one, held for it")
 
 struct cgn_pkt_stats {
 #define X(name, doc) uint64_t name;
@@ -121,6 +140,15 @@ void cgn_translate_in(struct cgn_pkt *p);
 /** Rewrites the destination of a hairpinned packet, translated out already, to the internal
  * endpoint of m. translate.c */
 void cgn_translate_hairpin(struct cgn_pkt *p, const struct cgn_mapping *m);
+/** Rewrites a later fragment's addresses (network order) and decrements its TTL (the caller
+ * checked cgn_ttl_expires). translate.c */
+void cgn_translate_fragment(struct cgn_pkt *p, uint32_t src, uint32_t dst);
+
+/**
+ * Routes a translated packet toward p->to's side and queues it for TX (or drops it, counted,
+ * when its next hop has no MAC yet). nat44.c @return true if queued.
+ */
+bool cgn_send(struct cgn_worker *w, struct cgn_pkt *p);
 
 /**
  * Answers a packet with an ICMP error (RFC 792) from src, quoting its IP header and first 8

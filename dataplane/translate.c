@@ -178,6 +178,19 @@ rewrite(struct cgn_pkt *p, bool src, uint32_t addr, uint16_t port)
 	apply(l4_cks(p->proto, p->l4, p->l4_len), d_l4);
 }
 
+void
+cgn_translate_fragment(struct cgn_pkt *p, uint32_t src, uint32_t dst)
+{
+	/* No transport header here: the first fragment's carried the whole datagram's change. */
+	uint8_t *ip = (uint8_t *)p->ip;
+	uint16_t ttl_old = ld16(ip + 8), ttl_new = ttl_word_less_one(ip);
+	uint32_t d = delta32(ld32(ip + IP_SRC), src) + delta32(ld32(ip + IP_DST), dst) + delta16(ttl_old, ttl_new);
+	memcpy(ip + 8, &ttl_new, 2);
+	memcpy(ip + IP_SRC, &src, 4);
+	memcpy(ip + IP_DST, &dst, 4);
+	apply((struct cks){ ip + IP_CKSUM, false }, d);
+}
+
 /* Rewrites the destination of a packet whose TTL was already decremented. */
 static void
 rewrite_keep_ttl(struct cgn_pkt *p, uint32_t addr, uint16_t port)

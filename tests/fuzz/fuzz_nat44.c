@@ -84,6 +84,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		rte_pktmbuf_free(answer);
 	}
 	cgn_expire(E->w, E->w->now_ms);
+	cgn_frag_expire(E->w, E->w->now_ms); /* fragments held for a first one that never came */
 	rte_rcu_qsbr_quiescent(E->dp->table->rcu, 0);
 	CHECK(cgn_table_count(E->dp->table) <= E->dp->table->capacity);
 	return 0;

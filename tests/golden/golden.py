@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 
-from scapy.all import ARP, Ether, IP, UDP, TCP, ICMP, Raw, UDPerror, rdpcap, wrpcap, raw  # noqa: E402
+from scapy.all import ARP, Ether, IP, UDP, TCP, ICMP, Raw, UDPerror, fragment, rdpcap, wrpcap, raw  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CASES = os.path.join(HERE, "cases")
@@ -361,14 +361,75 @@ def case_icmp_errors_rate_limited(work):
     return r, {"drop_TTL_EXPIRED": 5, "pkt_icmp_sent": 2, "pkt_icmp_rate_limited": 3}
 
 
+def reassembled(frames, ip_id):
+    """The datagram the fragments of ip_id make, as scapy parses it, checksums as sent."""
+    frags = sorted((f[IP] for f in frames if f[IP].id == ip_id), key=lambda f: f.frag)
+    data = b"".join(bytes(f.payload) for f in frags)
+    first = frags[0]
+    return IP(raw(IP(src=first.src, dst=first.dst, proto=first.proto, id=ip_id, ttl=first.ttl) / Raw(data)))
+
+
+def udp_cksum_ok(ip):
+    fixed = ip.copy()
+    del fixed[UDP].chksum
+    return IP(raw(fixed))[UDP].chksum == ip[UDP].chksum
+
+
+def case_fragments_in_and_out_of_order(work):
+    # RFC 4787 REQ-14: "A NAT MUST support receiving in-order and out-of-order fragments".
+    # Datagram 0x1001 goes out in order, 0x1002 last fragment first (held until its first
+    # fragment is translated), and a reply comes back in fragments. No reassembly: each
+    # fragment is translated, the UDP checksum of the whole datagram fixed in the first.
+    def frags(src, sport, ip_id, size, reverse=False):
+        dgram = IP(src=src, dst=REMOTE, id=ip_id, ttl=64) / UDP(sport=sport, dport=53) / Raw(bytes(range(256)) * size)
+        fr = [inside(f) for f in fragment(dgram, fragsize=480)]
+        return fr[::-1] if reverse else fr
+    # 0x1002's first fragment comes a burst (32 frames) after the rest: held, then released.
+    filler = [inside(IP(src=B, dst=REMOTE, id=7) / UDP(sport=5000, dport=53)) for _ in range(32)]
+    late = frags(A, 4001, 0x1002, 4, reverse=True)
+    out_pkts = frags(A, 4000, 0x1001, 4) + late[:-1] + filler + late[-1:]
+    learn = Run("frag", work, conf(), out_pkts, [])
+    ext, port = learn.external_of(f"{A}:4000")
+    reply = IP(src=REMOTE, dst=ext, id=0x2001, ttl=64) / UDP(sport=53, dport=port) / Raw(b"answer" * 200)
+    in_pkts = [outside(f) for f in fragment(reply, fragsize=480)]
+    r = Run("frag", work, conf(), out_pkts, in_pkts)
+    assert len(r.out_outside) == 6 + 32 and len(r.out_inside) == 3, (len(r.out_outside), len(r.out_inside))
+    for ip_id, sport in ((0x1001, 4000), (0x1002, 4001)):
+        d = reassembled(r.out_outside, ip_id)
+        assert d.src == ext and d[UDP].dport == 53 and udp_cksum_ok(d), d.summary()
+        assert bytes(d[UDP].payload) == bytes(range(256)) * 4, "the payload whole"
+        assert (d.src, d[UDP].sport) == r.external_of(f"{A}:{sport}"), "the datagram's session"
+    assert reassembled(r.out_outside, 0x1001)[UDP].sport == port
+    first_of_1002 = [f for f in r.out_outside if f[IP].id == 0x1002]
+    assert first_of_1002[0][IP].frag == 0, "the held fragments leave after their first"
+    back = reassembled(r.out_inside, 0x2001)
+    assert back.dst == A and back[UDP].dport == 4000 and udp_cksum_ok(back), back.summary()
+    assert all(f[IP].ttl == 63 for f in r.out_outside + r.out_inside), "every fragment's TTL decremented"
+    return r, {"pkt_out_translated": 2 + 32, "pkt_in_translated": 1, "pkt_fragments_translated": 6,
+               "pkt_fragments_held": 2, "pkt_sessions_created": 3}
+
+
+def case_fragment_without_its_first_is_dropped(work):
+    # A later fragment whose first fragment never comes is held, then dropped and counted.
+    dgram = IP(src=A, dst=REMOTE, id=0x3001) / UDP(sport=4002, dport=53) / Raw(b"z" * 1200)
+    pkts = [inside(f) for f in fragment(dgram, fragsize=480)[1:]]
+
+    def after(run):
+        time.sleep(2.5)  # the hold time is 2 s
+
+    r = Run("fragto", work, conf(), pkts, [], after=after)
+    assert r.out_outside == [] and r.out_inside == []
+    return r, {"pkt_fragments_held": 2, "drop_FRAGMENT": 2, "pkt_fragments_translated": 0}
+
+
 def case_bad_checksum_and_truncated(work):
     bad = inside(IP(src=A, dst=REMOTE, chksum=0x1234) / UDP(sport=1, dport=2))
     trunc = Ether(raw(inside(IP(src=A, dst=REMOTE, len=40) / UDP(sport=1, dport=2)))[:14 + 20 + 4])
-    frag = inside(IP(src=A, dst=REMOTE, flags="MF") / UDP(sport=1, dport=2))
     proto = inside(IP(src=A, dst=REMOTE, proto=47) / Raw(b"gre"))
-    r = Run("bad", work, conf(), [bad, trunc, frag, proto], [])
+    gre_frag = inside(IP(src=A, dst=REMOTE, proto=47, frag=64) / Raw(b"gre, later fragment"))
+    r = Run("bad", work, conf(), [bad, trunc, proto, gre_frag], [])
     assert r.out_outside == [] and r.out_inside == []
-    return r, {"drop_BAD_CHECKSUM": 1, "drop_TRUNCATED": 1, "drop_FRAGMENT": 1, "drop_UNSUPPORTED_PROTO": 1}
+    return r, {"drop_BAD_CHECKSUM": 1, "drop_TRUNCATED": 1, "drop_UNSUPPORTED_PROTO": 2}
 
 
 def endpoint_dependent(work, mode, allowed_src, denied_src):

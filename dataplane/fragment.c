@@ -1,0 +1,123 @@
+/*
+ * IPv4 fragments without reassembly (see fragment.h): a direct-mapped table of datagrams a
+ * worker translated the first fragment of, and a small hold of later fragments that came
+ * first. Worker context (init/fini: main lcore).
+ */
+#include "fragment.h"
+
+#include <string.h>
+
+#include <rte_malloc.h>
+
+#include "cgn_dataplane.h"
+
+int
+cgn_frags_init(struct cgn_frags *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->slots = rte_zmalloc("cgn_frags", sizeof(*f->slots) * CGN_FRAG_SLOTS, RTE_CACHE_LINE_SIZE);
+	return f->slots ? 0 : -ENOMEM;
+}
+
+void
+cgn_frags_fini(struct cgn_frags *f)
+{
+	for (unsigned i = 0; i < f->n_held; i++)
+		rte_pktmbuf_free(f->held[i].m);
+	rte_free(f->slots);
+	memset(f, 0, sizeof(*f));
+}
+
+static bool
+key_eq(const struct cgn_frag_key *a, const struct cgn_frag_key *b)
+{
+	return a->src == b->src && a->dst == b->dst && a->id == b->id && a->proto == b->proto && a->side == b->side;
+}
+
+static struct cgn_frag_entry *
+slot_of(struct cgn_frags *f, const struct cgn_frag_key *k)
+{
+	uint64_t h = ((uint64_t)k->src << 32 | k->dst) ^ ((uint64_t)k->id << 16 | (uint64_t)k->proto << 8 | k->side);
+	h *= 0x9e3779b97f4a7c15ull;
+	return &f->slots[(h >> 40) & (CGN_FRAG_SLOTS - 1)];
+}
+
+void
+cgn_frag_record(struct cgn_worker *w, const struct cgn_pkt *p)
+{
+	/* A newer datagram takes the slot of an older one it collides with: the older one's
+	 * later fragments, if any are still to come, are then held and time out (counted). */
+	struct cgn_frag_entry *e = slot_of(&w->frags, &p->fkey);
+	*e = (struct cgn_frag_entry){ .k = p->fkey, .new_src = p->ip->src_addr, .new_dst = p->ip->dst_addr,
+				      .out_port = p->out_port, .to = p->to, .until_ms = w->now_ms + CGN_FRAG_LIFE_MS };
+}
+
+static enum cgn_verdict
+hold(struct cgn_worker *w, struct cgn_pkt *p)
+{
+	struct cgn_frags *f = &w->frags;
+	if (f->n_held == CGN_FRAG_HELD)
+		return cgn_drop(w, p, CGN_DROP_FRAGMENTS_FULL);
+	f->held[f->n_held++] = (struct cgn_frag_held){ .m = p->m, .k = p->fkey, .in_port = p->in_port, .side = p->side,
+						       .until_ms = w->now_ms + CGN_FRAG_LIFE_MS };
+	w->pkt.fragments_held++;
+	return CGN_CONSUMED;
+}
+
+enum cgn_verdict
+cgn_frag_later(struct cgn_worker *w, struct cgn_pkt *p)
+{
+	const struct cgn_frag_entry *e = slot_of(&w->frags, &p->fkey);
+	if (e->until_ms <= w->now_ms || !key_eq(&e->k, &p->fkey))
+		return hold(w, p);
+	if (cgn_ttl_expires(p))
+		return cgn_icmp_reply(w, p, 11, 0, CGN_DROP_TTL_EXPIRED);
+	cgn_translate_fragment(p, e->new_src, e->new_dst);
+	p->out_port = e->out_port;
+	p->to = e->to;
+	w->pkt.fragments_translated++;
+	return CGN_TX;
+}
+
+unsigned
+cgn_frag_release(struct cgn_worker *w, const struct cgn_frag_key *k)
+{
+	struct cgn_frags *f = &w->frags;
+	unsigned sent = 0;
+	for (unsigned i = 0; i < f->n_held;) {
+		struct cgn_frag_held h = f->held[i];
+		if (!key_eq(&h.k, k)) {
+			i++;
+			continue;
+		}
+		/* Out of the hold first, keeping the arrival order of the rest. */
+		memmove(&f->held[i], &f->held[i + 1], sizeof(f->held[0]) * (f->n_held - i - 1));
+		f->n_held--;
+		struct cgn_pkt p = { .m = h.m, .side = h.side, .in_port = h.in_port, .frag = CGN_FRAG_LATER, .fkey = h.k };
+		uint8_t *frame = rte_pktmbuf_mtod(h.m, uint8_t *);
+		p.ip = (struct rte_ipv4_hdr *)(frame + sizeof(struct rte_ether_hdr)); /* as classify found it */
+		uint16_t ihl = (uint16_t)((p.ip->version_ihl & 0x0f) * 4);
+		p.l4 = (uint8_t *)p.ip + ihl;
+		p.l4_len = (uint16_t)(rte_be_to_cpu_16(p.ip->total_length) - ihl);
+		p.proto = p.ip->next_proto_id;
+		if (cgn_frag_later(w, &p) == CGN_TX && cgn_send(w, &p))
+			sent++;
+	}
+	return sent;
+}
+
+void
+cgn_frag_expire(struct cgn_worker *w, uint64_t now_ms)
+{
+	struct cgn_frags *f = &w->frags;
+	unsigned kept = 0;
+	for (unsigned i = 0; i < f->n_held; i++) {
+		if (f->held[i].until_ms > now_ms) {
+			f->held[kept++] = f->held[i];
+			continue;
+		}
+		w->pkt.drops[CGN_DROP_FRAGMENT]++;
+		rte_pktmbuf_free(f->held[i].m);
+	}
+	f->n_held = kept;
+}

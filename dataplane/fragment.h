@@ -1,0 +1,72 @@
+/*
+ * IPv4 fragments (RFC 4787 REQ-14: a NAT "MUST support receiving in-order and out-of-order
+ * fragments"), translated without reassembly. The first fragment carries the transport
+ * header: it goes through the steps like any packet, and what they made of its addresses is
+ * remembered for the datagram (source, destination, IP identification, protocol, side).
+ * Later fragments take the same addresses from that record; one that comes before its first
+ * fragment is held until the first one is translated, or dropped after a hold time.
+ *
+ * State is per worker: RSS sends every fragment of a datagram to one queue (NICs hash
+ * fragments by their addresses alone, RTE_ETH_RSS_FRAG_IPV4). Worker context only.
+ */
+#ifndef CGN_FRAGMENT_H
+#define CGN_FRAGMENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "nat44.h"
+
+#define CGN_FRAG_SLOTS 4096   /* datagrams remembered a worker (a power of two) */
+#define CGN_FRAG_HELD 64      /* later fragments held a worker, waiting for their first */
+#define CGN_FRAG_LIFE_MS 2000 /* how long a datagram is remembered, and a fragment held */
+
+/* One datagram whose first fragment was translated. */
+struct cgn_frag_entry {
+	struct cgn_frag_key k;
+	uint32_t new_src, new_dst; /* network order */
+	uint16_t out_port;         /* where the first fragment left when no route says otherwise */
+	uint8_t to;                /* enum cgn_port_role */
+	uint64_t until_ms;         /* 0: free */
+};
+
+struct cgn_frag_held {
+	struct rte_mbuf *m;
+	struct cgn_frag_key k;
+	uint16_t in_port;
+	uint8_t side;
+	uint64_t until_ms;
+};
+
+struct cgn_frags {
+	struct cgn_frag_entry *slots; /* [CGN_FRAG_SLOTS] */
+	struct cgn_frag_held held[CGN_FRAG_HELD];
+	unsigned n_held;
+};
+
+/** Allocates a worker's fragment state. Main lcore. @return 0 or -ENOMEM. */
+int cgn_frags_init(struct cgn_frags *f);
+
+/** Frees it, and the fragments still held. Main lcore, after the workers stopped. */
+void cgn_frags_fini(struct cgn_frags *f);
+
+/**
+ * A first fragment leaves translated (p's header rewritten, p->out_port and p->to set):
+ * remembers its datagram under the key classify took before the rewrite.
+ */
+void cgn_frag_record(struct cgn_worker *w, const struct cgn_pkt *p);
+
+/**
+ * A later fragment: translated like its datagram's first fragment (@return CGN_TX), or held
+ * until it comes (CGN_CONSUMED), or dropped (CGN_DROPPED: the hold is full; ICMP time
+ * exceeded: its TTL).
+ */
+enum cgn_verdict cgn_frag_later(struct cgn_worker *w, struct cgn_pkt *p);
+
+/** Sends the held fragments of the datagram just recorded. @return how many were sent. */
+unsigned cgn_frag_release(struct cgn_worker *w, const struct cgn_frag_key *k);
+
+/** Drops held fragments whose first fragment did not come in time (counted). */
+void cgn_frag_expire(struct cgn_worker *w, uint64_t now_ms);
+
+#endif /* CGN_FRAGMENT_H */
