@@ -138,8 +138,8 @@ track_tcp(struct cgn_mapping *m, const struct cgn_pkt *p, bool outbound, uint64_
 /* Routes the frame toward p->to's side (route.h) and sends it. Without a matching route it
  * leaves by p->out_port, to that port's peer_mac, or back to the sender when it leaves by
  * the port it came in on, or broadcast. */
-bool
-cgn_send(struct cgn_worker *w, struct cgn_pkt *p)
+static inline __attribute__((always_inline)) bool
+send_out(struct cgn_worker *w, struct cgn_pkt *p)
 {
 	struct cgn_dataplane *dp = w->dp;
 	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(p->m, struct rte_ether_hdr *);
@@ -170,6 +170,12 @@ cgn_send(struct cgn_worker *w, struct cgn_pkt *p)
 	w->pkt.tx++;
 	rte_eth_tx_buffer(p->out_port, (uint16_t)w->index, w->tx[p->out_port], p->m);
 	return true;
+}
+
+bool
+cgn_send(struct cgn_worker *w, struct cgn_pkt *p)
+{
+	return send_out(w, p);
 }
 
 static enum cgn_verdict
@@ -300,7 +306,7 @@ cgn_nat44_burst(struct cgn_worker *w, uint16_t port, struct rte_mbuf **pkts, uin
 			continue;
 		if (unlikely(p->frag == CGN_FRAG_FIRST))
 			cgn_frag_record(w, p);
-		if (cgn_send(w, p))
+		if (send_out(w, p))
 			sent++;
 		if (unlikely(p->frag == CGN_FRAG_FIRST && w->frags.n_held))
 			sent = (uint16_t)(sent + cgn_frag_release(w, &p->fkey));
@@ -308,7 +314,7 @@ cgn_nat44_burst(struct cgn_worker *w, uint16_t port, struct rte_mbuf **pkts, uin
 	/* After the burst's first fragments, so that a datagram within one burst needs no hold. */
 	for (uint16_t j = 0; j < n_later; j++) {
 		struct cgn_pkt *p = &ctx[later[j]];
-		if (cgn_frag_later(w, p) == CGN_TX && cgn_send(w, p))
+		if (cgn_frag_later(w, p) == CGN_TX && send_out(w, p))
 			sent++;
 	}
 	return sent;

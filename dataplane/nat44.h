@@ -69,13 +69,13 @@ struct cgn_pkt {
 	uint8_t side;               /* enum cgn_key_side it arrived on */
 	uint8_t to;                 /* enum cgn_port_role of the side it leaves toward (routing) */
 	bool icmp_error;            /* an ICMP error: the flow is the embedded packet's */
+	uint8_t frag;               /* enum cgn_frag_kind */
 	struct rte_ipv4_hdr *emb_ip; /* ICMP errors: the embedded IPv4 header */
 	uint8_t *emb_l4;            /* ... and its first 8 octets of transport header */
 	uint16_t in_port;           /* DPDK port it came from */
 	uint16_t out_port;          /* DPDK port it leaves by */
 	struct cgn_key key;         /* the lookup key (keep in sync with struct cgn_key) */
 	struct cgn_mapping *map;    /* the mapping found or created */
-	uint8_t frag;               /* enum cgn_frag_kind */
 	struct cgn_frag_key fkey;   /* fragments: their datagram, before translation */
 };
 
