@@ -15,8 +15,8 @@
 	X(TRUNCATED, "shorter than its Ethernet, IPv4 or transport header says")               \
 	X(BAD_IP_HEADER, "IPv4 version, header length or total length invalid")                  \
 	X(BAD_CHECKSUM, "IPv4 header checksum wrong")                                            \
-	X(FRAGMENT, "a fragment whose first fragment did not come within the hold time, or an ICMP error in fragments") \
-	X(FRAGMENTS_FULL, "a fragment that came before its first one while the hold was full")  \
+	X(FRAGMENT, "a fragment whose first fragment was dropped or did not come in time, or an ICMP error in fragments") \
+	X(FRAGMENTS_FULL, "a held fragment pushed out by a newer one (the hold of its side was full)") \
 	X(UNSUPPORTED_PROTO, "neither TCP, UDP nor ICMP: counted, not translated")          \
 	X(ICMP_TYPE, "an ICMP type that is neither echo nor a translatable error")              \
 	X(NOT_INSIDE, "outbound source outside pcp.inside")                                     \

@@ -289,12 +289,13 @@ cgn_dataplane_free(struct cgn_dataplane *dp)
 			rte_pktmbuf_free(m);
 		rte_ring_free(rings[i]);
 	}
+	for (unsigned i = 0; i < dp->n_workers; i++) /* held mbufs go back before their pool */
+		cgn_frags_fini(&dp->workers[i].frags);
 	cgn_ports_fini(dp);
 	cgn_routes_free(&dp->routes);
 	for (unsigned i = 0; i < dp->n_workers; i++) {
 		rte_ring_free(dp->workers[i].ring);
 		rte_free(dp->workers[i].held);
-		cgn_frags_fini(&dp->workers[i].frags);
 	}
 	cgn_table_free(dp->table);
 	rte_free(dp);

@@ -39,6 +39,14 @@ port_setup(struct cgn_dataplane *dp, struct cgn_port *p, const struct cgn_port_c
 		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
 		conf.rx_adv_conf.rss_conf.rss_hf = info.flow_type_rss_offloads &
 						   (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP);
+		/* Fragment state is per worker (fragment.h): every fragment of a datagram must
+		 * reach one queue, which NICs do by hashing fragments by addresses alone. */
+		if (!(conf.rx_adv_conf.rss_conf.rss_hf & RTE_ETH_RSS_FRAG_IPV4))
+			fprintf(stderr, "cgnatd: port %s: RSS cannot hash IPv4 fragments by address: "
+					"fragmented datagrams may be split over workers and dropped\n", pc->name);
+	} else if (q > 1) {
+		fprintf(stderr, "cgnatd: port %s has no RSS: each worker gets what its queue gets; "
+				"fragmented datagrams may be split over workers\n", pc->name);
 	}
 	/* A NIC that verifies IPv4 header checksums saves classify the work (mbuf ol_flags). */
 	if (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM)

@@ -101,7 +101,6 @@ cgn_classify(struct cgn_worker *w, struct cgn_pkt *p)
 	p->l4_len = (uint16_t)(total - ihl);
 	p->proto = p->ip->next_proto_id;
 	p->icmp_error = false;
-	p->frag = CGN_FRAG_NONE;
 	uint16_t fo = rte_be_to_cpu_16(p->ip->fragment_offset);
 	if (fo & (RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK)) {
 		/* RFC 4787 REQ-14 (fragment.h): the datagram is known by its header as it came. */

@@ -52,16 +52,80 @@ cgn_frag_record(struct cgn_worker *w, const struct cgn_pkt *p)
 				      .out_port = p->out_port, .to = p->to, .until_ms = w->now_ms + CGN_FRAG_LIFE_MS };
 }
 
+/* Takes held fragment i out of the hold, keeping the arrival order of the rest. */
+static struct cgn_frag_held
+unhold(struct cgn_frags *f, unsigned i)
+{
+	struct cgn_frag_held h = f->held[i];
+	memmove(&f->held[i], &f->held[i + 1], sizeof(f->held[0]) * (f->n_held - i - 1));
+	f->n_held--;
+	f->n_held_side[h.side & 1]--;
+	return h;
+}
+
+void
+cgn_frag_refuse(struct cgn_worker *w, const struct cgn_frag_key *k)
+{
+	struct cgn_frags *f = &w->frags;
+	struct cgn_frag_entry *e = slot_of(f, k);
+	*e = (struct cgn_frag_entry){ .k = *k, .refused = true, .until_ms = w->now_ms + CGN_FRAG_LIFE_MS };
+	for (unsigned i = 0; i < f->n_held;) {
+		if (!key_eq(&f->held[i].k, k)) {
+			i++;
+			continue;
+		}
+		struct cgn_frag_held h = unhold(f, i);
+		w->pkt.drops[CGN_DROP_FRAGMENT]++;
+		rte_pktmbuf_free(h.m);
+	}
+}
+
+/* Could this fragment be ours? From a subscriber (outbound) or to a pool address (inbound):
+ * others would only fill the hold. */
+static bool
+worth_holding(const struct cgn_worker *w, const struct cgn_pkt *p)
+{
+	if (p->side == CGN_SIDE_OUTSIDE)
+		return cgn_dataplane_in_pool(w->dp, p->ip->dst_addr);
+	struct cgn_addr src = cgn_addr_from_v4(p->ip->src_addr);
+	return cgn_prefix_list_contains(w->dp->cfg->pcp.inside, w->dp->cfg->pcp.n_inside, &src);
+}
+
 static enum cgn_verdict
 hold(struct cgn_worker *w, struct cgn_pkt *p)
 {
 	struct cgn_frags *f = &w->frags;
-	if (f->n_held == CGN_FRAG_HELD)
-		return cgn_drop(w, p, CGN_DROP_FRAGMENTS_FULL);
+	if (!worth_holding(w, p))
+		return cgn_drop(w, p, p->side == CGN_SIDE_OUTSIDE ? CGN_DROP_NO_MAPPING : CGN_DROP_NOT_INSIDE);
+	unsigned side = p->side & 1;
+	if (f->n_held_side[side] == CGN_FRAG_HELD_SIDE) { /* the oldest of this side makes room */
+		unsigned i = 0;
+		while ((f->held[i].side & 1) != side)
+			i++;
+		struct cgn_frag_held old = unhold(f, i);
+		w->pkt.drops[CGN_DROP_FRAGMENTS_FULL]++;
+		rte_pktmbuf_free(old.m);
+	}
 	f->held[f->n_held++] = (struct cgn_frag_held){ .m = p->m, .k = p->fkey, .in_port = p->in_port, .side = p->side,
 						       .until_ms = w->now_ms + CGN_FRAG_LIFE_MS };
+	f->n_held_side[side]++;
 	w->pkt.fragments_held++;
 	return CGN_CONSUMED;
+}
+
+/* Translates a later fragment with its datagram's record. */
+static enum cgn_verdict
+translate_later(struct cgn_worker *w, struct cgn_pkt *p, const struct cgn_frag_entry *e)
+{
+	if (e->refused)
+		return cgn_drop(w, p, CGN_DROP_FRAGMENT);
+	if (cgn_ttl_expires(p)) /* RFC 1812 §4.3.2.7: no ICMP error about a non-initial fragment */
+		return cgn_drop(w, p, CGN_DROP_TTL_EXPIRED);
+	cgn_translate_fragment(p, e->new_src, e->new_dst);
+	p->out_port = e->out_port;
+	p->to = e->to;
+	w->pkt.fragments_translated++;
+	return CGN_TX;
 }
 
 enum cgn_verdict
@@ -70,29 +134,21 @@ cgn_frag_later(struct cgn_worker *w, struct cgn_pkt *p)
 	const struct cgn_frag_entry *e = slot_of(&w->frags, &p->fkey);
 	if (e->until_ms <= w->now_ms || !key_eq(&e->k, &p->fkey))
 		return hold(w, p);
-	if (cgn_ttl_expires(p))
-		return cgn_icmp_reply(w, p, 11, 0, CGN_DROP_TTL_EXPIRED);
-	cgn_translate_fragment(p, e->new_src, e->new_dst);
-	p->out_port = e->out_port;
-	p->to = e->to;
-	w->pkt.fragments_translated++;
-	return CGN_TX;
+	return translate_later(w, p, e);
 }
 
 unsigned
 cgn_frag_release(struct cgn_worker *w, const struct cgn_frag_key *k)
 {
 	struct cgn_frags *f = &w->frags;
+	const struct cgn_frag_entry *e = slot_of(f, k); /* just recorded: never held again */
 	unsigned sent = 0;
 	for (unsigned i = 0; i < f->n_held;) {
-		struct cgn_frag_held h = f->held[i];
-		if (!key_eq(&h.k, k)) {
+		if (!key_eq(&f->held[i].k, k)) {
 			i++;
 			continue;
 		}
-		/* Out of the hold first, keeping the arrival order of the rest. */
-		memmove(&f->held[i], &f->held[i + 1], sizeof(f->held[0]) * (f->n_held - i - 1));
-		f->n_held--;
+		struct cgn_frag_held h = unhold(f, i);
 		struct cgn_pkt p = { .m = h.m, .side = h.side, .in_port = h.in_port, .frag = CGN_FRAG_LATER, .fkey = h.k };
 		uint8_t *frame = rte_pktmbuf_mtod(h.m, uint8_t *);
 		p.ip = (struct rte_ipv4_hdr *)(frame + sizeof(struct rte_ether_hdr)); /* as classify found it */
@@ -100,7 +156,7 @@ cgn_frag_release(struct cgn_worker *w, const struct cgn_frag_key *k)
 		p.l4 = (uint8_t *)p.ip + ihl;
 		p.l4_len = (uint16_t)(rte_be_to_cpu_16(p.ip->total_length) - ihl);
 		p.proto = p.ip->next_proto_id;
-		if (cgn_frag_later(w, &p) == CGN_TX && cgn_send(w, &p))
+		if (translate_later(w, &p, e) == CGN_TX && cgn_send(w, &p))
 			sent++;
 	}
 	return sent;
@@ -116,6 +172,7 @@ cgn_frag_expire(struct cgn_worker *w, uint64_t now_ms)
 			f->held[kept++] = f->held[i];
 			continue;
 		}
+		f->n_held_side[f->held[i].side & 1]--;
 		w->pkt.drops[CGN_DROP_FRAGMENT]++;
 		rte_pktmbuf_free(f->held[i].m);
 	}

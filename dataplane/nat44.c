@@ -277,8 +277,12 @@ cgn_nat44_burst(struct cgn_worker *w, uint16_t port, struct rte_mbuf **pkts, uin
 		p->side = side;
 		p->in_port = port;
 		p->map = NULL;
-		if (cgn_classify(w, p) != CGN_CONTINUE)
+		p->frag = CGN_FRAG_NONE;
+		if (cgn_classify(w, p) != CGN_CONTINUE) {
+			if (unlikely(p->frag == CGN_FRAG_FIRST)) /* e.g. too short for its transport header */
+				cgn_frag_refuse(w, &p->fkey);
 			continue;
+		}
 		if (unlikely(p->frag == CGN_FRAG_LATER)) {
 			later[n_later++] = i;
 			continue;
@@ -302,8 +306,11 @@ cgn_nat44_burst(struct cgn_worker *w, uint16_t port, struct rte_mbuf **pkts, uin
 		struct cgn_pkt *p = &ctx[live[j]];
 		p->map = (hits & (1ull << j)) ? data[j] : NULL;
 		enum cgn_verdict v = side == CGN_SIDE_INSIDE ? outbound(w, p) : inbound(w, p);
-		if (v != CGN_TX)
+		if (v != CGN_TX) {
+			if (unlikely(p->frag == CGN_FRAG_FIRST))
+				cgn_frag_refuse(w, &p->fkey);
 			continue;
+		}
 		if (unlikely(p->frag == CGN_FRAG_FIRST))
 			cgn_frag_record(w, p);
 		if (send_out(w, p))

@@ -410,16 +410,39 @@ def case_fragments_in_and_out_of_order(work):
 
 
 def case_fragment_without_its_first_is_dropped(work):
-    # A later fragment whose first fragment never comes is held, then dropped and counted.
-    dgram = IP(src=A, dst=REMOTE, id=0x3001) / UDP(sport=4002, dport=53) / Raw(b"z" * 1200)
-    pkts = [inside(f) for f in fragment(dgram, fragsize=480)[1:]]
+    # Later fragments whose first fragment never comes are held, then dropped and counted.
+    # One side holds at most 32 a worker: the 33rd pushes the oldest out.
+    pkts = []
+    for i in range(33):
+        dgram = IP(src=A, dst=REMOTE, id=0x3000 + i) / UDP(sport=4002, dport=53) / Raw(b"z" * 600)
+        pkts.append(inside(fragment(dgram, fragsize=480)[1]))
 
     def after(run):
         time.sleep(2.5)  # the hold time is 2 s
 
     r = Run("fragto", work, conf(), pkts, [], after=after)
     assert r.out_outside == [] and r.out_inside == []
-    return r, {"pkt_fragments_held": 2, "drop_FRAGMENT": 2, "pkt_fragments_translated": 0}
+    return r, {"pkt_fragments_held": 33, "drop_FRAGMENTS_FULL": 1, "drop_FRAGMENT": 32,
+               "pkt_fragments_translated": 0}
+
+
+def case_fragments_that_cannot_be_ours_are_not_held(work):
+    # Only fragments that could be ours wait for their first one: from outside, to an address
+    # outside the pool, dropped at once (NO_MAPPING). A first fragment the steps drop (here 8
+    # octets of TCP, too short for its header: RFC 1858's tiny fragment) takes its later
+    # fragments with it, before or after it arrives.
+    tcp = bytes(TCP(sport=1234, dport=80, flags="S")) + b"x" * 32
+
+    def tiny(ip_id):
+        first = inside(IP(src=A, dst=REMOTE, id=ip_id, flags="MF", proto=6) / Raw(tcp[:8]))
+        later = inside(IP(src=A, dst=REMOTE, id=ip_id, frag=1, proto=6) / Raw(tcp[8:]))
+        return first, later
+    f1, l1 = tiny(0x5001)
+    f2, l2 = tiny(0x5002)
+    stray = outside(IP(src=REMOTE, dst="198.51.100.99", id=0x6001, frag=100, proto=17) / Raw(b"s" * 64))
+    r = Run("fragno", work, conf(), [f1, l1, l2, f2], [stray])
+    assert r.out_outside == [] and r.out_inside == []
+    return r, {"drop_TRUNCATED": 2, "drop_FRAGMENT": 2, "drop_NO_MAPPING": 1, "pkt_fragments_held": 0}
 
 
 def case_bad_checksum_and_truncated(work):
