@@ -409,6 +409,33 @@ def case_fragments_in_and_out_of_order(work):
                "pkt_fragments_held": 2, "pkt_sessions_created": 3}
 
 
+def case_fragments_of_tcp_icmp_and_hairpin(work):
+    # REQ-14 for every protocol translated, and for a datagram that hairpins (RFC 4787 REQ-9):
+    # to the static mapping's external endpoint from inside, back in to 100.64.0.5:7000.
+    tcp = IP(src=A, dst=REMOTE, id=0x7001) / TCP(sport=4100, dport=80, flags="PA", seq=1, ack=1) / Raw(b"t" * 1200)
+    echo = IP(src=A, dst=REMOTE, id=0x7002) / ICMP(type=8, id=77, seq=1) / Raw(b"e" * 1200)
+    pin = IP(src=A, dst=STATIC_EXT, id=0x7003) / UDP(sport=4101, dport=7000) / Raw(b"h" * 1200)
+    pkts = [inside(f) for d in (tcp, echo, pin) for f in fragment(d, fragsize=480)]
+    r = Run("fragx", work, conf(), pkts, [])
+    assert len(r.out_outside) == 6 and len(r.out_inside) == 3, (len(r.out_outside), len(r.out_inside))
+    t = reassembled(r.out_outside, 0x7001)
+    fixed = t.copy()
+    del fixed[TCP].chksum
+    assert IP(raw(fixed))[TCP].chksum == t[TCP].chksum and bytes(t[TCP].payload) == b"t" * 1200, "TCP whole"
+    assert (t.src, t[TCP].sport) == r.external_of(f"{A}:4100")
+    e = reassembled(r.out_outside, 0x7002)
+    fixed = e.copy()
+    del fixed[ICMP].chksum
+    assert IP(raw(fixed))[ICMP].chksum == e[ICMP].chksum and bytes(e[ICMP].payload) == b"e" * 1200, "echo whole"
+    assert (e.src, e[ICMP].id) == r.external_of(f"{A}:77")
+    h = reassembled(r.out_inside, 0x7003)
+    assert h.dst == STATIC_IN and h[UDP].dport == 7000 and udp_cksum_ok(h), h.summary()
+    assert (h.src, h[UDP].sport) == r.external_of(f"{A}:4101"), "hairpinned from A's external endpoint"
+    assert all(i_mac_ok(f) for f in r.out_inside)
+    return r, {"pkt_out_translated": 3, "pkt_hairpinned": 1, "pkt_fragments_translated": 6,
+               "pkt_sessions_created": 3}
+
+
 def case_fragment_without_its_first_is_dropped(work):
     # Later fragments whose first fragment never comes are held, then dropped and counted.
     # One side holds at most 32 a worker: the 33rd pushes the oldest out.
