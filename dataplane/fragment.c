@@ -1,6 +1,6 @@
 /*
- * IPv4 fragments without reassembly (see fragment.h): a direct-mapped table of datagrams a
- * worker translated the first fragment of, and a small hold of later fragments that came
+ * IPv4 fragments without reassembly (see fragment.h): a two-way set-associative table of
+ * datagrams a worker translated (or refused) the first fragment of, and a small hold of later fragments that came
  * first. Worker context (init/fini: main lcore).
  */
 #include "fragment.h"
@@ -34,20 +34,42 @@ key_eq(const struct cgn_frag_key *a, const struct cgn_frag_key *b)
 	return a->src == b->src && a->dst == b->dst && a->id == b->id && a->proto == b->proto && a->side == b->side;
 }
 
+/* The two ways of the datagram's set. */
 static struct cgn_frag_entry *
-slot_of(struct cgn_frags *f, const struct cgn_frag_key *k)
+set_of(struct cgn_frags *f, const struct cgn_frag_key *k)
 {
 	uint64_t h = ((uint64_t)k->src << 32 | k->dst) ^ ((uint64_t)k->id << 16 | (uint64_t)k->proto << 8 | k->side);
 	h *= 0x9e3779b97f4a7c15ull;
-	return &f->slots[(h >> 40) & (CGN_FRAG_SLOTS - 1)];
+	return &f->slots[(h >> 40) & (CGN_FRAG_SLOTS - 2)];
+}
+
+/* The datagram's live entry, or NULL. */
+static struct cgn_frag_entry *
+find(struct cgn_frags *f, const struct cgn_frag_key *k, uint64_t now_ms)
+{
+	struct cgn_frag_entry *s = set_of(f, k);
+	for (int i = 0; i < 2; i++)
+		if (s[i].until_ms > now_ms && key_eq(&s[i].k, k))
+			return &s[i];
+	return NULL;
+}
+
+/* Where a datagram is written: its own entry, else the way that ends first (a free or
+ * expired one before a live one: a live one lost this way times its fragments out). */
+static struct cgn_frag_entry *
+slot_for(struct cgn_frags *f, const struct cgn_frag_key *k, uint64_t now_ms)
+{
+	struct cgn_frag_entry *e = find(f, k, now_ms);
+	if (e)
+		return e;
+	struct cgn_frag_entry *s = set_of(f, k);
+	return s[0].until_ms <= s[1].until_ms ? &s[0] : &s[1];
 }
 
 void
 cgn_frag_record(struct cgn_worker *w, const struct cgn_pkt *p)
 {
-	/* A newer datagram takes the slot of an older one it collides with: the older one's
-	 * later fragments, if any are still to come, are then held and time out (counted). */
-	struct cgn_frag_entry *e = slot_of(&w->frags, &p->fkey);
+	struct cgn_frag_entry *e = slot_for(&w->frags, &p->fkey, w->now_ms);
 	*e = (struct cgn_frag_entry){ .k = p->fkey, .new_src = p->ip->src_addr, .new_dst = p->ip->dst_addr,
 				      .out_port = p->out_port, .to = p->to, .until_ms = w->now_ms + CGN_FRAG_LIFE_MS };
 }
@@ -67,7 +89,7 @@ void
 cgn_frag_refuse(struct cgn_worker *w, const struct cgn_frag_key *k)
 {
 	struct cgn_frags *f = &w->frags;
-	struct cgn_frag_entry *e = slot_of(f, k);
+	struct cgn_frag_entry *e = slot_for(f, k, w->now_ms);
 	*e = (struct cgn_frag_entry){ .k = *k, .refused = true, .until_ms = w->now_ms + CGN_FRAG_LIFE_MS };
 	for (unsigned i = 0; i < f->n_held;) {
 		if (!key_eq(&f->held[i].k, k)) {
@@ -131,8 +153,8 @@ translate_later(struct cgn_worker *w, struct cgn_pkt *p, const struct cgn_frag_e
 enum cgn_verdict
 cgn_frag_later(struct cgn_worker *w, struct cgn_pkt *p)
 {
-	const struct cgn_frag_entry *e = slot_of(&w->frags, &p->fkey);
-	if (e->until_ms <= w->now_ms || !key_eq(&e->k, &p->fkey))
+	const struct cgn_frag_entry *e = find(&w->frags, &p->fkey, w->now_ms);
+	if (e == NULL)
 		return hold(w, p);
 	return translate_later(w, p, e);
 }
@@ -141,7 +163,9 @@ unsigned
 cgn_frag_release(struct cgn_worker *w, const struct cgn_frag_key *k)
 {
 	struct cgn_frags *f = &w->frags;
-	const struct cgn_frag_entry *e = slot_of(f, k); /* just recorded: never held again */
+	const struct cgn_frag_entry *e = find(f, k, w->now_ms); /* just recorded: never held again */
+	if (e == NULL)
+		return 0;
 	unsigned sent = 0;
 	for (unsigned i = 0; i < f->n_held;) {
 		if (!key_eq(&f->held[i].k, k)) {

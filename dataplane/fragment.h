@@ -22,7 +22,7 @@
 
 #include "nat44.h"
 
-#define CGN_FRAG_SLOTS 4096   /* datagrams remembered a worker (a power of two) */
+#define CGN_FRAG_SLOTS 65536  /* datagrams remembered a worker (a power of two; 32 octets each) */
 #define CGN_FRAG_HELD 64      /* later fragments held a worker, waiting for their first */
 #define CGN_FRAG_HELD_SIDE (CGN_FRAG_HELD / 2) /* of them, from one side */
 #define CGN_FRAG_LIFE_MS 2000 /* how long a datagram is remembered, and a fragment held */
@@ -36,6 +36,7 @@ struct cgn_frag_entry {
 	bool refused;              /* the steps dropped the first fragment: drop the rest */
 	uint64_t until_ms;         /* 0: free */
 };
+_Static_assert(sizeof(struct cgn_frag_entry) == 32, "two entries a cache line");
 
 struct cgn_frag_held {
 	struct rte_mbuf *m;
