@@ -378,7 +378,7 @@ def udp_cksum_ok(ip):
 def case_fragments_in_and_out_of_order(work):
     # RFC 4787 REQ-14: "A NAT MUST support receiving in-order and out-of-order fragments".
     # Datagram 0x1001 goes out in order, 0x1002 last fragment first (held until its first
-    # fragment is translated), and a reply comes back in fragments. No reassembly: each
+    # fragment is translated), and a reply comes back in fragments, its first one last. No reassembly: each
     # fragment is translated, the UDP checksum of the whole datagram fixed in the first.
     def frags(src, sport, ip_id, size, reverse=False):
         dgram = IP(src=src, dst=REMOTE, id=ip_id, ttl=64) / UDP(sport=sport, dport=53) / Raw(bytes(range(256)) * size)
@@ -391,9 +391,12 @@ def case_fragments_in_and_out_of_order(work):
     learn = Run("frag", work, conf(), out_pkts, [])
     ext, port = learn.external_of(f"{A}:4000")
     reply = IP(src=REMOTE, dst=ext, id=0x2001, ttl=64) / UDP(sport=53, dport=port) / Raw(b"answer" * 200)
-    in_pkts = [outside(f) for f in fragment(reply, fragsize=480)]
+    # The reply's first fragment too comes a burst after the rest (inbound out of order).
+    back = [outside(f) for f in fragment(reply, fragsize=480)]
+    to_static = [outside(IP(src=REMOTE2, dst=STATIC_EXT, id=9) / UDP(sport=9, dport=7000)) for _ in range(32)]
+    in_pkts = back[:0:-1] + to_static + back[:1]
     r = Run("frag", work, conf(), out_pkts, in_pkts)
-    assert len(r.out_outside) == 6 + 32 and len(r.out_inside) == 3, (len(r.out_outside), len(r.out_inside))
+    assert len(r.out_outside) == 6 + 32 and len(r.out_inside) == 3 + 32, (len(r.out_outside), len(r.out_inside))
     for ip_id, sport in ((0x1001, 4000), (0x1002, 4001)):
         d = reassembled(r.out_outside, ip_id)
         assert d.src == ext and d[UDP].dport == 53 and udp_cksum_ok(d), d.summary()
@@ -405,8 +408,8 @@ def case_fragments_in_and_out_of_order(work):
     back = reassembled(r.out_inside, 0x2001)
     assert back.dst == A and back[UDP].dport == 4000 and udp_cksum_ok(back), back.summary()
     assert all(f[IP].ttl == 63 for f in r.out_outside + r.out_inside), "every fragment's TTL decremented"
-    return r, {"pkt_out_translated": 2 + 32, "pkt_in_translated": 1, "pkt_fragments_translated": 6,
-               "pkt_fragments_held": 2, "pkt_sessions_created": 3}
+    return r, {"pkt_out_translated": 2 + 32, "pkt_in_translated": 1 + 32, "pkt_fragments_translated": 6,
+               "pkt_fragments_held": 4, "pkt_sessions_created": 3}
 
 
 def case_fragments_of_tcp_icmp_and_hairpin(work):
