@@ -658,9 +658,11 @@ def case_peer_session_on_a_map_mapping_ends_on_fin(work):
     # lifetime MAP gave it and its untouched TCP state (§15.1: not reduced by TCP FIN or RST).
     seen = {}
 
+    map_nonce = "00112233445566778899aabb"
+
     def before(run):
         subprocess.run(["ip", "addr", "replace", A + "/32", "dev", "lo"], check=True)
-        rc, out = pcpc("-b", A, "-p", "tcp", "-i", "22", "-l", "600", "-e", "42022", "map")
+        rc, out = pcpc("-b", A, "-n", map_nonce, "-p", "tcp", "-i", "22", "-l", "600", "-e", "42022", "map")
         assert rc == 0, out
         rc, out = pcpc("-b", A, "-n", "0123456789abcdef01234567", "-p", "tcp", "-i", "22", "-e", "42022",
                        "-r", REMOTE + ":5555", "-l", "600", "peer")
@@ -674,6 +676,12 @@ def case_peer_session_on_a_map_mapping_ends_on_fin(work):
             time.sleep(0.2)
         time.sleep(0.2)  # the worker applies the REPLACE that ends PEER management
         seen["mappings"] = run.ctl("-j", "mappings", "-a")
+        # Deleted now, the mapping lives on by the outbound idle rule (§15). The close recorded
+        # for the session does not make that the transitory timeout: a MAP mapping's TCP
+        # state is not tracked (§15.1), so it is the established one.
+        rc, out = pcpc("-b", A, "-n", map_nonce, "-p", "tcp", "-i", "22", "-d", "map")
+        assert rc == 0, out
+        seen["lifetime"] = int([l for l in out.splitlines() if l.startswith("lifetime: ")][0].split()[1])
 
     pkts = [inside(IP(src=A, dst=REMOTE) / TCP(sport=22, dport=5555, flags=f)) for f in ("S", "FA")]
     r = Run("mappeer", work, conf(rx_delay=1500), pkts, [], before=before, after=after)
@@ -685,6 +693,7 @@ def case_peer_session_on_a_map_mapping_ends_on_fin(work):
     assert mine["flags"] == "EXPLICIT", f"PEER-managed only while the session lasted: {mine}"
     assert mine["tcp_state"] == "-", "the MAP mapping's TCP state is not touched"
     assert mine["expires_in_s"] > 500, f"MAP's lifetime kept: {mine}"
+    assert 7400 <= seen["lifetime"] <= 7440, f"delete: {seen['lifetime']} s left, not nat.timeouts.tcp_established"
     # Two REPLACEs: the session joining (PEER-managed from then on) and leaving.
     return r, {"pkt_out_translated": 2, "pkt_sessions_created": 0, "table_replaces": 2}
 
