@@ -1,10 +1,11 @@
 /*
  * IPv4 fragments without reassembly (see fragment.h): a two-way set-associative table of
- * datagrams a worker translated (or refused) the first fragment of, and a small hold of later fragments that came
- * first. Worker context (init/fini: main lcore).
+ * datagrams a worker translated (or refused) the first fragment of, and a small hold of
+ * later fragments that came first. Worker context (init/fini: main lcore).
  */
 #include "fragment.h"
 
+#include <errno.h>
 #include <string.h>
 
 #include <rte_malloc.h>
