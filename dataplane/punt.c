@@ -1,7 +1,8 @@
 /*
  * PCP requests that reached the CGN through a DPDK port (an inside one, or an outside one
- * with pcp_management for third-party senders; local.c puts them on the punt ring): the control thread takes them off, lets the PCP server answer, and sends the
- * answer back out of the same port, from the port's address to the requester (RFC 6887
+ * with pcp_management for third-party senders; local.c puts them on the punt ring): the
+ * control thread takes them off, lets the PCP server answer, and sends the answer back out
+ * of the same port, from the port's address to the requester (RFC 6887
  * §8.3: "sent from the IP address and port to which the request was sent"); worker 0
  * transmits it. The request's mbuf becomes the answer: nothing is allocated.
  * Control thread only (the ring's single consumer).
