@@ -22,24 +22,36 @@ cgn_cksum_fold(uint32_t sum)
 	return (uint16_t)sum;
 }
 
+/** The change of a 16-bit field from old to new, to be summed with others: ~m + m' (RFC 1624
+ *  eqn. 3, for each 16-bit word). */
+static inline uint32_t
+cgn_cksum_delta16(uint16_t old, uint16_t new_)
+{
+	return (uint32_t)(uint16_t)~old + new_;
+}
+
+/** The same for a 32-bit field (an IPv4 address): two words. */
+static inline uint32_t
+cgn_cksum_delta32(uint32_t old, uint32_t new_)
+{
+	return (uint32_t)(uint16_t)~(old >> 16) + (uint16_t)~(old & 0xffff) + (new_ >> 16) + (new_ & 0xffff);
+}
+
 /**
- * RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'), for a 16-bit field changing from old to new.
+ * RFC 1624 eqn. 3: HC' = ~(~HC + sum of the deltas). Two folds take any sum that fits 32 bits.
  * @return the new checksum.
  */
 static inline uint16_t
-cgn_cksum_update16(uint16_t cksum, uint16_t old, uint16_t new_)
+cgn_cksum_apply(uint16_t cksum, uint32_t delta)
 {
-	uint32_t sum = (uint16_t)~cksum + (uint32_t)(uint16_t)~old + new_;
-	return (uint16_t)~cgn_cksum_fold(sum);
+	return (uint16_t)~cgn_cksum_fold((uint16_t)~cksum + delta);
 }
 
-/** The same for a 32-bit field (an IPv4 address). */
+/** A checksum after one 16-bit field changed from old to new. */
 static inline uint16_t
-cgn_cksum_update32(uint16_t cksum, uint32_t old, uint32_t new_)
+cgn_cksum_update16(uint16_t cksum, uint16_t old, uint16_t new_)
 {
-	uint32_t sum = (uint16_t)~cksum + (uint32_t)(uint16_t)~(old >> 16) + (uint32_t)(uint16_t)~(old & 0xffff) +
-		       (new_ >> 16) + (new_ & 0xffff);
-	return (uint16_t)~cgn_cksum_fold(sum);
+	return cgn_cksum_apply(cksum, cgn_cksum_delta16(old, new_));
 }
 
 /** The ones'-complement sum of len octets (not complemented). */

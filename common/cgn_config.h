@@ -8,6 +8,7 @@
 #ifndef CGN_CONFIG_H
 #define CGN_CONFIG_H
 
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -176,5 +177,21 @@ uint32_t cgn_config_pool_size(const struct cgn_config *cfg);
 
 /** @return true if addr lies in one of the prefixes. */
 bool cgn_prefix_list_contains(const struct cgn_prefix *list, unsigned n, const struct cgn_addr *addr);
+
+/** The idle timeout of an implicit mapping of proto in ms (nat.timeouts; RFC 4787 REQ-5,
+ *  RFC 5382 REQ-5): TCP's by its state, transitory unless established. */
+static inline uint64_t
+cgn_idle_timeout_ms(const struct cgn_config *cfg, uint8_t proto, uint8_t tcp_state)
+{
+	switch (proto) {
+	case IPPROTO_TCP:
+		return (uint64_t)(tcp_state == CGN_TCP_ESTABLISHED ? cfg->nat.tcp_established_s
+								   : cfg->nat.tcp_transitory_s) * 1000;
+	case IPPROTO_UDP:
+		return (uint64_t)cfg->nat.udp_timeout_s * 1000;
+	default:
+		return (uint64_t)cfg->nat.icmp_timeout_s * 1000;
+	}
+}
 
 #endif /* CGN_CONFIG_H */

@@ -16,6 +16,7 @@
 #ifndef CGN_MAPPING_H
 #define CGN_MAPPING_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -94,6 +95,17 @@ enum cgn_map_flag {
 	CGN_MAP_FLAGS(X)
 #undef X
 };
+
+/* Inbound mappings: no transport message reduces their lifetime (RFC 6887 §15). */
+#define CGN_MAP_INBOUND (CGN_MAP_EXPLICIT | CGN_MAP_STATIC | CGN_MAP_NATPMP)
+
+/* An implicit mapping with no PCP, static or PEER part: the workers' own, expired by its
+ * idle timeout and moved by a pool change (the control thread owns the others). */
+static inline bool
+cgn_mapping_workers_own(uint16_t flags)
+{
+	return (flags & CGN_MAP_IMPLICIT) && !(flags & (CGN_MAP_EXPLICIT | CGN_MAP_STATIC | CGN_MAP_PEER));
+}
 
 /* One FILTER entry (RFC 6887 §13.3) as the data plane applies it. Keep in sync with
  * dataplane filtering: no padding holes. */

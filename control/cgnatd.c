@@ -239,8 +239,7 @@ session_closed_at(void *ctx, const struct cgn_key *in, struct cgn_addr *peer, ui
 	struct dp_view v = view_of(ctx, in);
 	/* An inbound mapping's TCP state stays untouched (§15): the workers record the close on
 	 * it for the PEER sessions joined to it only (dataplane/nat44.c track_tcp). */
-	bool inbound_kind = v.flags & (CGN_MAP_EXPLICIT | CGN_MAP_STATIC | CGN_MAP_NATPMP);
-	if (v.closed_ms == 0 || (!inbound_kind && v.tcp_state != CGN_TCP_CLOSING))
+	if (v.closed_ms == 0 || (!(v.flags & CGN_MAP_INBOUND) && v.tcp_state != CGN_TCP_CLOSING))
 		return 0;
 	*peer = cgn_addr_from_v4(v.closed_peer);
 	*peer_port = v.closed_port;

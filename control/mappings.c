@@ -48,14 +48,9 @@ mapping_idle_remaining_ms(struct pcp_server *srv, const struct pcp_mapping_rec *
 		return 0;
 	/* The implicit timeouts (RFC 4787 REQ-5, RFC 5382 REQ-5): the mapping lives as an implicit
 	 * one would (§12.3: "reverts to the NAT's usual behavior for implicit mappings"). */
-	const struct cgn_config *cfg = &srv->cfg;
-	uint64_t idle = (uint64_t)cfg->nat.udp_timeout_s * 1000;
-	if (rec->in.proto == IPPROTO_TCP) {
-		bool closed = srv->ops.closed_at && srv->ops.closed_at(srv->ops.ctx, &rec->in) != 0;
-		idle = (uint64_t)(closed ? cfg->nat.tcp_transitory_s : cfg->nat.tcp_established_s) * 1000;
-	} else if (rec->in.proto == IPPROTO_ICMP) {
-		idle = (uint64_t)cfg->nat.icmp_timeout_s * 1000;
-	}
+	bool closed = rec->in.proto == IPPROTO_TCP && srv->ops.closed_at &&
+		      srv->ops.closed_at(srv->ops.ctx, &rec->in) != 0;
+	uint64_t idle = cgn_idle_timeout_ms(&srv->cfg, rec->in.proto, closed ? CGN_TCP_CLOSING : CGN_TCP_ESTABLISHED);
 	return last + idle > now ? last + idle - now : 0;
 }
 
@@ -692,7 +687,7 @@ expire_session(void *r, void *arg)
 		/* An inbound mapping the last session left is no longer PEER-managed: the workers
 		 * stop recording its closes. (If the ring is full it stays marked: harmless.) */
 		if (rec->n_peers == 0 && (rec->flags & CGN_MAP_PEER) &&
-		    (rec->flags & (CGN_MAP_EXPLICIT | CGN_MAP_STATIC | CGN_MAP_NATPMP))) {
+		    (rec->flags & CGN_MAP_INBOUND)) {
 			rec->flags &= (uint16_t)~CGN_MAP_PEER;
 			if (pcp_server_push(sw->srv, CGN_MSG_REPLACE, rec) != 0)
 				rec->flags |= CGN_MAP_PEER;

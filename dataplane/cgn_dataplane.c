@@ -216,7 +216,7 @@ cgn_dataplane_repool(struct cgn_dataplane *dp, const struct cgn_pb *old_pb, cons
 				more = false;
 				break;
 			}
-			if (!(m->flags & CGN_MAP_IMPLICIT) || (m->flags & (CGN_MAP_EXPLICIT | CGN_MAP_STATIC | CGN_MAP_PEER)))
+			if (!cgn_mapping_workers_own(m->flags))
 				continue; /* the PCP server moves its own */
 			int32_t sub = move_port(dp, old_pb, m->subscriber, m->ext_addr, m->proto, m->ext_port);
 			if (sub >= 0) {

@@ -17,21 +17,6 @@
 
 #include "cgn_dataplane.h"
 
-static uint64_t
-timeout_ms(const struct cgn_config *cfg, const struct cgn_mapping *m)
-{
-	switch (m->proto) {
-	case IPPROTO_TCP:
-		return (uint64_t)(__atomic_load_n(&m->tcp_state, __ATOMIC_RELAXED) == CGN_TCP_ESTABLISHED
-					  ? cfg->nat.tcp_established_s
-					  : cfg->nat.tcp_transitory_s) * 1000;
-	case IPPROTO_UDP:
-		return (uint64_t)cfg->nat.udp_timeout_s * 1000;
-	default:
-		return (uint64_t)cfg->nat.icmp_timeout_s * 1000;
-	}
-}
-
 static void
 hold(struct cgn_worker *w, const struct cgn_mapping *m)
 {
@@ -69,11 +54,11 @@ cgn_expire(struct cgn_worker *w, uint64_t now)
 		/* Every change of a mapping is made by one worker: the one whose ring carries the
 		 * control thread's messages for its inside key (cgn_dataplane_push), so an expiry
 		 * never races a REPLACE (a PCP MAP adopting this implicit mapping). */
-		if (m == NULL || (dp->n_workers > 1 && cgn_table_hash(k) % dp->n_workers != w->index) ||
-		    !(m->flags & CGN_MAP_IMPLICIT) || (m->flags & (CGN_MAP_EXPLICIT | CGN_MAP_STATIC | CGN_MAP_PEER)))
+		if (m == NULL || !cgn_mapping_workers_own(m->flags) ||
+		    (dp->n_workers > 1 && cgn_table_hash(k) % dp->n_workers != w->index))
 			continue;
 		uint64_t last = __atomic_load_n(&m->last_out_ms, __ATOMIC_RELAXED);
-		if (now < last + timeout_ms(cfg, m))
+		if (now < last + cgn_idle_timeout_ms(cfg, m->proto, __atomic_load_n(&m->tcp_state, __ATOMIC_RELAXED)))
 			continue;
 		struct cgn_ring_msg msg = { .op = CGN_MSG_DEL };
 		msg.m = *m;

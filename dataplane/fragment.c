@@ -24,7 +24,7 @@ void
 cgn_frags_fini(struct cgn_frags *f)
 {
 	for (unsigned i = 0; i < f->n_held; i++)
-		rte_pktmbuf_free(f->held[i].m);
+		rte_pktmbuf_free(f->held[i].p.m);
 	rte_free(f->slots);
 	memset(f, 0, sizeof(*f));
 }
@@ -75,15 +75,20 @@ cgn_frag_record(struct cgn_worker *w, const struct cgn_pkt *p)
 				      .out_port = p->out_port, .to = p->to, .until_ms = w->now_ms + CGN_FRAG_LIFE_MS };
 }
 
-/* Takes held fragment i out of the hold, keeping the arrival order of the rest. */
-static struct cgn_frag_held
-unhold(struct cgn_frags *f, unsigned i)
+/* Takes the first held fragment of datagram k at or after *i out of the hold into *out,
+ * keeping the arrival order of the rest. @return false when there is none left. */
+static bool
+take_held(struct cgn_frags *f, const struct cgn_frag_key *k, unsigned *i, struct cgn_pkt *out)
 {
-	struct cgn_frag_held h = f->held[i];
-	memmove(&f->held[i], &f->held[i + 1], sizeof(f->held[0]) * (f->n_held - i - 1));
+	while (*i < f->n_held && !key_eq(&f->held[*i].p.fkey, k))
+		(*i)++;
+	if (*i == f->n_held)
+		return false;
+	*out = f->held[*i].p;
+	memmove(&f->held[*i], &f->held[*i + 1], sizeof(f->held[0]) * (f->n_held - *i - 1));
 	f->n_held--;
-	f->n_held_side[h.side & 1]--;
-	return h;
+	f->n_held_side[out->side & 1]--;
+	return true;
 }
 
 void
@@ -92,15 +97,9 @@ cgn_frag_refuse(struct cgn_worker *w, const struct cgn_frag_key *k)
 	struct cgn_frags *f = &w->frags;
 	struct cgn_frag_entry *e = slot_for(f, k, w->now_ms);
 	*e = (struct cgn_frag_entry){ .k = *k, .refused = true, .until_ms = w->now_ms + CGN_FRAG_LIFE_MS };
-	for (unsigned i = 0; i < f->n_held;) {
-		if (!key_eq(&f->held[i].k, k)) {
-			i++;
-			continue;
-		}
-		struct cgn_frag_held h = unhold(f, i);
-		w->pkt.drops[CGN_DROP_FRAGMENT]++;
-		rte_pktmbuf_free(h.m);
-	}
+	struct cgn_pkt p;
+	for (unsigned i = 0; take_held(f, k, &i, &p);)
+		cgn_drop(w, &p, CGN_DROP_FRAGMENT);
 }
 
 /* Could this fragment be ours? From a subscriber (outbound) or to a pool address (inbound):
@@ -123,14 +122,14 @@ hold(struct cgn_worker *w, struct cgn_pkt *p)
 	unsigned side = p->side & 1;
 	if (f->n_held_side[side] == CGN_FRAG_HELD_SIDE) { /* the oldest of this side makes room */
 		unsigned i = 0;
-		while ((f->held[i].side & 1) != side)
+		while ((f->held[i].p.side & 1) != side)
 			i++;
-		struct cgn_frag_held old = unhold(f, i);
-		w->pkt.drops[CGN_DROP_FRAGMENTS_FULL]++;
-		rte_pktmbuf_free(old.m);
+		struct cgn_frag_key oldest = f->held[i].p.fkey;
+		struct cgn_pkt old;
+		take_held(f, &oldest, &i, &old);
+		cgn_drop(w, &old, CGN_DROP_FRAGMENTS_FULL);
 	}
-	f->held[f->n_held++] = (struct cgn_frag_held){ .m = p->m, .k = p->fkey, .in_port = p->in_port, .side = p->side,
-						       .until_ms = w->now_ms + CGN_FRAG_LIFE_MS };
+	f->held[f->n_held++] = (struct cgn_frag_held){ .p = *p, .until_ms = w->now_ms + CGN_FRAG_LIFE_MS };
 	f->n_held_side[side]++;
 	w->pkt.fragments_held++;
 	return CGN_CONSUMED;
@@ -168,22 +167,10 @@ cgn_frag_release(struct cgn_worker *w, const struct cgn_frag_key *k)
 	if (e == NULL)
 		return 0;
 	unsigned sent = 0;
-	for (unsigned i = 0; i < f->n_held;) {
-		if (!key_eq(&f->held[i].k, k)) {
-			i++;
-			continue;
-		}
-		struct cgn_frag_held h = unhold(f, i);
-		struct cgn_pkt p = { .m = h.m, .side = h.side, .in_port = h.in_port, .frag = CGN_FRAG_LATER, .fkey = h.k };
-		uint8_t *frame = rte_pktmbuf_mtod(h.m, uint8_t *);
-		p.ip = (struct rte_ipv4_hdr *)(frame + sizeof(struct rte_ether_hdr)); /* as classify found it */
-		uint16_t ihl = (uint16_t)((p.ip->version_ihl & 0x0f) * 4);
-		p.l4 = (uint8_t *)p.ip + ihl;
-		p.l4_len = (uint16_t)(rte_be_to_cpu_16(p.ip->total_length) - ihl);
-		p.proto = p.ip->next_proto_id;
+	struct cgn_pkt p;
+	for (unsigned i = 0; take_held(f, k, &i, &p);)
 		if (translate_later(w, &p, e) == CGN_TX && cgn_send(w, &p))
 			sent++;
-	}
 	return sent;
 }
 
@@ -197,9 +184,8 @@ cgn_frag_expire(struct cgn_worker *w, uint64_t now_ms)
 			f->held[kept++] = f->held[i];
 			continue;
 		}
-		f->n_held_side[f->held[i].side & 1]--;
-		w->pkt.drops[CGN_DROP_FRAGMENT]++;
-		rte_pktmbuf_free(f->held[i].m);
+		f->n_held_side[f->held[i].p.side & 1]--;
+		cgn_drop(w, &f->held[i].p, CGN_DROP_FRAGMENT);
 	}
 	f->n_held = kept;
 }

@@ -39,10 +39,7 @@ struct cgn_frag_entry {
 _Static_assert(sizeof(struct cgn_frag_entry) == 32, "two entries a cache line");
 
 struct cgn_frag_held {
-	struct rte_mbuf *m;
-	struct cgn_frag_key k;
-	uint16_t in_port;
-	uint8_t side;
+	struct cgn_pkt p; /* as classify left it: its mbuf, headers, fkey */
 	uint64_t until_ms;
 };
 

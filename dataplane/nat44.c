@@ -113,7 +113,7 @@ track_tcp(struct cgn_mapping *m, const struct cgn_pkt *p, bool outbound, uint64_
 	if (p->proto != IPPROTO_TCP || p->icmp_error || !(m->flags & (CGN_MAP_IMPLICIT | CGN_MAP_PEER)))
 		return;
 	uint8_t flags = p->l4[13]; /* struct rte_tcp_hdr tcp_flags */
-	if (m->flags & (CGN_MAP_EXPLICIT | CGN_MAP_STATIC | CGN_MAP_NATPMP)) {
+	if (m->flags & CGN_MAP_INBOUND) {
 		if (outbound && (m->flags & CGN_MAP_PEER) && (flags & (TCP_FIN | TCP_RST)))
 			record_close(m, p, true, now_ms);
 		return;

@@ -51,20 +51,13 @@ fix(struct cks c, uint16_t v)
 	memcpy(c.p, &v, 2);
 }
 
+/* Folds a sum of field changes (cgn_cksum_delta16/32) into checksum c. */
 static inline void
-fix16(struct cks c, uint16_t old, uint16_t new_)
+apply(struct cks c, uint32_t delta)
 {
 	if (c.p == NULL || (c.udp && ld16(c.p) == 0))
 		return;
-	fix(c, cgn_cksum_update16(ld16(c.p), old, new_));
-}
-
-static inline void
-fix32(struct cks c, uint32_t old, uint32_t new_)
-{
-	if (c.p == NULL || (c.udp && ld16(c.p) == 0))
-		return;
-	fix(c, cgn_cksum_update32(ld16(c.p), old, new_));
+	fix(c, cgn_cksum_apply(ld16(c.p), delta));
 }
 
 /* Writes a 16-bit field (network order value) and folds the change into a and b. */
@@ -73,8 +66,8 @@ patch16(void *field, uint16_t new_, struct cks a, struct cks b)
 {
 	uint16_t old = ld16(field);
 	memcpy(field, &new_, 2);
-	fix16(a, old, new_);
-	fix16(b, old, new_);
+	apply(a, cgn_cksum_delta16(old, new_));
+	apply(b, cgn_cksum_delta16(old, new_));
 }
 
 /* Writes a 32-bit field (an address, network order) and folds the change into a, b and c. */
@@ -83,9 +76,9 @@ patch32(void *field, uint32_t new_, struct cks a, struct cks b, struct cks c)
 {
 	uint32_t old = ld32(field);
 	memcpy(field, &new_, 4);
-	fix32(a, old, new_);
-	fix32(b, old, new_);
-	fix32(c, old, new_);
+	apply(a, cgn_cksum_delta32(old, new_));
+	apply(b, cgn_cksum_delta32(old, new_));
+	apply(c, cgn_cksum_delta32(old, new_));
 }
 
 static const struct cks NONE = { NULL, false };
@@ -121,29 +114,6 @@ port_field(uint8_t proto, uint8_t *l4, bool src)
 #define IP_SRC 12
 #define IP_DST 16
 
-/* The ones'-complement change of a 16-bit and of a 32-bit field, to be summed (RFC 1624
- * eqn. 3: ~m + m' for each 16-bit word). */
-static inline uint32_t
-delta16(uint16_t old, uint16_t new_)
-{
-	return (uint32_t)(uint16_t)~old + new_;
-}
-
-static inline uint32_t
-delta32(uint32_t old, uint32_t new_)
-{
-	return (uint32_t)(uint16_t)~(old >> 16) + (uint16_t)~(old & 0xffff) + (new_ >> 16) + (new_ & 0xffff);
-}
-
-/* Folds a sum of deltas (at most 7 words) into a checksum: HC' = ~(~HC + sum). */
-static inline void
-apply(struct cks c, uint32_t delta)
-{
-	if (c.p == NULL || (c.udp && ld16(c.p) == 0))
-		return;
-	fix(c, (uint16_t)~cgn_cksum_fold((uint16_t)~ld16(c.p) + delta));
-}
-
 /* The word of the IPv4 header holding the TTL (and the protocol), with the TTL one less. */
 static inline uint16_t
 ttl_word_less_one(const uint8_t *ip)
@@ -156,25 +126,25 @@ ttl_word_less_one(const uint8_t *ip)
 	return w;
 }
 
-/* Rewrites one end (src or dst) of an ordinary packet to (addr, port) and decrements its
- * TTL (the caller checked it is above 1). */
+/* Rewrites one end (src or dst) of an ordinary packet to (addr, port), and decrements its
+ * TTL if ttl (the caller checked it is above 1; a hairpinned packet's was, translating out). */
 static void
-rewrite(struct cgn_pkt *p, bool src, uint32_t addr, uint16_t port)
+rewrite(struct cgn_pkt *p, bool src, uint32_t addr, uint16_t port, bool ttl)
 {
 	uint8_t *ip = (uint8_t *)p->ip;
 	void *addr_field = ip + (src ? IP_SRC : IP_DST);
 	void *port_f = port_field(p->proto, p->l4, src);
-	uint16_t ttl_old = ld16(ip + 8), ttl_new = ttl_word_less_one(ip);
+	uint16_t ttl_old = ld16(ip + 8), ttl_new = ttl ? ttl_word_less_one(ip) : ttl_old;
 	uint32_t a_old = ld32(addr_field);
 	uint16_t port_old = ld16(port_f), port_new = rte_cpu_to_be_16(port);
-	uint32_t d_addr = delta32(a_old, addr);
+	uint32_t d_addr = cgn_cksum_delta32(a_old, addr);
 
 	memcpy(ip + 8, &ttl_new, 2);
 	memcpy(addr_field, &addr, 4);
 	memcpy(port_f, &port_new, 2);
-	apply((struct cks){ ip + IP_CKSUM, false }, d_addr + delta16(ttl_old, ttl_new));
+	apply((struct cks){ ip + IP_CKSUM, false }, d_addr + cgn_cksum_delta16(ttl_old, ttl_new));
 	/* ICMP has no pseudo-header: its checksum does not cover the addresses. */
-	uint32_t d_l4 = delta16(port_old, port_new) + (p->proto == IPPROTO_ICMP ? 0 : d_addr);
+	uint32_t d_l4 = cgn_cksum_delta16(port_old, port_new) + (p->proto == IPPROTO_ICMP ? 0 : d_addr);
 	apply(l4_cks(p->proto, p->l4, p->l4_len), d_l4);
 }
 
@@ -184,23 +154,12 @@ cgn_translate_fragment(struct cgn_pkt *p, uint32_t src, uint32_t dst)
 	/* No transport header here: the first fragment's carried the whole datagram's change. */
 	uint8_t *ip = (uint8_t *)p->ip;
 	uint16_t ttl_old = ld16(ip + 8), ttl_new = ttl_word_less_one(ip);
-	uint32_t d = delta32(ld32(ip + IP_SRC), src) + delta32(ld32(ip + IP_DST), dst) + delta16(ttl_old, ttl_new);
+	uint32_t d = cgn_cksum_delta32(ld32(ip + IP_SRC), src) + cgn_cksum_delta32(ld32(ip + IP_DST), dst) +
+		     cgn_cksum_delta16(ttl_old, ttl_new);
 	memcpy(ip + 8, &ttl_new, 2);
 	memcpy(ip + IP_SRC, &src, 4);
 	memcpy(ip + IP_DST, &dst, 4);
 	apply((struct cks){ ip + IP_CKSUM, false }, d);
-}
-
-/* Rewrites the destination of a packet whose TTL was already decremented. */
-static void
-rewrite_keep_ttl(struct cgn_pkt *p, uint32_t addr, uint16_t port)
-{
-	uint8_t *ip = (uint8_t *)p->ip;
-	struct cks ipc = { ip + IP_CKSUM, false };
-	struct cks l4c = l4_cks(p->proto, p->l4, p->l4_len);
-	struct cks pseudo = p->proto == IPPROTO_ICMP ? NONE : l4c;
-	patch32(ip + IP_DST, addr, ipc, pseudo, NONE);
-	patch16(port_field(p->proto, p->l4, false), rte_cpu_to_be_16(port), l4c, NONE);
 }
 
 /*
@@ -226,9 +185,9 @@ rewrite_error(struct cgn_pkt *p, bool outer_src, bool quoted_src, uint32_t addr,
 	uint16_t old_emb_l4c = emb_l4c.p ? ld16(emb_l4c.p) : 0;
 	patch32(eip + (quoted_src ? IP_SRC : IP_DST), addr, emb_ipc, emb_pseudo, icmp);
 	patch16(port_field(p->proto, p->emb_l4, quoted_src), rte_cpu_to_be_16(port), emb_l4c, icmp);
-	fix16(icmp, old_emb_ipc, ld16(emb_ipc.p));
+	apply(icmp, cgn_cksum_delta16(old_emb_ipc, ld16(emb_ipc.p)));
 	if (emb_l4c.p)
-		fix16(icmp, old_emb_l4c, ld16(emb_l4c.p));
+		apply(icmp, cgn_cksum_delta16(old_emb_l4c, ld16(emb_l4c.p)));
 }
 
 /* TTL and protocol share a 16-bit word of the header checksum. */
@@ -247,7 +206,7 @@ cgn_translate_out(struct cgn_pkt *p)
 		ttl_decrement(p);
 		rewrite_error(p, true, false, m->ext_addr, m->ext_port);
 	} else {
-		rewrite(p, true, m->ext_addr, m->ext_port);
+		rewrite(p, true, m->ext_addr, m->ext_port, true);
 	}
 }
 
@@ -260,12 +219,12 @@ cgn_translate_in(struct cgn_pkt *p)
 		ttl_decrement(p);
 		rewrite_error(p, false, true, internal, m->int_port);
 	} else {
-		rewrite(p, false, internal, m->int_port);
+		rewrite(p, false, internal, m->int_port, true);
 	}
 }
 
 void
 cgn_translate_hairpin(struct cgn_pkt *p, const struct cgn_mapping *m)
 {
-	rewrite_keep_ttl(p, cgn_addr_v4(&m->int_addr), m->int_port);
+	rewrite(p, false, cgn_addr_v4(&m->int_addr), m->int_port, false);
 }

@@ -13,17 +13,7 @@
 
 #include <rte_arp.h>
 
-#include "dp_env.h"
-
-static struct dp_env *E;
-static uint8_t frame[2048];
-
-static void
-setup(void)
-{
-	E = dp_env_get();
-	cr_assert_not_null(E, "the test data plane did not start");
-}
+#include "dp_test.h"
 
 TestSuite(repool, .init = setup);
 

@@ -13,18 +13,9 @@
 
 #include <rte_arp.h>
 
-#include "dp_env.h"
+#include "dp_test.h"
 
-static struct dp_env *E;
-static uint8_t frame[2048];
 static const struct rte_ether_addr GW_MAC = { { 2, 0, 0, 0, 8, 8 } }, HOST_MAC = { { 2, 0, 0, 0, 9, 5 } };
-
-static void
-setup(void)
-{
-	E = dp_env_get();
-	cr_assert_not_null(E, "the test data plane did not start");
-}
 
 TestSuite(route, .init = setup);
 

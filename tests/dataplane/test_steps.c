@@ -10,17 +10,7 @@
 #include <string.h>
 
 #include "cgn_cksum.h"
-#include "dp_env.h"
-
-static struct dp_env *E;
-static uint8_t frame[2048];
-
-static void
-setup(void)
-{
-	E = dp_env_get();
-	cr_assert_not_null(E, "the test data plane did not start");
-}
+#include "dp_test.h"
 
 TestSuite(classify, .init = setup);
 TestSuite(translate, .init = setup);
