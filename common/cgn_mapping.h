@@ -6,9 +6,9 @@
  * A mapping is one object reachable by two keys (pf: key[PF_SK_STACK] / key[PF_SK_WIRE]):
  *   inside key  = (internal address, internal port, protocol)   → used outbound, in2out
  *   outside key = (external address, external port, protocol)   → used inbound,  out2in
- * Each key lives in its side's rte_hash (dataplane/cgn_table.h) and points at the same entry.
- * Internal addresses are
- * 16 octets (IPv4 mapped), so NAT64 subscribers (RFC 6146) need no new layout.
+ * Each key leads to the same entry from its side of the table (dataplane/cgn_table.h), which
+ * compares keys with the entry's own endpoints. Internal addresses are 16 octets (IPv4
+ * mapped), so NAT64 subscribers (RFC 6146) need no new layout.
  *
  * Lifetimes are absolute times in milliseconds of CLOCK_MONOTONIC (cgn_clock_ms()), the one
  * clock every thread of cgnatd reads.
@@ -36,9 +36,9 @@ enum cgn_key_side {
 };
 
 /*
- * A hash key of the shared table. Keep in sync with cgn_key_make(): no padding holes, every
- * octet is written, so keys compare and hash by their bytes. 32 octets: rte_hash compares
- * keys of that size with vector instructions (a 24-octet key fell back to memcmp).
+ * A key of the shared table. Keep in sync with cgn_key_make(): no padding holes, every
+ * octet is written, so keys hash by their bytes (rte_hash_crc, four 8-octet steps). The table
+ * compares a key with the entry's endpoints (cgn_table_key_matches), never stores it.
  */
 struct cgn_key {
 	struct cgn_addr addr; /* internal (inside key) or external (outside key) address */
@@ -119,8 +119,8 @@ _Static_assert(sizeof(struct cgn_filter) == 20, "struct cgn_filter has no paddin
 
 /*
  * One entry of the shared table: 192 octets, three cache lines. Line 0 holds all a packet
- * needs, whichever way it goes: both endpoints (the keys themselves live in the hash's key
- * store; cgn_mapping_in_key()/_out_key() rebuild them), flags, activity and lifetime. Lines 1
+ * needs, whichever way it goes: both endpoints (a lookup compares its key with them; the
+ * table stores no keys, cgn_mapping_in_key()/_out_key() rebuild them), flags, activity and lifetime. Lines 1
  * and 2 hold the FILTER set, read only for inbound packets of filtered mappings, and the nonce.
  *
  * Writers: the worker that applies a ring message (add/replace/del), the control thread never.
@@ -142,7 +142,7 @@ struct cgn_mapping {
 	uint8_t n_filters;      /* entries of filters[] in force; 0 = endpoint-independent */
 	uint16_t flags;         /* CGN_MAP_* */
 	uint8_t tcp_state;      /* CGN_TCP_* (workers, relaxed); implicit TCP mappings' timeout */
-	uint8_t refcnt;         /* table keys still pointing here (dataplane/cgn_table.c) */
+	uint8_t reserved1;
 	uint16_t reserved0;
 	uint32_t domain;        /* routing domain of both keys; 0 until VRFs exist */
 	uint32_t subscriber;    /* subscriber index (common/cgn_portblock.h) */

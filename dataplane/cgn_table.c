@@ -1,33 +1,38 @@
 /*
- * The shared translation table (see cgn_table.h).
+ * The shared translation table (see cgn_table.h): buckets, writers under the spinlock, RCU
+ * reclamation of removed entries.
  */
 #include "cgn_table.h"
 
 #include <errno.h>
 #include <stdio.h>
 
+#include <rte_debug.h>
 #include <rte_errno.h>
-#include <rte_hash_crc.h>
 #include <rte_malloc.h>
 
 #define STAT_ADD(t, field) __atomic_fetch_add(&(t)->stats.field, 1, __ATOMIC_RELAXED)
 
-/* Called by rte_hash once a deleted key's grace period is over: drop one reference. */
-static void
-entry_release(void *ctx, void *data)
-{
-	struct cgn_table *t = ctx;
-	struct cgn_mapping *m = data;
+#define SIG_MASK (~((UINT64_C(1) << 48) - 1))
 
-	if (__atomic_sub_fetch(&m->refcnt, 1, __ATOMIC_ACQ_REL) == 0) {
-		rte_mempool_put(t->entries, m);
-		STAT_ADD(t, freed);
-	}
+static uint32_t
+buckets_for(uint32_t capacity)
+{
+	/* At least capacity / 4 buckets of 7 slots: no side more than 57 % full. */
+	uint32_t want = capacity / 4 + 1;
+	return want <= 1 ? 2 : rte_align32pow2(want);
 }
 
-/* Called by the defer queue once a replaced entry's grace period is over. */
+uint64_t
+cgn_table_memsize(uint32_t capacity)
+{
+	return 2ull * buckets_for(capacity) * sizeof(struct cgn_table_bucket) +
+	       (uint64_t)capacity * sizeof(struct cgn_mapping);
+}
+
+/* Called by the defer queue once removed entries' grace period is over. */
 static void
-replaced_free(void *ctx, void *elems, unsigned int n)
+retired_free(void *ctx, void *elems, unsigned int n)
 {
 	struct cgn_table *t = ctx;
 	struct cgn_mapping **m = elems;
@@ -46,6 +51,7 @@ cgn_table_create(const char *name, uint32_t capacity, uint32_t max_readers, int 
 		return NULL;
 	t->capacity = capacity;
 	t->max_readers = max_readers;
+	rte_spinlock_init(&t->write_lock);
 
 	size_t rcu_size = rte_rcu_qsbr_get_memsize(max_readers);
 	t->rcu = rte_zmalloc_socket("cgn_rcu", rcu_size, RTE_CACHE_LINE_SIZE, socket_id);
@@ -58,43 +64,28 @@ cgn_table_create(const char *name, uint32_t capacity, uint32_t max_readers, int 
 	if (t->entries == NULL)
 		goto fail;
 
+	uint32_t nb = buckets_for(capacity);
+	t->mask = nb - 1;
 	for (int side = 0; side < 2; side++) {
-		snprintf(objname, sizeof(objname), "%s_%s", name, side == CGN_SIDE_INSIDE ? "in" : "out");
-		struct rte_hash_parameters hp = {
-			.name = objname,
-			.entries = capacity,
-			.key_len = sizeof(struct cgn_key),
-			.hash_func = rte_hash_crc,
-			.socket_id = socket_id,
-			.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF |
-				      RTE_HASH_EXTRA_FLAGS_MULTI_WRITER_ADD | RTE_HASH_EXTRA_FLAGS_EXT_TABLE,
-		};
-		t->hash[side] = rte_hash_create(&hp);
-		if (t->hash[side] == NULL)
-			goto fail;
-		struct rte_hash_rcu_config rc = {
-			.v = t->rcu,
-			.mode = RTE_HASH_QSBR_MODE_DQ,
-			.key_data_ptr = t,
-			.free_key_data_func = entry_release,
-		};
-		if (rte_hash_rcu_qsbr_add(t->hash[side], &rc) != 0)
+		t->buckets[side] = rte_zmalloc_socket("cgn_buckets", (size_t)nb * sizeof(struct cgn_table_bucket),
+						      RTE_CACHE_LINE_SIZE, socket_id);
+		if (t->buckets[side] == NULL)
 			goto fail;
 	}
 
-	snprintf(objname, sizeof(objname), "%s_repl", name);
+	snprintf(objname, sizeof(objname), "%s_retired", name);
 	struct rte_rcu_qsbr_dq_parameters dqp = {
 		.name = objname,
 		.size = capacity,
 		.esize = sizeof(struct cgn_mapping *),
 		.trigger_reclaim_limit = 32,
 		.max_reclaim_size = 64,
-		.free_fn = replaced_free,
+		.free_fn = retired_free,
 		.p = t,
 		.v = t->rcu,
 	};
-	t->replaced = rte_rcu_qsbr_dq_create(&dqp);
-	if (t->replaced == NULL)
+	t->retired = rte_rcu_qsbr_dq_create(&dqp);
+	if (t->retired == NULL)
 		goto fail;
 	return t;
 
@@ -108,23 +99,106 @@ cgn_table_free(struct cgn_table *t)
 {
 	if (t == NULL)
 		return;
-	/* Readers are gone: entries still in the table are simply dropped with the pool. */
-	if (t->replaced)
-		rte_rcu_qsbr_dq_delete(t->replaced);
-	rte_hash_free(t->hash[0]);
-	rte_hash_free(t->hash[1]);
+	/* Readers are gone: entries still in the table or the queue go with the pool. */
+	if (t->retired)
+		rte_rcu_qsbr_dq_delete(t->retired);
+	rte_free(t->buckets[0]);
+	rte_free(t->buckets[1]);
 	rte_mempool_free(t->entries);
 	rte_free(t->rcu);
 	rte_free(t);
+}
+
+struct cgn_mapping *
+cgn_table_lookup_hashed(const struct cgn_table *t, const struct cgn_key *key, uint32_t hash)
+{
+	const struct cgn_table_bucket *base = t->buckets[key->side & 1];
+	const struct cgn_table_bucket *home = &base[hash & t->mask];
+	uint64_t sig = cgn_table_sig(hash);
+	uint32_t probe = __atomic_load_n(&home->probe, __ATOMIC_ACQUIRE);
+
+	for (uint32_t d = 0; d <= probe; d++) {
+		const struct cgn_table_bucket *b = &base[(hash + d) & t->mask];
+		for (unsigned s = 0; s < CGN_TABLE_SLOTS; s++) {
+			uint64_t w = __atomic_load_n(&b->slot[s], __ATOMIC_ACQUIRE);
+			if (w != 0 && (w & SIG_MASK) == sig && cgn_table_key_matches(cgn_table_slot_entry(w), key))
+				return cgn_table_slot_entry(w);
+		}
+	}
+	return NULL;
+}
+
+struct cgn_mapping *
+cgn_table_lookup(const struct cgn_table *t, const struct cgn_key *key)
+{
+	return cgn_table_lookup_hashed(t, key, cgn_table_hash(key));
+}
+
+/* Writer: @return the slot holding key's entry, or NULL. */
+static uint64_t *
+slot_of(struct cgn_table *t, const struct cgn_key *key)
+{
+	uint32_t hash = cgn_table_hash(key);
+	struct cgn_table_bucket *base = t->buckets[key->side & 1];
+	uint64_t sig = cgn_table_sig(hash);
+
+	for (uint32_t d = 0; d <= base[hash & t->mask].probe; d++) {
+		struct cgn_table_bucket *b = &base[(hash + d) & t->mask];
+		for (unsigned s = 0; s < CGN_TABLE_SLOTS; s++) {
+			uint64_t w = b->slot[s];
+			if (w != 0 && (w & SIG_MASK) == sig && cgn_table_key_matches(cgn_table_slot_entry(w), key))
+				return &b->slot[s];
+		}
+	}
+	return NULL;
+}
+
+/* Writer: publishes m under key in the first free slot from its home bucket on. */
+static int
+slot_insert(struct cgn_table *t, const struct cgn_key *key, struct cgn_mapping *m)
+{
+	uint32_t hash = cgn_table_hash(key);
+	struct cgn_table_bucket *base = t->buckets[key->side & 1];
+	struct cgn_table_bucket *home = &base[hash & t->mask];
+	uint64_t word = cgn_table_sig(hash) | (uint64_t)(uintptr_t)m >> 6;
+
+	for (uint32_t d = 0; d <= CGN_TABLE_MAX_PROBE; d++) {
+		struct cgn_table_bucket *b = &base[(hash + d) & t->mask];
+		for (unsigned s = 0; s < CGN_TABLE_SLOTS; s++) {
+			if (b->slot[s] != 0)
+				continue;
+			/* Readers must look this far before they can find the key there. */
+			if (d > home->probe)
+				__atomic_store_n(&home->probe, d, __ATOMIC_RELEASE);
+			__atomic_store_n(&b->slot[s], word, __ATOMIC_RELEASE);
+			return 0;
+		}
+	}
+	return -ENOSPC;
+}
+
+/* Writer: hands a removed entry to RCU; it returns to the pool after a grace period. */
+static void
+retire(struct cgn_table *t, struct cgn_mapping *m)
+{
+	if (rte_rcu_qsbr_dq_enqueue(t->retired, &m) != 0) {
+		/* Full: free what has waited out its grace period (it does not wait) and try
+		 * again. The queue holds a table's worth: this cannot fail unless readers stall;
+		 * then the entry is never returned, rather than returned early. */
+		cgn_table_reclaim(t);
+		if (rte_rcu_qsbr_dq_enqueue(t->retired, &m) != 0)
+			STAT_ADD(t, retire_leaked);
+	}
 }
 
 static int
 table_add(struct cgn_table *t, const struct cgn_mapping *src)
 {
 	void *obj;
-
 	struct cgn_key in = cgn_mapping_in_key(src), out = cgn_mapping_out_key(src);
-	if (rte_hash_lookup(t->hash[CGN_SIDE_INSIDE], &in) >= 0) {
+
+	/* An outside key present already is another mapping's endpoint: never share it. */
+	if (slot_of(t, &in) != NULL || slot_of(t, &out) != NULL) {
 		STAT_ADD(t, add_exists);
 		return -EEXIST;
 	}
@@ -134,18 +208,18 @@ table_add(struct cgn_table *t, const struct cgn_mapping *src)
 	}
 	struct cgn_mapping *m = obj;
 	*m = *src;
-	m->refcnt = 2;
+	RTE_VERIFY((uintptr_t)m < (UINT64_C(1) << 54)); /* fits a slot (address >> 6 in 48 bits) */
 
 	/* Publish the outside key first: a reader that finds the inside key can then always
-	 * answer the return traffic. rte_hash's LF add is a release store of the data. */
-	if (rte_hash_add_key_data(t->hash[CGN_SIDE_OUTSIDE], &out, m) < 0) {
-		rte_mempool_put(t->entries, m);
+	 * answer the return traffic. */
+	if (slot_insert(t, &out, m) != 0) {
+		rte_mempool_put(t->entries, m); /* never published */
 		STAT_ADD(t, add_no_slot);
 		return -ENOSPC;
 	}
-	if (rte_hash_add_key_data(t->hash[CGN_SIDE_INSIDE], &in, m) < 0) {
-		m->refcnt = 1; /* only the outside key will be released */
-		rte_hash_del_key(t->hash[CGN_SIDE_OUTSIDE], &out);
+	if (slot_insert(t, &in, m) != 0) {
+		__atomic_store_n(slot_of(t, &out), 0, __ATOMIC_RELEASE);
+		retire(t, m); /* a reader may have found it by its outside key */
 		STAT_ADD(t, add_no_slot);
 		return -ENOSPC;
 	}
@@ -158,14 +232,16 @@ table_add(struct cgn_table *t, const struct cgn_mapping *src)
 static int
 table_replace(struct cgn_table *t, const struct cgn_mapping *src)
 {
-	void *old, *obj;
+	void *obj;
 	struct cgn_key in = cgn_mapping_in_key(src), out = cgn_mapping_out_key(src);
-	if (rte_hash_lookup_data(t->hash[CGN_SIDE_INSIDE], &in, &old) < 0) {
+	uint64_t *in_slot = slot_of(t, &in);
+	if (in_slot == NULL) {
 		STAT_ADD(t, missing);
 		return -ENOENT;
 	}
-	const struct cgn_mapping *o = old;
-	if (o->ext_addr != src->ext_addr || o->ext_port != src->ext_port) {
+	const struct cgn_mapping *o = cgn_table_slot_entry(*in_slot);
+	uint64_t *out_slot = slot_of(t, &out);
+	if (out_slot == NULL || cgn_table_slot_entry(*out_slot) != o) {
 		/* Not the mapping the sender meant (it went, and came back elsewhere): the new
 		 * entry's outside key would not replace the old one's. */
 		STAT_ADD(t, replace_mismatch);
@@ -177,85 +253,96 @@ table_replace(struct cgn_table *t, const struct cgn_mapping *src)
 	}
 	struct cgn_mapping *m = obj;
 	*m = *src;
-	m->refcnt = 2;
 	/* What the workers learned of the traffic stays. */
 	m->last_out_ms = __atomic_load_n(&o->last_out_ms, __ATOMIC_RELAXED);
 	m->tcp_state = __atomic_load_n(&o->tcp_state, __ATOMIC_RELAXED);
 	m->closed_ms = __atomic_load_n(&o->closed_ms, __ATOMIC_RELAXED);
 	m->closed_peer = __atomic_load_n(&o->closed_peer, __ATOMIC_RELAXED);
 	m->closed_port = __atomic_load_n(&o->closed_port, __ATOMIC_RELAXED);
-	/* An existing key's data is replaced with one atomic store (LF mode). */
-	rte_hash_add_key_data(t->hash[CGN_SIDE_OUTSIDE], &out, m);
-	rte_hash_add_key_data(t->hash[CGN_SIDE_INSIDE], &in, m);
-	if (rte_rcu_qsbr_dq_enqueue(t->replaced, &old) != 0) {
-		/* Full: free what has waited out its grace period (it does not wait) and try
-		 * again. The queue holds a table's worth: this cannot fail unless readers stall;
-		 * then the entry is never returned, rather than returned early. */
-		rte_rcu_qsbr_dq_reclaim(t->replaced, UINT32_MAX, NULL, NULL, NULL);
-		if (rte_rcu_qsbr_dq_enqueue(t->replaced, &old) != 0)
-			STAT_ADD(t, replace_leaked);
-	}
+	/* Same keys, same signatures: only the address part of each word changes. */
+	__atomic_store_n(out_slot, (*out_slot & SIG_MASK) | (uint64_t)(uintptr_t)m >> 6, __ATOMIC_RELEASE);
+	__atomic_store_n(in_slot, (*in_slot & SIG_MASK) | (uint64_t)(uintptr_t)m >> 6, __ATOMIC_RELEASE);
+	retire(t, (struct cgn_mapping *)(uintptr_t)o);
 	STAT_ADD(t, replaces);
+	return 0;
+}
+
+static int
+table_del(struct cgn_table *t, const struct cgn_key *in)
+{
+	uint64_t *in_slot = slot_of(t, in);
+	if (in_slot == NULL) {
+		STAT_ADD(t, missing);
+		return -ENOENT;
+	}
+	struct cgn_mapping *m = cgn_table_slot_entry(*in_slot);
+	struct cgn_key out = cgn_mapping_out_key(m);
+	uint64_t *out_slot = slot_of(t, &out);
+	__atomic_store_n(in_slot, 0, __ATOMIC_RELEASE);
+	if (out_slot != NULL && cgn_table_slot_entry(*out_slot) == m)
+		__atomic_store_n(out_slot, 0, __ATOMIC_RELEASE);
+	retire(t, m);
+	STAT_ADD(t, dels);
 	return 0;
 }
 
 int
 cgn_table_apply(struct cgn_table *t, const struct cgn_ring_msg *msg)
 {
-	void *data;
 	struct cgn_key in = cgn_mapping_in_key(&msg->m);
+	int rc = 0;
 
+	rte_spinlock_lock(&t->write_lock);
 	switch (msg->op) {
 	case CGN_MSG_ADD:
-		return table_add(t, &msg->m);
-	case CGN_MSG_REFRESH:
-		if (rte_hash_lookup_data(t->hash[CGN_SIDE_INSIDE], &in, &data) < 0)
+		rc = table_add(t, &msg->m);
+		break;
+	case CGN_MSG_REFRESH: {
+		uint64_t *slot = slot_of(t, &in);
+		if (slot == NULL) {
+			STAT_ADD(t, missing);
+			rc = -ENOENT;
 			break;
-		__atomic_store_n(&((struct cgn_mapping *)data)->expire_ms, msg->m.expire_ms, __ATOMIC_RELAXED);
-		__atomic_store_n(&((struct cgn_mapping *)data)->lifetime_s, msg->m.lifetime_s, __ATOMIC_RELAXED);
+		}
+		struct cgn_mapping *m = cgn_table_slot_entry(*slot);
+		__atomic_store_n(&m->expire_ms, msg->m.expire_ms, __ATOMIC_RELAXED);
+		__atomic_store_n(&m->lifetime_s, msg->m.lifetime_s, __ATOMIC_RELAXED);
 		STAT_ADD(t, refreshes);
-		return 0;
-	case CGN_MSG_REPLACE:
-		return table_replace(t, &msg->m);
-	case CGN_MSG_DEL:
-		if (rte_hash_lookup_data(t->hash[CGN_SIDE_INSIDE], &in, &data) < 0)
-			break;
-		struct cgn_key out = cgn_mapping_out_key(data);
-		rte_hash_del_key(t->hash[CGN_SIDE_INSIDE], &in);
-		rte_hash_del_key(t->hash[CGN_SIDE_OUTSIDE], &out);
-		STAT_ADD(t, dels);
-		return 0;
-	default:
-		return -EINVAL;
+		break;
 	}
-	STAT_ADD(t, missing);
-	return -ENOENT;
-}
-
-struct cgn_mapping *
-cgn_table_lookup(const struct cgn_table *t, const struct cgn_key *key)
-{
-	void *data;
-	return rte_hash_lookup_data(t->hash[key->side & 1], key, &data) >= 0 ? data : NULL;
+	case CGN_MSG_REPLACE:
+		rc = table_replace(t, &msg->m);
+		break;
+	case CGN_MSG_DEL:
+		rc = table_del(t, &in);
+		break;
+	default:
+		rc = -EINVAL;
+	}
+	rte_spinlock_unlock(&t->write_lock);
+	return rc;
 }
 
 struct cgn_mapping *
 cgn_table_next(const struct cgn_table *t, uint32_t *cursor)
 {
-	const void *key;
-	void *data;
-
-	while (rte_hash_iterate(t->hash[CGN_SIDE_INSIDE], &key, &data, cursor) >= 0) {
-		if (data != NULL)
-			return data;
+	for (uint32_t end = cgn_table_slots(t); *cursor < end;) {
+		struct cgn_mapping *m = cgn_table_slot(t, (*cursor)++);
+		if (m != NULL)
+			return m;
 	}
 	return NULL;
+}
+
+void
+cgn_table_reclaim(struct cgn_table *t)
+{
+	rte_rcu_qsbr_dq_reclaim(t->retired, UINT32_MAX, NULL, NULL, NULL);
 }
 
 uint32_t
 cgn_table_count(const struct cgn_table *t)
 {
-	/* Not rte_hash_count(): it still counts deleted keys waiting for their grace period. */
 	uint64_t adds = __atomic_load_n(&t->stats.adds, __ATOMIC_RELAXED);
 	uint64_t dels = __atomic_load_n(&t->stats.dels, __ATOMIC_RELAXED);
 	return adds > dels ? (uint32_t)(adds - dels) : 0;

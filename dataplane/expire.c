@@ -40,23 +40,24 @@ cgn_expire(struct cgn_worker *w, uint64_t now)
 {
 	struct cgn_dataplane *dp = w->dp;
 	const struct cgn_config *cfg = dp->cfg;
-	const void *key;
-	void *data;
-
 	for (uint32_t visited = 0; visited < cfg->dataplane.expire_budget; visited++) {
-		int32_t pos = rte_hash_iterate(dp->table->hash[CGN_SIDE_INSIDE], &key, &data, &w->expire_cursor);
-		if (pos < 0) {
+		if (w->expire_cursor >= cgn_table_slots(dp->table)) {
 			w->expire_cursor = 0; /* the whole table seen: start again next time */
 			return;
 		}
-		const struct cgn_key *k = key;
-		struct cgn_mapping *m = data;
+		struct cgn_mapping *m = cgn_table_slot(dp->table, w->expire_cursor++);
+		if (m == NULL)
+			continue;
 		/* Every change of a mapping is made by one worker: the one whose ring carries the
 		 * control thread's messages for its inside key (cgn_dataplane_push), so an expiry
 		 * never races a REPLACE (a PCP MAP adopting this implicit mapping). */
-		if (m == NULL || !cgn_mapping_workers_own(m->flags) ||
-		    (dp->n_workers > 1 && cgn_table_hash(k) % dp->n_workers != w->index))
+		if (!cgn_mapping_workers_own(m->flags))
 			continue;
+		if (dp->n_workers > 1) {
+			struct cgn_key k = cgn_mapping_in_key(m);
+			if (cgn_table_hash(&k) % dp->n_workers != w->index)
+				continue;
+		}
 		uint64_t last = __atomic_load_n(&m->last_out_ms, __ATOMIC_RELAXED);
 		if (now < last + cgn_idle_timeout_ms(cfg, m->proto, __atomic_load_n(&m->tcp_state, __ATOMIC_RELAXED)))
 			continue;

@@ -255,8 +255,7 @@ cgn_nat44_burst(struct cgn_worker *w, uint16_t port, struct rte_mbuf **pkts, uin
 {
 	struct cgn_dataplane *dp = w->dp;
 	struct cgn_pkt ctx[CGN_RX_BURST];
-	const void *keys[CGN_RX_BURST];
-	void *data[CGN_RX_BURST];
+	struct cgn_mapping *candidate[CGN_RX_BURST];
 	uint16_t live[CGN_RX_BURST];
 	uint16_t k = 0, sent = 0;
 	int16_t pi = dp->port_index[port];
@@ -287,24 +286,19 @@ cgn_nat44_burst(struct cgn_worker *w, uint16_t port, struct rte_mbuf **pkts, uin
 			later[n_later++] = i;
 			continue;
 		}
-		keys[k] = &p->key;
+		cgn_table_prefetch(dp->table, side, p->hash); /* lookup stage 1 */
 		live[k++] = i;
 	}
 	if (k == 0 && n_later == 0)
 		return 0;
 
-	/* One bulk lookup for the burst. */
-	uint64_t hits = 0;
-	if (k)
-		rte_hash_lookup_bulk_data(dp->table->hash[side], keys, k, &hits, data);
-	for (uint16_t j = 0; j < k; j++) {
-		if (hits & (1ull << j))
-			rte_prefetch0(data[j]);
-	}
+	/* Lookup stage 2 for the burst: every entry it may need on its way into the cache. */
+	for (uint16_t j = 0; j < k; j++)
+		candidate[j] = cgn_table_candidate(dp->table, side, ctx[live[j]].hash);
 
 	for (uint16_t j = 0; j < k; j++) {
 		struct cgn_pkt *p = &ctx[live[j]];
-		p->map = (hits & (1ull << j)) ? data[j] : NULL;
+		p->map = cgn_table_confirm(dp->table, &p->key, p->hash, candidate[j]); /* stage 3 */
 		enum cgn_verdict v = side == CGN_SIDE_INSIDE ? outbound(w, p) : inbound(w, p);
 		if (v != CGN_TX) {
 			if (unlikely(p->frag == CGN_FRAG_FIRST))

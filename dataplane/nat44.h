@@ -4,7 +4,7 @@
  * (nat44.c), reading like RFC 4787/5382/5508's algorithm:
  *
  *   classify (classify.c)  parse Ethernet/IPv4/L4 with bounds; build the lookup key
- *   lookup   (nat44.c)     bulk rte_hash lookup of the whole burst
+ *   lookup   (nat44.c)     the shared table's three lookup stages over the whole burst (cgn_table.h)
  *   session  (session.c)   slow path: an outbound miss creates an implicit mapping
  *   filter   (nat44.c)     inbound: the mapping's FILTERs (RFC 6887 §13.3); implicit
  *                          mappings by nat.filtering: EIF, ADF or APDF (RFC 4787 REQ-8)
@@ -75,6 +75,7 @@ struct cgn_pkt {
 	uint16_t in_port;           /* DPDK port it came from */
 	uint16_t out_port;          /* DPDK port it leaves by */
 	struct cgn_key key;         /* the lookup key (keep in sync with struct cgn_key) */
+	uint32_t hash;              /* cgn_table_hash(&key), set with it */
 	struct cgn_mapping *map;    /* the mapping found or created */
 	struct cgn_frag_key fkey;   /* fragments: their datagram, before translation */
 };

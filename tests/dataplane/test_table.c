@@ -1,0 +1,436 @@
+/*
+ * The shared table on its own (dataplane/cgn_table.h): both keys of a mapping, keys never
+ * shared, the three burst stages, overflow past a full home bucket and refusal when every
+ * bucket it may use is full, REPLACE, the slot walk, RCU reclamation, and lock-free readers
+ * against a writer thread. Each test makes its own small table (EAL from dp_env); the test
+ * thread is reader 0 of it.
+ */
+#define _GNU_SOURCE /* pthread_setaffinity_np */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include <rte_cycles.h>
+#include <rte_pause.h>
+
+#include "dp_test.h"
+
+TestSuite(table, .init = setup);
+
+static struct cgn_table *
+table_new(uint32_t capacity)
+{
+	static unsigned n;
+	char name[16];
+	snprintf(name, sizeof(name), "tt%u", n++);
+	struct cgn_table *t = cgn_table_create(name, capacity, 2, 0);
+	cr_assert_not_null(t);
+	cgn_table_reader_online(t, 0);
+	return t;
+}
+
+static void
+table_done(struct cgn_table *t)
+{
+	cgn_table_reader_offline(t, 0);
+	cgn_table_free(t);
+}
+
+/* Subscriber 100.64.0.0 + sub, internal port, external 203.0.113.1:ext. */
+static struct cgn_key
+in_key(uint32_t sub, uint16_t port)
+{
+	struct cgn_key k;
+	cgn_key_set_v4(&k, htonl(0x64400000u + sub), port, IPPROTO_UDP, CGN_SIDE_INSIDE);
+	return k;
+}
+
+static struct cgn_key
+out_key(uint16_t ext)
+{
+	struct cgn_key k;
+	cgn_key_set_v4(&k, htonl(0xcb007101u), ext, IPPROTO_UDP, CGN_SIDE_OUTSIDE);
+	return k;
+}
+
+static int
+apply(struct cgn_table *t, enum cgn_msg_op op, const struct cgn_key *in, uint16_t ext)
+{
+	struct cgn_ring_msg msg = { .op = op };
+	cgn_mapping_set(&msg.m, in, htonl(0xcb007101u), ext);
+	msg.m.flags = CGN_MAP_IMPLICIT;
+	return cgn_table_apply(t, &msg);
+}
+
+/* The burst path: all three stages over n keys, as nat44.c runs them. */
+static void
+lookup_burst(const struct cgn_table *t, const struct cgn_key *keys, unsigned n, struct cgn_mapping **maps)
+{
+	uint32_t hash[64];
+	struct cgn_mapping *cand[64];
+	for (unsigned i = 0; i < n; i++) {
+		hash[i] = cgn_table_hash(&keys[i]);
+		cgn_table_prefetch(t, keys[i].side, hash[i]);
+	}
+	for (unsigned i = 0; i < n; i++)
+		cand[i] = cgn_table_candidate(t, keys[i].side, hash[i]);
+	for (unsigned i = 0; i < n; i++)
+		maps[i] = cgn_table_confirm(t, &keys[i], hash[i], cand[i]);
+}
+
+Test(table, hash_from_values_is_the_key_hash)
+{
+	uint32_t x = 12345;
+	for (int i = 0; i < 10000; i++) {
+		x = x * 1103515245u + 12345u;
+		uint32_t v4 = x;
+		uint16_t port = (uint16_t)(x >> 7);
+		uint8_t proto = (uint8_t[]){ IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP }[i % 3];
+		enum cgn_key_side side = (enum cgn_key_side)(i & 1);
+		struct cgn_key k;
+		cgn_key_set_v4(&k, v4, port, proto, side);
+		cr_assert_eq(cgn_table_hash_v4(v4, port, proto, side), cgn_table_hash(&k), "case %d", i);
+	}
+}
+
+/* CRC32-C alone left bit 0 constant over these keys: half the buckets empty, every key on
+ * one worker's ring. */
+Test(table, the_hash_spreads_structured_keys)
+{
+	static unsigned bucket[256];
+	unsigned odd = 0;
+	for (uint32_t i = 0; i < 256 * 1024; i++) {
+		struct cgn_key k = in_key(i % 256, (uint16_t)(7 + i / 256));
+		uint32_t h = cgn_table_hash(&k);
+		bucket[h & 255]++;
+		odd += h & 1;
+	}
+	for (unsigned b = 0; b < 256; b++)
+		cr_assert(bucket[b] > 1024 * 3 / 4 && bucket[b] < 1024 * 5 / 4, "bucket %u: %u keys of a mean 1024", b, bucket[b]);
+	cr_assert(odd > 128 * 1024 * 9 / 10 && odd < 128 * 1024 * 11 / 10, "%u odd hashes of 262144", odd);
+}
+
+Test(table, both_keys_lead_to_one_entry)
+{
+	struct cgn_table *t = table_new(64);
+	struct cgn_key in = in_key(1, 5000), out = out_key(1100);
+	cr_assert_eq(apply(t, CGN_MSG_ADD, &in, 1100), 0);
+
+	struct cgn_mapping *m = cgn_table_lookup(t, &in);
+	cr_assert_not_null(m);
+	cr_assert_eq(cgn_table_lookup(t, &out), m);
+	cr_assert_eq(m->ext_port, 1100);
+	cr_assert_eq(m->int_port, 5000);
+	/* The same endpoint on the other side, another port or protocol: nothing. */
+	struct cgn_key wrong_side = in;
+	wrong_side.side = CGN_SIDE_OUTSIDE;
+	cr_assert_null(cgn_table_lookup(t, &wrong_side));
+	struct cgn_key other_port = in_key(1, 5001);
+	cr_assert_null(cgn_table_lookup(t, &other_port));
+	struct cgn_key tcp = in;
+	tcp.proto = IPPROTO_TCP;
+	cr_assert_null(cgn_table_lookup(t, &tcp));
+	cr_assert_eq(cgn_table_count(t), 1);
+
+	cr_assert_eq(apply(t, CGN_MSG_DEL, &in, 1100), 0);
+	cr_assert_null(cgn_table_lookup(t, &in));
+	cr_assert_null(cgn_table_lookup(t, &out));
+	cr_assert_eq(apply(t, CGN_MSG_DEL, &in, 1100), -ENOENT);
+	cr_assert_eq(cgn_table_count(t), 0);
+	table_done(t);
+}
+
+Test(table, a_key_is_never_shared)
+{
+	struct cgn_table *t = table_new(64);
+	struct cgn_key a = in_key(1, 5000), b = in_key(2, 5000);
+	cr_assert_eq(apply(t, CGN_MSG_ADD, &a, 1100), 0);
+	unsigned avail = rte_mempool_avail_count(t->entries);
+	cr_assert_eq(apply(t, CGN_MSG_ADD, &a, 1200), -EEXIST, "the same inside key");
+	cr_assert_eq(apply(t, CGN_MSG_ADD, &b, 1100), -EEXIST, "another subscriber, the same external endpoint");
+	cr_assert_eq(t->stats.add_exists, 2);
+	cr_assert_eq(rte_mempool_avail_count(t->entries), avail, "no entry taken by a refused add");
+	struct cgn_key out = out_key(1100);
+	cr_assert_eq(cgn_table_lookup(t, &out), cgn_table_lookup(t, &a));
+	cr_assert_null(cgn_table_lookup(t, &b));
+	table_done(t);
+}
+
+/* n inside keys whose home is bucket 0 (subscribers 0-255, port 7 up). */
+static unsigned
+keys_homed_at_zero(const struct cgn_table *t, struct cgn_key *keys, unsigned n)
+{
+	unsigned found = 0;
+	for (uint32_t i = 0; i < 256 * 1024 && found < n; i++) {
+		struct cgn_key k = in_key(i % 256, (uint16_t)(7 + i / 256));
+		if ((cgn_table_hash(&k) & t->mask) == 0)
+			keys[found++] = k;
+	}
+	return found;
+}
+
+Test(table, a_full_home_overflows_to_the_next_buckets_then_refuses)
+{
+	struct cgn_table *t = table_new(512); /* 128 buckets a side */
+	enum { FIT = CGN_TABLE_SLOTS * (CGN_TABLE_MAX_PROBE + 1) };
+	struct cgn_key home0[FIT + 1];
+	cr_assert_eq(keys_homed_at_zero(t, home0, FIT + 1), FIT + 1);
+
+	struct cgn_key keys[64];
+	struct cgn_mapping *maps[64];
+	for (unsigned i = 0; i < FIT; i++) {
+		keys[0] = home0[i];
+		cr_assert_eq(apply(t, CGN_MSG_ADD, &keys[0], (uint16_t)(1024 + i)), 0,
+			     "key %u of %u homed at bucket 0", i, FIT);
+	}
+	cr_assert_eq(t->buckets[CGN_SIDE_INSIDE][0].probe, CGN_TABLE_MAX_PROBE);
+
+	/* Every one is found, alone and through the burst stages. */
+	for (unsigned i = 0; i < FIT; i++) {
+		keys[i % 64] = home0[i];
+		if (i % 64 == 63 || i == FIT - 1) {
+			unsigned n = i % 64 + 1;
+			lookup_burst(t, keys, n, maps);
+			for (unsigned j = 0; j < n; j++) {
+				cr_assert_not_null(maps[j], "key %u", i - n + 1 + j);
+				cr_assert(cgn_table_key_matches(maps[j], &keys[j]));
+				cr_assert_eq(maps[j], cgn_table_lookup(t, &keys[j]));
+			}
+		}
+	}
+	unsigned avail = rte_mempool_avail_count(t->entries);
+	struct cgn_key last = home0[FIT];
+	cr_assert_eq(apply(t, CGN_MSG_ADD, &last, 2000), -ENOSPC, "home and the next %u buckets full", CGN_TABLE_MAX_PROBE);
+	cr_assert_eq(t->stats.add_no_slot, 1);
+	cr_assert_null(cgn_table_lookup(t, &last));
+	struct cgn_key last_out = out_key(2000);
+	cr_assert_null(cgn_table_lookup(t, &last_out), "the outside key taken back");
+
+	/* A removal frees a slot for it. */
+	struct cgn_key first = home0[0];
+	cr_assert_eq(apply(t, CGN_MSG_DEL, &first, 1024), 0);
+	cr_assert_eq(apply(t, CGN_MSG_ADD, &last, 2000), 0);
+	cr_assert_eq(cgn_table_lookup(t, &last_out), cgn_table_lookup(t, &last));
+	cr_assert_null(cgn_table_lookup(t, &first));
+	rte_rcu_qsbr_quiescent(t->rcu, 0);
+	cgn_table_reclaim(t);
+	cr_assert_eq(rte_mempool_avail_count(t->entries), avail, "the removed entry back, the new one taken");
+	table_done(t);
+}
+
+Test(table, the_pool_bounds_the_mappings)
+{
+	struct cgn_table *t = table_new(100);
+	uint32_t added = 0;
+	for (uint32_t i = 0; i < 200; i++) {
+		struct cgn_key in = in_key(i, 7);
+		if (apply(t, CGN_MSG_ADD, &in, (uint16_t)(1024 + i)) == 0)
+			added++;
+	}
+	cr_assert_eq(added, 100);
+	cr_assert_eq(t->stats.add_no_entry, 100);
+	cr_assert_eq(cgn_table_count(t), 100);
+	table_done(t);
+}
+
+Test(table, replace_swaps_the_entry_and_keeps_what_traffic_taught)
+{
+	struct cgn_table *t = table_new(64);
+	struct cgn_key in = in_key(1, 5000), out = out_key(1100);
+	cr_assert_eq(apply(t, CGN_MSG_ADD, &in, 1100), 0);
+	struct cgn_mapping *old = cgn_table_lookup(t, &in);
+	old->last_out_ms = 777;
+	old->tcp_state = CGN_TCP_ESTABLISHED;
+
+	struct cgn_ring_msg msg = { .op = CGN_MSG_REPLACE };
+	cgn_mapping_set(&msg.m, &in, htonl(0xcb007101u), 1100);
+	msg.m.flags = CGN_MAP_EXPLICIT | CGN_MAP_FILTERED;
+	msg.m.n_filters = 1;
+	cr_assert_eq(cgn_table_apply(t, &msg), 0);
+	struct cgn_mapping *now = cgn_table_lookup(t, &in);
+	cr_assert_neq(now, old);
+	cr_assert_eq(cgn_table_lookup(t, &out), now);
+	cr_assert_eq(now->n_filters, 1);
+	cr_assert_eq(now->last_out_ms, 777);
+	cr_assert_eq(now->tcp_state, CGN_TCP_ESTABLISHED);
+	cr_assert_eq(old->int_port, 5000, "the old entry readable until the reader's quiescent state");
+	cr_assert_eq(t->stats.freed, 0);
+	rte_rcu_qsbr_quiescent(t->rcu, 0);
+	cgn_table_reclaim(t);
+	cr_assert_eq(t->stats.freed, 1);
+
+	/* For another external endpoint: refused, nothing changes. */
+	cgn_mapping_set(&msg.m, &in, htonl(0xcb007101u), 1101);
+	cr_assert_eq(cgn_table_apply(t, &msg), -EINVAL);
+	cr_assert_eq(cgn_table_lookup(t, &in), now);
+	/* For an absent key. */
+	struct cgn_key absent = in_key(9, 9);
+	cgn_mapping_set(&msg.m, &absent, htonl(0xcb007101u), 1100);
+	cr_assert_eq(cgn_table_apply(t, &msg), -ENOENT);
+	table_done(t);
+}
+
+Test(table, removed_entries_wait_for_every_reader)
+{
+	struct cgn_table *t = table_new(64);
+	cgn_table_reader_online(t, 1); /* a second reader, which has not passed a quiescent state */
+	struct cgn_key in = in_key(1, 5000);
+	cr_assert_eq(apply(t, CGN_MSG_ADD, &in, 1100), 0);
+	struct cgn_mapping *m = cgn_table_lookup(t, &in);
+	cr_assert_eq(apply(t, CGN_MSG_DEL, &in, 1100), 0);
+	rte_rcu_qsbr_quiescent(t->rcu, 0);
+	cgn_table_reclaim(t);
+	cr_assert_eq(t->stats.freed, 0, "reader 1 may still hold it");
+	cr_assert_eq(m->int_port, 5000);
+	rte_rcu_qsbr_quiescent(t->rcu, 1);
+	cgn_table_reclaim(t);
+	cr_assert_eq(t->stats.freed, 1);
+	cgn_table_reader_offline(t, 1);
+	table_done(t);
+}
+
+Test(table, the_walk_sees_each_mapping_once)
+{
+	struct cgn_table *t = table_new(2000);
+	for (uint32_t i = 0; i < 1500; i++) {
+		struct cgn_key in = in_key(i, 7);
+		cr_assert_eq(apply(t, CGN_MSG_ADD, &in, (uint16_t)(1024 + i)), 0);
+	}
+	static uint8_t seen[1500];
+	uint32_t cursor = 0, n = 0;
+	struct cgn_mapping *m;
+	while ((m = cgn_table_next(t, &cursor)) != NULL) {
+		uint32_t i = m->ext_port - 1024u;
+		cr_assert_lt(i, 1500);
+		cr_assert_eq(seen[i]++, 0, "mapping %u seen twice", i);
+		n++;
+	}
+	cr_assert_eq(n, 1500);
+	n = 0;
+	for (uint32_t c = 0; c < cgn_table_slots(t); c++)
+		n += cgn_table_slot(t, c) != NULL;
+	cr_assert_eq(n, 1500);
+	table_done(t);
+}
+
+/*
+ * Lock-free readers: a writer thread keeps a full table churning (remove a mapping, add
+ * another key with a new external port; the pool has one spare entry, so an entry comes back
+ * a step after its removal, under another key, unless RCU holds it) while this thread looks
+ * keys up and holds what it found for a while, as a worker holds entries through its burst.
+ * Whatever it holds must stay the key's mapping, whole: its external port one the writer gave
+ * that key. Bounded: 20000 steps.
+ */
+enum { STRESS_CAPACITY = 64, STRESS_KEYS = 2 * STRESS_CAPACITY, STRESS_STEPS = 20000 };
+
+struct stress {
+	struct cgn_table *t;
+	atomic_bool done;
+	unsigned failed; /* writer's operations that failed */
+};
+
+/* Key i's external port at step n: 1024 + i + 128 (n % 450). */
+static uint16_t
+stress_ext(uint32_t i, uint32_t n)
+{
+	return (uint16_t)(1024 + i + STRESS_KEYS * (n % 450));
+}
+
+static int
+stress_add(struct stress *s, uint32_t i, uint32_t n)
+{
+	struct cgn_key in = in_key(i, 9);
+	int rc;
+	for (int tries = 0; (rc = apply(s->t, CGN_MSG_ADD, &in, stress_ext(i, n))) == -ENOSPC && tries < 1000000; tries++) {
+		cgn_table_reclaim(s->t);
+		sched_yield();
+	}
+	return rc;
+}
+
+static void *
+stress_writer(void *arg)
+{
+	struct stress *s = arg;
+	bool present[STRESS_KEYS] = { false };
+	uint32_t x = 7;
+	for (uint32_t i = 0; i + 1 < STRESS_CAPACITY; i++) {
+		s->failed += stress_add(s, i, 0) != 0;
+		present[i] = true;
+	}
+	for (uint32_t n = 1; n <= STRESS_STEPS; n++) {
+		uint32_t victim, next;
+		do {
+			x = x * 1103515245u + 12345u;
+			victim = (x >> 8) % STRESS_KEYS;
+		} while (!present[victim]);
+		do {
+			x = x * 1103515245u + 12345u;
+			next = (x >> 8) % STRESS_KEYS;
+		} while (present[next] || next == victim);
+		struct cgn_key in = in_key(victim, 9);
+		s->failed += apply(s->t, CGN_MSG_DEL, &in, 0) != 0;
+		present[victim] = false;
+		s->failed += stress_add(s, next, n) != 0;
+		present[next] = true;
+	}
+	atomic_store(&s->done, true);
+	return NULL;
+}
+
+Test(table, readers_never_see_a_torn_or_reused_entry)
+{
+	struct stress s = { .t = table_new(STRESS_CAPACITY) };
+	pthread_t writer;
+	cr_assert_eq(pthread_create(&writer, NULL, stress_writer, &s), 0);
+	/* EAL pinned this thread to one CPU, and the writer inherited it: give the writer the
+	 * last CPU, so that on a machine with two they run at once. */
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	if (cpus > 1) {
+		cpu_set_t set;
+		CPU_ZERO(&set);
+		CPU_SET((int)cpus - 1, &set);
+		pthread_setaffinity_np(writer, sizeof(set), &set);
+	}
+	uint64_t found = 0, lookups = 0, bad = 0;
+	uint32_t x = 1;
+	while (!atomic_load(&s.done)) {
+		struct cgn_key keys[32];
+		struct cgn_mapping *maps[32];
+		for (unsigned j = 0; j < 32; j++) {
+			x = x * 1103515245u + 12345u;
+			keys[j] = in_key((x >> 8) % STRESS_KEYS, 9);
+		}
+		lookup_burst(s.t, keys, 32, maps);
+		/* Hold them about as long as a few steps of the writer take. */
+		for (uint64_t until = rte_rdtsc() + rte_get_tsc_hz() / 200000; rte_rdtsc() < until;)
+			rte_pause();
+		for (unsigned j = 0; j < 32; j++) {
+			lookups++;
+			if (maps[j] == NULL)
+				continue;
+			found++;
+			uint32_t i = ntohl(cgn_addr_v4(&keys[j].addr)) - 0x64400000u;
+			if (!cgn_table_key_matches(maps[j], &keys[j]) || (maps[j]->ext_port - 1024u - i) % STRESS_KEYS != 0)
+				bad++;
+		}
+		rte_rcu_qsbr_quiescent(s.t->rcu, 0);
+	}
+	pthread_join(writer, NULL);
+	cr_log_info("%lu lookups, %lu found", (unsigned long)lookups, (unsigned long)found);
+	cr_assert_eq(s.failed, 0, "the writer's adds and removals all succeed");
+	cr_assert_eq(bad, 0, "%lu of %lu entries held were not the key's", (unsigned long)bad, (unsigned long)found);
+	cr_assert_gt(found, 0, "the reader overlapped the writer");
+	cr_assert_eq(cgn_table_count(s.t), STRESS_CAPACITY - 1);
+	cr_assert_eq(s.t->stats.dels, STRESS_STEPS);
+	rte_rcu_qsbr_quiescent(s.t->rcu, 0);
+	cgn_table_reclaim(s.t);
+	cr_assert_eq(s.t->stats.freed, STRESS_STEPS, "every removed entry returned");
+	cr_assert_eq(rte_mempool_avail_count(s.t->entries), 1);
+	table_done(s.t);
+}
