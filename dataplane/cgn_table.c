@@ -208,7 +208,8 @@ table_add(struct cgn_table *t, const struct cgn_mapping *src)
 	}
 	struct cgn_mapping *m = obj;
 	*m = *src;
-	RTE_VERIFY((uintptr_t)m < (UINT64_C(1) << 54)); /* fits a slot (address >> 6 in 48 bits) */
+	/* A slot holds address >> 6 in 48 bits: entries are cache-line aligned (mempool). */
+	RTE_VERIFY((uintptr_t)m < (UINT64_C(1) << 54) && ((uintptr_t)m & 63) == 0);
 
 	/* Publish the outside key first: a reader that finds the inside key can then always
 	 * answer the return traffic. */

@@ -121,4 +121,4 @@ heap_for() {
 }
 h1=$(heap_for 1000000)
 h2=$(heap_for 2000000)
-echo "RESULT bytes_per_session_slot=$(( (h2 - h1) / 1000000 )) (the shared table: entry, two keys, buckets, free lists)"
+echo "RESULT bytes_per_session_slot=$(( (h2 - h1) / 1000000 )) (the shared table: entry, buckets of both sides, RCU queue; the control plane's tables)"
