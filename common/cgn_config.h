@@ -152,7 +152,7 @@ struct cgn_config {
 		uint32_t mbuf_size;     /* data room of a buffer; 0 = DPDK's default (2176) */
 		uint64_t seed;          /* port choice of implicit sessions; 0 = random (tests fix it) */
 		uint32_t icmp_errors_per_second; /* per worker, for generated ICMP errors */
-		uint32_t expire_budget; /* table slots a worker's expiry sweep visits a call (once a ms) */
+		uint32_t expire_budget; /* mappings a worker's expiry sweep visits a call (once a ms; and at most 8x as many slots) */
 		uint32_t rx_delay_ms;   /* workers read no packet this long after start (labs, tests) */
 		struct cgn_addr icmp_source; /* source of ICMP errors the NAT itself sends */
 		bool have_icmp_source;  /* else: the first pool address */

@@ -55,7 +55,9 @@ cgn_dataplane_create(const struct cgn_config *cfg, struct cgn_pb *pb)
 	set_pool(dp, cfg);
 
 	/* Readers: every worker, the telemetry threads and the control thread. */
-	dp->table = cgn_table_create("cgn", cfg->dataplane.table_size, n_workers + 2, (int)rte_socket_id());
+	/* The hash's seed follows dataplane.seed where tests fix it (a repeatable walk order). */
+	dp->table = cgn_table_create("cgn", cfg->dataplane.table_size, n_workers + 2,
+				     (uint32_t)(cfg->dataplane.seed ^ cfg->dataplane.seed >> 32), (int)rte_socket_id());
 	if (dp->table == NULL) {
 		fprintf(stderr, "cgnatd: cannot create the shared table of %u mappings: %s\n", cfg->dataplane.table_size,
 			rte_strerror(rte_errno));
@@ -204,7 +206,7 @@ cgn_dataplane_repool(struct cgn_dataplane *dp, const struct cgn_pb *old_pb, cons
 
 	/* Implicit sessions, a batch at a time as an RCU reader. Nothing changes the table
 	 * during the walk (the workers wait, their rings are empty); the sessions that lose
-	 * their address are deleted after it, since a delete moves other keys of its bucket. */
+	 * their address are deleted after it, so that the walk's cursor sees a still table. */
 	unsigned reader = CGN_READER_CONTROL(dp);
 	uint32_t cursor = 0, n_gone = 0, cap_gone = 0;
 	struct cgn_key *gone = NULL;
@@ -305,7 +307,7 @@ int
 cgn_dataplane_push(struct cgn_dataplane *dp, struct cgn_ring_msg *msg)
 {
 	struct cgn_key in = cgn_mapping_in_key(&msg->m);
-	uint32_t h = cgn_table_hash(&in); /* the same choice as the expiry's (expire.c) */
+	uint32_t h = cgn_table_hash(dp->table, &in); /* the same choice as the expiry's (expire.c) */
 	struct cgn_worker *w = &dp->workers[h % dp->n_workers];
 
 	msg->seq = dp->seq++;

@@ -10,10 +10,16 @@
 #include <rte_debug.h>
 #include <rte_errno.h>
 #include <rte_malloc.h>
+#include <rte_random.h>
 
 #define STAT_ADD(t, field) __atomic_fetch_add(&(t)->stats.field, 1, __ATOMIC_RELAXED)
 
-#define SIG_MASK (~((UINT64_C(1) << 48) - 1))
+
+static inline uint32_t
+slot_dist(uint64_t word)
+{
+	return (uint32_t)(word >> CGN_SLOT_DIST_SHIFT) & 0x1f;
+}
 
 static uint32_t
 buckets_for(uint32_t capacity)
@@ -43,7 +49,8 @@ retired_free(void *ctx, void *elems, unsigned int n)
 }
 
 struct cgn_table *
-cgn_table_create(const char *name, uint32_t capacity, uint32_t max_readers, int socket_id)
+cgn_table_create(const char *name, uint32_t capacity, uint32_t max_readers, uint32_t seed,
+		 int socket_id)
 {
 	char objname[RTE_MEMZONE_NAMESIZE];
 	struct cgn_table *t = rte_zmalloc_socket("cgn_table", sizeof(*t), RTE_CACHE_LINE_SIZE, socket_id);
@@ -51,6 +58,8 @@ cgn_table_create(const char *name, uint32_t capacity, uint32_t max_readers, int 
 		return NULL;
 	t->capacity = capacity;
 	t->max_readers = max_readers;
+	while ((t->seed = seed) == 0)
+		seed = (uint32_t)rte_rand();
 	rte_spinlock_init(&t->write_lock);
 
 	size_t rcu_size = rte_rcu_qsbr_get_memsize(max_readers);
@@ -121,7 +130,7 @@ cgn_table_lookup_hashed(const struct cgn_table *t, const struct cgn_key *key, ui
 		const struct cgn_table_bucket *b = &base[(hash + d) & t->mask];
 		for (unsigned s = 0; s < CGN_TABLE_SLOTS; s++) {
 			uint64_t w = __atomic_load_n(&b->slot[s], __ATOMIC_ACQUIRE);
-			if (w != 0 && (w & SIG_MASK) == sig && cgn_table_key_matches(cgn_table_slot_entry(w), key))
+			if (w != 0 && (w & CGN_SLOT_SIG_MASK) == sig && cgn_table_key_matches(cgn_table_slot_entry(w), key))
 				return cgn_table_slot_entry(w);
 		}
 	}
@@ -131,14 +140,14 @@ cgn_table_lookup_hashed(const struct cgn_table *t, const struct cgn_key *key, ui
 struct cgn_mapping *
 cgn_table_lookup(const struct cgn_table *t, const struct cgn_key *key)
 {
-	return cgn_table_lookup_hashed(t, key, cgn_table_hash(key));
+	return cgn_table_lookup_hashed(t, key, cgn_table_hash(t, key));
 }
 
 /* Writer: @return the slot holding key's entry, or NULL. */
 static uint64_t *
 slot_of(struct cgn_table *t, const struct cgn_key *key)
 {
-	uint32_t hash = cgn_table_hash(key);
+	uint32_t hash = cgn_table_hash(t, key);
 	struct cgn_table_bucket *base = t->buckets[key->side & 1];
 	uint64_t sig = cgn_table_sig(hash);
 
@@ -146,7 +155,7 @@ slot_of(struct cgn_table *t, const struct cgn_key *key)
 		struct cgn_table_bucket *b = &base[(hash + d) & t->mask];
 		for (unsigned s = 0; s < CGN_TABLE_SLOTS; s++) {
 			uint64_t w = b->slot[s];
-			if (w != 0 && (w & SIG_MASK) == sig && cgn_table_key_matches(cgn_table_slot_entry(w), key))
+			if (w != 0 && (w & CGN_SLOT_SIG_MASK) == sig && cgn_table_key_matches(cgn_table_slot_entry(w), key))
 				return &b->slot[s];
 		}
 	}
@@ -157,16 +166,16 @@ slot_of(struct cgn_table *t, const struct cgn_key *key)
 static int
 slot_insert(struct cgn_table *t, const struct cgn_key *key, struct cgn_mapping *m)
 {
-	uint32_t hash = cgn_table_hash(key);
+	uint32_t hash = cgn_table_hash(t, key);
 	struct cgn_table_bucket *base = t->buckets[key->side & 1];
 	struct cgn_table_bucket *home = &base[hash & t->mask];
-	uint64_t word = cgn_table_sig(hash) | (uint64_t)(uintptr_t)m >> 6;
-
 	for (uint32_t d = 0; d <= CGN_TABLE_MAX_PROBE; d++) {
 		struct cgn_table_bucket *b = &base[(hash + d) & t->mask];
 		for (unsigned s = 0; s < CGN_TABLE_SLOTS; s++) {
 			if (b->slot[s] != 0)
 				continue;
+			uint64_t word = cgn_table_sig(hash) | (uint64_t)d << CGN_SLOT_DIST_SHIFT |
+					(uint64_t)(uintptr_t)m >> 6;
 			/* Readers must look this far before they can find the key there. */
 			if (d > home->probe)
 				__atomic_store_n(&home->probe, d, __ATOMIC_RELEASE);
@@ -177,6 +186,35 @@ slot_insert(struct cgn_table *t, const struct cgn_key *key, struct cgn_mapping *
 	return -ENOSPC;
 }
 
+/*
+ * Writer: frees a slot. When its key was the furthest of its home's, the home's probe comes
+ * down to the furthest key left (the distance in each slot says which keys are the home's),
+ * so that misses do not scan buckets for keys long gone. A reader that read the old probe
+ * scans a bucket too many, nothing worse.
+ */
+static void
+slot_clear(struct cgn_table *t, enum cgn_key_side side, uint64_t *slot)
+{
+	struct cgn_table_bucket *base = t->buckets[side & 1];
+	uint32_t d = slot_dist(*slot);
+	uint32_t at = (uint32_t)(((uintptr_t)slot - (uintptr_t)base) / sizeof(*base));
+	uint32_t home = (at - d) & t->mask;
+
+	__atomic_store_n(slot, 0, __ATOMIC_RELEASE);
+	if (d == 0 || d < base[home].probe)
+		return;
+	uint32_t probe = d;
+	for (; probe > 0; probe--) {
+		const struct cgn_table_bucket *b = &base[(home + probe) & t->mask];
+		bool homed_here = false;
+		for (unsigned s = 0; s < CGN_TABLE_SLOTS && !homed_here; s++)
+			homed_here = b->slot[s] != 0 && slot_dist(b->slot[s]) == probe;
+		if (homed_here)
+			break;
+	}
+	__atomic_store_n(&base[home].probe, probe, __ATOMIC_RELEASE);
+}
+
 /* Writer: hands a removed entry to RCU; it returns to the pool after a grace period. */
 static void
 retire(struct cgn_table *t, struct cgn_mapping *m)
@@ -185,7 +223,7 @@ retire(struct cgn_table *t, struct cgn_mapping *m)
 		/* Full: free what has waited out its grace period (it does not wait) and try
 		 * again. The queue holds a table's worth: this cannot fail unless readers stall;
 		 * then the entry is never returned, rather than returned early. */
-		cgn_table_reclaim(t);
+		rte_rcu_qsbr_dq_reclaim(t->retired, UINT32_MAX, NULL, NULL, NULL);
 		if (rte_rcu_qsbr_dq_enqueue(t->retired, &m) != 0)
 			STAT_ADD(t, retire_leaked);
 	}
@@ -203,13 +241,17 @@ table_add(struct cgn_table *t, const struct cgn_mapping *src)
 		return -EEXIST;
 	}
 	if (rte_mempool_get(t->entries, &obj) != 0) {
-		STAT_ADD(t, add_no_entry);
-		return -ENOSPC;
+		/* Entries may be waiting out their grace period: take back those that have. */
+		rte_rcu_qsbr_dq_reclaim(t->retired, UINT32_MAX, NULL, NULL, NULL);
+		if (rte_mempool_get(t->entries, &obj) != 0) {
+			STAT_ADD(t, add_no_entry);
+			return -ENOSPC;
+		}
 	}
 	struct cgn_mapping *m = obj;
 	*m = *src;
 	/* A slot holds address >> 6 in 48 bits: entries are cache-line aligned (mempool). */
-	RTE_VERIFY((uintptr_t)m < (UINT64_C(1) << 54) && ((uintptr_t)m & 63) == 0);
+	RTE_VERIFY((uintptr_t)m < (UINT64_C(1) << 48) && ((uintptr_t)m & 63) == 0);
 
 	/* Publish the outside key first: a reader that finds the inside key can then always
 	 * answer the return traffic. */
@@ -219,7 +261,7 @@ table_add(struct cgn_table *t, const struct cgn_mapping *src)
 		return -ENOSPC;
 	}
 	if (slot_insert(t, &in, m) != 0) {
-		__atomic_store_n(slot_of(t, &out), 0, __ATOMIC_RELEASE);
+		slot_clear(t, CGN_SIDE_OUTSIDE, slot_of(t, &out));
 		retire(t, m); /* a reader may have found it by its outside key */
 		STAT_ADD(t, add_no_slot);
 		return -ENOSPC;
@@ -260,9 +302,9 @@ table_replace(struct cgn_table *t, const struct cgn_mapping *src)
 	m->closed_ms = __atomic_load_n(&o->closed_ms, __ATOMIC_RELAXED);
 	m->closed_peer = __atomic_load_n(&o->closed_peer, __ATOMIC_RELAXED);
 	m->closed_port = __atomic_load_n(&o->closed_port, __ATOMIC_RELAXED);
-	/* Same keys, same signatures: only the address part of each word changes. */
-	__atomic_store_n(out_slot, (*out_slot & SIG_MASK) | (uint64_t)(uintptr_t)m >> 6, __ATOMIC_RELEASE);
-	__atomic_store_n(in_slot, (*in_slot & SIG_MASK) | (uint64_t)(uintptr_t)m >> 6, __ATOMIC_RELEASE);
+	/* Same keys, same signatures and distances: only the address part of each word changes. */
+	__atomic_store_n(out_slot, (*out_slot & ~CGN_SLOT_ADDR_MASK) | (uint64_t)(uintptr_t)m >> 6, __ATOMIC_RELEASE);
+	__atomic_store_n(in_slot, (*in_slot & ~CGN_SLOT_ADDR_MASK) | (uint64_t)(uintptr_t)m >> 6, __ATOMIC_RELEASE);
 	retire(t, (struct cgn_mapping *)(uintptr_t)o);
 	STAT_ADD(t, replaces);
 	return 0;
@@ -279,9 +321,9 @@ table_del(struct cgn_table *t, const struct cgn_key *in)
 	struct cgn_mapping *m = cgn_table_slot_entry(*in_slot);
 	struct cgn_key out = cgn_mapping_out_key(m);
 	uint64_t *out_slot = slot_of(t, &out);
-	__atomic_store_n(in_slot, 0, __ATOMIC_RELEASE);
+	slot_clear(t, CGN_SIDE_INSIDE, in_slot);
 	if (out_slot != NULL && cgn_table_slot_entry(*out_slot) == m)
-		__atomic_store_n(out_slot, 0, __ATOMIC_RELEASE);
+		slot_clear(t, CGN_SIDE_OUTSIDE, out_slot);
 	retire(t, m);
 	STAT_ADD(t, dels);
 	return 0;
@@ -338,7 +380,9 @@ cgn_table_next(const struct cgn_table *t, uint32_t *cursor)
 void
 cgn_table_reclaim(struct cgn_table *t)
 {
+	rte_spinlock_lock(&t->write_lock);
 	rte_rcu_qsbr_dq_reclaim(t->retired, UINT32_MAX, NULL, NULL, NULL);
+	rte_spinlock_unlock(&t->write_lock);
 }
 
 uint32_t

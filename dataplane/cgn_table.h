@@ -22,7 +22,7 @@
  *   writers (cgn_table_apply):              workers, each applying its own ring and adding the
  *                                            sessions it creates; the main lcore while workers
  *                                            are paused (pool change);
- *   readers (cgn_table_lookup, _bulk, _next): workers, and the telemetry and control threads
+ *   readers (cgn_table_lookup, the stages, _next): workers, and the telemetry and control threads
  *                                            between cgn_table_reader_online() and _offline();
  *   create/free:                             the main lcore, before workers start / after they stop.
  */
@@ -47,7 +47,7 @@
 	X(replaces, "mappings republished with new filters")                  \
 	X(refreshes, "mapping lifetimes updated")                             \
 	X(dels, "mappings removed")                                           \
-	X(add_exists, "add for a key already present (ignored)")      \
+	X(add_exists, "add for a key already present on either side (refused)") \
 	X(add_no_entry, "add failed: no free entry (table full)")             \
 	X(add_no_slot, "add failed: a key's home bucket and the next ones are full") \
 	X(missing, "refresh or delete for an absent key")                     \
@@ -64,10 +64,22 @@ struct cgn_table_stats {
 #define CGN_TABLE_SLOTS 7      /* slots of a bucket */
 #define CGN_TABLE_MAX_PROBE 16 /* buckets after the home one a key may go to */
 
+/*
+ * A slot: 0 when free, else one word of
+ *   bits 48-63  the key's signature (cgn_table_sig)
+ *   bits 42-46  its distance from its home bucket (0 .. CGN_TABLE_MAX_PROBE)
+ *   bits  0-41  the entry's address >> 6 (entries are cache-line aligned, below 2^48)
+ */
+#define CGN_SLOT_SIG_MASK (UINT64_C(0xffff) << 48)
+#define CGN_SLOT_DIST_SHIFT 42
+#define CGN_SLOT_ADDR_MASK ((UINT64_C(1) << 42) - 1)
+
 /* One bucket: a cache line. */
 struct cgn_table_bucket {
-	uint64_t slot[CGN_TABLE_SLOTS]; /* 0 = free, else signature << 48 | entry address >> 6 */
-	uint32_t probe;                 /* keys of this home lie up to `probe` buckets further */
+	uint64_t slot[CGN_TABLE_SLOTS]; /* see above */
+	uint32_t probe;                 /* keys of this home lie up to `probe` buckets further
+					 * (raised before such a key is published, lowered
+					 * when the furthest goes) */
 	uint32_t reserved;
 } __attribute__((aligned(64)));
 
@@ -79,6 +91,7 @@ struct cgn_table {
 	struct rte_rcu_qsbr *rcu;
 	struct rte_rcu_qsbr_dq *retired; /* removed or replaced entries, freed after a grace period */
 	uint32_t max_readers;            /* RCU thread ids 0 .. max_readers-1 */
+	uint32_t seed;                   /* of the hash: keys' homes cannot be worked out offline */
 	rte_spinlock_t write_lock;
 	struct cgn_table_stats stats;
 };
@@ -87,11 +100,12 @@ struct cgn_table {
  * Creates the table, its entry pool and its RCU variable. Main lcore, before workers start.
  * @param name        prefix of the DPDK object names (unique per process).
  * @param capacity    mappings held; each side has buckets for 1.75 to 3.5 times as many keys.
- * @param max_readers RCU reader thread ids to allow (workers + telemetry).
+ * @param max_readers RCU reader thread ids to allow (workers, telemetry, control).
+ * @param seed        of the hash; 0 = a random one (tests fix it, for a repeatable order).
  * @return the table, or NULL with rte_errno set.
  */
 struct cgn_table *cgn_table_create(const char *name, uint32_t capacity, uint32_t max_readers,
-				   int socket_id);
+				   uint32_t seed, int socket_id);
 
 /** Frees the table and every entry. Main lcore, after every reader has stopped. */
 void cgn_table_free(struct cgn_table *t);
@@ -122,9 +136,10 @@ cgn_table_mix(uint32_t crc)
 }
 
 /** @return the hash of a key: its home bucket (low bits), its signature, and
- * cgn_dataplane_push's ring choice. */
+ * cgn_dataplane_push's ring choice. Seeded: a subscriber choosing its ports cannot aim them
+ * all at one bucket (it would fill the buckets others' keys overflow to). */
 static inline uint32_t
-cgn_table_hash(const struct cgn_key *key)
+cgn_table_hash(const struct cgn_table *t, const struct cgn_key *key)
 {
 	/* The CRC of the key's four 8-octet words, as rte_hash_crc() would compute it, but read
 	 * with memcpy: a key just written field by field and read back as uint64_t through a
@@ -132,7 +147,7 @@ cgn_table_hash(const struct cgn_key *key)
 	 * before the writes (wrong hashes in a test). */
 	uint64_t w[4];
 	memcpy(w, key, sizeof(w));
-	uint32_t h = 0;
+	uint32_t h = t->seed;
 	for (unsigned i = 0; i < 4; i++)
 		h = rte_hash_crc_8byte(w[i], h);
 	return cgn_table_mix(h);
@@ -147,12 +162,13 @@ _Static_assert(sizeof(struct cgn_key) == 32, "cgn_table_hash reads four words");
  * side and a zero domain, then 8 zero octets.
  */
 static inline uint32_t
-cgn_table_hash_v4(uint32_t v4_be, uint16_t port, uint8_t proto, enum cgn_key_side side)
+cgn_table_hash_v4(const struct cgn_table *t, uint32_t v4_be, uint16_t port, uint8_t proto,
+		  enum cgn_key_side side)
 {
 #if RTE_BYTE_ORDER != RTE_LITTLE_ENDIAN
 #error "cgn_table_hash_v4 lays out the key's words for a little-endian CPU"
 #endif
-	uint32_t h = rte_hash_crc_8byte(0, 0);
+	uint32_t h = rte_hash_crc_8byte(0, t->seed);
 	h = rte_hash_crc_8byte(UINT64_C(0xffff0000) | (uint64_t)v4_be << 32, h);
 	h = rte_hash_crc_8byte(port | (uint64_t)proto << 16 | (uint64_t)side << 24, h);
 	return cgn_table_mix(rte_hash_crc_8byte(0, h));
@@ -168,7 +184,7 @@ cgn_table_sig(uint32_t hash)
 static inline struct cgn_mapping *
 cgn_table_slot_entry(uint64_t word)
 {
-	return (struct cgn_mapping *)(uintptr_t)((word & ((UINT64_C(1) << 48) - 1)) << 6);
+	return (struct cgn_mapping *)(uintptr_t)((word & CGN_SLOT_ADDR_MASK) << 6);
 }
 
 /* @return whether m is the mapping of key on key->side (its endpoint on that side). */
@@ -219,7 +235,7 @@ cgn_table_candidate(const struct cgn_table *t, enum cgn_key_side side, uint32_t 
 	uint64_t sig = cgn_table_sig(hash);
 	for (unsigned s = 0; s < CGN_TABLE_SLOTS; s++) {
 		uint64_t w = __atomic_load_n(&b->slot[s], __ATOMIC_ACQUIRE);
-		if (w != 0 && (w & ~((UINT64_C(1) << 48) - 1)) == sig) {
+		if (w != 0 && (w & CGN_SLOT_SIG_MASK) == sig) {
 			struct cgn_mapping *m = cgn_table_slot_entry(w);
 			rte_prefetch0(m);
 			return m;
@@ -267,7 +283,8 @@ cgn_table_slot(const struct cgn_table *t, uint32_t c)
 }
 
 /** Returns to the pool the removed entries whose grace period is over (it does not wait).
- * Writers do it as they remove; this is for a thread that wants it now. Any thread. */
+ * Writers do it as they remove and before refusing an add; this is for a writer thread
+ * that wants it now (it takes the table's lock). */
 void cgn_table_reclaim(struct cgn_table *t);
 
 /** @return mappings in the table now. Any thread. */

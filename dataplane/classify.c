@@ -66,10 +66,10 @@ header_sum_ok(const struct rte_ipv4_hdr *ip, uint32_t ihl)
 
 /* The lookup key of the flow, and its table hash (computed from the values: cgn_table_hash_v4). */
 static inline void
-set_key(struct cgn_pkt *p, uint32_t v4_be, uint16_t port)
+set_key(const struct cgn_worker *w, struct cgn_pkt *p, uint32_t v4_be, uint16_t port)
 {
 	cgn_key_set_v4(&p->key, v4_be, port, p->proto, p->side);
-	p->hash = cgn_table_hash_v4(v4_be, port, p->proto, p->side);
+	p->hash = cgn_table_hash_v4(w->dp->table, v4_be, port, p->proto, p->side);
 }
 
 enum cgn_verdict
@@ -148,7 +148,7 @@ cgn_classify(struct cgn_worker *w, struct cgn_pkt *p)
 			return cgn_drop(w, p, p->proto == IPPROTO_ICMP ? CGN_DROP_ICMP_TYPE : CGN_DROP_UNSUPPORTED_PROTO);
 		/* The quoted packet went the other way: its destination is our inside endpoint
 		 * (an error from the inside), its source our external one (from the outside). */
-		set_key(p, inside ? e->dst_addr : e->src_addr, inside ? dport : sport);
+		set_key(w, p, inside ? e->dst_addr : e->src_addr, inside ? dport : sport);
 		return CGN_CONTINUE;
 	}
 
@@ -159,6 +159,6 @@ cgn_classify(struct cgn_worker *w, struct cgn_pkt *p)
 			return cgn_drop(w, p, CGN_DROP_TRUNCATED);
 		return cgn_drop(w, p, CGN_DROP_UNSUPPORTED_PROTO);
 	}
-	set_key(p, inside ? flow_ip->src_addr : flow_ip->dst_addr, inside ? sport : dport);
+	set_key(w, p, inside ? flow_ip->src_addr : flow_ip->dst_addr, inside ? sport : dport);
 	return CGN_CONTINUE;
 }

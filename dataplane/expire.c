@@ -2,7 +2,7 @@
  * Background work of a worker, bounded per call so that it never stalls packet processing:
  *
  *   cgn_expire: walks the inside keys of the shared table, at most dataplane.expire_budget
- *     slots per call, and among the mappings whose control ring is this worker's (the hash of
+ *     mappings and 8 times as many slots per call, and among the mappings whose control ring is this worker's (the hash of
  *     the inside key, as cgn_dataplane_push chooses)
  *     deletes implicit mappings idle past their timeout: UDP nat.udp_timeout_s (RFC 4787
  *     REQ-5), TCP established / transitory (RFC 5382 REQ-5), ICMP nat.icmp_timeout_s (RFC 5508
@@ -40,14 +40,19 @@ cgn_expire(struct cgn_worker *w, uint64_t now)
 {
 	struct cgn_dataplane *dp = w->dp;
 	const struct cgn_config *cfg = dp->cfg;
-	for (uint32_t visited = 0; visited < cfg->dataplane.expire_budget; visited++) {
-		if (w->expire_cursor >= cgn_table_slots(dp->table)) {
+	uint32_t budget = cfg->dataplane.expire_budget, slots = cgn_table_slots(dp->table);
+
+	/* budget mappings a call; a free slot costs an eighth of one, so that a sparse table is
+	 * swept as quickly and a call stays bounded. */
+	for (uint32_t visited = 0, scanned = 0; visited < budget && scanned < 8 * budget; scanned++) {
+		if (w->expire_cursor >= slots) {
 			w->expire_cursor = 0; /* the whole table seen: start again next time */
 			return;
 		}
 		struct cgn_mapping *m = cgn_table_slot(dp->table, w->expire_cursor++);
 		if (m == NULL)
 			continue;
+		visited++;
 		/* Every change of a mapping is made by one worker: the one whose ring carries the
 		 * control thread's messages for its inside key (cgn_dataplane_push), so an expiry
 		 * never races a REPLACE (a PCP MAP adopting this implicit mapping). */
@@ -55,7 +60,7 @@ cgn_expire(struct cgn_worker *w, uint64_t now)
 			continue;
 		if (dp->n_workers > 1) {
 			struct cgn_key k = cgn_mapping_in_key(m);
-			if (cgn_table_hash(&k) % dp->n_workers != w->index)
+			if (cgn_table_hash(dp->table, &k) % dp->n_workers != w->index)
 				continue;
 		}
 		uint64_t last = __atomic_load_n(&m->last_out_ms, __ATOMIC_RELAXED);

@@ -75,7 +75,7 @@ struct cgn_pkt {
 	uint16_t in_port;           /* DPDK port it came from */
 	uint16_t out_port;          /* DPDK port it leaves by */
 	struct cgn_key key;         /* the lookup key (keep in sync with struct cgn_key) */
-	uint32_t hash;              /* cgn_table_hash(&key), set with it */
+	uint32_t hash;              /* cgn_table_hash() of key, set with it */
 	struct cgn_mapping *map;    /* the mapping found or created */
 	struct cgn_frag_key fkey;   /* fragments: their datagram, before translation */
 };

@@ -28,7 +28,7 @@ table_new(uint32_t capacity)
 	static unsigned n;
 	char name[16];
 	snprintf(name, sizeof(name), "tt%u", n++);
-	struct cgn_table *t = cgn_table_create(name, capacity, 2, 0);
+	struct cgn_table *t = cgn_table_create(name, capacity, 2, 0x5eed, 0);
 	cr_assert_not_null(t);
 	cgn_table_reader_online(t, 0);
 	return t;
@@ -74,7 +74,7 @@ lookup_burst(const struct cgn_table *t, const struct cgn_key *keys, unsigned n, 
 	uint32_t hash[64];
 	struct cgn_mapping *cand[64];
 	for (unsigned i = 0; i < n; i++) {
-		hash[i] = cgn_table_hash(&keys[i]);
+		hash[i] = cgn_table_hash(t, &keys[i]);
 		cgn_table_prefetch(t, keys[i].side, hash[i]);
 	}
 	for (unsigned i = 0; i < n; i++)
@@ -85,6 +85,7 @@ lookup_burst(const struct cgn_table *t, const struct cgn_key *keys, unsigned n, 
 
 Test(table, hash_from_values_is_the_key_hash)
 {
+	struct cgn_table *t = table_new(64);
 	uint32_t x = 12345;
 	for (int i = 0; i < 10000; i++) {
 		x = x * 1103515245u + 12345u;
@@ -94,25 +95,47 @@ Test(table, hash_from_values_is_the_key_hash)
 		enum cgn_key_side side = (enum cgn_key_side)(i & 1);
 		struct cgn_key k;
 		cgn_key_set_v4(&k, v4, port, proto, side);
-		cr_assert_eq(cgn_table_hash_v4(v4, port, proto, side), cgn_table_hash(&k), "case %d", i);
+		cr_assert_eq(cgn_table_hash_v4(t, v4, port, proto, side), cgn_table_hash(t, &k), "case %d", i);
 	}
+	table_done(t);
 }
 
 /* CRC32-C alone left bit 0 constant over these keys: half the buckets empty, every key on
  * one worker's ring. */
 Test(table, the_hash_spreads_structured_keys)
 {
+	struct cgn_table *t = table_new(64);
 	static unsigned bucket[256];
 	unsigned odd = 0;
 	for (uint32_t i = 0; i < 256 * 1024; i++) {
 		struct cgn_key k = in_key(i % 256, (uint16_t)(7 + i / 256));
-		uint32_t h = cgn_table_hash(&k);
+		uint32_t h = cgn_table_hash(t, &k);
 		bucket[h & 255]++;
 		odd += h & 1;
 	}
 	for (unsigned b = 0; b < 256; b++)
 		cr_assert(bucket[b] > 1024 * 3 / 4 && bucket[b] < 1024 * 5 / 4, "bucket %u: %u keys of a mean 1024", b, bucket[b]);
 	cr_assert(odd > 128 * 1024 * 9 / 10 && odd < 128 * 1024 * 11 / 10, "%u odd hashes of 262144", odd);
+	table_done(t);
+}
+
+/* The seed moves every key: homes worked out for one seed say nothing of another's. */
+Test(table, the_seed_moves_the_homes)
+{
+	struct cgn_table *a = cgn_table_create("seed_a", 4096, 1, 1, 0);
+	struct cgn_table *b = cgn_table_create("seed_b", 4096, 1, 2, 0);
+	struct cgn_table *r = cgn_table_create("seed_r", 4096, 1, 0, 0);
+	cr_assert(a && b && r);
+	cr_assert_neq(r->seed, 0, "0 asks for a random seed");
+	unsigned same = 0;
+	for (uint32_t i = 0; i < 4096; i++) {
+		struct cgn_key k = in_key(1, (uint16_t)(1024 + i));
+		same += (cgn_table_hash(a, &k) & a->mask) == (cgn_table_hash(b, &k) & b->mask);
+	}
+	cr_assert_lt(same, 4096 / 64, "%u of 4096 keys kept their home (1024 buckets)", same);
+	cgn_table_free(a);
+	cgn_table_free(b);
+	cgn_table_free(r);
 }
 
 Test(table, both_keys_lead_to_one_entry)
@@ -168,7 +191,7 @@ keys_homed_at_zero(const struct cgn_table *t, struct cgn_key *keys, unsigned n)
 	unsigned found = 0;
 	for (uint32_t i = 0; i < 256 * 1024 && found < n; i++) {
 		struct cgn_key k = in_key(i % 256, (uint16_t)(7 + i / 256));
-		if ((cgn_table_hash(&k) & t->mask) == 0)
+		if ((cgn_table_hash(t, &k) & t->mask) == 0)
 			keys[found++] = k;
 	}
 	return found;
@@ -214,12 +237,23 @@ Test(table, a_full_home_overflows_to_the_next_buckets_then_refuses)
 	/* A removal frees a slot for it. */
 	struct cgn_key first = home0[0];
 	cr_assert_eq(apply(t, CGN_MSG_DEL, &first, 1024), 0);
+	cr_assert_eq(t->buckets[CGN_SIDE_INSIDE][0].probe, CGN_TABLE_MAX_PROBE, "keys still lie 16 buckets on");
 	cr_assert_eq(apply(t, CGN_MSG_ADD, &last, 2000), 0);
 	cr_assert_eq(cgn_table_lookup(t, &last_out), cgn_table_lookup(t, &last));
 	cr_assert_null(cgn_table_lookup(t, &first));
 	rte_rcu_qsbr_quiescent(t->rcu, 0);
 	cgn_table_reclaim(t);
 	cr_assert_eq(rte_mempool_avail_count(t->entries), avail, "the removed entry back, the new one taken");
+
+	/* As the furthest keys go, the home's probe comes back down, to 0 with the home alone. */
+	for (unsigned i = FIT; i-- > 1;) {
+		struct cgn_key k = home0[i];
+		cr_assert_eq(apply(t, CGN_MSG_DEL, &k, 0), 0);
+		unsigned left = i; /* home0[1..i-1] and home0[FIT] */
+		unsigned expect = left <= CGN_TABLE_SLOTS ? 0 : (left - 1) / CGN_TABLE_SLOTS;
+		cr_assert_eq(t->buckets[CGN_SIDE_INSIDE][0].probe, expect, "%u keys of home 0 left", left);
+	}
+	cr_assert_eq(cgn_table_lookup(t, &last_out), cgn_table_lookup(t, &last), "the last one still found");
 	table_done(t);
 }
 
