@@ -26,6 +26,7 @@
 	X(NO_PORTS, "the subscriber's port quota is used up (ICMP 3/13 sent)")                  \
 	X(POOL_EXHAUSTED, "no free port block on the subscriber's address (ICMP 3/13 sent)")    \
 	X(TABLE_FULL, "the shared table has no room for a new session (ICMP 3/13 sent)")         \
+	X(PORTS_STILL_MAPPED, "every external port tried is still in the table, its removal on its way (ICMP 3/13 sent)") \
 	X(SUBSCRIBERS_FULL, "nat.max_subscribers reached (ICMP 3/13 sent)")                      \
 	X(TX_FULL, "the transmit queue was full")                                               \
 	X(ICMP_ERROR_UNMATCHED, "an ICMP error about a packet of no mapping (RFC 5508)")        \

@@ -18,6 +18,9 @@
 
 #include "cgn_dataplane.h"
 
+/* External ports tried for one session when the table still holds the ones offered. */
+#define SESSION_PORT_TRIES 4
+
 static enum cgn_drop_reason
 alloc_reason(int rc)
 {
@@ -61,30 +64,54 @@ cgn_session_create(struct cgn_worker *w, struct cgn_pkt *p)
 		return CGN_CONTINUE;
 	}
 
-	uint32_t ext;
-	uint16_t port;
-	/* A random port of the subscriber's blocks (RFC 6888 REQ-15), not the internal one. */
-	int rc = cgn_pb_alloc(dp->pb, (uint32_t)sub, p->proto, 0, p->key.port, &w->rng, &ext, &port);
-	if (rc != 0) {
-		atomic_store_explicit(&s->creating, 0, memory_order_release);
-		return cgn_icmp_reply(w, p, 3, 13, alloc_reason(rc));
-	}
-	struct cgn_ring_msg msg;
-	memset(&msg.m, 0, sizeof(msg.m));
-	msg.op = CGN_MSG_ADD;
-	cgn_mapping_set(&msg.m, &p->key, ext, port);
-	msg.m.flags = CGN_MAP_IMPLICIT;
-	msg.m.subscriber = (uint32_t)sub;
-	msg.m.last_out_ms = w->now_ms;
-	msg.m.expire_ms = 0; /* implicit: lives by its idle timeout (expire.c) */
-	rc = cgn_table_apply(dp->table, &msg);
-	if (rc == 0)
+	/* A random port of the subscriber's blocks (RFC 6888 REQ-15), not the internal one. The
+	 * allocator may offer a port whose mapping is still in the table, its removal queued on
+	 * another worker's ring (a PCP delete with no hold time): the table refuses to share the
+	 * endpoint, and that port stays taken while another is tried. */
+	uint16_t busy[SESSION_PORT_TRIES];
+	unsigned n_busy = 0;
+	enum cgn_drop_reason why = CGN_DROP_PORTS_STILL_MAPPED;
+	bool made = false;
+	while (n_busy < SESSION_PORT_TRIES) {
+		uint32_t ext;
+		uint16_t port;
+		int rc = cgn_pb_alloc(dp->pb, (uint32_t)sub, p->proto, 0, p->key.port, &w->rng, &ext, &port);
+		if (rc != 0) {
+			why = alloc_reason(rc);
+			break;
+		}
+		struct cgn_ring_msg msg;
+		memset(&msg.m, 0, sizeof(msg.m));
+		msg.op = CGN_MSG_ADD;
+		cgn_mapping_set(&msg.m, &p->key, ext, port);
+		msg.m.flags = CGN_MAP_IMPLICIT;
+		msg.m.subscriber = (uint32_t)sub;
+		msg.m.last_out_ms = w->now_ms;
+		msg.m.expire_ms = 0; /* implicit: lives by its idle timeout (expire.c) */
+		rc = cgn_table_apply(dp->table, &msg);
 		p->map = cgn_table_lookup(dp->table, &p->key);
-	atomic_store_explicit(&s->creating, 0, memory_order_release);
-	if (rc != 0 || p->map == NULL) {
+		if (rc == 0 && p->map != NULL) {
+			made = true;
+			break;
+		}
+		if (rc == -EEXIST && p->map == NULL) { /* the external endpoint is still mapped */
+			busy[n_busy++] = port;
+			continue;
+		}
+		/* No room; or the inside key came meanwhile (a PCP mapping another worker applied),
+		 * which the packet then uses. */
 		cgn_pb_release(dp->pb, (uint32_t)sub, p->proto, port);
-		return cgn_icmp_reply(w, p, 3, 13, CGN_DROP_TABLE_FULL);
+		why = CGN_DROP_TABLE_FULL;
+		break;
 	}
-	w->pkt.sessions_created++;
-	return CGN_CONTINUE;
+	for (unsigned i = 0; i < n_busy; i++)
+		cgn_pb_release(dp->pb, (uint32_t)sub, p->proto, busy[i]);
+	atomic_store_explicit(&s->creating, 0, memory_order_release);
+	if (made) {
+		w->pkt.sessions_created++;
+		return CGN_CONTINUE;
+	}
+	if (p->map != NULL)
+		return CGN_CONTINUE;
+	return cgn_icmp_reply(w, p, 3, 13, why);
 }

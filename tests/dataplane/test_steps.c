@@ -293,6 +293,59 @@ Test(session, filtered_mapping_admits_only_its_peers)
 	cr_assert_eq(drops(CGN_DROP_FILTERED), before + 1);
 }
 
+/* An external port the allocator offers while the table still maps it (its removal on the
+ * way) is never shared: another is tried, at most four, and the ports tried go back. */
+Test(session, a_port_still_in_the_table_is_not_shared)
+{
+	uint16_t op, ol;
+	uint16_t len = build_udp(frame, "100.64.0.30", 3000, "198.51.100.1", 53, "a", 1, 64, false);
+	uint8_t *o = run(E->inside_port, len, &op, &ol);
+	cr_assert_not_null(o);
+	uint32_t ext;
+	memcpy(&ext, o + 14 + 12, 4);
+	uint16_t eport = port_at(o, 0);
+
+	/* Every other port of that address mapped, as if by mappings whose removal is queued. */
+	struct cgn_ring_msg msg = { .op = CGN_MSG_ADD };
+	for (uint16_t port = 1024; port <= 2047; port++) {
+		if (port == eport)
+			continue;
+		struct cgn_key in;
+		cgn_key_set_v4(&in, addr("100.127.255.1"), port, IPPROTO_UDP, CGN_SIDE_INSIDE);
+		memset(&msg.m, 0, sizeof(msg.m));
+		cgn_mapping_set(&msg.m, &in, ext, port);
+		msg.m.flags = CGN_MAP_STATIC;
+		cr_assert_eq(cgn_table_apply(E->dp->table, &msg), 0);
+	}
+	uint64_t dropped = drops(CGN_DROP_PORTS_STILL_MAPPED), made = E->w->pkt.sessions_created;
+	len = build_udp(frame, "100.64.0.30", 3001, "198.51.100.1", 53, "b", 1, 64, false);
+	o = run(E->inside_port, len, &op, &ol);
+	cr_assert_not_null(o, "answered");
+	cr_assert_eq(o[14 + 20], 3, "ICMP destination unreachable");
+	cr_assert_eq(o[14 + 20 + 1], 13, "administratively prohibited");
+	cr_assert_eq(drops(CGN_DROP_PORTS_STILL_MAPPED), dropped + 1);
+	cr_assert_eq(E->w->pkt.sessions_created, made);
+	cr_assert_null(dp_env_mapping("100.64.0.30", 3001, 17));
+
+	/* Once they go, the subscriber's whole quota is there: no port was kept. */
+	msg.op = CGN_MSG_DEL;
+	for (uint16_t port = 1024; port <= 2047; port++) {
+		if (port == eport)
+			continue;
+		struct cgn_key in;
+		cgn_key_set_v4(&in, addr("100.127.255.1"), port, IPPROTO_UDP, CGN_SIDE_INSIDE);
+		cgn_mapping_set(&msg.m, &in, ext, port);
+		cr_assert_eq(cgn_table_apply(E->dp->table, &msg), 0);
+	}
+	unsigned quota = E->cfg.nat.block_size * E->cfg.nat.max_blocks;
+	for (unsigned i = 1; i < quota; i++) {
+		len = build_udp(frame, "100.64.0.30", (uint16_t)(3000 + i), "198.51.100.1", 53, "c", 1, 64, false);
+		o = run(E->inside_port, len, &op, &ol);
+		cr_assert(o != NULL && op == E->outside_port, "session %u of %u", i + 1, quota);
+	}
+	rte_rcu_qsbr_quiescent(E->dp->table->rcu, 0);
+}
+
 Test(session, replace_keeps_the_traffic_state_and_refuses_another_endpoint)
 {
 	uint16_t op, ol;
