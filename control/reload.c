@@ -162,8 +162,14 @@ push_patiently(struct pcp_server *srv, enum cgn_msg_op op, const struct pcp_mapp
 	return rc;
 }
 
+/*
+ * Pass 1 of a pool change, over every mapping: one whose external endpoint survives takes its
+ * port on the new allocator. All of them do so before pass 2 gives any mapping a new port:
+ * otherwise a mapping moving off a removed address could be given a port that a mapping
+ * further on in the scan still holds in the data plane, whose table refuses to share it.
+ */
 static void
-move_mapping(void *r, void *arg)
+keep_mapping(void *r, void *arg)
 {
 	struct pcp_mapping_rec *rec = r;
 	struct move_ctx *mc = arg;
@@ -179,6 +185,24 @@ move_mapping(void *r, void *arg)
 		rec->sub = (uint32_t)sub; /* unchanged for the world */
 		rec->port_lost = false;   /* (it owns its port again, if an earlier change lost it) */
 		mc->kept++;
+		return;
+	}
+	rec->moved = true; /* for pass 2 (move_mapping); rec->sub still the old allocator's */
+}
+
+/* Pass 2: the mappings pass 1 could not keep get a new external endpoint. */
+static void
+move_mapping(void *r, void *arg)
+{
+	struct pcp_mapping_rec *rec = r;
+	struct move_ctx *mc = arg;
+	struct pcp_server *srv = mc->srv;
+	if (!rec->moved)
+		return;
+	rec->moved = false;
+	int32_t sub = cgn_pb_subscriber(&srv->pb, &cgn_pb_sub(mc->old_pb, rec->sub)->addr, false);
+	if (sub < 0) { /* pass 1 made it */
+		mc->failed++;
 		return;
 	}
 
@@ -280,11 +304,15 @@ repool(struct pcp_server *srv, const struct cgn_config *cfg, uint64_t now, char 
 	if (dataplane)
 		srv->ops.repool_move(srv->ops.ctx, &old_pb, cfg);
 
+	/* Every port that stays where it is is taken (mappings, then held ports) before any
+	 * mapping is given a new one. */
 	struct move_ctx mc = { srv, &old_pb, now, cgn_clock_ms() + 2000, 0, 0, 0 };
 	uint32_t cursor = 0;
-	rec_db_scan(srv->mappings, &cursor, rec_db_capacity(srv->mappings), move_mapping, &mc);
+	rec_db_scan(srv->mappings, &cursor, rec_db_capacity(srv->mappings), keep_mapping, &mc);
 	cursor = 0;
 	rec_db_scan(srv->holds, &cursor, rec_db_capacity(srv->holds), move_hold, &mc);
+	cursor = 0;
+	rec_db_scan(srv->mappings, &cursor, rec_db_capacity(srv->mappings), move_mapping, &mc);
 	struct peer_scan ps = { srv, now };
 	cursor = 0;
 	rec_db_scan(srv->peers, &cursor, rec_db_capacity(srv->peers), peer_update_one, &ps);
