@@ -67,6 +67,19 @@ apply(struct cgn_table *t, enum cgn_msg_op op, const struct cgn_key *in, uint16_
 	return cgn_table_apply(t, &msg);
 }
 
+/* A table of 64 holding one mapping: subscriber 1's port 5000 at external port 1100. */
+static struct cgn_table *
+table_with_one(struct cgn_key *in, struct cgn_key *out, struct cgn_mapping **m)
+{
+	struct cgn_table *t = table_new(64);
+	*in = in_key(1, 5000);
+	*out = out_key(1100);
+	cr_assert_eq(apply(t, CGN_MSG_ADD, in, 1100), 0);
+	*m = cgn_table_lookup(t, in);
+	cr_assert_not_null(*m);
+	return t;
+}
+
 /* The burst path: all three stages over n keys, as nat44.c runs them. */
 static void
 lookup_burst(const struct cgn_table *t, const struct cgn_key *keys, unsigned n, struct cgn_mapping **maps)
@@ -140,12 +153,9 @@ Test(table, the_seed_moves_the_homes)
 
 Test(table, both_keys_lead_to_one_entry)
 {
-	struct cgn_table *t = table_new(64);
-	struct cgn_key in = in_key(1, 5000), out = out_key(1100);
-	cr_assert_eq(apply(t, CGN_MSG_ADD, &in, 1100), 0);
-
-	struct cgn_mapping *m = cgn_table_lookup(t, &in);
-	cr_assert_not_null(m);
+	struct cgn_key in, out;
+	struct cgn_mapping *m;
+	struct cgn_table *t = table_with_one(&in, &out, &m);
 	cr_assert_eq(cgn_table_lookup(t, &out), m);
 	cr_assert_eq(m->ext_port, 1100);
 	cr_assert_eq(m->int_port, 5000);
@@ -170,16 +180,16 @@ Test(table, both_keys_lead_to_one_entry)
 
 Test(table, a_key_is_never_shared)
 {
-	struct cgn_table *t = table_new(64);
-	struct cgn_key a = in_key(1, 5000), b = in_key(2, 5000);
-	cr_assert_eq(apply(t, CGN_MSG_ADD, &a, 1100), 0);
+	struct cgn_key a, out, b = in_key(2, 5000);
+	struct cgn_mapping *m;
+	struct cgn_table *t = table_with_one(&a, &out, &m);
 	unsigned avail = rte_mempool_avail_count(t->entries);
 	cr_assert_eq(apply(t, CGN_MSG_ADD, &a, 1200), -EEXIST, "the same inside key");
 	cr_assert_eq(apply(t, CGN_MSG_ADD, &b, 1100), -EEXIST, "another subscriber, the same external endpoint");
 	cr_assert_eq(t->stats.add_exists, 2);
 	cr_assert_eq(rte_mempool_avail_count(t->entries), avail, "no entry taken by a refused add");
-	struct cgn_key out = out_key(1100);
-	cr_assert_eq(cgn_table_lookup(t, &out), cgn_table_lookup(t, &a));
+	cr_assert_eq(cgn_table_lookup(t, &out), m);
+	cr_assert_eq(cgn_table_lookup(t, &a), m);
 	cr_assert_null(cgn_table_lookup(t, &b));
 	table_done(t);
 }
@@ -274,10 +284,9 @@ Test(table, the_pool_bounds_the_mappings)
 
 Test(table, replace_swaps_the_entry_and_keeps_what_traffic_taught)
 {
-	struct cgn_table *t = table_new(64);
-	struct cgn_key in = in_key(1, 5000), out = out_key(1100);
-	cr_assert_eq(apply(t, CGN_MSG_ADD, &in, 1100), 0);
-	struct cgn_mapping *old = cgn_table_lookup(t, &in);
+	struct cgn_key in, out;
+	struct cgn_mapping *old;
+	struct cgn_table *t = table_with_one(&in, &out, &old);
 	old->last_out_ms = 777;
 	old->tcp_state = CGN_TCP_ESTABLISHED;
 
@@ -311,11 +320,10 @@ Test(table, replace_swaps_the_entry_and_keeps_what_traffic_taught)
 
 Test(table, removed_entries_wait_for_every_reader)
 {
-	struct cgn_table *t = table_new(64);
+	struct cgn_key in, out;
+	struct cgn_mapping *m;
+	struct cgn_table *t = table_with_one(&in, &out, &m);
 	cgn_table_reader_online(t, 1); /* a second reader, which has not passed a quiescent state */
-	struct cgn_key in = in_key(1, 5000);
-	cr_assert_eq(apply(t, CGN_MSG_ADD, &in, 1100), 0);
-	struct cgn_mapping *m = cgn_table_lookup(t, &in);
 	cr_assert_eq(apply(t, CGN_MSG_DEL, &in, 1100), 0);
 	rte_rcu_qsbr_quiescent(t->rcu, 0);
 	cgn_table_reclaim(t);
