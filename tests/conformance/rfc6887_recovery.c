@@ -126,18 +126,24 @@ Test(rfc6887_8_2, overload_is_answered_with_no_resources, .timeout = 60)
 
 #include <signal.h>
 
-/* A client socket that stays open, to receive the unsolicited updates. */
+/* A client socket that stays open, to receive the unsolicited updates of a server. */
 static int
-client(const char *addr, uint16_t port)
+client_of(const char *server, const char *addr, uint16_t port)
 {
 	int fd = socket(AF_INET, SOCK_DGRAM, 0);
 	struct sockaddr_in me = { .sin_family = AF_INET, .sin_port = htons(port) };
 	inet_pton(AF_INET, addr, &me.sin_addr);
 	cr_assert_eq(bind(fd, (struct sockaddr *)&me, sizeof(me)), 0);
 	struct sockaddr_in srv = { .sin_family = AF_INET, .sin_port = htons(5351) };
-	inet_pton(AF_INET, "127.0.0.204", &srv.sin_addr);
+	inet_pton(AF_INET, server, &srv.sin_addr);
 	cr_assert_eq(connect(fd, (struct sockaddr *)&srv, sizeof(srv)), 0);
 	return fd;
+}
+
+static int
+client(const char *addr, uint16_t port)
+{
+	return client_of("127.0.0.204", addr, port);
 }
 
 static int
@@ -231,6 +237,81 @@ Test(rfc6887_14_2, pool_change_moves_mappings_and_tells_clients, .timeout = 60)
 
 	cr_assert_eq(h_stop_cgnatd(pid), 0);
 	close(s1), close(s2), close(t);
+	unlink(log_path);
+	unlink(path);
+}
+
+/*
+ * §14.2 again, where the order of the move matters: sixteen subscribers on two addresses,
+ * each pair asking for the same port number (so for the same block on each address). The
+ * address of half of them goes; those mappings move to the other address, where their port
+ * numbers' blocks belong to mappings that stay. A mapping whose address survives keeps its
+ * endpoint and gets no update, whatever order the server meets the mappings in; the moved ones
+ * get distinct new endpoints.
+ */
+Test(rfc6887_14_2, mappings_that_stay_are_never_displaced_by_those_that_move, .timeout = 60)
+{
+	enum { N = 16 };
+	static struct pcp_response r[N], u;
+	char conf[2048], log_path[128], pfx[32], path[160], a[CGN_ADDR_STRLEN], src[32];
+	snprintf(pfx, sizeof(pfx), "cgnv%d", getpid());
+	snprintf(log_path, sizeof(log_path), "/tmp/%s.log", pfx);
+	snprintf(path, sizeof(path), "/tmp/%s.conf", pfx);
+#define ORDER_CONF "eal = { file_prefix = \"%s\"; };\n"                                      \
+		   "pcp = { listen = [ \"127.0.0.205:5351\" ]; inside = [ \"127.0.0.0/8\" ];\n" \
+		   "        announce = { multicast = false; }; };\n"                              \
+		   "nat = { pool = [ %s ]; ports = \"1024-2047\"; block_size = 64; };\n"        \
+		   "dataplane = { table_size = 4096; idle_sleep_us = 500; };\n"
+	snprintf(conf, sizeof(conf), ORDER_CONF, pfx, "\"203.0.113.170/31\"");
+	int pid = h_start_cgnatd(conf, pfx, log_path);
+	cr_assert_gt(pid, 0);
+
+	int fd[N];
+	H_server = "127.0.0.205";
+	for (int i = 0; i < N; i++) {
+		snprintf(src, sizeof(src), "127.18.0.%d", i + 1);
+		fd[i] = client_of("127.0.0.205", src, (uint16_t)(41000 + i));
+		uint16_t want = (uint16_t)(1024 + 64 * (i / 2) + 5);
+		cr_assert_eq(exchange(fd[i], src, 7000, want, false, &r[i]), PCP_RES_SUCCESS);
+		cr_assert_eq(r[i].u.map.external_port, want, "subscriber %d got the port it asked for", i);
+	}
+	H_server = "127.0.0.1";
+	/* Keep subscriber 0's address; count who is on it. */
+	int staying = 0;
+	for (int i = 0; i < N; i++)
+		staying += cgn_addr_eq(&r[i].u.map.external_addr, &r[0].u.map.external_addr);
+	cr_assert(staying > 0 && staying < N, "both addresses in use (%d of %d on the first)", staying, N);
+
+	char keep[64];
+	snprintf(keep, sizeof(keep), "\"%s\"", cgn_addr_format(&r[0].u.map.external_addr, a, sizeof(a)));
+	snprintf(conf, sizeof(conf), ORDER_CONF, pfx, keep);
+	FILE *f = fopen(path, "w");
+	fputs(conf, f);
+	fclose(f);
+	kill(pid, SIGHUP);
+
+	uint16_t taken[N];
+	int n_taken = 0;
+	for (int i = 0; i < N; i++)
+		if (cgn_addr_eq(&r[i].u.map.external_addr, &r[0].u.map.external_addr))
+			taken[n_taken++] = r[i].u.map.external_port;
+	for (int i = 0; i < N; i++) {
+		int n = updates(fd[i], i == 0 ? 2500 : 300, &u);
+		if (cgn_addr_eq(&r[i].u.map.external_addr, &r[0].u.map.external_addr)) {
+			cr_assert_eq(n, 0, "subscriber %d's address stays: its mapping stays, no update", i);
+			continue;
+		}
+		cr_assert_eq(n, 3, "subscriber %d's mapping moved: three updates, got %d", i, n);
+		cr_assert_eq(u.result, PCP_RES_SUCCESS);
+		cr_assert(cgn_addr_eq(&u.u.map.external_addr, &r[0].u.map.external_addr));
+		for (int j = 0; j < n_taken; j++)
+			cr_assert_neq(u.u.map.external_port, taken[j], "subscriber %d moved onto port %u, in use", i, taken[j]);
+		taken[n_taken++] = u.u.map.external_port;
+	}
+
+	cr_assert_eq(h_stop_cgnatd(pid), 0);
+	for (int i = 0; i < N; i++)
+		close(fd[i]);
 	unlink(log_path);
 	unlink(path);
 }
