@@ -476,3 +476,121 @@ Test(table, readers_never_see_a_torn_or_reused_entry)
 	cr_assert_eq(rte_mempool_avail_count(s.t->entries), 1);
 	table_done(s.t);
 }
+
+/*
+ * The table against a model: 200 000 random adds, removals, replaces and lookups (alone and
+ * by the burst stages) over 160 keys homed in two buckets (126 slots within their reach), so
+ * that keys overflow, probes rise and fall, adds are refused when the reach is full, and
+ * external ports collide. After every step each key's lookup must
+ * agree with the model, and every home's probe must be the distance of its furthest key.
+ */
+enum { MODEL_KEYS = 160, MODEL_PORTS = 600, MODEL_STEPS = 200000 };
+
+static void
+check_probes(const struct cgn_table *t, enum cgn_key_side side)
+{
+	const struct cgn_table_bucket *base = t->buckets[side];
+	uint32_t nb = t->mask + 1;
+	for (uint32_t h = 0; h < nb; h++) {
+		uint32_t furthest = 0;
+		for (uint32_t d = 1; d <= CGN_TABLE_MAX_PROBE; d++)
+			for (unsigned s = 0; s < CGN_TABLE_SLOTS; s++) {
+				uint64_t w = base[(h + d) & t->mask].slot[s];
+				if (w != 0 && ((w >> CGN_SLOT_DIST_SHIFT) & 0x1f) == d)
+					furthest = d;
+			}
+		cr_assert_eq(base[h].probe, furthest, "side %d home %u: probe %u, furthest key %u", side, h,
+			     base[h].probe, furthest);
+	}
+}
+
+Test(table, agrees_with_a_model_under_random_operations)
+{
+	struct cgn_table *t = table_new(1024); /* 512 buckets a side; entries to spare */
+	struct cgn_key keys[MODEL_KEYS];
+	unsigned found = 0;
+	for (uint32_t i = 0; found < MODEL_KEYS && i < 1u << 22; i++) {
+		struct cgn_key k = in_key(i % 4096, (uint16_t)(1 + i / 4096));
+		if ((cgn_table_hash(t, &k) & t->mask) < 2)
+			keys[found++] = k;
+	}
+	cr_assert_eq(found, MODEL_KEYS);
+
+	int32_t ext_of[MODEL_KEYS];   /* -1: absent; else its external port index */
+	int32_t owner[MODEL_PORTS];   /* -1: free; else the key index holding the port */
+	memset(ext_of, -1, sizeof(ext_of));
+	memset(owner, -1, sizeof(owner));
+	uint32_t present = 0, x = 99;
+	uint64_t adds = 0, full = 0, clashes = 0;
+
+	for (uint32_t step = 0; step < MODEL_STEPS; step++) {
+		x = x * 1103515245u + 12345u;
+		uint32_t k = (x >> 8) % MODEL_KEYS, op = (x >> 20) % 8; /* 6 add, 1 remove, 1 replace */
+		x = x * 1103515245u + 12345u;
+		uint32_t port = (x >> 8) % MODEL_PORTS;
+		if (op < 6) { /* add */
+			int rc = apply(t, CGN_MSG_ADD, &keys[k], (uint16_t)(20000 + port));
+			if (ext_of[k] >= 0 || owner[port] >= 0) {
+				cr_assert_eq(rc, -EEXIST, "step %u: add of a present key or port", step);
+				clashes++;
+			} else if (rc == 0) {
+				ext_of[k] = (int32_t)port;
+				owner[port] = (int32_t)k;
+				present++;
+				adds++;
+			} else {
+				/* Refused only when the 17 buckets from its home are full. */
+				cr_assert_eq(rc, -ENOSPC, "step %u", step);
+				cr_assert_eq(t->stats.add_no_entry, 0, "never for want of an entry here");
+				full++;
+			}
+		} else if (op == 6) { /* remove */
+			int rc = apply(t, CGN_MSG_DEL, &keys[k], 0);
+			cr_assert_eq(rc, ext_of[k] >= 0 ? 0 : -ENOENT, "step %u: del", step);
+			if (ext_of[k] >= 0) {
+				owner[ext_of[k]] = -1;
+				ext_of[k] = -1;
+				present--;
+			}
+		} else if (ext_of[k] >= 0) { /* replace, with its own endpoint */
+			struct cgn_ring_msg msg = { .op = CGN_MSG_REPLACE };
+			cgn_mapping_set(&msg.m, &keys[k], htonl(0xcb007101u), (uint16_t)(20000 + ext_of[k]));
+			msg.m.lifetime_s = step;
+			cr_assert_eq(cgn_table_apply(t, &msg), 0, "step %u: replace", step);
+			cr_assert_eq(cgn_table_lookup(t, &keys[k])->lifetime_s, step);
+		}
+		/* Every 64 steps: every key and port agrees, alone and in bursts; the probes hold. */
+		if (step % 64 != 63)
+			continue;
+		struct cgn_mapping *maps[64];
+		for (uint32_t base = 0; base < MODEL_KEYS; base += 64) {
+			uint32_t n = MODEL_KEYS - base < 64 ? MODEL_KEYS - base : 64;
+			lookup_burst(t, &keys[base], n, maps);
+			for (uint32_t j = 0; j < n; j++) {
+				uint32_t i = base + j;
+				cr_assert_eq(maps[j], cgn_table_lookup(t, &keys[i]));
+				if (ext_of[i] < 0) {
+					cr_assert_null(maps[j], "step %u: key %u found, absent in the model", step, i);
+					continue;
+				}
+				cr_assert_not_null(maps[j], "step %u: key %u lost", step, i);
+				cr_assert_eq(maps[j]->ext_port, 20000 + ext_of[i]);
+				struct cgn_key o = out_key((uint16_t)(20000 + ext_of[i]));
+				cr_assert_eq(cgn_table_lookup(t, &o), maps[j], "step %u: key %u's outside key", step, i);
+			}
+		}
+		for (uint32_t p = 0; p < MODEL_PORTS; p++) {
+			struct cgn_key o = out_key((uint16_t)(20000 + p));
+			cr_assert_eq(cgn_table_lookup(t, &o) != NULL, owner[p] >= 0, "step %u: port %u", step, p);
+		}
+		cr_assert_eq(cgn_table_count(t), present);
+		check_probes(t, CGN_SIDE_INSIDE);
+		check_probes(t, CGN_SIDE_OUTSIDE);
+		rte_rcu_qsbr_quiescent(t->rcu, 0);
+	}
+	cr_log_info("%lu adds, %lu refused full, %lu clashes, %u present", (unsigned long)adds,
+		    (unsigned long)full, (unsigned long)clashes, present);
+	cr_assert_gt(full, 0, "the homes overflowed all the way");
+	cr_assert_gt(clashes, 0, "keys and ports collided");
+	table_done(t);
+}
