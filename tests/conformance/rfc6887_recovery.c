@@ -163,6 +163,32 @@ exchange(int fd, const char *src, uint16_t iport, uint16_t eport, bool prefer_fa
 	return r->result;
 }
 
+/* A reloading cgnatd's names: its file prefix, its log, its config file (h_start_cgnatd's). */
+struct daemon_files {
+	char pfx[32], log[128], conf[160];
+};
+
+static struct daemon_files
+daemon_files(const char *tag)
+{
+	struct daemon_files f;
+	snprintf(f.pfx, sizeof(f.pfx), "%s%d", tag, getpid());
+	snprintf(f.log, sizeof(f.log), "/tmp/%s.log", f.pfx);
+	snprintf(f.conf, sizeof(f.conf), "/tmp/%s.conf", f.pfx);
+	return f;
+}
+
+/* Gives the running daemon a new config file and a SIGHUP. */
+static void
+reload(const struct daemon_files *f, int pid, const char *conf)
+{
+	FILE *fp = fopen(f->conf, "w");
+	cr_assert_not_null(fp);
+	fputs(conf, fp);
+	fclose(fp);
+	kill(pid, SIGHUP);
+}
+
 /* Counts unsolicited responses on fd for ms; the last one parsed into *r. */
 static int
 updates(int fd, int ms, struct pcp_response *r)
@@ -183,17 +209,15 @@ updates(int fd, int ms, struct pcp_response *r)
 Test(rfc6887_14_2, pool_change_moves_mappings_and_tells_clients, .timeout = 60)
 {
 	static struct pcp_response r1, r2, r3, u;
-	char conf[2048], log_path[128], pfx[32], path[160], a[CGN_ADDR_STRLEN];
-	snprintf(pfx, sizeof(pfx), "cgnu%d", getpid());
-	snprintf(log_path, sizeof(log_path), "/tmp/%s.log", pfx);
-	snprintf(path, sizeof(path), "/tmp/%s.conf", pfx);
+	char conf[2048], a[CGN_ADDR_STRLEN];
+	struct daemon_files df = daemon_files("cgnu");
 #define UPD_CONF "eal = { file_prefix = \"%s\"; };\n"                                         \
 		 "pcp = { listen = [ \"127.0.0.204:5351\" ]; inside = [ \"127.0.0.0/8\" ];\n"    \
 		 "        announce = { multicast = false; }; };\n"                               \
 		 "nat = { pool = [ %s ]; };\n"                                                    \
 		 "dataplane = { table_size = %u; idle_sleep_us = 500; };\n"
-	snprintf(conf, sizeof(conf), UPD_CONF, pfx, "\"203.0.113.160/31\"", 4096u);
-	int pid = h_start_cgnatd(conf, pfx, log_path);
+	snprintf(conf, sizeof(conf), UPD_CONF, df.pfx, "\"203.0.113.160/31\"", 4096u);
+	int pid = h_start_cgnatd(conf, df.pfx, df.log);
 	cr_assert_gt(pid, 0);
 
 	/* S has a plain mapping and a PREFER_FAILURE one; T one mapping, on the other address. */
@@ -205,22 +229,16 @@ Test(rfc6887_14_2, pool_change_moves_mappings_and_tells_clients, .timeout = 60)
 	cr_assert_eq(r2.u.map.external_port, 47002);
 
 	/* A reload that would need a restart changes nothing. */
-	snprintf(conf, sizeof(conf), UPD_CONF, pfx, "\"203.0.113.160/31\"", 8192u);
-	FILE *f = fopen(path, "w");
-	fputs(conf, f);
-	fclose(f);
-	kill(pid, SIGHUP);
+	snprintf(conf, sizeof(conf), UPD_CONF, df.pfx, "\"203.0.113.160/31\"", 8192u);
+	reload(&df, pid, conf);
 	usleep(300000);
 	cr_assert_eq(updates(s1, 300, &u), 0);
 
 	/* Remove S's address: T's stays. */
 	char keep[64];
 	snprintf(keep, sizeof(keep), "\"%s\"", cgn_addr_format(&r3.u.map.external_addr, a, sizeof(a)));
-	snprintf(conf, sizeof(conf), UPD_CONF, pfx, keep, 4096u);
-	f = fopen(path, "w");
-	fputs(conf, f);
-	fclose(f);
-	kill(pid, SIGHUP);
+	snprintf(conf, sizeof(conf), UPD_CONF, df.pfx, keep, 4096u);
+	reload(&df, pid, conf);
 
 	/* Three updates each (0, 250, 750 ms), from the same server address and port. */
 	int n1 = updates(s1, 1500, &u);
@@ -237,8 +255,8 @@ Test(rfc6887_14_2, pool_change_moves_mappings_and_tells_clients, .timeout = 60)
 
 	cr_assert_eq(h_stop_cgnatd(pid), 0);
 	close(s1), close(s2), close(t);
-	unlink(log_path);
-	unlink(path);
+	unlink(df.log);
+	unlink(df.conf);
 }
 
 /*
@@ -253,17 +271,15 @@ Test(rfc6887_14_2, mappings_that_stay_are_never_displaced_by_those_that_move, .t
 {
 	enum { N = 16 };
 	static struct pcp_response r[N], u;
-	char conf[2048], log_path[128], pfx[32], path[160], a[CGN_ADDR_STRLEN], src[32];
-	snprintf(pfx, sizeof(pfx), "cgnv%d", getpid());
-	snprintf(log_path, sizeof(log_path), "/tmp/%s.log", pfx);
-	snprintf(path, sizeof(path), "/tmp/%s.conf", pfx);
+	char conf[2048], a[CGN_ADDR_STRLEN], src[32];
+	struct daemon_files df = daemon_files("cgnv");
 #define ORDER_CONF "eal = { file_prefix = \"%s\"; };\n"                                      \
 		   "pcp = { listen = [ \"127.0.0.205:5351\" ]; inside = [ \"127.0.0.0/8\" ];\n" \
 		   "        announce = { multicast = false; }; };\n"                              \
 		   "nat = { pool = [ %s ]; ports = \"1024-2047\"; block_size = 64; };\n"        \
 		   "dataplane = { table_size = 4096; idle_sleep_us = 500; };\n"
-	snprintf(conf, sizeof(conf), ORDER_CONF, pfx, "\"203.0.113.170/31\"");
-	int pid = h_start_cgnatd(conf, pfx, log_path);
+	snprintf(conf, sizeof(conf), ORDER_CONF, df.pfx, "\"203.0.113.170/31\"");
+	int pid = h_start_cgnatd(conf, df.pfx, df.log);
 	cr_assert_gt(pid, 0);
 
 	int fd[N];
@@ -284,11 +300,8 @@ Test(rfc6887_14_2, mappings_that_stay_are_never_displaced_by_those_that_move, .t
 
 	char keep[64];
 	snprintf(keep, sizeof(keep), "\"%s\"", cgn_addr_format(&r[0].u.map.external_addr, a, sizeof(a)));
-	snprintf(conf, sizeof(conf), ORDER_CONF, pfx, keep);
-	FILE *f = fopen(path, "w");
-	fputs(conf, f);
-	fclose(f);
-	kill(pid, SIGHUP);
+	snprintf(conf, sizeof(conf), ORDER_CONF, df.pfx, keep);
+	reload(&df, pid, conf);
 
 	uint16_t taken[N];
 	int n_taken = 0;
@@ -312,6 +325,6 @@ Test(rfc6887_14_2, mappings_that_stay_are_never_displaced_by_those_that_move, .t
 	cr_assert_eq(h_stop_cgnatd(pid), 0);
 	for (int i = 0; i < N; i++)
 		close(fd[i]);
-	unlink(log_path);
-	unlink(path);
+	unlink(df.log);
+	unlink(df.conf);
 }
