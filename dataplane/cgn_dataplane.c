@@ -171,22 +171,34 @@ cgn_dataplane_resume(struct cgn_dataplane *dp)
 	__atomic_store_n(&dp->pause, false, __ATOMIC_RELEASE);
 }
 
-/* The new allocator's index of an old subscriber (the same inside address), or -1. */
+/* Old subscriber index → new one (the same inside address), worked out once per subscriber
+ * rather than once per session. */
+struct sub_map {
+	const struct cgn_pb *old_pb;
+	uint32_t n;     /* old subscribers */
+	int32_t *index; /* new index, -1 (none), or -2 (not worked out yet); NULL: short of memory */
+};
+
 static int32_t
-new_sub(struct cgn_pb *pb, const struct cgn_pb *old_pb, uint32_t old_sub)
+new_sub(struct cgn_dataplane *dp, struct sub_map *sm, uint32_t old_sub)
 {
-	if (old_sub >= atomic_load(&old_pb->n_subs))
+	if (old_sub >= sm->n)
 		return -1;
-	return cgn_pb_subscriber(pb, &cgn_pb_sub((struct cgn_pb *)old_pb, old_sub)->addr, true);
+	if (sm->index != NULL && sm->index[old_sub] != -2)
+		return sm->index[old_sub];
+	int32_t sub = cgn_pb_subscriber(dp->pb, &cgn_pb_sub((struct cgn_pb *)sm->old_pb, old_sub)->addr, true);
+	if (sm->index != NULL)
+		sm->index[old_sub] = sub;
+	return sub;
 }
 
 /* Takes (sub, addr, proto, port) on the new allocator if addr is still in the pool.
  * @return the new subscriber index, or -1. */
 static int32_t
-move_port(struct cgn_dataplane *dp, const struct cgn_pb *old_pb, uint32_t old_sub, uint32_t addr, uint8_t proto,
+move_port(struct cgn_dataplane *dp, struct sub_map *sm, uint32_t old_sub, uint32_t addr, uint8_t proto,
 	  uint16_t port)
 {
-	int32_t sub = new_sub(dp->pb, old_pb, old_sub);
+	int32_t sub = new_sub(dp, sm, old_sub);
 	if (sub < 0 || !cgn_dataplane_in_pool(dp, addr) || cgn_pb_take(dp->pb, (uint32_t)sub, addr, proto, port) != 0)
 		return -1;
 	return sub;
@@ -203,6 +215,10 @@ cgn_dataplane_repool(struct cgn_dataplane *dp, const struct cgn_pb *old_pb, cons
 
 	if (!drain_rings(dp))
 		fprintf(stderr, "cgnatd: pool change: the workers' rings did not drain in a second\n");
+	struct sub_map sm = { old_pb, atomic_load(&old_pb->n_subs), NULL };
+	sm.index = malloc(sizeof(*sm.index) * (sm.n ? sm.n : 1));
+	for (uint32_t i = 0; sm.index != NULL && i < sm.n; i++)
+		sm.index[i] = -2;
 
 	/* Implicit sessions, a batch at a time as an RCU reader. Nothing changes the table
 	 * during the walk (the workers wait, their rings are empty); the sessions that lose
@@ -220,7 +236,7 @@ cgn_dataplane_repool(struct cgn_dataplane *dp, const struct cgn_pb *old_pb, cons
 			}
 			if (!cgn_mapping_workers_own(m->flags))
 				continue; /* the PCP server moves its own */
-			int32_t sub = move_port(dp, old_pb, m->subscriber, m->ext_addr, m->proto, m->ext_port);
+			int32_t sub = move_port(dp, &sm, m->subscriber, m->ext_addr, m->proto, m->ext_port);
 			if (sub >= 0) {
 				m->subscriber = (uint32_t)sub; /* no worker reads it now */
 				st->kept++;
@@ -262,7 +278,7 @@ cgn_dataplane_repool(struct cgn_dataplane *dp, const struct cgn_pb *old_pb, cons
 			if (h->sub == CGN_HELD_NONE)
 				continue;
 			const struct cgn_pb_sub *os = cgn_pb_sub((struct cgn_pb *)old_pb, h->sub);
-			int32_t sub = move_port(dp, old_pb, h->sub, old_pb->addrs[os->ext_index], h->proto, h->port);
+			int32_t sub = move_port(dp, &sm, h->sub, old_pb->addrs[os->ext_index], h->proto, h->port);
 			if (sub >= 0)
 				st->holds_kept++;
 			else
@@ -270,6 +286,7 @@ cgn_dataplane_repool(struct cgn_dataplane *dp, const struct cgn_pb *old_pb, cons
 			h->sub = sub >= 0 ? (uint32_t)sub : CGN_HELD_NONE;
 		}
 	}
+	free(sm.index);
 }
 
 void
