@@ -191,11 +191,18 @@ h_ctl_until(const char *args, const char *text, bool present)
 	"};\n" \
 	"dataplane = { table_size = 65536; idle_sleep_us = 200; };\n"
 
+void
+h_conf_path(const char *pfx, char *path, size_t len)
+{
+	const char *dir = getenv("CGNC_WORKDIR"); /* set by main; the tests run in child processes */
+	snprintf(path, len, "%s/%s.conf", dir ? dir : "/tmp", pfx);
+}
+
 int
 h_start_cgnatd(const char *conf_text, const char *pfx, const char *log_path)
 {
 	char path[512];
-	snprintf(path, sizeof(path), "/tmp/%s.conf", pfx);
+	h_conf_path(pfx, path, sizeof(path));
 	FILE *f = fopen(path, "w");
 	if (f == NULL)
 		return -1;
@@ -232,6 +239,7 @@ main(int argc, char *argv[])
 	snprintf(workdir, sizeof(workdir), "/tmp/cgnat-conformance-%d", getpid());
 	snprintf(prefix, sizeof(prefix), "cgnc%d", getpid());
 	setenv("CGNC_PREFIX", prefix, 1);
+	setenv("CGNC_WORKDIR", workdir, 1);
 	proc_run(out, sizeof(out), "mkdir -p %s && ip addr add 198.51.100.77/32 dev lo", workdir);
 
 	/* Every response on the wire goes to tshark; decoded after the run. */

@@ -67,6 +67,9 @@ const char *h_env(const char *name);
 
 /** Starts another cgnatd on a configuration text (for restart, overload). @return its pid. */
 int h_start_cgnatd(const char *conf_text, const char *prefix, const char *log_path);
+/** The config file h_start_cgnatd writes for a prefix, in the run's work folder (removed at
+ * the end of the run): write it again and send SIGHUP to reload. */
+void h_conf_path(const char *prefix, char *path, size_t len);
 int h_stop_cgnatd(int pid);
 
 #define H_WAIT 500 /* ms to wait for an answer that must come */

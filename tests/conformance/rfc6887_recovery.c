@@ -174,7 +174,7 @@ daemon_files(const char *tag)
 	struct daemon_files f;
 	snprintf(f.pfx, sizeof(f.pfx), "%s%d", tag, getpid());
 	snprintf(f.log, sizeof(f.log), "/tmp/%s.log", f.pfx);
-	snprintf(f.conf, sizeof(f.conf), "/tmp/%s.conf", f.pfx);
+	h_conf_path(f.pfx, f.conf, sizeof(f.conf));
 	return f;
 }
 
@@ -256,7 +256,6 @@ Test(rfc6887_14_2, pool_change_moves_mappings_and_tells_clients, .timeout = 60)
 	cr_assert_eq(h_stop_cgnatd(pid), 0);
 	close(s1), close(s2), close(t);
 	unlink(df.log);
-	unlink(df.conf);
 }
 
 /*
@@ -326,5 +325,4 @@ Test(rfc6887_14_2, mappings_that_stay_are_never_displaced_by_those_that_move, .t
 	for (int i = 0; i < N; i++)
 		close(fd[i]);
 	unlink(df.log);
-	unlink(df.conf);
 }
