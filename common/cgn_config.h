@@ -150,7 +150,7 @@ struct cgn_config {
 		uint32_t idle_sleep_us; /* sleep of an idle worker; 0 = busy poll */
 		uint32_t mbufs;         /* packet buffers; 0 = sized from ports and workers */
 		uint32_t mbuf_size;     /* data room of a buffer; 0 = DPDK's default (2176) */
-		uint64_t seed;          /* port choice of implicit sessions; 0 = random (tests fix it) */
+		uint64_t seed;          /* port choice of implicit sessions and the table's hash; 0 = random (tests fix it) */
 		uint32_t icmp_errors_per_second; /* per worker, for generated ICMP errors */
 		uint32_t expire_budget; /* mappings a worker's expiry sweep visits a call (once a ms; and at most 8x as many slots) */
 		uint32_t rx_delay_ms;   /* workers read no packet this long after start (labs, tests) */
