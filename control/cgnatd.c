@@ -221,16 +221,11 @@ view_of(void *ctx, const struct cgn_key *in)
 }
 
 static uint64_t
-last_outbound(void *ctx, const struct cgn_key *in)
-{
-	return view_of(ctx, in).last_out_ms;
-}
-
-static uint64_t
-closed_at(void *ctx, const struct cgn_key *in)
+last_outbound(void *ctx, const struct cgn_key *in, bool *closed)
 {
 	struct dp_view v = view_of(ctx, in);
-	return v.tcp_state == CGN_TCP_CLOSING ? v.closed_ms : 0;
+	*closed = v.tcp_state == CGN_TCP_CLOSING && v.closed_ms != 0;
+	return v.last_out_ms;
 }
 
 static uint64_t
@@ -386,7 +381,7 @@ main(int argc, char **argv)
 	struct cgn_dataplane *dp = NULL;
 	static struct app app;
 	app.loop = &loop;
-	struct pcp_server_ops ops = { .push = push_to_dataplane, .last_out = last_outbound, .closed_at = closed_at,
+	struct pcp_server_ops ops = { .push = push_to_dataplane, .last_out = last_outbound,
 				      .session_closed_at = session_closed_at,
 				      .find_implicit = find_implicit, .repool_begin = repool_begin,
 				      .repool_move = repool_move, .repool_end = repool_end, .send = send_unsolicited,

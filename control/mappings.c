@@ -43,13 +43,13 @@ mapping_idle_remaining_ms(struct pcp_server *srv, const struct pcp_mapping_rec *
 {
 	if (srv->ops.last_out == NULL)
 		return 0;
-	uint64_t last = srv->ops.last_out(srv->ops.ctx, &rec->in);
+	bool closed = false;
+	uint64_t last = srv->ops.last_out(srv->ops.ctx, &rec->in, &closed);
 	if (last == 0)
 		return 0;
 	/* The implicit timeouts (RFC 4787 REQ-5, RFC 5382 REQ-5): the mapping lives as an implicit
 	 * one would (§12.3: "reverts to the NAT's usual behavior for implicit mappings"). */
-	bool closed = rec->in.proto == IPPROTO_TCP && srv->ops.closed_at &&
-		      srv->ops.closed_at(srv->ops.ctx, &rec->in) != 0;
+	closed = closed && rec->in.proto == IPPROTO_TCP;
 	uint64_t idle = cgn_idle_timeout_ms(&srv->cfg, rec->in.proto, closed ? CGN_TCP_CLOSING : CGN_TCP_ESTABLISHED);
 	return last + idle > now ? last + idle - now : 0;
 }

@@ -60,14 +60,13 @@ struct pcp_server_stats {
 struct pcp_server_ops {
 	/* Queues a mapping message for the workers. @return 0, or non-zero if it cannot. */
 	int (*push)(void *ctx, struct cgn_ring_msg *msg);
-	/* The last outbound packet the data plane saw on a mapping (0 = none); may be NULL. */
-	uint64_t (*last_out)(void *ctx, const struct cgn_key *in);
-	/* When a FIN or RST last closed a TCP connection of an outbound mapping, if no SYN came
-	 * since (cgn_mapping.closed_ms while tcp_state is CLOSING): it picks the idle timeout;
-	 * 0 if open, and always for inbound mappings (§15). May be NULL. */
-	uint64_t (*closed_at)(void *ctx, const struct cgn_key *in);
+	/* What the data plane saw of a mapping's traffic, in one look at its entry: @return the
+	 * last outbound packet (0 = none), with *closed set when a FIN or RST last closed a TCP
+	 * connection of an outbound mapping and no SYN came since (tcp_state CLOSING): it picks
+	 * the idle timeout; never set for inbound mappings (§15). May be NULL. */
+	uint64_t (*last_out)(void *ctx, const struct cgn_key *in, bool *closed);
 	/* The last close the mapping's internal host sent, for its PEER sessions (§12.3): when,
-	 * and its remote end; 0 if none. On an outbound mapping as closed_at; on an inbound one
+	 * and its remote end; 0 if none. On an outbound mapping as last_out's *closed; on an inbound one
 	 * (MAP, static, NAT-PMP) with sessions joined, the last recorded whatever its state.
 	 * Best effort: one record a mapping, the latest close. May be NULL. */
 	uint64_t (*session_closed_at)(void *ctx, const struct cgn_key *in, struct cgn_addr *peer, uint16_t *peer_port);
