@@ -21,19 +21,22 @@ slot_dist(uint64_t word)
 	return (uint32_t)(word >> CGN_SLOT_DIST_SHIFT) & 0x1f;
 }
 
+/* Entries beyond the capacity: a REPLACE of a full table needs one while the old one waits
+ * out its grace period. One per 1024, at least one. */
+static uint32_t
+spare_entries(uint32_t capacity)
+{
+	return capacity / 1024 + 1;
+}
+/* Entries a writer takes back at most in one go, under the lock (the rest come later). */
+#define RECLAIM_BATCH 64
+
 static uint32_t
 buckets_for(uint32_t capacity)
 {
 	/* At least capacity / 4 buckets of 7 slots: no side more than 57 % full. */
-	uint32_t want = capacity / 4 + 1;
-	return want <= 1 ? 2 : rte_align32pow2(want);
-}
-
-uint64_t
-cgn_table_memsize(uint32_t capacity)
-{
-	return 2ull * buckets_for(capacity) * sizeof(struct cgn_table_bucket) +
-	       (uint64_t)capacity * sizeof(struct cgn_mapping);
+	uint32_t want = (capacity + 3) / 4;
+	return want <= 2 ? 2 : rte_align32pow2(want);
 }
 
 /* Called by the defer queue once removed entries' grace period is over. */
@@ -53,9 +56,15 @@ cgn_table_create(const char *name, uint32_t capacity, uint32_t max_readers, uint
 		 int socket_id)
 {
 	char objname[RTE_MEMZONE_NAMESIZE];
-	struct cgn_table *t = rte_zmalloc_socket("cgn_table", sizeof(*t), RTE_CACHE_LINE_SIZE, socket_id);
-	if (t == NULL)
+	if (capacity == 0 || capacity > CGN_TABLE_MAX_CAPACITY) {
+		rte_errno = EINVAL;
 		return NULL;
+	}
+	struct cgn_table *t = rte_zmalloc_socket("cgn_table", sizeof(*t), RTE_CACHE_LINE_SIZE, socket_id);
+	if (t == NULL) {
+		rte_errno = ENOMEM;
+		return NULL;
+	}
 	t->capacity = capacity;
 	t->max_readers = max_readers;
 	while ((t->seed = seed) == 0)
@@ -64,12 +73,16 @@ cgn_table_create(const char *name, uint32_t capacity, uint32_t max_readers, uint
 
 	size_t rcu_size = rte_rcu_qsbr_get_memsize(max_readers);
 	t->rcu = rte_zmalloc_socket("cgn_rcu", rcu_size, RTE_CACHE_LINE_SIZE, socket_id);
-	if (t->rcu == NULL || rte_rcu_qsbr_init(t->rcu, max_readers) != 0)
+	if (t->rcu == NULL) {
+		rte_errno = ENOMEM;
+		goto fail;
+	}
+	if (rte_rcu_qsbr_init(t->rcu, max_readers) != 0)
 		goto fail;
 
 	snprintf(objname, sizeof(objname), "%s_map", name);
-	t->entries = rte_mempool_create(objname, capacity, sizeof(struct cgn_mapping), 0, 0, NULL,
-					NULL, NULL, NULL, socket_id, 0);
+	t->entries = rte_mempool_create(objname, capacity + spare_entries(capacity), sizeof(struct cgn_mapping), 0, 0,
+					NULL, NULL, NULL, NULL, socket_id, 0);
 	if (t->entries == NULL)
 		goto fail;
 
@@ -78,14 +91,16 @@ cgn_table_create(const char *name, uint32_t capacity, uint32_t max_readers, uint
 	for (int side = 0; side < 2; side++) {
 		t->buckets[side] = rte_zmalloc_socket("cgn_buckets", (size_t)nb * sizeof(struct cgn_table_bucket),
 						      RTE_CACHE_LINE_SIZE, socket_id);
-		if (t->buckets[side] == NULL)
+		if (t->buckets[side] == NULL) {
+			rte_errno = ENOMEM;
 			goto fail;
+		}
 	}
 
 	snprintf(objname, sizeof(objname), "%s_retired", name);
 	struct rte_rcu_qsbr_dq_parameters dqp = {
 		.name = objname,
-		.size = capacity,
+		.size = capacity + spare_entries(capacity),
 		.esize = sizeof(struct cgn_mapping *),
 		.trigger_reclaim_limit = 32,
 		.max_reclaim_size = 64,
@@ -108,9 +123,10 @@ cgn_table_free(struct cgn_table *t)
 {
 	if (t == NULL)
 		return;
-	/* Readers are gone: entries still in the table or the queue go with the pool. */
-	if (t->retired)
-		rte_rcu_qsbr_dq_delete(t->retired);
+	/* Readers are gone: entries still in the table or the queue go with the pool. The queue
+	 * is deleted only once it is empty, which it is unless a reader is still registered. */
+	if (t->retired && rte_rcu_qsbr_dq_delete(t->retired) != 0)
+		fprintf(stderr, "cgn_table: a reader is still registered: its defer queue is left\n");
 	rte_free(t->buckets[0]);
 	rte_free(t->buckets[1]);
 	rte_mempool_free(t->entries);
@@ -223,10 +239,21 @@ retire(struct cgn_table *t, struct cgn_mapping *m)
 		/* Full: free what has waited out its grace period (it does not wait) and try
 		 * again. The queue holds a table's worth: this cannot fail unless readers stall;
 		 * then the entry is never returned, rather than returned early. */
-		rte_rcu_qsbr_dq_reclaim(t->retired, UINT32_MAX, NULL, NULL, NULL);
+		rte_rcu_qsbr_dq_reclaim(t->retired, RECLAIM_BATCH, NULL, NULL, NULL);
 		if (rte_rcu_qsbr_dq_enqueue(t->retired, &m) != 0)
 			STAT_ADD(t, retire_leaked);
 	}
+}
+
+/* Writer: an entry from the pool; when it is empty, after taking back a batch of those whose
+ * grace period is over. */
+static int
+take_entry(struct cgn_table *t, void **obj)
+{
+	if (rte_mempool_get(t->entries, obj) == 0)
+		return 0;
+	rte_rcu_qsbr_dq_reclaim(t->retired, RECLAIM_BATCH, NULL, NULL, NULL);
+	return rte_mempool_get(t->entries, obj);
 }
 
 static int
@@ -240,13 +267,9 @@ table_add(struct cgn_table *t, const struct cgn_mapping *src)
 		STAT_ADD(t, add_exists);
 		return -EEXIST;
 	}
-	if (rte_mempool_get(t->entries, &obj) != 0) {
-		/* Entries may be waiting out their grace period: take back those that have. */
-		rte_rcu_qsbr_dq_reclaim(t->retired, UINT32_MAX, NULL, NULL, NULL);
-		if (rte_mempool_get(t->entries, &obj) != 0) {
-			STAT_ADD(t, add_no_entry);
-			return -ENOSPC;
-		}
+	if (cgn_table_count(t) >= t->capacity || take_entry(t, &obj) != 0) {
+		STAT_ADD(t, add_no_entry);
+		return -ENOSPC;
 	}
 	struct cgn_mapping *m = obj;
 	*m = *src;
@@ -290,7 +313,7 @@ table_replace(struct cgn_table *t, const struct cgn_mapping *src)
 		STAT_ADD(t, replace_mismatch);
 		return -EINVAL;
 	}
-	if (rte_mempool_get(t->entries, &obj) != 0) {
+	if (take_entry(t, &obj) != 0) {
 		STAT_ADD(t, add_no_entry);
 		return -ENOSPC;
 	}

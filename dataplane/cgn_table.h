@@ -19,9 +19,10 @@
  * (rte_rcu_qsbr) and back to the mempool only after every reader has passed a quiescent state.
  *
  * Who calls what:
- *   writers (cgn_table_apply):              workers, each applying its own ring and adding the
- *                                            sessions it creates; the main lcore while workers
- *                                            are paused (pool change);
+ *   writers (cgn_table_apply):              workers, each applying its own ring, adding the
+ *                                            sessions it creates and removing those it expires;
+ *                                            the main lcore while workers are paused (pool
+ *                                            change);
  *   readers (cgn_table_lookup, the stages, _next): workers, and the telemetry and control threads
  *                                            between cgn_table_reader_online() and _offline();
  *   create/free:                             the main lcore, before workers start / after they stop.
@@ -62,6 +63,7 @@ struct cgn_table_stats {
 };
 
 #define CGN_TABLE_SLOTS 7      /* slots of a bucket */
+#define CGN_TABLE_MAX_CAPACITY (1u << 28) /* mappings (slot cursors stay within 32 bits) */
 #define CGN_TABLE_MAX_PROBE 16 /* buckets after the home one a key may go to */
 
 /*
@@ -99,10 +101,11 @@ struct cgn_table {
 /**
  * Creates the table, its entry pool and its RCU variable. Main lcore, before workers start.
  * @param name        prefix of the DPDK object names (unique per process).
- * @param capacity    mappings held; each side has buckets for 1.75 to 3.5 times as many keys.
+ * @param capacity    mappings held, 1 .. CGN_TABLE_MAX_CAPACITY; each side has slots for 1.75
+ *                    to 3.5 times as many keys.
  * @param max_readers RCU reader thread ids to allow (workers, telemetry, control).
  * @param seed        of the hash; 0 = a random one (tests fix it, for a repeatable order).
- * @return the table, or NULL with rte_errno set.
+ * @return the table, or NULL with rte_errno set (EINVAL: capacity; ENOMEM; DPDK's own).
  */
 struct cgn_table *cgn_table_create(const char *name, uint32_t capacity, uint32_t max_readers,
 				   uint32_t seed, int socket_id);
@@ -110,13 +113,11 @@ struct cgn_table *cgn_table_create(const char *name, uint32_t capacity, uint32_t
 /** Frees the table and every entry. Main lcore, after every reader has stopped. */
 void cgn_table_free(struct cgn_table *t);
 
-/** @return the octets the table takes for a capacity (buckets and entries). */
-uint64_t cgn_table_memsize(uint32_t capacity);
-
 /**
  * Applies one control message (add, refresh, replace, delete). Writer context.
- * @return 0, -EEXIST, -ENOSPC (full), -ENOENT (refresh/delete of an absent key) or -EINVAL
- * (a REPLACE for another external endpoint).
+ * @return 0; -EEXIST (an add for a key present on either side); -ENOSPC (full: no entry, or
+ * no slot within reach); -ENOENT (refresh, replace or delete of an absent key); -EINVAL (a
+ * REPLACE for another external endpoint, or an unknown op).
  */
 int cgn_table_apply(struct cgn_table *t, const struct cgn_ring_msg *msg);
 
@@ -153,6 +154,11 @@ cgn_table_hash(const struct cgn_table *t, const struct cgn_key *key)
 	return cgn_table_mix(h);
 }
 _Static_assert(sizeof(struct cgn_key) == 32, "cgn_table_hash reads four words");
+/* cgn_table_hash_v4 lays the words out from these offsets. */
+_Static_assert(offsetof(struct cgn_key, addr) == 0 && offsetof(struct cgn_key, port) == 16 &&
+		       offsetof(struct cgn_key, proto) == 18 && offsetof(struct cgn_key, side) == 19 &&
+		       offsetof(struct cgn_key, domain) == 20 && offsetof(struct cgn_key, remote_v4) == 24,
+	       "struct cgn_key as cgn_table_hash_v4 reads it");
 
 /**
  * @return cgn_table_hash() of the key cgn_key_set_v4() writes, computed from the values
@@ -290,8 +296,10 @@ void cgn_table_reclaim(struct cgn_table *t);
 /** @return mappings in the table now. Any thread. */
 uint32_t cgn_table_count(const struct cgn_table *t);
 
-/** Registers and brings online RCU reader id for a non-worker thread (telemetry). */
+/** Registers and brings online RCU reader id for a non-worker thread (telemetry, control):
+ * entries it finds stay valid until it goes offline. */
 void cgn_table_reader_online(struct cgn_table *t, unsigned reader_id);
+/** Takes reader id offline and unregisters it: writers no longer wait for it. */
 void cgn_table_reader_offline(struct cgn_table *t, unsigned reader_id);
 
 #endif /* CGN_TABLE_H */
