@@ -36,9 +36,10 @@ enum cgn_key_side {
 };
 
 /*
- * A key of the shared table. Keep in sync with cgn_key_make(): no padding holes, every
- * octet is written, so keys hash by their bytes (rte_hash_crc, four 8-octet steps). The table
- * compares a key with the entry's endpoints (cgn_table_key_matches), never stores it.
+ * A key of the shared table. Keep in sync with cgn_key_make() and cgn_table_hash_v4(), which
+ * hashes a key from its values laid out as here: no padding holes, every octet is written, so
+ * keys hash by their bytes (CRC32-C, four 8-octet steps). The table compares a key with the
+ * entry's endpoints (cgn_table_key_matches), never stores it.
  */
 struct cgn_key {
 	struct cgn_addr addr; /* internal (inside key) or external (outside key) address */
@@ -49,7 +50,7 @@ struct cgn_key {
 	uint32_t remote_v4;   /* reserved for keys with a remote peer; 0 (ADF/APDF use peers[]) */
 	uint16_t remote_port; /* ... and its port; 0 */
 	uint16_t reserved;    /* 0 */
-} __attribute__((aligned(8))); /* rte_hash_crc() reads keys 8 octets at a time */
+} __attribute__((aligned(8))); /* hashed 8 octets at a time */
 _Static_assert(sizeof(struct cgn_key) == 32, "struct cgn_key must have no padding");
 
 /*
@@ -123,7 +124,8 @@ _Static_assert(sizeof(struct cgn_filter) == 20, "struct cgn_filter has no paddin
  * table stores no keys, cgn_mapping_in_key()/_out_key() rebuild them), flags, activity and lifetime. Lines 1
  * and 2 hold the FILTER set, read only for inbound packets of filtered mappings, and the nonce.
  *
- * Writers: the worker that applies a ring message (add/replace/del), the control thread never.
+ * Writers (dataplane/cgn_table.h): workers (their ring's messages, the sessions they create and
+ * expire) and the main lcore during a pool change, the workers paused.
  * Readers: every worker, and the telemetry and control threads while they are RCU readers.
  * expire_ms and lifetime_s are updated in place with relaxed atomics by refresh messages,
  * last_out_ms, tcp_state and closed_* by workers on traffic; every other field is written once before

@@ -34,7 +34,8 @@ struct pcp_mapping_rec {
 	uint8_t n_filters;
 	struct cgn_filter filters[CGN_MAP_FILTERS];
 	uint32_t n_peers;           /* PEER sessions on this mapping */
-	bool moved;                 /* reload.c: given a new external endpoint by this reload */
+	bool moved;                 /* reload.c: given a new external endpoint by this reload
+				     * (between its two passes: still to be moved) */
 	bool port_lost;             /* reload.c: a pool change could not move it: its port is not
 				     * the allocator's, so it is never released */
 };

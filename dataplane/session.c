@@ -67,7 +67,8 @@ cgn_session_create(struct cgn_worker *w, struct cgn_pkt *p)
 	/* A random port of the subscriber's blocks (RFC 6888 REQ-15), not the internal one. The
 	 * allocator may offer a port whose mapping is still in the table, its removal queued on
 	 * another worker's ring (a PCP delete with no hold time): the table refuses to share the
-	 * endpoint, and that port stays taken while another is tried. */
+	 * endpoint, and that port stays taken while another is tried. (A try may make the
+	 * subscriber claim another block; it keeps it, as it would for its next sessions.) */
 	uint16_t busy[SESSION_PORT_TRIES];
 	unsigned n_busy = 0;
 	enum cgn_drop_reason why = CGN_DROP_PORTS_STILL_MAPPED;

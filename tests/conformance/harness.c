@@ -192,10 +192,18 @@ h_ctl_until(const char *args, const char *text, bool present)
 	"dataplane = { table_size = 65536; idle_sleep_us = 200; };\n"
 
 void
+h_work_path(const char *name, char *path, size_t len)
+{
+	const char *dir = getenv("CGNC_WORKDIR"); /* set by main */
+	snprintf(path, len, "%s/%s", dir ? dir : "/tmp", name);
+}
+
+void
 h_conf_path(const char *pfx, char *path, size_t len)
 {
-	const char *dir = getenv("CGNC_WORKDIR"); /* set by main; the tests run in child processes */
-	snprintf(path, len, "%s/%s.conf", dir ? dir : "/tmp", pfx);
+	char name[128];
+	snprintf(name, sizeof(name), "%s.conf", pfx);
+	h_work_path(name, path, len);
 }
 
 int

@@ -19,6 +19,16 @@
 	"nat = { pool = [ \"203.0.113.128/28\" ]; };\n" \
 	"dataplane = { table_size = 4096; idle_sleep_us = 500; };\n"
 
+/* The log of a daemon the test starts, in the run's work folder (kept if the test fails,
+ * until the run ends). */
+static void
+log_path_of(const char *pfx, char *path, size_t len)
+{
+	char name[64];
+	snprintf(name, sizeof(name), "%s.log", pfx);
+	h_work_path(name, path, len);
+}
+
 /* Collects unsolicited ANNOUNCEs on fd for ms milliseconds. */
 static int
 collect_announces(int fd, int ms, uint32_t *max_epoch)
@@ -59,7 +69,7 @@ announce_epoch(void)
 
 Test(rfc6887_14_1_3, restart_announces_and_resets_the_epoch, .timeout = 60)
 {
-	char conf[2048], log_path[128], pfx[32];
+	char conf[2048], log_path[256], pfx[32];
 	int fd = socket(AF_INET, SOCK_DGRAM, 0);
 	struct sockaddr_in me = { .sin_family = AF_INET, .sin_port = htons(5350) };
 	inet_pton(AF_INET, "127.0.0.201", &me.sin_addr);
@@ -67,7 +77,7 @@ Test(rfc6887_14_1_3, restart_announces_and_resets_the_epoch, .timeout = 60)
 
 	snprintf(pfx, sizeof(pfx), "cgnr%d", getpid());
 	snprintf(conf, sizeof(conf), CONF_FMT, pfx, "127.0.0.200", "127.0.0.201:5350", 0u);
-	snprintf(log_path, sizeof(log_path), "/tmp/%s.log", pfx);
+	log_path_of(pfx, log_path, sizeof(log_path));
 
 	int pid = h_start_cgnatd(conf, pfx, log_path);
 	cr_assert_gt(pid, 0);
@@ -96,10 +106,10 @@ Test(rfc6887_14_1_3, restart_announces_and_resets_the_epoch, .timeout = 60)
 
 Test(rfc6887_8_2, overload_is_answered_with_no_resources, .timeout = 60)
 {
-	char conf[2048], log_path[128], pfx[32];
+	char conf[2048], log_path[256], pfx[32];
 	snprintf(pfx, sizeof(pfx), "cgno%d", getpid());
 	snprintf(conf, sizeof(conf), CONF_FMT, pfx, "127.0.0.202", "127.0.0.203:5350", 10u);
-	snprintf(log_path, sizeof(log_path), "/tmp/%s.log", pfx);
+	log_path_of(pfx, log_path, sizeof(log_path));
 	int pid = h_start_cgnatd(conf, pfx, log_path);
 	cr_assert_gt(pid, 0);
 
@@ -165,7 +175,7 @@ exchange(int fd, const char *src, uint16_t iport, uint16_t eport, bool prefer_fa
 
 /* A reloading cgnatd's names: its file prefix, its log, its config file (h_start_cgnatd's). */
 struct daemon_files {
-	char pfx[32], log[128], conf[160];
+	char pfx[32], log[256], conf[256];
 };
 
 static struct daemon_files
@@ -173,7 +183,7 @@ daemon_files(const char *tag)
 {
 	struct daemon_files f;
 	snprintf(f.pfx, sizeof(f.pfx), "%s%d", tag, getpid());
-	snprintf(f.log, sizeof(f.log), "/tmp/%s.log", f.pfx);
+	log_path_of(f.pfx, f.log, sizeof(f.log));
 	h_conf_path(f.pfx, f.conf, sizeof(f.conf));
 	return f;
 }
