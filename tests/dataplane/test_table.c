@@ -80,6 +80,19 @@ table_with_one(struct cgn_key *in, struct cgn_key *out, struct cgn_mapping **m)
 	return t;
 }
 
+/* Adds mappings for subscribers 0 .. n-1, port 7, at external ports 1024 + i. @return how
+ * many the table took. */
+static uint32_t
+fill(struct cgn_table *t, uint32_t n)
+{
+	uint32_t added = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		struct cgn_key in = in_key(i, 7);
+		added += apply(t, CGN_MSG_ADD, &in, (uint16_t)(1024 + i)) == 0;
+	}
+	return added;
+}
+
 /* The burst path: all three stages over n keys, as nat44.c runs them. */
 static void
 lookup_burst(const struct cgn_table *t, const struct cgn_key *keys, unsigned n, struct cgn_mapping **maps)
@@ -270,13 +283,7 @@ Test(table, a_full_home_overflows_to_the_next_buckets_then_refuses)
 Test(table, the_pool_bounds_the_mappings)
 {
 	struct cgn_table *t = table_new(100);
-	uint32_t added = 0;
-	for (uint32_t i = 0; i < 200; i++) {
-		struct cgn_key in = in_key(i, 7);
-		if (apply(t, CGN_MSG_ADD, &in, (uint16_t)(1024 + i)) == 0)
-			added++;
-	}
-	cr_assert_eq(added, 100);
+	cr_assert_eq(fill(t, 200), 100);
 	cr_assert_eq(t->stats.add_no_entry, 100);
 	cr_assert_eq(cgn_table_count(t), 100);
 	table_done(t);
@@ -323,10 +330,7 @@ Test(table, replace_swaps_the_entry_and_keeps_what_traffic_taught)
 Test(table, a_full_table_takes_a_replace_but_no_add)
 {
 	struct cgn_table *t = table_new(64);
-	for (uint32_t i = 0; i < 64; i++) {
-		struct cgn_key in = in_key(i, 7);
-		cr_assert_eq(apply(t, CGN_MSG_ADD, &in, (uint16_t)(1024 + i)), 0);
-	}
+	cr_assert_eq(fill(t, 64), 64);
 	struct cgn_key more = in_key(100, 7);
 	cr_assert_eq(apply(t, CGN_MSG_ADD, &more, 2000), -ENOSPC);
 	cr_assert_eq(t->stats.add_no_entry, 1);
@@ -358,10 +362,7 @@ Test(table, removed_entries_wait_for_every_reader)
 Test(table, the_walk_sees_each_mapping_once)
 {
 	struct cgn_table *t = table_new(2000);
-	for (uint32_t i = 0; i < 1500; i++) {
-		struct cgn_key in = in_key(i, 7);
-		cr_assert_eq(apply(t, CGN_MSG_ADD, &in, (uint16_t)(1024 + i)), 0);
-	}
+	cr_assert_eq(fill(t, 1500), 1500);
 	static uint8_t seen[1500];
 	uint32_t cursor = 0, n = 0;
 	struct cgn_mapping *m;
