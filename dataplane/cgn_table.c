@@ -14,11 +14,17 @@
 
 #define STAT_ADD(t, field) __atomic_fetch_add(&(t)->stats.field, 1, __ATOMIC_RELAXED)
 
-
 static inline uint32_t
 slot_dist(uint64_t word)
 {
 	return (uint32_t)(word >> CGN_SLOT_DIST_SHIFT) & 0x1f;
+}
+
+/* The address part of a slot's word for entry m. */
+static inline uint64_t
+slot_addr(const struct cgn_mapping *m)
+{
+	return (uint64_t)(uintptr_t)m >> 6;
 }
 
 /* Entries beyond the capacity: a REPLACE of a full table needs one while the old one waits
@@ -134,23 +140,33 @@ cgn_table_free(struct cgn_table *t)
 	rte_free(t);
 }
 
-struct cgn_mapping *
-cgn_table_lookup_hashed(const struct cgn_table *t, const struct cgn_key *key, uint32_t hash)
+/* The slot holding key's entry (hash is the key's), with the word read from it in *word;
+ * or NULL. Readers and writers. */
+static uint64_t *
+find_slot(const struct cgn_table *t, const struct cgn_key *key, uint32_t hash, uint64_t *word)
 {
-	const struct cgn_table_bucket *base = t->buckets[key->side & 1];
-	const struct cgn_table_bucket *home = &base[hash & t->mask];
+	struct cgn_table_bucket *base = t->buckets[key->side & 1];
 	uint64_t sig = cgn_table_sig(hash);
-	uint32_t probe = __atomic_load_n(&home->probe, __ATOMIC_ACQUIRE);
+	uint32_t probe = __atomic_load_n(&base[hash & t->mask].probe, __ATOMIC_ACQUIRE);
 
 	for (uint32_t d = 0; d <= probe; d++) {
-		const struct cgn_table_bucket *b = &base[(hash + d) & t->mask];
+		struct cgn_table_bucket *b = &base[(hash + d) & t->mask];
 		for (unsigned s = 0; s < CGN_TABLE_SLOTS; s++) {
 			uint64_t w = __atomic_load_n(&b->slot[s], __ATOMIC_ACQUIRE);
-			if (w != 0 && (w & CGN_SLOT_SIG_MASK) == sig && cgn_table_key_matches(cgn_table_slot_entry(w), key))
-				return cgn_table_slot_entry(w);
+			if (w != 0 && (w & CGN_SLOT_SIG_MASK) == sig && cgn_table_key_matches(cgn_table_slot_entry(w), key)) {
+				*word = w;
+				return &b->slot[s];
+			}
 		}
 	}
 	return NULL;
+}
+
+struct cgn_mapping *
+cgn_table_lookup_hashed(const struct cgn_table *t, const struct cgn_key *key, uint32_t hash)
+{
+	uint64_t w;
+	return find_slot(t, key, hash, &w) != NULL ? cgn_table_slot_entry(w) : NULL;
 }
 
 struct cgn_mapping *
@@ -163,26 +179,15 @@ cgn_table_lookup(const struct cgn_table *t, const struct cgn_key *key)
 static uint64_t *
 slot_of(struct cgn_table *t, const struct cgn_key *key)
 {
-	uint32_t hash = cgn_table_hash(t, key);
-	struct cgn_table_bucket *base = t->buckets[key->side & 1];
-	uint64_t sig = cgn_table_sig(hash);
-
-	for (uint32_t d = 0; d <= base[hash & t->mask].probe; d++) {
-		struct cgn_table_bucket *b = &base[(hash + d) & t->mask];
-		for (unsigned s = 0; s < CGN_TABLE_SLOTS; s++) {
-			uint64_t w = b->slot[s];
-			if (w != 0 && (w & CGN_SLOT_SIG_MASK) == sig && cgn_table_key_matches(cgn_table_slot_entry(w), key))
-				return &b->slot[s];
-		}
-	}
-	return NULL;
+	uint64_t w;
+	return find_slot(t, key, cgn_table_hash(t, key), &w);
 }
 
-/* Writer: publishes m under key in the first free slot from its home bucket on. */
-static int
-slot_insert(struct cgn_table *t, const struct cgn_key *key, struct cgn_mapping *m)
+/* Writer: publishes m under key (whose hash is given) in the first free slot from its home
+ * bucket on. @return the slot, or NULL when the home and the next buckets are full. */
+static uint64_t *
+slot_insert(struct cgn_table *t, const struct cgn_key *key, uint32_t hash, struct cgn_mapping *m)
 {
-	uint32_t hash = cgn_table_hash(t, key);
 	struct cgn_table_bucket *base = t->buckets[key->side & 1];
 	struct cgn_table_bucket *home = &base[hash & t->mask];
 	for (uint32_t d = 0; d <= CGN_TABLE_MAX_PROBE; d++) {
@@ -190,16 +195,15 @@ slot_insert(struct cgn_table *t, const struct cgn_key *key, struct cgn_mapping *
 		for (unsigned s = 0; s < CGN_TABLE_SLOTS; s++) {
 			if (b->slot[s] != 0)
 				continue;
-			uint64_t word = cgn_table_sig(hash) | (uint64_t)d << CGN_SLOT_DIST_SHIFT |
-					(uint64_t)(uintptr_t)m >> 6;
+			uint64_t word = cgn_table_sig(hash) | (uint64_t)d << CGN_SLOT_DIST_SHIFT | slot_addr(m);
 			/* Readers must look this far before they can find the key there. */
 			if (d > home->probe)
 				__atomic_store_n(&home->probe, d, __ATOMIC_RELEASE);
 			__atomic_store_n(&b->slot[s], word, __ATOMIC_RELEASE);
-			return 0;
+			return &b->slot[s];
 		}
 	}
-	return -ENOSPC;
+	return NULL;
 }
 
 /*
@@ -257,13 +261,15 @@ take_entry(struct cgn_table *t, void **obj)
 }
 
 static int
-table_add(struct cgn_table *t, const struct cgn_mapping *src)
+table_add(struct cgn_table *t, const struct cgn_mapping *src, struct cgn_mapping **added)
 {
 	void *obj;
+	uint64_t w;
 	struct cgn_key in = cgn_mapping_in_key(src), out = cgn_mapping_out_key(src);
+	uint32_t in_hash = cgn_table_hash(t, &in), out_hash = cgn_table_hash(t, &out);
 
 	/* An outside key present already is another mapping's endpoint: never share it. */
-	if (slot_of(t, &in) != NULL || slot_of(t, &out) != NULL) {
+	if (find_slot(t, &in, in_hash, &w) != NULL || find_slot(t, &out, out_hash, &w) != NULL) {
 		STAT_ADD(t, add_exists);
 		return -EEXIST;
 	}
@@ -278,18 +284,20 @@ table_add(struct cgn_table *t, const struct cgn_mapping *src)
 
 	/* Publish the outside key first: a reader that finds the inside key can then always
 	 * answer the return traffic. */
-	if (slot_insert(t, &out, m) != 0) {
+	uint64_t *out_slot = slot_insert(t, &out, out_hash, m);
+	if (out_slot == NULL) {
 		rte_mempool_put(t->entries, m); /* never published */
 		STAT_ADD(t, add_no_slot);
 		return -ENOSPC;
 	}
-	if (slot_insert(t, &in, m) != 0) {
-		slot_clear(t, CGN_SIDE_OUTSIDE, slot_of(t, &out));
+	if (slot_insert(t, &in, in_hash, m) == NULL) {
+		slot_clear(t, CGN_SIDE_OUTSIDE, out_slot);
 		retire(t, m); /* a reader may have found it by its outside key */
 		STAT_ADD(t, add_no_slot);
 		return -ENOSPC;
 	}
 	STAT_ADD(t, adds);
+	*added = m;
 	return 0;
 }
 
@@ -326,8 +334,8 @@ table_replace(struct cgn_table *t, const struct cgn_mapping *src)
 	m->closed_peer = __atomic_load_n(&o->closed_peer, __ATOMIC_RELAXED);
 	m->closed_port = __atomic_load_n(&o->closed_port, __ATOMIC_RELAXED);
 	/* Same keys, same signatures and distances: only the address part of each word changes. */
-	__atomic_store_n(out_slot, (*out_slot & ~CGN_SLOT_ADDR_MASK) | (uint64_t)(uintptr_t)m >> 6, __ATOMIC_RELEASE);
-	__atomic_store_n(in_slot, (*in_slot & ~CGN_SLOT_ADDR_MASK) | (uint64_t)(uintptr_t)m >> 6, __ATOMIC_RELEASE);
+	__atomic_store_n(out_slot, (*out_slot & ~CGN_SLOT_ADDR_MASK) | slot_addr(m), __ATOMIC_RELEASE);
+	__atomic_store_n(in_slot, (*in_slot & ~CGN_SLOT_ADDR_MASK) | slot_addr(m), __ATOMIC_RELEASE);
 	retire(t, (struct cgn_mapping *)(uintptr_t)o);
 	STAT_ADD(t, replaces);
 	return 0;
@@ -353,15 +361,25 @@ table_del(struct cgn_table *t, const struct cgn_key *in)
 }
 
 int
+cgn_table_add(struct cgn_table *t, const struct cgn_mapping *m, struct cgn_mapping **added)
+{
+	rte_spinlock_lock(&t->write_lock);
+	int rc = table_add(t, m, added);
+	rte_spinlock_unlock(&t->write_lock);
+	return rc;
+}
+
+int
 cgn_table_apply(struct cgn_table *t, const struct cgn_ring_msg *msg)
 {
 	struct cgn_key in = cgn_mapping_in_key(&msg->m);
+	struct cgn_mapping *added;
 	int rc = 0;
 
 	rte_spinlock_lock(&t->write_lock);
 	switch (msg->op) {
 	case CGN_MSG_ADD:
-		rc = table_add(t, &msg->m);
+		rc = table_add(t, &msg->m, &added);
 		break;
 	case CGN_MSG_REFRESH: {
 		uint64_t *slot = slot_of(t, &in);

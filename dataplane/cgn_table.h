@@ -121,6 +121,13 @@ void cgn_table_free(struct cgn_table *t);
  */
 int cgn_table_apply(struct cgn_table *t, const struct cgn_ring_msg *msg);
 
+/**
+ * Adds mapping m (CGN_MSG_ADD without the message). Writer context.
+ * @return as cgn_table_apply; on 0, *added is the published entry (valid until the caller's
+ * next quiescent state).
+ */
+int cgn_table_add(struct cgn_table *t, const struct cgn_mapping *m, struct cgn_mapping **added);
+
 /*
  * CRC32-C is linear: keys that differ in a few bits (one subscriber's ports, a /24's
  * addresses) can leave some low bits of the CRC constant (seen: bit 0 never set over 256

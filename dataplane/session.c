@@ -38,12 +38,11 @@ enum cgn_verdict
 cgn_session_create(struct cgn_worker *w, struct cgn_pkt *p)
 {
 	struct cgn_dataplane *dp = w->dp;
-	const struct cgn_config *cfg = dp->cfg;
 
 	/* Only subscribers get mappings; an ICMP error about an unknown flow is just dropped. */
 	if (p->icmp_error)
 		return cgn_drop(w, p, CGN_DROP_ICMP_ERROR_UNMATCHED);
-	if (!cgn_prefix_list_contains(cfg->pcp.inside, cfg->pcp.n_inside, &p->key.addr))
+	if (!cgn_dataplane_inside(dp, &p->key.addr))
 		return cgn_drop(w, p, CGN_DROP_NOT_INSIDE);
 	int32_t sub = cgn_pb_subscriber(dp->pb, &p->key.addr, true);
 	if (sub < 0) /* RFC 6888 REQ-4/-5: count, and tell the host (ICMP 3/13) */
@@ -81,20 +80,19 @@ cgn_session_create(struct cgn_worker *w, struct cgn_pkt *p)
 			why = alloc_reason(rc);
 			break;
 		}
-		struct cgn_ring_msg msg;
-		memset(&msg.m, 0, sizeof(msg.m));
-		msg.op = CGN_MSG_ADD;
-		cgn_mapping_set(&msg.m, &p->key, ext, port);
-		msg.m.flags = CGN_MAP_IMPLICIT;
-		msg.m.subscriber = (uint32_t)sub;
-		msg.m.last_out_ms = w->now_ms;
-		msg.m.expire_ms = 0; /* implicit: lives by its idle timeout (expire.c) */
-		rc = cgn_table_apply(dp->table, &msg);
-		p->map = cgn_table_lookup(dp->table, &p->key);
-		if (rc == 0 && p->map != NULL) {
+		struct cgn_mapping m;
+		memset(&m, 0, sizeof(m));
+		cgn_mapping_set(&m, &p->key, ext, port);
+		m.flags = CGN_MAP_IMPLICIT;
+		m.subscriber = (uint32_t)sub;
+		m.last_out_ms = w->now_ms;
+		m.expire_ms = 0; /* implicit: lives by its idle timeout (expire.c) */
+		rc = cgn_table_add(dp->table, &m, &p->map);
+		if (rc == 0) {
 			made = true;
 			break;
 		}
+		p->map = rc == -EEXIST ? cgn_table_lookup(dp->table, &p->key) : NULL;
 		if (rc == -EEXIST && p->map == NULL) { /* the external endpoint is still mapped */
 			busy[n_busy++] = port;
 			continue;
