@@ -258,6 +258,13 @@ cgn_dataplane_in_pool(const struct cgn_dataplane *dp, uint32_t addr_be)
 	return false;
 }
 
+/** @return true if an internal address is a subscriber's (in pcp.inside). Any thread. */
+static inline bool
+cgn_dataplane_inside(const struct cgn_dataplane *dp, const struct cgn_addr *addr)
+{
+	return cgn_prefix_list_contains(dp->cfg->pcp.inside, dp->cfg->pcp.n_inside, addr);
+}
+
 /** The worker loop (lcore_function_t); arg is a struct cgn_worker. */
 int cgn_worker_main(void *arg);
 

@@ -67,16 +67,28 @@ slot_for(struct cgn_frags *f, const struct cgn_frag_key *k, uint64_t now_ms)
 	return s[0].until_ms <= s[1].until_ms ? &s[0] : &s[1];
 }
 
-void
+const struct cgn_frag_entry *
 cgn_frag_record(struct cgn_worker *w, const struct cgn_pkt *p)
 {
 	struct cgn_frag_entry *e = slot_for(&w->frags, &p->fkey, w->now_ms);
 	*e = (struct cgn_frag_entry){ .k = p->fkey, .new_src = p->ip->src_addr, .new_dst = p->ip->dst_addr,
 				      .out_port = p->out_port, .to = p->to, .until_ms = w->now_ms + CGN_FRAG_LIFE_MS };
+	return e;
 }
 
-/* Takes the first held fragment of datagram k at or after *i out of the hold into *out,
- * keeping the arrival order of the rest. @return false when there is none left. */
+/* Takes held fragment i out of the hold, keeping the arrival order of the rest. */
+static struct cgn_pkt
+unhold(struct cgn_frags *f, unsigned i)
+{
+	struct cgn_pkt p = f->held[i].p;
+	memmove(&f->held[i], &f->held[i + 1], sizeof(f->held[0]) * (f->n_held - i - 1));
+	f->n_held--;
+	f->n_held_side[p.side]--;
+	return p;
+}
+
+/* Takes the first held fragment of datagram k at or after *i out of the hold into *out.
+ * @return false when there is none left. */
 static bool
 take_held(struct cgn_frags *f, const struct cgn_frag_key *k, unsigned *i, struct cgn_pkt *out)
 {
@@ -84,10 +96,7 @@ take_held(struct cgn_frags *f, const struct cgn_frag_key *k, unsigned *i, struct
 		(*i)++;
 	if (*i == f->n_held)
 		return false;
-	*out = f->held[*i].p;
-	memmove(&f->held[*i], &f->held[*i + 1], sizeof(f->held[0]) * (f->n_held - *i - 1));
-	f->n_held--;
-	f->n_held_side[out->side & 1]--;
+	*out = unhold(f, *i);
 	return true;
 }
 
@@ -110,7 +119,7 @@ worth_holding(const struct cgn_worker *w, const struct cgn_pkt *p)
 	if (p->side == CGN_SIDE_OUTSIDE)
 		return cgn_dataplane_in_pool(w->dp, p->ip->dst_addr);
 	struct cgn_addr src = cgn_addr_from_v4(p->ip->src_addr);
-	return cgn_prefix_list_contains(w->dp->cfg->pcp.inside, w->dp->cfg->pcp.n_inside, &src);
+	return cgn_dataplane_inside(w->dp, &src);
 }
 
 static enum cgn_verdict
@@ -119,18 +128,15 @@ hold(struct cgn_worker *w, struct cgn_pkt *p)
 	struct cgn_frags *f = &w->frags;
 	if (!worth_holding(w, p))
 		return cgn_drop(w, p, p->side == CGN_SIDE_OUTSIDE ? CGN_DROP_NO_MAPPING : CGN_DROP_NOT_INSIDE);
-	unsigned side = p->side & 1;
-	if (f->n_held_side[side] == CGN_FRAG_HELD_SIDE) { /* the oldest of this side makes room */
+	if (f->n_held_side[p->side] == CGN_FRAG_HELD_SIDE) { /* the oldest of this side makes room */
 		unsigned i = 0;
-		while ((f->held[i].p.side & 1) != side)
+		while (f->held[i].p.side != p->side)
 			i++;
-		struct cgn_frag_key oldest = f->held[i].p.fkey;
-		struct cgn_pkt old;
-		take_held(f, &oldest, &i, &old);
+		struct cgn_pkt old = unhold(f, i);
 		cgn_drop(w, &old, CGN_DROP_FRAGMENTS_FULL);
 	}
 	f->held[f->n_held++] = (struct cgn_frag_held){ .p = *p, .until_ms = w->now_ms + CGN_FRAG_LIFE_MS };
-	f->n_held_side[side]++;
+	f->n_held_side[p->side]++;
 	w->pkt.fragments_held++;
 	return CGN_CONSUMED;
 }
@@ -160,15 +166,12 @@ cgn_frag_later(struct cgn_worker *w, struct cgn_pkt *p)
 }
 
 unsigned
-cgn_frag_release(struct cgn_worker *w, const struct cgn_frag_key *k)
+cgn_frag_release(struct cgn_worker *w, const struct cgn_frag_entry *e)
 {
 	struct cgn_frags *f = &w->frags;
-	const struct cgn_frag_entry *e = find(f, k, w->now_ms); /* just recorded: never held again */
-	if (e == NULL)
-		return 0;
 	unsigned sent = 0;
 	struct cgn_pkt p;
-	for (unsigned i = 0; take_held(f, k, &i, &p);)
+	for (unsigned i = 0; take_held(f, &e->k, &i, &p);)
 		if (translate_later(w, &p, e) == CGN_TX && cgn_send(w, &p))
 			sent++;
 	return sent;
@@ -184,7 +187,7 @@ cgn_frag_expire(struct cgn_worker *w, uint64_t now_ms)
 			f->held[kept++] = f->held[i];
 			continue;
 		}
-		f->n_held_side[f->held[i].p.side & 1]--;
+		f->n_held_side[f->held[i].p.side]--;
 		cgn_drop(w, &f->held[i].p, CGN_DROP_FRAGMENT);
 	}
 	f->n_held = kept;

@@ -58,9 +58,9 @@ void cgn_frags_fini(struct cgn_frags *f);
 
 /**
  * A first fragment leaves translated (p's header rewritten, p->out_port and p->to set):
- * remembers its datagram under the key classify took before the rewrite.
+ * remembers its datagram under the key classify took before the rewrite. @return its record.
  */
-void cgn_frag_record(struct cgn_worker *w, const struct cgn_pkt *p);
+const struct cgn_frag_entry *cgn_frag_record(struct cgn_worker *w, const struct cgn_pkt *p);
 
 /** The steps dropped a first fragment: its later fragments, held or to come, are dropped. */
 void cgn_frag_refuse(struct cgn_worker *w, const struct cgn_frag_key *k);
@@ -72,8 +72,9 @@ void cgn_frag_refuse(struct cgn_worker *w, const struct cgn_frag_key *k);
  */
 enum cgn_verdict cgn_frag_later(struct cgn_worker *w, struct cgn_pkt *p);
 
-/** Sends the held fragments of the datagram just recorded. @return how many were sent. */
-unsigned cgn_frag_release(struct cgn_worker *w, const struct cgn_frag_key *k);
+/** Sends the held fragments of the datagram just recorded (e: cgn_frag_record's, this burst).
+ * @return how many were sent. */
+unsigned cgn_frag_release(struct cgn_worker *w, const struct cgn_frag_entry *e);
 
 /** Drops held fragments whose first fragment did not come in time (counted). */
 void cgn_frag_expire(struct cgn_worker *w, uint64_t now_ms);

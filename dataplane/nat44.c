@@ -1,6 +1,7 @@
 /*
- * The NAT44 burst driver (see nat44.h for the steps). A burst from one port is classified,
- * looked up in the shared table with one bulk lookup, then each packet goes through its
+ * The NAT44 burst driver (see nat44.h for the steps). A burst from one port is classified
+ * (each key's home bucket fetched as it is made), its candidate entries fetched in one pass
+ * (cgn_table.h's lookup stages), then each packet confirms its mapping and goes through its
  * direction's steps until one returns a verdict other than CGN_CONTINUE:
  *
  *   outbound (inside port):  lookup | session (miss) | TCP state | TTL | translate out |
@@ -305,12 +306,11 @@ cgn_nat44_burst(struct cgn_worker *w, uint16_t port, struct rte_mbuf **pkts, uin
 				cgn_frag_refuse(w, &p->fkey);
 			continue;
 		}
-		if (unlikely(p->frag == CGN_FRAG_FIRST))
-			cgn_frag_record(w, p);
+		const struct cgn_frag_entry *fe = unlikely(p->frag == CGN_FRAG_FIRST) ? cgn_frag_record(w, p) : NULL;
 		if (send_out(w, p))
 			sent++;
-		if (unlikely(p->frag == CGN_FRAG_FIRST && w->frags.n_held))
-			sent = (uint16_t)(sent + cgn_frag_release(w, &p->fkey));
+		if (unlikely(fe != NULL && w->frags.n_held))
+			sent = (uint16_t)(sent + cgn_frag_release(w, fe));
 	}
 	/* After the burst's first fragments, so that a datagram within one burst needs no hold. */
 	for (uint16_t j = 0; j < n_later; j++) {

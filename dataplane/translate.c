@@ -66,8 +66,9 @@ patch16(void *field, uint16_t new_, struct cks a, struct cks b)
 {
 	uint16_t old = ld16(field);
 	memcpy(field, &new_, 2);
-	apply(a, cgn_cksum_delta16(old, new_));
-	apply(b, cgn_cksum_delta16(old, new_));
+	uint32_t delta = cgn_cksum_delta16(old, new_);
+	apply(a, delta);
+	apply(b, delta);
 }
 
 /* Writes a 32-bit field (an address, network order) and folds the change into a, b and c. */
@@ -76,9 +77,10 @@ patch32(void *field, uint32_t new_, struct cks a, struct cks b, struct cks c)
 {
 	uint32_t old = ld32(field);
 	memcpy(field, &new_, 4);
-	apply(a, cgn_cksum_delta32(old, new_));
-	apply(b, cgn_cksum_delta32(old, new_));
-	apply(c, cgn_cksum_delta32(old, new_));
+	uint32_t delta = cgn_cksum_delta32(old, new_);
+	apply(a, delta);
+	apply(b, delta);
+	apply(c, delta);
 }
 
 static const struct cks NONE = { NULL, false };
