@@ -140,9 +140,9 @@ peer_update_one(void *r, void *arg)
 /* A mapping that could not move is deleted; it no longer counts against its subscriber's
  * explicit quota on the new allocator (the count was copied from the old one). */
 static void
-forget_moved(struct pcp_server *srv, struct pcp_mapping_rec *rec, uint32_t sub)
+forget_moved(struct pcp_server *srv, struct pcp_mapping_rec *rec)
 {
-	struct cgn_pb_sub *s = cgn_pb_sub(&srv->pb, sub);
+	struct cgn_pb_sub *s = cgn_pb_sub(&srv->pb, rec->sub);
 	if ((rec->flags & (CGN_MAP_EXPLICIT | CGN_MAP_NATPMP)) && atomic_load(&s->explicit_mappings) > 0)
 		atomic_fetch_sub(&s->explicit_mappings, 1);
 	rec_db_del(srv->mappings, rec);
@@ -181,13 +181,14 @@ keep_mapping(void *r, void *arg)
 		mc->failed++;
 		return;
 	}
-	if (cgn_pb_take(&srv->pb, (uint32_t)sub, rec->ext_addr, rec->in.proto, rec->ext_port) == 0) {
-		rec->sub = (uint32_t)sub; /* unchanged for the world */
-		rec->port_lost = false;   /* (it owns its port again, if an earlier change lost it) */
+	rec->sub = (uint32_t)sub; /* the new allocator's from now on */
+	if (cgn_pb_take(&srv->pb, rec->sub, rec->ext_addr, rec->in.proto, rec->ext_port) == 0) {
+		rec->port_lost = false; /* unchanged for the world (and owning its port again, if an
+					 * earlier change lost it) */
 		mc->kept++;
 		return;
 	}
-	rec->moved = true; /* for pass 2 (move_mapping); rec->sub still the old allocator's */
+	rec->moved = true; /* for pass 2 (move_mapping) */
 }
 
 /* Pass 2: the mappings pass 1 could not keep get a new external endpoint. */
@@ -200,11 +201,7 @@ move_mapping(void *r, void *arg)
 	if (!rec->moved)
 		return;
 	rec->moved = false;
-	int32_t sub = cgn_pb_subscriber(&srv->pb, &cgn_pb_sub(mc->old_pb, rec->sub)->addr, false);
-	if (sub < 0) { /* pass 1 made it */
-		mc->failed++;
-		return;
-	}
+	uint32_t sub = rec->sub; /* pass 1's, on the new allocator */
 
 	/* Its address is gone (or the port is taken on the new layout): a new external
 	 * endpoint, the same port number if it can be had. */
@@ -212,9 +209,9 @@ move_mapping(void *r, void *arg)
 	uint32_t addr;
 	uint16_t port;
 	bool exact = rec->flags & CGN_MAP_PREFER_FAILURE;
-	int rc = cgn_pb_alloc(&srv->pb, (uint32_t)sub, rec->in.proto, rec->ext_port, rec->in.port, &srv->rng, &addr, &port);
+	int rc = cgn_pb_alloc(&srv->pb, sub, rec->in.proto, rec->ext_port, rec->in.port, &srv->rng, &addr, &port);
 	if (rc == 0 && exact && (addr != old.ext_addr || port != old.ext_port)) {
-		cgn_pb_release(&srv->pb, (uint32_t)sub, rec->in.proto, port);
+		cgn_pb_release(&srv->pb, sub, rec->in.proto, port);
 		rc = -EADDRNOTAVAIL;
 	}
 	/* Either way the old outside key goes from the data plane. */
@@ -222,8 +219,7 @@ move_mapping(void *r, void *arg)
 		/* It stays as it was in the data plane, on a port the new allocator does not hold
 		 * for it: it lives out its lifetime and never releases that port. */
 		if (rc == 0)
-			cgn_pb_release(&srv->pb, (uint32_t)sub, rec->in.proto, port);
-		rec->sub = (uint32_t)sub;
+			cgn_pb_release(&srv->pb, sub, rec->in.proto, port);
 		rec->port_lost = true;
 		mc->failed++;
 		return;
@@ -231,18 +227,17 @@ move_mapping(void *r, void *arg)
 	if (rc != 0) {
 		/* §14.2: "the error CANNOT_PROVIDE_EXTERNAL SHOULD be sent" */
 		mapping_update(srv, mc->now, rec, NULL, NULL, PCP_RES_CANNOT_PROVIDE_EXTERNAL);
-		forget_moved(srv, rec, (uint32_t)sub);
+		forget_moved(srv, rec);
 		mc->moved++;
 		return;
 	}
-	rec->sub = (uint32_t)sub;
 	rec->ext_addr = addr;
 	rec->ext_port = port;
 	rec->moved = true;
 	rec->port_lost = false;
 	if (push_patiently(srv, CGN_MSG_ADD, rec, mc->deadline) != 0) {
-		cgn_pb_release(&srv->pb, (uint32_t)sub, rec->in.proto, port);
-		forget_moved(srv, rec, (uint32_t)sub);
+		cgn_pb_release(&srv->pb, sub, rec->in.proto, port);
+		forget_moved(srv, rec);
 		mc->failed++;
 		return;
 	}
