@@ -192,25 +192,17 @@ h_ctl_until(const char *args, const char *text, bool present)
 	"dataplane = { table_size = 65536; idle_sleep_us = 200; };\n"
 
 void
-h_work_path(const char *name, char *path, size_t len)
+h_work_file(const char *pfx, const char *suffix, char *path, size_t len)
 {
 	const char *dir = getenv("CGNC_WORKDIR"); /* set by main */
-	snprintf(path, len, "%s/%s", dir ? dir : "/tmp", name);
-}
-
-void
-h_conf_path(const char *pfx, char *path, size_t len)
-{
-	char name[128];
-	snprintf(name, sizeof(name), "%s.conf", pfx);
-	h_work_path(name, path, len);
+	snprintf(path, len, "%s/%s%s", dir ? dir : "/tmp", pfx, suffix);
 }
 
 int
 h_start_cgnatd(const char *conf_text, const char *pfx, const char *log_path)
 {
 	char path[512];
-	h_conf_path(pfx, path, sizeof(path));
+	h_work_file(pfx, ".conf", path, sizeof(path));
 	FILE *f = fopen(path, "w");
 	if (f == NULL)
 		return -1;

@@ -67,12 +67,10 @@ const char *h_env(const char *name);
 
 /** Starts another cgnatd on a configuration text (for restart, overload). @return its pid. */
 int h_start_cgnatd(const char *conf_text, const char *prefix, const char *log_path);
-/** A file of the run's work folder (removed at the end of the run; the tests run in child
- * processes, which find it through the environment). */
-void h_work_path(const char *name, char *path, size_t len);
-/** The config file h_start_cgnatd writes for a prefix, in the work folder: write it again
- * and send SIGHUP to reload. */
-void h_conf_path(const char *prefix, char *path, size_t len);
+/** The file prefix + suffix of the run's work folder (removed at the end of the run; the
+ * tests run in child processes, which find it through the environment). h_start_cgnatd
+ * writes its config as prefix ".conf" there: write it again and send SIGHUP to reload. */
+void h_work_file(const char *prefix, const char *suffix, char *path, size_t len);
 int h_stop_cgnatd(int pid);
 
 #define H_WAIT 500 /* ms to wait for an answer that must come */

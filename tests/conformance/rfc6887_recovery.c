@@ -19,14 +19,20 @@
 	"nat = { pool = [ \"203.0.113.128/28\" ]; };\n" \
 	"dataplane = { table_size = 4096; idle_sleep_us = 500; };\n"
 
-/* The log of a daemon the test starts, in the run's work folder (kept if the test fails,
- * until the run ends). */
-static void
-log_path_of(const char *pfx, char *path, size_t len)
+/* A cgnatd a test starts: its file prefix, its log and config files (in the run's work
+ * folder, h_start_cgnatd's). */
+struct daemon_files {
+	char pfx[32], log[256], conf[256];
+};
+
+static struct daemon_files
+daemon_files(const char *tag)
 {
-	char name[64];
-	snprintf(name, sizeof(name), "%s.log", pfx);
-	h_work_path(name, path, len);
+	struct daemon_files f;
+	snprintf(f.pfx, sizeof(f.pfx), "%s%d", tag, getpid());
+	h_work_file(f.pfx, ".log", f.log, sizeof(f.log));
+	h_work_file(f.pfx, ".conf", f.conf, sizeof(f.conf));
+	return f;
 }
 
 /* Collects unsolicited ANNOUNCEs on fd for ms milliseconds. */
@@ -69,17 +75,15 @@ announce_epoch(void)
 
 Test(rfc6887_14_1_3, restart_announces_and_resets_the_epoch, .timeout = 60)
 {
-	char conf[2048], log_path[256], pfx[32];
+	char conf[2048];
+	struct daemon_files df = daemon_files("cgnr");
 	int fd = socket(AF_INET, SOCK_DGRAM, 0);
 	struct sockaddr_in me = { .sin_family = AF_INET, .sin_port = htons(5350) };
 	inet_pton(AF_INET, "127.0.0.201", &me.sin_addr);
 	cr_assert_eq(bind(fd, (struct sockaddr *)&me, sizeof(me)), 0);
 
-	snprintf(pfx, sizeof(pfx), "cgnr%d", getpid());
-	snprintf(conf, sizeof(conf), CONF_FMT, pfx, "127.0.0.200", "127.0.0.201:5350", 0u);
-	log_path_of(pfx, log_path, sizeof(log_path));
-
-	int pid = h_start_cgnatd(conf, pfx, log_path);
+	snprintf(conf, sizeof(conf), CONF_FMT, df.pfx, "127.0.0.200", "127.0.0.201:5350", 0u);
+	int pid = h_start_cgnatd(conf, df.pfx, df.log);
 	cr_assert_gt(pid, 0);
 	uint32_t max_epoch = 0;
 	/* "up to ten times", intervals doubling from 250 ms: 0, 0.25, 0.75, 1.75 s in 2 s */
@@ -92,7 +96,7 @@ Test(rfc6887_14_1_3, restart_announces_and_resets_the_epoch, .timeout = 60)
 	cr_assert_eq(h_stop_cgnatd(pid), 0);
 
 	/* A restart loses the mappings: the epoch starts again (§8.5), and clients are told. */
-	pid = h_start_cgnatd(conf, pfx, log_path);
+	pid = h_start_cgnatd(conf, df.pfx, df.log);
 	cr_assert_gt(pid, 0);
 	max_epoch = 0;
 	n = collect_announces(fd, 1000, &max_epoch);
@@ -101,16 +105,14 @@ Test(rfc6887_14_1_3, restart_announces_and_resets_the_epoch, .timeout = 60)
 	cr_assert_lt(after, before, "§8.5: the epoch went back (%u then %u)", before, after);
 	cr_assert_eq(h_stop_cgnatd(pid), 0);
 	close(fd);
-	unlink(log_path);
 }
 
 Test(rfc6887_8_2, overload_is_answered_with_no_resources, .timeout = 60)
 {
-	char conf[2048], log_path[256], pfx[32];
-	snprintf(pfx, sizeof(pfx), "cgno%d", getpid());
-	snprintf(conf, sizeof(conf), CONF_FMT, pfx, "127.0.0.202", "127.0.0.203:5350", 10u);
-	log_path_of(pfx, log_path, sizeof(log_path));
-	int pid = h_start_cgnatd(conf, pfx, log_path);
+	char conf[2048];
+	struct daemon_files df = daemon_files("cgno");
+	snprintf(conf, sizeof(conf), CONF_FMT, df.pfx, "127.0.0.202", "127.0.0.203:5350", 10u);
+	int pid = h_start_cgnatd(conf, df.pfx, df.log);
 	cr_assert_gt(pid, 0);
 
 	H_server = "127.0.0.202";
@@ -129,7 +131,6 @@ Test(rfc6887_8_2, overload_is_answered_with_no_resources, .timeout = 60)
 	cr_assert(ok >= 10 && ok <= 16, "a one-second burst of 10, then 10/s: %d succeeded", ok);
 	cr_assert_geq(busy, 20);
 	cr_assert_eq(h_stop_cgnatd(pid), 0);
-	unlink(log_path);
 }
 
 /* ---- §14.2 Mapping Update on a pool change (SIGHUP) ---- */
@@ -171,21 +172,6 @@ exchange(int fd, const char *src, uint16_t iport, uint16_t eport, bool prefer_fa
 	n = recv(fd, b, sizeof(b), 0);
 	cr_assert_eq(pcp_parse_response(b, (size_t)n, r), PCP_VERDICT_OK);
 	return r->result;
-}
-
-/* A reloading cgnatd's names: its file prefix, its log, its config file (h_start_cgnatd's). */
-struct daemon_files {
-	char pfx[32], log[256], conf[256];
-};
-
-static struct daemon_files
-daemon_files(const char *tag)
-{
-	struct daemon_files f;
-	snprintf(f.pfx, sizeof(f.pfx), "%s%d", tag, getpid());
-	log_path_of(f.pfx, f.log, sizeof(f.log));
-	h_conf_path(f.pfx, f.conf, sizeof(f.conf));
-	return f;
 }
 
 /* Gives the running daemon a new config file and a SIGHUP. */
@@ -265,7 +251,6 @@ Test(rfc6887_14_2, pool_change_moves_mappings_and_tells_clients, .timeout = 60)
 
 	cr_assert_eq(h_stop_cgnatd(pid), 0);
 	close(s1), close(s2), close(t);
-	unlink(df.log);
 }
 
 /*
@@ -301,25 +286,23 @@ Test(rfc6887_14_2, mappings_that_stay_are_never_displaced_by_those_that_move, .t
 		cr_assert_eq(r[i].u.map.external_port, want, "subscriber %d got the port it asked for", i);
 	}
 	H_server = "127.0.0.1";
-	/* Keep subscriber 0's address; count who is on it. */
-	int staying = 0;
+	/* Keep subscriber 0's address: the ports of those on it stay taken. */
+	bool stays[N];
+	uint16_t taken[N];
+	int n_taken = 0;
 	for (int i = 0; i < N; i++)
-		staying += cgn_addr_eq(&r[i].u.map.external_addr, &r[0].u.map.external_addr);
-	cr_assert(staying > 0 && staying < N, "both addresses in use (%d of %d on the first)", staying, N);
+		if ((stays[i] = cgn_addr_eq(&r[i].u.map.external_addr, &r[0].u.map.external_addr)))
+			taken[n_taken++] = r[i].u.map.external_port;
+	cr_assert(n_taken < N, "both addresses in use (%d of %d on the first)", n_taken, N);
 
 	char keep[64];
 	snprintf(keep, sizeof(keep), "\"%s\"", cgn_addr_format(&r[0].u.map.external_addr, a, sizeof(a)));
 	snprintf(conf, sizeof(conf), ORDER_CONF, df.pfx, keep);
 	reload(&df, pid, conf);
 
-	uint16_t taken[N];
-	int n_taken = 0;
-	for (int i = 0; i < N; i++)
-		if (cgn_addr_eq(&r[i].u.map.external_addr, &r[0].u.map.external_addr))
-			taken[n_taken++] = r[i].u.map.external_port;
 	for (int i = 0; i < N; i++) {
 		int n = updates(fd[i], i == 0 ? 2500 : 300, &u);
-		if (cgn_addr_eq(&r[i].u.map.external_addr, &r[0].u.map.external_addr)) {
+		if (stays[i]) {
 			cr_assert_eq(n, 0, "subscriber %d's address stays: its mapping stays, no update", i);
 			continue;
 		}
@@ -334,5 +317,4 @@ Test(rfc6887_14_2, mappings_that_stay_are_never_displaced_by_those_that_move, .t
 	cr_assert_eq(h_stop_cgnatd(pid), 0);
 	for (int i = 0; i < N; i++)
 		close(fd[i]);
-	unlink(df.log);
 }

@@ -293,6 +293,23 @@ Test(session, filtered_mapping_admits_only_its_peers)
 	cr_assert_eq(drops(CGN_DROP_FILTERED), before + 1);
 }
 
+/* Applies op (ADD or DEL) for static mappings of 100.127.255.1 on every port of ext but eport. */
+static void
+map_other_ports(enum cgn_msg_op op, uint32_t ext, uint16_t eport)
+{
+	struct cgn_ring_msg msg = { .op = op };
+	for (uint16_t port = 1024; port <= 2047; port++) {
+		if (port == eport)
+			continue;
+		struct cgn_key in;
+		cgn_key_set_v4(&in, addr("100.127.255.1"), port, IPPROTO_UDP, CGN_SIDE_INSIDE);
+		memset(&msg.m, 0, sizeof(msg.m));
+		cgn_mapping_set(&msg.m, &in, ext, port);
+		msg.m.flags = CGN_MAP_STATIC;
+		cr_assert_eq(cgn_table_apply(E->dp->table, &msg), 0, "op %d, port %u", op, port);
+	}
+}
+
 /* An external port the allocator offers while the table still maps it (its removal on the
  * way) is never shared: another is tried, at most four, and the ports tried go back. */
 Test(session, a_port_still_in_the_table_is_not_shared)
@@ -306,17 +323,7 @@ Test(session, a_port_still_in_the_table_is_not_shared)
 	uint16_t eport = port_at(o, 0);
 
 	/* Every other port of that address mapped, as if by mappings whose removal is queued. */
-	struct cgn_ring_msg msg = { .op = CGN_MSG_ADD };
-	for (uint16_t port = 1024; port <= 2047; port++) {
-		if (port == eport)
-			continue;
-		struct cgn_key in;
-		cgn_key_set_v4(&in, addr("100.127.255.1"), port, IPPROTO_UDP, CGN_SIDE_INSIDE);
-		memset(&msg.m, 0, sizeof(msg.m));
-		cgn_mapping_set(&msg.m, &in, ext, port);
-		msg.m.flags = CGN_MAP_STATIC;
-		cr_assert_eq(cgn_table_apply(E->dp->table, &msg), 0);
-	}
+	map_other_ports(CGN_MSG_ADD, ext, eport);
 	uint64_t dropped = drops(CGN_DROP_PORTS_STILL_MAPPED), made = E->w->pkt.sessions_created;
 	len = build_udp(frame, "100.64.0.30", 3001, "198.51.100.1", 53, "b", 1, 64, false);
 	o = run(E->inside_port, len, &op, &ol);
@@ -328,15 +335,7 @@ Test(session, a_port_still_in_the_table_is_not_shared)
 	cr_assert_null(dp_env_mapping("100.64.0.30", 3001, 17));
 
 	/* Once they go, the subscriber's whole quota is there: no port was kept. */
-	msg.op = CGN_MSG_DEL;
-	for (uint16_t port = 1024; port <= 2047; port++) {
-		if (port == eport)
-			continue;
-		struct cgn_key in;
-		cgn_key_set_v4(&in, addr("100.127.255.1"), port, IPPROTO_UDP, CGN_SIDE_INSIDE);
-		cgn_mapping_set(&msg.m, &in, ext, port);
-		cr_assert_eq(cgn_table_apply(E->dp->table, &msg), 0);
-	}
+	map_other_ports(CGN_MSG_DEL, ext, eport);
 	unsigned quota = E->cfg.nat.block_size * E->cfg.nat.max_blocks;
 	for (unsigned i = 1; i < quota; i++) {
 		len = build_udp(frame, "100.64.0.30", (uint16_t)(3000 + i), "198.51.100.1", 53, "c", 1, 64, false);
