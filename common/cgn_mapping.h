@@ -144,7 +144,8 @@ struct cgn_mapping {
 	uint8_t n_filters;      /* entries of filters[] in force; 0 = endpoint-independent */
 	uint16_t flags;         /* CGN_MAP_* */
 	uint8_t tcp_state;      /* CGN_TCP_* (workers, relaxed); implicit TCP mappings' timeout */
-	uint8_t reserved1;
+	uint8_t handed_tcp_state; /* writers only, on an entry a REPLACE retired: the tcp_state it
+				   * copied to the successor (cgn_table.c merges what came later) */
 	uint16_t reserved0;
 	uint32_t domain;        /* routing domain of both keys; 0 until VRFs exist */
 	uint32_t subscriber;    /* subscriber index (common/cgn_portblock.h) */

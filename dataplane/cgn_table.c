@@ -45,14 +45,58 @@ buckets_for(uint32_t capacity)
 	return want <= 2 ? 2 : rte_align32pow2(want);
 }
 
-/* Called by the defer queue once removed entries' grace period is over. */
+/* In the defer queue, an entry a REPLACE retired has bit 0 of its address set (entries are
+ * cache-line aligned): its late writes are merged before it is freed. */
+#define RETIRED_REPLACED ((uintptr_t)1)
+
+static uint64_t *slot_of(struct cgn_table *t, const struct cgn_key *key);
+
+/*
+ * Writer, once the grace period of an entry a REPLACE retired is over: between REPLACE copying
+ * its traffic state to the successor and their next quiescent state, workers that had found
+ * the old entry went on writing to it. What they wrote goes to the entry now holding its keys,
+ * if that is still the same mapping (same external endpoint): the latest outbound time, a TCP
+ * state that moved on the old entry but not yet on the new, a later close. Best effort where
+ * workers write the new entry at the same moment, as every traffic field is.
+ */
+static void
+merge_late_writes(struct cgn_table *t, const struct cgn_mapping *old)
+{
+	struct cgn_key in = cgn_mapping_in_key(old);
+	uint64_t *slot = slot_of(t, &in);
+	if (slot == NULL)
+		return;
+	struct cgn_mapping *m = cgn_table_slot_entry(*slot);
+	if (m->ext_addr != old->ext_addr || m->ext_port != old->ext_port)
+		return;
+	uint64_t last = __atomic_load_n(&old->last_out_ms, __ATOMIC_RELAXED);
+	uint64_t cur = __atomic_load_n(&m->last_out_ms, __ATOMIC_RELAXED);
+	while (last > cur &&
+	       !__atomic_compare_exchange_n(&m->last_out_ms, &cur, last, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+	uint8_t handed = old->handed_tcp_state, st = __atomic_load_n(&old->tcp_state, __ATOMIC_RELAXED);
+	if (st != handed)
+		__atomic_compare_exchange_n(&m->tcp_state, &handed, st, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+	uint64_t closed = __atomic_load_n(&old->closed_ms, __ATOMIC_ACQUIRE);
+	if (closed > __atomic_load_n(&m->closed_ms, __ATOMIC_RELAXED)) {
+		__atomic_store_n(&m->closed_peer, __atomic_load_n(&old->closed_peer, __ATOMIC_RELAXED), __ATOMIC_RELAXED);
+		__atomic_store_n(&m->closed_port, __atomic_load_n(&old->closed_port, __ATOMIC_RELAXED), __ATOMIC_RELAXED);
+		__atomic_store_n(&m->closed_ms, closed, __ATOMIC_RELEASE);
+	}
+}
+
+/* Called by the defer queue once removed entries' grace period is over: under the writers'
+ * lock (writers reclaim as they go), or from cgn_table_free. */
 static void
 retired_free(void *ctx, void *elems, unsigned int n)
 {
 	struct cgn_table *t = ctx;
-	struct cgn_mapping **m = elems;
+	uintptr_t *tagged = elems;
 	for (unsigned i = 0; i < n; i++) {
-		rte_mempool_put(t->entries, m[i]);
+		struct cgn_mapping *m = (struct cgn_mapping *)(tagged[i] & ~RETIRED_REPLACED);
+		if (tagged[i] & RETIRED_REPLACED)
+			merge_late_writes(t, m);
+		rte_mempool_put(t->entries, m);
 		STAT_ADD(t, freed);
 	}
 }
@@ -107,7 +151,7 @@ cgn_table_create(const char *name, uint32_t capacity, uint32_t max_readers, uint
 	struct rte_rcu_qsbr_dq_parameters dqp = {
 		.name = objname,
 		.size = capacity + spare_entries(capacity),
-		.esize = sizeof(struct cgn_mapping *),
+		.esize = sizeof(uintptr_t), /* the entry, tagged RETIRED_REPLACED */
 		.trigger_reclaim_limit = 32,
 		.max_reclaim_size = 64,
 		.free_fn = retired_free,
@@ -235,16 +279,18 @@ slot_clear(struct cgn_table *t, enum cgn_key_side side, uint64_t *slot)
 	__atomic_store_n(&base[home].probe, probe, __ATOMIC_RELEASE);
 }
 
-/* Writer: hands a removed entry to RCU; it returns to the pool after a grace period. */
+/* Writer: hands a removed entry to RCU; it returns to the pool after a grace period.
+ * replaced: REPLACE retired it (its late writes are merged then). */
 static void
-retire(struct cgn_table *t, struct cgn_mapping *m)
+retire(struct cgn_table *t, struct cgn_mapping *m, bool replaced)
 {
-	if (rte_rcu_qsbr_dq_enqueue(t->retired, &m) != 0) {
+	uintptr_t elem = (uintptr_t)m | (replaced ? RETIRED_REPLACED : 0);
+	if (rte_rcu_qsbr_dq_enqueue(t->retired, &elem) != 0) {
 		/* Full: free what has waited out its grace period (it does not wait) and try
 		 * again. The queue holds a table's worth: this cannot fail unless readers stall;
 		 * then the entry is never returned, rather than returned early. */
 		rte_rcu_qsbr_dq_reclaim(t->retired, RECLAIM_BATCH, NULL, NULL, NULL);
-		if (rte_rcu_qsbr_dq_enqueue(t->retired, &m) != 0)
+		if (rte_rcu_qsbr_dq_enqueue(t->retired, &elem) != 0)
 			STAT_ADD(t, retire_leaked);
 	}
 }
@@ -292,7 +338,7 @@ table_add(struct cgn_table *t, const struct cgn_mapping *src, struct cgn_mapping
 	}
 	if (slot_insert(t, &in, in_hash, m) == NULL) {
 		slot_clear(t, CGN_SIDE_OUTSIDE, out_slot);
-		retire(t, m); /* a reader may have found it by its outside key */
+		retire(t, m, false); /* a reader may have found it by its outside key */
 		STAT_ADD(t, add_no_slot);
 		return -ENOSPC;
 	}
@@ -327,16 +373,18 @@ table_replace(struct cgn_table *t, const struct cgn_mapping *src)
 	}
 	struct cgn_mapping *m = obj;
 	*m = *src;
-	/* What the workers learned of the traffic stays. */
+	/* What the workers learned of the traffic stays; what they write to the old entry until
+	 * their next quiescent state is merged once its grace period is over. */
 	m->last_out_ms = __atomic_load_n(&o->last_out_ms, __ATOMIC_RELAXED);
 	m->tcp_state = __atomic_load_n(&o->tcp_state, __ATOMIC_RELAXED);
 	m->closed_ms = __atomic_load_n(&o->closed_ms, __ATOMIC_RELAXED);
 	m->closed_peer = __atomic_load_n(&o->closed_peer, __ATOMIC_RELAXED);
 	m->closed_port = __atomic_load_n(&o->closed_port, __ATOMIC_RELAXED);
+	((struct cgn_mapping *)(uintptr_t)o)->handed_tcp_state = m->tcp_state; /* no reader reads it */
 	/* Same keys, same signatures and distances: only the address part of each word changes. */
 	__atomic_store_n(out_slot, (*out_slot & ~CGN_SLOT_ADDR_MASK) | slot_addr(m), __ATOMIC_RELEASE);
 	__atomic_store_n(in_slot, (*in_slot & ~CGN_SLOT_ADDR_MASK) | slot_addr(m), __ATOMIC_RELEASE);
-	retire(t, (struct cgn_mapping *)(uintptr_t)o);
+	retire(t, (struct cgn_mapping *)(uintptr_t)o, true);
 	STAT_ADD(t, replaces);
 	return 0;
 }
@@ -355,7 +403,7 @@ table_del(struct cgn_table *t, const struct cgn_key *in)
 	slot_clear(t, CGN_SIDE_INSIDE, in_slot);
 	if (out_slot != NULL && cgn_table_slot_entry(*out_slot) == m)
 		slot_clear(t, CGN_SIDE_OUTSIDE, out_slot);
-	retire(t, m);
+	retire(t, m, false);
 	STAT_ADD(t, dels);
 	return 0;
 }

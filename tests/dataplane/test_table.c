@@ -289,6 +289,18 @@ Test(table, the_pool_bounds_the_mappings)
 	table_done(t);
 }
 
+/* REPLACEs key in's mapping (external port ext) with a filtered one. @return the new entry. */
+static struct cgn_mapping *
+replace_with_filter(struct cgn_table *t, const struct cgn_key *in, uint16_t ext)
+{
+	struct cgn_ring_msg msg = { .op = CGN_MSG_REPLACE };
+	cgn_mapping_set(&msg.m, in, htonl(0xcb007101u), ext);
+	msg.m.flags = CGN_MAP_EXPLICIT | CGN_MAP_FILTERED;
+	msg.m.n_filters = 1;
+	cr_assert_eq(cgn_table_apply(t, &msg), 0);
+	return cgn_table_lookup(t, in);
+}
+
 Test(table, replace_swaps_the_entry_and_keeps_what_traffic_taught)
 {
 	struct cgn_key in, out;
@@ -297,12 +309,7 @@ Test(table, replace_swaps_the_entry_and_keeps_what_traffic_taught)
 	old->last_out_ms = 777;
 	old->tcp_state = CGN_TCP_ESTABLISHED;
 
-	struct cgn_ring_msg msg = { .op = CGN_MSG_REPLACE };
-	cgn_mapping_set(&msg.m, &in, htonl(0xcb007101u), 1100);
-	msg.m.flags = CGN_MAP_EXPLICIT | CGN_MAP_FILTERED;
-	msg.m.n_filters = 1;
-	cr_assert_eq(cgn_table_apply(t, &msg), 0);
-	struct cgn_mapping *now = cgn_table_lookup(t, &in);
+	struct cgn_mapping *now = replace_with_filter(t, &in, 1100);
 	cr_assert_neq(now, old);
 	cr_assert_eq(cgn_table_lookup(t, &out), now);
 	cr_assert_eq(now->n_filters, 1);
@@ -315,6 +322,8 @@ Test(table, replace_swaps_the_entry_and_keeps_what_traffic_taught)
 	cr_assert_eq(t->stats.freed, 1);
 
 	/* For another external endpoint: refused, nothing changes. */
+	struct cgn_ring_msg msg = { .op = CGN_MSG_REPLACE };
+	msg.m.flags = CGN_MAP_EXPLICIT | CGN_MAP_FILTERED;
 	cgn_mapping_set(&msg.m, &in, htonl(0xcb007101u), 1101);
 	cr_assert_eq(cgn_table_apply(t, &msg), -EINVAL);
 	cr_assert_eq(cgn_table_lookup(t, &in), now);
@@ -322,6 +331,51 @@ Test(table, replace_swaps_the_entry_and_keeps_what_traffic_taught)
 	struct cgn_key absent = in_key(9, 9);
 	cgn_mapping_set(&msg.m, &absent, htonl(0xcb007101u), 1100);
 	cr_assert_eq(cgn_table_apply(t, &msg), -ENOENT);
+	table_done(t);
+}
+
+/* A worker that found the old entry before a REPLACE writes to it until its next quiescent
+ * state; those writes reach the new entry when the old one is freed, unless the new entry
+ * learned something later itself. */
+Test(table, writes_to_a_replaced_entry_during_its_grace_period_are_kept)
+{
+	struct cgn_table *t = table_new(64);
+	struct cgn_key a = in_key(1, 5000), b = in_key(2, 5000);
+	cr_assert_eq(apply(t, CGN_MSG_ADD, &a, 1100), 0);
+	cr_assert_eq(apply(t, CGN_MSG_ADD, &b, 1101), 0);
+	struct cgn_mapping *old_a = cgn_table_lookup(t, &a), *old_b = cgn_table_lookup(t, &b);
+	old_a->last_out_ms = old_b->last_out_ms = 700;
+	old_a->tcp_state = old_b->tcp_state = CGN_TCP_TRANSITORY;
+
+	struct cgn_mapping *new_a = replace_with_filter(t, &a, 1100), *new_b = replace_with_filter(t, &b, 1101);
+	cr_assert_eq(new_a->tcp_state, CGN_TCP_TRANSITORY);
+	/* The reader (this thread) still holds both old entries and writes to them. */
+	for (struct cgn_mapping *o = old_a; o != NULL; o = o == old_a ? old_b : NULL) {
+		o->last_out_ms = 900;
+		o->tcp_state = CGN_TCP_ESTABLISHED;
+		o->closed_peer = htonl(0xc6336401u);
+		o->closed_port = 443;
+		o->closed_ms = 950;
+	}
+	/* b's new entry has meanwhile seen later traffic of its own. */
+	new_b->last_out_ms = 1000;
+	new_b->tcp_state = CGN_TCP_CLOSING;
+	new_b->closed_peer = htonl(0xc6336402u);
+	new_b->closed_ms = 990;
+	cr_assert_eq(new_a->last_out_ms, 700, "not merged before the grace period");
+
+	rte_rcu_qsbr_quiescent(t->rcu, 0);
+	cgn_table_reclaim(t);
+	cr_assert_eq(t->stats.freed, 2);
+	cr_assert_eq(new_a->last_out_ms, 900);
+	cr_assert_eq(new_a->tcp_state, CGN_TCP_ESTABLISHED);
+	cr_assert_eq(new_a->closed_ms, 950);
+	cr_assert_eq(new_a->closed_peer, htonl(0xc6336401u));
+	cr_assert_eq(new_a->closed_port, 443);
+	cr_assert_eq(new_b->last_out_ms, 1000, "the later time stays");
+	cr_assert_eq(new_b->tcp_state, CGN_TCP_CLOSING, "a state the new entry reached itself stays");
+	cr_assert_eq(new_b->closed_ms, 990);
+	cr_assert_eq(new_b->closed_peer, htonl(0xc6336402u));
 	table_done(t);
 }
 
