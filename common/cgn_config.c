@@ -517,7 +517,7 @@ load_ports(struct loader *ld, const config_setting_t *list, struct cgn_config *c
 	bool in = false, out = false;
 	for (int i = 0; i < n; i++) {
 		static const char *const known[] = { "name", "role", "peer_mac", "address", "next_hop",
-						     "pcp_management", NULL };
+						     "pcp_management", "mtu", NULL };
 		const config_setting_t *e = config_setting_get_elem(list, (unsigned)i);
 		struct cgn_port_cfg *pc = &cfg->ports[i];
 		const char *name = NULL, *role = NULL, *mac = NULL, *addr = NULL, *nh = NULL;
@@ -555,6 +555,10 @@ load_ports(struct loader *ld, const config_setting_t *list, struct cgn_config *c
 			if (pc->address == 0)
 				return fail(ld, e, "entry %d: next_hop needs the port's own address (ARP requests come from it)", i + 1);
 		}
+		uint32_t mtu = 0;
+		if ((rc = get_u32(ld, e, "mtu", CGN_MIN_MTU, CGN_MAX_MTU, &mtu)))
+			return rc;
+		pc->mtu = (uint16_t)mtu;
 		int mgmt = 0;
 		if (config_setting_lookup_bool(e, "pcp_management", &mgmt) == CONFIG_TRUE && mgmt) {
 			if (pc->role != CGN_PORT_OUTSIDE || pc->address == 0)

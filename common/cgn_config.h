@@ -21,6 +21,8 @@
 #define CGN_MAX_POOL_PREFIXES 32
 #define CGN_MAX_STATIC 1024
 #define CGN_MAX_PORTS 8
+#define CGN_MIN_MTU 576             /* ports' mtu: every IPv4 host takes datagrams this big (RFC 791) */
+#define CGN_MAX_MTU 9216            /* ... and the largest jumbo frames */
 #define CGN_MAX_ANNOUNCE 64
 #define CGN_MAX_ROUTES 256          /* routes, the ports' next_hop defaults included */
 #define CGN_MAX_STATIC_NEIGHBOURS 256
@@ -52,6 +54,7 @@ struct cgn_port_cfg {
 	uint32_t address;          /* the CGN's own IPv4 address on this link (network order); 0 none */
 	uint32_t next_hop;         /* resolved by ARP when there is no peer_mac (network order); 0 none */
 	bool pcp_management;       /* outside port: serve PCP from pcp.third_party senders on it */
+	uint16_t mtu;              /* largest IPv4 packet it sends (octets); 0 = the device's own */
 };
 
 /* A route (RFC 1812 §5.2.4: longest match), in the route table of its port's role: frames the

@@ -30,7 +30,9 @@
 	X(SUBSCRIBERS_FULL, "nat.max_subscribers reached (ICMP 3/13 sent)")                      \
 	X(TX_FULL, "the transmit queue was full")                                               \
 	X(ICMP_ERROR_UNMATCHED, "an ICMP error about a packet of no mapping (RFC 5508)")        \
-	X(HAIRPIN_NO_MAPPING, "to a pool address and port with no mapping, from the inside")
+	X(HAIRPIN_NO_MAPPING, "to a pool address and port with no mapping, from the inside")   \
+	X(TOO_BIG, "bigger than the MTU of the link it would leave by, with DF set (ICMP 3/4 sent with the MTU)") \
+	X(CANNOT_FRAGMENT, "bigger than its link's MTU, and no buffers to fragment it (or a fragment of it)")
 
 enum cgn_drop_reason {
 #define X(name, doc) CGN_DROP_##name,

@@ -97,6 +97,7 @@ cgn_dataplane_create(const struct cgn_config *cfg, struct cgn_pb *pb)
 		dp->l2[role].fixed = dp->routes.lpm[role] == NULL && dp->routes.dflt[role] < 0 && port->have_peer_mac;
 		dp->l2[role].dst = port->peer_mac;
 		dp->l2[role].src = port->mac;
+		dp->l2[role].port = (uint16_t)dp->port_index[dp->role_port[role]];
 	}
 	if (dp->n_ports) {
 		dp->punt = rte_ring_create("cgn_punt", CGN_PUNT_RING_SIZE, (int)rte_socket_id(), RING_F_SC_DEQ);

@@ -93,6 +93,8 @@ struct cgn_port {
 	uint32_t address;               /* the CGN's own IPv4 address on this link; 0 none */
 	bool pcp_management;            /* outside port whose PCP is punted too (third-party senders) */
 	uint16_t queues;                /* RX/TX queue pairs: one per worker */
+	uint16_t mtu;                   /* largest IPv4 packet it sends; bigger ones are fragmented (mtu.c) */
+	bool tx_chained;                /* its TX takes chained mbufs (fragments are built so) */
 };
 
 struct cgn_dataplane {
@@ -105,9 +107,12 @@ struct cgn_dataplane {
 	int16_t port_index[RTE_MAX_ETHPORTS]; /* DPDK port id → ports[] index, -1 if not ours */
 	uint16_t role_port[2];          /* by enum cgn_port_role: the first port of it, where the
 					 * direction's frames leave when no route says otherwise */
+	uint16_t role_mtu[2];           /* by enum cgn_port_role: the smallest MTU of its ports, which
+					 * a packet with DF set must fit before it is translated */
 	struct {                        /* by role, when it has no route and its port a peer_mac: */
 		bool fixed;             /* frames leaving by role_port take these two MACs */
 		struct rte_ether_addr dst, src;
+		uint16_t port;          /* ports[] index of role_port */
 	} l2[2];
 	uint32_t icmp_source;           /* network order */
 	struct { uint32_t net, mask; } pool_v4[CGN_MAX_POOL_PREFIXES]; /* host order: hairpin test */

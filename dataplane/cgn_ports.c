@@ -51,6 +51,10 @@ port_setup(struct cgn_dataplane *dp, struct cgn_port *p, const struct cgn_port_c
 	/* A NIC that verifies IPv4 header checksums saves classify the work (mbuf ol_flags). */
 	if (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM)
 		conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
+	/* Fragments of a packet too big for the link share its payload (mtu.c). */
+	p->tx_chained = (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) != 0;
+	if (p->tx_chained)
+		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
 	if ((rc = rte_eth_dev_configure(p->port_id, q, q, &conf)) != 0) {
 		fprintf(stderr, "cgnatd: port %s: configure: %s\n", pc->name, rte_strerror(-rc));
 		return rc;
@@ -67,6 +71,13 @@ port_setup(struct cgn_dataplane *dp, struct cgn_port *p, const struct cgn_port_c
 			return rc;
 		}
 	}
+	if (pc->mtu != 0 && (rc = rte_eth_dev_set_mtu(p->port_id, pc->mtu)) != 0) {
+		fprintf(stderr, "cgnatd: port %s: mtu %u: %s (the device takes %u to %u)\n", pc->name, pc->mtu,
+			rte_strerror(-rc), info.min_mtu, info.max_mtu);
+		return rc;
+	}
+	if (rte_eth_dev_get_mtu(p->port_id, &p->mtu) != 0 || p->mtu < CGN_MIN_MTU)
+		p->mtu = RTE_ETHER_MTU;
 	rte_eth_macaddr_get(p->port_id, &p->mac);
 	p->role = pc->role;
 	p->queues = q;
@@ -111,8 +122,11 @@ cgn_ports_init(struct cgn_dataplane *dp, const struct cgn_config *cfg)
 		dp->n_ports++;
 	}
 	/* Backwards, so the first port of each role stays (load_ports makes sure of one each). */
-	for (unsigned i = dp->n_ports; i-- > 0;)
+	dp->role_mtu[CGN_PORT_INSIDE] = dp->role_mtu[CGN_PORT_OUTSIDE] = UINT16_MAX;
+	for (unsigned i = dp->n_ports; i-- > 0;) {
 		dp->role_port[dp->ports[i].role] = dp->ports[i].port_id;
+		dp->role_mtu[dp->ports[i].role] = RTE_MIN(dp->role_mtu[dp->ports[i].role], dp->ports[i].mtu);
+	}
 	/* A TX buffer per worker per port: bursts leave together. */
 	for (unsigned w = 0; w < dp->n_workers; w++)
 		for (unsigned i = 0; i < dp->n_ports; i++) {

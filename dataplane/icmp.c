@@ -2,7 +2,8 @@
  * ICMP errors the NAT sends itself (RFC 792): time exceeded when a TTL runs out, destination
  * unreachable 3/13 ("communication administratively prohibited") when a session cannot be
  * created (RFC 6888 REQ-4/-5 style: the host learns at once instead of retrying into a full
- * table). Rate-limited per worker by a token bucket (dataplane.icmp_errors_per_second).
+ * table), 3/4 ("fragmentation needed and DF set", with the next hop's MTU: RFC 1191 §4) for a
+ * packet too big for the link it would leave by (mtu.c). Rate-limited per worker by a token bucket (dataplane.icmp_errors_per_second).
  * Slow path: allocates one mbuf per error. Worker context.
  */
 #include <netinet/in.h>
@@ -27,8 +28,10 @@ icmp_allowed(struct cgn_worker *w)
 	return true;
 }
 
-enum cgn_verdict
-cgn_icmp_reply(struct cgn_worker *w, struct cgn_pkt *p, uint8_t type, uint8_t code, enum cgn_drop_reason why)
+/* The error, with `rest` in the second word of its ICMP header (network order). */
+static enum cgn_verdict
+icmp_error(struct cgn_worker *w, struct cgn_pkt *p, uint8_t type, uint8_t code, uint32_t rest,
+	   enum cgn_drop_reason why)
 {
 	struct cgn_dataplane *dp = w->dp;
 	/* RFC 1812 §4.3.2.7: never an error about an ICMP error. */
@@ -72,6 +75,7 @@ cgn_icmp_reply(struct cgn_worker *w, struct cgn_pkt *p, uint8_t type, uint8_t co
 	memset(icmp, 0, 8);
 	icmp[0] = type;
 	icmp[1] = code;
+	memcpy(icmp + 4, &rest, 4);
 	memcpy(icmp + 8, p->ip, quote);
 	uint16_t c = cgn_cksum(icmp, (size_t)8 + quote);
 	memcpy(icmp + 2, &c, 2);
@@ -85,4 +89,17 @@ cgn_icmp_reply(struct cgn_worker *w, struct cgn_pkt *p, uint8_t type, uint8_t co
 	struct rte_eth_dev_tx_buffer *tx = w->tx[p->out_port];
 	rte_eth_tx_buffer(p->out_port, (uint16_t)w->index, tx, r);
 	return CGN_CONSUMED;
+}
+
+enum cgn_verdict
+cgn_icmp_reply(struct cgn_worker *w, struct cgn_pkt *p, uint8_t type, uint8_t code, enum cgn_drop_reason why)
+{
+	return icmp_error(w, p, type, code, 0, why);
+}
+
+enum cgn_verdict
+cgn_icmp_too_big(struct cgn_worker *w, struct cgn_pkt *p, uint16_t mtu)
+{
+	/* RFC 1191 §4: "unused = 0 | Next-Hop MTU". */
+	return icmp_error(w, p, 3, 4, rte_cpu_to_be_32(mtu), CGN_DROP_TOO_BIG);
 }

@@ -4,9 +4,10 @@
  * (cgn_table.h's lookup stages), then each packet confirms its mapping and goes through its
  * direction's steps until one returns a verdict other than CGN_CONTINUE:
  *
- *   outbound (inside port):  lookup | session (miss) | TCP state | TTL | translate out |
- *                            hairpin (to a pool address) | TX outside (or back inside)
- *   inbound (outside port):  lookup | filter | TCP state | TTL | translate in | TX inside
+ *   outbound (inside port):  lookup | session (miss) | TCP state | TTL | MTU (DF) | translate out |
+ *                            hairpin (to a pool address) | TX outside (or back inside), in
+ *                            fragments when bigger than the port's MTU (mtu.c)
+ *   inbound (outside port):  lookup | filter | TCP state | TTL | MTU (DF) | translate in | TX inside
  *
  * Worker context: no lock, no system call, no allocation on this path.
  */
@@ -136,6 +137,17 @@ track_tcp(struct cgn_mapping *m, const struct cgn_pkt *p, bool outbound, uint64_
 		__atomic_store_n(&m->tcp_state, next, __ATOMIC_RELAXED);
 }
 
+/* Queues the frame on port, in fragments if it is bigger than the port's MTU (mtu.c). */
+static inline __attribute__((always_inline)) bool
+tx(struct cgn_worker *w, struct cgn_pkt *p, const struct cgn_port *port)
+{
+	if (unlikely(rte_pktmbuf_pkt_len(p->m) > (uint32_t)port->mtu + RTE_ETHER_HDR_LEN))
+		return cgn_send_fragments(w, p, port);
+	w->pkt.tx++;
+	rte_eth_tx_buffer(port->port_id, (uint16_t)w->index, w->tx[port->port_id], p->m);
+	return true;
+}
+
 /* Routes the frame toward p->to's side (route.h) and sends it. Without a matching route it
  * leaves by p->out_port, to that port's peer_mac, or back to the sender when it leaves by
  * the port it came in on, or broadcast. */
@@ -147,9 +159,7 @@ send_out(struct cgn_worker *w, struct cgn_pkt *p)
 	if (dp->l2[p->to].fixed && p->out_port == dp->role_port[p->to]) { /* no routes, a peer_mac */
 		eth->dst_addr = dp->l2[p->to].dst;
 		eth->src_addr = dp->l2[p->to].src;
-		w->pkt.tx++;
-		rte_eth_tx_buffer(p->out_port, (uint16_t)w->index, w->tx[p->out_port], p->m);
-		return true;
+		return tx(w, p, &dp->ports[dp->l2[p->to].port]);
 	}
 	enum cgn_route_result r = cgn_route_frame(&dp->routes, (enum cgn_port_role)p->to, p->ip->dst_addr,
 						  &p->out_port, &eth->dst_addr, &w->pkt.resolve_full);
@@ -166,11 +176,13 @@ send_out(struct cgn_worker *w, struct cgn_pkt *p)
 		else /* no neighbour configured */
 			memset(&eth->dst_addr, 0xff, sizeof(eth->dst_addr));
 	}
-	if (pi >= 0)
-		eth->src_addr = dp->ports[pi].mac;
-	w->pkt.tx++;
-	rte_eth_tx_buffer(p->out_port, (uint16_t)w->index, w->tx[p->out_port], p->m);
-	return true;
+	if (pi < 0) { /* not ours: routes name only our ports */
+		w->pkt.tx++;
+		rte_eth_tx_buffer(p->out_port, (uint16_t)w->index, w->tx[p->out_port], p->m);
+		return true;
+	}
+	eth->src_addr = dp->ports[pi].mac;
+	return tx(w, p, &dp->ports[pi]);
 }
 
 bool
@@ -199,6 +211,8 @@ outbound(struct cgn_worker *w, struct cgn_pkt *p)
 		__atomic_store_n(&m->last_out_ms, w->now_ms, __ATOMIC_RELAXED);
 	if (cgn_ttl_expires(p))
 		return cgn_icmp_reply(w, p, 11, 0, CGN_DROP_TTL_EXPIRED);
+	if (cgn_too_big_for(p, dp->role_mtu[CGN_PORT_OUTSIDE]))
+		return cgn_icmp_too_big(w, p, dp->role_mtu[CGN_PORT_OUTSIDE]);
 	cgn_translate_out(p);
 	w->pkt.out_translated++;
 	if (p->icmp_error)
@@ -242,6 +256,8 @@ inbound(struct cgn_worker *w, struct cgn_pkt *p)
 	track_tcp(m, p, false, w->now_ms);
 	if (cgn_ttl_expires(p))
 		return cgn_icmp_reply(w, p, 11, 0, CGN_DROP_TTL_EXPIRED);
+	if (cgn_too_big_for(p, w->dp->role_mtu[CGN_PORT_INSIDE]))
+		return cgn_icmp_too_big(w, p, w->dp->role_mtu[CGN_PORT_INSIDE]);
 	cgn_translate_in(p);
 	w->pkt.in_translated++;
 	if (p->icmp_error)

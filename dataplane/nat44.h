@@ -35,6 +35,7 @@
 #include "cgn_portblock.h"
 
 struct cgn_worker;
+struct cgn_port;
 
 /* What a step decides. */
 enum cgn_verdict {
@@ -100,7 +101,9 @@ struct cgn_pkt {
 	X(arp_learned, "ARP frames from a next hop, its MAC (re)learned")   \
 	X(ports_released, "held ports given back to the subscriber")        \
 	X(fragments_translated, "fragments after the first, translated like it (RFC 4787 REQ-14)") \
-	X(fragments_held, "fragments that came before their first one, held for it")
+	X(fragments_held, "fragments that came before their first one, held for it") \
+	X(fragmented, "packets too big for the link they left by, sent in fragments (mtu.c)") \
+	X(fragments_made, "fragments sent for them")
 
 struct cgn_pkt_stats {
 #define X(name, doc) uint64_t name;
@@ -158,6 +161,25 @@ bool cgn_send(struct cgn_worker *w, struct cgn_pkt *p);
  */
 enum cgn_verdict cgn_icmp_reply(struct cgn_worker *w, struct cgn_pkt *p, uint8_t type, uint8_t code,
 				enum cgn_drop_reason why);
+/** The same with ICMP 3/4, "fragmentation needed and DF set", and the next hop's MTU (RFC
+ * 1191 §4); the packet counted as TOO_BIG. icmp.c */
+enum cgn_verdict cgn_icmp_too_big(struct cgn_worker *w, struct cgn_pkt *p, uint16_t mtu);
+
+/** @return whether a packet (before translation, p->ip) is too big for mtu and may not be
+ * fragmented: it has DF set. */
+static inline bool
+cgn_too_big_for(const struct cgn_pkt *p, uint16_t mtu)
+{
+	return unlikely(rte_be_to_cpu_16(p->ip->total_length) > mtu) &&
+	       (p->ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG));
+}
+
+/**
+ * Sends a translated, routed packet bigger than its port's MTU (DF clear) in fragments, its
+ * Ethernet header copied to each; frees it. Drops it, counted, with DF set (TOO_BIG) or when
+ * it cannot be fragmented (CANNOT_FRAGMENT). mtu.c @return true if a fragment was queued.
+ */
+bool cgn_send_fragments(struct cgn_worker *w, struct cgn_pkt *p, const struct cgn_port *port);
 
 /** Expires idle implicit mappings of this worker's share of the table (bounded). expire.c */
 void cgn_expire(struct cgn_worker *w, uint64_t now_ms);

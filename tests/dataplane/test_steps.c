@@ -480,3 +480,138 @@ Test(expire, tcp_established_lives_longer_than_transitory)
 	cr_assert_null(dp_env_mapping("100.64.0.22", 6000, 6), "transitory: gone after 240 s");
 	cr_assert_not_null(dp_env_mapping("100.64.0.22", 6001, 6), "established: kept (RFC 5382 REQ-5)");
 }
+
+/* ---- packets bigger than the link they leave by (mtu.c) ---- */
+
+TestSuite(mtu, .init = setup);
+
+#define SMALL_MTU 576
+
+/* Gives the outside port (and side) a small MTU for one test. */
+static void
+small_outside_mtu(void)
+{
+	E->dp->ports[1].mtu = SMALL_MTU;
+	E->dp->role_mtu[CGN_PORT_OUTSIDE] = SMALL_MTU;
+}
+
+static void
+usual_mtu(void)
+{
+	E->dp->ports[1].mtu = RTE_ETHER_MTU;
+	E->dp->role_mtu[CGN_PORT_OUTSIDE] = RTE_ETHER_MTU;
+}
+
+/* Runs frame through the driver from the inside; copies what the outside port would send
+ * (chained mbufs read whole) into out[] and their lengths into lens[]. @return how many. */
+static unsigned
+run_collect(uint16_t len, uint8_t out[][2048], uint16_t *lens, unsigned max)
+{
+	struct rte_mbuf *m = dp_env_mbuf(frame, len);
+	cr_assert_not_null(m);
+	for (unsigned i = 0; i < E->dp->n_ports; i++)
+		rte_eth_tx_buffer_flush(E->dp->ports[i].port_id, 0, E->w->tx[E->dp->ports[i].port_id]);
+	cgn_nat44_burst(E->w, E->inside_port, &m, 1);
+	struct rte_eth_dev_tx_buffer *b = E->w->tx[E->outside_port];
+	unsigned n = 0;
+	for (; n < b->length && n < max; n++) {
+		struct rte_mbuf *f = b->pkts[n];
+		cr_assert_leq(rte_pktmbuf_pkt_len(f), 2048);
+		lens[n] = (uint16_t)rte_pktmbuf_pkt_len(f);
+		const void *d = rte_pktmbuf_read(f, 0, lens[n], out[n]);
+		if (d != out[n])
+			memcpy(out[n], d, lens[n]);
+	}
+	for (unsigned i = 0; i < E->dp->n_ports; i++)
+		rte_eth_tx_buffer_flush(E->dp->ports[i].port_id, 0, E->w->tx[E->dp->ports[i].port_id]);
+	return n;
+}
+
+/* RFC 791 §3.2 / RFC 1812 §4.2.2.7: DF clear, the translated datagram leaves in fragments no
+ * bigger than the MTU, each with its header checksum, the same ID, MF on all but the last,
+ * offsets in 8-octet units; reassembled, its UDP checksum (fixed once, in the first) holds. */
+Test(mtu, a_datagram_bigger_than_the_outside_mtu_leaves_in_fragments)
+{
+	static uint8_t out[4][2048], whole[2048];
+	uint16_t lens[4];
+	uint8_t payload[1400];
+	for (unsigned i = 0; i < sizeof(payload); i++)
+		payload[i] = (uint8_t)(i * 7);
+	uint16_t len = build_udp(frame, "100.64.0.40", 4000, "198.51.100.1", 53, payload, sizeof(payload), 64, false);
+	frame[14 + 4] = 0x12, frame[14 + 5] = 0x34; /* IP ID 0x1234 */
+	uint16_t c = 0;
+	memcpy(frame + 14 + 10, &c, 2);
+	c = cgn_cksum(frame + 14, 20);
+	memcpy(frame + 14 + 10, &c, 2);
+	uint64_t fragmented = E->w->pkt.fragmented, made = E->w->pkt.fragments_made;
+
+	small_outside_mtu();
+	unsigned n = run_collect(len, out, lens, 4);
+	usual_mtu();
+	/* 8 + 1400 octets of UDP in pieces of (576 - 20) & ~7 = 552: 552, 552, 304. */
+	cr_assert_eq(n, 3, "three fragments, not %u", n);
+	cr_assert_eq(E->w->pkt.fragmented, fragmented + 1);
+	cr_assert_eq(E->w->pkt.fragments_made, made + 3);
+	size_t at = 34;
+	memcpy(whole, out[0], 34);
+	for (unsigned i = 0; i < n; i++) {
+		const uint8_t *ip = out[i] + 14;
+		uint16_t total = (uint16_t)(ip[2] << 8 | ip[3]), fo = (uint16_t)(ip[6] << 8 | ip[7]);
+		cr_assert_leq(total, SMALL_MTU);
+		cr_assert_eq(lens[i], 14 + total);
+		cr_assert_eq(cgn_cksum(ip, 20), 0, "fragment %u: header checksum", i);
+		cr_assert(ip[4] == 0x12 && ip[5] == 0x34, "fragment %u keeps the datagram's ID", i);
+		cr_assert_eq(fo & 0x1fff, i * 552 / 8, "fragment %u: offset", i);
+		cr_assert_eq((fo & 0x2000) != 0, i + 1 < n, "fragment %u: MF", i);
+		cr_assert_eq(memcmp(out[i], out[0], 12), 0, "the Ethernet addresses of the first");
+		cr_assert_eq(memcmp(ip + 12, out[0] + 14 + 12, 8), 0, "the translated addresses");
+		memcpy(whole + at, ip + 20, total - 20u);
+		at += total - 20u;
+	}
+	cr_assert_eq(at, 34 + 8 + sizeof(payload));
+	uint16_t tl = htons((uint16_t)(at - 14));
+	memcpy(whole + 14 + 2, &tl, 2);
+	whole[14 + 6] = whole[14 + 7] = 0;
+	memset(whole + 14 + 10, 0, 2);
+	c = cgn_cksum(whole + 14, 20);
+	memcpy(whole + 14 + 10, &c, 2);
+	cr_assert(frame_cksums_ok(whole, (uint16_t)at), "the reassembled datagram's UDP checksum");
+	cr_assert_eq(memcmp(whole + 42, payload, sizeof(payload)), 0);
+	cr_assert_eq(port_at(whole, 2), 53);
+	cr_assert_neq(port_at(whole, 0), 0);
+}
+
+/* RFC 1191 §4: DF set, the datagram is refused before translation with ICMP 3/4 and the MTU
+ * of the next hop, so that the sender's Path MTU Discovery learns it. */
+Test(mtu, df_set_is_answered_with_fragmentation_needed_and_the_mtu)
+{
+	uint16_t op, ol;
+	uint8_t payload[1000] = { 0 };
+	uint16_t len = build_udp(frame, "100.64.0.41", 4001, "198.51.100.1", 53, payload, sizeof(payload), 64, false);
+	frame[14 + 6] = 0x40; /* DF */
+	uint16_t c = 0;
+	memcpy(frame + 14 + 10, &c, 2);
+	c = cgn_cksum(frame + 14, 20);
+	memcpy(frame + 14 + 10, &c, 2);
+	uint64_t before = drops(CGN_DROP_TOO_BIG), fragmented = E->w->pkt.fragmented;
+
+	small_outside_mtu();
+	uint8_t *o = run(E->inside_port, len, &op, &ol);
+	usual_mtu();
+	cr_assert_not_null(o, "an ICMP error goes back");
+	cr_assert_eq(op, E->inside_port);
+	cr_assert(o[34] == 3 && o[35] == 4, "fragmentation needed and DF set");
+	cr_assert(o[34 + 4] == 0 && o[34 + 5] == 0, "unused = 0");
+	cr_assert_eq(o[34 + 6] << 8 | o[34 + 7], SMALL_MTU, "the next hop's MTU");
+	uint32_t dst;
+	memcpy(&dst, o + 14 + 16, 4);
+	cr_assert_eq(dst, addr("100.64.0.41"));
+	cr_assert_eq(memcmp(o + 34 + 8 + 12, frame + 14 + 12, 8), 0, "it quotes the datagram as it was sent");
+	cr_assert(frame_cksums_ok(o, ol));
+	cr_assert_eq(drops(CGN_DROP_TOO_BIG), before + 1);
+	cr_assert_eq(E->w->pkt.fragmented, fragmented);
+
+	/* The same datagram fits the usual MTU. */
+	cr_assert_not_null(run(E->inside_port, len, &op, &ol));
+	cr_assert_eq(op, E->outside_port);
+}

@@ -144,8 +144,10 @@ Test(config, port_next_hop)
 {
 	static const char *ok = MINIMAL
 		"ports = ( { name = \"a\"; role = \"inside\"; address = \"100.64.0.254\"; next_hop = \"100.64.0.1\"; },\n"
-		"          { name = \"b\"; role = \"outside\"; peer_mac = \"02:00:00:00:00:02\"; } );\n";
+		"          { name = \"b\"; role = \"outside\"; peer_mac = \"02:00:00:00:00:02\"; mtu = 1492; } );\n";
 	cr_assert_eq(cgn_config_load_string(ok, &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(cfg.ports[0].mtu, 0, "the device's own");
+	cr_assert_eq(cfg.ports[1].mtu, 1492);
 	cr_assert_eq(cfg.ports[0].next_hop, htonl(0x64400001));
 	cr_assert(!cfg.ports[0].have_peer_mac);
 	cr_assert_eq(cfg.ports[1].next_hop, 0);
@@ -159,6 +161,9 @@ Test(config, port_next_hop)
 		{ "address = \"100.64.0.254\"; next_hop = \"100.64.0.1\"; peer_mac = \"02:00:00:00:00:01\";",
 		  "not both" },
 		{ "address = \"100.64.0.254\"; pcp_management = true;", "pcp_management is for an outside port" },
+		{ "mtu = 575;", "must be between 576 and 9216" },
+		{ "mtu = 9217;", "must be between 576 and 9216" },
+		{ "mtu = \"1500\";", "must be an integer" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char text[1024];
