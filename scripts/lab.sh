@@ -44,7 +44,9 @@ pcp = {
   announce = { multicast = true; };         # §14.1.3: out of the inside port at start
 };
 nat = { pool = [ "203.0.113.0/28" ]; ports = "1024-65535"; block_size = 512; max_blocks = 8; };
-dataplane = { table_size = 65536; idle_sleep_us = 100; icmp_source = "203.0.113.15"; };
+# net_af_packet's socket reassembles fragments (DPDK 22.11's fanout flag DEFRAG): its frames and
+# the buffers take datagrams of up to 8 KB, which leave again in fragments of the links' MTU.
+dataplane = { table_size = 65536; idle_sleep_us = 100; icmp_source = "203.0.113.15"; mbuf_size = 8320; mbufs = 8192; };
 # Next hops resolved by ARP (a static entry in neighbours = ( ... ) would pin one instead).
 ports = ( { name = "net_af_packet0"; role = "inside";  address = "100.64.0.254"; },
           { name = "net_af_packet1"; role = "outside"; address = "198.51.100.1"; next_hop = "198.51.100.10";
@@ -60,7 +62,8 @@ start_cgnatd() {
 	[ -x "$build/control/cgnatd" ] || die "no $build/control/cgnatd: run scripts/setup.sh"
 	: > "$state/cgnatd.log"
 	ip netns exec "$ns_cgn" "$build/control/cgnatd" -l 0-1 --no-huge -m 512 --no-pci --no-shconf \
-		--file-prefix "$fprefix" --vdev net_af_packet0,iface=dp-in --vdev net_af_packet1,iface=dp-out \
+		--file-prefix "$fprefix" --vdev net_af_packet0,iface=dp-in,framesz=8192,blocksz=8192 \
+		--vdev net_af_packet1,iface=dp-out,framesz=8192,blocksz=8192 \
 		-- -c "$state/cgnat.conf" >> "$state/cgnatd.log" 2>&1 &
 	echo $! > "$state/cgnatd.pid"
 	for _ in $(seq 1 100); do

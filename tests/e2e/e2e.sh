@@ -131,6 +131,46 @@ case_tcp_transfer_of_4_mb() {
 		fail "byte count differs"
 }
 
+case_datagrams_in_fragments_both_ways() {
+	# Datagrams bigger than the links' MTU (1500) cross in fragments, each way: sub2's kernel
+	# fragments a 4000-octet echo request and a 4096-octet UDP datagram, inet's kernel its
+	# answers; each end reassembles and checks the checksums the CGN fixed. net_af_packet's
+	# socket hands cgnatd the datagrams whole (DPDK 22.11 joins its fanout group with
+	# PACKET_FANOUT_FLAG_DEFRAG), so here cgnatd translates them whole and fragments them for
+	# the 1500-octet link they leave by (mtu.c, RFC 791 §3.2); its own handling of fragments
+	# (RFC 4787 REQ-14, fragment.h) is the golden cases' to show, with net_pcap.
+	local before out
+	before=$(counter pkt_fragmented)
+	out=$(in_ns sub2 ping -c 2 -i 0.3 -W 2 -s 4000 198.51.100.10) || fail "ping -s 4000: $out"
+	echo "$out" | grep -q "2 received" || fail "ping -s 4000: $out"
+	in_ns inet timeout 20 python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("198.51.100.10", 7007))
+for _ in range(3):
+    d, a = s.recvfrom(65535)
+    s.sendto(d, a)' &
+	local server=$!
+	in_ns sub2 timeout 15 python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(2)
+d = bytes(range(256)) * 16
+for _ in range(3):  # the server may not be listening yet
+    s.sendto(d, ("198.51.100.10", 7007))
+    try:
+        r, a = s.recvfrom(65535)
+    except socket.timeout:
+        continue
+    sys.exit(0 if r == d and a == ("198.51.100.10", 7007) else 1)
+sys.exit(1)' || { kill $server 2>/dev/null; fail "4096-octet UDP datagram not echoed intact"; }
+	kill $server 2>/dev/null
+	wait $server 2>/dev/null
+	# The two pings, the UDP datagram and their answers: six datagrams that left in fragments.
+	[ "$(counter pkt_fragmented)" -ge $((before + 6)) ] ||
+		fail "pkt_fragmented $(counter pkt_fragmented), was $before"
+}
+
 case_natpmp_from_a_subscriber() {
 	# RFC 6886 through the same port: Debian's natpmpc, not our client.
 	local out
@@ -227,7 +267,7 @@ start_web sub1 100.64.1.2 8080 "$www/sub1" && start_web sub1 100.64.1.2 8081 "$w
 	start_web inet 198.51.100.10 80 "$www/inet" || { echo "0 passed, 1 failed"; exit 1; }
 
 for c in ping_through_the_nat next_hops_resolved_by_arp directly_connected_host traceroute_through_the_nat implicit_mapping_browsing pcp_map_then_inbound_tcp \
-	 hairpin_to_an_external_address tcp_transfer_of_4_mb natpmp_from_a_subscriber \
+	 hairpin_to_an_external_address tcp_transfer_of_4_mb datagrams_in_fragments_both_ways natpmp_from_a_subscriber \
 	 pcp_from_the_internet_is_ignored third_party_from_the_management_host \
 	 third_party_from_an_unauthorised_subscriber pool_change_while_forwarding restart_means_a_new_epoch; do
 	run_case "$c"
