@@ -71,12 +71,15 @@ port_setup(struct cgn_dataplane *dp, struct cgn_port *p, const struct cgn_port_c
 			return rc;
 		}
 	}
-	if (pc->mtu != 0 && (rc = rte_eth_dev_set_mtu(p->port_id, pc->mtu)) != 0) {
+	/* A configured mtu is ours to keep even where the device has no MTU to set (net_pcap). */
+	if (pc->mtu != 0 && (rc = rte_eth_dev_set_mtu(p->port_id, pc->mtu)) != 0 && rc != -ENOTSUP) {
 		fprintf(stderr, "cgnatd: port %s: mtu %u: %s (the device takes %u to %u)\n", pc->name, pc->mtu,
 			rte_strerror(-rc), info.min_mtu, info.max_mtu);
 		return rc;
 	}
-	if (rte_eth_dev_get_mtu(p->port_id, &p->mtu) != 0 || p->mtu < CGN_MIN_MTU)
+	if (pc->mtu != 0)
+		p->mtu = pc->mtu;
+	else if (rte_eth_dev_get_mtu(p->port_id, &p->mtu) != 0 || p->mtu < CGN_MIN_MTU)
 		p->mtu = RTE_ETHER_MTU;
 	rte_eth_macaddr_get(p->port_id, &p->mac);
 	p->role = pc->role;

@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 
-from scapy.all import ARP, Ether, IP, UDP, TCP, ICMP, Raw, UDPerror, fragment, rdpcap, wrpcap, raw  # noqa: E402
+from scapy.all import ARP, Ether, IP, IPerror, UDP, TCP, ICMP, Raw, UDPerror, fragment, rdpcap, wrpcap, raw  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CASES = os.path.join(HERE, "cases")
@@ -44,7 +44,7 @@ nat = {{ pool = [ "203.0.113.0/30" ]; block_size = {block_size}; max_blocks = {m
 dataplane = {{ seed = 42; idle_sleep_us = 100; rx_delay_ms = {rx_delay}; icmp_source = "203.0.113.3";
               table_size = {table_size}; {dp_extra} }};
 ports = ( {{ name = "net_pcap0"; role = "inside"; peer_mac = "{sub_mac}"; address = "100.64.0.254"; }},
-          {{ name = "net_pcap1"; role = "outside"; peer_mac = "{router_mac}"; address = "198.51.100.1"; }} );
+          {{ name = "net_pcap1"; role = "outside"; peer_mac = "{router_mac}"; address = "198.51.100.1"; {out_port_extra} }} );
 """
 
 
@@ -160,7 +160,7 @@ def i_mac_ok(pkt):
 
 def conf(**kw):
     v = dict(block_size=512, max_blocks=4, ports="1024-65535", rx_delay=300, filtering="endpoint-independent",
-             sub_mac=SUB_MAC, router_mac=ROUTER_MAC, table_size=4096, nat_extra="", dp_extra="")
+             sub_mac=SUB_MAC, router_mac=ROUTER_MAC, table_size=4096, nat_extra="", dp_extra="", out_port_extra="")
     v.update(kw)
     return BASE_CONF.format(**v)
 
@@ -369,6 +369,20 @@ def reassembled(frames, ip_id):
     return IP(raw(IP(src=first.src, dst=first.dst, proto=first.proto, id=ip_id, ttl=first.ttl) / Raw(data)))
 
 
+def ip_cksum_ok(pkt):
+    """The IPv4 header checksum alone (a fragment's transport checksum is the datagram's)."""
+    hdr = bytearray(raw(pkt[IP])[:pkt[IP].ihl * 4])
+    hdr[10:12] = b"\0\0"
+    return _ones_sum(bytes(hdr)) == pkt[IP].chksum
+
+
+def _ones_sum(b):
+    s = sum(int.from_bytes(b[i:i + 2], "big") for i in range(0, len(b), 2))
+    while s >> 16:
+        s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+
+
 def udp_cksum_ok(ip):
     """cksums_ok, and the datagram kept a checksum (these were sent with one)."""
     return ip[UDP].chksum != 0 and cksums_ok(ip)
@@ -468,6 +482,32 @@ def case_fragments_that_cannot_be_ours_are_not_held(work):
     r = Run("fragno", work, conf(), [f1, l1, l2, f2], [stray])
     assert r.out_outside == [] and r.out_inside == []
     return r, {"drop_TRUNCATED": 2, "drop_FRAGMENT": 2, "drop_NO_MAPPING": 1, "pkt_fragments_held": 0}
+
+
+def case_too_big_for_the_outside_link(work):
+    # The outside port's mtu is 576. DF clear: the translated datagram leaves in fragments
+    # (RFC 791 §3.2) that reassemble to it; DF set: ICMP 3/4 back with the MTU (RFC 1191 §4),
+    # nothing out. The reply, 1428 octets, fits the inside port's 1500.
+    c = conf(out_port_extra="mtu = 576;")
+    big = inside(IP(src=A, dst=REMOTE, id=0x3001, ttl=64) / UDP(sport=4100, dport=53) / Raw(bytes(range(200)) * 7))
+    df = inside(IP(src=B, dst=REMOTE, id=0x3002, flags="DF", ttl=64) / UDP(sport=4101, dport=53) / Raw(b"d" * 1000))
+    learn = Run("mtu", work, c, [big], [])
+    ext, port = learn.external_of(f"{A}:4100")
+    reply = outside(IP(src=REMOTE, dst=ext, id=0x3003, flags="DF") / UDP(sport=53, dport=port) / Raw(b"r" * 1400))
+    r = Run("mtu", work, c, [big, df], [reply])
+    frags = r.out_outside
+    assert [len(f[IP]) for f in frags] == [572, 572, 324], [len(f[IP]) for f in frags]
+    assert [f[IP].frag for f in frags] == [0, 69, 138] and [f[IP].flags.MF for f in frags] == [1, 1, 0]
+    assert all(f[IP].id == 0x3001 and f[IP].src == ext and f[IP].ttl == 63 and ip_cksum_ok(f) for f in frags)
+    d = reassembled(frags, 0x3001)
+    assert d[UDP].sport == port and udp_cksum_ok(d) and bytes(d[UDP].payload) == bytes(range(200)) * 7, d.summary()
+    errs = [p for p in r.out_inside if ICMP in p]
+    assert len(errs) == 1 and (errs[0][ICMP].type, errs[0][ICMP].code, errs[0][ICMP].nexthopmtu) == (3, 4, 576)
+    assert errs[0][IP].dst == B and errs[0][IPerror].id == 0x3002 and cksums_ok(errs[0])
+    back = [p for p in r.out_inside if UDP in p and ICMP not in p]
+    assert len(back) == 1 and back[0][IP].dst == A and back[0][UDP].dport == 4100 and cksums_ok(back[0])
+    return r, {"pkt_fragmented": 1, "pkt_fragments_made": 3, "drop_TOO_BIG": 1, "pkt_icmp_sent": 1,
+               "pkt_out_translated": 1, "pkt_in_translated": 1}
 
 
 def case_bad_checksum_and_truncated(work):
