@@ -3,7 +3,8 @@
  * translate, ICMP errors, hairpin, TTL, ICMP generation), through cgn_nat44_burst on a test
  * data plane (tests/lib/dp_env.c: EAL, two net_null ports). Any bytes in:
  *
- *   [side:1][frame...]   side bit 0: 0 = arrived on the inside port, 1 = on the outside
+ *   [side:1][frame...]   side bit 0: 0 = arrived on the inside port, 1 = on the outside;
+ *                        bit 1: both ports' MTU 576 instead of 1500 (mtu.c: fragments, ICMP 3/4)
  *
  * Checks, beyond ASan/UBSan: every IPv4 packet the steps send carries a valid header checksum
  * (read back from the TX buffer before it is flushed; ARP replies are the only other kind),
@@ -60,6 +61,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (m == NULL)
 		return 0;
 	uint16_t port = (data[0] & 1) ? E->outside_port : E->inside_port;
+	uint16_t mtu = (data[0] & 2) ? 576 : 1500;
+	for (unsigned i = 0; i < E->dp->n_ports; i++)
+		E->dp->ports[i].mtu = mtu;
+	E->dp->role_mtu[0] = E->dp->role_mtu[1] = mtu;
 	E->w->now_ms += 10;
 	cgn_nat44_burst(E->w, port, &m, 1);
 	for (unsigned i = 0; i < E->dp->n_ports; i++) {
@@ -67,11 +72,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct rte_eth_dev_tx_buffer *b = E->w->tx[pid];
 		for (uint16_t k = 0; k < b->length; k++) {
 			const uint8_t *f = rte_pktmbuf_mtod(b->pkts[k], const uint8_t *);
-			CHECK(rte_pktmbuf_data_len(b->pkts[k]) >= 42);
+			CHECK(rte_pktmbuf_pkt_len(b->pkts[k]) >= 42);
 			if (f[12] == 0x08 && f[13] == 0x06)
 				continue; /* ARP: a reply to a request for one of our addresses */
 			CHECK(f[12] == 0x08 && f[13] == 0x00);
 			uint32_t ihl = (uint32_t)(f[14] & 0x0f) * 4;
+			CHECK(rte_pktmbuf_data_len(b->pkts[k]) >= 14 + ihl); /* a fragment's header in its first mbuf */
 			CHECK(cgn_cksum(f + 14, ihl) == 0);
 		}
 		rte_eth_tx_buffer_flush(pid, 0, b);
