@@ -197,4 +197,13 @@ cgn_idle_timeout_ms(const struct cgn_config *cfg, uint8_t proto, uint8_t tcp_sta
 	}
 }
 
+/*
+ * The keys a reload applies to a running data plane (control/reload.c): routes, neighbours,
+ * nat.filtering, nat.timeouts, nat.port_hold_s.
+ */
+/** @return whether a and b differ in them. */
+bool cgn_config_live_differs(const struct cgn_config *a, const struct cgn_config *b);
+/** Copies them from `from` into `to`. */
+void cgn_config_take_live(struct cgn_config *to, const struct cgn_config *from);
+
 #endif /* CGN_CONFIG_H */

@@ -154,6 +154,7 @@ struct app {
 	struct control_loop *loop;
 	struct pcp_server *srv;
 	const char *config_path;
+	struct cgn_config *cfg; /* the running configuration, which the data plane reads */
 	uint64_t paused_ms; /* when the workers were paused for a pool change */
 };
 
@@ -263,6 +264,28 @@ repool_end(void *ctx)
 	struct app *app = ctx;
 	cgn_dataplane_resume(app->dp);
 	fprintf(stderr, "cgnatd: pool change: workers paused %" PRIu64 " ms\n", cgn_clock_ms() - app->paused_ms);
+}
+
+/* A reload's data-plane settings: the workers pause while the routes are rebuilt and the
+ * settings they read (app->cfg) change, so no packet sees half of it. */
+static int
+reconfigure(void *ctx, const struct cgn_config *next, char *err, size_t err_len)
+{
+	struct app *app = ctx;
+	uint64_t t0 = cgn_clock_ms();
+	int rc = cgn_dataplane_pause(app->dp);
+	if (rc != 0) {
+		snprintf(err, err_len, "the workers did not pause for the new routes and timeouts; nothing was changed");
+		return rc;
+	}
+	rc = cgn_dataplane_reroute(app->dp, next, err, err_len);
+	if (rc == 0)
+		cgn_config_take_live(app->cfg, next);
+	cgn_dataplane_resume(app->dp);
+	if (rc == 0)
+		fprintf(stderr, "cgnatd: new routes, neighbours, filtering, timeouts and hold time in the data plane: "
+				"workers paused %" PRIu64 " ms\n", cgn_clock_ms() - t0);
+	return rc;
 }
 
 static bool
@@ -381,10 +404,12 @@ main(int argc, char **argv)
 	struct cgn_dataplane *dp = NULL;
 	static struct app app;
 	app.loop = &loop;
+	app.cfg = &cfg;
 	struct pcp_server_ops ops = { .push = push_to_dataplane, .last_out = last_outbound,
 				      .session_closed_at = session_closed_at,
 				      .find_implicit = find_implicit, .repool_begin = repool_begin,
-				      .repool_move = repool_move, .repool_end = repool_end, .send = send_unsolicited,
+				      .repool_move = repool_move, .repool_end = repool_end, .reconfigure = reconfigure,
+				      .send = send_unsolicited,
 				      .ctx = &app };
 	srv = pcp_server_create(&cfg, &ops, start_ms);
 	if (srv == NULL) {

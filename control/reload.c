@@ -3,10 +3,12 @@
  * when the external pool changes:
  *
  *   - keys that size memory or sockets (eal.*, pcp.listen, nat.ports, nat.block_size,
- *     nat.max_blocks, nat.max_subscribers, nat.parity, nat.static, dataplane.*), and ports,
- *     routes, neighbours, arp, nat.filtering and nat.timeouts (restart_needed), need a
- *     restart: a reload that changes one is refused, names it, and nothing changes;
- *   - everything else of pcp.* and nat.port_hold_s takes effect at once;
+ *     nat.max_blocks, nat.max_subscribers, nat.parity, nat.static, dataplane.*), and ports
+ *     and arp (restart_needed), need a restart: a reload that changes one is refused, names
+ *     it, and nothing changes;
+ *   - routes, neighbours, nat.filtering, nat.timeouts and nat.port_hold_s go to the data
+ *     plane (ops.reconfigure: the workers pause while they change) and take effect at once,
+ *     for the sessions there are too; so does everything else of pcp.*;
  *   - a new nat.pool rebuilds the port-block allocator: every subscriber keeps its external
  *     address if it is still in the pool, and every mapping its port; mappings on removed
  *     addresses move to the subscriber's new address, the data plane is told, and each client
@@ -54,15 +56,8 @@ restart_needed(const struct cgn_config *a, const struct cgn_config *b)
 		return "dataplane";
 	if (a->n_ports != b->n_ports || memcmp(a->ports, b->ports, sizeof(a->ports[0]) * a->n_ports) != 0)
 		return "ports";
-	if (a->n_routes != b->n_routes || memcmp(a->routes, b->routes, sizeof(a->routes[0]) * a->n_routes) != 0 ||
-	    a->n_neighbours != b->n_neighbours ||
-	    memcmp(a->neighbours, b->neighbours, sizeof(a->neighbours[0]) * a->n_neighbours) != 0 ||
-	    memcmp(&a->arp, &b->arp, sizeof(a->arp)) != 0)
-		return "routes/neighbours/arp";
-	if (a->nat.filtering != b->nat.filtering || a->nat.udp_timeout_s != b->nat.udp_timeout_s ||
-	    a->nat.tcp_established_s != b->nat.tcp_established_s || a->nat.tcp_transitory_s != b->nat.tcp_transitory_s ||
-	    a->nat.icmp_timeout_s != b->nat.icmp_timeout_s)
-		return "nat.filtering/nat.timeouts";
+	if (memcmp(&a->arp, &b->arp, sizeof(a->arp)) != 0)
+		return "arp";
 	return NULL;
 }
 
@@ -331,13 +326,18 @@ pcp_server_reload(struct pcp_server *srv, const struct cgn_config *cfg, uint64_t
 		snprintf(err, err_len, "%s changed: that needs a restart; nothing was changed", key);
 		return -EINVAL;
 	}
+	if (cgn_config_live_differs(&srv->cfg, cfg)) {
+		int rc = srv->ops.reconfigure ? srv->ops.reconfigure(srv->ops.ctx, cfg, err, err_len) : 0;
+		if (rc != 0)
+			return rc;
+		cgn_config_take_live(&srv->cfg, cfg);
+	}
 	if (!same_pool(&srv->cfg, cfg)) {
 		int rc = repool(srv, cfg, now, err, err_len);
 		if (rc != 0)
-			return rc;
+			return rc; /* (the data plane's settings above are in force) */
 	}
 	srv->cfg.pcp = cfg->pcp;
-	srv->cfg.nat.port_hold_s = cfg->nat.port_hold_s;
 	srv->tokens = cfg->pcp.max_requests_per_second;
 	return 0;
 }

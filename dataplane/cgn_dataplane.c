@@ -35,6 +35,20 @@ set_pool(struct cgn_dataplane *dp, const struct cgn_config *cfg)
 							  : cgn_addr_v4(&cfg->nat.pool[0].addr);
 }
 
+/* Where frames of each role leave when no route says otherwise, and whether that is all
+ * there is (no routes: the fast path skips the lookup). */
+static void
+set_l2(struct cgn_dataplane *dp)
+{
+	for (unsigned role = 0; role < 2 && dp->n_ports; role++) {
+		const struct cgn_port *port = &dp->ports[dp->port_index[dp->role_port[role]]];
+		dp->l2[role].fixed = dp->routes.lpm[role] == NULL && dp->routes.dflt[role] < 0 && port->have_peer_mac;
+		dp->l2[role].dst = port->peer_mac;
+		dp->l2[role].src = port->mac;
+		dp->l2[role].port = (uint16_t)dp->port_index[dp->role_port[role]];
+	}
+}
+
 struct cgn_dataplane *
 cgn_dataplane_create(const struct cgn_config *cfg, struct cgn_pb *pb)
 {
@@ -92,13 +106,7 @@ cgn_dataplane_create(const struct cgn_config *cfg, struct cgn_pb *pb)
 		goto fail;
 	if (dp->n_ports && cgn_routes_create(dp, &dp->routes, cfg) != 0)
 		goto fail;
-	for (unsigned role = 0; role < 2 && dp->n_ports; role++) {
-		const struct cgn_port *port = &dp->ports[dp->port_index[dp->role_port[role]]];
-		dp->l2[role].fixed = dp->routes.lpm[role] == NULL && dp->routes.dflt[role] < 0 && port->have_peer_mac;
-		dp->l2[role].dst = port->peer_mac;
-		dp->l2[role].src = port->mac;
-		dp->l2[role].port = (uint16_t)dp->port_index[dp->role_port[role]];
-	}
+	set_l2(dp);
 	if (dp->n_ports) {
 		dp->punt = rte_ring_create("cgn_punt", CGN_PUNT_RING_SIZE, (int)rte_socket_id(), RING_F_SC_DEQ);
 		dp->punt_tx = rte_ring_create("cgn_punt_tx", CGN_PUNT_RING_SIZE, (int)rte_socket_id(),
@@ -124,6 +132,17 @@ cgn_dataplane_launch(struct cgn_dataplane *dp)
 	}
 	dp->launched = true;
 	return 0;
+}
+
+int
+cgn_dataplane_reroute(struct cgn_dataplane *dp, const struct cgn_config *cfg, char *err, size_t err_len)
+{
+	if (dp->n_ports == 0)
+		return 0;
+	int rc = cgn_routes_reload(dp, cfg, err, err_len);
+	if (rc == 0)
+		set_l2(dp);
+	return rc;
 }
 
 int

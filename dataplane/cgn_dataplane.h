@@ -157,6 +157,12 @@ int cgn_dataplane_launch(struct cgn_dataplane *dp);
  * cgn_dataplane_resume(). Control thread. @return 0, or -ETIMEDOUT (resumed again).
  */
 int cgn_dataplane_pause(struct cgn_dataplane *dp);
+
+/**
+ * A reload's new routes and static neighbours (route.h cgn_routes_reload). Control thread,
+ * the workers paused. @return 0, or -errno with err set and nothing changed.
+ */
+int cgn_dataplane_reroute(struct cgn_dataplane *dp, const struct cgn_config *cfg, char *err, size_t err_len);
 void cgn_dataplane_resume(struct cgn_dataplane *dp);
 
 /* What a pool change did to the data plane's own state. */

@@ -1,6 +1,6 @@
 /*
- * The route tables and the neighbour table (see route.h): built once at start from the
- * configuration. Main lcore.
+ * The route tables and the neighbour table (see route.h): built at start from the
+ * configuration (main lcore), rebuilt by a reload with the workers paused (control thread).
  */
 #include "route.h"
 
@@ -37,30 +37,59 @@ cgn_neigh_add(struct cgn_routes *rt, uint32_t addr, uint8_t port, enum cgn_neigh
 	return slot;
 }
 
+/* The route tables cfg's routes need, created where missing. @return 0 or -ENOMEM. */
+static int
+make_lpms(struct cgn_routes *rt, const struct cgn_config *cfg)
+{
+	for (unsigned i = 0; i < cfg->n_routes; i++) {
+		enum cgn_port_role role = cfg->ports[cfg->routes[i].port].role;
+		if (cfg->routes[i].len == 0 || rt->lpm[role] != NULL)
+			continue;
+		struct rte_lpm_config lc = { .max_rules = CGN_MAX_ROUTES, .number_tbl8s = LPM_TBL8S };
+		rt->lpm[role] = rte_lpm_create(role == CGN_PORT_INSIDE ? "cgn_routes_in" : "cgn_routes_out",
+					       (int)rte_socket_id(), &lc);
+		if (rt->lpm[role] == NULL) {
+			fprintf(stderr, "cgnatd: cannot create a route table: %s\n", rte_strerror(rte_errno));
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/* Makes addr a neighbour of kind (gateway or static), or turns the entry there into one.
+ * @return its slot, or -1 (full). */
+static int32_t
+neigh_configured(struct cgn_routes *rt, uint32_t addr, uint8_t port, enum cgn_neigh_kind kind)
+{
+	int32_t slot = cgn_neigh_find(rt, addr, port);
+	if (slot < 0)
+		return cgn_neigh_add(rt, addr, port, kind);
+	struct cgn_neigh *n = &rt->neigh[slot];
+	if (n->kind == CGN_NEIGH_LEARNED)
+		rt->n_learned--;
+	/* A static entry that is also a gateway stays static. */
+	if (n->kind != CGN_NEIGH_STATIC || kind == CGN_NEIGH_STATIC)
+		n->kind = (uint8_t)kind;
+	return slot;
+}
+
 static int
 add_routes(struct cgn_dataplane *dp, struct cgn_routes *rt, const struct cgn_config *cfg)
 {
+	int rc = make_lpms(rt, cfg);
+	if (rc != 0)
+		return rc;
 	for (unsigned i = 0; i < cfg->n_routes; i++) {
 		const struct cgn_route_cfg *r = &cfg->routes[i];
 		enum cgn_port_role role = cfg->ports[r->port].role;
-		if (r->len > 0 && rt->lpm[role] == NULL) {
-			struct rte_lpm_config lc = { .max_rules = CGN_MAX_ROUTES, .number_tbl8s = LPM_TBL8S };
-			rt->lpm[role] = rte_lpm_create(role == CGN_PORT_INSIDE ? "cgn_routes_in" : "cgn_routes_out",
-						       (int)rte_socket_id(), &lc);
-			if (rt->lpm[role] == NULL) {
-				fprintf(stderr, "cgnatd: cannot create a route table: %s\n", rte_strerror(rte_errno));
-				return -ENOMEM;
-			}
-		}
 		struct cgn_nexthop *nh = &rt->nh[rt->n_nh];
 		*nh = (struct cgn_nexthop){ .via = r->via, .port = r->port, .port_id = dp->ports[r->port].port_id };
 		if (r->via) {
-			int32_t slot = cgn_neigh_add(rt, r->via, r->port, CGN_NEIGH_GATEWAY);
+			int32_t slot = neigh_configured(rt, r->via, r->port, CGN_NEIGH_GATEWAY);
 			if (slot < 0)
 				return -ENOSPC;
 			nh->neigh = (uint32_t)slot;
 		}
-		int rc = 0;
 		if (r->len == 0)
 			rt->dflt[role] = (int32_t)rt->n_nh;
 		else
@@ -70,6 +99,22 @@ add_routes(struct cgn_dataplane *dp, struct cgn_routes *rt, const struct cgn_con
 			return rc;
 		}
 		rt->n_nh++;
+	}
+	return 0;
+}
+
+/* Static neighbours first: a gateway that is one stays static. */
+static int
+add_statics(struct cgn_routes *rt, const struct cgn_config *cfg)
+{
+	for (unsigned i = 0; i < cfg->n_neighbours; i++) {
+		const struct cgn_neighbour_cfg *nc = &cfg->neighbours[i];
+		int32_t slot = neigh_configured(rt, nc->addr, nc->port, CGN_NEIGH_STATIC);
+		if (slot < 0)
+			return -ENOSPC;
+		struct rte_ether_addr mac;
+		memcpy(mac.addr_bytes, nc->mac, 6);
+		__atomic_store_n(&rt->neigh[slot].mac, cgn_neigh_word(&mac), __ATOMIC_RELAXED);
 	}
 	return 0;
 }
@@ -111,17 +156,72 @@ cgn_routes_create(struct cgn_dataplane *dp, struct cgn_routes *rt, const struct 
 		rt->free_slots[i] = rt->capacity - 1 - i; /* slot 0 first */
 	rt->n_free = rt->capacity;
 
-	for (unsigned i = 0; i < cfg->n_neighbours; i++) {
-		const struct cgn_neighbour_cfg *nc = &cfg->neighbours[i];
-		int32_t slot = cgn_neigh_add(rt, nc->addr, nc->port, CGN_NEIGH_STATIC);
-		if (slot < 0)
-			return -ENOSPC;
-		struct rte_ether_addr mac;
-		memcpy(mac.addr_bytes, nc->mac, 6);
-		rt->neigh[slot].mac = cgn_neigh_word(&mac);
+	return add_statics(rt, cfg) != 0 ? -ENOSPC : add_routes(dp, rt, cfg);
+}
+
+/* Entries cfg would make that are not there yet (an upper bound: duplicates count twice). */
+static uint32_t
+new_entries(const struct cgn_routes *rt, const struct cgn_config *cfg)
+{
+	uint32_t n = 0;
+	for (unsigned i = 0; i < cfg->n_neighbours; i++)
+		n += cgn_neigh_find(rt, cfg->neighbours[i].addr, cfg->neighbours[i].port) < 0;
+	for (unsigned i = 0; i < cfg->n_routes; i++)
+		n += cfg->routes[i].via && cgn_neigh_find(rt, cfg->routes[i].via, cfg->routes[i].port) < 0;
+	return n;
+}
+
+int
+cgn_routes_reload(struct cgn_dataplane *dp, const struct cgn_config *cfg, char *err, size_t err_len)
+{
+	struct cgn_routes *rt = &dp->routes;
+	/* Everything that can fail, before anything changes. */
+	if (new_entries(rt, cfg) > rt->n_free) {
+		snprintf(err, err_len, "routes/neighbours: the neighbour table has %u free entries, fewer than "
+				       "the new gateways and static neighbours", rt->n_free);
+		return -ENOSPC;
 	}
-	/* A static neighbour that is also a gateway stays static: cgn_neigh_add finds it. */
-	return add_routes(dp, rt, cfg);
+	if (make_lpms(rt, cfg) != 0) {
+		snprintf(err, err_len, "routes: cannot create a route table");
+		return -ENOMEM;
+	}
+	/* The configured entries of before become learned ones: aged out unless still used
+	 * (a static one's MAC, no longer configured, is asked for again). Those cfg names
+	 * again become gateways or static once more just below. */
+	for (uint32_t s = 0; s < rt->capacity; s++) {
+		struct cgn_neigh *n = &rt->neigh[s];
+		if (!n->in_use || n->kind == CGN_NEIGH_LEARNED)
+			continue;
+		if (n->kind == CGN_NEIGH_STATIC)
+			__atomic_store_n(&n->mac, 0, __ATOMIC_RELAXED);
+		n->kind = CGN_NEIGH_LEARNED;
+		n->used = 0;
+		n->unanswered = 0;
+		n->next_request_ms = 0;
+		rt->n_learned++;
+	}
+	for (int role = 0; role < 2; role++)
+		if (rt->lpm[role] != NULL)
+			rte_lpm_delete_all(rt->lpm[role]);
+	rt->dflt[CGN_PORT_INSIDE] = rt->dflt[CGN_PORT_OUTSIDE] = -1;
+	rt->n_nh = 0;
+	/* Cannot fail now: the room was checked, the tables exist, and a table of CGN_MAX_ROUTES
+	 * rules and LPM_TBL8S groups takes any configuration. */
+	if (add_statics(rt, cfg) != 0 || add_routes(dp, rt, cfg) != 0) {
+		snprintf(err, err_len, "routes: could not be applied in full (see the log)");
+		return -EIO;
+	}
+	/* A role left without routes goes back to its port's peer_mac alone. */
+	for (int role = 0; role < 2; role++) {
+		bool used = false;
+		for (unsigned i = 0; i < cfg->n_routes; i++)
+			used |= cfg->routes[i].len > 0 && cfg->ports[cfg->routes[i].port].role == (enum cgn_port_role)role;
+		if (!used && rt->lpm[role] != NULL) {
+			rte_lpm_free(rt->lpm[role]);
+			rt->lpm[role] = NULL;
+		}
+	}
+	return 0;
 }
 
 void

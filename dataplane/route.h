@@ -12,8 +12,9 @@
  *              makes the entry and asks; one that stops answering is deleted again.
  * A port's peer_mac is what is left when no route matches (the labs' and tests' one wire).
  *
- * Threads: cgn_routes_create/_free on the main lcore; cgn_route_frame() and cgn_neigh_learn()
- * on workers (lock-free: the LPMs never change while workers run; the neighbour hash is
+ * Threads: cgn_routes_create/_free on the main lcore; cgn_routes_reload on the control thread
+ * with the workers paused; cgn_route_frame() and cgn_neigh_learn() on workers (lock-free: the
+ * LPMs and next hops never change while workers run; the neighbour hash is
  * RW_CONCURRENCY_LF with the control thread its only writer, and a deleted entry's slot is
  * reused only after an RCU grace period of the shared table's readers); the rest on the
  * control thread (neighbour.c).
@@ -102,6 +103,15 @@ struct cgn_dataplane;
 int cgn_routes_create(struct cgn_dataplane *dp, struct cgn_routes *rt, const struct cgn_config *cfg);
 
 void cgn_routes_free(struct cgn_routes *rt);
+
+/**
+ * Replaces the routes and static neighbours with cfg's (a reload; ports, arp unchanged).
+ * Gateways and static neighbours cfg no longer names become learned entries, aged out unless
+ * frames still go to them; the MAC of a static one is asked for again. Control thread, the
+ * workers paused (cgn_dataplane_pause) and telemetry suspended. @return 0, or -errno with err
+ * set and nothing changed (the neighbour table too full for the new entries).
+ */
+int cgn_routes_reload(struct cgn_dataplane *dp, const struct cgn_config *cfg, char *err, size_t err_len);
 
 /**
  * Makes a neighbour entry (or finds the one there is). Control thread (main lcore at start).

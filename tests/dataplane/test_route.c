@@ -230,3 +230,72 @@ Test(route, full_neighbour_table_is_counted_not_grown)
 	cr_assert_eq(rt->stats.full, 4);
 	cr_assert_eq(no_neighbour(), 20);
 }
+
+/* Where route_frame sends a frame toward the inside for dst: the result, and the MAC's last
+ * octet when it has one. */
+static enum cgn_route_result
+route_to(const char *dst, uint8_t *mac_last)
+{
+	uint16_t port_id;
+	struct rte_ether_addr mac = { { 0 } };
+	uint64_t full = 0;
+	enum cgn_route_result r =
+		cgn_route_frame(&E->dp->routes, CGN_PORT_INSIDE, dp_ipv4(dst), &port_id, &mac, &full);
+	*mac_last = mac.addr_bytes[5];
+	return r;
+}
+
+/* A reload (SIGHUP) replaces the routes and static neighbours while sessions stay: a new
+ * gateway for 100.64.8.0/24, given as a static neighbour; 100.64.9.0/24 gone; the old
+ * gateway and static neighbour become learned entries (the static one's MAC forgotten). A
+ * configuration the neighbour table has no room for is refused and changes nothing. */
+Test(route, a_reload_replaces_routes_and_static_neighbours)
+{
+	struct cgn_routes *rt = &E->dp->routes;
+	static struct cgn_config next, huge;
+	char err[256];
+	uint8_t last;
+	next = E->cfg;
+	next.n_routes = 1;
+	next.routes[0] = (struct cgn_route_cfg){ .net = dp_ipv4("100.64.8.0"), .len = 24, .port = 0,
+						 .via = dp_ipv4("100.64.0.9") };
+	next.n_neighbours = 1;
+	next.neighbours[0] = (struct cgn_neighbour_cfg){ .addr = dp_ipv4("100.64.0.9"), .mac = { 2, 0, 0, 0, 9, 9 } };
+	uint32_t learned = rt->n_learned;
+
+	cr_assert_eq(cgn_dataplane_reroute(E->dp, &next, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(route_to("100.64.8.5", &last), CGN_ROUTE_OK);
+	cr_assert_eq(last, 9, "through the new gateway, at its static MAC");
+	cr_assert_eq(route_to("100.64.9.5", &last), CGN_ROUTE_NONE, "the connected route is gone");
+	int32_t old_gw = cgn_neigh_find(rt, dp_ipv4("100.64.0.8"), 0), old_static = cgn_neigh_find(rt, dp_ipv4("100.64.0.7"), 0);
+	cr_assert(old_gw >= 0 && old_static >= 0);
+	cr_assert_eq(rt->neigh[old_gw].kind, CGN_NEIGH_LEARNED);
+	cr_assert_eq(rt->neigh[old_static].kind, CGN_NEIGH_LEARNED);
+	cr_assert_eq(rt->neigh[old_static].mac, 0, "a MAC no longer configured is asked for again");
+	cr_assert_eq(rt->n_learned, learned + 2);
+	cr_assert_not(E->dp->l2[CGN_PORT_INSIDE].fixed);
+
+	/* 256 routes through 256 new gateways and 256 new static neighbours: no room. */
+	huge = next;
+	huge.n_routes = CGN_MAX_ROUTES;
+	huge.n_neighbours = CGN_MAX_STATIC_NEIGHBOURS;
+	for (unsigned i = 0; i < CGN_MAX_ROUTES; i++) {
+		huge.routes[i] = (struct cgn_route_cfg){ .net = htonl(0x0a000000u + (i << 8)), .len = 24, .port = 0,
+							 .via = htonl(0x64410000u + i) };
+		huge.neighbours[i] = (struct cgn_neighbour_cfg){ .addr = htonl(0x64420000u + i), .mac = { 2, 0, 0, 0, 1, 1 } };
+	}
+	cr_assert_eq(cgn_dataplane_reroute(E->dp, &huge, err, sizeof(err)), -ENOSPC);
+	cr_assert(strstr(err, "neighbour table") != NULL, "%s", err);
+	cr_assert_eq(route_to("100.64.8.5", &last), CGN_ROUTE_OK, "nothing changed");
+	cr_assert_eq(last, 9);
+	cr_assert_eq(cgn_neigh_find(rt, htonl(0x64410000u), 0), -1);
+
+	/* Back to the routes of the other tests: the entries are gateway and static again. */
+	cr_assert_eq(cgn_dataplane_reroute(E->dp, &E->cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(rt->neigh[old_gw].kind, CGN_NEIGH_GATEWAY);
+	cr_assert_eq(rt->neigh[old_static].kind, CGN_NEIGH_STATIC);
+	cr_assert_eq(route_to("100.64.0.7", &last), CGN_ROUTE_NONE, "100.64.0.0/24 has no route in the tests");
+	cr_assert_eq(rt->neigh[old_static].mac & 0xff, 7, "its configured MAC again");
+	cr_assert_eq(rt->n_learned, learned + 1, "100.64.0.9 is learned now, nothing else");
+	cr_assert_eq(route_to("100.64.9.5", &last), CGN_ROUTE_UNRESOLVED, "connected again: asked for");
+}

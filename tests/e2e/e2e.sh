@@ -247,6 +247,39 @@ case_pool_change_while_forwarding() {
 	in_ns sub2 curl -sS -m 5 http://198.51.100.10/ | grep -q "inet page" || fail "no web after the changes"
 }
 
+case_routes_change_on_reload() {
+	# SIGHUP with a new route and a new nat.port_hold_s: the workers pause for a moment, the
+	# route is in force, every session stays. A change of arp still needs a restart.
+	local state=/run/cgnat-lab${LAB_PREFIX:+-$LAB_PREFIX} conf pid before after
+	conf=$state/cgnat.conf
+	pid=$(cat "$state/cgnatd.pid")
+	cp "$conf" "$www/cgnat.conf.orig"
+	in_ns sub2 ping -c 1 -W 2 198.51.100.10 >/dev/null || fail "no ping before"
+	before=$(ctl sessions 100.64.2.2 | grep -c IMPLICIT)
+	sed -i 's|routes = ( |routes = ( { prefix = "100.64.7.0/24"; port = "net_af_packet0"; via = "100.64.0.1"; },\n           |' "$conf"
+	sed -i 's|max_blocks = 8; };|max_blocks = 8; port_hold_s = 30; };|' "$conf"
+	grep -q '100.64.7.0/24' "$conf" && grep -q 'port_hold_s = 30' "$conf" || fail "the lab's config changed: update this test"
+	kill -HUP "$pid"
+	sleep 1
+	grep -Eq "new routes, neighbours, filtering, timeouts and hold time in the data plane: workers paused [0-9]+ ms" \
+		"$state/cgnatd.log" || fail "no reconfiguration logged: $(tail -3 "$state/cgnatd.log")"
+	ctl routes | grep -Eq "^100\.64\.7\.0/24 +inside +net_af_packet0 +100\.64\.0\.1" || fail "routes: $(ctl routes)"
+	after=$(ctl sessions 100.64.2.2 | grep -c IMPLICIT)
+	[ "$before" -ge 1 ] && [ "$after" -eq "$before" ] || fail "sessions: $before before, $after after"
+	in_ns sub2 ping -c 2 -i 0.2 -W 2 198.51.100.10 | grep -q "2 received" || fail "no ping after the reload"
+	# arp needs a restart: refused, nothing changes.
+	sed -i 's|^dataplane = {|arp = { probes = 7; };\ndataplane = {|' "$conf"
+	kill -HUP "$pid"
+	sleep 1
+	grep -q "arp changed: that needs a restart; nothing was changed" "$state/cgnatd.log" ||
+		fail "arp change not refused: $(tail -3 "$state/cgnatd.log")"
+	cp "$www/cgnat.conf.orig" "$conf"
+	kill -HUP "$pid" # the lab's routes again
+	sleep 1
+	ctl routes | grep -q "100\.64\.7\.0/24" && fail "the route stayed after the original config came back"
+	return 0
+}
+
 case_restart_means_a_new_epoch() {
 	# §8.5: the epoch tells clients the server lost state; a restart starts it again.
 	local e1 e2
@@ -269,7 +302,8 @@ start_web sub1 100.64.1.2 8080 "$www/sub1" && start_web sub1 100.64.1.2 8081 "$w
 for c in ping_through_the_nat next_hops_resolved_by_arp directly_connected_host traceroute_through_the_nat implicit_mapping_browsing pcp_map_then_inbound_tcp \
 	 hairpin_to_an_external_address tcp_transfer_of_4_mb datagrams_in_fragments_both_ways natpmp_from_a_subscriber \
 	 pcp_from_the_internet_is_ignored third_party_from_the_management_host \
-	 third_party_from_an_unauthorised_subscriber pool_change_while_forwarding restart_means_a_new_epoch; do
+	 third_party_from_an_unauthorised_subscriber pool_change_while_forwarding routes_change_on_reload \
+	 restart_means_a_new_epoch; do
 	run_case "$c"
 done
 echo "$passed passed, $failed failed"
