@@ -812,7 +812,7 @@ cgn_config_live_differs(const struct cgn_config *a, const struct cgn_config *b)
 	return a->n_routes != b->n_routes || memcmp(a->routes, b->routes, sizeof(a->routes[0]) * a->n_routes) != 0 ||
 	       a->n_neighbours != b->n_neighbours ||
 	       memcmp(a->neighbours, b->neighbours, sizeof(a->neighbours[0]) * a->n_neighbours) != 0 ||
-	       a->nat.filtering != b->nat.filtering || a->nat.udp_timeout_s != b->nat.udp_timeout_s ||
+	       a->nat.udp_timeout_s != b->nat.udp_timeout_s ||
 	       a->nat.tcp_established_s != b->nat.tcp_established_s ||
 	       a->nat.tcp_transitory_s != b->nat.tcp_transitory_s || a->nat.icmp_timeout_s != b->nat.icmp_timeout_s ||
 	       a->nat.port_hold_s != b->nat.port_hold_s;
@@ -825,7 +825,6 @@ cgn_config_take_live(struct cgn_config *to, const struct cgn_config *from)
 	memcpy(to->routes, from->routes, sizeof(to->routes));
 	to->n_neighbours = from->n_neighbours;
 	memcpy(to->neighbours, from->neighbours, sizeof(to->neighbours));
-	to->nat.filtering = from->nat.filtering;
 	to->nat.udp_timeout_s = from->nat.udp_timeout_s;
 	to->nat.tcp_established_s = from->nat.tcp_established_s;
 	to->nat.tcp_transitory_s = from->nat.tcp_transitory_s;

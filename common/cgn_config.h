@@ -199,7 +199,7 @@ cgn_idle_timeout_ms(const struct cgn_config *cfg, uint8_t proto, uint8_t tcp_sta
 
 /*
  * The keys a reload applies to a running data plane (control/reload.c): routes, neighbours,
- * nat.filtering, nat.timeouts, nat.port_hold_s.
+ * nat.timeouts, nat.port_hold_s.
  */
 /** @return whether a and b differ in them. */
 bool cgn_config_live_differs(const struct cgn_config *a, const struct cgn_config *b);

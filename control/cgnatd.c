@@ -269,21 +269,24 @@ repool_end(void *ctx)
 /* A reload's data-plane settings: the workers pause while the routes are rebuilt and the
  * settings they read (app->cfg) change, so no packet sees half of it. */
 static int
-reconfigure(void *ctx, const struct cgn_config *next, char *err, size_t err_len)
+reconfigure(void *ctx, const struct cgn_config *next, bool check_only, char *err, size_t err_len)
 {
 	struct app *app = ctx;
+	if (check_only)
+		return cgn_dataplane_reroute(app->dp, next, true, err, err_len);
 	uint64_t t0 = cgn_clock_ms();
 	int rc = cgn_dataplane_pause(app->dp);
 	if (rc != 0) {
 		snprintf(err, err_len, "the workers did not pause for the new routes and timeouts; nothing was changed");
 		return rc;
 	}
-	rc = cgn_dataplane_reroute(app->dp, next, err, err_len);
+	rc = cgn_dataplane_reroute(app->dp, next, false, err, err_len);
+	/* (dp->cfg is app->cfg: the workers read the new timeouts and hold time from it.) */
 	if (rc == 0)
 		cgn_config_take_live(app->cfg, next);
 	cgn_dataplane_resume(app->dp);
 	if (rc == 0)
-		fprintf(stderr, "cgnatd: new routes, neighbours, filtering, timeouts and hold time in the data plane: "
+		fprintf(stderr, "cgnatd: new routes, neighbours, timeouts and hold time in the data plane: "
 				"workers paused %" PRIu64 " ms\n", cgn_clock_ms() - t0);
 	return rc;
 }

@@ -81,10 +81,10 @@ struct pcp_server_ops {
 	int (*repool_begin)(void *ctx);
 	void (*repool_move)(void *ctx, const struct cgn_pb *old_pb, const struct cgn_config *cfg);
 	void (*repool_end)(void *ctx);
-	/* A reload's settings of the data plane: routes, static neighbours, nat.filtering,
-	 * nat.timeouts, nat.port_hold_s (cfg is the new configuration). @return 0, or -errno
-	 * with err set and nothing changed (the reload is then refused). May be NULL. */
-	int (*reconfigure)(void *ctx, const struct cgn_config *cfg, char *err, size_t err_len);
+	/* A reload's settings of the data plane: routes, static neighbours, nat.timeouts,
+	 * nat.port_hold_s (cfg is the new configuration); check_only: only whether it would
+	 * fail. @return 0, or -errno with err set and nothing changed. May be NULL. */
+	int (*reconfigure)(void *ctx, const struct cgn_config *cfg, bool check_only, char *err, size_t err_len);
 	/* Sends an unsolicited message from the PCP port (§14.1.3). @return 0 or -errno. */
 	int (*send)(void *ctx, const struct cgn_addr *dst, uint16_t port, const uint8_t *msg, size_t len);
 	void *ctx;

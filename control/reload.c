@@ -3,12 +3,12 @@
  * when the external pool changes:
  *
  *   - keys that size memory or sockets (eal.*, pcp.listen, nat.ports, nat.block_size,
- *     nat.max_blocks, nat.max_subscribers, nat.parity, nat.static, dataplane.*), and ports
- *     and arp (restart_needed), need a restart: a reload that changes one is refused, names
- *     it, and nothing changes;
- *   - routes, neighbours, nat.filtering, nat.timeouts and nat.port_hold_s go to the data
- *     plane (ops.reconfigure: the workers pause while they change) and take effect at once,
- *     for the sessions there are too; so does everything else of pcp.*;
+ *     nat.max_blocks, nat.max_subscribers, nat.parity, nat.static, dataplane.*), and ports,
+ *     arp and nat.filtering (restart_needed), need a restart: a reload that changes one is
+ *     refused, names it, and nothing changes;
+ *   - routes, neighbours, nat.timeouts and nat.port_hold_s go to the data plane
+ *     (ops.reconfigure: the workers pause while they change) and take effect at once, for
+ *     the sessions there are too; so does everything else of pcp.*;
  *   - a new nat.pool rebuilds the port-block allocator: every subscriber keeps its external
  *     address if it is still in the pool, and every mapping its port; mappings on removed
  *     addresses move to the subscriber's new address, the data plane is told, and each client
@@ -58,6 +58,11 @@ restart_needed(const struct cgn_config *a, const struct cgn_config *b)
 		return "ports";
 	if (memcmp(&a->arp, &b->arp, sizeof(a->arp)) != 0)
 		return "arp";
+	/* The peers an implicit mapping permitted were recorded under the old mode (none under
+	 * endpoint-independent filtering, no ports under address-dependent): the sessions
+	 * there are would refuse their own answers. */
+	if (a->nat.filtering != b->nat.filtering)
+		return "nat.filtering";
 	return NULL;
 }
 
@@ -326,17 +331,30 @@ pcp_server_reload(struct pcp_server *srv, const struct cgn_config *cfg, uint64_t
 		snprintf(err, err_len, "%s changed: that needs a restart; nothing was changed", key);
 		return -EINVAL;
 	}
-	if (cgn_config_live_differs(&srv->cfg, cfg)) {
-		int rc = srv->ops.reconfigure ? srv->ops.reconfigure(srv->ops.ctx, cfg, err, err_len) : 0;
-		if (rc != 0)
-			return rc;
-		cgn_config_take_live(&srv->cfg, cfg);
-	}
-	if (!same_pool(&srv->cfg, cfg)) {
+	/* What can fail fails first, before anything changes: the data plane's check, then the
+	 * pool change (which changes nothing when it fails), then the data plane's settings,
+	 * which can fail only if the workers do not pause. */
+	bool live = cgn_config_live_differs(&srv->cfg, cfg) && srv->ops.reconfigure;
+	int checked = live ? srv->ops.reconfigure(srv->ops.ctx, cfg, true, err, err_len) : 0;
+	if (checked != 0)
+		return checked;
+	bool new_pool = !same_pool(&srv->cfg, cfg);
+	if (new_pool) {
 		int rc = repool(srv, cfg, now, err, err_len);
 		if (rc != 0)
-			return rc; /* (the data plane's settings above are in force) */
+			return rc;
 	}
+	if (live) {
+		int rc = srv->ops.reconfigure(srv->ops.ctx, cfg, false, err, err_len);
+		if (rc != 0) {
+			if (new_pool) {
+				size_t n = strlen(err);
+				snprintf(err + n, err_len - n, " (the new pool is in force: SIGHUP again for the rest)");
+			}
+			return rc;
+		}
+	}
+	cgn_config_take_live(&srv->cfg, cfg);
 	srv->cfg.pcp = cfg->pcp;
 	srv->tokens = cfg->pcp.max_requests_per_second;
 	return 0;

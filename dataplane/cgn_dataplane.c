@@ -135,12 +135,13 @@ cgn_dataplane_launch(struct cgn_dataplane *dp)
 }
 
 int
-cgn_dataplane_reroute(struct cgn_dataplane *dp, const struct cgn_config *cfg, char *err, size_t err_len)
+cgn_dataplane_reroute(struct cgn_dataplane *dp, const struct cgn_config *cfg, bool check_only, char *err,
+		      size_t err_len)
 {
 	if (dp->n_ports == 0)
 		return 0;
-	int rc = cgn_routes_reload(dp, cfg, err, err_len);
-	if (rc == 0)
+	int rc = cgn_routes_reload(dp, cfg, check_only, err, err_len);
+	if (rc == 0 && !check_only)
 		set_l2(dp);
 	return rc;
 }

@@ -109,6 +109,7 @@ struct cgn_dataplane {
 					 * direction's frames leave when no route says otherwise */
 	uint16_t role_mtu[2];           /* by enum cgn_port_role: the smallest MTU of its ports, which
 					 * a packet with DF set must fit before it is translated */
+	uint16_t mtu_floor;             /* the smaller of the two: packets within it need no check */
 	struct {                        /* by role, when it has no route and its port a peer_mac: */
 		bool fixed;             /* frames leaving by role_port take these two MACs */
 		struct rte_ether_addr dst, src;
@@ -160,9 +161,10 @@ int cgn_dataplane_pause(struct cgn_dataplane *dp);
 
 /**
  * A reload's new routes and static neighbours (route.h cgn_routes_reload). Control thread,
- * the workers paused. @return 0, or -errno with err set and nothing changed.
+ * the workers paused unless check_only. @return 0, or -errno with err set and nothing changed.
  */
-int cgn_dataplane_reroute(struct cgn_dataplane *dp, const struct cgn_config *cfg, char *err, size_t err_len);
+int cgn_dataplane_reroute(struct cgn_dataplane *dp, const struct cgn_config *cfg, bool check_only, char *err,
+			  size_t err_len);
 void cgn_dataplane_resume(struct cgn_dataplane *dp);
 
 /* What a pool change did to the data plane's own state. */

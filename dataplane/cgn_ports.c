@@ -130,6 +130,7 @@ cgn_ports_init(struct cgn_dataplane *dp, const struct cgn_config *cfg)
 		dp->role_port[dp->ports[i].role] = dp->ports[i].port_id;
 		dp->role_mtu[dp->ports[i].role] = RTE_MIN(dp->role_mtu[dp->ports[i].role], dp->ports[i].mtu);
 	}
+	dp->mtu_floor = RTE_MIN(dp->role_mtu[CGN_PORT_INSIDE], dp->role_mtu[CGN_PORT_OUTSIDE]);
 	/* A TX buffer per worker per port: bursts leave together. */
 	for (unsigned w = 0; w < dp->n_workers; w++)
 		for (unsigned i = 0; i < dp->n_ports; i++) {

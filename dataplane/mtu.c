@@ -22,8 +22,9 @@
 #include "cgn_cksum.h"
 #include "cgn_dataplane.h"
 
-/* An IPv4 packet of at most 9216 octets, in fragments of at least 576 (CGN_MIN_MTU). */
-#define MAX_FRAGMENTS 17
+/* An IPv4 packet of at most 9216 octets (CGN_MAX_MTU) in fragments of 576 (CGN_MIN_MTU) with
+ * a 60-octet header: 512 octets of payload each, 18 fragments. */
+#define MAX_FRAGMENTS 18
 
 bool
 cgn_send_fragments(struct cgn_worker *w, struct cgn_pkt *p, const struct cgn_port *port)
@@ -31,8 +32,8 @@ cgn_send_fragments(struct cgn_worker *w, struct cgn_pkt *p, const struct cgn_por
 	struct cgn_dataplane *dp = w->dp;
 	struct rte_mbuf *m = p->m, *frags[MAX_FRAGMENTS];
 	if (p->ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG)) {
-		/* It fit the smallest port of its side before translation: only a hairpinned
-		 * packet, or one routed to the other side's port, gets here. */
+		/* It fit the smallest port of its side before translation (nat44.c): only an ICMP
+		 * error (never answered with another) or a frame of the CGN's own gets here. */
 		cgn_drop(w, p, CGN_DROP_TOO_BIG);
 		return false;
 	}
@@ -47,24 +48,26 @@ cgn_send_fragments(struct cgn_worker *w, struct cgn_pkt *p, const struct cgn_por
 		return false;
 	}
 	rte_pktmbuf_free(m); /* the fragments hold their own references to its payload */
-	unsigned sent = 0;
+	/* Every fragment ready before any is queued: a datagram missing one never reassembles. */
 	for (int32_t i = 0; i < n; i++) {
-		struct rte_mbuf *f = frags[i];
-		struct rte_ether_hdr *e = (struct rte_ether_hdr *)rte_pktmbuf_prepend(f, sizeof(eth));
-		if (e == NULL || (!port->tx_chained && rte_pktmbuf_linearize(f) != 0)) {
+		struct rte_ether_hdr *e = (struct rte_ether_hdr *)rte_pktmbuf_prepend(frags[i], sizeof(eth));
+		if (e == NULL || (!port->tx_chained && rte_pktmbuf_linearize(frags[i]) != 0)) {
+			for (int32_t j = 0; j < n; j++)
+				rte_pktmbuf_free(frags[j]);
 			w->pkt.drops[CGN_DROP_CANNOT_FRAGMENT]++;
-			rte_pktmbuf_free(f);
-			continue;
+			return false;
 		}
 		*e = eth;
 		struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(e + 1);
-		ip->hdr_checksum = 0; /* librte_ip_frag leaves it to the NIC */
-		ip->hdr_checksum = cgn_cksum(ip, ihl);
-		rte_eth_tx_buffer(port->port_id, (uint16_t)w->index, w->tx[port->port_id], f);
-		sent++;
+		/* Fragments after the first carry only the options flagged "copied": each has its
+		 * own header length. librte_ip_frag leaves the checksum to the NIC. */
+		ip->hdr_checksum = 0;
+		ip->hdr_checksum = cgn_cksum(ip, (size_t)(ip->version_ihl & 0x0f) * 4);
 	}
-	w->pkt.tx += sent;
-	w->pkt.fragments_made += sent;
+	for (int32_t i = 0; i < n; i++)
+		rte_eth_tx_buffer(port->port_id, (uint16_t)w->index, w->tx[port->port_id], frags[i]);
+	w->pkt.tx += (uint64_t)n;
+	w->pkt.fragments_made += (uint64_t)n;
 	w->pkt.fragmented++;
-	return sent > 0;
+	return true;
 }

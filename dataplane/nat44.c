@@ -211,8 +211,14 @@ outbound(struct cgn_worker *w, struct cgn_pkt *p)
 		__atomic_store_n(&m->last_out_ms, w->now_ms, __ATOMIC_RELAXED);
 	if (cgn_ttl_expires(p))
 		return cgn_icmp_reply(w, p, 11, 0, CGN_DROP_TTL_EXPIRED);
-	if (cgn_too_big_for(p, dp->role_mtu[CGN_PORT_OUTSIDE]))
-		return cgn_icmp_too_big(w, p, dp->role_mtu[CGN_PORT_OUTSIDE]);
+	if (unlikely(cgn_too_big_for(p, dp->mtu_floor))) {
+		/* RFC 1191 §4, before translation: it leaves by the outside, or by the inside when
+		 * it hairpins. */
+		bool hairpin = !p->icmp_error && cgn_dataplane_in_pool(dp, p->ip->dst_addr);
+		uint16_t mtu = dp->role_mtu[hairpin ? CGN_PORT_INSIDE : CGN_PORT_OUTSIDE];
+		if (cgn_too_big_for(p, mtu))
+			return cgn_icmp_too_big(w, p, mtu);
+	}
 	cgn_translate_out(p);
 	w->pkt.out_translated++;
 	if (p->icmp_error)

@@ -172,17 +172,19 @@ new_entries(const struct cgn_routes *rt, const struct cgn_config *cfg)
 }
 
 int
-cgn_routes_reload(struct cgn_dataplane *dp, const struct cgn_config *cfg, char *err, size_t err_len)
+cgn_routes_reload(struct cgn_dataplane *dp, const struct cgn_config *cfg, bool check_only, char *err, size_t err_len)
 {
 	struct cgn_routes *rt = &dp->routes;
 	/* Everything that can fail, before anything changes. */
 	if (new_entries(rt, cfg) > rt->n_free) {
 		snprintf(err, err_len, "routes/neighbours: the neighbour table has %u free entries, fewer than "
-				       "the new gateways and static neighbours", rt->n_free);
+				       "the new gateways and static neighbours; nothing was changed", rt->n_free);
 		return -ENOSPC;
 	}
+	if (check_only)
+		return 0;
 	if (make_lpms(rt, cfg) != 0) {
-		snprintf(err, err_len, "routes: cannot create a route table");
+		snprintf(err, err_len, "routes: cannot create a route table; the routes were not changed");
 		return -ENOMEM;
 	}
 	/* The configured entries of before become learned ones: aged out unless still used

@@ -108,10 +108,12 @@ void cgn_routes_free(struct cgn_routes *rt);
  * Replaces the routes and static neighbours with cfg's (a reload; ports, arp unchanged).
  * Gateways and static neighbours cfg no longer names become learned entries, aged out unless
  * frames still go to them; the MAC of a static one is asked for again. Control thread, the
- * workers paused (cgn_dataplane_pause) and telemetry suspended. @return 0, or -errno with err
- * set and nothing changed (the neighbour table too full for the new entries).
+ * workers paused (cgn_dataplane_pause) and telemetry suspended; check_only: only whether it
+ * would fail (no pause needed). @return 0, or -errno with err set and nothing changed (the
+ * neighbour table too full for the new entries).
  */
-int cgn_routes_reload(struct cgn_dataplane *dp, const struct cgn_config *cfg, char *err, size_t err_len);
+int cgn_routes_reload(struct cgn_dataplane *dp, const struct cgn_config *cfg, bool check_only, char *err,
+		      size_t err_len);
 
 /**
  * Makes a neighbour entry (or finds the one there is). Control thread (main lcore at start).

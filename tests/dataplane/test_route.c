@@ -263,7 +263,9 @@ Test(route, a_reload_replaces_routes_and_static_neighbours)
 	next.neighbours[0] = (struct cgn_neighbour_cfg){ .addr = dp_ipv4("100.64.0.9"), .mac = { 2, 0, 0, 0, 9, 9 } };
 	uint32_t learned = rt->n_learned;
 
-	cr_assert_eq(cgn_dataplane_reroute(E->dp, &next, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(cgn_dataplane_reroute(E->dp, &next, true, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(route_to("100.64.8.5", &last), CGN_ROUTE_UNRESOLVED, "a check changes nothing");
+	cr_assert_eq(cgn_dataplane_reroute(E->dp, &next, false, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(route_to("100.64.8.5", &last), CGN_ROUTE_OK);
 	cr_assert_eq(last, 9, "through the new gateway, at its static MAC");
 	cr_assert_eq(route_to("100.64.9.5", &last), CGN_ROUTE_NONE, "the connected route is gone");
@@ -284,14 +286,15 @@ Test(route, a_reload_replaces_routes_and_static_neighbours)
 							 .via = htonl(0x64410000u + i) };
 		huge.neighbours[i] = (struct cgn_neighbour_cfg){ .addr = htonl(0x64420000u + i), .mac = { 2, 0, 0, 0, 1, 1 } };
 	}
-	cr_assert_eq(cgn_dataplane_reroute(E->dp, &huge, err, sizeof(err)), -ENOSPC);
+	cr_assert_eq(cgn_dataplane_reroute(E->dp, &huge, true, err, sizeof(err)), -ENOSPC, "the check says so");
+	cr_assert_eq(cgn_dataplane_reroute(E->dp, &huge, false, err, sizeof(err)), -ENOSPC);
 	cr_assert(strstr(err, "neighbour table") != NULL, "%s", err);
 	cr_assert_eq(route_to("100.64.8.5", &last), CGN_ROUTE_OK, "nothing changed");
 	cr_assert_eq(last, 9);
 	cr_assert_eq(cgn_neigh_find(rt, htonl(0x64410000u), 0), -1);
 
 	/* Back to the routes of the other tests: the entries are gateway and static again. */
-	cr_assert_eq(cgn_dataplane_reroute(E->dp, &E->cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(cgn_dataplane_reroute(E->dp, &E->cfg, false, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(rt->neigh[old_gw].kind, CGN_NEIGH_GATEWAY);
 	cr_assert_eq(rt->neigh[old_static].kind, CGN_NEIGH_STATIC);
 	cr_assert_eq(route_to("100.64.0.7", &last), CGN_ROUTE_NONE, "100.64.0.0/24 has no route in the tests");

@@ -493,6 +493,7 @@ small_outside_mtu(void)
 {
 	E->dp->ports[1].mtu = SMALL_MTU;
 	E->dp->role_mtu[CGN_PORT_OUTSIDE] = SMALL_MTU;
+	E->dp->mtu_floor = SMALL_MTU;
 }
 
 static void
@@ -500,6 +501,23 @@ usual_mtu(void)
 {
 	E->dp->ports[1].mtu = RTE_ETHER_MTU;
 	E->dp->role_mtu[CGN_PORT_OUTSIDE] = RTE_ETHER_MTU;
+	E->dp->mtu_floor = RTE_ETHER_MTU;
+}
+
+/* Gives the frame's IPv4 header (20 octets, at 14) 4 octets of options: NOP NOP NOP EOL,
+ * none of them "copied" into later fragments (RFC 791). @return the new length. */
+static uint16_t
+with_options(uint16_t len)
+{
+	memmove(frame + 38, frame + 34, len - 34u);
+	memcpy(frame + 34, "\x01\x01\x01\x00", 4);
+	frame[14] = 0x46;
+	uint16_t tl = htons((uint16_t)(len + 4 - 14)), c = 0;
+	memcpy(frame + 14 + 2, &tl, 2);
+	memcpy(frame + 14 + 10, &c, 2);
+	c = cgn_cksum(frame + 14, 24);
+	memcpy(frame + 14 + 10, &c, 2);
+	return (uint16_t)(len + 4);
 }
 
 /* Runs frame through the driver from the inside; copies what the outside port would send
@@ -579,6 +597,48 @@ Test(mtu, a_datagram_bigger_than_the_outside_mtu_leaves_in_fragments)
 	cr_assert_eq(memcmp(whole + 42, payload, sizeof(payload)), 0);
 	cr_assert_eq(port_at(whole, 2), 53);
 	cr_assert_neq(port_at(whole, 0), 0);
+
+	/* With IP options: the later fragments drop them (not "copied"), and each fragment's
+	 * header checksum covers its own header. */
+	len = with_options(build_udp(frame, "100.64.0.40", 4002, "198.51.100.1", 53, payload, sizeof(payload), 64, false));
+	small_outside_mtu();
+	n = run_collect(len, out, lens, 4);
+	usual_mtu();
+	cr_assert_eq(n, 3);
+	for (unsigned i = 0; i < n; i++) {
+		unsigned ihl = (out[i][14] & 0x0f) * 4u;
+		cr_assert_eq(ihl, i == 0 ? 24u : 20u, "fragment %u: header of %u", i, ihl);
+		cr_assert_eq(cgn_cksum(out[i] + 14, ihl), 0, "fragment %u: header checksum", i);
+	}
+}
+
+/* A hairpinned datagram leaves by the inside: it is measured against the inside's MTU, not
+ * the outside's smaller one. */
+Test(mtu, a_hairpinned_datagram_is_measured_against_the_inside_mtu)
+{
+	uint16_t op, ol;
+	uint8_t *o;
+	uint16_t len = build_udp(frame, "100.64.0.42", 9100, "198.51.100.1", 53, "h", 1, 64, false);
+	cr_assert_not_null(o = run(E->inside_port, len, &op, &ol));
+	char ext[16];
+	inet_ntop(AF_INET, o + 14 + 12, ext, sizeof(ext));
+	uint16_t eport = port_at(o, 0);
+	uint8_t payload[1000] = { 0 };
+	len = build_udp(frame, "100.64.0.43", 9101, ext, eport, payload, sizeof(payload), 64, false);
+	frame[14 + 6] = 0x40; /* DF */
+	uint16_t c = 0;
+	memcpy(frame + 14 + 10, &c, 2);
+	c = cgn_cksum(frame + 14, 20);
+	memcpy(frame + 14 + 10, &c, 2);
+	uint64_t too_big = drops(CGN_DROP_TOO_BIG);
+	small_outside_mtu();
+	o = run(E->inside_port, len, &op, &ol);
+	usual_mtu();
+	cr_assert_not_null(o);
+	cr_assert_eq(op, E->inside_port);
+	cr_assert_eq(o[14 + 9], 17, "the datagram itself, not an ICMP error");
+	cr_assert_eq(ol, 14 + 20 + 8 + sizeof(payload));
+	cr_assert_eq(drops(CGN_DROP_TOO_BIG), too_big);
 }
 
 /* RFC 1191 §4: DF set, the datagram is refused before translation with ICMP 3/4 and the MTU
