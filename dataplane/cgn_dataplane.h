@@ -102,6 +102,7 @@ struct cgn_dataplane {
 	const struct cgn_config *cfg;   /* the configuration it started with */
 	struct cgn_pb *pb;              /* subscribers and port blocks, shared with the control plane */
 	struct rte_mempool *mbufs;
+	struct rte_mempool *frag_mbufs; /* small: fragments' headers and payload references (mtu.c) */
 	struct cgn_port ports[CGN_MAX_PORTS];
 	unsigned n_ports;
 	int16_t port_index[RTE_MAX_ETHPORTS]; /* DPDK port id → ports[] index, -1 if not ours */

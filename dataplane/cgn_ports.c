@@ -15,6 +15,8 @@
 #define RX_DESC 1024
 #define TX_DESC 1024
 #define MBUF_CACHE 256
+#define FRAG_MBUFS 8191      /* fragment headers and payload references in flight */
+#define FRAG_HEADER_ROOM 64  /* an IPv4 header of 60 octets, the Ethernet one in the headroom */
 
 static int
 port_setup(struct cgn_dataplane *dp, struct cgn_port *p, const struct cgn_port_cfg *pc)
@@ -117,6 +119,14 @@ cgn_ports_init(struct cgn_dataplane *dp, const struct cgn_config *cfg)
 			rte_strerror(rte_errno));
 		return -ENOMEM;
 	}
+	/* Fragments of packets too big for their link (mtu.c): a header each, chained to the
+	 * payload it shares with the original. Small buffers, apart from the packets' own. */
+	dp->frag_mbufs = rte_pktmbuf_pool_create("cgn_frag_mbufs", FRAG_MBUFS, MBUF_CACHE, 0,
+						 RTE_PKTMBUF_HEADROOM + FRAG_HEADER_ROOM, (int)rte_socket_id());
+	if (dp->frag_mbufs == NULL) {
+		fprintf(stderr, "cgnatd: cannot create %u fragment buffers: %s\n", FRAG_MBUFS, rte_strerror(rte_errno));
+		return -ENOMEM;
+	}
 	for (unsigned i = 0; i < cfg->n_ports; i++) {
 		int rc = port_setup(dp, &dp->ports[i], &cfg->ports[i]);
 		if (rc != 0)
@@ -158,5 +168,7 @@ cgn_ports_fini(struct cgn_dataplane *dp)
 			rte_free(dp->workers[w].tx[i]);
 	dp->n_ports = 0;
 	rte_mempool_free(dp->mbufs);
+	rte_mempool_free(dp->frag_mbufs);
+	dp->frag_mbufs = NULL;
 	dp->mbufs = NULL;
 }

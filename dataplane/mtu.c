@@ -42,7 +42,10 @@ cgn_send_fragments(struct cgn_worker *w, struct cgn_pkt *p, const struct cgn_por
 	/* Every fragment but the last carries a multiple of 8 octets (RFC 791). */
 	uint16_t mtu = (uint16_t)(ihl + ((port->mtu - ihl) & ~7u));
 	rte_pktmbuf_adj(m, sizeof(struct rte_ether_hdr));
-	int32_t n = rte_ipv4_fragment_packet(m, frags, MAX_FRAGMENTS, mtu, dp->mbufs, dp->mbufs);
+	/* A port that takes no chains gets each fragment copied into its header mbuf, which
+	 * must then have room for it: one of the packets' own. */
+	struct rte_mempool *headers = port->tx_chained ? dp->frag_mbufs : dp->mbufs;
+	int32_t n = rte_ipv4_fragment_packet(m, frags, MAX_FRAGMENTS, mtu, headers, dp->frag_mbufs);
 	if (n < 0) {
 		cgn_drop(w, p, CGN_DROP_CANNOT_FRAGMENT);
 		return false;

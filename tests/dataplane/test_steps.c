@@ -522,6 +522,8 @@ with_options(uint16_t len)
 
 /* Runs frame through the driver from the inside; copies what the outside port would send
  * (chained mbufs read whole) into out[] and their lengths into lens[]. @return how many. */
+static uint16_t segs[4]; /* run_collect: the mbufs each frame was made of */
+
 static unsigned
 run_collect(uint16_t len, uint8_t out[][2048], uint16_t *lens, unsigned max)
 {
@@ -536,6 +538,7 @@ run_collect(uint16_t len, uint8_t out[][2048], uint16_t *lens, unsigned max)
 		struct rte_mbuf *f = b->pkts[n];
 		cr_assert_leq(rte_pktmbuf_pkt_len(f), 2048);
 		lens[n] = (uint16_t)rte_pktmbuf_pkt_len(f);
+		segs[n < 4 ? n : 3] = f->nb_segs;
 		const void *d = rte_pktmbuf_read(f, 0, lens[n], out[n]);
 		if (d != out[n])
 			memcpy(out[n], d, lens[n]);
@@ -610,6 +613,35 @@ Test(mtu, a_datagram_bigger_than_the_outside_mtu_leaves_in_fragments)
 		cr_assert_eq(ihl, i == 0 ? 24u : 20u, "fragment %u: header of %u", i, ihl);
 		cr_assert_eq(cgn_cksum(out[i] + 14, ihl), 0, "fragment %u: header checksum", i);
 	}
+}
+
+/* On a port whose TX takes chained mbufs, each fragment is a small header mbuf chained to
+ * its share of the original's payload (no copy); what leaves is the same. */
+Test(mtu, fragments_leave_as_chains_where_the_port_takes_them)
+{
+	static uint8_t out[4][2048];
+	uint16_t lens[4];
+	uint8_t payload[1400];
+	for (unsigned i = 0; i < sizeof(payload); i++)
+		payload[i] = (uint8_t)(i * 3);
+	uint16_t len = build_udp(frame, "100.64.0.44", 4003, "198.51.100.1", 53, payload, sizeof(payload), 64, false);
+	unsigned frag_free = rte_mempool_avail_count(E->dp->frag_mbufs);
+	small_outside_mtu();
+	E->dp->ports[1].tx_chained = true;
+	unsigned n = run_collect(len, out, lens, 4);
+	E->dp->ports[1].tx_chained = false;
+	usual_mtu();
+	cr_assert_eq(n, 3);
+	size_t at = 0;
+	for (unsigned i = 0; i < n; i++) {
+		cr_assert_eq(segs[i], 2, "fragment %u: a header and its payload", i);
+		cr_assert_eq(cgn_cksum(out[i] + 14, 20), 0);
+		cr_assert_eq(memcmp(out[i] + 34 + (i == 0 ? 8 : 0), payload + at, lens[i] - 34u - (i == 0 ? 8 : 0)), 0,
+			     "fragment %u carries its share", i);
+		at += lens[i] - 34u - (i == 0 ? 8 : 0);
+	}
+	cr_assert_eq(at, sizeof(payload));
+	cr_assert_eq(rte_mempool_avail_count(E->dp->frag_mbufs), frag_free, "every fragment mbuf back once sent");
 }
 
 /* A hairpinned datagram leaves by the inside: it is measured against the inside's MTU, not
