@@ -37,7 +37,18 @@ run_case() { # NAME: runs case_NAME, prints PASS/FAIL
 	fi
 }
 
-mapped() { cat "$www/ext" 2>/dev/null; } # sub1's TCP 8080 mapping, made by pcp_map_then_inbound_tcp
+mapped() { cat "$www/ext" 2>/dev/null; }
+
+# For a case that reloads cgnatd: sets the caller's state (the lab's folder), conf (its config
+# file) and pid (cgnatd's), keeps a copy of the file in $www/cgnat.conf.orig to put back, and
+# checks that sub2 reaches inet beforehand.
+lab_conf_to_edit() {
+	state=/run/cgnat-lab${LAB_PREFIX:+-$LAB_PREFIX}
+	conf=$state/cgnat.conf
+	pid=$(cat "$state/cgnatd.pid")
+	cp "$conf" "$www/cgnat.conf.orig"
+	in_ns sub2 ping -c 1 -W 2 198.51.100.10 >/dev/null || fail "no ping before"
+} # sub1's TCP 8080 mapping, made by pcp_map_then_inbound_tcp
 
 case_ping_through_the_nat() {
 	in_ns sub2 ping -c 3 -i 0.2 -W 2 198.51.100.10 | grep -q "3 received" || fail "sub2 cannot ping inet"
@@ -216,11 +227,8 @@ case_third_party_from_an_unauthorised_subscriber() {
 case_pool_change_while_forwarding() {
 	# SIGHUP with a new nat.pool while traffic flows: the workers pause, sessions on an
 	# address that stays keep their endpoint, the others start again on the new pool.
-	local state=/run/cgnat-lab${LAB_PREFIX:+-$LAB_PREFIX} conf pid out ext
-	conf=$state/cgnat.conf
-	pid=$(cat "$state/cgnatd.pid")
-	cp "$conf" "$www/cgnat.conf.orig"
-	in_ns sub2 ping -c 1 -W 2 198.51.100.10 >/dev/null || fail "no ping before"
+	local state conf pid out ext
+	lab_conf_to_edit
 	in_ns sub2 ping -c 25 -i 0.2 -W 2 198.51.100.10 > "$www/ping.out" 2>&1 &
 	local pinger=$!
 	sleep 1
@@ -250,11 +258,8 @@ case_pool_change_while_forwarding() {
 case_routes_change_on_reload() {
 	# SIGHUP with a new route and a new nat.port_hold_s: the workers pause for a moment, the
 	# route is in force, every session stays. A change of arp still needs a restart.
-	local state=/run/cgnat-lab${LAB_PREFIX:+-$LAB_PREFIX} conf pid before after
-	conf=$state/cgnat.conf
-	pid=$(cat "$state/cgnatd.pid")
-	cp "$conf" "$www/cgnat.conf.orig"
-	in_ns sub2 ping -c 1 -W 2 198.51.100.10 >/dev/null || fail "no ping before"
+	local state conf pid before after
+	lab_conf_to_edit
 	before=$(ctl sessions 100.64.2.2 | grep -c IMPLICIT)
 	sed -i 's|routes = ( |routes = ( { prefix = "100.64.7.0/24"; port = "net_af_packet0"; via = "100.64.0.1"; },\n           |' "$conf"
 	sed -i 's|max_blocks = 8; };|max_blocks = 8; port_hold_s = 30; };|' "$conf"
