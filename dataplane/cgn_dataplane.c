@@ -46,6 +46,7 @@ set_l2(struct cgn_dataplane *dp)
 		dp->l2[role].dst = port->peer_mac;
 		dp->l2[role].src = port->mac;
 		dp->l2[role].port = (uint16_t)dp->port_index[dp->role_port[role]];
+		dp->l2[role].max_frame = (uint16_t)(port->mtu + RTE_ETHER_HDR_LEN);
 	}
 }
 

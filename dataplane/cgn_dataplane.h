@@ -115,6 +115,7 @@ struct cgn_dataplane {
 		bool fixed;             /* frames leaving by role_port take these two MACs */
 		struct rte_ether_addr dst, src;
 		uint16_t port;          /* ports[] index of role_port */
+		uint16_t max_frame;     /* its MTU and an Ethernet header: longer frames are fragmented */
 	} l2[2];
 	uint32_t icmp_source;           /* network order */
 	struct { uint32_t net, mask; } pool_v4[CGN_MAX_POOL_PREFIXES]; /* host order: hairpin test */

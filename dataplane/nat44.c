@@ -137,14 +137,15 @@ track_tcp(struct cgn_mapping *m, const struct cgn_pkt *p, bool outbound, uint64_
 		__atomic_store_n(&m->tcp_state, next, __ATOMIC_RELAXED);
 }
 
-/* Queues the frame on port, in fragments if it is bigger than the port's MTU (mtu.c). */
+/* Queues the frame on p->out_port (ports[pi]), in fragments if it is longer than max_frame,
+ * the port's MTU and an Ethernet header (mtu.c). */
 static inline __attribute__((always_inline)) bool
-tx(struct cgn_worker *w, struct cgn_pkt *p, const struct cgn_port *port)
+tx(struct cgn_worker *w, struct cgn_pkt *p, uint32_t max_frame, int16_t pi)
 {
-	if (unlikely(rte_pktmbuf_pkt_len(p->m) > (uint32_t)port->mtu + RTE_ETHER_HDR_LEN))
-		return cgn_send_fragments(w, p, port);
+	if (unlikely(rte_pktmbuf_pkt_len(p->m) > max_frame))
+		return cgn_send_fragments(w, p, &w->dp->ports[pi]);
 	w->pkt.tx++;
-	rte_eth_tx_buffer(port->port_id, (uint16_t)w->index, w->tx[port->port_id], p->m);
+	rte_eth_tx_buffer(p->out_port, (uint16_t)w->index, w->tx[p->out_port], p->m);
 	return true;
 }
 
@@ -159,7 +160,7 @@ send_out(struct cgn_worker *w, struct cgn_pkt *p)
 	if (dp->l2[p->to].fixed && p->out_port == dp->role_port[p->to]) { /* no routes, a peer_mac */
 		eth->dst_addr = dp->l2[p->to].dst;
 		eth->src_addr = dp->l2[p->to].src;
-		return tx(w, p, &dp->ports[dp->l2[p->to].port]);
+		return tx(w, p, dp->l2[p->to].max_frame, dp->l2[p->to].port);
 	}
 	enum cgn_route_result r = cgn_route_frame(&dp->routes, (enum cgn_port_role)p->to, p->ip->dst_addr,
 						  &p->out_port, &eth->dst_addr, &w->pkt.resolve_full);
@@ -182,7 +183,7 @@ send_out(struct cgn_worker *w, struct cgn_pkt *p)
 		return true;
 	}
 	eth->src_addr = dp->ports[pi].mac;
-	return tx(w, p, &dp->ports[pi]);
+	return tx(w, p, (uint32_t)dp->ports[pi].mtu + RTE_ETHER_HDR_LEN, pi);
 }
 
 bool

@@ -179,7 +179,7 @@ cgn_too_big_for(const struct cgn_pkt *p, uint16_t mtu)
  * Ethernet header copied to each; frees it. Drops it, counted, with DF set (TOO_BIG) or when
  * it cannot be fragmented (CANNOT_FRAGMENT). mtu.c @return true if a fragment was queued.
  */
-bool cgn_send_fragments(struct cgn_worker *w, struct cgn_pkt *p, const struct cgn_port *port);
+bool cgn_send_fragments(struct cgn_worker *w, struct cgn_pkt *p, const struct cgn_port *port) __attribute__((cold));
 
 /** Expires idle implicit mappings of this worker's share of the table (bounded). expire.c */
 void cgn_expire(struct cgn_worker *w, uint64_t now_ms);

@@ -492,6 +492,7 @@ static void
 small_outside_mtu(void)
 {
 	E->dp->ports[1].mtu = SMALL_MTU;
+	E->dp->l2[CGN_PORT_OUTSIDE].max_frame = SMALL_MTU + RTE_ETHER_HDR_LEN;
 	E->dp->role_mtu[CGN_PORT_OUTSIDE] = SMALL_MTU;
 	E->dp->mtu_floor = SMALL_MTU;
 }
@@ -500,6 +501,7 @@ static void
 usual_mtu(void)
 {
 	E->dp->ports[1].mtu = RTE_ETHER_MTU;
+	E->dp->l2[CGN_PORT_OUTSIDE].max_frame = RTE_ETHER_MTU + RTE_ETHER_HDR_LEN;
 	E->dp->role_mtu[CGN_PORT_OUTSIDE] = RTE_ETHER_MTU;
 	E->dp->mtu_floor = RTE_ETHER_MTU;
 }
