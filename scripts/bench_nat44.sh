@@ -6,8 +6,9 @@
 # new flow); then memory per session slot.
 #
 #   sudo scripts/bench_nat44.sh [FLOWS...]        default: 10000 1000000
-#   BENCH_HUGEPAGES=N: both programs on 2 MB hugepages (N reserved if fewer are; --in-memory);
-#   default: none (--no-huge, memory sized to the flows).
+#   BENCH_HUGEPAGES=N: both programs on 2 MB hugepages (N reserved if fewer are, and the
+#   reservation put back as it was at the end; --in-memory); default: none (--no-huge, memory
+#   sized to the flows).
 #
 # Runs in a network namespace of its own (only loopback: telemetry needs no network). Numbers
 # go to docs/performance.md.
@@ -23,7 +24,10 @@ seconds=5
 huge=${BENCH_HUGEPAGES:-0}
 if [ "$huge" -gt 0 ]; then
 	nr=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
-	[ "$(cat $nr)" -ge "$huge" ] || echo "$huge" > $nr
+	reserved_before=$(cat $nr)
+	bench_cleanup() { netns_cleanup; echo "$reserved_before" > "$nr"; }
+	trap bench_cleanup EXIT INT TERM
+	[ "$reserved_before" -ge "$huge" ] || echo "$huge" > $nr
 	mount | grep -q "type hugetlbfs" || { mkdir -p /dev/hugepages && mount -t hugetlbfs nodev /dev/hugepages; }
 	echo "hugepages: $(cat $nr) of 2 MB"
 fi
