@@ -208,6 +208,8 @@ cmd_stats(const char *cmd __rte_unused, const char *params __rte_unused, struct 
 		rte_tel_data_add_dict_u64(d, name, es.imissed);
 		snprintf(name, sizeof(name), "port%u_oerrors", i);
 		rte_tel_data_add_dict_u64(d, name, es.oerrors);
+		snprintf(name, sizeof(name), "port%u_mtu", i);
+		rte_tel_data_add_dict_u64(d, name, tel.dp->ports[i].mtu);
 		struct rte_eth_link link;
 		if (rte_eth_link_get_nowait(tel.dp->ports[i].port_id, &link) == 0) {
 			snprintf(name, sizeof(name), "port%u_link_up", i);

@@ -506,6 +506,7 @@ def case_too_big_for_the_outside_link(work):
     assert errs[0][IP].dst == B and errs[0][IPerror].id == 0x3002 and cksums_ok(errs[0])
     back = [p for p in r.out_inside if UDP in p and ICMP not in p]
     assert len(back) == 1 and back[0][IP].dst == A and back[0][UDP].dport == 4100 and cksums_ok(back[0])
+    assert (r.stats["port0_mtu"], r.stats["port1_mtu"]) == (1500, 576), "the ports' MTUs in telemetry"
     return r, {"pkt_fragmented": 1, "pkt_fragments_made": 3, "drop_TOO_BIG": 1, "pkt_icmp_sent": 1,
                "pkt_out_translated": 1, "pkt_in_translated": 1}
 
