@@ -35,11 +35,13 @@ set_pool(struct cgn_dataplane *dp, const struct cgn_config *cfg)
 							  : cgn_addr_v4(&cfg->nat.pool[0].addr);
 }
 
-/* Where frames of each role leave when no route says otherwise, and whether that is all
- * there is (no routes: the fast path skips the lookup). */
-static void
-set_l2(struct cgn_dataplane *dp)
+void
+cgn_dataplane_derive_tx(struct cgn_dataplane *dp)
 {
+	dp->role_mtu[CGN_PORT_INSIDE] = dp->role_mtu[CGN_PORT_OUTSIDE] = UINT16_MAX;
+	for (unsigned i = 0; i < dp->n_ports; i++)
+		dp->role_mtu[dp->ports[i].role] = RTE_MIN(dp->role_mtu[dp->ports[i].role], dp->ports[i].mtu);
+	dp->mtu_floor = RTE_MIN(dp->role_mtu[CGN_PORT_INSIDE], dp->role_mtu[CGN_PORT_OUTSIDE]);
 	for (unsigned role = 0; role < 2 && dp->n_ports; role++) {
 		const struct cgn_port *port = &dp->ports[dp->port_index[dp->role_port[role]]];
 		dp->l2[role].fixed = dp->routes.lpm[role] == NULL && dp->routes.dflt[role] < 0 && port->have_peer_mac;
@@ -107,7 +109,7 @@ cgn_dataplane_create(const struct cgn_config *cfg, struct cgn_pb *pb)
 		goto fail;
 	if (dp->n_ports && cgn_routes_create(dp, &dp->routes, cfg) != 0)
 		goto fail;
-	set_l2(dp);
+	cgn_dataplane_derive_tx(dp);
 	if (dp->n_ports) {
 		dp->punt = rte_ring_create("cgn_punt", CGN_PUNT_RING_SIZE, (int)rte_socket_id(), RING_F_SC_DEQ);
 		dp->punt_tx = rte_ring_create("cgn_punt_tx", CGN_PUNT_RING_SIZE, (int)rte_socket_id(),
@@ -143,7 +145,7 @@ cgn_dataplane_reroute(struct cgn_dataplane *dp, const struct cgn_config *cfg, bo
 		return 0;
 	int rc = cgn_routes_reload(dp, cfg, check_only, err, err_len);
 	if (rc == 0 && !check_only)
-		set_l2(dp);
+		cgn_dataplane_derive_tx(dp);
 	return rc;
 }
 

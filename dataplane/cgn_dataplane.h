@@ -160,6 +160,14 @@ int cgn_dataplane_launch(struct cgn_dataplane *dp);
  * cgn_dataplane_resume(). Control thread. @return 0, or -ETIMEDOUT (resumed again).
  */
 int cgn_dataplane_pause(struct cgn_dataplane *dp);
+void cgn_dataplane_resume(struct cgn_dataplane *dp);
+
+/**
+ * Recomputes what TX keeps derived from the ports and routes: each role's default path when
+ * it has no routes (l2: MACs, port, frame length) and the roles' smallest MTUs. Main lcore at
+ * start; control thread with the workers paused (a reload); tests after changing a port's mtu.
+ */
+void cgn_dataplane_derive_tx(struct cgn_dataplane *dp);
 
 /**
  * A reload's new routes and static neighbours (route.h cgn_routes_reload). Control thread,
@@ -167,7 +175,6 @@ int cgn_dataplane_pause(struct cgn_dataplane *dp);
  */
 int cgn_dataplane_reroute(struct cgn_dataplane *dp, const struct cgn_config *cfg, bool check_only, char *err,
 			  size_t err_len);
-void cgn_dataplane_resume(struct cgn_dataplane *dp);
 
 /* What a pool change did to the data plane's own state. */
 struct cgn_repool_stats {

@@ -135,12 +135,8 @@ cgn_ports_init(struct cgn_dataplane *dp, const struct cgn_config *cfg)
 		dp->n_ports++;
 	}
 	/* Backwards, so the first port of each role stays (load_ports makes sure of one each). */
-	dp->role_mtu[CGN_PORT_INSIDE] = dp->role_mtu[CGN_PORT_OUTSIDE] = UINT16_MAX;
-	for (unsigned i = dp->n_ports; i-- > 0;) {
+	for (unsigned i = dp->n_ports; i-- > 0;)
 		dp->role_port[dp->ports[i].role] = dp->ports[i].port_id;
-		dp->role_mtu[dp->ports[i].role] = RTE_MIN(dp->role_mtu[dp->ports[i].role], dp->ports[i].mtu);
-	}
-	dp->mtu_floor = RTE_MIN(dp->role_mtu[CGN_PORT_INSIDE], dp->role_mtu[CGN_PORT_OUTSIDE]);
 	/* A TX buffer per worker per port: bursts leave together. */
 	for (unsigned w = 0; w < dp->n_workers; w++)
 		for (unsigned i = 0; i < dp->n_ports; i++) {

@@ -3,7 +3,8 @@
  * unreachable 3/13 ("communication administratively prohibited") when a session cannot be
  * created (RFC 6888 REQ-4/-5 style: the host learns at once instead of retrying into a full
  * table), 3/4 ("fragmentation needed and DF set", with the next hop's MTU: RFC 1191 §4) for a
- * packet too big for the link it would leave by (mtu.c). Rate-limited per worker by a token bucket (dataplane.icmp_errors_per_second).
+ * packet too big for the link it would leave by (mtu.c). Rate-limited per worker by a token
+ * bucket (dataplane.icmp_errors_per_second).
  * Slow path: allocates one mbuf per error. Worker context.
  */
 #include <netinet/in.h>

@@ -168,19 +168,16 @@ send_out(struct cgn_worker *w, struct cgn_pkt *p)
 		cgn_drop(w, p, CGN_DROP_NO_NEIGHBOUR);
 		return false;
 	}
+	/* Always one of ours: routes name only our ports, and the fallbacks are a role's port or
+	 * the one the frame came in by. */
 	int16_t pi = dp->port_index[p->out_port];
 	if (r == CGN_ROUTE_NONE) {
-		if (pi >= 0 && dp->ports[pi].have_peer_mac)
+		if (dp->ports[pi].have_peer_mac)
 			eth->dst_addr = dp->ports[pi].peer_mac;
 		else if (p->out_port == p->in_port)
 			eth->dst_addr = eth->src_addr;
 		else /* no neighbour configured */
 			memset(&eth->dst_addr, 0xff, sizeof(eth->dst_addr));
-	}
-	if (pi < 0) { /* not ours: routes name only our ports */
-		w->pkt.tx++;
-		rte_eth_tx_buffer(p->out_port, (uint16_t)w->index, w->tx[p->out_port], p->m);
-		return true;
 	}
 	eth->src_addr = dp->ports[pi].mac;
 	return tx(w, p, (uint32_t)dp->ports[pi].mtu + RTE_ETHER_HDR_LEN, pi);

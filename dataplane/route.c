@@ -37,13 +37,22 @@ cgn_neigh_add(struct cgn_routes *rt, uint32_t addr, uint8_t port, enum cgn_neigh
 	return slot;
 }
 
+/* @return whether cfg has routes of role longer than the default (they need its LPM). */
+static bool
+role_has_prefixes(const struct cgn_config *cfg, enum cgn_port_role role)
+{
+	for (unsigned i = 0; i < cfg->n_routes; i++)
+		if (cfg->routes[i].len > 0 && cfg->ports[cfg->routes[i].port].role == role)
+			return true;
+	return false;
+}
+
 /* The route tables cfg's routes need, created where missing. @return 0 or -ENOMEM. */
 static int
 make_lpms(struct cgn_routes *rt, const struct cgn_config *cfg)
 {
-	for (unsigned i = 0; i < cfg->n_routes; i++) {
-		enum cgn_port_role role = cfg->ports[cfg->routes[i].port].role;
-		if (cfg->routes[i].len == 0 || rt->lpm[role] != NULL)
+	for (enum cgn_port_role role = CGN_PORT_INSIDE; role <= CGN_PORT_OUTSIDE; role++) {
+		if (rt->lpm[role] != NULL || !role_has_prefixes(cfg, role))
 			continue;
 		struct rte_lpm_config lc = { .max_rules = CGN_MAX_ROUTES, .number_tbl8s = LPM_TBL8S };
 		rt->lpm[role] = rte_lpm_create(role == CGN_PORT_INSIDE ? "cgn_routes_in" : "cgn_routes_out",
@@ -214,15 +223,11 @@ cgn_routes_reload(struct cgn_dataplane *dp, const struct cgn_config *cfg, bool c
 		return -EIO;
 	}
 	/* A role left without routes goes back to its port's peer_mac alone. */
-	for (int role = 0; role < 2; role++) {
-		bool used = false;
-		for (unsigned i = 0; i < cfg->n_routes; i++)
-			used |= cfg->routes[i].len > 0 && cfg->ports[cfg->routes[i].port].role == (enum cgn_port_role)role;
-		if (!used && rt->lpm[role] != NULL) {
+	for (enum cgn_port_role role = CGN_PORT_INSIDE; role <= CGN_PORT_OUTSIDE; role++)
+		if (rt->lpm[role] != NULL && !role_has_prefixes(cfg, role)) {
 			rte_lpm_free(rt->lpm[role]);
 			rt->lpm[role] = NULL;
 		}
-	}
 	return 0;
 }
 

@@ -41,6 +41,15 @@ port_at(const uint8_t *f, int off)
 	return (uint16_t)(f[34 + off] << 8 | f[34 + off + 1]);
 }
 
+/* The IPv4 header of frame f (ihl octets at 14) changed: its checksum again. */
+static void
+ip_header_changed(uint8_t *f, unsigned ihl)
+{
+	memset(f + 14 + 10, 0, 2);
+	uint16_t c = cgn_cksum(f + 14, ihl);
+	memcpy(f + 14 + 10, &c, 2);
+}
+
 /* ---- classify ---- */
 
 /* One frame with the RX checksum flags a NIC would set: sent or not. */
@@ -103,10 +112,7 @@ Test(classify, every_drop_reason_is_counted)
 
 	build_udp(frame, "100.64.0.1", 1000, "198.51.100.1", 53, "x", 1, 64, false);
 	frame[14 + 7] = 0x02; /* fragment offset 16 octets: a later fragment, its first unseen */
-	uint16_t c = 0;
-	memcpy(frame + 14 + 10, &c, 2);
-	c = cgn_cksum(frame + 14, 20);
-	memcpy(frame + 14 + 10, &c, 2);
+	ip_header_changed(frame, 20);
 	uint64_t held = E->w->pkt.fragments_held;
 	cr_assert_null(run(E->inside_port, len, &op, &ol));
 	cr_assert_eq(E->w->pkt.fragments_held, held + 1, "held for its first fragment (RFC 4787 REQ-14)");
@@ -118,10 +124,7 @@ Test(classify, every_drop_reason_is_counted)
 
 	len = build_udp(frame, "100.64.0.1", 1000, "198.51.100.1", 53, "x", 1, 64, false);
 	frame[14 + 9] = 47; /* GRE */
-	c = 0;
-	memcpy(frame + 14 + 10, &c, 2);
-	c = cgn_cksum(frame + 14, 20);
-	memcpy(frame + 14 + 10, &c, 2);
+	ip_header_changed(frame, 20);
 	before = drops(CGN_DROP_UNSUPPORTED_PROTO);
 	cr_assert_null(run(E->inside_port, len, &op, &ol));
 	cr_assert_eq(drops(CGN_DROP_UNSUPPORTED_PROTO), before + 1);
@@ -487,23 +490,24 @@ TestSuite(mtu, .init = setup);
 
 #define SMALL_MTU 576
 
-/* Gives the outside port (and side) a small MTU for one test. */
+/* Gives the outside port an MTU, as its config would (SMALL_MTU for a test, then back). */
+static void
+outside_mtu(uint16_t mtu)
+{
+	E->dp->ports[1].mtu = mtu;
+	cgn_dataplane_derive_tx(E->dp);
+}
+
 static void
 small_outside_mtu(void)
 {
-	E->dp->ports[1].mtu = SMALL_MTU;
-	E->dp->l2[CGN_PORT_OUTSIDE].max_frame = SMALL_MTU + RTE_ETHER_HDR_LEN;
-	E->dp->role_mtu[CGN_PORT_OUTSIDE] = SMALL_MTU;
-	E->dp->mtu_floor = SMALL_MTU;
+	outside_mtu(SMALL_MTU);
 }
 
 static void
 usual_mtu(void)
 {
-	E->dp->ports[1].mtu = RTE_ETHER_MTU;
-	E->dp->l2[CGN_PORT_OUTSIDE].max_frame = RTE_ETHER_MTU + RTE_ETHER_HDR_LEN;
-	E->dp->role_mtu[CGN_PORT_OUTSIDE] = RTE_ETHER_MTU;
-	E->dp->mtu_floor = RTE_ETHER_MTU;
+	outside_mtu(RTE_ETHER_MTU);
 }
 
 /* Gives the frame's IPv4 header (20 octets, at 14) 4 octets of options: NOP NOP NOP EOL,
@@ -514,11 +518,9 @@ with_options(uint16_t len)
 	memmove(frame + 38, frame + 34, len - 34u);
 	memcpy(frame + 34, "\x01\x01\x01\x00", 4);
 	frame[14] = 0x46;
-	uint16_t tl = htons((uint16_t)(len + 4 - 14)), c = 0;
+	uint16_t tl = htons((uint16_t)(len + 4 - 14));
 	memcpy(frame + 14 + 2, &tl, 2);
-	memcpy(frame + 14 + 10, &c, 2);
-	c = cgn_cksum(frame + 14, 24);
-	memcpy(frame + 14 + 10, &c, 2);
+	ip_header_changed(frame, 24);
 	return (uint16_t)(len + 4);
 }
 
@@ -562,10 +564,7 @@ Test(mtu, a_datagram_bigger_than_the_outside_mtu_leaves_in_fragments)
 		payload[i] = (uint8_t)(i * 7);
 	uint16_t len = build_udp(frame, "100.64.0.40", 4000, "198.51.100.1", 53, payload, sizeof(payload), 64, false);
 	frame[14 + 4] = 0x12, frame[14 + 5] = 0x34; /* IP ID 0x1234 */
-	uint16_t c = 0;
-	memcpy(frame + 14 + 10, &c, 2);
-	c = cgn_cksum(frame + 14, 20);
-	memcpy(frame + 14 + 10, &c, 2);
+	ip_header_changed(frame, 20);
 	uint64_t fragmented = E->w->pkt.fragmented, made = E->w->pkt.fragments_made;
 
 	small_outside_mtu();
@@ -595,9 +594,7 @@ Test(mtu, a_datagram_bigger_than_the_outside_mtu_leaves_in_fragments)
 	uint16_t tl = htons((uint16_t)(at - 14));
 	memcpy(whole + 14 + 2, &tl, 2);
 	whole[14 + 6] = whole[14 + 7] = 0;
-	memset(whole + 14 + 10, 0, 2);
-	c = cgn_cksum(whole + 14, 20);
-	memcpy(whole + 14 + 10, &c, 2);
+	ip_header_changed(whole, 20);
 	cr_assert(frame_cksums_ok(whole, (uint16_t)at), "the reassembled datagram's UDP checksum");
 	cr_assert_eq(memcmp(whole + 42, payload, sizeof(payload)), 0);
 	cr_assert_eq(port_at(whole, 2), 53);
@@ -660,10 +657,7 @@ Test(mtu, a_hairpinned_datagram_is_measured_against_the_inside_mtu)
 	uint8_t payload[1000] = { 0 };
 	len = build_udp(frame, "100.64.0.43", 9101, ext, eport, payload, sizeof(payload), 64, false);
 	frame[14 + 6] = 0x40; /* DF */
-	uint16_t c = 0;
-	memcpy(frame + 14 + 10, &c, 2);
-	c = cgn_cksum(frame + 14, 20);
-	memcpy(frame + 14 + 10, &c, 2);
+	ip_header_changed(frame, 20);
 	uint64_t too_big = drops(CGN_DROP_TOO_BIG);
 	small_outside_mtu();
 	o = run(E->inside_port, len, &op, &ol);
@@ -683,10 +677,7 @@ Test(mtu, df_set_is_answered_with_fragmentation_needed_and_the_mtu)
 	uint8_t payload[1000] = { 0 };
 	uint16_t len = build_udp(frame, "100.64.0.41", 4001, "198.51.100.1", 53, payload, sizeof(payload), 64, false);
 	frame[14 + 6] = 0x40; /* DF */
-	uint16_t c = 0;
-	memcpy(frame + 14 + 10, &c, 2);
-	c = cgn_cksum(frame + 14, 20);
-	memcpy(frame + 14 + 10, &c, 2);
+	ip_header_changed(frame, 20);
 	uint64_t before = drops(CGN_DROP_TOO_BIG), fragmented = E->w->pkt.fragmented;
 
 	small_outside_mtu();

@@ -64,8 +64,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint16_t mtu = (data[0] & 2) ? 576 : 1500;
 	for (unsigned i = 0; i < E->dp->n_ports; i++)
 		E->dp->ports[i].mtu = mtu;
-	E->dp->l2[0].max_frame = E->dp->l2[1].max_frame = (uint16_t)(mtu + 14);
-	E->dp->role_mtu[0] = E->dp->role_mtu[1] = E->dp->mtu_floor = mtu;
+	cgn_dataplane_derive_tx(E->dp);
 	E->w->now_ms += 10;
 	cgn_nat44_burst(E->w, port, &m, 1);
 	for (unsigned i = 0; i < E->dp->n_ports; i++) {
