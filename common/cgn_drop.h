@@ -7,7 +7,7 @@
 #define CGN_DROP_H
 
 #define CGN_DROP_REASONS(X)                                                                     \
-	X(NOT_IPV4, "neither IPv4 nor ARP (IPv6 is not handled on the data plane yet)")          \
+	X(NOT_IP, "neither IPv4, IPv6 nor ARP (LLDP, VLAN-tagged frames, ...)")                 \
 	X(ARP_NOT_OURS, "ARP that is not a request for one of the CGN's addresses")             \
 	X(LOCAL, "to the CGN's own address, for no service it answers on the data plane")      \
 	X(PUNT_FULL, "PCP for the control thread while its punt ring was full")               \
@@ -15,6 +15,13 @@
 	X(TRUNCATED, "shorter than its Ethernet, IPv4 or transport header says")               \
 	X(BAD_IP_HEADER, "IPv4 version, header length or total length invalid")                  \
 	X(BAD_CHECKSUM, "IPv4 header checksum wrong")                                            \
+	X(BAD_IP6_HEADER, "IPv6 version invalid")                                                \
+	X(IP6_EXT_TRUNCATED, "an IPv6 extension header runs past the end of the packet")         \
+	X(IP6_EXT_CHAIN, "more IPv6 extension headers than classify walks (CGN_IP6_MAX_EXT)")    \
+	X(IP6_EXT_ORDER, "a Hop-by-Hop Options header that does not follow the IPv6 header (RFC 8200 §4.1)") \
+	X(IP6_EXT_UNSUPPORTED, "an IPv6 extension header the CGN does not walk: ESP, AH, Mobility, HIP, Shim6, experimental (RFC 7045)") \
+	X(IP6_MULTICAST, "IPv6 multicast to a group the CGN's port is not in (MLD reports, other hosts' solicited-node groups)") \
+	X(NO_NAT64, "IPv6 to an address that is not the CGN's: there is no NAT64 to translate it (ICMPv6 unreachable, no route, sent)") \
 	X(FRAGMENT, "a fragment whose first fragment was dropped or did not come in time, or an ICMP error in fragments") \
 	X(FRAGMENTS_FULL, "a held fragment pushed out by a newer one (the hold of its side was full)") \
 	X(UNSUPPORTED_PROTO, "neither TCP, UDP nor ICMP: counted, not translated")          \

@@ -6,6 +6,7 @@
  * port release; report a quiescent state; sleep idle_sleep_us if there was nothing to do.
  */
 #include "cgn_dataplane.h"
+#include "cgn_log.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -22,8 +23,8 @@
 
 /* The pool as the workers test it (ARP for pool addresses, hairpinning), and the default
  * source of the ICMP errors they send. */
-static void
-set_pool(struct cgn_dataplane *dp, const struct cgn_config *cfg)
+void
+cgn_dataplane_set_pool(struct cgn_dataplane *dp, const struct cgn_config *cfg)
 {
 	for (unsigned k = 0; k < cfg->nat.n_pool; k++) {
 		unsigned len = cfg->nat.pool[k].len - 96u;
@@ -57,7 +58,7 @@ cgn_dataplane_create(const struct cgn_config *cfg, struct cgn_pb *pb)
 {
 	unsigned n_workers = rte_lcore_count() - 1;
 	if (n_workers == 0) {
-		fprintf(stderr, "cgnatd: EAL gave no worker lcore; give at least two lcores (-l 0-1)\n");
+		CGN_LOG(ERR, "EAL gave no worker lcore; give at least two lcores (-l 0-1)");
 		rte_errno = EINVAL;
 		return NULL;
 	}
@@ -69,14 +70,14 @@ cgn_dataplane_create(const struct cgn_config *cfg, struct cgn_pb *pb)
 	dp->idle_sleep_us = cfg->dataplane.idle_sleep_us;
 	dp->cfg = cfg;
 	dp->pb = pb;
-	set_pool(dp, cfg);
+	cgn_dataplane_set_pool(dp, cfg);
 
 	/* Readers: every worker, the telemetry threads and the control thread. */
 	/* The hash's seed follows dataplane.seed where tests fix it (a repeatable walk order). */
 	dp->table = cgn_table_create("cgn", cfg->dataplane.table_size, n_workers + 2,
 				     (uint32_t)(cfg->dataplane.seed ^ cfg->dataplane.seed >> 32), (int)rte_socket_id());
 	if (dp->table == NULL) {
-		fprintf(stderr, "cgnatd: cannot create the shared table of %u mappings: %s\n", cfg->dataplane.table_size,
+		CGN_LOG(ERR, "cannot create the shared table of %u mappings: %s", cfg->dataplane.table_size,
 			rte_strerror(rte_errno));
 		goto fail;
 	}
@@ -92,7 +93,7 @@ cgn_dataplane_create(const struct cgn_config *cfg, struct cgn_pb *pb)
 					       (int)rte_lcore_to_socket_id(lcore), RING_F_SP_ENQ | RING_F_SC_DEQ);
 		w->held = rte_zmalloc("cgn_held", sizeof(*w->held) * CGN_HOLD_RING, RTE_CACHE_LINE_SIZE);
 		if (w->ring == NULL || w->held == NULL || cgn_frags_init(&w->frags) != 0) {
-			fprintf(stderr, "cgnatd: cannot create worker %u's ring or hold queue: %s\n", i,
+			CGN_LOG(ERR, "cannot create worker %u's ring or hold queue: %s", i,
 				rte_strerror(rte_errno));
 			goto fail;
 		}
@@ -168,149 +169,10 @@ cgn_dataplane_pause(struct cgn_dataplane *dp)
 	return 0;
 }
 
-/* Paused workers: waits until every message queued before now has been applied (two more
- * rounds of each worker's ring after the rings are empty). @return false after a second. */
-static bool
-drain_rings(struct cgn_dataplane *dp)
-{
-	if (!dp->launched)
-		return true;
-	uint64_t deadline = cgn_clock_ms() + 1000;
-	while (cgn_dataplane_backlog(dp) != 0)
-		if (cgn_clock_ms() > deadline)
-			return false;
-	uint32_t seen[RTE_MAX_LCORE];
-	for (unsigned i = 0; i < dp->n_workers; i++)
-		seen[i] = __atomic_load_n(&dp->workers[i].pause_rounds, __ATOMIC_ACQUIRE);
-	for (unsigned i = 0; i < dp->n_workers; i++)
-		while (__atomic_load_n(&dp->workers[i].pause_rounds, __ATOMIC_ACQUIRE) - seen[i] < 2)
-			if (cgn_clock_ms() > deadline)
-				return false;
-	return true;
-}
-
 void
 cgn_dataplane_resume(struct cgn_dataplane *dp)
 {
 	__atomic_store_n(&dp->pause, false, __ATOMIC_RELEASE);
-}
-
-/* Old subscriber index → new one (the same inside address), worked out once per subscriber
- * rather than once per session. */
-struct sub_map {
-	const struct cgn_pb *old_pb;
-	uint32_t n;     /* old subscribers */
-	int32_t *index; /* new index, -1 (none), or -2 (not worked out yet); NULL: short of memory */
-};
-
-static int32_t
-new_sub(struct cgn_dataplane *dp, struct sub_map *sm, uint32_t old_sub)
-{
-	if (old_sub >= sm->n)
-		return -1;
-	if (sm->index != NULL && sm->index[old_sub] != -2)
-		return sm->index[old_sub];
-	int32_t sub = cgn_pb_subscriber(dp->pb, &cgn_pb_sub((struct cgn_pb *)sm->old_pb, old_sub)->addr, true);
-	if (sm->index != NULL)
-		sm->index[old_sub] = sub;
-	return sub;
-}
-
-/* Takes (sub, addr, proto, port) on the new allocator if addr is still in the pool.
- * @return the new subscriber index, or -1. */
-static int32_t
-move_port(struct cgn_dataplane *dp, struct sub_map *sm, uint32_t old_sub, uint32_t addr, uint8_t proto,
-	  uint16_t port)
-{
-	int32_t sub = new_sub(dp, sm, old_sub);
-	if (sub < 0 || !cgn_dataplane_in_pool(dp, addr) || cgn_pb_take(dp->pb, (uint32_t)sub, addr, proto, port) != 0)
-		return -1;
-	return sub;
-}
-
-void
-cgn_dataplane_repool(struct cgn_dataplane *dp, const struct cgn_pb *old_pb, const struct cgn_config *cfg,
-		     struct cgn_repool_stats *st)
-{
-	*st = (struct cgn_repool_stats){ 0 };
-	set_pool(dp, cfg);
-	if (dp->n_ports == 0)
-		return;
-
-	if (!drain_rings(dp))
-		fprintf(stderr, "cgnatd: pool change: the workers' rings did not drain in a second\n");
-	struct sub_map sm = { old_pb, atomic_load(&old_pb->n_subs), NULL };
-	sm.index = malloc(sizeof(*sm.index) * (sm.n ? sm.n : 1));
-	for (uint32_t i = 0; sm.index != NULL && i < sm.n; i++)
-		sm.index[i] = -2;
-
-	/* Implicit sessions, a batch at a time as an RCU reader. Nothing changes the table
-	 * during the walk (the workers wait, their rings are empty); the sessions that lose
-	 * their address are deleted after it, so that the walk's cursor sees a still table. */
-	unsigned reader = CGN_READER_CONTROL(dp);
-	uint32_t cursor = 0, n_gone = 0, cap_gone = 0;
-	struct cgn_key *gone = NULL;
-	for (bool more = true; more;) {
-		cgn_table_reader_online(dp->table, reader);
-		for (unsigned n = 0; n < 1024; n++) {
-			struct cgn_mapping *m = cgn_table_next(dp->table, &cursor);
-			if (m == NULL) {
-				more = false;
-				break;
-			}
-			if (!cgn_mapping_workers_own(m->flags))
-				continue; /* the PCP server moves its own */
-			int32_t sub = move_port(dp, &sm, m->subscriber, m->ext_addr, m->proto, m->ext_port);
-			if (sub >= 0) {
-				m->subscriber = (uint32_t)sub; /* no worker reads it now */
-				st->kept++;
-				continue;
-			}
-			if (n_gone == cap_gone) {
-				cap_gone = cap_gone ? cap_gone * 2 : 1024;
-				struct cgn_key *g = realloc(gone, sizeof(*gone) * cap_gone);
-				if (g == NULL) { /* short of memory: these stay, on ports nobody else gets */
-					cap_gone = n_gone;
-					continue;
-				}
-				gone = g;
-			}
-			gone[n_gone++] = cgn_mapping_in_key(m);
-		}
-		cgn_table_reader_offline(dp->table, reader);
-	}
-	for (uint32_t i = 0; i < n_gone; i += 1024) {
-		cgn_table_reader_online(dp->table, reader);
-		for (uint32_t j = i; j < n_gone && j < i + 1024; j++) {
-			struct cgn_mapping *m = cgn_table_lookup(dp->table, &gone[j]);
-			if (m == NULL)
-				continue;
-			struct cgn_ring_msg msg = { .op = CGN_MSG_DEL };
-			msg.m = *m;
-			if (cgn_table_apply(dp->table, &msg) == 0)
-				st->removed++;
-		}
-		cgn_table_reader_offline(dp->table, reader);
-	}
-	free(gone);
-
-	/* The ports the workers hold back (RFC 6888 REQ-8) stay held on the new allocator. */
-	for (unsigned i = 0; i < dp->n_workers; i++) {
-		struct cgn_worker *w = &dp->workers[i];
-		for (uint32_t j = w->held_head; j != w->held_tail; j++) {
-			struct cgn_held_port *h = &w->held[j & (CGN_HOLD_RING - 1)];
-			if (h->sub == CGN_HELD_NONE)
-				continue;
-			const struct cgn_pb_sub *os = cgn_pb_sub((struct cgn_pb *)old_pb, h->sub);
-			int32_t sub = move_port(dp, &sm, h->sub, old_pb->addrs[os->ext_index], h->proto, h->port);
-			if (sub >= 0)
-				st->holds_kept++;
-			else
-				st->holds_dropped++;
-			h->sub = sub >= 0 ? (uint32_t)sub : CGN_HELD_NONE;
-		}
-	}
-	free(sm.index);
 }
 
 void
@@ -443,7 +305,7 @@ cgn_worker_main(void *arg)
 					continue;
 				uint16_t n = rte_eth_rx_burst(port->port_id, (uint16_t)w->index, pkts, CGN_RX_BURST);
 				if (n) {
-					cgn_nat44_burst(w, port->port_id, pkts, n);
+					cgn_pipeline_burst(w, port->port_id, pkts, n);
 					work += n;
 				}
 			}

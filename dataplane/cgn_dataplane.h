@@ -28,7 +28,7 @@
 #include "cgn_portblock.h"
 #include "cgn_table.h"
 #include "fragment.h"
-#include "nat44.h"
+#include "pipeline.h"
 #include "route.h"
 
 #define CGN_RING_BURST 32 /* control messages a worker applies per loop */
@@ -91,6 +91,9 @@ struct cgn_port {
 	struct rte_ether_addr peer_mac; /* frames no route matches leave for it */
 	bool have_peer_mac;
 	uint32_t address;               /* the CGN's own IPv4 address on this link; 0 none */
+	struct cgn_addr address6;       /* ... its global IPv6 address (have_address6) */
+	struct cgn_addr link_local;     /* ... its link-local IPv6 address, from its MAC (RFC 4291 §2.5.1) */
+	bool have_address6;
 	bool pcp_management;            /* outside port whose PCP is punted too (third-party senders) */
 	uint16_t queues;                /* RX/TX queue pairs: one per worker */
 	uint16_t mtu;                   /* largest IPv4 packet it sends; bigger ones are fragmented (mtu.c) */
@@ -194,6 +197,13 @@ struct cgn_repool_stats {
  */
 void cgn_dataplane_repool(struct cgn_dataplane *dp, const struct cgn_pb *old_pb, const struct cgn_config *cfg,
 			  struct cgn_repool_stats *st);
+
+/**
+ * The pool as the workers test it (ARP for pool addresses, hairpinning) and the default
+ * source of the ICMP errors they send, from cfg. Main lcore at start; control thread in a
+ * pool change (repool.c), the workers paused.
+ */
+void cgn_dataplane_set_pool(struct cgn_dataplane *dp, const struct cgn_config *cfg);
 
 /** Asks the workers to stop and waits for them. Main lcore. */
 void cgn_dataplane_stop(struct cgn_dataplane *dp);

@@ -4,6 +4,7 @@
  * stopped and closed at the end (which flushes net_pcap's output files). Main lcore only.
  */
 #include "cgn_ports.h"
+#include "cgn_log.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -26,15 +27,15 @@ port_setup(struct cgn_dataplane *dp, struct cgn_port *p, const struct cgn_port_c
 	int rc;
 
 	if (rte_eth_dev_get_port_by_name(pc->name, &p->port_id) != 0) {
-		fprintf(stderr, "cgnatd: port %s: no such DPDK device (give it to EAL: --vdev or -a)\n", pc->name);
+		CGN_LOG(ERR, "port %s: no such DPDK device (give it to EAL: --vdev or -a)", pc->name);
 		return -ENODEV;
 	}
 	if ((rc = rte_eth_dev_info_get(p->port_id, &info)) != 0)
 		return rc;
 	uint16_t q = (uint16_t)dp->n_workers;
 	if (info.max_rx_queues < q || info.max_tx_queues < q) {
-		fprintf(stderr, "cgnatd: port %s has %u RX and %u TX queues; %u workers need one each: "
-				"give EAL fewer lcores\n", pc->name, info.max_rx_queues, info.max_tx_queues, q);
+		CGN_LOG(ERR, "port %s has %u RX and %u TX queues; %u workers need one each: "
+				"give EAL fewer lcores", pc->name, info.max_rx_queues, info.max_tx_queues, q);
 		return -EINVAL;
 	}
 	if (q > 1 && info.flow_type_rss_offloads) {
@@ -44,11 +45,11 @@ port_setup(struct cgn_dataplane *dp, struct cgn_port *p, const struct cgn_port_c
 		/* Fragment state is per worker (fragment.h): every fragment of a datagram must
 		 * reach one queue, which NICs do by hashing fragments by addresses alone. */
 		if (!(conf.rx_adv_conf.rss_conf.rss_hf & RTE_ETH_RSS_FRAG_IPV4))
-			fprintf(stderr, "cgnatd: port %s: RSS cannot hash IPv4 fragments by address: "
-					"fragmented datagrams may be split over workers and dropped\n", pc->name);
+			CGN_LOG(WARNING, "port %s: RSS cannot hash IPv4 fragments by address: "
+					"fragmented datagrams may be split over workers and dropped", pc->name);
 	} else if (q > 1) {
-		fprintf(stderr, "cgnatd: port %s has no RSS: each worker gets what its queue gets; "
-				"fragmented datagrams may be split over workers\n", pc->name);
+		CGN_LOG(WARNING, "port %s has no RSS: each worker gets what its queue gets; "
+				"fragmented datagrams may be split over workers", pc->name);
 	}
 	/* A NIC that verifies IPv4 header checksums saves classify the work (mbuf ol_flags). */
 	if (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM)
@@ -58,7 +59,7 @@ port_setup(struct cgn_dataplane *dp, struct cgn_port *p, const struct cgn_port_c
 	if (p->tx_chained)
 		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
 	if ((rc = rte_eth_dev_configure(p->port_id, q, q, &conf)) != 0) {
-		fprintf(stderr, "cgnatd: port %s: configure: %s\n", pc->name, rte_strerror(-rc));
+		CGN_LOG(ERR, "port %s: configure: %s", pc->name, rte_strerror(-rc));
 		return rc;
 	}
 	uint16_t rxd = RX_DESC, txd = TX_DESC;
@@ -69,13 +70,13 @@ port_setup(struct cgn_dataplane *dp, struct cgn_port *p, const struct cgn_port_c
 						 NULL, dp->mbufs)) != 0 ||
 		    (rc = rte_eth_tx_queue_setup(p->port_id, i, txd, socket < 0 ? SOCKET_ID_ANY : (unsigned)socket,
 						 NULL)) != 0) {
-			fprintf(stderr, "cgnatd: port %s: queue %u: %s\n", pc->name, i, rte_strerror(-rc));
+			CGN_LOG(ERR, "port %s: queue %u: %s", pc->name, i, rte_strerror(-rc));
 			return rc;
 		}
 	}
 	/* A configured mtu is ours to keep even where the device has no MTU to set (net_pcap). */
 	if (pc->mtu != 0 && (rc = rte_eth_dev_set_mtu(p->port_id, pc->mtu)) != 0 && rc != -ENOTSUP) {
-		fprintf(stderr, "cgnatd: port %s: mtu %u: %s (the device takes %u to %u)\n", pc->name, pc->mtu,
+		CGN_LOG(ERR, "port %s: mtu %u: %s (the device takes %u to %u)", pc->name, pc->mtu,
 			rte_strerror(-rc), info.min_mtu, info.max_mtu);
 		return rc;
 	}
@@ -92,7 +93,7 @@ port_setup(struct cgn_dataplane *dp, struct cgn_port *p, const struct cgn_port_c
 	memcpy(p->peer_mac.addr_bytes, pc->peer_mac, 6);
 	rte_eth_promiscuous_enable(p->port_id); /* pool addresses are many; MAC filtering is not ours */
 	if ((rc = rte_eth_dev_start(p->port_id)) != 0) {
-		fprintf(stderr, "cgnatd: port %s: start: %s\n", pc->name, rte_strerror(-rc));
+		CGN_LOG(ERR, "port %s: start: %s", pc->name, rte_strerror(-rc));
 		return rc;
 	}
 	return 0;
@@ -115,7 +116,7 @@ cgn_ports_init(struct cgn_dataplane *dp, const struct cgn_config *cfg)
 	uint16_t room = cfg->dataplane.mbuf_size ? (uint16_t)cfg->dataplane.mbuf_size : RTE_MBUF_DEFAULT_BUF_SIZE;
 	dp->mbufs = rte_pktmbuf_pool_create("cgn_mbufs", n, MBUF_CACHE, 0, room, (int)rte_socket_id());
 	if (dp->mbufs == NULL) {
-		fprintf(stderr, "cgnatd: cannot create %u mbufs: %s (dataplane.mbufs, eal.memory_mb)\n", n,
+		CGN_LOG(ERR, "cannot create %u mbufs: %s (dataplane.mbufs, eal.memory_mb)", n,
 			rte_strerror(rte_errno));
 		return -ENOMEM;
 	}
@@ -124,7 +125,7 @@ cgn_ports_init(struct cgn_dataplane *dp, const struct cgn_config *cfg)
 	dp->frag_mbufs = rte_pktmbuf_pool_create("cgn_frag_mbufs", FRAG_MBUFS, MBUF_CACHE, 0,
 						 RTE_PKTMBUF_HEADROOM + FRAG_HEADER_ROOM, (int)rte_socket_id());
 	if (dp->frag_mbufs == NULL) {
-		fprintf(stderr, "cgnatd: cannot create %u fragment buffers: %s\n", FRAG_MBUFS, rte_strerror(rte_errno));
+		CGN_LOG(ERR, "cannot create %u fragment buffers: %s", FRAG_MBUFS, rte_strerror(rte_errno));
 		return -ENOMEM;
 	}
 	for (unsigned i = 0; i < cfg->n_ports; i++) {

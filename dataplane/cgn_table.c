@@ -3,6 +3,7 @@
  * reclamation of removed entries.
  */
 #include "cgn_table.h"
+#include "cgn_log.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -176,7 +177,7 @@ cgn_table_free(struct cgn_table *t)
 	/* Readers are gone: entries still in the table or the queue go with the pool. The queue
 	 * is deleted only once it is empty, which it is unless a reader is still registered. */
 	if (t->retired && rte_rcu_qsbr_dq_delete(t->retired) != 0)
-		fprintf(stderr, "cgn_table: a reader is still registered: its defer queue is left\n");
+		CGN_LOG(WARNING, "shared table: a reader is still registered: its defer queue is left");
 	rte_free(t->buckets[0]);
 	rte_free(t->buckets[1]);
 	rte_mempool_free(t->entries);

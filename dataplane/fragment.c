@@ -71,7 +71,7 @@ const struct cgn_frag_entry *
 cgn_frag_record(struct cgn_worker *w, const struct cgn_pkt *p)
 {
 	struct cgn_frag_entry *e = slot_for(&w->frags, &p->fkey, w->now_ms);
-	*e = (struct cgn_frag_entry){ .k = p->fkey, .new_src = p->ip->src_addr, .new_dst = p->ip->dst_addr,
+	*e = (struct cgn_frag_entry){ .k = p->fkey, .new_src = p->ip4->src_addr, .new_dst = p->ip4->dst_addr,
 				      .out_port = p->out_port, .to = p->to, .until_ms = w->now_ms + CGN_FRAG_LIFE_MS };
 	return e;
 }
@@ -117,8 +117,8 @@ static bool
 worth_holding(const struct cgn_worker *w, const struct cgn_pkt *p)
 {
 	if (p->side == CGN_SIDE_OUTSIDE)
-		return cgn_dataplane_in_pool(w->dp, p->ip->dst_addr);
-	struct cgn_addr src = cgn_addr_from_v4(p->ip->src_addr);
+		return cgn_dataplane_in_pool(w->dp, p->ip4->dst_addr);
+	struct cgn_addr src = cgn_addr_from_v4(p->ip4->src_addr);
 	return cgn_dataplane_inside(w->dp, &src);
 }
 
@@ -149,7 +149,7 @@ translate_later(struct cgn_worker *w, struct cgn_pkt *p, const struct cgn_frag_e
 		return cgn_drop(w, p, CGN_DROP_FRAGMENT);
 	if (cgn_ttl_expires(p)) /* RFC 1812 §4.3.2.7: no ICMP error about a non-initial fragment */
 		return cgn_drop(w, p, CGN_DROP_TTL_EXPIRED);
-	cgn_translate_fragment(p, e->new_src, e->new_dst);
+	cgn_translate44_fragment(p, e->new_src, e->new_dst);
 	p->out_port = e->out_port;
 	p->to = e->to;
 	w->pkt.fragments_translated++;

@@ -20,7 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "nat44.h"
+#include "pipeline.h"
 
 #define CGN_FRAG_SLOTS 65536  /* datagrams remembered a worker (a power of two; 32 octets each) */
 #define CGN_FRAG_HELD 64      /* later fragments held a worker, waiting for their first */

@@ -90,10 +90,10 @@ cgn_local_ipv4(struct cgn_worker *w, struct cgn_pkt *p)
 
 	/* An echo reply: addresses swapped (the IP checksum does not change: the sum is the
 	 * same), a fresh TTL, type 8 becomes 0 in the ICMP checksum (RFC 1624). */
-	uint32_t a = p->ip->src_addr;
-	p->ip->src_addr = p->ip->dst_addr;
-	p->ip->dst_addr = a;
-	uint8_t *ip = (uint8_t *)p->ip;
+	uint32_t a = p->ip4->src_addr;
+	p->ip4->src_addr = p->ip4->dst_addr;
+	p->ip4->dst_addr = a;
+	uint8_t *ip = (uint8_t *)p->ip4;
 	uint16_t old, new_;
 	memcpy(&old, ip + 8, 2);
 	uint8_t word[2] = { 64, ip[9] };

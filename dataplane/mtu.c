@@ -26,19 +26,27 @@
  * a 60-octet header: 512 octets of payload each, 18 fragments. */
 #define MAX_FRAGMENTS 18
 
+enum cgn_verdict
+cgn_fits4_step(struct cgn_worker *w, struct cgn_pkt *p, uint16_t mtu)
+{
+	if (likely(!cgn_too_big_for(p, mtu)))
+		return CGN_CONTINUE;
+	return cgn_icmp_too_big(w, p, mtu);
+}
+
 bool
 cgn_send_fragments(struct cgn_worker *w, struct cgn_pkt *p, const struct cgn_port *port)
 {
 	struct cgn_dataplane *dp = w->dp;
 	struct rte_mbuf *m = p->m, *frags[MAX_FRAGMENTS];
-	if (p->ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG)) {
+	if (p->ip4->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG)) {
 		/* It fit the smallest port of its side before translation (nat44.c): only an ICMP
 		 * error (never answered with another) or a frame of the CGN's own gets here. */
 		cgn_drop(w, p, CGN_DROP_TOO_BIG);
 		return false;
 	}
 	struct rte_ether_hdr eth = *rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
-	uint16_t ihl = (uint16_t)((p->ip->version_ihl & 0x0f) * 4);
+	uint16_t ihl = (uint16_t)((p->ip4->version_ihl & 0x0f) * 4);
 	/* Every fragment but the last carries a multiple of 8 octets (RFC 791). */
 	uint16_t mtu = (uint16_t)(ihl + ((port->mtu - ihl) & ~7u));
 	rte_pktmbuf_adj(m, sizeof(struct rte_ether_hdr));

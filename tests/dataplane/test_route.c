@@ -2,7 +2,7 @@
  * Routes and neighbours on real mbufs (dataplane/route.h, neighbour.c, local.c): the route
  * tables pick the port and the neighbour, a gateway and a directly connected destination
  * are asked for by ARP, answers are learned, silence is forgotten. The test thread is the
- * worker (cgn_nat44_burst) and the control thread (cgn_neighbours_tick) in turn; the ARP
+ * worker (cgn_pipeline_burst) and the control thread (cgn_neighbours_tick) in turn; the ARP
  * requests the control thread sends are read off the ring to worker 0.
  * The routes (tests/lib/dp_env.c): 100.64.8.0/24 via 100.64.0.8, 100.64.9.0/24 directly
  * connected, 100.64.0.7 a static neighbour; arp timers 1000/100 ms, 2 probes.

@@ -60,7 +60,7 @@ sent_with_flags(uint16_t len, uint64_t ol_flags)
 	cr_assert_not_null(m);
 	m->ol_flags = ol_flags;
 	uint64_t tx = E->w->pkt.tx;
-	cgn_nat44_burst(E->w, E->inside_port, &m, 1);
+	cgn_pipeline_burst(E->w, E->inside_port, &m, 1);
 	for (unsigned i = 0; i < E->dp->n_ports; i++)
 		rte_eth_tx_buffer_flush(E->dp->ports[i].port_id, 0, E->w->tx[E->dp->ports[i].port_id]);
 	return E->w->pkt.tx == tx + 1;
@@ -82,11 +82,11 @@ Test(classify, the_nics_checksum_verdict_is_trusted)
 Test(classify, every_drop_reason_is_counted)
 {
 	uint16_t op, ol;
-	static const uint8_t ipv6[54] = { [12] = 0x86, [13] = 0xdd, [14] = 0x60 };
-	memcpy(frame, ipv6, sizeof(ipv6));
-	uint64_t before = drops(CGN_DROP_NOT_IPV4);
-	cr_assert_null(run(E->inside_port, sizeof(ipv6), &op, &ol));
-	cr_assert_eq(drops(CGN_DROP_NOT_IPV4), before + 1);
+	static const uint8_t lldp[60] = { [12] = 0x88, [13] = 0xcc };
+	memcpy(frame, lldp, sizeof(lldp));
+	uint64_t before = drops(CGN_DROP_NOT_IP);
+	cr_assert_null(run(E->inside_port, sizeof(lldp), &op, &ol));
+	cr_assert_eq(drops(CGN_DROP_NOT_IP), before + 1);
 
 	static const uint8_t arp[42] = { [12] = 0x08, [13] = 0x06 }; /* hardware type 0 */
 	memcpy(frame, arp, sizeof(arp));
@@ -535,7 +535,7 @@ run_collect(uint16_t len, uint8_t out[][2048], uint16_t *lens, unsigned max)
 	cr_assert_not_null(m);
 	for (unsigned i = 0; i < E->dp->n_ports; i++)
 		rte_eth_tx_buffer_flush(E->dp->ports[i].port_id, 0, E->w->tx[E->dp->ports[i].port_id]);
-	cgn_nat44_burst(E->w, E->inside_port, &m, 1);
+	cgn_pipeline_burst(E->w, E->inside_port, &m, 1);
 	struct rte_eth_dev_tx_buffer *b = E->w->tx[E->outside_port];
 	unsigned n = 0;
 	for (; n < b->length && n < max; n++) {

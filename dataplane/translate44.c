@@ -1,5 +1,5 @@
 /*
- * Step "translate": rewrites addresses, ports and echo identifiers in place, each through a
+ * Step "translate" of NAT44 (the family steps of pipeline.h): rewrites addresses, ports and echo identifiers in place, each through a
  * patch helper that fixes every checksum covering the field in the same call (RFC 1624; pf's
  * pf_patch_16/pf_cksum_fixup):
  *   an IPv4 address: the IP header checksum and the TCP/UDP pseudo-header checksum;
@@ -17,7 +17,7 @@
 #include <rte_udp.h>
 
 #include "cgn_cksum.h"
-#include "nat44.h"
+#include "pipeline.h"
 
 /* A checksum a field change must be folded into; NULL p: none. Fields and checksums are
  * reached through void pointers and memcpy: after a 14-octet Ethernet header, IPv4 fields are
@@ -133,7 +133,7 @@ ttl_word_less_one(const uint8_t *ip)
 static void
 rewrite(struct cgn_pkt *p, bool src, uint32_t addr, uint16_t port, bool ttl)
 {
-	uint8_t *ip = (uint8_t *)p->ip;
+	uint8_t *ip = (uint8_t *)p->ip4;
 	void *addr_field = ip + (src ? IP_SRC : IP_DST);
 	void *port_f = port_field(p->proto, p->l4, src);
 	uint16_t ttl_old = ld16(ip + 8), ttl_new = ttl ? ttl_word_less_one(ip) : ttl_old;
@@ -151,10 +151,10 @@ rewrite(struct cgn_pkt *p, bool src, uint32_t addr, uint16_t port, bool ttl)
 }
 
 void
-cgn_translate_fragment(struct cgn_pkt *p, uint32_t src, uint32_t dst)
+cgn_translate44_fragment(struct cgn_pkt *p, uint32_t src, uint32_t dst)
 {
 	/* No transport header here: the first fragment's carried the whole datagram's change. */
-	uint8_t *ip = (uint8_t *)p->ip;
+	uint8_t *ip = (uint8_t *)p->ip4;
 	uint16_t ttl_old = ld16(ip + 8), ttl_new = ttl_word_less_one(ip);
 	uint32_t d = cgn_cksum_delta32(ld32(ip + IP_SRC), src) + cgn_cksum_delta32(ld32(ip + IP_DST), dst) +
 		     cgn_cksum_delta16(ttl_old, ttl_new);
@@ -171,7 +171,7 @@ cgn_translate_fragment(struct cgn_pkt *p, uint32_t src, uint32_t dst)
 static void
 rewrite_error(struct cgn_pkt *p, bool outer_src, bool quoted_src, uint32_t addr, uint16_t port)
 {
-	uint8_t *ip = (uint8_t *)p->ip, *eip = (uint8_t *)p->emb_ip;
+	uint8_t *ip = (uint8_t *)p->ip4, *eip = (uint8_t *)p->emb_ip4;
 	struct cks ipc = { ip + IP_CKSUM, false };
 	struct cks icmp = { p->l4 + 2, false };
 	uint16_t emb_avail = (uint16_t)(p->l4_len - 8 - (uint16_t)(p->emb_l4 - eip));
@@ -196,13 +196,14 @@ rewrite_error(struct cgn_pkt *p, bool outer_src, bool quoted_src, uint32_t addr,
 static void
 ttl_decrement(struct cgn_pkt *p)
 {
-	uint8_t *ip = (uint8_t *)p->ip;
+	uint8_t *ip = (uint8_t *)p->ip4;
 	patch16(ip + 8, ttl_word_less_one(ip), (struct cks){ ip + IP_CKSUM, false }, NONE);
 }
 
-void
-cgn_translate_out(struct cgn_pkt *p)
+enum cgn_verdict
+cgn_translate44_out(struct cgn_worker *w, struct cgn_pkt *p)
 {
+	(void)w;
 	const struct cgn_mapping *m = p->map;
 	if (p->icmp_error) { /* from the inside, about a packet that came in: its destination was us */
 		ttl_decrement(p);
@@ -210,11 +211,13 @@ cgn_translate_out(struct cgn_pkt *p)
 	} else {
 		rewrite(p, true, m->ext_addr, m->ext_port, true);
 	}
+	return CGN_CONTINUE;
 }
 
-void
-cgn_translate_in(struct cgn_pkt *p)
+enum cgn_verdict
+cgn_translate44_in(struct cgn_worker *w, struct cgn_pkt *p)
 {
+	(void)w;
 	const struct cgn_mapping *m = p->map;
 	uint32_t internal = cgn_addr_v4(&m->int_addr);
 	if (p->icmp_error) { /* from the outside, about a packet we sent: its source was us */
@@ -223,10 +226,11 @@ cgn_translate_in(struct cgn_pkt *p)
 	} else {
 		rewrite(p, false, internal, m->int_port, true);
 	}
+	return CGN_CONTINUE;
 }
 
 void
-cgn_translate_hairpin(struct cgn_pkt *p, const struct cgn_mapping *m)
+cgn_translate44_hairpin(struct cgn_pkt *p, const struct cgn_mapping *m)
 {
 	rewrite(p, false, cgn_addr_v4(&m->int_addr), m->int_port, false);
 }

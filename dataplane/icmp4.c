@@ -46,7 +46,7 @@ icmp_error(struct cgn_worker *w, struct cgn_pkt *p, uint8_t type, uint8_t code, 
 		return cgn_drop(w, p, why);
 
 	/* Quote the offending IP header and the first 8 octets of its payload. */
-	uint16_t ihl = (uint16_t)((p->ip->version_ihl & 0x0f) * 4);
+	uint16_t ihl = (uint16_t)((p->ip4->version_ihl & 0x0f) * 4);
 	uint16_t quote = (uint16_t)(ihl + (p->l4_len < 8 ? p->l4_len : 8));
 	uint16_t len = (uint16_t)(sizeof(struct rte_ether_hdr) + 20 + 8 + quote);
 	uint8_t *f = (uint8_t *)rte_pktmbuf_append(r, len);
@@ -68,8 +68,8 @@ icmp_error(struct cgn_worker *w, struct cgn_pkt *p, uint8_t type, uint8_t code, 
 	ip->next_proto_id = IPPROTO_ICMP;
 	/* From the NAT's own address towards the inside; towards the outside, from the
 	 * external address the packet was sent to. */
-	ip->src_addr = p->side == CGN_SIDE_INSIDE ? dp->icmp_source : p->ip->dst_addr;
-	ip->dst_addr = p->ip->src_addr;
+	ip->src_addr = p->side == CGN_SIDE_INSIDE ? dp->icmp_source : p->ip4->dst_addr;
+	ip->dst_addr = p->ip4->src_addr;
 	ip->hdr_checksum = cgn_cksum(ip, 20);
 
 	uint8_t *icmp = (uint8_t *)(ip + 1);
@@ -77,7 +77,7 @@ icmp_error(struct cgn_worker *w, struct cgn_pkt *p, uint8_t type, uint8_t code, 
 	icmp[0] = type;
 	icmp[1] = code;
 	memcpy(icmp + 4, &rest, 4);
-	memcpy(icmp + 8, p->ip, quote);
+	memcpy(icmp + 8, p->ip4, quote);
 	uint16_t c = cgn_cksum(icmp, (size_t)8 + quote);
 	memcpy(icmp + 2, &c, 2);
 
@@ -103,4 +103,12 @@ cgn_icmp_too_big(struct cgn_worker *w, struct cgn_pkt *p, uint16_t mtu)
 {
 	/* RFC 1191 §4: "unused = 0 | Next-Hop MTU". */
 	return icmp_error(w, p, 3, 4, rte_cpu_to_be_32(mtu), CGN_DROP_TOO_BIG);
+}
+
+enum cgn_verdict
+cgn_ttl4_step(struct cgn_worker *w, struct cgn_pkt *p)
+{
+	if (likely(!cgn_ttl_expires(p)))
+		return CGN_CONTINUE;
+	return cgn_icmp_reply(w, p, 11, 0, CGN_DROP_TTL_EXPIRED);
 }

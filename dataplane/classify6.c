@@ -1,0 +1,123 @@
+/*
+ * Step "classify", IPv6 (after classify.c's Ethernet), RFC 8200: checks the fixed header,
+ * walks the extension headers the CGN knows with explicit bounds and at most
+ * CGN_IP6_MAX_EXT of them, and finds the upper-layer header (p->proto, p->l4):
+ *
+ *   walked:   Hop-by-Hop Options (only right after the IPv6 header, RFC 8200 §4.1), Routing,
+ *             Destination Options ((Hdr Ext Len + 1) * 8 octets), Fragment (8 octets, §4.5:
+ *             a later fragment ends the walk, its rest is payload)
+ *   refused:  other extension headers (ESP, AH, Mobility, HIP, Shim6, experimental: RFC 7045
+ *             lets a node that does not process them drop), more than CGN_IP6_MAX_EXT headers,
+ *             a header that runs past the packet: each with its own reason.
+ *
+ * A packet for the CGN itself (the in-port's link-local or global address, ff02::1, ff02::2,
+ * their solicited-node groups) goes to local6.c; other multicast is not ours (IP6_MULTICAST).
+ * Anything else would need NAT64, which this data plane does not have yet: answered as a
+ * router without a route answers (RFC 4443 §3.1 code 0, rate-limited) and counted (NO_NAT64).
+ * Worker context.
+ */
+#include <netinet/in.h>
+#include <string.h>
+
+#include "cgn_dataplane.h"
+
+/* An extension header classify walks (RFC 8200 §4). */
+static inline bool
+walked(uint8_t nh)
+{
+	return nh == IPPROTO_HOPOPTS || nh == IPPROTO_ROUTING || nh == IPPROTO_FRAGMENT || nh == IPPROTO_DSTOPTS;
+}
+
+/* An extension header of the IANA registry (RFC 7045 §2) it does not walk. */
+static inline bool
+other_extension(uint8_t nh)
+{
+	return nh == IPPROTO_ESP || nh == IPPROTO_AH || nh == 135 /* Mobility */ || nh == 139 /* HIP */ ||
+	       nh == 140 /* Shim6 */ || nh == 253 || nh == 254 /* experiments, RFC 3692 */;
+}
+
+/* Is dst one of the in-port's own (unicast) addresses? */
+static inline bool
+own_unicast(const struct cgn_port *port, const uint8_t *dst)
+{
+	return memcmp(dst, port->link_local.b, 16) == 0 || (port->have_address6 && memcmp(dst, port->address6.b, 16) == 0);
+}
+
+/* Is multicast dst a group the port's interface is in: all nodes, all routers (ff02::1, ::2),
+ * the solicited-node groups of its addresses (RFC 4291 §2.7.1, §2.8)? */
+static inline bool
+own_group(const struct cgn_port *port, const uint8_t *dst)
+{
+	static const uint8_t link_scope[11] = { 0xff, 0x02 };
+	if (memcmp(dst, link_scope, 11) != 0)
+		return false;
+	if (dst[11] == 0 && dst[12] == 0 && dst[13] == 0 && dst[14] == 0 && (dst[15] == 1 || dst[15] == 2))
+		return true;
+	/* ff02::1:ffXX:XXXX: the low 24 bits of one of its addresses. */
+	if (dst[11] != 0x01 || dst[12] != 0xff)
+		return false;
+	return memcmp(dst + 13, port->link_local.b + 13, 3) == 0 ||
+	       (port->have_address6 && memcmp(dst + 13, port->address6.b + 13, 3) == 0);
+}
+
+enum cgn_verdict
+cgn_classify6(struct cgn_worker *w, struct cgn_pkt *p, uint32_t len)
+{
+	struct cgn_dataplane *dp = w->dp;
+	p->af = p->naf = CGN_AF_IPV6;
+	p->steps = NULL; /* no family steps translate IPv6 yet (NAT64) */
+	p->icmp_error = false;
+	if (len < sizeof(struct rte_ipv6_hdr))
+		return cgn_drop(w, p, CGN_DROP_TRUNCATED);
+	const struct rte_ipv6_hdr *ip = p->ip6;
+	if ((rte_be_to_cpu_32(ip->vtc_flow) >> 28) != 6)
+		return cgn_drop(w, p, CGN_DROP_BAD_IP6_HEADER);
+	uint32_t end = sizeof(*ip) + rte_be_to_cpu_16(ip->payload_len);
+	if (end > len)
+		return cgn_drop(w, p, CGN_DROP_TRUNCATED);
+	if (end < len) /* Ethernet padding */
+		rte_pktmbuf_trim(p->m, (uint16_t)(len - end));
+
+	const uint8_t *l3 = p->l3;
+	uint8_t nh = ip->proto;
+	uint32_t off = sizeof(*ip);
+	for (unsigned n = 0; walked(nh); n++) {
+		if (n == CGN_IP6_MAX_EXT)
+			return cgn_drop(w, p, CGN_DROP_IP6_EXT_CHAIN);
+		if (nh == IPPROTO_HOPOPTS && n != 0) /* RFC 8200 §4.1: only right after the IPv6 header */
+			return cgn_drop(w, p, CGN_DROP_IP6_EXT_ORDER);
+		if (end - off < 8) /* every extension header is a multiple of 8 octets, at least 8 */
+			return cgn_drop(w, p, CGN_DROP_IP6_EXT_TRUNCATED);
+		const uint8_t *h = l3 + off;
+		uint32_t hl = nh == IPPROTO_FRAGMENT ? 8u : ((uint32_t)h[1] + 1) * 8;
+		if (end - off < hl)
+			return cgn_drop(w, p, CGN_DROP_IP6_EXT_TRUNCATED);
+		if (nh == IPPROTO_FRAGMENT) {
+			uint16_t fo_m = (uint16_t)(h[2] << 8 | h[3]);
+			/* RFC 6946: offset 0 and M clear is an "atomic fragment", a whole packet. */
+			if (RTE_IPV6_GET_FO(fo_m))
+				p->frag = CGN_FRAG_LATER;
+			else if (RTE_IPV6_GET_MF(fo_m))
+				p->frag = CGN_FRAG_FIRST;
+		}
+		nh = h[0];
+		off += hl;
+		if (p->frag == CGN_FRAG_LATER)
+			break; /* what follows is the middle of the upper-layer data */
+	}
+	if (p->frag != CGN_FRAG_LATER && other_extension(nh))
+		return cgn_drop(w, p, CGN_DROP_IP6_EXT_UNSUPPORTED);
+	p->proto = nh;
+	p->l4 = (uint8_t *)p->l3 + off;
+	p->l4_len = (uint16_t)(end - off);
+
+	int16_t pi = dp->port_index[p->in_port];
+	if (pi < 0) /* cannot happen: bursts come from our ports */
+		return cgn_drop(w, p, CGN_DROP_NO_NAT64);
+	const struct cgn_port *port = &dp->ports[pi];
+	if (unlikely(ip->dst_addr[0] == 0xff))
+		return own_group(port, ip->dst_addr) ? cgn_local6(w, p) : cgn_drop(w, p, CGN_DROP_IP6_MULTICAST);
+	if (own_unicast(port, ip->dst_addr))
+		return cgn_local6(w, p);
+	return cgn_no_route6(w, p);
+}

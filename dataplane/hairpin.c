@@ -1,0 +1,38 @@
+/*
+ * Step "hairpin" (RFC 4787 §6 REQ-9, RFC 5382 §5 REQ-8): an outbound packet, translated,
+ * whose destination is one of our own external endpoints goes back inside to the internal
+ * endpoint of that mapping, its source staying the external one just written ("the NAT MUST
+ * use the external source IP address and port ... as the source"), filtered as if it came
+ * from outside. Everything else leaves toward the outside.
+ * Worker context.
+ */
+#include <netinet/in.h>
+
+#include "cgn_dataplane.h"
+
+enum cgn_verdict
+cgn_hairpin(struct cgn_worker *w, struct cgn_pkt *p)
+{
+	struct cgn_dataplane *dp = w->dp;
+	p->out_port = dp->role_port[CGN_PORT_OUTSIDE];
+	p->to = CGN_PORT_OUTSIDE;
+	if (p->icmp_error || likely(!cgn_dataplane_in_pool(dp, p->remote)))
+		return CGN_TX;
+
+	const struct cgn_mapping *m = p->map;
+	struct cgn_addr dst = cgn_addr_from_v4(p->remote);
+	/* ICMP queries: the identifier is the "port" of both ends, and it is now ours. */
+	uint16_t dport = p->proto == IPPROTO_ICMP ? m->ext_port : p->remote_port;
+	struct cgn_key k = cgn_key_make(&dst, dport, p->proto, CGN_SIDE_OUTSIDE);
+	struct cgn_mapping *peer = cgn_table_lookup(dp->table, &k);
+	if (peer == NULL)
+		return cgn_drop(w, p, CGN_DROP_HAIRPIN_NO_MAPPING);
+	enum cgn_verdict v = cgn_filter_hairpin(w, p, peer, m->ext_addr, p->proto == IPPROTO_ICMP ? 0 : m->ext_port);
+	if (v != CGN_CONTINUE)
+		return v;
+	cgn_translate44_hairpin(p, peer);
+	p->out_port = p->in_port; /* when no inside route says otherwise */
+	p->to = CGN_PORT_INSIDE;
+	w->pkt.hairpinned++;
+	return CGN_TX;
+}

@@ -1,0 +1,304 @@
+/*
+ * A worker's packet path, for both address families: one context per packet (struct cgn_pkt,
+ * like pf's pf_pdesc: the family a packet arrives with, af, and the one it leaves with, naf),
+ * steps that each return one verdict, and the burst driver that runs them (pipeline.c),
+ * reading like the RFCs' algorithm (RFC 4787/5382/5508 for NAT44; RFC 6146 for NAT64 later):
+ *
+ *   classify  (classify.c)   Ethernet, then classify4.c / classify6.c: headers parsed with
+ *                            bounds (IPv6: its extension headers walked, at most
+ *                            CGN_IP6_MAX_EXT), frames for the CGN itself handed to local.c /
+ *                            local6.c, the lookup key built, the family steps chosen
+ *   lookup    (pipeline.c)   the shared table's three lookup stages over the burst (cgn_table.h)
+ *   session   (session.c)    slow path: an outbound miss creates an implicit mapping
+ *   filter    (filter.c)     the mapping's FILTERs (RFC 6887 §13.3); implicit mappings by
+ *                            nat.filtering: EIF, ADF or APDF (RFC 4787 §5 REQ-8)
+ *   tcp state (tcp_state.c)  SYN/FIN/RST: the implicit timeouts (RFC 5382 REQ-5), PEER closes
+ *   hop limit (family step)  TTL expiry answered with time exceeded (icmp4.c)
+ *   mtu       (family step)  DF set and too big for the side it goes to (mtu.c, RFC 1191 §4)
+ *   translate (family step)  NAT44: translate44.c (RFC 1624 checksums, RFC 5508 ICMP errors)
+ *   hairpin   (hairpin.c)    outbound to a pool address: back inside (RFC 4787 REQ-9)
+ *   send      (send.h)       route and neighbour (route.h), MACs, the TX buffer; in
+ *                            fragments when bigger than the port's MTU (mtu.c)
+ *
+ * What differs by family is chosen once per packet, after classify, from a small table of
+ * steps (struct cgn_family_steps, Jool's struct translation_steps): the burst loop stays one
+ * loop, and NAT64 adds a table and its files, not a branch in every step.
+ *
+ * Worker context only: nothing here takes a lock, makes a system call or allocates on the
+ * fast path; session creation and ICMP generation are the slow path.
+ */
+#ifndef CGN_PIPELINE_H
+#define CGN_PIPELINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_ether.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+
+#include "cgn_config.h"
+#include "cgn_drop.h"
+#include "cgn_mapping.h"
+#include "cgn_portblock.h"
+
+struct cgn_worker;
+struct cgn_port;
+
+/* What a step decides. */
+enum cgn_verdict {
+	CGN_CONTINUE,  /* go on to the next step */
+	CGN_TX,        /* done: send it out of ctx->out_port */
+	CGN_DROPPED,   /* done: counted by cgn_drop(), freed */
+	CGN_CONSUMED,  /* done: turned into something else (an ICMP error sent) */
+};
+
+/* An address family as the steps index it (not AF_INET's values: a table index). */
+enum cgn_af {
+	CGN_AF_IPV4,
+	CGN_AF_IPV6,
+	CGN_AF_COUNT
+};
+
+/* The datagram a fragment belongs to (RFC 791: source, destination, protocol and
+ * identification), as it arrived, and the side it arrived on. */
+struct cgn_frag_key {
+	uint32_t src, dst; /* network order */
+	uint16_t id;
+	uint8_t proto;
+	uint8_t side;
+};
+
+enum cgn_frag_kind {
+	CGN_FRAG_NONE,  /* a whole datagram */
+	CGN_FRAG_FIRST, /* offset 0, more to come: has the transport header (fragment.h) */
+	CGN_FRAG_LATER, /* offset > 0: no transport header */
+};
+
+struct cgn_pkt;
+
+/*
+ * The steps that differ by the families a packet arrives and leaves with, chosen once after
+ * classify (cgn_family_steps_of). Each returns a verdict like every other step; a step that
+ * answers with an ICMP error returns CGN_CONSUMED (or CGN_DROPPED when it may not answer).
+ */
+struct cgn_family_steps {
+	const char *name; /* "nat44" */
+	/* The hop limit (TTL) would reach 0 in forwarding: answered with time exceeded. */
+	enum cgn_verdict (*hop_limit)(struct cgn_worker *w, struct cgn_pkt *p);
+	/* DF set (IPv4) and bigger than mtu, the smallest MTU of the side it goes to. */
+	enum cgn_verdict (*fits)(struct cgn_worker *w, struct cgn_pkt *p, uint16_t mtu);
+	/* Rewrites (or replaces) the headers with the mapping; the hop limit goes down by one. */
+	enum cgn_verdict (*translate_out)(struct cgn_worker *w, struct cgn_pkt *p);
+	enum cgn_verdict (*translate_in)(struct cgn_worker *w, struct cgn_pkt *p);
+};
+
+/* One packet on its way through the steps. */
+struct cgn_pkt {
+	struct rte_mbuf *m;
+	const struct cgn_family_steps *steps; /* by (af, naf): set by classify */
+	union {                     /* its network header, of family af */
+		void *l3;
+		struct rte_ipv4_hdr *ip4;
+		struct rte_ipv6_hdr *ip6;
+	};
+	uint8_t *l4;                /* its transport header (IPv6: after the extension headers) */
+	uint16_t l4_len;            /* octets from l4 to the end of the IP payload */
+	uint8_t af;                 /* enum cgn_af it arrived with */
+	uint8_t naf;                /* ... and leaves with */
+	uint8_t proto;              /* of the flow: of the embedded packet for ICMP errors */
+	uint8_t side;               /* enum cgn_key_side it arrived on */
+	uint8_t to;                 /* enum cgn_port_role of the side it leaves toward (routing) */
+	bool icmp_error;            /* an ICMP error: the flow is the embedded packet's */
+	uint8_t frag;               /* enum cgn_frag_kind */
+	union {                     /* ICMP errors: the embedded packet's network header */
+		void *emb_l3;
+		struct rte_ipv4_hdr *emb_ip4;
+		struct rte_ipv6_hdr *emb_ip6;
+	};
+	uint8_t *emb_l4;            /* ... and its first 8 octets of transport header */
+	uint16_t in_port;           /* DPDK port it came from */
+	uint16_t out_port;          /* DPDK port it leaves by */
+	uint32_t remote;            /* the remote peer's IPv4 address (network order): the destination
+				     * of an outbound packet, the source of an inbound one (filter,
+				     * TCP closes, hairpin); not set for ICMP errors */
+	uint16_t remote_port;       /* its port (host order); 0 for ICMP queries */
+	struct cgn_key key;         /* the lookup key (keep in sync with struct cgn_key) */
+	uint32_t hash;              /* cgn_table_hash() of key, set with it */
+	struct cgn_mapping *map;    /* the mapping found or created */
+	struct cgn_frag_key fkey;   /* fragments: their datagram, before translation */
+};
+
+/* Per-worker counters beyond drops. */
+#define CGN_PKT_COUNTERS(X)                                                 \
+	X(rx, "packets received")                                           \
+	X(tx, "packets sent")                                               \
+	X(out_translated, "outbound packets translated")                    \
+	X(in_translated, "inbound packets translated")                      \
+	X(hairpinned, "inside to inside through an external address")       \
+	X(icmp_errors_translated, "ICMP errors whose embedded packet was translated") \
+	X(sessions_created, "implicit mappings created")                    \
+	X(sessions_expired, "implicit mappings expired")                    \
+	X(icmp_sent, "ICMP errors the NAT sent itself")                     \
+	X(icmp_rate_limited, "ICMP errors not sent: over the rate")         \
+	X(ports_held, "freed ports waiting out the hold time")              \
+	X(arp_replies, "ARP requests for the CGN's addresses answered")     \
+	X(echo_replies, "ICMP echo requests to the CGN's own address answered") \
+	X(punted, "PCP requests handed to the control thread")             \
+	X(resolve_full, "destinations not queued for ARP: the resolve ring was full") \
+	X(arp_learned, "ARP frames from a next hop, its MAC (re)learned")   \
+	X(ports_released, "held ports given back to the subscriber")        \
+	X(fragments_translated, "fragments after the first, translated like it (RFC 4787 REQ-14)") \
+	X(fragments_held, "fragments that came before their first one, held for it") \
+	X(fragmented, "packets too big for the link they left by, sent in fragments (mtu.c)") \
+	X(fragments_made, "fragments sent for them")
+
+struct cgn_pkt_stats {
+#define X(name, doc) uint64_t name;
+	CGN_PKT_COUNTERS(X)
+#undef X
+	uint64_t drops[CGN_DROP_COUNT];
+};
+
+/** Counts a drop by reason and frees the packet. @return CGN_DROPPED. */
+enum cgn_verdict cgn_drop(struct cgn_worker *w, struct cgn_pkt *p, enum cgn_drop_reason why);
+
+/**
+ * Parses and checks a frame (classify.c, then classify4.c or classify6.c); fills the context
+ * and its lookup key and chooses its family steps, or answers it when it is for the CGN
+ * itself (CGN_CONSUMED) or drops it with a reason.
+ */
+enum cgn_verdict cgn_classify(struct cgn_worker *w, struct cgn_pkt *p);
+/** The IPv4 part of classify, from the IPv4 header on (p->ip4 set). classify4.c */
+enum cgn_verdict cgn_classify4(struct cgn_worker *w, struct cgn_pkt *p, uint32_t len);
+/** The IPv6 part of classify, from the IPv6 header on (p->ip6 set). classify6.c */
+enum cgn_verdict cgn_classify6(struct cgn_worker *w, struct cgn_pkt *p, uint32_t len);
+
+/* Extension headers classify6.c walks before it gives up on a packet (RFC 8200 sets no limit;
+ * RFC 7112 wants the whole chain in the first fragment). */
+#define CGN_IP6_MAX_EXT 8
+
+/**
+ * Answers IPv6 for the CGN itself (local6.c), in place where it can, out of the port it came
+ * by: Neighbor Solicitations for the port's addresses (RFC 4861 §7.2.4), Neighbor
+ * Advertisements teaching a neighbour's MAC, echo requests (RFC 4443 §4.2), UDP to a port no
+ * service listens on (destination unreachable, port). @return CGN_CONSUMED, or CGN_DROPPED.
+ */
+enum cgn_verdict cgn_local6(struct cgn_worker *w, struct cgn_pkt *p);
+
+/** IPv6 to a destination that is not the CGN's, with no NAT64 to take it: ICMPv6
+ * destination unreachable, no route (RFC 4443 §3.1 code 0), counted NO_NAT64. icmp6.c */
+enum cgn_verdict cgn_no_route6(struct cgn_worker *w, struct cgn_pkt *p);
+
+/** The family steps of NAT44 (IPv4 in, IPv4 out). pipeline.c */
+extern const struct cgn_family_steps cgn_steps_nat44;
+
+/**
+ * Answers frames for the CGN itself, in place, out of the port they came by: ARP requests
+ * for its addresses (local.c), ICMP echo requests to its own address. @return CGN_CONSUMED,
+ * or CGN_DROPPED with a reason.
+ */
+enum cgn_verdict cgn_local_arp(struct cgn_worker *w, struct cgn_pkt *p);
+enum cgn_verdict cgn_local_ipv4(struct cgn_worker *w, struct cgn_pkt *p);
+
+/** Creates the implicit mapping of an outbound miss (slow path). session.c */
+enum cgn_verdict cgn_session_create(struct cgn_worker *w, struct cgn_pkt *p);
+
+/**
+ * Step "filter", inbound (filter.c): whether the mapping admits the packet's remote peer:
+ * its FILTERs (RFC 6887 §13.3), and for implicit mappings nat.filtering (RFC 4787 REQ-8).
+ * @return CGN_CONTINUE, or CGN_DROPPED (FILTERED).
+ */
+enum cgn_verdict cgn_filter_in(struct cgn_worker *w, struct cgn_pkt *p, const struct cgn_mapping *m);
+/** Step "filter", outbound: an implicit mapping's packet permits its destination to answer
+ * (ADF/APDF; nothing under EIF). filter.c */
+void cgn_filter_permit(struct cgn_worker *w, const struct cgn_pkt *p, struct cgn_mapping *m);
+/** Step "filter" for a hairpinned packet: peer (the mapping it goes to) admits it from the
+ * external endpoint (src, sport) it was translated to, as if it came from outside (RFC 4787
+ * REQ-9). filter.c @return CGN_CONTINUE, or CGN_DROPPED (FILTERED). */
+enum cgn_verdict cgn_filter_hairpin(struct cgn_worker *w, struct cgn_pkt *p, const struct cgn_mapping *peer,
+				    uint32_t src, uint16_t sport);
+
+/** Step "tcp state" (tcp_state.c): the TCP state of an implicit or PEER mapping from the
+ * packet's flags (RFC 5382 REQ-5, RFC 7857 §2.1), and the close of a PEER session. */
+void cgn_tcp_state(struct cgn_mapping *m, const struct cgn_pkt *p, bool outbound, uint64_t now_ms);
+
+/**
+ * Step "hairpin" (hairpin.c), after an outbound packet was translated: to one of our external
+ * endpoints it goes back inside, filtered as if it came from outside (RFC 4787 REQ-9, RFC
+ * 5382 REQ-8); anything else leaves toward the outside. @return CGN_TX or CGN_DROPPED.
+ */
+enum cgn_verdict cgn_hairpin(struct cgn_worker *w, struct cgn_pkt *p);
+
+/** True if forwarding would take the TTL to 0 (RFC 1812 §5.3.1: answer time exceeded). */
+static inline bool
+cgn_ttl_expires(const struct cgn_pkt *p)
+{
+	return p->ip4->time_to_live <= 1;
+}
+
+/** NAT44's translation (translate44.c): rewrites an outbound packet (or ICMP error) with its
+ * mapping and decrements its TTL (the caller checked cgn_ttl_expires). */
+enum cgn_verdict cgn_translate44_out(struct cgn_worker *w, struct cgn_pkt *p);
+/** The same for an inbound packet (or ICMP error). translate44.c */
+enum cgn_verdict cgn_translate44_in(struct cgn_worker *w, struct cgn_pkt *p);
+/** Rewrites the destination of a hairpinned packet, translated out already, to the internal
+ * endpoint of m. translate44.c */
+void cgn_translate44_hairpin(struct cgn_pkt *p, const struct cgn_mapping *m);
+/** Rewrites a later fragment's addresses (network order) and decrements its TTL (the caller
+ * checked cgn_ttl_expires). translate44.c */
+void cgn_translate44_fragment(struct cgn_pkt *p, uint32_t src, uint32_t dst);
+
+/**
+ * Routes a translated packet toward p->to's side and queues it for TX (or drops it, counted,
+ * when its next hop has no MAC yet). send.c (the burst loop inlines send.h's). @return true
+ * if queued.
+ */
+bool cgn_send(struct cgn_worker *w, struct cgn_pkt *p);
+
+/**
+ * Answers a packet with an ICMP error (RFC 792) from src, quoting its IP header and first 8
+ * octets of payload; rate-limited per worker. Frees the packet. icmp4.c
+ * @return CGN_CONSUMED, or CGN_DROPPED with why counted.
+ */
+enum cgn_verdict cgn_icmp_reply(struct cgn_worker *w, struct cgn_pkt *p, uint8_t type, uint8_t code,
+				enum cgn_drop_reason why);
+/** The same with ICMP 3/4, "fragmentation needed and DF set", and the next hop's MTU (RFC
+ * 1191 §4); the packet counted as TOO_BIG. icmp4.c */
+enum cgn_verdict cgn_icmp_too_big(struct cgn_worker *w, struct cgn_pkt *p, uint16_t mtu);
+/** NAT44's hop-limit step: time exceeded in transit (RFC 792) when the TTL would reach 0.
+ * icmp4.c */
+enum cgn_verdict cgn_ttl4_step(struct cgn_worker *w, struct cgn_pkt *p);
+
+/** @return whether a packet (before translation, p->ip4) is too big for mtu and may not be
+ * fragmented: it has DF set. */
+static inline bool
+cgn_too_big_for(const struct cgn_pkt *p, uint16_t mtu)
+{
+	return unlikely(rte_be_to_cpu_16(p->ip4->total_length) > mtu) &&
+	       (p->ip4->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG));
+}
+
+/** NAT44's MTU step: DF set and bigger than mtu, answered with ICMP 3/4 and mtu. mtu.c */
+enum cgn_verdict cgn_fits4_step(struct cgn_worker *w, struct cgn_pkt *p, uint16_t mtu);
+
+/**
+ * Sends a translated, routed packet bigger than its port's MTU (DF clear) in fragments, its
+ * Ethernet header copied to each; frees it. Drops it, counted, with DF set (TOO_BIG) or when
+ * it cannot be fragmented (CANNOT_FRAGMENT). mtu.c @return true if a fragment was queued.
+ */
+bool cgn_send_fragments(struct cgn_worker *w, struct cgn_pkt *p, const struct cgn_port *port) __attribute__((cold));
+
+/** Expires idle implicit mappings of this worker's share of the table (bounded). expire.c */
+void cgn_expire(struct cgn_worker *w, uint64_t now_ms);
+
+/** Releases ports whose hold time is over (bounded). expire.c */
+void cgn_hold_release(struct cgn_worker *w, uint64_t now_ms);
+
+/**
+ * Runs a burst that arrived on one port through the steps and queues what is sent.
+ * Worker context. @return packets sent.
+ */
+uint16_t cgn_pipeline_burst(struct cgn_worker *w, uint16_t port, struct rte_mbuf **pkts, uint16_t n);
+
+#endif /* CGN_PIPELINE_H */
