@@ -285,9 +285,21 @@ add_mapping(struct rte_tel_data *d, uint32_t i, const struct cgn_mapping *m, uin
 	struct cgn_addr ext = cgn_addr_from_v4(m->ext_addr);
 	snprintf(buf, sizeof(buf), "%s:%u", cgn_addr_format(&ext, a, sizeof(a)), m->ext_port);
 	rte_tel_data_add_dict_string(e, "external", buf);
-	uint64_t exp = __atomic_load_n(&m->expire_ms, __ATOMIC_RELAXED);
-	rte_tel_data_add_dict_u64(e, "lifetime_s", __atomic_load_n(&m->lifetime_s, __ATOMIC_RELAXED));
-	rte_tel_data_add_dict_u64(e, "expires_in_s", exp == UINT64_MAX ? UINT32_MAX : exp > now ? (exp - now) / 1000 : 0);
+	uint64_t lifetime_s, expires_in_s;
+	if (cgn_mapping_workers_own(m->flags)) {
+		/* An implicit session lives by its idle timeout (dataplane/expire.c, same test):
+		 * lifetime_s is that timeout, expires_in_s the idle time left. */
+		uint64_t idle_ms = cgn_idle_timeout_ms(tel.dp->cfg, m->proto, LOAD(m->tcp_state));
+		uint64_t end = LOAD(m->last_out_ms) + idle_ms;
+		lifetime_s = idle_ms / 1000;
+		expires_in_s = end > now ? (end - now) / 1000 : 0;
+	} else {
+		uint64_t exp = LOAD(m->expire_ms);
+		lifetime_s = LOAD(m->lifetime_s);
+		expires_in_s = exp == UINT64_MAX ? UINT32_MAX : exp > now ? (exp - now) / 1000 : 0;
+	}
+	rte_tel_data_add_dict_u64(e, "lifetime_s", lifetime_s);
+	rte_tel_data_add_dict_u64(e, "expires_in_s", expires_in_s);
 	flags_text(m->flags, buf, sizeof(buf));
 	rte_tel_data_add_dict_string(e, "flags", buf);
 	size_t off = 0;
