@@ -356,6 +356,6 @@ pcp_server_reload(struct pcp_server *srv, const struct cgn_config *cfg, uint64_t
 	}
 	cgn_config_take_live(&srv->cfg, cfg);
 	srv->cfg.pcp = cfg->pcp;
-	srv->tokens = cfg->pcp.max_requests_per_second;
+	cgn_tb_init(&srv->requests, cfg->pcp.max_requests_per_second, now);
 	return 0;
 }
