@@ -8,9 +8,10 @@
 #include "pcp_server_int.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "cgn_log.h"
 
 static const char *const drop_names[PCP_DROP_COUNT] = {
 #define X(name, doc) [PCP_DROP_##name] = #name,
@@ -78,8 +79,8 @@ pcp_server_create(const struct cgn_config *cfg, const struct pcp_server_ops *ops
 	cgn_tb_init(&srv->requests, cfg->pcp.max_requests_per_second, now_ms);
 
 	if (pcp_server_make_pb(cfg, &srv->pb, &srv->pb_mem) != 0) {
-		fprintf(stderr, "cgnatd: nat.block_size %u, nat.max_blocks %u and nat.ports %u-%u do not make a port "
-				"block allocator, or memory is short\n", cfg->nat.block_size, cfg->nat.max_blocks,
+		CGN_LOG(ERR, "nat.block_size %u, nat.max_blocks %u and nat.ports %u-%u do not make a port "
+			     "block allocator, or memory is short", cfg->nat.block_size, cfg->nat.max_blocks,
 			cfg->nat.port_min, cfg->nat.port_max);
 		free(srv);
 		errno = EINVAL;
