@@ -9,6 +9,11 @@
  *   cgnatctl [...] worker [N] | neighbours | routes
  *   cgnatctl [...] raw COMMAND[,PARAMS]        any telemetry command, e.g. /eal/params
  *
+ * mappings and sessions print, per entry, LIFETIME and EXPIRES_IN in seconds: for a PCP,
+ * NAT-PMP or PEER mapping the lifetime granted and the time left of it (4294967295: static,
+ * never); for an implicit session (FLAGS IMPLICIT only) its idle timeout, by protocol and TCP
+ * state, and the idle time left before it expires, which outbound traffic renews.
+ *
  * Exit status: 0, 1 if cgnatd answered with an error or null, 2 usage, 3 cannot connect.
  */
 #define _GNU_SOURCE
@@ -322,7 +327,11 @@ usage(FILE *f)
 		"  -p, --prefix PREFIX   cgnatd's EAL file prefix (default cgnat)\n"
 		"  -s, --socket PATH     the telemetry socket itself\n"
 		"  -j, --json            JSON output\n"
-		"  -a, --all             mappings: follow 'next' through every page\n");
+		"  -a, --all             mappings: follow 'next' through every page\n"
+		"\n"
+		"mappings and sessions, in seconds: LIFETIME is the lifetime granted (PCP, NAT-PMP, PEER)\n"
+		"or, for an implicit session, its idle timeout; EXPIRES_IN is the time left, for an\n"
+		"implicit session the idle time left (outbound traffic renews it); 4294967295: never.\n");
 }
 
 /* A table of rows: a page holds one dict per row, named PREFIX_N. */

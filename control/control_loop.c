@@ -5,7 +5,6 @@
 #include "control_loop.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
@@ -13,6 +12,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "cgn_log.h"
 #include "pcp_wire.h"
 
 void
@@ -48,8 +48,8 @@ open_socket(const struct cgn_listen *l)
 	return fd;
 fail:;
 	int err = errno;
-	fprintf(stderr, "cgnatd: cannot listen for PCP on %s port %u: %s\n",
-		cgn_addr_format(&l->addr, a, sizeof(a)), l->port, strerror(err));
+	CGN_LOG(ERR, "cannot listen for PCP on %s port %u: %s", cgn_addr_format(&l->addr, a, sizeof(a)), l->port,
+		strerror(err));
 	if (fd >= 0)
 		close(fd);
 	return -err;

@@ -9,9 +9,9 @@
  */
 #include <errno.h>
 #include <netinet/in.h>
-#include <stdio.h>
 #include <string.h>
 
+#include "cgn_log.h"
 #include "pcp_server_int.h"
 
 uint32_t
@@ -600,7 +600,7 @@ mapping_install_statics(struct pcp_server *srv, uint64_t now)
 			rc = -ENOSPC;
 		if (rc != 0) {
 			struct cgn_addr ext = cgn_addr_from_v4(st->external);
-			fprintf(stderr, "cgnatd: static mapping %u (%s port %u): %s\n", i + 1,
+			CGN_LOG(ERR, "static mapping %u (%s port %u): %s", i + 1,
 				cgn_addr_format(&ext, a, sizeof(a)), st->external_port,
 				rc == -EBUSY ? "the external port or its block is taken"
 				: rc == -EADDRNOTAVAIL ? "the external port is outside nat.ports or reserved"

@@ -8,9 +8,10 @@
 #include "pcp_server_int.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "cgn_log.h"
 
 static const char *const drop_names[PCP_DROP_COUNT] = {
 #define X(name, doc) [PCP_DROP_##name] = #name,
@@ -75,12 +76,11 @@ pcp_server_create(const struct cgn_config *cfg, const struct pcp_server_ops *ops
 	srv->ops = *ops;
 	srv->epoch_start_ms = now_ms;
 	srv->rng = now_ms ^ (uint64_t)(uintptr_t)srv ^ 0x2545f4914f6cdd1dull;
-	srv->tokens = cfg->pcp.max_requests_per_second;
-	srv->tokens_ms = now_ms;
+	cgn_tb_init(&srv->requests, cfg->pcp.max_requests_per_second, now_ms);
 
 	if (pcp_server_make_pb(cfg, &srv->pb, &srv->pb_mem) != 0) {
-		fprintf(stderr, "cgnatd: nat.block_size %u, nat.max_blocks %u and nat.ports %u-%u do not make a port "
-				"block allocator, or memory is short\n", cfg->nat.block_size, cfg->nat.max_blocks,
+		CGN_LOG(ERR, "nat.block_size %u, nat.max_blocks %u and nat.ports %u-%u do not make a port "
+			     "block allocator, or memory is short", cfg->nat.block_size, cfg->nat.max_blocks,
 			cfg->nat.port_min, cfg->nat.port_max);
 		free(srv);
 		errno = EINVAL;
@@ -308,23 +308,16 @@ answer_error(struct pcp_ctx *ctx, uint8_t result, bool parsed, uint8_t *out)
 }
 
 /* §8.2: "If the server is overloaded by requests ... it MAY generate the NO_RESOURCES error
- * response". A token bucket of max_requests_per_second with a one-second burst. */
+ * response". A token bucket of max_requests_per_second with a one-second burst
+ * (common/cgn_token_bucket.h); 0 is no limit. */
 static bool
 overloaded(struct pcp_server *srv, uint64_t now)
 {
-	double rate = srv->cfg.pcp.max_requests_per_second;
-	if (rate == 0)
+	uint32_t rate = srv->cfg.pcp.max_requests_per_second;
+	if (rate == 0 || cgn_tb_take(&srv->requests, rate, now))
 		return false;
-	srv->tokens += (double)(now - srv->tokens_ms) * rate / 1000.0;
-	srv->tokens_ms = now;
-	if (srv->tokens > rate)
-		srv->tokens = rate;
-	if (srv->tokens < 1) {
-		srv->stats.overload++;
-		return true;
-	}
-	srv->tokens -= 1;
-	return false;
+	srv->stats.overload++;
+	return true;
 }
 
 size_t

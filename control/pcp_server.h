@@ -39,21 +39,40 @@ enum pcp_drop_reason {
 /* NAT-PMP opcodes counted (RFC 6886 §3): external address, map UDP, map TCP, other. */
 #define NATPMP_OPCODES 4
 
+/*
+ * The server's event counters, one uint64_t each; telemetry shows each as "pcp_" NAME
+ * (docs/operations.md, "Counters"). The tables by drop reason, opcode and result follow them
+ * in struct pcp_server_stats.
+ */
+#define PCP_SERVER_COUNTERS(X)                                                                       \
+	X(received, "datagrams on the PCP sockets")                                                  \
+	X(overload, "answered NO_RESOURCES by pcp.max_requests_per_second (§8.2)")                   \
+	X(mappings_created, "explicit mappings created")                                             \
+	X(mappings_renewed, "explicit mappings renewed")                                             \
+	X(mappings_deleted, "explicit mappings deleted by their client")                             \
+	X(mappings_expired, "explicit mappings expired")                                             \
+	X(mappings_moved, "explicit mappings moved to a new external endpoint by a pool change (§14.2)") \
+	X(sessions_created, "PEER sessions created")                                                 \
+	X(sessions_renewed, "PEER sessions renewed")                                                 \
+	X(sessions_expired, "PEER sessions expired")                                                 \
+	X(sessions_closed, "PEER sessions ended by a TCP FIN or RST of the internal host (§12.3)")    \
+	X(holds_reclaimed, "held ports given back to the same client (internal endpoint and nonce)")  \
+	X(holds_displaced, "holds ended early by a newer one for the same key")                      \
+	X(holds_dropped, "holds ended early: the hold table was full")                               \
+	X(blocks_reclaimed, "port blocks returned to the pool from subscribers holding no port")      \
+	X(push_refused, "changes the data plane's ring refused (full): answered NO_RESOURCES")        \
+	X(unsolicited_sent, "ANNOUNCE and Mapping Update datagrams sent")                            \
+	X(unsolicited_failed, "ANNOUNCE and Mapping Update datagrams not sent")
+
 struct pcp_server_stats {
-	uint64_t received;
+#define X(name, doc) uint64_t name;
+	PCP_SERVER_COUNTERS(X)
+#undef X
 	uint64_t dropped[PCP_DROP_COUNT];
 	uint64_t by_opcode[PCP_OP_COUNT + 1];  /* last: unknown opcodes */
 	uint64_t by_result[PCP_RES_COUNT + 1]; /* last: results outside the registry */
 	uint64_t natpmp_by_opcode[NATPMP_OPCODES];
 	uint64_t natpmp_by_result[6];
-	uint64_t overload;                     /* answered NO_RESOURCES by the rate limit */
-	uint64_t mappings_created, mappings_renewed, mappings_deleted, mappings_expired;
-	uint64_t sessions_created, sessions_renewed, sessions_expired, sessions_closed;
-	uint64_t holds_reclaimed, holds_displaced, holds_dropped;
-	uint64_t blocks_reclaimed;
-	uint64_t mappings_moved;               /* to a new external endpoint by a pool change (§14.2) */
-	uint64_t push_refused;                 /* data plane ring full → NO_RESOURCES */
-	uint64_t unsolicited_sent, unsolicited_failed;
 };
 
 /* How the server reaches the rest of cgnatd. */

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 
 #include "cgn_portblock.h"
+#include "cgn_token_bucket.h"
 #include "pcp_server.h"
 #include "pcp_wire.h"
 #include "rec_db.h"
@@ -89,8 +90,7 @@ struct pcp_server {
 	void *pb_mem;
 	uint64_t rng;
 	uint32_t expire_cursor, peer_cursor, hold_cursor, reclaim_cursor;
-	double tokens;              /* overload limiter (§8.2) */
-	uint64_t tokens_ms;
+	struct cgn_token_bucket requests; /* overload limiter (§8.2), pcp.max_requests_per_second */
 	bool pool_frozen;           /* the data plane allocates from pb: a repool pauses it (ops.repool_*) */
 	struct unsolicited *unsol;  /* [PCP_MAX_UNSOLICITED] */
 	unsigned n_unsol;

@@ -28,6 +28,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cgn_log.h"
 #include "pcp_server_int.h"
 
 /* Names the first key that differs and needs a restart, or NULL. */
@@ -318,8 +319,8 @@ repool(struct pcp_server *srv, const struct cgn_config *cfg, uint64_t now, char 
 	/* §8.5: the external addresses changed: the epoch starts again. */
 	srv->epoch_start_ms = now;
 	srv->stats.mappings_moved += mc.moved;
-	fprintf(stderr, "cgnatd: new pool: %u mappings kept, %u moved (clients told), %u could not be moved\n",
-		mc.kept, mc.moved, mc.failed);
+	CGN_LOG(NOTICE, "new pool: %u mappings kept, %u moved (clients told), %u could not be moved", mc.kept,
+		mc.moved, mc.failed);
 	return 0;
 }
 
@@ -356,6 +357,6 @@ pcp_server_reload(struct pcp_server *srv, const struct cgn_config *cfg, uint64_t
 	}
 	cgn_config_take_live(&srv->cfg, cfg);
 	srv->cfg.pcp = cfg->pcp;
-	srv->tokens = cfg->pcp.max_requests_per_second;
+	cgn_tb_init(&srv->requests, cfg->pcp.max_requests_per_second, now);
 	return 0;
 }

@@ -107,8 +107,11 @@ cmd_stats(const char *cmd __rte_unused, const char *params __rte_unused, struct 
 
 	rte_tel_data_start_dict(d);
 
-	/* PCP: totals, then one counter per drop reason, opcode and result code, by name. */
-	rte_tel_data_add_dict_u64(d, "pcp_received", LOAD(ps->received));
+	/* PCP: the event counters, then one counter per drop reason, opcode and result code, by
+	 * name, then the server's state (mappings, sessions, holds now). */
+#define X(field, doc) rte_tel_data_add_dict_u64(d, "pcp_" #field, LOAD(ps->field));
+	PCP_SERVER_COUNTERS(X)
+#undef X
 	for (int r = 0; r < PCP_DROP_COUNT; r++) {
 		snprintf(name, sizeof(name), "pcp_drop_%s", pcp_drop_reason_name(r));
 		rte_tel_data_add_dict_u64(d, name, LOAD(ps->dropped[r]));
@@ -132,16 +135,9 @@ cmd_stats(const char *cmd __rte_unused, const char *params __rte_unused, struct 
 		snprintf(name, sizeof(name), "natpmp_result_%d", rc);
 		rte_tel_data_add_dict_u64(d, name, LOAD(ps->natpmp_by_result[rc]));
 	}
-	rte_tel_data_add_dict_u64(d, "pcp_overload", LOAD(ps->overload));
 	rte_tel_data_add_dict_u64(d, "pcp_mappings", pcp_server_mapping_count(tel.srv));
 	rte_tel_data_add_dict_u64(d, "pcp_sessions", pcp_server_session_count(tel.srv));
 	rte_tel_data_add_dict_u64(d, "pcp_ports_held", pcp_server_hold_count(tel.srv));
-#define U(field) rte_tel_data_add_dict_u64(d, "pcp_" #field, LOAD(ps->field));
-	U(mappings_created) U(mappings_renewed) U(mappings_deleted) U(mappings_expired) U(mappings_moved)
-	U(sessions_created) U(sessions_renewed) U(sessions_expired) U(sessions_closed)
-	U(holds_reclaimed) U(holds_displaced) U(holds_dropped) U(blocks_reclaimed)
-	U(push_refused) U(unsolicited_sent) U(unsolicited_failed)
-#undef U
 
 	/* The shared table. */
 	const struct cgn_table_stats *ts = &tel.dp->table->stats;
@@ -150,17 +146,13 @@ cmd_stats(const char *cmd __rte_unused, const char *params __rte_unused, struct 
 	CGN_TABLE_COUNTERS(X)
 #undef X
 	rte_tel_data_add_dict_u64(d, "ring_backlog", cgn_dataplane_backlog(tel.dp));
-	rte_tel_data_add_dict_u64(d, "punt_answered", LOAD(tel.dp->punt_stats.answered));
-	rte_tel_data_add_dict_u64(d, "punt_unanswered", LOAD(tel.dp->punt_stats.unanswered));
-	rte_tel_data_add_dict_u64(d, "punt_malformed", LOAD(tel.dp->punt_stats.malformed));
-	rte_tel_data_add_dict_u64(d, "punt_tx_failed", LOAD(tel.dp->punt_stats.tx_failed));
-	rte_tel_data_add_dict_u64(d, "punt_outside_refused", LOAD(tel.dp->punt_stats.outside_refused));
+#define X(field, doc) rte_tel_data_add_dict_u64(d, "punt_" #field, LOAD(tel.dp->punt_stats.field));
+	CGN_PUNT_COUNTERS(X)
+#undef X
 	const struct cgn_routes *rt = &tel.dp->routes;
-	rte_tel_data_add_dict_u64(d, "nh_arp_requests", LOAD(rt->stats.arp_requests));
-	rte_tel_data_add_dict_u64(d, "nh_expired", LOAD(rt->stats.expired));
-	rte_tel_data_add_dict_u64(d, "nh_learned", LOAD(rt->stats.learned));
-	rte_tel_data_add_dict_u64(d, "nh_forgotten", LOAD(rt->stats.forgotten));
-	rte_tel_data_add_dict_u64(d, "nh_table_full", LOAD(rt->stats.full));
+#define X(member, name, doc) rte_tel_data_add_dict_u64(d, "nh_" #name, LOAD(rt->stats.member));
+	CGN_ROUTE_COUNTERS(X)
+#undef X
 	rte_tel_data_add_dict_u64(d, "nh_learned_now", LOAD(rt->n_learned));
 	uint64_t resolved = 0;
 	for (uint32_t i = 0; i < rt->capacity; i++)
@@ -285,9 +277,21 @@ add_mapping(struct rte_tel_data *d, uint32_t i, const struct cgn_mapping *m, uin
 	struct cgn_addr ext = cgn_addr_from_v4(m->ext_addr);
 	snprintf(buf, sizeof(buf), "%s:%u", cgn_addr_format(&ext, a, sizeof(a)), m->ext_port);
 	rte_tel_data_add_dict_string(e, "external", buf);
-	uint64_t exp = __atomic_load_n(&m->expire_ms, __ATOMIC_RELAXED);
-	rte_tel_data_add_dict_u64(e, "lifetime_s", __atomic_load_n(&m->lifetime_s, __ATOMIC_RELAXED));
-	rte_tel_data_add_dict_u64(e, "expires_in_s", exp == UINT64_MAX ? UINT32_MAX : exp > now ? (exp - now) / 1000 : 0);
+	uint64_t lifetime_s, expires_in_s;
+	if (cgn_mapping_workers_own(m->flags)) {
+		/* An implicit session lives by its idle timeout (dataplane/expire.c, same test):
+		 * lifetime_s is that timeout, expires_in_s the idle time left. */
+		uint64_t idle_ms = cgn_idle_timeout_ms(tel.dp->cfg, m->proto, LOAD(m->tcp_state));
+		uint64_t end = LOAD(m->last_out_ms) + idle_ms;
+		lifetime_s = idle_ms / 1000;
+		expires_in_s = end > now ? (end - now) / 1000 : 0;
+	} else {
+		uint64_t exp = LOAD(m->expire_ms);
+		lifetime_s = LOAD(m->lifetime_s);
+		expires_in_s = exp == UINT64_MAX ? UINT32_MAX : exp > now ? (exp - now) / 1000 : 0;
+	}
+	rte_tel_data_add_dict_u64(e, "lifetime_s", lifetime_s);
+	rte_tel_data_add_dict_u64(e, "expires_in_s", expires_in_s);
 	flags_text(m->flags, buf, sizeof(buf));
 	rte_tel_data_add_dict_string(e, "flags", buf);
 	size_t off = 0;

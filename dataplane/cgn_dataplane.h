@@ -126,8 +126,17 @@ struct cgn_dataplane {
 	uint64_t rx_start_ms;           /* workers read ports from this time on (dataplane.rx_delay_ms) */
 	struct rte_ring *punt;          /* workers → control thread: PCP for the CGN itself (MP/SC) */
 	struct rte_ring *punt_tx;       /* control thread → worker 0: frames to send (SP/SC) */
-	struct {                        /* written by the control thread (punt.c), read by telemetry */
-		uint64_t answered, unanswered, malformed, tx_failed, outside_refused;
+	/* Punt counters: written by the control thread (punt.c), read by telemetry as "punt_" NAME. */
+#define CGN_PUNT_COUNTERS(X)                                                                  \
+	X(answered, "PCP requests that came in by an inside port, answered there")            \
+	X(unanswered, "PCP requests that came in by an inside port, dropped (§8.3: not a request)") \
+	X(malformed, "punted frames that were not Ethernet/IPv4/UDP")                          \
+	X(tx_failed, "answers the ring to worker 0 refused")                                   \
+	X(outside_refused, "PCP by a pcp_management port from a host not in pcp.third_party")
+	struct {
+#define X(name, doc) uint64_t name;
+		CGN_PUNT_COUNTERS(X)
+#undef X
 	} punt_stats;
 	struct cgn_routes routes;       /* route tables and neighbours (route.h) */
 	unsigned n_workers;

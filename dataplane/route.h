@@ -88,8 +88,18 @@ struct cgn_routes {
 	struct rte_rcu_qsbr *rcu;      /* the shared table's: every worker reports to it */
 	uint32_t reachable_ms, retry_ms, probes;
 	uint64_t next_walk_ms;         /* control */
-	struct {                       /* written by the control thread */
-		uint64_t arp_requests, expired, learned, forgotten, full;
+	/* Route and neighbour counters: written by the control thread, read by telemetry as
+	 * "nh_" NAME (NAME, not always the member's name: telemetry keys stay as they were). */
+#define CGN_ROUTE_COUNTERS(X)                                                                  \
+	X(arp_requests, arp_requests, "ARP requests sent (gateways, directly connected destinations)") \
+	X(expired, expired, "MACs forgotten after arp.probes unanswered requests")              \
+	X(learned, learned, "directly connected destinations entered")                          \
+	X(forgotten, forgotten, "directly connected destinations deleted again (silent or unused)") \
+	X(full, table_full, "destinations not entered: arp.max_neighbours learned entries already")
+	struct {
+#define X(member, name, doc) uint64_t member;
+		CGN_ROUTE_COUNTERS(X)
+#undef X
 	} stats;
 };
 

@@ -5,7 +5,7 @@
 # baseline. Prints Mpps of both and the ratio; then the session setup rate (every packet a
 # new flow); then memory per session slot.
 #
-#   sudo scripts/bench_nat44.sh [FLOWS...]        default: 10000 1000000
+#   scripts/bench_nat44.sh [FLOWS...]        default: 10000 1000000
 #   BENCH_HUGEPAGES=N: both programs on 2 MB hugepages (N reserved if fewer are, and the
 #   reservation put back as it was at the end; --in-memory); default: none (--no-huge, memory
 #   sized to the flows).
@@ -15,6 +15,8 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/scripts/lib/root.sh"
+CGN_SUDO_KEEP="BENCH_HUGEPAGES" need_root bench_nat44 "$top/scripts/bench_nat44.sh" "$@"
 . "$top/scripts/lib/netns.sh"
 netns_begin bench-nat44
 "$top/scripts/setup.sh" >/dev/null

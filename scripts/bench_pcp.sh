@@ -3,7 +3,7 @@
 # core over loopback, at 10 k and 1 M live mappings, against a baseline measured in the same
 # run: a bare UDP reflector on the same kernel path with the same batching (pcp_load echo).
 #
-#   sudo scripts/bench_pcp.sh [MAPPINGS...]      default: 10000 1000000
+#   scripts/bench_pcp.sh [MAPPINGS...]      default: 10000 1000000
 #
 # Then the request handler alone (tests/bench/bench_handler: no sockets), which shows how much
 # of the per-request cost is cgnatd's and how much the kernel's.
@@ -13,6 +13,8 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/scripts/lib/root.sh"
+need_root bench_pcp "$top/scripts/bench_pcp.sh" "$@"
 . "$top/scripts/lib/netns.sh"
 netns_begin bench-pcp
 "$top/scripts/setup.sh" >/dev/null

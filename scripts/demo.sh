@@ -8,11 +8,13 @@
 #   through its external address (hairpin); cgnatctl shows sessions, port blocks, routes,
 #   neighbours, counters.
 # The lab is always torn down on exit; nothing touches the host's own network.
+# Needs root: as another user it runs itself again through sudo (scripts/lib/root.sh).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/scripts/lib/root.sh"
+need_root demo "$top/scripts/demo.sh" "$@"
 cd "$top"
-[ "$(id -u)" -eq 0 ] || { echo "demo: needs root (network namespaces, DPDK): run it with sudo" >&2; exit 1; }
 
 "$top/scripts/setup.sh"
 

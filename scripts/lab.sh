@@ -20,10 +20,13 @@
 # them to "hardware"; scripts/lib/tx_csum_off.py).
 #
 # LAB_PREFIX (default empty) prefixes every namespace and file name, so tests can run their
-# own lab; CGNATD_BUILD (default build) is the build folder.
+# own lab; CGNATD_BUILD (default build) is the build folder. Needs root: as another user it
+# runs itself again through sudo, keeping those two (scripts/lib/root.sh).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/scripts/lib/root.sh"
+CGN_SUDO_KEEP="LAB_PREFIX CGNATD_BUILD" need_root lab "$top/scripts/lab.sh" "$@"
 P=${LAB_PREFIX:-}
 build=${CGNATD_BUILD:-$top/build}
 state=/run/cgnat-lab${P:+-$P}
@@ -87,7 +90,6 @@ stop_cgnatd() {
 }
 
 up() {
-	[ "$(id -u)" -eq 0 ] || die "needs root (network namespaces, DPDK): run it with sudo"
 	ip netns list | grep -qw "^$ns_cgn" && die "the lab is up already (scripts/lab.sh down)"
 	mkdir -p "$state"
 	trap 'echo "lab: setup failed; tearing down" >&2; down' ERR

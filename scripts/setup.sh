@@ -32,7 +32,11 @@ done
 
 if [ ${#missing[@]} -gt 0 ]; then
 	sudo=""
-	[ "$(id -u)" -eq 0 ] || sudo="sudo"
+	if [ "$(id -u)" -ne 0 ]; then
+		command -v sudo >/dev/null 2>&1 ||
+			{ echo "setup: installing ${missing[*]} needs root, and sudo is not installed: run it as root" >&2; exit 1; }
+		sudo="sudo"
+	fi
 	echo "setup: installing ${missing[*]}"
 	export DEBIAN_FRONTEND=noninteractive
 	$sudo apt-get update -qq

@@ -4,9 +4,13 @@
 #   build-asan/  all of the above again (gcc, AddressSanitizer + UndefinedBehaviorSanitizer)
 #   build-fuzz/  fuzz                  (clang, libFuzzer + ASan/UBSan, bounded runs)
 # Ends with one line "N passed, M failed" and exits non-zero if anything failed.
+# Needs root (network namespaces, packages): as another user it runs itself again through sudo
+# (scripts/lib/root.sh).
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/scripts/lib/root.sh"
+need_root test "$top/scripts/test.sh" "$@"
 cd "$top"
 "$top/scripts/setup.sh" || { echo "test: setup failed"; exit 1; }
 

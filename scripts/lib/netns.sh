@@ -18,7 +18,7 @@ netns_cleanup() {
 
 netns_begin() {
 	if [ "$(id -u)" -ne 0 ]; then
-		echo "$1: needs root (network namespaces, DPDK); run it with sudo" >&2
+		echo "$1: needs root (network namespaces, DPDK): run it as root (scripts/lib/root.sh)" >&2
 		exit 1
 	fi
 	ns="cgnat-$1-$$"

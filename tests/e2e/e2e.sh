@@ -5,6 +5,7 @@
 #   CGNATD_BUILD: the build folder (meson passes it)
 set -uo pipefail
 
+[ "$(id -u)" -eq 0 ] || { echo "e2e: network namespaces need root; run the test suite as root" >&2; exit 77; }
 top=$(cd "$(dirname "$0")/../.." && pwd)
 export CGNATD_BUILD=${CGNATD_BUILD:-$top/build}
 export LAB_PREFIX="e2e$$-"

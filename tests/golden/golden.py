@@ -143,14 +143,25 @@ class Run:
             time.sleep(0.05)
         raise AssertionError(f"cgnatd read {stats.get('pkt_rx')} of {total} packets")
 
-    def external_of(self, internal):
-        """'100.64.0.1:1234' -> ('203.0.113.x', port) from the shared table."""
+    def mapping_of(self, internal):
+        """'100.64.0.1:1234' -> its entry of the shared table (cgnatctl -j mappings -a)."""
         for page in self.mappings:
             for k, m in page.items():
                 if k.startswith("mapping_") and m["internal"] == internal:
-                    a, p = m["external"].rsplit(":", 1)
-                    return a, int(p)
+                    return m
         raise AssertionError(f"no mapping for {internal}: {self.mappings}")
+
+    def external_of(self, internal):
+        """'100.64.0.1:1234' -> ('203.0.113.x', port) from the shared table."""
+        a, p = self.mapping_of(internal)["external"].rsplit(":", 1)
+        return a, int(p)
+
+
+def idle_expiry_ok(m, timeout_s):
+    """An implicit session reports its idle timeout as lifetime_s and the idle time left as
+    expires_in_s (seen seconds after its last packet: close to the timeout, never 0)."""
+    return (m["flags"] == "IMPLICIT" and m["lifetime_s"] == timeout_s
+            and timeout_s - 30 <= m["expires_in_s"] <= timeout_s and m["expires_in_s"] + m["idle_s"] <= timeout_s)
 
 
 def i_mac_ok(pkt):
@@ -180,6 +191,7 @@ def case_udp_out_and_reply(work):
     assert o[Ether].dst == ROUTER_MAC and i_mac_ok(r.out_inside[0])
     assert i[IP].dst == A and i[UDP].dport == 1234 and i[IP].src == REMOTE and i[IP].ttl == 49 and cksums_ok(i)
     assert raw(i[UDP].payload) == b"answer"
+    assert idle_expiry_ok(r.mapping_of(f"{A}:1234"), 300), r.mapping_of(f"{A}:1234")  # nat.timeouts.udp
     return r, {"pkt_out_translated": 1, "pkt_in_translated": 1, "pkt_sessions_created": 1}
 
 
@@ -192,6 +204,8 @@ def case_tcp_out_and_reply(work):
     o, i = r.out_outside[0], r.out_inside[0]
     assert o[IP].src == ext and o[TCP].sport == port and o[TCP].flags == "S" and cksums_ok(o)
     assert i[IP].dst == A and i[TCP].dport == 40000 and i[TCP].ack == 1001 and cksums_ok(i)
+    m = r.mapping_of(f"{A}:40000")
+    assert m["tcp_state"] == "established" and idle_expiry_ok(m, 7440), m  # nat.timeouts.tcp_established
     return r, {"pkt_out_translated": 1, "pkt_in_translated": 1}
 
 
@@ -204,6 +218,7 @@ def case_icmp_echo_and_reply(work):
     o, i = r.out_outside[0], r.out_inside[0]
     assert o[IP].src == ext and o[ICMP].id == ident and o[ICMP].type == 8 and cksums_ok(o)
     assert i[IP].dst == A and i[ICMP].id == 77 and i[ICMP].type == 0 and cksums_ok(i)
+    assert idle_expiry_ok(r.mapping_of(f"{A}:77"), 60), r.mapping_of(f"{A}:77")  # nat.timeouts.icmp
     return r, {"pkt_out_translated": 1, "pkt_in_translated": 1}
 
 
