@@ -27,6 +27,7 @@
 #include "cgn_mapping.h"
 #include "cgn_portblock.h"
 #include "cgn_table.h"
+#include "cgn_token_bucket.h"
 #include "fragment.h"
 #include "pipeline.h"
 #include "route.h"
@@ -69,8 +70,7 @@ struct cgn_worker {
 	struct cgn_dataplane *dp;
 	uint64_t now_ms;       /* CLOCK_MONOTONIC, read once per loop */
 	uint64_t rng;          /* its port choices (xorshift; seeded by dataplane.seed in tests) */
-	double icmp_tokens;    /* ICMP errors it may still send this second */
-	uint64_t icmp_tokens_ms;
+	struct cgn_token_bucket icmp_tokens; /* ICMP and ICMPv6 errors it may still send */
 	uint32_t expire_cursor;
 	uint64_t background_ms; /* when expiry and port release last ran */
 	struct cgn_held_port *held; /* [CGN_HOLD_RING] FIFO: ports freed in time order */
@@ -304,6 +304,14 @@ static inline bool
 cgn_dataplane_inside(const struct cgn_dataplane *dp, const struct cgn_addr *addr)
 {
 	return cgn_prefix_list_contains(dp->cfg->pcp.inside, dp->cfg->pcp.n_inside, addr);
+}
+
+/** @return whether the worker may send one more ICMP or ICMPv6 error now (one token bucket
+ * for both, dataplane.icmp_errors_per_second). Worker context. */
+static inline bool
+cgn_icmp_allowed(struct cgn_worker *w)
+{
+	return cgn_tb_take(&w->icmp_tokens, w->dp->cfg->dataplane.icmp_errors_per_second, w->now_ms);
 }
 
 /** The worker loop (lcore_function_t); arg is a struct cgn_worker. */

@@ -15,7 +15,7 @@
  */
 #include <netinet/in.h>
 
-#include "cgn_dataplane.h"
+#include "filter.h"
 
 static inline uint64_t
 peer_tag(enum cgn_filtering mode, uint32_t addr, uint16_t port)
@@ -59,12 +59,9 @@ admits(const struct cgn_worker *w, const struct cgn_mapping *m, uint32_t addr, u
 }
 
 enum cgn_verdict
-cgn_filter_in(struct cgn_worker *w, struct cgn_pkt *p, const struct cgn_mapping *m)
+cgn_filter_in_check(struct cgn_worker *w, struct cgn_pkt *p, const struct cgn_mapping *m)
 {
-	/* An ICMP error is about a packet the mapping sent: its source is any router on the way. */
-	if (p->icmp_error || admits(w, m, p->remote, p->remote_port))
-		return CGN_CONTINUE;
-	return cgn_drop(w, p, CGN_DROP_FILTERED);
+	return admits(w, m, p->remote, p->remote_port) ? CGN_CONTINUE : cgn_drop(w, p, CGN_DROP_FILTERED);
 }
 
 enum cgn_verdict
@@ -75,12 +72,9 @@ cgn_filter_hairpin(struct cgn_worker *w, struct cgn_pkt *p, const struct cgn_map
 }
 
 void
-cgn_filter_permit(struct cgn_worker *w, const struct cgn_pkt *p, struct cgn_mapping *m)
+cgn_filter_permit_peer(struct cgn_worker *w, const struct cgn_pkt *p, struct cgn_mapping *m)
 {
-	enum cgn_filtering mode = w->dp->cfg->nat.filtering;
-	if (mode == CGN_FILTER_EIF || !(m->flags & CGN_MAP_IMPLICIT) || p->icmp_error)
-		return;
-	uint64_t tag = peer_tag(mode, p->remote, p->remote_port);
+	uint64_t tag = peer_tag(w->dp->cfg->nat.filtering, p->remote, p->remote_port);
 	uint64_t *slot = &m->peers[peer_slot(tag)];
 	if (__atomic_load_n(slot, __ATOMIC_RELAXED) != tag)
 		__atomic_store_n(slot, tag, __ATOMIC_RELAXED);

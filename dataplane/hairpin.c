@@ -8,17 +8,13 @@
  */
 #include <netinet/in.h>
 
-#include "cgn_dataplane.h"
+#include "filter.h"
+#include "hairpin.h"
 
 enum cgn_verdict
-cgn_hairpin(struct cgn_worker *w, struct cgn_pkt *p)
+cgn_hairpin_back(struct cgn_worker *w, struct cgn_pkt *p)
 {
 	struct cgn_dataplane *dp = w->dp;
-	p->out_port = dp->role_port[CGN_PORT_OUTSIDE];
-	p->to = CGN_PORT_OUTSIDE;
-	if (p->icmp_error || likely(!cgn_dataplane_in_pool(dp, p->remote)))
-		return CGN_TX;
-
 	const struct cgn_mapping *m = p->map;
 	struct cgn_addr dst = cgn_addr_from_v4(p->remote);
 	/* ICMP queries: the identifier is the "port" of both ends, and it is now ours. */

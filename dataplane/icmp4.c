@@ -15,20 +15,6 @@
 #include "cgn_cksum.h"
 #include "cgn_dataplane.h"
 
-static bool
-icmp_allowed(struct cgn_worker *w)
-{
-	double rate = w->dp->cfg->dataplane.icmp_errors_per_second;
-	w->icmp_tokens += (double)(w->now_ms - w->icmp_tokens_ms) * rate / 1000.0;
-	w->icmp_tokens_ms = w->now_ms;
-	if (w->icmp_tokens > rate)
-		w->icmp_tokens = rate;
-	if (w->icmp_tokens < 1)
-		return false;
-	w->icmp_tokens -= 1;
-	return true;
-}
-
 /* The error, with `rest` in the second word of its ICMP header (network order). */
 static enum cgn_verdict
 icmp_error(struct cgn_worker *w, struct cgn_pkt *p, uint8_t type, uint8_t code, uint32_t rest,
@@ -36,7 +22,7 @@ icmp_error(struct cgn_worker *w, struct cgn_pkt *p, uint8_t type, uint8_t code, 
 {
 	struct cgn_dataplane *dp = w->dp;
 	/* RFC 1812 §4.3.2.7: never an error about an ICMP error. */
-	if (p->icmp_error || !icmp_allowed(w)) {
+	if (p->icmp_error || !cgn_icmp_allowed(w)) {
 		if (!p->icmp_error)
 			w->pkt.icmp_rate_limited++;
 		return cgn_drop(w, p, why);
@@ -103,12 +89,4 @@ cgn_icmp_too_big(struct cgn_worker *w, struct cgn_pkt *p, uint16_t mtu)
 {
 	/* RFC 1191 §4: "unused = 0 | Next-Hop MTU". */
 	return icmp_error(w, p, 3, 4, rte_cpu_to_be_32(mtu), CGN_DROP_TOO_BIG);
-}
-
-enum cgn_verdict
-cgn_ttl4_step(struct cgn_worker *w, struct cgn_pkt *p)
-{
-	if (likely(!cgn_ttl_expires(p)))
-		return CGN_CONTINUE;
-	return cgn_icmp_reply(w, p, 11, 0, CGN_DROP_TTL_EXPIRED);
 }

@@ -26,14 +26,6 @@
  * a 60-octet header: 512 octets of payload each, 18 fragments. */
 #define MAX_FRAGMENTS 18
 
-enum cgn_verdict
-cgn_fits4_step(struct cgn_worker *w, struct cgn_pkt *p, uint16_t mtu)
-{
-	if (likely(!cgn_too_big_for(p, mtu)))
-		return CGN_CONTINUE;
-	return cgn_icmp_too_big(w, p, mtu);
-}
-
 bool
 cgn_send_fragments(struct cgn_worker *w, struct cgn_pkt *p, const struct cgn_port *port)
 {

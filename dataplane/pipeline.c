@@ -20,7 +20,10 @@
 #include <rte_prefetch.h>
 
 #include "cgn_dataplane.h"
+#include "filter.h"
+#include "hairpin.h"
 #include "send.h"
+#include "tcp_state.h"
 
 #define PREFETCH_OFFSET 4 /* packets ahead whose headers are prefetched (l3fwd's pattern) */
 
@@ -40,8 +43,10 @@ cgn_drop(struct cgn_worker *w, struct cgn_pkt *p, enum cgn_drop_reason why)
 	return CGN_DROPPED;
 }
 
-static enum cgn_verdict
-outbound(struct cgn_worker *w, struct cgn_pkt *p)
+/* The drivers are inlined with their family steps as a constant wherever the burst loop can
+ * name them (NAT44's): the compiler then calls, or inlines, each step directly. */
+static inline __attribute__((always_inline)) enum cgn_verdict
+outbound(struct cgn_worker *w, struct cgn_pkt *p, const struct cgn_family_steps *steps)
 {
 	struct cgn_dataplane *dp = w->dp;
 	enum cgn_verdict v;
@@ -54,7 +59,6 @@ outbound(struct cgn_worker *w, struct cgn_pkt *p)
 	 * the line is shared by every worker that sees the flow). */
 	if (!p->icmp_error && w->now_ms - __atomic_load_n(&m->last_out_ms, __ATOMIC_RELAXED) >= 1000)
 		__atomic_store_n(&m->last_out_ms, w->now_ms, __ATOMIC_RELAXED);
-	const struct cgn_family_steps *steps = p->steps;
 	if ((v = steps->hop_limit(w, p)) != CGN_CONTINUE)
 		return v;
 	/* RFC 1191 §4, before translation: it leaves by the outside, or by the inside when it
@@ -72,8 +76,8 @@ outbound(struct cgn_worker *w, struct cgn_pkt *p)
 	return cgn_hairpin(w, p);
 }
 
-static enum cgn_verdict
-inbound(struct cgn_worker *w, struct cgn_pkt *p)
+static inline __attribute__((always_inline)) enum cgn_verdict
+inbound(struct cgn_worker *w, struct cgn_pkt *p, const struct cgn_family_steps *steps)
 {
 	struct cgn_mapping *m = p->map;
 	enum cgn_verdict v;
@@ -82,7 +86,6 @@ inbound(struct cgn_worker *w, struct cgn_pkt *p)
 	if ((v = cgn_filter_in(w, p, m)) != CGN_CONTINUE)
 		return v;
 	cgn_tcp_state(m, p, false, w->now_ms);
-	const struct cgn_family_steps *steps = p->steps;
 	if ((v = steps->hop_limit(w, p)) != CGN_CONTINUE)
 		return v;
 	if ((v = steps->fits(w, p, w->dp->role_mtu[CGN_PORT_INSIDE])) != CGN_CONTINUE)
@@ -147,7 +150,11 @@ cgn_pipeline_burst(struct cgn_worker *w, uint16_t port, struct rte_mbuf **pkts, 
 	for (uint16_t j = 0; j < k; j++) {
 		struct cgn_pkt *p = &ctx[live[j]];
 		p->map = cgn_table_confirm(dp->table, &p->key, p->hash, candidate[j]); /* stage 3 */
-		enum cgn_verdict v = side == CGN_SIDE_INSIDE ? outbound(w, p) : inbound(w, p);
+		enum cgn_verdict v;
+		if (likely(p->steps == &cgn_steps_nat44))
+			v = side == CGN_SIDE_INSIDE ? outbound(w, p, &cgn_steps_nat44) : inbound(w, p, &cgn_steps_nat44);
+		else
+			v = side == CGN_SIDE_INSIDE ? outbound(w, p, p->steps) : inbound(w, p, p->steps);
 		if (v != CGN_TX) {
 			if (unlikely(p->frag == CGN_FRAG_FIRST))
 				cgn_frag_refuse(w, &p->fkey);

@@ -190,8 +190,9 @@ enum cgn_verdict cgn_local6(struct cgn_worker *w, struct cgn_pkt *p);
  * destination unreachable, no route (RFC 4443 §3.1 code 0), counted NO_NAT64. icmp6.c */
 enum cgn_verdict cgn_no_route6(struct cgn_worker *w, struct cgn_pkt *p);
 
-/** The family steps of NAT44 (IPv4 in, IPv4 out). pipeline.c */
-extern const struct cgn_family_steps cgn_steps_nat44;
+/** The family steps of NAT44 (IPv4 in, IPv4 out). pipeline.c (hidden: never interposed, so
+ * the driver's specialisation for it sees its steps and inlines them) */
+extern const struct cgn_family_steps cgn_steps_nat44 __attribute__((visibility("hidden")));
 
 /**
  * Answers frames for the CGN itself, in place, out of the port they came by: ARP requests
@@ -203,32 +204,6 @@ enum cgn_verdict cgn_local_ipv4(struct cgn_worker *w, struct cgn_pkt *p);
 
 /** Creates the implicit mapping of an outbound miss (slow path). session.c */
 enum cgn_verdict cgn_session_create(struct cgn_worker *w, struct cgn_pkt *p);
-
-/**
- * Step "filter", inbound (filter.c): whether the mapping admits the packet's remote peer:
- * its FILTERs (RFC 6887 §13.3), and for implicit mappings nat.filtering (RFC 4787 REQ-8).
- * @return CGN_CONTINUE, or CGN_DROPPED (FILTERED).
- */
-enum cgn_verdict cgn_filter_in(struct cgn_worker *w, struct cgn_pkt *p, const struct cgn_mapping *m);
-/** Step "filter", outbound: an implicit mapping's packet permits its destination to answer
- * (ADF/APDF; nothing under EIF). filter.c */
-void cgn_filter_permit(struct cgn_worker *w, const struct cgn_pkt *p, struct cgn_mapping *m);
-/** Step "filter" for a hairpinned packet: peer (the mapping it goes to) admits it from the
- * external endpoint (src, sport) it was translated to, as if it came from outside (RFC 4787
- * REQ-9). filter.c @return CGN_CONTINUE, or CGN_DROPPED (FILTERED). */
-enum cgn_verdict cgn_filter_hairpin(struct cgn_worker *w, struct cgn_pkt *p, const struct cgn_mapping *peer,
-				    uint32_t src, uint16_t sport);
-
-/** Step "tcp state" (tcp_state.c): the TCP state of an implicit or PEER mapping from the
- * packet's flags (RFC 5382 REQ-5, RFC 7857 §2.1), and the close of a PEER session. */
-void cgn_tcp_state(struct cgn_mapping *m, const struct cgn_pkt *p, bool outbound, uint64_t now_ms);
-
-/**
- * Step "hairpin" (hairpin.c), after an outbound packet was translated: to one of our external
- * endpoints it goes back inside, filtered as if it came from outside (RFC 4787 REQ-9, RFC
- * 5382 REQ-8); anything else leaves toward the outside. @return CGN_TX or CGN_DROPPED.
- */
-enum cgn_verdict cgn_hairpin(struct cgn_worker *w, struct cgn_pkt *p);
 
 /** True if forwarding would take the TTL to 0 (RFC 1812 §5.3.1: answer time exceeded). */
 static inline bool
@@ -266,9 +241,14 @@ enum cgn_verdict cgn_icmp_reply(struct cgn_worker *w, struct cgn_pkt *p, uint8_t
 /** The same with ICMP 3/4, "fragmentation needed and DF set", and the next hop's MTU (RFC
  * 1191 §4); the packet counted as TOO_BIG. icmp4.c */
 enum cgn_verdict cgn_icmp_too_big(struct cgn_worker *w, struct cgn_pkt *p, uint16_t mtu);
-/** NAT44's hop-limit step: time exceeded in transit (RFC 792) when the TTL would reach 0.
- * icmp4.c */
-enum cgn_verdict cgn_ttl4_step(struct cgn_worker *w, struct cgn_pkt *p);
+/** NAT44's hop-limit step: time exceeded in transit (RFC 792) when the TTL would reach 0. */
+static inline enum cgn_verdict
+cgn_ttl4_step(struct cgn_worker *w, struct cgn_pkt *p)
+{
+	if (likely(!cgn_ttl_expires(p)))
+		return CGN_CONTINUE;
+	return cgn_icmp_reply(w, p, 11, 0, CGN_DROP_TTL_EXPIRED);
+}
 
 /** @return whether a packet (before translation, p->ip4) is too big for mtu and may not be
  * fragmented: it has DF set. */
@@ -279,8 +259,14 @@ cgn_too_big_for(const struct cgn_pkt *p, uint16_t mtu)
 	       (p->ip4->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG));
 }
 
-/** NAT44's MTU step: DF set and bigger than mtu, answered with ICMP 3/4 and mtu. mtu.c */
-enum cgn_verdict cgn_fits4_step(struct cgn_worker *w, struct cgn_pkt *p, uint16_t mtu);
+/** NAT44's MTU step: DF set and bigger than mtu, answered with ICMP 3/4 and mtu. */
+static inline enum cgn_verdict
+cgn_fits4_step(struct cgn_worker *w, struct cgn_pkt *p, uint16_t mtu)
+{
+	if (likely(!cgn_too_big_for(p, mtu)))
+		return CGN_CONTINUE;
+	return cgn_icmp_too_big(w, p, mtu);
+}
 
 /**
  * Sends a translated, routed packet bigger than its port's MTU (DF clear) in fragments, its

@@ -13,7 +13,7 @@
 
 #include <rte_tcp.h>
 
-#include "pipeline.h"
+#include "tcp_state.h"
 
 /* Records the FIN or RST of a TCP connection: when, and its remote end (the destination of
  * an outbound segment, the source of an inbound one: p->remote). The time is stored last,
@@ -28,9 +28,9 @@ record_close(struct cgn_mapping *m, const struct cgn_pkt *p, uint64_t now_ms)
 }
 
 void
-cgn_tcp_state(struct cgn_mapping *m, const struct cgn_pkt *p, bool outbound, uint64_t now_ms)
+cgn_tcp_state_update(struct cgn_mapping *m, const struct cgn_pkt *p, bool outbound, uint64_t now_ms)
 {
-	if (p->proto != IPPROTO_TCP || p->icmp_error || !(m->flags & (CGN_MAP_IMPLICIT | CGN_MAP_PEER)))
+	if (!(m->flags & (CGN_MAP_IMPLICIT | CGN_MAP_PEER)))
 		return;
 	uint8_t flags = ((const struct rte_tcp_hdr *)p->l4)->tcp_flags;
 	if (m->flags & CGN_MAP_INBOUND) {
