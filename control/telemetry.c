@@ -492,12 +492,11 @@ cmd_routes(const char *cmd __rte_unused, const char *params __rte_unused, struct
 		if (e == NULL)
 			break;
 		rte_tel_data_start_dict(e);
-		struct cgn_prefix p = { cgn_addr_from_v4(r->net), (uint8_t)(96 + r->len) };
-		rte_tel_data_add_dict_string(e, "prefix", cgn_prefix_format(&p, buf, sizeof(buf)));
+		rte_tel_data_add_dict_string(e, "prefix", cgn_prefix_format(&r->net, buf, sizeof(buf)));
 		rte_tel_data_add_dict_string(e, "table", tel.cfg->ports[r->port].role == CGN_PORT_INSIDE ? "inside" : "outside");
 		rte_tel_data_add_dict_string(e, "port", port_name(r->port));
-		struct cgn_addr via = cgn_addr_from_v4(r->via);
-		rte_tel_data_add_dict_string(e, "via", r->via ? cgn_addr_format(&via, buf, sizeof(buf)) : "connected");
+		rte_tel_data_add_dict_string(e, "via", cgn_route_is_connected(r) ? "connected"
+								 : cgn_addr_format(&r->via, buf, sizeof(buf)));
 		snprintf(name, sizeof(name), "route_%u", i);
 		rte_tel_data_add_dict_container(d, name, e, 0);
 	}

@@ -42,7 +42,8 @@ static bool
 role_has_prefixes(const struct cgn_config *cfg, enum cgn_port_role role)
 {
 	for (unsigned i = 0; i < cfg->n_routes; i++)
-		if (cfg->routes[i].len > 0 && cfg->ports[cfg->routes[i].port].role == role)
+		if (cgn_route_is_v4(&cfg->routes[i]) && cfg->routes[i].net.len > 96 &&
+		    cfg->ports[cfg->routes[i].port].role == role)
 			return true;
 	return false;
 }
@@ -90,19 +91,23 @@ add_routes(struct cgn_dataplane *dp, struct cgn_routes *rt, const struct cgn_con
 		return rc;
 	for (unsigned i = 0; i < cfg->n_routes; i++) {
 		const struct cgn_route_cfg *r = &cfg->routes[i];
+		if (!cgn_route_is_v4(r))
+			continue; /* IPv6 routes are not installed yet */
 		enum cgn_port_role role = cfg->ports[r->port].role;
+		uint32_t via = cgn_route_is_connected(r) ? 0 : cgn_addr_v4(&r->via);
+		uint8_t len = (uint8_t)(r->net.len - 96);
 		struct cgn_nexthop *nh = &rt->nh[rt->n_nh];
-		*nh = (struct cgn_nexthop){ .via = r->via, .port = r->port, .port_id = dp->ports[r->port].port_id };
-		if (r->via) {
-			int32_t slot = neigh_configured(rt, r->via, r->port, CGN_NEIGH_GATEWAY);
+		*nh = (struct cgn_nexthop){ .via = via, .port = r->port, .port_id = dp->ports[r->port].port_id };
+		if (via) {
+			int32_t slot = neigh_configured(rt, via, r->port, CGN_NEIGH_GATEWAY);
 			if (slot < 0)
 				return -ENOSPC;
 			nh->neigh = (uint32_t)slot;
 		}
-		if (r->len == 0)
+		if (len == 0)
 			rt->dflt[role] = (int32_t)rt->n_nh;
 		else
-			rc = rte_lpm_add(rt->lpm[role], rte_be_to_cpu_32(r->net), r->len, rt->n_nh);
+			rc = rte_lpm_add(rt->lpm[role], rte_be_to_cpu_32(cgn_addr_v4(&r->net.addr)), len, rt->n_nh);
 		if (rc != 0) {
 			fprintf(stderr, "cgnatd: route %u: %s\n", i + 1, rte_strerror(-rc));
 			return rc;
@@ -118,7 +123,9 @@ add_statics(struct cgn_routes *rt, const struct cgn_config *cfg)
 {
 	for (unsigned i = 0; i < cfg->n_neighbours; i++) {
 		const struct cgn_neighbour_cfg *nc = &cfg->neighbours[i];
-		int32_t slot = neigh_configured(rt, nc->addr, nc->port, CGN_NEIGH_STATIC);
+		if (!cgn_addr_is_v4(&nc->addr))
+			continue; /* IPv6 neighbours are not installed yet */
+		int32_t slot = neigh_configured(rt, cgn_addr_v4(&nc->addr), nc->port, CGN_NEIGH_STATIC);
 		if (slot < 0)
 			return -ENOSPC;
 		struct rte_ether_addr mac;
@@ -174,9 +181,10 @@ new_entries(const struct cgn_routes *rt, const struct cgn_config *cfg)
 {
 	uint32_t n = 0;
 	for (unsigned i = 0; i < cfg->n_neighbours; i++)
-		n += cgn_neigh_find(rt, cfg->neighbours[i].addr, cfg->neighbours[i].port) < 0;
+		n += cgn_neigh_find(rt, cgn_addr_v4(&cfg->neighbours[i].addr), cfg->neighbours[i].port) < 0;
 	for (unsigned i = 0; i < cfg->n_routes; i++)
-		n += cfg->routes[i].via && cgn_neigh_find(rt, cfg->routes[i].via, cfg->routes[i].port) < 0;
+		n += !cgn_route_is_connected(&cfg->routes[i]) &&
+		     cgn_neigh_find(rt, cgn_addr_v4(&cfg->routes[i].via), cfg->routes[i].port) < 0;
 	return n;
 }
 

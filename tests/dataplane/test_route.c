@@ -257,10 +257,11 @@ Test(route, a_reload_replaces_routes_and_static_neighbours)
 	uint8_t last;
 	next = E->cfg;
 	next.n_routes = 1;
-	next.routes[0] = (struct cgn_route_cfg){ .net = dp_ipv4("100.64.8.0"), .len = 24, .port = 0,
-						 .via = dp_ipv4("100.64.0.9") };
+	next.routes[0] = (struct cgn_route_cfg){ .net = { cgn_addr_from_v4(dp_ipv4("100.64.8.0")), 96 + 24 }, .port = 0,
+						 .via = cgn_addr_from_v4(dp_ipv4("100.64.0.9")) };
 	next.n_neighbours = 1;
-	next.neighbours[0] = (struct cgn_neighbour_cfg){ .addr = dp_ipv4("100.64.0.9"), .mac = { 2, 0, 0, 0, 9, 9 } };
+	next.neighbours[0] = (struct cgn_neighbour_cfg){ .addr = cgn_addr_from_v4(dp_ipv4("100.64.0.9")),
+							 .mac = { 2, 0, 0, 0, 9, 9 } };
 	uint32_t learned = rt->n_learned;
 
 	cr_assert_eq(cgn_dataplane_reroute(E->dp, &next, true, err, sizeof(err)), 0, "%s", err);
@@ -282,9 +283,10 @@ Test(route, a_reload_replaces_routes_and_static_neighbours)
 	huge.n_routes = CGN_MAX_ROUTES;
 	huge.n_neighbours = CGN_MAX_STATIC_NEIGHBOURS;
 	for (unsigned i = 0; i < CGN_MAX_ROUTES; i++) {
-		huge.routes[i] = (struct cgn_route_cfg){ .net = htonl(0x0a000000u + (i << 8)), .len = 24, .port = 0,
-							 .via = htonl(0x64410000u + i) };
-		huge.neighbours[i] = (struct cgn_neighbour_cfg){ .addr = htonl(0x64420000u + i), .mac = { 2, 0, 0, 0, 1, 1 } };
+		huge.routes[i] = (struct cgn_route_cfg){ .net = { cgn_addr_from_v4(htonl(0x0a000000u + (i << 8))), 96 + 24 },
+							 .port = 0, .via = cgn_addr_from_v4(htonl(0x64410000u + i)) };
+		huge.neighbours[i] = (struct cgn_neighbour_cfg){ .addr = cgn_addr_from_v4(htonl(0x64420000u + i)),
+								 .mac = { 2, 0, 0, 0, 1, 1 } };
 	}
 	cr_assert_eq(cgn_dataplane_reroute(E->dp, &huge, true, err, sizeof(err)), -ENOSPC, "the check says so");
 	cr_assert_eq(cgn_dataplane_reroute(E->dp, &huge, false, err, sizeof(err)), -ENOSPC);
