@@ -157,6 +157,7 @@ cmd_stats(const char *cmd __rte_unused, const char *params __rte_unused, struct 
 	rte_tel_data_add_dict_u64(d, "punt_outside_refused", LOAD(tel.dp->punt_stats.outside_refused));
 	const struct cgn_routes *rt = &tel.dp->routes;
 	rte_tel_data_add_dict_u64(d, "nh_arp_requests", LOAD(rt->stats.arp_requests));
+	rte_tel_data_add_dict_u64(d, "nh_nd_requests", LOAD(rt->stats.nd_requests));
 	rte_tel_data_add_dict_u64(d, "nh_expired", LOAD(rt->stats.expired));
 	rte_tel_data_add_dict_u64(d, "nh_learned", LOAD(rt->stats.learned));
 	rte_tel_data_add_dict_u64(d, "nh_forgotten", LOAD(rt->stats.forgotten));
@@ -431,7 +432,7 @@ port_name(unsigned i)
 	return i < tel.cfg->n_ports ? tel.cfg->ports[i].name : "?";
 }
 
-/* /cgnat/neighbours[,START]: the neighbour table, 64 entries a page (one dict each). */
+/* /cgnat/neighbours[,START]: the neighbour table, IPv4 and IPv6 entries, 64 a page (one dict each). */
 static int
 cmd_neighbours(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
 {
@@ -451,8 +452,7 @@ cmd_neighbours(const char *cmd __rte_unused, const char *params, struct rte_tel_
 		if (e == NULL)
 			break;
 		rte_tel_data_start_dict(e);
-		struct cgn_addr a = cgn_addr_from_v4(nb->addr);
-		rte_tel_data_add_dict_string(e, "address", cgn_addr_format(&a, buf, sizeof(buf)));
+		rte_tel_data_add_dict_string(e, "address", cgn_addr_format(&nb->addr, buf, sizeof(buf)));
 		rte_tel_data_add_dict_string(e, "port", port_name(nb->port));
 		rte_tel_data_add_dict_string(e, "kind", kinds[nb->kind <= CGN_NEIGH_LEARNED ? nb->kind : 0]);
 		uint64_t w = LOAD(nb->mac), seen = LOAD(nb->seen_ms);
@@ -478,7 +478,8 @@ cmd_neighbours(const char *cmd __rte_unused, const char *params, struct rte_tel_
 	return leave(0);
 }
 
-/* /cgnat/routes: the route tables as configured (a port's next_hop is its 0.0.0.0/0). */
+/* /cgnat/routes: the route tables of both families as configured (a port's next_hop is its
+ * 0.0.0.0/0). */
 static int
 cmd_routes(const char *cmd __rte_unused, const char *params __rte_unused, struct rte_tel_data *d)
 {
