@@ -17,6 +17,65 @@ cgn_addr_is_unspecified(const struct cgn_addr *a)
 	return cgn_addr_is_v4(a) && cgn_addr_v4(a) == 0;
 }
 
+bool
+cgn_addr_is_loopback(const struct cgn_addr *a)
+{
+	static const struct cgn_addr one = { .b = { [15] = 1 } };
+	if (cgn_addr_is_v4(a))
+		return a->b[12] == 127;
+	return cgn_addr_eq(a, &one);
+}
+
+bool
+cgn_addr_is_multicast(const struct cgn_addr *a)
+{
+	if (cgn_addr_is_v4(a))
+		return (a->b[12] & 0xf0) == 224;
+	return a->b[0] == 0xff;
+}
+
+bool
+cgn_addr_is_link_local(const struct cgn_addr *a)
+{
+	if (cgn_addr_is_v4(a))
+		return a->b[12] == 169 && a->b[13] == 254;
+	return a->b[0] == 0xfe && (a->b[1] & 0xc0) == 0x80;
+}
+
+struct cgn_addr
+cgn_addr_solicited_node(const struct cgn_addr *a)
+{
+	/* FF02:0:0:0:0:1:FF00::/104 */
+	struct cgn_addr s = { .b = { 0xff, 0x02, [11] = 0x01, [12] = 0xff } };
+	memcpy(&s.b[13], &a->b[13], 3);
+	return s;
+}
+
+struct cgn_addr
+cgn_addr_link_local_from_mac(const uint8_t mac[6])
+{
+	/* fe80::/64, then the 48-bit MAC as a modified EUI-64: ff:fe in the middle, and the
+	 * universal/local bit inverted ("u" = 1 means universal in the modified form). */
+	struct cgn_addr ll = { .b = { 0xfe, 0x80 } };
+	ll.b[8] = mac[0] ^ 0x02;
+	ll.b[9] = mac[1];
+	ll.b[10] = mac[2];
+	ll.b[11] = 0xff;
+	ll.b[12] = 0xfe;
+	ll.b[13] = mac[3];
+	ll.b[14] = mac[4];
+	ll.b[15] = mac[5];
+	return ll;
+}
+
+void
+cgn_addr_multicast_mac(const struct cgn_addr *a, uint8_t mac[6])
+{
+	mac[0] = 0x33;
+	mac[1] = 0x33;
+	memcpy(&mac[2], &a->b[12], 4);
+}
+
 int
 cgn_addr_parse(const char *text, struct cgn_addr *out)
 {

@@ -66,6 +66,40 @@ cgn_addr_eq(const struct cgn_addr *a, const struct cgn_addr *b)
 /** @return true if a is all zeros (::), or the mapped all-zeros IPv4 address (::ffff:0.0.0.0). */
 bool cgn_addr_is_unspecified(const struct cgn_addr *a);
 
+/** @return true if a is ::1, or an IPv4-mapped address in 127.0.0.0/8 (loopback). */
+bool cgn_addr_is_loopback(const struct cgn_addr *a);
+
+/**
+ * @return true if a is a multicast address: ff00::/8 (RFC 4291 §2.7), or an IPv4-mapped
+ *         address in 224.0.0.0/4 (RFC 5771).
+ */
+bool cgn_addr_is_multicast(const struct cgn_addr *a);
+
+/**
+ * @return true if a is link-local: fe80::/10 (RFC 4291 §2.5.6), or an IPv4-mapped address in
+ *         169.254.0.0/16 (RFC 3927).
+ */
+bool cgn_addr_is_link_local(const struct cgn_addr *a);
+
+/**
+ * The solicited-node multicast address of a (RFC 4291 §2.7.1): ff02::1:ff00:0/104 and a's low
+ * 24 bits; where a Neighbor Solicitation for a goes (RFC 4861 §7.2.2).
+ */
+struct cgn_addr cgn_addr_solicited_node(const struct cgn_addr *a);
+
+/**
+ * The link-local address of an Ethernet interface (RFC 4291 §2.5.1, Appendix A; RFC 2464
+ * §4-§5): fe80::/64 and the modified EUI-64 interface identifier of mac, its three first
+ * octets, ff:fe, its three last, with the universal/local bit (0x02 of the first) inverted.
+ */
+struct cgn_addr cgn_addr_link_local_from_mac(const uint8_t mac[6]);
+
+/**
+ * The Ethernet destination of IPv6 multicast address a (RFC 2464 §7): 33:33 and a's low 32
+ * bits, written to mac.
+ */
+void cgn_addr_multicast_mac(const struct cgn_addr *a, uint8_t mac[6]);
+
 /**
  * Parses an IPv4 dotted quad (stored mapped) or an IPv6 address.
  * @return 0, or -EINVAL if text is neither.

@@ -86,6 +86,41 @@ cgn_cksum_partial(const void *data, size_t len, uint32_t sum)
 	return sum;
 }
 
+/**
+ * The change of a 128-bit field (an IPv6 address) from old to new: eight words, summed like
+ * cgn_cksum_delta16's (RFC 1624 eqn. 3). Both are 16 octets in network order, any alignment.
+ * The result is below 2^20: several may be summed with others before cgn_cksum_apply().
+ */
+static inline uint32_t
+cgn_cksum_delta128(const void *old, const void *new_)
+{
+	const uint8_t *o = old, *n = new_;
+	uint32_t sum = 0;
+	for (int i = 0; i < 16; i += 2) {
+		uint16_t wo, wn;
+		memcpy(&wo, o + i, 2);
+		memcpy(&wn, n + i, 2);
+		sum += (uint16_t)~wo + (uint32_t)wn;
+	}
+	return sum;
+}
+
+/**
+ * The IPv6 pseudo-header's sum (RFC 8200 §8.1): source and destination addresses (16 octets
+ * each, network order), the upper-layer packet length (host order; the 32-bit field) and the
+ * next header value (the upper-layer protocol: IPPROTO_UDP, IPPROTO_ICMPV6, ...).
+ * @return the partial sum, not folded nor complemented: pass it as cgn_cksum_partial()'s sum
+ *         over the upper-layer header and data, then complement the fold (cgn_cksum()).
+ */
+static inline uint32_t
+cgn_cksum_pseudo6(const void *src, const void *dst, uint32_t upper_len, uint8_t next_header)
+{
+	/* The length and next header lie in memory in network order, like every other word. */
+	uint8_t tail[8] = { (uint8_t)(upper_len >> 24), (uint8_t)(upper_len >> 16), (uint8_t)(upper_len >> 8),
+			    (uint8_t)upper_len, 0, 0, 0, next_header };
+	return cgn_cksum_partial(tail, sizeof(tail), cgn_cksum_partial(dst, 16, cgn_cksum_partial(src, 16, 0)));
+}
+
 /** The checksum of len octets (RFC 1071), network order. */
 static inline uint16_t
 cgn_cksum(const void *data, size_t len)

@@ -457,11 +457,46 @@ parse_host_v4(const char *text, uint32_t *out)
 	return 0;
 }
 
+/* Why text is not a global unicast IPv6 address (the CGN's own: a port's address6, the
+ * ICMPv6 error source), or NULL if it is one. */
+static const char *
+not_global6(const char *text, struct cgn_addr *out)
+{
+	if (cgn_addr_parse(text, out) < 0 || strchr(text, ':') == NULL)
+		return "must be an IPv6 address";
+	if (cgn_addr_is_v4(out))
+		return "must not be IPv4-mapped (::ffff:0:0/96): give IPv4 addresses as IPv4";
+	if (cgn_addr_is_unspecified(out))
+		return "must not be the unspecified address ::";
+	if (cgn_addr_is_loopback(out))
+		return "must not be the loopback address ::1";
+	if (cgn_addr_is_multicast(out))
+		return "must not be multicast (ff00::/8)";
+	if (cgn_addr_is_link_local(out))
+		return "must not be link-local (fe80::/10: each port has its own, from its MAC)";
+	return NULL;
+}
+
+/* Why text is not an IPv6 unicast address a neighbour or gateway may have (link-local
+ * allowed: RFC 4861 §8 routers are known by theirs), or NULL. */
+static const char *
+not_unicast6(const char *text, struct cgn_addr *out)
+{
+	if (cgn_addr_parse(text, out) < 0 || strchr(text, ':') == NULL)
+		return "must be an IPv6 address";
+	if (cgn_addr_is_v4(out))
+		return "must not be IPv4-mapped (::ffff:0:0/96): give IPv4 addresses as IPv4";
+	if (cgn_addr_is_unspecified(out) || cgn_addr_is_loopback(out) || cgn_addr_is_multicast(out))
+		return "must be a unicast IPv6 address (not ::, ::1 or multicast)";
+	return NULL;
+}
+
 static int
 load_dataplane(struct loader *ld, const config_setting_t *g, struct cgn_config *cfg)
 {
 	static const char *const known[] = { "table_size", "ring_size", "idle_sleep_us", "mbufs", "seed",
-					     "icmp_errors_per_second", "expire_budget", "icmp_source", "rx_delay_ms", "mbuf_size", NULL };
+					     "icmp_errors_per_second", "expire_budget", "icmp_source", "icmp_source6",
+					     "rx_delay_ms", "mbuf_size", NULL };
 	int rc;
 	uint32_t seed = 0;
 	if ((rc = check_known(ld, g, known)) ||
@@ -484,6 +519,14 @@ load_dataplane(struct loader *ld, const config_setting_t *g, struct cgn_config *
 			return fail(ld, src, "must be an IPv4 address (not 0.0.0.0)");
 		cfg->dataplane.icmp_source = cgn_addr_from_v4(a);
 		cfg->dataplane.have_icmp_source = true;
+	}
+	const config_setting_t *src6 = config_setting_get_member(g, "icmp_source6");
+	if (src6) {
+		const char *v = config_setting_get_string(src6);
+		const char *why = v ? not_global6(v, &cfg->dataplane.icmp_source6) : "must be an IPv6 address";
+		if (why)
+			return fail(ld, src6, "%s (a global unicast IPv6 address)", why);
+		cfg->dataplane.have_icmp_source6 = true;
 	}
 	if (cfg->dataplane.ring_size & (cfg->dataplane.ring_size - 1))
 		return fail(ld, config_setting_get_member(g, "ring_size"), "must be a power of two");
@@ -516,11 +559,11 @@ load_ports(struct loader *ld, const config_setting_t *list, struct cgn_config *c
 		return fail(ld, list, "at most %d ports", CGN_MAX_PORTS);
 	bool in = false, out = false;
 	for (int i = 0; i < n; i++) {
-		static const char *const known[] = { "name", "role", "peer_mac", "address", "next_hop",
+		static const char *const known[] = { "name", "role", "peer_mac", "address", "address6", "next_hop",
 						     "pcp_management", "mtu", NULL };
 		const config_setting_t *e = config_setting_get_elem(list, (unsigned)i);
 		struct cgn_port_cfg *pc = &cfg->ports[i];
-		const char *name = NULL, *role = NULL, *mac = NULL, *addr = NULL, *nh = NULL;
+		const char *name = NULL, *role = NULL, *mac = NULL, *addr = NULL, *addr6 = NULL, *nh = NULL;
 		int rc;
 		if (config_setting_type(e) != CONFIG_TYPE_GROUP)
 			return fail(ld, e, "entry %d must be a group { name; role; }", i + 1);
@@ -533,6 +576,14 @@ load_ports(struct loader *ld, const config_setting_t *list, struct cgn_config *c
 		config_setting_lookup_string(e, "next_hop", &nh);
 		if (addr && parse_host_v4(addr, &pc->address) < 0)
 			return fail(ld, e, "entry %d: address must be an IPv4 address", i + 1);
+		if (config_setting_lookup_string(e, "address6", &addr6)) {
+			const char *why = not_global6(addr6, &pc->address6);
+			if (why)
+				return fail(ld, e, "entry %d: address6 %s (a global unicast IPv6 address)", i + 1, why);
+			pc->have_address6 = true;
+		} else if (config_setting_get_member(e, "address6")) {
+			return fail(ld, e, "entry %d: address6 must be a string", i + 1);
+		}
 		if (name == NULL || strlen(name) == 0 || strlen(name) >= sizeof(pc->name))
 			return fail(ld, e, "entry %d: name must be the EAL device name, e.g. \"net_pcap0\"", i + 1);
 		snprintf(pc->name, sizeof(pc->name), "%s", name);
@@ -576,16 +627,18 @@ load_ports(struct loader *ld, const config_setting_t *list, struct cgn_config *c
 	return 0;
 }
 
-/* The ports[] index of a port named in a route or neighbour entry. */
+/* The ports[] index of a port named in a route or neighbour entry; an IPv4 one (v4) needs the
+ * port's IPv4 address, which ARP requests come from. IPv6 needs none: Neighbor Solicitations
+ * come from the port's link-local address (RFC 4861 §7.2.2), which every port has. */
 static int
 port_named(struct loader *ld, const config_setting_t *e, const struct cgn_config *cfg, const char *what, int i,
-	   uint8_t *out)
+	   bool v4, uint8_t *out)
 {
 	const char *name = NULL;
 	config_setting_lookup_string(e, "port", &name);
 	for (unsigned j = 0; name && j < cfg->n_ports; j++)
 		if (strcmp(cfg->ports[j].name, name) == 0) {
-			if (cfg->ports[j].address == 0)
+			if (v4 && cfg->ports[j].address == 0)
 				return fail(ld, e, "%s %d: port %s needs an address (ARP requests come from it)", what,
 					    i + 1, name);
 			*out = (uint8_t)j;
@@ -601,7 +654,7 @@ add_route(struct loader *ld, const config_setting_t *e, struct cgn_config *cfg, 
 		return fail(ld, e, "at most %d routes, the ports' next_hop included", CGN_MAX_ROUTES);
 	for (unsigned j = 0; j < cfg->n_routes; j++) {
 		const struct cgn_route_cfg *o = &cfg->routes[j];
-		if (o->net == r->net && o->len == r->len && cfg->ports[o->port].role == cfg->ports[r->port].role)
+		if (memcmp(&o->net, &r->net, sizeof(r->net)) == 0 && cfg->ports[o->port].role == cfg->ports[r->port].role)
 			return fail(ld, e, "the same prefix twice for %s ports (a port's next_hop is its 0.0.0.0/0)",
 				    cfg->ports[r->port].role == CGN_PORT_INSIDE ? "inside" : "outside");
 	}
@@ -609,7 +662,8 @@ add_route(struct loader *ld, const config_setting_t *e, struct cgn_config *cfg, 
 	return 0;
 }
 
-/* routes = ( { prefix = "100.64.0.0/10"; port = "net_pcap0"; via = "100.64.0.1"; }, ... );
+/* routes = ( { prefix = "100.64.0.0/10"; port = "net_pcap0"; via = "100.64.0.1"; },
+ *            { prefix = "2001:db8::/32"; port = "net_pcap0"; via = "2001:db8:100::1"; }, ... );
  * then every port's next_hop as its role's default route. */
 static int
 load_routes(struct loader *ld, const config_setting_t *list, struct cgn_config *cfg)
@@ -625,7 +679,6 @@ load_routes(struct loader *ld, const config_setting_t *list, struct cgn_config *
 		const config_setting_t *e = config_setting_get_elem(list, (unsigned)i);
 		const char *prefix = NULL, *via = NULL;
 		struct cgn_route_cfg r = { 0 };
-		struct cgn_prefix p;
 		int rc;
 		if (config_setting_type(e) != CONFIG_TYPE_GROUP)
 			return fail(ld, e, "route %d must be a group { prefix; port; via; }", i + 1);
@@ -633,22 +686,35 @@ load_routes(struct loader *ld, const config_setting_t *list, struct cgn_config *
 			return rc;
 		config_setting_lookup_string(e, "prefix", &prefix);
 		config_setting_lookup_string(e, "via", &via);
-		if (prefix == NULL || cgn_prefix_parse(prefix, &p) < 0 || !cgn_addr_is_v4(&p.addr) || p.len < 96)
-			return fail(ld, e, "route %d: prefix must be an IPv4 ADDR/LEN with zero host bits", i + 1);
-		r.net = cgn_addr_v4(&p.addr);
-		r.len = (uint8_t)(p.len - 96);
-		if ((rc = port_named(ld, e, cfg, "route", i, &r.port)))
+		if (prefix == NULL || cgn_prefix_parse(prefix, &r.net) < 0)
+			return fail(ld, e, "route %d: prefix must be an IPv4 or IPv6 ADDR/LEN with zero host bits", i + 1);
+		bool v4 = strchr(prefix, ':') == NULL;
+		if (!v4 && (cgn_route_is_v4(&r) || cgn_addr_is_multicast(&r.net.addr) ||
+			    cgn_addr_is_link_local(&r.net.addr)))
+			return fail(ld, e, "route %d: prefix must be an IPv6 unicast prefix (not IPv4-mapped, "
+					   "multicast or link-local; IPv4 prefixes are written as IPv4)", i + 1);
+		if ((rc = port_named(ld, e, cfg, "route", i, v4, &r.port)))
 			return rc;
-		if (via && parse_host_v4(via, &r.via) < 0)
-			return fail(ld, e, "route %d: via must be an IPv4 address (omit it for a directly connected prefix)",
-				    i + 1);
+		if (via && v4) {
+			uint32_t gw;
+			if (parse_host_v4(via, &gw) < 0)
+				return fail(ld, e, "route %d: via must be an IPv4 address for an IPv4 prefix (omit it "
+						   "for a directly connected prefix)", i + 1);
+			r.via = cgn_addr_from_v4(gw);
+		} else if (via) {
+			const char *why = not_unicast6(via, &r.via);
+			if (why)
+				return fail(ld, e, "route %d: via %s for an IPv6 prefix (omit it for a directly "
+						   "connected prefix)", i + 1, why);
+		}
 		if ((rc = add_route(ld, e, cfg, &r)))
 			return rc;
 	}
 	for (unsigned i = 0; i < cfg->n_ports; i++) {
 		if (cfg->ports[i].next_hop == 0)
 			continue;
-		struct cgn_route_cfg r = { .net = 0, .len = 0, .port = (uint8_t)i, .via = cfg->ports[i].next_hop };
+		struct cgn_route_cfg r = { .net = { cgn_addr_from_v4(0), 96 }, .port = (uint8_t)i,
+					   .via = cgn_addr_from_v4(cfg->ports[i].next_hop) };
 		int rc = add_route(ld, list, cfg, &r);
 		if (rc)
 			return rc;
@@ -678,14 +744,23 @@ load_neighbours(struct loader *ld, const config_setting_t *list, struct cgn_conf
 			return rc;
 		config_setting_lookup_string(e, "address", &addr);
 		config_setting_lookup_string(e, "mac", &mac);
-		if (addr == NULL || parse_host_v4(addr, &nb->addr) < 0)
-			return fail(ld, e, "neighbour %d: address must be an IPv4 address", i + 1);
+		uint32_t v4_addr;
+		bool v4 = addr != NULL && strchr(addr, ':') == NULL;
+		if (addr == NULL || (v4 && parse_host_v4(addr, &v4_addr) < 0))
+			return fail(ld, e, "neighbour %d: address must be an IPv4 or IPv6 address", i + 1);
+		if (v4) {
+			nb->addr = cgn_addr_from_v4(v4_addr);
+		} else {
+			const char *why = not_unicast6(addr, &nb->addr);
+			if (why)
+				return fail(ld, e, "neighbour %d: address %s", i + 1, why);
+		}
 		if (mac == NULL || parse_mac(mac, nb->mac) < 0)
 			return fail(ld, e, "neighbour %d: mac must be six hex octets, 02:00:00:00:00:01", i + 1);
-		if ((rc = port_named(ld, e, cfg, "neighbour", i, &nb->port)))
+		if ((rc = port_named(ld, e, cfg, "neighbour", i, v4, &nb->port)))
 			return rc;
 		for (int j = 0; j < i; j++)
-			if (cfg->neighbours[j].addr == nb->addr && cfg->neighbours[j].port == nb->port)
+			if (cgn_addr_eq(&cfg->neighbours[j].addr, &nb->addr) && cfg->neighbours[j].port == nb->port)
 				return fail(ld, e, "neighbour %d: the same address and port as neighbour %d", i + 1, j + 1);
 	}
 	cfg->n_neighbours = (unsigned)n;

@@ -52,28 +52,50 @@ struct cgn_port_cfg {
 	uint8_t peer_mac[6];       /* destination MAC of frames leaving by it that no route matches */
 	bool have_peer_mac;        /* else: the source MAC of the frame being answered */
 	uint32_t address;          /* the CGN's own IPv4 address on this link (network order); 0 none */
+	struct cgn_addr address6;  /* its own global IPv6 address on this link (ND from the port's
+				    * link-local address needs none) */
+	bool have_address6;
 	uint32_t next_hop;         /* resolved by ARP when there is no peer_mac (network order); 0 none */
 	bool pcp_management;       /* outside port: serve PCP from pcp.third_party senders on it */
 	uint16_t mtu;              /* largest IPv4 packet it sends (octets); 0 = the device's own */
 };
 
-/* A route (RFC 1812 §5.2.4: longest match), in the route table of its port's role: frames the
- * NAT sends toward the inside look up the inside table, toward the outside the outside one. */
+/* A route (RFC 1812 §5.2.4, RFC 4861 §5.2: longest match), in the route table of its port's
+ * role and its family: frames the NAT sends toward the inside look up the inside tables,
+ * toward the outside the outside ones. Every member is octets: no padding, and reload
+ * compares configurations with memcmp. */
 struct cgn_route_cfg {
-	uint32_t net;   /* network order, host bits zero */
-	uint32_t via;   /* gateway, network order; 0: directly connected (ARP for the destination) */
-	uint8_t len;    /* 0..32 */
-	uint8_t port;   /* index in ports[] */
-	uint16_t zero;  /* no padding: reload compares configurations with memcmp */
+	struct cgn_prefix net; /* host bits zero; IPv4 as mapped, len 96 + n (cgn_prefix) */
+	struct cgn_addr via;   /* gateway, of net's family; all zero: directly connected (the
+				* destination itself is asked for: ARP, or ND) */
+	uint8_t port;          /* index in ports[] */
 };
+_Static_assert(sizeof(struct cgn_route_cfg) == 34, "struct cgn_route_cfg has no padding (memcmp)");
 
-/* A static neighbour: an address whose MAC is configured, never asked for by ARP. */
+/** @return true for an IPv4 route (its prefix in ::ffff:0:0/96, including 0.0.0.0/0). */
+static inline bool
+cgn_route_is_v4(const struct cgn_route_cfg *r)
+{
+	return r->net.len >= 96 && cgn_addr_is_v4(&r->net.addr);
+}
+
+/** @return true for a directly connected route (no gateway). */
+static inline bool
+cgn_route_is_connected(const struct cgn_route_cfg *r)
+{
+	static const struct cgn_addr zero;
+	return cgn_addr_eq(&r->via, &zero);
+}
+
+/* A static neighbour: an address (IPv4 as mapped, or IPv6) whose MAC is configured, never
+ * asked for by ARP or ND. */
 struct cgn_neighbour_cfg {
-	uint32_t addr;  /* network order */
+	struct cgn_addr addr;
 	uint8_t mac[6];
 	uint8_t port;   /* index in ports[] */
 	uint8_t zero;   /* no padding (memcmp) */
 };
+_Static_assert(sizeof(struct cgn_neighbour_cfg) == 24, "struct cgn_neighbour_cfg has no padding (memcmp)");
 
 /* Endpoint filtering of implicit mappings (RFC 4787 §5, RFC 6888 REQ-7). */
 enum cgn_filtering { CGN_FILTER_EIF, CGN_FILTER_ADF, CGN_FILTER_APDF };
@@ -132,13 +154,14 @@ struct cgn_config {
 	struct cgn_port_cfg ports[CGN_MAX_PORTS];
 	unsigned n_ports;
 
-	/* routes: the configured ones, then each port's next_hop as 0.0.0.0/0 of its role */
+	/* routes: the configured ones (IPv4 and IPv6), then each port's next_hop as 0.0.0.0/0 of its role */
 	struct cgn_route_cfg routes[CGN_MAX_ROUTES];
 	unsigned n_routes;
 	struct cgn_neighbour_cfg neighbours[CGN_MAX_STATIC_NEIGHBOURS];
 	unsigned n_neighbours;
 
-	/* arp: neighbour resolution (RFC 826; timers after RFC 4861 §7.3's reachability states) */
+	/* arp: neighbour resolution, ARP (RFC 826) and ND (RFC 4861) alike (timers after RFC 4861
+	 * §7.3's reachability states) */
 	struct {
 		uint32_t reachable_ms;   /* a neighbour heard from this recently is not asked again */
 		uint32_t retry_ms;       /* between requests while unresolved or stale */
@@ -159,6 +182,8 @@ struct cgn_config {
 		uint32_t rx_delay_ms;   /* workers read no packet this long after start (labs, tests) */
 		struct cgn_addr icmp_source; /* source of ICMP errors the NAT itself sends */
 		bool have_icmp_source;  /* else: the first pool address */
+		struct cgn_addr icmp_source6; /* source of ICMPv6 errors toward the inside (global unicast) */
+		bool have_icmp_source6; /* else: the inside port's address6 */
 	} dataplane;
 };
 

@@ -435,7 +435,7 @@ port_name(unsigned i)
 	return i < tel.cfg->n_ports ? tel.cfg->ports[i].name : "?";
 }
 
-/* /cgnat/neighbours[,START]: the neighbour table, 64 entries a page (one dict each). */
+/* /cgnat/neighbours[,START]: the neighbour table, IPv4 and IPv6 entries, 64 a page (one dict each). */
 static int
 cmd_neighbours(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
 {
@@ -455,8 +455,7 @@ cmd_neighbours(const char *cmd __rte_unused, const char *params, struct rte_tel_
 		if (e == NULL)
 			break;
 		rte_tel_data_start_dict(e);
-		struct cgn_addr a = cgn_addr_from_v4(nb->addr);
-		rte_tel_data_add_dict_string(e, "address", cgn_addr_format(&a, buf, sizeof(buf)));
+		rte_tel_data_add_dict_string(e, "address", cgn_addr_format(&nb->addr, buf, sizeof(buf)));
 		rte_tel_data_add_dict_string(e, "port", port_name(nb->port));
 		rte_tel_data_add_dict_string(e, "kind", kinds[nb->kind <= CGN_NEIGH_LEARNED ? nb->kind : 0]);
 		uint64_t w = LOAD(nb->mac), seen = LOAD(nb->seen_ms);
@@ -482,7 +481,8 @@ cmd_neighbours(const char *cmd __rte_unused, const char *params, struct rte_tel_
 	return leave(0);
 }
 
-/* /cgnat/routes: the route tables as configured (a port's next_hop is its 0.0.0.0/0). */
+/* /cgnat/routes: the route tables of both families as configured (a port's next_hop is its
+ * 0.0.0.0/0). */
 static int
 cmd_routes(const char *cmd __rte_unused, const char *params __rte_unused, struct rte_tel_data *d)
 {
@@ -496,12 +496,11 @@ cmd_routes(const char *cmd __rte_unused, const char *params __rte_unused, struct
 		if (e == NULL)
 			break;
 		rte_tel_data_start_dict(e);
-		struct cgn_prefix p = { cgn_addr_from_v4(r->net), (uint8_t)(96 + r->len) };
-		rte_tel_data_add_dict_string(e, "prefix", cgn_prefix_format(&p, buf, sizeof(buf)));
+		rte_tel_data_add_dict_string(e, "prefix", cgn_prefix_format(&r->net, buf, sizeof(buf)));
 		rte_tel_data_add_dict_string(e, "table", tel.cfg->ports[r->port].role == CGN_PORT_INSIDE ? "inside" : "outside");
 		rte_tel_data_add_dict_string(e, "port", port_name(r->port));
-		struct cgn_addr via = cgn_addr_from_v4(r->via);
-		rte_tel_data_add_dict_string(e, "via", r->via ? cgn_addr_format(&via, buf, sizeof(buf)) : "connected");
+		rte_tel_data_add_dict_string(e, "via", cgn_route_is_connected(r) ? "connected"
+								 : cgn_addr_format(&r->via, buf, sizeof(buf)));
 		snprintf(name, sizeof(name), "route_%u", i);
 		rte_tel_data_add_dict_container(d, name, e, 0);
 	}

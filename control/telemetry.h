@@ -7,7 +7,7 @@
  *   /cgnat/pool[,START]              port blocks in use per pool address
  *   /cgnat/worker,N                  one worker's packet and drop counters
  *   /cgnat/sessions[,...]            the same as mappings; with ADDR, one subscriber's
- *   /cgnat/neighbours[,START]        the neighbour (ARP) table, a page at a time
+ *   /cgnat/neighbours[,START]        the neighbour (ARP and ND) table, a page at a time
  *   /cgnat/routes                    the route tables
  *
  * Callbacks run on DPDK's telemetry thread. They read control-thread counters with relaxed

@@ -91,8 +91,8 @@ struct cgn_port {
 	struct rte_ether_addr peer_mac; /* frames no route matches leave for it */
 	bool have_peer_mac;
 	uint32_t address;               /* the CGN's own IPv4 address on this link; 0 none */
-	struct cgn_addr address6;       /* ... its global IPv6 address (have_address6) */
-	struct cgn_addr link_local;     /* ... its link-local IPv6 address, from its MAC (RFC 4291 §2.5.1) */
+	struct cgn_addr address6;       /* its own global IPv6 address on this link, if have_address6 */
+	struct cgn_addr link_local;     /* fe80::/64 + modified EUI-64 of mac (RFC 4291): ND's source */
 	bool have_address6;
 	bool pcp_management;            /* outside port whose PCP is punted too (third-party senders) */
 	uint16_t queues;                /* RX/TX queue pairs: one per worker */

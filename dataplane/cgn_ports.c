@@ -85,6 +85,9 @@ port_setup(struct cgn_dataplane *dp, struct cgn_port *p, const struct cgn_port_c
 	else if (rte_eth_dev_get_mtu(p->port_id, &p->mtu) != 0 || p->mtu < CGN_MIN_MTU)
 		p->mtu = RTE_ETHER_MTU;
 	rte_eth_macaddr_get(p->port_id, &p->mac);
+	p->link_local = cgn_addr_link_local_from_mac(p->mac.addr_bytes);
+	p->address6 = pc->address6;
+	p->have_address6 = pc->have_address6;
 	p->role = pc->role;
 	p->queues = q;
 	p->have_peer_mac = pc->have_peer_mac;

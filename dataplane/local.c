@@ -45,8 +45,8 @@ cgn_local_arp(struct cgn_worker *w, struct cgn_pkt *p)
 		return cgn_drop(w, p, CGN_DROP_ARP_NOT_OURS);
 	/* Any ARP frame from a neighbour we asked for, request or reply, tells its MAC (RFC 826's
 	 * "merge" of the sender's pair; neighbour.c asks and ages). */
-	if (dp->routes.hash && cgn_neigh_learn(&dp->routes, arp->arp_data.arp_sip, (uint8_t)pi, &arp->arp_data.arp_sha,
-					       w->now_ms)) {
+	struct cgn_addr sip = cgn_addr_from_v4(arp->arp_data.arp_sip);
+	if (dp->routes.hash && cgn_neigh_learn(&dp->routes, &sip, (uint8_t)pi, &arp->arp_data.arp_sha, w->now_ms)) {
 		w->pkt.arp_learned++;
 		if (arp->arp_opcode == rte_cpu_to_be_16(RTE_ARP_OP_REPLY)) {
 			rte_pktmbuf_free(p->m);

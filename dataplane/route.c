@@ -1,6 +1,7 @@
 /*
- * The route tables and the neighbour table (see route.h): built at start from the
- * configuration (main lcore), rebuilt by a reload with the workers paused (control thread).
+ * The route tables of both families and the neighbour table (see route.h): built at start
+ * from the configuration (main lcore), rebuilt by a reload with the workers paused (control
+ * thread).
  */
 #include "route.h"
 
@@ -13,12 +14,15 @@
 
 #include "cgn_dataplane.h"
 
-#define LPM_TBL8S 256    /* groups for routes longer than /24 */
+#define LPM_TBL8S 256    /* groups for IPv4 routes longer than /24: one each at most */
+/* rte_lpm6 needs a group per 8 bits beyond /24: a /128 up to 13. Enough for CGN_MAX_ROUTES
+ * routes of any lengths, so that a reload, once checked, cannot fail to add one. */
+#define LPM6_TBL8S (CGN_MAX_ROUTES * ((128 - 24) / 8))
 #define RETIRE_SLACK 256 /* slots beyond arp.max_neighbours: deleted ones in their grace period */
 
 /* A neighbour entry the control thread makes. @return its slot, or -1 (full). */
 int32_t
-cgn_neigh_add(struct cgn_routes *rt, uint32_t addr, uint8_t port, enum cgn_neigh_kind kind)
+cgn_neigh_add(struct cgn_routes *rt, const struct cgn_addr *addr, uint8_t port, enum cgn_neigh_kind kind)
 {
 	int32_t slot = cgn_neigh_find(rt, addr, port);
 	if (slot >= 0)
@@ -27,8 +31,8 @@ cgn_neigh_add(struct cgn_routes *rt, uint32_t addr, uint8_t port, enum cgn_neigh
 		return -1;
 	slot = (int32_t)rt->free_slots[--rt->n_free];
 	struct cgn_neigh *n = &rt->neigh[slot];
-	*n = (struct cgn_neigh){ .addr = addr, .port = port, .kind = (uint8_t)kind, .in_use = 1 };
-	struct cgn_neigh_key k = { addr, port };
+	*n = (struct cgn_neigh){ .addr = *addr, .port = port, .kind = (uint8_t)kind, .in_use = 1 };
+	struct cgn_neigh_key k = { *addr, port };
 	if (rte_hash_add_key_data(rt->hash, &k, (void *)(uintptr_t)slot) < 0) {
 		n->in_use = 0;
 		rt->free_slots[rt->n_free++] = (uint32_t)slot;
@@ -37,13 +41,16 @@ cgn_neigh_add(struct cgn_routes *rt, uint32_t addr, uint8_t port, enum cgn_neigh
 	return slot;
 }
 
-/* @return whether cfg has routes of role longer than the default (they need its LPM). */
+/* @return whether cfg has routes of role and family (v4) longer than the default (they need
+ * that family's LPM). */
 static bool
-role_has_prefixes(const struct cgn_config *cfg, enum cgn_port_role role)
+role_has_prefixes(const struct cgn_config *cfg, enum cgn_port_role role, bool v4)
 {
-	for (unsigned i = 0; i < cfg->n_routes; i++)
-		if (cfg->routes[i].len > 0 && cfg->ports[cfg->routes[i].port].role == role)
+	for (unsigned i = 0; i < cfg->n_routes; i++) {
+		const struct cgn_route_cfg *r = &cfg->routes[i];
+		if (cgn_route_is_v4(r) == v4 && r->net.len > (v4 ? 96 : 0) && cfg->ports[r->port].role == role)
 			return true;
+	}
 	return false;
 }
 
@@ -52,23 +59,31 @@ static int
 make_lpms(struct cgn_routes *rt, const struct cgn_config *cfg)
 {
 	for (enum cgn_port_role role = CGN_PORT_INSIDE; role <= CGN_PORT_OUTSIDE; role++) {
-		if (rt->lpm[role] != NULL || !role_has_prefixes(cfg, role))
-			continue;
-		struct rte_lpm_config lc = { .max_rules = CGN_MAX_ROUTES, .number_tbl8s = LPM_TBL8S };
-		rt->lpm[role] = rte_lpm_create(role == CGN_PORT_INSIDE ? "cgn_routes_in" : "cgn_routes_out",
-					       (int)rte_socket_id(), &lc);
-		if (rt->lpm[role] == NULL) {
-			fprintf(stderr, "cgnatd: cannot create a route table: %s\n", rte_strerror(rte_errno));
-			return -ENOMEM;
+		const char *side = role == CGN_PORT_INSIDE ? "in" : "out";
+		char name[RTE_LPM6_NAMESIZE];
+		if (rt->lpm[role] == NULL && role_has_prefixes(cfg, role, true)) {
+			struct rte_lpm_config lc = { .max_rules = CGN_MAX_ROUTES, .number_tbl8s = LPM_TBL8S };
+			snprintf(name, sizeof(name), "cgn_routes_%s", side);
+			if ((rt->lpm[role] = rte_lpm_create(name, (int)rte_socket_id(), &lc)) == NULL)
+				goto fail;
+		}
+		if (rt->lpm6[role] == NULL && role_has_prefixes(cfg, role, false)) {
+			struct rte_lpm6_config lc = { .max_rules = CGN_MAX_ROUTES, .number_tbl8s = LPM6_TBL8S };
+			snprintf(name, sizeof(name), "cgn_routes6_%s", side);
+			if ((rt->lpm6[role] = rte_lpm6_create(name, (int)rte_socket_id(), &lc)) == NULL)
+				goto fail;
 		}
 	}
 	return 0;
+fail:
+	fprintf(stderr, "cgnatd: cannot create a route table: %s\n", rte_strerror(rte_errno));
+	return -ENOMEM;
 }
 
 /* Makes addr a neighbour of kind (gateway or static), or turns the entry there into one.
  * @return its slot, or -1 (full). */
 static int32_t
-neigh_configured(struct cgn_routes *rt, uint32_t addr, uint8_t port, enum cgn_neigh_kind kind)
+neigh_configured(struct cgn_routes *rt, const struct cgn_addr *addr, uint8_t port, enum cgn_neigh_kind kind)
 {
 	int32_t slot = cgn_neigh_find(rt, addr, port);
 	if (slot < 0)
@@ -92,17 +107,25 @@ add_routes(struct cgn_dataplane *dp, struct cgn_routes *rt, const struct cgn_con
 		const struct cgn_route_cfg *r = &cfg->routes[i];
 		enum cgn_port_role role = cfg->ports[r->port].role;
 		struct cgn_nexthop *nh = &rt->nh[rt->n_nh];
-		*nh = (struct cgn_nexthop){ .via = r->via, .port = r->port, .port_id = dp->ports[r->port].port_id };
-		if (r->via) {
-			int32_t slot = neigh_configured(rt, r->via, r->port, CGN_NEIGH_GATEWAY);
+		*nh = (struct cgn_nexthop){ .via = r->via, .port = r->port, .port_id = dp->ports[r->port].port_id,
+					    .connected = cgn_route_is_connected(r) };
+		if (!nh->connected) {
+			int32_t slot = neigh_configured(rt, &r->via, r->port, CGN_NEIGH_GATEWAY);
 			if (slot < 0)
 				return -ENOSPC;
 			nh->neigh = (uint32_t)slot;
 		}
-		if (r->len == 0)
-			rt->dflt[role] = (int32_t)rt->n_nh;
-		else
-			rc = rte_lpm_add(rt->lpm[role], rte_be_to_cpu_32(r->net), r->len, rt->n_nh);
+		if (cgn_route_is_v4(r)) {
+			uint8_t len = (uint8_t)(r->net.len - 96);
+			if (len == 0)
+				rt->dflt[role] = (int32_t)rt->n_nh;
+			else
+				rc = rte_lpm_add(rt->lpm[role], rte_be_to_cpu_32(cgn_addr_v4(&r->net.addr)), len, rt->n_nh);
+		} else if (r->net.len == 0) {
+			rt->dflt6[role] = (int32_t)rt->n_nh;
+		} else {
+			rc = rte_lpm6_add(rt->lpm6[role], r->net.addr.b, r->net.len, rt->n_nh);
+		}
 		if (rc != 0) {
 			fprintf(stderr, "cgnatd: route %u: %s\n", i + 1, rte_strerror(-rc));
 			return rc;
@@ -118,7 +141,7 @@ add_statics(struct cgn_routes *rt, const struct cgn_config *cfg)
 {
 	for (unsigned i = 0; i < cfg->n_neighbours; i++) {
 		const struct cgn_neighbour_cfg *nc = &cfg->neighbours[i];
-		int32_t slot = neigh_configured(rt, nc->addr, nc->port, CGN_NEIGH_STATIC);
+		int32_t slot = neigh_configured(rt, &nc->addr, nc->port, CGN_NEIGH_STATIC);
 		if (slot < 0)
 			return -ENOSPC;
 		struct rte_ether_addr mac;
@@ -132,6 +155,7 @@ int
 cgn_routes_create(struct cgn_dataplane *dp, struct cgn_routes *rt, const struct cgn_config *cfg)
 {
 	rt->dflt[CGN_PORT_INSIDE] = rt->dflt[CGN_PORT_OUTSIDE] = -1;
+	rt->dflt6[CGN_PORT_INSIDE] = rt->dflt6[CGN_PORT_OUTSIDE] = -1;
 	rt->reachable_ms = cfg->arp.reachable_ms;
 	rt->retry_ms = cfg->arp.retry_ms;
 	rt->probes = cfg->arp.probes;
@@ -174,9 +198,10 @@ new_entries(const struct cgn_routes *rt, const struct cgn_config *cfg)
 {
 	uint32_t n = 0;
 	for (unsigned i = 0; i < cfg->n_neighbours; i++)
-		n += cgn_neigh_find(rt, cfg->neighbours[i].addr, cfg->neighbours[i].port) < 0;
+		n += cgn_neigh_find(rt, &cfg->neighbours[i].addr, cfg->neighbours[i].port) < 0;
 	for (unsigned i = 0; i < cfg->n_routes; i++)
-		n += cfg->routes[i].via && cgn_neigh_find(rt, cfg->routes[i].via, cfg->routes[i].port) < 0;
+		n += !cgn_route_is_connected(&cfg->routes[i]) &&
+		     cgn_neigh_find(rt, &cfg->routes[i].via, cfg->routes[i].port) < 0;
 	return n;
 }
 
@@ -211,31 +236,42 @@ cgn_routes_reload(struct cgn_dataplane *dp, const struct cgn_config *cfg, bool c
 		n->next_request_ms = 0;
 		rt->n_learned++;
 	}
-	for (int role = 0; role < 2; role++)
+	for (int role = 0; role < 2; role++) {
 		if (rt->lpm[role] != NULL)
 			rte_lpm_delete_all(rt->lpm[role]);
+		if (rt->lpm6[role] != NULL)
+			rte_lpm6_delete_all(rt->lpm6[role]);
+	}
 	rt->dflt[CGN_PORT_INSIDE] = rt->dflt[CGN_PORT_OUTSIDE] = -1;
+	rt->dflt6[CGN_PORT_INSIDE] = rt->dflt6[CGN_PORT_OUTSIDE] = -1;
 	rt->n_nh = 0;
 	/* Cannot fail now: the room was checked, the tables exist, and a table of CGN_MAX_ROUTES
-	 * rules and LPM_TBL8S groups takes any configuration. */
+	 * rules and LPM_TBL8S (LPM6_TBL8S) groups takes any configuration. */
 	if (add_statics(rt, cfg) != 0 || add_routes(dp, rt, cfg) != 0) {
 		snprintf(err, err_len, "routes: could not be applied in full (see the log)");
 		return -EIO;
 	}
-	/* A role left without routes goes back to its port's peer_mac alone. */
-	for (enum cgn_port_role role = CGN_PORT_INSIDE; role <= CGN_PORT_OUTSIDE; role++)
-		if (rt->lpm[role] != NULL && !role_has_prefixes(cfg, role)) {
+	/* A role left without routes of a family goes back to its port's peer_mac alone. */
+	for (enum cgn_port_role role = CGN_PORT_INSIDE; role <= CGN_PORT_OUTSIDE; role++) {
+		if (rt->lpm[role] != NULL && !role_has_prefixes(cfg, role, true)) {
 			rte_lpm_free(rt->lpm[role]);
 			rt->lpm[role] = NULL;
 		}
+		if (rt->lpm6[role] != NULL && !role_has_prefixes(cfg, role, false)) {
+			rte_lpm6_free(rt->lpm6[role]);
+			rt->lpm6[role] = NULL;
+		}
+	}
 	return 0;
 }
 
 void
 cgn_routes_free(struct cgn_routes *rt)
 {
-	for (int r = 0; r < 2; r++)
+	for (int r = 0; r < 2; r++) {
 		rte_lpm_free(rt->lpm[r]);
+		rte_lpm6_free(rt->lpm6[r]);
+	}
 	rte_hash_free(rt->hash);
 	rte_ring_free(rt->resolve);
 	rte_free(rt->neigh);

@@ -1,11 +1,14 @@
 /*
- * Where a frame the NAT sends goes (RFC 1812 §5.2.4, longest match): one route table per port
- * role (rte_lpm): what leaves toward the subscribers looks up the inside table, what leaves
- * toward the internet the outside one, so a route can never turn a translated packet back
- * to the side it came from. A route's next hop is a port and a gateway, or the destination
- * itself when the prefix is directly connected. The neighbour table gives each of those
+ * Where a frame the NAT sends goes (RFC 1812 §5.2.4, RFC 4861 §5.2: longest match): route
+ * tables per port role and family, side by side (l3fwd's ipv4 and ipv6 LPM structs): rte_lpm
+ * for IPv4, rte_lpm6 for IPv6, and each one's default route (0.0.0.0/0, ::/0) apart, since
+ * neither LPM takes depth 0. What leaves toward the subscribers looks up the inside tables,
+ * what leaves toward the internet the outside ones, so a route can never turn a translated
+ * packet back to the side it came from. A route's next hop is a port and a gateway, or the
+ * destination itself when the prefix is directly connected. The neighbour table, keyed by
+ * the 16-octet address (IPv4 as mapped, cgn_addr.h) and the port, gives each of those
  * addresses its MAC:
- *   gateways   entries made at start, kept for ever, asked for by ARP (neighbour.c);
+ *   gateways   entries made at start, kept for ever, asked for by ARP or ND (neighbour.c);
  *   static     config `neighbours`: the MAC is given, never asked for;
  *   learned    directly connected destinations: a worker that finds none puts the address
  *              on the resolve ring and drops the frame (NO_NEIGHBOUR); the control thread
@@ -13,11 +16,11 @@
  * A port's peer_mac is what is left when no route matches (the labs' and tests' one wire).
  *
  * Threads: cgn_routes_create/_free on the main lcore; cgn_routes_reload on the control thread
- * with the workers paused; cgn_route_frame() and cgn_neigh_learn() on workers (lock-free: the
- * LPMs and next hops never change while workers run; the neighbour hash is
- * RW_CONCURRENCY_LF with the control thread its only writer, and a deleted entry's slot is
- * reused only after an RCU grace period of the shared table's readers); the rest on the
- * control thread (neighbour.c).
+ * with the workers paused; cgn_route_frame(), cgn_route_frame6() and cgn_neigh_learn() on
+ * workers (lock-free: the LPMs and next hops never change while workers run; the neighbour
+ * hash is RW_CONCURRENCY_LF with the control thread its only writer, and a deleted entry's
+ * slot is reused only after an RCU grace period of the shared table's readers); the rest on
+ * the control thread (neighbour.c).
  */
 #ifndef CGN_ROUTE_H
 #define CGN_ROUTE_H
@@ -29,8 +32,10 @@
 #include <rte_ether.h>
 #include <rte_hash.h>
 #include <rte_lpm.h>
+#include <rte_lpm6.h>
 #include <rte_ring.h>
 
+#include "cgn_addr.h"
 #include "cgn_config.h"
 
 #define CGN_NEIGH_VALID (1ull << 63)
@@ -42,9 +47,9 @@ enum cgn_neigh_kind { CGN_NEIGH_GATEWAY, CGN_NEIGH_STATIC, CGN_NEIGH_LEARNED };
  * control thread. */
 struct cgn_neigh {
 	uint64_t mac;             /* CGN_NEIGH_VALID | the MAC in the low 48 bits; 0 unresolved */
-	uint64_t seen_ms;         /* when an ARP frame from it last arrived */
+	uint64_t seen_ms;         /* when an ARP frame or ND advertisement from it last arrived */
 	uint64_t next_request_ms; /* control: when to ask next */
-	uint32_t addr;            /* network order */
+	struct cgn_addr addr;     /* IPv4 as mapped: asked for by ARP; IPv6 by ND */
 	uint8_t port;             /* ports[] index */
 	uint8_t kind;             /* enum cgn_neigh_kind */
 	uint8_t unanswered;       /* control: requests since it was last heard from */
@@ -53,15 +58,18 @@ struct cgn_neigh {
 };
 
 struct cgn_nexthop {
-	uint32_t via;   /* network order; 0: the destination itself (directly connected) */
-	uint32_t neigh; /* slot of via's entry */
+	struct cgn_addr via; /* the gateway (all zero when connected) */
+	uint32_t neigh;      /* slot of via's entry, unless connected */
 	uint16_t port_id;
-	uint8_t port;   /* ports[] index */
+	uint8_t port;        /* ports[] index */
+	uint8_t connected;   /* 1: the destination itself is the neighbour */
 };
 
+/* The neighbour hash's key, and what the resolve ring carries. A hash key: no padding
+ * (16 + 4 octets); set every member. */
 struct cgn_neigh_key {
-	uint32_t addr; /* network order */
-	uint32_t port; /* ports[] index */
+	struct cgn_addr addr; /* IPv4 as mapped */
+	uint32_t port;        /* ports[] index */
 };
 
 /* A deleted entry waiting out a grace period before its slot is reused. */
@@ -72,9 +80,13 @@ struct cgn_neigh_retired {
 };
 
 struct cgn_routes {
-	struct rte_lpm *lpm[2];        /* by enum cgn_port_role; NULL when the role has no route */
+	struct rte_lpm *lpm[2];        /* IPv4, by enum cgn_port_role; NULL when the role has no
+					* IPv4 route longer than /0 */
 	int32_t dflt[2];               /* 0.0.0.0/0 by role (rte_lpm's depths are 1..32); -1 none */
-	struct cgn_nexthop nh[CGN_MAX_ROUTES];
+	struct rte_lpm6 *lpm6[2];      /* IPv6, by role; NULL likewise */
+	int32_t dflt6[2];              /* ::/0 by role (rte_lpm6's depths are 1..128); -1 none
+					* (cgn_routes_create sets it: a zeroed struct is not "none") */
+	struct cgn_nexthop nh[CGN_MAX_ROUTES]; /* of both families */
 	unsigned n_nh;
 	struct rte_hash *hash;         /* struct cgn_neigh_key → slot (as the data pointer) */
 	struct cgn_neigh *neigh;       /* [capacity] */
@@ -92,6 +104,7 @@ struct cgn_routes {
 	 * "nh_" NAME (NAME, not always the member's name: telemetry keys stay as they were). */
 #define CGN_ROUTE_COUNTERS(X)                                                                  \
 	X(arp_requests, arp_requests, "ARP requests sent (gateways, directly connected destinations)") \
+	X(nd_requests, nd_requests, "Neighbor Solicitations sent (IPv6 gateways, directly connected destinations)") \
 	X(expired, expired, "MACs forgotten after arp.probes unanswered requests")              \
 	X(learned, learned, "directly connected destinations entered")                          \
 	X(forgotten, forgotten, "directly connected destinations deleted again (silent or unused)") \
@@ -106,9 +119,10 @@ struct cgn_routes {
 struct cgn_dataplane;
 
 /**
- * Builds the route tables and the neighbour table from cfg (routes, neighbours, arp) for the
- * data plane's ports. Main lcore, after the ports are set up. @return 0 or -errno (message on
- * stderr).
+ * Builds the route tables of both families and the neighbour table from cfg (routes,
+ * neighbours, arp) for the data plane's ports. Main lcore, after the ports are set up.
+ * Each role with IPv4 or IPv6 prefixes takes an rte_lpm or rte_lpm6 of about 64 MB (their
+ * tbl24). @return 0 or -errno (message on stderr).
  */
 int cgn_routes_create(struct cgn_dataplane *dp, struct cgn_routes *rt, const struct cgn_config *cfg);
 
@@ -126,20 +140,28 @@ int cgn_routes_reload(struct cgn_dataplane *dp, const struct cgn_config *cfg, bo
 		      size_t err_len);
 
 /**
- * Makes a neighbour entry (or finds the one there is). Control thread (main lcore at start).
+ * Makes a neighbour entry for addr (IPv4 as mapped, or IPv6; the caller's) on port (ports[]
+ * index), or finds the one there is. Control thread (main lcore at start).
  * @return its slot, or -1 if the table is full.
  */
-int32_t cgn_neigh_add(struct cgn_routes *rt, uint32_t addr, uint8_t port, enum cgn_neigh_kind kind);
+int32_t cgn_neigh_add(struct cgn_routes *rt, const struct cgn_addr *addr, uint8_t port, enum cgn_neigh_kind kind);
+
+/** @return the slot of key's neighbour, or -1. Workers and the control thread. */
+static inline int32_t
+cgn_neigh_find_key(const struct cgn_routes *rt, const struct cgn_neigh_key *k)
+{
+	void *data;
+	if (rte_hash_lookup_data(rt->hash, k, &data) < 0)
+		return -1;
+	return (int32_t)(uintptr_t)data;
+}
 
 /** @return the slot of (addr, port)'s neighbour, or -1. Workers and the control thread. */
 static inline int32_t
-cgn_neigh_find(const struct cgn_routes *rt, uint32_t addr, uint8_t port)
+cgn_neigh_find(const struct cgn_routes *rt, const struct cgn_addr *addr, uint8_t port)
 {
-	struct cgn_neigh_key k = { addr, port };
-	void *data;
-	if (rte_hash_lookup_data(rt->hash, &k, &data) < 0)
-		return -1;
-	return (int32_t)(uintptr_t)data;
+	struct cgn_neigh_key k = { *addr, port };
+	return cgn_neigh_find_key(rt, &k);
 }
 
 /** The MAC of a neighbour word. */
@@ -166,8 +188,38 @@ enum cgn_route_result {
 	CGN_ROUTE_UNRESOLVED /* a route matches, its neighbour has no MAC (yet): drop, count */
 };
 
+/*
+ * The next hop of route id for dst (key: dst and the next hop's port, filled here): its
+ * port and its neighbour's MAC. A directly connected destination with no neighbour entry
+ * is put on the resolve ring. Both families.
+ */
+static inline enum cgn_route_result
+cgn_route_nexthop(struct cgn_routes *rt, uint32_t id, struct cgn_neigh_key *k, uint16_t *port_id,
+		  struct rte_ether_addr *mac, uint64_t *resolve_full)
+{
+	const struct cgn_nexthop *nh = &rt->nh[id];
+	*port_id = nh->port_id;
+	int32_t slot = (int32_t)nh->neigh;
+	if (nh->connected) {
+		k->port = nh->port;
+		if ((slot = cgn_neigh_find_key(rt, k)) < 0) {
+			if (rte_ring_mp_enqueue_elem(rt->resolve, k, sizeof(*k)) != 0)
+				(*resolve_full)++;
+			return CGN_ROUTE_UNRESOLVED;
+		}
+	}
+	struct cgn_neigh *n = &rt->neigh[slot];
+	if (nh->connected && !__atomic_load_n(&n->used, __ATOMIC_RELAXED))
+		__atomic_store_n(&n->used, 1, __ATOMIC_RELAXED); /* once per aging period: keeps it */
+	uint64_t w = __atomic_load_n(&n->mac, __ATOMIC_RELAXED);
+	if (!(w & CGN_NEIGH_VALID))
+		return CGN_ROUTE_UNRESOLVED;
+	cgn_neigh_mac(w, mac);
+	return CGN_ROUTE_OK;
+}
+
 /**
- * Routes a frame for dst (network order) toward role's side. A directly connected
+ * Routes an IPv4 frame for dst (network order) toward role's side. A directly connected
  * destination with no neighbour entry is put on the resolve ring; *resolve_full counts the
  * times the ring had no room (the caller's own counter). Workers and the control thread.
  */
@@ -181,32 +233,36 @@ cgn_route_frame(struct cgn_routes *rt, enum cgn_port_role role, uint32_t dst, ui
 			return CGN_ROUTE_NONE;
 		id = (uint32_t)rt->dflt[role];
 	}
-	const struct cgn_nexthop *nh = &rt->nh[id];
-	*port_id = nh->port_id;
-	int32_t slot = (int32_t)nh->neigh;
-	if (nh->via == 0 && (slot = cgn_neigh_find(rt, dst, nh->port)) < 0) {
-		struct cgn_neigh_key k = { dst, nh->port };
-		if (rte_ring_mp_enqueue_elem(rt->resolve, &k, sizeof(k)) != 0)
-			(*resolve_full)++;
-		return CGN_ROUTE_UNRESOLVED;
-	}
-	struct cgn_neigh *n = &rt->neigh[slot];
-	if (nh->via == 0 && !__atomic_load_n(&n->used, __ATOMIC_RELAXED))
-		__atomic_store_n(&n->used, 1, __ATOMIC_RELAXED); /* once per aging period: keeps it */
-	uint64_t w = __atomic_load_n(&n->mac, __ATOMIC_RELAXED);
-	if (!(w & CGN_NEIGH_VALID))
-		return CGN_ROUTE_UNRESOLVED;
-	cgn_neigh_mac(w, mac);
-	return CGN_ROUTE_OK;
+	struct cgn_neigh_key k = { cgn_addr_from_v4(dst), 0 };
+	return cgn_route_nexthop(rt, id, &k, port_id, mac, resolve_full);
 }
 
 /**
- * An ARP frame from addr (network order) on port (ports[] index) told its MAC: updates an
- * entry that exists (never makes one: unsolicited ARP cannot fill the table). Workers.
- * @return true if it was a neighbour of ours.
+ * Routes an IPv6 frame for dst (16 octets, the caller's) toward role's side: the same as
+ * cgn_route_frame() through the IPv6 tables. Workers and the control thread.
+ */
+static inline enum cgn_route_result
+cgn_route_frame6(struct cgn_routes *rt, enum cgn_port_role role, const struct cgn_addr *dst, uint16_t *port_id,
+		 struct rte_ether_addr *mac, uint64_t *resolve_full)
+{
+	uint32_t id;
+	if (rt->lpm6[role] == NULL || rte_lpm6_lookup(rt->lpm6[role], dst->b, &id) != 0) {
+		if (rt->dflt6[role] < 0)
+			return CGN_ROUTE_NONE;
+		id = (uint32_t)rt->dflt6[role];
+	}
+	struct cgn_neigh_key k = { *dst, 0 };
+	return cgn_route_nexthop(rt, id, &k, port_id, mac, resolve_full);
+}
+
+/**
+ * A frame from addr (IPv4 as mapped: an ARP frame; IPv6: a Neighbor Advertisement, or any ND
+ * message with a link-layer address option) on port (ports[] index) told its MAC: updates an
+ * entry that exists (never makes one: unsolicited ARP or ND cannot fill the table; a static
+ * entry keeps its MAC). Workers. @return true if it was a neighbour of ours.
  */
 static inline bool
-cgn_neigh_learn(struct cgn_routes *rt, uint32_t addr, uint8_t port, const struct rte_ether_addr *mac,
+cgn_neigh_learn(struct cgn_routes *rt, const struct cgn_addr *addr, uint8_t port, const struct rte_ether_addr *mac,
 		uint64_t now_ms)
 {
 	int32_t slot = cgn_neigh_find(rt, addr, port);

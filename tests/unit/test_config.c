@@ -12,6 +12,21 @@
 static struct cgn_config cfg;
 static char err[512];
 
+static bool
+addr_is_zero(const struct cgn_addr *a)
+{
+	static const struct cgn_addr zero;
+	return cgn_addr_eq(a, &zero);
+}
+
+static struct cgn_addr
+A(const char *text)
+{
+	struct cgn_addr a;
+	cr_assert_eq(cgn_addr_parse(text, &a), 0, "%s", text);
+	return a;
+}
+
 #define MINIMAL "pcp = { listen = [ \"127.0.0.1\" ]; inside = [ \"10.0.0.0/8\" ]; };\n" \
 		"nat = { pool = [ \"203.0.113.0/30\" ]; };\n"
 
@@ -189,15 +204,23 @@ Test(config, routes_neighbours_and_arp)
 		"arp = { reachable_ms = 5000; retry_ms = 200; probes = 5; max_neighbours = 100000; };\n";
 	cr_assert_eq(cgn_config_load_string(ok, &cfg, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(cfg.n_routes, 3, "two, and port a's next_hop as its default");
-	cr_assert_eq(cfg.routes[0].net, htonl(0x64400900));
-	cr_assert_eq(cfg.routes[0].len, 24);
-	cr_assert_eq(cfg.routes[0].via, 0, "directly connected");
+	cr_assert(cgn_route_is_v4(&cfg.routes[0]));
+	cr_assert_eq(cgn_addr_v4(&cfg.routes[0].net.addr), htonl(0x64400900));
+	cr_assert_eq(cfg.routes[0].net.len, 96 + 24);
+	cr_assert(cgn_route_is_connected(&cfg.routes[0]), "directly connected");
+	cr_assert(addr_is_zero(&cfg.routes[0].via), "all zero");
 	cr_assert_eq(cfg.routes[1].port, 1);
-	cr_assert_eq(cfg.routes[1].via, htonl(0xc633640a));
-	cr_assert_eq(cfg.routes[2].len, 0);
+	cr_assert(cgn_route_is_v4(&cfg.routes[1]));
+	cr_assert_eq(cfg.routes[1].net.len, 96, "0.0.0.0/0");
+	cr_assert_eq(cgn_addr_v4(&cfg.routes[1].via), htonl(0xc633640a));
+	cr_assert(cgn_addr_is_v4(&cfg.routes[1].via));
+	cr_assert_eq(cfg.routes[2].net.len, 96);
+	cr_assert(cgn_route_is_v4(&cfg.routes[2]));
 	cr_assert_eq(cfg.routes[2].port, 0);
-	cr_assert_eq(cfg.routes[2].via, htonl(0x64400001));
+	cr_assert_eq(cgn_addr_v4(&cfg.routes[2].via), htonl(0x64400001));
 	cr_assert_eq(cfg.n_neighbours, 1);
+	cr_assert(cgn_addr_is_v4(&cfg.neighbours[0].addr));
+	cr_assert_eq(cgn_addr_v4(&cfg.neighbours[0].addr), htonl(0x64400907));
 	cr_assert_eq(cfg.neighbours[0].mac[5], 7);
 	cr_assert_eq(cfg.arp.reachable_ms, 5000);
 	cr_assert_eq(cfg.arp.probes, 5);
@@ -212,7 +235,9 @@ Test(config, routes_neighbours_and_arp)
 		const char *text, *want;
 	} bad[] = {
 		{ "routes = ( { prefix = \"100.64.9.1/24\"; port = \"a\"; } );", "zero host bits" },
-		{ "routes = ( { prefix = \"2001:db8::/32\"; port = \"a\"; } );", "IPv4" },
+		{ "routes = ( { prefix = \"::ffff:10.0.0.0/104\"; port = \"a\"; } );", "IPv4-mapped" },
+		{ "routes = ( { prefix = \"100.64.9.0/24\"; port = \"a\"; via = \"2001:db8::1\"; } );",
+		  "via must be an IPv4 address" },
 		{ "routes = ( { prefix = \"100.64.9.0/24\"; port = \"c\"; } );", "port must name one of ports" },
 		{ "routes = ( { prefix = \"100.64.9.0/24\"; port = \"a\"; via = \"x\"; } );", "via must be" },
 		{ "routes = ( { prefix = \"100.64.9.0/24\"; port = \"a\"; metric = 1; } );", "unknown key" },
@@ -238,4 +263,142 @@ Test(config, routes_neighbours_and_arp)
 		"ports = ( { name = \"a\"; role = \"inside\"; }, { name = \"b\"; role = \"outside\"; } );\n"
 		"routes = ( { prefix = \"10.0.0.0/8\"; port = \"a\"; } );\n", &cfg, err, sizeof(err)), -EINVAL);
 	cr_assert(strstr(err, "needs an address") != NULL, "%s", err);
+}
+
+/* IPv6 on the ports: address6 is a global unicast address; everything else is refused with
+ * file:line like any other key. */
+Test(config, port_address6)
+{
+	static const char *ok = MINIMAL
+		"ports = ( { name = \"a\"; role = \"inside\"; address6 = \"2001:db8:100::254\"; },\n"
+		"          { name = \"b\"; role = \"outside\"; } );\n";
+	cr_assert_eq(cgn_config_load_string(ok, &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert(cfg.ports[0].have_address6);
+	struct cgn_addr want = A("2001:db8:100::254");
+	cr_assert(cgn_addr_eq(&cfg.ports[0].address6, &want));
+	cr_assert_not(cfg.ports[1].have_address6);
+	cr_assert(addr_is_zero(&cfg.ports[1].address6));
+	cr_assert_eq(cfg.ports[0].address, 0, "no IPv4 address needed");
+
+	static const struct {
+		const char *addr6, *want;
+	} bad[] = {
+		{ "ff02::1", "multicast" },        { "fe80::1", "link-local" },     { "::", "unspecified" },
+		{ "::1", "loopback" },             { "::ffff:10.0.0.1", "IPv4-mapped" },
+		{ "10.0.0.1", "must be an IPv6 address" }, { "2001:db8::/64", "must be an IPv6 address" },
+		{ "x", "must be an IPv6 address" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char text[1024];
+		snprintf(text, sizeof(text),
+			 MINIMAL "ports = ( { name = \"a\"; role = \"inside\"; },\n"
+				 "          { name = \"b\"; role = \"outside\";\n"
+				 "            address6 = \"%s\"; } );\n",
+			 bad[i].addr6);
+		cr_assert_eq(cgn_config_load_string(text, &cfg, err, sizeof(err)), -EINVAL, "%s", bad[i].addr6);
+		cr_assert(strstr(err, bad[i].want) != NULL, "'%s' gave '%s'", bad[i].addr6, err);
+		cr_assert(strstr(err, "<string>:4: ") == err && strstr(err, "entry 2: address6") != NULL, "file:line: '%s'", err);
+	}
+	cr_assert_eq(cgn_config_load_string(MINIMAL "ports = ( { name = \"a\"; role = \"inside\"; address6 = 7; },\n"
+						   "{ name = \"b\"; role = \"outside\"; } );\n",
+					    &cfg, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "must be a string") != NULL, "%s", err);
+}
+
+#define PORTS6                                                                                               \
+	"ports = ( { name = \"a\"; role = \"inside\"; address = \"100.64.0.254\"; address6 = \"2001:db8:100::254\"; },\n" \
+	"          { name = \"b\"; role = \"outside\"; address = \"198.51.100.1\"; },\n"                         \
+	"          { name = \"c\"; role = \"inside\"; } );\n"
+
+/* IPv4 and IPv6 routes in one list: a via of the prefix's family, a connected IPv6 prefix,
+ * ::/0 as an IPv6 default beside 0.0.0.0/0, and IPv6 routes and neighbours on a port with no
+ * address at all (ND comes from its link-local address). */
+Test(config, ipv6_routes_and_neighbours)
+{
+	static const char *ok = MINIMAL PORTS6
+		"routes = ( { prefix = \"2001:db8::/32\"; port = \"a\"; via = \"2001:db8:100::1\"; },\n"
+		"           { prefix = \"2001:db8:100::/64\"; port = \"a\"; },\n"
+		"           { prefix = \"::/0\"; port = \"b\"; via = \"fe80::1\"; },\n"
+		"           { prefix = \"0.0.0.0/0\"; port = \"b\"; via = \"198.51.100.10\"; },\n"
+		"           { prefix = \"2001:db8:200::/48\"; port = \"c\"; },\n"
+		"           { prefix = \"::/0\"; port = \"a\"; via = \"2001:db8:100::1\"; } );\n"
+		"neighbours = ( { address = \"2001:db8:100::7\"; mac = \"02:00:00:00:01:07\"; port = \"a\"; },\n"
+		"               { address = \"fe80::9\"; mac = \"02:00:00:00:01:09\"; port = \"c\"; },\n"
+		"               { address = \"100.64.0.7\"; mac = \"02:00:00:00:00:07\"; port = \"a\"; } );\n"
+		"dataplane = { icmp_source6 = \"2001:db8:ffff::1\"; };\n";
+	cr_assert_eq(cgn_config_load_string(ok, &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(cfg.n_routes, 6);
+	char buf[CGN_PREFIX_STRLEN];
+	cr_assert_str_eq(cgn_prefix_format(&cfg.routes[0].net, buf, sizeof(buf)), "2001:db8::/32");
+	cr_assert_not(cgn_route_is_v4(&cfg.routes[0]));
+	struct cgn_addr gw = A("2001:db8:100::1");
+	cr_assert(cgn_addr_eq(&cfg.routes[0].via, &gw));
+	cr_assert_eq(cfg.routes[1].net.len, 64);
+	cr_assert(cgn_route_is_connected(&cfg.routes[1]));
+	cr_assert_eq(cfg.routes[2].net.len, 0, "::/0");
+	cr_assert(addr_is_zero(&cfg.routes[2].net.addr));
+	cr_assert_not(cgn_route_is_v4(&cfg.routes[2]), "::/0 is IPv6's default");
+	cr_assert(cgn_route_is_v4(&cfg.routes[3]), "0.0.0.0/0 is IPv4's");
+	cr_assert_eq(cfg.routes[4].port, 2, "a port with no address takes IPv6 routes");
+	cr_assert_eq(cfg.routes[5].port, 0, "::/0 in the inside table too");
+	cr_assert_eq(cfg.n_neighbours, 3);
+	struct cgn_addr nb = A("2001:db8:100::7");
+	cr_assert(cgn_addr_eq(&cfg.neighbours[0].addr, &nb));
+	cr_assert_eq(cfg.neighbours[1].port, 2);
+	cr_assert(cgn_addr_is_v4(&cfg.neighbours[2].addr));
+	cr_assert(cfg.dataplane.have_icmp_source6);
+	struct cgn_addr src6 = A("2001:db8:ffff::1");
+	cr_assert(cgn_addr_eq(&cfg.dataplane.icmp_source6, &src6));
+	cr_assert_not(cfg.dataplane.have_icmp_source);
+
+	/* The comparison a reload makes sees an IPv6 route change. */
+	static struct cgn_config other;
+	cr_assert_eq(cgn_config_load_string(ok, &other, err, sizeof(err)), 0, "%s", err);
+	cr_assert_not(cgn_config_live_differs(&cfg, &other));
+	other.routes[1].net.len = 63;
+	cr_assert(cgn_config_live_differs(&cfg, &other));
+
+	static const struct {
+		const char *text, *want;
+	} bad[] = {
+		{ "routes = ( { prefix = \"2001:db8::1/32\"; port = \"a\"; } );", "zero host bits" },
+		{ "routes = ( { prefix = \"2001:db8::/129\"; port = \"a\"; } );", "zero host bits" },
+		{ "routes = ( { prefix = \"2001:db8::/32\"; port = \"a\"; via = \"100.64.0.1\"; } );",
+		  "via must be an IPv6 address for an IPv6 prefix" },
+		{ "routes = ( { prefix = \"2001:db8::/32\"; port = \"a\"; via = \"ff02::2\"; } );", "unicast" },
+		{ "routes = ( { prefix = \"2001:db8::/32\"; port = \"a\"; via = \"::\"; } );", "unicast" },
+		{ "routes = ( { prefix = \"2001:db8::/32\"; port = \"a\"; via = \"::ffff:1.2.3.4\"; } );", "IPv4-mapped" },
+		{ "routes = ( { prefix = \"ff00::/8\"; port = \"a\"; } );", "IPv6 unicast prefix" },
+		{ "routes = ( { prefix = \"fe80::/64\"; port = \"a\"; } );", "IPv6 unicast prefix" },
+		{ "routes = ( { prefix = \"::ffff:0:0/96\"; port = \"a\"; } );", "IPv4-mapped" },
+		{ "routes = ( { prefix = \"::/0\"; port = \"a\"; }, { prefix = \"::/0\"; port = \"c\"; } );",
+		  "same prefix twice for inside ports" },
+		{ "routes = ( { prefix = \"2001:db8::/32\"; port = \"a\"; },\n { prefix = \"2001:db8::/32\"; port = \"a\"; "
+		  "via = \"fe80::1\"; } );",
+		  "<string>:7: (top): the same prefix twice" },
+		/* IPv4 rules stand: an IPv4 route on a port without an IPv4 address. */
+		{ "routes = ( { prefix = \"10.0.0.0/8\"; port = \"c\"; } );", "port c needs an address" },
+		{ "neighbours = ( { address = \"10.0.0.1\"; mac = \"02:00:00:00:00:01\"; port = \"c\"; } );",
+		  "port c needs an address" },
+		{ "neighbours = ( { address = \"ff02::1\"; mac = \"02:00:00:00:00:01\"; port = \"a\"; } );", "unicast" },
+		{ "neighbours = ( { address = \"::1\"; mac = \"02:00:00:00:00:01\"; port = \"a\"; } );", "unicast" },
+		{ "neighbours = ( { address = \"2001:db8::\"; mac = \"02:00:00:00:00:01\"; port = \"a\"; },"
+		  " { address = \"2001:db8::0\"; mac = \"02:00:00:00:00:02\"; port = \"a\"; } );",
+		  "the same address and port" },
+		{ "neighbours = ( { address = \"2001:db8::/64\"; mac = \"02:00:00:00:00:01\"; port = \"a\"; } );",
+		  "must be an IPv6 address" },
+		{ "dataplane = { icmp_source6 = \"fe80::1\"; };", "link-local" },
+		{ "dataplane = { icmp_source6 = \"198.51.100.1\"; };", "must be an IPv6 address" },
+		{ "dataplane = { icmp_source6 = \"ff05::2\"; };", "multicast" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char text[2048];
+		snprintf(text, sizeof(text), MINIMAL PORTS6 "%s\n", bad[i].text);
+		cr_assert_eq(cgn_config_load_string(text, &cfg, err, sizeof(err)), -EINVAL, "%s", bad[i].text);
+		cr_assert(strstr(err, bad[i].want) != NULL, "'%s' gave '%s'", bad[i].text, err);
+	}
+	/* The same IPv6 neighbour on two ports is two entries. */
+	cr_assert_eq(cgn_config_load_string(MINIMAL PORTS6
+		"neighbours = ( { address = \"fe80::1\"; mac = \"02:00:00:00:00:01\"; port = \"a\"; },"
+		" { address = \"fe80::1\"; mac = \"02:00:00:00:00:02\"; port = \"c\"; } );\n", &cfg, err, sizeof(err)), 0, "%s", err);
 }
