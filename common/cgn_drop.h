@@ -21,6 +21,8 @@
 	X(IP6_EXT_ORDER, "a Hop-by-Hop Options header that does not follow the IPv6 header (RFC 8200 §4.1)") \
 	X(IP6_EXT_UNSUPPORTED, "an IPv6 extension header the CGN does not walk: ESP, AH, Mobility, HIP, Shim6, experimental (RFC 7045)") \
 	X(IP6_MULTICAST, "IPv6 multicast to a group the CGN's port is not in (MLD reports, other hosts' solicited-node groups)") \
+	X(ND_INVALID, "a Neighbor Solicitation or Advertisement RFC 4861 §7.1 refuses, or an echo request that cannot be answered (nd_refused_* say why)") \
+	X(ND_NOT_OURS, "ND for another node (a solicitation for an address not the port's, DAD), or an advertisement for no neighbour in the table") \
 	X(NO_NAT64, "IPv6 to an address that is not the CGN's: there is no NAT64 to translate it (ICMPv6 unreachable, no route, sent)") \
 	X(FRAGMENT, "a fragment whose first fragment was dropped or did not come in time, or an ICMP error in fragments") \
 	X(FRAGMENTS_FULL, "a held fragment pushed out by a newer one (the hold of its side was full)") \

@@ -34,6 +34,8 @@ cgn_dataplane_set_pool(struct cgn_dataplane *dp, const struct cgn_config *cfg)
 	dp->n_pool = cfg->nat.n_pool;
 	dp->icmp_source = cfg->dataplane.have_icmp_source ? cgn_addr_v4(&cfg->dataplane.icmp_source)
 							  : cgn_addr_v4(&cfg->nat.pool[0].addr);
+	dp->icmp_source6 = cfg->dataplane.icmp_source6;
+	dp->have_icmp_source6 = cfg->dataplane.have_icmp_source6;
 }
 
 void
@@ -106,6 +108,7 @@ cgn_dataplane_create(const struct cgn_config *cfg, struct cgn_pb *pb)
 		i++;
 	}
 	dp->routes.dflt[CGN_PORT_INSIDE] = dp->routes.dflt[CGN_PORT_OUTSIDE] = -1; /* no routes without ports */
+	dp->routes.dflt6[CGN_PORT_INSIDE] = dp->routes.dflt6[CGN_PORT_OUTSIDE] = -1;
 	if (cgn_ports_init(dp, cfg) != 0)
 		goto fail;
 	if (dp->n_ports && cgn_routes_create(dp, &dp->routes, cfg) != 0)

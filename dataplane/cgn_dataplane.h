@@ -120,7 +120,9 @@ struct cgn_dataplane {
 		uint16_t port;          /* ports[] index of role_port */
 		uint16_t max_frame;     /* its MTU and an Ethernet header: longer frames are fragmented */
 	} l2[2];
-	uint32_t icmp_source;           /* network order */
+	uint32_t icmp_source;           /* of ICMP errors toward the inside (network order) */
+	struct cgn_addr icmp_source6;   /* of ICMPv6 errors, when have_icmp_source6 (icmp6_reply.c) */
+	bool have_icmp_source6;
 	struct { uint32_t net, mask; } pool_v4[CGN_MAX_POOL_PREFIXES]; /* host order: hairpin test */
 	unsigned n_pool;
 	uint64_t rx_start_ms;           /* workers read ports from this time on (dataplane.rx_delay_ms) */

@@ -16,19 +16,10 @@
 #include <rte_udp.h>
 
 #include "cgn_cksum.h"
+#include "cgn_pkt_edit.h"
+#include "cgn_proto.h"
 #include "cgn_dataplane.h"
 
-#define ICMP_ECHO_REPLY 0
-#define ICMP_DEST_UNREACH 3
-#define ICMP_ECHO_REQUEST 8
-#define ICMP_TIME_EXCEEDED 11
-#define ICMP_PARAM_PROBLEM 12
-
-static inline uint16_t
-rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
 
 /* Ports (or echo identifier) of a transport header of at least 8 octets: src, dst. */
 static bool
@@ -44,15 +35,15 @@ l4_ports(uint8_t proto, const uint8_t *l4, uint16_t len, uint16_t *src, uint16_t
 			return false;
 		break;
 	case IPPROTO_ICMP:
-		if (len < 8 || (l4[0] != ICMP_ECHO_REQUEST && l4[0] != ICMP_ECHO_REPLY))
+		if (len < 8 || (l4[0] != CGN_ICMP_ECHO && l4[0] != CGN_ICMP_ECHO_REPLY))
 			return false;
-		*src = *dst = rd16(l4 + 4); /* the identifier is the "port" of both ends */
+		*src = *dst = cgn_rd16(l4 + 4); /* the identifier is the "port" of both ends */
 		return true;
 	default:
 		return false;
 	}
-	*src = rd16(l4);
-	*dst = rd16(l4 + 2);
+	*src = cgn_rd16(l4);
+	*dst = cgn_rd16(l4 + 2);
 	return true;
 }
 
@@ -120,7 +111,7 @@ cgn_classify4(struct cgn_worker *w, struct cgn_pkt *p, uint32_t len)
 	bool inside = p->side == CGN_SIDE_INSIDE;
 
 	if (p->proto == IPPROTO_ICMP && p->l4_len >= 8 &&
-	    (p->l4[0] == ICMP_DEST_UNREACH || p->l4[0] == ICMP_TIME_EXCEEDED || p->l4[0] == ICMP_PARAM_PROBLEM)) {
+	    (p->l4[0] == CGN_ICMP_DEST_UNREACH || p->l4[0] == CGN_ICMP_TIME_EXCEEDED || p->l4[0] == CGN_ICMP_PARAM_PROBLEM)) {
 		/* RFC 5508 §2.2: an error quoting a packet of a flow: its IP header and at least
 		 * the first 8 octets of its transport header. */
 		uint16_t rest = (uint16_t)(p->l4_len - 8);

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "cgn_dataplane.h"
+#include "cgn_proto.h"
 
 /* An extension header classify walks (RFC 8200 §4). */
 static inline bool
@@ -32,8 +33,7 @@ walked(uint8_t nh)
 static inline bool
 other_extension(uint8_t nh)
 {
-	return nh == IPPROTO_ESP || nh == IPPROTO_AH || nh == 135 /* Mobility */ || nh == 139 /* HIP */ ||
-	       nh == 140 /* Shim6 */ || nh == 253 || nh == 254 /* experiments, RFC 3692 */;
+	return cgn_ipv6_is_ext_header(nh);
 }
 
 /* Is dst one of the in-port's own (unicast) addresses? */

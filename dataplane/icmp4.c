@@ -88,5 +88,5 @@ enum cgn_verdict
 cgn_icmp_too_big(struct cgn_worker *w, struct cgn_pkt *p, uint16_t mtu)
 {
 	/* RFC 1191 §4: "unused = 0 | Next-Hop MTU". */
-	return icmp_error(w, p, 3, 4, rte_cpu_to_be_32(mtu), CGN_DROP_TOO_BIG);
+	return icmp_error(w, p, CGN_ICMP_DEST_UNREACH, CGN_ICMP_FRAG_NEEDED, rte_cpu_to_be_32(mtu), CGN_DROP_TOO_BIG);
 }

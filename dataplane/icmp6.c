@@ -30,7 +30,7 @@ cgn_icmp6_cksum(const uint8_t *ip6, const void *icmp, size_t len)
 	/* RFC 8200 §8.1: source, destination, upper-layer length (32 bits), three zero octets,
 	 * Next Header. */
 	const uint8_t tail[8] = { (uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len,
-				  0, 0, 0, CGN_IPPROTO_ICMPV6 };
+				  0, 0, 0, IPPROTO_ICMPV6 };
 	uint32_t sum = cgn_cksum_partial(ip6 + IP6_OFF_SRC, 32, 0);
 	sum = cgn_cksum_partial(tail, sizeof(tail), sum);
 	sum = cgn_cksum_partial(icmp, len, cgn_cksum_fold(sum));
@@ -61,18 +61,18 @@ bool
 cgn_icmp6_error_allowed(const uint8_t *ip6, size_t len, const struct rte_ether_addr *l2_dst,
 			uint8_t upper_proto, size_t upper_off, uint8_t type, uint8_t code, uint32_t param)
 {
-	if (len < CGN_IP6_HDR_LEN || ip6[0] >> 4 != 6)
+	if (len < CGN_IPV6_HDR_LEN || ip6[0] >> 4 != 6)
 		return false;
 	struct cgn_addr src, dst;
 	memcpy(src.b, ip6 + IP6_OFF_SRC, 16);
 	memcpy(dst.b, ip6 + IP6_OFF_DST, 16);
 	if (source_not_one_node(&src))
 		return false; /* (e.6) */
-	if (upper_proto == CGN_IPPROTO_ICMPV6) {
+	if (upper_proto == IPPROTO_ICMPV6) {
 		if (upper_off >= len)
 			return false; /* its type is not in hand: it may be an error */
 		uint8_t t = ip6[upper_off];
-		if (!(t & CGN_ICMP6_INFO_MASK) || t == CGN_ICMP6_ND_REDIRECT)
+		if (t < CGN_ICMP6_INFO_MIN || t == CGN_ND_REDIRECT)
 			return false; /* (e.1), (e.2) */
 	}
 	if (cgn_ip6_is_multicast(&dst) || (l2_dst != NULL && rte_is_multicast_ether_addr(l2_dst))) {
@@ -82,7 +82,7 @@ cgn_icmp6_error_allowed(const uint8_t *ip6, size_t len, const struct rte_ether_a
 		 * packet's Destination Address was a multicast address"). */
 		if (type == CGN_ICMP6_PACKET_TOO_BIG)
 			return true;
-		return type == CGN_ICMP6_PARAM_PROBLEM && code == CGN_ICMP6_PARAM_OPTION && param < len &&
+		return type == CGN_ICMP6_PARAM_PROB && code == CGN_ICMP6_UNRECOGNIZED_OPT && param < len &&
 		       (ip6[param] & 0xc0) == 0x80;
 	}
 	return true;
@@ -95,17 +95,17 @@ quote_len(const uint8_t *ip6, size_t len)
 	size_t plen = rd16(ip6 + IP6_OFF_PLEN);
 	/* Octets past the payload length are the link's padding, not the packet. A payload
 	 * length of 0 is a jumbogram's (RFC 2675): everything in hand is the packet. */
-	if (plen != 0 && CGN_IP6_HDR_LEN + plen < len)
-		len = CGN_IP6_HDR_LEN + plen;
+	if (plen != 0 && CGN_IPV6_HDR_LEN + plen < len)
+		len = CGN_IPV6_HDR_LEN + plen;
 	return len < CGN_ICMP6_ERROR_QUOTE_MAX ? len : CGN_ICMP6_ERROR_QUOTE_MAX;
 }
 
 size_t
 cgn_icmp6_error_len(const uint8_t *ip6, size_t len)
 {
-	if (len < CGN_IP6_HDR_LEN || ip6[0] >> 4 != 6)
+	if (len < CGN_IPV6_HDR_LEN || ip6[0] >> 4 != 6)
 		return 0;
-	return CGN_ETHER_HDR_LEN + CGN_IP6_HDR_LEN + CGN_ICMP6_HDR_LEN + quote_len(ip6, len);
+	return RTE_ETHER_HDR_LEN + CGN_IPV6_HDR_LEN + CGN_ICMP6_HDR_LEN + quote_len(ip6, len);
 }
 
 int
@@ -114,7 +114,7 @@ cgn_icmp6_error_write(uint8_t *buf, size_t cap, const struct rte_ether_addr *src
 		      size_t len, uint8_t type, uint8_t code, uint32_t param)
 {
 	size_t total = cgn_icmp6_error_len(ip6, len);
-	if (total == 0 || (type & CGN_ICMP6_INFO_MASK))
+	if (total == 0 || type >= CGN_ICMP6_INFO_MIN)
 		return -EINVAL;
 	if (cap < total)
 		return -ENOSPC;
@@ -126,17 +126,17 @@ cgn_icmp6_error_write(uint8_t *buf, size_t cap, const struct rte_ether_addr *src
 	eth->src_addr = *src_mac;
 	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6);
 
-	uint8_t *ip = buf + CGN_ETHER_HDR_LEN;
+	uint8_t *ip = buf + RTE_ETHER_HDR_LEN;
 	memset(ip, 0, 8);
 	ip[0] = 6 << 4; /* version 6, traffic class 0, flow label 0 */
 	ip[IP6_OFF_PLEN] = (uint8_t)(icmp_len >> 8);
 	ip[IP6_OFF_PLEN + 1] = (uint8_t)icmp_len;
-	ip[IP6_OFF_NEXT] = CGN_IPPROTO_ICMPV6;
+	ip[IP6_OFF_NEXT] = IPPROTO_ICMPV6;
 	ip[IP6_OFF_HOPS] = CGN_ICMP6_ERROR_HOP_LIMIT;
 	memcpy(ip + IP6_OFF_SRC, src->b, 16);
 	memcpy(ip + IP6_OFF_DST, ip6 + IP6_OFF_SRC, 16); /* §3.1-§3.4: "Copied from the Source Address" */
 
-	uint8_t *icmp = ip + CGN_IP6_HDR_LEN;
+	uint8_t *icmp = ip + CGN_IPV6_HDR_LEN;
 	icmp[0] = type;
 	icmp[1] = code;
 	icmp[2] = icmp[3] = 0;
@@ -156,7 +156,7 @@ cgn_icmp6_error_build(struct rte_mempool *mp, const struct rte_ether_addr *src_m
 		      size_t len, uint8_t type, uint8_t code, uint32_t param)
 {
 	size_t total = cgn_icmp6_error_len(ip6, len);
-	if (total == 0 || (type & CGN_ICMP6_INFO_MASK)) {
+	if (total == 0 || type >= CGN_ICMP6_INFO_MIN) {
 		rte_errno = EINVAL;
 		return NULL;
 	}
@@ -175,8 +175,8 @@ cgn_icmp6_error_build(struct rte_mempool *mp, const struct rte_ether_addr *src_m
 		rte_errno = -n;
 		goto fail;
 	}
-	m->l2_len = CGN_ETHER_HDR_LEN;
-	m->l3_len = CGN_IP6_HDR_LEN;
+	m->l2_len = RTE_ETHER_HDR_LEN;
+	m->l3_len = CGN_IPV6_HDR_LEN;
 	return m;
 fail:
 	rte_pktmbuf_free(m);

@@ -23,42 +23,11 @@
 #include <rte_mbuf.h>
 
 #include "cgn_addr.h"
+#include "cgn_proto.h"
 
-/* ICMPv6 and ND numbers by name (RFC 4443 §2.1, RFC 4861 §4). Local until common/cgn_proto.h
- * lands with the shared names; the lead switches these over then. */
-#define CGN_IPPROTO_ICMPV6 58
-#define CGN_ICMP6_DST_UNREACH 1
-#define CGN_ICMP6_PACKET_TOO_BIG 2
-#define CGN_ICMP6_TIME_EXCEEDED 3
-#define CGN_ICMP6_PARAM_PROBLEM 4
-#define CGN_ICMP6_ECHO_REQUEST 128
-#define CGN_ICMP6_ECHO_REPLY 129
-#define CGN_ICMP6_ND_NS 135       /* Neighbor Solicitation */
-#define CGN_ICMP6_ND_NA 136       /* Neighbor Advertisement */
-#define CGN_ICMP6_ND_REDIRECT 137 /* Redirect (§2.4(e.2): never an error about one) */
-#define CGN_ICMP6_INFO_MASK 0x80  /* a type with this bit set is informational (§2.1) */
-/* Codes (§3.1, §3.3, §3.4). */
-#define CGN_ICMP6_UNREACH_NO_ROUTE 0
-#define CGN_ICMP6_UNREACH_ADMIN 1
-#define CGN_ICMP6_UNREACH_BEYOND_SCOPE 2
-#define CGN_ICMP6_UNREACH_ADDRESS 3
-#define CGN_ICMP6_UNREACH_PORT 4
-#define CGN_ICMP6_UNREACH_POLICY 5
-#define CGN_ICMP6_UNREACH_REJECT_ROUTE 6
-#define CGN_ICMP6_TIME_HOP_LIMIT 0
-#define CGN_ICMP6_TIME_REASSEMBLY 1
-#define CGN_ICMP6_PARAM_HEADER 0
-#define CGN_ICMP6_PARAM_NEXT_HEADER 1
-#define CGN_ICMP6_PARAM_OPTION 2
-
-/* Octet sizes and offsets of the headers these modules read and write. */
-#define CGN_ETHER_HDR_LEN 14
-#define CGN_IP6_HDR_LEN 40
-#define CGN_ICMP6_HDR_LEN 8 /* type, code, checksum, the 32-bit word after them */
-#define CGN_IP6_MIN_MTU 1280 /* RFC 8200 §5 */
 /* The most of the offending packet an error quotes: the error, IPv6 header included, is at
  * most the minimum MTU (RFC 4443 §2.4(c)). */
-#define CGN_ICMP6_ERROR_QUOTE_MAX (CGN_IP6_MIN_MTU - CGN_IP6_HDR_LEN - CGN_ICMP6_HDR_LEN) /* 1232 */
+#define CGN_ICMP6_ERROR_QUOTE_MAX (CGN_IPV6_MIN_MTU - CGN_IPV6_HDR_LEN - CGN_ICMP6_HDR_LEN) /* 1232 */
 /* The hop limit of the errors: the IANA default (64) every originated packet gets, as the
  * IPv4 errors' TTL in icmp.c; 255 is ND's "not forwarded" mark, meaningless for an error
  * that must cross routers to reach the offending packet's source. */

@@ -18,6 +18,9 @@
 #include <rte_arp.h>
 
 #include "cgn_cksum.h"
+#include "cgn_pkt_edit.h"
+#include "cgn_proto.h"
+#include "pcp_wire.h"
 #include "cgn_dataplane.h"
 
 static void
@@ -77,15 +80,15 @@ cgn_local_ipv4(struct cgn_worker *w, struct cgn_pkt *p)
 {
 	struct cgn_dataplane *dp = w->dp;
 	const struct cgn_port *port = &dp->ports[dp->port_index[p->in_port]];
-	if ((port->role == CGN_PORT_INSIDE || port->pcp_management) && p->proto == IPPROTO_UDP && p->l4_len >= 8 && p->l4[2] == 0x14 &&
-	    p->l4[3] == 0xe7) { /* 5351 */
+	if ((port->role == CGN_PORT_INSIDE || port->pcp_management) && p->proto == IPPROTO_UDP && p->l4_len >= 8 &&
+	    cgn_rd16(p->l4 + 2) == PCP_SERVER_PORT) {
 		p->m->port = p->in_port;
 		if (dp->punt == NULL || rte_ring_mp_enqueue(dp->punt, p->m) != 0)
 			return cgn_drop(w, p, CGN_DROP_PUNT_FULL);
 		w->pkt.punted++;
 		return CGN_CONSUMED;
 	}
-	if (p->proto != IPPROTO_ICMP || p->l4_len < 8 || p->l4[0] != 8 || p->l4[1] != 0)
+	if (p->proto != IPPROTO_ICMP || p->l4_len < CGN_ICMP_HDR_LEN || p->l4[0] != CGN_ICMP_ECHO || p->l4[1] != 0)
 		return cgn_drop(w, p, CGN_DROP_LOCAL);
 
 	/* An echo reply: addresses swapped (the IP checksum does not change: the sum is the
@@ -104,7 +107,7 @@ cgn_local_ipv4(struct cgn_worker *w, struct cgn_pkt *p)
 	c = cgn_cksum_update16(c, old, new_);
 	memcpy(ip + 10, &c, 2);
 	memcpy(&old, p->l4, 2);
-	p->l4[0] = 0;
+	p->l4[0] = CGN_ICMP_ECHO_REPLY;
 	memcpy(&new_, p->l4, 2);
 	memcpy(&c, p->l4 + 2, 2);
 	c = cgn_cksum_update16(c, old, new_);

@@ -11,17 +11,17 @@
 #include "nd.h"
 
 /* Offsets in the frame: Ethernet, then IPv6 (RFC 8200 §3), then ICMPv6. */
-#define IP6 CGN_ETHER_HDR_LEN
+#define IP6 RTE_ETHER_HDR_LEN
 #define IP6_PLEN (IP6 + 4)
 #define IP6_NEXT (IP6 + 6)
 #define IP6_HOPS (IP6 + 7)
 #define IP6_SRC (IP6 + 8)
 #define IP6_DST (IP6 + 24)
-#define L4 (IP6 + CGN_IP6_HDR_LEN)
+#define L4 (IP6 + CGN_IPV6_HDR_LEN)
 /* In an NS or NA (§4.3, §4.4), from the ICMPv6 header. */
 #define ND_FLAGS 4
 #define ND_TARGET 8
-#define ND_OPTIONS CGN_ND_MSG_MIN_LEN
+#define ND_OPTIONS CGN_ND_NS_LEN
 
 static const struct cgn_addr all_nodes = { .b = { 0xff, 0x02, [15] = 1 } };
 
@@ -43,26 +43,11 @@ cgn_nd_result_name(enum cgn_nd_result r)
 	return (unsigned)r < CGN_ND_RESULT_COUNT ? names[r] : "?";
 }
 
-void
-cgn_nd_solicited_node(const struct cgn_addr *a, struct cgn_addr *out)
-{
-	*out = (struct cgn_addr){ .b = { 0xff, 0x02, [11] = 0x01, [12] = 0xff } };
-	memcpy(&out->b[13], &a->b[13], 3);
-}
-
 bool
 cgn_nd_is_solicited_node(const struct cgn_addr *a)
 {
 	static const uint8_t prefix[13] = { 0xff, 0x02, [11] = 0x01, [12] = 0xff };
 	return memcmp(a->b, prefix, sizeof(prefix)) == 0;
-}
-
-void
-cgn_nd_multicast_mac(const struct cgn_addr *a, struct rte_ether_addr *out)
-{
-	out->addr_bytes[0] = 0x33;
-	out->addr_bytes[1] = 0x33;
-	memcpy(&out->addr_bytes[2], &a->b[12], 4);
 }
 
 bool
@@ -82,12 +67,12 @@ cgn_nd_dst_is_ours(const struct cgn_nd_iface *ifc, const struct cgn_addr *dst)
 		return false;
 	struct cgn_addr sn;
 	if (!cgn_ip6_is_unspecified(&ifc->link_local)) {
-		cgn_nd_solicited_node(&ifc->link_local, &sn);
+		sn = cgn_addr_solicited_node(&ifc->link_local);
 		if (cgn_addr_eq(dst, &sn))
 			return true;
 	}
 	if (ifc->have_global && !cgn_ip6_is_unspecified(&ifc->global)) {
-		cgn_nd_solicited_node(&ifc->global, &sn);
+		sn = cgn_addr_solicited_node(&ifc->global);
 		if (cgn_addr_eq(dst, &sn))
 			return true;
 	}
@@ -106,7 +91,7 @@ icmp6_frame(const uint8_t *frame, size_t len, size_t *icmp_len)
 	size_t plen = rd16(frame + IP6_PLEN);
 	if (len - L4 < plen)
 		return CGN_ND_REFUSE_TRUNCATED;
-	if (frame[IP6_NEXT] != CGN_IPPROTO_ICMPV6)
+	if (frame[IP6_NEXT] != IPPROTO_ICMPV6)
 		return CGN_ND_REFUSE_NOT_ICMP6;
 	*icmp_len = plen;
 	return CGN_ND_ACCEPT;
@@ -128,7 +113,7 @@ walk_options(const uint8_t *icmp, size_t icmp_len, uint8_t lla_type, struct cgn_
 			return CGN_ND_REFUSE_OPTION_ZERO_LENGTH;
 		if (olen > icmp_len - off)
 			return CGN_ND_REFUSE_OPTION_TRUNCATED;
-		if (type == CGN_ND_OPT_SOURCE_LLA)
+		if (type == CGN_ND_OPT_SOURCE_LINKADDR)
 			*any_slla = true;
 		/* RFC 2464 §8: on Ethernet the option is 8 octets, the address its octets 2..7. An
 		 * option of another length is not an Ethernet address: ignored. */
@@ -149,11 +134,11 @@ cgn_nd_parse(const uint8_t *frame, size_t len, struct cgn_nd_msg *msg)
 	if (r != CGN_ND_ACCEPT)
 		return r;
 	const uint8_t *icmp = frame + L4;
-	if (icmp_len < 1 || (icmp[0] != CGN_ICMP6_ND_NS && icmp[0] != CGN_ICMP6_ND_NA))
+	if (icmp_len < 1 || (icmp[0] != CGN_ND_NEIGHBOR_SOLICIT && icmp[0] != CGN_ND_NEIGHBOR_ADVERT))
 		return CGN_ND_REFUSE_NOT_ND;
 	if (frame[IP6_HOPS] != CGN_ND_HOP_LIMIT)
 		return CGN_ND_REFUSE_HOP_LIMIT;
-	if (icmp_len < CGN_ND_MSG_MIN_LEN)
+	if (icmp_len < CGN_ND_NS_LEN)
 		return CGN_ND_REFUSE_TOO_SHORT;
 	if (cgn_icmp6_cksum(frame + IP6, icmp, icmp_len) != 0)
 		return CGN_ND_REFUSE_BAD_CHECKSUM;
@@ -170,8 +155,8 @@ cgn_nd_parse(const uint8_t *frame, size_t len, struct cgn_nd_msg *msg)
 	if (cgn_ip6_is_multicast(&m.src))
 		return CGN_ND_REFUSE_BAD_SOURCE;
 	bool any_slla = false;
-	bool ns = m.type == CGN_ICMP6_ND_NS;
-	r = walk_options(icmp, icmp_len, ns ? CGN_ND_OPT_SOURCE_LLA : CGN_ND_OPT_TARGET_LLA, &m, &any_slla);
+	bool ns = m.type == CGN_ND_NEIGHBOR_SOLICIT;
+	r = walk_options(icmp, icmp_len, ns ? CGN_ND_OPT_SOURCE_LINKADDR : CGN_ND_OPT_TARGET_LINKADDR, &m, &any_slla);
 	if (r != CGN_ND_ACCEPT)
 		return r;
 	if (ns) {
@@ -183,8 +168,8 @@ cgn_nd_parse(const uint8_t *frame, size_t len, struct cgn_nd_msg *msg)
 		}
 	} else {
 		/* Reserved bits are ignored (§4.4): only R, S, O are kept. */
-		m.flags = icmp[ND_FLAGS] & (CGN_ND_NA_ROUTER | CGN_ND_NA_SOLICITED | CGN_ND_NA_OVERRIDE);
-		if (cgn_ip6_is_multicast(&m.dst) && (m.flags & CGN_ND_NA_SOLICITED))
+		m.flags = icmp[ND_FLAGS] & (CGN_ND_NA_FLAG_ROUTER | CGN_ND_NA_FLAG_SOLICITED | CGN_ND_NA_FLAG_OVERRIDE);
+		if (cgn_ip6_is_multicast(&m.dst) && (m.flags & CGN_ND_NA_FLAG_SOLICITED))
 			return CGN_ND_REFUSE_NA_MULTICAST_SOLICITED;
 	}
 	*msg = m;
@@ -195,7 +180,7 @@ enum cgn_nd_result
 cgn_nd_ns_reply(const struct cgn_nd_iface *ifc, uint8_t *frame, size_t cap, const struct cgn_nd_msg *msg,
 		uint16_t *out_len)
 {
-	if (msg->type != CGN_ICMP6_ND_NS)
+	if (msg->type != CGN_ND_NEIGHBOR_SOLICIT)
 		return CGN_ND_REFUSE_NOT_ND;
 	if (!cgn_nd_addr_is_ours(ifc, &msg->target))
 		return CGN_ND_REFUSE_TARGET_NOT_OURS;
@@ -209,7 +194,7 @@ cgn_nd_ns_reply(const struct cgn_nd_iface *ifc, uint8_t *frame, size_t cap, cons
 	struct cgn_addr dst = dad ? all_nodes : msg->src;
 	struct rte_ether_addr eth_dst;
 	if (dad)
-		cgn_nd_multicast_mac(&all_nodes, &eth_dst);
+		cgn_addr_multicast_mac(&all_nodes, eth_dst.addr_bytes);
 	else
 		eth_dst = msg->has_lla ? msg->lla : msg->eth_src;
 
@@ -223,21 +208,21 @@ cgn_nd_ns_reply(const struct cgn_nd_iface *ifc, uint8_t *frame, size_t cap, cons
 	memset(ip, 0, 4); /* traffic class, flow label: 0 */
 	ip[0] = 6 << 4;
 	ip[4] = 0;
-	ip[5] = CGN_ND_NA_LEN;
-	ip[6] = CGN_IPPROTO_ICMPV6;
+	ip[5] = CGN_ND_NA_REPLY_LEN;
+	ip[6] = IPPROTO_ICMPV6;
 	ip[7] = CGN_ND_HOP_LIMIT;
 	memcpy(frame + IP6_SRC, msg->target.b, 16);
 	memcpy(frame + IP6_DST, dst.b, 16);
 
 	uint8_t *na = frame + L4;
-	memset(na, 0, CGN_ND_NA_LEN);
-	na[0] = CGN_ICMP6_ND_NA;
-	na[ND_FLAGS] = CGN_ND_NA_ROUTER | CGN_ND_NA_OVERRIDE | (dad ? 0 : CGN_ND_NA_SOLICITED);
+	memset(na, 0, CGN_ND_NA_REPLY_LEN);
+	na[0] = CGN_ND_NEIGHBOR_ADVERT;
+	na[ND_FLAGS] = CGN_ND_NA_FLAG_ROUTER | CGN_ND_NA_FLAG_OVERRIDE | (dad ? 0 : CGN_ND_NA_FLAG_SOLICITED);
 	memcpy(na + ND_TARGET, msg->target.b, 16);
-	na[ND_OPTIONS] = CGN_ND_OPT_TARGET_LLA;
+	na[ND_OPTIONS] = CGN_ND_OPT_TARGET_LINKADDR;
 	na[ND_OPTIONS + 1] = 1; /* 8 octets */
 	memcpy(na + ND_OPTIONS + 2, ifc->mac.addr_bytes, RTE_ETHER_ADDR_LEN);
-	uint16_t c = cgn_icmp6_cksum(ip, na, CGN_ND_NA_LEN);
+	uint16_t c = cgn_icmp6_cksum(ip, na, CGN_ND_NA_REPLY_LEN);
 	memcpy(na + 2, &c, 2);
 	*out_len = CGN_ND_NA_FRAME_LEN;
 	return CGN_ND_ACCEPT;
@@ -294,12 +279,12 @@ cgn_nd_learned(const struct cgn_nd_iface *ifc, const struct cgn_nd_msg *msg, str
 	if (!msg->has_lla)
 		return false;
 	struct cgn_nd_learn l = { .mac = msg->lla };
-	if (msg->type == CGN_ICMP6_ND_NA) {
+	if (msg->type == CGN_ND_NEIGHBOR_ADVERT) {
 		l.addr = msg->target;
-		l.is_router = msg->flags & CGN_ND_NA_ROUTER;
-		l.solicited = msg->flags & CGN_ND_NA_SOLICITED;
-		l.override = msg->flags & CGN_ND_NA_OVERRIDE;
-	} else if (msg->type == CGN_ICMP6_ND_NS) {
+		l.is_router = msg->flags & CGN_ND_NA_FLAG_ROUTER;
+		l.solicited = msg->flags & CGN_ND_NA_FLAG_SOLICITED;
+		l.override = msg->flags & CGN_ND_NA_FLAG_OVERRIDE;
+	} else if (msg->type == CGN_ND_NEIGHBOR_SOLICIT) {
 		/* §7.2.3: only a solicitation for one of ours is processed at all. */
 		if (!cgn_nd_addr_is_ours(ifc, &msg->target))
 			return false;

@@ -30,19 +30,12 @@
 #include <rte_ether.h>
 
 #include "cgn_addr.h"
-#include "icmp6.h" /* ICMPv6 numbers, cgn_icmp6_cksum() */
+#include "cgn_proto.h"
+#include "icmp6.h" /* cgn_icmp6_cksum() */
 
-/* RFC 4861 §4.4: the first octet of an NA's flags word; §4.6.1: option types. Local until
- * common/cgn_proto.h lands. */
-#define CGN_ND_NA_ROUTER 0x80
-#define CGN_ND_NA_SOLICITED 0x40
-#define CGN_ND_NA_OVERRIDE 0x20
-#define CGN_ND_OPT_SOURCE_LLA 1
-#define CGN_ND_OPT_TARGET_LLA 2
-#define CGN_ND_HOP_LIMIT 255   /* §7.1.1/§7.1.2: could not have been forwarded */
-#define CGN_ND_MSG_MIN_LEN 24  /* type..target: the ICMP length an NS or NA has at least */
-#define CGN_ND_NA_LEN 32       /* the NA we send: 24 + one Target Link-Layer Address option */
-#define CGN_ND_NA_FRAME_LEN (CGN_ETHER_HDR_LEN + CGN_IP6_HDR_LEN + CGN_ND_NA_LEN) /* 86 */
+/* The NA the CGN sends: the message and one Target Link-Layer Address option (32 octets). */
+#define CGN_ND_NA_REPLY_LEN (CGN_ND_NA_LEN + CGN_ND_LLA_OPT_LEN)
+#define CGN_ND_NA_FRAME_LEN (RTE_ETHER_HDR_LEN + CGN_IPV6_HDR_LEN + CGN_ND_NA_REPLY_LEN) /* 86 */
 #define CGN_ECHO6_HOP_LIMIT 64 /* Echo Replies leave with the default hop limit */
 
 /** The port ND acts for: its MAC and its IPv6 addresses (network order). An address that is
@@ -89,7 +82,7 @@ const char *cgn_nd_result_name(enum cgn_nd_result r);
 
 /** A valid NS or NA, as cgn_nd_parse() found it. */
 struct cgn_nd_msg {
-	uint8_t type;                 /* CGN_ICMP6_ND_NS or CGN_ICMP6_ND_NA */
+	uint8_t type;                 /* CGN_ND_NEIGHBOR_SOLICIT or CGN_ND_NEIGHBOR_ADVERT */
 	uint8_t flags;                /* NA: CGN_ND_NA_* bits (R, S, O); NS: 0 */
 	bool has_lla;                 /* NS: a Source, NA: a Target Link-Layer Address option of
 				       * Ethernet size (length 1, RFC 2464 §8); the first one counts */
@@ -118,16 +111,8 @@ struct cgn_nd_msg {
  */
 enum cgn_nd_result cgn_nd_parse(const uint8_t *frame, size_t len, struct cgn_nd_msg *msg);
 
-/** The solicited-node multicast address of a (ff02::1:ff00:0/104 + its low 24 bits, RFC 4291
- *  §2.7.1). Any thread. */
-void cgn_nd_solicited_node(const struct cgn_addr *a, struct cgn_addr *out);
-
 /** @return true if a is a solicited-node multicast address (ff02::1:ffXX:XXXX). */
 bool cgn_nd_is_solicited_node(const struct cgn_addr *a);
-
-/** The Ethernet multicast address of an IPv6 multicast address (33:33 + its low 32 bits,
- *  RFC 2464 §7). Any thread. */
-void cgn_nd_multicast_mac(const struct cgn_addr *a, struct rte_ether_addr *out);
 
 /** @return true if a is one of the port's unicast addresses (its link-local, or its global
  *  address if it has one). Any thread. */

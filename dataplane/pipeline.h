@@ -41,6 +41,8 @@
 #include "cgn_drop.h"
 #include "cgn_mapping.h"
 #include "cgn_portblock.h"
+#include "cgn_proto.h"
+#include "nd.h"
 
 struct cgn_worker;
 struct cgn_port;
@@ -144,8 +146,11 @@ struct cgn_pkt {
 	X(ports_held, "freed ports waiting out the hold time")              \
 	X(arp_replies, "ARP requests for the CGN's addresses answered")     \
 	X(echo_replies, "ICMP echo requests to the CGN's own address answered") \
+	X(echo6_replies, "ICMPv6 echo requests to a port's IPv6 addresses answered (RFC 4443 §4.2)") \
+	X(nd_answered, "Neighbor Solicitations for a port's IPv6 addresses answered (RFC 4861 §7.2.4)") \
+	X(nd_learned, "ND messages from a neighbour in the table: its MAC (re)learned (RFC 4861 §7.2.5)") \
 	X(punted, "PCP requests handed to the control thread")             \
-	X(resolve_full, "destinations not queued for ARP: the resolve ring was full") \
+	X(resolve_full, "destinations not queued for ARP or ND: the resolve ring was full") \
 	X(arp_learned, "ARP frames from a next hop, its MAC (re)learned")   \
 	X(ports_released, "held ports given back to the subscriber")        \
 	X(fragments_translated, "fragments after the first, translated like it (RFC 4787 REQ-14)") \
@@ -158,6 +163,7 @@ struct cgn_pkt_stats {
 	CGN_PKT_COUNTERS(X)
 #undef X
 	uint64_t drops[CGN_DROP_COUNT];
+	uint64_t nd_refused[CGN_ND_RESULT_COUNT]; /* by enum cgn_nd_result: why ND_INVALID (nd.h) */
 };
 
 /** Counts a drop by reason and frees the packet. @return CGN_DROPPED. */
@@ -185,6 +191,17 @@ enum cgn_verdict cgn_classify6(struct cgn_worker *w, struct cgn_pkt *p, uint32_t
  * service listens on (destination unreachable, port). @return CGN_CONSUMED, or CGN_DROPPED.
  */
 enum cgn_verdict cgn_local6(struct cgn_worker *w, struct cgn_pkt *p);
+
+/**
+ * Answers an IPv6 packet with an ICMPv6 error (RFC 4443) of type, code and param (the MTU of
+ * Packet Too Big, the pointer of Parameter Problem; host order), quoting as much of it as fits
+ * in 1280 octets, when §2.4(e) allows one and the worker's token bucket has one; from the
+ * address it was sent to if that is ours, else dataplane.icmp_source6, else the in-port's
+ * address (§2.2); back out of the port it came by. Frees the packet. icmp6_reply.c
+ * @return CGN_CONSUMED, or CGN_DROPPED; either way the packet is counted under why.
+ */
+enum cgn_verdict cgn_icmp6_reply(struct cgn_worker *w, struct cgn_pkt *p, uint8_t type, uint8_t code, uint32_t param,
+				 enum cgn_drop_reason why);
 
 /** IPv6 to a destination that is not the CGN's, with no NAT64 to take it: ICMPv6
  * destination unreachable, no route (RFC 4443 §3.1 code 0), counted NO_NAT64. icmp6.c */
@@ -247,7 +264,7 @@ cgn_ttl4_step(struct cgn_worker *w, struct cgn_pkt *p)
 {
 	if (likely(!cgn_ttl_expires(p)))
 		return CGN_CONTINUE;
-	return cgn_icmp_reply(w, p, 11, 0, CGN_DROP_TTL_EXPIRED);
+	return cgn_icmp_reply(w, p, CGN_ICMP_TIME_EXCEEDED, CGN_ICMP_TTL_EXCEEDED, CGN_DROP_TTL_EXPIRED);
 }
 
 /** @return whether a packet (before translation, p->ip4) is too big for mtu and may not be

@@ -46,7 +46,7 @@ cgn_session_create(struct cgn_worker *w, struct cgn_pkt *p)
 		return cgn_drop(w, p, CGN_DROP_NOT_INSIDE);
 	int32_t sub = cgn_pb_subscriber(dp->pb, &p->key.addr, true);
 	if (sub < 0) /* RFC 6888 REQ-4/-5: count, and tell the host (ICMP 3/13) */
-		return cgn_icmp_reply(w, p, 3, 13, CGN_DROP_SUBSCRIBERS_FULL);
+		return cgn_icmp_reply(w, p, CGN_ICMP_DEST_UNREACH, CGN_ICMP_ADMIN_PROHIBITED, CGN_DROP_SUBSCRIBERS_FULL);
 	struct cgn_pb_sub *s = cgn_pb_sub(dp->pb, (uint32_t)sub);
 
 	/* One creator per subscriber at a time; the others wait a few hundred cycles and then
@@ -112,5 +112,5 @@ cgn_session_create(struct cgn_worker *w, struct cgn_pkt *p)
 	}
 	if (p->map != NULL)
 		return CGN_CONTINUE;
-	return cgn_icmp_reply(w, p, 3, 13, why);
+	return cgn_icmp_reply(w, p, CGN_ICMP_DEST_UNREACH, CGN_ICMP_ADMIN_PROHIBITED, why);
 }

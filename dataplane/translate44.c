@@ -17,87 +17,23 @@
 #include <rte_udp.h>
 
 #include "cgn_cksum.h"
+#include "cgn_pkt_edit.h"
+#include "cgn_proto.h"
 #include "pipeline.h"
 
-/* A checksum a field change must be folded into; NULL p: none. Fields and checksums are
- * reached through void pointers and memcpy: after a 14-octet Ethernet header, IPv4 fields are
- * only 2-aligned. */
-struct cks {
-	void *p;
-	bool udp; /* zero means "no checksum" */
-};
-
-static inline uint16_t
-ld16(const void *p)
-{
-	uint16_t v;
-	memcpy(&v, p, 2);
-	return v;
-}
-
-static inline uint32_t
-ld32(const void *p)
-{
-	uint32_t v;
-	memcpy(&v, p, 4);
-	return v;
-}
-
-static inline void
-fix(struct cks c, uint16_t v)
-{
-	if (c.udp && v == 0)
-		v = 0xffff; /* RFC 768: a computed zero is sent as all ones */
-	memcpy(c.p, &v, 2);
-}
-
-/* Folds a sum of field changes (cgn_cksum_delta16/32) into checksum c. */
-static inline void
-apply(struct cks c, uint32_t delta)
-{
-	if (c.p == NULL || (c.udp && ld16(c.p) == 0))
-		return;
-	fix(c, cgn_cksum_apply(ld16(c.p), delta));
-}
-
-/* Writes a 16-bit field (network order value) and folds the change into a and b. */
-static inline void
-patch16(void *field, uint16_t new_, struct cks a, struct cks b)
-{
-	uint16_t old = ld16(field);
-	memcpy(field, &new_, 2);
-	uint32_t delta = cgn_cksum_delta16(old, new_);
-	apply(a, delta);
-	apply(b, delta);
-}
-
-/* Writes a 32-bit field (an address, network order) and folds the change into a, b and c. */
-static inline void
-patch32(void *field, uint32_t new_, struct cks a, struct cks b, struct cks c)
-{
-	uint32_t old = ld32(field);
-	memcpy(field, &new_, 4);
-	uint32_t delta = cgn_cksum_delta32(old, new_);
-	apply(a, delta);
-	apply(b, delta);
-	apply(c, delta);
-}
-
-static const struct cks NONE = { NULL, false };
-
-/* The transport checksum of a header of proto with len octets present, or NONE. */
-static struct cks
+/* The transport checksum of a header of proto with len octets present, or CGN_CKS_NONE. */
+static struct cgn_cks
 l4_cks(uint8_t proto, uint8_t *l4, uint16_t len)
 {
 	switch (proto) {
 	case IPPROTO_TCP:
-		return len >= 18 ? (struct cks){ l4 + 16, false } : NONE;
+		return len >= 18 ? (struct cgn_cks){ l4 + 16, false } : CGN_CKS_NONE;
 	case IPPROTO_UDP:
-		return len >= 8 ? (struct cks){ l4 + 6, true } : NONE;
+		return len >= 8 ? (struct cgn_cks){ l4 + 6, true } : CGN_CKS_NONE;
 	case IPPROTO_ICMP:
-		return len >= 4 ? (struct cks){ l4 + 2, false } : NONE;
+		return len >= 4 ? (struct cgn_cks){ l4 + 2, false } : CGN_CKS_NONE;
 	default:
-		return NONE;
+		return CGN_CKS_NONE;
 	}
 }
 
@@ -136,18 +72,18 @@ rewrite(struct cgn_pkt *p, bool src, uint32_t addr, uint16_t port, bool ttl)
 	uint8_t *ip = (uint8_t *)p->ip4;
 	void *addr_field = ip + (src ? IP_SRC : IP_DST);
 	void *port_f = port_field(p->proto, p->l4, src);
-	uint16_t ttl_old = ld16(ip + 8), ttl_new = ttl ? ttl_word_less_one(ip) : ttl_old;
-	uint32_t a_old = ld32(addr_field);
-	uint16_t port_old = ld16(port_f), port_new = rte_cpu_to_be_16(port);
+	uint16_t ttl_old = cgn_ld16(ip + 8), ttl_new = ttl ? ttl_word_less_one(ip) : ttl_old;
+	uint32_t a_old = cgn_ld32(addr_field);
+	uint16_t port_old = cgn_ld16(port_f), port_new = rte_cpu_to_be_16(port);
 	uint32_t d_addr = cgn_cksum_delta32(a_old, addr);
 
 	memcpy(ip + 8, &ttl_new, 2);
 	memcpy(addr_field, &addr, 4);
 	memcpy(port_f, &port_new, 2);
-	apply((struct cks){ ip + IP_CKSUM, false }, d_addr + cgn_cksum_delta16(ttl_old, ttl_new));
+	cgn_cks_apply((struct cgn_cks){ ip + IP_CKSUM, false }, d_addr + cgn_cksum_delta16(ttl_old, ttl_new));
 	/* ICMP has no pseudo-header: its checksum does not cover the addresses. */
 	uint32_t d_l4 = cgn_cksum_delta16(port_old, port_new) + (p->proto == IPPROTO_ICMP ? 0 : d_addr);
-	apply(l4_cks(p->proto, p->l4, p->l4_len), d_l4);
+	cgn_cks_apply(l4_cks(p->proto, p->l4, p->l4_len), d_l4);
 }
 
 void
@@ -155,13 +91,13 @@ cgn_translate44_fragment(struct cgn_pkt *p, uint32_t src, uint32_t dst)
 {
 	/* No transport header here: the first fragment's carried the whole datagram's change. */
 	uint8_t *ip = (uint8_t *)p->ip4;
-	uint16_t ttl_old = ld16(ip + 8), ttl_new = ttl_word_less_one(ip);
-	uint32_t d = cgn_cksum_delta32(ld32(ip + IP_SRC), src) + cgn_cksum_delta32(ld32(ip + IP_DST), dst) +
+	uint16_t ttl_old = cgn_ld16(ip + 8), ttl_new = ttl_word_less_one(ip);
+	uint32_t d = cgn_cksum_delta32(cgn_ld32(ip + IP_SRC), src) + cgn_cksum_delta32(cgn_ld32(ip + IP_DST), dst) +
 		     cgn_cksum_delta16(ttl_old, ttl_new);
 	memcpy(ip + 8, &ttl_new, 2);
 	memcpy(ip + IP_SRC, &src, 4);
 	memcpy(ip + IP_DST, &dst, 4);
-	apply((struct cks){ ip + IP_CKSUM, false }, d);
+	cgn_cks_apply((struct cgn_cks){ ip + IP_CKSUM, false }, d);
 }
 
 /*
@@ -172,24 +108,24 @@ static void
 rewrite_error(struct cgn_pkt *p, bool outer_src, bool quoted_src, uint32_t addr, uint16_t port)
 {
 	uint8_t *ip = (uint8_t *)p->ip4, *eip = (uint8_t *)p->emb_ip4;
-	struct cks ipc = { ip + IP_CKSUM, false };
-	struct cks icmp = { p->l4 + 2, false };
+	struct cgn_cks ipc = { ip + IP_CKSUM, false };
+	struct cgn_cks icmp = { p->l4 + 2, false };
 	uint16_t emb_avail = (uint16_t)(p->l4_len - 8 - (uint16_t)(p->emb_l4 - eip));
-	struct cks emb_ipc = { eip + IP_CKSUM, false };
-	struct cks emb_l4c = l4_cks(p->proto, p->emb_l4, emb_avail);
-	struct cks emb_pseudo = p->proto == IPPROTO_ICMP ? NONE : emb_l4c;
+	struct cgn_cks emb_ipc = { eip + IP_CKSUM, false };
+	struct cgn_cks emb_l4c = l4_cks(p->proto, p->emb_l4, emb_avail);
+	struct cgn_cks emb_pseudo = p->proto == IPPROTO_ICMP ? CGN_CKS_NONE : emb_l4c;
 
-	patch32(ip + (outer_src ? IP_SRC : IP_DST), addr, ipc, NONE, NONE);
+	cgn_patch32(ip + (outer_src ? IP_SRC : IP_DST), addr, ipc, CGN_CKS_NONE, CGN_CKS_NONE);
 
 	/* The quoted header's checksums change too, and each change is a change of the outer
 	 * ICMP payload: fold every one into the ICMP checksum (RFC 5508 REQ-3, REQ-4). */
-	uint16_t old_emb_ipc = ld16(emb_ipc.p);
-	uint16_t old_emb_l4c = emb_l4c.p ? ld16(emb_l4c.p) : 0;
-	patch32(eip + (quoted_src ? IP_SRC : IP_DST), addr, emb_ipc, emb_pseudo, icmp);
-	patch16(port_field(p->proto, p->emb_l4, quoted_src), rte_cpu_to_be_16(port), emb_l4c, icmp);
-	apply(icmp, cgn_cksum_delta16(old_emb_ipc, ld16(emb_ipc.p)));
+	uint16_t old_emb_ipc = cgn_ld16(emb_ipc.p);
+	uint16_t old_emb_l4c = emb_l4c.p ? cgn_ld16(emb_l4c.p) : 0;
+	cgn_patch32(eip + (quoted_src ? IP_SRC : IP_DST), addr, emb_ipc, emb_pseudo, icmp);
+	cgn_patch16(port_field(p->proto, p->emb_l4, quoted_src), rte_cpu_to_be_16(port), emb_l4c, icmp);
+	cgn_cks_apply(icmp, cgn_cksum_delta16(old_emb_ipc, cgn_ld16(emb_ipc.p)));
 	if (emb_l4c.p)
-		apply(icmp, cgn_cksum_delta16(old_emb_l4c, ld16(emb_l4c.p)));
+		cgn_cks_apply(icmp, cgn_cksum_delta16(old_emb_l4c, cgn_ld16(emb_l4c.p)));
 }
 
 /* TTL and protocol share a 16-bit word of the header checksum. */
@@ -197,7 +133,7 @@ static void
 ttl_decrement(struct cgn_pkt *p)
 {
 	uint8_t *ip = (uint8_t *)p->ip4;
-	patch16(ip + 8, ttl_word_less_one(ip), (struct cks){ ip + IP_CKSUM, false }, NONE);
+	cgn_patch16(ip + 8, ttl_word_less_one(ip), (struct cgn_cks){ ip + IP_CKSUM, false }, CGN_CKS_NONE);
 }
 
 enum cgn_verdict
