@@ -1,6 +1,6 @@
 /*
  * libFuzzer target for the data plane's packet steps (dataplane/: classify, session, filter,
- * translate, ICMP errors, hairpin, TTL, ICMP generation), through cgn_nat44_burst on a test
+ * translate, ICMP errors, hairpin, TTL, ICMP generation), through the burst driver on a test
  * data plane (tests/lib/dp_env.c: EAL, two net_null ports). Any bytes in:
  *
  *   [side:1][frame...]   side bit 0: 0 = arrived on the inside port, 1 = on the outside;
@@ -66,7 +66,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		E->dp->ports[i].mtu = mtu;
 	cgn_dataplane_derive_tx(E->dp);
 	E->w->now_ms += 10;
-	cgn_nat44_burst(E->w, port, &m, 1);
+	dp_env_burst(port, &m, 1);
 	for (unsigned i = 0; i < E->dp->n_ports; i++) {
 		uint16_t pid = E->dp->ports[i].port_id;
 		struct rte_eth_dev_tx_buffer *b = E->w->tx[pid];
