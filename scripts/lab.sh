@@ -1,23 +1,36 @@
 #!/usr/bin/env bash
-# The lab: cgnatd as a box on a wire, between two subscribers and an internet host, each in a
-# network namespace of its own. Nothing is added to the root namespace.
+# The lab: cgnatd as a box on a wire, between subscribers and an internet host, each in a
+# network namespace of its own. Dual-stack inside, IPv4 outside. Nothing is added to the root
+# namespace.
 #
 #   scripts/lab.sh up        namespaces, links, addresses; cgnatd on net_af_packet ports
 #   scripts/lab.sh down      stops cgnatd, deletes every namespace and file of the lab
 #   scripts/lab.sh status    what is up, and cgnatd's info
 #   scripts/lab.sh restart   stops and starts cgnatd only (a new PCP epoch, §8.5)
 #
-#   sub1 100.64.1.2 ─┐                                                  ┌─ inet 198.51.100.10
-#                    ├─ cgn: kernel access router ── cgnatd (DPDK) ─────┘
-#   sub2 100.64.2.2 ─┘  100.64.1.1, 100.64.2.1        inside 100.64.0.254    outside 198.51.100.1
-#                       100.64.0.1 ─(veth r-in/dp-in)─┘   pool 203.0.113.0/28 ─(veth dp-out/i0)
+#   sub1 100.64.1.2/24      s1──r-s1 ┐ cgn: kernel access router      cgnatd (DPDK, raw ports)
+#   sub2 100.64.2.2/24      s2──r-s2 ┤   r-s1 100.64.1.1/24           inside, net_af_packet0:
+#   sub6 2001:db8:6::2/64   s6──r-s6 ┤   r-s2 100.64.2.1/24             100.64.0.254
+#        (IPv6 only)                 │   r-s6 2001:db8:6::1/64          2001:db8:100::254
+#                                    └   r-in 100.64.0.1/24 ─────── dp-in
+#                                             2001:db8:100::1/64    outside, net_af_packet1:
+#                                                                     198.51.100.1
+#   inet 198.51.100.10/24, 198.51.100.20/24  i0 ─────────────────── dp-out   pool 203.0.113.0/28
+#
+#   Routes: the router's default via 100.64.0.254 and 64:ff9b::/96 via 2001:db8:100::254;
+#   sub6's default via 2001:db8:6::1; cgnatd's 100.64.0.0/10 via 100.64.0.1, 0.0.0.0/0 via
+#   198.51.100.10, 2001:db8::/32 via 2001:db8:100::1, 2001:db8:100::/64 directly connected.
 #
 # The subscribers reach cgnatd through the cgn namespace's kernel, as through a BNG: cgnatd's
 # route to 100.64.0.0/10 goes via that router, its default route via the inet host (both
 # resolved by ARP); hosts on the router's segment 100.64.0.0/24 are directly connected.
-# cgnatd reads dp-in and dp-out raw (net_af_packet); the kernel of the cgn namespace must not
-# forward what arrives on them, and senders compute their own TCP/UDP checksums (a veth leaves
-# them to "hardware"; scripts/lib/tx_csum_off.py).
+# IPv6: the access segment r-in/dp-in also carries 2001:db8:100::/64; the router forwards IPv6
+# (net.ipv6.conf.all.forwarding, in the cgn namespace only) and routes the NAT64 prefix
+# 64:ff9b::/96 (RFC 6052) to cgnatd; sub6 is IPv6 only. The outside stays IPv4.
+# cgnatd reads dp-in and dp-out raw (net_af_packet): the kernel of the cgn namespace must not
+# forward what arrives on them nor speak IPv6 on them (disabled there before they come up;
+# checked, and that r-in keeps IPv6), and senders compute their own TCP/UDP checksums (a veth
+# leaves them to "hardware"; scripts/lib/tx_csum_off.py).
 #
 # LAB_PREFIX (default empty) prefixes every namespace and file name, so tests can run their
 # own lab; CGNATD_BUILD (default build) is the build folder. Needs root: as another user it
@@ -31,7 +44,8 @@ P=${LAB_PREFIX:-}
 build=${CGNATD_BUILD:-$top/build}
 state=/run/cgnat-lab${P:+-$P}
 fprefix="${P}cgnlab"
-ns_cgn=${P}cgn ns_sub1=${P}sub1 ns_sub2=${P}sub2 ns_inet=${P}inet
+ns_cgn=${P}cgn ns_sub1=${P}sub1 ns_sub2=${P}sub2 ns_sub6=${P}sub6 ns_inet=${P}inet
+namespaces=("$ns_cgn" "$ns_sub1" "$ns_sub2" "$ns_sub6" "$ns_inet")
 ROUTER_MAC=02:00:00:00:10:01 INET_MAC=02:00:00:00:20:01
 
 die() { echo "lab: $*" >&2; exit 1; }
@@ -50,14 +64,17 @@ nat = { pool = [ "203.0.113.0/28" ]; ports = "1024-65535"; block_size = 512; max
 # net_af_packet's socket reassembles fragments (DPDK 22.11's fanout flag DEFRAG): its frames and
 # the buffers take datagrams of up to 8 KB, which leave again in fragments of the links' MTU.
 dataplane = { table_size = 65536; idle_sleep_us = 100; icmp_source = "203.0.113.15"; mbuf_size = 8320; mbufs = 8192; };
-# Next hops resolved by ARP (a static entry in neighbours = ( ... ) would pin one instead).
-ports = ( { name = "net_af_packet0"; role = "inside";  address = "100.64.0.254"; },
+# Next hops resolved by ARP, and by ND for IPv6 (a static entry in neighbours = ( ... ) would
+# pin one instead).
+ports = ( { name = "net_af_packet0"; role = "inside";  address = "100.64.0.254"; address6 = "2001:db8:100::254"; },
           { name = "net_af_packet1"; role = "outside"; address = "198.51.100.1"; next_hop = "198.51.100.10";
             pcp_management = true; } );        # PCP from third_party hosts only: RFC 6887 §8.2
 # The subscribers are behind the access router; its own segment is directly connected (cgnatd
-# asks for each host there by ARP). The outside port's next_hop is the outside's 0.0.0.0/0.
+# asks for each host there by ARP or ND). The outside port's next_hop is the outside's 0.0.0.0/0.
 routes = ( { prefix = "100.64.0.0/10"; port = "net_af_packet0"; via = "100.64.0.1"; },
-           { prefix = "100.64.0.0/24"; port = "net_af_packet0"; } );
+           { prefix = "100.64.0.0/24"; port = "net_af_packet0"; },
+           { prefix = "2001:db8::/32"; port = "net_af_packet0"; via = "2001:db8:100::1"; },
+           { prefix = "2001:db8:100::/64"; port = "net_af_packet0"; } );
 CONF
 }
 
@@ -92,29 +109,44 @@ stop_cgnatd() {
 up() {
 	ip netns list | grep -qw "^$ns_cgn" && die "the lab is up already (scripts/lab.sh down)"
 	mkdir -p "$state"
-	trap 'echo "lab: setup failed; tearing down" >&2; down' ERR
-	for n in "$ns_cgn" "$ns_sub1" "$ns_sub2" "$ns_inet"; do
+	# Any failure from here on (a command under set -e, or die) tears the lab down again.
+	trap 'rc=$?; [ "$rc" -eq 0 ] || { echo "lab: setup failed; tearing down" >&2; down; }' EXIT
+	for n in "${namespaces[@]}"; do
 		ip netns add "$n"
 		ip -n "$n" link set lo up
 	done
 	ip link add s1 netns "$ns_sub1" type veth peer name r-s1 netns "$ns_cgn"
 	ip link add s2 netns "$ns_sub2" type veth peer name r-s2 netns "$ns_cgn"
+	ip link add s6 netns "$ns_sub6" type veth peer name r-s6 netns "$ns_cgn"
 	ip -n "$ns_cgn" link add r-in type veth peer name dp-in
 	ip -n "$ns_cgn" link add dp-out type veth peer name i0 netns "$ns_inet"
 	ip -n "$ns_cgn" link set r-in address "$ROUTER_MAC"
 	ip -n "$ns_inet" link set i0 address "$INET_MAC"
+	for l in dp-in dp-out; do # cgnatd's: no IPv6 on them from the start (no link-local, DAD, MLD)
+		in_ns "$ns_cgn" sysctl -qw "net.ipv6.conf.$l.disable_ipv6=1"
+	done
 
-	# The access router, in the cgn namespace's kernel.
-	for l in r-s1 r-s2 r-in dp-in dp-out; do ip -n "$ns_cgn" link set "$l" up; done
+	# The access router, in the cgn namespace's kernel. Static IPv6 addresses skip duplicate
+	# address detection (nodad): usable at once, and no probe reaches cgnatd's port.
+	for l in r-s1 r-s2 r-s6 r-in dp-in dp-out; do ip -n "$ns_cgn" link set "$l" up; done
 	ip -n "$ns_cgn" addr add 100.64.1.1/24 dev r-s1
 	ip -n "$ns_cgn" addr add 100.64.2.1/24 dev r-s2
 	ip -n "$ns_cgn" addr add 100.64.0.1/24 dev r-in
+	ip -n "$ns_cgn" addr add 2001:db8:6::1/64 dev r-s6 nodad
+	ip -n "$ns_cgn" addr add 2001:db8:100::1/64 dev r-in nodad
 	ip -n "$ns_cgn" route add default via 100.64.0.254
+	ip -n "$ns_cgn" -6 route add 64:ff9b::/96 via 2001:db8:100::254 dev r-in # NAT64 (RFC 6052)
+	# Forwarding on for the router (these set every interface of the namespace), then off again
+	# for cgnatd's ports: the kernel keeps its hands off them.
 	in_ns "$ns_cgn" sysctl -qw net.ipv4.ip_forward=1
-	for l in dp-in dp-out; do # cgnatd's: the kernel keeps its hands off
+	in_ns "$ns_cgn" sysctl -qw net.ipv6.conf.all.forwarding=1
+	for l in dp-in dp-out; do
 		in_ns "$ns_cgn" sysctl -qw "net.ipv4.conf.$l.forwarding=0"
-		in_ns "$ns_cgn" sysctl -qw "net.ipv6.conf.$l.disable_ipv6=1"
+		in_ns "$ns_cgn" sysctl -qw "net.ipv6.conf.$l.forwarding=0"
+		[ "$(in_ns "$ns_cgn" sysctl -n "net.ipv6.conf.$l.disable_ipv6")" = 1 ] || die "IPv6 still on $l"
+		ip -n "$ns_cgn" -6 addr show dev "$l" | grep -q inet6 && die "$l has an IPv6 address"
 	done
+	[ "$(in_ns "$ns_cgn" sysctl -n net.ipv6.conf.r-in.disable_ipv6)" = 0 ] || die "IPv6 is off on r-in"
 
 	ip -n "$ns_sub1" link set s1 up
 	ip -n "$ns_sub1" addr add 100.64.1.2/24 dev s1
@@ -122,6 +154,9 @@ up() {
 	ip -n "$ns_sub2" link set s2 up
 	ip -n "$ns_sub2" addr add 100.64.2.2/24 dev s2
 	ip -n "$ns_sub2" route add default via 100.64.2.1
+	ip -n "$ns_sub6" link set s6 up
+	ip -n "$ns_sub6" addr add 2001:db8:6::2/64 dev s6 nodad
+	ip -n "$ns_sub6" -6 route add default via 2001:db8:6::1
 	ip -n "$ns_inet" link set i0 up
 	ip -n "$ns_inet" addr add 198.51.100.10/24 dev i0
 	ip -n "$ns_inet" addr add 198.51.100.20/24 dev i0 # the management host of pcp.third_party
@@ -130,19 +165,20 @@ up() {
 	local csum=$top/scripts/lib/tx_csum_off.py
 	in_ns "$ns_sub1" python3 "$csum" s1
 	in_ns "$ns_sub2" python3 "$csum" s2
+	in_ns "$ns_sub6" python3 "$csum" s6
 	in_ns "$ns_inet" python3 "$csum" i0
 	in_ns "$ns_cgn" python3 "$csum" r-in
 
 	write_config
 	start_cgnatd
-	trap - ERR
-	echo "lab: up: namespaces $ns_cgn $ns_sub1 $ns_sub2 $ns_inet; cgnatd pid $(cat "$state/cgnatd.pid"), " \
+	trap - EXIT
+	echo "lab: up: namespaces ${namespaces[*]}; cgnatd pid $(cat "$state/cgnatd.pid"), " \
 	     "telemetry: cgnatctl -p $fprefix"
 }
 
 down() {
 	stop_cgnatd 2>/dev/null || true
-	for n in "$ns_cgn" "$ns_sub1" "$ns_sub2" "$ns_inet"; do
+	for n in "${namespaces[@]}"; do
 		local left
 		left=$(ip netns pids "$n" 2>/dev/null || true)
 		[ -n "$left" ] && kill -9 $left 2>/dev/null
@@ -154,7 +190,7 @@ down() {
 
 status() {
 	local up=0
-	for n in "$ns_cgn" "$ns_sub1" "$ns_sub2" "$ns_inet"; do
+	for n in "${namespaces[@]}"; do
 		if ip netns list | grep -qw "^$n"; then echo "namespace $n: up"; up=1; else echo "namespace $n: absent"; fi
 	done
 	local pid

@@ -1,6 +1,6 @@
 # Sourced by what runs traffic in the lab of scripts/lab.sh (the demo, the e2e suite), after
 # LAB_PREFIX and bin (the folder of cgnatd's programs) are set:
-#   in_ns NAME CMD...             runs CMD in the lab's namespace NAME (sub1, sub2, cgn, inet)
+#   in_ns NAME CMD...             runs CMD in the lab's namespace NAME (sub1, sub2, sub6, cgn, inet)
 #   ctl ARGS...                   cgnatctl against the lab's cgnatd
 #   stop_jobs                     kills the caller's background jobs (web servers) and waits
 #   start_web NAME ADDR PORT DIR  serves DIR over HTTP there, as a background job of the caller

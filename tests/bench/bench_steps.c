@@ -1,7 +1,7 @@
 /*
  * bench_steps: the NAT44 steps alone, no PMD: bursts of 32 prebuilt outbound UDP frames of
- * N flows through cgn_pipeline_burst on the test data plane (tests/lib/dp_env.c, net_null TX),
- * sessions warmed first. Prints ns per packet of the steps, and of the mbuf refill they need
+ * N flows through the burst driver (dp_env_burst) on the test data plane (tests/lib/dp_env.c,
+ * net_null TX), sessions warmed first. Prints ns per packet of the steps, and of the mbuf refill they need
  * (alloc + copy + the TX free), measured apart so it can be subtracted.
  *
  *   bench_steps [FLOWS] [SECONDS]
@@ -45,7 +45,7 @@ main(int argc, char **argv)
 				next = next + 1 == flows ? 0 : next + 1;
 			}
 			double c = cgn_clock_s();
-			cgn_pipeline_burst(E->w, port, b, 32);
+			dp_env_burst(port, b, 32);
 			rte_eth_tx_buffer_flush(E->outside_port, 0, E->w->tx[E->outside_port]);
 			rte_rcu_qsbr_quiescent(E->dp->table->rcu, 0);
 			spent += cgn_clock_s() - c;

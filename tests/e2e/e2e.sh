@@ -40,6 +40,7 @@ run_case() { # NAME: runs case_NAME, prints PASS/FAIL
 
 mapped() { cat "$www/ext" 2>/dev/null; }
 
+
 # For a case that reloads cgnatd: sets the caller's state (the lab's folder), conf (its config
 # file) and pid (cgnatd's), keeps a copy of the file in $www/cgnat.conf.orig to put back, and
 # checks that sub2 reaches inet beforehand.
@@ -69,6 +70,39 @@ case_next_hops_resolved_by_arp() {
 	[ "$(counter nh_arp_requests)" -ge 2 ] || fail "no ARP requests counted"
 	[ "$(counter pkt_arp_learned)" -ge 2 ] || fail "no ARP answers learned"
 	in_ns inet ip neigh show 198.51.100.1 | grep -q lladdr || fail "inet has no neighbour entry for cgnatd"
+}
+
+case_ipv6_subscriber_reaches_the_router() {
+	# sub6, IPv6 only, behind the access router: the router's addresses on sub6's segment and
+	# on the access segment to cgnatd answer (IPv6 on r-in, forwarding in the cgn namespace),
+	# the router sends 64:ff9b::/96 to cgnatd, and the kernel leaves cgnatd's ports alone.
+	local a out l
+	for a in 2001:db8:6::1 2001:db8:100::1; do
+		out=$(in_ns sub6 ping -6 -c 3 -i 0.2 -W 2 "$a" 2>&1) || fail "sub6 cannot ping $a: $out"
+		echo "$out" | grep -q "3 received" || fail "ping $a: $out"
+	done
+	[ "$(in_ns cgn sysctl -n net.ipv6.conf.all.forwarding)" = 1 ] || fail "the router does not forward IPv6"
+	in_ns cgn ip -6 route show 64:ff9b::/96 | grep -q "via 2001:db8:100::254 dev r-in" ||
+		fail "no route to 64:ff9b::/96: $(in_ns cgn ip -6 route)"
+	for l in dp-in dp-out; do
+		[ "$(in_ns cgn sysctl -n "net.ipv6.conf.$l.disable_ipv6")" = 1 ] || fail "the kernel speaks IPv6 on $l"
+	done
+	in_ns sub6 ip -4 addr show dev s6 | grep -q inet && fail "sub6 has IPv4: $(in_ns sub6 ip addr)"
+	return 0
+}
+
+case_cgnatd_answers_ipv6_on_its_inside_port() {
+	# An echo request from sub6 to cgnatd's inside address 2001:db8:100::254 is answered (RFC 4443 §4.2); the
+	# router found that address by Neighbor Discovery, and cgnatd its route's next hop, the
+	# router: 2001:db8:100::1 learned by ND (RFC 4861 §7.2; from the router's own solicitation
+	# (§7.2.3) or an answer to cgnatd's), so no reply waits for it and all three come back.
+	local out table
+	out=$(in_ns sub6 ping -6 -c 3 -i 0.2 -W 2 2001:db8:100::254 2>&1) || fail "no echo from 2001:db8:100::254: $out"
+	echo "$out" | grep -q "3 received" || fail "ping 2001:db8:100::254: $out"
+	table=$(ctl neighbours)
+	echo "$table" | awk '$1 == "2001:db8:100::1" && $2 == "net_af_packet0" && $3 == "02:00:00:00:10:01" &&
+		$4 ~ /^(reachable|stale|delay|probe)$/ { found = 1 } END { exit !found }' ||
+		fail "2001:db8:100::1 not learned on net_af_packet0 with 02:00:00:00:10:01: $table"
 }
 
 case_directly_connected_host() {
@@ -305,7 +339,9 @@ head -c 4194304 /dev/urandom > "$www/sub1/blob"
 start_web sub1 100.64.1.2 8080 "$www/sub1" && start_web sub1 100.64.1.2 8081 "$www/sub1" &&
 	start_web inet 198.51.100.10 80 "$www/inet" || { echo "0 passed, 1 failed"; exit 1; }
 
-for c in ping_through_the_nat next_hops_resolved_by_arp directly_connected_host traceroute_through_the_nat implicit_mapping_browsing pcp_map_then_inbound_tcp \
+for c in ping_through_the_nat next_hops_resolved_by_arp ipv6_subscriber_reaches_the_router \
+	 cgnatd_answers_ipv6_on_its_inside_port directly_connected_host traceroute_through_the_nat \
+	 implicit_mapping_browsing pcp_map_then_inbound_tcp \
 	 hairpin_to_an_external_address tcp_transfer_of_4_mb datagrams_in_fragments_both_ways natpmp_from_a_subscriber \
 	 pcp_from_the_internet_is_ignored third_party_from_the_management_host \
 	 third_party_from_an_unauthorised_subscriber pool_change_while_forwarding routes_change_on_reload \

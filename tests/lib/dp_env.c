@@ -92,6 +92,12 @@ dp_env_get(void)
 	return &env;
 }
 
+void
+dp_env_burst(uint16_t in_port, struct rte_mbuf **pkts, uint16_t n)
+{
+	cgn_pipeline_burst(env.w, in_port, pkts, n);
+}
+
 struct rte_mbuf *
 dp_env_mbuf(const void *frame, uint16_t len)
 {
@@ -116,7 +122,7 @@ dp_env_run(uint16_t in_port, const void *frame, uint16_t len, uint16_t *out_port
 		return NULL;
 	for (unsigned i = 0; i < env.dp->n_ports; i++) /* start with empty TX buffers */
 		rte_eth_tx_buffer_flush(env.dp->ports[i].port_id, 0, env.w->tx[env.dp->ports[i].port_id]);
-	cgn_pipeline_burst(env.w, in_port, &m, 1);
+	dp_env_burst(in_port, &m, 1);
 	uint8_t *sent = NULL;
 	for (unsigned i = 0; i < env.dp->n_ports; i++) {
 		uint16_t pid = env.dp->ports[i].port_id;

@@ -23,6 +23,13 @@ struct dp_env {
 /** Sets the environment up once per process (EAL can start once). @return it, or NULL. */
 struct dp_env *dp_env_get(void);
 
+/**
+ * Hands n mbufs received on in_port to the data plane's burst driver as worker 0, the
+ * caller's thread (the one place tests and the fuzz target name the driver's entry point).
+ * The driver owns the mbufs from here on; what it sends waits in worker 0's TX buffers.
+ */
+void dp_env_burst(uint16_t in_port, struct rte_mbuf **pkts, uint16_t n);
+
 /** A frame in an mbuf of the environment's pool. */
 struct rte_mbuf *dp_env_mbuf(const void *frame, uint16_t len);
 
