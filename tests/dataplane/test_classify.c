@@ -40,11 +40,11 @@ Test(classify, the_nics_checksum_verdict_is_trusted)
 Test(classify, every_drop_reason_is_counted)
 {
 	uint16_t op, ol;
-	static const uint8_t ipv6[54] = { [12] = 0x86, [13] = 0xdd, [14] = 0x60 };
-	memcpy(frame, ipv6, sizeof(ipv6));
-	uint64_t before = drops(CGN_DROP_NOT_IPV4);
-	cr_assert_null(run(E->inside_port, sizeof(ipv6), &op, &ol));
-	cr_assert_eq(drops(CGN_DROP_NOT_IPV4), before + 1);
+	static const uint8_t lldp[60] = { [12] = 0x88, [13] = 0xcc };
+	memcpy(frame, lldp, sizeof(lldp));
+	uint64_t before = drops(CGN_DROP_NOT_IP);
+	cr_assert_null(run(E->inside_port, sizeof(lldp), &op, &ol));
+	cr_assert_eq(drops(CGN_DROP_NOT_IP), before + 1);
 
 	static const uint8_t arp[42] = { [12] = 0x08, [13] = 0x06 }; /* hardware type 0 */
 	memcpy(frame, arp, sizeof(arp));
