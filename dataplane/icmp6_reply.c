@@ -1,10 +1,13 @@
 /*
  * ICMPv6 errors a worker sends (RFC 4443), the pipeline's side of icmp6.c: whether one may be
  * sent (§2.4(e), then the worker's token bucket, §2.4(f), shared with ICMPv4), from which
- * address (§2.2), and out of which port: back the way the offending packet came. The packet
+ * address (§2.2), and out of which port: routed toward the offending packet's source by the
+ * IPv6 routes (send.c cgn_send6_own), back the way it came when none matches. The packet
  * itself is counted under the reason it did not pass, whether or not an error left.
  * Slow path: allocates one mbuf per error. Worker context.
  */
+#include <string.h>
+
 #include "cgn_dataplane.h"
 #include "icmp6.h"
 
@@ -43,12 +46,13 @@ cgn_icmp6_reply(struct cgn_worker *w, struct cgn_pkt *p, uint8_t type, uint8_t c
 						   len, type, code, param);
 	if (r == NULL)
 		return cgn_drop(w, p, why);
+	struct cgn_addr to;
+	memcpy(to.b, ((const struct rte_ipv6_hdr *)ip6)->src_addr, 16);
 	rte_pktmbuf_free(p->m);
 	p->m = r;
-	p->out_port = p->in_port;
-	w->pkt.icmp_sent++;
 	w->pkt.drops[why]++; /* the packet itself did not pass: counted under its reason */
-	rte_eth_tx_buffer(p->out_port, (uint16_t)w->index, w->tx[p->out_port], r);
+	if (cgn_send6_own(w, p, &to)) /* its next hop unresolved: counted NO_NEIGHBOUR too */
+		w->pkt.icmp_sent++;
 	return CGN_CONSUMED;
 }
 

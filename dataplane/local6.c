@@ -8,7 +8,8 @@
  *   Neighbor Advertisement → its Target Link-Layer Address to the neighbour table, for an
  *      entry it has (§7.2.5: "If no entry exists, the advertisement SHOULD be silently
  *      discarded"): never makes an entry, so unsolicited ND cannot fill it;
- *   Echo Request to one of its unicast addresses → the Echo Reply, in place (RFC 4443 §4.2);
+ *   Echo Request to one of its unicast addresses → the Echo Reply, in place (RFC 4443 §4.2),
+ *      routed back by the IPv6 routes (send.c cgn_send6_own);
  *   UDP to one of its unicast addresses: no service listens there yet (PCP over IPv6 comes
  *      with its own issue) → destination unreachable, port (RFC 4443 §3.1 code 4), rate-
  *      limited;
@@ -19,21 +20,31 @@
  * Worker context; nothing allocated but the ICMPv6 error.
  */
 #include <netinet/in.h>
+#include <string.h>
 
 #include "cgn_dataplane.h"
 #include "cgn_proto.h"
 #include "icmp6.h"
 #include "nd.h"
 
-/* Sends the frame (rewritten in place, len octets) back out of the port it came by. */
+/* Gives the frame (rewritten in place) its new length: no longer than the room it has (nd.c
+ * checked: NO_ROOM), so neither call can fail. */
+static void
+set_len(struct rte_mbuf *m, uint16_t len)
+{
+	if (len > rte_pktmbuf_data_len(m))
+		rte_pktmbuf_append(m, (uint16_t)(len - rte_pktmbuf_data_len(m)));
+	else if (len < rte_pktmbuf_data_len(m))
+		rte_pktmbuf_trim(m, (uint16_t)(rte_pktmbuf_data_len(m) - len));
+}
+
+/* Sends the frame (rewritten in place, len octets) back out of the port it came by: ND
+ * answers stay on their link (RFC 4861: hop limit 255, never routed). */
 static enum cgn_verdict
 send_back(struct cgn_worker *w, struct cgn_pkt *p, uint16_t len)
 {
 	struct rte_mbuf *m = p->m;
-	if (len > rte_pktmbuf_data_len(m) && rte_pktmbuf_append(m, (uint16_t)(len - rte_pktmbuf_data_len(m))) == NULL)
-		return cgn_drop(w, p, CGN_DROP_LOCAL); /* cannot happen: ND replies are short */
-	if (len < rte_pktmbuf_data_len(m))
-		rte_pktmbuf_trim(m, (uint16_t)(rte_pktmbuf_data_len(m) - len));
+	set_len(m, len);
 	p->out_port = p->in_port;
 	w->pkt.tx++;
 	rte_eth_tx_buffer(p->out_port, (uint16_t)w->index, w->tx[p->out_port], m);
@@ -101,7 +112,11 @@ cgn_local6(struct cgn_worker *w, struct cgn_pkt *p)
 			if (r != CGN_ND_ACCEPT)
 				return refused(w, p, r);
 			w->pkt.echo6_replies++;
-			return send_back(w, p, len);
+			set_len(p->m, len);
+			struct cgn_addr dst;
+			memcpy(dst.b, p->ip6->dst_addr, 16); /* the reply's: the request's source */
+			cgn_send6_own(w, p, &dst);
+			return CGN_CONSUMED;
 		}
 		return cgn_drop(w, p, CGN_DROP_LOCAL); /* RS, MLD, echo to a group, ... */
 	case IPPROTO_UDP:

@@ -249,6 +249,16 @@ void cgn_translate44_fragment(struct cgn_pkt *p, uint32_t src, uint32_t dst);
 bool cgn_send(struct cgn_worker *w, struct cgn_pkt *p);
 
 /**
+ * Sends an IPv6 frame the CGN makes itself (an echo reply, an ICMPv6 error) toward dst by
+ * the IPv6 routes of the side it answers (the in-port's role), RFC 4861's next hop resolved
+ * by ND; without a route, out of the in-port to the Ethernet destination the caller wrote
+ * (the sender's). Drops it, counted, when its next hop has no MAC yet (NO_NEIGHBOUR: the
+ * neighbour is being asked for). Not for ND, which never leaves its link. send.c
+ * @return true if queued.
+ */
+bool cgn_send6_own(struct cgn_worker *w, struct cgn_pkt *p, const struct cgn_addr *dst);
+
+/**
  * Answers a packet with an ICMP error (RFC 792) from src, quoting its IP header and first 8
  * octets of payload; rate-limited per worker. Frees the packet. icmp4.c
  * @return CGN_CONSUMED, or CGN_DROPPED with why counted.

@@ -1,8 +1,37 @@
-/* Step "send" out of line (send.h), for the slow paths: held fragments, errors. Worker context. */
+/*
+ * Step "send" out of line (send.h), for the slow paths: held fragments, and the IPv6 frames
+ * the CGN sends itself (echo replies, ICMPv6 errors), routed like any frame it sends.
+ * Worker context.
+ */
 #include "send.h"
 
 bool
 cgn_send(struct cgn_worker *w, struct cgn_pkt *p)
 {
 	return cgn_send_inline(w, p);
+}
+
+bool
+cgn_send6_own(struct cgn_worker *w, struct cgn_pkt *p, const struct cgn_addr *dst)
+{
+	struct cgn_dataplane *dp = w->dp;
+	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(p->m, struct rte_ether_hdr *);
+	int16_t pi = dp->port_index[p->in_port];
+	uint16_t port_id = p->in_port;
+	struct rte_ether_addr mac;
+	enum cgn_route_result r = cgn_route_frame6(&dp->routes, dp->ports[pi].role, dst, &port_id, &mac,
+						   &w->pkt.resolve_full);
+	if (r == CGN_ROUTE_UNRESOLVED) {
+		cgn_drop(w, p, CGN_DROP_NO_NEIGHBOUR);
+		return false;
+	}
+	if (r == CGN_ROUTE_OK) {
+		eth->dst_addr = mac;
+		pi = dp->port_index[port_id];
+	} /* else: back to where it came from, as the caller addressed it */
+	eth->src_addr = dp->ports[pi].mac;
+	p->out_port = port_id;
+	w->pkt.tx++;
+	rte_eth_tx_buffer(p->out_port, (uint16_t)w->index, w->tx[p->out_port], p->m);
+	return true;
 }
