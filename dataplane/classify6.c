@@ -3,8 +3,8 @@
  * walks the extension headers the CGN knows with explicit bounds and at most
  * CGN_IP6_MAX_EXT of them, and finds the upper-layer header (p->proto, p->l4):
  *
- *   walked:   Hop-by-Hop Options (only right after the IPv6 header, RFC 8200 §4.1), Routing,
- *             Destination Options ((Hdr Ext Len + 1) * 8 octets), Fragment (8 octets, §4.5:
+ *   walked:   Hop-by-Hop Options (only right after the IPv6 header, RFC 8200 §4.1), Routing
+ *             (with no segment left, §4.4: the CGN is no hop of a source route), Destination Options ((Hdr Ext Len + 1) * 8 octets), Fragment (8 octets, §4.5:
  *             a later fragment ends the walk, its rest is payload)
  *   refused:  other extension headers (ESP, AH, Mobility, HIP, Shim6, experimental: RFC 7045
  *             lets a node that does not process them drop), more than CGN_IP6_MAX_EXT headers,
@@ -92,6 +92,10 @@ cgn_classify6(struct cgn_worker *w, struct cgn_pkt *p, uint32_t len)
 		uint32_t hl = nh == IPPROTO_FRAGMENT ? 8u : ((uint32_t)h[1] + 1) * 8;
 		if (end - off < hl)
 			return cgn_drop(w, p, CGN_DROP_IP6_EXT_TRUNCATED);
+		/* RFC 8200 §4.4: with segments left the packet would go on to another hop; the CGN
+		 * is no hop of a source route (and RFC 5095 deprecated type 0). */
+		if (nh == IPPROTO_ROUTING && h[3] != 0)
+			return cgn_drop(w, p, CGN_DROP_IP6_ROUTING);
 		if (nh == IPPROTO_FRAGMENT) {
 			uint16_t fo_m = (uint16_t)(h[2] << 8 | h[3]);
 			/* RFC 6946: offset 0 and M clear is an "atomic fragment", a whole packet. */

@@ -51,6 +51,25 @@ send_back(struct cgn_worker *w, struct cgn_pkt *p, uint16_t len)
 	return CGN_CONSUMED;
 }
 
+/* An echo request behind extension headers (walked by classify6.c: hop-by-hop, destination
+ * options, routing with nothing left to visit) is answered without them: the Ethernet and
+ * IPv6 headers move up over them. The ICMPv6 checksum stays right: the pseudo-header holds
+ * the addresses and the ICMPv6 length, neither of which changes. */
+static void
+strip_extension_headers(struct cgn_pkt *p)
+{
+	uint16_t ext = (uint16_t)(p->l4 - (uint8_t *)p->l3 - sizeof(struct rte_ipv6_hdr));
+	if (ext == 0)
+		return;
+	struct rte_ipv6_hdr *ip = p->ip6;
+	ip->proto = p->proto;
+	ip->payload_len = rte_cpu_to_be_16((uint16_t)(rte_be_to_cpu_16(ip->payload_len) - ext));
+	uint8_t *frame = rte_pktmbuf_mtod(p->m, uint8_t *);
+	memmove(frame + ext, frame, sizeof(struct rte_ether_hdr) + sizeof(*ip));
+	rte_pktmbuf_adj(p->m, ext);
+	p->l3 = (uint8_t *)p->l3 + ext;
+}
+
 static enum cgn_verdict
 refused(struct cgn_worker *w, struct cgn_pkt *p, enum cgn_nd_result r)
 {
@@ -106,6 +125,7 @@ cgn_local6(struct cgn_worker *w, struct cgn_pkt *p)
 		if (p->l4[0] == CGN_ND_NEIGHBOR_SOLICIT || p->l4[0] == CGN_ND_NEIGHBOR_ADVERT)
 			return neighbor_discovery(w, p, &ifc, (uint8_t)pi);
 		if (p->l4[0] == CGN_ICMP6_ECHO_REQUEST && unicast) {
+			strip_extension_headers(p);
 			uint16_t len;
 			enum cgn_nd_result r = cgn_nd_echo_reply(&ifc, rte_pktmbuf_mtod(p->m, uint8_t *),
 								 rte_pktmbuf_data_len(p->m), &len);

@@ -1,0 +1,325 @@
+/*
+ * IPv6 on the inside port, through the burst driver on real mbufs (steps_fixture.h): classify6's
+ * walk of the extension headers and its drops (RFC 8200 §4), frames for the CGN itself
+ * (local6.c: RFC 4861 §7.2.4 NS → NA, §7.2.5 NA learned, RFC 4443 §4.2 echo), and the ICMPv6
+ * errors it sends (icmp6_reply.c: RFC 4443 §3.1 no route, port unreachable), routed by the
+ * IPv6 routes (send.c). Frames are built here with their checksums summed by the test's own
+ * code (cgn_cksum_partial over a pseudo-header written out by hand), and what leaves is
+ * checked field by field with the checksum summed the same way.
+ */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "cgn_cksum.h"
+#include "steps_fixture.h"
+
+#define PORT_ADDR "2001:db8:100::254"
+#define GATEWAY "2001:db8:100::1"
+static const struct rte_ether_addr GW_MAC = { { 0x02, 0, 0, 0, 0x10, 0x01 } };
+static const struct rte_ether_addr SENDER_MAC = { { 0x02, 0, 0, 0, 0x01, 0x01 } };
+#define FAR "2001:db9::9" /* a source no IPv6 route covers: answers go back to its MAC */
+
+static struct cgn_addr
+A6(const char *text)
+{
+	struct cgn_addr a;
+	cr_assert_eq(inet_pton(AF_INET6, text, a.b), 1, "%s", text);
+	return a;
+}
+
+/* The inside port gets an IPv6 address and routes: 2001:db8::/32 via GATEWAY,
+ * 2001:db8:100::/64 (the access segment) directly connected. */
+static void
+setup6(void)
+{
+	setup();
+	struct cgn_port *port = &E->dp->ports[E->dp->port_index[E->inside_port]];
+	port->address6 = A6(PORT_ADDR);
+	port->have_address6 = true;
+	static struct cgn_config c;
+	char err[256];
+	c = E->cfg;
+	c.routes[c.n_routes++] = (struct cgn_route_cfg){ .net = { A6("2001:db8::"), 32 }, .via = A6(GATEWAY) };
+	c.routes[c.n_routes++] = (struct cgn_route_cfg){ .net = { A6("2001:db8:100::"), 64 } };
+	cr_assert_eq(cgn_dataplane_reroute(E->dp, &c, false, err, sizeof(err)), 0, "%s", err);
+}
+
+TestSuite(ipv6, .init = setup6);
+
+/* The ICMPv6 (or UDP) checksum of the upper-layer message at off, summed here: RFC 8200 §8.1's
+ * pseudo-header written out, then the message. 0 when the checksum in place is right. */
+static uint16_t
+upper_sum(const uint8_t *f, unsigned off, unsigned len, uint8_t nh)
+{
+	uint8_t pseudo[40] = { 0 };
+	memcpy(pseudo, f + 14 + 8, 32);
+	pseudo[34] = (uint8_t)(len >> 8);
+	pseudo[35] = (uint8_t)len;
+	pseudo[39] = nh;
+	uint32_t s = cgn_cksum_partial(pseudo, 40, 0);
+	s = cgn_cksum_partial(f + off, len, s);
+	return (uint16_t)~cgn_cksum_fold(s);
+}
+
+/* Ethernet + IPv6 from src to dst, then n_ext extension headers of 8 octets (types ext[]),
+ * then an upper-layer message of type nh: ICMPv6 (type, code, 4 more octets, payload) or UDP
+ * (ports 40000 → 53, payload). @return the frame's length. */
+static uint16_t
+build6(uint8_t *f, const char *src, const char *dst, uint8_t hop, const uint8_t *ext, unsigned n_ext, uint8_t nh,
+       uint8_t type, const void *payload, uint16_t plen)
+{
+	memset(f, 0, 14 + 40 + 8 * n_ext + 8 + plen);
+	memcpy(f, E->dp->ports[E->dp->port_index[E->inside_port]].mac.addr_bytes, 6);
+	memcpy(f + 6, SENDER_MAC.addr_bytes, 6);
+	f[12] = 0x86, f[13] = 0xdd;
+	uint8_t *ip = f + 14;
+	ip[0] = 0x60;
+	uint16_t upper = (uint16_t)(8 + plen), payload_len = (uint16_t)(8 * n_ext + upper);
+	ip[4] = (uint8_t)(payload_len >> 8), ip[5] = (uint8_t)payload_len;
+	ip[6] = n_ext ? ext[0] : nh;
+	ip[7] = hop;
+	cr_assert_eq(inet_pton(AF_INET6, src, ip + 8), 1);
+	cr_assert_eq(inet_pton(AF_INET6, dst, ip + 24), 1);
+	unsigned off = 14 + 40;
+	for (unsigned i = 0; i < n_ext; i++, off += 8) {
+		f[off] = i + 1 < n_ext ? ext[i + 1] : nh; /* next header; length 0: 8 octets */
+		if (ext[i] == IPPROTO_HOPOPTS || ext[i] == IPPROTO_DSTOPTS)
+			f[off + 2] = 1, f[off + 3] = 4; /* a PadN option over the rest */
+	}
+	uint8_t *l4 = f + off;
+	if (nh == IPPROTO_UDP) {
+		l4[0] = 40000 >> 8, l4[1] = 40000 & 0xff, l4[3] = 53;
+		l4[4] = (uint8_t)(upper >> 8), l4[5] = (uint8_t)upper;
+	} else {
+		l4[0] = type;
+		l4[4] = 0x12, l4[5] = 0x34, l4[7] = 1; /* echo: identifier and sequence */
+	}
+	memcpy(l4 + 8, payload, plen);
+	uint16_t c = upper_sum(f, off, upper, nh);
+	memcpy(l4 + (nh == IPPROTO_UDP ? 6 : 2), &c, 2);
+	return (uint16_t)(off + upper);
+}
+
+static bool
+addr_at(const uint8_t *f, unsigned off, const char *want)
+{
+	struct cgn_addr a = A6(want);
+	return memcmp(f + off, a.b, 16) == 0;
+}
+
+/* A Neighbor Advertisement from src for target with its link-layer address mac (Solicited,
+ * Override), to the port's address. @return its length in frame. */
+static uint16_t
+build_na(const char *src, const char *target, const struct rte_ether_addr *mac)
+{
+	uint8_t body[24] = { 0 }; /* target, then a Target Link-Layer Address option */
+	struct cgn_addr t = A6(target);
+	memcpy(body, t.b, 16);
+	body[16] = 2, body[17] = 1;
+	memcpy(body + 18, mac->addr_bytes, 6);
+	uint16_t len = build6(frame, src, PORT_ADDR, 255, NULL, 0, IPPROTO_ICMPV6, 136, body, 24);
+	static const uint8_t flags[4] = { 0x40 | 0x20 };
+	memcpy(frame + 54 + 4, flags, 4); /* build6 wrote an echo's identifier there */
+	memset(frame + 54 + 2, 0, 2);
+	uint16_t c = upper_sum(frame, 54, 32, IPPROTO_ICMPV6);
+	memcpy(frame + 54 + 2, &c, 2);
+	return len;
+}
+
+/* The gateway's MAC, taught by its NA (RFC 4861 §7.2.5). */
+static void
+gateway_answers(void)
+{
+	uint64_t learned = E->w->pkt.nd_learned;
+	cr_assert_null(run(E->inside_port, build_na(GATEWAY, GATEWAY, &GW_MAC), NULL, NULL), "an NA is not answered");
+	cr_assert_eq(E->w->pkt.nd_learned, learned + 1, "the gateway's MAC learned");
+}
+
+Test(ipv6, a_neighbor_solicitation_for_the_port_address_is_answered)
+{
+	/* RFC 4861 §7.2.3/§7.2.4: from a node of the segment, to the address's solicited-node
+	 * group, with its source link-layer address. */
+	uint8_t ns[32] = { 0 };
+	struct cgn_addr target = A6(PORT_ADDR);
+	memcpy(ns, target.b, 16);
+	ns[16] = 1, ns[17] = 1; /* Source Link-Layer Address, 8 octets */
+	memcpy(ns + 18, SENDER_MAC.addr_bytes, 6);
+	uint16_t len = build6(frame, "2001:db8:100::9", "ff02::1:ff00:254", 255, NULL, 0, IPPROTO_ICMPV6, 135, ns, 24);
+	frame[0] = 0x33, frame[1] = 0x33, frame[2] = 0xff, frame[3] = 0, frame[4] = 0x02, frame[5] = 0x54;
+	uint64_t answered = E->w->pkt.nd_answered;
+	uint16_t op, ol;
+	uint8_t *o = run(E->inside_port, len, &op, &ol);
+	cr_assert_not_null(o, "answered");
+	cr_assert_eq(E->w->pkt.nd_answered, answered + 1);
+	cr_assert_eq(op, E->inside_port);
+	cr_assert_eq(ol, 14 + 40 + 32, "an NA with one option");
+	cr_assert_arr_eq(o, SENDER_MAC.addr_bytes, 6, "to the solicitor's link-layer address");
+	cr_assert_eq(o[14 + 7], 255, "hop limit 255");
+	cr_assert(addr_at(o, 14 + 8, PORT_ADDR) && addr_at(o, 14 + 24, "2001:db8:100::9"));
+	const uint8_t *na = o + 54;
+	cr_assert_eq(na[0], 136);
+	cr_assert_eq(na[4], 0x80 | 0x40 | 0x20, "Router, Solicited, Override");
+	cr_assert(addr_at(o, 54 + 8, PORT_ADDR), "its target");
+	cr_assert_eq(na[24], 2, "Target Link-Layer Address option");
+	cr_assert_arr_eq(na + 26, E->dp->ports[E->dp->port_index[E->inside_port]].mac.addr_bytes, 6);
+	cr_assert_eq(upper_sum(o, 54, 32, IPPROTO_ICMPV6), 0, "ICMPv6 checksum");
+
+	/* One for another node's address, to that node's group: not a group of the port's. */
+	struct cgn_addr other = A6("2001:db8:100::77");
+	memcpy(ns, other.b, 16);
+	len = build6(frame, "2001:db8:100::9", "ff02::1:ff00:77", 255, NULL, 0, IPPROTO_ICMPV6, 135, ns, 24);
+	uint64_t before = drops(CGN_DROP_IP6_MULTICAST);
+	cr_assert_null(run(E->inside_port, len, NULL, NULL));
+	cr_assert_eq(drops(CGN_DROP_IP6_MULTICAST), before + 1);
+	/* ... and to all nodes: seen, not ours to answer (§7.2.3). */
+	len = build6(frame, "2001:db8:100::9", "ff02::1", 255, NULL, 0, IPPROTO_ICMPV6, 135, ns, 24);
+	before = drops(CGN_DROP_ND_NOT_OURS);
+	cr_assert_null(run(E->inside_port, len, NULL, NULL));
+	cr_assert_eq(drops(CGN_DROP_ND_NOT_OURS), before + 1);
+
+	/* Hop limit 254: it may have been forwarded, refused (§7.1.1) and counted by why. */
+	memcpy(ns, target.b, 16);
+	len = build6(frame, "2001:db8:100::9", "ff02::1:ff00:254", 254, NULL, 0, IPPROTO_ICMPV6, 135, ns, 24);
+	before = drops(CGN_DROP_ND_INVALID);
+	uint64_t hop = E->w->pkt.nd_refused[CGN_ND_REFUSE_HOP_LIMIT];
+	cr_assert_null(run(E->inside_port, len, NULL, NULL));
+	cr_assert_eq(drops(CGN_DROP_ND_INVALID), before + 1);
+	cr_assert_eq(E->w->pkt.nd_refused[CGN_ND_REFUSE_HOP_LIMIT], hop + 1);
+}
+
+/* An NA for the gateway teaches its MAC (§7.2.5); then an echo request from behind it is
+ * answered (RFC 4443 §4.2) and the reply routed to it by 2001:db8::/32 (send.c). */
+Test(ipv6, the_gateway_learned_by_nd_takes_the_echo_reply)
+{
+	gateway_answers();
+	uint64_t learned = E->w->pkt.nd_learned;
+	uint16_t len = build6(frame, "2001:db8:6::2", PORT_ADDR, 60, NULL, 0, IPPROTO_ICMPV6, 128, "ping6", 5);
+	uint64_t echo = E->w->pkt.echo6_replies;
+	uint16_t op, ol;
+	uint8_t *o = run(E->inside_port, len, &op, &ol);
+	cr_assert_not_null(o, "echo answered");
+	cr_assert_eq(E->w->pkt.echo6_replies, echo + 1);
+	cr_assert_arr_eq(o, GW_MAC.addr_bytes, 6, "routed to the gateway by 2001:db8::/32");
+	cr_assert(addr_at(o, 14 + 8, PORT_ADDR) && addr_at(o, 14 + 24, "2001:db8:6::2"));
+	cr_assert_eq(o[54], 129, "an echo reply");
+	cr_assert_eq(memcmp(o + 62, "ping6", 5), 0, "its data");
+	cr_assert_eq(upper_sum(o, 54, 13, IPPROTO_ICMPV6), 0);
+
+	/* An NA from an address that is no neighbour of ours teaches nothing. */
+	len = build_na("2001:db8:100::99", "2001:db8:100::99", &SENDER_MAC);
+	uint64_t before = drops(CGN_DROP_ND_NOT_OURS);
+	cr_assert_null(run(E->inside_port, len, NULL, NULL));
+	cr_assert_eq(drops(CGN_DROP_ND_NOT_OURS), before + 1);
+	cr_assert_eq(E->w->pkt.nd_learned, learned);
+}
+
+Test(ipv6, an_echo_request_behind_extension_headers_is_answered_without_them)
+{
+	const uint8_t ext[] = { IPPROTO_HOPOPTS, IPPROTO_DSTOPTS };
+	uint16_t len = build6(frame, FAR, PORT_ADDR, 64, ext, 2, IPPROTO_ICMPV6, 128, "abc", 3);
+	uint16_t ol;
+	uint8_t *o = run(E->inside_port, len, NULL, &ol);
+	cr_assert_not_null(o, "answered");
+	cr_assert_eq(ol, 14 + 40 + 11, "the reply carries no extension header");
+	cr_assert_eq(o[14 + 6], IPPROTO_ICMPV6);
+	cr_assert_eq(o[14 + 4] << 8 | o[14 + 5], 11, "its payload length");
+	cr_assert_eq(o[54], 129);
+	cr_assert_eq(upper_sum(o, 54, 11, IPPROTO_ICMPV6), 0);
+}
+
+/* RFC 8200 §4 and classify6.c's bounds: every refusal has its own reason. */
+Test(ipv6, extension_header_chains_are_walked_with_bounds)
+{
+	uint8_t ext[12];
+	memset(ext, IPPROTO_DSTOPTS, sizeof(ext));
+	uint16_t len = build6(frame, "2001:db8:100::9", PORT_ADDR, 64, ext, CGN_IP6_MAX_EXT + 1, IPPROTO_ICMPV6, 128,
+			      "x", 1);
+	uint64_t before = drops(CGN_DROP_IP6_EXT_CHAIN);
+	cr_assert_null(run(E->inside_port, len, NULL, NULL));
+	cr_assert_eq(drops(CGN_DROP_IP6_EXT_CHAIN), before + 1, "more than CGN_IP6_MAX_EXT");
+
+	len = build6(frame, FAR, PORT_ADDR, 64, ext, CGN_IP6_MAX_EXT, IPPROTO_ICMPV6, 128, "x", 1);
+	cr_assert_not_null(run(E->inside_port, len, NULL, NULL), "CGN_IP6_MAX_EXT is still walked");
+
+	len = build6(frame, "2001:db8:100::9", PORT_ADDR, 64, ext, 2, IPPROTO_ICMPV6, 128, "x", 1);
+	frame[14 + 40 + 8 + 1] = 3; /* the second says 32 octets: past the packet */
+	before = drops(CGN_DROP_IP6_EXT_TRUNCATED);
+	cr_assert_null(run(E->inside_port, len, NULL, NULL));
+	cr_assert_eq(drops(CGN_DROP_IP6_EXT_TRUNCATED), before + 1);
+
+	const uint8_t hbh_second[] = { IPPROTO_DSTOPTS, IPPROTO_HOPOPTS };
+	len = build6(frame, "2001:db8:100::9", PORT_ADDR, 64, hbh_second, 2, IPPROTO_ICMPV6, 128, "x", 1);
+	before = drops(CGN_DROP_IP6_EXT_ORDER);
+	cr_assert_null(run(E->inside_port, len, NULL, NULL));
+	cr_assert_eq(drops(CGN_DROP_IP6_EXT_ORDER), before + 1, "RFC 8200 §4.1: hop-by-hop first only");
+
+	const uint8_t routing[] = { IPPROTO_ROUTING };
+	len = build6(frame, FAR, PORT_ADDR, 64, routing, 1, IPPROTO_ICMPV6, 128, "x", 1);
+	cr_assert_not_null(run(E->inside_port, len, NULL, NULL), "a Routing header with no segment left");
+	len = build6(frame, FAR, PORT_ADDR, 64, routing, 1, IPPROTO_ICMPV6, 128, "x", 1);
+	frame[14 + 40 + 3] = 1; /* Segments Left */
+	before = drops(CGN_DROP_IP6_ROUTING);
+	cr_assert_null(run(E->inside_port, len, NULL, NULL));
+	cr_assert_eq(drops(CGN_DROP_IP6_ROUTING), before + 1, "RFC 8200 §4.4: not a hop of a source route");
+
+	const uint8_t ah[] = { IPPROTO_AH };
+	len = build6(frame, "2001:db8:100::9", PORT_ADDR, 64, ah, 1, IPPROTO_ICMPV6, 128, "x", 1);
+	before = drops(CGN_DROP_IP6_EXT_UNSUPPORTED);
+	cr_assert_null(run(E->inside_port, len, NULL, NULL));
+	cr_assert_eq(drops(CGN_DROP_IP6_EXT_UNSUPPORTED), before + 1);
+
+	len = build6(frame, "2001:db8:100::9", PORT_ADDR, 64, NULL, 0, IPPROTO_ICMPV6, 128, "x", 1);
+	frame[14] = 0x50; /* version 5 */
+	before = drops(CGN_DROP_BAD_IP6_HEADER);
+	cr_assert_null(run(E->inside_port, len, NULL, NULL));
+	cr_assert_eq(drops(CGN_DROP_BAD_IP6_HEADER), before + 1);
+
+	len = build6(frame, "2001:db8:100::9", PORT_ADDR, 64, NULL, 0, IPPROTO_ICMPV6, 128, "x", 1);
+	before = drops(CGN_DROP_TRUNCATED);
+	cr_assert_null(run(E->inside_port, (uint16_t)(len - 1), NULL, NULL), "payload length past the frame");
+	cr_assert_eq(drops(CGN_DROP_TRUNCATED), before + 1);
+}
+
+/* RFC 4443 §3.1: no route for what is not the CGN's (no NAT64 yet), port unreachable for UDP
+ * to its address; an error quotes the packet, from the §2.2 source, with a right checksum. */
+Test(ipv6, errors_the_cgn_sends)
+{
+	gateway_answers(); /* the errors to 2001:db8:6::2 are routed to it */
+	uint16_t len = build6(frame, "2001:db8:6::2", "64:ff9b::c633:640a", 64, NULL, 0, IPPROTO_UDP, 0, "q", 1);
+	uint64_t before = drops(CGN_DROP_NO_NAT64), sent = E->w->pkt.icmp_sent;
+	uint16_t ol;
+	uint8_t quoted[128];
+	memcpy(quoted, frame + 14, (size_t)(len - 14));
+	uint8_t *o = run(E->inside_port, len, NULL, &ol);
+	cr_assert_not_null(o, "answered");
+	cr_assert_eq(drops(CGN_DROP_NO_NAT64), before + 1);
+	cr_assert_eq(E->w->pkt.icmp_sent, sent + 1);
+	cr_assert(addr_at(o, 14 + 8, PORT_ADDR), "from the port's address (§2.2)");
+	cr_assert(addr_at(o, 14 + 24, "2001:db8:6::2"));
+	cr_assert_arr_eq(o, GW_MAC.addr_bytes, 6, "routed to the gateway");
+	cr_assert_eq(o[54], 1, "destination unreachable");
+	cr_assert_eq(o[55], 0, "no route to destination");
+	cr_assert_eq(ol, 14 + 40 + 8 + (len - 14), "the whole packet quoted");
+	cr_assert_eq(memcmp(o + 62, quoted, (size_t)(len - 14)), 0);
+	cr_assert_eq(upper_sum(o, 54, (unsigned)(ol - 54), IPPROTO_ICMPV6), 0);
+
+	len = build6(frame, FAR, PORT_ADDR, 64, NULL, 0, IPPROTO_UDP, 0, "q", 1);
+	o = run(E->inside_port, len, NULL, &ol);
+	cr_assert_not_null(o);
+	cr_assert_eq(o[54], 1);
+	cr_assert_eq(o[55], 4, "port unreachable");
+	cr_assert_arr_eq(o, SENDER_MAC.addr_bytes, 6, "no route to it: back to its sender");
+
+	/* Never an error about an ICMPv6 error (§2.4(e.1)). */
+	len = build6(frame, "2001:db8:100::9", "64:ff9b::1", 64, NULL, 0, IPPROTO_ICMPV6, 1, "q", 1);
+	before = drops(CGN_DROP_NO_NAT64);
+	cr_assert_null(run(E->inside_port, len, NULL, NULL));
+	cr_assert_eq(drops(CGN_DROP_NO_NAT64), before + 1, "counted all the same");
+
+	/* Multicast to a group the port is not in (an MLD report to ff02::16): not ours. */
+	len = build6(frame, "fe80::9", "ff02::16", 1, NULL, 0, IPPROTO_ICMPV6, 143, "mldv2", 5);
+	before = drops(CGN_DROP_IP6_MULTICAST);
+	cr_assert_null(run(E->inside_port, len, NULL, NULL));
+	cr_assert_eq(drops(CGN_DROP_IP6_MULTICAST), before + 1);
+}
