@@ -1,7 +1,7 @@
 /*
  * Why the data plane drops a packet: one X-macro list, one counter each per worker, every
  * counter visible by name through telemetry (/cgnat/stats). Drops go through cgn_drop()
- * (dataplane/nat44.h) so that none is silent.
+ * (dataplane/pipeline.h) so that none is silent.
  */
 #ifndef CGN_DROP_H
 #define CGN_DROP_H

@@ -2,7 +2,7 @@
  * A token bucket: at most `rate` events a second, with a burst of one second's worth (`rate`
  * tokens). The one rate limiter of cgnatd: the PCP server's overload limit (RFC 6887 §8.2,
  * pcp.max_requests_per_second, control/pcp_server.c) and the ICMP errors a worker sends
- * (RFC 1812 §4.3.2.8, dataplane.icmp_errors_per_second, dataplane/icmp.c).
+ * (RFC 1812 §4.3.2.8, dataplane.icmp_errors_per_second, dataplane/steps/icmp4.c).
  *
  * Pure: no DPDK, no clock of its own (the caller passes cgn_clock_ms() or a worker's now_ms),
  * integer arithmetic only: the level is kept in thousandths of a token, so that a millisecond

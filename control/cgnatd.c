@@ -208,7 +208,7 @@ view_of(void *ctx, const struct cgn_key *in)
 	const struct cgn_mapping *m = cgn_table_lookup(dp->table, in);
 	if (m) {
 		/* First, with acquire: the closed end read after it is the one stored before it
-		 * (dataplane/nat44.c record_close). Initialisers have no order of their own. */
+		 * (dataplane/pipeline.c record_close). Initialisers have no order of their own. */
 		uint64_t closed_ms = __atomic_load_n(&m->closed_ms, __ATOMIC_ACQUIRE);
 		v = (struct dp_view){ .found = true, .flags = m->flags, .ext_addr = m->ext_addr, .ext_port = m->ext_port,
 				      .tcp_state = __atomic_load_n(&m->tcp_state, __ATOMIC_RELAXED),
@@ -234,7 +234,7 @@ session_closed_at(void *ctx, const struct cgn_key *in, struct cgn_addr *peer, ui
 {
 	struct dp_view v = view_of(ctx, in);
 	/* An inbound mapping's TCP state stays untouched (§15): the workers record the close on
-	 * it for the PEER sessions joined to it only (dataplane/nat44.c track_tcp). */
+	 * it for the PEER sessions joined to it only (dataplane/pipeline.c track_tcp). */
 	if (v.closed_ms == 0 || (!(v.flags & CGN_MAP_INBOUND) && v.tcp_state != CGN_TCP_CLOSING))
 		return 0;
 	*peer = cgn_addr_from_v4(v.closed_peer);

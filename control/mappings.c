@@ -655,7 +655,7 @@ expire_mapping(void *r, void *arg)
 /* §12.3: "A PEER-created or PEER-managed mapping may be terminated at any time by action of
  * the TCP client or server (e.g., due to TCP FIN or TCP RST), as per the NAT or firewall
  * device's existing policy": a FIN or RST the internal host sent to the session's remote
- * peer (dataplane/nat44.c track_tcp), seen by the workers after the session's last PEER
+ * peer (dataplane/pipeline.c track_tcp), seen by the workers after the session's last PEER
  * request. */
 static bool
 session_closed(struct pcp_server *srv, const struct peer_key *pk, const struct pcp_peer_rec *p)

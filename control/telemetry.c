@@ -279,7 +279,7 @@ add_mapping(struct rte_tel_data *d, uint32_t i, const struct cgn_mapping *m, uin
 	rte_tel_data_add_dict_string(e, "external", buf);
 	uint64_t lifetime_s, expires_in_s;
 	if (cgn_mapping_workers_own(m->flags)) {
-		/* An implicit session lives by its idle timeout (dataplane/expire.c, same test):
+		/* An implicit session lives by its idle timeout (dataplane/steps/expire.c, same test):
 		 * lifetime_s is that timeout, expires_in_s the idle time left. */
 		uint64_t idle_ms = cgn_idle_timeout_ms(tel.dp->cfg, m->proto, LOAD(m->tcp_state));
 		uint64_t end = LOAD(m->last_out_ms) + idle_ms;

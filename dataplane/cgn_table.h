@@ -285,7 +285,7 @@ cgn_table_slots(const struct cgn_table *t)
 
 /**
  * @return the mapping in inside-key slot c (c < cgn_table_slots()), or NULL where the slot is
- * free. Reader context: a bounded walk reads the table slot by slot (dataplane/expire.c).
+ * free. Reader context: a bounded walk reads the table slot by slot (dataplane/steps/expire.c).
  */
 static inline struct cgn_mapping *
 cgn_table_slot(const struct cgn_table *t, uint32_t c)

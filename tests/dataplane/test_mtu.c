@@ -1,5 +1,5 @@
 /*
- * Packets bigger than the link they leave by (dataplane/mtu.c, suite 'dataplane'): DF clear,
+ * Packets bigger than the link they leave by (dataplane/steps/mtu.c, suite 'dataplane'): DF clear,
  * fragmented to the outside MTU (RFC 791 §3.2, RFC 1812 §4.2.2.7), with IP options, as
  * mbuf chains where the port takes them; DF set, refused with ICMP 3/4 and the next hop's
  * MTU (RFC 1191 §4); hairpinned datagrams measured against the inside MTU.

@@ -5,7 +5,7 @@ own RX queue of the same ports (net_pcap: one rx_pcap a queue, standing in for R
 Every flow arrives on both queues at about the same time, so both workers miss it and try
 to create its session at once. How much the two overlap is the scheduler's: the sessions each
 worker made are printed (usually a near even split); the checks hold for any interleaving,
-and fail without the per-subscriber creation guard of dataplane/session.c. Checked:
+and fail without the per-subscriber creation guard of dataplane/steps/session.c. Checked:
   - each worker read its own queue, and every packet left translated (no drop);
   - exactly one session a flow (the loser of a race uses the winner's: RFC 4787 REQ-1,
     endpoint-independent mapping, holds across workers), counted once;
