@@ -13,6 +13,7 @@
 #include <rte_malloc.h>
 
 #include "cgn_dataplane.h"
+#include "cgn_log.h"
 
 #define LPM_TBL8S 256    /* groups for IPv4 routes longer than /24: one each at most */
 /* rte_lpm6 needs a group per 8 bits beyond /24: a /128 up to 13. Enough for CGN_MAX_ROUTES
@@ -76,7 +77,7 @@ make_lpms(struct cgn_routes *rt, const struct cgn_config *cfg)
 	}
 	return 0;
 fail:
-	fprintf(stderr, "cgnatd: cannot create a route table: %s\n", rte_strerror(rte_errno));
+	CGN_LOG(ERR, "cannot create a route table: %s", rte_strerror(rte_errno));
 	return -ENOMEM;
 }
 
@@ -127,7 +128,7 @@ add_routes(struct cgn_dataplane *dp, struct cgn_routes *rt, const struct cgn_con
 			rc = rte_lpm6_add(rt->lpm6[role], r->net.addr.b, r->net.len, rt->n_nh);
 		}
 		if (rc != 0) {
-			fprintf(stderr, "cgnatd: route %u: %s\n", i + 1, rte_strerror(-rc));
+			CGN_LOG(ERR, "route %u: %s", i + 1, rte_strerror(-rc));
 			return rc;
 		}
 		rt->n_nh++;
@@ -181,7 +182,7 @@ cgn_routes_create(struct cgn_dataplane *dp, struct cgn_routes *rt, const struct 
 					   RING_F_SC_DEQ);
 	if (rt->hash == NULL || rt->neigh == NULL || rt->free_slots == NULL || rt->retired == NULL ||
 	    rt->resolve == NULL) {
-		fprintf(stderr, "cgnatd: cannot create the neighbour table of %u: %s\n", rt->capacity,
+		CGN_LOG(ERR, "cannot create the neighbour table of %u: %s", rt->capacity,
 			rte_strerror(rte_errno));
 		return -ENOMEM;
 	}
