@@ -180,6 +180,8 @@ cmd_stats(const char *cmd __rte_unused, const char *params __rte_unused, struct 
 #undef X
 		for (int r = 0; r < CGN_DROP_COUNT; r++)
 			ps_sum.drops[r] += LOAD(s->drops[r]);
+		for (int r = 1; r < CGN_ND_RESULT_COUNT; r++)
+			ps_sum.nd_refused[r] += LOAD(s->nd_refused[r]);
 	}
 #define X(field, doc) rte_tel_data_add_dict_u64(d, "pkt_" #field, ps_sum.field);
 	CGN_PKT_COUNTERS(X)
@@ -187,6 +189,11 @@ cmd_stats(const char *cmd __rte_unused, const char *params __rte_unused, struct 
 	for (int r = 0; r < CGN_DROP_COUNT; r++) {
 		snprintf(name, sizeof(name), "drop_%s", cgn_drop_name((enum cgn_drop_reason)r));
 		rte_tel_data_add_dict_u64(d, name, ps_sum.drops[r]);
+	}
+	/* Why ND (and echo) messages were refused: drop_ND_INVALID, by RFC 4861 §7.1's rules. */
+	for (int r = 1; r < CGN_ND_RESULT_COUNT; r++) {
+		snprintf(name, sizeof(name), "pkt_nd_refused_%s", cgn_nd_result_name((enum cgn_nd_result)r));
+		rte_tel_data_add_dict_u64(d, name, ps_sum.nd_refused[r]);
 	}
 	for (unsigned i = 0; i < tel.dp->n_ports; i++) {
 		struct rte_eth_stats es;
@@ -380,6 +387,10 @@ cmd_worker(const char *cmd __rte_unused, const char *params, struct rte_tel_data
 	for (int r = 0; r < CGN_DROP_COUNT; r++) {
 		snprintf(name, sizeof(name), "drop_%s", cgn_drop_name((enum cgn_drop_reason)r));
 		rte_tel_data_add_dict_u64(d, name, LOAD(w->pkt.drops[r]));
+	}
+	for (int r = 1; r < CGN_ND_RESULT_COUNT; r++) {
+		snprintf(name, sizeof(name), "pkt_nd_refused_%s", cgn_nd_result_name((enum cgn_nd_result)r));
+		rte_tel_data_add_dict_u64(d, name, LOAD(w->pkt.nd_refused[r]));
 	}
 	return leave(0);
 }
