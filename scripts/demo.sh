@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The main job, start to end: sets up what is missing, builds, starts the lab (scripts/lab.sh:
-# namespaces sub1, sub2, cgn, inet; cgnatd on DPDK net_af_packet ports) and shows, step by
+# namespaces sub1, sub2, sub6, cgn, inet; cgnatd on DPDK net_af_packet ports) and shows, step by
 # step, real kernel traffic crossing the NAT:
 #   sub1 runs a web server and asks cgnatd for a port mapping with PCP, through the inside DPDK
 #   port; the internet host connects to the external address and port and gets sub1's page;
 #   sub2 browses the internet host's web server (an implicit mapping); sub2 reaches sub1
-#   through its external address (hairpin); cgnatctl shows sessions, port blocks, routes,
+#   through its external address (hairpin); sub6 (IPv6 only) pings cgnatd's inside IPv6
+#   address (Neighbor Discovery); cgnatctl shows sessions, port blocks, routes,
 #   neighbours, counters.
 # The lab is always torn down on exit; nothing touches the host's own network.
 # Needs root: as another user it runs itself again through sudo (scripts/lib/root.sh).
@@ -30,7 +31,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-step "the lab: sub1 100.64.1.2 and sub2 100.64.2.2 behind an access router, cgnatd, inet 198.51.100.10"
+step "the lab: sub1 100.64.1.2, sub2 100.64.2.2 and sub6 2001:db8:6::2 behind an access router, cgnatd, inet 198.51.100.10"
 "$top/scripts/lab.sh" up
 
 mkdir -p "$www/sub1" "$www/inet"
@@ -60,7 +61,10 @@ ctl sessions
 step "sub1's port blocks and quota (cgnatctl subscriber 100.64.1.2)"
 ctl subscriber 100.64.1.2
 
-step "where cgnatd sends frames: its routes and the neighbours it resolved by ARP (cgnatctl routes, neighbours)"
+step "sub6, an IPv6-only subscriber, pings cgnatd's inside IPv6 address 2001:db8:100::254 (Neighbor Discovery, echo)"
+in_ns sub6 ping -6 -c 3 -i 0.2 -W 2 2001:db8:100::254
+
+step "where cgnatd sends frames: its IPv4 and IPv6 routes and the neighbours it resolved by ARP and ND (cgnatctl routes, neighbours)"
 ctl routes
 ctl neighbours
 
