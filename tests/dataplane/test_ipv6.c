@@ -323,3 +323,27 @@ Test(ipv6, errors_the_cgn_sends)
 	cr_assert_null(run(E->inside_port, len, NULL, NULL));
 	cr_assert_eq(drops(CGN_DROP_IP6_MULTICAST), before + 1);
 }
+
+/* ND on the outside port works the same: it has a link-local address (from its MAC) even
+ * without address6, and answers solicitations for it. */
+Test(ipv6, the_outside_port_answers_for_its_link_local_address)
+{
+	const struct cgn_port *out = &E->dp->ports[E->dp->port_index[E->outside_port]];
+	cr_assert(out->link_local.b[0] == 0xfe && out->link_local.b[1] == 0x80, "a link-local address");
+	char ll[64];
+	cr_assert_not_null(inet_ntop(AF_INET6, out->link_local.b, ll, sizeof(ll)));
+	uint8_t ns[24] = { 0 };
+	memcpy(ns, out->link_local.b, 16);
+	ns[16] = 1, ns[17] = 1;
+	memcpy(ns + 18, SENDER_MAC.addr_bytes, 6);
+	uint16_t len = build6(frame, "fe80::9", ll, 255, NULL, 0, IPPROTO_ICMPV6, 135, ns, 24);
+	memcpy(frame, out->mac.addr_bytes, 6);
+	uint16_t op;
+	uint8_t *o = run(E->outside_port, len, &op, NULL);
+	cr_assert_not_null(o, "answered");
+	cr_assert_eq(op, E->outside_port);
+	cr_assert_eq(o[54], 136);
+	cr_assert(addr_at(o, 14 + 8, ll), "from the address asked for");
+	cr_assert_arr_eq(o + 54 + 26, out->mac.addr_bytes, 6, "its own MAC in the option");
+	cr_assert_eq(upper_sum(o, 54, 32, IPPROTO_ICMPV6), 0);
+}
