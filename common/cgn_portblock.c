@@ -77,9 +77,9 @@ cgn_pb_init(struct cgn_pb *pb, const struct cgn_pb_params *p, void *mem, size_t 
 	memcpy(pb->addrs, p->addrs, (size_t)p->n_addrs * 4);
 	pb->p.addrs = pb->addrs;
 	m += ALIGN64((size_t)p->n_addrs * 4);
-	pb->owner = (_Atomic uint32_t *)m;
+	pb->owner = (uint32_t *)m;
 	m += ALIGN64((size_t)p->n_addrs * pb->blocks_per_addr * 4);
-	pb->addr_blocks = (_Atomic uint32_t *)m;
+	pb->addr_blocks = (uint32_t *)m;
 	m += ALIGN64((size_t)p->n_addrs * 4);
 	pb->slots = (struct cgn_pb_slot *)m;
 	m += ALIGN64((size_t)(pb->slot_mask + 1) * sizeof(struct cgn_pb_slot));
@@ -116,11 +116,11 @@ cgn_pb_sub(const struct cgn_pb *pb, uint32_t i)
 	return (struct cgn_pb_sub *)(pb->subs + (size_t)i * pb->sub_stride);
 }
 
-static _Atomic uint64_t *
+static uint64_t *
 bitmap(const struct cgn_pb *pb, struct cgn_pb_sub *s, uint32_t slot, int pi)
 {
 	uint8_t *base = (uint8_t *)s + header_size(&pb->p);
-	return (_Atomic uint64_t *)(base + (((size_t)slot * CGN_PB_NPROTO + (size_t)pi) * pb->words_per_block) * 8);
+	return (uint64_t *)(base + (((size_t)slot * CGN_PB_NPROTO + (size_t)pi) * pb->words_per_block) * 8);
 }
 
 int64_t
@@ -164,7 +164,7 @@ least_loaded(const struct cgn_pb *pb, uint32_t h)
 	uint32_t best = h % pb->p.n_addrs, best_n = UINT32_MAX;
 	for (uint32_t k = 0; k < pb->p.n_addrs; k++) {
 		uint32_t i = (h + k) % pb->p.n_addrs;
-		uint32_t n = atomic_load_explicit(&pb->addr_blocks[i], memory_order_relaxed);
+		uint32_t n = __atomic_load_n(&pb->addr_blocks[i], __ATOMIC_RELAXED);
 		if (n < best_n) {
 			best = i;
 			best_n = n;
@@ -179,32 +179,33 @@ cgn_pb_subscriber(struct cgn_pb *pb, const struct cgn_addr *addr, bool create)
 	uint32_t h = addr_hash(addr);
 	for (uint32_t probe = 0; probe <= pb->slot_mask; probe++) {
 		struct cgn_pb_slot *sl = &pb->slots[(h + probe) & pb->slot_mask];
-		uint32_t st = atomic_load_explicit(&sl->state, memory_order_acquire);
+		uint32_t st = __atomic_load_n(&sl->state, __ATOMIC_ACQUIRE);
 		if (st == CGN_PB_SUB_EMPTY) {
 			if (!create)
 				return -ENOENT;
 			uint32_t expect = CGN_PB_SUB_EMPTY;
-			if (atomic_compare_exchange_strong(&sl->state, &expect, CGN_PB_SUB_CLAIMING)) {
-				uint32_t idx = atomic_fetch_add(&pb->n_subs, 1);
+			if (__atomic_compare_exchange_n(&sl->state, &expect, CGN_PB_SUB_CLAIMING, false,
+							__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+				uint32_t idx = __atomic_fetch_add(&pb->n_subs, 1, __ATOMIC_SEQ_CST);
 				if (idx >= pb->p.max_subscribers) {
-					atomic_fetch_sub(&pb->n_subs, 1);
-					atomic_store_explicit(&sl->state, CGN_PB_SUB_EMPTY, memory_order_release);
+					__atomic_fetch_sub(&pb->n_subs, 1, __ATOMIC_SEQ_CST);
+					__atomic_store_n(&sl->state, CGN_PB_SUB_EMPTY, __ATOMIC_RELEASE);
 					return -ENOSPC;
 				}
 				struct cgn_pb_sub *s = cgn_pb_sub(pb, idx);
 				s->addr = *addr;
 				s->ext_index = least_loaded(pb, h);
-				atomic_store_explicit(&s->state, CGN_PB_SUB_READY, memory_order_relaxed);
+				__atomic_store_n(&s->state, CGN_PB_SUB_READY, __ATOMIC_RELAXED);
 				sl->addr = *addr;
 				sl->idx = idx;
-				atomic_store_explicit(&sl->state, CGN_PB_SUB_READY, memory_order_release);
+				__atomic_store_n(&sl->state, CGN_PB_SUB_READY, __ATOMIC_RELEASE);
 				return (int32_t)idx;
 			}
 			st = expect; /* someone else claimed it: look at what they write */
 		}
 		/* A claim in progress writes a few words and publishes: wait for it. */
 		while (st == CGN_PB_SUB_CLAIMING)
-			st = atomic_load_explicit(&sl->state, memory_order_acquire);
+			st = __atomic_load_n(&sl->state, __ATOMIC_ACQUIRE);
 		if (st == CGN_PB_SUB_EMPTY) { /* the claim gave up (table full): look again */
 			probe--;
 			continue;
@@ -224,7 +225,7 @@ cgn_pb_pin(struct cgn_pb *pb, uint32_t sub, uint32_t addr)
 		return -EADDRNOTAVAIL;
 	if (s->ext_index == (uint32_t)ai)
 		return 0;
-	if (atomic_load(&s->n_blocks) != 0)
+	if (__atomic_load_n(&s->n_blocks, __ATOMIC_SEQ_CST) != 0)
 		return -EBUSY;
 	s->ext_index = (uint32_t)ai;
 	return 0;
@@ -234,17 +235,17 @@ cgn_pb_pin(struct cgn_pb *pb, uint32_t sub, uint32_t addr)
 static bool
 enter(struct cgn_pb_sub *s)
 {
-	atomic_fetch_add(&s->busy, 1);
-	if (atomic_load(&s->state) == CGN_PB_SUB_READY)
+	__atomic_fetch_add(&s->busy, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&s->state, __ATOMIC_SEQ_CST) == CGN_PB_SUB_READY)
 		return true;
-	atomic_fetch_sub(&s->busy, 1);
+	__atomic_fetch_sub(&s->busy, 1, __ATOMIC_SEQ_CST);
 	return false;
 }
 
 static void
 leave(struct cgn_pb_sub *s)
 {
-	atomic_fetch_sub_explicit(&s->busy, 1, memory_order_release);
+	__atomic_fetch_sub(&s->busy, 1, __ATOMIC_RELEASE);
 }
 
 /*
@@ -255,7 +256,7 @@ static bool
 take_in_slot(struct cgn_pb *pb, struct cgn_pb_sub *s, uint32_t slot, uint32_t gid, int pi,
 	     uint8_t ip_proto, int parity, uint64_t *rng, uint16_t *port)
 {
-	_Atomic uint64_t *bits = bitmap(pb, s, slot, pi);
+	uint64_t *bits = bitmap(pb, s, slot, pi);
 	uint32_t words = pb->words_per_block;
 	uint16_t first = cgn_pb_block_first_port(pb, gid);
 	uint32_t start = (uint32_t)(xorshift64(rng) % pb->p.block_size);
@@ -273,7 +274,7 @@ take_in_slot(struct cgn_pb *pb, struct cgn_pb_sub *s, uint32_t slot, uint32_t gi
 			uint64_t even_bits = base_odd ? 0xaaaaaaaaaaaaaaaaull : 0x5555555555555555ull;
 			mask &= parity == 0 ? even_bits : ~even_bits;
 		}
-		uint64_t cur = atomic_load_explicit(&bits[w], memory_order_relaxed);
+		uint64_t cur = __atomic_load_n(&bits[w], __ATOMIC_RELAXED);
 		uint64_t free_bits = ~cur & mask;
 		while (free_bits) {
 			unsigned b = (unsigned)__builtin_ctzll(free_bits);
@@ -282,12 +283,12 @@ take_in_slot(struct cgn_pb *pb, struct cgn_pb_sub *s, uint32_t slot, uint32_t gi
 			free_bits &= ~bit;
 			if (cgn_pb_port_reserved(ip_proto, p))
 				continue;
-			uint64_t old = atomic_fetch_or_explicit(&bits[w], bit, memory_order_acq_rel);
+			uint64_t old = __atomic_fetch_or(&bits[w], bit, __ATOMIC_ACQ_REL);
 			if (old & bit) {
 				free_bits &= ~old;
 				continue;
 			}
-			atomic_fetch_add_explicit(&s->ports_used, 1, memory_order_relaxed);
+			__atomic_fetch_add(&s->ports_used, 1, __ATOMIC_RELAXED);
 			*port = p;
 			return true;
 		}
@@ -300,17 +301,17 @@ static int
 add_block(struct cgn_pb *pb, struct cgn_pb_sub *s, uint32_t si, uint32_t gid)
 {
 	uint32_t expect = 0;
-	if (!atomic_compare_exchange_strong(&pb->owner[gid], &expect, si + 1))
+	if (!__atomic_compare_exchange_n(&pb->owner[gid], &expect, si + 1, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
 		return -EBUSY;
-	uint32_t n = atomic_load(&s->n_blocks);
+	uint32_t n = __atomic_load_n(&s->n_blocks, __ATOMIC_SEQ_CST);
 	do {
 		if (n >= pb->p.max_blocks) {
-			atomic_store(&pb->owner[gid], 0);
+			__atomic_store_n(&pb->owner[gid], 0, __ATOMIC_SEQ_CST);
 			return -EDQUOT;
 		}
-	} while (!atomic_compare_exchange_weak(&s->n_blocks, &n, n + 1));
-	atomic_fetch_add_explicit(&pb->addr_blocks[gid / pb->blocks_per_addr], 1, memory_order_relaxed);
-	atomic_store_explicit(&s->block[n], gid + 1, memory_order_release);
+	} while (!__atomic_compare_exchange_n(&s->n_blocks, &n, n + 1, true, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST));
+	__atomic_fetch_add(&pb->addr_blocks[gid / pb->blocks_per_addr], 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->block[n], gid + 1, __ATOMIC_RELEASE);
 	return (int)n;
 }
 
@@ -320,11 +321,11 @@ add_any_block(struct cgn_pb *pb, struct cgn_pb_sub *s, uint32_t si, uint64_t *rn
 {
 	uint32_t bpa = pb->blocks_per_addr, base = s->ext_index * bpa;
 	uint32_t start = (uint32_t)(xorshift64(rng) % bpa);
-	if (atomic_load(&s->n_blocks) >= pb->p.max_blocks)
+	if (__atomic_load_n(&s->n_blocks, __ATOMIC_SEQ_CST) >= pb->p.max_blocks)
 		return -EDQUOT;
 	for (uint32_t k = 0; k < bpa; k++) {
 		uint32_t gid = base + (start + k) % bpa;
-		if (atomic_load_explicit(&pb->owner[gid], memory_order_relaxed) != 0)
+		if (__atomic_load_n(&pb->owner[gid], __ATOMIC_RELAXED) != 0)
 			continue;
 		int slot = add_block(pb, s, si, gid);
 		if (slot == -EBUSY)
@@ -339,9 +340,9 @@ add_any_block(struct cgn_pb *pb, struct cgn_pb_sub *s, uint32_t si, uint64_t *rn
 static int
 slot_of(const struct cgn_pb *pb, struct cgn_pb_sub *s, uint32_t gid)
 {
-	uint32_t n = atomic_load_explicit(&s->n_blocks, memory_order_acquire);
+	uint32_t n = __atomic_load_n(&s->n_blocks, __ATOMIC_ACQUIRE);
 	for (uint32_t i = 0; i < n && i < pb->p.max_blocks; i++)
-		if (atomic_load_explicit(&s->block[i], memory_order_acquire) == gid + 1)
+		if (__atomic_load_n(&s->block[i], __ATOMIC_ACQUIRE) == gid + 1)
 			return (int)i;
 	return -1;
 }
@@ -358,7 +359,7 @@ take_exact(struct cgn_pb *pb, struct cgn_pb_sub *s, uint32_t si, int pi, uint8_t
 	uint32_t gid = s->ext_index * pb->blocks_per_addr + bi;
 	int slot = slot_of(pb, s, gid);
 	if (slot < 0) {
-		uint32_t owner = atomic_load(&pb->owner[gid]);
+		uint32_t owner = __atomic_load_n(&pb->owner[gid], __ATOMIC_SEQ_CST);
 		if (owner != 0 && owner != si + 1)
 			return -EBUSY; /* another subscriber's block */
 		slot = add_block(pb, s, si, gid);
@@ -368,11 +369,11 @@ take_exact(struct cgn_pb *pb, struct cgn_pb_sub *s, uint32_t si, int pi, uint8_t
 			return slot == -1 ? -EBUSY : slot;
 	}
 	uint32_t off = (uint32_t)(port - cgn_pb_block_first_port(pb, gid));
-	_Atomic uint64_t *w = &bitmap(pb, s, (uint32_t)slot, pi)[off / 64];
+	uint64_t *w = &bitmap(pb, s, (uint32_t)slot, pi)[off / 64];
 	uint64_t bit = 1ull << (off % 64);
-	if (atomic_fetch_or_explicit(w, bit, memory_order_acq_rel) & bit)
+	if (__atomic_fetch_or(w, bit, __ATOMIC_ACQ_REL) & bit)
 		return -EBUSY;
-	atomic_fetch_add_explicit(&s->ports_used, 1, memory_order_relaxed);
+	__atomic_fetch_add(&s->ports_used, 1, __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -411,11 +412,11 @@ cgn_pb_alloc(struct cgn_pb *pb, uint32_t sub, uint8_t ip_proto, uint16_t want_po
 		*port = want_port;
 		goto out;
 	}
-	uint32_t n = atomic_load_explicit(&s->n_blocks, memory_order_acquire);
+	uint32_t n = __atomic_load_n(&s->n_blocks, __ATOMIC_ACQUIRE);
 	uint32_t start = n ? (uint32_t)(xorshift64(rng) % n) : 0;
 	for (uint32_t k = 0; k < n; k++) {
 		uint32_t slot = (start + k) % n;
-		uint32_t gid1 = atomic_load_explicit(&s->block[slot], memory_order_acquire);
+		uint32_t gid1 = __atomic_load_n(&s->block[slot], __ATOMIC_ACQUIRE);
 		if (gid1 && take_in_slot(pb, s, slot, gid1 - 1, pi, ip_proto, parity, rng, port))
 			goto out;
 	}
@@ -450,37 +451,39 @@ cgn_pb_release(struct cgn_pb *pb, uint32_t sub, uint8_t ip_proto, uint16_t port)
 	if (slot < 0)
 		return;
 	uint32_t off = (uint32_t)(port - cgn_pb_block_first_port(pb, gid));
-	_Atomic uint64_t *w = &bitmap(pb, s, (uint32_t)slot, pi)[off / 64];
+	uint64_t *w = &bitmap(pb, s, (uint32_t)slot, pi)[off / 64];
 	uint64_t bit = 1ull << (off % 64);
-	if (atomic_fetch_and_explicit(w, ~bit, memory_order_acq_rel) & bit)
-		atomic_fetch_sub_explicit(&s->ports_used, 1, memory_order_release);
+	if (__atomic_fetch_and(w, ~bit, __ATOMIC_ACQ_REL) & bit)
+		__atomic_fetch_sub(&s->ports_used, 1, __ATOMIC_RELEASE);
 }
 
 uint32_t
 cgn_pb_reclaim(struct cgn_pb *pb, uint32_t sub)
 {
 	struct cgn_pb_sub *s = cgn_pb_sub(pb, sub);
-	if (atomic_load(&s->ports_used) != 0 || atomic_load(&s->n_blocks) == 0)
+	if (__atomic_load_n(&s->ports_used, __ATOMIC_SEQ_CST) != 0 ||
+	    __atomic_load_n(&s->n_blocks, __ATOMIC_SEQ_CST) == 0)
 		return 0;
 	uint32_t expect = CGN_PB_SUB_READY;
-	if (!atomic_compare_exchange_strong(&s->state, &expect, CGN_PB_SUB_DRAINING))
+	if (!__atomic_compare_exchange_n(&s->state, &expect, CGN_PB_SUB_DRAINING, false, __ATOMIC_SEQ_CST,
+					 __ATOMIC_SEQ_CST))
 		return 0;
 	/* No allocator starts now; wait for those already in (a few hundred cycles at most). */
-	while (atomic_load(&s->busy) != 0)
+	while (__atomic_load_n(&s->busy, __ATOMIC_SEQ_CST) != 0)
 		;
 	uint32_t n = 0;
-	if (atomic_load(&s->ports_used) == 0) {
-		n = atomic_load(&s->n_blocks);
+	if (__atomic_load_n(&s->ports_used, __ATOMIC_SEQ_CST) == 0) {
+		n = __atomic_load_n(&s->n_blocks, __ATOMIC_SEQ_CST);
 		for (uint32_t i = 0; i < n; i++) {
-			uint32_t gid = atomic_load(&s->block[i]) - 1;
+			uint32_t gid = __atomic_load_n(&s->block[i], __ATOMIC_SEQ_CST) - 1;
 			for (int pi = 0; pi < CGN_PB_NPROTO; pi++)
-				memset((void *)bitmap(pb, s, i, pi), 0, pb->words_per_block * 8);
-			atomic_store(&s->block[i], 0);
-			atomic_fetch_sub(&pb->addr_blocks[gid / pb->blocks_per_addr], 1);
-			atomic_store_explicit(&pb->owner[gid], 0, memory_order_release);
+				memset(bitmap(pb, s, i, pi), 0, pb->words_per_block * 8);
+			__atomic_store_n(&s->block[i], 0, __ATOMIC_SEQ_CST);
+			__atomic_fetch_sub(&pb->addr_blocks[gid / pb->blocks_per_addr], 1, __ATOMIC_SEQ_CST);
+			__atomic_store_n(&pb->owner[gid], 0, __ATOMIC_RELEASE);
 		}
-		atomic_store(&s->n_blocks, 0);
+		__atomic_store_n(&s->n_blocks, 0, __ATOMIC_SEQ_CST);
 	}
-	atomic_store_explicit(&s->state, CGN_PB_SUB_READY, memory_order_release);
+	__atomic_store_n(&s->state, CGN_PB_SUB_READY, __ATOMIC_RELEASE);
 	return n;
 }

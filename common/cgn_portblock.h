@@ -9,8 +9,8 @@
  * internal port (RFC 4787 REQ-3). Explicit (PCP) mappings and implicit sessions draw from the
  * same blocks.
  *
- * Concurrency: everything is C11 atomics on memory the caller provides (cgn_pb_mem_size()),
- * no lock anywhere, so the control thread and the workers may allocate and release at once:
+ * Concurrency: everything is atomics on memory the caller provides (cgn_pb_mem_size()), no
+ * lock anywhere, so the control thread and the workers may allocate and release at once:
  *   - subscribers are found through an open-addressing table of slots (twice max_subscribers)
  *     claimed by CAS on their state (EMPTY → CLAIMING → READY), each naming a record in a
  *     dense array; records are never removed (the array holds max_subscribers);
@@ -24,11 +24,18 @@
  *     the subscriber again).
  *
  * Thread rules: cgn_pb_init() once before any other call; everything else from any thread.
+ * Who calls: the workers (implicit sessions, steps/session.c), the control thread (PCP and
+ * NAT-PMP mappings, reclaim, pool changes) and DPDK's telemetry threads (reads only).
+ *
+ * The fields marked "shared" below are plain integers that several of these threads touch at
+ * once: they are read and written only through the __atomic builtins (docs/architecture.md,
+ * "Threads and who writes what"), never by a plain access; each says who writes and who reads
+ * it. The port bitmaps are such words too (fetch_or/fetch_and; cgn_pb_reclaim() clears them
+ * with memset only while the subscriber is DRAINING and no allocator is inside).
  */
 #ifndef CGN_PORTBLOCK_H
 #define CGN_PORTBLOCK_H
 
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -50,22 +57,43 @@ struct cgn_pb_params {
 
 /* One subscriber; its block[] (max_blocks entries) and their bitmaps follow the record. */
 struct cgn_pb_sub {
-	_Atomic uint32_t state;      /* CGN_PB_SUB_READY or _DRAINING */
-	_Atomic uint32_t busy;       /* allocators in flight, for cgn_pb_reclaim() */
+	/* CGN_PB_SUB_READY or _DRAINING. Shared: set READY by the thread that creates the
+	 * subscriber, moved READY -> DRAINING -> READY by cgn_pb_reclaim() (control thread); read
+	 * by every allocator (workers, control thread) and by telemetry. */
+	uint32_t state;
+	/* Allocators in flight. Shared: counted up and down by every allocator (workers, control
+	 * thread); cgn_pb_reclaim() (control thread) waits for 0. */
+	uint32_t busy;
 	uint32_t ext_index;          /* paired pool address, index into addrs */
-	_Atomic uint32_t n_blocks;   /* entries of block[] in use, published in order */
-	_Atomic uint32_t ports_used; /* ports held in all blocks and protocols */
-	_Atomic uint32_t explicit_mappings; /* PCP/NAT-PMP mappings: kept by the control thread */
-	_Atomic uint32_t creating;   /* a worker is creating one of its implicit mappings */
+	/* Entries of block[] in use, published in order. Shared: grown by CAS by any allocator
+	 * (workers, control thread), reset by cgn_pb_reclaim(); read by allocators, releasers and
+	 * telemetry. */
+	uint32_t n_blocks;
+	/* Ports held in all blocks and protocols. Shared: counted by every allocator and releaser
+	 * (workers, control thread); read by cgn_pb_reclaim(), the control thread's sweep and
+	 * telemetry. */
+	uint32_t ports_used;
+	/* PCP/NAT-PMP mappings. Shared: written by the control thread only (mappings.c,
+	 * reload.c); read by it and by the telemetry threads. */
+	uint32_t explicit_mappings;
+	/* A worker is creating one of its implicit mappings. Shared: a lock between the workers
+	 * (steps/session.c), taken by CAS 0 -> 1, released by storing 0. */
+	uint32_t creating;
 	struct cgn_addr addr;        /* the subscriber's inside address */
-	_Atomic uint32_t block[];    /* [max_blocks]: global block id + 1, 0 = not yet published */
+	/* [max_blocks]: global block id + 1, 0 = not yet published. Shared: written by the
+	 * allocator that claimed the block (any thread) and cleared by cgn_pb_reclaim(); read by
+	 * allocators, releasers and telemetry. */
+	uint32_t block[];
 };
 
 enum { CGN_PB_SUB_EMPTY, CGN_PB_SUB_CLAIMING, CGN_PB_SUB_READY, CGN_PB_SUB_DRAINING };
 
 /* A slot of the lookup table: EMPTY, CLAIMING (being filled), or READY naming record idx. */
 struct cgn_pb_slot {
-	_Atomic uint32_t state;
+	/* Shared: claimed by CAS and published by whichever thread creates the subscriber; read
+	 * by every lookup (workers, control thread, telemetry). idx and addr are written before
+	 * the release that publishes READY and read after the acquire that sees it. */
+	uint32_t state;
 	uint32_t idx;
 	struct cgn_addr addr;
 };
@@ -78,9 +106,16 @@ struct cgn_pb {
 	uint32_t slot_mask;         /* lookup slots - 1 (power of two >= 2 * max_subscribers) */
 	struct cgn_pb_slot *slots;  /* [slot_mask + 1] */
 	uint8_t *subs;              /* [max_subscribers] records of sub_stride octets */
-	_Atomic uint32_t *owner;    /* [n_addrs * blocks_per_addr]: subscriber index + 1, 0 = free */
-	_Atomic uint32_t *addr_blocks; /* [n_addrs]: blocks in use per address */
-	_Atomic uint32_t n_subs;
+	/* [n_addrs * blocks_per_addr]: subscriber index + 1, 0 = free. Shared: claimed by CAS by
+	 * any allocator (workers, control thread), freed by cgn_pb_reclaim(); read by allocators. */
+	uint32_t *owner;
+	/* [n_addrs]: blocks in use per address. Shared: counted up by allocators, down by
+	 * cgn_pb_reclaim(); read by subscriber creation (least loaded address) and telemetry. */
+	uint32_t *addr_blocks;
+	/* Subscriber records in use. Shared: counted up by whichever thread creates a subscriber
+	 * (workers, control thread); read by the control thread (sweeps, pool changes) and
+	 * telemetry. */
+	uint32_t n_subs;
 	uint32_t *addrs;            /* copy of the pool addresses */
 };
 

@@ -128,7 +128,7 @@ static void
 forget(struct pcp_server *srv, struct pcp_mapping_rec *rec, uint64_t now)
 {
 	if (rec->flags & (CGN_MAP_EXPLICIT | CGN_MAP_NATPMP))
-		atomic_fetch_sub(&sub_of(srv, rec)->explicit_mappings, 1);
+		__atomic_fetch_sub(&sub_of(srv, rec)->explicit_mappings, 1, __ATOMIC_SEQ_CST);
 	if ((rec->flags & CGN_MAP_STATIC) && !rec->port_lost)
 		cgn_pb_release(&srv->pb, rec->sub, rec->in.proto, rec->ext_port);
 	else
@@ -150,7 +150,7 @@ strip_explicit(struct pcp_server *srv, struct pcp_mapping_rec *rec)
 		*rec = old;
 		return -ENOBUFS;
 	}
-	atomic_fetch_sub(&sub_of(srv, rec)->explicit_mappings, 1);
+	__atomic_fetch_sub(&sub_of(srv, rec)->explicit_mappings, 1, __ATOMIC_SEQ_CST);
 	return 0;
 }
 
@@ -265,7 +265,8 @@ map_renew(struct pcp_server *srv, uint64_t now, const struct map_intent *mi, str
 	if (mi->prefer_failure && (mi->suggested_port != rec->ext_port || !addr_fits(&mi->suggested_addr, rec->ext_addr)))
 		return PCP_RES_CANNOT_PROVIDE_EXTERNAL;
 	struct cgn_pb_sub *s = sub_of(srv, rec);
-	if (!explicit && atomic_load(&s->explicit_mappings) >= srv->cfg.pcp.max_mappings_per_subscriber)
+	if (!explicit &&
+	    __atomic_load_n(&s->explicit_mappings, __ATOMIC_SEQ_CST) >= srv->cfg.pcp.max_mappings_per_subscriber)
 		return PCP_RES_USER_EX_QUOTA;
 
 	struct cgn_filter filters[CGN_MAP_FILTERS];
@@ -298,7 +299,7 @@ map_renew(struct pcp_server *srv, uint64_t now, const struct map_intent *mi, str
 		return PCP_RES_NO_RESOURCES;
 	}
 	if (!explicit)
-		atomic_fetch_add(&s->explicit_mappings, 1);
+		__atomic_fetch_add(&s->explicit_mappings, 1, __ATOMIC_SEQ_CST);
 	pcp_unsolicited_cancel(srv, &rec->in); /* §14.2: refreshed, no more updates */
 	srv->stats.mappings_renewed++;
 	out->lifetime = lifetime;
@@ -405,7 +406,7 @@ map_create(struct pcp_server *srv, uint64_t now, const struct map_intent *mi, st
 	if (sub < 0)
 		return PCP_RES_NO_RESOURCES; /* the subscriber table is full */
 	struct cgn_pb_sub *s = cgn_pb_sub(&srv->pb, (uint32_t)sub);
-	if (atomic_load(&s->explicit_mappings) >= srv->cfg.pcp.max_mappings_per_subscriber)
+	if (__atomic_load_n(&s->explicit_mappings, __ATOMIC_SEQ_CST) >= srv->cfg.pcp.max_mappings_per_subscriber)
 		return PCP_RES_USER_EX_QUOTA;
 
 	uint32_t addr;
@@ -440,7 +441,7 @@ map_create(struct pcp_server *srv, uint64_t now, const struct map_intent *mi, st
 		if (rc != PCP_RES_SUCCESS)
 			return rc;
 	}
-	atomic_fetch_add(&s->explicit_mappings, 1);
+	__atomic_fetch_add(&s->explicit_mappings, 1, __ATOMIC_SEQ_CST);
 	srv->stats.mappings_created++;
 	out->rec = rec;
 	out->lifetime = rec->lifetime_s;
@@ -720,12 +721,13 @@ mapping_expire(struct pcp_server *srv, uint64_t now)
 	rec_db_scan(srv->peers, &srv->peer_cursor, rec_db_capacity(srv->peers) / 50 + 64, expire_session, &sw);
 	rec_db_scan(srv->mappings, &srv->expire_cursor, rec_db_capacity(srv->mappings) / 50 + 64, expire_mapping, &sw);
 	rec_db_scan(srv->holds, &srv->hold_cursor, rec_db_capacity(srv->holds) / 50 + 64, expire_hold, &sw);
-	uint32_t n_subs = atomic_load(&srv->pb.n_subs);
+	uint32_t n_subs = __atomic_load_n(&srv->pb.n_subs, __ATOMIC_SEQ_CST);
 	for (unsigned i = 0; i < 256 && i < n_subs; i++) {
 		uint32_t si = srv->reclaim_cursor++ % n_subs;
 		struct cgn_pb_sub *s = cgn_pb_sub(&srv->pb, si);
-		if (atomic_load(&s->state) == CGN_PB_SUB_READY && atomic_load(&s->n_blocks) > 0 &&
-		    atomic_load(&s->ports_used) == 0)
+		if (__atomic_load_n(&s->state, __ATOMIC_SEQ_CST) == CGN_PB_SUB_READY &&
+		    __atomic_load_n(&s->n_blocks, __ATOMIC_SEQ_CST) > 0 &&
+		    __atomic_load_n(&s->ports_used, __ATOMIC_SEQ_CST) == 0)
 			srv->stats.blocks_reclaimed += cgn_pb_reclaim(&srv->pb, si);
 	}
 }

@@ -144,8 +144,9 @@ static void
 forget_moved(struct pcp_server *srv, struct pcp_mapping_rec *rec)
 {
 	struct cgn_pb_sub *s = cgn_pb_sub(&srv->pb, rec->sub);
-	if ((rec->flags & (CGN_MAP_EXPLICIT | CGN_MAP_NATPMP)) && atomic_load(&s->explicit_mappings) > 0)
-		atomic_fetch_sub(&s->explicit_mappings, 1);
+	if ((rec->flags & (CGN_MAP_EXPLICIT | CGN_MAP_NATPMP)) &&
+	    __atomic_load_n(&s->explicit_mappings, __ATOMIC_SEQ_CST) > 0)
+		__atomic_fetch_sub(&s->explicit_mappings, 1, __ATOMIC_SEQ_CST);
 	rec_db_del(srv->mappings, rec);
 }
 
@@ -287,7 +288,9 @@ repool(struct pcp_server *srv, const struct cgn_config *cfg, uint64_t now, char 
 		int32_t ni = cgn_pb_subscriber(&new_pb, &s->addr, true);
 		if (ni >= 0) {
 			cgn_pb_pin(&new_pb, (uint32_t)ni, old_pb.addrs[s->ext_index]);
-			atomic_store(&cgn_pb_sub(&new_pb, (uint32_t)ni)->explicit_mappings, atomic_load(&s->explicit_mappings));
+			uint32_t n_explicit = __atomic_load_n(&s->explicit_mappings, __ATOMIC_SEQ_CST);
+			__atomic_store_n(&cgn_pb_sub(&new_pb, (uint32_t)ni)->explicit_mappings, n_explicit,
+					 __ATOMIC_SEQ_CST);
 		}
 	}
 	srv->pb = new_pb;

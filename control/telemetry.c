@@ -71,7 +71,7 @@ cmd_info(const char *cmd __rte_unused, const char *params __rte_unused, struct r
 	rte_tel_data_add_dict_u64(d, "blocks_per_address", pb->blocks_per_addr);
 	rte_tel_data_add_dict_u64(d, "max_blocks_per_subscriber", pb->p.max_blocks);
 	rte_tel_data_add_dict_u64(d, "max_mappings_per_subscriber", tel.cfg->pcp.max_mappings_per_subscriber);
-	rte_tel_data_add_dict_u64(d, "subscribers", atomic_load(&pb->n_subs));
+	rte_tel_data_add_dict_u64(d, "subscribers", __atomic_load_n(&pb->n_subs, __ATOMIC_SEQ_CST));
 	snprintf(buf, sizeof(buf), "%u-%u", tel.cfg->nat.port_min, tel.cfg->nat.port_max);
 	rte_tel_data_add_dict_string(d, "pool_ports", buf);
 
@@ -415,20 +415,21 @@ cmd_subscriber(const char *cmd __rte_unused, const char *params, struct rte_tel_
 	}
 	struct cgn_pb_sub *s = cgn_pb_sub(pb, (uint32_t)si);
 	struct cgn_addr ext = cgn_addr_from_v4(pb->addrs[s->ext_index]);
-	rte_tel_data_add_dict_string(d, "state", atomic_load(&s->state) == CGN_PB_SUB_DRAINING ? "draining" : "active");
+	bool draining = __atomic_load_n(&s->state, __ATOMIC_SEQ_CST) == CGN_PB_SUB_DRAINING;
+	rte_tel_data_add_dict_string(d, "state", draining ? "draining" : "active");
 	rte_tel_data_add_dict_string(d, "external", cgn_addr_format(&ext, buf, sizeof(buf)));
-	uint32_t n = atomic_load(&s->n_blocks);
+	uint32_t n = __atomic_load_n(&s->n_blocks, __ATOMIC_SEQ_CST);
 	rte_tel_data_add_dict_u64(d, "blocks", n);
 	rte_tel_data_add_dict_u64(d, "blocks_max", pb->p.max_blocks);
-	rte_tel_data_add_dict_u64(d, "ports_used", atomic_load(&s->ports_used));
+	rte_tel_data_add_dict_u64(d, "ports_used", __atomic_load_n(&s->ports_used, __ATOMIC_SEQ_CST));
 	rte_tel_data_add_dict_u64(d, "ports_quota", (uint64_t)pb->p.max_blocks * pb->p.block_size);
-	rte_tel_data_add_dict_u64(d, "mappings", atomic_load(&s->explicit_mappings));
+	rte_tel_data_add_dict_u64(d, "mappings", __atomic_load_n(&s->explicit_mappings, __ATOMIC_SEQ_CST));
 	rte_tel_data_add_dict_u64(d, "mappings_quota", tel.cfg->pcp.max_mappings_per_subscriber);
 	struct rte_tel_data *blocks = rte_tel_data_alloc();
 	if (blocks) {
 		rte_tel_data_start_array(blocks, RTE_TEL_STRING_VAL);
 		for (uint32_t i = 0; i < n && i < pb->p.max_blocks; i++) {
-			uint32_t gid1 = atomic_load(&s->block[i]);
+			uint32_t gid1 = __atomic_load_n(&s->block[i], __ATOMIC_SEQ_CST);
 			if (gid1 == 0)
 				continue;
 			uint16_t first = cgn_pb_block_first_port(pb, gid1 - 1);
@@ -533,12 +534,13 @@ cmd_pool(const char *cmd __rte_unused, const char *params, struct rte_tel_data *
 	rte_tel_data_add_dict_u64(d, "blocks_per_address", pb->blocks_per_addr);
 	uint32_t total = 0;
 	for (uint32_t i = 0; i < pb->p.n_addrs; i++)
-		total += atomic_load(&pb->addr_blocks[i]);
+		total += __atomic_load_n(&pb->addr_blocks[i], __ATOMIC_SEQ_CST);
 	rte_tel_data_add_dict_u64(d, "blocks_used", total);
 	uint32_t end = start + 200 < pb->p.n_addrs ? start + 200 : pb->p.n_addrs;
 	for (uint32_t i = start; i < end; i++) {
 		struct cgn_addr a = cgn_addr_from_v4(pb->addrs[i]);
-		rte_tel_data_add_dict_u64(d, cgn_addr_format(&a, buf, sizeof(buf)), atomic_load(&pb->addr_blocks[i]));
+		rte_tel_data_add_dict_u64(d, cgn_addr_format(&a, buf, sizeof(buf)),
+					  __atomic_load_n(&pb->addr_blocks[i], __ATOMIC_SEQ_CST));
 	}
 	rte_tel_data_add_dict_u64(d, "next", end < pb->p.n_addrs ? end : 0);
 	return leave(0);

@@ -75,7 +75,7 @@ cgn_dataplane_repool(struct cgn_dataplane *dp, const struct cgn_pb *old_pb, cons
 
 	if (!drain_rings(dp))
 		CGN_LOG(WARNING, "pool change: the workers' rings did not drain in a second");
-	struct sub_map sm = { old_pb, atomic_load(&old_pb->n_subs), NULL };
+	struct sub_map sm = { old_pb, __atomic_load_n(&old_pb->n_subs, __ATOMIC_SEQ_CST), NULL };
 	sm.index = malloc(sizeof(*sm.index) * (sm.n ? sm.n : 1));
 	for (uint32_t i = 0; sm.index != NULL && i < sm.n; i++)
 		sm.index[i] = -2;

@@ -52,13 +52,13 @@ cgn_session_create(struct cgn_worker *w, struct cgn_pkt *p)
 	/* One creator per subscriber at a time; the others wait a few hundred cycles and then
 	 * find the mapping the winner made. */
 	uint32_t expect = 0;
-	while (!atomic_compare_exchange_weak(&s->creating, &expect, 1)) {
+	while (!__atomic_compare_exchange_n(&s->creating, &expect, 1, true, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
 		expect = 0;
 		rte_pause();
 	}
 	struct cgn_mapping *existing = cgn_table_lookup(dp->table, &p->key);
 	if (existing) {
-		atomic_store_explicit(&s->creating, 0, memory_order_release);
+		__atomic_store_n(&s->creating, 0, __ATOMIC_RELEASE);
 		p->map = existing;
 		return CGN_CONTINUE;
 	}
@@ -105,7 +105,7 @@ cgn_session_create(struct cgn_worker *w, struct cgn_pkt *p)
 	}
 	for (unsigned i = 0; i < n_busy; i++)
 		cgn_pb_release(dp->pb, (uint32_t)sub, p->proto, busy[i]);
-	atomic_store_explicit(&s->creating, 0, memory_order_release);
+	__atomic_store_n(&s->creating, 0, __ATOMIC_RELEASE);
 	if (made) {
 		w->pkt.sessions_created++;
 		return CGN_CONTINUE;

@@ -6,7 +6,6 @@
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
-#include <stdatomic.h>
 #include <string.h>
 
 #include "steps_fixture.h"
@@ -34,7 +33,7 @@ Test(expire, idle_udp_mapping_expires_and_its_port_is_held_then_released)
 	uint16_t ext_port = m->ext_port;
 	uint32_t sub = m->subscriber;
 	struct cgn_pb_sub *s = cgn_pb_sub(&E->pb, sub);
-	uint32_t used = atomic_load(&s->ports_used);
+	uint32_t used = __atomic_load_n(&s->ports_used, __ATOMIC_SEQ_CST);
 
 	E->w->now_ms += 299 * 1000; /* RFC 4787 REQ-5: nat.udp_timeout_s = 300 by default */
 	sweep();
@@ -44,11 +43,12 @@ Test(expire, idle_udp_mapping_expires_and_its_port_is_held_then_released)
 	sweep();
 	cr_assert_null(dp_env_mapping("100.64.0.20", 5000, 17), "idle past 300 s: gone");
 	cr_assert_eq(E->w->pkt.sessions_expired, expired + 1);
-	cr_assert_eq(atomic_load(&s->ports_used), used, "RFC 6888 REQ-8: the port is held, not free");
+	cr_assert_eq(__atomic_load_n(&s->ports_used, __ATOMIC_SEQ_CST), used,
+		     "RFC 6888 REQ-8: the port is held, not free");
 
 	E->w->now_ms += 121 * 1000;
 	cgn_hold_release(E->w, E->w->now_ms);
-	cr_assert_eq(atomic_load(&s->ports_used), used - 1, "released after the hold time");
+	cr_assert_eq(__atomic_load_n(&s->ports_used, __ATOMIC_SEQ_CST), used - 1, "released after the hold time");
 	(void)ext_port;
 }
 

@@ -131,7 +131,8 @@ Test(repool, kept_addresses_keep_their_sessions_removed_ones_lose_them)
 	cr_assert_eq(memcmp(out + 14 + 16, &(uint32_t){ dp_ipv4("100.64.0.40") }, 4), 0);
 	const struct cgn_pb_sub *xs_sub = cgn_pb_sub(&E->pb, x->subscriber);
 	cr_assert_eq(E->pb.addrs[xs_sub->ext_index], xa, "x stays on its address");
-	cr_assert_eq(atomic_load(&((struct cgn_pb_sub *)xs_sub)->ports_used), 3, "two sessions and the held port");
+	cr_assert_eq(__atomic_load_n(&((struct cgn_pb_sub *)xs_sub)->ports_used, __ATOMIC_SEQ_CST), 3,
+		     "two sessions and the held port");
 
 	/* y starts again on the new pool. */
 	y = session("100.64.0.41", 5000);

@@ -11,7 +11,6 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sched.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -446,7 +445,7 @@ enum { STRESS_CAPACITY = 64, STRESS_KEYS = 2 * STRESS_CAPACITY, STRESS_STEPS = 2
 
 struct stress {
 	struct cgn_table *t;
-	atomic_bool done;
+	bool done;       /* shared: the writer sets it when it is through; the reader polls it */
 	unsigned failed; /* writer's operations that failed */
 };
 
@@ -495,7 +494,7 @@ stress_writer(void *arg)
 		s->failed += stress_add(s, next, n) != 0;
 		present[next] = true;
 	}
-	atomic_store(&s->done, true);
+	__atomic_store_n(&s->done, true, __ATOMIC_SEQ_CST);
 	return NULL;
 }
 
@@ -515,7 +514,7 @@ Test(table, readers_never_see_a_torn_or_reused_entry)
 	}
 	uint64_t found = 0, lookups = 0, bad = 0;
 	uint32_t x = 1;
-	while (!atomic_load(&s.done)) {
+	while (!__atomic_load_n(&s.done, __ATOMIC_SEQ_CST)) {
 		struct cgn_key keys[32];
 		struct cgn_mapping *maps[32];
 		for (unsigned j = 0; j < 32; j++) {

@@ -132,8 +132,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		CHECK(pcp_server_mapping_count(srv) <= cfg.dataplane.table_size);
 		CHECK(live == (int64_t)pcp_server_mapping_count(srv));
-		for (uint32_t i = 0; i < srv->pb.n_subs; i++)
-			CHECK(atomic_load(&cgn_pb_sub(&srv->pb, i)->explicit_mappings) <= cfg.pcp.max_mappings_per_subscriber);
+		for (uint32_t i = 0; i < __atomic_load_n(&srv->pb.n_subs, __ATOMIC_SEQ_CST); i++)
+			CHECK(__atomic_load_n(&cgn_pb_sub(&srv->pb, i)->explicit_mappings, __ATOMIC_SEQ_CST) <=
+			      cfg.pcp.max_mappings_per_subscriber);
 	}
 	refuse = false;
 	pcp_server_tick(srv, now + 100ull * 86400 * 1000); /* everything but statics expires */

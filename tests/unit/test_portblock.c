@@ -197,14 +197,14 @@ Test(portblock, release_and_reclaim, .fini = teardown)
 	cr_assert_eq(cgn_pb_alloc(&pb, (uint32_t)s1, IPPROTO_UDP, 0, 0, &rng, &a, &port), -EDQUOT);
 	cgn_pb_release(&pb, (uint32_t)s1, IPPROTO_UDP, ports[17]);
 	cgn_pb_release(&pb, (uint32_t)s1, IPPROTO_UDP, ports[17]); /* twice: counted once */
-	cr_assert_eq(atomic_load(&cgn_pb_sub(&pb, (uint32_t)s1)->ports_used), 63);
+	cr_assert_eq(__atomic_load_n(&cgn_pb_sub(&pb, (uint32_t)s1)->ports_used, __ATOMIC_SEQ_CST), 63);
 	cr_assert_eq(cgn_pb_alloc(&pb, (uint32_t)s1, IPPROTO_UDP, 0, 0, &rng, &a, &port), 0);
 	cr_assert_eq(port, ports[17], "the one free port is found");
 	cr_assert_eq(cgn_pb_reclaim(&pb, (uint32_t)s1), 0, "ports still held: nothing reclaimed");
 	for (int i = 0; i < 64; i++)
 		cgn_pb_release(&pb, (uint32_t)s1, IPPROTO_UDP, ports[i]);
 	cr_assert_eq(cgn_pb_reclaim(&pb, (uint32_t)s1), 1);
-	cr_assert_eq(atomic_load(&pb.addr_blocks[0]), 0);
+	cr_assert_eq(__atomic_load_n(&pb.addr_blocks[0], __ATOMIC_SEQ_CST), 0);
 	/* the block is free for the other subscriber; both blocks can be had */
 	for (int i = 0; i < 64; i++)
 		cr_assert_eq(cgn_pb_alloc(&pb, (uint32_t)s2, IPPROTO_UDP, 0, 0, &rng, &a, &port), 0);
@@ -256,11 +256,11 @@ Test(portblock, concurrent_allocation_hands_each_port_out_once, .fini = teardown
 			total++;
 		}
 	/* UDP 5350 and 5351 lie in block 33 ((5350 - 1024) / 128): not handed out if it was claimed */
-	unsigned reserved = atomic_load(&pb.owner[(5350 - 1024) / 128]) ? 2 : 0;
+	unsigned reserved = __atomic_load_n(&pb.owner[(5350 - 1024) / 128], __ATOMIC_SEQ_CST) ? 2 : 0;
 	cr_assert_eq(total, 2 * 16 * 128 - reserved, "each subscriber filled its 16 blocks: %u", total);
-	cr_assert_eq(atomic_load(&cgn_pb_sub(&pb, args[0].sub)->ports_used) +
-			     atomic_load(&cgn_pb_sub(&pb, args[2].sub)->ports_used), total);
-	cr_assert_eq(atomic_load(&pb.addr_blocks[0]), 32);
+	cr_assert_eq(__atomic_load_n(&cgn_pb_sub(&pb, args[0].sub)->ports_used, __ATOMIC_SEQ_CST) +
+			     __atomic_load_n(&cgn_pb_sub(&pb, args[2].sub)->ports_used, __ATOMIC_SEQ_CST), total);
+	cr_assert_eq(__atomic_load_n(&pb.addr_blocks[0], __ATOMIC_SEQ_CST), 32);
 }
 
 static void *
@@ -282,5 +282,5 @@ Test(portblock, concurrent_subscriber_creation_makes_each_once, .fini = teardown
 		pthread_create(&t[i], NULL, make_subs, (void *)(uintptr_t)((i % 2) * 50));
 	for (int i = 0; i < THREADS; i++)
 		pthread_join(t[i], NULL);
-	cr_assert_eq(atomic_load(&pb.n_subs), 150, "addresses 0..149, each created once");
+	cr_assert_eq(__atomic_load_n(&pb.n_subs, __ATOMIC_SEQ_CST), 150, "addresses 0..149, each created once");
 }
