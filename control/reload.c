@@ -266,8 +266,6 @@ move_hold(void *r, void *arg)
 static int
 repool(struct pcp_server *srv, const struct cgn_config *cfg, uint64_t now, char *err, size_t err_len)
 {
-	struct cgn_pb old_pb = srv->pb;
-	void *old_mem = srv->pb_mem;
 	struct cgn_pb new_pb;
 	void *new_mem;
 	if (pcp_server_make_pb(cfg, &new_pb, &new_mem) != 0) {
@@ -281,6 +279,9 @@ repool(struct pcp_server *srv, const struct cgn_config *cfg, uint64_t now, char 
 		snprintf(err, err_len, "the workers did not pause for the pool change; nothing was changed");
 		return -EBUSY;
 	}
+	/* Copied only now: until the workers paused they could still add subscribers to it. */
+	struct cgn_pb old_pb = srv->pb;
+	void *old_mem = srv->pb_mem;
 	/* Subscribers first, pinned to their address where it survives, so their mappings keep
 	 * their ports and the new ones of a subscriber land where its old ones are. */
 	for (uint32_t i = 0; i < old_pb.n_subs; i++) {
