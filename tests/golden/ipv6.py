@@ -231,6 +231,28 @@ def case_na_from_the_gateway_learned(work):
     return r, {"pkt_nd_learned": 1, "drop_ND_NOT_OURS": 1, "nh_learned": 0}
 
 
+def case_unicast_ns_from_the_gateway_answered_and_learned(work):
+    """RFC 4861 §7.2.3: an NS with a Source Link-Layer Address option from a unicast source
+    teaches the receiver the sender's MAC; the gateway's entry exists (it is asked for from the
+    start), so its MAC is learned from its solicitation alone. The NS is unicast to the port's
+    global address, as Neighbor Unreachability Detection probes are (§7.3.1): answered all the
+    same, solicited, to the gateway (§7.2.4)."""
+    seen = {}
+    probe = ns(GLOBAL, src=GW, dst=GLOBAL, slla=GW_MAC, src_mac=GW_MAC)
+    assert probe[Ether].dst == NAT_IN_MAC
+    r = Run("nsgw", work, conf(static=()), [probe], [],
+            after=lambda run: seen.update(neigh=run.ctl("-j", "neighbours")))
+    rows = [(n["address"], n["kind"], n["state"], n.get("mac")) for n in neighbour_rows(seen["neigh"])]
+    assert rows == [(GW, "gateway", "reachable", GW_MAC)], rows
+    nas = [p for p in r.out_inside if ICMPv6ND_NA in p]
+    ns_ = solicitations(r.out_inside)
+    assert len(nas) == 1 and ns_ and len(ns_) + 1 == len(r.out_inside), [p.summary() for p in r.out_inside]
+    check_na(nas[0], GLOBAL, GW, GW_MAC, solicited=1)
+    check_gateway_ns(ns_[0])
+    wrpcap(r.paths["out_inside"], ns_[:1] + nas)  # the NS sent at start, before the input was read
+    return r, {"pkt_nd_answered": 1, "pkt_nd_learned": 1}
+
+
 def case_next_hop_resolved_by_ns(work):
     """RFC 4861 §7.2.2: the gateway's MAC is asked for by NS at start, and until it is known what
     goes to it is dropped (NO_NEIGHBOUR, the first run: the echo request alone). The NA (§7.2.5)
