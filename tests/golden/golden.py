@@ -2,7 +2,8 @@
 """Golden packet tests of the data plane (Snabb lwAFTR style), in groups by address family.
 
 Each group is a module beside this file with its own base config and its own cases: nat44.py
-(NAT44; an ipv6 and a nat64 group slot in beside it, listed in GROUPS). The bench and the
+(NAT44), ipv6.py (IPv6 for the CGN itself: ND, echo, ICMPv6 errors, extension headers, routes);
+a nat64 group slots in beside them, listed in GROUPS. The bench and the
 harness every group uses are in harness.py. Each case builds its input packets with scapy,
 runs the real cgnatd on net_pcap vdevs (one pcap in and one out for the inside port, the same
 for the outside port), and checks:
@@ -39,7 +40,7 @@ from harness import same_pcap  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 CASES = os.path.join(HERE, "cases")
 
-GROUPS = ("nat44",)
+GROUPS = ("nat44", "ipv6")
 
 
 def all_cases():

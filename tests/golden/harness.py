@@ -1,5 +1,5 @@
-"""The golden tests' bench and harness, shared by every group of cases (nat44.py; an ipv6 and a
-nat64 group slot in beside it, each a module of its own with its own base config).
+"""The golden tests' bench and harness, shared by every group of cases (nat44.py, ipv6.py; a
+nat64 group slots in beside them, each a module of its own with its own base config).
 
 What it owns, for all groups alike:
   - the bench's wiring: cgnatd on two net_pcap vdevs, net_pcap0 the inside port (its peer the
@@ -8,8 +8,8 @@ What it owns, for all groups alike:
   - Run: one cgnatd on those pcaps with a group's config, its counters and mappings read by
     cgnatctl before it stops;
   - the tools (CGNATD, CGNATCTL, PCPC from the environment, pcpc());
-  - checks independent of a group's addresses: checksums recomputed by scapy, pcaps compared
-    byte for byte but for the ranges a case masks.
+  - checks independent of a group's addresses: checksums recomputed by scapy (IPv4) or from
+    the pseudo-header here (IPv6), pcaps compared byte for byte but for the ranges a case masks.
 The runner (golden.py) finds the groups' cases and compares their outputs with
 tests/golden/cases/<group>/<case>/.
 """
@@ -18,8 +18,9 @@ import os
 import signal
 import subprocess
 import time
+from socket import AF_INET6, inet_pton
 
-from scapy.all import Ether, IP, UDP, TCP, ICMP, rdpcap, wrpcap, raw
+from scapy.all import Ether, IP, IPv6, UDP, TCP, ICMP, rdpcap, wrpcap, raw
 
 CGNATD, CGNATCTL, PCPC = os.environ["CGNATD"], os.environ["CGNATCTL"], os.environ["PCPC"]
 
@@ -63,7 +64,18 @@ def ip_cksum_ok(pkt):
     return _ones_sum(bytes(hdr)) == pkt[IP].chksum
 
 
+def upper6_cksum_ok(pkt):
+    """The upper-layer checksum of an IPv6 packet without extension headers (ICMPv6, UDP, TCP),
+    recomputed here from RFC 8200 §8.1's pseudo-header: the octets as sent must sum to 0."""
+    ip = pkt[IPv6]
+    data = raw(ip)[40:40 + ip.plen]
+    pseudo = inet_pton(AF_INET6, ip.src) + inet_pton(AF_INET6, ip.dst) + len(data).to_bytes(4, "big") + bytes(3) + bytes([ip.nh])
+    return ip.nh in (6, 17, 58) and _ones_sum(pseudo + data) == 0
+
+
 def _ones_sum(b):
+    if len(b) % 2:
+        b += b"\0"
     s = sum(int.from_bytes(b[i:i + 2], "big") for i in range(0, len(b), 2))
     while s >> 16:
         s = (s & 0xffff) + (s >> 16)
