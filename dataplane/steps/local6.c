@@ -131,11 +131,11 @@ cgn_local6(struct cgn_worker *w, struct cgn_pkt *p)
 								 rte_pktmbuf_data_len(p->m), &len);
 			if (r != CGN_ND_ACCEPT)
 				return refused(w, p, r);
-			w->pkt.echo6_replies++;
 			set_len(p->m, len);
 			struct cgn_addr dst;
 			memcpy(dst.b, p->ip6->dst_addr, 16); /* the reply's: the request's source */
-			cgn_send6_own(w, p, &dst);
+			if (cgn_send6_own(w, p, &dst)) /* else counted NO_NEIGHBOUR, its next hop asked for */
+				w->pkt.echo6_replies++;
 			return CGN_CONSUMED;
 		}
 		return cgn_drop(w, p, CGN_DROP_LOCAL); /* RS, MLD, echo to a group, ... */
