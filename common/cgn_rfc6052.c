@@ -96,13 +96,6 @@ cgn_rfc6052_find(const struct cgn_prefix *list, unsigned n, const struct cgn_add
 	return best;
 }
 
-/* Either prefix holds the other's first address: they share addresses. */
-static bool
-overlap(const struct cgn_prefix *a, const struct cgn_prefix *b)
-{
-	return a->len <= b->len ? cgn_prefix_contains(a, &b->addr) : cgn_prefix_contains(b, &a->addr);
-}
-
 static bool
 host_bits_zero(const struct cgn_prefix *p)
 {
@@ -126,7 +119,7 @@ cgn_rfc6052_prefix_check(const struct cgn_prefix *p, const char **why)
 		w = "must have zero host bits";
 	else if (p->len > 64 && p->addr.b[CGN_RFC6052_U_OCTET] != 0)
 		w = "must have bits 64-71 zero (the \"u\" octet, RFC 6052 §2.2)";
-	else if (!cgn_rfc6052_is_wkp(p) && overlap(p, &wkp))
+	else if (!cgn_rfc6052_is_wkp(p) && cgn_prefix_overlaps(p, &wkp))
 		w = "holds the Well-Known Prefix 64:ff9b::/96, which is used only as a /96 (RFC 6052 §2.2)";
 	else if (cgn_addr_eq(&p->addr, &zero)) /* the valid lengths that hold ::ffff:0:0/96 too */
 		w = "must not be ::/n (IPv4-compatible addresses, ::1 among them)";
