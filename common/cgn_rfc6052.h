@@ -68,7 +68,7 @@ int cgn_rfc6052_prefix_check(const struct cgn_prefix *p, const char **why);
  * @param pref64 a prefix of a valid length (cgn_rfc6052_prefix_check() is the caller's,
  *        done once at configuration time).
  * @param v4 the IPv4 address, IPv4-mapped.
- * @param v6 receives the IPv4-embedded IPv6 address; untouched on error. May not alias v4.
+ * @param v6 receives the IPv4-embedded IPv6 address; untouched on error (it may be v4 itself).
  * @return 0; -EINVAL if pref64->len is not an RFC 6052 length; -EAFNOSUPPORT if v4 is not
  *         IPv4-mapped.
  * Any thread.
@@ -88,7 +88,7 @@ int cgn_rfc6052_embed(const struct cgn_prefix *pref64, const struct cgn_addr *v4
  * address) asks cgn_rfc6052_is_canonical() as well.
  * @param pref64 a prefix of a valid length.
  * @param v6 the IPv6 address.
- * @param v4 receives the IPv4 address, IPv4-mapped; untouched on error. May not alias v6.
+ * @param v4 receives the IPv4 address, IPv4-mapped; untouched on error (it may be v6 itself).
  * @return 0; -EINVAL if pref64->len is not an RFC 6052 length; -ENOENT if v6 does not lie
  *         under pref64.
  * Any thread.

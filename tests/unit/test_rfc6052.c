@@ -301,3 +301,13 @@ Test(rfc6052, global_v4)
 		cr_assert(cgn_rfc6052_v4_is_global(pA(global[i])), "%s", global[i]);
 	cr_assert_not(cgn_rfc6052_v4_is_global(pA("2001:db8::1")), "not IPv4");
 }
+
+Test(rfc6052, in_place)
+{
+	struct cgn_prefix p = P("2001:db8:122::/48");
+	struct cgn_addr a = A("192.0.2.33");
+	cr_assert_eq(cgn_rfc6052_embed(&p, &a, &a), 0);
+	cr_assert(cgn_addr_eq(&a, pA("2001:db8:122:c000:2:2100::")), "%s", F(&a));
+	cr_assert_eq(cgn_rfc6052_extract(&p, &a, &a), 0);
+	cr_assert(cgn_addr_eq(&a, pA("192.0.2.33")), "%s", F(&a));
+}
