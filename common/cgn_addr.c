@@ -164,6 +164,13 @@ cgn_prefix_contains(const struct cgn_prefix *p, const struct cgn_addr *a)
 	return (p->addr.b[full] & mask) == (a->b[full] & mask);
 }
 
+bool
+cgn_prefix_overlaps(const struct cgn_prefix *p, const struct cgn_prefix *q)
+{
+	/* The shorter one holds the longer one's first address, or they are disjoint. */
+	return p->len <= q->len ? cgn_prefix_contains(p, &q->addr) : cgn_prefix_contains(q, &p->addr);
+}
+
 void
 cgn_addr_to_sockaddr(const struct cgn_addr *a, uint16_t port, struct sockaddr_storage *ss,
 		     socklen_t *len)

@@ -126,6 +126,9 @@ char *cgn_prefix_format(const struct cgn_prefix *p, char *buf, size_t size);
 /** @return true if a lies in prefix p. */
 bool cgn_prefix_contains(const struct cgn_prefix *p, const struct cgn_addr *a);
 
+/** @return true if p and q share an address (one holds the other). */
+bool cgn_prefix_overlaps(const struct cgn_prefix *p, const struct cgn_prefix *q);
+
 /** @return the sockaddr form of an address and a host-order port; *len receives its size. */
 void cgn_addr_to_sockaddr(const struct cgn_addr *a, uint16_t port, struct sockaddr_storage *ss,
 			  socklen_t *len);

@@ -3,6 +3,7 @@
  * line and the key; unknown keys are errors too, so that a typo is never silently a default.
  */
 #include "cgn_config.h"
+#include "cgn_rfc6052.h"
 
 #include <errno.h>
 #include <libconfig.h>
@@ -42,6 +43,7 @@ cgn_config_defaults(struct cgn_config *cfg)
 	cfg->nat.tcp_established_s = 7440;
 	cfg->nat.tcp_transitory_s = 240;
 	cfg->nat.icmp_timeout_s = 60;
+	cfg->nat64.subscriber_prefix_len = 56;
 	cfg->dataplane.icmp_errors_per_second = 100;
 	cfg->dataplane.expire_budget = 256;
 
@@ -446,6 +448,49 @@ load_nat(struct loader *ld, const config_setting_t *g, struct cgn_config *cfg)
 	return load_statics(ld, config_setting_get_member(g, "static"), cfg);
 }
 
+/* nat64 = { prefixes = [ "64:ff9b::/96" ]; subscriber_prefix_len = 56; }; after pcp (the
+ * Pref64s must not overlap pcp.inside). */
+static int
+load_nat64(struct loader *ld, const config_setting_t *g, struct cgn_config *cfg)
+{
+	static const char *const known[] = { "prefixes", "subscriber_prefix_len", NULL };
+	struct cgn_nat64_cfg *n64 = &cfg->nat64;
+	int rc;
+	if ((rc = check_known(ld, g, known)) ||
+	    (rc = get_u32(ld, g, "subscriber_prefix_len", 32, 128, &n64->subscriber_prefix_len)))
+		return rc;
+	const config_setting_t *s = config_setting_get_member(g, "prefixes");
+	if (s == NULL)
+		return 0;
+	if (!config_setting_is_aggregate(s))
+		return fail(ld, s, "must be a list of IPv6 prefixes, e.g. [ \"64:ff9b::/96\" ]");
+	int count = config_setting_length(s);
+	if (count > CGN_MAX_NAT64_PREFIXES)
+		return fail(ld, s, "at most %d prefixes", CGN_MAX_NAT64_PREFIXES);
+	for (int i = 0; i < count; i++) {
+		const char *v = config_setting_get_string_elem(s, i);
+		struct cgn_prefix *p = &n64->prefixes[i];
+		const char *why;
+		if (v == NULL || cgn_prefix_parse(v, p) < 0)
+			return fail(ld, s, "entry %d (\"%s\") is not an ADDR/LEN prefix with zero host bits", i + 1,
+				    v ? v : "?");
+		if (cgn_rfc6052_prefix_check(p, &why) < 0)
+			return fail(ld, s, "entry %d (\"%s\") %s", i + 1, v, why);
+		for (int j = 0; j < i; j++)
+			if (cgn_prefix_overlaps(&n64->prefixes[j], p))
+				return fail(ld, s, "entry %d (\"%s\") overlaps entry %d", i + 1, v, j + 1);
+		/* RFC 6146 §3.5: "the NAT64 MUST silently discard all incoming IPv6 packets
+		 * containing a source address that contains the Pref64::/n" */
+		for (unsigned j = 0; j < cfg->pcp.n_inside; j++)
+			if (cgn_prefix_overlaps(&cfg->pcp.inside[j], p))
+				return fail(ld, s, "entry %d (\"%s\") overlaps pcp.inside entry %u: IPv6 packets from "
+						   "Pref64 are dropped (RFC 6146 §3.5)", i + 1, v, j + 1);
+		n64->wkp[i] = cgn_rfc6052_is_wkp(p);
+	}
+	n64->n_prefixes = (unsigned)count;
+	return 0;
+}
+
 /* A host's IPv4 address (not 0.0.0.0), in network order. */
 static int
 parse_host_v4(const char *text, uint32_t *out)
@@ -784,8 +829,8 @@ load_arp(struct loader *ld, const config_setting_t *g, struct cgn_config *cfg)
 static int
 load(config_t *c, struct loader *ld, struct cgn_config *cfg)
 {
-	static const char *const known[] = { "eal", "pcp", "nat", "dataplane", "ports", "routes", "neighbours", "arp",
-					     NULL };
+	static const char *const known[] = { "eal", "pcp", "nat", "nat64", "dataplane", "ports", "routes", "neighbours",
+					     "arp", NULL };
 	const config_setting_t *root = config_root_setting(c);
 	int rc;
 
@@ -796,7 +841,7 @@ load(config_t *c, struct loader *ld, struct cgn_config *cfg)
 	static const struct {
 		const char *name;
 		int (*fn)(struct loader *, const config_setting_t *, struct cgn_config *);
-	} groups[] = { { "eal", load_eal }, { "pcp", load_pcp }, { "nat", load_nat },
+	} groups[] = { { "eal", load_eal }, { "pcp", load_pcp }, { "nat", load_nat }, { "nat64", load_nat64 },
 		       { "dataplane", load_dataplane }, { "arp", load_arp } };
 	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
 		const config_setting_t *g = config_setting_get_member(root, groups[i].name);
@@ -879,6 +924,24 @@ cgn_prefix_list_contains(const struct cgn_prefix *list, unsigned n, const struct
 		if (cgn_prefix_contains(&list[i], addr))
 			return true;
 	return false;
+}
+
+struct cgn_prefix
+cgn_nat64_subscriber(const struct cgn_config *cfg, const struct cgn_addr *a)
+{
+	unsigned len = cfg->nat64.subscriber_prefix_len;
+	struct cgn_prefix p = { .addr = *a, .len = (uint8_t)len };
+	for (unsigned i = len / 8; i < 16; i++) /* len 128: nothing to clear */
+		p.addr.b[i] &= i == len / 8 ? (uint8_t)(0xff00 >> (len % 8)) : 0;
+	return p;
+}
+
+bool
+cgn_config_nat64_differs(const struct cgn_config *a, const struct cgn_config *b)
+{
+	const struct cgn_nat64_cfg *x = &a->nat64, *y = &b->nat64;
+	return x->n_prefixes != y->n_prefixes || x->subscriber_prefix_len != y->subscriber_prefix_len ||
+	       memcmp(x->prefixes, y->prefixes, sizeof(x->prefixes[0]) * x->n_prefixes) != 0;
 }
 
 bool

@@ -97,6 +97,31 @@ struct cgn_neighbour_cfg {
 };
 _Static_assert(sizeof(struct cgn_neighbour_cfg) == 24, "struct cgn_neighbour_cfg has no padding (memcmp)");
 
+/*
+ * nat64: stateful NAT64 (RFC 6146), off while n_prefixes is 0 (the default). Only octets and
+ * 4-octet members: no padding, so that reload compares it with memcmp
+ * (cgn_config_nat64_differs()).
+ */
+#define CGN_MAX_NAT64_PREFIXES 8
+struct cgn_nat64_cfg {
+	/* Pref64::/n (RFC 6052 §2.2; RFC 6146 §3.5.4 "Pref64::/n"): each passed
+	 * cgn_rfc6052_prefix_check(), no two overlap (so cgn_rfc6052_find() names one). IPv6
+	 * packets to one of them are translated; IPv6 packets from one are dropped (RFC 6146 §3.5). */
+	struct cgn_prefix prefixes[CGN_MAX_NAT64_PREFIXES];
+	/* prefixes[i] is the Well-Known Prefix 64:ff9b::/96: RFC 6052 §3.1 then forbids non-global
+	 * IPv4 addresses under it, a rule per packet (cgn_rfc6052_v4_is_global()), which no
+	 * configuration can check at load: the pool is the NAT's own addresses, never embedded
+	 * but in hairpinning, and the destinations are whatever the subscribers send to. */
+	bool wkp[CGN_MAX_NAT64_PREFIXES];
+	unsigned n_prefixes;
+	/* The length of the IPv6 prefix that is one subscriber (32..128; 56 by default): one
+	 * external IPv4 address (paired pooling) and one port quota for all its addresses. */
+	unsigned subscriber_prefix_len;
+};
+_Static_assert(sizeof(struct cgn_nat64_cfg) ==
+		       CGN_MAX_NAT64_PREFIXES * (sizeof(struct cgn_prefix) + 1) + 2 * sizeof(unsigned),
+	       "struct cgn_nat64_cfg has no padding (memcmp)");
+
 /* Endpoint filtering of implicit mappings (RFC 4787 §5, RFC 6888 REQ-7). */
 enum cgn_filtering { CGN_FILTER_EIF, CGN_FILTER_ADF, CGN_FILTER_APDF };
 
@@ -149,6 +174,9 @@ struct cgn_config {
 		uint32_t tcp_transitory_s;    /* RFC 5382 REQ-5: 240 */
 		uint32_t icmp_timeout_s;      /* RFC 5508 REQ-1: >= 60 */
 	} nat;
+
+	/* nat64: stateful NAT64 (RFC 6146); off without prefixes */
+	struct cgn_nat64_cfg nat64;
 
 	/* ports: DPDK ports and their roles (cgnatd without ports is a PCP server only) */
 	struct cgn_port_cfg ports[CGN_MAX_PORTS];
@@ -221,6 +249,27 @@ cgn_idle_timeout_ms(const struct cgn_config *cfg, uint8_t proto, uint8_t tcp_sta
 		return (uint64_t)cfg->nat.icmp_timeout_s * 1000;
 	}
 }
+
+/** @return true if NAT64 is on: at least one Pref64::/n is configured. Any thread. */
+static inline bool
+cgn_nat64_enabled(const struct cgn_config *cfg)
+{
+	return cfg->nat64.n_prefixes > 0;
+}
+
+/**
+ * The subscriber an IPv6 address belongs to under NAT64: its first
+ * cfg->nat64.subscriber_prefix_len bits, the rest zero (a /128 is the address itself).
+ * Pure: any thread.
+ */
+struct cgn_prefix cgn_nat64_subscriber(const struct cgn_config *cfg, const struct cgn_addr *a);
+
+/**
+ * @return whether a and b differ in nat64 (prefixes, in order, or subscriber_prefix_len).
+ * nat64 is not reloadable: the sessions there are were keyed and their subscribers counted
+ * under the old values, so control/reload.c refuses such a reload (restart_needed).
+ */
+bool cgn_config_nat64_differs(const struct cgn_config *a, const struct cgn_config *b);
 
 /*
  * The keys a reload applies to a running data plane (control/reload.c): routes, neighbours,

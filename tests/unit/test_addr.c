@@ -205,3 +205,23 @@ Test(addr, multicast_mac)
 	static const uint8_t want_all[6] = { 0x33, 0x33, 0, 0, 0, 1 };
 	cr_assert_arr_eq(mac, want_all, 6);
 }
+
+Test(prefix, overlaps)
+{
+	struct cgn_prefix a, b;
+	cgn_prefix_parse("2001:db8::/32", &a);
+	cgn_prefix_parse("2001:db8:122::/48", &b);
+	cr_assert(cgn_prefix_overlaps(&a, &b));
+	cr_assert(cgn_prefix_overlaps(&b, &a), "either order");
+	cr_assert(cgn_prefix_overlaps(&a, &a));
+	cgn_prefix_parse("2001:db9::/48", &b);
+	cr_assert_not(cgn_prefix_overlaps(&a, &b));
+	cr_assert_not(cgn_prefix_overlaps(&b, &a));
+	cgn_prefix_parse("10.0.0.0/8", &a);
+	cgn_prefix_parse("10.1.0.0/16", &b);
+	cr_assert(cgn_prefix_overlaps(&a, &b));
+	cgn_prefix_parse("11.0.0.0/8", &b);
+	cr_assert_not(cgn_prefix_overlaps(&a, &b));
+	cgn_prefix_parse("::/0", &b);
+	cr_assert(cgn_prefix_overlaps(&a, &b), "::/0 holds the IPv4-mapped space too");
+}

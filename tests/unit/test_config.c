@@ -402,3 +402,147 @@ Test(config, ipv6_routes_and_neighbours)
 		"neighbours = ( { address = \"fe80::1\"; mac = \"02:00:00:00:00:01\"; port = \"a\"; },"
 		" { address = \"fe80::1\"; mac = \"02:00:00:00:00:02\"; port = \"c\"; } );\n", &cfg, err, sizeof(err)), 0, "%s", err);
 }
+
+/* nat64: off by default; the Well-Known Prefix and one Network-Specific Prefix of every
+ * RFC 6052 length. */
+Test(config, nat64_good)
+{
+	cr_assert_eq(cgn_config_load_string(MINIMAL, &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_not(cgn_nat64_enabled(&cfg), "off without prefixes");
+	cr_assert_eq(cfg.nat64.n_prefixes, 0);
+	cr_assert_eq(cfg.nat64.subscriber_prefix_len, 56);
+
+	cr_assert_eq(cgn_config_load_string(MINIMAL "nat64 = { prefixes = [ \"64:ff9b::/96\" ]; };", &cfg, err,
+					    sizeof(err)), 0, "%s", err);
+	cr_assert(cgn_nat64_enabled(&cfg));
+	cr_assert_eq(cfg.nat64.n_prefixes, 1);
+	cr_assert_eq(cfg.nat64.prefixes[0].len, 96);
+	cr_assert(cgn_addr_eq(&cfg.nat64.prefixes[0].addr, &(struct cgn_addr){ .b = { 0, 0x64, 0xff, 0x9b } }));
+	cr_assert(cfg.nat64.wkp[0], "the Well-Known Prefix is flagged for RFC 6052 §3.1");
+	cr_assert_eq(cfg.nat64.subscriber_prefix_len, 56);
+
+	static const char *all =
+		MINIMAL "nat64 = {\n  prefixes = [ \"2001:db8::/32\", \"2001:db9:100::/40\", \"2001:dba:122::/48\",\n"
+		"    \"2001:dbb:122:300::/56\", \"2001:dbc:122:344::/64\", \"2001:dbd:122:344::/96\",\n"
+		"    \"64:ff9b::/96\", \"64:ff9b:1::/48\" ];\n  subscriber_prefix_len = 128;\n};\n";
+	cr_assert_eq(cgn_config_load_string(all, &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(cfg.nat64.n_prefixes, 8);
+	static const unsigned lens[] = { 32, 40, 48, 56, 64, 96, 96, 48 };
+	for (unsigned i = 0; i < 8; i++) {
+		cr_assert_eq(cfg.nat64.prefixes[i].len, lens[i], "entry %u", i + 1);
+		cr_assert_eq(cfg.nat64.wkp[i], i == 6, "entry %u", i + 1);
+	}
+	cr_assert_eq(cfg.nat64.subscriber_prefix_len, 128);
+
+	/* subscriber_prefix_len alone: NAT64 stays off; 32 is the shortest */
+	cr_assert_eq(cgn_config_load_string(MINIMAL "nat64 = { subscriber_prefix_len = 32; prefixes = [ ]; };", &cfg,
+					    err, sizeof(err)), 0, "%s", err);
+	cr_assert_not(cgn_nat64_enabled(&cfg));
+	cr_assert_eq(cfg.nat64.subscriber_prefix_len, 32);
+}
+
+Test(config, nat64_bad)
+{
+	static const struct {
+		const char *nat64, *want;
+	} bad[] = {
+		{ "prefixes = [ \"2001:db8::/60\" ];",
+		  "<string>:4: nat64.prefixes: entry 1 (\"2001:db8::/60\") must be a /32, /40, /48, /56, /64 or /96 (RFC 6052 §2.2)" },
+		{ "prefixes = [ \"2001:db8::/128\" ];", "entry 1 (\"2001:db8::/128\") must be a /32, /40" },
+		{ "prefixes = [ \"2001:db8::\" ];", "entry 1 (\"2001:db8::\") must be a /32, /40" },
+		{ "prefixes = [ \"64:ff9b::/96\", \"2001:d00::/24\" ];", "entry 2 (\"2001:d00::/24\") must be a /32" },
+		{ "prefixes = [ \"64:ff9b::1/96\" ];",
+		  "nat64.prefixes: entry 1 (\"64:ff9b::1/96\") is not an ADDR/LEN prefix with zero host bits" },
+		{ "prefixes = [ \"2001:db8:122:344:100::/96\" ];",
+		  "entry 1 (\"2001:db8:122:344:100::/96\") must have bits 64-71 zero (the \"u\" octet, RFC 6052 §2.2)" },
+		{ "prefixes = [ \"64:ff9b::/64\" ];",
+		  "entry 1 (\"64:ff9b::/64\") holds the Well-Known Prefix 64:ff9b::/96, which is used only as a /96" },
+		{ "prefixes = [ \"192.0.2.0/24\" ];", "entry 1 (\"192.0.2.0/24\") must be an IPv6 prefix" },
+		{ "prefixes = [ \"::ffff:0:0/96\" ];", "entry 1 (\"::ffff:0:0/96\") must be an IPv6 prefix" },
+		{ "prefixes = [ \"::/96\" ];", "entry 1 (\"::/96\") must not be ::/n" },
+		{ "prefixes = [ \"ff0e::/32\" ];", "entry 1 (\"ff0e::/32\") must not be multicast" },
+		{ "prefixes = [ \"fe80::/64\" ];", "entry 1 (\"fe80::/64\") must not be link-local" },
+		{ "prefixes = [ \"nonsense\" ];", "entry 1 (\"nonsense\") is not an ADDR/LEN prefix" },
+		{ "prefixes = [ 64 ];", "entry 1 (\"?\") is not an ADDR/LEN prefix" },
+		{ "prefixes = \"64:ff9b::/96\";", "nat64.prefixes: must be a list of IPv6 prefixes" },
+		{ "prefixes = [ \"64:ff9b::/96\", \"64:ff9b::/96\" ];", "entry 2 (\"64:ff9b::/96\") overlaps entry 1" },
+		{ "prefixes = [ \"2001:db8:122::/48\", \"2001:db8:122:344::/64\" ];",
+		  "entry 2 (\"2001:db8:122:344::/64\") overlaps entry 1" },
+		{ "prefixes = [ \"2001:db8:122:344::/64\", \"2001:db8::/32\" ];",
+		  "entry 2 (\"2001:db8::/32\") overlaps entry 1" },
+		{ "prefixes = [ \"2001:db8:1::/48\", \"2001:db8:2::/48\", \"2001:db8:3::/48\", \"2001:db8:4::/48\",\n"
+		  "  \"2001:db8:5::/48\", \"2001:db8:6::/48\", \"2001:db8:7::/48\", \"2001:db8:8::/48\", \"2001:db8:9::/48\" ];",
+		  "<string>:4: nat64.prefixes: at most 8 prefixes" },
+		{ "subscriber_prefix_len = 31;", "<string>:4: nat64.subscriber_prefix_len: must be between 32 and 128" },
+		{ "subscriber_prefix_len = 129;", "nat64.subscriber_prefix_len: must be between 32 and 128" },
+		{ "subscriber_prefix_len = \"56\";", "nat64.subscriber_prefix_len: must be an integer" },
+		{ "prefix = [ \"64:ff9b::/96\" ];", "<string>:4: nat64.prefix: unknown key" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char text[1024];
+		snprintf(text, sizeof(text), MINIMAL "nat64 = {\n%s\n};\n", bad[i].nat64);
+		cr_assert_eq(cgn_config_load_string(text, &cfg, err, sizeof(err)), -EINVAL, "%s", bad[i].nat64);
+		cr_assert(strstr(err, bad[i].want) != NULL, "'%s' gave '%s'", bad[i].nat64, err);
+	}
+	cr_assert_eq(cgn_config_load_string(MINIMAL "nat64 = [ \"64:ff9b::/96\" ];", &cfg, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "nat64: must be a group: nat64 = { ... };") != NULL, "%s", err);
+
+	/* RFC 6146 §3.5: IPv6 sources in Pref64 are dropped, so subscribers may not live there. */
+	cr_assert_eq(cgn_config_load_string(
+			     "pcp = { listen = [ \"127.0.0.1\" ]; inside = [ \"10.0.0.0/8\", \"2001:db8:100::/40\" ]; };\n"
+			     "nat = { pool = [ \"203.0.113.0/30\" ]; };\nnat64 = { prefixes = [ \"2001:db8::/32\" ]; };\n",
+			     &cfg, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "<string>:3: nat64.prefixes: entry 1 (\"2001:db8::/32\") overlaps pcp.inside entry 2: "
+			      "IPv6 packets from Pref64 are dropped (RFC 6146 §3.5)") != NULL, "%s", err);
+	cr_assert_eq(cgn_config_load_string(
+			     "pcp = { listen = [ \"127.0.0.1\" ]; inside = [ \"10.0.0.0/8\", \"2001:db8:100::/40\" ]; };\n"
+			     "nat = { pool = [ \"203.0.113.0/30\" ]; };\nnat64 = { prefixes = [ \"64:ff9b::/96\" ]; };\n",
+			     &cfg, err, sizeof(err)), 0, "%s", err);
+}
+
+/* The subscriber of an IPv6 address: its first subscriber_prefix_len bits. */
+Test(config, nat64_subscriber)
+{
+	static const struct {
+		unsigned len;
+		const char *addr, *want;
+	} cases[] = {
+		{ 56, "2001:db8:1234:5678:9abc::1", "2001:db8:1234:5600::" },
+		{ 60, "2001:db8:1234:5678:9abc::1", "2001:db8:1234:5670::" },
+		{ 64, "2001:db8:1234:5678:9abc::1", "2001:db8:1234:5678::" },
+		{ 32, "2001:db8:1234:5678:9abc::1", "2001:db8::" },
+		{ 127, "2001:db8::3", "2001:db8::2" },
+		{ 128, "2001:db8:1234:5678:9abc::1", "2001:db8:1234:5678:9abc::1" },
+	};
+	cr_assert_eq(cgn_config_load_string(MINIMAL, &cfg, err, sizeof(err)), 0, "%s", err);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cfg.nat64.subscriber_prefix_len = cases[i].len;
+		struct cgn_addr a = A(cases[i].addr), want = A(cases[i].want);
+		struct cgn_prefix s = cgn_nat64_subscriber(&cfg, &a);
+		char buf[CGN_ADDR_STRLEN];
+		cr_assert_eq(s.len, cases[i].len);
+		cr_assert(cgn_addr_eq(&s.addr, &want), "/%u of %s: %s", cases[i].len, cases[i].addr,
+			  cgn_addr_format(&s.addr, buf, sizeof(buf)));
+		cr_assert(cgn_prefix_contains(&s, &a));
+	}
+}
+
+/* nat64 is not reloadable: what reload compares to refuse it. */
+Test(config, nat64_differs)
+{
+	static struct cgn_config other;
+	static const char *text = MINIMAL "nat64 = { prefixes = [ \"64:ff9b::/96\", \"2001:db8::/32\" ]; };";
+	cr_assert_eq(cgn_config_load_string(text, &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(cgn_config_load_string(text, &other, err, sizeof(err)), 0, "%s", err);
+	cr_assert_not(cgn_config_nat64_differs(&cfg, &other));
+	cr_assert_not(cgn_config_live_differs(&cfg, &other));
+	other.nat64.subscriber_prefix_len = 64;
+	cr_assert(cgn_config_nat64_differs(&cfg, &other));
+	cr_assert_not(cgn_config_live_differs(&cfg, &other), "not a live key");
+	cr_assert_eq(cgn_config_load_string(MINIMAL "nat64 = { prefixes = [ \"2001:db8::/32\", \"64:ff9b::/96\" ]; };",
+					    &other, err, sizeof(err)), 0, "%s", err);
+	cr_assert(cgn_config_nat64_differs(&cfg, &other), "another order");
+	cr_assert_eq(cgn_config_load_string(MINIMAL, &other, err, sizeof(err)), 0, "%s", err);
+	cr_assert(cgn_config_nat64_differs(&cfg, &other), "NAT64 off");
+	cr_assert(cgn_config_nat64_differs(&other, &cfg), "NAT64 on");
+}
