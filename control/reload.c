@@ -4,7 +4,7 @@
  *
  *   - keys that size memory or sockets (eal.*, pcp.listen, nat.ports, nat.block_size,
  *     nat.max_blocks, nat.max_subscribers, nat.parity, nat.static, dataplane.*), and ports,
- *     arp and nat.filtering (restart_needed), need a restart: a reload that changes one is
+ *     arp, nat.filtering and nat64 (restart_needed), need a restart: a reload that changes one is
  *     refused, names it, and nothing changes;
  *   - routes, neighbours, nat.timeouts and nat.port_hold_s go to the data plane
  *     (ops.reconfigure: the workers pause while they change) and take effect at once, for
@@ -64,6 +64,8 @@ restart_needed(const struct cgn_config *a, const struct cgn_config *b)
 	 * there are would refuse their own answers. */
 	if (a->nat.filtering != b->nat.filtering)
 		return "nat.filtering";
+	if (cgn_config_nat64_differs(a, b))
+		return "nat64";
 	return NULL;
 }
 

@@ -20,6 +20,7 @@
 #include <rte_prefetch.h>
 
 #include "cgn_dataplane.h"
+#include "classify.h"
 #include "filter.h"
 #include "hairpin.h"
 #include "send.h"

@@ -4,7 +4,7 @@
  * steps that each return one verdict, and the burst driver that runs them (pipeline.c),
  * reading like the RFCs' algorithm (RFC 4787/5382/5508 for NAT44; RFC 6146 for NAT64 later):
  *
- *   classify  (classify.c)   Ethernet, then classify4.c / classify6.c: headers parsed with
+ *   classify  (classify.h)   Ethernet, then classify4.c / classify6.c: headers parsed with
  *                            bounds (IPv6: its extension headers walked, at most
  *                            CGN_IP6_MAX_EXT), frames for the CGN itself handed to local.c /
  *                            local6.c, the lookup key built, the family steps chosen
@@ -169,12 +169,9 @@ struct cgn_pkt_stats {
 /** Counts a drop by reason and frees the packet. @return CGN_DROPPED. */
 enum cgn_verdict cgn_drop(struct cgn_worker *w, struct cgn_pkt *p, enum cgn_drop_reason why);
 
-/**
- * Parses and checks a frame (classify.c, then classify4.c or classify6.c); fills the context
- * and its lookup key and chooses its family steps, or answers it when it is for the CGN
- * itself (CGN_CONSUMED) or drops it with a reason.
- */
-enum cgn_verdict cgn_classify(struct cgn_worker *w, struct cgn_pkt *p);
+/* Step "classify" (steps/classify.h, inline; then classify4.c or classify6.c): parses and
+ * checks a frame; fills the context and its lookup key and chooses its family steps, or
+ * answers it when it is for the CGN itself (CGN_CONSUMED) or drops it with a reason. */
 /** The IPv4 part of classify, from the IPv4 header on (p->ip4 set). classify4.c */
 enum cgn_verdict cgn_classify4(struct cgn_worker *w, struct cgn_pkt *p, uint32_t len);
 /** The IPv6 part of classify, from the IPv6 header on (p->ip6 set). classify6.c */

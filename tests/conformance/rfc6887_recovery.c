@@ -230,9 +230,15 @@ Test(rfc6887_14_2, pool_change_moves_mappings_and_tells_clients, .timeout = 60)
 	usleep(300000);
 	cr_assert_eq(updates(s1, 300, &u), 0);
 
-	/* Remove S's address: T's stays. */
+	/* Nor one that removes S's address and turns NAT64 on: nat64 needs a restart too. */
 	char keep[64];
 	snprintf(keep, sizeof(keep), "\"%s\"", cgn_addr_format(&r3.u.map.external_addr, a, sizeof(a)));
+	snprintf(conf, sizeof(conf), UPD_CONF "nat64 = { prefixes = [ \"64:ff9b::/96\" ]; };\n", df.pfx, keep, 4096u);
+	reload(&df, pid, conf);
+	usleep(300000);
+	cr_assert_eq(updates(s1, 300, &u), 0, "the pool did not change");
+
+	/* Remove S's address: T's stays. */
 	snprintf(conf, sizeof(conf), UPD_CONF, df.pfx, keep, 4096u);
 	reload(&df, pid, conf);
 

@@ -2,13 +2,17 @@
  * Step "classify", its first part: the Ethernet header, and by its type the family's own
  * classify (classify4.c, classify6.c), which parse the rest with bounds and choose the
  * packet's family steps; ARP goes to local.c. Nothing else is ours: dropped, counted
- * (NOT_IP). Worker context.
+ * (NOT_IP). Inline: the burst loop calls the family's classify directly. Worker context.
  */
+#ifndef CGN_CLASSIFY_H
+#define CGN_CLASSIFY_H
+
 #include <rte_ether.h>
 
 #include "cgn_dataplane.h"
 
-enum cgn_verdict
+/** Parses and checks a frame: see pipeline.h for what it fills and chooses. */
+static inline enum cgn_verdict
 cgn_classify(struct cgn_worker *w, struct cgn_pkt *p)
 {
 	uint8_t *frame = rte_pktmbuf_mtod(p->m, uint8_t *);
@@ -27,3 +31,5 @@ cgn_classify(struct cgn_worker *w, struct cgn_pkt *p)
 		return cgn_local_arp(w, p);
 	return cgn_drop(w, p, CGN_DROP_NOT_IP);
 }
+
+#endif /* CGN_CLASSIFY_H */
