@@ -204,7 +204,8 @@ lookup(const struct type_row *types, uint8_t type, uint8_t code, struct cgn_rfc7
 			return CGN_RFC7915_DROP_UNKNOWN_CODE;
 		r = &t->codes[code];
 		if (r->drop == CGN_RFC7915_OK && r->rest == CGN_RFC7915_REST_NONE)
-			return CGN_RFC7915_DROP_UNKNOWN_CODE; /* a hole in the code table */
+			return CGN_RFC7915_DROP_UNKNOWN_CODE; /* a hole in the code table (none today:
+			                                       * a guard for later edits) */
 	} else {
 		r = &t->all;
 		if (r->drop == CGN_RFC7915_OK && r->rest == CGN_RFC7915_REST_NONE)
@@ -307,7 +308,9 @@ cgn_rfc7915_ptb_mtu_4to6(uint16_t mtu4, uint32_t mtu6_nexthop, uint32_t mtu4_nex
 	 * packet. (Use the greatest plateau value that is less than the returned Total Length
 	 * field, but that is larger than or equal to 1280.)" The table is in decreasing order:
 	 * the first one below inner_tot_len is the greatest; if it is below 1280, none is, and mtu
-	 * stays 0 for the floor below to make 1280. */
+	 * stays 0 for the floor below to make 1280. (With Table 7-1 the ">= 1280" test changes no
+	 * result, as no plateau lies in [1260, 1280) where "+ 20" would lift it over the floor; it
+	 * stays so that the code says what the RFC says, and holds for any other plateau list.) */
 	if (mtu == 0) {
 		for (size_t i = 0; i < ARRAY_SIZE(rfc1191_plateaus); i++) {
 			if (rfc1191_plateaus[i] < inner_tot_len) {
