@@ -3,7 +3,8 @@
  * that no step carries a bare 3, 135 or 1280. Names follow the RFCs' own words, prefixed with
  * CGN_ so that they never meet <netinet/ip_icmp.h>'s or <netinet/icmp6.h>'s spellings.
  *
- *   ICMP (RFC 792; RFC 1191 §3 for "fragmentation needed"; RFC 1812 §5.2.7.1 for code 13)
+ *   ICMP (RFC 792; RFC 1191 §3 for "fragmentation needed"; RFC 1122 §3.2.2.1 for codes 6-12;
+ *   RFC 1812 §5.2.7.1 for codes 13-15; the other types as RFC 7915 §4.2 lists them)
  *   ICMPv6 (RFC 4443 §2.1, §3, §4)
  *   Neighbor Discovery (RFC 4861 §4, §4.6, §10)
  *   IPv6 (RFC 8200 §3, §4, §5, §8.1): header lengths, extension headers, the minimum MTU
@@ -26,11 +27,18 @@
 #define CGN_ICMP_DEST_UNREACH 3
 #define CGN_ICMP_SOURCE_QUENCH 4 /* deprecated (RFC 6633); an error all the same (RFC 5508 §2) */
 #define CGN_ICMP_REDIRECT 5
+#define CGN_ICMP_ALT_HOST_ADDR 6 /* "Alternative Host Address" (deprecated, RFC 6918) */
 #define CGN_ICMP_ECHO 8          /* "echo message": the request */
+#define CGN_ICMP_ROUTER_ADVERT 9 /* RFC 1256 */
+#define CGN_ICMP_ROUTER_SOLICIT 10
 #define CGN_ICMP_TIME_EXCEEDED 11
 #define CGN_ICMP_PARAM_PROBLEM 12
 #define CGN_ICMP_TIMESTAMP 13
 #define CGN_ICMP_TIMESTAMP_REPLY 14
+#define CGN_ICMP_INFO_REQUEST 15
+#define CGN_ICMP_INFO_REPLY 16
+#define CGN_ICMP_ADDR_MASK_REQUEST 17 /* RFC 950 */
+#define CGN_ICMP_ADDR_MASK_REPLY 18
 
 /* Destination Unreachable codes (RFC 792; 4 as RFC 1191 §3 uses it; 13 from RFC 1812). */
 #define CGN_ICMP_NET_UNREACH 0
@@ -39,14 +47,26 @@
 #define CGN_ICMP_PORT_UNREACH 3
 #define CGN_ICMP_FRAG_NEEDED 4         /* "fragmentation needed and DF set": next-hop MTU in octets 6-7 */
 #define CGN_ICMP_SOURCE_ROUTE_FAILED 5
+#define CGN_ICMP_NET_UNKNOWN 6         /* "destination network unknown" */
+#define CGN_ICMP_HOST_UNKNOWN 7        /* "destination host unknown" */
+#define CGN_ICMP_HOST_ISOLATED 8       /* "source host isolated" */
+#define CGN_ICMP_NET_PROHIBITED 9      /* "communication with destination network administratively prohibited" */
+#define CGN_ICMP_HOST_PROHIBITED 10    /* "communication with destination host administratively prohibited" */
+#define CGN_ICMP_NET_UNREACH_TOS 11    /* "network unreachable for type of service" */
+#define CGN_ICMP_HOST_UNREACH_TOS 12   /* "host unreachable for type of service" */
 #define CGN_ICMP_ADMIN_PROHIBITED 13   /* "communication administratively prohibited" */
+#define CGN_ICMP_HOST_PRECEDENCE 14    /* "host precedence violation" */
+#define CGN_ICMP_PRECEDENCE_CUTOFF 15  /* "precedence cutoff in effect" */
 
 /* Time Exceeded codes. */
 #define CGN_ICMP_TTL_EXCEEDED 0        /* "time to live exceeded in transit" */
 #define CGN_ICMP_FRAG_TIME_EXCEEDED 1  /* "fragment reassembly time exceeded" */
 
-/* Parameter Problem code 0: the pointer (octet 4) indicates the error. */
+/* Parameter Problem codes: 0, the pointer (octet 4) indicates the error; 1 and 2 as RFC 7915
+ * §4.2 names them (RFC 1108, RFC 1812 §5.2.7.3). */
 #define CGN_ICMP_PARAM_POINTER 0
+#define CGN_ICMP_PARAM_MISSING_OPTION 1 /* "Missing a required option" */
+#define CGN_ICMP_PARAM_BAD_LENGTH 2     /* "Bad length" */
 
 #define CGN_ICMP_HDR_LEN 8 /* type, code, checksum and the 4-octet rest of header */
 
@@ -67,6 +87,9 @@ cgn_icmp_is_error(uint8_t type)
 #define CGN_ICMP6_PARAM_PROB 4         /* the pointer (an octet offset) in octets 4-7 */
 #define CGN_ICMP6_ECHO_REQUEST 128
 #define CGN_ICMP6_ECHO_REPLY 129
+#define CGN_ICMP6_MLD_QUERY 130        /* Multicast Listener Discovery (RFC 2710 §3) */
+#define CGN_ICMP6_MLD_REPORT 131
+#define CGN_ICMP6_MLD_DONE 132
 #define CGN_ICMP6_INFO_MIN 128         /* types below are errors */
 
 /* §3.1 Destination Unreachable codes. */
