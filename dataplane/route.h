@@ -67,10 +67,13 @@ struct cgn_nexthop {
 
 /* The neighbour hash's key, and what the resolve ring carries. A hash key: no padding
  * (16 + 4 octets); set every member. */
+/* The neighbour hash's key (and the resolve ring's element): 8-aligned with no hole, since
+ * rte_hash_crc reads it 8 octets at a time; built with an initializer, so zero is zero. */
 struct cgn_neigh_key {
 	struct cgn_addr addr; /* IPv4 as mapped */
 	uint32_t port;        /* ports[] index */
-};
+	uint32_t zero;
+} __rte_aligned(8);
 
 /* A deleted entry waiting out a grace period before its slot is reused. */
 struct cgn_neigh_retired {
