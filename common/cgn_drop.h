@@ -16,6 +16,8 @@
 	X(BAD_IP_HEADER, "IPv4 version, header length or total length invalid")                  \
 	X(BAD_CHECKSUM, "IPv4 header checksum wrong")                                            \
 	X(BAD_IP6_HEADER, "IPv6 version invalid")                                                \
+	X(IP6_MAPPED, "an IPv4-mapped IPv6 source or destination (::ffff:0:0/96): never on a wire (RFC 4291 §2.5.5.2)") \
+	X(IP6_OTHER_HOST, "IPv6 to another host, in a unicast frame for another MAC (a promiscuous port on a shared segment)") \
 	X(IP6_EXT_TRUNCATED, "an IPv6 extension header runs past the end of the packet")         \
 	X(IP6_EXT_CHAIN, "more IPv6 extension headers than classify walks (CGN_IP6_MAX_EXT)")    \
 	X(IP6_EXT_ORDER, "a Hop-by-Hop Options header that does not follow the IPv6 header (RFC 8200 §4.1)") \

@@ -248,10 +248,11 @@ bool cgn_send(struct cgn_worker *w, struct cgn_pkt *p);
 /**
  * Sends an IPv6 frame the CGN makes itself (an echo reply, an ICMPv6 error) toward dst by
  * the IPv6 routes of the side it answers (the in-port's role), RFC 4861's next hop resolved
- * by ND; without a route, out of the in-port to the Ethernet destination the caller wrote
- * (the sender's). Drops it, counted, when its next hop has no MAC yet (NO_NEIGHBOUR: the
- * neighbour is being asked for). Not for ND, which never leaves its link. send.c
- * @return true if queued.
+ * by ND; to a link-local address, or without a route, out of the in-port to the Ethernet
+ * destination the caller wrote (the sender's). Not for ND, which never leaves its link.
+ * send.c
+ * @return true if queued; false when its next hop has no MAC yet (asked for meanwhile): the
+ *         frame is still the caller's, to count and free.
  */
 bool cgn_send6_own(struct cgn_worker *w, struct cgn_pkt *p, const struct cgn_addr *dst);
 

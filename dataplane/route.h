@@ -259,21 +259,46 @@ cgn_route_frame6(struct cgn_routes *rt, enum cgn_port_role role, const struct cg
 }
 
 /**
- * A frame from addr (IPv4 as mapped: an ARP frame; IPv6: a Neighbor Advertisement, or any ND
- * message with a link-layer address option) on port (ports[] index) told its MAC: updates an
- * entry that exists (never makes one: unsolicited ARP or ND cannot fill the table; a static
- * entry keeps its MAC). Workers. @return true if it was a neighbour of ours.
+ * What a neighbour's frame told about it (RFC 4861 §7.2.5, RFC 826's merge), for an entry that
+ * exists (never makes one: unsolicited ARP or ND cannot fill the table; a static entry keeps
+ * its MAC): with mac, its MAC, stored unless override is clear and a different valid MAC is
+ * cached ("the Override flag is clear ... MUST NOT update the cache"); without mac (a
+ * solicited NA that left the option out, as RFC 4861 §7.2.4 allows in answer to a unicast
+ * probe), only that it is reachable, where a MAC is cached. Workers.
+ * @return true if the entry was updated or confirmed.
+ */
+static inline bool
+cgn_neigh_update(struct cgn_routes *rt, const struct cgn_addr *addr, uint8_t port, const struct rte_ether_addr *mac,
+		 bool override, uint64_t now_ms)
+{
+	int32_t slot = cgn_neigh_find(rt, addr, port);
+	if (slot < 0 || rt->neigh[slot].kind == CGN_NEIGH_STATIC)
+		return false;
+	struct cgn_neigh *n = &rt->neigh[slot];
+	uint64_t cur = __atomic_load_n(&n->mac, __ATOMIC_RELAXED);
+	if (mac == NULL) {
+		if (!(cur & CGN_NEIGH_VALID))
+			return false;
+	} else {
+		uint64_t word = cgn_neigh_word(mac);
+		if (!override && (cur & CGN_NEIGH_VALID) && cur != word)
+			return false;
+		__atomic_store_n(&n->mac, word, __ATOMIC_RELAXED);
+	}
+	__atomic_store_n(&n->seen_ms, now_ms, __ATOMIC_RELAXED);
+	return true;
+}
+
+/**
+ * An ARP frame from addr (IPv4 as mapped) on port (ports[] index) told its MAC: ARP has no
+ * override flag, so the MAC is stored (cgn_neigh_update). Workers.
+ * @return true if it was a neighbour of ours.
  */
 static inline bool
 cgn_neigh_learn(struct cgn_routes *rt, const struct cgn_addr *addr, uint8_t port, const struct rte_ether_addr *mac,
 		uint64_t now_ms)
 {
-	int32_t slot = cgn_neigh_find(rt, addr, port);
-	if (slot < 0 || rt->neigh[slot].kind == CGN_NEIGH_STATIC)
-		return false;
-	__atomic_store_n(&rt->neigh[slot].mac, cgn_neigh_word(mac), __ATOMIC_RELAXED);
-	__atomic_store_n(&rt->neigh[slot].seen_ms, now_ms, __ATOMIC_RELAXED);
-	return true;
+	return cgn_neigh_update(rt, addr, port, mac, true, now_ms);
 }
 
 #endif /* CGN_ROUTE_H */

@@ -12,8 +12,10 @@
  *
  * A packet for the CGN itself (the in-port's link-local or global address, ff02::1, ff02::2,
  * their solicited-node groups) goes to local6.c; other multicast is not ours (IP6_MULTICAST).
- * Anything else would need NAT64, which this data plane does not have yet: answered as a
- * router without a route answers (RFC 4443 §3.1 code 0, rate-limited) and counted (NO_NAT64).
+ * Anything else sent to the port's MAC would need NAT64, which this data plane does not have
+ * yet: answered as a router without a route answers (RFC 4443 §3.1 code 0, rate-limited) and
+ * counted (NO_NAT64); in a frame for another MAC it is dropped (IP6_OTHER_HOST). IPv4-mapped
+ * addresses are refused first (IP6_MAPPED).
  * Worker context.
  */
 #include <netinet/in.h>
@@ -78,6 +80,12 @@ cgn_classify6(struct cgn_worker *w, struct cgn_pkt *p, uint32_t len)
 	if (end < len) /* Ethernet padding */
 		rte_pktmbuf_trim(p->m, (uint16_t)(len - end));
 
+	/* RFC 4291 §2.5.5.2: IPv4-mapped addresses never appear on a wire; the neighbour table
+	 * keeps IPv4 neighbours under that form, so nothing IPv6 may name one. */
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+	if (memcmp(ip->src_addr, mapped, 12) == 0 || memcmp(ip->dst_addr, mapped, 12) == 0)
+		return cgn_drop(w, p, CGN_DROP_IP6_MAPPED);
+
 	const uint8_t *l3 = p->l3;
 	uint8_t nh = ip->proto;
 	uint32_t off = sizeof(*ip);
@@ -123,5 +131,10 @@ cgn_classify6(struct cgn_worker *w, struct cgn_pkt *p, uint32_t len)
 		return own_group(port, ip->dst_addr) ? cgn_local6(w, p) : cgn_drop(w, p, CGN_DROP_IP6_MULTICAST);
 	if (own_unicast(port, ip->dst_addr))
 		return cgn_local6(w, p);
+	/* A port is promiscuous (pool addresses are many): a unicast frame for another host's
+	 * MAC on a shared segment is not ours to answer, least of all with an error. */
+	const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(p->m, const struct rte_ether_hdr *);
+	if (!rte_is_same_ether_addr(&eth->dst_addr, &port->mac))
+		return cgn_drop(w, p, CGN_DROP_IP6_OTHER_HOST);
 	return cgn_no_route6(w, p);
 }

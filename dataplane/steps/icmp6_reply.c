@@ -35,7 +35,10 @@ cgn_icmp6_reply(struct cgn_worker *w, struct cgn_pkt *p, uint8_t type, uint8_t c
 	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(p->m, struct rte_ether_hdr *);
 	const uint8_t *ip6 = p->l3;
 	size_t len = rte_pktmbuf_data_len(p->m) - sizeof(*eth);
-	if (!cgn_icmp6_error_allowed(ip6, len, &eth->dst_addr, p->proto, (size_t)(p->l4 - (uint8_t *)p->l3), type, code,
+	/* A later fragment's "upper-layer header" is the middle of its data: no ICMPv6 type to
+	 * read there (§2.4(e.1) is decided on what can be known). */
+	uint8_t upper = p->frag == CGN_FRAG_LATER ? IPPROTO_FRAGMENT : p->proto;
+	if (!cgn_icmp6_error_allowed(ip6, len, &eth->dst_addr, upper, (size_t)(p->l4 - (uint8_t *)p->l3), type, code,
 				     param))
 		return cgn_drop(w, p, why);
 	if (!cgn_icmp_allowed(w)) {
@@ -51,8 +54,10 @@ cgn_icmp6_reply(struct cgn_worker *w, struct cgn_pkt *p, uint8_t type, uint8_t c
 	rte_pktmbuf_free(p->m);
 	p->m = r;
 	w->pkt.drops[why]++; /* the packet itself did not pass: counted under its reason */
-	if (cgn_send6_own(w, p, &to)) /* its next hop unresolved: counted NO_NEIGHBOUR too */
+	if (cgn_send6_own(w, p, &to))
 		w->pkt.icmp_sent++;
+	else /* its next hop is being asked for: the error is lost, the packet counted once */
+		rte_pktmbuf_free(r);
 	return CGN_CONSUMED;
 }
 

@@ -87,8 +87,13 @@ neighbor_discovery(struct cgn_worker *w, struct cgn_pkt *p, const struct cgn_nd_
 	if (r != CGN_ND_ACCEPT)
 		return refused(w, p, r);
 	struct cgn_nd_learn learn;
-	bool learned = cgn_nd_learned(ifc, &msg, &learn) && dp->routes.hash &&
-		       cgn_neigh_learn(&dp->routes, &learn.addr, pi, &learn.mac, w->now_ms);
+	bool learned = false;
+	if (dp->routes.hash && cgn_nd_learned(ifc, &msg, &learn))
+		learned = cgn_neigh_update(&dp->routes, &learn.addr, pi, &learn.mac, learn.override, w->now_ms);
+	else if (dp->routes.hash && msg.type == CGN_ND_NEIGHBOR_ADVERT && (msg.flags & CGN_ND_NA_FLAG_SOLICITED) &&
+		 !msg.has_lla && !cgn_addr_is_v4(&msg.target))
+		/* The answer to a unicast probe may leave the option out (§7.2.4): reachable still. */
+		learned = cgn_neigh_update(&dp->routes, &msg.target, pi, NULL, false, w->now_ms);
 	if (learned)
 		w->pkt.nd_learned++;
 	if (msg.type == CGN_ND_NEIGHBOR_ADVERT) {
@@ -134,8 +139,10 @@ cgn_local6(struct cgn_worker *w, struct cgn_pkt *p)
 			set_len(p->m, len);
 			struct cgn_addr dst;
 			memcpy(dst.b, p->ip6->dst_addr, 16); /* the reply's: the request's source */
-			if (cgn_send6_own(w, p, &dst)) /* else counted NO_NEIGHBOUR, its next hop asked for */
-				w->pkt.echo6_replies++;
+			if (!cgn_send6_own(w, p, &dst)) /* its next hop is being asked for */
+				return cgn_drop(w, p, CGN_DROP_NO_NEIGHBOUR);
+			w->pkt.echo6_replies++;
+			w->pkt.tx++;
 			return CGN_CONSUMED;
 		}
 		return cgn_drop(w, p, CGN_DROP_LOCAL); /* RS, MLD, echo to a group, ... */

@@ -19,19 +19,17 @@ cgn_send6_own(struct cgn_worker *w, struct cgn_pkt *p, const struct cgn_addr *ds
 	int16_t pi = dp->port_index[p->in_port];
 	uint16_t port_id = p->in_port;
 	struct rte_ether_addr mac;
-	enum cgn_route_result r = cgn_route_frame6(&dp->routes, dp->ports[pi].role, dst, &port_id, &mac,
-						   &w->pkt.resolve_full);
-	if (r == CGN_ROUTE_UNRESOLVED) {
-		cgn_drop(w, p, CGN_DROP_NO_NEIGHBOUR);
+	/* A link-local destination is on the link it came from (RFC 4291 §2.5.6): not routed. */
+	enum cgn_route_result r = cgn_addr_is_link_local(dst) ? CGN_ROUTE_NONE
+			: cgn_route_frame6(&dp->routes, dp->ports[pi].role, dst, &port_id, &mac, &w->pkt.resolve_full);
+	if (r == CGN_ROUTE_UNRESOLVED)
 		return false;
-	}
 	if (r == CGN_ROUTE_OK) {
 		eth->dst_addr = mac;
 		pi = dp->port_index[port_id];
 	} /* else: back to where it came from, as the caller addressed it */
 	eth->src_addr = dp->ports[pi].mac;
 	p->out_port = port_id;
-	w->pkt.tx++;
 	rte_eth_tx_buffer(p->out_port, (uint16_t)w->index, w->tx[p->out_port], p->m);
 	return true;
 }

@@ -293,7 +293,10 @@ cgn_nd_learned(const struct cgn_nd_iface *ifc, const struct cgn_nd_msg *msg, str
 	} else {
 		return false;
 	}
-	if (cgn_ip6_is_unspecified(&l.addr) || cgn_ip6_is_multicast(&l.addr) || cgn_nd_addr_is_ours(ifc, &l.addr))
+	/* Nor about an IPv4-mapped address (never on a wire, RFC 4291 §2.5.5.2): the neighbour
+	 * table keeps IPv4 neighbours under that form, and ND must not reach them. */
+	if (cgn_ip6_is_unspecified(&l.addr) || cgn_ip6_is_multicast(&l.addr) || cgn_addr_is_v4(&l.addr) ||
+	    cgn_nd_addr_is_ours(ifc, &l.addr))
 		return false;
 	*out = l;
 	return true;

@@ -347,3 +347,77 @@ Test(ipv6, the_outside_port_answers_for_its_link_local_address)
 	cr_assert_arr_eq(o + 54 + 26, out->mac.addr_bytes, 6, "its own MAC in the option");
 	cr_assert_eq(upper_sum(o, 54, 32, IPPROTO_ICMPV6), 0);
 }
+
+/* RFC 4861 §7.2.5: a solicited NA without the option (the answer to a unicast probe, §7.2.4)
+ * confirms a cached MAC; an NA with Override clear does not replace it. */
+Test(ipv6, nd_confirms_and_keeps_what_the_override_flag_says)
+{
+	gateway_answers();
+	struct cgn_routes *rt = &E->dp->routes;
+	struct cgn_addr gw = A6(GATEWAY);
+	int32_t slot = cgn_neigh_find(rt, &gw, 0);
+	cr_assert_geq(slot, 0);
+	uint64_t seen = rt->neigh[slot].seen_ms, mac = rt->neigh[slot].mac;
+
+	E->w->now_ms += 5000;
+	uint8_t body[16];
+	memcpy(body, gw.b, 16);
+	uint16_t len = build6(frame, GATEWAY, PORT_ADDR, 255, NULL, 0, IPPROTO_ICMPV6, 136, body, 16);
+	static const uint8_t solicited[4] = { 0x40 }; /* S, no O, no option */
+	memcpy(frame + 54 + 4, solicited, 4);
+	memset(frame + 54 + 2, 0, 2);
+	uint16_t c = upper_sum(frame, 54, 24, IPPROTO_ICMPV6);
+	memcpy(frame + 54 + 2, &c, 2);
+	uint64_t learned = E->w->pkt.nd_learned;
+	cr_assert_null(run(E->inside_port, len, NULL, NULL));
+	cr_assert_eq(E->w->pkt.nd_learned, learned + 1, "confirmed");
+	cr_assert_eq(rt->neigh[slot].seen_ms, E->w->now_ms, "reachable again");
+	cr_assert_neq(rt->neigh[slot].seen_ms, seen);
+	cr_assert_eq(rt->neigh[slot].mac, mac, "its MAC kept");
+
+	/* Another MAC with Override clear: not taken. */
+	len = build_na(GATEWAY, GATEWAY, &SENDER_MAC);
+	memset(frame + 54 + 4, 0, 1); /* flags: none */
+	memset(frame + 54 + 2, 0, 2);
+	c = upper_sum(frame, 54, 32, IPPROTO_ICMPV6);
+	memcpy(frame + 54 + 2, &c, 2);
+	cr_assert_null(run(E->inside_port, len, NULL, NULL));
+	cr_assert_eq(rt->neigh[slot].mac, mac, "Override clear: the cached MAC stays");
+}
+
+/* Addresses and frames that are not ours to answer. */
+Test(ipv6, mapped_addresses_and_other_hosts_frames_are_refused)
+{
+	uint16_t len = build6(frame, "::ffff:100.64.0.8", PORT_ADDR, 64, NULL, 0, IPPROTO_ICMPV6, 128, "x", 1);
+	uint64_t before = drops(CGN_DROP_IP6_MAPPED);
+	cr_assert_null(run(E->inside_port, len, NULL, NULL));
+	cr_assert_eq(drops(CGN_DROP_IP6_MAPPED), before + 1, "RFC 4291 §2.5.5.2: never on a wire");
+
+	len = build6(frame, FAR, "64:ff9b::1", 64, NULL, 0, IPPROTO_UDP, 0, "x", 1);
+	frame[5] ^= 1; /* another host's MAC */
+	before = drops(CGN_DROP_IP6_OTHER_HOST);
+	uint64_t sent = E->w->pkt.icmp_sent;
+	cr_assert_null(run(E->inside_port, len, NULL, NULL));
+	cr_assert_eq(drops(CGN_DROP_IP6_OTHER_HOST), before + 1);
+	cr_assert_eq(E->w->pkt.icmp_sent, sent, "no error about another host's traffic");
+}
+
+/* A reply to a link-local address stays on its link, even with a default route (RFC 4291
+ * §2.5.6). */
+Test(ipv6, a_reply_to_a_link_local_address_is_not_routed)
+{
+	static struct cgn_config c;
+	char err[256];
+	c = E->cfg;
+	c.routes[c.n_routes++] = (struct cgn_route_cfg){ .net = { A6("::"), 0 }, .via = A6(GATEWAY) };
+	cr_assert_eq(cgn_dataplane_reroute(E->dp, &c, false, err, sizeof(err)), 0, "%s", err);
+	gateway_answers();
+	uint16_t len = build6(frame, "fe80::9", PORT_ADDR, 64, NULL, 0, IPPROTO_ICMPV6, 128, "x", 1);
+	uint8_t *o = run(E->inside_port, len, NULL, NULL);
+	cr_assert_not_null(o);
+	cr_assert_arr_eq(o, SENDER_MAC.addr_bytes, 6, "back to its sender, not to the default gateway");
+	len = build6(frame, FAR, PORT_ADDR, 64, NULL, 0, IPPROTO_ICMPV6, 128, "x", 1);
+	o = run(E->inside_port, len, NULL, NULL);
+	cr_assert_not_null(o);
+	cr_assert_arr_eq(o, GW_MAC.addr_bytes, 6, "a global address goes by ::/0");
+}
