@@ -21,7 +21,8 @@
 	X(IP6_EXT_TRUNCATED, "an IPv6 extension header runs past the end of the packet")         \
 	X(IP6_EXT_CHAIN, "more IPv6 extension headers than classify walks (CGN_IP6_MAX_EXT)")    \
 	X(IP6_EXT_ORDER, "a Hop-by-Hop Options header that does not follow the IPv6 header (RFC 8200 §4.1)") \
-	X(IP6_ROUTING, "an IPv6 Routing header with segments left: the CGN is no hop of a source route (RFC 8200 §4.4)") \
+	X(IP6_ROUTING, "an IPv6 Routing header with segments left: the CGN is no hop of a source route (RFC 8200 §4.4; Parameter Problem sent when it was for the CGN)") \
+	X(IP6_OPTION, "to the CGN with an IPv6 option it does not know whose type says discard (RFC 8200 §4.2; Parameter Problem sent where the type asks)") \
 	X(IP6_EXT_UNSUPPORTED, "an IPv6 extension header the CGN does not walk: ESP, AH, Mobility, HIP, Shim6, experimental (RFC 7045)") \
 	X(IP6_MULTICAST, "IPv6 multicast to a group the CGN's port is not in (MLD reports, other hosts' solicited-node groups)") \
 	X(ND_INVALID, "a Neighbor Solicitation or Advertisement RFC 4861 §7.1 refuses, or an echo request that cannot be answered (nd_refused_* say why)") \

@@ -1,5 +1,5 @@
 /*
- * Step "classify", IPv4 (after classify.c's Ethernet): parses an IPv4 packet with explicit
+ * Step "classify", IPv4 (after classify.h's Ethernet): parses an IPv4 packet with explicit
  * bounds (header, then TCP, UDP, ICMP echo, or an ICMP error and the packet it quotes, RFC
  * 5508 §2.2), hands what is for the CGN's own address to local.c, drops what cannot be
  * translated with a named reason, and builds the lookup key:

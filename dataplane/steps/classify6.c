@@ -1,17 +1,20 @@
 /*
- * Step "classify", IPv6 (after classify.c's Ethernet), RFC 8200: checks the fixed header,
+ * Step "classify", IPv6 (after classify.h's Ethernet), RFC 8200: checks the fixed header,
  * walks the extension headers the CGN knows with explicit bounds and at most
  * CGN_IP6_MAX_EXT of them, and finds the upper-layer header (p->proto, p->l4):
  *
- *   walked:   Hop-by-Hop Options (only right after the IPv6 header, RFC 8200 §4.1), Routing
- *             (with no segment left, §4.4: the CGN is no hop of a source route), Destination Options ((Hdr Ext Len + 1) * 8 octets), Fragment (8 octets, §4.5:
+ *   walked:   Hop-by-Hop Options (only right after the IPv6 header, RFC 8200 §4.1), Routing,
+ *             Destination Options ((Hdr Ext Len + 1) * 8 octets), Fragment (8 octets, §4.5:
  *             a later fragment ends the walk, its rest is payload)
  *   refused:  other extension headers (ESP, AH, Mobility, HIP, Shim6, experimental: RFC 7045
  *             lets a node that does not process them drop), more than CGN_IP6_MAX_EXT headers,
  *             a header that runs past the packet: each with its own reason.
  *
  * A packet for the CGN itself (the in-port's link-local or global address, ff02::1, ff02::2,
- * their solicited-node groups) goes to local6.c; other multicast is not ours (IP6_MULTICAST).
+ * their solicited-node groups) goes to local6.c, unless an option it does not know says
+ * discard (§4.2: silently, or with Parameter Problem code 2 at the option; IP6_OPTION) or a
+ * Routing header has segments left (§4.4: Parameter Problem code 0 at its type; the CGN is
+ * no hop of a source route; IP6_ROUTING); other multicast is not ours (IP6_MULTICAST).
  * Anything else sent to the port's MAC would need NAT64, which this data plane does not have
  * yet: answered as a router without a route answers (RFC 4443 §3.1 code 0, rate-limited) and
  * counted (NO_NAT64); in a frame for another MAC it is dropped (IP6_OTHER_HOST). IPv4-mapped
@@ -36,6 +39,50 @@ static inline bool
 other_extension(uint8_t nh)
 {
 	return cgn_ipv6_is_ext_header(nh);
+}
+
+/* What the walk found that only the packet's destination acts on (RFC 8200 §4.2, §4.4): the
+ * first option of an options header it does not know, or a Routing header with segments
+ * left; none when code is NO_PROBLEM. */
+#define NO_PROBLEM 0xff
+struct ext_problem {
+	uint8_t code;     /* Parameter Problem code to answer with, or NO_PROBLEM */
+	bool silent;      /* discard without an answer (action 01) */
+	bool unless_mc;   /* no answer if the destination is multicast (action 11) */
+	uint32_t pointer; /* octet offset from the IPv6 header */
+};
+
+/* Walks the options of a Hop-by-Hop or Destination Options header (h, hl octets, at offset
+ * off) with bounds. Known: Pad1, PadN, Router Alert (RFC 2711: nothing for us to do).
+ * @return false if an option runs past the header (malformed). */
+static bool
+walk_options(const uint8_t *h, uint32_t hl, uint32_t off, struct ext_problem *pb)
+{
+	for (uint32_t i = 2; i < hl;) {
+		uint8_t type = h[i];
+		if (type == 0) { /* Pad1 */
+			i++;
+			continue;
+		}
+		if (i + 2 > hl || i + 2 + h[i + 1] > hl)
+			return false;
+		if (type != 1 && type != 5 && pb->code == NO_PROBLEM && !pb->silent) {
+			/* §4.2: the two high-order bits of an unrecognised option's type say. */
+			switch (type >> 6) {
+			case 0:
+				break; /* skip it */
+			case 1:
+				pb->silent = true;
+				break;
+			default:
+				pb->code = CGN_ICMP6_UNRECOGNIZED_OPT;
+				pb->unless_mc = (type >> 6) == 3;
+				pb->pointer = off + i;
+			}
+		}
+		i += 2u + h[i + 1];
+	}
+	return true;
 }
 
 /* Is dst one of the in-port's own (unicast) addresses? */
@@ -89,6 +136,7 @@ cgn_classify6(struct cgn_worker *w, struct cgn_pkt *p, uint32_t len)
 	const uint8_t *l3 = p->l3;
 	uint8_t nh = ip->proto;
 	uint32_t off = sizeof(*ip);
+	struct ext_problem pb = { .code = NO_PROBLEM };
 	for (unsigned n = 0; walked(nh); n++) {
 		if (n == CGN_IP6_MAX_EXT)
 			return cgn_drop(w, p, CGN_DROP_IP6_EXT_CHAIN);
@@ -101,9 +149,14 @@ cgn_classify6(struct cgn_worker *w, struct cgn_pkt *p, uint32_t len)
 		if (end - off < hl)
 			return cgn_drop(w, p, CGN_DROP_IP6_EXT_TRUNCATED);
 		/* RFC 8200 §4.4: with segments left the packet would go on to another hop; the CGN
-		 * is no hop of a source route (and RFC 5095 deprecated type 0). */
-		if (nh == IPPROTO_ROUTING && h[3] != 0)
-			return cgn_drop(w, p, CGN_DROP_IP6_ROUTING);
+		 * knows no routing type (RFC 5095 deprecated type 0): its destination answers with
+		 * Parameter Problem code 0 at the type. */
+		if (nh == IPPROTO_ROUTING && h[3] != 0 && pb.code == NO_PROBLEM && !pb.silent) {
+			pb.code = CGN_ICMP6_ERR_HEADER_FIELD;
+			pb.pointer = off + 2;
+		}
+		if ((nh == IPPROTO_HOPOPTS || nh == IPPROTO_DSTOPTS) && !walk_options(h, hl, off, &pb))
+			return cgn_drop(w, p, CGN_DROP_IP6_EXT_TRUNCATED);
 		if (nh == IPPROTO_FRAGMENT) {
 			uint16_t fo_m = (uint16_t)(h[2] << 8 | h[3]);
 			/* RFC 6946: offset 0 and M clear is an "atomic fragment", a whole packet. */
@@ -127,10 +180,24 @@ cgn_classify6(struct cgn_worker *w, struct cgn_pkt *p, uint32_t len)
 	if (pi < 0) /* cannot happen: bursts come from our ports */
 		return cgn_drop(w, p, CGN_DROP_NO_NAT64);
 	const struct cgn_port *port = &dp->ports[pi];
-	if (unlikely(ip->dst_addr[0] == 0xff))
-		return own_group(port, ip->dst_addr) ? cgn_local6(w, p) : cgn_drop(w, p, CGN_DROP_IP6_MULTICAST);
-	if (own_unicast(port, ip->dst_addr))
+	bool multicast = ip->dst_addr[0] == 0xff;
+	if (multicast ? own_group(port, ip->dst_addr) : own_unicast(port, ip->dst_addr)) {
+		/* The CGN is the destination: what the walk found is its to act on. */
+		if (unlikely(pb.silent))
+			return cgn_drop(w, p, CGN_DROP_IP6_OPTION);
+		if (unlikely(pb.code != NO_PROBLEM)) {
+			enum cgn_drop_reason why = pb.code == CGN_ICMP6_UNRECOGNIZED_OPT ? CGN_DROP_IP6_OPTION
+											  : CGN_DROP_IP6_ROUTING;
+			if (pb.unless_mc && multicast)
+				return cgn_drop(w, p, why);
+			return cgn_icmp6_reply(w, p, CGN_ICMP6_PARAM_PROB, pb.code, pb.pointer, why);
+		}
 		return cgn_local6(w, p);
+	}
+	if (multicast)
+		return cgn_drop(w, p, CGN_DROP_IP6_MULTICAST);
+	if (unlikely(pb.code == CGN_ICMP6_ERR_HEADER_FIELD)) /* a source route through us: not ours */
+		return cgn_drop(w, p, CGN_DROP_IP6_ROUTING);
 	/* A port is promiscuous (pool addresses are many): a unicast frame for another host's
 	 * MAC on a shared segment is not ours to answer, least of all with an error. */
 	const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(p->m, const struct rte_ether_hdr *);

@@ -260,8 +260,39 @@ Test(ipv6, extension_header_chains_are_walked_with_bounds)
 	len = build6(frame, FAR, PORT_ADDR, 64, routing, 1, IPPROTO_ICMPV6, 128, "x", 1);
 	frame[14 + 40 + 3] = 1; /* Segments Left */
 	before = drops(CGN_DROP_IP6_ROUTING);
-	cr_assert_null(run(E->inside_port, len, NULL, NULL));
+	uint16_t ol;
+	uint8_t *o = run(E->inside_port, len, NULL, &ol);
 	cr_assert_eq(drops(CGN_DROP_IP6_ROUTING), before + 1, "RFC 8200 §4.4: not a hop of a source route");
+	cr_assert_not_null(o, "answered");
+	cr_assert(o[54] == 4 && o[55] == 0, "Parameter Problem, erroneous header field");
+	cr_assert_eq(o[58] << 24 | o[59] << 16 | o[60] << 8 | o[61], 42, "pointing at the routing type");
+	cr_assert_eq(upper_sum(o, 54, (unsigned)(ol - 54), IPPROTO_ICMPV6), 0);
+
+	/* RFC 8200 §4.2: an option it does not know, by the two high bits of its type. */
+	const uint8_t dst[] = { IPPROTO_DSTOPTS };
+	len = build6(frame, FAR, PORT_ADDR, 64, dst, 1, IPPROTO_ICMPV6, 128, "x", 1);
+	frame[14 + 40 + 2] = 0x1e; /* 00: skip it */
+	cr_assert_not_null(run(E->inside_port, len, NULL, NULL), "skipped, answered");
+	len = build6(frame, FAR, PORT_ADDR, 64, dst, 1, IPPROTO_ICMPV6, 128, "x", 1);
+	frame[14 + 40 + 2] = 0x5e; /* 01: discard */
+	before = drops(CGN_DROP_IP6_OPTION);
+	uint64_t sent = E->w->pkt.icmp_sent;
+	cr_assert_null(run(E->inside_port, len, NULL, NULL));
+	cr_assert_eq(drops(CGN_DROP_IP6_OPTION), before + 1);
+	cr_assert_eq(E->w->pkt.icmp_sent, sent, "silently");
+	len = build6(frame, FAR, PORT_ADDR, 64, dst, 1, IPPROTO_ICMPV6, 128, "x", 1);
+	frame[14 + 40 + 2] = 0x9e; /* 10: discard, Parameter Problem code 2 */
+	o = run(E->inside_port, len, NULL, NULL);
+	cr_assert_not_null(o);
+	cr_assert(o[54] == 4 && o[55] == 2, "unrecognized IPv6 option");
+	cr_assert_eq(o[58] << 24 | o[59] << 16 | o[60] << 8 | o[61], 42, "pointing at the option");
+	cr_assert_eq(drops(CGN_DROP_IP6_OPTION), before + 2);
+	len = build6(frame, "2001:db8:100::9", "ff02::1", 64, dst, 1, IPPROTO_ICMPV6, 128, "x", 1);
+	frame[14 + 40 + 2] = 0xde; /* 11: discard, and no answer to a multicast destination */
+	sent = E->w->pkt.icmp_sent;
+	cr_assert_null(run(E->inside_port, len, NULL, NULL));
+	cr_assert_eq(E->w->pkt.icmp_sent, sent);
+	cr_assert_eq(drops(CGN_DROP_IP6_OPTION), before + 3);
 
 	const uint8_t ah[] = { IPPROTO_AH };
 	len = build6(frame, "2001:db8:100::9", PORT_ADDR, 64, ah, 1, IPPROTO_ICMPV6, 128, "x", 1);
