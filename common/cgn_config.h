@@ -250,6 +250,16 @@ cgn_idle_timeout_ms(const struct cgn_config *cfg, uint8_t proto, uint8_t tcp_sta
 	}
 }
 
+/** When an implicit mapping expires (ms, CLOCK_MONOTONIC): its last outbound packet and its
+ *  idle timeout. The expiry sweep and telemetry ask the same question. Any thread (the
+ *  mapping's traffic fields read relaxed: workers write them). */
+static inline uint64_t
+cgn_idle_expiry_ms(const struct cgn_config *cfg, const struct cgn_mapping *m)
+{
+	return __atomic_load_n(&m->last_out_ms, __ATOMIC_RELAXED) +
+	       cgn_idle_timeout_ms(cfg, m->proto, __atomic_load_n(&m->tcp_state, __ATOMIC_RELAXED));
+}
+
 /** @return true if NAT64 is on: at least one Pref64::/n is configured. Any thread. */
 static inline bool
 cgn_nat64_enabled(const struct cgn_config *cfg)

@@ -70,14 +70,6 @@
 
 #define CGN_ICMP_HDR_LEN 8 /* type, code, checksum and the 4-octet rest of header */
 
-/** @return true for the ICMP types that are errors (RFC 5508 §2: quote an IP packet). */
-static inline bool
-cgn_icmp_is_error(uint8_t type)
-{
-	return type == CGN_ICMP_DEST_UNREACH || type == CGN_ICMP_SOURCE_QUENCH || type == CGN_ICMP_REDIRECT ||
-	       type == CGN_ICMP_TIME_EXCEEDED || type == CGN_ICMP_PARAM_PROBLEM;
-}
-
 /* ---- ICMPv6 (RFC 4443) ----------------------------------------------------------------- */
 
 /* §2.1: error messages have types 0-127, informational ones 128-255. */

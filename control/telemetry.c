@@ -97,6 +97,25 @@ cmd_info(const char *cmd __rte_unused, const char *params __rte_unused, struct r
 	return leave(0);
 }
 
+/* A worker's packet counters (or their sum): pkt_*, every drop reason by name, and why ND
+ * (and echo) messages were refused (drop_ND_INVALID, by RFC 4861 §7.1's rules). */
+static void
+add_pkt_stats(struct rte_tel_data *d, const struct cgn_pkt_stats *s)
+{
+	char name[RTE_TEL_MAX_STRING_LEN];
+#define X(field, doc) rte_tel_data_add_dict_u64(d, "pkt_" #field, LOAD(s->field));
+	CGN_PKT_COUNTERS(X)
+#undef X
+	for (int r = 0; r < CGN_DROP_COUNT; r++) {
+		snprintf(name, sizeof(name), "drop_%s", cgn_drop_name((enum cgn_drop_reason)r));
+		rte_tel_data_add_dict_u64(d, name, LOAD(s->drops[r]));
+	}
+	for (int r = 1; r < CGN_ND_RESULT_COUNT; r++) {
+		snprintf(name, sizeof(name), "pkt_nd_refused_%s", cgn_nd_result_name((enum cgn_nd_result)r));
+		rte_tel_data_add_dict_u64(d, name, LOAD(s->nd_refused[r]));
+	}
+}
+
 static int
 cmd_stats(const char *cmd __rte_unused, const char *params __rte_unused, struct rte_tel_data *d)
 {
@@ -183,18 +202,7 @@ cmd_stats(const char *cmd __rte_unused, const char *params __rte_unused, struct 
 		for (int r = 1; r < CGN_ND_RESULT_COUNT; r++)
 			ps_sum.nd_refused[r] += LOAD(s->nd_refused[r]);
 	}
-#define X(field, doc) rte_tel_data_add_dict_u64(d, "pkt_" #field, ps_sum.field);
-	CGN_PKT_COUNTERS(X)
-#undef X
-	for (int r = 0; r < CGN_DROP_COUNT; r++) {
-		snprintf(name, sizeof(name), "drop_%s", cgn_drop_name((enum cgn_drop_reason)r));
-		rte_tel_data_add_dict_u64(d, name, ps_sum.drops[r]);
-	}
-	/* Why ND (and echo) messages were refused: drop_ND_INVALID, by RFC 4861 §7.1's rules. */
-	for (int r = 1; r < CGN_ND_RESULT_COUNT; r++) {
-		snprintf(name, sizeof(name), "pkt_nd_refused_%s", cgn_nd_result_name((enum cgn_nd_result)r));
-		rte_tel_data_add_dict_u64(d, name, ps_sum.nd_refused[r]);
-	}
+	add_pkt_stats(d, &ps_sum);
 	for (unsigned i = 0; i < tel.dp->n_ports; i++) {
 		struct rte_eth_stats es;
 		if (rte_eth_stats_get(tel.dp->ports[i].port_id, &es) != 0)
@@ -288,9 +296,8 @@ add_mapping(struct rte_tel_data *d, uint32_t i, const struct cgn_mapping *m, uin
 	if (cgn_mapping_workers_own(m->flags)) {
 		/* An implicit session lives by its idle timeout (dataplane/steps/expire.c, same test):
 		 * lifetime_s is that timeout, expires_in_s the idle time left. */
-		uint64_t idle_ms = cgn_idle_timeout_ms(tel.dp->cfg, m->proto, LOAD(m->tcp_state));
-		uint64_t end = LOAD(m->last_out_ms) + idle_ms;
-		lifetime_s = idle_ms / 1000;
+		uint64_t end = cgn_idle_expiry_ms(tel.dp->cfg, m);
+		lifetime_s = cgn_idle_timeout_ms(tel.dp->cfg, m->proto, LOAD(m->tcp_state)) / 1000;
 		expires_in_s = end > now ? (end - now) / 1000 : 0;
 	} else {
 		uint64_t exp = LOAD(m->expire_ms);
@@ -369,7 +376,6 @@ cmd_mappings(const char *cmd __rte_unused, const char *params, struct rte_tel_da
 static int
 cmd_worker(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
 {
-	char name[RTE_TEL_MAX_STRING_LEN];
 	if (!enter(d))
 		return 0;
 	unsigned long i = params && *params ? strtoul(params, NULL, 10) : 0;
@@ -381,17 +387,7 @@ cmd_worker(const char *cmd __rte_unused, const char *params, struct rte_tel_data
 #define X(field, doc) rte_tel_data_add_dict_u64(d, #field, LOAD(w->stats.field));
 	CGN_WORKER_COUNTERS(X)
 #undef X
-#define X(field, doc) rte_tel_data_add_dict_u64(d, "pkt_" #field, LOAD(w->pkt.field));
-	CGN_PKT_COUNTERS(X)
-#undef X
-	for (int r = 0; r < CGN_DROP_COUNT; r++) {
-		snprintf(name, sizeof(name), "drop_%s", cgn_drop_name((enum cgn_drop_reason)r));
-		rte_tel_data_add_dict_u64(d, name, LOAD(w->pkt.drops[r]));
-	}
-	for (int r = 1; r < CGN_ND_RESULT_COUNT; r++) {
-		snprintf(name, sizeof(name), "pkt_nd_refused_%s", cgn_nd_result_name((enum cgn_nd_result)r));
-		rte_tel_data_add_dict_u64(d, name, LOAD(w->pkt.nd_refused[r]));
-	}
+	add_pkt_stats(d, &w->pkt);
 	return leave(0);
 }
 

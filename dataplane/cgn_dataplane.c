@@ -107,8 +107,7 @@ cgn_dataplane_create(const struct cgn_config *cfg, struct cgn_pb *pb)
 					     : ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ (i + 1) * 0x9e3779b97f4a7c15ull;
 		i++;
 	}
-	dp->routes.dflt[CGN_PORT_INSIDE] = dp->routes.dflt[CGN_PORT_OUTSIDE] = -1; /* no routes without ports */
-	dp->routes.dflt6[CGN_PORT_INSIDE] = dp->routes.dflt6[CGN_PORT_OUTSIDE] = -1;
+	cgn_routes_no_defaults(&dp->routes); /* no routes without ports */
 	if (cgn_ports_init(dp, cfg) != 0)
 		goto fail;
 	if (dp->n_ports && cgn_routes_create(dp, &dp->routes, cfg) != 0)

@@ -290,6 +290,13 @@ cgn_port_peer_mac(const struct cgn_port *port, struct rte_ether_addr *mac)
  */
 void cgn_neighbours_tick(struct cgn_dataplane *dp, uint64_t now_ms);
 
+/** The port as ND sees it (wire/nd.h): its MAC and IPv6 addresses. Any thread. */
+static inline struct cgn_nd_iface
+cgn_port_nd(const struct cgn_port *port)
+{
+	return (struct cgn_nd_iface){ port->mac, port->link_local, port->address6, port->have_address6 };
+}
+
 /** @return true if a (network order) address is one of the pool's. Any thread. */
 static inline bool
 cgn_dataplane_in_pool(const struct cgn_dataplane *dp, uint32_t addr_be)

@@ -155,8 +155,7 @@ add_statics(struct cgn_routes *rt, const struct cgn_config *cfg)
 int
 cgn_routes_create(struct cgn_dataplane *dp, struct cgn_routes *rt, const struct cgn_config *cfg)
 {
-	rt->dflt[CGN_PORT_INSIDE] = rt->dflt[CGN_PORT_OUTSIDE] = -1;
-	rt->dflt6[CGN_PORT_INSIDE] = rt->dflt6[CGN_PORT_OUTSIDE] = -1;
+	cgn_routes_no_defaults(rt);
 	rt->reachable_ms = cfg->arp.reachable_ms;
 	rt->retry_ms = cfg->arp.retry_ms;
 	rt->probes = cfg->arp.probes;
@@ -243,8 +242,7 @@ cgn_routes_reload(struct cgn_dataplane *dp, const struct cgn_config *cfg, bool c
 		if (rt->lpm6[role] != NULL)
 			rte_lpm6_delete_all(rt->lpm6[role]);
 	}
-	rt->dflt[CGN_PORT_INSIDE] = rt->dflt[CGN_PORT_OUTSIDE] = -1;
-	rt->dflt6[CGN_PORT_INSIDE] = rt->dflt6[CGN_PORT_OUTSIDE] = -1;
+	cgn_routes_no_defaults(rt);
 	rt->n_nh = 0;
 	/* Cannot fail now: the room was checked, the tables exist, and a table of CGN_MAX_ROUTES
 	 * rules and LPM_TBL8S (LPM6_TBL8S) groups takes any configuration. */

@@ -121,6 +121,14 @@ struct cgn_routes {
 
 struct cgn_dataplane;
 
+/** No default route of either family on either side (-1: none). */
+static inline void
+cgn_routes_no_defaults(struct cgn_routes *rt)
+{
+	rt->dflt[CGN_PORT_INSIDE] = rt->dflt[CGN_PORT_OUTSIDE] = -1;
+	rt->dflt6[CGN_PORT_INSIDE] = rt->dflt6[CGN_PORT_OUTSIDE] = -1;
+}
+
 /**
  * Builds the route tables of both families and the neighbour table from cfg (routes,
  * neighbours, arp) for the data plane's ports. Main lcore, after the ports are set up.

@@ -98,8 +98,7 @@ ns_write(uint8_t *buf, const struct cgn_port *port, const struct cgn_addr *targe
 	icmp[CGN_ND_NS_LEN + 1] = CGN_ND_LLA_OPT_LEN / CGN_ND_OPT_UNIT;
 	memcpy(icmp + CGN_ND_NS_LEN + 2, port->mac.addr_bytes, RTE_ETHER_ADDR_LEN);
 	/* RFC 4443 §2.3: over the IPv6 pseudo-header (RFC 8200 §8.1) and the message. */
-	uint16_t c = (uint16_t)~cgn_cksum_fold(cgn_cksum_partial(
-		icmp, NS_ICMP_LEN, cgn_cksum_pseudo6(ip6->src_addr, ip6->dst_addr, NS_ICMP_LEN, IPPROTO_ICMPV6)));
+	uint16_t c = cgn_icmp6_cksum((const uint8_t *)ip6, icmp, NS_ICMP_LEN);
 	memcpy(icmp + 2, &c, 2);
 }
 

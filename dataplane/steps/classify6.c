@@ -85,28 +85,14 @@ walk_options(const uint8_t *h, uint32_t hl, uint32_t off, struct ext_problem *pb
 	return true;
 }
 
-/* Is dst one of the in-port's own (unicast) addresses? */
+/* Is a multicast dst a group of the port's interface: all nodes and its addresses'
+ * solicited-node groups (those ND listens on, nd.c), and all routers (RFC 4291 §2.8: the CGN
+ * is a router; what comes there, Router Solicitations, is counted as the CGN's own)? */
 static inline bool
-own_unicast(const struct cgn_port *port, const uint8_t *dst)
+own_group(const struct cgn_nd_iface *ifc, const struct cgn_addr *dst)
 {
-	return memcmp(dst, port->link_local.b, 16) == 0 || (port->have_address6 && memcmp(dst, port->address6.b, 16) == 0);
-}
-
-/* Is multicast dst a group the port's interface is in: all nodes, all routers (ff02::1, ::2),
- * the solicited-node groups of its addresses (RFC 4291 §2.7.1, §2.8)? */
-static inline bool
-own_group(const struct cgn_port *port, const uint8_t *dst)
-{
-	static const uint8_t link_scope[11] = { 0xff, 0x02 };
-	if (memcmp(dst, link_scope, 11) != 0)
-		return false;
-	if (dst[11] == 0 && dst[12] == 0 && dst[13] == 0 && dst[14] == 0 && (dst[15] == 1 || dst[15] == 2))
-		return true;
-	/* ff02::1:ffXX:XXXX: the low 24 bits of one of its addresses. */
-	if (dst[11] != 0x01 || dst[12] != 0xff)
-		return false;
-	return memcmp(dst + 13, port->link_local.b + 13, 3) == 0 ||
-	       (port->have_address6 && memcmp(dst + 13, port->address6.b + 13, 3) == 0);
+	static const struct cgn_addr all_routers = { .b = { 0xff, 0x02, [15] = 2 } };
+	return cgn_nd_dst_is_ours(ifc, dst) || cgn_addr_eq(dst, &all_routers);
 }
 
 enum cgn_verdict
@@ -129,8 +115,9 @@ cgn_classify6(struct cgn_worker *w, struct cgn_pkt *p, uint32_t len)
 
 	/* RFC 4291 §2.5.5.2: IPv4-mapped addresses never appear on a wire; the neighbour table
 	 * keeps IPv4 neighbours under that form, so nothing IPv6 may name one. */
-	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
-	if (memcmp(ip->src_addr, mapped, 12) == 0 || memcmp(ip->dst_addr, mapped, 12) == 0)
+	const struct cgn_addr *src = (const struct cgn_addr *)ip->src_addr;
+	const struct cgn_addr *dst = (const struct cgn_addr *)ip->dst_addr;
+	if (cgn_addr_is_v4(src) || cgn_addr_is_v4(dst))
 		return cgn_drop(w, p, CGN_DROP_IP6_MAPPED);
 
 	const uint8_t *l3 = p->l3;
@@ -180,8 +167,9 @@ cgn_classify6(struct cgn_worker *w, struct cgn_pkt *p, uint32_t len)
 	if (pi < 0) /* cannot happen: bursts come from our ports */
 		return cgn_drop(w, p, CGN_DROP_NO_NAT64);
 	const struct cgn_port *port = &dp->ports[pi];
+	const struct cgn_nd_iface ifc = cgn_port_nd(port);
 	bool multicast = ip->dst_addr[0] == 0xff;
-	if (multicast ? own_group(port, ip->dst_addr) : own_unicast(port, ip->dst_addr)) {
+	if (multicast ? own_group(&ifc, dst) : cgn_nd_addr_is_ours(&ifc, dst)) {
 		/* The CGN is the destination: what the walk found is its to act on. */
 		if (unlikely(pb.silent))
 			return cgn_drop(w, p, CGN_DROP_IP6_OPTION);

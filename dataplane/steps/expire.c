@@ -63,8 +63,7 @@ cgn_expire(struct cgn_worker *w, uint64_t now)
 			if (cgn_table_hash(dp->table, &k) % dp->n_workers != w->index)
 				continue;
 		}
-		uint64_t last = __atomic_load_n(&m->last_out_ms, __ATOMIC_RELAXED);
-		if (now < last + cgn_idle_timeout_ms(cfg, m->proto, __atomic_load_n(&m->tcp_state, __ATOMIC_RELAXED)))
+		if (now < cgn_idle_expiry_ms(cfg, m))
 			continue;
 		struct cgn_ring_msg msg = { .op = CGN_MSG_DEL };
 		msg.m = *m;

@@ -13,17 +13,16 @@
 
 /* RFC 4443 §2.2: the address the packet was sent to if it was one of ours, else icmp_source6,
  * else the in-port's global address, else its link-local one. */
-static const struct cgn_addr *
+static struct cgn_addr
 error_source(const struct cgn_dataplane *dp, const struct cgn_port *port, const struct cgn_pkt *p)
 {
-	const uint8_t *dst = p->ip6->dst_addr;
-	if (port->have_address6 && memcmp(dst, port->address6.b, 16) == 0)
-		return &port->address6;
-	if (memcmp(dst, port->link_local.b, 16) == 0)
-		return &port->link_local;
+	const struct cgn_nd_iface ifc = cgn_port_nd(port);
+	const struct cgn_addr *dst = (const struct cgn_addr *)p->ip6->dst_addr;
+	if (cgn_nd_addr_is_ours(&ifc, dst))
+		return *dst;
 	if (dp->have_icmp_source6)
-		return &dp->icmp_source6;
-	return port->have_address6 ? &port->address6 : &port->link_local;
+		return dp->icmp_source6;
+	return port->have_address6 ? port->address6 : port->link_local;
 }
 
 enum cgn_verdict
@@ -45,8 +44,9 @@ cgn_icmp6_reply(struct cgn_worker *w, struct cgn_pkt *p, uint8_t type, uint8_t c
 		w->pkt.icmp_rate_limited++;
 		return cgn_drop(w, p, why);
 	}
-	struct rte_mbuf *r = cgn_icmp6_error_build(dp->mbufs, &port->mac, &eth->src_addr, error_source(dp, port, p), ip6,
-						   len, type, code, param);
+	const struct cgn_addr from = error_source(dp, port, p);
+	struct rte_mbuf *r = cgn_icmp6_error_build(dp->mbufs, &port->mac, &eth->src_addr, &from, ip6, len, type, code,
+						   param);
 	if (r == NULL)
 		return cgn_drop(w, p, why);
 	struct cgn_addr to;

@@ -119,7 +119,7 @@ cgn_local6(struct cgn_worker *w, struct cgn_pkt *p)
 	struct cgn_dataplane *dp = w->dp;
 	int16_t pi = dp->port_index[p->in_port];
 	const struct cgn_port *port = &dp->ports[pi];
-	const struct cgn_nd_iface ifc = { port->mac, port->link_local, port->address6, port->have_address6 };
+	const struct cgn_nd_iface ifc = cgn_port_nd(port);
 	if (p->frag != CGN_FRAG_NONE) /* RFC 6980 §5: ND is never fragmented; nothing else here is */
 		return cgn_drop(w, p, CGN_DROP_LOCAL);
 	bool unicast = p->ip6->dst_addr[0] != 0xff;

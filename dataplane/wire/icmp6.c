@@ -27,14 +27,9 @@ rd16(const uint8_t *p)
 uint16_t
 cgn_icmp6_cksum(const uint8_t *ip6, const void *icmp, size_t len)
 {
-	/* RFC 8200 §8.1: source, destination, upper-layer length (32 bits), three zero octets,
-	 * Next Header. */
-	const uint8_t tail[8] = { (uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len,
-				  0, 0, 0, IPPROTO_ICMPV6 };
-	uint32_t sum = cgn_cksum_partial(ip6 + IP6_OFF_SRC, 32, 0);
-	sum = cgn_cksum_partial(tail, sizeof(tail), sum);
-	sum = cgn_cksum_partial(icmp, len, cgn_cksum_fold(sum));
-	return (uint16_t)~cgn_cksum_fold(sum);
+	/* RFC 8200 §8.1's pseudo-header (source, destination, length, Next Header), then the message. */
+	uint32_t sum = cgn_cksum_pseudo6(ip6 + IP6_OFF_SRC, ip6 + IP6_OFF_DST, (uint32_t)len, IPPROTO_ICMPV6);
+	return (uint16_t)~cgn_cksum_fold(cgn_cksum_partial(icmp, len, cgn_cksum_fold(sum)));
 }
 
 bool
@@ -72,7 +67,7 @@ cgn_icmp6_error_allowed(const uint8_t *ip6, size_t len, const struct rte_ether_a
 		if (upper_off >= len)
 			return false; /* its type is not in hand: it may be an error */
 		uint8_t t = ip6[upper_off];
-		if (t < CGN_ICMP6_INFO_MIN || t == CGN_ND_REDIRECT)
+		if (cgn_icmp6_is_error(t) || t == CGN_ND_REDIRECT)
 			return false; /* (e.1), (e.2) */
 	}
 	if (cgn_ip6_is_multicast(&dst) || (l2_dst != NULL && rte_is_multicast_ether_addr(l2_dst))) {
@@ -114,7 +109,7 @@ cgn_icmp6_error_write(uint8_t *buf, size_t cap, const struct rte_ether_addr *src
 		      size_t len, uint8_t type, uint8_t code, uint32_t param)
 {
 	size_t total = cgn_icmp6_error_len(ip6, len);
-	if (total == 0 || type >= CGN_ICMP6_INFO_MIN)
+	if (total == 0 || !cgn_icmp6_is_error(type))
 		return -EINVAL;
 	if (cap < total)
 		return -ENOSPC;
@@ -156,7 +151,7 @@ cgn_icmp6_error_build(struct rte_mempool *mp, const struct rte_ether_addr *src_m
 		      size_t len, uint8_t type, uint8_t code, uint32_t param)
 {
 	size_t total = cgn_icmp6_error_len(ip6, len);
-	if (total == 0 || type >= CGN_ICMP6_INFO_MIN) {
+	if (total == 0 || !cgn_icmp6_is_error(type)) {
 		rte_errno = EINVAL;
 		return NULL;
 	}

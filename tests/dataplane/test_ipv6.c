@@ -13,20 +13,13 @@
 
 #include "cgn_cksum.h"
 #include "steps_fixture.h"
+#include "addr_text.h"
 
 #define PORT_ADDR "2001:db8:100::254"
 #define GATEWAY "2001:db8:100::1"
 static const struct rte_ether_addr GW_MAC = { { 0x02, 0, 0, 0, 0x10, 0x01 } };
 static const struct rte_ether_addr SENDER_MAC = { { 0x02, 0, 0, 0, 0x01, 0x01 } };
 #define FAR "2001:db9::9" /* a source no IPv6 route covers: answers go back to its MAC */
-
-static struct cgn_addr
-A6(const char *text)
-{
-	struct cgn_addr a;
-	cr_assert_eq(inet_pton(AF_INET6, text, a.b), 1, "%s", text);
-	return a;
-}
 
 /* The inside port gets an IPv6 address and routes: 2001:db8::/32 via GATEWAY,
  * 2001:db8:100::/64 (the access segment) directly connected. */
@@ -35,13 +28,13 @@ setup6(void)
 {
 	setup();
 	struct cgn_port *port = &E->dp->ports[E->dp->port_index[E->inside_port]];
-	port->address6 = A6(PORT_ADDR);
+	port->address6 = A(PORT_ADDR);
 	port->have_address6 = true;
 	static struct cgn_config c;
 	char err[256];
 	c = E->cfg;
-	c.routes[c.n_routes++] = (struct cgn_route_cfg){ .net = { A6("2001:db8::"), 32 }, .via = A6(GATEWAY) };
-	c.routes[c.n_routes++] = (struct cgn_route_cfg){ .net = { A6("2001:db8:100::"), 64 } };
+	c.routes[c.n_routes++] = (struct cgn_route_cfg){ .net = { A("2001:db8::"), 32 }, .via = A(GATEWAY) };
+	c.routes[c.n_routes++] = (struct cgn_route_cfg){ .net = { A("2001:db8:100::"), 64 } };
 	cr_assert_eq(cgn_dataplane_reroute(E->dp, &c, false, err, sizeof(err)), 0, "%s", err);
 }
 
@@ -104,7 +97,7 @@ build6(uint8_t *f, const char *src, const char *dst, uint8_t hop, const uint8_t 
 static bool
 addr_at(const uint8_t *f, unsigned off, const char *want)
 {
-	struct cgn_addr a = A6(want);
+	struct cgn_addr a = A(want);
 	return memcmp(f + off, a.b, 16) == 0;
 }
 
@@ -114,7 +107,7 @@ static uint16_t
 build_na(const char *src, const char *target, const struct rte_ether_addr *mac)
 {
 	uint8_t body[24] = { 0 }; /* target, then a Target Link-Layer Address option */
-	struct cgn_addr t = A6(target);
+	struct cgn_addr t = A(target);
 	memcpy(body, t.b, 16);
 	body[16] = 2, body[17] = 1;
 	memcpy(body + 18, mac->addr_bytes, 6);
@@ -141,7 +134,7 @@ Test(ipv6, a_neighbor_solicitation_for_the_port_address_is_answered)
 	/* RFC 4861 §7.2.3/§7.2.4: from a node of the segment, to the address's solicited-node
 	 * group, with its source link-layer address. */
 	uint8_t ns[32] = { 0 };
-	struct cgn_addr target = A6(PORT_ADDR);
+	struct cgn_addr target = A(PORT_ADDR);
 	memcpy(ns, target.b, 16);
 	ns[16] = 1, ns[17] = 1; /* Source Link-Layer Address, 8 octets */
 	memcpy(ns + 18, SENDER_MAC.addr_bytes, 6);
@@ -166,7 +159,7 @@ Test(ipv6, a_neighbor_solicitation_for_the_port_address_is_answered)
 	cr_assert_eq(upper_sum(o, 54, 32, IPPROTO_ICMPV6), 0, "ICMPv6 checksum");
 
 	/* One for another node's address, to that node's group: not a group of the port's. */
-	struct cgn_addr other = A6("2001:db8:100::77");
+	struct cgn_addr other = A("2001:db8:100::77");
 	memcpy(ns, other.b, 16);
 	len = build6(frame, "2001:db8:100::9", "ff02::1:ff00:77", 255, NULL, 0, IPPROTO_ICMPV6, 135, ns, 24);
 	uint64_t before = drops(CGN_DROP_IP6_MULTICAST);
@@ -385,7 +378,7 @@ Test(ipv6, nd_confirms_and_keeps_what_the_override_flag_says)
 {
 	gateway_answers();
 	struct cgn_routes *rt = &E->dp->routes;
-	struct cgn_addr gw = A6(GATEWAY);
+	struct cgn_addr gw = A(GATEWAY);
 	int32_t slot = cgn_neigh_find(rt, &gw, 0);
 	cr_assert_geq(slot, 0);
 	uint64_t seen = rt->neigh[slot].seen_ms, mac = rt->neigh[slot].mac;
@@ -440,7 +433,7 @@ Test(ipv6, a_reply_to_a_link_local_address_is_not_routed)
 	static struct cgn_config c;
 	char err[256];
 	c = E->cfg;
-	c.routes[c.n_routes++] = (struct cgn_route_cfg){ .net = { A6("::"), 0 }, .via = A6(GATEWAY) };
+	c.routes[c.n_routes++] = (struct cgn_route_cfg){ .net = { A("::"), 0 }, .via = A(GATEWAY) };
 	cr_assert_eq(cgn_dataplane_reroute(E->dp, &c, false, err, sizeof(err)), 0, "%s", err);
 	gateway_answers();
 	uint16_t len = build6(frame, "fe80::9", PORT_ADDR, 64, NULL, 0, IPPROTO_ICMPV6, 128, "x", 1);

@@ -19,16 +19,9 @@
 #include "icmp6.h"
 #include "nd.h"
 #include "nd_vectors.h"
+#include "addr_text.h"
 
 static const struct rte_ether_addr CGN_MAC = { { 2, 0, 0, 0, 0, 1 } }, HOST_MAC = { { 2, 0, 0, 0, 1, 2 } };
-
-static struct cgn_addr
-A(const char *text)
-{
-	struct cgn_addr a;
-	cr_assert_eq(inet_pton(AF_INET6, text, a.b), 1, "%s", text);
-	return a;
-}
 
 static struct cgn_nd_iface
 port(void)

@@ -16,6 +16,7 @@
 #include <rte_ip.h>
 
 #include "dp_test.h"
+#include "addr_text.h"
 
 static const struct rte_ether_addr GW_MAC = { { 2, 0, 0, 0, 8, 8 } }, HOST_MAC = { { 2, 0, 0, 0, 9, 5 } };
 
@@ -323,21 +324,13 @@ Test(route, a_reload_replaces_routes_and_static_neighbours)
 
 /* ---- IPv6: rte_lpm6, ND ----------------------------------------------------------------- */
 
-static struct cgn_addr
-A6(const char *text)
-{
-	struct cgn_addr a;
-	cr_assert_eq(cgn_addr_parse(text, &a), 0, "%s", text);
-	return a;
-}
-
 static struct cgn_route_cfg
 route6(const char *prefix, uint8_t port, const char *via)
 {
 	struct cgn_route_cfg r = { .port = port };
 	cr_assert_eq(cgn_prefix_parse(prefix, &r.net), 0, "%s", prefix);
 	if (via)
-		r.via = A6(via);
+		r.via = A(via);
 	return r;
 }
 
@@ -352,7 +345,7 @@ with6(void)
 	c.routes[c.n_routes++] = route6("2001:db8::/32", 0, "2001:db8:100::1");
 	c.routes[c.n_routes++] = route6("2001:db8:5::/64", 0, NULL);
 	c.routes[c.n_routes++] = route6("::/0", 1, "fe80::1");
-	c.neighbours[c.n_neighbours++] = (struct cgn_neighbour_cfg){ .addr = A6("2001:db8:100::7"),
+	c.neighbours[c.n_neighbours++] = (struct cgn_neighbour_cfg){ .addr = A("2001:db8:100::7"),
 								     .mac = { 2, 0, 0, 0, 1, 7 } };
 	cr_assert_eq(cgn_dataplane_reroute(E->dp, &c, false, err, sizeof(err)), 0, "%s", err);
 	cr_assert_not_null(E->dp->routes.lpm6[CGN_PORT_INSIDE]);
@@ -372,7 +365,7 @@ route6_to(enum cgn_port_role role, const char *dst)
 {
 	struct where w = { .port_id = UINT16_MAX };
 	uint64_t full = 0;
-	struct cgn_addr d = A6(dst);
+	struct cgn_addr d = A(dst);
 	w.r = cgn_route_frame6(&E->dp->routes, role, &d, &w.port_id, &w.mac, &full);
 	cr_assert_eq(full, 0);
 	return w;
@@ -381,7 +374,7 @@ route6_to(enum cgn_port_role role, const char *dst)
 static int32_t
 find6(const char *addr, uint8_t port)
 {
-	struct cgn_addr a = A6(addr);
+	struct cgn_addr a = A(addr);
 	return cgn_neigh_find(&E->dp->routes, &a, port);
 }
 
@@ -410,7 +403,7 @@ check_ns(struct rte_mbuf *m, uint16_t port_id, const char *target, const struct 
 	const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
 	const struct cgn_port *port = &E->dp->ports[E->dp->port_index[port_id]];
 	const uint8_t *pm = port->mac.addr_bytes;
-	struct cgn_addr t = A6(target);
+	struct cgn_addr t = A(target);
 	cr_assert_eq(m->port, port_id, "out of the route's port");
 	cr_assert_eq(rte_pktmbuf_data_len(m), 14 + 40 + 32, "Ethernet, IPv6, NS of 24 and an option of 8");
 
@@ -477,7 +470,7 @@ Test(route, ipv6_longest_prefix_match)
 	struct where w = route6_to(CGN_PORT_INSIDE, "2001:db8:7::1");
 	cr_assert_eq(w.r, CGN_ROUTE_UNRESOLVED, "via the gateway, not resolved yet");
 	cr_assert_eq(rte_ring_count(rt->resolve), 0, "a gateway is not put on the resolve ring");
-	struct cgn_addr gwa = A6("2001:db8:100::1");
+	struct cgn_addr gwa = A("2001:db8:100::1");
 	cr_assert(cgn_neigh_learn(rt, &gwa, 0, &GW_MAC, E->w->now_ms), "a Neighbor Advertisement from it");
 	w = route6_to(CGN_PORT_INSIDE, "2001:db8:7::1");
 	cr_assert_eq(w.r, CGN_ROUTE_OK);
@@ -492,7 +485,7 @@ Test(route, ipv6_longest_prefix_match)
 	cr_assert_eq(rte_ring_count(rt->resolve), 1);
 	struct cgn_neigh_key k;
 	cr_assert_eq(rte_ring_dequeue_elem(rt->resolve, &k, sizeof(k)), 0);
-	struct cgn_addr want = A6("2001:db8:5::9");
+	struct cgn_addr want = A("2001:db8:5::9");
 	cr_assert(cgn_addr_eq(&k.addr, &want), "the ring carries the 16-octet destination");
 	cr_assert_eq(k.port, 0);
 	w = route6_to(CGN_PORT_INSIDE, "2001:db8:5:0:ffff:ffff:ffff:ffff");
@@ -537,7 +530,7 @@ Test(route, ipv6_default_route)
 	cr_assert_eq(rt->stats.nd_requests, 2);
 	cr_assert_eq(rt->stats.arp_requests, 1);
 
-	struct cgn_addr gw = A6("fe80::1");
+	struct cgn_addr gw = A("fe80::1");
 	cr_assert_not(cgn_neigh_learn(rt, &gw, 0, &GW_MAC, E->w->now_ms), "not a neighbour on the inside port");
 	cr_assert(cgn_neigh_learn(rt, &gw, 1, &GW_MAC, E->w->now_ms));
 	struct where w = route6_to(CGN_PORT_OUTSIDE, "2001:4860::8888");
@@ -592,7 +585,7 @@ Test(route, ipv6_connected_destination_is_asked_for_by_ns)
 	cr_assert_eq(rte_ring_count(rt->resolve), 0, "an entry exists: not asked again by the worker");
 
 	/* The advertisement. */
-	struct cgn_addr host = A6("2001:db8:5::9");
+	struct cgn_addr host = A("2001:db8:5::9");
 	cr_assert(cgn_neigh_learn(rt, &host, 0, &HOST_MAC, now));
 	struct where w = route6_to(CGN_PORT_INSIDE, "2001:db8:5::9");
 	cr_assert_eq(w.r, CGN_ROUTE_OK);
@@ -629,7 +622,7 @@ Test(route, ipv6_learning_only_updates_existing_entries)
 	struct cgn_routes *rt = &E->dp->routes;
 	with6();
 	uint32_t free_before = rt->n_free;
-	struct cgn_addr stranger = A6("2001:db8:5::77"), st = A6("2001:db8:100::7"), gw = A6("2001:db8:100::1");
+	struct cgn_addr stranger = A("2001:db8:5::77"), st = A("2001:db8:100::7"), gw = A("2001:db8:100::1");
 	cr_assert_not(cgn_neigh_learn(rt, &stranger, 0, &HOST_MAC, E->w->now_ms));
 	cr_assert_eq(find6("2001:db8:5::77", 0), -1);
 	cr_assert_eq(rt->n_free, free_before, "no entry made");
@@ -661,7 +654,7 @@ Test(route, ipv6_learning_only_updates_existing_entries)
 	uint16_t op;
 	run(E->inside_port, arp_reply("100.64.0.8", &GW_MAC), &op);
 	cr_assert_eq(E->w->pkt.arp_learned, 1);
-	struct cgn_addr mapped = A6("::ffff:100.64.0.8");
+	struct cgn_addr mapped = A("::ffff:100.64.0.8");
 	cr_assert_eq(cgn_neigh_find(rt, &mapped, 0), find4("100.64.0.8"));
 }
 

@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 
 #include "cgn_addr.h"
+#include "addr_text.h"
 
 Test(addr, v4_is_mapped)
 {
@@ -110,23 +111,6 @@ Test(addr, sockaddr_round_trip)
 	cr_assert_eq(ss.ss_family, AF_INET6);
 	cgn_addr_from_sockaddr((struct sockaddr *)&ss, &b, &port);
 	cr_assert(cgn_addr_eq(&a, &b));
-}
-
-static struct cgn_addr
-A(const char *text)
-{
-	struct cgn_addr a;
-	cr_assert_eq(cgn_addr_parse(text, &a), 0, "%s", text);
-	return a;
-}
-
-static const char *
-F(const struct cgn_addr *a)
-{
-	static char buf[4][CGN_ADDR_STRLEN];
-	static int i;
-	i = (i + 1) % 4;
-	return cgn_addr_format(a, buf[i], sizeof(buf[i]));
 }
 
 Test(addr, multicast)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cgn_config.h"
+#include "addr_text.h"
 
 static struct cgn_config cfg;
 static char err[512];
@@ -17,14 +18,6 @@ addr_is_zero(const struct cgn_addr *a)
 {
 	static const struct cgn_addr zero;
 	return cgn_addr_eq(a, &zero);
-}
-
-static struct cgn_addr
-A(const char *text)
-{
-	struct cgn_addr a;
-	cr_assert_eq(cgn_addr_parse(text, &a), 0, "%s", text);
-	return a;
 }
 
 #define MINIMAL "pcp = { listen = [ \"127.0.0.1\" ]; inside = [ \"10.0.0.0/8\" ]; };\n" \

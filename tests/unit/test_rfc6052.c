@@ -9,22 +9,7 @@
 #include <string.h>
 
 #include "cgn_rfc6052.h"
-
-static struct cgn_addr
-A(const char *text)
-{
-	struct cgn_addr a;
-	cr_assert_eq(cgn_addr_parse(text, &a), 0, "%s", text);
-	return a;
-}
-
-static struct cgn_prefix
-P(const char *text)
-{
-	struct cgn_prefix p;
-	cr_assert_eq(cgn_prefix_parse(text, &p), 0, "%s", text);
-	return p;
-}
+#include "addr_text.h"
 
 /* The same, in one of 8 rotating buffers: for arguments. */
 static const struct cgn_addr *
@@ -45,15 +30,6 @@ pP(const char *text)
 	i = (i + 1) % 8;
 	buf[i] = P(text);
 	return &buf[i];
-}
-
-static const char *
-F(const struct cgn_addr *a)
-{
-	static char buf[4][CGN_ADDR_STRLEN];
-	static int i;
-	i = (i + 1) % 4;
-	return cgn_addr_format(a, buf[i], sizeof(buf[i]));
 }
 
 /* RFC 6052 §2.4, Table 1 and Table 2, row by row. */
