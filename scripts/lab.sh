@@ -56,11 +56,14 @@ write_config() {
 # cgnatd in the lab (scripts/lab.sh). Reference: docs/configuration.md
 pcp = {
   listen = [ "127.0.0.1:5351" ];            # the kernel socket stays for tools in the cgn namespace
-  inside = [ "100.64.0.0/10" ];
+  inside = [ "100.64.0.0/10", "2001:db8::/32" ];  # IPv6 subscribers (sub6) are inside too, for NAT64
   third_party = [ "198.51.100.20" ];        # a management host on the outside (§13.1 THIRD_PARTY)
   announce = { multicast = true; };         # §14.1.3: out of the inside port at start
 };
 nat = { pool = [ "203.0.113.0/28" ]; ports = "1024-65535"; block_size = 512; max_blocks = 8; };
+# Stateful NAT64 (RFC 6146) with the Well-Known Prefix (RFC 6052 §2.1): sub6 reaches inet at
+# 64:ff9b::198.51.100.10, from the same pool as the NAT44 subscribers.
+nat64 = { prefixes = [ "64:ff9b::/96" ]; };
 # net_af_packet's socket reassembles fragments (DPDK 22.11's fanout flag DEFRAG): its frames and
 # the buffers take datagrams of up to 8 KB, which leave again in fragments of the links' MTU.
 dataplane = { table_size = 65536; idle_sleep_us = 100; icmp_source = "203.0.113.15"; mbuf_size = 8320; mbufs = 8192; };
