@@ -26,7 +26,8 @@
 # resolved by ARP); hosts on the router's segment 100.64.0.0/24 are directly connected.
 # IPv6: the access segment r-in/dp-in also carries 2001:db8:100::/64; the router forwards IPv6
 # (net.ipv6.conf.all.forwarding, in the cgn namespace only) and routes the NAT64 prefix
-# 64:ff9b::/96 (RFC 6052) to cgnatd; sub6 is IPv6 only. The outside stays IPv4.
+# 64:ff9b::/96 (RFC 6052) to cgnatd, which translates it to IPv4 (nat64, RFC 6146; sub6's
+# prefix is in pcp.inside); sub6 is IPv6 only. The outside stays IPv4.
 # cgnatd reads dp-in and dp-out raw (net_af_packet): the kernel of the cgn namespace must not
 # forward what arrives on them nor speak IPv6 on them (disabled there before they come up;
 # checked, and that r-in keeps IPv6), and senders compute their own TCP/UDP checksums (a veth
