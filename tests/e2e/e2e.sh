@@ -218,10 +218,12 @@ sys.exit(1)' || { kill $server 2>/dev/null; fail "4096-octet UDP datagram not ec
 		fail "pkt_fragmented $(counter pkt_fragmented), was $before"
 }
 
-# NAT64 (RFC 6146): sub6, IPv6 only, reaches inet at 64:ff9b::198.51.100.10 (RFC 6052 §2.1's
-# Well-Known Prefix, written 64:ff9b::c633:640a too); the router sends 64:ff9b::/96 to cgnatd's
-# inside port, cgnatd translates (RFC 7915) to IPv4 from the pool and back.
-inet6=64:ff9b::c633:640a
+# NAT64 (RFC 6146): sub6, IPv6 only, reaches inet at 64:ff9b:1::198.51.100.10, written
+# 64:ff9b:1::c633:640a too (RFC 8215's local-use prefix, a Network-Specific Prefix: inet's
+# address is a documentation one, which the Well-Known Prefix must not carry, RFC 6052 §3.1);
+# the router sends the prefix to cgnatd's inside port, cgnatd translates (RFC 7915) to IPv4
+# from the pool and back.
+inet6=64:ff9b:1::c633:640a
 
 # The NAT64 sessions of sub6 (PROTO: tcp, udp or icmp) in cgnatctl sessions: internal endpoint
 # sub6's IPv6 address (with or without brackets around it), external one in the pool.
@@ -231,13 +233,25 @@ nat64_sessions() {
 
 case_nat64_ping() {
 	# ICMPv6 echo to the embedded address crosses as ICMPv4 echo (RFC 7915 §4.2, §5.2): the
-	# replies come back from 64:ff9b::c633:640a, and the session's internal endpoint is
+	# replies come back from 64:ff9b:1::c633:640a, and the session's internal endpoint is
 	# sub6's address and echo identifier.
 	local out
-	out=$(in_ns sub6 ping -6 -c 3 -i 0.2 -W 2 64:ff9b::198.51.100.10 2>&1) || fail "ping: $out"
+	out=$(in_ns sub6 ping -6 -c 3 -i 0.2 -W 2 64:ff9b:1::198.51.100.10 2>&1) || fail "ping: $out"
 	echo "$out" | grep -q "3 received" || fail "ping: $out"
 	echo "$out" | grep -q "bytes from $inet6: icmp_seq=" || fail "replies not from $inet6: $out"
 	[ -n "$(nat64_sessions icmp)" ] || fail "no NAT64 icmp session for 2001:db8:6::2: $(ctl sessions)"
+}
+
+case_nat64_well_known_prefix_with_a_non_global_address() {
+	# RFC 6052 §3.1: the Well-Known Prefix with a non-global IPv4 address (198.51.100.10,
+	# TEST-NET-2, RFC 5735 §3) MUST be dropped: no echo, no session, the drop counted under a
+	# NAT64_ reason.
+	local before after out
+	before=$(ctl stats | awk '$1 ~ /^drop_NAT64_/ { n += $2 } END { print n + 0 }')
+	out=$(in_ns sub6 ping -6 -c 2 -i 0.2 -W 1 64:ff9b::198.51.100.10 2>&1)
+	echo "$out" | grep -q " 0 received" || fail "answered: $out"
+	after=$(ctl stats | awk '$1 ~ /^drop_NAT64_/ { n += $2 } END { print n + 0 }')
+	[ "$after" -ge $((before + 2)) ] || fail "drop_NAT64_* went from $before to $after: $(ctl stats | grep '^drop_')"
 }
 
 case_nat64_web_page() {
@@ -308,7 +322,7 @@ case_nat64_datagrams_in_fragments() {
 	# kernel in IPv4 fragments, reach cgnatd whole (PACKET_FANOUT_FLAG_DEFRAG) and must leave
 	# in IPv6 fragments that fit the 1500-octet link (RFC 7915 §4.1, §6).
 	local out
-	out=$(in_ns sub6 ping -6 -c 2 -i 0.3 -W 2 -s 4000 64:ff9b::198.51.100.10 2>&1) || fail "ping -6 -s 4000: $out"
+	out=$(in_ns sub6 ping -6 -c 2 -i 0.3 -W 2 -s 4000 64:ff9b:1::198.51.100.10 2>&1) || fail "ping -6 -s 4000: $out"
 	echo "$out" | grep -q "2 received" || fail "ping -6 -s 4000: $out"
 	in_ns inet timeout 20 python3 -c '
 import socket
@@ -345,10 +359,10 @@ case_nat64_traceroute() {
 	# reply; its SYN/ACK).
 	local method out
 	for method in "" "-I" "-T -p 80"; do
-		out=$(in_ns sub6 timeout 30 traceroute -6 -n -q 1 -w 2 -m 5 $method 64:ff9b::198.51.100.10 2>&1) ||
+		out=$(in_ns sub6 timeout 30 traceroute -6 -n -q 1 -w 2 -m 5 $method 64:ff9b:1::198.51.100.10 2>&1) ||
 			fail "traceroute -6 $method: $out"
 		echo "$out" | grep -Eq "^ 1  2001:db8:6::1 " || fail "traceroute -6 $method, hop 1: $out"
-		echo "$out" | grep -Eq "^ 2  (2001:db8:100::254|64:ff9b::[0-9a-f:]+) " ||
+		echo "$out" | grep -Eq "^ 2  (2001:db8:100::254|64:ff9b:1::[0-9a-f:]+) " ||
 			fail "traceroute -6 $method, hop 2 is not the CGN: $out"
 		echo "$out" | grep -Eq "^ 3  $inet6 " || fail "traceroute -6 $method, hop 3 is not inet: $out"
 		echo "$out" | grep -q "^ 4 " && fail "traceroute -6 $method went past inet: $out"
@@ -508,7 +522,7 @@ cases="ping_through_the_nat next_hops_resolved_by_arp ipv6_subscriber_reaches_th
 	 cgnatd_answers_ipv6_on_its_inside_port directly_connected_host traceroute_through_the_nat \
 	 implicit_mapping_browsing pcp_map_then_inbound_tcp \
 	 hairpin_to_an_external_address tcp_transfer_of_4_mb datagrams_in_fragments_both_ways \
-	 nat64_ping nat64_web_page nat64_4_mb_both_ways nat64_datagrams_in_fragments nat64_traceroute \
+	 nat64_ping nat64_well_known_prefix_with_a_non_global_address nat64_web_page nat64_4_mb_both_ways nat64_datagrams_in_fragments nat64_traceroute \
 	 nat64_and_nat44_share_the_pool natpmp_from_a_subscriber \
 	 pcp_from_the_internet_is_ignored third_party_from_the_management_host \
 	 third_party_from_an_unauthorised_subscriber pool_change_while_forwarding routes_change_on_reload \
