@@ -360,3 +360,34 @@ Test(nat64, ipv4_df_above_1260_and_packet_too_big_rfc7915_5_1)
 	cr_assert_eq(o[58] << 24 | o[59] << 16 | o[60] << 8 | o[61], 1300, "the MTU that fits once IPv4");
 	cr_assert_eq(drops(CGN_DROP_TOO_BIG), before + 1);
 }
+
+Test(nat64, unexpired_source_route_is_refused_rfc7915_4_1)
+{
+	uint16_t ext_port, op, ol;
+	uint32_t ext = udp_out(SUB, 40020, &ext_port);
+	/* The answer with a loose source route (type 131, length 7, pointer 4: unexpired) and an
+	 * end-of-options octet: IHL 7. */
+	uint16_t len = build4(REMOTE, 53, ext, ext_port, IPPROTO_UDP, 50, 0, false, 4);
+	memmove(frame + 14 + 28, frame + 14 + 20, len - 34u);
+	static const uint8_t lsrr[8] = { 131, 7, 4, 198, 51, 100, 1, 0 };
+	memcpy(frame + 14 + 20, lsrr, 8);
+	frame[14] = 0x47;
+	uint16_t total = (uint16_t)(len - 14 + 8);
+	frame[16] = (uint8_t)(total >> 8), frame[17] = (uint8_t)total;
+	ip_header_changed(frame, 28);
+	uint64_t before = drops(CGN_DROP_NAT64_SOURCE_ROUTE);
+	uint8_t *o = run(E->outside_port, (uint16_t)(len + 8), &op, &ol);
+	cr_assert_not_null(o, "answered");
+	cr_assert_eq(op, E->outside_port);
+	cr_assert_eq(o[34], 3, "destination unreachable");
+	cr_assert_eq(o[35], 5, "source route failed");
+	cr_assert_eq(drops(CGN_DROP_NAT64_SOURCE_ROUTE), before + 1);
+	/* Used up (pointer past the length): the options are ignored and it is translated. */
+	frame[14 + 22] = 8;
+	ip_header_changed(frame, 28);
+	o = run(E->outside_port, (uint16_t)(len + 8), &op, &ol);
+	cr_assert_not_null(o);
+	cr_assert_eq(op, E->inside_port);
+	cr_assert_eq(ol, 14 + 40 + 8 + 4, "IPv6 without the options");
+	cr_assert_eq(sum6(o), 0);
+}
