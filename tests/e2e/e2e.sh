@@ -321,9 +321,10 @@ case_nat64_datagrams_in_fragments() {
 	# these as fragments and translates each, RFC 7915 §5.1.1); inet's answers leave its
 	# kernel in IPv4 fragments, reach cgnatd whole (PACKET_FANOUT_FLAG_DEFRAG) and must leave
 	# in IPv6 fragments that fit the 1500-octet link (RFC 7915 §4.1, §6).
-	local out
-	out=$(in_ns sub6 ping -6 -c 2 -i 0.3 -W 2 -s 4000 64:ff9b:1::198.51.100.10 2>&1) || fail "ping -6 -s 4000: $out"
-	echo "$out" | grep -q "2 received" || fail "ping -6 -s 4000: $out"
+	# Both are tried, and the case fails with what each got wrong.
+	local out bad=""
+	out=$(in_ns sub6 ping -6 -c 2 -i 0.3 -W 2 -s 4000 64:ff9b:1::198.51.100.10 2>&1)
+	echo "$out" | grep -q "2 received" || bad="ping -6 -s 4000: $out"
 	in_ns inet timeout 20 python3 -c '
 import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -332,7 +333,8 @@ for _ in range(3):
     d, a = s.recvfrom(65535)
     s.sendto(d, a)' &
 	local server=$!
-	in_ns sub6 timeout 15 python3 - "$inet6" <<'PY' || { kill $server 2>/dev/null; fail "4096-octet UDP datagram not echoed intact over NAT64"; }
+	in_ns sub6 timeout 15 python3 - "$inet6" <<'PY' || bad="$bad${bad:+
+}4096-octet UDP datagram not echoed intact over NAT64"
 import socket, sys
 s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
 s.settimeout(2)
@@ -348,7 +350,7 @@ sys.exit(1)
 PY
 	kill $server 2>/dev/null
 	wait $server 2>/dev/null
-	return 0
+	[ -z "$bad" ] || fail "$bad"
 }
 
 case_nat64_traceroute() {
@@ -357,17 +359,21 @@ case_nat64_traceroute() {
 	# icmp_source6, the inside port's 2001:db8:100::254, or from a Pref64 address); 3 inet at
 	# its embedded address (its port unreachable translated to ICMPv6, RFC 7915 §4.2; its echo
 	# reply; its SYN/ACK).
-	local method out
+	# Every method is tried, and the case fails with what each got wrong.
+	local method out why bad=""
 	for method in "" "-I" "-T -p 80"; do
+		why=""
 		out=$(in_ns sub6 timeout 30 traceroute -6 -n -q 1 -w 2 -m 5 $method 64:ff9b:1::198.51.100.10 2>&1) ||
-			fail "traceroute -6 $method: $out"
-		echo "$out" | grep -Eq "^ 1  2001:db8:6::1 " || fail "traceroute -6 $method, hop 1: $out"
-		echo "$out" | grep -Eq "^ 2  (2001:db8:100::254|64:ff9b:1::[0-9a-f:]+) " ||
-			fail "traceroute -6 $method, hop 2 is not the CGN: $out"
-		echo "$out" | grep -Eq "^ 3  $inet6 " || fail "traceroute -6 $method, hop 3 is not inet: $out"
-		echo "$out" | grep -q "^ 4 " && fail "traceroute -6 $method went past inet: $out"
+			why="failed"
+		echo "$out" | grep -Eq "^ 1  2001:db8:6::1 " || why="$why; hop 1 is not the router"
+		echo "$out" | grep -Eq "^ 2  (2001:db8:100::254|64:ff9b:1::[0-9a-f:]+) " || why="$why; hop 2 is not the CGN"
+		echo "$out" | grep -Eq "^ 3  $inet6 " || why="$why; hop 3 is not inet"
+		echo "$out" | grep -q "^ 4  $inet6 " && why="$why; went past inet"
+		[ -z "$why" ] || bad="$bad
+traceroute -6 ${method:-(UDP)}: ${why#; }
+$out"
 	done
-	return 0
+	[ -z "$bad" ] || fail "$bad"
 }
 
 case_nat64_and_nat44_share_the_pool() {
