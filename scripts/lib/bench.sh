@@ -65,8 +65,9 @@ bench_cgnatd() {
 	local conf=$1 mb=$2 prefix=$3 vdevs=() v
 	shift 3
 	for v in "$@"; do vdevs+=(--vdev "$v"); done
+	: > "$work/cgnatd.log" # emptied here, not by the job's redirection: no "ready" of the last one
 	ip netns exec "$ns" "$top/build/control/cgnatd" -l 0-1 $(mem_args "$mb") --no-pci --file-prefix "$prefix" \
-		"${vdevs[@]}" -- -c "$conf" > "$work/cgnatd.log" 2>&1 &
+		"${vdevs[@]}" -- -c "$conf" >> "$work/cgnatd.log" 2>&1 &
 	pid=$!
 	for _ in $(seq 1 1200); do
 		grep -q "cgnatd: ready" "$work/cgnatd.log" && return 0
