@@ -33,6 +33,7 @@ setup64(void)
 	c->nat64.treat_as_global[0] = P("198.51.100.0/24");
 	c->nat64.treat_as_global[1] = P("203.0.113.0/24");
 	c->nat64.n_treat_as_global = 2;
+	cgn_dataplane_set_nat64(E->dp, c);
 }
 
 TestSuite(nat64, .init = setup64);
