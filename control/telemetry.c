@@ -114,6 +114,10 @@ add_pkt_stats(struct rte_tel_data *d, const struct cgn_pkt_stats *s)
 		snprintf(name, sizeof(name), "pkt_nd_refused_%s", cgn_nd_result_name((enum cgn_nd_result)r));
 		rte_tel_data_add_dict_u64(d, name, LOAD(s->nd_refused[r]));
 	}
+	for (int r = 1; r < CGN_XLAT_ERR_COUNT; r++) {
+		snprintf(name, sizeof(name), "pkt_nat64_error_%s", cgn_xlat_err_drop_name((enum cgn_xlat_err_drop)r));
+		rte_tel_data_add_dict_u64(d, name, LOAD(s->nat64_error[r]));
+	}
 }
 
 static int
@@ -201,6 +205,8 @@ cmd_stats(const char *cmd __rte_unused, const char *params __rte_unused, struct 
 			ps_sum.drops[r] += LOAD(s->drops[r]);
 		for (int r = 1; r < CGN_ND_RESULT_COUNT; r++)
 			ps_sum.nd_refused[r] += LOAD(s->nd_refused[r]);
+		for (int r = 1; r < CGN_XLAT_ERR_COUNT; r++)
+			ps_sum.nat64_error[r] += LOAD(s->nat64_error[r]);
 	}
 	add_pkt_stats(d, &ps_sum);
 	for (unsigned i = 0; i < tel.dp->n_ports; i++) {
