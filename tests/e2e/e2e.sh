@@ -376,6 +376,21 @@ $out"
 	[ -z "$bad" ] || fail "$bad"
 }
 
+case_nat64_hairpin_to_a_nat44_mapping() {
+	# RFC 6146 §3.8: sub6 connects to sub1's PCP mapping (pcp_map_then_inbound_tcp) at its
+	# external address under the Pref64; cgnatd sends it straight back inside, to sub1, from
+	# sub6's own external endpoint, and sub1's answer returns the same way.
+	local ext a1 a2 a3 a4 got before
+	ext=$(mapped)
+	[ -n "$ext" ] || fail "no mapping from pcp_map_then_inbound_tcp"
+	IFS=. read -r a1 a2 a3 a4 <<< "${ext%:*}"
+	before=$(counter pkt_hairpinned)
+	got=$(in_ns sub6 curl -gsS -m 5 "http://[$(printf '64:ff9b:1::%02x%02x:%02x%02x' "$a1" "$a2" "$a3" "$a4")]:${ext##*:}/" 2>&1) ||
+		fail "sub6 cannot reach $ext over NAT64: $got"
+	[ "$got" = "sub1 page" ] || fail "sub6 got '$got'"
+	[ "$(counter pkt_hairpinned)" -gt "$before" ] || fail "pkt_hairpinned not counted"
+}
+
 case_nat64_and_nat44_share_the_pool() {
 	# At the same time: sub6 over NAT64, sub1 and sub2 over NAT44 each download inet's 4 MiB;
 	# all arrive intact, and the sessions of both families have their external endpoints in
@@ -529,7 +544,7 @@ cases="ping_through_the_nat next_hops_resolved_by_arp ipv6_subscriber_reaches_th
 	 implicit_mapping_browsing pcp_map_then_inbound_tcp \
 	 hairpin_to_an_external_address tcp_transfer_of_4_mb datagrams_in_fragments_both_ways \
 	 nat64_ping nat64_well_known_prefix_with_a_non_global_address nat64_web_page nat64_4_mb_both_ways nat64_datagrams_in_fragments nat64_traceroute \
-	 nat64_and_nat44_share_the_pool natpmp_from_a_subscriber \
+	 nat64_hairpin_to_a_nat44_mapping nat64_and_nat44_share_the_pool natpmp_from_a_subscriber \
 	 pcp_from_the_internet_is_ignored third_party_from_the_management_host \
 	 third_party_from_an_unauthorised_subscriber pool_change_while_forwarding routes_change_on_reload \
 	 restart_means_a_new_epoch"
