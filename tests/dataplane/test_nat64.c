@@ -464,3 +464,49 @@ Test(nat64, icmp_errors_are_translated_with_their_quoted_packet_rfc7915_4_2_5_2)
 	cr_assert_eq(memcmp(q4 + 16, &ext, 4), 0, "its destination: the external address");
 	cr_assert_eq(q4[22] << 8 | q4[23], eport, "the external port");
 }
+
+Test(nat64, traffic_class_and_tos_knobs_rfc7915_4_1_5_1)
+{
+	uint16_t op, ol, eport;
+	E->cfg.nat64.reset_tos = 1;
+	E->cfg.nat64.new_tos = 0x20;
+	uint8_t *o = run(E->inside_port, build6(SUB, REMOTE6, 64, 0xb8, IPPROTO_UDP, 40040, 53, 4), &op, &ol);
+	cr_assert_not_null(o);
+	cr_assert_eq(o[15], 0x20, "TOS the configured one, not the traffic class");
+	eport = port_at(o, 0);
+	uint32_t ext;
+	memcpy(&ext, o + 14 + 12, 4);
+	E->cfg.nat64.reset_traffic_class = 1;
+	o = run(E->outside_port, build4(REMOTE, 53, ext, eport, IPPROTO_UDP, 50, 0xb8, false, 4), &op, &ol);
+	cr_assert_not_null(o);
+	cr_assert_eq(o[14], 0x60, "traffic class 0");
+	cr_assert_eq(o[15] & 0xf0, 0);
+}
+
+Test(nat64, routing_header_with_segments_left_is_not_translated_rfc7915_5_1)
+{
+	/* IPv6, a Routing header (type 4, segments left 1), then UDP: Parameter Problem 4/0 at
+	 * the Segments Left octet (40 + 3). */
+	uint16_t len = build6(SUB, REMOTE6, 64, 0, IPPROTO_UDP, 40050, 53, 0);
+	memmove(frame + 62, frame + 54, len - 54u);
+	static const uint8_t rh[8] = { IPPROTO_UDP, 0, 4, 1 };
+	memcpy(frame + 54, rh, 8);
+	frame[14 + 6] = IPPROTO_ROUTING;
+	frame[14 + 5] = (uint8_t)(frame[14 + 5] + 8);
+	uint16_t op;
+	uint64_t before = drops(CGN_DROP_IP6_ROUTING);
+	uint8_t *o = run(E->inside_port, (uint16_t)(len + 8), &op, NULL);
+	cr_assert_not_null(o, "answered");
+	cr_assert_eq(op, E->inside_port);
+	cr_assert_eq(o[54], 4, "parameter problem");
+	cr_assert_eq(o[55], 0, "erroneous header field");
+	cr_assert_eq(o[58] << 24 | o[59] << 16 | o[60] << 8 | o[61], 43, "at Segments Left");
+	cr_assert_eq(drops(CGN_DROP_IP6_ROUTING), before + 1);
+	/* With no segments left it is skipped and the packet translated. */
+	frame[57] = 0;
+	o = run(E->inside_port, (uint16_t)(len + 8), &op, NULL);
+	cr_assert_not_null(o);
+	cr_assert_eq(op, E->outside_port);
+	cr_assert_eq(o[14 + 9], IPPROTO_UDP, "the Routing header skipped");
+	cr_assert_eq(sum4(o), 0);
+}
