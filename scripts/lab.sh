@@ -17,7 +17,7 @@
 #                                                                     198.51.100.1
 #   inet 198.51.100.10/24, 198.51.100.20/24  i0 ─────────────────── dp-out   pool 203.0.113.0/28
 #
-#   Routes: the router's default via 100.64.0.254, 64:ff9b::/96 and 64:ff9b:1::/96 via
+#   Routes: the router's default via 100.64.0.254, 64:ff9b::/96 via
 #   2001:db8:100::254;
 #   sub6's default via 2001:db8:6::1; cgnatd's 100.64.0.0/10 via 100.64.0.1, 0.0.0.0/0 via
 #   198.51.100.10, 2001:db8::/32 via 2001:db8:100::1, 2001:db8:100::/64 directly connected.
@@ -27,7 +27,7 @@
 # resolved by ARP); hosts on the router's segment 100.64.0.0/24 are directly connected.
 # IPv6: the access segment r-in/dp-in also carries 2001:db8:100::/64; the router forwards IPv6
 # (net.ipv6.conf.all.forwarding, in the cgn namespace only) and routes the NAT64 prefixes
-# 64:ff9b::/96 (RFC 6052) and 64:ff9b:1::/96 (RFC 8215) to cgnatd, which translates them to
+# 64:ff9b::/96 (RFC 6052) to cgnatd, which translates them to
 # IPv4 (nat64, RFC 6146; sub6's prefix is in pcp.inside); sub6 is IPv6 only. The outside
 # stays IPv4.
 # cgnatd reads dp-in and dp-out raw (net_af_packet): the kernel of the cgn namespace must not
@@ -64,11 +64,11 @@ pcp = {
   announce = { multicast = true; };         # §14.1.3: out of the inside port at start
 };
 nat = { pool = [ "203.0.113.0/28" ]; ports = "1024-65535"; block_size = 512; max_blocks = 8; };
-# Stateful NAT64 (RFC 6146), from the same pool as the NAT44 subscribers. Two Pref64: the
-# Well-Known Prefix (RFC 6052 §2.1), which must not carry non-global IPv4 addresses (§3.1), and
-# so not the lab's documentation addresses; and the local-use prefix 64:ff9b:1::/96 (RFC 8215),
-# a Network-Specific Prefix under which sub6 reaches inet: 64:ff9b:1::198.51.100.10.
-nat64 = { prefixes = [ "64:ff9b::/96", "64:ff9b:1::/96" ]; };
+# Stateful NAT64 (RFC 6146), from the same pool as the NAT44 subscribers, under the Well-Known
+# Prefix 64:ff9b::/96 (RFC 6052 §2.1): sub6 reaches inet at 64:ff9b::198.51.100.10. The WKP must
+# not carry non-global IPv4 addresses (§3.1), and the lab's "internet" and pool are documentation
+# ranges: treat_as_global says they stand for global ones here (10.0.0.1 etc. stay refused).
+nat64 = { prefixes = [ "64:ff9b::/96" ]; treat_as_global = [ "198.51.100.0/24", "203.0.113.0/24" ]; };
 # net_af_packet's socket reassembles fragments (DPDK 22.11's fanout flag DEFRAG): its frames and
 # the buffers take datagrams of up to 8 KB, which leave again in fragments of the links' MTU.
 dataplane = { table_size = 65536; idle_sleep_us = 100; icmp_source = "203.0.113.15"; mbuf_size = 8320; mbufs = 8192; };
@@ -144,7 +144,6 @@ up() {
 	ip -n "$ns_cgn" addr add 2001:db8:100::1/64 dev r-in nodad
 	ip -n "$ns_cgn" route add default via 100.64.0.254
 	ip -n "$ns_cgn" -6 route add 64:ff9b::/96 via 2001:db8:100::254 dev r-in # NAT64 (RFC 6052)
-	ip -n "$ns_cgn" -6 route add 64:ff9b:1::/96 via 2001:db8:100::254 dev r-in # (RFC 8215)
 	# Forwarding on for the router (these set every interface of the namespace), then off again
 	# for cgnatd's ports: the kernel keeps its hands off them.
 	in_ns "$ns_cgn" sysctl -qw net.ipv4.ip_forward=1

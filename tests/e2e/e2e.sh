@@ -218,12 +218,11 @@ sys.exit(1)' || { kill $server 2>/dev/null; fail "4096-octet UDP datagram not ec
 		fail "pkt_fragmented $(counter pkt_fragmented), was $before"
 }
 
-# NAT64 (RFC 6146): sub6, IPv6 only, reaches inet at 64:ff9b:1::198.51.100.10, written
-# 64:ff9b:1::c633:640a too (RFC 8215's local-use prefix, a Network-Specific Prefix: inet's
-# address is a documentation one, which the Well-Known Prefix must not carry, RFC 6052 §3.1);
-# the router sends the prefix to cgnatd's inside port, cgnatd translates (RFC 7915) to IPv4
-# from the pool and back.
-inet6=64:ff9b:1::c633:640a
+# NAT64 (RFC 6146): sub6, IPv6 only, reaches inet at 64:ff9b::198.51.100.10, written
+# 64:ff9b::c633:640a too (the Well-Known Prefix; inet's documentation address is declared
+# global by the lab's nat64.treat_as_global, RFC 6052 §3.1); the router sends the prefix to
+# cgnatd's inside port, cgnatd translates (RFC 7915) to IPv4 from the pool and back.
+inet6=64:ff9b::c633:640a
 
 # The NAT64 sessions of sub6 (PROTO: tcp, udp or icmp) in cgnatctl sessions: internal endpoint
 # sub6's IPv6 address (with or without brackets around it), external one in the pool.
@@ -233,22 +232,22 @@ nat64_sessions() {
 
 case_nat64_ping() {
 	# ICMPv6 echo to the embedded address crosses as ICMPv4 echo (RFC 7915 §4.2, §5.2): the
-	# replies come back from 64:ff9b:1::c633:640a, and the session's internal endpoint is
+	# replies come back from 64:ff9b::c633:640a, and the session's internal endpoint is
 	# sub6's address and echo identifier.
 	local out
-	out=$(in_ns sub6 ping -6 -c 3 -i 0.2 -W 2 64:ff9b:1::198.51.100.10 2>&1) || fail "ping: $out"
+	out=$(in_ns sub6 ping -6 -c 3 -i 0.2 -W 2 64:ff9b::198.51.100.10 2>&1) || fail "ping: $out"
 	echo "$out" | grep -q "3 received" || fail "ping: $out"
 	echo "$out" | grep -q "bytes from $inet6: icmp_seq=" || fail "replies not from $inet6: $out"
 	[ -n "$(nat64_sessions icmp)" ] || fail "no NAT64 icmp session for 2001:db8:6::2: $(ctl sessions)"
 }
 
 case_nat64_well_known_prefix_with_a_non_global_address() {
-	# RFC 6052 §3.1: the Well-Known Prefix with a non-global IPv4 address (198.51.100.10,
-	# TEST-NET-2, RFC 5735 §3) MUST be dropped: no echo, no session, the drop counted under a
-	# NAT64_ reason.
+	# RFC 6052 §3.1: the Well-Known Prefix with a non-global IPv4 address (10.0.0.1, RFC 1918,
+	# not in the lab's treat_as_global) MUST be dropped: no echo, no session, the drop counted
+	# under a NAT64_ reason.
 	local before after out
 	before=$(ctl stats | awk '$1 ~ /^drop_NAT64_/ { n += $2 } END { print n + 0 }')
-	out=$(in_ns sub6 ping -6 -c 2 -i 0.2 -W 1 64:ff9b::198.51.100.10 2>&1)
+	out=$(in_ns sub6 ping -6 -c 2 -i 0.2 -W 1 64:ff9b::10.0.0.1 2>&1)
 	echo "$out" | grep -q " 0 received" || fail "answered: $out"
 	after=$(ctl stats | awk '$1 ~ /^drop_NAT64_/ { n += $2 } END { print n + 0 }')
 	[ "$after" -ge $((before + 2)) ] || fail "drop_NAT64_* went from $before to $after: $(ctl stats | grep '^drop_')"
@@ -323,7 +322,7 @@ case_nat64_datagrams_in_fragments() {
 	# in IPv6 fragments that fit the 1500-octet link (RFC 7915 §4.1, §6).
 	# Both are tried, and the case fails with what each got wrong.
 	local out bad=""
-	out=$(in_ns sub6 ping -6 -c 2 -i 0.3 -W 2 -s 4000 64:ff9b:1::198.51.100.10 2>&1)
+	out=$(in_ns sub6 ping -6 -c 2 -i 0.3 -W 2 -s 4000 64:ff9b::198.51.100.10 2>&1)
 	echo "$out" | grep -q "2 received" || bad="ping -6 -s 4000: $out"
 	in_ns inet timeout 20 python3 -c '
 import socket
@@ -363,10 +362,10 @@ case_nat64_traceroute() {
 	local method out why bad=""
 	for method in "" "-I" "-T -p 80"; do
 		why=""
-		out=$(in_ns sub6 timeout 30 traceroute -6 -n -q 1 -w 2 -m 5 $method 64:ff9b:1::198.51.100.10 2>&1) ||
+		out=$(in_ns sub6 timeout 30 traceroute -6 -n -q 1 -w 2 -m 5 $method 64:ff9b::198.51.100.10 2>&1) ||
 			why="failed"
 		echo "$out" | grep -Eq "^ 1  2001:db8:6::1 " || why="$why; hop 1 is not the router"
-		echo "$out" | grep -Eq "^ 2  (2001:db8:100::254|64:ff9b:1::[0-9a-f:]+) " || why="$why; hop 2 is not the CGN"
+		echo "$out" | grep -Eq "^ 2  (2001:db8:100::254|64:ff9b::[0-9a-f:]+) " || why="$why; hop 2 is not the CGN"
 		echo "$out" | grep -Eq "^ 3  $inet6 " || why="$why; hop 3 is not inet"
 		echo "$out" | grep -q "^ 4  $inet6 " && why="$why; went past inet"
 		[ -z "$why" ] || bad="$bad
@@ -385,7 +384,7 @@ case_nat64_hairpin_to_a_nat44_mapping() {
 	[ -n "$ext" ] || fail "no mapping from pcp_map_then_inbound_tcp"
 	IFS=. read -r a1 a2 a3 a4 <<< "${ext%:*}"
 	before=$(counter pkt_hairpinned)
-	got=$(in_ns sub6 curl -gsS -m 5 "http://[$(printf '64:ff9b:1::%02x%02x:%02x%02x' "$a1" "$a2" "$a3" "$a4")]:${ext##*:}/" 2>&1) ||
+	got=$(in_ns sub6 curl -gsS -m 5 "http://[$(printf '64:ff9b::%02x%02x:%02x%02x' "$a1" "$a2" "$a3" "$a4")]:${ext##*:}/" 2>&1) ||
 		fail "sub6 cannot reach $ext over NAT64: $got"
 	[ "$got" = "sub1 page" ] || fail "sub6 got '$got'"
 	[ "$(counter pkt_hairpinned)" -gt "$before" ] || fail "pkt_hairpinned not counted"
