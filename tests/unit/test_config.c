@@ -613,6 +613,38 @@ Test(config, nat64_v4_allowed)
 	cr_assert(cgn_nat64_v4_allowed(&cfg, 0, &global));
 }
 
+/* The idle timeouts NAT44 and NAT64 share, against RFC 6146 §4's constants (UDP_MIN 2 min,
+ * UDP_DEFAULT 5 min, TCP_TRANS 4 min, TCP_EST 2 h + TCP_TRANS as RFC 5382 REQ-5 asks,
+ * ICMP_DEFAULT 60 s): defaults and lower bounds. */
+Test(config, nat_timeouts_rfc6146_4)
+{
+	cr_assert_eq(cgn_config_load_string(MINIMAL, &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(cfg.nat.udp_timeout_s, 300, "UDP_DEFAULT");
+	cr_assert_eq(cfg.nat.tcp_transitory_s, 240, "TCP_TRANS");
+	cr_assert_eq(cfg.nat.tcp_established_s, 7440, "TCP_EST + TCP_TRANS");
+	cr_assert_eq(cfg.nat.icmp_timeout_s, 60, "ICMP_DEFAULT");
+	static const char *ok = "pcp = { listen = [ \"127.0.0.1\" ]; inside = [ \"10.0.0.0/8\" ]; };\n"
+				"nat = { pool = [ \"203.0.113.0/30\" ];\n"
+				"  timeouts = { udp = 120; tcp_established = 7440; icmp = 60; }; };\n";
+	cr_assert_eq(cgn_config_load_string(ok, &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(cfg.nat.udp_timeout_s, 120, "UDP_MIN itself");
+	static const struct {
+		const char *timeouts, *want;
+	} bad[] = {
+		{ "udp = 119;", "<string>:3: nat.timeouts.udp: must be between 120 and 86400" },
+		{ "tcp_established = 7439;", "<string>:3: nat.timeouts.tcp_established: must be between 7440 and 864000" },
+		{ "icmp = 59;", "<string>:3: nat.timeouts.icmp: must be between 60 and 86400" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char text[512];
+		snprintf(text, sizeof(text),
+			 "pcp = { listen = [ \"127.0.0.1\" ]; inside = [ \"10.0.0.0/8\" ]; };\n"
+			 "nat = { pool = [ \"203.0.113.0/30\" ];\n  timeouts = { %s }; };\n", bad[i].timeouts);
+		cr_assert_eq(cgn_config_load_string(text, &cfg, err, sizeof(err)), -EINVAL, "%s", bad[i].timeouts);
+		cr_assert(strstr(err, bad[i].want) == err, "'%s' gave '%s'", bad[i].timeouts, err);
+	}
+}
+
 /* The subscriber of an IPv6 address: its first subscriber_prefix_len bits. */
 Test(config, nat64_subscriber)
 {
