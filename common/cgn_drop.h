@@ -34,6 +34,7 @@
 	X(NAT64_PROTO, "IPv6 to a Pref64 with neither TCP, UDP nor ICMPv6 (ICMPv6 1/4 sent, RFC 6146 §3.5)") \
 	X(NAT64_ICMP6_TYPE, "an ICMPv6 informational message other than echo to a Pref64 (RFC 7915 §5.2: MLD, ND, unknown)") \
 	X(NAT64_UDP_ZERO_CHECKSUM, "IPv4 UDP with a zero checksum: in fragments, or nat64.udp_zero_checksum = \"drop\" (RFC 6146 §3.4); IPv6 UDP with a zero checksum (RFC 8200 §8.1)") \
+	X(NAT64_ILLEGAL_SOURCE, "IPv4 to an IPv6 subscriber from 0.0.0.0/8, 127.0.0.0/8, multicast or 240.0.0.0/4 (RFC 7915 §4.1: silently dropped)") \
 	X(NAT64_SOURCE_ROUTE, "IPv4 with an unexpired source route option, for an IPv6 subscriber (RFC 7915 §4.1: ICMPv4 3/5 sent)") \
 	X(NAT64_ICMP_ERROR, "an ICMP error RFC 7915 does not translate (its type, code, pointer or quoted packet; nat64_error_* say why)") \
 	X(NAT64_FRAGMENT, "a fragment NAT64 cannot translate (an IPv6 fragment header after another, a fragment of an ICMP error)") \

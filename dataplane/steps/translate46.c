@@ -92,6 +92,12 @@ translate(struct cgn_worker *w, struct cgn_pkt *p, const struct cgn_mapping *m, 
 	if (p->frag != CGN_FRAG_NONE) /* IPv4 fragments to IPv6: not yet */
 		return cgn_drop(w, p, CGN_DROP_NAT64_FRAGMENT);
 
+	/* §4.1: "Illegal source addresses ... (e.g., 0.0.0.0, 127.0.0.1, etc.)" should be dropped
+	 * silently (an ICMP error's source is translated anyway: xlat_error.c). */
+	uint8_t first = (uint8_t)(rte_be_to_cpu_32(src4) >> 24);
+	if (unlikely(first == 0 || first == 127 || first >= 224))
+		return cgn_drop(w, p, CGN_DROP_NAT64_ILLEGAL_SOURCE);
+
 	/* The source under the mapping's Pref64 (RFC 6052 §2.2), unless §3.1 forbids it. */
 	struct cgn_addr src6, v4 = cgn_addr_from_v4(src4);
 	if (unlikely(!cgn_nat64_v4_allowed(cfg, m->pref64, &v4)))

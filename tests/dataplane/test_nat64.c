@@ -510,3 +510,95 @@ Test(nat64, routing_header_with_segments_left_is_not_translated_rfc7915_5_1)
 	cr_assert_eq(o[14 + 9], IPPROTO_UDP, "the Routing header skipped");
 	cr_assert_eq(sum4(o), 0);
 }
+
+Test(nat64, no_port_left_answers_icmpv6_address_unreachable_rfc6146_3_5_1_1)
+{
+	/* The fixture's quota: 2 blocks of 64 ports a subscriber. */
+	uint16_t op, ol;
+	for (uint16_t i = 0; i < 128; i++)
+		cr_assert_not_null(run(E->inside_port, build6(SUB, REMOTE6, 64, 0, IPPROTO_UDP, (uint16_t)(20000 + i), 53, 0),
+				       &op, NULL), "session %u", i);
+	uint64_t before = drops(CGN_DROP_NO_PORTS);
+	uint8_t *o = run(E->inside_port, build6(SUB, REMOTE6, 64, 0, IPPROTO_UDP, 20200, 53, 0), &op, &ol);
+	cr_assert_not_null(o, "answered");
+	cr_assert_eq(op, E->inside_port);
+	cr_assert_eq(o[54], 1, "destination unreachable");
+	cr_assert_eq(o[55], 3, "address unreachable");
+	cr_assert(addr6_at(o, 38, SUB));
+	cr_assert_eq(sum6(o), 0);
+	cr_assert_eq(drops(CGN_DROP_NO_PORTS), before + 1);
+}
+
+Test(nat64, ipv4_ttl_1_and_df_too_big_for_the_inside_rfc7915_4_1)
+{
+	uint16_t eport, op, ol;
+	uint32_t ext = udp_out(SUB, 40060, &eport);
+	uint64_t before = drops(CGN_DROP_TTL_EXPIRED);
+	uint8_t *o = run(E->outside_port, build4(REMOTE, 53, ext, eport, IPPROTO_UDP, 1, 0, false, 4), &op, &ol);
+	cr_assert_not_null(o, "answered");
+	cr_assert_eq(op, E->outside_port);
+	cr_assert_eq(o[34], 11, "time exceeded");
+	cr_assert_eq(o[35], 0);
+	cr_assert_eq(drops(CGN_DROP_TTL_EXPIRED), before + 1);
+
+	/* 1300 octets of IPv4 with DF: 1320 once IPv6, over an inside MTU of 1280: Fragmentation
+	 * Needed with 1260, the IPv4 size that fits (§4.1). */
+	struct cgn_port *in = &E->dp->ports[E->dp->port_index[E->inside_port]];
+	in->mtu = 1280;
+	cgn_dataplane_derive_tx(E->dp);
+	before = drops(CGN_DROP_TOO_BIG);
+	o = run(E->outside_port, build4(REMOTE, 53, ext, eport, IPPROTO_UDP, 50, 0, false, 1300 - 28), &op, &ol);
+	cr_assert_not_null(o, "answered");
+	cr_assert_eq(op, E->outside_port);
+	cr_assert_eq(o[34], 3);
+	cr_assert_eq(o[35], 4, "fragmentation needed");
+	cr_assert_eq(o[40] << 8 | o[41], 1260, "the next-hop MTU less 20");
+	cr_assert_eq(drops(CGN_DROP_TOO_BIG), before + 1);
+}
+
+Test(nat64, an_ipv4_subscriber_hairpins_to_an_ipv6_one_rfc6146_3_8)
+{
+	uint16_t b_port, op, ol;
+	uint32_t b_ext = udp_out(SUB, 7000, &b_port);
+	char dst[32];
+	const uint8_t *e = (const uint8_t *)&b_ext;
+	snprintf(dst, sizeof(dst), "%u.%u.%u.%u", e[0], e[1], e[2], e[3]);
+	uint16_t len = build_udp(frame, "100.64.0.5", 9000, dst, b_port, "hello", 5, 64, false);
+	uint8_t *o = run(E->inside_port, len, &op, &ol);
+	cr_assert_not_null(o, "hairpinned");
+	cr_assert_eq(op, E->inside_port);
+	cr_assert_eq(o[12] << 8 | o[13], 0x86dd, "to the IPv6 subscriber as IPv6");
+	cr_assert(addr6_at(o, 38, SUB));
+	cr_assert_eq(o[22], 0x00);
+	cr_assert_eq(o[23], 0x64, "from under the Well-Known Prefix");
+	cr_assert_eq(o[56] << 8 | o[57], 7000);
+	cr_assert_eq(sum6(o), 0);
+}
+
+Test(nat64, more_refusals_each_counted)
+{
+	/* ICMPv6 informational messages other than echo (§5.2: single-hop, unknown). */
+	uint16_t len = build6(SUB, REMOTE6, 64, 0, IPPROTO_ICMPV6, 0, 0, 0);
+	frame[54] = 133; /* router solicitation */
+	uint64_t before = drops(CGN_DROP_NAT64_ICMP6_TYPE);
+	cr_assert_null(run(E->inside_port, len, NULL, NULL));
+	cr_assert_eq(drops(CGN_DROP_NAT64_ICMP6_TYPE), before + 1);
+	/* IPv6 UDP with a zero checksum (RFC 8200 §8.1). */
+	len = build6(SUB, REMOTE6, 64, 0, IPPROTO_UDP, 40070, 53, 4);
+	frame[60] = frame[61] = 0;
+	before = drops(CGN_DROP_NAT64_UDP_ZERO_CHECKSUM);
+	cr_assert_null(run(E->inside_port, len, NULL, NULL));
+	cr_assert_eq(drops(CGN_DROP_NAT64_UDP_ZERO_CHECKSUM), before + 1);
+	/* IPv4 from 127.0.0.1 into a NAT64 mapping (§4.1: illegal source). */
+	uint16_t eport;
+	uint32_t ext = udp_out(SUB, 40071, &eport);
+	before = drops(CGN_DROP_NAT64_ILLEGAL_SOURCE);
+	cr_assert_null(run(E->outside_port, build4("127.0.0.1", 53, ext, eport, IPPROTO_UDP, 50, 0, false, 0), NULL, NULL));
+	cr_assert_eq(drops(CGN_DROP_NAT64_ILLEGAL_SOURCE), before + 1);
+	/* IPv6 to a Pref64 that comes by the outside port. */
+	len = build6(SUB, REMOTE6, 64, 0, IPPROTO_UDP, 40072, 53, 0);
+	memcpy(frame, E->dp->ports[E->dp->port_index[E->outside_port]].mac.addr_bytes, 6);
+	before = drops(CGN_DROP_NAT64_NOT_INSIDE);
+	cr_assert_null(run(E->outside_port, len, NULL, NULL));
+	cr_assert_eq(drops(CGN_DROP_NAT64_NOT_INSIDE), before + 1);
+}
