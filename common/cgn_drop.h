@@ -37,7 +37,7 @@
 	X(NAT64_ILLEGAL_SOURCE, "IPv4 to an IPv6 subscriber from 0.0.0.0/8, 127.0.0.0/8, multicast or 240.0.0.0/4 (RFC 7915 §4.1: silently dropped)") \
 	X(NAT64_SOURCE_ROUTE, "IPv4 with an unexpired source route option, for an IPv6 subscriber (RFC 7915 §4.1: ICMPv4 3/5 sent)") \
 	X(NAT64_ICMP_ERROR, "an ICMP error RFC 7915 does not translate (its type, code, pointer or quoted packet; nat64_error_* say why)") \
-	X(NAT64_FRAGMENT, "a fragment NAT64 cannot translate (an IPv6 fragment header after another, a fragment of an ICMP error)") \
+	X(NAT64_FRAGMENT, "a fragment NAT64 cannot translate (an IPv6 Fragment header followed by another extension header, RFC 7915 §5.1.1; an ICMP echo or ICMP error in fragments; a datagram in fragments from one IPv6 subscriber to another)") \
 	X(FRAGMENT, "a fragment whose first fragment was dropped or did not come in time, or an ICMP error in fragments") \
 	X(FRAGMENTS_FULL, "a held fragment pushed out by a newer one (the hold of its side was full)") \
 	X(UNSUPPORTED_PROTO, "neither TCP, UDP nor ICMP: counted, not translated")          \

@@ -10,7 +10,8 @@
  *                            translate in | send
  *
  * The steps marked by family come from the packet's struct cgn_family_steps; the rest read
- * only the context. Later fragments of a datagram skip the lookup (fragment.h).
+ * only the context. Later fragments of a datagram skip the lookup (fragment.h), in either
+ * family and to either.
  *
  * Worker context: no lock, no system call, no allocation on this path.
  */
@@ -144,10 +145,13 @@ cgn_pipeline_burst(struct cgn_worker *w, uint16_t port, struct rte_mbuf **pkts, 
 		p->in_port = port;
 		p->map = NULL;
 		p->frag = CGN_FRAG_NONE;
+		p->frag6_ok = false;
 		if (cgn_classify(w, p) != CGN_CONTINUE) {
-			/* e.g. too short for its transport header (fragment records are IPv4's) */
-			if (unlikely(p->frag == CGN_FRAG_FIRST) && p->af == CGN_AF_IPV4)
-				cgn_frag_refuse(w, &p->fkey);
+			/* e.g. too short for its transport header: a datagram classify keyed (IPv4's;
+			 * IPv6's once classify64 chose NAT64's steps, fragment.h) */
+			if (unlikely(p->frag == CGN_FRAG_FIRST) &&
+			    (p->af == CGN_AF_IPV4 || p->steps == &cgn_steps_nat64))
+				cgn_frag_refuse(w, p);
 			continue;
 		}
 		if (unlikely(p->frag == CGN_FRAG_LATER)) {
@@ -179,7 +183,7 @@ cgn_pipeline_burst(struct cgn_worker *w, uint16_t port, struct rte_mbuf **pkts, 
 			v = side == CGN_SIDE_INSIDE ? outbound(w, p, p->steps) : inbound(w, p, p->steps);
 		if (v != CGN_TX) {
 			if (unlikely(p->frag == CGN_FRAG_FIRST))
-				cgn_frag_refuse(w, &p->fkey);
+				cgn_frag_refuse(w, p);
 			continue;
 		}
 		const struct cgn_frag_entry *fe = unlikely(p->frag == CGN_FRAG_FIRST) ? cgn_frag_record(w, p) : NULL;

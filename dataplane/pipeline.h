@@ -63,13 +63,24 @@ enum cgn_af {
 	CGN_AF_COUNT
 };
 
-/* The datagram a fragment belongs to (RFC 791: source, destination, protocol and
- * identification), as it arrived, and the side it arrived on. */
+/* The datagram a fragment belongs to, as it arrived, and the side it arrived on. IPv4's (RFC
+ * 791: source, destination, protocol and identification) as they are. IPv6's (RFC 8200 §4.5:
+ * source, destination and the 32-bit identification; not the Next Header, which may differ
+ * between the fragments of one packet) do not fit the 12 octets the fragment records keep:
+ * src is a hash of the two addresses, dst the identification, and the addresses themselves
+ * travel beside the key (struct cgn_pkt's faddr6) and are compared too (fragment.c). A hash
+ * key: no padding, every octet set (cgn_frag_key6()). */
 struct cgn_frag_key {
-	uint32_t src, dst; /* network order */
-	uint16_t id;
-	uint8_t proto;
-	uint8_t side;
+	uint32_t src, dst; /* network order; IPv6: see above */
+	uint16_t id;       /* IPv6: 0 */
+	uint8_t proto;     /* IPv6: 0 */
+	uint8_t side;      /* enum cgn_key_side, with CGN_FRAG_KEY_IPV6 for an IPv6 datagram */
+};
+#define CGN_FRAG_KEY_IPV6 0x80
+
+/* Two IPv6 addresses of a fragmented datagram (fragment.h says which). */
+struct cgn_frag_addr6 {
+	uint8_t src[16], dst[16];
 };
 
 enum cgn_frag_kind {
@@ -115,6 +126,9 @@ struct cgn_pkt {
 	bool icmp_error;            /* an ICMP error: the flow is the embedded packet's */
 	uint8_t frag;               /* enum cgn_frag_kind */
 	uint8_t pref64;             /* NAT64: the index of the Pref64 the destination is under */
+	bool frag6_ok;              /* NAT46: DF was clear, so it may leave in IPv6 fragments no
+				     * longer than nat64.lowest_ipv6_mtu (RFC 7915 §4.1; mtu.c) */
+	uint16_t ip4_id;            /* ... their Identification's low 16 bits: the IPv4 ID (network order) */
 	union {                     /* ICMP errors: the embedded packet's network header */
 		void *emb_l3;
 		struct rte_ipv4_hdr *emb_ip4;
@@ -131,6 +145,7 @@ struct cgn_pkt {
 	uint32_t hash;              /* cgn_table_hash() of key, set with it */
 	struct cgn_mapping *map;    /* the mapping found or created */
 	struct cgn_frag_key fkey;   /* fragments: their datagram, before translation */
+	struct cgn_frag_addr6 faddr6; /* IPv6 fragments: their datagram's addresses (with fkey) */
 };
 
 /* Per-worker counters beyond drops. */
@@ -157,7 +172,7 @@ struct cgn_pkt {
 	X(ports_released, "held ports given back to the subscriber")        \
 	X(fragments_translated, "fragments after the first, translated like it (RFC 4787 REQ-14)") \
 	X(fragments_held, "fragments that came before their first one, held for it") \
-	X(fragmented, "packets too big for the link they left by, sent in fragments (mtu.c)") \
+	X(fragmented, "packets too big for the link they left by (or, NAT64 4->6 without DF, for nat64.lowest_ipv6_mtu), sent in fragments (mtu.c)") \
 	X(fragments_made, "fragments sent for them")
 
 struct cgn_pkt_stats {
@@ -236,6 +251,17 @@ enum cgn_verdict cgn_translate46_in(struct cgn_worker *w, struct cgn_pkt *p);
 /** The same for a hairpinned packet, translated out already (its TTL decremented then), to
  * the IPv6 subscriber of peer (RFC 6146 §3.8). translate46.c */
 enum cgn_verdict cgn_translate46_hairpin(struct cgn_worker *w, struct cgn_pkt *p, const struct cgn_mapping *peer);
+/** Replaces the IPv6 header (and the extension headers up to the Fragment header) of a later
+ * fragment from the inside with an IPv4 one (RFC 7915 §5.1.1): from src to dst (network order,
+ * its datagram's first fragment's), ID, MF and offset from the Fragment header, DF clear, the
+ * TTL the hop limit less one (the caller checked it is above 1). translate64.c */
+void cgn_translate64_fragment(struct cgn_worker *w, struct cgn_pkt *p, uint32_t src, uint32_t dst);
+/** Replaces the IPv4 header of a later fragment with an IPv6 one and a Fragment header (RFC
+ * 7915 §4.1): from src6 to dst6 (its datagram's first fragment's), the hop limit the TTL less
+ * one (the caller checked it is above 1). translate46.c @return CGN_CONTINUE, or CGN_DROPPED
+ * (counted) when the mbuf has no headroom for it. */
+enum cgn_verdict cgn_translate46_fragment(struct cgn_worker *w, struct cgn_pkt *p, const uint8_t src6[16],
+					  const uint8_t dst6[16]);
 
 /** NAT64's ICMP errors (xlat_error.c, over common/cgn_xlat_error.h): an ICMPv6 error from
  * the inside about a packet the NAT64 sent in becomes an ICMPv4 error about the packet as it
@@ -342,8 +368,12 @@ cgn_fits4_step(struct cgn_worker *w, struct cgn_pkt *p, uint16_t mtu)
 bool cgn_send_fragments(struct cgn_worker *w, struct cgn_pkt *p, const struct cgn_port *port) __attribute__((cold));
 
 /**
- * The same for a translated IPv6 packet bigger than its port's MTU (NAT64, 4->6 with DF
- * clear): IPv6 fragments with a Fragment header each (RFC 7915 §4.1). mtu.c
+ * The same for a translated IPv6 packet (NAT64, 4->6) bigger than its port's MTU, or than
+ * nat64.lowest_ipv6_mtu when its DF was clear (p->frag6_ok): IPv6 fragments with a Fragment
+ * header each, none longer than the lesser of the two (RFC 7915 §4.1); a packet that was an
+ * IPv4 fragment already (it has a Fragment header) is cut further, its offsets and M kept.
+ * Drops it, counted, when its DF was set (TOO_BIG) or it cannot be fragmented
+ * (CANNOT_FRAGMENT). mtu.c @return true if the fragments were queued.
  */
 bool cgn_send_fragments6(struct cgn_worker *w, struct cgn_pkt *p, const struct cgn_port *port) __attribute__((cold));
 

@@ -31,6 +31,7 @@
 #include "cgn_pkt_edit.h"
 #include "cgn_proto.h"
 #include "cgn_rfc6052.h"
+#include "fragment.h"
 
 /* An extension header classify walks (RFC 8200 §4). */
 static inline bool
@@ -159,9 +160,17 @@ classify64_error(struct cgn_worker *w, struct cgn_pkt *p)
  * §3.1), TCP, UDP or ICMPv6 (echo, or an error about one of our flows). The key is the
  * subscriber's source (address, port or echo identifier, protocol: ICMPv6 echo is keyed as
  * ICMP, the protocol of its IPv4 side); the steps NAT64's.
+ *
+ * A fragment (its first Fragment header frag_at octets into the packet) is keyed for
+ * fragment.h as well: by RFC 8200 §4.5's source, destination and identification. Its Fragment
+ * header must be followed by the upper-layer header (RFC 7915 §5.1.1: another extension header
+ * but ESP "SHOULD be dropped and logged"; so a second Fragment header is too). A later
+ * fragment has no transport header: its protocol is its Fragment header's Next Header, and it
+ * takes its first fragment's translation. A first fragment of ICMPv6 is not translated: the
+ * ICMPv6 checksum covers a pseudo-header with the whole message's length.
  */
 static enum cgn_verdict
-classify64(struct cgn_worker *w, struct cgn_pkt *p, unsigned pref)
+classify64(struct cgn_worker *w, struct cgn_pkt *p, unsigned pref, uint32_t frag_at)
 {
 	const struct cgn_config *cfg = w->dp->cfg;
 	const struct rte_ipv6_hdr *ip = p->ip6;
@@ -174,11 +183,29 @@ classify64(struct cgn_worker *w, struct cgn_pkt *p, unsigned pref)
 	struct cgn_addr v4 = cgn_addr_from_v4(cgn_dataplane_pref64_extract(w->dp, pref, dst));
 	if (unlikely(cfg->nat64.wkp[pref]) && !cgn_nat64_v4_allowed(cfg, pref, &v4))
 		return cgn_drop(w, p, CGN_DROP_NAT64_NON_GLOBAL);
-	if (p->frag != CGN_FRAG_NONE) /* NAT64's fragments: not yet */
-		return cgn_drop(w, p, CGN_DROP_NAT64_FRAGMENT);
+	if (unlikely(p->frag != CGN_FRAG_NONE)) {
+		const uint8_t *fh = (const uint8_t *)p->l3 + frag_at;
+		if (cgn_ipv6_is_ext_header(fh[0]) && fh[0] != CGN_IPV6_NH_ESP)
+			return cgn_drop(w, p, CGN_DROP_NAT64_FRAGMENT);
+		cgn_frag_key6(p, ip, cgn_ld32(fh + 4)); /* before the steps are set: see pipeline.c */
+	}
 	p->steps = &cgn_steps_nat64;
 	p->naf = CGN_AF_IPV4;
 	p->pref64 = (uint8_t)pref;
+	if (unlikely(p->frag == CGN_FRAG_LATER)) {
+		switch (p->proto) {
+		case IPPROTO_TCP:
+		case IPPROTO_UDP:
+			return CGN_CONTINUE;
+		case IPPROTO_ICMPV6:
+			p->proto = IPPROTO_ICMP; /* §5.1.1: 58 becomes 1 */
+			return CGN_CONTINUE;
+		default: /* no error about a non-initial fragment; its first got one */
+			return cgn_drop(w, p, CGN_DROP_NAT64_PROTO);
+		}
+	}
+	if (unlikely(p->frag == CGN_FRAG_FIRST && p->proto == IPPROTO_ICMPV6))
+		return cgn_drop(w, p, CGN_DROP_NAT64_FRAGMENT);
 
 	uint16_t sport, dport;
 	switch (p->proto) {
@@ -237,7 +264,7 @@ cgn_classify6(struct cgn_worker *w, struct cgn_pkt *p, uint32_t len)
 
 	const uint8_t *l3 = p->l3;
 	uint8_t nh = ip->proto;
-	uint32_t off = sizeof(*ip);
+	uint32_t off = sizeof(*ip), frag_at = 0; /* frag_at: the first Fragment header's offset */
 	struct ext_problem pb = { .code = NO_PROBLEM };
 	for (unsigned n = 0; walked(nh); n++) {
 		if (n == CGN_IP6_MAX_EXT)
@@ -261,6 +288,8 @@ cgn_classify6(struct cgn_worker *w, struct cgn_pkt *p, uint32_t len)
 			return cgn_drop(w, p, CGN_DROP_IP6_EXT_TRUNCATED);
 		if (nh == IPPROTO_FRAGMENT) {
 			uint16_t fo_m = (uint16_t)(h[2] << 8 | h[3]);
+			if (frag_at == 0)
+				frag_at = off;
 			/* RFC 6946: offset 0 and M clear is an "atomic fragment", a whole packet. */
 			if (RTE_IPV6_GET_FO(fo_m))
 				p->frag = CGN_FRAG_LATER;
@@ -298,7 +327,7 @@ cgn_classify6(struct cgn_worker *w, struct cgn_pkt *p, uint32_t len)
 		if (unlikely(pb.code == CGN_ICMP6_ERR_HEADER_FIELD))
 			return cgn_icmp6_reply(w, p, CGN_ICMP6_PARAM_PROB, CGN_ICMP6_ERR_HEADER_FIELD, pb.pointer + 1,
 					       CGN_DROP_IP6_ROUTING);
-		return classify64(w, p, (unsigned)pref);
+		return classify64(w, p, (unsigned)pref, frag_at);
 	}
 	const struct cgn_nd_iface ifc = cgn_port_nd(port);
 	if (multicast ? own_group(&ifc, dst) : cgn_nd_addr_is_ours(&ifc, dst)) {

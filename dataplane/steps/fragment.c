@@ -1,7 +1,8 @@
 /*
- * IPv4 fragments without reassembly (see fragment.h): a two-way set-associative table of
- * datagrams a worker translated (or refused) the first fragment of, and a small hold of
- * later fragments that came first. Worker context (init/fini: main lcore).
+ * Fragments without reassembly (see fragment.h): a two-way set-associative table of datagrams
+ * a worker translated (or refused) the first fragment of, with a side table of IPv6 addresses
+ * beside it, and a small hold of later fragments that came first. Worker context (init/fini:
+ * main lcore).
  */
 #include "fragment.h"
 
@@ -17,7 +18,14 @@ cgn_frags_init(struct cgn_frags *f)
 {
 	memset(f, 0, sizeof(*f));
 	f->slots = rte_zmalloc("cgn_frags", sizeof(*f->slots) * CGN_FRAG_SLOTS, RTE_CACHE_LINE_SIZE);
-	return f->slots ? 0 : -ENOMEM;
+	f->addr6 = rte_zmalloc("cgn_frags6", sizeof(*f->addr6) * CGN_FRAG_SLOTS, RTE_CACHE_LINE_SIZE);
+	if (f->slots == NULL || f->addr6 == NULL) {
+		rte_free(f->slots);
+		rte_free(f->addr6);
+		memset(f, 0, sizeof(*f));
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 void
@@ -26,6 +34,7 @@ cgn_frags_fini(struct cgn_frags *f)
 	for (unsigned i = 0; i < f->n_held; i++)
 		rte_pktmbuf_free(f->held[i].p.m);
 	rte_free(f->slots);
+	rte_free(f->addr6);
 	memset(f, 0, sizeof(*f));
 }
 
@@ -33,6 +42,26 @@ static bool
 key_eq(const struct cgn_frag_key *a, const struct cgn_frag_key *b)
 {
 	return a->src == b->src && a->dst == b->dst && a->id == b->id && a->proto == b->proto && a->side == b->side;
+}
+
+/* Is entry e datagram (k, a6)? a6: the IPv6 datagram's addresses, compared with e's in the
+ * side table (an IPv4 key has none). */
+static bool
+is_datagram(const struct cgn_frags *f, const struct cgn_frag_entry *e, const struct cgn_frag_key *k,
+	    const struct cgn_frag_addr6 *a6)
+{
+	if (!key_eq(&e->k, k))
+		return false;
+	return !(k->side & CGN_FRAG_KEY_IPV6) || memcmp(&f->addr6[e - f->slots], a6, sizeof(*a6)) == 0;
+}
+
+/* Is held packet h of datagram (k, a6)? */
+static bool
+held_of(const struct cgn_pkt *h, const struct cgn_frag_key *k, const struct cgn_frag_addr6 *a6)
+{
+	if (!key_eq(&h->fkey, k))
+		return false;
+	return !(k->side & CGN_FRAG_KEY_IPV6) || memcmp(&h->faddr6, a6, sizeof(*a6)) == 0;
 }
 
 /* The two ways of the datagram's set. */
@@ -46,11 +75,11 @@ set_of(struct cgn_frags *f, const struct cgn_frag_key *k)
 
 /* The datagram's live entry, or NULL. */
 static struct cgn_frag_entry *
-find(struct cgn_frags *f, const struct cgn_frag_key *k, uint64_t now_ms)
+find(struct cgn_frags *f, const struct cgn_frag_key *k, const struct cgn_frag_addr6 *a6, uint64_t now_ms)
 {
 	struct cgn_frag_entry *s = set_of(f, k);
 	for (int i = 0; i < 2; i++)
-		if (s[i].until_ms > now_ms && key_eq(&s[i].k, k))
+		if (s[i].until_ms > now_ms && is_datagram(f, &s[i], k, a6))
 			return &s[i];
 	return NULL;
 }
@@ -58,9 +87,9 @@ find(struct cgn_frags *f, const struct cgn_frag_key *k, uint64_t now_ms)
 /* Where a datagram is written: its own entry, else the way that ends first (a free or
  * expired one before a live one: a live one lost this way times its fragments out). */
 static struct cgn_frag_entry *
-slot_for(struct cgn_frags *f, const struct cgn_frag_key *k, uint64_t now_ms)
+slot_for(struct cgn_frags *f, const struct cgn_frag_key *k, const struct cgn_frag_addr6 *a6, uint64_t now_ms)
 {
-	struct cgn_frag_entry *e = find(f, k, now_ms);
+	struct cgn_frag_entry *e = find(f, k, a6, now_ms);
 	if (e)
 		return e;
 	struct cgn_frag_entry *s = set_of(f, k);
@@ -70,9 +99,22 @@ slot_for(struct cgn_frags *f, const struct cgn_frag_key *k, uint64_t now_ms)
 const struct cgn_frag_entry *
 cgn_frag_record(struct cgn_worker *w, const struct cgn_pkt *p)
 {
-	struct cgn_frag_entry *e = slot_for(&w->frags, &p->fkey, w->now_ms);
-	*e = (struct cgn_frag_entry){ .k = p->fkey, .new_src = p->ip4->src_addr, .new_dst = p->ip4->dst_addr,
-				      .out_port = p->out_port, .to = p->to, .until_ms = w->now_ms + CGN_FRAG_LIFE_MS };
+	struct cgn_frags *f = &w->frags;
+	struct cgn_frag_entry *e = slot_for(f, &p->fkey, &p->faddr6, w->now_ms);
+	struct cgn_frag_addr6 *a6 = &f->addr6[e - f->slots];
+	*e = (struct cgn_frag_entry){ .k = p->fkey, .out_port = p->out_port, .to = p->to,
+				      .until_ms = w->now_ms + CGN_FRAG_LIFE_MS };
+	if (p->naf == CGN_AF_IPV4) {
+		e->fate = CGN_FRAG_TO_IPV4;
+		e->new_src = p->ip4->src_addr;
+		e->new_dst = p->ip4->dst_addr;
+		if (p->fkey.side & CGN_FRAG_KEY_IPV6)
+			*a6 = p->faddr6;
+	} else { /* an IPv4 datagram (fragment.h): the side table holds where it goes */
+		e->fate = CGN_FRAG_TO_IPV6;
+		memcpy(a6->src, p->ip6->src_addr, 16);
+		memcpy(a6->dst, p->ip6->dst_addr, 16);
+	}
 	return e;
 }
 
@@ -90,9 +132,10 @@ unhold(struct cgn_frags *f, unsigned i)
 /* Takes the first held fragment of datagram k at or after *i out of the hold into *out.
  * @return false when there is none left. */
 static bool
-take_held(struct cgn_frags *f, const struct cgn_frag_key *k, unsigned *i, struct cgn_pkt *out)
+take_held(struct cgn_frags *f, const struct cgn_frag_key *k, const struct cgn_frag_addr6 *a6, unsigned *i,
+	  struct cgn_pkt *out)
 {
-	while (*i < f->n_held && !key_eq(&f->held[*i].p.fkey, k))
+	while (*i < f->n_held && !held_of(&f->held[*i].p, k, a6))
 		(*i)++;
 	if (*i == f->n_held)
 		return false;
@@ -101,14 +144,17 @@ take_held(struct cgn_frags *f, const struct cgn_frag_key *k, unsigned *i, struct
 }
 
 void
-cgn_frag_refuse(struct cgn_worker *w, const struct cgn_frag_key *k)
+cgn_frag_refuse(struct cgn_worker *w, const struct cgn_pkt *p)
 {
 	struct cgn_frags *f = &w->frags;
-	struct cgn_frag_entry *e = slot_for(f, k, w->now_ms);
-	*e = (struct cgn_frag_entry){ .k = *k, .refused = true, .until_ms = w->now_ms + CGN_FRAG_LIFE_MS };
-	struct cgn_pkt p;
-	for (unsigned i = 0; take_held(f, k, &i, &p);)
-		cgn_drop(w, &p, CGN_DROP_FRAGMENT);
+	const struct cgn_frag_key *k = &p->fkey;
+	struct cgn_frag_entry *e = slot_for(f, k, &p->faddr6, w->now_ms);
+	*e = (struct cgn_frag_entry){ .k = *k, .fate = CGN_FRAG_REFUSED, .until_ms = w->now_ms + CGN_FRAG_LIFE_MS };
+	if (k->side & CGN_FRAG_KEY_IPV6)
+		f->addr6[e - f->slots] = p->faddr6;
+	struct cgn_pkt h;
+	for (unsigned i = 0; take_held(f, k, &p->faddr6, &i, &h);)
+		cgn_drop(w, &h, CGN_DROP_FRAGMENT);
 }
 
 /* Could this fragment be ours? From a subscriber (outbound) or to a pool address (inbound):
@@ -118,7 +164,11 @@ worth_holding(const struct cgn_worker *w, const struct cgn_pkt *p)
 {
 	if (p->side == CGN_SIDE_OUTSIDE)
 		return cgn_dataplane_in_pool(w->dp, p->ip4->dst_addr);
-	struct cgn_addr src = cgn_addr_from_v4(p->ip4->src_addr);
+	struct cgn_addr src;
+	if (p->af == CGN_AF_IPV6) /* to a Pref64 (classify64 said so) */
+		memcpy(src.b, p->ip6->src_addr, 16);
+	else
+		src = cgn_addr_from_v4(p->ip4->src_addr);
 	return cgn_dataplane_inside(w->dp, &src);
 }
 
@@ -141,15 +191,25 @@ hold(struct cgn_worker *w, struct cgn_pkt *p)
 	return CGN_CONSUMED;
 }
 
-/* Translates a later fragment with its datagram's record. */
+/* Translates a later fragment with its datagram's record, to the family its first left with. */
 static enum cgn_verdict
 translate_later(struct cgn_worker *w, struct cgn_pkt *p, const struct cgn_frag_entry *e)
 {
-	if (e->refused)
+	if (e->fate == CGN_FRAG_REFUSED)
 		return cgn_drop(w, p, CGN_DROP_FRAGMENT);
-	if (cgn_ttl_expires(p)) /* RFC 1812 §4.3.2.7: no ICMP error about a non-initial fragment */
+	/* RFC 1812 §4.3.2.7: no ICMP error about a non-initial fragment (RFC 4443 §2.4 leaves
+	 * IPv6's to the node: none either) */
+	if (p->af == CGN_AF_IPV6 ? p->ip6->hop_limits <= 1 : cgn_ttl_expires(p))
 		return cgn_drop(w, p, CGN_DROP_TTL_EXPIRED);
-	cgn_translate44_fragment(p, e->new_src, e->new_dst);
+	if (p->af == CGN_AF_IPV6) {
+		cgn_translate64_fragment(w, p, e->new_src, e->new_dst); /* fate TO_IPV4: fragment.h */
+	} else if (e->fate == CGN_FRAG_TO_IPV6) {
+		const struct cgn_frag_addr6 *a6 = &w->frags.addr6[e - w->frags.slots];
+		if (cgn_translate46_fragment(w, p, a6->src, a6->dst) != CGN_CONTINUE)
+			return CGN_DROPPED;
+	} else {
+		cgn_translate44_fragment(p, e->new_src, e->new_dst);
+	}
 	p->out_port = e->out_port;
 	p->to = e->to;
 	w->pkt.fragments_translated++;
@@ -159,7 +219,7 @@ translate_later(struct cgn_worker *w, struct cgn_pkt *p, const struct cgn_frag_e
 enum cgn_verdict
 cgn_frag_later(struct cgn_worker *w, struct cgn_pkt *p)
 {
-	const struct cgn_frag_entry *e = find(&w->frags, &p->fkey, w->now_ms);
+	const struct cgn_frag_entry *e = find(&w->frags, &p->fkey, &p->faddr6, w->now_ms);
 	if (e == NULL)
 		return hold(w, p);
 	return translate_later(w, p, e);
@@ -171,7 +231,8 @@ cgn_frag_release(struct cgn_worker *w, const struct cgn_frag_entry *e)
 	struct cgn_frags *f = &w->frags;
 	unsigned sent = 0;
 	struct cgn_pkt p;
-	for (unsigned i = 0; take_held(f, &e->k, &i, &p);)
+	const struct cgn_frag_addr6 *a6 = &f->addr6[e - f->slots];
+	for (unsigned i = 0; take_held(f, &e->k, a6, &i, &p);)
 		if (translate_later(w, &p, e) == CGN_TX && cgn_send(w, &p))
 			sent++;
 	return sent;

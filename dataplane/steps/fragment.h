@@ -1,24 +1,40 @@
 /*
- * IPv4 fragments (RFC 4787 REQ-14: a NAT "MUST support receiving in-order and out-of-order
- * fragments"), translated without reassembly. The first fragment carries the transport
- * header: it goes through the steps like any packet, and what they made of its addresses is
- * remembered for the datagram (source, destination, IP identification, protocol, side).
- * Later fragments take the same addresses from that record; one that comes before its first
- * fragment is held until the first one is translated, or dropped after a hold time. A first
- * fragment the steps drop is remembered too: its later fragments are dropped at once.
- * Only fragments that could be ours are held (outbound from pcp.inside, inbound to a pool
- * address), each side at most half the hold, the oldest making room for the newest.
- * The IP identification is not rewritten: a destination may, rarely, see two subscribers'
+ * Fragments (RFC 4787 REQ-14: a NAT "MUST support receiving in-order and out-of-order
+ * fragments"; RFC 6146 §3.4 for NAT64), translated without reassembly. The first fragment
+ * carries the transport header: it goes through the steps like any packet, and what they made
+ * of its addresses is remembered for the datagram. Later fragments take the same addresses
+ * from that record; one that comes before its first fragment is held until the first one is
+ * translated, or dropped after a hold time. A first fragment the steps drop is remembered too:
+ * its later fragments are dropped at once. Only fragments that could be ours are held
+ * (outbound from pcp.inside, inbound to a pool address), each side at most half the hold, the
+ * oldest making room for the newest.
+ *
+ * Three kinds of datagram, by the families it arrives and leaves with:
+ *   IPv4 -> IPv4 (NAT44): keyed by its IPv4 header (source, destination, identification,
+ *       protocol, side); the record holds the new addresses.
+ *   IPv4 -> IPv6 (NAT64 inbound, or hairpinned to an IPv6 subscriber): keyed the same; the
+ *       record holds the IPv6 source (the remote under the mapping's Pref64) and destination
+ *       in its side-table entry, and each later fragment leaves as IPv6 with a Fragment
+ *       header (RFC 7915 §4.1: offset and M copied, Identification the IPv4 ID).
+ *   IPv6 -> IPv4 (NAT64 outbound, from the inside to a Pref64): keyed by (source,
+ *       destination, 32-bit identification) of the IPv6 header, the addresses in the
+ *       side-table entry; the record holds the new IPv4 addresses, and each later fragment
+ *       leaves as IPv4 with the low 16 bits of the identification, MF = M, the offset, DF
+ *       clear (RFC 7915 §5.1.1). A datagram from an IPv6 subscriber hairpinned to another
+ *       IPv6 subscriber has no room for both address pairs: its first fragment is dropped
+ *       (NAT64_FRAGMENT), and with it the rest.
+ * The IPv4 identification is not rewritten: a destination may, rarely, see two subscribers'
  * datagrams with one identification from one external address at once (documented limit).
  *
  * State is per worker: RSS sends every fragment of a datagram to one queue (NICs hash
- * fragments by their addresses alone, RTE_ETH_RSS_FRAG_IPV4). Worker context only.
+ * fragments by their addresses alone, RTE_ETH_RSS_FRAG_IPV4 and _IPV6). Worker context only.
  */
 #ifndef CGN_FRAGMENT_H
 #define CGN_FRAGMENT_H
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "pipeline.h"
 
@@ -27,13 +43,20 @@
 #define CGN_FRAG_HELD_SIDE (CGN_FRAG_HELD / 2) /* of them, from one side */
 #define CGN_FRAG_LIFE_MS 2000 /* how long a datagram is remembered, and a fragment held */
 
-/* One datagram whose first fragment was translated. */
+/* What became of a datagram's first fragment. */
+enum cgn_frag_fate {
+	CGN_FRAG_TO_IPV4, /* translated; it left as IPv4 (new_src, new_dst) */
+	CGN_FRAG_TO_IPV6, /* translated; it left as IPv6 (the addresses in the side table) */
+	CGN_FRAG_REFUSED, /* the steps dropped it: drop the rest */
+};
+
+/* One datagram whose first fragment was translated (or refused). */
 struct cgn_frag_entry {
 	struct cgn_frag_key k;
-	uint32_t new_src, new_dst; /* network order */
+	uint32_t new_src, new_dst; /* network order; CGN_FRAG_TO_IPV4 only */
 	uint16_t out_port;         /* where the first fragment left when no route says otherwise */
 	uint8_t to;                /* enum cgn_port_role */
-	bool refused;              /* the steps dropped the first fragment: drop the rest */
+	uint8_t fate;              /* enum cgn_frag_fate */
 	uint64_t until_ms;         /* 0: free */
 };
 _Static_assert(sizeof(struct cgn_frag_entry) == 32, "two entries a cache line");
@@ -45,10 +68,33 @@ struct cgn_frag_held {
 
 struct cgn_frags {
 	struct cgn_frag_entry *slots; /* [CGN_FRAG_SLOTS] */
+	/* [CGN_FRAG_SLOTS], beside slots (entry i's is addr6[i], 32 octets: two a cache line,
+	 * touched only for IPv6): an IPv6 datagram's own addresses (its key's), or, for an IPv4
+	 * datagram that leaves as IPv6, the addresses it leaves with. */
+	struct cgn_frag_addr6 *addr6;
 	struct cgn_frag_held held[CGN_FRAG_HELD]; /* in arrival order */
 	unsigned n_held;
 	unsigned n_held_side[2];
 };
+
+/**
+ * The key of an IPv6 fragment's datagram (RFC 8200 §4.5: source, destination, identification;
+ * struct cgn_frag_key says how it is folded) into p->fkey and p->faddr6. ip6 is p's IPv6
+ * header, id the Fragment header's Identification (network order). Any context (pure).
+ */
+static inline void
+cgn_frag_key6(struct cgn_pkt *p, const struct rte_ipv6_hdr *ip6, uint32_t id)
+{
+	memcpy(p->faddr6.src, ip6->src_addr, 16);
+	memcpy(p->faddr6.dst, ip6->dst_addr, 16);
+	uint64_t h = 0, v;
+	for (unsigned i = 0; i < sizeof(p->faddr6); i += 8) {
+		memcpy(&v, (const uint8_t *)&p->faddr6 + i, 8);
+		h = (h ^ v) * 0x9e3779b97f4a7c15ull;
+	}
+	p->fkey = (struct cgn_frag_key){ .src = (uint32_t)(h >> 32), .dst = id, .id = 0, .proto = 0,
+					 .side = (uint8_t)(p->side | CGN_FRAG_KEY_IPV6) };
+}
 
 /** Allocates a worker's fragment state. Main lcore. @return 0 or -ENOMEM. */
 int cgn_frags_init(struct cgn_frags *f);
@@ -57,18 +103,23 @@ int cgn_frags_init(struct cgn_frags *f);
 void cgn_frags_fini(struct cgn_frags *f);
 
 /**
- * A first fragment leaves translated (p's header rewritten, p->out_port and p->to set):
- * remembers its datagram under the key classify took before the rewrite. @return its record.
+ * A first fragment leaves translated (p's header rewritten, IPv4 or IPv6 by p->naf,
+ * p->out_port and p->to set): remembers its datagram under the key classify took before the
+ * rewrite (p->fkey, and p->faddr6 for IPv6), with the addresses it leaves with. The caller made
+ * sure an IPv6 datagram does not leave as IPv6 (translate46.c refuses that hairpin).
+ * @return its record.
  */
 const struct cgn_frag_entry *cgn_frag_record(struct cgn_worker *w, const struct cgn_pkt *p);
 
-/** The steps dropped a first fragment: its later fragments, held or to come, are dropped. */
-void cgn_frag_refuse(struct cgn_worker *w, const struct cgn_frag_key *k);
+/** The steps dropped a first fragment (p's mbuf may be gone: only p->fkey and p->faddr6 are
+ * read): its later fragments, held or to come, are dropped. */
+void cgn_frag_refuse(struct cgn_worker *w, const struct cgn_pkt *p);
 
 /**
- * A later fragment: translated like its datagram's first fragment (@return CGN_TX), or held
- * until it comes (CGN_CONSUMED), or dropped (CGN_DROPPED: its first was dropped, it cannot be
- * ours, or its TTL ran out: no ICMP error for a non-initial fragment, RFC 1812 §4.3.2.7).
+ * A later fragment: translated like its datagram's first fragment, to the family it left with
+ * (@return CGN_TX), or held until it comes (CGN_CONSUMED), or dropped (CGN_DROPPED: its first
+ * was dropped, it cannot be ours, or its TTL or hop limit ran out: no ICMP error for a
+ * non-initial fragment, RFC 1812 §4.3.2.7).
  */
 enum cgn_verdict cgn_frag_later(struct cgn_worker *w, struct cgn_pkt *p);
 

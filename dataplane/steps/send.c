@@ -40,8 +40,12 @@ cgn_send6(struct cgn_worker *w, struct cgn_pkt *p)
 			memset(&eth->dst_addr, 0xff, sizeof(eth->dst_addr));
 	}
 	eth->src_addr = dp->ports[pi].mac;
-tx:
-	if (unlikely(rte_pktmbuf_pkt_len(p->m) > (uint32_t)dp->ports[pi].mtu + RTE_ETHER_HDR_LEN))
+tx:;
+	/* RFC 7915 §4.1: with DF clear, no longer than lowest-ipv6-mtu either (mtu.c). */
+	uint32_t limit = dp->ports[pi].mtu;
+	if (p->frag6_ok && dp->cfg->nat64.lowest_ipv6_mtu < limit)
+		limit = dp->cfg->nat64.lowest_ipv6_mtu;
+	if (unlikely(rte_pktmbuf_pkt_len(p->m) > limit + RTE_ETHER_HDR_LEN))
 		return cgn_send_fragments6(w, p, &dp->ports[pi]);
 	w->pkt.tx++;
 	rte_eth_tx_buffer(p->out_port, (uint16_t)w->index, w->tx[p->out_port], p->m);

@@ -15,6 +15,14 @@
  * the pseudo-header's addresses and of the port; ICMP echo becomes ICMPv6 echo by its type
  * word, identifier, and the IPv6 pseudo-header added. An IPv4 UDP datagram without a checksum
  * gets one computed (RFC 6146 §3.4), or is dropped (nat64.udp_zero_checksum = "drop").
+ *
+ * Fragments (§4.1; RFC 6146 §3.4 through fragment.h): an IPv4 fragment becomes IPv6 with a
+ * Fragment header, the first one through the steps (its transport checksum's change holds for
+ * the whole datagram; one with a zero UDP checksum, or an ICMP echo, cannot be translated
+ * without the rest and is dropped), later ones by cgn_translate46_fragment with the addresses
+ * their first one got. A packet with DF clear whose IPv6 form is longer than the lesser of
+ * nat64.lowest_ipv6_mtu and its link's MTU leaves in IPv6 fragments (mtu.c); with DF set and
+ * too long for the inside it is refused with Fragmentation Needed (cgn_fits46_step).
  * Worker context.
  */
 #include <netinet/in.h>
@@ -34,13 +42,15 @@ cgn_fits46_step(struct cgn_worker *w, struct cgn_pkt *p, uint16_t mtu)
 {
 	const struct rte_ipv4_hdr *ip4 = p->ip4;
 	uint32_t ihl = (uint32_t)(ip4->version_ihl & 0x0f) * 4;
-	uint32_t len6 = rte_be_to_cpu_16(ip4->total_length) - ihl + sizeof(struct rte_ipv6_hdr);
-	if (likely(len6 <= mtu))
+	uint32_t payload = rte_be_to_cpu_16(ip4->total_length) - ihl;
+	bool df = (ip4->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG)) != 0;
+	/* DF clear and too big: IPv6 fragments on the way out (mtu.c); DF set and too big for
+	 * the inside once IPv6 (+ 8 with a Fragment header): §4.1's Fragmentation Needed, with
+	 * the IPv4 MTU that fits the IPv6 link. */
+	if (likely(cgn_rfc7915_frag6(df, p->frag != CGN_FRAG_NONE, payload, w->dp->cfg->nat64.lowest_ipv6_mtu, mtu) !=
+		   CGN_RFC7915_FRAG6_TOO_BIG))
 		return CGN_CONTINUE;
-	if (ip4->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG))
-		/* §4.1: Fragmentation Needed, with the IPv4 MTU that fits the IPv6 link. */
-		return cgn_icmp_too_big(w, p, cgn_rfc7915_frag_needed_mtu(mtu));
-	return CGN_CONTINUE; /* DF clear: IPv6 fragments on the way out (mtu.c) */
+	return cgn_icmp_too_big(w, p, cgn_rfc7915_frag_needed_mtu(mtu));
 }
 
 /* RFC 7915 §4.1: "If any IPv4 options are present in the IPv4 packet, they MUST be ignored
@@ -75,6 +85,61 @@ sum_change(uint32_t old, uint32_t new_)
 	return (uint32_t)(uint16_t)~cgn_cksum_fold(old) + cgn_cksum_fold(new_);
 }
 
+/*
+ * Writes the IPv6 header from src6 to dst6 with hop limit hop over the IPv4 header, and with
+ * frag a Fragment header after it (§4.1: "Payload Length [...] plus 8", Next Header 44; the
+ * Fragment header's Next Header the protocol (1 -> 58), offset and M copied, Identification
+ * the IPv4 ID in its low 16 bits); the frame grows into the mbuf's headroom (or shrinks, with
+ * long IPv4 options), the Ethernet header moving with it. Notes in p whether the packet may
+ * leave in IPv6 fragments (DF clear) and with which identification. p->l3 and p->naf follow.
+ * @return false when the mbuf has no headroom (not with the data plane's pools).
+ */
+static bool
+replace_header(struct cgn_worker *w, struct cgn_pkt *p, uint8_t hop, const uint8_t src6[16], const uint8_t dst6[16],
+	       bool frag)
+{
+	const struct cgn_config *cfg = w->dp->cfg;
+	const struct rte_ipv4_hdr *ip4 = p->ip4;
+	uint32_t ihl = (uint32_t)(ip4->version_ihl & 0x0f) * 4;
+	uint16_t payload = (uint16_t)(rte_be_to_cpu_16(ip4->total_length) - ihl);
+	uint8_t tos = ip4->type_of_service;
+	uint8_t nh = ip4->next_proto_id == IPPROTO_ICMP ? IPPROTO_ICMPV6 : ip4->next_proto_id;
+	uint16_t id = ip4->packet_id, fo = rte_be_to_cpu_16(ip4->fragment_offset);
+	uint32_t hdrs = sizeof(struct rte_ipv6_hdr) + (frag ? CGN_IPV6_FRAG_HDR_LEN : 0);
+
+	struct rte_mbuf *mb = p->m;
+	uint8_t *frame = rte_pktmbuf_mtod(mb, uint8_t *);
+	int32_t grow = (int32_t)hdrs - (int32_t)ihl;
+	uint8_t *start = grow >= 0 ? (uint8_t *)rte_pktmbuf_prepend(mb, (uint16_t)grow)
+				   : (uint8_t *)rte_pktmbuf_adj(mb, (uint16_t)-grow);
+	if (unlikely(start == NULL))
+		return false;
+	memmove(start, frame, 2 * RTE_ETHER_ADDR_LEN);
+	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)start;
+	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6);
+	struct rte_ipv6_hdr *ip6 = (struct rte_ipv6_hdr *)(eth + 1);
+	uint8_t tc = cgn_rfc7915_tc_4to6(tos, cfg->nat64.reset_traffic_class);
+	ip6->vtc_flow = rte_cpu_to_be_32((uint32_t)CGN_IPV6_VERSION << 28 | (uint32_t)tc << 20);
+	ip6->payload_len = rte_cpu_to_be_16((uint16_t)(payload + hdrs - sizeof(*ip6)));
+	ip6->proto = frag ? IPPROTO_FRAGMENT : nh;
+	ip6->hop_limits = hop;
+	memcpy(ip6->src_addr, src6, 16);
+	memcpy(ip6->dst_addr, dst6, 16);
+	if (frag) {
+		struct rte_ipv6_fragment_ext *fh = (struct rte_ipv6_fragment_ext *)(ip6 + 1);
+		fh->next_header = nh;
+		fh->reserved = 0;
+		fh->frag_data = rte_cpu_to_be_16(
+			(uint16_t)((fo & RTE_IPV4_HDR_OFFSET_MASK) << 3 | ((fo & RTE_IPV4_HDR_MF_FLAG) ? 1 : 0)));
+		fh->id = rte_cpu_to_be_32(rte_be_to_cpu_16(id));
+	}
+	p->frag6_ok = !(fo & RTE_IPV4_HDR_DF_FLAG);
+	p->ip4_id = id;
+	p->l3 = ip6;
+	p->naf = CGN_AF_IPV6;
+	return true;
+}
+
 /* Translates an IPv4 packet (not an ICMP error) to the internal endpoint of m; decrements the
  * hop limit if ttl (a hairpinned packet's TTL went down when it was translated out). */
 static enum cgn_verdict
@@ -84,13 +149,19 @@ translate(struct cgn_worker *w, struct cgn_pkt *p, const struct cgn_mapping *m, 
 	const struct rte_ipv4_hdr *ip4 = p->ip4;
 	uint32_t ihl = (uint32_t)(ip4->version_ihl & 0x0f) * 4;
 	uint16_t payload = (uint16_t)(rte_be_to_cpu_16(ip4->total_length) - ihl);
-	uint8_t tos = ip4->type_of_service, hop = (uint8_t)(ip4->time_to_live - (ttl ? 1 : 0));
+	uint8_t hop = (uint8_t)(ip4->time_to_live - (ttl ? 1 : 0));
 	uint32_t src4 = ip4->src_addr, dst4 = ip4->dst_addr;
 	uint8_t proto = p->proto;
 	if (unlikely(ihl > sizeof(*ip4)) && unexpired_source_route((const uint8_t *)(ip4 + 1), ihl - sizeof(*ip4)))
 		return cgn_icmp_reply(w, p, CGN_ICMP_DEST_UNREACH, CGN_ICMP_SOURCE_ROUTE_FAILED, CGN_DROP_NAT64_SOURCE_ROUTE);
-	if (p->frag != CGN_FRAG_NONE) /* IPv4 fragments to IPv6: not yet */
-		return cgn_drop(w, p, CGN_DROP_NAT64_FRAGMENT);
+	if (unlikely(p->frag != CGN_FRAG_NONE)) {
+		/* A first fragment (fragment.h). Not an ICMP echo: the ICMPv6 checksum covers a
+		 * pseudo-header with the whole message's length, which no fragment tells. Not a
+		 * datagram of an IPv6 subscriber hairpinned to another: its record would need two
+		 * pairs of IPv6 addresses (fragment.h). */
+		if (proto == IPPROTO_ICMP || p->af == CGN_AF_IPV6)
+			return cgn_drop(w, p, CGN_DROP_NAT64_FRAGMENT);
+	}
 
 	/* §4.1: "Illegal source addresses ... (e.g., 0.0.0.0, 127.0.0.1, etc.)" should be dropped
 	 * silently (an ICMP error's source is translated anyway: xlat_error.c). */
@@ -133,27 +204,9 @@ translate(struct cgn_worker *w, struct cgn_pkt *p, const struct cgn_mapping *m, 
 		}
 	}
 
-	/* The IPv6 header where the IPv4 one ends; the Ethernet header before it. */
-	struct rte_mbuf *mb = p->m;
-	uint8_t *frame = rte_pktmbuf_mtod(mb, uint8_t *);
-	int32_t grow = (int32_t)sizeof(struct rte_ipv6_hdr) - (int32_t)ihl;
-	uint8_t *start = grow >= 0 ? (uint8_t *)rte_pktmbuf_prepend(mb, (uint16_t)grow)
-				   : (uint8_t *)rte_pktmbuf_adj(mb, (uint16_t)-grow);
-	if (unlikely(start == NULL)) /* no headroom: cannot happen with the data plane's pools */
+	/* The IPv6 header where the IPv4 one ends, with a Fragment header for a fragment. */
+	if (unlikely(!replace_header(w, p, hop, src6.b, dst6->b, p->frag != CGN_FRAG_NONE)))
 		return cgn_drop(w, p, CGN_DROP_CANNOT_FRAGMENT);
-	memmove(start, frame, 2 * RTE_ETHER_ADDR_LEN);
-	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)start;
-	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6);
-	struct rte_ipv6_hdr *ip6 = (struct rte_ipv6_hdr *)(eth + 1);
-	uint8_t tc = cgn_rfc7915_tc_4to6(tos, cfg->nat64.reset_traffic_class);
-	ip6->vtc_flow = rte_cpu_to_be_32((uint32_t)CGN_IPV6_VERSION << 28 | (uint32_t)tc << 20);
-	ip6->payload_len = rte_cpu_to_be_16(payload);
-	ip6->proto = proto == IPPROTO_ICMP ? IPPROTO_ICMPV6 : proto;
-	ip6->hop_limits = hop;
-	memcpy(ip6->src_addr, src6.b, 16);
-	memcpy(ip6->dst_addr, dst6->b, 16);
-	p->l3 = ip6;
-	p->naf = CGN_AF_IPV6;
 	if (udp_sum) {
 		uint16_t *ck = (uint16_t *)(l4 + 6);
 		uint16_t sum = (uint16_t)~cgn_cksum_fold(
@@ -161,6 +214,15 @@ translate(struct cgn_worker *w, struct cgn_pkt *p, const struct cgn_mapping *m, 
 		sum = sum == 0 ? 0xffff : sum;
 		memcpy(ck, &sum, 2);
 	}
+	return CGN_CONTINUE;
+}
+
+enum cgn_verdict
+cgn_translate46_fragment(struct cgn_worker *w, struct cgn_pkt *p, const uint8_t src6[16], const uint8_t dst6[16])
+{
+	/* No transport header here: the first fragment's carried the whole datagram's change. */
+	if (unlikely(!replace_header(w, p, (uint8_t)(p->ip4->time_to_live - 1), src6, dst6, true)))
+		return cgn_drop(w, p, CGN_DROP_CANNOT_FRAGMENT);
 	return CGN_CONTINUE;
 }
 

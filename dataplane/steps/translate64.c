@@ -11,6 +11,15 @@
  * the TTL less one, Next Header 58 becomes 1; DF set only above 1260 octets; the
  * identification comes from the worker's counter.
  *
+ * Fragments (§5.1.1; RFC 6146 §3.4 through fragment.h): the Fragment header is the last
+ * extension header (classify64 drops the packet otherwise) and goes with the rest; the IPv4
+ * identification is its Identification's low 16 bits, MF its M flag, the offset copied, DF
+ * clear; the Total Length what follows it, plus 20. The first fragment is translated like a
+ * whole packet otherwise (its transport checksum's change holds for the whole datagram: only
+ * the pseudo-header's addresses and the port change); later ones get the header alone
+ * (cgn_translate64_fragment). An atomic fragment (offset 0, M clear) is a whole packet (RFC
+ * 6946, RFC 8021): classify does not call it a fragment, and its Identification is not kept.
+ *
  * Transport checksums are updated, not recomputed (RFC 6146 §3.7 points at RFC 3022's
  * incremental method): TCP and UDP by the change of their pseudo-header's addresses (its
  * length and protocol words are equal in both families) and of the port; ICMPv6 echo becomes
@@ -60,18 +69,82 @@ sum_change(uint32_t old, uint32_t new_)
 	return (uint32_t)(uint16_t)~cgn_cksum_fold(old) + cgn_cksum_fold(new_);
 }
 
+/* What the IPv4 header takes from the IPv6 one (and its Fragment header), read before the
+ * IPv4 header is written over them. */
+struct ip4_fields {
+	uint8_t tos, ttl;
+	uint16_t id;   /* network order */
+	uint16_t frag; /* flags and offset, network order; DF decided by the caller for a whole packet */
+};
+
+/* §5.1.1: the identification's low 16 bits, MF = M, the offset, DF clear, from the Fragment
+ * header just before p->l4. */
+static inline void
+fields_of_fragment(const struct cgn_pkt *p, struct ip4_fields *f)
+{
+	const uint8_t *fh = p->l4 - CGN_IPV6_FRAG_HDR_LEN;
+	uint16_t fo_m = cgn_rd16(fh + 2);
+	f->id = cgn_ld16(fh + 6);
+	f->frag = rte_cpu_to_be_16((uint16_t)(RTE_IPV6_GET_FO(fo_m) | (RTE_IPV6_GET_MF(fo_m) ? RTE_IPV4_HDR_MF_FLAG : 0)));
+}
+
+/* Writes the IPv4 header just before the transport header (a later fragment's data), over the
+ * IPv6 one and its extension headers, the Ethernet header moved before it; p->l3 follows. */
+static void
+replace_header(struct cgn_worker *w, struct cgn_pkt *p, const struct ip4_fields *f, uint8_t proto, uint32_t src,
+	       uint32_t dst)
+{
+	const struct cgn_nat64_cfg *n64 = &w->dp->cfg->nat64;
+	struct rte_mbuf *mb = p->m;
+	uint8_t *frame = rte_pktmbuf_mtod(mb, uint8_t *);
+	struct rte_ipv4_hdr *ip4 = (struct rte_ipv4_hdr *)(p->l4 - sizeof(struct rte_ipv4_hdr));
+	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)((uint8_t *)ip4 - sizeof(struct rte_ether_hdr));
+	memmove(eth, frame, 2 * RTE_ETHER_ADDR_LEN);
+	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+	ip4->version_ihl = RTE_IPV4_VHL_DEF;
+	ip4->type_of_service = cgn_rfc7915_tos_6to4(f->tos, n64->reset_tos, n64->new_tos);
+	ip4->total_length = rte_cpu_to_be_16((uint16_t)(p->l4_len + sizeof(*ip4)));
+	ip4->packet_id = f->id;
+	ip4->fragment_offset = f->frag;
+	ip4->time_to_live = f->ttl;
+	ip4->next_proto_id = proto;
+	ip4->src_addr = src;
+	ip4->dst_addr = dst;
+	ip4->hdr_checksum = 0;
+	ip4->hdr_checksum = cgn_cksum(ip4, sizeof(*ip4)); /* a constant length: unrolled */
+	rte_pktmbuf_adj(mb, (uint16_t)((uint8_t *)eth - frame));
+	p->l3 = ip4;
+}
+
+void
+cgn_translate64_fragment(struct cgn_worker *w, struct cgn_pkt *p, uint32_t src, uint32_t dst)
+{
+	struct ip4_fields f = { .tos = (uint8_t)(rte_be_to_cpu_32(p->ip6->vtc_flow) >> 20),
+				.ttl = (uint8_t)(p->ip6->hop_limits - 1) };
+	fields_of_fragment(p, &f);
+	/* No transport header here: the first fragment's carried the whole datagram's change.
+	 * p->proto is the Fragment header's Next Header, 58 already 1 (classify64). */
+	replace_header(w, p, &f, p->proto, src, dst);
+}
+
 enum cgn_verdict
 cgn_translate64_out(struct cgn_worker *w, struct cgn_pkt *p)
 {
-	const struct cgn_nat64_cfg *n64 = &w->dp->cfg->nat64;
 	const struct cgn_mapping *m = p->map;
 	if (unlikely(p->icmp_error))
 		return cgn_xlat64_error(w, p);
 
 	/* What the IPv4 header needs, read before it is written over the IPv6 one. */
 	const struct rte_ipv6_hdr *ip6 = p->ip6;
-	uint8_t tc = (uint8_t)(rte_be_to_cpu_32(ip6->vtc_flow) >> 20);
-	uint8_t hop = ip6->hop_limits;
+	uint32_t total = (uint32_t)p->l4_len + sizeof(struct rte_ipv4_hdr);
+	struct ip4_fields f = { .tos = (uint8_t)(rte_be_to_cpu_32(ip6->vtc_flow) >> 20),
+				.ttl = (uint8_t)(ip6->hop_limits - 1) };
+	if (unlikely(p->frag != CGN_FRAG_NONE)) {
+		fields_of_fragment(p, &f);
+	} else {
+		f.id = rte_cpu_to_be_16(w->ip_id++);
+		f.frag = cgn_rfc7915_df_6to4(total, false) ? rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG) : 0;
+	}
 	uint32_t ext = m->ext_addr, dst = p->remote;
 	uint32_t old_pseudo = cgn_cksum_partial(ip6->src_addr, 32, 0);
 	uint8_t *l4 = p->l4;
@@ -101,26 +174,6 @@ cgn_translate64_out(struct cgn_worker *w, struct cgn_pkt *p)
 		cgn_cks_apply(c, sum_change(old_pseudo, new_pseudo) + cgn_cksum_delta16(port_old, port_new));
 	}
 
-	/* The IPv4 header just before the transport header; the Ethernet header before it. */
-	struct rte_mbuf *mb = p->m;
-	uint8_t *frame = rte_pktmbuf_mtod(mb, uint8_t *);
-	struct rte_ipv4_hdr *ip4 = (struct rte_ipv4_hdr *)(l4 - sizeof(struct rte_ipv4_hdr));
-	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)((uint8_t *)ip4 - sizeof(struct rte_ether_hdr));
-	memmove(eth, frame, 2 * RTE_ETHER_ADDR_LEN);
-	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-	uint32_t total = (uint32_t)len + sizeof(*ip4);
-	ip4->version_ihl = RTE_IPV4_VHL_DEF;
-	ip4->type_of_service = cgn_rfc7915_tos_6to4(tc, n64->reset_tos, n64->new_tos);
-	ip4->total_length = rte_cpu_to_be_16((uint16_t)total);
-	ip4->packet_id = rte_cpu_to_be_16(w->ip_id++);
-	ip4->fragment_offset = cgn_rfc7915_df_6to4(total, false) ? rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG) : 0;
-	ip4->time_to_live = (uint8_t)(hop - 1);
-	ip4->next_proto_id = proto;
-	ip4->src_addr = ext;
-	ip4->dst_addr = dst;
-	ip4->hdr_checksum = 0;
-	ip4->hdr_checksum = cgn_cksum(ip4, sizeof(*ip4)); /* a constant length: unrolled */
-	rte_pktmbuf_adj(mb, (uint16_t)((uint8_t *)eth - frame));
-	p->l3 = ip4;
+	replace_header(w, p, &f, proto, ext, dst);
 	return CGN_CONTINUE;
 }
