@@ -29,7 +29,7 @@
  * punted to the control thread is answered by an echo through punt.c, and the answers are
  * checked the same way. State (mappings) persists between inputs, as it would on a wire.
  * Seeds: seeds/nat44/, written by make_nat44_seeds.py (IPv4, ARP, IPv6, ND and NAT64 frames).
- * What each does: FUZZ_NAT44_TRACE=1 fuzz_nat44 seeds/nat44/*.bin (the frames sent, the drops).
+ * What each does: FUZZ_NAT44_TRACE=1 fuzz_nat44 seeds/nat44/NAME.bin ... (the frames sent, the drops).
  */
 #include <netinet/in.h>
 #include <stdint.h>
@@ -211,6 +211,7 @@ enable_nat64(void)
 	E->cfg.pcp.inside[E->cfg.pcp.n_inside++] = c.pcp.inside[1];
 	E->cfg.nat64 = c.nat64;
 	CHECK(cgn_nat64_enabled(&E->cfg));
+	cgn_dataplane_set_nat64(E->dp, &E->cfg);
 }
 
 /* Frames of prime(): Ethernet (to the inside port's MAC) + IPv6 from SUB6 to REMOTE64 + proto. */
