@@ -44,6 +44,7 @@ cgn_config_defaults(struct cgn_config *cfg)
 	cfg->nat.tcp_transitory_s = 240;
 	cfg->nat.icmp_timeout_s = 60;
 	cfg->nat64.subscriber_prefix_len = 56;
+	cfg->nat64.lowest_ipv6_mtu = 1280;
 	cfg->dataplane.icmp_errors_per_second = 100;
 	cfg->dataplane.expire_budget = 256;
 
@@ -453,12 +454,34 @@ load_nat(struct loader *ld, const config_setting_t *g, struct cgn_config *cfg)
 static int
 load_nat64(struct loader *ld, const config_setting_t *g, struct cgn_config *cfg)
 {
-	static const char *const known[] = { "prefixes", "subscriber_prefix_len", NULL };
+	static const char *const known[] = { "prefixes", "subscriber_prefix_len", "lowest_ipv6_mtu",
+					     "treat_as_global", "reset_traffic_class", "reset_tos", "new_tos",
+					     "udp_zero_checksum", NULL };
 	struct cgn_nat64_cfg *n64 = &cfg->nat64;
+	bool reset_tc = false, reset_tos = false;
+	uint32_t new_tos = 0;
 	int rc;
 	if ((rc = check_known(ld, g, known)) ||
-	    (rc = get_u32(ld, g, "subscriber_prefix_len", 32, 128, &n64->subscriber_prefix_len)))
+	    (rc = get_u32(ld, g, "subscriber_prefix_len", 32, 128, &n64->subscriber_prefix_len)) ||
+	    (rc = get_u32(ld, g, "lowest_ipv6_mtu", 1280, 9216, &n64->lowest_ipv6_mtu)) ||
+	    (rc = get_prefixes(ld, g, "treat_as_global", n64->treat_as_global, CGN_MAX_NAT64_PREFIXES,
+			       &n64->n_treat_as_global, true)) ||
+	    (rc = get_bool(ld, g, "reset_traffic_class", &reset_tc)) || (rc = get_bool(ld, g, "reset_tos", &reset_tos)) ||
+	    (rc = get_u32(ld, g, "new_tos", 0, 255, &new_tos)))
 		return rc;
+	n64->reset_traffic_class = reset_tc;
+	n64->reset_tos = reset_tos;
+	n64->new_tos = (uint8_t)new_tos;
+	const config_setting_t *uz = config_setting_get_member(g, "udp_zero_checksum");
+	if (uz) {
+		const char *v = config_setting_get_string(uz);
+		if (v && strcmp(v, "compute") == 0)
+			n64->udp_zero_checksum_drop = 0;
+		else if (v && strcmp(v, "drop") == 0)
+			n64->udp_zero_checksum_drop = 1;
+		else
+			return fail(ld, uz, "must be \"compute\" or \"drop\"");
+	}
 	const config_setting_t *s = config_setting_get_member(g, "prefixes");
 	if (s == NULL)
 		return 0;
@@ -934,6 +957,15 @@ cgn_nat64_subscriber(const struct cgn_config *cfg, const struct cgn_addr *a)
 	for (unsigned i = len / 8; i < 16; i++) /* len 128: nothing to clear */
 		p.addr.b[i] &= i == len / 8 ? (uint8_t)(0xff00 >> (len % 8)) : 0;
 	return p;
+}
+
+bool
+cgn_nat64_v4_allowed(const struct cgn_config *cfg, unsigned idx, const struct cgn_addr *v4)
+{
+	const struct cgn_nat64_cfg *n64 = &cfg->nat64;
+	if (!n64->wkp[idx] || cgn_rfc6052_v4_is_global(v4))
+		return true;
+	return cgn_prefix_list_contains(n64->treat_as_global, n64->n_treat_as_global, v4);
 }
 
 bool

@@ -117,9 +117,25 @@ struct cgn_nat64_cfg {
 	/* The length of the IPv6 prefix that is one subscriber (32..128; 56 by default): one
 	 * external IPv4 address (paired pooling) and one port quota for all its addresses. */
 	unsigned subscriber_prefix_len;
+	/* RFC 7915 §4.1 "lowest-ipv6-mtu": IPv4 packets without DF that would make longer IPv6
+	 * packets are sent in IPv6 fragments no longer than this (1280 .. 9216; 1280). */
+	unsigned lowest_ipv6_mtu;
+	/* IPv4 prefixes treated as global under the Well-Known Prefix (RFC 6052 §3.1 drops
+	 * 64:ff9b:: + a non-global IPv4 address): for labs whose "internet" uses documentation
+	 * ranges. Empty by default: the RFC's rule. */
+	struct cgn_prefix treat_as_global[CGN_MAX_NAT64_PREFIXES];
+	unsigned n_treat_as_global;
+	/* RFC 7915 §4.1/§5.1 knobs: 4->6 traffic class 0 instead of the TOS; 6->4 TOS new_tos
+	 * instead of the traffic class. */
+	uint8_t reset_traffic_class;
+	uint8_t reset_tos;
+	uint8_t new_tos;
+	/* RFC 6146 §3.4: an IPv4 UDP datagram with a zero checksum gets one computed (0), or is
+	 * dropped and counted (1). */
+	uint8_t udp_zero_checksum_drop;
 };
 _Static_assert(sizeof(struct cgn_nat64_cfg) ==
-		       CGN_MAX_NAT64_PREFIXES * (sizeof(struct cgn_prefix) + 1) + 2 * sizeof(unsigned),
+		       CGN_MAX_NAT64_PREFIXES * (2 * sizeof(struct cgn_prefix) + 1) + 4 * sizeof(unsigned) + 4,
 	       "struct cgn_nat64_cfg has no padding (memcmp)");
 
 /* Endpoint filtering of implicit mappings (RFC 4787 §5, RFC 6888 REQ-7). */
@@ -273,6 +289,13 @@ cgn_nat64_enabled(const struct cgn_config *cfg)
  * Pure: any thread.
  */
 struct cgn_prefix cgn_nat64_subscriber(const struct cgn_config *cfg, const struct cgn_addr *a);
+
+/**
+ * RFC 6052 §3.1: may an IPv4 address (IPv4-mapped form) appear under nat64.prefixes[idx]? Any
+ * address under a Network-Specific Prefix; under the Well-Known Prefix a global one
+ * (cgn_rfc6052_v4_is_global()) or one of nat64.treat_as_global. Any thread.
+ */
+bool cgn_nat64_v4_allowed(const struct cgn_config *cfg, unsigned idx, const struct cgn_addr *v4);
 
 /**
  * @return whether a and b differ in nat64 (prefixes, in order, or subscriber_prefix_len).

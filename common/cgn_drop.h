@@ -27,7 +27,16 @@
 	X(IP6_MULTICAST, "IPv6 multicast to a group the CGN's port is not in (MLD reports, other hosts' solicited-node groups)") \
 	X(ND_INVALID, "a Neighbor Solicitation or Advertisement RFC 4861 §7.1 refuses, or an echo request that cannot be answered (nd_refused_* say why)") \
 	X(ND_NOT_OURS, "ND for another node (a solicitation for an address not the port's, DAD), or an advertisement for no neighbour in the table") \
-	X(NO_NAT64, "IPv6 to an address that is not the CGN's: there is no NAT64 to translate it (ICMPv6 unreachable, no route, sent)") \
+	X(NO_NAT64, "IPv6 to an address that is neither the CGN's nor under a Pref64 (or NAT64 is off): nothing to translate it (ICMPv6 unreachable, no route, sent)") \
+	X(NAT64_SRC_PREF64, "IPv6 from an address under a Pref64: silently discarded (RFC 6146 §3.5, loop protection)") \
+	X(NAT64_NON_GLOBAL, "the Well-Known Prefix with a non-global IPv4 address, as destination or source (RFC 6052 §3.1)") \
+	X(NAT64_NOT_INSIDE, "IPv6 to a Pref64 that came by an outside port (NAT64 translates from the inside)") \
+	X(NAT64_PROTO, "IPv6 to a Pref64 with neither TCP, UDP nor ICMPv6 (ICMPv6 1/4 sent, RFC 6146 §3.5)") \
+	X(NAT64_ICMP6_TYPE, "an ICMPv6 informational message other than echo to a Pref64 (RFC 7915 §5.2: MLD, ND, unknown)") \
+	X(NAT64_UDP_ZERO_CHECKSUM, "IPv4 UDP with a zero checksum: in fragments, or nat64.udp_zero_checksum = \"drop\" (RFC 6146 §3.4); IPv6 UDP with a zero checksum (RFC 8200 §8.1)") \
+	X(NAT64_SOURCE_ROUTE, "IPv4 with an unexpired source route option, for an IPv6 subscriber (RFC 7915 §4.1: ICMPv4 3/5 sent)") \
+	X(NAT64_ICMP_ERROR, "an ICMP error RFC 7915 does not translate (its type, code, pointer or quoted packet; nat64_error_* say why)") \
+	X(NAT64_FRAGMENT, "a fragment NAT64 cannot translate (an IPv6 fragment header after another, a fragment of an ICMP error)") \
 	X(FRAGMENT, "a fragment whose first fragment was dropped or did not come in time, or an ICMP error in fragments") \
 	X(FRAGMENTS_FULL, "a held fragment pushed out by a newer one (the hold of its side was full)") \
 	X(UNSUPPORTED_PROTO, "neither TCP, UDP nor ICMP: counted, not translated")          \
@@ -36,11 +45,11 @@
 	X(NO_MAPPING, "inbound to an external address and port with no mapping")                \
 	X(FILTERED, "inbound from a remote peer the mapping's FILTERs (§13.3) or nat.filtering do not allow") \
 	X(TTL_EXPIRED, "TTL would reach 0 (ICMP time exceeded sent, rate permitting)")           \
-	X(NO_PORTS, "the subscriber's port quota is used up (ICMP 3/13 sent)")                  \
-	X(POOL_EXHAUSTED, "no free port block on the subscriber's address (ICMP 3/13 sent)")    \
-	X(TABLE_FULL, "the shared table has no room for a new session (ICMP 3/13 sent)")         \
-	X(PORTS_STILL_MAPPED, "every external port tried is still in the table, its removal on its way (ICMP 3/13 sent)") \
-	X(SUBSCRIBERS_FULL, "nat.max_subscribers reached (ICMP 3/13 sent)")                      \
+	X(NO_PORTS, "the subscriber's port quota is used up (ICMP 3/13, or ICMPv6 1/3 to an IPv6 subscriber, sent)")                  \
+	X(POOL_EXHAUSTED, "no free port block on the subscriber's address (ICMP 3/13, or ICMPv6 1/3 to an IPv6 subscriber, sent)")    \
+	X(TABLE_FULL, "the shared table has no room for a new session (ICMP 3/13, or ICMPv6 1/3 to an IPv6 subscriber, sent)")         \
+	X(PORTS_STILL_MAPPED, "every external port tried is still in the table, its removal on its way (ICMP 3/13, or ICMPv6 1/3 to an IPv6 subscriber, sent)") \
+	X(SUBSCRIBERS_FULL, "nat.max_subscribers reached (ICMP 3/13, or ICMPv6 1/3 to an IPv6 subscriber, sent)")                      \
 	X(TX_FULL, "the transmit queue was full")                                               \
 	X(ICMP_ERROR_UNMATCHED, "an ICMP error about a packet of no mapping (RFC 5508)")        \
 	X(HAIRPIN_NO_MAPPING, "to a pool address and port with no mapping, from the inside")   \

@@ -146,7 +146,9 @@ struct cgn_mapping {
 	uint8_t tcp_state;      /* CGN_TCP_* (workers, relaxed); implicit TCP mappings' timeout */
 	uint8_t handed_tcp_state; /* writers only, on an entry a REPLACE retired: the tcp_state it
 				   * copied to the successor (cgn_table.c merges what came later) */
-	uint16_t reserved0;
+	uint8_t pref64;         /* NAT64: index of the Pref64 it was created through (nat64.prefixes):
+	                         * the 4->6 source is embedded with it; 0 otherwise */
+	uint8_t reserved0;
 	uint32_t domain;        /* routing domain of both keys; 0 until VRFs exist */
 	uint32_t subscriber;    /* subscriber index (common/cgn_portblock.h) */
 	uint32_t lifetime_s;    /* granted lifetime, for reporting */

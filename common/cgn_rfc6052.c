@@ -158,11 +158,13 @@ cgn_rfc6052_v4_is_global(const struct cgn_addr *v4)
 	};
 	if (!cgn_addr_is_v4(v4))
 		return false;
+	/* Per packet (classify6, translate46): host-order words and masks, no prefix objects. */
+	uint32_t a = (uint32_t)v4->b[12] << 24 | (uint32_t)v4->b[13] << 16 | (uint32_t)v4->b[14] << 8 | v4->b[15];
 	for (size_t i = 0; i < sizeof(special) / sizeof(special[0]); i++) {
-		uint32_t net_be;
-		memcpy(&net_be, special[i].net, 4);
-		struct cgn_prefix p = { cgn_addr_from_v4(net_be), (uint8_t)(96 + special[i].len) };
-		if (cgn_prefix_contains(&p, v4))
+		uint32_t net = (uint32_t)special[i].net[0] << 24 | (uint32_t)special[i].net[1] << 16 |
+			       (uint32_t)special[i].net[2] << 8 | special[i].net[3];
+		uint32_t mask = ~UINT32_C(0) << (32 - special[i].len);
+		if ((a & mask) == net)
 			return false;
 	}
 	return true;

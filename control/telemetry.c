@@ -287,8 +287,12 @@ add_mapping(struct rte_tel_data *d, uint32_t i, const struct cgn_mapping *m, uin
 		return;
 	rte_tel_data_start_dict(e);
 	rte_tel_data_add_dict_string(e, "proto", proto_name(m->proto));
-	snprintf(buf, sizeof(buf), "%s:%u", cgn_addr_format(&m->int_addr, a, sizeof(a)), m->int_port);
+	bool nat64 = !cgn_addr_is_v4(&m->int_addr);
+	/* An IPv6 internal endpoint (NAT64) is written [address]:port (RFC 5952 §6). */
+	snprintf(buf, sizeof(buf), nat64 ? "[%s]:%u" : "%s:%u", cgn_addr_format(&m->int_addr, a, sizeof(a)),
+		 m->int_port);
 	rte_tel_data_add_dict_string(e, "internal", buf);
+	rte_tel_data_add_dict_string(e, "family", nat64 ? "nat64" : "nat44");
 	struct cgn_addr ext = cgn_addr_from_v4(m->ext_addr);
 	snprintf(buf, sizeof(buf), "%s:%u", cgn_addr_format(&ext, a, sizeof(a)), m->ext_port);
 	rte_tel_data_add_dict_string(e, "external", buf);

@@ -105,6 +105,7 @@ cgn_dataplane_create(const struct cgn_config *cfg, struct cgn_pb *pb)
 		/* Tests fix the seed so that port choices, and so the golden outputs, repeat. */
 		w->rng = cfg->dataplane.seed ? cfg->dataplane.seed * (i + 1)
 					     : ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ (i + 1) * 0x9e3779b97f4a7c15ull;
+		w->ip_id = (uint16_t)(w->rng >> 17); /* workers' identifications start apart */
 		i++;
 	}
 	cgn_routes_no_defaults(&dp->routes); /* no routes without ports */

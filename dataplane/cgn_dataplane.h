@@ -70,6 +70,7 @@ struct cgn_worker {
 	struct cgn_dataplane *dp;
 	uint64_t now_ms;       /* CLOCK_MONOTONIC, read once per loop */
 	uint64_t rng;          /* its port choices (xorshift; seeded by dataplane.seed in tests) */
+	uint16_t ip_id;        /* the IPv4 identification of the next packet NAT64 makes (RFC 7915 §5.1) */
 	struct cgn_token_bucket icmp_tokens; /* ICMP and ICMPv6 errors it may still send */
 	uint32_t expire_cursor;
 	uint64_t background_ms; /* when expiry and port release last ran */

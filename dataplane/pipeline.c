@@ -36,6 +36,22 @@ const struct cgn_family_steps cgn_steps_nat44 = {
 	.translate_in = cgn_translate44_in,
 };
 
+const struct cgn_family_steps cgn_steps_nat64 = {
+	.name = "nat64",
+	.hop_limit = cgn_hop6_step,
+	.fits = cgn_fits64_step,
+	.translate_out = cgn_translate64_out,
+	.translate_in = NULL, /* IPv6 comes in from the inside only */
+};
+
+const struct cgn_family_steps cgn_steps_nat46 = {
+	.name = "nat46",
+	.hop_limit = cgn_ttl4_step,
+	.fits = cgn_fits46_step,
+	.translate_out = NULL, /* IPv4 from the inside is NAT44's */
+	.translate_in = cgn_translate46_in,
+};
+
 enum cgn_verdict
 cgn_drop(struct cgn_worker *w, struct cgn_pkt *p, enum cgn_drop_reason why)
 {
@@ -64,7 +80,7 @@ outbound(struct cgn_worker *w, struct cgn_pkt *p, const struct cgn_family_steps 
 		return v;
 	/* RFC 1191 §4, before translation: it leaves by the outside, or by the inside when it
 	 * hairpins. Packets within the smaller of the two MTUs need no more thought. */
-	if (unlikely(cgn_too_big_for(p, dp->mtu_floor))) {
+	if (steps != &cgn_steps_nat44 || unlikely(cgn_too_big_for(p, dp->mtu_floor))) {
 		bool hairpin = !p->icmp_error && cgn_dataplane_in_pool(dp, p->remote);
 		if ((v = steps->fits(w, p, dp->role_mtu[hairpin ? CGN_PORT_INSIDE : CGN_PORT_OUTSIDE])) != CGN_CONTINUE)
 			return v;
@@ -151,6 +167,11 @@ cgn_pipeline_burst(struct cgn_worker *w, uint16_t port, struct rte_mbuf **pkts, 
 	for (uint16_t j = 0; j < k; j++) {
 		struct cgn_pkt *p = &ctx[live[j]];
 		p->map = cgn_table_confirm(dp->table, &p->key, p->hash, candidate[j]); /* stage 3 */
+		/* The inside of an inbound packet's mapping says which family it leaves with. */
+		if (side == CGN_SIDE_OUTSIDE && p->map != NULL && unlikely(!cgn_addr_is_v4(&p->map->int_addr))) {
+			p->steps = &cgn_steps_nat46;
+			p->naf = CGN_AF_IPV6;
+		}
 		enum cgn_verdict v;
 		if (likely(p->steps == &cgn_steps_nat44))
 			v = side == CGN_SIDE_INSIDE ? outbound(w, p, &cgn_steps_nat44) : inbound(w, p, &cgn_steps_nat44);

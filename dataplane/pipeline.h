@@ -113,6 +113,7 @@ struct cgn_pkt {
 	uint8_t to;                 /* enum cgn_port_role of the side it leaves toward (routing) */
 	bool icmp_error;            /* an ICMP error: the flow is the embedded packet's */
 	uint8_t frag;               /* enum cgn_frag_kind */
+	uint8_t pref64;             /* NAT64: the index of the Pref64 the destination is under */
 	union {                     /* ICMP errors: the embedded packet's network header */
 		void *emb_l3;
 		struct rte_ipv4_hdr *emb_ip4;
@@ -207,6 +208,44 @@ enum cgn_verdict cgn_no_route6(struct cgn_worker *w, struct cgn_pkt *p);
 /** The family steps of NAT44 (IPv4 in, IPv4 out). pipeline.c (hidden: never interposed, so
  * the driver's specialisation for it sees its steps and inlines them) */
 extern const struct cgn_family_steps cgn_steps_nat44 __attribute__((visibility("hidden")));
+/** NAT64's (RFC 6146): IPv6 in from the inside, IPv4 out (translate64.c), chosen by classify6
+ * for a destination under a Pref64; and IPv4 in from the outside, IPv6 out (translate46.c),
+ * chosen after the lookup when the mapping's internal address is IPv6. pipeline.c */
+extern const struct cgn_family_steps cgn_steps_nat64 __attribute__((visibility("hidden")));
+extern const struct cgn_family_steps cgn_steps_nat46 __attribute__((visibility("hidden")));
+
+/** NAT64's hop-limit step: ICMPv6 time exceeded (RFC 7915 §5.1, RFC 4443 §3.3) when the hop
+ * limit would reach 0. translate64.c */
+enum cgn_verdict cgn_hop6_step(struct cgn_worker *w, struct cgn_pkt *p);
+/** NAT64's MTU step, 6->4: a packet whose IPv4 form is bigger than mtu and would have DF set
+ * (RFC 7915 §5.1: over 1260 octets) is answered with Packet Too Big; one that would not is
+ * fragmented in IPv4 on its way out. translate64.c */
+enum cgn_verdict cgn_fits64_step(struct cgn_worker *w, struct cgn_pkt *p, uint16_t mtu);
+/** Replaces the IPv6 header of an outbound packet with an IPv4 one through its mapping (RFC
+ * 7915 §5.1, RFC 6146 §3.7), transport checksum and ports included. translate64.c */
+enum cgn_verdict cgn_translate64_out(struct cgn_worker *w, struct cgn_pkt *p);
+/** NAT46's MTU step: DF set and too big for the inside once IPv6 (+20): ICMPv4 3/4 (RFC 7915
+ * §4.1). translate46.c */
+enum cgn_verdict cgn_fits46_step(struct cgn_worker *w, struct cgn_pkt *p, uint16_t mtu);
+/** Replaces the IPv4 header of an inbound packet with an IPv6 one through its mapping (RFC
+ * 7915 §4.1): source the remote under the mapping's Pref64, destination its internal
+ * endpoint. translate46.c */
+enum cgn_verdict cgn_translate46_in(struct cgn_worker *w, struct cgn_pkt *p);
+/** The same for a hairpinned packet, translated out already (its TTL decremented then), to
+ * the IPv6 subscriber of peer (RFC 6146 §3.8). translate46.c */
+enum cgn_verdict cgn_translate46_hairpin(struct cgn_worker *w, struct cgn_pkt *p, const struct cgn_mapping *peer);
+
+/** NAT64's ICMP errors (xlat_error.c, over common/cgn_xlat_error.h): an ICMPv6 error from
+ * the inside about a packet the NAT64 sent in becomes an ICMPv4 error about the packet as it
+ * was on the IPv4 side (RFC 7915 §5.2/§5.3), and the other way (§4.2/§4.3). */
+enum cgn_verdict cgn_xlat64_error(struct cgn_worker *w, struct cgn_pkt *p);
+enum cgn_verdict cgn_xlat46_error(struct cgn_worker *w, struct cgn_pkt *p);
+
+/**
+ * Routes a translated IPv6 packet toward p->to's side by the IPv6 routes and queues it (or
+ * drops it, counted, when its next hop has no MAC yet). send.c @return true if queued.
+ */
+bool cgn_send6(struct cgn_worker *w, struct cgn_pkt *p);
 
 /**
  * Answers frames for the CGN itself, in place, out of the port they came by: ARP requests
@@ -299,6 +338,12 @@ cgn_fits4_step(struct cgn_worker *w, struct cgn_pkt *p, uint16_t mtu)
  * it cannot be fragmented (CANNOT_FRAGMENT). mtu.c @return true if a fragment was queued.
  */
 bool cgn_send_fragments(struct cgn_worker *w, struct cgn_pkt *p, const struct cgn_port *port) __attribute__((cold));
+
+/**
+ * The same for a translated IPv6 packet bigger than its port's MTU (NAT64, 4->6 with DF
+ * clear): IPv6 fragments with a Fragment header each (RFC 7915 §4.1). mtu.c
+ */
+bool cgn_send_fragments6(struct cgn_worker *w, struct cgn_pkt *p, const struct cgn_port *port) __attribute__((cold));
 
 /** Expires idle implicit mappings of this worker's share of the table (bounded). expire.c */
 void cgn_expire(struct cgn_worker *w, uint64_t now_ms);

@@ -15,17 +15,22 @@
  * discard (§4.2: silently, or with Parameter Problem code 2 at the option; IP6_OPTION) or a
  * Routing header has segments left (§4.4: Parameter Problem code 0 at its type; the CGN is
  * no hop of a source route; IP6_ROUTING); other multicast is not ours (IP6_MULTICAST).
- * Anything else sent to the port's MAC would need NAT64, which this data plane does not have
- * yet: answered as a router without a route answers (RFC 4443 §3.1 code 0, rate-limited) and
- * counted (NO_NAT64); in a frame for another MAC it is dropped (IP6_OTHER_HOST). IPv4-mapped
- * addresses are refused first (IP6_MAPPED).
+ * Anything else sent to the port's MAC is NAT64's when its destination is under a Pref64
+ * (classify64: the key, the family steps nat64); else answered as a router without a route
+ * answers (RFC 4443 §3.1 code 0, rate-limited) and counted (NO_NAT64); in a frame for another
+ * MAC it is dropped (IP6_OTHER_HOST). IPv4-mapped addresses are refused first (IP6_MAPPED).
  * Worker context.
  */
 #include <netinet/in.h>
 #include <string.h>
 
+#include <rte_tcp.h>
+#include <rte_udp.h>
+
 #include "cgn_dataplane.h"
+#include "cgn_pkt_edit.h"
 #include "cgn_proto.h"
+#include "cgn_rfc6052.h"
 
 /* An extension header classify walks (RFC 8200 §4). */
 static inline bool
@@ -95,12 +100,123 @@ own_group(const struct cgn_nd_iface *ifc, const struct cgn_addr *dst)
 	return cgn_nd_dst_is_ours(ifc, dst) || cgn_addr_eq(dst, &all_routers);
 }
 
+/* The lookup key of an IPv6 subscriber's flow (inside side), and its hash. */
+static inline void
+set_key6(const struct cgn_worker *w, struct cgn_pkt *p, const uint8_t *addr, uint16_t port)
+{
+	memcpy(p->key.addr.b, addr, 16);
+	p->key.port = port;
+	p->key.proto = p->proto;
+	p->key.side = CGN_SIDE_INSIDE;
+	p->key.domain = 0;
+	p->key.remote_v4 = 0;
+	p->key.remote_port = 0;
+	p->key.reserved = 0;
+	p->hash = cgn_table_hash(w->dp->table, &p->key);
+}
+
+/*
+ * An ICMPv6 error from the inside to an address under a Pref64 (RFC 7915 §5.2): about a packet
+ * the NAT64 sent in, which it quotes (source: the remote under the Pref64, destination: the
+ * subscriber). Its flow's key is the quoted destination's. Errors quoting errors, or packets
+ * the quoted part is too short to name, are not translated (RFC 6146 §3.5.3).
+ */
+static enum cgn_verdict
+classify64_error(struct cgn_worker *w, struct cgn_pkt *p)
+{
+	uint16_t rest = (uint16_t)(p->l4_len - CGN_ICMP6_HDR_LEN);
+	const uint8_t *q = p->l4 + CGN_ICMP6_HDR_LEN;
+	if (rest < sizeof(struct rte_ipv6_hdr) + 8 || (q[0] >> 4) != 6)
+		return cgn_drop(w, p, CGN_DROP_TRUNCATED);
+	const uint8_t *ql4 = q + sizeof(struct rte_ipv6_hdr);
+	uint8_t qproto = ((const struct rte_ipv6_hdr *)q)->proto;
+	uint16_t port;
+	switch (qproto) {
+	case IPPROTO_TCP:
+	case IPPROTO_UDP:
+		port = cgn_rd16(ql4 + 2); /* the subscriber's: the quoted packet's destination port */
+		break;
+	case IPPROTO_ICMPV6:
+		if (ql4[0] != CGN_ICMP6_ECHO_REQUEST && ql4[0] != CGN_ICMP6_ECHO_REPLY)
+			return cgn_drop(w, p, CGN_DROP_NAT64_ICMP_ERROR); /* an error about an error */
+		qproto = IPPROTO_ICMP;
+		port = cgn_rd16(ql4 + 4);
+		break;
+	default: /* extension headers in the quoted packet: not followed */
+		return cgn_drop(w, p, CGN_DROP_NAT64_ICMP_ERROR);
+	}
+	p->icmp_error = true;
+	p->emb_ip6 = (struct rte_ipv6_hdr *)(uintptr_t)q;
+	p->emb_l4 = (uint8_t *)(uintptr_t)ql4;
+	p->proto = qproto;
+	set_key6(w, p, ((const struct rte_ipv6_hdr *)q)->dst_addr, port);
+	return CGN_CONTINUE;
+}
+
+/*
+ * An IPv6 packet to an address under Pref64 number pref (RFC 6146 §3.5): from the inside, not
+ * from a Pref64 (§3.5: "MUST silently discard"), its IPv4 destination allowed (RFC 6052
+ * §3.1), TCP, UDP or ICMPv6 (echo, or an error about one of our flows). The key is the
+ * subscriber's source (address, port or echo identifier, protocol: ICMPv6 echo is keyed as
+ * ICMP, the protocol of its IPv4 side); the steps NAT64's.
+ */
+static enum cgn_verdict
+classify64(struct cgn_worker *w, struct cgn_pkt *p, unsigned pref)
+{
+	const struct cgn_config *cfg = w->dp->cfg;
+	const struct rte_ipv6_hdr *ip = p->ip6;
+	const struct cgn_addr *src = (const struct cgn_addr *)ip->src_addr;
+	const struct cgn_addr *dst = (const struct cgn_addr *)ip->dst_addr;
+	if (p->side != CGN_SIDE_INSIDE)
+		return cgn_drop(w, p, CGN_DROP_NAT64_NOT_INSIDE);
+	if (cgn_rfc6052_find(cfg->nat64.prefixes, cfg->nat64.n_prefixes, src) >= 0)
+		return cgn_drop(w, p, CGN_DROP_NAT64_SRC_PREF64);
+	struct cgn_addr v4;
+	cgn_rfc6052_extract(&cfg->nat64.prefixes[pref], dst, &v4);
+	if (!cgn_nat64_v4_allowed(cfg, pref, &v4))
+		return cgn_drop(w, p, CGN_DROP_NAT64_NON_GLOBAL);
+	if (p->frag != CGN_FRAG_NONE) /* NAT64's fragments: not yet */
+		return cgn_drop(w, p, CGN_DROP_NAT64_FRAGMENT);
+	p->steps = &cgn_steps_nat64;
+	p->naf = CGN_AF_IPV4;
+	p->pref64 = (uint8_t)pref;
+
+	uint16_t sport, dport;
+	switch (p->proto) {
+	case IPPROTO_TCP:
+	case IPPROTO_UDP:
+		if (p->l4_len < (p->proto == IPPROTO_TCP ? sizeof(struct rte_tcp_hdr) : sizeof(struct rte_udp_hdr)))
+			return cgn_drop(w, p, CGN_DROP_TRUNCATED);
+		sport = cgn_rd16(p->l4);
+		dport = cgn_rd16(p->l4 + 2);
+		break;
+	case IPPROTO_ICMPV6:
+		if (p->l4_len < CGN_ICMP6_HDR_LEN)
+			return cgn_drop(w, p, CGN_DROP_TRUNCATED);
+		if (cgn_icmp6_is_error(p->l4[0]))
+			return classify64_error(w, p);
+		if (p->l4[0] != CGN_ICMP6_ECHO_REQUEST && p->l4[0] != CGN_ICMP6_ECHO_REPLY)
+			return cgn_drop(w, p, CGN_DROP_NAT64_ICMP6_TYPE);
+		p->proto = IPPROTO_ICMP;
+		sport = dport = cgn_rd16(p->l4 + 4);
+		break;
+	default:
+		/* RFC 6146 §3.5: neither TCP, UDP nor ICMPv6: "an ICMPv6 Destination Unreachable
+		 * error message with Code 4 (Port Unreachable) MAY be sent". */
+		return cgn_icmp6_reply(w, p, CGN_ICMP6_DST_UNREACH, CGN_ICMP6_PORT_UNREACH, 0, CGN_DROP_NAT64_PROTO);
+	}
+	set_key6(w, p, ip->src_addr, sport);
+	p->remote = cgn_addr_v4(&v4);
+	p->remote_port = p->proto == IPPROTO_ICMP ? 0 : dport;
+	return CGN_CONTINUE;
+}
+
 enum cgn_verdict
 cgn_classify6(struct cgn_worker *w, struct cgn_pkt *p, uint32_t len)
 {
 	struct cgn_dataplane *dp = w->dp;
 	p->af = p->naf = CGN_AF_IPV6;
-	p->steps = NULL; /* no family steps translate IPv6 yet (NAT64) */
+	p->steps = NULL; /* chosen by classify64 (NAT64) */
 	p->icmp_error = false;
 	if (len < sizeof(struct rte_ipv6_hdr))
 		return cgn_drop(w, p, CGN_DROP_TRUNCATED);
@@ -191,5 +307,10 @@ cgn_classify6(struct cgn_worker *w, struct cgn_pkt *p, uint32_t len)
 	const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(p->m, const struct rte_ether_hdr *);
 	if (!rte_is_same_ether_addr(&eth->dst_addr, &port->mac))
 		return cgn_drop(w, p, CGN_DROP_IP6_OTHER_HOST);
+	int pref = cgn_nat64_enabled(dp->cfg)
+			   ? cgn_rfc6052_find(dp->cfg->nat64.prefixes, dp->cfg->nat64.n_prefixes, dst)
+			   : -1;
+	if (pref >= 0)
+		return classify64(w, p, (unsigned)pref);
 	return cgn_no_route6(w, p);
 }

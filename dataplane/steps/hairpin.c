@@ -3,7 +3,9 @@
  * whose destination is one of our own external endpoints goes back inside to the internal
  * endpoint of that mapping, its source staying the external one just written ("the NAT MUST
  * use the external source IP address and port ... as the source"), filtered as if it came
- * from outside. Everything else leaves toward the outside.
+ * from outside. Everything else leaves toward the outside. The mapping it goes back to may be
+ * an IPv6 subscriber's: then it is translated to IPv6 (RFC 6146 §3.8, "hairpinning"), whether
+ * it came from an IPv4 or (translated 6->4 already) an IPv6 subscriber.
  * Worker context.
  */
 #include <netinet/in.h>
@@ -26,7 +28,12 @@ cgn_hairpin_back(struct cgn_worker *w, struct cgn_pkt *p)
 	enum cgn_verdict v = cgn_filter_hairpin(w, p, peer, m->ext_addr, p->proto == IPPROTO_ICMP ? 0 : m->ext_port);
 	if (v != CGN_CONTINUE)
 		return v;
-	cgn_translate44_hairpin(p, peer);
+	if (cgn_addr_is_v4(&peer->int_addr)) {
+		cgn_translate44_hairpin(p, peer);
+	} else { /* an IPv6 subscriber's (RFC 6146 §3.8): from our external endpoint under its Pref64 */
+		if ((v = cgn_translate46_hairpin(w, p, peer)) != CGN_CONTINUE)
+			return v;
+	}
 	p->out_port = p->in_port; /* when no inside route says otherwise */
 	p->to = CGN_PORT_INSIDE;
 	w->pkt.hairpinned++;

@@ -74,3 +74,11 @@ cgn_send_fragments(struct cgn_worker *w, struct cgn_pkt *p, const struct cgn_por
 	w->pkt.fragmented++;
 	return true;
 }
+
+bool
+cgn_send_fragments6(struct cgn_worker *w, struct cgn_pkt *p, const struct cgn_port *port)
+{
+	(void)port; /* IPv6 fragmentation of translated packets comes with NAT64's fragments */
+	cgn_drop(w, p, CGN_DROP_CANNOT_FRAGMENT);
+	return false;
+}

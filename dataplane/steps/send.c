@@ -12,6 +12,43 @@ cgn_send(struct cgn_worker *w, struct cgn_pkt *p)
 }
 
 bool
+cgn_send6(struct cgn_worker *w, struct cgn_pkt *p)
+{
+	struct cgn_dataplane *dp = w->dp;
+	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(p->m, struct rte_ether_hdr *);
+	const struct cgn_addr *dst = (const struct cgn_addr *)p->ip6->dst_addr;
+	int16_t pi;
+	if (dp->l2[p->to].fixed && p->out_port == dp->role_port[p->to]) { /* no routes, a peer_mac */
+		eth->dst_addr = dp->l2[p->to].dst;
+		eth->src_addr = dp->l2[p->to].src;
+		pi = (int16_t)dp->l2[p->to].port;
+		goto tx;
+	}
+	enum cgn_route_result r = cgn_route_frame6(&dp->routes, (enum cgn_port_role)p->to, dst, &p->out_port,
+						   &eth->dst_addr, &w->pkt.resolve_full);
+	if (r == CGN_ROUTE_UNRESOLVED) {
+		cgn_drop(w, p, CGN_DROP_NO_NEIGHBOUR);
+		return false;
+	}
+	pi = dp->port_index[p->out_port];
+	if (r == CGN_ROUTE_NONE) { /* as send.h does for IPv4 */
+		if (dp->ports[pi].have_peer_mac)
+			eth->dst_addr = dp->ports[pi].peer_mac;
+		else if (p->out_port == p->in_port)
+			eth->dst_addr = eth->src_addr;
+		else
+			memset(&eth->dst_addr, 0xff, sizeof(eth->dst_addr));
+	}
+	eth->src_addr = dp->ports[pi].mac;
+tx:
+	if (unlikely(rte_pktmbuf_pkt_len(p->m) > (uint32_t)dp->ports[pi].mtu + RTE_ETHER_HDR_LEN))
+		return cgn_send_fragments6(w, p, &dp->ports[pi]);
+	w->pkt.tx++;
+	rte_eth_tx_buffer(p->out_port, (uint16_t)w->index, w->tx[p->out_port], p->m);
+	return true;
+}
+
+bool
 cgn_send6_own(struct cgn_worker *w, struct cgn_pkt *p, const struct cgn_addr *dst)
 {
 	struct cgn_dataplane *dp = w->dp;

@@ -33,6 +33,8 @@ cgn_send_inline(struct cgn_worker *w, struct cgn_pkt *p)
 {
 	struct cgn_dataplane *dp = w->dp;
 	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(p->m, struct rte_ether_hdr *);
+	if (unlikely(p->naf == CGN_AF_IPV6)) /* NAT64's, toward the inside */
+		return cgn_send6(w, p);
 	if (dp->l2[p->to].fixed && p->out_port == dp->role_port[p->to]) { /* no routes, a peer_mac */
 		eth->dst_addr = dp->l2[p->to].dst;
 		eth->src_addr = dp->l2[p->to].src;

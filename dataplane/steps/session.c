@@ -34,6 +34,16 @@ alloc_reason(int rc)
 	}
 }
 
+/* No mapping can be made: ICMP 3/13 toward an IPv4 host (RFC 5508 §3, RFC 6888 REQ-4); ICMPv6
+ * 1/3, address unreachable, toward an IPv6 one (RFC 6146 §3.5.1.1). */
+static enum cgn_verdict
+refuse(struct cgn_worker *w, struct cgn_pkt *p, enum cgn_drop_reason why)
+{
+	if (p->af == CGN_AF_IPV6)
+		return cgn_icmp6_reply(w, p, CGN_ICMP6_DST_UNREACH, CGN_ICMP6_ADDR_UNREACH, 0, why);
+	return cgn_icmp_reply(w, p, CGN_ICMP_DEST_UNREACH, CGN_ICMP_ADMIN_PROHIBITED, why);
+}
+
 enum cgn_verdict
 cgn_session_create(struct cgn_worker *w, struct cgn_pkt *p)
 {
@@ -44,9 +54,13 @@ cgn_session_create(struct cgn_worker *w, struct cgn_pkt *p)
 		return cgn_drop(w, p, CGN_DROP_ICMP_ERROR_UNMATCHED);
 	if (!cgn_dataplane_inside(dp, &p->key.addr))
 		return cgn_drop(w, p, CGN_DROP_NOT_INSIDE);
-	int32_t sub = cgn_pb_subscriber(dp->pb, &p->key.addr, true);
-	if (sub < 0) /* RFC 6888 REQ-4/-5: count, and tell the host (ICMP 3/13) */
-		return cgn_icmp_reply(w, p, CGN_ICMP_DEST_UNREACH, CGN_ICMP_ADMIN_PROHIBITED, CGN_DROP_SUBSCRIBERS_FULL);
+	/* An IPv6 subscriber is its prefix (nat64.subscriber_prefix_len): one external address
+	 * and one port quota for all its addresses. */
+	bool v6 = p->af == CGN_AF_IPV6;
+	struct cgn_addr sub_addr = v6 ? cgn_nat64_subscriber(dp->cfg, &p->key.addr).addr : p->key.addr;
+	int32_t sub = cgn_pb_subscriber(dp->pb, &sub_addr, true);
+	if (sub < 0) /* RFC 6888 REQ-4/-5: count, and tell the host */
+		return refuse(w, p, CGN_DROP_SUBSCRIBERS_FULL);
 	struct cgn_pb_sub *s = cgn_pb_sub(dp->pb, (uint32_t)sub);
 
 	/* One creator per subscriber at a time; the others wait a few hundred cycles and then
@@ -84,6 +98,7 @@ cgn_session_create(struct cgn_worker *w, struct cgn_pkt *p)
 		memset(&m, 0, sizeof(m));
 		cgn_mapping_set(&m, &p->key, ext, port);
 		m.flags = CGN_MAP_IMPLICIT;
+		m.pref64 = v6 ? p->pref64 : 0;
 		m.subscriber = (uint32_t)sub;
 		m.last_out_ms = w->now_ms;
 		m.expire_ms = 0; /* implicit: lives by its idle timeout (expire.c) */
@@ -112,5 +127,5 @@ cgn_session_create(struct cgn_worker *w, struct cgn_pkt *p)
 	}
 	if (p->map != NULL)
 		return CGN_CONTINUE;
-	return cgn_icmp_reply(w, p, CGN_ICMP_DEST_UNREACH, CGN_ICMP_ADMIN_PROHIBITED, why);
+	return refuse(w, p, why);
 }

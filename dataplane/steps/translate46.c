@@ -1,0 +1,173 @@
+/*
+ * NAT64's family steps from IPv4 to IPv6 (RFC 7915 §4, stateful as RFC 6146 §3.5/§3.7 says):
+ * an IPv4 packet to a mapping whose internal endpoint is IPv6 arrives there from the remote's
+ * address under the mapping's Pref64 (RFC 6052 §2.2). Chosen by the burst driver after the
+ * lookup (the mapping says which family the inside speaks), and by hairpin.c for a packet one
+ * subscriber sent to another's external endpoint (RFC 6146 §3.8).
+ *
+ * Header replacement (§4.1): the IPv4 header (its options ignored, §4.1 "IPv4 options ... are
+ * ignored") gives way to a 40-octet IPv6 header: the frame grows into the mbuf's headroom,
+ * the Ethernet header moving with it. TOS becomes Traffic Class (or 0 with
+ * nat64.reset_traffic_class), the flow label is 0, the TTL less one the hop limit, protocol 1
+ * becomes 58.
+ *
+ * Transport checksums as translate64.c does it the other way: TCP and UDP by the change of
+ * the pseudo-header's addresses and of the port; ICMP echo becomes ICMPv6 echo by its type
+ * word, identifier, and the IPv6 pseudo-header added. An IPv4 UDP datagram without a checksum
+ * gets one computed (RFC 6146 §3.4), or is dropped (nat64.udp_zero_checksum = "drop").
+ * Worker context.
+ */
+#include <netinet/in.h>
+#include <string.h>
+
+#include <rte_ip.h>
+
+#include "cgn_cksum.h"
+#include "cgn_dataplane.h"
+#include "cgn_pkt_edit.h"
+#include "cgn_proto.h"
+#include "cgn_rfc6052.h"
+#include "cgn_rfc7915.h"
+
+enum cgn_verdict
+cgn_fits46_step(struct cgn_worker *w, struct cgn_pkt *p, uint16_t mtu)
+{
+	const struct rte_ipv4_hdr *ip4 = p->ip4;
+	uint32_t ihl = (uint32_t)(ip4->version_ihl & 0x0f) * 4;
+	uint32_t len6 = rte_be_to_cpu_16(ip4->total_length) - ihl + sizeof(struct rte_ipv6_hdr);
+	if (likely(len6 <= mtu))
+		return CGN_CONTINUE;
+	if (ip4->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG))
+		/* §4.1: Fragmentation Needed, with the IPv4 MTU that fits the IPv6 link. */
+		return cgn_icmp_too_big(w, p, cgn_rfc7915_frag_needed_mtu(mtu));
+	return CGN_CONTINUE; /* DF clear: IPv6 fragments on the way out (mtu.c) */
+}
+
+/* RFC 7915 §4.1: "If any IPv4 options are present in the IPv4 packet, they MUST be ignored
+ * ... with one exception: if an unexpired source route option is present then the packet
+ * MUST instead be discarded". Loose (131) or strict (137) source route whose pointer still
+ * points inside the option (RFC 791: pointer > length when the route is used up). The
+ * options are walked with bounds: one running past the header ends the walk. */
+static bool
+unexpired_source_route(const uint8_t *opt, uint32_t len)
+{
+	for (uint32_t i = 0; i < len;) {
+		uint8_t type = opt[i];
+		if (type == 0) /* end of option list */
+			return false;
+		if (type == 1) { /* no operation */
+			i++;
+			continue;
+		}
+		if (i + 1 >= len || opt[i + 1] < 2 || i + opt[i + 1] > len)
+			return false;
+		if ((type == 131 || type == 137) && opt[i + 1] >= 3 && opt[i + 2] <= opt[i + 1])
+			return true;
+		i += opt[i + 1];
+	}
+	return false;
+}
+
+/* The one's-complement change from the sum old to the sum new (both unfolded). */
+static inline uint32_t
+sum_change(uint32_t old, uint32_t new_)
+{
+	return (uint32_t)(uint16_t)~cgn_cksum_fold(old) + cgn_cksum_fold(new_);
+}
+
+/* Translates an IPv4 packet (not an ICMP error) to the internal endpoint of m; decrements the
+ * hop limit if ttl (a hairpinned packet's TTL went down when it was translated out). */
+static enum cgn_verdict
+translate(struct cgn_worker *w, struct cgn_pkt *p, const struct cgn_mapping *m, bool ttl)
+{
+	const struct cgn_config *cfg = w->dp->cfg;
+	const struct rte_ipv4_hdr *ip4 = p->ip4;
+	uint32_t ihl = (uint32_t)(ip4->version_ihl & 0x0f) * 4;
+	uint16_t payload = (uint16_t)(rte_be_to_cpu_16(ip4->total_length) - ihl);
+	uint8_t tos = ip4->type_of_service, hop = (uint8_t)(ip4->time_to_live - (ttl ? 1 : 0));
+	uint32_t src4 = ip4->src_addr, dst4 = ip4->dst_addr;
+	uint8_t proto = p->proto;
+	if (unlikely(ihl > sizeof(*ip4)) && unexpired_source_route((const uint8_t *)(ip4 + 1), ihl - sizeof(*ip4)))
+		return cgn_icmp_reply(w, p, CGN_ICMP_DEST_UNREACH, CGN_ICMP_SOURCE_ROUTE_FAILED, CGN_DROP_NAT64_SOURCE_ROUTE);
+	if (p->frag != CGN_FRAG_NONE) /* IPv4 fragments to IPv6: not yet */
+		return cgn_drop(w, p, CGN_DROP_NAT64_FRAGMENT);
+
+	/* The source under the mapping's Pref64 (RFC 6052 §2.2), unless §3.1 forbids it. */
+	struct cgn_addr src6, v4 = cgn_addr_from_v4(src4);
+	if (unlikely(!cgn_nat64_v4_allowed(cfg, m->pref64, &v4)))
+		return cgn_drop(w, p, CGN_DROP_NAT64_NON_GLOBAL);
+	cgn_rfc6052_embed(&cfg->nat64.prefixes[m->pref64], &v4, &src6);
+	const struct cgn_addr *dst6 = &m->int_addr;
+
+	uint8_t *l4 = p->l4;
+	uint16_t port_new = rte_cpu_to_be_16(m->int_port);
+	bool udp_sum = false; /* UDP without a checksum: computed once the header is written */
+	if (proto == IPPROTO_ICMP) {
+		uint16_t tw_old = cgn_ld16(l4), id_old = cgn_ld16(l4 + 4);
+		l4[0] = l4[0] == CGN_ICMP_ECHO ? CGN_ICMP6_ECHO_REQUEST : CGN_ICMP6_ECHO_REPLY;
+		memcpy(l4 + 4, &port_new, 2);
+		uint32_t d = cgn_cksum_fold(cgn_cksum_pseudo6(src6.b, dst6->b, payload, IPPROTO_ICMPV6)) +
+			     cgn_cksum_delta16(tw_old, cgn_ld16(l4)) + cgn_cksum_delta16(id_old, port_new);
+		cgn_cks_apply((struct cgn_cks){ l4 + 2, false }, d);
+	} else {
+		uint16_t port_old = cgn_ld16(l4 + 2);
+		memcpy(l4 + 2, &port_new, 2);
+		if (proto == IPPROTO_UDP && cgn_ld16(l4 + 6) == 0) {
+			/* RFC 6146 §3.4: computed, unless configured otherwise; a fragment's needs
+			 * the whole datagram, which the NAT64 does not reassemble. */
+			if (cfg->nat64.udp_zero_checksum_drop || p->frag != CGN_FRAG_NONE)
+				return cgn_drop(w, p, CGN_DROP_NAT64_UDP_ZERO_CHECKSUM);
+			udp_sum = true;
+		} else {
+			struct cgn_cks c = proto == IPPROTO_TCP ? (struct cgn_cks){ l4 + 16, false }
+								: (struct cgn_cks){ l4 + 6, true };
+			uint32_t old_pseudo = cgn_cksum_partial(&dst4, 4, cgn_cksum_partial(&src4, 4, 0));
+			uint32_t new_pseudo = cgn_cksum_partial(dst6->b, 16, cgn_cksum_partial(src6.b, 16, 0));
+			cgn_cks_apply(c, sum_change(old_pseudo, new_pseudo) + cgn_cksum_delta16(port_old, port_new));
+		}
+	}
+
+	/* The IPv6 header where the IPv4 one ends; the Ethernet header before it. */
+	struct rte_mbuf *mb = p->m;
+	uint8_t *frame = rte_pktmbuf_mtod(mb, uint8_t *);
+	int32_t grow = (int32_t)sizeof(struct rte_ipv6_hdr) - (int32_t)ihl;
+	uint8_t *start = grow >= 0 ? (uint8_t *)rte_pktmbuf_prepend(mb, (uint16_t)grow)
+				   : (uint8_t *)rte_pktmbuf_adj(mb, (uint16_t)-grow);
+	if (unlikely(start == NULL)) /* no headroom: cannot happen with the data plane's pools */
+		return cgn_drop(w, p, CGN_DROP_CANNOT_FRAGMENT);
+	memmove(start, frame, 2 * RTE_ETHER_ADDR_LEN);
+	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)start;
+	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6);
+	struct rte_ipv6_hdr *ip6 = (struct rte_ipv6_hdr *)(eth + 1);
+	uint8_t tc = cgn_rfc7915_tc_4to6(tos, cfg->nat64.reset_traffic_class);
+	ip6->vtc_flow = rte_cpu_to_be_32((uint32_t)CGN_IPV6_VERSION << 28 | (uint32_t)tc << 20);
+	ip6->payload_len = rte_cpu_to_be_16(payload);
+	ip6->proto = proto == IPPROTO_ICMP ? IPPROTO_ICMPV6 : proto;
+	ip6->hop_limits = hop;
+	memcpy(ip6->src_addr, src6.b, 16);
+	memcpy(ip6->dst_addr, dst6->b, 16);
+	p->l3 = ip6;
+	p->naf = CGN_AF_IPV6;
+	if (udp_sum) {
+		uint16_t *ck = (uint16_t *)(l4 + 6);
+		uint16_t sum = (uint16_t)~cgn_cksum_fold(
+			cgn_cksum_partial(l4, payload, cgn_cksum_pseudo6(src6.b, dst6->b, payload, IPPROTO_UDP)));
+		sum = sum == 0 ? 0xffff : sum;
+		memcpy(ck, &sum, 2);
+	}
+	return CGN_CONTINUE;
+}
+
+enum cgn_verdict
+cgn_translate46_in(struct cgn_worker *w, struct cgn_pkt *p)
+{
+	if (unlikely(p->icmp_error))
+		return cgn_xlat46_error(w, p);
+	return translate(w, p, p->map, true);
+}
+
+enum cgn_verdict
+cgn_translate46_hairpin(struct cgn_worker *w, struct cgn_pkt *p, const struct cgn_mapping *peer)
+{
+	return translate(w, p, peer, false);
+}

@@ -1,0 +1,393 @@
+/*
+ * Stateful NAT64 through the burst driver on real mbufs (steps_fixture.h): classify6's Pref64
+ * branch (RFC 6146 §3.5, RFC 6052 §2.3/§3.1), sessions of IPv6 subscribers on the shared
+ * pool (session.c), the header replacement both ways (translate64.c, translate46.c: RFC 7915
+ * §4.1/§5.1, RFC 6146 §3.7) and hairpinning 6->4->6 (RFC 6146 §3.8). Frames are built here;
+ * what leaves is checked field by field and every checksum is summed again from scratch.
+ */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "addr_text.h"
+#include "cgn_cksum.h"
+#include "steps_fixture.h"
+
+#define SUB "2001:db8:6::2"
+#define SUB_B "2001:db8:7::2"
+#define REMOTE "198.51.100.10"
+#define REMOTE6 "64:ff9b::c633:640a"
+
+/* NAT64 on with the Well-Known Prefix and a /40; the lab's documentation ranges treated as
+ * global; IPv6 subscribers in 2001:db8::/32 (the fixture's config is the test's own copy). */
+static void
+setup64(void)
+{
+	setup();
+	struct cgn_config *c = &E->cfg;
+	c->pcp.inside[c->pcp.n_inside++] = P("2001:db8::/32");
+	c->nat64.prefixes[0] = P("64:ff9b::/96");
+	c->nat64.wkp[0] = true;
+	c->nat64.prefixes[1] = P("2001:db9:100::/40");
+	c->nat64.n_prefixes = 2;
+	c->nat64.treat_as_global[0] = P("198.51.100.0/24");
+	c->nat64.treat_as_global[1] = P("203.0.113.0/24");
+	c->nat64.n_treat_as_global = 2;
+}
+
+TestSuite(nat64, .init = setup64);
+
+/* The transport checksum of an IPv6 packet at f + 14, summed from scratch: 0 when right. */
+static uint16_t
+sum6(const uint8_t *f)
+{
+	uint16_t len = (uint16_t)(f[14 + 4] << 8 | f[14 + 5]);
+	uint32_t s = cgn_cksum_pseudo6(f + 14 + 8, f + 14 + 24, len, f[14 + 6]);
+	return (uint16_t)~cgn_cksum_fold(cgn_cksum_partial(f + 54, len, s));
+}
+
+/* The IPv4 header and transport checksums of an IPv4 packet at f + 14: 0 when right. */
+static uint16_t
+sum4(const uint8_t *f)
+{
+	const uint8_t *ip = f + 14;
+	unsigned ihl = (ip[0] & 15) * 4u, len = (unsigned)(ip[2] << 8 | ip[3]) - ihl;
+	if (cgn_cksum(ip, ihl) != 0)
+		return 0xdead;
+	uint32_t s = 0;
+	if (ip[9] != IPPROTO_ICMP) {
+		uint8_t pseudo[12] = { 0 };
+		memcpy(pseudo, ip + 12, 8);
+		pseudo[9] = ip[9];
+		pseudo[10] = (uint8_t)(len >> 8), pseudo[11] = (uint8_t)len;
+		s = cgn_cksum_partial(pseudo, 12, 0);
+	}
+	return (uint16_t)~cgn_cksum_fold(cgn_cksum_partial(ip + ihl, len, s));
+}
+
+/* Ethernet + IPv6 from src to dst with hop limit hop and traffic class tc, then a transport
+ * header of proto (UDP or TCP SYN from sport to dport, or an ICMPv6 echo request with
+ * identifier sport) and plen octets of payload; checksum right. @return its length. */
+static uint16_t
+build6(const char *src, const char *dst, uint8_t hop, uint8_t tc, uint8_t proto, uint16_t sport, uint16_t dport,
+       uint16_t plen)
+{
+	uint8_t *f = frame;
+	uint16_t l4len = (uint16_t)((proto == IPPROTO_TCP ? 20 : 8) + plen);
+	memset(f, 0, 54u + l4len);
+	memcpy(f, E->dp->ports[E->dp->port_index[E->inside_port]].mac.addr_bytes, 6);
+	f[6] = 2, f[11] = 1;
+	f[12] = 0x86, f[13] = 0xdd;
+	uint8_t *ip = f + 14;
+	ip[0] = (uint8_t)(0x60 | tc >> 4), ip[1] = (uint8_t)(tc << 4 | 0x0b), ip[3] = 0x77; /* a flow label */
+	ip[4] = (uint8_t)(l4len >> 8), ip[5] = (uint8_t)l4len;
+	ip[6] = proto;
+	ip[7] = hop;
+	cr_assert_eq(inet_pton(AF_INET6, src, ip + 8), 1);
+	cr_assert_eq(inet_pton(AF_INET6, dst, ip + 24), 1);
+	uint8_t *l4 = f + 54;
+	for (uint16_t i = 0; i < plen; i++)
+		l4[l4len - plen + i] = (uint8_t)(i * 7 + 1);
+	if (proto == IPPROTO_ICMPV6) {
+		l4[0] = 128;
+		l4[4] = (uint8_t)(sport >> 8), l4[5] = (uint8_t)sport, l4[7] = 1;
+	} else {
+		l4[0] = (uint8_t)(sport >> 8), l4[1] = (uint8_t)sport, l4[2] = (uint8_t)(dport >> 8), l4[3] = (uint8_t)dport;
+		if (proto == IPPROTO_UDP)
+			l4[4] = (uint8_t)(l4len >> 8), l4[5] = (uint8_t)l4len;
+		else
+			l4[12] = 0x50, l4[13] = 0x02, l4[14] = 0xff; /* SYN */
+	}
+	uint16_t c = sum6(f);
+	memcpy(l4 + (proto == IPPROTO_UDP ? 6 : proto == IPPROTO_TCP ? 16 : 2), &c, 2);
+	return (uint16_t)(54 + l4len);
+}
+
+/* Ethernet + IPv4 from src:sport to dst:dport (UDP, or an ICMP echo reply with identifier
+ * dport), ttl, tos, DF; checksums right (zero_udp: UDP checksum 0). @return its length. */
+static uint16_t
+build4(const char *src, uint16_t sport, uint32_t dst_be, uint16_t dport, uint8_t proto, uint8_t ttl, uint8_t tos,
+       bool zero_udp, uint16_t plen)
+{
+	uint8_t *f = frame;
+	uint16_t l4len = (uint16_t)(8 + plen), total = (uint16_t)(20 + l4len);
+	memset(f, 0, 14u + total);
+	memcpy(f, E->dp->ports[E->dp->port_index[E->outside_port]].mac.addr_bytes, 6);
+	f[6] = 2, f[11] = 2;
+	f[12] = 0x08;
+	uint8_t *ip = f + 14;
+	ip[0] = 0x45, ip[1] = tos, ip[2] = (uint8_t)(total >> 8), ip[3] = (uint8_t)total;
+	ip[4] = 0x12, ip[5] = 0x34, ip[6] = 0x40; /* DF */
+	ip[8] = ttl, ip[9] = proto;
+	uint32_t s = addr(src);
+	memcpy(ip + 12, &s, 4);
+	memcpy(ip + 16, &dst_be, 4);
+	uint16_t c = cgn_cksum(ip, 20);
+	memcpy(ip + 10, &c, 2);
+	uint8_t *l4 = ip + 20;
+	for (uint16_t i = 0; i < plen; i++)
+		l4[8 + i] = (uint8_t)(i * 3 + 5);
+	if (proto == IPPROTO_ICMP) {
+		l4[0] = 0; /* echo reply */
+		l4[4] = (uint8_t)(dport >> 8), l4[5] = (uint8_t)dport, l4[7] = 1;
+		c = cgn_cksum(l4, l4len);
+		memcpy(l4 + 2, &c, 2);
+	} else {
+		l4[0] = (uint8_t)(sport >> 8), l4[1] = (uint8_t)sport, l4[2] = (uint8_t)(dport >> 8), l4[3] = (uint8_t)dport;
+		l4[4] = (uint8_t)(l4len >> 8), l4[5] = (uint8_t)l4len;
+		if (!zero_udp) {
+			c = sum4(f);
+			memcpy(l4 + 6, &c, 2);
+		}
+	}
+	return (uint16_t)(14 + total);
+}
+
+static bool
+addr6_at(const uint8_t *f, unsigned off, const char *want)
+{
+	struct cgn_addr a = A(want);
+	return memcmp(f + off, a.b, 16) == 0;
+}
+
+/* Sends SUB's UDP 40000 -> REMOTE:53 out; @return the external address (network order) and
+ * port it left from. */
+static uint32_t
+udp_out(const char *sub, uint16_t sport, uint16_t *ext_port)
+{
+	uint16_t op, ol;
+	uint8_t *o = run(E->inside_port, build6(sub, REMOTE6, 64, 0, IPPROTO_UDP, sport, 53, 12), &op, &ol);
+	cr_assert_not_null(o, "translated");
+	cr_assert_eq(op, E->outside_port);
+	uint32_t ext;
+	memcpy(&ext, o + 14 + 12, 4);
+	*ext_port = port_at(o, 0);
+	return ext;
+}
+
+Test(nat64, udp_out_becomes_ipv4_from_the_pool_rfc7915_5_1)
+{
+	uint16_t op, ol;
+	uint64_t made = E->w->pkt.sessions_created;
+	uint8_t *o = run(E->inside_port, build6(SUB, REMOTE6, 64, 0xb8, IPPROTO_UDP, 40000, 53, 12), &op, &ol);
+	cr_assert_not_null(o, "translated");
+	cr_assert_eq(op, E->outside_port, "to the outside");
+	cr_assert_eq(E->w->pkt.sessions_created, made + 1, "one session");
+	cr_assert_eq(ol, 14 + 20 + 8 + 12, "40 octets of IPv6 header became 20 of IPv4");
+	cr_assert_eq(o[12] << 8 | o[13], 0x0800);
+	const uint8_t *ip = o + 14;
+	cr_assert_eq(ip[0], 0x45, "IHL 5 (§5.1)");
+	cr_assert_eq(ip[1], 0xb8, "TOS = traffic class");
+	cr_assert_eq(ip[2] << 8 | ip[3], 40, "total length");
+	cr_assert_eq(ip[6] & 0x40, 0, "DF clear at or below 1260 octets");
+	cr_assert_eq(ip[8], 63, "TTL = hop limit - 1");
+	cr_assert_eq(ip[9], IPPROTO_UDP);
+	uint32_t src, dst;
+	memcpy(&src, ip + 12, 4);
+	memcpy(&dst, ip + 16, 4);
+	cr_assert_eq(ntohl(src) & 0xfffffffc, ntohl(addr("203.0.113.0")), "from the pool");
+	cr_assert_eq(dst, addr(REMOTE), "to the address under the Pref64 (RFC 6052 §2.3)");
+	cr_assert_eq(port_at(o, 2), 53);
+	cr_assert(port_at(o, 0) >= 1024 && port_at(o, 0) <= 2047, "a port of the subscriber's block");
+	cr_assert_eq(sum4(o), 0, "IPv4 header and UDP checksums summed from scratch");
+	cr_assert_eq(o[14 + 20 + 8], 1, "payload kept");
+
+	/* The answer comes back as IPv6 to the subscriber, from the remote under the Pref64. */
+	uint16_t ext_port = port_at(o, 0);
+	o = run(E->outside_port, build4(REMOTE, 53, src, ext_port, IPPROTO_UDP, 50, 0x28, false, 12), &op, &ol);
+	cr_assert_not_null(o, "translated back");
+	cr_assert_eq(op, E->inside_port);
+	cr_assert_eq(ol, 14 + 40 + 8 + 12);
+	cr_assert_eq(o[12] << 8 | o[13], 0x86dd);
+	const uint8_t *ip6 = o + 14;
+	cr_assert_eq(ip6[0], 0x62, "version 6, traffic class = TOS (0x28)");
+	cr_assert_eq(ip6[1], 0x80, "flow label 0 (§4.1)");
+	cr_assert_eq(ip6[2] | ip6[3], 0);
+	cr_assert_eq(ip6[4] << 8 | ip6[5], 20, "payload length");
+	cr_assert_eq(ip6[6], IPPROTO_UDP);
+	cr_assert_eq(ip6[7], 49, "hop limit = TTL - 1");
+	cr_assert(addr6_at(o, 22, REMOTE6), "from the remote under the Pref64");
+	cr_assert(addr6_at(o, 38, SUB), "to the subscriber");
+	cr_assert_eq(o[54] << 8 | o[55], 53);
+	cr_assert_eq(o[56] << 8 | o[57], 40000, "its own port");
+	cr_assert_eq(sum6(o), 0, "UDP checksum over the IPv6 pseudo-header");
+}
+
+Test(nat64, eim_one_external_endpoint_for_every_destination_rfc6146_3_5_1)
+{
+	uint16_t p1, p2, op;
+	uint32_t e1 = udp_out(SUB, 40001, &p1);
+	uint8_t *o = run(E->inside_port, build6(SUB, "64:ff9b::c633:640b", 64, 0, IPPROTO_UDP, 40001, 53, 4), &op, NULL);
+	cr_assert_not_null(o);
+	uint32_t e2;
+	memcpy(&e2, o + 14 + 12, 4);
+	p2 = port_at(o, 0);
+	cr_assert_eq(e1, e2);
+	cr_assert_eq(p1, p2, "endpoint-independent mapping");
+	/* Another address of the same /56 shares the external address (paired pooling). */
+	uint32_t e3 = udp_out("2001:db8:6::99", 40001, &p2);
+	cr_assert_eq(e3, e1, "one IPv4 address per subscriber prefix");
+}
+
+Test(nat64, tcp_syn_out_and_icmp_echo_both_ways)
+{
+	uint16_t op, ol;
+	uint8_t *o = run(E->inside_port, build6(SUB, REMOTE6, 64, 0, IPPROTO_TCP, 41000, 80, 0), &op, &ol);
+	cr_assert_not_null(o);
+	cr_assert_eq(o[14 + 9], IPPROTO_TCP);
+	cr_assert_eq(port_at(o, 2), 80);
+	cr_assert_eq(o[14 + 20 + 13], 0x02, "SYN");
+	cr_assert_eq(sum4(o), 0, "TCP checksum");
+
+	o = run(E->inside_port, build6(SUB, REMOTE6, 64, 0, IPPROTO_ICMPV6, 0x4242, 0, 16), &op, &ol);
+	cr_assert_not_null(o, "echo translated");
+	cr_assert_eq(o[14 + 9], IPPROTO_ICMP, "ICMPv6 became ICMP (§5.2)");
+	cr_assert_eq(o[34], 8, "echo request");
+	uint16_t id = port_at(o, 4);
+	cr_assert_eq(sum4(o), 0, "ICMP checksum without a pseudo-header");
+	uint32_t ext;
+	memcpy(&ext, o + 14 + 12, 4);
+	o = run(E->outside_port, build4(REMOTE, 0, ext, id, IPPROTO_ICMP, 60, 0, false, 16), &op, &ol);
+	cr_assert_not_null(o, "echo reply translated");
+	cr_assert_eq(op, E->inside_port);
+	cr_assert_eq(o[14 + 6], IPPROTO_ICMPV6);
+	cr_assert_eq(o[54], 129, "echo reply (§4.2)");
+	cr_assert_eq(o[58] << 8 | o[59], 0x4242, "the subscriber's identifier");
+	cr_assert_eq(sum6(o), 0, "ICMPv6 checksum with its pseudo-header");
+}
+
+Test(nat64, zero_udp_checksum_from_ipv4_is_computed_rfc6146_3_4)
+{
+	uint16_t ext_port, op, ol;
+	uint32_t ext = udp_out(SUB, 40002, &ext_port);
+	uint8_t *o = run(E->outside_port, build4(REMOTE, 53, ext, ext_port, IPPROTO_UDP, 50, 0, true, 9), &op, &ol);
+	cr_assert_not_null(o);
+	cr_assert_neq(o[60] | o[61], 0, "a checksum");
+	cr_assert_eq(sum6(o), 0, "and the right one");
+	/* ... or dropped when configured so. */
+	E->cfg.nat64.udp_zero_checksum_drop = 1;
+	uint64_t before = drops(CGN_DROP_NAT64_UDP_ZERO_CHECKSUM);
+	cr_assert_null(run(E->outside_port, build4(REMOTE, 53, ext, ext_port, IPPROTO_UDP, 50, 0, true, 9), NULL, NULL));
+	cr_assert_eq(drops(CGN_DROP_NAT64_UDP_ZERO_CHECKSUM), before + 1);
+}
+
+Test(nat64, refusals_rfc6146_3_5_and_rfc6052_3_1)
+{
+	uint64_t before = drops(CGN_DROP_NAT64_SRC_PREF64);
+	cr_assert_null(run(E->inside_port, build6("64:ff9b::6440:102", REMOTE6, 64, 0, IPPROTO_UDP, 1, 2, 0), NULL, NULL));
+	cr_assert_eq(drops(CGN_DROP_NAT64_SRC_PREF64), before + 1, "from a Pref64: silently discarded");
+
+	before = drops(CGN_DROP_NAT64_NON_GLOBAL);
+	cr_assert_null(run(E->inside_port, build6(SUB, "64:ff9b::a00:1", 64, 0, IPPROTO_UDP, 1, 2, 0), NULL, NULL));
+	cr_assert_eq(drops(CGN_DROP_NAT64_NON_GLOBAL), before + 1, "64:ff9b::10.0.0.1 is not translated");
+	/* A Network-Specific Prefix carries any IPv4 address (the /40: RFC 6052 §2.2's layout,
+	 * 10.0.0.1 around the u octet). */
+	uint16_t op;
+	uint8_t *o = run(E->inside_port, build6(SUB, "2001:db9:10a:0:1::", 64, 0, IPPROTO_UDP, 40003, 53, 0), &op, NULL);
+	cr_assert_not_null(o, "a /40 Pref64");
+	cr_assert_eq(memcmp(o + 14 + 16, (uint8_t[]){ 10, 0, 0, 1 }, 4), 0, "10.0.0.1 read around the u octet");
+
+	/* Hop limit 1: time exceeded back to the subscriber (§5.1). */
+	before = drops(CGN_DROP_TTL_EXPIRED);
+	o = run(E->inside_port, build6(SUB, REMOTE6, 1, 0, IPPROTO_UDP, 40004, 53, 0), &op, NULL);
+	cr_assert_not_null(o, "answered");
+	cr_assert_eq(op, E->inside_port);
+	cr_assert_eq(o[54], 3, "ICMPv6 time exceeded");
+	cr_assert_eq(o[55], 0, "hop limit exceeded in transit");
+	cr_assert_eq(drops(CGN_DROP_TTL_EXPIRED), before + 1);
+
+	/* Neither TCP, UDP nor ICMPv6: port unreachable (§3.5). */
+	before = drops(CGN_DROP_NAT64_PROTO);
+	uint16_t len = build6(SUB, REMOTE6, 64, 0, IPPROTO_UDP, 1, 2, 0);
+	frame[14 + 6] = 132; /* SCTP */
+	o = run(E->inside_port, len, &op, NULL);
+	cr_assert_not_null(o);
+	cr_assert_eq(o[54], 1, "destination unreachable");
+	cr_assert_eq(o[55], 4, "port unreachable");
+	cr_assert_eq(drops(CGN_DROP_NAT64_PROTO), before + 1);
+
+	/* Unsolicited from the IPv4 side: no mapping. */
+	before = drops(CGN_DROP_NO_MAPPING);
+	cr_assert_null(run(E->outside_port, build4(REMOTE, 53, addr("203.0.113.1"), 2000, IPPROTO_UDP, 50, 0, false, 0), NULL,
+			   NULL));
+	cr_assert_eq(drops(CGN_DROP_NO_MAPPING), before + 1);
+}
+
+Test(nat64, hairpin_6_4_6_rfc6146_3_8)
+{
+	/* B has a mapping; A sends to B's external endpoint under the Pref64. */
+	uint16_t b_port, a_port, op, ol;
+	uint32_t b_ext = udp_out(SUB_B, 5000, &b_port);
+	uint32_t a_ext = udp_out(SUB, 6000, &a_port);
+	char dst[64];
+	const uint8_t *e = (const uint8_t *)&b_ext;
+	snprintf(dst, sizeof(dst), "64:ff9b::%u.%u.%u.%u", e[0], e[1], e[2], e[3]);
+	uint64_t hp = E->w->pkt.hairpinned;
+	uint8_t *o = run(E->inside_port, build6(SUB, dst, 64, 0, IPPROTO_UDP, 6000, b_port, 10), &op, &ol);
+	cr_assert_not_null(o, "hairpinned");
+	cr_assert_eq(E->w->pkt.hairpinned, hp + 1);
+	cr_assert_eq(op, E->inside_port);
+	cr_assert_eq(o[12] << 8 | o[13], 0x86dd, "IPv6 again");
+	char src[64];
+	const uint8_t *a = (const uint8_t *)&a_ext;
+	snprintf(src, sizeof(src), "64:ff9b::%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
+	cr_assert(addr6_at(o, 22, src), "from A's external address under the Pref64");
+	cr_assert(addr6_at(o, 38, SUB_B), "to B");
+	cr_assert_eq(o[54] << 8 | o[55], a_port, "from A's external port");
+	cr_assert_eq(o[56] << 8 | o[57], 5000, "to B's own port");
+	cr_assert_eq(o[14 + 7], 63, "the hop limit went down once");
+	cr_assert_eq(sum6(o), 0);
+}
+
+Test(nat64, ipv4_df_above_1260_and_packet_too_big_rfc7915_5_1)
+{
+	uint16_t op, ol;
+	/* 1300 octets of IPv4: DF set (§5.1). */
+	uint8_t *o = run(E->inside_port, build6(SUB, REMOTE6, 64, 0, IPPROTO_UDP, 40010, 53, 1300 - 28), &op, &ol);
+	cr_assert_not_null(o);
+	cr_assert_eq(o[14 + 2] << 8 | o[14 + 3], 1300);
+	cr_assert_eq(o[14 + 6] & 0x40, 0x40, "DF above 1260 octets");
+	cr_assert_eq(sum4(o), 0);
+	/* Too big for an outside MTU of 1280 with DF: Packet Too Big, 1300 (1280 + 20). */
+	struct cgn_port *out = &E->dp->ports[E->dp->port_index[E->outside_port]];
+	out->mtu = 1280;
+	cgn_dataplane_derive_tx(E->dp);
+	uint64_t before = drops(CGN_DROP_TOO_BIG);
+	o = run(E->inside_port, build6(SUB, REMOTE6, 64, 0, IPPROTO_UDP, 40010, 53, 1300 - 28), &op, &ol);
+	cr_assert_not_null(o, "answered");
+	cr_assert_eq(op, E->inside_port);
+	cr_assert_eq(o[54], 2, "Packet Too Big");
+	cr_assert_eq(o[58] << 24 | o[59] << 16 | o[60] << 8 | o[61], 1300, "the MTU that fits once IPv4");
+	cr_assert_eq(drops(CGN_DROP_TOO_BIG), before + 1);
+}
+
+Test(nat64, unexpired_source_route_is_refused_rfc7915_4_1)
+{
+	uint16_t ext_port, op, ol;
+	uint32_t ext = udp_out(SUB, 40020, &ext_port);
+	/* The answer with a loose source route (type 131, length 7, pointer 4: unexpired) and an
+	 * end-of-options octet: IHL 7. */
+	uint16_t len = build4(REMOTE, 53, ext, ext_port, IPPROTO_UDP, 50, 0, false, 4);
+	memmove(frame + 14 + 28, frame + 14 + 20, len - 34u);
+	static const uint8_t lsrr[8] = { 131, 7, 4, 198, 51, 100, 1, 0 };
+	memcpy(frame + 14 + 20, lsrr, 8);
+	frame[14] = 0x47;
+	uint16_t total = (uint16_t)(len - 14 + 8);
+	frame[16] = (uint8_t)(total >> 8), frame[17] = (uint8_t)total;
+	ip_header_changed(frame, 28);
+	uint64_t before = drops(CGN_DROP_NAT64_SOURCE_ROUTE);
+	uint8_t *o = run(E->outside_port, (uint16_t)(len + 8), &op, &ol);
+	cr_assert_not_null(o, "answered");
+	cr_assert_eq(op, E->outside_port);
+	cr_assert_eq(o[34], 3, "destination unreachable");
+	cr_assert_eq(o[35], 5, "source route failed");
+	cr_assert_eq(drops(CGN_DROP_NAT64_SOURCE_ROUTE), before + 1);
+	/* Used up (pointer past the length): the options are ignored and it is translated. */
+	frame[14 + 22] = 8;
+	ip_header_changed(frame, 28);
+	o = run(E->outside_port, (uint16_t)(len + 8), &op, &ol);
+	cr_assert_not_null(o);
+	cr_assert_eq(op, E->inside_port);
+	cr_assert_eq(ol, 14 + 40 + 8 + 4, "IPv6 without the options");
+	cr_assert_eq(sum6(o), 0);
+}
