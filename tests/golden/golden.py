@@ -10,7 +10,8 @@ for the outside port), and checks:
   - the output pcaps, byte for byte, against tests/golden/cases/<group>/<case>/expected_*.pcap;
   - the case's own assertions, computed independently of cgnatd (addresses, ports, TTL,
     checksums recomputed by scapy, payloads);
-  - counter values read from cgnatd's telemetry (cgnatctl stats).
+  - counter values read from cgnatd's telemetry (cgnatctl stats);
+  - every checksum of every output frame, recomputed from scratch (harness.checksum_problems()).
 Inputs are written to the case folder too, and compared with what is there.
 
 A case may build its expected outputs itself (run.expected = {"out_inside": [frames], ...}, as
@@ -41,7 +42,7 @@ sys.dont_write_bytecode = True  # the group modules are imported from the source
 
 from scapy.all import wrpcap  # noqa: E402
 
-from harness import pcap_difference, same_pcap  # noqa: E402
+from harness import checksum_problems, pcap_difference, same_pcap  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CASES = os.path.join(HERE, "cases")
@@ -106,8 +107,9 @@ def main():
             os.makedirs(case_dir, exist_ok=True)
             if regen and built is not None:
                 save_built(case_dir, run, counters, built)
-            for key, want in counters.items():
-                assert run.stats.get(key) == want, f"{key} = {run.stats.get(key)}, expected {want}"
+            bad = [f"{k}[{i}] {p}" for k in ("out_inside", "out_outside")
+                   for i, f in enumerate(getattr(run, k)) for p in checksum_problems(f)]
+            assert not bad, "checksums recomputed from scratch: " + "; ".join(bad)
             for k in ("in_inside", "in_outside", "out_inside", "out_outside"):
                 have = run.paths[k]
                 ref = os.path.join(case_dir, ("expected_" + k[4:] if k.startswith("out_") else k) + ".pcap")
@@ -119,6 +121,8 @@ def main():
                     assert os.path.exists(ref), f"{ref} missing: run golden.py --regen {name} and review it"
                     masks = getattr(run, "masks", {}).get(k, ())
                     assert same_pcap(have, ref, masks), f"{k} differs from {ref}: {pcap_difference(have, ref, masks)}"
+            for key, want in counters.items():
+                assert run.stats.get(key) == want, f"{key} = {run.stats.get(key)}, expected {want}"
             with open(os.path.join(case_dir, "counters.json"), "w" if regen and built is None else "r") as f:
                 if regen and built is None:
                     json.dump(counters, f, indent=1, sort_keys=True)

@@ -1,9 +1,11 @@
 """Golden cases of the group nat64: stateful NAT64 (RFC 6146) translating by RFC 7915 with RFC 6052
 addresses (tests/golden/cases/nat64/<case>/).
 
-The bench: IPv6 subscribers in 2001:db8:6::/64 (in pcp.inside) behind a gateway, 2001:db8:5::1
-(GW_MAC, a static neighbour), on the inside port (2001:db8:5::254); the route 2001:db8:6::/64
-via the gateway brings translated packets back to them. The IPv4 internet, 198.51.100.0/24, is
+The bench: IPv6 subscribers in 2001:db8:6::/64 (in pcp.inside) behind their access router on
+the inside port (2001:db8:5::254): the route 2001:db8:6::/64 via 2001:db8:5::1, a static
+neighbour whose MAC is the inside port's peer_mac (GW_MAC = SUB_MAC: one router is both), brings
+translated packets back to them. case_translated_packets_follow_the_ipv6_routes adds a second
+gateway for one subscriber, whose MAC only the IPv6 routes know. The IPv4 internet, 198.51.100.0/24, is
 behind the outside port's router (ROUTER_MAC); the pool is 203.0.113.0/24; Pref64 is the
 Well-Known Prefix 64:ff9b::/96 unless a case says otherwise.
 
@@ -46,7 +48,8 @@ from harness import ROUTER_MAC, SUB_MAC, Run, checksum_problems, frames_differen
 NAT_IN_MAC, NAT_OUT_MAC = "02:70:63:61:70:00", "02:70:63:61:70:01"
 
 PORT6 = "2001:db8:5::254"                        # the inside port's address6: ICMPv6 errors come from it
-GW6, GW_MAC = "2001:db8:5::1", "02:00:00:00:06:01"  # the subscribers' gateway
+GW6, GW_MAC = "2001:db8:5::1", SUB_MAC             # the subscribers' gateway: the inside port's peer
+GW6_B, GW_MAC_B = "2001:db8:5::2", "02:00:00:00:06:02"  # another gateway (case_translated_packets_follow_...)
 A, B = "2001:db8:6::a", "2001:db8:6::b"          # subscribers
 ROUTER6 = "2001:db8:6::1"                        # a router on the subscribers' side (ICMPv6 errors)
 REMOTE, REMOTE2 = "198.51.100.10", "198.51.100.11"
@@ -64,14 +67,16 @@ ports = ( {{ name = "net_pcap0"; role = "inside"; peer_mac = "{sub_mac}"; addres
             address6 = "2001:db8:5::254"; }},
           {{ name = "net_pcap1"; role = "outside"; peer_mac = "{router_mac}"; address = "198.51.100.1"; }} );
 routes = ( {{ prefix = "2001:db8:6::/64"; port = "net_pcap0"; via = "2001:db8:5::1"; }},
-           {{ prefix = "2001:db8:5::/64"; port = "net_pcap0"; }} );
-neighbours = ( {{ address = "2001:db8:5::1"; mac = "{gw_mac}"; port = "net_pcap0"; }} );
+           {{ prefix = "2001:db8:5::/64"; port = "net_pcap0"; }} {routes} );
+neighbours = ( {{ address = "2001:db8:5::1"; mac = "{gw_mac}"; port = "net_pcap0"; }} {neighbours} );
 """
 
 
-def conf(prefixes=(WKP,), filtering="endpoint-independent", sub_len=56, nat64_extra=""):
+def conf(prefixes=(WKP,), filtering="endpoint-independent", sub_len=56, nat64_extra="", routes="", neighbours=""):
+    """The group's config; routes, neighbours: more entries for those lists (each ", { ... }")."""
     return BASE_CONF.format(prefixes=", ".join(f'"{p}"' for p in prefixes), filtering=filtering, sub_len=sub_len,
-                            nat64_extra=nat64_extra, sub_mac=SUB_MAC, router_mac=ROUTER_MAC, gw_mac=GW_MAC)
+                            nat64_extra=nat64_extra, sub_mac=SUB_MAC, router_mac=ROUTER_MAC, gw_mac=GW_MAC,
+                            routes=routes, neighbours=neighbours)
 
 
 # ---- RFC 6052 §2.2: the IPv4-embedded IPv6 address, written here ------------------------------
@@ -108,9 +113,9 @@ def outside(ip4):
     return Ether(src=ROUTER_MAC, dst=NAT_OUT_MAC) / ip4
 
 
-def to_inside(ip6):
+def to_inside(ip6, gw_mac=GW_MAC):
     """An IPv6 packet cgnatd must send to a subscriber: routed by 2001:db8:6::/64 to the gateway."""
-    return Ether(src=NAT_IN_MAC, dst=GW_MAC) / ip6
+    return Ether(src=NAT_IN_MAC, dst=gw_mac) / ip6
 
 
 def to_outside(ip4):
@@ -605,6 +610,31 @@ def case_extension_headers_skipped(work):
     o = v4_of(p, ext, REMOTE, sport=port)
     assert o.proto == 17 and len(raw(o)) == 20 + 8 + len(b"behind options")
     return finish(r, {"pkt_out_translated": 1}, outside=[to_outside(o)], masks={"out_outside": V4_ID})
+
+
+def case_translated_packets_follow_the_ipv6_routes(work):
+    """RFC 7915 §4: the translator "then forwards the packet based on the IPv6 destination
+    address": by the IPv6 routes, longest match (RFC 4861 §5.2), as the ICMPv6 errors cgnatd
+    sends go. B (2001:db8:6::b/128) is behind another gateway, 2001:db8:5::2 (GW_MAC_B, a static
+    neighbour): REMOTE's answer to B and the Time Exceeded for B's hop-limit-1 packet go to
+    GW_MAC_B; the answer to A goes by 2001:db8:6::/64 to GW_MAC. The inside port has a peer_mac
+    (for IPv4) and no IPv4 route: that must not send IPv6 past its routes."""
+    c = conf(routes=', { prefix = "2001:db8:6::b/128"; port = "net_pcap0"; via = "2001:db8:5::2"; }',
+             neighbours=', { address = "2001:db8:5::2"; mac = "%s"; port = "net_pcap0"; }' % GW_MAC_B)
+    a_out, b_out = udp_out(src=A, sport=4000), udp_out(src=B, sport=5000)
+    b_dying = udp_out(src=B, sport=5001, hlim=1)
+    learn = Run("route64", work, c, [a_out, b_out], [])
+    ext_a, port_a = ext_of(learn, A, 4000)
+    ext_b, port_b = ext_of(learn, B, 5000)
+    a_in, b_in = udp_in(ext_a, port_a, data=b"to A"), udp_in(ext_b, port_b, data=b"to B")
+    r = Run("route64", work, c, [a_out, b_out, b_dying], [a_in, b_in])
+    return finish(r, {"pkt_out_translated": 2, "pkt_in_translated": 2, "pkt_icmp_sent": 1},
+                  outside=[to_outside(v4_of(a_out, ext_a, REMOTE, sport=port_a)),
+                           to_outside(v4_of(b_out, ext_b, REMOTE, sport=port_b))],
+                  inside=[to_inside(icmp6_error(PORT6, B, 3, 0, ZERO, raw(b_dying[IPv6])), GW_MAC_B),
+                          to_inside(v6_of(a_in, W(REMOTE), A, dport=4000)),
+                          to_inside(v6_of(b_in, W(REMOTE), B, dport=5000), GW_MAC_B)],
+                  masks={"out_outside": V4_ID})
 
 
 # ---- hairpinning (RFC 6146 §3.8) ---------------------------------------------------------------
