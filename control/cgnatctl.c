@@ -461,7 +461,7 @@ main(int argc, char **argv)
 	} else if (strcmp(cmd, "mappings") == 0 || strcmp(cmd, "sessions") == 0) {
 		mappings = true;
 		/* sessions [SUBSCRIBER] | mappings [START [N]] */
-		if (strcmp(cmd, "sessions") == 0 && nargs == 1 && strchr(args[0], '.') != NULL) {
+		if (strcmp(cmd, "sessions") == 0 && nargs == 1 && strpbrk(args[0], ".:") != NULL) { /* an address */
 			subscriber = args[0];
 		} else if (nargs > 2) {
 			usage(stderr);

@@ -114,6 +114,10 @@ add_pkt_stats(struct rte_tel_data *d, const struct cgn_pkt_stats *s)
 		snprintf(name, sizeof(name), "pkt_nd_refused_%s", cgn_nd_result_name((enum cgn_nd_result)r));
 		rte_tel_data_add_dict_u64(d, name, LOAD(s->nd_refused[r]));
 	}
+	for (int r = 1; r < CGN_XLAT_ERR_COUNT; r++) {
+		snprintf(name, sizeof(name), "pkt_nat64_error_%s", cgn_xlat_err_drop_name((enum cgn_xlat_err_drop)r));
+		rte_tel_data_add_dict_u64(d, name, LOAD(s->nat64_error[r]));
+	}
 }
 
 static int
@@ -201,6 +205,8 @@ cmd_stats(const char *cmd __rte_unused, const char *params __rte_unused, struct 
 			ps_sum.drops[r] += LOAD(s->drops[r]);
 		for (int r = 1; r < CGN_ND_RESULT_COUNT; r++)
 			ps_sum.nd_refused[r] += LOAD(s->nd_refused[r]);
+		for (int r = 1; r < CGN_XLAT_ERR_COUNT; r++)
+			ps_sum.nat64_error[r] += LOAD(s->nat64_error[r]);
 	}
 	add_pkt_stats(d, &ps_sum);
 	for (unsigned i = 0; i < tel.dp->n_ports; i++) {
@@ -276,6 +282,16 @@ page_params(const char *params, uint32_t *start, uint32_t *count, struct cgn_add
 		}
 	}
 	return 0;
+}
+
+/* An IPv6 subscriber is its prefix (nat64.subscriber_prefix_len): any address of it names it. */
+static bool
+same_subscriber(const struct cgn_config *cfg, const struct cgn_addr *a, const struct cgn_addr *sub)
+{
+	if (cgn_addr_is_v4(a) || cgn_addr_is_v4(sub))
+		return cgn_addr_eq(a, sub);
+	struct cgn_prefix pa = cgn_nat64_subscriber(cfg, a), ps = cgn_nat64_subscriber(cfg, sub);
+	return cgn_addr_eq(&pa.addr, &ps.addr);
 }
 
 static void
@@ -361,7 +377,7 @@ cmd_mappings(const char *cmd __rte_unused, const char *params, struct rte_tel_da
 	cgn_table_reader_online(t, reader);
 	const struct cgn_mapping *m;
 	while (n < count && (m = cgn_table_next(t, &cursor)) != NULL) {
-		if (have_sub && !cgn_addr_eq(&m->int_addr, &sub))
+		if (have_sub && !same_subscriber(tel.dp->cfg, &m->int_addr, &sub))
 			continue;
 		add_mapping(d, n, m, now);
 		n++;
@@ -406,6 +422,8 @@ cmd_subscriber(const char *cmd __rte_unused, const char *params, struct rte_tel_
 	if (!enter(d))
 		return 0;
 	const struct cgn_pb *pb = pcp_server_pb(tel.srv);
+	if (!cgn_addr_is_v4(&a)) /* an IPv6 subscriber (NAT64) is its prefix */
+		a = cgn_nat64_subscriber(tel.dp->cfg, &a).addr;
 	int32_t si = cgn_pb_subscriber((struct cgn_pb *)pb, &a, false);
 	rte_tel_data_start_dict(d);
 	rte_tel_data_add_dict_string(d, "subscriber", cgn_addr_format(&a, buf, sizeof(buf)));

@@ -6,6 +6,7 @@
  * port release; report a quiescent state; sleep idle_sleep_us if there was nothing to do.
  */
 #include "cgn_dataplane.h"
+#include "cgn_rfc6052.h"
 #include "cgn_log.h"
 
 #include <errno.h>
@@ -55,6 +56,28 @@ cgn_dataplane_derive_tx(struct cgn_dataplane *dp)
 	}
 }
 
+void
+cgn_dataplane_set_nat64(struct cgn_dataplane *dp, const struct cgn_config *cfg)
+{
+	const struct cgn_nat64_cfg *n64 = &cfg->nat64;
+	dp->n_pref64 = n64->n_prefixes;
+	for (unsigned i = 0; i < n64->n_prefixes; i++) {
+		struct cgn_pref64_match *m = &dp->pref64[i];
+		unsigned len = n64->prefixes[i].len;
+		uint64_t m0 = len >= 64 ? ~UINT64_C(0) : ~UINT64_C(0) << (64 - len);
+		uint64_t m1 = len <= 64 ? 0 : ~UINT64_C(0) << (128 - len);
+		memcpy(m->net, n64->prefixes[i].addr.b, 16);
+		m->mask[0] = rte_cpu_to_be_64(m0);
+		m->mask[1] = rte_cpu_to_be_64(m1);
+		/* Where an embedded IPv4 address's octets lie: found by embedding 1.2.3.4. */
+		struct cgn_addr v4 = cgn_addr_from_v4(rte_cpu_to_be_32(0x01020304)), v6;
+		cgn_rfc6052_embed(&n64->prefixes[i], &v4, &v6);
+		for (unsigned o = 0; o < 16; o++)
+			if (v6.b[o] >= 1 && v6.b[o] <= 4 && !(o < len / 8))
+				m->pos[v6.b[o] - 1] = (uint8_t)o;
+	}
+}
+
 struct cgn_dataplane *
 cgn_dataplane_create(const struct cgn_config *cfg, struct cgn_pb *pb)
 {
@@ -71,6 +94,7 @@ cgn_dataplane_create(const struct cgn_config *cfg, struct cgn_pb *pb)
 	dp->n_workers = n_workers;
 	dp->idle_sleep_us = cfg->dataplane.idle_sleep_us;
 	dp->cfg = cfg;
+	cgn_dataplane_set_nat64(dp, cfg);
 	dp->pb = pb;
 	cgn_dataplane_set_pool(dp, cfg);
 

@@ -125,6 +125,13 @@ struct cgn_dataplane {
 	struct cgn_addr icmp_source6;   /* of ICMPv6 errors, when have_icmp_source6 (icmp6_reply.c) */
 	bool have_icmp_source6;
 	struct { uint32_t net, mask; } pool_v4[CGN_MAX_POOL_PREFIXES]; /* host order: hairpin test */
+	/* nat64.prefixes as classify6 tests them per packet (cgn_dataplane_pref64()): two masked
+	 * words, and where the IPv4 octets lie (RFC 6052 §2.2). Set at start (not reloadable). */
+	struct cgn_pref64_match {
+		uint64_t net[2], mask[2]; /* network order words */
+		uint8_t pos[4];           /* octets of the IPv6 address holding the IPv4 one */
+	} pref64[CGN_MAX_NAT64_PREFIXES];
+	unsigned n_pref64;
 	unsigned n_pool;
 	uint64_t rx_start_ms;           /* workers read ports from this time on (dataplane.rx_delay_ms) */
 	struct rte_ring *punt;          /* workers → control thread: PCP for the CGN itself (MP/SC) */
@@ -217,6 +224,12 @@ void cgn_dataplane_repool(struct cgn_dataplane *dp, const struct cgn_pb *old_pb,
  */
 void cgn_dataplane_set_pool(struct cgn_dataplane *dp, const struct cgn_config *cfg);
 
+/**
+ * The Pref64s as the workers match them (dp->pref64) from cfg->nat64. Main lcore at start
+ * (NAT64 is not reloadable); tests after changing their configuration's nat64.
+ */
+void cgn_dataplane_set_nat64(struct cgn_dataplane *dp, const struct cgn_config *cfg);
+
 /** Asks the workers to stop and waits for them. Main lcore. */
 void cgn_dataplane_stop(struct cgn_dataplane *dp);
 
@@ -307,6 +320,33 @@ cgn_dataplane_in_pool(const struct cgn_dataplane *dp, uint32_t addr_be)
 		if ((a & dp->pool_v4[i].mask) == dp->pool_v4[i].net)
 			return true;
 	return false;
+}
+
+/** @return the index of the Pref64 holding a (the longest: they never overlap), or -1. Any
+ * thread. */
+static inline int
+cgn_dataplane_pref64(const struct cgn_dataplane *dp, const struct cgn_addr *a)
+{
+	uint64_t w[2];
+	memcpy(w, a->b, 16);
+	for (unsigned i = 0; i < dp->n_pref64; i++) {
+		const struct cgn_pref64_match *m = &dp->pref64[i];
+		if ((((w[0] ^ m->net[0]) & m->mask[0]) | ((w[1] ^ m->net[1]) & m->mask[1])) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
+/** @return the IPv4 address (network order) embedded in a, under Pref64 number i (RFC 6052
+ * §2.3; a is under it). Any thread. */
+static inline uint32_t
+cgn_dataplane_pref64_extract(const struct cgn_dataplane *dp, unsigned i, const struct cgn_addr *a)
+{
+	const uint8_t *pos = dp->pref64[i].pos;
+	uint8_t o[4] = { a->b[pos[0]], a->b[pos[1]], a->b[pos[2]], a->b[pos[3]] };
+	uint32_t be;
+	memcpy(&be, o, 4);
+	return be;
 }
 
 /** @return true if an internal address is a subscriber's (in pcp.inside). Any thread. */

@@ -42,6 +42,7 @@
 #include "cgn_mapping.h"
 #include "cgn_portblock.h"
 #include "cgn_proto.h"
+#include "cgn_xlat_error.h"
 #include "nd.h"
 
 struct cgn_worker;
@@ -165,6 +166,7 @@ struct cgn_pkt_stats {
 #undef X
 	uint64_t drops[CGN_DROP_COUNT];
 	uint64_t nd_refused[CGN_ND_RESULT_COUNT]; /* by enum cgn_nd_result: why ND_INVALID (nd.h) */
+	uint64_t nat64_error[CGN_XLAT_ERR_COUNT]; /* by enum cgn_xlat_err_drop: why NAT64_ICMP_ERROR */
 };
 
 /** Counts a drop by reason and frees the packet. @return CGN_DROPPED. */

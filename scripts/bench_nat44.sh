@@ -8,7 +8,8 @@
 #   scripts/bench_nat44.sh [FLOWS...]        default: 10000 1000000
 #   BENCH_HUGEPAGES=N: both programs on 2 MB hugepages (N reserved if fewer are, and the
 #   reservation put back as it was at the end; --in-memory); default: none (--no-huge, memory
-#   sized to the flows).
+#   sized to the flows). BENCH_SECONDS=S: the measuring window (default 5); a smoke run:
+#   BENCH_SECONDS=1 scripts/bench_nat44.sh 1000.
 #
 # Runs in a network namespace of its own (only loopback: telemetry needs no network). Numbers
 # go to docs/performance.md.
@@ -16,28 +17,12 @@ set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/scripts/lib/root.sh"
-CGN_SUDO_KEEP="BENCH_HUGEPAGES" need_root bench_nat44 "$top/scripts/bench_nat44.sh" "$@"
-. "$top/scripts/lib/netns.sh"
-netns_begin bench-nat44
-"$top/scripts/setup.sh" >/dev/null
+CGN_SUDO_KEEP="BENCH_HUGEPAGES BENCH_SECONDS" need_root bench_nat44 "$top/scripts/bench_nat44.sh" "$@"
+. "$top/scripts/lib/bench.sh"
+bench_begin bench-nat44
 flows_list=("$@")
 [ ${#flows_list[@]} -gt 0 ] || flows_list=(10000 1000000)
-seconds=5
-huge=${BENCH_HUGEPAGES:-0}
-if [ "$huge" -gt 0 ]; then
-	nr=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
-	reserved_before=$(cat $nr)
-	bench_cleanup() { netns_cleanup; echo "$reserved_before" > "$nr"; }
-	trap bench_cleanup EXIT INT TERM
-	[ "$reserved_before" -ge "$huge" ] || echo "$huge" > $nr
-	mount | grep -q "type hugetlbfs" || { mkdir -p /dev/hugepages && mount -t hugetlbfs nodev /dev/hugepages; }
-	echo "hugepages: $(cat $nr) of 2 MB"
-fi
-mem_args() { # MB: EAL's memory options, the same for both programs
-	if [ "$huge" -gt 0 ]; then echo "--in-memory -m $1"; else echo "--no-huge --no-shconf -m $1"; fi
-}
-
-stat() { ip netns exec "$ns" "$top/build/control/cgnatctl" -p "$1" stats | awk -v k="$2:" '$1 == k {print $2}'; }
+stat() { bench_stat "$@"; }
 
 run_cgnatd() { # PCAP FLOWS MBUFS TABLE PREFIX
 	local pcap=$1 flows=$2 mbufs=$3 table=$4 prefix=$5
@@ -51,18 +36,7 @@ ports = ( { name = "net_pcap0"; role = "inside"; peer_mac = "02:00:00:00:01:01";
           { name = "net_null0"; role = "outside"; peer_mac = "02:00:00:00:02:02"; } );
 EOF
 	local mem=$(( 1024 + (flows > table ? flows : table) * 15 / 10000 ))
-	ip netns exec "$ns" "$top/build/control/cgnatd" -l 0-1 $(mem_args $mem) --no-pci \
-		--file-prefix "$prefix" --vdev "net_pcap0,rx_pcap=$pcap,infinite_rx=1" --vdev "net_null0,no-rx=1" \
-		-- -c "$work/nat.conf" > "$work/cgnatd.log" 2>&1 &
-	pid=$!
-	for _ in $(seq 1 1200); do
-		grep -q "cgnatd: ready" "$work/cgnatd.log" && return 0
-		kill -0 $pid 2>/dev/null || break
-		sleep 0.1
-	done
-	cat "$work/cgnatd.log"
-	rm -rf "/var/run/dpdk/$prefix" # EAL made it before it failed
-	return 1
+	bench_cgnatd "$work/nat.conf" $mem "$prefix" "net_pcap0,rx_pcap=$pcap,infinite_rx=1" "net_null0,no-rx=1"
 }
 
 for flows in "${flows_list[@]}"; do
@@ -71,40 +45,19 @@ for flows in "${flows_list[@]}"; do
 	mbufs=$(( flows + 16384 ))
 
 	echo "== $flows flows: baseline, dpdk-testpmd io-forward net_pcap(infinite) -> net_null"
-	base=$(timeout $((seconds + 120)) ip netns exec "$ns" dpdk-testpmd -l 0-1 $(mem_args $(( 1024 + flows * 6 / 10000 ))) \
-		--no-pci --file-prefix "tp$$" --vdev "net_pcap0,rx_pcap=$pcap,infinite_rx=1" --vdev "net_null0,no-rx=1" \
-		--log-level='*:warning' -- --auto-start --forward-mode=io --stats-period=$seconds \
-		--total-num-mbufs=$mbufs --mbuf-size=256 < /dev/null 2>&1 |
-		awk '/Rx-pps:/ { n++; if (n % 2 == 1 && $2 > 0) { print $2; exit } }') || true
-	rm -rf "/var/run/dpdk/tp$$"
+	base=$(bench_testpmd $(( 1024 + flows * 6 / 10000 )) $mbufs "net_pcap0,rx_pcap=$pcap,infinite_rx=1" "net_null0,no-rx=1")
 	echo "testpmd: $base pps"
 
 	echo "== $flows flows: cgnatd, one worker, sessions warmed"
 	run_cgnatd "$pcap" "$flows" "$mbufs" $(( flows + flows / 4 + 4096 )) "bnat$$"
-	# Session setup: sessions made between two samples taken while they are being made (the
-	# first pass over the pcap, every packet a new flow), not counting the start and the end.
-	t0=$(date +%s.%N) ta="" ma=0 tb="" mb=0
-	for _ in $(seq 1 3000); do
-		made=$(stat "bnat$$" pkt_sessions_created)
-		now=$(date +%s.%N)
-		[ "${made:-0}" -ge "$flows" ] && break
-		if [ "${made:-0}" -gt 0 ]; then
-			[ -z "$ta" ] && ta=$now ma=$made
-			tb=$now mb=$made
-		fi
-		sleep 0.01
-	done
-	t1=$(date +%s.%N)
-	if [ -n "$ta" ] && [ "$mb" -gt "$ma" ]; then
-		setup=$(echo "($mb - $ma) / ($tb - $ta)" | bc -l)
-	else # too quick to sample: a lower bound
-		setup=$(echo "$flows / ($t1 - $t0)" | bc -l)
-	fi
+	# Session setup: sessions made while the first pass over the pcap makes them (every
+	# packet a new flow), not counting the start and the end (scripts/lib/bench.sh).
+	setup=$(bench_setup_rate "bnat$$" "$flows")
 	rx0=$(stat "bnat$$" pkt_rx); tx0=$(stat "bnat$$" pkt_tx)
 	sleep $seconds
 	rx1=$(stat "bnat$$" pkt_rx); tx1=$(stat "bnat$$" pkt_tx)
 	created=$(stat "bnat$$" pkt_sessions_created)
-	drops=$(ip netns exec "$ns" "$top/build/control/cgnatctl" -p "bnat$$" stats | awk '/^drop_/ && $2 > 0')
+	drops=$(bench_drops "bnat$$")
 	rss=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
 	netns_stop_cgnatd
 	pps=$(( (rx1 - rx0) / seconds ))

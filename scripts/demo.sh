@@ -6,7 +6,8 @@
 #   port; the internet host connects to the external address and port and gets sub1's page;
 #   sub2 browses the internet host's web server (an implicit mapping); sub2 reaches sub1
 #   through its external address (hairpin); sub6 (IPv6 only) pings cgnatd's inside IPv6
-#   address (Neighbor Discovery); cgnatctl shows sessions, port blocks, routes,
+#   address (Neighbor Discovery), then pings and browses inet over NAT64 (64:ff9b::/96,
+#   RFC 6146, from the same pool); cgnatctl shows sessions, port blocks, routes,
 #   neighbours, counters.
 # The lab is always torn down on exit; nothing touches the host's own network.
 # Needs root: as another user it runs itself again through sudo (scripts/lib/root.sh).
@@ -63,6 +64,15 @@ ctl subscriber 100.64.1.2
 
 step "sub6, an IPv6-only subscriber, pings cgnatd's inside IPv6 address 2001:db8:100::254 (Neighbor Discovery, echo)"
 in_ns sub6 ping -6 -c 3 -i 0.2 -W 2 2001:db8:100::254
+
+step "sub6 pings inet at 64:ff9b::198.51.100.10 (NAT64: inet's IPv4 address under the Well-Known Prefix, RFC 6052)"
+in_ns sub6 ping -6 -c 3 -i 0.2 -W 2 64:ff9b::198.51.100.10
+
+step "sub6 browses inet's web server over NAT64: http://[64:ff9b::c633:640a]/"
+in_ns sub6 curl -gsS -m 5 "http://[64:ff9b::c633:640a]/"
+
+step "sub6's NAT64 sessions: internal endpoint its IPv6 address, external one from the NAT44 pool (cgnatctl sessions)"
+ctl sessions | awk 'NR == 1 || $2 ~ /2001:db8:6::2/'
 
 step "where cgnatd sends frames: its IPv4 and IPv6 routes and the neighbours it resolved by ARP and ND (cgnatctl routes, neighbours)"
 ctl routes

@@ -17,7 +17,8 @@
 #                                                                     198.51.100.1
 #   inet 198.51.100.10/24, 198.51.100.20/24  i0 ─────────────────── dp-out   pool 203.0.113.0/28
 #
-#   Routes: the router's default via 100.64.0.254 and 64:ff9b::/96 via 2001:db8:100::254;
+#   Routes: the router's default via 100.64.0.254, 64:ff9b::/96 via
+#   2001:db8:100::254;
 #   sub6's default via 2001:db8:6::1; cgnatd's 100.64.0.0/10 via 100.64.0.1, 0.0.0.0/0 via
 #   198.51.100.10, 2001:db8::/32 via 2001:db8:100::1, 2001:db8:100::/64 directly connected.
 #
@@ -25,8 +26,10 @@
 # route to 100.64.0.0/10 goes via that router, its default route via the inet host (both
 # resolved by ARP); hosts on the router's segment 100.64.0.0/24 are directly connected.
 # IPv6: the access segment r-in/dp-in also carries 2001:db8:100::/64; the router forwards IPv6
-# (net.ipv6.conf.all.forwarding, in the cgn namespace only) and routes the NAT64 prefix
-# 64:ff9b::/96 (RFC 6052) to cgnatd; sub6 is IPv6 only. The outside stays IPv4.
+# (net.ipv6.conf.all.forwarding, in the cgn namespace only) and routes the NAT64 prefixes
+# 64:ff9b::/96 (RFC 6052) to cgnatd, which translates them to
+# IPv4 (nat64, RFC 6146; sub6's prefix is in pcp.inside); sub6 is IPv6 only. The outside
+# stays IPv4.
 # cgnatd reads dp-in and dp-out raw (net_af_packet): the kernel of the cgn namespace must not
 # forward what arrives on them nor speak IPv6 on them (disabled there before they come up;
 # checked, and that r-in keeps IPv6), and senders compute their own TCP/UDP checksums (a veth
@@ -56,11 +59,16 @@ write_config() {
 # cgnatd in the lab (scripts/lab.sh). Reference: docs/configuration.md
 pcp = {
   listen = [ "127.0.0.1:5351" ];            # the kernel socket stays for tools in the cgn namespace
-  inside = [ "100.64.0.0/10" ];
+  inside = [ "100.64.0.0/10", "2001:db8::/32" ];  # IPv6 subscribers (sub6) are inside too, for NAT64
   third_party = [ "198.51.100.20" ];        # a management host on the outside (§13.1 THIRD_PARTY)
   announce = { multicast = true; };         # §14.1.3: out of the inside port at start
 };
 nat = { pool = [ "203.0.113.0/28" ]; ports = "1024-65535"; block_size = 512; max_blocks = 8; };
+# Stateful NAT64 (RFC 6146), from the same pool as the NAT44 subscribers, under the Well-Known
+# Prefix 64:ff9b::/96 (RFC 6052 §2.1): sub6 reaches inet at 64:ff9b::198.51.100.10. The WKP must
+# not carry non-global IPv4 addresses (§3.1), and the lab's "internet" and pool are documentation
+# ranges: treat_as_global says they stand for global ones here (10.0.0.1 etc. stay refused).
+nat64 = { prefixes = [ "64:ff9b::/96" ]; treat_as_global = [ "198.51.100.0/24", "203.0.113.0/24" ]; };
 # net_af_packet's socket reassembles fragments (DPDK 22.11's fanout flag DEFRAG): its frames and
 # the buffers take datagrams of up to 8 KB, which leave again in fragments of the links' MTU.
 dataplane = { table_size = 65536; idle_sleep_us = 100; icmp_source = "203.0.113.15"; mbuf_size = 8320; mbufs = 8192; };

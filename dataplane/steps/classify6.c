@@ -169,11 +169,10 @@ classify64(struct cgn_worker *w, struct cgn_pkt *p, unsigned pref)
 	const struct cgn_addr *dst = (const struct cgn_addr *)ip->dst_addr;
 	if (p->side != CGN_SIDE_INSIDE)
 		return cgn_drop(w, p, CGN_DROP_NAT64_NOT_INSIDE);
-	if (cgn_rfc6052_find(cfg->nat64.prefixes, cfg->nat64.n_prefixes, src) >= 0)
+	if (cgn_dataplane_pref64(w->dp, src) >= 0)
 		return cgn_drop(w, p, CGN_DROP_NAT64_SRC_PREF64);
-	struct cgn_addr v4;
-	cgn_rfc6052_extract(&cfg->nat64.prefixes[pref], dst, &v4);
-	if (!cgn_nat64_v4_allowed(cfg, pref, &v4))
+	struct cgn_addr v4 = cgn_addr_from_v4(cgn_dataplane_pref64_extract(w->dp, pref, dst));
+	if (unlikely(cfg->nat64.wkp[pref]) && !cgn_nat64_v4_allowed(cfg, pref, &v4))
 		return cgn_drop(w, p, CGN_DROP_NAT64_NON_GLOBAL);
 	if (p->frag != CGN_FRAG_NONE) /* NAT64's fragments: not yet */
 		return cgn_drop(w, p, CGN_DROP_NAT64_FRAGMENT);
@@ -283,8 +282,25 @@ cgn_classify6(struct cgn_worker *w, struct cgn_pkt *p, uint32_t len)
 	if (pi < 0) /* cannot happen: bursts come from our ports */
 		return cgn_drop(w, p, CGN_DROP_NO_NAT64);
 	const struct cgn_port *port = &dp->ports[pi];
-	const struct cgn_nd_iface ifc = cgn_port_nd(port);
+	const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(p->m, const struct rte_ether_hdr *);
 	bool multicast = ip->dst_addr[0] == 0xff;
+	/* NAT64's first (the fast path): no address of the CGN's, no multicast group, lies under a
+	 * Pref64 (the configuration refuses one that would hold a port's address). */
+	int pref = multicast ? -1 : cgn_dataplane_pref64(dp, dst);
+	if (pref >= 0) {
+		if (!rte_is_same_ether_addr(&eth->dst_addr, &port->mac))
+			return cgn_drop(w, p, CGN_DROP_IP6_OTHER_HOST);
+		/* RFC 7915 §5.1: "If a Routing header with a non-zero Segments Left field is
+		 * present, then the packet MUST NOT be translated, and an ICMPv6 'parameter
+		 * problem/erroneous header field encountered' (Type 4, Code 0) error message, with
+		 * the Pointer field indicating the first byte of the Segments Left field, SHOULD be
+		 * returned to the sender." */
+		if (unlikely(pb.code == CGN_ICMP6_ERR_HEADER_FIELD))
+			return cgn_icmp6_reply(w, p, CGN_ICMP6_PARAM_PROB, CGN_ICMP6_ERR_HEADER_FIELD, pb.pointer + 1,
+					       CGN_DROP_IP6_ROUTING);
+		return classify64(w, p, (unsigned)pref);
+	}
+	const struct cgn_nd_iface ifc = cgn_port_nd(port);
 	if (multicast ? own_group(&ifc, dst) : cgn_nd_addr_is_ours(&ifc, dst)) {
 		/* The CGN is the destination: what the walk found is its to act on. */
 		if (unlikely(pb.silent))
@@ -304,13 +320,7 @@ cgn_classify6(struct cgn_worker *w, struct cgn_pkt *p, uint32_t len)
 		return cgn_drop(w, p, CGN_DROP_IP6_ROUTING);
 	/* A port is promiscuous (pool addresses are many): a unicast frame for another host's
 	 * MAC on a shared segment is not ours to answer, least of all with an error. */
-	const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(p->m, const struct rte_ether_hdr *);
 	if (!rte_is_same_ether_addr(&eth->dst_addr, &port->mac))
 		return cgn_drop(w, p, CGN_DROP_IP6_OTHER_HOST);
-	int pref = cgn_nat64_enabled(dp->cfg)
-			   ? cgn_rfc6052_find(dp->cfg->nat64.prefixes, dp->cfg->nat64.n_prefixes, dst)
-			   : -1;
-	if (pref >= 0)
-		return classify64(w, p, (unsigned)pref);
 	return cgn_no_route6(w, p);
 }

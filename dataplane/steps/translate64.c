@@ -119,7 +119,7 @@ cgn_translate64_out(struct cgn_worker *w, struct cgn_pkt *p)
 	ip4->src_addr = ext;
 	ip4->dst_addr = dst;
 	ip4->hdr_checksum = 0;
-	ip4->hdr_checksum = rte_ipv4_cksum(ip4);
+	ip4->hdr_checksum = cgn_cksum(ip4, sizeof(*ip4)); /* a constant length: unrolled */
 	rte_pktmbuf_adj(mb, (uint16_t)((uint8_t *)eth - frame));
 	p->l3 = ip4;
 	return CGN_CONTINUE;

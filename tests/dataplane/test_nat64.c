@@ -33,6 +33,7 @@ setup64(void)
 	c->nat64.treat_as_global[0] = P("198.51.100.0/24");
 	c->nat64.treat_as_global[1] = P("203.0.113.0/24");
 	c->nat64.n_treat_as_global = 2;
+	cgn_dataplane_set_nat64(E->dp, c);
 }
 
 TestSuite(nat64, .init = setup64);
@@ -390,4 +391,122 @@ Test(nat64, unexpired_source_route_is_refused_rfc7915_4_1)
 	cr_assert_eq(op, E->inside_port);
 	cr_assert_eq(ol, 14 + 40 + 8 + 4, "IPv6 without the options");
 	cr_assert_eq(sum6(o), 0);
+}
+
+/* An ICMPv4 destination unreachable (port) from REMOTE to ext, quoting the UDP packet ext:eport
+ * -> REMOTE:53 that left through the NAT64: it reaches the subscriber as ICMPv6 1/4 quoting its
+ * own packet (RFC 7915 §4.2/§4.3). The other way, an ICMPv6 1/4 from the subscriber about an
+ * inbound packet leaves as ICMPv4 3/3 quoting it as it was on the IPv4 side (§5.2/§5.3). */
+Test(nat64, icmp_errors_are_translated_with_their_quoted_packet_rfc7915_4_2_5_2)
+{
+	uint16_t eport, op, ol;
+	uint32_t ext = udp_out(SUB, 40030, &eport);
+	uint8_t q[28] = { 0x45, 0, 0, 40, 0, 1, 0, 0, 60, IPPROTO_UDP };
+	memcpy(q + 12, &ext, 4);
+	uint32_t r = addr(REMOTE);
+	memcpy(q + 16, &r, 4);
+	uint16_t c = cgn_cksum(q, 20);
+	memcpy(q + 10, &c, 2);
+	q[20] = (uint8_t)(eport >> 8), q[21] = (uint8_t)eport, q[23] = 53, q[25] = 20, q[26] = 0xab, q[27] = 0xcd;
+	uint16_t len = build4(REMOTE, 0, ext, 0, IPPROTO_UDP, 50, 0, false, 0);
+	uint8_t *ip = frame + 14, *icmp = ip + 20;
+	ip[9] = IPPROTO_ICMP;
+	ip[2] = 0, ip[3] = 20 + 8 + 28;
+	ip_header_changed(frame, 20);
+	memset(icmp, 0, 8);
+	icmp[0] = 3, icmp[1] = 3;
+	memcpy(icmp + 8, q, 28);
+	c = cgn_cksum(icmp, 36);
+	memcpy(icmp + 2, &c, 2);
+	len = 14 + 20 + 36;
+	uint64_t xl = E->w->pkt.icmp_errors_translated;
+	uint8_t *o = run(E->outside_port, len, &op, &ol);
+	cr_assert_not_null(o, "translated");
+	cr_assert_eq(op, E->inside_port);
+	cr_assert_eq(E->w->pkt.icmp_errors_translated, xl + 1);
+	cr_assert_eq(o[14 + 6], IPPROTO_ICMPV6);
+	cr_assert(addr6_at(o, 22, REMOTE6), "from the router under the Pref64");
+	cr_assert(addr6_at(o, 38, SUB));
+	cr_assert_eq(o[54], 1, "destination unreachable");
+	cr_assert_eq(o[55], 4, "port unreachable");
+	cr_assert_eq(sum6(o), 0, "ICMPv6 checksum");
+	const uint8_t *qi = o + 54 + 8;
+	cr_assert_eq(qi[0] >> 4, 6, "an IPv6 packet quoted");
+	cr_assert(addr6_at(qi, 8, SUB), "its source: the subscriber");
+	cr_assert(addr6_at(qi, 24, REMOTE6), "its destination: the remote under the Pref64");
+	cr_assert_eq(qi[40] << 8 | qi[41], 40030, "the subscriber's own port");
+
+	/* 6->4: the subscriber's port unreachable about REMOTE6:53 -> SUB:40030. */
+	uint8_t q6[48] = { 0x60, 0, 0, 0, 0, 8, IPPROTO_UDP, 60 };
+	struct cgn_addr a = A(REMOTE6), b = A(SUB);
+	memcpy(q6 + 8, a.b, 16);
+	memcpy(q6 + 24, b.b, 16);
+	q6[40] = 0, q6[41] = 53, q6[42] = 40030 >> 8, q6[43] = 40030 & 0xff, q6[45] = 8;
+	len = build6(SUB, REMOTE6, 64, 0, IPPROTO_ICMPV6, 0, 0, 48);
+	uint8_t *e = frame + 54;
+	memset(e, 0, 8);
+	e[0] = 1, e[1] = 4;
+	memcpy(e + 8, q6, 48);
+	c = sum6(frame);
+	memcpy(e + 2, &c, 2);
+	o = run(E->inside_port, len, &op, &ol);
+	cr_assert_not_null(o, "translated");
+	cr_assert_eq(op, E->outside_port);
+	cr_assert_eq(o[14 + 9], IPPROTO_ICMP);
+	cr_assert_eq(memcmp(o + 14 + 12, &ext, 4), 0, "from the external address");
+	cr_assert_eq(memcmp(o + 14 + 16, &r, 4), 0, "to the remote");
+	cr_assert_eq(o[34], 3, "destination unreachable");
+	cr_assert_eq(o[35], 3, "port unreachable");
+	cr_assert_eq(sum4(o), 0, "IPv4 header and ICMP checksums");
+	const uint8_t *q4 = o + 34 + 8;
+	cr_assert_eq(q4[0], 0x45, "an IPv4 packet quoted");
+	cr_assert_eq(memcmp(q4 + 12, &r, 4), 0, "its source: the remote");
+	cr_assert_eq(memcmp(q4 + 16, &ext, 4), 0, "its destination: the external address");
+	cr_assert_eq(q4[22] << 8 | q4[23], eport, "the external port");
+}
+
+Test(nat64, traffic_class_and_tos_knobs_rfc7915_4_1_5_1)
+{
+	uint16_t op, ol, eport;
+	E->cfg.nat64.reset_tos = 1;
+	E->cfg.nat64.new_tos = 0x20;
+	uint8_t *o = run(E->inside_port, build6(SUB, REMOTE6, 64, 0xb8, IPPROTO_UDP, 40040, 53, 4), &op, &ol);
+	cr_assert_not_null(o);
+	cr_assert_eq(o[15], 0x20, "TOS the configured one, not the traffic class");
+	eport = port_at(o, 0);
+	uint32_t ext;
+	memcpy(&ext, o + 14 + 12, 4);
+	E->cfg.nat64.reset_traffic_class = 1;
+	o = run(E->outside_port, build4(REMOTE, 53, ext, eport, IPPROTO_UDP, 50, 0xb8, false, 4), &op, &ol);
+	cr_assert_not_null(o);
+	cr_assert_eq(o[14], 0x60, "traffic class 0");
+	cr_assert_eq(o[15] & 0xf0, 0);
+}
+
+Test(nat64, routing_header_with_segments_left_is_not_translated_rfc7915_5_1)
+{
+	/* IPv6, a Routing header (type 4, segments left 1), then UDP: Parameter Problem 4/0 at
+	 * the Segments Left octet (40 + 3). */
+	uint16_t len = build6(SUB, REMOTE6, 64, 0, IPPROTO_UDP, 40050, 53, 0);
+	memmove(frame + 62, frame + 54, len - 54u);
+	static const uint8_t rh[8] = { IPPROTO_UDP, 0, 4, 1 };
+	memcpy(frame + 54, rh, 8);
+	frame[14 + 6] = IPPROTO_ROUTING;
+	frame[14 + 5] = (uint8_t)(frame[14 + 5] + 8);
+	uint16_t op;
+	uint64_t before = drops(CGN_DROP_IP6_ROUTING);
+	uint8_t *o = run(E->inside_port, (uint16_t)(len + 8), &op, NULL);
+	cr_assert_not_null(o, "answered");
+	cr_assert_eq(op, E->inside_port);
+	cr_assert_eq(o[54], 4, "parameter problem");
+	cr_assert_eq(o[55], 0, "erroneous header field");
+	cr_assert_eq(o[58] << 24 | o[59] << 16 | o[60] << 8 | o[61], 43, "at Segments Left");
+	cr_assert_eq(drops(CGN_DROP_IP6_ROUTING), before + 1);
+	/* With no segments left it is skipped and the packet translated. */
+	frame[57] = 0;
+	o = run(E->inside_port, (uint16_t)(len + 8), &op, NULL);
+	cr_assert_not_null(o);
+	cr_assert_eq(op, E->outside_port);
+	cr_assert_eq(o[14 + 9], IPPROTO_UDP, "the Routing header skipped");
+	cr_assert_eq(sum4(o), 0);
 }

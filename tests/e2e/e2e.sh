@@ -3,6 +3,7 @@
 # namespaces, prefixed, always deleted). Each case asserts what a user would see; the last
 # line is "N passed, M failed" (scripts/test.sh counts the cases from it).
 #   CGNATD_BUILD: the build folder (meson passes it)
+#   E2E_CASES: the cases to run, by name without case_ (default: all, in order)
 set -uo pipefail
 
 [ "$(id -u)" -eq 0 ] || { echo "e2e: network namespaces need root; run the test suite as root" >&2; exit 77; }
@@ -217,6 +218,202 @@ sys.exit(1)' || { kill $server 2>/dev/null; fail "4096-octet UDP datagram not ec
 		fail "pkt_fragmented $(counter pkt_fragmented), was $before"
 }
 
+# NAT64 (RFC 6146): sub6, IPv6 only, reaches inet at 64:ff9b::198.51.100.10, written
+# 64:ff9b::c633:640a too (the Well-Known Prefix; inet's documentation address is declared
+# global by the lab's nat64.treat_as_global, RFC 6052 §3.1); the router sends the prefix to
+# cgnatd's inside port, cgnatd translates (RFC 7915) to IPv4 from the pool and back.
+inet6=64:ff9b::c633:640a
+
+# The NAT64 sessions of sub6 (PROTO: tcp, udp or icmp) in cgnatctl sessions: internal endpoint
+# sub6's IPv6 address (with or without brackets around it), external one in the pool.
+nat64_sessions() {
+	ctl sessions | awk -v p="$1" '$1 == p && $2 ~ /^\[?2001:db8:6::2\]?:[0-9]+$/ && $3 ~ /^203\.0\.113\.([0-9]|1[0-5]):[0-9]+$/'
+}
+
+case_nat64_ping() {
+	# ICMPv6 echo to the embedded address crosses as ICMPv4 echo (RFC 7915 §4.2, §5.2): the
+	# replies come back from 64:ff9b::c633:640a, and the session's internal endpoint is
+	# sub6's address and echo identifier.
+	local out
+	out=$(in_ns sub6 ping -6 -c 3 -i 0.2 -W 2 64:ff9b::198.51.100.10 2>&1) || fail "ping: $out"
+	echo "$out" | grep -q "3 received" || fail "ping: $out"
+	echo "$out" | grep -q "bytes from $inet6: icmp_seq=" || fail "replies not from $inet6: $out"
+	[ -n "$(nat64_sessions icmp)" ] || fail "no NAT64 icmp session for 2001:db8:6::2: $(ctl sessions)"
+}
+
+case_nat64_well_known_prefix_with_a_non_global_address() {
+	# RFC 6052 §3.1: the Well-Known Prefix with a non-global IPv4 address (10.0.0.1, RFC 1918,
+	# not in the lab's treat_as_global) MUST be dropped: no echo, no session, the drop counted
+	# under a NAT64_ reason.
+	local before after out
+	before=$(ctl stats | awk '$1 ~ /^drop_NAT64_/ { n += $2 } END { print n + 0 }')
+	out=$(in_ns sub6 ping -6 -c 2 -i 0.2 -W 1 64:ff9b::10.0.0.1 2>&1)
+	echo "$out" | grep -q " 0 received" || fail "answered: $out"
+	after=$(ctl stats | awk '$1 ~ /^drop_NAT64_/ { n += $2 } END { print n + 0 }')
+	[ "$after" -ge $((before + 2)) ] || fail "drop_NAT64_* went from $before to $after: $(ctl stats | grep '^drop_')"
+}
+
+case_nat64_web_page() {
+	# TCP, an implicit session: inet's web server answers sub6 as it answers sub2.
+	local got
+	got=$(in_ns sub6 curl -gsS -m 5 "http://[$inet6]:80/" 2>&1) || fail "curl: $got"
+	[ "$got" = "inet page" ] || fail "sub6 got '$got'"
+	nat64_sessions tcp | grep -q IMPLICIT || fail "no implicit NAT64 tcp session for 2001:db8:6::2: $(ctl sessions)"
+}
+
+case_nat64_4_mb_both_ways() {
+	# 4 MiB each way over TCP, checked by SHA-256: inet -> sub6 a download from inet's web
+	# server, sub6 -> inet a stream to a receiver on inet that answers with the length and
+	# SHA-256 of what arrived. The checksums the NAT64 rewrote (pseudo-header: RFC 7915 §4.5,
+	# §5.5) are checked by the kernels at each end.
+	local want got
+	want=$(sha256sum < "$www/inet/blob" | cut -d' ' -f1)
+	got=$(in_ns sub6 curl -gsS -m 30 "http://[$inet6]:80/blob" | sha256sum | cut -d' ' -f1)
+	[ "$got" = "$want" ] || fail "inet -> sub6: 4 MiB arrived damaged or short"
+	in_ns inet timeout 40 python3 -c '
+import hashlib, socket
+s = socket.create_server(("198.51.100.10", 7008))
+s.settimeout(30)
+c, _ = s.accept()
+c.settimeout(30)
+h, n = hashlib.sha256(), 0
+while True:
+    d = c.recv(65536)
+    if not d:
+        break
+    h.update(d)
+    n += len(d)
+c.sendall(("%d %s\n" % (n, h.hexdigest())).encode())
+c.close()' &
+	local server=$!
+	got=$(in_ns sub6 timeout 40 python3 - "$www/sub6/blob" "$inet6" <<'PY'
+import socket, sys, time
+data = open(sys.argv[1], "rb").read()
+for _ in range(25):  # the receiver may not be listening yet (refused: RST, translated back)
+    try:
+        c = socket.create_connection((sys.argv[2], 7008), timeout=2)
+        break
+    except OSError:
+        time.sleep(0.2)
+else:
+    sys.exit("no connection")
+c.settimeout(30)
+c.sendall(data)
+c.shutdown(socket.SHUT_WR)
+r = b""
+while True:
+    d = c.recv(4096)
+    if not d:
+        break
+    r += d
+print(r.decode().strip())
+PY
+	) || { kill $server 2>/dev/null; fail "sub6 -> inet: no answer from the receiver: $got"; }
+	wait $server 2>/dev/null
+	[ "$got" = "4194304 $(sha256sum < "$www/sub6/blob" | cut -d' ' -f1)" ] ||
+		fail "sub6 -> inet: the receiver saw '$got'"
+}
+
+case_nat64_datagrams_in_fragments() {
+	# Bigger than the links' MTU: sub6's kernel sends a 4000-octet echo request and a 4096-octet
+	# UDP datagram in IPv6 fragments (net_af_packet joins only IPv4 fragments: cgnatd sees
+	# these as fragments and translates each, RFC 7915 §5.1.1); inet's answers leave its
+	# kernel in IPv4 fragments, reach cgnatd whole (PACKET_FANOUT_FLAG_DEFRAG) and must leave
+	# in IPv6 fragments that fit the 1500-octet link (RFC 7915 §4.1, §6).
+	# Both are tried, and the case fails with what each got wrong.
+	local out bad=""
+	out=$(in_ns sub6 ping -6 -c 2 -i 0.3 -W 2 -s 4000 64:ff9b::198.51.100.10 2>&1)
+	echo "$out" | grep -q "2 received" || bad="ping -6 -s 4000: $out"
+	in_ns inet timeout 20 python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("198.51.100.10", 7009))
+for _ in range(3):
+    d, a = s.recvfrom(65535)
+    s.sendto(d, a)' &
+	local server=$!
+	in_ns sub6 timeout 15 python3 - "$inet6" <<'PY' || bad="$bad${bad:+
+}4096-octet UDP datagram not echoed intact over NAT64"
+import socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.settimeout(2)
+d = bytes(range(256)) * 16
+for _ in range(3):  # the server may not be listening yet
+    s.sendto(d, (sys.argv[1], 7009))
+    try:
+        r, a = s.recvfrom(65535)
+    except socket.timeout:
+        continue
+    sys.exit(0 if r == d and a[:2] == (sys.argv[1], 7009) else 1)
+sys.exit(1)
+PY
+	kill $server 2>/dev/null
+	wait $server 2>/dev/null
+	[ -z "$bad" ] || fail "$bad"
+}
+
+case_nat64_traceroute() {
+	# traceroute -6 with UDP, ICMPv6 and TCP probes: 1 the access router; 2 the CGN (the hop
+	# limit runs out there: ICMPv6 time exceeded, RFC 7915 §5.1 / RFC 6146 §3.5, from its
+	# icmp_source6, the inside port's 2001:db8:100::254, or from a Pref64 address); 3 inet at
+	# its embedded address (its port unreachable translated to ICMPv6, RFC 7915 §4.2; its echo
+	# reply; its SYN/ACK).
+	# Every method is tried, and the case fails with what each got wrong.
+	local method out why bad=""
+	for method in "" "-I" "-T -p 80"; do
+		why=""
+		out=$(in_ns sub6 timeout 30 traceroute -6 -n -q 1 -w 2 -m 5 $method 64:ff9b::198.51.100.10 2>&1) ||
+			why="failed"
+		echo "$out" | grep -Eq "^ 1  2001:db8:6::1 " || why="$why; hop 1 is not the router"
+		echo "$out" | grep -Eq "^ 2  (2001:db8:100::254|64:ff9b::[0-9a-f:]+) " || why="$why; hop 2 is not the CGN"
+		echo "$out" | grep -Eq "^ 3  $inet6 " || why="$why; hop 3 is not inet"
+		echo "$out" | grep -q "^ 4  $inet6 " && why="$why; went past inet"
+		[ -z "$why" ] || bad="$bad
+traceroute -6 ${method:-(UDP)}: ${why#; }
+$out"
+	done
+	[ -z "$bad" ] || fail "$bad"
+}
+
+case_nat64_hairpin_to_a_nat44_mapping() {
+	# RFC 6146 §3.8: sub6 connects to sub1's PCP mapping (pcp_map_then_inbound_tcp) at its
+	# external address under the Pref64; cgnatd sends it straight back inside, to sub1, from
+	# sub6's own external endpoint, and sub1's answer returns the same way.
+	local ext a1 a2 a3 a4 got before
+	ext=$(mapped)
+	[ -n "$ext" ] || fail "no mapping from pcp_map_then_inbound_tcp"
+	IFS=. read -r a1 a2 a3 a4 <<< "${ext%:*}"
+	before=$(counter pkt_hairpinned)
+	got=$(in_ns sub6 curl -gsS -m 5 "http://[$(printf '64:ff9b::%02x%02x:%02x%02x' "$a1" "$a2" "$a3" "$a4")]:${ext##*:}/" 2>&1) ||
+		fail "sub6 cannot reach $ext over NAT64: $got"
+	[ "$got" = "sub1 page" ] || fail "sub6 got '$got'"
+	[ "$(counter pkt_hairpinned)" -gt "$before" ] || fail "pkt_hairpinned not counted"
+}
+
+case_nat64_and_nat44_share_the_pool() {
+	# At the same time: sub6 over NAT64, sub1 and sub2 over NAT44 each download inet's 4 MiB;
+	# all arrive intact, and the sessions of both families have their external endpoints in
+	# the one pool 203.0.113.0/28.
+	local want n j ok=1 pids=()
+	want=$(sha256sum < "$www/inet/blob" | cut -d' ' -f1)
+	in_ns sub6 curl -gsS -m 30 "http://[$inet6]:80/blob" -o "$www/got6" &
+	pids+=($!)
+	in_ns sub1 curl -sS -m 30 http://198.51.100.10/blob -o "$www/got1" &
+	pids+=($!)
+	in_ns sub2 curl -sS -m 30 http://198.51.100.10/blob -o "$www/got2" &
+	pids+=($!)
+	for j in "${pids[@]}"; do wait "$j" || ok=0; done
+	[ "$ok" = 1 ] || fail "a download failed"
+	for n in 6 1 2; do
+		[ "$(sha256sum < "$www/got$n" | cut -d' ' -f1)" = "$want" ] || fail "sub$n's 4 MiB arrived damaged or short"
+	done
+	[ -n "$(nat64_sessions tcp)" ] || fail "no NAT64 tcp session: $(ctl sessions)"
+	for n in 1 2; do
+		ctl sessions "100.64.$n.2" | grep -Eq "^tcp .*100\.64\.$n\.2:[0-9]+ +203\.0\.113\.([0-9]|1[0-5]):[0-9]+ " ||
+			fail "no NAT44 tcp session of sub$n in the pool: $(ctl sessions "100.64.$n.2")"
+	done
+}
+
 case_natpmp_from_a_subscriber() {
 	# RFC 6886 through the same port: Debian's natpmpc, not our client.
 	local out
@@ -332,20 +529,25 @@ case_restart_means_a_new_epoch() {
 }
 
 "$lab" up || { echo "0 passed, 1 failed"; exit 1; }
-mkdir -p "$www/sub1" "$www/inet"
+mkdir -p "$www/sub1" "$www/sub6" "$www/inet"
 echo "sub1 page" > "$www/sub1/index.html"
 echo "inet page" > "$www/inet/index.html"
 head -c 4194304 /dev/urandom > "$www/sub1/blob"
+head -c 4194304 /dev/urandom > "$www/sub6/blob"
+head -c 4194304 /dev/urandom > "$www/inet/blob"
 start_web sub1 100.64.1.2 8080 "$www/sub1" && start_web sub1 100.64.1.2 8081 "$www/sub1" &&
 	start_web inet 198.51.100.10 80 "$www/inet" || { echo "0 passed, 1 failed"; exit 1; }
 
-for c in ping_through_the_nat next_hops_resolved_by_arp ipv6_subscriber_reaches_the_router \
+cases="ping_through_the_nat next_hops_resolved_by_arp ipv6_subscriber_reaches_the_router \
 	 cgnatd_answers_ipv6_on_its_inside_port directly_connected_host traceroute_through_the_nat \
 	 implicit_mapping_browsing pcp_map_then_inbound_tcp \
-	 hairpin_to_an_external_address tcp_transfer_of_4_mb datagrams_in_fragments_both_ways natpmp_from_a_subscriber \
+	 hairpin_to_an_external_address tcp_transfer_of_4_mb datagrams_in_fragments_both_ways \
+	 nat64_ping nat64_well_known_prefix_with_a_non_global_address nat64_web_page nat64_4_mb_both_ways nat64_datagrams_in_fragments nat64_traceroute \
+	 nat64_hairpin_to_a_nat44_mapping nat64_and_nat44_share_the_pool natpmp_from_a_subscriber \
 	 pcp_from_the_internet_is_ignored third_party_from_the_management_host \
 	 third_party_from_an_unauthorised_subscriber pool_change_while_forwarding routes_change_on_reload \
-	 restart_means_a_new_epoch; do
+	 restart_means_a_new_epoch"
+for c in ${E2E_CASES:-$cases}; do
 	run_case "$c"
 done
 echo "$passed passed, $failed failed"
