@@ -971,9 +971,10 @@ cgn_nat64_v4_allowed(const struct cgn_config *cfg, unsigned idx, const struct cg
 bool
 cgn_config_nat64_differs(const struct cgn_config *a, const struct cgn_config *b)
 {
-	const struct cgn_nat64_cfg *x = &a->nat64, *y = &b->nat64;
-	return x->n_prefixes != y->n_prefixes || x->subscriber_prefix_len != y->subscriber_prefix_len ||
-	       memcmp(x->prefixes, y->prefixes, sizeof(x->prefixes[0]) * x->n_prefixes) != 0;
+	/* Every key (the translation knobs too: reload copies only the live keys, so a changed
+	 * one would otherwise be accepted and not applied). Loaded configurations start zeroed
+	 * (cgn_config_defaults) and the struct has no padding: memcmp is exact. */
+	return memcmp(&a->nat64, &b->nat64, sizeof(a->nat64)) != 0;
 }
 
 bool

@@ -298,7 +298,8 @@ struct cgn_prefix cgn_nat64_subscriber(const struct cgn_config *cfg, const struc
 bool cgn_nat64_v4_allowed(const struct cgn_config *cfg, unsigned idx, const struct cgn_addr *v4);
 
 /**
- * @return whether a and b differ in nat64 (prefixes, in order, or subscriber_prefix_len).
+ * @return whether a and b differ in any nat64 key (prefixes, in order, subscriber_prefix_len,
+ * lowest_ipv6_mtu, treat_as_global, reset_traffic_class, reset_tos, new_tos, udp_zero_checksum).
  * nat64 is not reloadable: the sessions there are were keyed and their subscribers counted
  * under the old values, so control/reload.c refuses such a reload (restart_needed).
  */

@@ -17,19 +17,37 @@ as the lab wires it (scripts/lab.sh): the router 2001:db8:100::1, cgnatd's insid
     address detection, §4.3 / RFC 4862 §5.4.2: no option), NA from the router, RS and RA;
   - an echo request to 2001:db8:100::254 from the subscriber, hop limit 1, IPv6 on the
     outside port (which is IPv4 only).
+NAT64 (its names start nat64_ for IPv6 in, nat46_ for IPv4 in), as fuzz_nat44.c configures
+it (enable_nat64(): 64:ff9b::/96 and 2001:db9:100::/40, 198.51.100.0/24 and 203.0.113.0/24
+treated as global, IPv6 subscribers in 2001:db8::/32), for its primed mappings (prime(): the
+external endpoints below are what it prints at start; they are made before any input, from
+the env's fixed seed):
+  - IPv6 UDP, TCP and ICMPv6 echo from 2001:db8:6::2 to 64:ff9b::198.51.100.10 on the inside
+    (and under the /40), traffic class set, with the knobs bit (side bit 2) too;
+  - their IPv4 answers on the outside to the pool address and ports of the mappings: UDP (a
+    zero checksum too), TCP SYN-ACK, echo reply, TTL 1, IPv4 options, a source route, a
+    non-global source, too big with and without DF at MTU 576;
+  - ICMPv6 errors (RFC 7915 §5.2) quoting the IPv6 packets the NAT64 sent in, and ICMPv4
+    errors (§4.2) quoting the IPv4 packets it sent out;
+  - fragments both ways; hop limit 1; IPv6 from a Pref64 source; 64:ff9b::10.0.0.1 (RFC 6052
+    §3.1); neither TCP, UDP nor ICMPv6; an IPv6 UDP zero checksum; hairpinning from
+    2001:db8:7::2 to the mapping's external endpoint under the Pref64 (RFC 6146 §3.8).
 Every checksum is scapy's (RFC 8200 §8.1: the pseudo-header's destination is the final one
 of a routing header; a first fragment carries the whole datagram's).
 """
 import os
 
-from scapy.all import (ARP, Ether, ICMP, ICMPv6EchoRequest, ICMPv6ND_NA, ICMPv6ND_NS, ICMPv6ND_RA, ICMPv6ND_RS,
-                       ICMPv6NDOptDstLLAddr, ICMPv6NDOptMTU, ICMPv6NDOptPrefixInfo, ICMPv6NDOptSrcLLAddr, IP, IPv6,
-                       IPv6ExtHdrDestOpt, IPv6ExtHdrFragment, IPv6ExtHdrHopByHop, IPv6ExtHdrRouting, TCP, UDP, raw)
+from scapy.all import (ARP, Ether, ICMP, ICMPv6DestUnreach, ICMPv6EchoReply, ICMPv6EchoRequest, ICMPv6ND_NA,
+                       ICMPv6ND_NS, ICMPv6ND_RA, ICMPv6ND_RS, ICMPv6NDOptDstLLAddr, ICMPv6NDOptMTU,
+                       ICMPv6NDOptPrefixInfo, ICMPv6NDOptSrcLLAddr, ICMPv6PacketTooBig, ICMPv6ParamProblem,
+                       ICMPv6TimeExceeded, IP, IPOption_LSRR, IPOption_RR, IPv6, IPv6ExtHdrDestOpt, IPv6ExtHdrFragment,
+                       IPv6ExtHdrHopByHop, IPv6ExtHdrRouting, TCP, UDP, raw)
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "seeds", "nat44")
 PEER_MAC, CGN_MAC = "02:00:00:00:01:01", "02:00:00:00:00:01"   # the inside port's peer, the inside port
 E = Ether(src=PEER_MAC, dst=CGN_MAC)
 INSIDE, OUTSIDE, SMALL_MTU = b"\0", b"\1", b"\2"
+KNOBS = 4                                                           # side bit 2: NAT64's knobs set
 
 # ---- IPv4 and ARP ----
 big = bytes(range(256)) * 5                                         # 1280 octets: fragmented at MTU 576
@@ -132,6 +150,89 @@ SEEDS.update({
     "nd_ra": v6(ICMPv6ND_RA(routerlifetime=1800), ICMPv6NDOptSrcLLAddr(lladdr=PEER_MAC), ICMPv6NDOptMTU(mtu=1500),
                 ICMPv6NDOptPrefixInfo(prefix="2001:db8:100::", prefixlen=64), src=ROUTER_LL, dst="ff02::1",
                 hlim=255, eth=multicast_eth("ff02::1")),
+})
+
+# ---- NAT64 ----
+REMOTE4, REMOTE6 = "198.51.100.10", "64:ff9b::c633:640a"           # 64:ff9b::198.51.100.10
+REMOTE_NSP = "2001:db9:1c6:3364:a::"                                # 198.51.100.10 under 2001:db9:100::/40
+SUB6_B = "2001:db8:7::2"                                            # another subscriber (another /56)
+# The primed mappings of 2001:db8:6::2 (fuzz_nat44.c's start-up lines): UDP 4000, TCP 4000, echo 0x64.
+EXT, EXT_UDP, EXT_TCP, EXT_ECHO = "203.0.113.3", 1476, 1507, 1477
+E_OUT = Ether(src="02:00:00:00:02:02", dst="02:00:00:00:00:02")    # the outside port's peer, the outside port
+
+
+def v4(*layers, side=OUTSIDE, src=REMOTE4, dst=EXT, **ip):
+    """[side] Ethernet / IPv4 / layers... on the outside, checksums computed."""
+    p = E_OUT / IP(src=src, dst=dst, **ip)
+    for layer in layers:
+        p = p / layer
+    return side + raw(p)
+
+
+# What the NAT64 sent: in, to the subscriber (quoted by its ICMPv6 errors); out, from the pool
+# (quoted by the IPv4 side's ICMP errors).
+sent_in_udp = raw(IPv6(src=REMOTE6, dst=SUB6, hlim=49) / UDP(sport=53, dport=4000) / b"answer")
+sent_in_echo = raw(IPv6(src=REMOTE6, dst=SUB6, hlim=49) / ICMPv6EchoReply(id=0x64, seq=2, data=b"pong"))
+sent_in_tcp = raw(IPv6(src=REMOTE6, dst=SUB6, hlim=49) / TCP(sport=80, dport=4000, flags="SA"))
+sent_out_udp = raw(IP(src=EXT, dst=REMOTE4, ttl=63) / UDP(sport=EXT_UDP, dport=53) / b"q6")
+sent_out_tcp = raw(IP(src=EXT, dst=REMOTE4, ttl=63) / TCP(sport=EXT_TCP, dport=80, flags="S"))
+sent_out_echo = raw(IP(src=EXT, dst=REMOTE4, ttl=63) / ICMP(type=8, id=EXT_ECHO, seq=2) / b"ping")
+# The whole datagrams of the fragment seeds, for their UDP checksums.
+dgram64 = raw(IPv6(src=SUB6, dst=REMOTE6, hlim=63) / UDP(sport=4000, dport=53) / (b"n" * 100))
+dgram46 = raw(IP(src=REMOTE4, dst=EXT) / UDP(sport=53, dport=EXT_UDP) / (b"r" * 100))
+
+SEEDS.update({
+    # IPv6 in from the subscriber: to 198.51.100.10 under each Pref64 (RFC 6146 §3.5, RFC 7915 §5.1).
+    "nat64_udp_out": v6(UDP(sport=4000, dport=53) / b"q6", dst=REMOTE6),
+    "nat64_tcp_out": v6(TCP(sport=4000, dport=80, flags="S"), dst=REMOTE6),
+    "nat64_echo_out": v6(ICMPv6EchoRequest(id=0x64, seq=2, data=b"ping"), dst=REMOTE6),
+    "nat64_udp_out_nsp": v6(UDP(sport=4000, dport=53) / b"q6", dst=REMOTE_NSP),
+    "nat64_traffic_class": INSIDE + raw(E / IPv6(src=SUB6, dst=REMOTE6, hlim=63, tc=0x2e, fl=0x12345)
+                                        / UDP(sport=4000, dport=53) / b"tc"),
+    "nat64_traffic_class_knobs": bytes([KNOBS]) + raw(E / IPv6(src=SUB6, dst=REMOTE6, hlim=63, tc=0x2e)
+                                                      / UDP(sport=4000, dport=53) / b"tc"),
+    "nat64_hop_limit_1": v6(UDP(sport=4000, dport=53), dst=REMOTE6, hlim=1),
+    "nat64_from_pref64": v6(UDP(sport=4000, dport=53), src="64:ff9b::c633:6414", dst=REMOTE6),
+    "nat64_non_global": v6(UDP(sport=4000, dport=53), dst="64:ff9b::a00:1"),   # 10.0.0.1: RFC 6052 §3.1
+    "nat64_sctp": INSIDE + raw(E / IPv6(src=SUB6, dst=REMOTE6, hlim=63, nh=132) / bytes(16)),
+    "nat64_udp_zero_checksum": INSIDE + raw(E / IPv6(src=SUB6, dst=REMOTE6, hlim=63)
+                                            / UDP(sport=4000, dport=53, chksum=0) / b"z"),
+    "nat64_extension_headers": v6(IPv6ExtHdrHopByHop(), IPv6ExtHdrDestOpt(), UDP(sport=4000, dport=53), dst=REMOTE6),
+    "nat64_big_df": v6(UDP(sport=4000, dport=53) / big, dst=REMOTE6),                      # IPv4 > 1260: DF
+    "nat64_big_small_mtu": SMALL_MTU + v6(UDP(sport=4000, dport=53) / big, dst=REMOTE6)[1:],  # Packet Too Big
+    "nat64_hairpin": v6(UDP(sport=5000, dport=EXT_UDP) / b"hp", src=SUB6_B, dst="64:ff9b::cb00:7103"),
+    "nat64_fragment_first": v6(IPv6ExtHdrFragment(id=0x6464, m=1, offset=0, nh=17), dgram64[40:48] + b"n" * 40,
+                               dst=REMOTE6),
+    "nat64_fragment_later": v6(IPv6ExtHdrFragment(id=0x6464, m=0, offset=6, nh=17), b"n" * 60, dst=REMOTE6),
+    # ICMPv6 errors from the subscriber about what the NAT64 sent it (RFC 7915 §5.2-§5.3).
+    "nat64_icmp6_port_unreachable": v6(ICMPv6DestUnreach(code=4) / sent_in_udp, dst=REMOTE6),
+    "nat64_icmp6_packet_too_big": v6(ICMPv6PacketTooBig(mtu=1280) / sent_in_udp, dst=REMOTE6),
+    "nat64_icmp6_time_exceeded": v6(ICMPv6TimeExceeded(code=0) / sent_in_tcp, dst=REMOTE6),
+    "nat64_icmp6_parameter_problem": v6(ICMPv6ParamProblem(code=0, ptr=7) / sent_in_udp, dst=REMOTE6),
+    "nat64_icmp6_about_echo": v6(ICMPv6DestUnreach(code=1) / sent_in_echo, dst=REMOTE6),
+    # IPv4 in on the outside to the mappings (RFC 7915 §4.1, RFC 6146 §3.5).
+    "nat46_udp_in": v4(UDP(sport=53, dport=EXT_UDP) / b"answer", tos=0x28),
+    "nat46_udp_in_knobs": bytes([KNOBS | 1]) + v4(UDP(sport=53, dport=EXT_UDP) / b"answer", tos=0x28)[1:],
+    "nat46_udp_zero_checksum": v4(UDP(sport=53, dport=EXT_UDP, chksum=0) / b"nochecksum"),
+    "nat46_udp_zero_checksum_knobs": bytes([KNOBS | 1]) + v4(UDP(sport=53, dport=EXT_UDP, chksum=0) / b"z")[1:],
+    "nat46_tcp_syn_ack": v4(TCP(sport=80, dport=EXT_TCP, flags="SA")),
+    "nat46_echo_reply": v4(ICMP(type=0, id=EXT_ECHO, seq=2) / b"pong"),
+    "nat46_ttl_1": v4(UDP(sport=53, dport=EXT_UDP), ttl=1),
+    "nat46_options": v4(UDP(sport=53, dport=EXT_UDP) / b"o", options=[IPOption_RR(routers=["192.0.2.1"])]),
+    "nat46_source_route": v4(UDP(sport=53, dport=EXT_UDP) / b"o",
+                             options=[IPOption_LSRR(routers=["192.0.2.1", "192.0.2.2"], pointer=4)]),
+    "nat46_non_global_source": v4(UDP(sport=53, dport=EXT_UDP), src="10.0.0.1"),
+    "nat46_big_df_small_mtu": bytes([2 | 1]) + v4(UDP(sport=53, dport=EXT_UDP) / big, flags="DF")[1:],
+    "nat46_big_small_mtu": bytes([2 | 1]) + v4(UDP(sport=53, dport=EXT_UDP) / big)[1:],     # IPv6 fragments
+    "nat46_fragment_first": v4(dgram46[20:28] + b"r" * 40, id=0x4646, flags="MF", proto=17),
+    "nat46_fragment_later": v4(b"r" * 60, id=0x4646, frag=6, proto=17),
+    "nat46_hairpin_from_ipv4": INSIDE + raw(E / IP(src="100.64.0.5", dst=EXT) / UDP(sport=6000, dport=EXT_UDP) / b"hp"),
+    # ICMPv4 errors from the remote (or a router before it) about what the NAT64 sent out (§4.2-§4.3).
+    "nat46_icmp_port_unreachable": v4(ICMP(type=3, code=3) / sent_out_udp),
+    "nat46_icmp_frag_needed": v4(ICMP(type=3, code=4, nexthopmtu=1000) / sent_out_tcp, src="198.51.100.1"),
+    "nat46_icmp_time_exceeded": v4(ICMP(type=11, code=0) / sent_out_udp[:28], src="198.51.100.1"),
+    "nat46_icmp_parameter_problem": v4(ICMP(type=12, code=0, ptr=8) / sent_out_udp),
+    "nat46_icmp_about_echo": v4(ICMP(type=3, code=1) / sent_out_echo, src="198.51.100.1"),
 })
 
 os.makedirs(OUT, exist_ok=True)

@@ -493,6 +493,158 @@ Test(config, nat64_bad)
 			     &cfg, err, sizeof(err)), 0, "%s", err);
 }
 
+/* The translation knobs (RFC 7915 §4.1/§5.1, RFC 6146 §3.4, RFC 6052 §3.1): defaults, every
+ * key set, and each one's bounds. */
+Test(config, nat64_knobs_good)
+{
+	cr_assert_eq(cgn_config_load_string(MINIMAL "nat64 = { prefixes = [ \"64:ff9b::/96\" ]; };", &cfg, err,
+					    sizeof(err)), 0, "%s", err);
+	cr_assert_eq(cfg.nat64.lowest_ipv6_mtu, 1280, "RFC 7915 §4.1's default");
+	cr_assert_eq(cfg.nat64.n_treat_as_global, 0, "RFC 6052 §3.1 unchanged by default");
+	cr_assert_eq(cfg.nat64.reset_traffic_class, 0);
+	cr_assert_eq(cfg.nat64.reset_tos, 0);
+	cr_assert_eq(cfg.nat64.new_tos, 0);
+	cr_assert_eq(cfg.nat64.udp_zero_checksum_drop, 0, "zero UDP checksums computed by default");
+
+	static const char *all =
+		MINIMAL "nat64 = {\n  prefixes = [ \"64:ff9b::/96\" ];\n  lowest_ipv6_mtu = 1500;\n"
+		"  treat_as_global = [ \"198.51.100.0/24\", \"203.0.113.0/24\", \"192.0.2.1\" ];\n"
+		"  reset_traffic_class = true;\n  reset_tos = true;\n  new_tos = 184;\n"
+		"  udp_zero_checksum = \"drop\";\n};\n";
+	cr_assert_eq(cgn_config_load_string(all, &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(cfg.nat64.lowest_ipv6_mtu, 1500);
+	cr_assert_eq(cfg.nat64.n_treat_as_global, 3);
+	cr_assert_eq(cfg.nat64.treat_as_global[0].len, 96 + 24, "IPv4 prefixes are kept in mapped form");
+	struct cgn_addr doc3 = A("203.0.113.0");
+	cr_assert(cgn_addr_eq(&cfg.nat64.treat_as_global[1].addr, &doc3));
+	cr_assert_eq(cfg.nat64.treat_as_global[2].len, 128, "a bare address is a host prefix");
+	cr_assert_eq(cfg.nat64.reset_traffic_class, 1);
+	cr_assert_eq(cfg.nat64.reset_tos, 1);
+	cr_assert_eq(cfg.nat64.new_tos, 184);
+	cr_assert_eq(cfg.nat64.udp_zero_checksum_drop, 1);
+
+	/* The bounds themselves, "compute" spelt out, an empty list, false spelt out. */
+	static const char *edges =
+		MINIMAL "nat64 = {\n  lowest_ipv6_mtu = 9216;\n  treat_as_global = [ ];\n  reset_traffic_class = false;\n"
+		"  reset_tos = false;\n  new_tos = 255;\n  udp_zero_checksum = \"compute\";\n};\n";
+	cr_assert_eq(cgn_config_load_string(edges, &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(cfg.nat64.lowest_ipv6_mtu, 9216);
+	cr_assert_eq(cfg.nat64.n_treat_as_global, 0);
+	cr_assert_eq(cfg.nat64.reset_traffic_class, 0);
+	cr_assert_eq(cfg.nat64.reset_tos, 0);
+	cr_assert_eq(cfg.nat64.new_tos, 255);
+	cr_assert_eq(cfg.nat64.udp_zero_checksum_drop, 0);
+	cr_assert_eq(cgn_config_load_string(MINIMAL "nat64 = { lowest_ipv6_mtu = 1280; new_tos = 0; };", &cfg, err,
+					    sizeof(err)), 0, "%s", err);
+	cr_assert_eq(cfg.nat64.lowest_ipv6_mtu, 1280);
+	cr_assert_eq(cfg.nat64.new_tos, 0);
+}
+
+Test(config, nat64_knobs_bad)
+{
+	static const struct {
+		const char *nat64, *want;
+	} bad[] = {
+		{ "lowest_ipv6_mtu = 1279;", "<string>:4: nat64.lowest_ipv6_mtu: must be between 1280 and 9216" },
+		{ "lowest_ipv6_mtu = 9217;", "<string>:4: nat64.lowest_ipv6_mtu: must be between 1280 and 9216" },
+		{ "lowest_ipv6_mtu = \"1280\";", "<string>:4: nat64.lowest_ipv6_mtu: must be an integer" },
+		{ "treat_as_global = \"198.51.100.0/24\";",
+		  "<string>:4: nat64.treat_as_global: must be a list of prefixes, e.g. [ \"100.64.0.0/10\" ]" },
+		{ "treat_as_global = [ \"2001:db8::/32\" ];",
+		  "<string>:4: nat64.treat_as_global: entry 1 (\"2001:db8::/32\") must be IPv4" },
+		{ "treat_as_global = [ \"198.51.100.0/24\", \"64:ff9b::c633:640a\" ];",
+		  "<string>:4: nat64.treat_as_global: entry 2 (\"64:ff9b::c633:640a\") must be IPv4" },
+		{ "treat_as_global = [ \"198.51.100.1/24\" ];",
+		  "<string>:4: nat64.treat_as_global: entry 1 (\"198.51.100.1/24\") is not an address or ADDR/LEN prefix "
+		  "with zero host bits" },
+		{ "treat_as_global = [ 10 ];", "<string>:4: nat64.treat_as_global: entry 1 (\"?\") is not an address" },
+		{ "treat_as_global = [ \"10.1.0.0/16\", \"10.2.0.0/16\", \"10.3.0.0/16\", \"10.4.0.0/16\",\n"
+		  "  \"10.5.0.0/16\", \"10.6.0.0/16\", \"10.7.0.0/16\", \"10.8.0.0/16\", \"10.9.0.0/16\" ];",
+		  "<string>:4: nat64.treat_as_global: at most 8 entries" },
+		{ "reset_traffic_class = 1;", "<string>:4: nat64.reset_traffic_class: must be true or false" },
+		{ "reset_traffic_class = \"true\";", "<string>:4: nat64.reset_traffic_class: must be true or false" },
+		{ "reset_tos = 0;", "<string>:4: nat64.reset_tos: must be true or false" },
+		{ "new_tos = 256;", "<string>:4: nat64.new_tos: must be between 0 and 255" },
+		{ "new_tos = -1;", "<string>:4: nat64.new_tos: must be between 0 and 255" },
+		{ "new_tos = \"0xb8\";", "<string>:4: nat64.new_tos: must be an integer" },
+		{ "udp_zero_checksum = \"ignore\";", "<string>:4: nat64.udp_zero_checksum: must be \"compute\" or \"drop\"" },
+		{ "udp_zero_checksum = \"Drop\";", "<string>:4: nat64.udp_zero_checksum: must be \"compute\" or \"drop\"" },
+		{ "udp_zero_checksum = true;", "<string>:4: nat64.udp_zero_checksum: must be \"compute\" or \"drop\"" },
+		{ "udp_zero_checksum = [ \"drop\" ];",
+		  "<string>:4: nat64.udp_zero_checksum: must be \"compute\" or \"drop\"" },
+		{ "udp_zero_checksums = \"drop\";", "<string>:4: nat64.udp_zero_checksums: unknown key" },
+		{ "reset_tc = true;", "<string>:4: nat64.reset_tc: unknown key" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char text[1024];
+		snprintf(text, sizeof(text), MINIMAL "nat64 = {\n%s\n};\n", bad[i].nat64);
+		cr_assert_eq(cgn_config_load_string(text, &cfg, err, sizeof(err)), -EINVAL, "%s", bad[i].nat64);
+		cr_assert(strstr(err, bad[i].want) == err, "'%s' gave '%s'", bad[i].nat64, err);
+	}
+	/* The line is the key's own, wherever it stands in the group. */
+	cr_assert_eq(cgn_config_load_string(MINIMAL "nat64 = {\n  prefixes = [ \"64:ff9b::/96\" ];\n  reset_tos = true;\n"
+						    "  new_tos = 300;\n};\n", &cfg, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "<string>:6: nat64.new_tos: must be between 0 and 255") == err, "%s", err);
+}
+
+/* RFC 6052 §3.1 with nat64.treat_as_global: what the data plane asks of the configuration. */
+Test(config, nat64_v4_allowed)
+{
+	static const char *text =
+		MINIMAL "nat64 = { prefixes = [ \"64:ff9b::/96\", \"2001:db9:100::/40\" ];\n"
+		"  treat_as_global = [ \"198.51.100.0/24\", \"203.0.113.0/24\" ]; };\n";
+	cr_assert_eq(cgn_config_load_string(text, &cfg, err, sizeof(err)), 0, "%s", err);
+	struct cgn_addr doc = A("198.51.100.10"), doc3 = A("203.0.113.1"), doc1 = A("192.0.2.1"), rfc1918 = A("10.0.0.1"),
+			cgnat = A("100.64.0.1"), global = A("8.8.8.8");
+	cr_assert(cgn_nat64_v4_allowed(&cfg, 0, &global), "a global address under the WKP");
+	cr_assert(cgn_nat64_v4_allowed(&cfg, 0, &doc), "198.51.100.0/24: declared global");
+	cr_assert(cgn_nat64_v4_allowed(&cfg, 0, &doc3), "203.0.113.0/24: declared global");
+	cr_assert_not(cgn_nat64_v4_allowed(&cfg, 0, &doc1), "192.0.2.0/24 was not declared");
+	cr_assert_not(cgn_nat64_v4_allowed(&cfg, 0, &rfc1918), "RFC 1918 under the WKP");
+	cr_assert_not(cgn_nat64_v4_allowed(&cfg, 0, &cgnat), "100.64.0.0/10 under the WKP");
+	cr_assert(cgn_nat64_v4_allowed(&cfg, 1, &rfc1918), "anything under a Network-Specific Prefix");
+	cr_assert(cgn_nat64_v4_allowed(&cfg, 1, &doc1));
+
+	/* Without treat_as_global: the RFC's rule for the documentation ranges too. */
+	cr_assert_eq(cgn_config_load_string(MINIMAL "nat64 = { prefixes = [ \"64:ff9b::/96\" ]; };", &cfg, err,
+					    sizeof(err)), 0, "%s", err);
+	cr_assert_not(cgn_nat64_v4_allowed(&cfg, 0, &doc));
+	cr_assert_not(cgn_nat64_v4_allowed(&cfg, 0, &doc3));
+	cr_assert(cgn_nat64_v4_allowed(&cfg, 0, &global));
+}
+
+/* The idle timeouts NAT44 and NAT64 share, against RFC 6146 §4's constants (UDP_MIN 2 min,
+ * UDP_DEFAULT 5 min, TCP_TRANS 4 min, TCP_EST 2 h + TCP_TRANS as RFC 5382 REQ-5 asks,
+ * ICMP_DEFAULT 60 s): defaults and lower bounds. */
+Test(config, nat_timeouts_rfc6146_4)
+{
+	cr_assert_eq(cgn_config_load_string(MINIMAL, &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(cfg.nat.udp_timeout_s, 300, "UDP_DEFAULT");
+	cr_assert_eq(cfg.nat.tcp_transitory_s, 240, "TCP_TRANS");
+	cr_assert_eq(cfg.nat.tcp_established_s, 7440, "TCP_EST + TCP_TRANS");
+	cr_assert_eq(cfg.nat.icmp_timeout_s, 60, "ICMP_DEFAULT");
+	static const char *ok = "pcp = { listen = [ \"127.0.0.1\" ]; inside = [ \"10.0.0.0/8\" ]; };\n"
+				"nat = { pool = [ \"203.0.113.0/30\" ];\n"
+				"  timeouts = { udp = 120; tcp_established = 7440; icmp = 60; }; };\n";
+	cr_assert_eq(cgn_config_load_string(ok, &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(cfg.nat.udp_timeout_s, 120, "UDP_MIN itself");
+	static const struct {
+		const char *timeouts, *want;
+	} bad[] = {
+		{ "udp = 119;", "<string>:3: nat.timeouts.udp: must be between 120 and 86400" },
+		{ "tcp_established = 7439;", "<string>:3: nat.timeouts.tcp_established: must be between 7440 and 864000" },
+		{ "icmp = 59;", "<string>:3: nat.timeouts.icmp: must be between 60 and 86400" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char text[512];
+		snprintf(text, sizeof(text),
+			 "pcp = { listen = [ \"127.0.0.1\" ]; inside = [ \"10.0.0.0/8\" ]; };\n"
+			 "nat = { pool = [ \"203.0.113.0/30\" ];\n  timeouts = { %s }; };\n", bad[i].timeouts);
+		cr_assert_eq(cgn_config_load_string(text, &cfg, err, sizeof(err)), -EINVAL, "%s", bad[i].timeouts);
+		cr_assert(strstr(err, bad[i].want) == err, "'%s' gave '%s'", bad[i].timeouts, err);
+	}
+}
+
 /* The subscriber of an IPv6 address: its first subscriber_prefix_len bits. */
 Test(config, nat64_subscriber)
 {
@@ -535,6 +687,23 @@ Test(config, nat64_differs)
 	cr_assert_eq(cgn_config_load_string(MINIMAL "nat64 = { prefixes = [ \"2001:db8::/32\", \"64:ff9b::/96\" ]; };",
 					    &other, err, sizeof(err)), 0, "%s", err);
 	cr_assert(cgn_config_nat64_differs(&cfg, &other), "another order");
+	/* Each translation knob: a reload that changes one is refused, not accepted and ignored. */
+	static const char *knobs[] = {
+		"lowest_ipv6_mtu = 1500;", "treat_as_global = [ \"198.51.100.0/24\" ];", "reset_traffic_class = true;",
+		"reset_tos = true;", "new_tos = 1;", "udp_zero_checksum = \"drop\";",
+	};
+	for (size_t i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++) {
+		char t[512];
+		snprintf(t, sizeof(t), MINIMAL "nat64 = { prefixes = [ \"64:ff9b::/96\", \"2001:db8::/32\" ]; %s };",
+			 knobs[i]);
+		cr_assert_eq(cgn_config_load_string(t, &other, err, sizeof(err)), 0, "%s", err);
+		cr_assert(cgn_config_nat64_differs(&cfg, &other), "%s", knobs[i]);
+		cr_assert(cgn_config_nat64_differs(&other, &cfg), "%s", knobs[i]);
+	}
+	cr_assert_eq(cgn_config_load_string(MINIMAL "nat64 = { prefixes = [ \"64:ff9b::/96\", \"2001:db8::/32\" ];"
+						    " udp_zero_checksum = \"compute\"; new_tos = 0; };",
+					    &other, err, sizeof(err)), 0, "%s", err);
+	cr_assert_not(cgn_config_nat64_differs(&cfg, &other), "the defaults spelt out change nothing");
 	cr_assert_eq(cgn_config_load_string(MINIMAL, &other, err, sizeof(err)), 0, "%s", err);
 	cr_assert(cgn_config_nat64_differs(&cfg, &other), "NAT64 off");
 	cr_assert(cgn_config_nat64_differs(&other, &cfg), "NAT64 on");
