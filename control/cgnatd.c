@@ -302,9 +302,9 @@ find_implicit(void *ctx, const struct cgn_key *in, uint32_t *ext_addr, uint16_t 
 	return true;
 }
 
-/* Unsolicited messages (§14): multicast out of every inside DPDK port and by the kernel
- * socket; unicast to a client inside (pcp.inside) out of the inside port when one can reach
- * it, else by the kernel socket. */
+/* Unsolicited messages (§14), either family: multicast (224.0.0.1, ff02::1) out of every
+ * inside DPDK port of that family and by the kernel socket; unicast to a client inside
+ * (pcp.inside) out of the inside port when one can reach it, else by the kernel socket. */
 static bool
 inside_client(const struct app *app, const struct cgn_addr *a)
 {
@@ -317,11 +317,13 @@ send_unsolicited(void *ctx, const struct cgn_addr *dst, uint16_t port, const uin
 {
 	struct app *app = ctx;
 	unsigned on_ports = 0;
-	bool multicast = cgn_addr_is_v4(dst) && (rte_be_to_cpu_32(cgn_addr_v4(dst)) >> 28) == 0xe;
-	if (app->dp && multicast)
-		on_ports = cgn_punt_multicast(app->dp, cgn_addr_v4(dst), port, msg, len);
-	else if (app->dp && cgn_addr_is_v4(dst) && inside_client(app, dst) &&
-		 cgn_punt_unicast(app->dp, cgn_addr_v4(dst), port, msg, len) == 0)
+	bool v4 = cgn_addr_is_v4(dst);
+	if (app->dp && cgn_addr_is_multicast(dst))
+		on_ports = v4 ? cgn_punt_multicast(app->dp, cgn_addr_v4(dst), port, msg, len)
+			      : cgn_punt_multicast6(app->dp, dst, port, msg, len);
+	else if (app->dp && inside_client(app, dst) &&
+		 (v4 ? cgn_punt_unicast(app->dp, cgn_addr_v4(dst), port, msg, len)
+		     : cgn_punt_unicast6(app->dp, dst, port, msg, len)) == 0)
 		return 0;
 	int rc = control_loop_send(app->loop, dst, port, msg, len);
 	return on_ports ? 0 : rc;

@@ -5,6 +5,8 @@
 #include "control_loop.h"
 
 #include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
@@ -12,6 +14,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "cgn_dataplane.h" /* CGN_PUNT_HOP_LIMIT_LINK */
 #include "cgn_log.h"
 #include "pcp_wire.h"
 
@@ -22,6 +25,22 @@ control_loop_signals(sigset_t *set)
 	sigaddset(set, SIGINT);
 	sigaddset(set, SIGTERM);
 	sigaddset(set, SIGHUP);
+}
+
+/* The index of the interface that holds IPv6 address a, or 0 (none, or a is ::). */
+static unsigned
+interface_of(const struct cgn_addr *a)
+{
+	struct ifaddrs *ifs;
+	unsigned index = 0;
+	if (getifaddrs(&ifs) != 0)
+		return 0;
+	for (const struct ifaddrs *i = ifs; i && index == 0; i = i->ifa_next)
+		if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET6 &&
+		    memcmp(&((const struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, a->b, 16) == 0)
+			index = if_nametoindex(i->ifa_name);
+	freeifaddrs(ifs);
+	return index;
 }
 
 static int
@@ -44,6 +63,13 @@ open_socket(const struct cgn_listen *l)
 	if (ss.ss_family == AF_INET) { /* multicast ANNOUNCE leaves by the listen address */
 		struct in_addr ifa = { cgn_addr_v4(&l->addr) };
 		setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &ifa, sizeof(ifa));
+	} else {
+		/* ... and for IPv6 by the interface that holds it (ff02::1 is link-scoped: it
+		 * names no interface of its own), with the inside ports' hop limit. */
+		int ifindex = (int)interface_of(&l->addr), hops = CGN_PUNT_HOP_LIMIT_LINK;
+		if (ifindex > 0)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &ifindex, sizeof(ifindex));
+		setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &hops, sizeof(hops));
 	}
 	return fd;
 fail:;

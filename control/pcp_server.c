@@ -225,9 +225,26 @@ unsolicited_run(struct pcp_server *srv, uint64_t now)
 	}
 }
 
+/* Does the server accept PCP requests over IPv4 (v4) or IPv6: on a listen address of that
+ * family, or on an inside DPDK port with an address of it (punted, dataplane/punt.c)? */
+static bool
+serves_family(const struct cgn_config *cfg, bool v4)
+{
+	for (unsigned i = 0; i < cfg->pcp.n_listen; i++)
+		if (cgn_addr_is_v4(&cfg->pcp.listen[i].addr) == v4)
+			return true;
+	for (unsigned i = 0; i < cfg->n_ports; i++)
+		if (cfg->ports[i].role == CGN_PORT_INSIDE && (v4 ? cfg->ports[i].address != 0 : cfg->ports[i].have_address6))
+			return true;
+	return false;
+}
+
 /* §14.1.3: after a restart, an unsolicited ANNOUNCE to every client we know of, "up to ten
- * times" at intervals doubling from 250 ms; by multicast to 224.0.0.1:5350 when the server
- * listens on IPv4, and by unicast to the configured clients. */
+ * times" at intervals doubling from 250 ms; by multicast, "a PCP server device that accepts
+ * PCP requests over IPv4 sends the Restart Announcement to the IPv4 multicast address
+ * 224.0.0.1:5350 ... and a PCP server device that accepts PCP requests over IPv6 sends the
+ * Restart Announcement to the IPv6 multicast address [ff02::1]:5350" (both when it accepts
+ * both), and by unicast to the configured clients, of either family. */
 static void
 announce_restart(struct pcp_server *srv, uint64_t now)
 {
@@ -238,13 +255,15 @@ announce_restart(struct pcp_server *srv, uint64_t now)
 	ssize_t len = pcp_build_response(&a, msg, sizeof(msg));
 	if (len < 0)
 		return;
-	bool v4 = false;
-	for (unsigned i = 0; i < srv->cfg.pcp.n_listen; i++)
-		v4 |= cgn_addr_is_v4(&srv->cfg.pcp.listen[i].addr);
-	if (srv->cfg.pcp.announce_multicast && v4) {
+	if (srv->cfg.pcp.announce_multicast && serves_family(&srv->cfg, true)) {
 		struct cgn_addr all_hosts;
 		cgn_addr_parse("224.0.0.1", &all_hosts);
 		pcp_unsolicited_add(srv, now, &all_hosts, PCP_CLIENT_PORT, msg, (size_t)len, 10, 250, NULL);
+	}
+	if (srv->cfg.pcp.announce_multicast && serves_family(&srv->cfg, false)) {
+		struct cgn_addr all_nodes;
+		cgn_addr_parse("ff02::1", &all_nodes);
+		pcp_unsolicited_add(srv, now, &all_nodes, PCP_CLIENT_PORT, msg, (size_t)len, 10, 250, NULL);
 	}
 	for (unsigned i = 0; i < srv->cfg.pcp.n_announce; i++)
 		pcp_unsolicited_add(srv, now, &srv->cfg.pcp.announce[i].addr, srv->cfg.pcp.announce[i].port, msg,
@@ -344,7 +363,10 @@ pcp_server_handle(struct pcp_server *srv, uint64_t now_ms, const uint8_t *msg, s
 	    !cgn_prefix_list_contains(srv->cfg.pcp.third_party, srv->cfg.pcp.n_third_party, src))
 		return drop(srv, PCP_DROP_NOT_INSIDE);
 
-	if (len >= 1 && msg[0] == PCP_VERSION_NATPMP && srv->cfg.pcp.natpmp)
+	/* NAT-PMP is IPv4 only: its messages carry 32-bit addresses, and "PCP also adds
+	 * significant enhancements, including IPv6 support" (RFC 6886 §1.1). Version 0 from an
+	 * IPv6 client gets what a PCP-only server answers, UNSUPP_VERSION (RFC 6887 App. A). */
+	if (len >= 1 && msg[0] == PCP_VERSION_NATPMP && srv->cfg.pcp.natpmp && cgn_addr_is_v4(src))
 		return natpmp_handle(srv, now_ms, msg, len, src, src_port, out);
 
 	switch (pcp_parse_request_header(msg, len, &ctx->req, &result)) {
@@ -365,7 +387,8 @@ pcp_server_handle(struct pcp_server *srv, uint64_t now_ms, const uint8_t *msg, s
 	if (overloaded(srv, now_ms))
 		return answer_error(ctx, PCP_RES_NO_RESOURCES, false, out);
 
-	/* §8.2 last paragraph: an unexpected NAT between client and server. */
+	/* §8.2 last paragraph: an unexpected NAT between client and server. All 128 bits: an
+	 * IPv6 client's address, or the IPv4-mapped form of an IPv4 client's. */
 	if (!cgn_addr_eq(&ctx->req.client_addr, src))
 		return answer_error(ctx, PCP_RES_ADDRESS_MISMATCH, true, out);
 

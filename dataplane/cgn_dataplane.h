@@ -140,7 +140,7 @@ struct cgn_dataplane {
 #define CGN_PUNT_COUNTERS(X)                                                                  \
 	X(answered, "PCP requests that came in by an inside port, answered there")            \
 	X(unanswered, "PCP requests that came in by an inside port, dropped (§8.3: not a request)") \
-	X(malformed, "punted frames that were not Ethernet/IPv4/UDP")                          \
+	X(malformed, "punted frames that were not Ethernet/IPv4/UDP, nor Ethernet/IPv6/UDP with a right checksum from a unicast source") \
 	X(tx_failed, "answers the ring to worker 0 refused")                                   \
 	X(outside_refused, "PCP by a pcp_management port from a host not in pcp.third_party")
 	struct {
@@ -274,6 +274,18 @@ unsigned cgn_punt_serve(struct cgn_dataplane *dp, cgn_punt_handler handle, void 
 unsigned cgn_punt_multicast(struct cgn_dataplane *dp, uint32_t group, uint16_t dport, const uint8_t *msg,
 			    size_t len);
 
+/* The hop limit of what the CGN sends to a link-scoped IPv6 group (ff02::1). */
+#define CGN_PUNT_HOP_LIMIT_LINK 255
+
+/**
+ * Sends a PCP message to an IPv6 multicast group (RFC 6887 §14.1.3's ff02::1) out of every
+ * inside port that has IPv6 (an address6), from the port's link-local address and port 5351,
+ * hop limit CGN_PUNT_HOP_LIMIT_LINK, to the group's MAC (RFC 2464 §7). Control thread only.
+ * @return the ports it was queued on.
+ */
+unsigned cgn_punt_multicast6(struct cgn_dataplane *dp, const struct cgn_addr *group, uint16_t dport,
+			     const uint8_t *msg, size_t len);
+
 /**
  * Sends a PCP message to one client (network order address) the way the inside route table
  * says, else out of the first inside port with an address and a peer_mac, from that port's
@@ -281,6 +293,17 @@ unsigned cgn_punt_multicast(struct cgn_dataplane *dp, uint32_t group, uint16_t d
  * @return 0, -EHOSTUNREACH (no such port), -ENOBUFS or -EMSGSIZE.
  */
 int cgn_punt_unicast(struct cgn_dataplane *dp, uint32_t dst, uint16_t dport, const uint8_t *msg, size_t len);
+
+/**
+ * The same to an IPv6 client: by the inside IPv6 routes from the port's address6, else (no
+ * route, or a link-local client, which no route names) out of the first inside port with an
+ * address6 and a peer_mac, from its address6, or its link-local address to a link-local
+ * client. Hop limit 64. Control thread only.
+ * @return 0, -EHOSTUNREACH (no such port, or the next hop is being asked for), -ENOBUFS or
+ *         -EMSGSIZE.
+ */
+int cgn_punt_unicast6(struct cgn_dataplane *dp, const struct cgn_addr *dst, uint16_t dport, const uint8_t *msg,
+		      size_t len);
 
 #define CGN_PUNT_RING_SIZE 1024  /* each of punt and punt_tx: mbufs they may hold */
 

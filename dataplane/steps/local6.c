@@ -10,9 +10,12 @@
  *      discarded"): never makes an entry, so unsolicited ND cannot fill it;
  *   Echo Request to one of its unicast addresses → the Echo Reply, in place (RFC 4443 §4.2),
  *      routed back by the IPv6 routes (send.c cgn_send6_own);
- *   UDP to one of its unicast addresses: no service listens there yet (PCP over IPv6 comes
- *      with its own issue) → destination unreachable, port (RFC 4443 §3.1 code 4), rate-
- *      limited;
+ *   PCP (UDP to port 5351) to one of its unicast addresses, global or link-local, on an
+ *      inside port (or an outside one marked pcp_management, as local.c for IPv4) → its
+ *      extension headers taken out (what the worker walked is not the server's business),
+ *      then the punt ring: the control thread's PCP server answers (punt.c);
+ *   other UDP to one of its unicast addresses: no service listens there → destination
+ *      unreachable, port (RFC 4443 §3.1 code 4), rate-limited;
  *   anything else (Router Solicitations: the CGN sends no Router Advertisements; MLD; TCP;
  *      fragments) is dropped and counted (LOCAL).
  * ND messages RFC 4861 §7.1 refuses are dropped as ND_INVALID, and counted by their reason
@@ -23,9 +26,11 @@
 #include <string.h>
 
 #include "cgn_dataplane.h"
+#include "cgn_pkt_edit.h"
 #include "cgn_proto.h"
 #include "icmp6.h"
 #include "nd.h"
+#include "pcp_wire.h"
 
 /* Gives the frame (rewritten in place) its new length: no longer than the room it has (nd.c
  * checked: NO_ROOM), so neither call can fail. */
@@ -51,10 +56,11 @@ send_back(struct cgn_worker *w, struct cgn_pkt *p, uint16_t len)
 	return CGN_CONSUMED;
 }
 
-/* An echo request behind extension headers (walked by classify6.c: hop-by-hop, destination
- * options, routing with nothing left to visit) is answered without them: the Ethernet and
- * IPv6 headers move up over them. The ICMPv6 checksum stays right: the pseudo-header holds
- * the addresses and the ICMPv6 length, neither of which changes. */
+/* An echo request (or a PCP request) behind extension headers (walked by classify6.c: hop-by-
+ * hop, destination options, routing with nothing left to visit) is answered without them:
+ * the Ethernet and IPv6 headers move up over them. The ICMPv6 (or UDP) checksum stays
+ * right: the pseudo-header holds the addresses and the upper-layer length, neither of which
+ * changes. */
 static void
 strip_extension_headers(struct cgn_pkt *p)
 {
@@ -147,6 +153,15 @@ cgn_local6(struct cgn_worker *w, struct cgn_pkt *p)
 		}
 		return cgn_drop(w, p, CGN_DROP_LOCAL); /* RS, MLD, echo to a group, ... */
 	case IPPROTO_UDP:
+		if (unicast && (port->role == CGN_PORT_INSIDE || port->pcp_management) && p->l4_len >= 8 &&
+		    cgn_rd16(p->l4 + 2) == PCP_SERVER_PORT) {
+			strip_extension_headers(p); /* punt.c reads UDP right behind the IPv6 header */
+			p->m->port = p->in_port;
+			if (dp->punt == NULL || rte_ring_mp_enqueue(dp->punt, p->m) != 0)
+				return cgn_drop(w, p, CGN_DROP_PUNT_FULL);
+			w->pkt.punted++;
+			return CGN_CONSUMED;
+		}
 		if (unicast) /* RFC 4443 §3.1: "SHOULD send ... if the transport protocol has no listener" */
 			return cgn_icmp6_reply(w, p, CGN_ICMP6_DST_UNREACH, CGN_ICMP6_PORT_UNREACH, 0, CGN_DROP_LOCAL);
 		return cgn_drop(w, p, CGN_DROP_LOCAL);

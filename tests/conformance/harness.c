@@ -26,6 +26,7 @@ size_t H_raw_len;
 uint8_t H_sent[PCP_MAX_MSG + 64];
 size_t H_sent_len;
 const char *H_server = "127.0.0.1";
+const char *H_server6 = "::1";
 
 static uint8_t opt_store[64][PCP_MAX_MSG];
 static unsigned opt_used;
@@ -104,13 +105,28 @@ h_filter(uint8_t prefix_len, const char *a, uint16_t port)
 int
 h_send_raw(const char *src, const void *msg, size_t len, int wait_ms)
 {
-	struct sockaddr_in me = { .sin_family = AF_INET }, srv = { .sin_family = AF_INET, .sin_port = htons(5351) };
-	inet_pton(AF_INET, src, &me.sin_addr);
-	inet_pton(AF_INET, H_server, &srv.sin_addr);
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_storage me = { 0 }, srv = { 0 };
+	socklen_t sl;
+	if (strchr(src, ':')) { /* an IPv6 client: to H_server6 */
+		struct sockaddr_in6 *m6 = (struct sockaddr_in6 *)&me, *s6 = (struct sockaddr_in6 *)&srv;
+		m6->sin6_family = s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(5351);
+		cr_assert_eq(inet_pton(AF_INET6, src, &m6->sin6_addr), 1, "bad address %s", src);
+		cr_assert_eq(inet_pton(AF_INET6, H_server6, &s6->sin6_addr), 1);
+		sl = sizeof(*m6);
+	} else {
+		struct sockaddr_in *m4 = (struct sockaddr_in *)&me, *s4 = (struct sockaddr_in *)&srv;
+		m4->sin_family = s4->sin_family = AF_INET;
+		s4->sin_port = htons(5351);
+		inet_pton(AF_INET, src, &m4->sin_addr);
+		inet_pton(AF_INET, H_server, &s4->sin_addr);
+		sl = sizeof(*m4);
+	}
+	int fd = socket(me.ss_family, SOCK_DGRAM, 0);
 	cr_assert_geq(fd, 0);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&me, sizeof(me)), 0, "bind %s: %s", src, strerror(errno));
-	cr_assert_eq(connect(fd, (struct sockaddr *)&srv, sizeof(srv)), 0);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&me, sl), 0, "bind %s: %s", src, strerror(errno));
+	/* Connected: only datagrams from the server's address and port 5351 are read (§8.3). */
+	cr_assert_eq(connect(fd, (struct sockaddr *)&srv, sl), 0);
 	cr_assert_eq(send(fd, msg, len, 0), (ssize_t)len);
 	struct pollfd p = { .fd = fd, .events = POLLIN };
 	int rc = -1;
@@ -171,11 +187,14 @@ h_ctl_until(const char *args, const char *text, bool present)
 	return false;
 }
 
+/* The IPv6 addresses main() gives the namespace's loopback (beside ::1). */
+static const char *const h_lo6[] = { H_SERVER6_B, H_CLIENT6_A, H_CLIENT6_B, H_CLIENT6_C, H_CLIENT6_D, H_OUTSIDE6 };
+
 #define CONF_TEMPLATE \
 	"eal = { file_prefix = \"%s\"; lcores = \"0-1\"; no_huge = true; memory_mb = 256; };\n" \
 	"pcp = {\n" \
-	"  listen = [ \"127.0.0.1:5351\" ];\n" \
-	"  inside = [ \"127.0.0.0/8\" ];\n" \
+	"  listen = [ \"127.0.0.1:5351\", \"[" H_SERVER6 "]:5351\" ];\n" \
+	"  inside = [ \"127.0.0.0/8\", \"::1/128\", \"" H_INSIDE6 "\" ];\n" \
 	"  third_party = [ \"" H_THIRD_PARTY "\" ];\n" \
 	"  lifetime = { min = 120; max = 86400; };\n" \
 	"  error_lifetime = { short = %d; long = %d; };\n" \
@@ -241,6 +260,13 @@ main(int argc, char *argv[])
 	setenv("CGNC_PREFIX", prefix, 1);
 	setenv("CGNC_WORKDIR", workdir, 1);
 	proc_run(out, sizeof(out), "mkdir -p %s && ip addr add 198.51.100.77/32 dev lo", workdir);
+	/* IPv6 clients: addresses of H_INSIDE6 and one outside pcp.inside (H_OUTSIDE6), usable at
+	 * once (nodad: no Duplicate Address Detection to wait for). The namespace's own. */
+	for (unsigned i = 0; i < sizeof(h_lo6) / sizeof(h_lo6[0]); i++)
+		if (proc_run(out, sizeof(out), "ip -6 addr add %s/128 dev lo nodad", h_lo6[i]) != 0) {
+			fprintf(stderr, "conformance: cannot add %s to lo: %s\n", h_lo6[i], out);
+			return 1;
+		}
 
 	/* Every response on the wire goes to tshark; decoded after the run. */
 	snprintf(pcap, sizeof(pcap), "%s/conformance.pcap", workdir);

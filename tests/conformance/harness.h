@@ -1,7 +1,8 @@
 /*
  * The conformance harness: a running cgnatd (started by main() in harness.c before the tests
  * run, in the network namespace tests/netns_run.sh made), and helpers to send it PCP and
- * NAT-PMP requests over UDP from any 127.0.0.0/8 source and read what comes back.
+ * NAT-PMP requests over UDP from any 127.0.0.0/8 source, or from ::1 and the IPv6 addresses
+ * below, and read what comes back.
  *
  * Tests share one cgnatd: each test uses subscriber addresses of its own (127.S.0.x with S
  * its section) so their mappings and quotas never meet.
@@ -31,6 +32,19 @@ extern size_t H_raw_len;
 extern uint8_t H_sent[PCP_MAX_MSG + 64]; /* the last request as sent */
 extern size_t H_sent_len;
 extern const char *H_server; /* where requests go: the shared cgnatd's 127.0.0.1 by default */
+extern const char *H_server6; /* where IPv6 clients' requests go: the shared cgnatd's ::1 by default */
+
+/* IPv6: the shared cgnatd listens on [H_SERVER6]:5351 too, with ::1/128 and H_INSIDE6 in
+ * pcp.inside; main() puts the H_CLIENT6_* and H_OUTSIDE6 addresses on the loopback (and
+ * H_SERVER6_B, for a cgnatd of a test's own). */
+#define H_SERVER6 "::1"
+#define H_INSIDE6 "2001:db8:14::/64"
+#define H_CLIENT6_A "2001:db8:14::a"
+#define H_CLIENT6_B "2001:db8:14::b"
+#define H_CLIENT6_C "2001:db8:14::c"
+#define H_CLIENT6_D "2001:db8:14::d"
+#define H_SERVER6_B "2001:db8:14::1"
+#define H_OUTSIDE6 "2001:db8:99::1" /* not in pcp.inside */
 
 /** Starts a request: opcode, lifetime, the client address field set to src. */
 void h_begin(uint8_t opcode, const char *src, uint32_t lifetime);
@@ -50,7 +64,8 @@ void h_filter(uint8_t prefix_len, const char *addr, uint16_t port);
  */
 int h_send(const char *src, int wait_ms);
 
-/** Sends raw octets from src. @return the response length, or -1 if none came. */
+/** Sends raw octets from src (an IPv4 address to H_server, an IPv6 one to H_server6).
+ * @return the response length, or -1 if none came. */
 int h_send_raw(const char *src, const void *msg, size_t len, int wait_ms);
 
 /** The external address of the last response as text ("203.0.113.5"). */

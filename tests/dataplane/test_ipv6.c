@@ -3,12 +3,14 @@
  * walk of the extension headers and its drops (RFC 8200 §4), frames for the CGN itself
  * (local6.c: RFC 4861 §7.2.4 NS → NA, §7.2.5 NA learned, RFC 4443 §4.2 echo), and the ICMPv6
  * errors it sends (icmp6_reply.c: RFC 4443 §3.1 no route, port unreachable), routed by the
- * IPv6 routes (send.c). Frames are built here with their checksums summed by the test's own
+ * IPv6 routes (send.c); PCP to the port's addresses punted and answered by the control
+ * thread, and the unsolicited PCP it sends (punt.c). Frames are built here with their checksums summed by the test's own
  * code (cgn_cksum_partial over a pseudo-header written out by hand), and what leaves is
  * checked field by field with the checksum summed the same way.
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <string.h>
 
 #include "cgn_cksum.h"
@@ -444,4 +446,207 @@ Test(ipv6, a_reply_to_a_link_local_address_is_not_routed)
 	o = run(E->inside_port, len, NULL, NULL);
 	cr_assert_not_null(o);
 	cr_assert_arr_eq(o, GW_MAC.addr_bytes, 6, "a global address goes by ::/0");
+}
+
+/* ---- PCP over IPv6: punted by local6.c, answered by punt.c (RFC 6887 §8.3) ---------------- */
+
+/* What the PCP handler of cgn_punt_serve() was given; it answers with the request reversed. */
+static struct {
+	unsigned calls;
+	struct cgn_addr src;
+	uint16_t port;
+	size_t len;
+	bool outside;
+} seen;
+
+static size_t
+reverse_handler(void *ctx, const uint8_t *msg, size_t len, const struct cgn_addr *src, uint16_t src_port,
+		bool outside, uint8_t *resp)
+{
+	(void)ctx;
+	seen.calls++;
+	seen.src = *src;
+	seen.port = src_port;
+	seen.len = len;
+	seen.outside = outside;
+	for (size_t i = 0; i < len; i++)
+		resp[i] = msg[len - 1 - i];
+	return len;
+}
+
+/* build6()'s UDP datagram, to port 5351 instead of 53, its checksum summed again. */
+static uint16_t
+build_pcp6(const char *src, const char *dst, const uint8_t *ext, unsigned n_ext, const void *msg, uint16_t len)
+{
+	uint16_t flen = build6(frame, src, dst, 64, ext, n_ext, IPPROTO_UDP, 0, msg, len);
+	unsigned off = 14 + 40 + 8 * n_ext;
+	frame[off + 2] = 5351 >> 8, frame[off + 3] = 5351 & 0xff;
+	memset(frame + off + 6, 0, 2);
+	uint16_t c = upper_sum(frame, off, (unsigned)(8 + len), IPPROTO_UDP);
+	memcpy(frame + off + 6, &c, 2);
+	return flen;
+}
+
+/* Takes the next frame the control thread queued for worker 0, copied to out.
+ * @return false if there was none. */
+static bool
+sent_by_control(uint8_t *out, uint16_t *len)
+{
+	struct rte_mbuf *m;
+	if (rte_ring_dequeue(E->dp->punt_tx, (void **)&m) != 0)
+		return false;
+	*len = rte_pktmbuf_data_len(m);
+	cr_assert_leq(*len, 2048);
+	memcpy(out, rte_pktmbuf_mtod(m, uint8_t *), *len);
+	rte_pktmbuf_free(m);
+	return true;
+}
+
+/* An answer (or an unsolicited message) the CGN sent over IPv6/UDP: from src to dst, with the
+ * given MACs, hop limit, ports and payload, no extension header, and a UDP checksum that sums
+ * right and is not 0 (RFC 8200 §8.1). */
+static void
+check_udp6(const uint8_t *o, uint16_t ol, const uint8_t *dst_mac, const uint8_t *src_addr, const uint8_t *dst_addr,
+	   uint8_t hop, uint16_t dport, const uint8_t *payload, uint16_t plen)
+{
+	const struct cgn_port *in = &E->dp->ports[E->dp->port_index[E->inside_port]];
+	cr_assert_eq(ol, 14 + 40 + 8 + plen);
+	cr_assert_arr_eq(o, dst_mac, 6, "the Ethernet destination");
+	cr_assert_arr_eq(o + 6, in->mac.addr_bytes, 6, "from the port's MAC");
+	cr_assert(o[12] == 0x86 && o[13] == 0xdd && o[14] >> 4 == 6);
+	cr_assert_eq(o[18] << 8 | o[19], 8 + plen, "payload length");
+	cr_assert_eq(o[20], IPPROTO_UDP, "no extension header");
+	cr_assert_eq(o[21], hop, "hop limit");
+	cr_assert_arr_eq(o + 22, src_addr, 16, "source");
+	cr_assert_arr_eq(o + 38, dst_addr, 16, "destination");
+	cr_assert_eq(o[54] << 8 | o[55], 5351, "from the PCP port");
+	cr_assert_eq(o[56] << 8 | o[57], dport);
+	cr_assert_eq(o[58] << 8 | o[59], 8 + plen, "UDP length");
+	cr_assert(o[60] | o[61], "a UDP checksum is mandatory over IPv6");
+	cr_assert_eq(upper_sum(o, 54, (unsigned)(8 + plen), IPPROTO_UDP), 0, "the UDP checksum");
+	cr_assert_arr_eq(o + 62, payload, plen);
+}
+
+Test(ipv6, pcp_to_the_port_addresses_is_punted_and_answered_from_them)
+{
+	static const uint8_t req[24] = { 2, 0, 0, 0, [19] = 0x42, [23] = 9 };
+	uint8_t rev[24], o[2048];
+	uint16_t ol;
+	for (int i = 0; i < 24; i++)
+		rev[i] = req[23 - i];
+	const struct cgn_port *in = &E->dp->ports[E->dp->port_index[E->inside_port]];
+	struct cgn_addr sender = A("2001:db8:100::9"), port_addr = A(PORT_ADDR);
+
+	/* To the global address: punted (the worker sends nothing), answered by the control
+	 * thread from that address to the requester's address, port and MAC. */
+	uint64_t punted = E->w->pkt.punted, answered = E->dp->punt_stats.answered;
+	uint16_t len = build_pcp6("2001:db8:100::9", PORT_ADDR, NULL, 0, req, sizeof(req));
+	cr_assert_null(run(E->inside_port, len, NULL, NULL), "not answered by the worker");
+	cr_assert_eq(E->w->pkt.punted, punted + 1);
+	memset(&seen, 0, sizeof(seen));
+	cr_assert_eq(cgn_punt_serve(E->dp, reverse_handler, NULL), 1);
+	cr_assert_eq(seen.calls, 1);
+	cr_assert(cgn_addr_eq(&seen.src, &sender), "the server sees the packet's IPv6 source");
+	cr_assert_eq(seen.port, 40000);
+	cr_assert_eq(seen.len, sizeof(req));
+	cr_assert_not(seen.outside);
+	cr_assert(sent_by_control(o, &ol));
+	check_udp6(o, ol, SENDER_MAC.addr_bytes, port_addr.b, sender.b, 64, 40000, rev, sizeof(rev));
+	cr_assert_eq(E->dp->punt_stats.answered, answered + 1);
+
+	/* To the link-local address from a link-local one, behind Hop-by-Hop and Destination
+	 * Options: the answer comes from the link-local address, without them. */
+	char ll[64];
+	cr_assert_not_null(inet_ntop(AF_INET6, in->link_local.b, ll, sizeof(ll)));
+	static const uint8_t ext[2] = { IPPROTO_HOPOPTS, IPPROTO_DSTOPTS };
+	struct cgn_addr fe9 = A("fe80::9");
+	len = build_pcp6("fe80::9", ll, ext, 2, req, sizeof(req));
+	cr_assert_null(run(E->inside_port, len, NULL, NULL));
+	cr_assert_eq(cgn_punt_serve(E->dp, reverse_handler, NULL), 1);
+	cr_assert(cgn_addr_eq(&seen.src, &fe9));
+	cr_assert_eq(seen.len, sizeof(req), "the payload, not the extension headers");
+	cr_assert(sent_by_control(o, &ol));
+	check_udp6(o, ol, SENDER_MAC.addr_bytes, in->link_local.b, fe9.b, 64, 40000, rev, sizeof(rev));
+	cr_assert_not(sent_by_control(o, &ol), "one answer each");
+}
+
+Test(ipv6, pcp_datagrams_the_server_must_not_see)
+{
+	static const uint8_t req[24] = { 2, 0 };
+	uint8_t o[2048];
+	uint16_t ol;
+	memset(&seen, 0, sizeof(seen));
+
+	/* A wrong UDP checksum, and a zero one (RFC 8200 §8.1: not allowed over IPv6): punted by
+	 * the worker (which reads no payload), refused by the control thread, counted. */
+	uint64_t malformed = E->dp->punt_stats.malformed;
+	uint16_t len = build_pcp6("2001:db8:100::9", PORT_ADDR, NULL, 0, req, sizeof(req));
+	frame[14 + 40 + 6] ^= 0x55;
+	cr_assert_null(run(E->inside_port, len, NULL, NULL));
+	/* The zero one on a datagram whose sum is all ones (the word at the payload's end makes
+	 * it so): a zero checksum field then sums right, and only the rule refuses it. */
+	len = build_pcp6("2001:db8:100::9", PORT_ADDR, NULL, 0, req, sizeof(req));
+	memset(frame + 14 + 40 + 6, 0, 2);
+	uint16_t fill = upper_sum(frame, 54, 8 + sizeof(req), IPPROTO_UDP);
+	memcpy(frame + 54 + 8 + 22, &fill, 2);
+	cr_assert_eq(upper_sum(frame, 54, 8 + sizeof(req), IPPROTO_UDP), 0, "sums right with a zero field");
+	cr_assert_null(run(E->inside_port, len, NULL, NULL));
+	cr_assert_eq(cgn_punt_serve(E->dp, reverse_handler, NULL), 2);
+	cr_assert_eq(E->dp->punt_stats.malformed, malformed + 2);
+	cr_assert_eq(seen.calls, 0, "never handed to the server");
+	cr_assert_not(sent_by_control(o, &ol));
+
+	/* To the all-nodes group: not punted (PCP requests are unicast), dropped (LOCAL). */
+	uint64_t punted = E->w->pkt.punted, local = drops(CGN_DROP_LOCAL);
+	len = build_pcp6("fe80::9", "ff02::1", NULL, 0, req, sizeof(req));
+	cr_assert_null(run(E->inside_port, len, NULL, NULL));
+	cr_assert_eq(E->w->pkt.punted, punted);
+	cr_assert_eq(drops(CGN_DROP_LOCAL), local + 1);
+
+	/* To the outside port's link-local address: RFC 6887 §8.2 has the server ignore the
+	 * outside (no pcp_management here): not punted; port unreachable as for any UDP. */
+	const struct cgn_port *out = &E->dp->ports[E->dp->port_index[E->outside_port]];
+	char ll[64];
+	cr_assert_not_null(inet_ntop(AF_INET6, out->link_local.b, ll, sizeof(ll)));
+	len = build_pcp6("fe80::9", ll, NULL, 0, req, sizeof(req));
+	memcpy(frame, out->mac.addr_bytes, 6);
+	uint8_t *a = run(E->outside_port, len, NULL, &ol);
+	cr_assert_eq(E->w->pkt.punted, punted, "not punted from the outside");
+	cr_assert_not_null(a, "answered by the worker");
+	cr_assert(a[54] == 1 && a[55] == 4, "port unreachable");
+	cr_assert_eq(cgn_punt_serve(E->dp, reverse_handler, NULL), 0);
+}
+
+Test(ipv6, unsolicited_pcp_to_ff02_1_and_to_an_ipv6_client)
+{
+	static const uint8_t announce[24] = { 2, 0x80 };
+	uint8_t o[2048];
+	uint16_t ol;
+	const struct cgn_port *in = &E->dp->ports[E->dp->port_index[E->inside_port]];
+	struct cgn_addr all = A("ff02::1"), port_addr = A(PORT_ADDR), host = A("2001:db8:6::2"), fe9 = A("fe80::9");
+
+	/* RFC 6887 §14.1.3 [ff02::1]:5350: out of the inside port (the only one with an
+	 * address6), from its link-local address, to 33:33:00:00:00:01, hop limit 255. */
+	cr_assert_eq(cgn_punt_multicast6(E->dp, &all, 5350, announce, sizeof(announce)), 1);
+	cr_assert(sent_by_control(o, &ol));
+	static const uint8_t all_nodes_mac[6] = { 0x33, 0x33, 0, 0, 0, 1 };
+	check_udp6(o, ol, all_nodes_mac, in->link_local.b, all.b, 255, 5350, announce, sizeof(announce));
+	cr_assert_not(sent_by_control(o, &ol), "not out of the outside port");
+
+	/* A unicast client behind the gateway: asked for first (no MAC yet), then by its MAC,
+	 * from the port's global address. */
+	cr_assert_eq(cgn_punt_unicast6(E->dp, &host, 5350, announce, sizeof(announce)), -EHOSTUNREACH);
+	gateway_answers();
+	while (sent_by_control(o, &ol)) /* the Neighbor Solicitations the resolution sent */
+		;
+	cr_assert_eq(cgn_punt_unicast6(E->dp, &host, 5350, announce, sizeof(announce)), 0);
+	cr_assert(sent_by_control(o, &ol));
+	check_udp6(o, ol, GW_MAC.addr_bytes, port_addr.b, host.b, 64, 5350, announce, sizeof(announce));
+
+	/* A link-local client: no route names it; the inside port's peer_mac, from the
+	 * link-local address. */
+	cr_assert(in->have_peer_mac);
+	cr_assert_eq(cgn_punt_unicast6(E->dp, &fe9, 5350, announce, sizeof(announce)), 0);
+	cr_assert(sent_by_control(o, &ol));
+	check_udp6(o, ol, in->peer_mac.addr_bytes, in->link_local.b, fe9.b, 64, 5350, announce, sizeof(announce));
 }

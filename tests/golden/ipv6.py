@@ -16,7 +16,7 @@ Every case_<name>(work) runs cgnatd (harness.Run) in the folder work and returns
 """
 from socket import AF_INET6, inet_ntop, inet_pton
 
-from scapy.all import (AH, Ether, ICMPv6DestUnreach, ICMPv6EchoReply, ICMPv6EchoRequest, ICMPv6MLReport2,
+from scapy.all import (AH, IP, Ether, ICMPv6DestUnreach, ICMPv6EchoReply, ICMPv6EchoRequest, ICMPv6MLReport2,
                        ICMPv6ND_NA, ICMPv6ND_NS, ICMPv6NDOptDstLLAddr, ICMPv6NDOptSrcLLAddr, IPv6,
                        IPv6ExtHdrDestOpt, IPv6ExtHdrHopByHop, PadN, Raw, RouterAlert, UDP, in6_getnsma,
                        in6_getnsmac, in6_mactoifaceid, raw, wrpcap)
@@ -421,8 +421,9 @@ def case_no_nat64_destination_unreachable(work):
 
 def case_udp_port_unreachable(work):
     """RFC 4443 §3.1 code 4: "if the transport protocol ... has no listener", sent from the
-    address the datagram was sent to (§2.2), quoting it, toward its source by the routes."""
-    pkt = frame(IPv6(src=HOST, dst=GLOBAL) / UDP(sport=4000, dport=5351) / Raw(b"no listener"))
+    address the datagram was sent to (§2.2), quoting it, toward its source by the routes. (Port
+    7: 5351 has a listener, the PCP server; see pcp_over_ipv6_through_the_inside_port.)"""
+    pkt = frame(IPv6(src=HOST, dst=GLOBAL) / UDP(sport=4000, dport=7) / Raw(b"no listener"))
     r = Run("portunr", work, conf(), [pkt], [])
     assert len(r.out_inside) == 1 and r.out_outside == [], [p.summary() for p in r.out_inside]
     check_error(r.out_inside[0], pkt, 1, 4, GLOBAL, GW_MAC)
@@ -439,3 +440,155 @@ def case_mld_report_dropped(work):
     r = Run("mld", work, conf(), [report], [])
     assert r.out_inside == [] and r.out_outside == []
     return r, {"drop_IP6_MULTICAST": 1, "pkt_icmp_sent": 0}
+
+
+# ---- PCP over IPv6 on the inside port (RFC 6887; dataplane local6.c -> punt.c) ----------------
+
+PCP6_INSIDE = '"100.64.0.0/10", "2001:db8::/32", "fe80::/10"'
+
+
+def conf_pcp6(announce="announce = { multicast = false; }"):
+    """conf() with IPv6 subscribers in pcp.inside (2001:db8::/32, and link-local clients) and
+    the given announce group."""
+    c = conf().replace('inside = [ "100.64.0.0/10" ]; announce = { multicast = false; }',
+                       "inside = [ %s ]; %s" % (PCP6_INSIDE, announce))
+    assert c != conf()
+    return c
+
+
+def pcp_header(opcode, client, lifetime=0, version=2):
+    """RFC 6887 §7.1's request header, built here independently of pcp_wire.c: the client's
+    IPv6 address as is (§5)."""
+    return bytes([version, opcode, 0, 0]) + lifetime.to_bytes(4, "big") + inet_pton(AF_INET6, client)
+
+
+def pcp_map6(client, nonce, proto, int_port, lifetime):
+    """§11.1's MAP opcode data after the header: nonce, protocol, internal port, no suggestion
+    (::ffff:0:0, an IPv4 external address asked for, RFC 6887 §11.1)."""
+    return (pcp_header(1, client, lifetime) + nonce + bytes([proto, 0, 0, 0]) + int_port.to_bytes(2, "big")
+            + bytes(2) + bytes(10) + b"\xff\xff" + bytes(4))
+
+
+def pcp6_to(src, dst, sport, msg, src_mac=GW_MAC, ext=None):
+    """A PCP request in a UDP datagram from src:sport to dst:5351, behind ext (extension
+    headers) if given."""
+    ip = IPv6(src=src, dst=dst)
+    if ext is not None:
+        ip = ip / ext
+    return frame(ip / UDP(sport=sport, dport=5351) / Raw(msg), src_mac)
+
+
+def check_pcp6_answer(p, request, to_mac):
+    """RFC 6887 §8.3: "sent from the IP address and port to which the request was sent" to
+    the requester's address and port; to the MAC it came from, with no extension headers, hop
+    limit 64 and a UDP checksum (mandatory over IPv6, RFC 8200 §8.1) that sums right.
+    @return the PCP message."""
+    q = request[IPv6]
+    assert p[Ether].src == NAT_IN_MAC and p[Ether].dst == to_mac, p.summary()
+    assert p[IPv6].src == q.dst and p[IPv6].dst == q.src and p[IPv6].nh == 17 and p[IPv6].hlim == 64, p[IPv6].summary()
+    assert p[UDP].sport == 5351 and p[UDP].dport == request[UDP].sport and p[UDP].chksum != 0
+    assert upper6_cksum_ok(p), "the answer's UDP checksum"
+    return raw(p[UDP].payload)
+
+
+def case_pcp_over_ipv6_through_the_inside_port(work):
+    """PCP to the inside port's IPv6 addresses is served by the data plane's port, no kernel
+    socket: the worker punts UDP to 5351 (local6.c) and the control thread answers (punt.c).
+      - an ANNOUNCE to the global address from a host behind the gateway: SUCCESS (§14.1.2);
+      - an ANNOUNCE to the link-local address from a neighbour's link-local address, behind a
+        Destination Options header: answered from the link-local address, without it;
+      - a MAP whose PCP Client IP Address is not the packet's real source (2001:db8:6::3 in
+        the field, sent from 2001:db8:6::2): ADDRESS_MISMATCH (§8.2), a copy of the request
+        (§8.2, 60 octets: header and MAP data);
+      - version 3: UNSUPP_VERSION in version 2, and §7.2's Reserved field holding the last 96
+        bits of the client address (not parsed);
+      - from 2001:db9::5, not in pcp.inside: no answer (§8.2 ¶2);
+      - a datagram to 5351 with a wrong UDP checksum: not handed to the server (punt_malformed),
+        as a host's stack would discard it."""
+    nonce = bytes(range(21, 33))
+    announce_global = pcp6_to(HOST, GLOBAL, 40001, pcp_header(0, HOST))
+    announce_ll = pcp6_to(ONLINK_LL, LINK_LOCAL, 40002, pcp_header(0, ONLINK_LL), src_mac=ONLINK_MAC,
+                          ext=IPv6ExtHdrDestOpt(options=[PadN(optdata=b"\0" * 4)]))
+    liar = pcp6_to(HOST, GLOBAL, 40003, pcp_map6("2001:db8:6::3", nonce, 17, 6000, 3600))
+    v3 = pcp6_to(HOST, GLOBAL, 40004, pcp_header(0, HOST, version=3))
+    stranger = pcp6_to("2001:db9::5", GLOBAL, 40005, pcp_header(0, "2001:db9::5"), src_mac=SUB_MAC)
+    corrupt = pcp6_to(HOST, GLOBAL, 40006, pcp_header(0, HOST))
+    corrupt[UDP].chksum = 0x1234
+    corrupt = Ether(raw(corrupt))
+    assert not upper6_cksum_ok(corrupt)
+    r = Run("pcp6", work, conf_pcp6(), [announce_global, announce_ll, liar, v3, stranger, corrupt], [])
+    assert r.out_outside == []
+    answers = {p[UDP].dport: p for p in r.out_inside if UDP in p}
+    assert sorted(answers) == [40001, 40002, 40003, 40004] and len(r.out_inside) == 4, \
+        [p.summary() for p in r.out_inside]
+
+    ok = check_pcp6_answer(answers[40001], announce_global, GW_MAC)
+    assert len(ok) == 24 and ok[:4] == bytes([2, 0x80, 0, 0]) and ok[4:8] == bytes(4) and ok[12:] == bytes(12), ok.hex()
+    ll = check_pcp6_answer(answers[40002], announce_ll, ONLINK_MAC)
+    assert answers[40002][IPv6].src == LINK_LOCAL and ll[:4] == bytes([2, 0x80, 0, 0]), ll.hex()
+    mm = check_pcp6_answer(answers[40003], liar, GW_MAC)
+    sent = raw(liar[UDP].payload)
+    assert len(mm) == 60 and mm[1] == 0x81 and mm[3] == 12, mm.hex()   # MAP, ADDRESS_MISMATCH
+    assert int.from_bytes(mm[4:8], "big") == 1800 and mm[24:] == sent[24:], mm.hex()   # long error; MAP data copied
+    vv = check_pcp6_answer(answers[40004], v3, GW_MAC)
+    assert vv[0] == 2 and vv[1] == 0x80 and vv[3] == 1, vv.hex()   # UNSUPP_VERSION
+    assert vv[12:24] == inet_pton(AF_INET6, HOST)[4:], "§7.2: the last 96 bits of the client address"
+    assert r.stats["pcp_drop_NOT_INSIDE"] == 1
+    # Not compared byte for byte: the epoch (§8.5: seconds since start, 0 or 1) and so the
+    # UDP checksum, at 62 + 8 and 60 in every answer.
+    r.masks = {"out_inside": [(60, 62), (70, 74)]}
+    return r, {"pkt_punted": 6, "punt_answered": 4, "punt_unanswered": 1, "punt_malformed": 1,
+               "pcp_result_ADDRESS_MISMATCH": 1, "pcp_result_UNSUPP_VERSION": 1, "pcp_result_SUCCESS": 2,
+               "drop_LOCAL": 0, "pkt_icmp_sent": 0}
+
+
+def check_announce6(p, src, dst, to_mac, hlim):
+    """§14.1.3: an unsolicited ANNOUNCE, "result code equal to zero (SUCCESS)", from src:5351
+    to dst:5350, a bare 24-octet response header; its UDP checksum right."""
+    assert p[Ether].src == NAT_IN_MAC and p[Ether].dst == to_mac, p.summary()
+    assert p[IPv6].src == src and p[IPv6].dst == dst and p[IPv6].hlim == hlim and p[IPv6].nh == 17, p[IPv6].summary()
+    assert p[UDP].sport == 5351 and p[UDP].dport == 5350 and upper6_cksum_ok(p)
+    msg = raw(p[UDP].payload)
+    assert len(msg) == 24 and msg[:4] == bytes([2, 0x80, 0, 0]) and msg[12:] == bytes(12), msg.hex()
+
+
+def case_announce6_to_all_nodes_out_of_the_inside_port(work):
+    """RFC 6887 §14.1.3: "a PCP server device that accepts PCP requests over both IPv4 and IPv6
+    sends a pair of Restart Announcements, one to each multicast address": the inside port has
+    an address and an address6, so at start 224.0.0.1:5350 (TTL 1, from the address) and
+    [ff02::1]:5350, from the port's link-local address (the group is link-scoped, RFC 4291
+    §2.7) to 33:33:00:00:00:01 (RFC 2464 §7), hop limit 255 (RFC 6887 names none; 255 shows a
+    client that it came from its link, as ND does, RFC 4861 §7.1); "up to ten times"."""
+    r = Run("announce6", work, conf_pcp6("announce = { multicast = true; }"), [], [])
+    assert r.out_outside == []
+    v6 = [p for p in r.out_inside if IPv6 in p]
+    v4 = [p for p in r.out_inside if IP in p]
+    assert 1 <= len(v6) <= 10 and len(v4) + len(v6) == len(r.out_inside), [p.summary() for p in r.out_inside]
+    assert abs(len(v4) - len(v6)) <= 1, "sent in pairs"
+    for p in v6:
+        check_announce6(p, LINK_LOCAL, ALL_NODES, "33:33:00:00:00:01", 255)
+    assert v4[0][IP].dst == "224.0.0.1" and v4[0][IP].ttl == 1 and v4[0][UDP].dport == 5350
+    # How many were sent depends on how long the run lasted: compare the first pair only.
+    wrpcap(r.paths["out_inside"], [v4[0], v6[0]])
+    return r, {"pkt_rx": 0, "punt_tx_failed": 0}
+
+
+def case_unicast_announce6_to_inside_clients(work):
+    """§14.1.3 "If sending a unicast ANNOUNCE messages, it sends ANNOUNCE response message to
+    the IP address(es) and port(s) of its PCP clients": configured IPv6 clients in pcp.inside
+    are sent it out of the inside port, 2001:db8:6::2 by the IPv6 routes (2001:db8::/32 via the
+    gateway, a static neighbour) from the port's global address, fe80::7 (link-local: no route
+    names it) to the port's peer_mac from the port's link-local address. Hop limit 64."""
+    c = conf_pcp6('announce = { multicast = false; clients = [ "[%s]:5350", "[%s]:5350" ]; }' % (HOST, ONLINK_LL))
+    r = Run("ucast6", work, c, [], [])
+    assert r.out_outside == []
+    to_host = [p for p in r.out_inside if p[IPv6].dst == HOST]
+    to_ll = [p for p in r.out_inside if p[IPv6].dst == ONLINK_LL]
+    assert to_host and to_ll and len(to_host) + len(to_ll) == len(r.out_inside), [p.summary() for p in r.out_inside]
+    assert len(to_host) <= 10 and len(to_ll) <= 10
+    for p in to_host:
+        check_announce6(p, GLOBAL, HOST, GW_MAC, 64)
+    for p in to_ll:
+        check_announce6(p, LINK_LOCAL, ONLINK_LL, SUB_MAC, 64)
+    wrpcap(r.paths["out_inside"], [to_host[0], to_ll[0]])   # how many depends on the run's length
+    return r, {"pkt_rx": 0, "punt_tx_failed": 0}

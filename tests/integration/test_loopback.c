@@ -6,11 +6,15 @@
  * Each test starts its own cgnatd on docs/examples/loopback.conf with a unique EAL file prefix
  * and stops it with SIGTERM, asserting a clean exit.
  */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "proc.h"
@@ -211,6 +215,32 @@ Test(loopback, announce_reports_the_epoch)
 	cr_assert(e2 >= e1 + 1 && e2 <= e1 + 3, "§8.5: the epoch counts seconds: %u then %u", e1, e2);
 	cr_assert_eq(ctl("info"), 0);
 	cr_assert(strstr(out, "workers: 1") && strstr(out, "203.0.113.0/28"), "%s", out);
+}
+
+/* The shipped example listens on [::1]:5351 with ::1 inside too: an ANNOUNCE from ::1 is
+ * answered SUCCESS (RFC 6887 §14.1.2) from [::1]:5351 (§8.3: the socket is connected to it). */
+Test(loopback, the_example_answers_over_ipv6)
+{
+	uint8_t req[24] = { 2, 0 }, resp[1200];
+	req[23] = 1; /* the PCP Client IP Address ::1 */
+	struct sockaddr_in6 me = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT },
+			    srv = { .sin6_family = AF_INET6, .sin6_port = htons(5351), .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	int fd = socket(AF_INET6, SOCK_DGRAM, 0);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&me, sizeof(me)), 0);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&srv, sizeof(srv)), 0);
+	ssize_t n = -1;
+	for (int attempt = 0; attempt < 3 && n < 0; attempt++) {
+		cr_assert_eq(send(fd, req, sizeof(req), 0), (ssize_t)sizeof(req));
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		if (poll(&p, 1, 500) == 1)
+			n = recv(fd, resp, sizeof(resp), 0);
+	}
+	close(fd);
+	cr_assert_eq(n, 24, "no answer over IPv6");
+	cr_assert(resp[0] == 2 && resp[1] == 0x80 && resp[3] == 0, "an ANNOUNCE response, SUCCESS");
+	cr_assert_eq(ctl("-j stats"), 0);
+	cr_assert(strstr(out, "\"pcp_opcode_ANNOUNCE\": 1,"), "%s", out);
 }
 
 /* The exchange on the wire, decoded by Wireshark's PCP dissector (portcontrol). */

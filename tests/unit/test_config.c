@@ -59,6 +59,17 @@ Test(config, loopback_example)
 	cr_assert_not(cgn_prefix_list_contains(cfg.pcp.third_party, cfg.pcp.n_third_party, &a));
 	cr_assert_eq(cgn_config_pool_size(&cfg), 16);
 	cr_assert_str_eq(cfg.eal.file_prefix, "cgnat");
+	/* PCP over IPv6 too: [::1]:5351, ::1 a subscriber, NAT64 under the Well-Known Prefix. */
+	cr_assert_eq(cfg.pcp.n_listen, 2);
+	cr_assert_str_eq(cgn_addr_format(&cfg.pcp.listen[1].addr, buf, sizeof(buf)), "::1");
+	cr_assert_eq(cfg.pcp.listen[1].port, 5351);
+	cgn_addr_parse("::1", &a);
+	cr_assert(cgn_prefix_list_contains(cfg.pcp.inside, cfg.pcp.n_inside, &a));
+	cgn_addr_parse("::2", &a);
+	cr_assert_not(cgn_prefix_list_contains(cfg.pcp.inside, cfg.pcp.n_inside, &a));
+	cr_assert(cgn_nat64_enabled(&cfg));
+	cr_assert_eq(cfg.nat64.n_prefixes, 1);
+	cr_assert_str_eq(cgn_prefix_format(&cfg.nat64.prefixes[0], buf, sizeof(buf)), "64:ff9b::/96");
 }
 
 Test(config, syntax_error_names_file_and_line)
