@@ -308,7 +308,6 @@ add_mapping(struct rte_tel_data *d, uint32_t i, const struct cgn_mapping *m, uin
 	snprintf(buf, sizeof(buf), nat64 ? "[%s]:%u" : "%s:%u", cgn_addr_format(&m->int_addr, a, sizeof(a)),
 		 m->int_port);
 	rte_tel_data_add_dict_string(e, "internal", buf);
-	rte_tel_data_add_dict_string(e, "family", nat64 ? "nat64" : "nat44");
 	struct cgn_addr ext = cgn_addr_from_v4(m->ext_addr);
 	snprintf(buf, sizeof(buf), "%s:%u", cgn_addr_format(&ext, a, sizeof(a)), m->ext_port);
 	rte_tel_data_add_dict_string(e, "external", buf);
@@ -328,6 +327,7 @@ add_mapping(struct rte_tel_data *d, uint32_t i, const struct cgn_mapping *m, uin
 	rte_tel_data_add_dict_u64(e, "expires_in_s", expires_in_s);
 	flags_text(m->flags, buf, sizeof(buf));
 	rte_tel_data_add_dict_string(e, "flags", buf);
+	rte_tel_data_add_dict_string(e, "family", nat64 ? "nat64" : "nat44");
 	size_t off = 0;
 	buf[0] = '\0';
 	for (unsigned k = 0; k < m->n_filters && k < CGN_MAP_FILTERS; k++) {

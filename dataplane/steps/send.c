@@ -17,20 +17,15 @@ cgn_send6(struct cgn_worker *w, struct cgn_pkt *p)
 	struct cgn_dataplane *dp = w->dp;
 	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(p->m, struct rte_ether_hdr *);
 	const struct cgn_addr *dst = (const struct cgn_addr *)p->ip6->dst_addr;
-	int16_t pi;
-	if (dp->l2[p->to].fixed && p->out_port == dp->role_port[p->to]) { /* no routes, a peer_mac */
-		eth->dst_addr = dp->l2[p->to].dst;
-		eth->src_addr = dp->l2[p->to].src;
-		pi = (int16_t)dp->l2[p->to].port;
-		goto tx;
-	}
+	/* Not l2[].fixed's shortcut: that says the role has no IPv4 routes; its IPv6 routes are
+	 * looked up here (none: NONE at once). */
 	enum cgn_route_result r = cgn_route_frame6(&dp->routes, (enum cgn_port_role)p->to, dst, &p->out_port,
 						   &eth->dst_addr, &w->pkt.resolve_full);
 	if (r == CGN_ROUTE_UNRESOLVED) {
 		cgn_drop(w, p, CGN_DROP_NO_NEIGHBOUR);
 		return false;
 	}
-	pi = dp->port_index[p->out_port];
+	int16_t pi = dp->port_index[p->out_port];
 	if (r == CGN_ROUTE_NONE) { /* as send.h does for IPv4 */
 		if (dp->ports[pi].have_peer_mac)
 			eth->dst_addr = dp->ports[pi].peer_mac;
@@ -40,7 +35,6 @@ cgn_send6(struct cgn_worker *w, struct cgn_pkt *p)
 			memset(&eth->dst_addr, 0xff, sizeof(eth->dst_addr));
 	}
 	eth->src_addr = dp->ports[pi].mac;
-tx:;
 	/* RFC 7915 §4.1: with DF clear, no longer than lowest-ipv6-mtu either (mtu.c). */
 	uint32_t limit = dp->ports[pi].mtu;
 	if (p->frag6_ok && dp->cfg->nat64.lowest_ipv6_mtu < limit)
