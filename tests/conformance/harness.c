@@ -26,6 +26,7 @@ size_t H_raw_len;
 uint8_t H_sent[PCP_MAX_MSG + 64];
 size_t H_sent_len;
 const char *H_server = "127.0.0.1";
+const char *H_server6 = "::1";
 
 static uint8_t opt_store[64][PCP_MAX_MSG];
 static unsigned opt_used;
@@ -101,16 +102,37 @@ h_filter(uint8_t prefix_len, const char *a, uint16_t port)
 	h_opt(PCP_OPT_FILTER, b, sizeof(b));
 }
 
+/* An IPv6 source (it has a ':'): from H_SRC6_NET, which main() routes to lo as local
+ * addresses (bound with IPV6_FREEBIND), or ::1; to H_server6. */
+static int
+open_client6(const char *src)
+{
+	struct sockaddr_in6 me = { .sin6_family = AF_INET6 }, srv = { .sin6_family = AF_INET6, .sin6_port = htons(5351) };
+	cr_assert_eq(inet_pton(AF_INET6, src, &me.sin6_addr), 1, "bad address %s", src);
+	cr_assert_eq(inet_pton(AF_INET6, H_server6, &srv.sin6_addr), 1);
+	int fd = socket(AF_INET6, SOCK_DGRAM, 0), one = 1;
+	cr_assert_geq(fd, 0);
+	setsockopt(fd, IPPROTO_IPV6, IPV6_FREEBIND, &one, sizeof(one));
+	cr_assert_eq(bind(fd, (struct sockaddr *)&me, sizeof(me)), 0, "bind %s: %s", src, strerror(errno));
+	cr_assert_eq(connect(fd, (struct sockaddr *)&srv, sizeof(srv)), 0);
+	return fd;
+}
+
 int
 h_send_raw(const char *src, const void *msg, size_t len, int wait_ms)
 {
 	struct sockaddr_in me = { .sin_family = AF_INET }, srv = { .sin_family = AF_INET, .sin_port = htons(5351) };
+	int fd;
+	if (strchr(src, ':') != NULL) {
+		fd = open_client6(src);
+	} else {
 	inet_pton(AF_INET, src, &me.sin_addr);
 	inet_pton(AF_INET, H_server, &srv.sin_addr);
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
 	cr_assert_geq(fd, 0);
 	cr_assert_eq(bind(fd, (struct sockaddr *)&me, sizeof(me)), 0, "bind %s: %s", src, strerror(errno));
 	cr_assert_eq(connect(fd, (struct sockaddr *)&srv, sizeof(srv)), 0);
+	}
 	cr_assert_eq(send(fd, msg, len, 0), (ssize_t)len);
 	struct pollfd p = { .fd = fd, .events = POLLIN };
 	int rc = -1;
@@ -174,9 +196,9 @@ h_ctl_until(const char *args, const char *text, bool present)
 #define CONF_TEMPLATE \
 	"eal = { file_prefix = \"%s\"; lcores = \"0-1\"; no_huge = true; memory_mb = 256; };\n" \
 	"pcp = {\n" \
-	"  listen = [ \"127.0.0.1:5351\" ];\n" \
-	"  inside = [ \"127.0.0.0/8\" ];\n" \
-	"  third_party = [ \"" H_THIRD_PARTY "\" ];\n" \
+	"  listen = [ \"127.0.0.1:5351\", \"[::1]:5351\" ];\n" \
+	"  inside = [ \"127.0.0.0/8\", \"::1/128\", \"" H_SRC6_NET "\" ];\n" \
+	"  third_party = [ \"" H_THIRD_PARTY "\", \"" H_THIRD_PARTY6 "\" ];\n" \
 	"  lifetime = { min = 120; max = 86400; };\n" \
 	"  error_lifetime = { short = %d; long = %d; };\n" \
 	"  max_mappings_per_subscriber = %d;\n" \
@@ -189,6 +211,8 @@ h_ctl_until(const char *args, const char *text, bool present)
 	"  block_size = 512; max_blocks = 2; port_hold_s = 120;\n" \
 	"  static = ( { proto = \"tcp\"; internal = \"" H_STATIC_INTERNAL ":22\"; external = \"" H_STATIC_EXTERNAL ":2222\"; } );\n" \
 	"};\n" \
+	"nat64 = { prefixes = [ \"" H_PREF64_WKP "\", \"" H_PREF64_NSP "\" ];\n" \
+	"  ipv4_prefixes = ( { pref64 = \"" H_PREF64_NSP "\"; ipv4 = [ \"192.0.2.0/24\", \"198.51.100.0/24\" ]; } ); };\n" \
 	"dataplane = { table_size = 65536; idle_sleep_us = 200; };\n"
 
 void
@@ -241,6 +265,9 @@ main(int argc, char *argv[])
 	setenv("CGNC_PREFIX", prefix, 1);
 	setenv("CGNC_WORKDIR", workdir, 1);
 	proc_run(out, sizeof(out), "mkdir -p %s && ip addr add 198.51.100.77/32 dev lo", workdir);
+	/* IPv6 clients: ::1 and any address of H_SRC6_NET (a local route, in the test's own
+	 * network namespace). */
+	proc_run(out, sizeof(out), "ip -6 route add local " H_SRC6_NET " dev lo");
 
 	/* Every response on the wire goes to tshark; decoded after the run. */
 	snprintf(pcap, sizeof(pcap), "%s/conformance.pcap", workdir);
@@ -279,6 +306,19 @@ main(int argc, char *argv[])
 		 "(portcontrol.opcode == 2 && udp.length < 88)))' "
 		 "-T fields -e frame.number -e _ws.expert.message 2>/dev/null", pcap);
 	printf("conformance: tshark decoded %d responses; findings: %s\n", responses, out[0] ? out : "none");
+	/* ... among them IPv6 ones and PREFIX64s (RFC 7225), which the dissector decodes field by
+	 * field: they must have been on the wire for the check to mean anything. */
+	char more[256];
+	proc_run(more, sizeof(more), "tshark -r %s -Y 'udp.srcport == 5351 && ipv6' 2>/dev/null | wc -l", pcap);
+	int v6 = atoi(more);
+	proc_run(more, sizeof(more), "tshark -r %s -Y 'udp.srcport == 5351 && portcontrol.option.p64.length' 2>/dev/null | wc -l",
+		 pcap);
+	int p64 = atoi(more);
+	printf("conformance: %d responses over IPv6, %d with PREFIX64\n", v6, p64);
+	if (v6 < 20 || p64 < 5) {
+		fprintf(stderr, "conformance: too few IPv6 or PREFIX64 responses on the wire\n");
+		result = 0;
+	}
 	if (responses < 50 || out[0]) {
 		int first = atoi(out);
 		proc_run(out, sizeof(out), "tshark -r %s -Y 'frame.number == %d' -V -x 2>/dev/null | tail -n 60", pcap, first);
