@@ -135,11 +135,12 @@ pcp_map_handle(struct pcp_ctx *ctx)
 	 * operation that cannot be fulfilled by the PCP server's security policy"). */
 	if (!cgn_addr_is_v4(&mi.in.addr) && !cgn_nat64_enabled(cfg))
 		return PCP_RES_NOT_AUTHORIZED;
-	/* §5: the remote peers of FILTER are "always the same address family as the 'internal'
-	 * address": IPv6 filters for IPv6 hosts were mapped to IPv4 by read_filter; a THIRD_PARTY
-	 * that came after them and changed the family leaves them unmappable. */
+	/* §5: FILTERs were read for the internal address's family (read_filter: a NAT64 host's
+	 * mapped to IPv4); a THIRD_PARTY after them that changed the family leaves them read for
+	 * the other one. */
 	for (uint8_t i = 0; i < mi.n_filters; i++)
-		if (cgn_addr_is_v4(&mi.in.addr) != cgn_addr_is_v4(&mi.filters[i].addr))
+		if (cgn_addr_is_v4(&mi.in.addr) ? memcmp(&mi.filters[i], &mi.filters_sent[i], sizeof(mi.filters[i])) != 0
+						: !cgn_addr_is_v4(&mi.filters[i].addr))
 			return PCP_RES_MALFORMED_OPTION;
 
 	/* §11.3: protocol and internal port. */
