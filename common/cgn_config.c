@@ -449,6 +449,45 @@ load_nat(struct loader *ld, const config_setting_t *g, struct cgn_config *cfg)
 	return load_statics(ld, config_setting_get_member(g, "static"), cfg);
 }
 
+/* nat64.ipv4_prefixes = ( { pref64 = "2001:db8:122:300::/56"; ipv4 = [ "192.0.2.0/24" ]; } );
+ * the IPv4 destinations PCP's PREFIX64 lists with one of nat64.prefixes (RFC 7225 §4.2). */
+static int
+load_prefix64_v4(struct loader *ld, const config_setting_t *list, struct cgn_nat64_cfg *n64)
+{
+	if (list == NULL)
+		return 0;
+	if (!config_setting_is_list(list))
+		return fail(ld, list, "must be a list of groups: ipv4_prefixes = ( { pref64 = \"64:ff9b::/96\"; "
+				      "ipv4 = [ \"192.0.2.0/24\" ]; } );");
+	for (int i = 0; i < config_setting_length(list); i++) {
+		const config_setting_t *e = config_setting_get_elem(list, (unsigned)i);
+		static const char *const known[] = { "pref64", "ipv4", NULL };
+		const char *v = NULL;
+		int rc = check_known(ld, e, known);
+		if (rc)
+			return rc;
+		if (!config_setting_lookup_string(e, "pref64", &v))
+			return fail(ld, e, "entry %d: pref64 = \"PREFIX\" (one of nat64.prefixes) is required", i + 1);
+		struct cgn_prefix p;
+		int k = -1;
+		if (cgn_prefix_parse(v, &p) == 0)
+			for (unsigned j = 0; j < n64->n_prefixes; j++)
+				if (n64->prefixes[j].len == p.len && cgn_addr_eq(&n64->prefixes[j].addr, &p.addr))
+					k = (int)j;
+		if (k < 0)
+			return fail(ld, e, "entry %d: pref64 \"%s\" is not one of nat64.prefixes", i + 1, v);
+		if (n64->n_v4[k] != 0)
+			return fail(ld, e, "entry %d: pref64 \"%s\" has a list already", i + 1, v);
+		unsigned n = 0;
+		if ((rc = get_prefixes(ld, e, "ipv4", n64->v4_lists[k], CGN_MAX_PREFIX64_V4, &n, true)))
+			return rc;
+		if (n == 0)
+			return fail(ld, e, "entry %d: ipv4 = [ ... ] needs at least one IPv4 prefix", i + 1);
+		n64->n_v4[k] = (uint8_t)n;
+	}
+	return 0;
+}
+
 /* nat64 = { prefixes = [ "64:ff9b::/96" ]; subscriber_prefix_len = 56; }; after pcp (the
  * Pref64s must not overlap pcp.inside). */
 static int
@@ -456,7 +495,7 @@ load_nat64(struct loader *ld, const config_setting_t *g, struct cgn_config *cfg)
 {
 	static const char *const known[] = { "prefixes", "subscriber_prefix_len", "lowest_ipv6_mtu",
 					     "treat_as_global", "reset_traffic_class", "reset_tos", "new_tos",
-					     "udp_zero_checksum", NULL };
+					     "udp_zero_checksum", "ipv4_prefixes", NULL };
 	struct cgn_nat64_cfg *n64 = &cfg->nat64;
 	bool reset_tc = false, reset_tos = false;
 	uint32_t new_tos = 0;
@@ -483,8 +522,8 @@ load_nat64(struct loader *ld, const config_setting_t *g, struct cgn_config *cfg)
 			return fail(ld, uz, "must be \"compute\" or \"drop\"");
 	}
 	const config_setting_t *s = config_setting_get_member(g, "prefixes");
-	if (s == NULL)
-		return 0;
+	if (s == NULL) /* (an ipv4_prefixes entry then names no prefix: refused) */
+		return load_prefix64_v4(ld, config_setting_get_member(g, "ipv4_prefixes"), n64);
 	if (!config_setting_is_aggregate(s))
 		return fail(ld, s, "must be a list of IPv6 prefixes, e.g. [ \"64:ff9b::/96\" ]");
 	int count = config_setting_length(s);
@@ -511,7 +550,7 @@ load_nat64(struct loader *ld, const config_setting_t *g, struct cgn_config *cfg)
 		n64->wkp[i] = cgn_rfc6052_is_wkp(p);
 	}
 	n64->n_prefixes = (unsigned)count;
-	return 0;
+	return load_prefix64_v4(ld, config_setting_get_member(g, "ipv4_prefixes"), n64);
 }
 
 /* A host's IPv4 address (not 0.0.0.0), in network order. */
@@ -977,10 +1016,22 @@ cgn_config_nat64_differs(const struct cgn_config *a, const struct cgn_config *b)
 	return memcmp(&a->nat64, &b->nat64, sizeof(a->nat64)) != 0;
 }
 
+void
+cgn_nat64_remap(const struct cgn_nat64_cfg *from, const struct cgn_nat64_cfg *to, uint8_t map[CGN_MAX_NAT64_PREFIXES])
+{
+	for (unsigned i = 0; i < CGN_MAX_NAT64_PREFIXES; i++) {
+		map[i] = 0;
+		for (unsigned j = 0; i < from->n_prefixes && j < to->n_prefixes; j++)
+			if (from->prefixes[i].len == to->prefixes[j].len &&
+			    cgn_addr_eq(&from->prefixes[i].addr, &to->prefixes[j].addr))
+				map[i] = (uint8_t)j;
+	}
+}
+
 bool
 cgn_config_live_differs(const struct cgn_config *a, const struct cgn_config *b)
 {
-	return a->n_routes != b->n_routes || memcmp(a->routes, b->routes, sizeof(a->routes[0]) * a->n_routes) != 0 ||
+	return memcmp(&a->nat64, &b->nat64, sizeof(a->nat64)) != 0 || a->n_routes != b->n_routes || memcmp(a->routes, b->routes, sizeof(a->routes[0]) * a->n_routes) != 0 ||
 	       a->n_neighbours != b->n_neighbours ||
 	       memcmp(a->neighbours, b->neighbours, sizeof(a->neighbours[0]) * a->n_neighbours) != 0 ||
 	       a->nat.udp_timeout_s != b->nat.udp_timeout_s ||
@@ -1001,4 +1052,5 @@ cgn_config_take_live(struct cgn_config *to, const struct cgn_config *from)
 	to->nat.tcp_transitory_s = from->nat.tcp_transitory_s;
 	to->nat.icmp_timeout_s = from->nat.icmp_timeout_s;
 	to->nat.port_hold_s = from->nat.port_hold_s;
+	to->nat64 = from->nat64;
 }

@@ -103,6 +103,7 @@ _Static_assert(sizeof(struct cgn_neighbour_cfg) == 24, "struct cgn_neighbour_cfg
  * (cgn_config_nat64_differs()).
  */
 #define CGN_MAX_NAT64_PREFIXES 8
+#define CGN_MAX_PREFIX64_V4 16 /* IPv4 prefixes a Pref64's PREFIX64 option lists (RFC 7225 §4.1) */
 struct cgn_nat64_cfg {
 	/* Pref64::/n (RFC 6052 §2.2; RFC 6146 §3.5.4 "Pref64::/n"): each passed
 	 * cgn_rfc6052_prefix_check(), no two overlap (so cgn_rfc6052_find() names one). IPv6
@@ -133,9 +134,15 @@ struct cgn_nat64_cfg {
 	/* RFC 6146 §3.4: an IPv4 UDP datagram with a zero checksum gets one computed (0), or is
 	 * dropped and counted (1). */
 	uint8_t udp_zero_checksum_drop;
+	/* RFC 7225 §4.2 "a list of destination IPv4 prefixes associated with a Pref64::/n",
+	 * for PCP's PREFIX64 only (the data plane translates any destination under any Pref64):
+	 * v4_lists[i][0..n_v4[i]) go with prefixes[i], IPv4-mapped (length 96 + n). */
+	struct cgn_prefix v4_lists[CGN_MAX_NAT64_PREFIXES][CGN_MAX_PREFIX64_V4];
+	uint8_t n_v4[CGN_MAX_NAT64_PREFIXES];
 };
 _Static_assert(sizeof(struct cgn_nat64_cfg) ==
-		       CGN_MAX_NAT64_PREFIXES * (2 * sizeof(struct cgn_prefix) + 1) + 4 * sizeof(unsigned) + 4,
+		       CGN_MAX_NAT64_PREFIXES * (2 * sizeof(struct cgn_prefix) + 1) + 4 * sizeof(unsigned) + 4 +
+			       CGN_MAX_NAT64_PREFIXES * (CGN_MAX_PREFIX64_V4 * sizeof(struct cgn_prefix) + 1),
 	       "struct cgn_nat64_cfg has no padding (memcmp)");
 
 /* Endpoint filtering of implicit mappings (RFC 4787 §5, RFC 6888 REQ-7). */
@@ -298,16 +305,25 @@ struct cgn_prefix cgn_nat64_subscriber(const struct cgn_config *cfg, const struc
 bool cgn_nat64_v4_allowed(const struct cgn_config *cfg, unsigned idx, const struct cgn_addr *v4);
 
 /**
- * @return whether a and b differ in any nat64 key (prefixes, in order, subscriber_prefix_len,
- * lowest_ipv6_mtu, treat_as_global, reset_traffic_class, reset_tos, new_tos, udp_zero_checksum).
- * nat64 is not reloadable: the sessions there are were keyed and their subscribers counted
- * under the old values, so control/reload.c refuses such a reload (restart_needed).
+ * @return whether a and b differ in any nat64 key. subscriber_prefix_len is not reloadable
+ * (sessions were keyed and their subscribers counted under it): control/reload.c refuses
+ * that, and switching NAT64 off. The rest is: a reload renumbers the mappings' Pref64
+ * indices (cgn_nat64_remap()) and the workers, paused, take the new knobs.
  */
 bool cgn_config_nat64_differs(const struct cgn_config *a, const struct cgn_config *b);
 
+/**
+ * For a reload that changes nat64.prefixes: map[i] is the index in to of from's prefixes[i]
+ * (the same prefix, the same length), or 0 (the prefix that hosts synthesise with, RFC 7225
+ * §4.2) where to no longer has it. Entries from from->n_prefixes on are 0. Pure: any thread.
+ */
+void cgn_nat64_remap(const struct cgn_nat64_cfg *from, const struct cgn_nat64_cfg *to,
+		     uint8_t map[CGN_MAX_NAT64_PREFIXES]);
+
 /*
  * The keys a reload applies to a running data plane (control/reload.c): routes, neighbours,
- * nat.timeouts, nat.port_hold_s.
+ * nat.timeouts, nat.port_hold_s, and nat64 (all of it; subscriber_prefix_len and switching
+ * NAT64 off are refused before).
  */
 /** @return whether a and b differ in them. */
 bool cgn_config_live_differs(const struct cgn_config *a, const struct cgn_config *b);

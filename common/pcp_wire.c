@@ -446,3 +446,81 @@ pcp_port_set_encode(const struct pcp_port_set *ps, uint8_t out[PCP_PORT_SET_LEN]
 	wr16(out + 2, ps->first_internal_port);
 	out[4] = ps->parity ? 1 : 0;
 }
+
+/* ---- PREFIX64 (RFC 7225 §4.1) ------------------------------------------------------------ */
+
+/* "The allowed values are specified in [RFC6052] (i.e., 4, 5, 6, 7, 8, or 12)." */
+static bool
+prefix64_len_ok(unsigned octets)
+{
+	return (octets >= 4 && octets <= 8) || octets == 12;
+}
+
+int
+pcp_option_prefix64(const struct pcp_option *opt, struct pcp_prefix64 *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (opt->len < PCP_PREFIX64_LEN)
+		return -EINVAL;
+	unsigned l = rd16(opt->data);
+	if (!prefix64_len_ok(l))
+		return -EINVAL;
+	memcpy(out->pref64.addr.b, opt->data + 2, l);
+	out->pref64.len = (uint8_t)(l * 8);
+	memcpy(out->suffix, opt->data + 2 + l, 12 - l);
+	if (opt->len == PCP_PREFIX64_LEN)
+		return 0;
+	if (opt->len < PCP_PREFIX64_LEN + 2)
+		return -EINVAL;
+	out->has_list = true;
+	out->n_v4 = rd16(opt->data + PCP_PREFIX64_LEN);
+	if (opt->len != PCP_PREFIX64_LEN + 2 + (size_t)out->n_v4 * PCP_PREFIX64_V4_LEN)
+		return -EINVAL;
+	out->v4 = opt->data + PCP_PREFIX64_LEN + 2;
+	return 0;
+}
+
+int
+pcp_prefix64_v4(const struct pcp_prefix64 *p, unsigned i, struct cgn_prefix *out)
+{
+	if (i >= p->n_v4)
+		return -EINVAL;
+	const uint8_t *e = p->v4 + (size_t)i * PCP_PREFIX64_V4_LEN;
+	unsigned len = rd16(e);
+	if (len > 32)
+		return -EINVAL;
+	uint32_t a = rd32(e + 2);
+	if (len < 32 && (a & (0xffffffffu >> len)) != 0)
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	out->addr.b[10] = out->addr.b[11] = 0xff;
+	wr32(out->addr.b + 12, a);
+	out->len = (uint8_t)(96 + len);
+	return 0;
+}
+
+ssize_t
+pcp_prefix64_encode(const struct cgn_prefix *pref64, const struct cgn_prefix *v4, unsigned n_v4, bool with_list,
+		    uint8_t *out, size_t cap)
+{
+	unsigned l = pref64->len / 8u;
+	if (pref64->len % 8 != 0 || !prefix64_len_ok(l) || n_v4 > UINT16_MAX)
+		return -EINVAL;
+	size_t need = PCP_PREFIX64_LEN + (with_list ? 2 + (size_t)n_v4 * PCP_PREFIX64_V4_LEN : 0);
+	if (need > cap)
+		return -EMSGSIZE;
+	wr16(out, (uint16_t)l);
+	memcpy(out + 2, pref64->addr.b, l);
+	memset(out + 2 + l, 0, 12 - l); /* the null suffix (RFC 7225 §4.2) */
+	if (!with_list)
+		return (ssize_t)need;
+	wr16(out + PCP_PREFIX64_LEN, (uint16_t)n_v4);
+	for (unsigned i = 0; i < n_v4; i++) {
+		uint8_t *e = out + PCP_PREFIX64_LEN + 2 + (size_t)i * PCP_PREFIX64_V4_LEN;
+		if (!cgn_addr_is_v4(&v4[i].addr) || v4[i].len < 96 || v4[i].len > 128)
+			return -EINVAL;
+		wr16(e, (uint16_t)(v4[i].len - 96));
+		memcpy(e + 2, v4[i].addr.b + 12, 4);
+	}
+	return (ssize_t)need;
+}

@@ -32,6 +32,8 @@
 #define PCP_NONCE_LEN 12       /* mapping nonce (§11.1) */
 #define PCP_FILTER_LEN 20      /* FILTER option data (§13.3) */
 #define PCP_PORT_SET_LEN 5     /* PORT_SET option data (RFC 7753 §5.1) */
+#define PCP_PREFIX64_LEN 14    /* PREFIX64 data without its IPv4 Prefix List (RFC 7225 §4.1) */
+#define PCP_PREFIX64_V4_LEN 6  /* one IPv4 prefix of that list: length (16 bits), address (32) */
 #define PCP_R_BIT 0x80         /* request (0) / response (1) */
 
 /* The most options one message can hold: every option header with no data. */
@@ -183,6 +185,47 @@ struct pcp_port_set {
 	uint16_t first_internal_port;
 	bool parity;
 };
+
+/*
+ * PREFIX64 (RFC 7225 §4.1, Figures 1 and 2): Prefix64 Length (16 bits, in octets: 4, 5, 6, 7,
+ * 8 or 12), the Prefix64's first L octets, a Suffix of 12 - L octets, then optionally the IPv4
+ * Prefix List: IPv4 Prefix Count (16 bits) and Count entries of IPv4 Prefix Length (16 bits,
+ * 0..32) and IPv4 Address (32 bits). The Suffix covers every octet of the IPv4-converted
+ * address that is neither prefix nor IPv4 address: the u octet (RFC 6052 §2.2) and the
+ * RFC 6052 suffix; cgnat's NAT64 embeds with the null suffix, so it sends zeros there.
+ */
+struct pcp_prefix64 {
+	struct cgn_prefix pref64;    /* the Prefix64, its length in bits (32..96), the rest zero */
+	uint8_t suffix[12];          /* the Suffix's 12 - pref64.len / 8 octets; zero beyond */
+	bool has_list;               /* the IPv4 Prefix List is present (Count, maybe 0) */
+	uint16_t n_v4;               /* IPv4 Prefix Count */
+	const uint8_t *v4;           /* its n_v4 entries, PCP_PREFIX64_V4_LEN octets each (a view) */
+};
+
+/**
+ * Decodes a PREFIX64 option. Any thread.
+ * @return 0; -EINVAL if the data is shorter than 14 octets, the Prefix64 Length is not one of
+ *         RFC 6052's (4, 5, 6, 7, 8, 12), or the length does not match the IPv4 Prefix Count
+ *         (exactly 14, or 16 + 6 x Count octets).
+ */
+int pcp_option_prefix64(const struct pcp_option *opt, struct pcp_prefix64 *out);
+
+/**
+ * Reads entry i (< p->n_v4) of a decoded PREFIX64's IPv4 Prefix List. Any thread.
+ * @param out receives the prefix, IPv4-mapped (length 96 + the IPv4 length).
+ * @return 0; -EINVAL if the IPv4 Prefix Length exceeds 32 or host bits are set (RFC 4632
+ *         §3.1: "the client ignores that IPv4 prefix", RFC 7225 §4.3).
+ */
+int pcp_prefix64_v4(const struct pcp_prefix64 *p, unsigned i, struct cgn_prefix *out);
+
+/**
+ * Encodes a PREFIX64 option's data: pref64 (an RFC 6052 length) with the null suffix, and, if
+ * with_list, the IPv4 Prefix List of v4[0..n_v4) (IPv4-mapped prefixes). Any thread.
+ * @return the data length (14, or 16 + 6 x n_v4), or -EINVAL for a Prefix64 length RFC 6052
+ *         does not allow or an IPv4 prefix that is not IPv4, -EMSGSIZE if it exceeds cap.
+ */
+ssize_t pcp_prefix64_encode(const struct cgn_prefix *pref64, const struct cgn_prefix *v4, unsigned n_v4,
+			    bool with_list, uint8_t *out, size_t cap);
 
 /* Decoders; each assumes the option passed the registry length check. */
 void pcp_option_filter(const struct pcp_option *opt, struct pcp_filter *out);

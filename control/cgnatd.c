@@ -193,6 +193,7 @@ struct dp_view {
 	uint32_t ext_addr;
 	uint16_t ext_port;
 	uint8_t tcp_state;
+	uint8_t pref64;
 	uint64_t last_out_ms, closed_ms;
 	uint32_t closed_peer;
 	uint16_t closed_port;
@@ -212,6 +213,7 @@ view_of(void *ctx, const struct cgn_key *in)
 		uint64_t closed_ms = __atomic_load_n(&m->closed_ms, __ATOMIC_ACQUIRE);
 		v = (struct dp_view){ .found = true, .flags = m->flags, .ext_addr = m->ext_addr, .ext_port = m->ext_port,
 				      .tcp_state = __atomic_load_n(&m->tcp_state, __ATOMIC_RELAXED),
+				      .pref64 = m->pref64,
 				      .last_out_ms = __atomic_load_n(&m->last_out_ms, __ATOMIC_RELAXED),
 				      .closed_ms = closed_ms,
 				      .closed_peer = __atomic_load_n(&m->closed_peer, __ATOMIC_RELAXED),
@@ -282,8 +284,16 @@ reconfigure(void *ctx, const struct cgn_config *next, bool check_only, char *err
 	}
 	rc = cgn_dataplane_reroute(app->dp, next, false, err, err_len);
 	/* (dp->cfg is app->cfg: the workers read the new timeouts and hold time from it.) */
+	bool new_prefixes = rc == 0 && cgn_config_nat64_differs(app->cfg, next);
+	uint8_t map[CGN_MAX_NAT64_PREFIXES];
+	cgn_nat64_remap(&app->cfg->nat64, &next->nat64, map);
 	if (rc == 0)
 		cgn_config_take_live(app->cfg, next);
+	if (new_prefixes) { /* the Pref64s the workers match, and each NAT64 mapping's index */
+		cgn_dataplane_set_nat64(app->dp, app->cfg);
+		uint32_t n = cgn_dataplane_renat64(app->dp, map);
+		fprintf(stderr, "cgnatd: new nat64.prefixes in the data plane: %u mappings renumbered\n", n);
+	}
 	cgn_dataplane_resume(app->dp);
 	if (rc == 0)
 		fprintf(stderr, "cgnatd: new routes, neighbours, timeouts and hold time in the data plane: "
@@ -292,13 +302,14 @@ reconfigure(void *ctx, const struct cgn_config *next, bool check_only, char *err
 }
 
 static bool
-find_implicit(void *ctx, const struct cgn_key *in, uint32_t *ext_addr, uint16_t *ext_port)
+find_implicit(void *ctx, const struct cgn_key *in, uint32_t *ext_addr, uint16_t *ext_port, uint8_t *pref64)
 {
 	struct dp_view v = view_of(ctx, in);
 	if (!v.found || !(v.flags & CGN_MAP_IMPLICIT))
 		return false;
 	*ext_addr = v.ext_addr;
 	*ext_port = v.ext_port;
+	*pref64 = v.pref64;
 	return true;
 }
 

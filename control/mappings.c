@@ -2,7 +2,8 @@
  * The life of a managed mapping, whoever asks: MAP (RFC 6887 §11.3), PEER (§12.3), NAT-PMP
  * (RFC 6886 §3.3), static configuration; lifetimes and deletion (§15 with erratum 3621);
  * filters (§13.3); port hold-down (RFC 6888 REQ-8, §15 last paragraph); quotas (§11.3
- * USER_EX_QUOTA, §17.2); bounded expiry sweeps.
+ * USER_EX_QUOTA, §17.2); bounded expiry sweeps. NAT44 and NAT64 alike: an IPv6 internal
+ * address's subscriber is its nat64.subscriber_prefix_len prefix, as in the data plane.
  *
  * Every function checks all it needs before it changes anything; the data plane may refuse a
  * change (ring full), and then the record is put back as it was (§7.3).
@@ -54,6 +55,13 @@ mapping_idle_remaining_ms(struct pcp_server *srv, const struct pcp_mapping_rec *
 	return last + idle > now ? last + idle - now : 0;
 }
 
+int32_t
+mapping_subscriber(struct pcp_server *srv, const struct cgn_addr *internal, bool create)
+{
+	struct cgn_addr a = cgn_addr_is_v4(internal) ? *internal : cgn_nat64_subscriber(&srv->cfg, internal).addr;
+	return cgn_pb_subscriber(&srv->pb, &a, create);
+}
+
 static struct cgn_pb_sub *
 sub_of(struct pcp_server *srv, const struct pcp_mapping_rec *rec)
 {
@@ -74,6 +82,7 @@ pcp_server_push(struct pcp_server *srv, enum cgn_msg_op op, const struct pcp_map
 	memcpy(msg.m.filters, rec->filters, sizeof(msg.m.filters));
 	memcpy(msg.m.nonce, rec->nonce, sizeof(msg.m.nonce));
 	msg.m.subscriber = rec->sub;
+	msg.m.pref64 = rec->pref64;
 
 	if (srv->ops.push(srv->ops.ctx, &msg) != 0) {
 		srv->stats.push_refused++;
@@ -166,11 +175,12 @@ filter_eq(const struct cgn_filter *a, const struct cgn_filter *b)
  * first clears them. Duplicates count once. */
 static uint8_t
 merge_filters(const struct pcp_server *srv, const struct pcp_mapping_rec *rec, const struct map_intent *mi,
-	      struct cgn_filter *out, uint8_t *n_out)
+	      struct cgn_filter *out, struct cgn_filter *out_sent, uint8_t *n_out)
 {
 	uint8_t n = 0;
 	if (rec && !mi->filters_clear) {
 		memcpy(out, rec->filters, sizeof(rec->filters[0]) * rec->n_filters);
+		memcpy(out_sent, rec->filters_sent, sizeof(rec->filters_sent[0]) * rec->n_filters);
 		n = rec->n_filters;
 	}
 	for (uint8_t i = 0; i < mi->n_filters; i++) {
@@ -181,6 +191,7 @@ merge_filters(const struct pcp_server *srv, const struct pcp_mapping_rec *rec, c
 			continue;
 		if (n >= srv->cfg.pcp.max_filters || n >= CGN_MAP_FILTERS)
 			return PCP_RES_EXCESSIVE_REMOTE_PEERS;
+		out_sent[n] = mi->filters_sent[i];
 		out[n++] = mi->filters[i];
 	}
 	*n_out = n;
@@ -269,9 +280,9 @@ map_renew(struct pcp_server *srv, uint64_t now, const struct map_intent *mi, str
 	    __atomic_load_n(&s->explicit_mappings, __ATOMIC_SEQ_CST) >= srv->cfg.pcp.max_mappings_per_subscriber)
 		return PCP_RES_USER_EX_QUOTA;
 
-	struct cgn_filter filters[CGN_MAP_FILTERS];
+	struct cgn_filter filters[CGN_MAP_FILTERS], sent[CGN_MAP_FILTERS];
 	uint8_t n_filters;
-	uint8_t rc = merge_filters(srv, rec, mi, filters, &n_filters);
+	uint8_t rc = merge_filters(srv, rec, mi, filters, sent, &n_filters);
 	if (rc != PCP_RES_SUCCESS)
 		return rc;
 
@@ -286,6 +297,7 @@ map_renew(struct pcp_server *srv, uint64_t now, const struct map_intent *mi, str
 		      (mi->prefer_failure ? CGN_MAP_PREFER_FAILURE : 0);
 	rec->n_filters = n_filters;
 	memcpy(rec->filters, filters, sizeof(filters[0]) * n_filters);
+	memcpy(rec->filters_sent, sent, sizeof(sent[0]) * n_filters);
 	rec->flags = (uint16_t)(n_filters ? rec->flags | CGN_MAP_FILTERED : rec->flags & ~CGN_MAP_FILTERED);
 	if (!explicit) { /* §11.3 item 4: an outbound mapping becomes explicit inbound too */
 		memcpy(rec->nonce, mi->nonce, PCP_NONCE_LEN);
@@ -347,8 +359,8 @@ take_port(struct pcp_server *srv, uint32_t sub, const struct cgn_key *in, const 
 /* Inserts a new record and tells the data plane; undoes the port on failure. */
 static uint8_t
 publish_new(struct pcp_server *srv, uint64_t now, const struct cgn_key *in, uint32_t sub, uint32_t addr,
-	    uint16_t port, struct pcp_mapping_rec **out, void (*fill)(struct pcp_mapping_rec *, const void *),
-	    const void *arg)
+	    uint16_t port, uint8_t pref64, struct pcp_mapping_rec **out,
+	    void (*fill)(struct pcp_mapping_rec *, const void *), const void *arg)
 {
 	struct pcp_mapping_rec *rec = rec_db_add(srv->mappings, in);
 	if (rec == NULL) {
@@ -360,6 +372,7 @@ publish_new(struct pcp_server *srv, uint64_t now, const struct cgn_key *in, uint
 	rec->ext_addr = addr;
 	rec->ext_port = port;
 	rec->created_ms = now;
+	rec->pref64 = pref64;
 	fill(rec, arg);
 	if (pcp_server_push(srv, CGN_MSG_ADD, rec) != 0) {
 		cgn_pb_release(&srv->pb, sub, in->proto, port);
@@ -374,7 +387,7 @@ struct map_fill {
 	const struct map_intent *mi;
 	uint64_t now;
 	uint32_t lifetime;
-	const struct cgn_filter *filters;
+	const struct cgn_filter *filters, *filters_sent;
 	uint8_t n_filters;
 };
 
@@ -391,18 +404,19 @@ fill_map(struct pcp_mapping_rec *rec, const void *arg)
 	rec->client_port = f->mi->client_port;
 	rec->n_filters = f->n_filters;
 	memcpy(rec->filters, f->filters, sizeof(rec->filters[0]) * f->n_filters);
+	memcpy(rec->filters_sent, f->filters_sent, sizeof(rec->filters_sent[0]) * f->n_filters);
 }
 
 static uint8_t
 map_create(struct pcp_server *srv, uint64_t now, const struct map_intent *mi, struct map_outcome *out)
 {
-	struct cgn_filter filters[CGN_MAP_FILTERS];
+	struct cgn_filter filters[CGN_MAP_FILTERS], sent[CGN_MAP_FILTERS];
 	uint8_t n_filters;
-	uint8_t rc = merge_filters(srv, NULL, mi, filters, &n_filters);
+	uint8_t rc = merge_filters(srv, NULL, mi, filters, sent, &n_filters);
 	if (rc != PCP_RES_SUCCESS)
 		return rc;
 
-	int32_t sub = cgn_pb_subscriber(&srv->pb, &mi->in.addr, true);
+	int32_t sub = mapping_subscriber(srv, &mi->in.addr, true);
 	if (sub < 0)
 		return PCP_RES_NO_RESOURCES; /* the subscriber table is full */
 	struct cgn_pb_sub *s = cgn_pb_sub(&srv->pb, (uint32_t)sub);
@@ -411,12 +425,13 @@ map_create(struct pcp_server *srv, uint64_t now, const struct map_intent *mi, st
 
 	uint32_t addr;
 	uint16_t port;
-	struct map_fill f = { mi, now, pcp_clamp_lifetime(&srv->cfg, mi->lifetime), filters, n_filters };
+	uint8_t pref64 = mi->pref64;
+	struct map_fill f = { mi, now, pcp_clamp_lifetime(&srv->cfg, mi->lifetime), filters, sent, n_filters };
 	struct pcp_mapping_rec *rec;
 
 	/* §11.3 item 4: outbound traffic already made this mapping on a worker: it becomes
 	 * explicit with the same external endpoint, which the control plane now owns. */
-	if (srv->ops.find_implicit && srv->ops.find_implicit(srv->ops.ctx, &mi->in, &addr, &port)) {
+	if (srv->ops.find_implicit && srv->ops.find_implicit(srv->ops.ctx, &mi->in, &addr, &port, &pref64)) {
 		if (mi->prefer_failure && (mi->suggested_port != port || !addr_fits(&mi->suggested_addr, addr)))
 			return PCP_RES_CANNOT_PROVIDE_EXTERNAL; /* item 1 */
 		rec = rec_db_add(srv->mappings, &mi->in);
@@ -427,6 +442,7 @@ map_create(struct pcp_server *srv, uint64_t now, const struct map_intent *mi, st
 		rec->ext_addr = addr;
 		rec->ext_port = port;
 		rec->created_ms = now;
+		rec->pref64 = pref64; /* the implicit session's: its host talks to that Pref64 */
 		fill_map(rec, &f);
 		if (pcp_server_push(srv, CGN_MSG_REPLACE, rec) != 0) {
 			rec_db_del(srv->mappings, rec);
@@ -437,7 +453,7 @@ map_create(struct pcp_server *srv, uint64_t now, const struct map_intent *mi, st
 			       mi->prefer_failure, &addr, &port);
 		if (rc != PCP_RES_SUCCESS)
 			return rc;
-		rc = publish_new(srv, now, &mi->in, (uint32_t)sub, addr, port, &rec, fill_map, &f);
+		rc = publish_new(srv, now, &mi->in, (uint32_t)sub, addr, port, pref64, &rec, fill_map, &f);
 		if (rc != PCP_RES_SUCCESS)
 			return rc;
 	}
@@ -482,7 +498,8 @@ fill_peer(struct pcp_mapping_rec *rec, const void *arg)
 }
 
 uint8_t
-mapping_peer(struct pcp_server *srv, uint64_t now, const struct peer_key *pk, const struct cgn_addr *sugg_addr,
+mapping_peer(struct pcp_server *srv, uint64_t now, const struct peer_key *pk, const struct cgn_addr *remote_sent,
+	     uint8_t pref64, const struct cgn_addr *sugg_addr,
 	     uint16_t sugg_port, uint32_t lifetime, const uint8_t nonce[PCP_NONCE_LEN], bool third_party,
 	     const struct cgn_addr *client, uint16_t client_port, const struct pcp_mapping_rec **out,
 	     uint32_t *granted, uint32_t *error_lifetime)
@@ -512,6 +529,7 @@ mapping_peer(struct pcp_server *srv, uint64_t now, const struct peer_key *pk, co
 			return PCP_RES_NO_RESOURCES;
 		}
 		p->renewed_ms = now;
+		p->remote_sent = *remote_sent; /* the form the client uses now */
 		srv->stats.sessions_renewed++;
 		*out = rec;
 		*granted = remaining_s(p->expire_ms, now);
@@ -541,7 +559,7 @@ mapping_peer(struct pcp_server *srv, uint64_t now, const struct peer_key *pk, co
 			return PCP_RES_NO_RESOURCES;
 		}
 	} else {
-		int32_t sub = cgn_pb_subscriber(&srv->pb, &pk->in.addr, true);
+		int32_t sub = mapping_subscriber(srv, &pk->in.addr, true);
 		if (sub < 0)
 			return PCP_RES_NO_RESOURCES;
 		uint32_t addr;
@@ -556,13 +574,14 @@ mapping_peer(struct pcp_server *srv, uint64_t now, const struct peer_key *pk, co
 			return PCP_RES_NO_RESOURCES;
 		}
 		struct peer_fill f = { want, (uint32_t)((want - now) / 1000), third_party, client, client_port };
-		rc = publish_new(srv, now, &pk->in, (uint32_t)sub, addr, port, &rec, fill_peer, &f);
+		rc = publish_new(srv, now, &pk->in, (uint32_t)sub, addr, port, pref64, &rec, fill_peer, &f);
 		if (rc != PCP_RES_SUCCESS) {
 			rec_db_del(srv->peers, p);
 			return rc;
 		}
 	}
 	memcpy(p->nonce, nonce, PCP_NONCE_LEN);
+	p->remote_sent = *remote_sent;
 	p->expire_ms = want;
 	p->renewed_ms = now;
 	p->lifetime_s = (uint32_t)((want - now) / 1000);
@@ -591,12 +610,12 @@ mapping_install_statics(struct pcp_server *srv, uint64_t now)
 		const struct cgn_static *st = &srv->cfg.nat.statics[i];
 		char a[CGN_ADDR_STRLEN];
 		struct cgn_key in = cgn_key_make(&st->internal, st->internal_port, st->proto, CGN_SIDE_INSIDE);
-		int32_t sub = cgn_pb_subscriber(&srv->pb, &st->internal, true);
+		int32_t sub = mapping_subscriber(srv, &st->internal, true);
 		int rc = sub < 0 ? (int)sub : cgn_pb_pin(&srv->pb, (uint32_t)sub, st->external);
 		if (rc == 0)
 			rc = cgn_pb_take(&srv->pb, (uint32_t)sub, st->external, st->proto, st->external_port);
 		struct pcp_mapping_rec *rec;
-		if (rc == 0 && publish_new(srv, now, &in, (uint32_t)sub, st->external, st->external_port, &rec,
+		if (rc == 0 && publish_new(srv, now, &in, (uint32_t)sub, st->external, st->external_port, 0, &rec,
 					   fill_static, NULL) != PCP_RES_SUCCESS)
 			rc = -ENOSPC;
 		if (rc != 0) {

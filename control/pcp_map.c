@@ -1,7 +1,9 @@
 /*
  * The MAP opcode (RFC 6887 §11.3) on the wire: reads the request and its options (§13.1
- * THIRD_PARTY, §13.2 PREFER_FAILURE, §13.3 FILTER) in order into a map_intent, lets the
- * mapping lifecycle (mappings.c) act on it, and writes the response.
+ * THIRD_PARTY, §13.2 PREFER_FAILURE, §13.3 FILTER, RFC 7225 PREFIX64) in order into a
+ * map_intent, lets the mapping lifecycle (mappings.c) act on it, and writes the response.
+ * An IPv6 internal address makes a NAT64 mapping (RFC 6887 §5, Figure 5: external IPv4,
+ * remote peers under a Pref64) when NAT64 is on.
  */
 #include <netinet/in.h>
 #include <string.h>
@@ -25,7 +27,7 @@ pcp_option_third_party_check(struct pcp_ctx *ctx, const struct pcp_option *opt, 
 
 /* §13.3: prefix lengths 96..128 for IPv4 (mapped) remote peers, 0..128 for IPv6; 0 clears. */
 static uint8_t
-read_filter(const struct pcp_option *opt, struct map_intent *mi)
+read_filter(const struct cgn_config *cfg, const struct pcp_option *opt, struct map_intent *mi)
 {
 	struct pcp_filter f;
 	pcp_option_filter(opt, &f);
@@ -36,15 +38,27 @@ read_filter(const struct pcp_option *opt, struct map_intent *mi)
 	}
 	if (f.prefix_len > 128 || (cgn_addr_is_v4(&f.remote_addr) && f.prefix_len < 96))
 		return PCP_RES_MALFORMED_OPTION;
-	struct cgn_filter cf = { .addr = f.remote_addr, .port = f.remote_port, .prefix_len = f.prefix_len };
+	struct cgn_filter sent = { .addr = f.remote_addr, .port = f.remote_port, .prefix_len = f.prefix_len };
 	/* Host bits beyond the prefix are not significant: clear them so equal filters compare equal. */
 	for (int bit = f.prefix_len; bit < 128; bit++)
-		cf.addr.b[bit / 8] &= (uint8_t)~(0x80 >> (bit % 8));
+		sent.addr.b[bit / 8] &= (uint8_t)~(0x80 >> (bit % 8));
+	/* A NAT64 client's remote peers are IPv6, under a Pref64 (§5); the data plane filters the
+	 * IPv4 addresses they embed. */
+	struct cgn_filter cf = sent;
+	if (!cgn_addr_is_v4(&mi->in.addr) && cgn_nat64_enabled(cfg)) {
+		int pref64;
+		uint8_t rc = pcp_nat64_filter(cfg, &sent, &cf, &pref64);
+		if (rc != PCP_RES_SUCCESS)
+			return rc;
+		if (pref64 >= 0 && mi->n_filters == 0)
+			mi->pref64 = (uint8_t)pref64; /* inbound sources embedded as the first FILTER's */
+	}
 	for (uint8_t i = 0; i < mi->n_filters; i++)
 		if (memcmp(&mi->filters[i], &cf, sizeof(cf)) == 0)
 			return PCP_RES_SUCCESS; /* the same filter twice counts once */
 	if (mi->n_filters >= CGN_MAP_FILTERS)
 		return PCP_RES_EXCESSIVE_REMOTE_PEERS;
+	mi->filters_sent[mi->n_filters] = sent;
 	mi->filters[mi->n_filters++] = cf;
 	return PCP_RES_SUCCESS;
 }
@@ -53,6 +67,8 @@ static uint8_t
 read_options(struct pcp_ctx *ctx, struct map_intent *mi)
 {
 	const struct pcp_map_data *rq = &ctx->req.u.map;
+	/* FILTERs are read against the internal address: THIRD_PARTY's if it comes first, else
+	 * the source's; a THIRD_PARTY after FILTERs of another family is checked below. */
 
 	for (uint16_t i = 0; i < ctx->req.n_options; i++) {
 		const struct pcp_option *opt = &ctx->req.options[i];
@@ -72,8 +88,12 @@ read_options(struct pcp_ctx *ctx, struct map_intent *mi)
 		case PCP_OPT_FILTER:
 			/* §13.3: "If a MAP request has a lifetime of 0 and contains the FILTER
 			 * option, the error MALFORMED_OPTION is returned." */
-			rc = ctx->req.lifetime == 0 ? PCP_RES_MALFORMED_OPTION : read_filter(opt, mi);
+			rc = ctx->req.lifetime == 0 ? PCP_RES_MALFORMED_OPTION : read_filter(&ctx->srv->cfg, opt, mi);
 			break;
+		case PCP_OPT_PREFIX64:
+			/* RFC 7225 §4.2: answered with the server's PREFIX64 options (pcp_map_handle),
+			 * not echoed. */
+			continue;
 		default:
 			/* THIRD_PARTY_ID (RFC 7843) and AUTHENTICATION_TAG (RFC 7652) are not offered:
 			 * UNSUPP_OPTION. Optional ones (DESCRIPTION, PREFIX64, PORT_SET,
@@ -111,6 +131,17 @@ pcp_map_handle(struct pcp_ctx *ctx)
 	/* A mapping is for an inside host: its own, or the third party it names. */
 	if (!cgn_prefix_list_contains(cfg->pcp.inside, cfg->pcp.n_inside, &mi.in.addr))
 		return PCP_RES_NOT_AUTHORIZED;
+	/* An IPv6 host's mapping is a NAT64 one: none without NAT64 (§7.4 NOT_AUTHORIZED: "an
+	 * operation that cannot be fulfilled by the PCP server's security policy"). */
+	if (!cgn_addr_is_v4(&mi.in.addr) && !cgn_nat64_enabled(cfg))
+		return PCP_RES_NOT_AUTHORIZED;
+	/* §5: FILTERs were read for the internal address's family (read_filter: a NAT64 host's
+	 * mapped to IPv4); a THIRD_PARTY after them that changed the family leaves them read for
+	 * the other one. */
+	for (uint8_t i = 0; i < mi.n_filters; i++)
+		if (cgn_addr_is_v4(&mi.in.addr) ? memcmp(&mi.filters[i], &mi.filters_sent[i], sizeof(mi.filters[i])) != 0
+						: !cgn_addr_is_v4(&mi.filters[i].addr))
+			return PCP_RES_MALFORMED_OPTION;
 
 	/* §11.3: protocol and internal port. */
 	if (rq->protocol == 0 && rq->internal_port != 0)
@@ -128,6 +159,13 @@ pcp_map_handle(struct pcp_ctx *ctx)
 	mi.client = ctx->src;
 	mi.client_port = ctx->src_port;
 
+	/* RFC 7225 §4.2: the Pref64s to a client that asks (none without NAT64), after the echoed
+	 * options; added before anything changes: options the response cannot hold make it
+	 * MALFORMED_REQUEST (§7.3). */
+	if (pcp_prefix64_asked(&ctx->req) &&
+	    pcp_prefix64_append(cfg, &ctx->resp, ctx->p64_store, sizeof(ctx->p64_store)) != 0)
+		return PCP_RES_MALFORMED_REQUEST;
+
 	struct map_outcome out;
 	rc = mapping_map(ctx->srv, ctx->now_ms, &mi, &out);
 	if (rc != PCP_RES_SUCCESS) {
@@ -137,6 +175,7 @@ pcp_map_handle(struct pcp_ctx *ctx)
 	ctx->resp.lifetime = out.lifetime;
 	if (out.rec && out.lifetime != 0) {
 		ctx->resp.u.map.external_port = out.rec->ext_port;
+		/* IPv4-mapped, NAT64 included (§5) */
 		ctx->resp.u.map.external_addr = cgn_addr_from_v4(out.rec->ext_addr);
 	}
 	return PCP_RES_SUCCESS;

@@ -1,7 +1,9 @@
 /*
  * The PEER opcode (RFC 6887 §12.3) on the wire: validates the request and the remote peer,
  * reads THIRD_PARTY (§13.1), lets the mapping lifecycle create or extend the session
- * (mappings.c: mapping_peer), and writes the response.
+ * (mappings.c: mapping_peer), and writes the response. An IPv6 internal address makes a
+ * NAT64 session: its remote peer is IPv6 under a Pref64 (RFC 6887 §5, Figure 5), keyed and
+ * given to the data plane as the IPv4 address it embeds (RFC 6052), answered as sent.
  */
 #include <netinet/in.h>
 #include <string.h>
@@ -48,24 +50,37 @@ pcp_peer_handle(struct pcp_ctx *ctx)
 	}
 	if (!cgn_prefix_list_contains(cfg->pcp.inside, cfg->pcp.n_inside, &internal))
 		return PCP_RES_NOT_AUTHORIZED;
+	bool nat64 = !cgn_addr_is_v4(&internal);
+	if (nat64 && !cgn_nat64_enabled(cfg))
+		return PCP_RES_NOT_AUTHORIZED; /* as MAP (pcp_map.c) */
 
 	/* §12.1: "Protocol MUST NOT be zero", "Internal port MUST NOT be zero". */
 	if (rq->map.protocol == 0 || rq->map.internal_port == 0)
 		return PCP_RES_MALFORMED_REQUEST;
 	if (rq->map.protocol != IPPROTO_TCP && rq->map.protocol != IPPROTO_UDP)
 		return PCP_RES_UNSUPP_PROTOCOL;
-	if (!remote_peer_valid(&rq->remote_addr, rq->remote_port))
+	/* §12.3: an invalid remote peer is a MALFORMED_REQUEST. A NAT64 client's is IPv6 under a
+	 * Pref64 (or IPv4-mapped: it knows the IPv4 address), and RFC 6052 §3.1 forbids the
+	 * Well-Known Prefix with a non-global IPv4 address; any other IPv6 address is none the
+	 * NAT64 can reach. */
+	struct cgn_addr remote = rq->remote_addr;
+	int pref64 = -1;
+	if (nat64 && pcp_nat64_remote(cfg, &rq->remote_addr, &remote, &pref64) != 0)
+		return PCP_RES_MALFORMED_REQUEST;
+	if (!remote_peer_valid(&remote, rq->remote_port) ||
+	    (pref64 >= 0 && !cgn_nat64_v4_allowed(cfg, (unsigned)pref64, &remote)))
 		return PCP_RES_MALFORMED_REQUEST;
 
 	struct peer_key pk;
 	memset(&pk, 0, sizeof(pk));
 	pk.in = cgn_key_make(&internal, rq->map.internal_port, rq->map.protocol, CGN_SIDE_INSIDE);
-	pk.remote = rq->remote_addr;
+	pk.remote = remote;
 	pk.remote_port = rq->remote_port;
 
 	const struct pcp_mapping_rec *rec;
 	uint32_t lifetime = 0, err_lifetime = 0;
-	uint8_t rc = mapping_peer(ctx->srv, ctx->now_ms, &pk, &rq->map.external_addr, rq->map.external_port,
+	uint8_t rc = mapping_peer(ctx->srv, ctx->now_ms, &pk, &rq->remote_addr, (uint8_t)(pref64 > 0 ? pref64 : 0),
+				  &rq->map.external_addr, rq->map.external_port,
 				  ctx->req.lifetime, rq->map.nonce, third_party, &ctx->src, ctx->src_port, &rec,
 				  &lifetime, &err_lifetime);
 	if (rc != PCP_RES_SUCCESS) {

@@ -249,9 +249,12 @@ static void
 announce_restart(struct pcp_server *srv, uint64_t now)
 {
 	static struct pcp_response a;
+	static uint8_t p64[PCP_MAX_MSG];
 	uint8_t msg[PCP_MAX_MSG];
 	memset(&a, 0, sizeof(a));
 	a.opcode = PCP_OP_ANNOUNCE;
+	/* RFC 7225 §4.2: ANNOUNCEs may carry the Pref64s (none without NAT64); they fit. */
+	pcp_prefix64_append(&srv->cfg, &a, p64, sizeof(p64));
 	ssize_t len = pcp_build_response(&a, msg, sizeof(msg));
 	if (len < 0)
 		return;
@@ -268,6 +271,13 @@ announce_restart(struct pcp_server *srv, uint64_t now)
 	for (unsigned i = 0; i < srv->cfg.pcp.n_announce; i++)
 		pcp_unsolicited_add(srv, now, &srv->cfg.pcp.announce[i].addr, srv->cfg.pcp.announce[i].port, msg,
 				    (size_t)len, 10, 250, NULL);
+}
+
+void
+pcp_announce_all(struct pcp_server *srv, uint64_t now)
+{
+	announce_restart(srv, now);
+	unsolicited_run(srv, now);
 }
 
 int

@@ -90,8 +90,10 @@ struct pcp_server_ops {
 	 * Best effort: one record a mapping, the latest close. May be NULL. */
 	uint64_t (*session_closed_at)(void *ctx, const struct cgn_key *in, struct cgn_addr *peer, uint16_t *peer_port);
 	/* Finds an implicit (traffic-created) mapping of an inside key in the data plane's table:
-	 * @return true with its external endpoint. May be NULL. */
-	bool (*find_implicit)(void *ctx, const struct cgn_key *in, uint32_t *ext_addr, uint16_t *ext_port);
+	 * @return true with its external endpoint and its Pref64 index (NAT64; 0 otherwise).
+	 * May be NULL. */
+	bool (*find_implicit)(void *ctx, const struct cgn_key *in, uint32_t *ext_addr, uint16_t *ext_port,
+			      uint8_t *pref64);
 	/* A pool change while a data plane draws from the allocator (pcp_server_freeze_pool):
 	 * repool_begin stops it from allocating (@return 0 or -errno: the change is refused);
 	 * repool_move, once the new allocator has the subscribers and before the server

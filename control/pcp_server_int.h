@@ -33,7 +33,11 @@ struct pcp_mapping_rec {
 	struct cgn_addr client;     /* who asked (differs from in.addr with THIRD_PARTY) */
 	uint16_t client_port;
 	uint8_t n_filters;
-	struct cgn_filter filters[CGN_MAP_FILTERS];
+	struct cgn_filter filters[CGN_MAP_FILTERS];      /* as the data plane applies them (IPv4) */
+	struct cgn_filter filters_sent[CGN_MAP_FILTERS]; /* as the client sent them (a NAT64
+							  * client's under a Pref64, RFC 6887 §5) */
+	uint8_t pref64;             /* NAT64: the Pref64 (nat64.prefixes index) the data plane
+				     * embeds the remote's IPv4 address with; 0 for NAT44 */
 	uint32_t n_peers;           /* PEER sessions on this mapping */
 	bool moved;                 /* reload.c: given a new external endpoint by this reload
 				     * (between its two passes: still to be moved) */
@@ -50,6 +54,8 @@ struct peer_key {
 };
 
 struct pcp_peer_rec {
+	struct cgn_addr remote_sent; /* the remote peer as the client sent it (the key has the
+				      * IPv4 address a NAT64 client's Pref64 address embeds) */
 	uint8_t nonce[PCP_NONCE_LEN];
 	uint32_t lifetime_s;
 	uint64_t expire_ms;
@@ -108,6 +114,7 @@ struct pcp_ctx {
 	struct pcp_request req;
 	struct pcp_response resp;
 	uint32_t error_lifetime; /* non-zero: overrides the class lifetime of an error result */
+	uint8_t p64_store[PCP_MAX_MSG]; /* data of the PREFIX64 options of resp */
 };
 
 /*
@@ -117,6 +124,37 @@ struct pcp_ctx {
 uint8_t pcp_map_handle(struct pcp_ctx *ctx);
 uint8_t pcp_peer_handle(struct pcp_ctx *ctx);
 uint8_t pcp_announce_handle(struct pcp_ctx *ctx);
+
+/* ---- NAT64 by PCP, PREFIX64 (pcp_nat64.c) ---- */
+
+/** @return true if req carries a PREFIX64 option that decodes (RFC 7225 §4.3: the client asks
+ *  for the Pref64s); one that does not is ignored, as optional options may be (RFC 6887 §7.3). */
+bool pcp_prefix64_asked(const struct pcp_request *req);
+
+/**
+ * Appends the PREFIX64 options of cfg's NAT64 to resp (RFC 7225 §4.2): the Pref64s that have
+ * an IPv4 prefix list first, each with its list, then the others, each in configuration order;
+ * every one with the null suffix. None without NAT64 ("MUST NOT include any PREFIX64").
+ * @param store holds the options' data (views of resp), cap octets.
+ * @return 0, or -ENOSPC when they do not fit (store or resp's option table).
+ */
+int pcp_prefix64_append(const struct cgn_config *cfg, struct pcp_response *resp, uint8_t *store, size_t cap);
+
+/**
+ * A remote peer of a NAT64 client (PEER, FILTER) as the data plane sees it (RFC 6887 §5,
+ * Figure 5): an IPv4-mapped address as it is (*pref64 = -1), an address under a Pref64 as the
+ * IPv4 address it embeds (RFC 6052 §2.3; *pref64 its index). @return 0, or -ENOENT for an
+ * address that is neither.
+ */
+int pcp_nat64_remote(const struct cgn_config *cfg, const struct cgn_addr *sent, struct cgn_addr *v4, int *pref64);
+
+/**
+ * A FILTER of a NAT64 client as the data plane applies it: an IPv4-mapped prefix as it is; a
+ * prefix under a Pref64, at least as long as it, as the IPv4 prefix of the bits it covers.
+ * @return PCP_RES_SUCCESS, or PCP_RES_MALFORMED_OPTION for a prefix that is neither.
+ */
+uint8_t pcp_nat64_filter(const struct cgn_config *cfg, const struct cgn_filter *sent, struct cgn_filter *out,
+			 int *pref64);
 
 /* THIRD_PARTY (§13.1) for MAP and PEER: authorises the sender and sets *internal. */
 uint8_t pcp_option_third_party_check(struct pcp_ctx *ctx, const struct pcp_option *opt, struct cgn_addr *internal);
@@ -128,6 +166,13 @@ uint8_t pcp_option_third_party_check(struct pcp_ctx *ctx, const struct pcp_optio
  */
 void pcp_unsolicited_add(struct pcp_server *srv, uint64_t now, const struct cgn_addr *dst, uint16_t port,
 			 const uint8_t *msg, size_t len, uint8_t sends, uint32_t first_gap_ms, const struct cgn_key *about);
+
+/**
+ * Schedules the unsolicited ANNOUNCEs of §14.1.3 (multicast, configured clients; with the
+ * PREFIX64s, RFC 7225 §4.2) as at start, and sends the first now: on a restart, and when a
+ * reload changes the Pref64s ("SHOULD issue an unsolicited PCP ANNOUNCE message").
+ */
+void pcp_announce_all(struct pcp_server *srv, uint64_t now);
 
 /** Cancels pending Mapping Updates about a mapping: its client has refreshed it (§14.2). */
 void pcp_unsolicited_cancel(struct pcp_server *srv, const struct cgn_key *about);
@@ -152,7 +197,9 @@ struct map_intent {
 	bool prefer_failure, third_party;
 	bool filters_clear;             /* a FILTER of prefix length 0 came first (§13.3) */
 	uint8_t n_filters;              /* FILTERs to add */
-	struct cgn_filter filters[CGN_MAP_FILTERS];
+	struct cgn_filter filters[CGN_MAP_FILTERS];      /* as the data plane applies them */
+	struct cgn_filter filters_sent[CGN_MAP_FILTERS]; /* as the client sent them */
+	uint8_t pref64;                 /* NAT64: the Pref64 of a new mapping (rec->pref64) */
 	struct cgn_addr client;
 	uint16_t client_port;
 };
@@ -171,10 +218,18 @@ uint8_t mapping_map(struct pcp_server *srv, uint64_t now, const struct map_inten
  * @return a result code; on SUCCESS *rec is the mapping and *lifetime the session's.
  */
 uint8_t mapping_peer(struct pcp_server *srv, uint64_t now, const struct peer_key *pk,
+		     const struct cgn_addr *remote_sent, uint8_t pref64,
 		     const struct cgn_addr *suggested_addr, uint16_t suggested_port, uint32_t lifetime,
 		     const uint8_t nonce[PCP_NONCE_LEN], bool third_party, const struct cgn_addr *client,
 		     uint16_t client_port, const struct pcp_mapping_rec **rec, uint32_t *granted,
 		     uint32_t *error_lifetime);
+
+/**
+ * The subscriber of an internal address in srv->pb: the address itself for IPv4, its
+ * nat64.subscriber_prefix_len prefix for IPv6 (cgn_nat64_subscriber(), as the data plane's).
+ * @return its index, or -1 (table full, or not there and !create).
+ */
+int32_t mapping_subscriber(struct pcp_server *srv, const struct cgn_addr *internal, bool create);
 
 /** Installs the configured static mappings. @return 0 or -errno with a message on stderr. */
 int mapping_install_statics(struct pcp_server *srv, uint64_t now);

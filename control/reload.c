@@ -4,11 +4,15 @@
  *
  *   - keys that size memory or sockets (eal.*, pcp.listen, nat.ports, nat.block_size,
  *     nat.max_blocks, nat.max_subscribers, nat.parity, nat.static, dataplane.*), and ports,
- *     arp, nat.filtering and nat64 (restart_needed), need a restart: a reload that changes one is
- *     refused, names it, and nothing changes;
- *   - routes, neighbours, nat.timeouts and nat.port_hold_s go to the data plane
- *     (ops.reconfigure: the workers pause while they change) and take effect at once, for
- *     the sessions there are too; so does everything else of pcp.*;
+ *     arp, nat.filtering, nat64.subscriber_prefix_len and switching NAT64 off
+ *     (restart_needed), need a restart: a reload that changes one is refused, names it, and
+ *     nothing changes;
+ *   - routes, neighbours, nat.timeouts, nat.port_hold_s and the rest of nat64 go to the data
+ *     plane (ops.reconfigure: the workers pause while they change) and take effect at once,
+ *     for the sessions there are too; so does everything else of pcp.*;
+ *   - new nat64.prefixes renumber each NAT64 mapping's Pref64 (a removed one's mappings take
+ *     the first), and new Pref64s or IPv4 prefix lists are announced: RFC 7225 §4.2 "the PCP
+ *     server SHOULD issue an unsolicited PCP ANNOUNCE message" with the new PREFIX64s;
  *   - a new nat.pool rebuilds the port-block allocator: every subscriber keeps its external
  *     address if it is still in the pool, and every mapping its port; mappings on removed
  *     addresses move to the subscriber's new address, the data plane is told, and each client
@@ -64,8 +68,13 @@ restart_needed(const struct cgn_config *a, const struct cgn_config *b)
 	 * there are would refuse their own answers. */
 	if (a->nat.filtering != b->nat.filtering)
 		return "nat.filtering";
-	if (cgn_config_nat64_differs(a, b))
-		return "nat64";
+	/* NAT64 sessions were keyed and their subscribers counted under the old prefix length;
+	 * and NAT64 mappings there are need a Pref64. The prefixes themselves may change
+	 * (renumbered: pcp_server_reload, cgn_dataplane_renat64). */
+	if (a->nat64.subscriber_prefix_len != b->nat64.subscriber_prefix_len)
+		return "nat64.subscriber_prefix_len";
+	if (cgn_nat64_enabled(a) && !cgn_nat64_enabled(b))
+		return "nat64.prefixes (NAT64 cannot be switched off)";
 	return NULL;
 }
 
@@ -97,7 +106,7 @@ mapping_update(struct pcp_server *srv, uint64_t now, const struct pcp_mapping_re
 	r.u.map.external_port = rec->ext_port;
 	r.u.map.external_addr = cgn_addr_from_v4(rec->ext_addr);
 	if (pk) {
-		r.u.peer.remote_addr = pk->remote;
+		r.u.peer.remote_addr = p->remote_sent; /* as the client sent it (NAT64: its Pref64 form) */
 		r.u.peer.remote_port = pk->remote_port;
 	}
 	/* "the THIRD_PARTY option MUST also appear"; "the FILTER option is sent" */
@@ -106,8 +115,8 @@ mapping_update(struct pcp_server *srv, uint64_t now, const struct pcp_mapping_re
 		pcp_response_add_option(&r, PCP_OPT_THIRD_PARTY, tp, 16);
 	}
 	for (unsigned i = 0; !pk && i < rec->n_filters; i++) {
-		struct pcp_filter f = { .prefix_len = rec->filters[i].prefix_len, .remote_port = rec->filters[i].port,
-					.remote_addr = rec->filters[i].addr };
+		struct pcp_filter f = { .prefix_len = rec->filters_sent[i].prefix_len,
+					.remote_port = rec->filters_sent[i].port, .remote_addr = rec->filters_sent[i].addr };
 		pcp_filter_encode(&f, filters[i]);
 		pcp_response_add_option(&r, PCP_OPT_FILTER, filters[i], PCP_FILTER_LEN);
 	}
@@ -330,6 +339,29 @@ repool(struct pcp_server *srv, const struct cgn_config *cfg, uint64_t now, char 
 	return 0;
 }
 
+/* New nat64.prefixes: each mapping's Pref64 index in the new list (cgn_nat64_remap()). */
+struct renumber {
+	uint8_t map[CGN_MAX_NAT64_PREFIXES];
+};
+
+static void
+renumber_one(void *r, void *arg)
+{
+	struct pcp_mapping_rec *rec = r;
+	const struct renumber *rn = arg;
+	if (!cgn_addr_is_v4(&rec->in.addr) && rec->pref64 < CGN_MAX_NAT64_PREFIXES)
+		rec->pref64 = rn->map[rec->pref64];
+}
+
+static void
+renumber_pref64(struct pcp_server *srv, const struct cgn_config *cfg)
+{
+	struct renumber rn;
+	cgn_nat64_remap(&srv->cfg.nat64, &cfg->nat64, rn.map);
+	uint32_t cursor = 0;
+	rec_db_scan(srv->mappings, &cursor, rec_db_capacity(srv->mappings), renumber_one, &rn);
+}
+
 int
 pcp_server_reload(struct pcp_server *srv, const struct cgn_config *cfg, uint64_t now, char *err, size_t err_len)
 {
@@ -361,8 +393,15 @@ pcp_server_reload(struct pcp_server *srv, const struct cgn_config *cfg, uint64_t
 			return rc;
 		}
 	}
+	bool new_prefixes = cgn_config_nat64_differs(&srv->cfg, cfg);
+	bool new_prefix64 = new_prefixes || memcmp(srv->cfg.nat64.n_v4, cfg->nat64.n_v4, sizeof(cfg->nat64.n_v4)) != 0 ||
+			    memcmp(srv->cfg.nat64.v4_lists, cfg->nat64.v4_lists, sizeof(cfg->nat64.v4_lists)) != 0;
+	if (new_prefixes) /* as the data plane did its own (ops.reconfigure) */
+		renumber_pref64(srv, cfg);
 	cgn_config_take_live(&srv->cfg, cfg);
 	srv->cfg.pcp = cfg->pcp;
+	if (new_prefix64 && cgn_nat64_enabled(cfg))
+		pcp_announce_all(srv, now);
 	cgn_tb_init(&srv->requests, cfg->pcp.max_requests_per_second, now);
 	return 0;
 }

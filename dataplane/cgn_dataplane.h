@@ -126,7 +126,8 @@ struct cgn_dataplane {
 	bool have_icmp_source6;
 	struct { uint32_t net, mask; } pool_v4[CGN_MAX_POOL_PREFIXES]; /* host order: hairpin test */
 	/* nat64.prefixes as classify6 tests them per packet (cgn_dataplane_pref64()): two masked
-	 * words, and where the IPv4 octets lie (RFC 6052 §2.2). Set at start (not reloadable). */
+	 * words, and where the IPv4 octets lie (RFC 6052 §2.2). Set at start and by a reload
+	 * (workers paused: cgn_dataplane_renat64). */
 	struct cgn_pref64_match {
 		uint64_t net[2], mask[2]; /* network order words */
 		uint8_t pos[4];           /* octets of the IPv6 address holding the IPv4 one */
@@ -218,6 +219,16 @@ void cgn_dataplane_repool(struct cgn_dataplane *dp, const struct cgn_pb *old_pb,
 			  struct cgn_repool_stats *st);
 
 /**
+ * A reload that changes nat64.prefixes (SIGHUP), the data plane's half: dp->pref64 and the
+ * configuration the workers read are already the new ones. Waits until the workers applied
+ * every message queued before, then gives every NAT64 mapping (IPv6 internal address) the
+ * index of its Pref64 in the new list, map[old index] (cgn_nat64_remap(): 0 where the prefix
+ * went). Control thread, the workers paused (or never launched).
+ * @return the mappings renumbered.
+ */
+uint32_t cgn_dataplane_renat64(struct cgn_dataplane *dp, const uint8_t map[CGN_MAX_NAT64_PREFIXES]);
+
+/**
  * The pool as the workers test it (ARP for pool addresses, hairpinning) and the default
  * source of the ICMP errors they send, from cfg. Main lcore at start; control thread in a
  * pool change (repool.c), the workers paused.
@@ -225,8 +236,8 @@ void cgn_dataplane_repool(struct cgn_dataplane *dp, const struct cgn_pb *old_pb,
 void cgn_dataplane_set_pool(struct cgn_dataplane *dp, const struct cgn_config *cfg);
 
 /**
- * The Pref64s as the workers match them (dp->pref64) from cfg->nat64. Main lcore at start
- * (NAT64 is not reloadable); tests after changing their configuration's nat64.
+ * The Pref64s as the workers match them (dp->pref64) from cfg->nat64. Main lcore at start;
+ * the control thread in a reload, the workers paused; tests after changing their nat64.
  */
 void cgn_dataplane_set_nat64(struct cgn_dataplane *dp, const struct cgn_config *cfg);
 

@@ -149,3 +149,31 @@ cgn_dataplane_repool(struct cgn_dataplane *dp, const struct cgn_pb *old_pb, cons
 	free(sm.index);
 }
 
+
+/* A reload's new nat64.prefixes (cgn_dataplane.h). In place, as the pool change rewrites
+ * subscribers: no worker reads an entry now, and a byte-wide field never tears for telemetry. */
+uint32_t
+cgn_dataplane_renat64(struct cgn_dataplane *dp, const uint8_t map[CGN_MAX_NAT64_PREFIXES])
+{
+	if (!drain_rings(dp))
+		CGN_LOG(WARNING, "nat64 change: the workers' rings did not drain in a second");
+	unsigned reader = CGN_READER_CONTROL(dp);
+	uint32_t cursor = 0, n = 0;
+	for (bool more = true; more;) {
+		cgn_table_reader_online(dp->table, reader);
+		for (unsigned k = 0; k < 1024; k++) {
+			struct cgn_mapping *m = cgn_table_next(dp->table, &cursor);
+			if (m == NULL) {
+				more = false;
+				break;
+			}
+			if (cgn_addr_is_v4(&m->int_addr) || m->pref64 >= CGN_MAX_NAT64_PREFIXES ||
+			    map[m->pref64] == m->pref64)
+				continue;
+			m->pref64 = map[m->pref64];
+			n++;
+		}
+		cgn_table_reader_offline(dp->table, reader);
+	}
+	return n;
+}

@@ -194,8 +194,8 @@ static const char *const h_lo6[] = { H_SERVER6_B, H_CLIENT6_A, H_CLIENT6_B, H_CL
 	"eal = { file_prefix = \"%s\"; lcores = \"0-1\"; no_huge = true; memory_mb = 256; };\n" \
 	"pcp = {\n" \
 	"  listen = [ \"127.0.0.1:5351\", \"[" H_SERVER6 "]:5351\" ];\n" \
-	"  inside = [ \"127.0.0.0/8\", \"::1/128\", \"" H_INSIDE6 "\" ];\n" \
-	"  third_party = [ \"" H_THIRD_PARTY "\" ];\n" \
+	"  inside = [ \"127.0.0.0/8\", \"::1/128\", \"" H_INSIDE6 "\", \"" H_SRC6_NET "\" ];\n" \
+	"  third_party = [ \"" H_THIRD_PARTY "\", \"" H_THIRD_PARTY6 "\" ];\n" \
 	"  lifetime = { min = 120; max = 86400; };\n" \
 	"  error_lifetime = { short = %d; long = %d; };\n" \
 	"  max_mappings_per_subscriber = %d;\n" \
@@ -208,6 +208,8 @@ static const char *const h_lo6[] = { H_SERVER6_B, H_CLIENT6_A, H_CLIENT6_B, H_CL
 	"  block_size = 512; max_blocks = 2; port_hold_s = 120;\n" \
 	"  static = ( { proto = \"tcp\"; internal = \"" H_STATIC_INTERNAL ":22\"; external = \"" H_STATIC_EXTERNAL ":2222\"; } );\n" \
 	"};\n" \
+	"nat64 = { prefixes = [ \"" H_PREF64_WKP "\", \"" H_PREF64_NSP "\" ];\n" \
+	"  ipv4_prefixes = ( { pref64 = \"" H_PREF64_NSP "\"; ipv4 = [ \"192.0.2.0/24\", \"198.51.100.0/24\" ]; } ); };\n" \
 	"dataplane = { table_size = 65536; idle_sleep_us = 200; };\n"
 
 void
@@ -267,6 +269,9 @@ main(int argc, char *argv[])
 			fprintf(stderr, "conformance: cannot add %s to lo: %s\n", h_lo6[i], out);
 			return 1;
 		}
+	/* IPv6 clients: ::1 and any address of H_SRC6_NET (a local route, in the test's own
+	 * network namespace). */
+	proc_run(out, sizeof(out), "ip -6 route add local " H_SRC6_NET " dev lo");
 
 	/* Every response on the wire goes to tshark; decoded after the run. */
 	snprintf(pcap, sizeof(pcap), "%s/conformance.pcap", workdir);
@@ -305,6 +310,19 @@ main(int argc, char *argv[])
 		 "(portcontrol.opcode == 2 && udp.length < 88)))' "
 		 "-T fields -e frame.number -e _ws.expert.message 2>/dev/null", pcap);
 	printf("conformance: tshark decoded %d responses; findings: %s\n", responses, out[0] ? out : "none");
+	/* ... among them IPv6 ones and PREFIX64s (RFC 7225), which the dissector decodes field by
+	 * field: they must have been on the wire for the check to mean anything. */
+	char more[256];
+	proc_run(more, sizeof(more), "tshark -r %s -Y 'udp.srcport == 5351 && ipv6' 2>/dev/null | wc -l", pcap);
+	int v6 = atoi(more);
+	proc_run(more, sizeof(more), "tshark -r %s -Y 'udp.srcport == 5351 && portcontrol.option.p64.length' 2>/dev/null | wc -l",
+		 pcap);
+	int p64 = atoi(more);
+	printf("conformance: %d responses over IPv6, %d with PREFIX64\n", v6, p64);
+	if (v6 < 20 || p64 < 5) {
+		fprintf(stderr, "conformance: too few IPv6 or PREFIX64 responses on the wire\n");
+		result = 0;
+	}
 	if (responses < 50 || out[0]) {
 		int first = atoi(out);
 		proc_run(out, sizeof(out), "tshark -r %s -Y 'frame.number == %d' -V -x 2>/dev/null | tail -n 60", pcap, first);

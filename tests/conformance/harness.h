@@ -24,6 +24,13 @@
 #define H_STATIC_INTERNAL "127.0.0.100"
 #define H_STATIC_EXTERNAL "203.0.113.66"
 #define H_THIRD_PARTY "127.0.0.2"
+/* IPv6 (NAT64) clients: sources of H_SRC6_NET ("2001:db8:64:SS00::x", SS a test's own /56 as
+ * nat64.subscriber_prefix_len is 56), the authorised third party, the Pref64s (the NSP has an
+ * IPv4 prefix list: PREFIX64 gives it first, RFC 7225 §4.2). */
+#define H_SRC6_NET "2001:db8:64::/48"
+#define H_THIRD_PARTY6 "2001:db8:64:ff00::2"
+#define H_PREF64_WKP "64:ff9b::/96"
+#define H_PREF64_NSP "2001:db8:122:300::/56"
 
 extern struct pcp_request H_req;    /* the request being built */
 extern struct pcp_response H_resp;  /* the last response parsed */
@@ -59,7 +66,7 @@ void h_third_party(const char *addr);
 void h_filter(uint8_t prefix_len, const char *addr, uint16_t port);
 
 /**
- * Sends H_req from src (bound to src:0) and waits up to wait_ms for a response.
+ * Sends H_req from src (bound to src:0; an IPv6 src goes to H_server6) and waits up to wait_ms for a response.
  * @return its result code, or -1 if none came.
  */
 int h_send(const char *src, int wait_ms);

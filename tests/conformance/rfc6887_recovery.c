@@ -230,10 +230,11 @@ Test(rfc6887_14_2, pool_change_moves_mappings_and_tells_clients, .timeout = 60)
 	usleep(300000);
 	cr_assert_eq(updates(s1, 300, &u), 0);
 
-	/* Nor one that removes S's address and turns NAT64 on: nat64 needs a restart too. */
+	/* Nor one that removes S's address and changes nat64.subscriber_prefix_len: that needs a
+	 * restart too (NAT64 sessions are keyed under it). */
 	char keep[64];
 	snprintf(keep, sizeof(keep), "\"%s\"", cgn_addr_format(&r3.u.map.external_addr, a, sizeof(a)));
-	snprintf(conf, sizeof(conf), UPD_CONF "nat64 = { prefixes = [ \"64:ff9b::/96\" ]; };\n", df.pfx, keep, 4096u);
+	snprintf(conf, sizeof(conf), UPD_CONF "nat64 = { subscriber_prefix_len = 64; };\n", df.pfx, keep, 4096u);
 	reload(&df, pid, conf);
 	usleep(300000);
 	cr_assert_eq(updates(s1, 300, &u), 0, "the pool did not change");

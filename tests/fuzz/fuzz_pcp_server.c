@@ -3,11 +3,14 @@
  * calls: MAP, PEER, ANNOUNCE, NAT-PMP, options, the mapping lifecycle, port blocks, holds,
  * expiry), not only the codec. Each input is a script run against a fresh server:
  *
- *   repeated: [flags:1][len:2 big-endian][len octets of datagram]
+ *   repeated: [flags:1][len:2 big-endian, bit 15 apart][len octets of datagram]
  *   flags bits 0-2: the source (127.0.0.1 .. 127.0.0.6, the third-party host 127.0.0.2,
  *                   or 198.51.100.7, outside)
  *         bit 3:    the data plane refuses this request's changes (ring full: rollback paths)
  *         bits 4-7: seconds x 30 to let pass first (expiry, holds, epochs)
+ *   len bit 15:     the source is IPv6 instead, by the same bits 0-2: NAT64 subscribers in
+ *                   2001:db8:64::/48 (two in one /56), the IPv6 third party, one outside;
+ *                   the server runs NAT64 with two Pref64s, one with an IPv4 list (PREFIX64)
  *
  * Checks, beyond ASan/UBSan: every answer to a PCP request is 24..1100 octets, a multiple
  * of 4 and readable by the client parser; the server's counts stay within their limits;
@@ -79,11 +82,14 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		abort();
 	snprintf(runtime_dir, sizeof(runtime_dir), "%s", rte_eal_get_runtime_dir());
 	const char *text =
-		"pcp = { listen = [ \"127.0.0.1\" ]; inside = [ \"127.0.0.0/8\" ]; third_party = [ \"127.0.0.2\" ];\n"
+		"pcp = { listen = [ \"127.0.0.1\" ]; inside = [ \"127.0.0.0/8\", \"2001:db8:64::/48\" ];\n"
+		"  third_party = [ \"127.0.0.2\", \"2001:db8:64:ff00::2\" ];\n"
 		"  max_mappings_per_subscriber = 3; max_filters = 2; max_requests_per_second = 0; };\n"
 		"nat = { pool = [ \"203.0.113.0/30\" ]; ports = \"5000-5511\"; block_size = 64; max_blocks = 2;\n"
 		"  max_subscribers = 8; port_hold_s = 60;\n"
 		"  static = ( { proto = \"udp\"; internal = \"127.0.0.3:53\"; external = \"203.0.113.1:5053\"; } ); };\n"
+		"nat64 = { prefixes = [ \"64:ff9b::/96\", \"2001:db8:122:300::/56\" ];\n"
+		"  ipv4_prefixes = ( { pref64 = \"2001:db8:122:300::/56\"; ipv4 = [ \"192.0.2.0/24\" ]; } ); };\n"
 		"dataplane = { table_size = 1024; };\n";
 	char err[256];
 	if (cgn_config_load_string(text, &cfg, err, sizeof(err)) != 0) {
@@ -93,6 +99,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+static const char *const sources6[8] = { "2001:db8:64:100::1", "2001:db8:64:100::2", "2001:db8:64:200::1",
+					 "2001:db8:64:300::1", "2001:db8:64:400::1", "2001:db8:64:500::9",
+					 "2001:db8:64:ff00::2", "2001:db8:9::1" /* outside */ };
 static const char *const sources[8] = { "127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4",
 					"127.0.0.5", "127.0.0.6", "127.0.0.2", "198.51.100.7" };
 
@@ -113,12 +122,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t off = 0;
 	while (size - off >= 3) {
 		uint8_t flags = data[off];
-		size_t len = (size_t)(data[off + 1] << 8 | data[off + 2]);
+		bool v6 = data[off + 1] & 0x80;
+		size_t len = (size_t)((data[off + 1] & 0x7f) << 8 | data[off + 2]);
 		off += 3;
 		if (len > size - off)
 			len = size - off;
 		struct cgn_addr src;
-		cgn_addr_parse(sources[flags & 7], &src);
+		cgn_addr_parse(v6 ? sources6[flags & 7] : sources[flags & 7], &src);
 		refuse = flags & 8;
 		now += (uint64_t)(flags >> 4) * 30000;
 		pcp_server_tick(srv, now);

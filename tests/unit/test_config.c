@@ -683,7 +683,7 @@ Test(config, nat64_subscriber)
 	}
 }
 
-/* nat64 is not reloadable: what reload compares to refuse it. */
+/* What reload compares: subscriber_prefix_len (refused), the prefixes (renumbered). */
 Test(config, nat64_differs)
 {
 	static struct cgn_config other;
@@ -694,7 +694,7 @@ Test(config, nat64_differs)
 	cr_assert_not(cgn_config_live_differs(&cfg, &other));
 	other.nat64.subscriber_prefix_len = 64;
 	cr_assert(cgn_config_nat64_differs(&cfg, &other));
-	cr_assert_not(cgn_config_live_differs(&cfg, &other), "not a live key");
+	cr_assert(cgn_config_live_differs(&cfg, &other), "nat64 goes to the data plane");
 	cr_assert_eq(cgn_config_load_string(MINIMAL "nat64 = { prefixes = [ \"2001:db8::/32\", \"64:ff9b::/96\" ]; };",
 					    &other, err, sizeof(err)), 0, "%s", err);
 	cr_assert(cgn_config_nat64_differs(&cfg, &other), "another order");
@@ -718,4 +718,55 @@ Test(config, nat64_differs)
 	cr_assert_eq(cgn_config_load_string(MINIMAL, &other, err, sizeof(err)), 0, "%s", err);
 	cr_assert(cgn_config_nat64_differs(&cfg, &other), "NAT64 off");
 	cr_assert(cgn_config_nat64_differs(&other, &cfg), "NAT64 on");
+}
+
+/* RFC 7225 §4.2: IPv4 prefix lists of the Pref64s, for PREFIX64. */
+Test(config, nat64_ipv4_prefixes)
+{
+	static const char *text = MINIMAL "nat64 = { prefixes = [ \"64:ff9b::/96\", \"2001:db8:122:300::/56\" ];\n"
+		"  ipv4_prefixes = ( { pref64 = \"2001:db8:122:300::/56\"; ipv4 = [ \"192.0.2.0/24\", \"198.51.100.0/25\" ]; } ); };";
+	cr_assert_eq(cgn_config_load_string(text, &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(cfg.nat64.n_v4[0], 0);
+	cr_assert_eq(cfg.nat64.n_v4[1], 2);
+	struct cgn_prefix want;
+	cgn_prefix_parse("198.51.100.0/25", &want);
+	cr_assert(cfg.nat64.v4_lists[1][1].len == want.len && cgn_addr_eq(&cfg.nat64.v4_lists[1][1].addr, &want.addr));
+
+	static const struct { const char *nat64, *says; } bad[] = {
+		{ "prefixes = [ \"64:ff9b::/96\" ]; ipv4_prefixes = ( { pref64 = \"2001:db8::/32\"; ipv4 = [ \"192.0.2.0/24\" ]; } );",
+		  "is not one of nat64.prefixes" },
+		{ "ipv4_prefixes = ( { pref64 = \"64:ff9b::/96\"; ipv4 = [ \"192.0.2.0/24\" ]; } );", "is not one of nat64.prefixes" },
+		{ "prefixes = [ \"64:ff9b::/96\" ]; ipv4_prefixes = ( { pref64 = \"64:ff9b::/96\"; ipv4 = [ \"2001:db8::/32\" ]; } );",
+		  "must be IPv4" },
+		{ "prefixes = [ \"64:ff9b::/96\" ]; ipv4_prefixes = ( { pref64 = \"64:ff9b::/96\"; ipv4 = [ ]; } );",
+		  "at least one" },
+		{ "prefixes = [ \"64:ff9b::/96\" ]; ipv4_prefixes = ( { pref64 = \"64:ff9b::/96\"; ipv4 = [ \"192.0.2.0/24\" ]; },"
+		  " { pref64 = \"64:ff9b::/96\"; ipv4 = [ \"192.0.3.0/24\" ]; } );", "has a list already" },
+		{ "prefixes = [ \"64:ff9b::/96\" ]; ipv4_prefixes = ( { ipv4 = [ \"192.0.2.0/24\" ]; } );", "is required" },
+	};
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char t[1024];
+		snprintf(t, sizeof(t), MINIMAL "nat64 = { %s };", bad[i].nat64);
+		cr_assert_eq(cgn_config_load_string(t, &cfg, err, sizeof(err)), -EINVAL, "%s", bad[i].nat64);
+		cr_assert(strstr(err, bad[i].says), "%s: %s", bad[i].nat64, err);
+	}
+}
+
+/* A reload that changes nat64.prefixes renumbers the mappings' Pref64 indices. */
+Test(config, nat64_remap)
+{
+	static struct cgn_config other;
+	cr_assert_eq(cgn_config_load_string(MINIMAL "nat64 = { prefixes = [ \"64:ff9b::/96\", \"2001:db9::/32\", "
+					    "\"2001:db8:1:2::/64\" ]; };", &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(cgn_config_load_string(MINIMAL "nat64 = { prefixes = [ \"2001:db8:1:2::/64\", \"2001:db8:9::/48\", "
+					    "\"64:ff9b::/96\" ]; };", &other, err, sizeof(err)), 0, "%s", err);
+	uint8_t map[CGN_MAX_NAT64_PREFIXES];
+	cgn_nat64_remap(&cfg.nat64, &other.nat64, map);
+	cr_assert_eq(map[0], 2, "64:ff9b::/96 moved to index 2");
+	cr_assert_eq(map[1], 0, "2001:db9::/32 is gone: the first prefix");
+	cr_assert_eq(map[2], 0, "2001:db8:1:2::/64 moved to index 0");
+	cgn_nat64_remap(&other.nat64, &cfg.nat64, map);
+	cr_assert(map[0] == 2 && map[1] == 0 && map[2] == 0);
+	cgn_nat64_remap(&cfg.nat64, &cfg.nat64, map);
+	cr_assert(map[0] == 0 && map[1] == 1 && map[2] == 2);
 }

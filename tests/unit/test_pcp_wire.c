@@ -603,3 +603,105 @@ Test(codec, port_set_option)
 	cr_assert_eq(out.first_internal_port, 5000);
 	cr_assert(out.parity);
 }
+
+/* ---- PREFIX64 (RFC 7225 §4.1) ---- */
+
+static struct cgn_prefix
+pfx(const char *text)
+{
+	struct cgn_prefix p;
+	cr_assert_eq(cgn_prefix_parse(text, &p), 0, "%s", text);
+	return p;
+}
+
+/* The notes' example (pcp-extensions-notes.md §3.1): 64:ff9b::/96 with {192.0.2.0/24}. */
+Test(rfc7225_4_1, encode_wkp_with_one_ipv4_prefix)
+{
+	static const uint8_t want[] = { 0x00, 0x0c, 0x00, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0,
+					0x00, 0x01, 0x00, 0x18, 0xc0, 0x00, 0x02, 0x00 };
+	struct cgn_prefix p = pfx("64:ff9b::/96"), v4 = pfx("192.0.2.0/24");
+	uint8_t out[64];
+	cr_assert_eq(pcp_prefix64_encode(&p, &v4, 1, true, out, sizeof(out)), (ssize_t)sizeof(want));
+	cr_assert_arr_eq(out, want, sizeof(want));
+}
+
+/* Figure 1: a /56 takes 7 octets of Prefix64 and 5 of (null) Suffix; no list, 14 octets. */
+Test(rfc7225_4_1, encode_nsp_56_without_list)
+{
+	static const uint8_t want[] = { 0x00, 0x07, 0x20, 0x01, 0x0d, 0xb8, 0x01, 0x22, 0x03, 0, 0, 0, 0, 0 };
+	struct cgn_prefix p = pfx("2001:db8:122:300::/56");
+	uint8_t out[64];
+	cr_assert_eq(pcp_prefix64_encode(&p, NULL, 0, false, out, sizeof(out)), 14);
+	cr_assert_arr_eq(out, want, sizeof(want));
+	cr_assert_eq(pcp_prefix64_encode(&p, NULL, 0, false, out, 13), -EMSGSIZE);
+	struct cgn_prefix bad = pfx("2001:db8::/33");
+	cr_assert_eq(pcp_prefix64_encode(&bad, NULL, 0, false, out, sizeof(out)), -EINVAL);
+	struct cgn_prefix v6 = pfx("2001:db8::/48");
+	cr_assert_eq(pcp_prefix64_encode(&p, &v6, 1, true, out, sizeof(out)), -EINVAL);
+}
+
+Test(rfc7225_4_1, decode_round_trip_with_list)
+{
+	struct cgn_prefix p = pfx("2001:db8:122::/48"), v4[2] = { pfx("198.51.100.0/24"), pfx("0.0.0.0/0") };
+	uint8_t data[64];
+	ssize_t n = pcp_prefix64_encode(&p, v4, 2, true, data, sizeof(data));
+	cr_assert_eq(n, 16 + 12);
+	struct pcp_option opt = { PCP_OPT_PREFIX64, (uint16_t)n, data, NULL };
+	struct pcp_prefix64 d;
+	cr_assert_eq(pcp_option_prefix64(&opt, &d), 0);
+	cr_assert_eq(d.pref64.len, 48);
+	cr_assert(cgn_addr_eq(&d.pref64.addr, &p.addr));
+	cr_assert(d.has_list);
+	cr_assert_eq(d.n_v4, 2);
+	struct cgn_prefix got;
+	cr_assert_eq(pcp_prefix64_v4(&d, 0, &got), 0);
+	cr_assert(got.len == v4[0].len && cgn_addr_eq(&got.addr, &v4[0].addr));
+	cr_assert_eq(pcp_prefix64_v4(&d, 1, &got), 0);
+	cr_assert(got.len == 96 && cgn_addr_eq(&got.addr, &v4[1].addr));
+	cr_assert_eq(pcp_prefix64_v4(&d, 2, &got), -EINVAL);
+}
+
+/* §4.3: a client's request carries ::/96; with or without a zero IPv4 Prefix Count. */
+Test(rfc7225_4_3, decode_client_request_forms)
+{
+	uint8_t data[16] = { 0x00, 0x0c };
+	struct pcp_prefix64 d;
+	struct pcp_option opt = { PCP_OPT_PREFIX64, 14, data, NULL };
+	cr_assert_eq(pcp_option_prefix64(&opt, &d), 0);
+	cr_assert(!d.has_list && d.pref64.len == 96 && cgn_addr_is_unspecified(&d.pref64.addr));
+	opt.len = 16;
+	cr_assert_eq(pcp_option_prefix64(&opt, &d), 0);
+	cr_assert(d.has_list && d.n_v4 == 0);
+}
+
+Test(rfc7225_4_1, decode_refuses_bad_layouts)
+{
+	uint8_t data[32] = { 0x00, 0x0c };
+	struct pcp_prefix64 d;
+	struct pcp_option opt = { PCP_OPT_PREFIX64, 13, data, NULL };
+	cr_assert_eq(pcp_option_prefix64(&opt, &d), -EINVAL, "shorter than 14");
+	opt.len = 15;
+	cr_assert_eq(pcp_option_prefix64(&opt, &d), -EINVAL, "a count cut short");
+	opt.len = 16;
+	data[15] = 1; /* count 1, no entry */
+	cr_assert_eq(pcp_option_prefix64(&opt, &d), -EINVAL, "count beyond the data");
+	opt.len = 22;
+	cr_assert_eq(pcp_option_prefix64(&opt, &d), 0);
+	data[17] = 33;
+	cr_assert_eq(pcp_prefix64_v4(&d, 0, &(struct cgn_prefix){ 0 }), -EINVAL, "IPv4 length 33");
+	data[17] = 8;
+	data[21] = 1; /* 0.0.0.1/8: host bits */
+	cr_assert_eq(pcp_prefix64_v4(&d, 0, &(struct cgn_prefix){ 0 }), -EINVAL, "host bits");
+	static const unsigned bad_len[] = { 0, 3, 9, 10, 11, 13, 16 };
+	opt.len = 14;
+	for (unsigned i = 0; i < sizeof(bad_len) / sizeof(bad_len[0]); i++) {
+		data[1] = (uint8_t)bad_len[i];
+		cr_assert_eq(pcp_option_prefix64(&opt, &d), -EINVAL, "Prefix64 Length %u", bad_len[i]);
+	}
+	static const unsigned good_len[] = { 4, 5, 6, 7, 8, 12 };
+	for (unsigned i = 0; i < 6; i++) {
+		data[1] = (uint8_t)good_len[i];
+		cr_assert_eq(pcp_option_prefix64(&opt, &d), 0, "Prefix64 Length %u", good_len[i]);
+		cr_assert_eq(d.pref64.len, good_len[i] * 8);
+	}
+}
