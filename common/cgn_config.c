@@ -1002,9 +1002,10 @@ bool
 cgn_nat64_v4_allowed(const struct cgn_config *cfg, unsigned idx, const struct cgn_addr *v4)
 {
 	const struct cgn_nat64_cfg *n64 = &cfg->nat64;
-	if (!n64->wkp[idx] || cgn_rfc6052_v4_is_global(v4))
+	/* The operator's short list first: where it is set (labs), it is what matches. */
+	if (!n64->wkp[idx] || cgn_prefix_list_contains(n64->treat_as_global, n64->n_treat_as_global, v4))
 		return true;
-	return cgn_prefix_list_contains(n64->treat_as_global, n64->n_treat_as_global, v4);
+	return cgn_rfc6052_v4_is_global(v4);
 }
 
 bool
