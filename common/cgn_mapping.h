@@ -128,7 +128,7 @@ _Static_assert(sizeof(struct cgn_filter) == 20, "struct cgn_filter has no paddin
  * expire) and the main lcore during a pool change, the workers paused.
  * Readers: every worker, and the telemetry and control threads while they are RCU readers.
  * expire_ms and lifetime_s are updated in place with relaxed atomics by refresh messages,
- * last_out_ms, tcp_state and closed_* by workers on traffic; every other field is written once before
+ * last_out_ms, tcp_state, pref64 and closed_* by workers on traffic; every other field is written once before
  * the entry is published and never again (a change of filters publishes a new entry: REPLACE).
  * Freed entries are returned to their mempool only after an RCU grace period
  * (dataplane/cgn_table.c), so a reader holding a pointer obtained while online may read it
@@ -146,8 +146,9 @@ struct cgn_mapping {
 	uint8_t tcp_state;      /* CGN_TCP_* (workers, relaxed); implicit TCP mappings' timeout */
 	uint8_t handed_tcp_state; /* writers only, on an entry a REPLACE retired: the tcp_state it
 				   * copied to the successor (cgn_table.c merges what came later) */
-	uint8_t pref64;         /* NAT64: index of the Pref64 it was created through (nat64.prefixes):
-	                         * the 4->6 source is embedded with it; 0 otherwise */
+	uint8_t pref64;         /* NAT64: index of the Pref64 (nat64.prefixes) the subscriber sent
+	                         * through last (workers, relaxed): the 4->6 source is embedded
+	                         * with it; 0 otherwise */
 	uint8_t reserved0;
 	uint32_t domain;        /* routing domain of both keys; 0 until VRFs exist */
 	uint32_t subscriber;    /* subscriber index (common/cgn_portblock.h) */

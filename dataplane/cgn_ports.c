@@ -47,6 +47,9 @@ port_setup(struct cgn_dataplane *dp, struct cgn_port *p, const struct cgn_port_c
 		if (!(conf.rx_adv_conf.rss_conf.rss_hf & RTE_ETH_RSS_FRAG_IPV4))
 			CGN_LOG(WARNING, "port %s: RSS cannot hash IPv4 fragments by address: "
 					"fragmented datagrams may be split over workers and dropped", pc->name);
+		if (!(conf.rx_adv_conf.rss_conf.rss_hf & RTE_ETH_RSS_FRAG_IPV6))
+			CGN_LOG(WARNING, "port %s: RSS cannot hash IPv6 fragments by address: NAT64's "
+					"fragmented datagrams may be split over workers and dropped", pc->name);
 	} else if (q > 1) {
 		CGN_LOG(WARNING, "port %s has no RSS: each worker gets what its queue gets; "
 				"fragmented datagrams may be split over workers", pc->name);

@@ -21,6 +21,7 @@
 #include <rte_prefetch.h>
 
 #include "cgn_dataplane.h"
+#include "cgn_rfc7915.h"
 #include "classify.h"
 #include "filter.h"
 #include "hairpin.h"
@@ -79,11 +80,20 @@ outbound(struct cgn_worker *w, struct cgn_pkt *p, const struct cgn_family_steps 
 		__atomic_store_n(&m->last_out_ms, w->now_ms, __ATOMIC_RELAXED);
 	if ((v = steps->hop_limit(w, p)) != CGN_CONTINUE)
 		return v;
+	/* NAT64: the answers come from the Pref64 the subscriber used last (its mapping keeps one;
+	 * a subscriber's flows through two Pref64 at once is a documented limit). */
+	if (steps != &cgn_steps_nat44 && unlikely(__atomic_load_n(&m->pref64, __ATOMIC_RELAXED) != p->pref64))
+		__atomic_store_n(&m->pref64, p->pref64, __ATOMIC_RELAXED);
 	/* RFC 1191 §4, before translation: it leaves by the outside, or by the inside when it
-	 * hairpins. Packets within the smaller of the two MTUs need no more thought. */
-	if (steps != &cgn_steps_nat44 || unlikely(cgn_too_big_for(p, dp->mtu_floor))) {
-		bool hairpin = !p->icmp_error && cgn_dataplane_in_pool(dp, p->remote);
-		if ((v = steps->fits(w, p, dp->role_mtu[hairpin ? CGN_PORT_INSIDE : CGN_PORT_OUTSIDE])) != CGN_CONTINUE)
+	 * hairpins. Packets within the smaller of the two MTUs need no more thought; a hairpin
+	 * to an IPv6 subscriber grows by 20 octets on its way back in (RFC 7915 §4.1). */
+	p->hairpin = !p->icmp_error && cgn_dataplane_in_pool(dp, p->remote);
+	if (steps != &cgn_steps_nat44 || unlikely(cgn_too_big_for(p, dp->mtu_floor)) ||
+	    unlikely(p->hairpin && dp->n_pref64 != 0)) {
+		uint16_t mtu = dp->role_mtu[p->hairpin ? CGN_PORT_INSIDE : CGN_PORT_OUTSIDE];
+		if (p->hairpin && dp->n_pref64 != 0 && cgn_hairpin_to_ipv6(w, p))
+			mtu = (uint16_t)(mtu - CGN_RFC7915_HDR_DIFF);
+		if ((v = steps->fits(w, p, mtu)) != CGN_CONTINUE)
 			return v;
 	}
 	if ((v = steps->translate_out(w, p)) != CGN_CONTINUE)

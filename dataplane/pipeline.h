@@ -124,6 +124,7 @@ struct cgn_pkt {
 	uint8_t side;               /* enum cgn_key_side it arrived on */
 	uint8_t to;                 /* enum cgn_port_role of the side it leaves toward (routing) */
 	bool icmp_error;            /* an ICMP error: the flow is the embedded packet's */
+	bool hairpin;               /* outbound to a pool address: back inside (set before the mtu step) */
 	uint8_t frag;               /* enum cgn_frag_kind */
 	uint8_t pref64;             /* NAT64: the index of the Pref64 the destination is under */
 	bool frag6_ok;              /* NAT46: DF was clear, so it may leave in IPv6 fragments no

@@ -13,16 +13,30 @@
 #include "filter.h"
 #include "hairpin.h"
 
-enum cgn_verdict
-cgn_hairpin_back(struct cgn_worker *w, struct cgn_pkt *p)
+/* The mapping a packet to our pool goes back to (outside key: its destination). */
+static struct cgn_mapping *
+peer_of(const struct cgn_worker *w, const struct cgn_pkt *p)
 {
-	struct cgn_dataplane *dp = w->dp;
 	const struct cgn_mapping *m = p->map;
 	struct cgn_addr dst = cgn_addr_from_v4(p->remote);
 	/* ICMP queries: the identifier is the "port" of both ends, and it is now ours. */
 	uint16_t dport = p->proto == IPPROTO_ICMP ? m->ext_port : p->remote_port;
 	struct cgn_key k = cgn_key_make(&dst, dport, p->proto, CGN_SIDE_OUTSIDE);
-	struct cgn_mapping *peer = cgn_table_lookup(dp->table, &k);
+	return cgn_table_lookup(w->dp->table, &k);
+}
+
+bool
+cgn_hairpin_to_ipv6(struct cgn_worker *w, const struct cgn_pkt *p)
+{
+	const struct cgn_mapping *peer = peer_of(w, p);
+	return peer != NULL && !cgn_addr_is_v4(&peer->int_addr);
+}
+
+enum cgn_verdict
+cgn_hairpin_back(struct cgn_worker *w, struct cgn_pkt *p)
+{
+	const struct cgn_mapping *m = p->map;
+	struct cgn_mapping *peer = peer_of(w, p);
 	if (peer == NULL)
 		return cgn_drop(w, p, CGN_DROP_HAIRPIN_NO_MAPPING);
 	enum cgn_verdict v = cgn_filter_hairpin(w, p, peer, m->ext_addr, p->proto == IPPROTO_ICMP ? 0 : m->ext_port);

@@ -8,6 +8,10 @@
 
 #include "cgn_dataplane.h"
 
+/** @return whether the mapping a hairpinned packet goes back to is an IPv6 subscriber's (its
+ * translation back in then grows by 20 octets). hairpin.c */
+bool cgn_hairpin_to_ipv6(struct cgn_worker *w, const struct cgn_pkt *p);
+
 /** The slow part of cgn_hairpin(): a destination in the pool. hairpin.c */
 enum cgn_verdict cgn_hairpin_back(struct cgn_worker *w, struct cgn_pkt *p);
 
@@ -22,7 +26,7 @@ cgn_hairpin(struct cgn_worker *w, struct cgn_pkt *p)
 	struct cgn_dataplane *dp = w->dp;
 	p->out_port = dp->role_port[CGN_PORT_OUTSIDE];
 	p->to = CGN_PORT_OUTSIDE;
-	if (p->icmp_error || likely(!cgn_dataplane_in_pool(dp, p->remote)))
+	if (likely(!p->hairpin)) /* outbound() tested the destination (never for an ICMP error) */
 		return CGN_TX;
 	return cgn_hairpin_back(w, p);
 }

@@ -40,6 +40,9 @@
 enum cgn_verdict
 cgn_fits46_step(struct cgn_worker *w, struct cgn_pkt *p, uint16_t mtu)
 {
+	/* An ICMP error is cut to 1280 octets as it is translated (cgn_xlat_error.h): it fits. */
+	if (p->icmp_error)
+		return CGN_CONTINUE;
 	const struct rte_ipv4_hdr *ip4 = p->ip4;
 	uint32_t ihl = (uint32_t)(ip4->version_ihl & 0x0f) * 4;
 	uint32_t payload = rte_be_to_cpu_16(ip4->total_length) - ihl;
@@ -171,9 +174,10 @@ translate(struct cgn_worker *w, struct cgn_pkt *p, const struct cgn_mapping *m, 
 
 	/* The source under the mapping's Pref64 (RFC 6052 §2.2), unless §3.1 forbids it. */
 	struct cgn_addr src6, v4 = cgn_addr_from_v4(src4);
-	if (unlikely(!cgn_nat64_v4_allowed(cfg, m->pref64, &v4)))
+	uint8_t pref = __atomic_load_n(&m->pref64, __ATOMIC_RELAXED); /* outbound() may change it */
+	if (unlikely(!cgn_nat64_v4_allowed(cfg, pref, &v4)))
 		return cgn_drop(w, p, CGN_DROP_NAT64_NON_GLOBAL);
-	cgn_rfc6052_embed(&cfg->nat64.prefixes[m->pref64], &v4, &src6);
+	cgn_rfc6052_embed(&cfg->nat64.prefixes[pref], &v4, &src6);
 	const struct cgn_addr *dst6 = &m->int_addr;
 
 	uint8_t *l4 = p->l4;

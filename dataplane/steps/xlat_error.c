@@ -74,7 +74,7 @@ cgn_xlat46_error(struct cgn_worker *w, struct cgn_pkt *p)
 	const struct cgn_nat64_cfg *n64 = &dp->cfg->nat64;
 	const struct cgn_mapping *m = p->map;
 	const struct cgn_xlat_err46 x = {
-		.pref64 = &n64->prefixes[m->pref64],
+		.pref64 = &n64->prefixes[__atomic_load_n(&m->pref64, __ATOMIC_RELAXED)],
 		.int_addr = m->int_addr,
 		.int_port = m->int_port,
 		.ext_addr = m->ext_addr,

@@ -602,3 +602,84 @@ Test(nat64, more_refusals_each_counted)
 	cr_assert_null(run(E->outside_port, len, NULL, NULL));
 	cr_assert_eq(drops(CGN_DROP_NAT64_NOT_INSIDE), before + 1);
 }
+
+/* An IPv4 subscriber's DF packet hairpinned to an IPv6 subscriber grows by 20 octets on its way
+ * back in: too big for the inside, it is answered with Fragmentation Needed (RFC 7915 §4.1
+ * MUST), not lost. (Found by review.) */
+Test(nat64, ipv4_hairpin_to_ipv6_with_df_too_big_answers_fragmentation_needed_rfc7915_4_1)
+{
+	uint16_t b_port, op, ol;
+	uint32_t b_ext = udp_out(SUB, 7100, &b_port);
+	char dst[32];
+	const uint8_t *e = (const uint8_t *)&b_ext;
+	snprintf(dst, sizeof(dst), "%u.%u.%u.%u", e[0], e[1], e[2], e[3]);
+	cr_assert_eq(E->dp->ports[E->dp->port_index[E->inside_port]].mtu, 1500, "fixture: inside MTU 1500");
+	static uint8_t payload[1472];
+	uint16_t len = build_udp(frame, "100.64.0.5", 9000, dst, b_port, payload, 1472, 64, false);
+	frame[14 + 6] |= 0x40; /* DF */
+	ip_header_changed(frame, 20);
+	uint64_t before = drops(CGN_DROP_TOO_BIG);
+	uint8_t *o = run(E->inside_port, len, &op, &ol);
+	cr_assert_not_null(o, "an ICMPv4 Fragmentation Needed back to 100.64.0.5");
+	cr_assert_eq(op, E->inside_port);
+	cr_assert_eq(o[14 + 9], IPPROTO_ICMP);
+	cr_assert_eq(o[34], 3);
+	cr_assert_eq(o[35], 4, "fragmentation needed");
+	cr_assert_eq(o[40] << 8 | o[41], 1480, "the IPv4 size that fits once IPv6");
+	cr_assert_eq(drops(CGN_DROP_TOO_BIG), before + 1);
+}
+
+/* A long ICMPv4 error with DF for a NAT64 mapping is cut to 1280 octets as it is translated:
+ * it fits any IPv6 link, and is translated, not refused. (Found by review.) */
+Test(nat64, a_long_icmpv4_error_with_df_is_translated_rfc7915_4_2)
+{
+	uint16_t eport, op, ol;
+	uint32_t ext = udp_out(SUB, 40130, &eport);
+	struct cgn_port *in = &E->dp->ports[E->dp->port_index[E->inside_port]];
+	in->mtu = 1280;
+	cgn_dataplane_derive_tx(E->dp);
+	const uint16_t qlen = 1272;
+	static uint8_t q[1272];
+	memset(q, 0, sizeof(q));
+	q[0] = 0x45, q[2] = (uint8_t)(qlen >> 8), q[3] = (uint8_t)qlen, q[8] = 60, q[9] = IPPROTO_UDP;
+	memcpy(q + 12, &ext, 4);
+	uint32_t r = addr(REMOTE);
+	memcpy(q + 16, &r, 4);
+	uint16_t c = cgn_cksum(q, 20);
+	memcpy(q + 10, &c, 2);
+	q[20] = (uint8_t)(eport >> 8), q[21] = (uint8_t)eport, q[23] = 53;
+	q[24] = (uint8_t)((qlen - 20) >> 8), q[25] = (uint8_t)(qlen - 20), q[26] = 0xab, q[27] = 0xcd;
+	build4(REMOTE, 0, ext, 0, IPPROTO_UDP, 50, 0, false, 0); /* DF set by build4 */
+	uint8_t *ip = frame + 14, *icmp = ip + 20;
+	uint16_t tot = (uint16_t)(20 + 8 + qlen);
+	ip[9] = IPPROTO_ICMP;
+	ip[2] = (uint8_t)(tot >> 8), ip[3] = (uint8_t)tot;
+	ip_header_changed(frame, 20);
+	memset(icmp, 0, 8);
+	icmp[0] = 3, icmp[1] = 3;
+	memcpy(icmp + 8, q, qlen);
+	c = cgn_cksum(icmp, 8u + qlen);
+	memcpy(icmp + 2, &c, 2);
+	uint8_t *o = run(E->outside_port, (uint16_t)(14 + tot), &op, &ol);
+	cr_assert_not_null(o, "translated into at most 1280 octets");
+	cr_assert_eq(op, E->inside_port);
+	cr_assert_leq(ol, 14 + 1280);
+	cr_assert_eq(o[54], 1);
+	cr_assert_eq(sum6(o), 0);
+}
+
+/* One mapping (EIM) used through two Pref64: the answers come from the one used last, the
+ * address the subscriber's socket sent to (RFC 6146 §3.5.1's session). (Found by review.) */
+Test(nat64, answers_come_from_the_pref64_the_subscriber_used_rfc6146_3_5_1)
+{
+	uint16_t eport, op, ol;
+	uint32_t ext = udp_out(SUB, 40140, &eport); /* through 64:ff9b::/96 */
+	const char *y6 = "2001:db9:1cb:71:c8::"; /* 203.0.113.200 under the /40 */
+	uint8_t *o = run(E->inside_port, build6(SUB, y6, 64, 0, IPPROTO_UDP, 40140, 53, 12), &op, &ol);
+	cr_assert_not_null(o);
+	cr_assert_eq(port_at(o, 0), eport, "one mapping (EIM)");
+	o = run(E->outside_port, build4("203.0.113.200", 53, ext, eport, IPPROTO_UDP, 50, 0, false, 12), &op, &ol);
+	cr_assert_not_null(o, "translated back");
+	cr_assert(addr6_at(o, 22, y6), "from the address the subscriber sent to");
+	cr_assert_eq(sum6(o), 0);
+}
