@@ -37,7 +37,9 @@
 	X(NAT64_ILLEGAL_SOURCE, "IPv4 to an IPv6 subscriber from 0.0.0.0/8, 127.0.0.0/8, multicast or 240.0.0.0/4 (RFC 7915 §4.1: silently dropped)") \
 	X(NAT64_SOURCE_ROUTE, "IPv4 with an unexpired source route option, for an IPv6 subscriber (RFC 7915 §4.1: ICMPv4 3/5 sent)") \
 	X(NAT64_ICMP_ERROR, "an ICMP error RFC 7915 does not translate (its type, code, pointer or quoted packet; nat64_error_* say why)") \
-	X(NAT64_FRAGMENT, "a fragment NAT64 cannot translate (an IPv6 Fragment header followed by another extension header, RFC 7915 §5.1.1; an ICMP echo or ICMP error in fragments; a datagram in fragments from one IPv6 subscriber to another)") \
+	X(NAT64_FRAGMENT, "a fragment NAT64 cannot translate (an IPv6 Fragment header followed by another extension header, RFC 7915 §5.1.1; ICMPv6 in fragments with an extension header before its Fragment header; an IPv4 ICMP echo in fragments from the inside to an IPv6 subscriber; a datagram in fragments from one IPv6 subscriber to another)") \
+	X(NAT64_REASSEMBLY, "an ICMP fragment (NAT64 reassembles ICMP) or datagram the reassembly refused: empty, past 65535 octets, overlapping, more than 8 fragments, the worker's 1024 datagrams in progress, or whole but longer than one mbuf (dataplane.mbuf_size)") \
+	X(NAT64_REASSEMBLY_TIMEOUT, "an ICMP fragment held for reassembly whose datagram was not whole within 2 s (RFC 6146 §3.4)") \
 	X(FRAGMENT, "a fragment whose first fragment was dropped or did not come in time, or an ICMP error in fragments") \
 	X(FRAGMENTS_FULL, "a held fragment pushed out by a newer one (the hold of its side was full)") \
 	X(UNSUPPORTED_PROTO, "neither TCP, UDP nor ICMP: counted, not translated")          \

@@ -11,7 +11,8 @@
  *
  * The steps marked by family come from the packet's struct cgn_family_steps; the rest read
  * only the context. Later fragments of a datagram skip the lookup (fragment.h), in either
- * family and to either.
+ * family and to either; ICMP fragments NAT64 must see whole are reassembled in classify
+ * (reassemble.c) and go on as the packet they make.
  *
  * Worker context: no lock, no system call, no allocation on this path.
  */
@@ -156,6 +157,7 @@ cgn_pipeline_burst(struct cgn_worker *w, uint16_t port, struct rte_mbuf **pkts, 
 		p->map = NULL;
 		p->frag = CGN_FRAG_NONE;
 		p->frag6_ok = false;
+		p->reassembled = false;
 		if (cgn_classify(w, p) != CGN_CONTINUE) {
 			/* e.g. too short for its transport header: a datagram classify keyed (IPv4's;
 			 * IPv6's once classify64 chose NAT64's steps, fragment.h) */

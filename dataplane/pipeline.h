@@ -130,6 +130,8 @@ struct cgn_pkt {
 	bool frag6_ok;              /* NAT46: DF was clear, so it may leave in IPv6 fragments no
 				     * longer than nat64.lowest_ipv6_mtu (RFC 7915 §4.1; mtu.c) */
 	uint16_t ip4_id;            /* ... their Identification's low 16 bits: the IPv4 ID (network order) */
+	bool reassembled;           /* put together from fragments (reassemble.c): the sender let it
+				     * be fragmented, so NAT64 6->4 leaves it with DF clear */
 	union {                     /* ICMP errors: the embedded packet's network header */
 		void *emb_l3;
 		struct rte_ipv4_hdr *emb_ip4;
@@ -173,6 +175,8 @@ struct cgn_pkt {
 	X(ports_released, "held ports given back to the subscriber")        \
 	X(fragments_translated, "fragments after the first, translated like it (RFC 4787 REQ-14)") \
 	X(fragments_held, "fragments that came before their first one, held for it") \
+	X(reassembly_held, "ICMP fragments held for reassembly (NAT64: an ICMPv6 checksum needs the whole message; reassemble.c)") \
+	X(reassembled, "ICMP datagrams reassembled from their fragments and translated whole (reassemble.c)") \
 	X(fragmented, "packets too big for the link they left by (or, NAT64 4->6 without DF, for nat64.lowest_ipv6_mtu), sent in fragments (mtu.c)") \
 	X(fragments_made, "fragments sent for them")
 

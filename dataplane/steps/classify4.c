@@ -6,7 +6,8 @@
  *   from the inside:  (source address, source port or echo id, protocol, INSIDE)
  *   from the outside: (destination address, destination port or id, protocol, OUTSIDE)
  *   ICMP errors: the key of the quoted packet, which travelled the other way.
- * The family steps are NAT44's. Worker context.
+ * ICMP fragments from the outside to a pool address are reassembled first when NAT64 is on
+ * (reassemble.c). The family steps are NAT44's. Worker context.
  */
 #include <netinet/in.h>
 #include <string.h>
@@ -101,6 +102,11 @@ cgn_classify4(struct cgn_worker *w, struct cgn_pkt *p, uint32_t len)
 	int16_t pi = w->dp->port_index[p->in_port];
 	if (pi >= 0 && w->dp->ports[pi].address && p->ip4->dst_addr == w->dp->ports[pi].address)
 		return p->frag == CGN_FRAG_NONE ? cgn_local_ipv4(w, p) : cgn_drop(w, p, CGN_DROP_LOCAL);
+	/* ICMP in fragments to a pool address, NAT64 on: reassembled first (reassemble.c: it may
+	 * be an IPv6 subscriber's, whose ICMPv6 checksum needs the whole message's length). */
+	if (unlikely(p->frag != CGN_FRAG_NONE) && p->proto == IPPROTO_ICMP && p->side == CGN_SIDE_OUTSIDE &&
+	    w->dp->n_pref64 != 0 && cgn_dataplane_in_pool(w->dp, p->ip4->dst_addr))
+		return cgn_reassemble4(w, p);
 	if (p->frag == CGN_FRAG_LATER) /* no transport header: its first fragment's mapping */
 		return p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP || p->proto == IPPROTO_ICMP
 			       ? CGN_CONTINUE

@@ -166,8 +166,9 @@ classify64_error(struct cgn_worker *w, struct cgn_pkt *p)
  * header must be followed by the upper-layer header (RFC 7915 §5.1.1: another extension header
  * but ESP "SHOULD be dropped and logged"; so a second Fragment header is too). A later
  * fragment has no transport header: its protocol is its Fragment header's Next Header, and it
- * takes its first fragment's translation. A first fragment of ICMPv6 is not translated: the
- * ICMPv6 checksum covers a pseudo-header with the whole message's length.
+ * takes its first fragment's translation. ICMPv6 in fragments (the Fragment header's Next
+ * Header 58, in every fragment) is reassembled instead (reassemble.c): its checksum covers a
+ * pseudo-header with the whole message's length; the whole message comes back through here.
  */
 static enum cgn_verdict
 classify64(struct cgn_worker *w, struct cgn_pkt *p, unsigned pref, uint32_t frag_at)
@@ -187,6 +188,8 @@ classify64(struct cgn_worker *w, struct cgn_pkt *p, unsigned pref, uint32_t frag
 		const uint8_t *fh = (const uint8_t *)p->l3 + frag_at;
 		if (cgn_ipv6_is_ext_header(fh[0]) && fh[0] != CGN_IPV6_NH_ESP)
 			return cgn_drop(w, p, CGN_DROP_NAT64_FRAGMENT);
+		if (fh[0] == IPPROTO_ICMPV6)
+			return cgn_reassemble6(w, p, frag_at); /* before the steps are set: see pipeline.c */
 		cgn_frag_key6(p, ip, cgn_ld32(fh + 4)); /* before the steps are set: see pipeline.c */
 	}
 	p->steps = &cgn_steps_nat64;
@@ -197,15 +200,10 @@ classify64(struct cgn_worker *w, struct cgn_pkt *p, unsigned pref, uint32_t frag
 		case IPPROTO_TCP:
 		case IPPROTO_UDP:
 			return CGN_CONTINUE;
-		case IPPROTO_ICMPV6:
-			p->proto = IPPROTO_ICMP; /* §5.1.1: 58 becomes 1 */
-			return CGN_CONTINUE;
 		default: /* no error about a non-initial fragment; its first got one */
 			return cgn_drop(w, p, CGN_DROP_NAT64_PROTO);
 		}
 	}
-	if (unlikely(p->frag == CGN_FRAG_FIRST && p->proto == IPPROTO_ICMPV6))
-		return cgn_drop(w, p, CGN_DROP_NAT64_FRAGMENT);
 
 	uint16_t sport, dport;
 	switch (p->proto) {

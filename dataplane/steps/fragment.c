@@ -19,9 +19,15 @@ cgn_frags_init(struct cgn_frags *f)
 	memset(f, 0, sizeof(*f));
 	f->slots = rte_zmalloc("cgn_frags", sizeof(*f->slots) * CGN_FRAG_SLOTS, RTE_CACHE_LINE_SIZE);
 	f->addr6 = rte_zmalloc("cgn_frags6", sizeof(*f->addr6) * CGN_FRAG_SLOTS, RTE_CACHE_LINE_SIZE);
-	if (f->slots == NULL || f->addr6 == NULL) {
+	/* Time in the worker's milliseconds (now_ms), not TSC cycles: librte_ip_frag only
+	 * compares start + max_cycles with the time it is given. */
+	f->reasm = rte_ip_frag_table_create(CGN_REASM_FLOWS / CGN_REASM_BUCKET, CGN_REASM_BUCKET, CGN_REASM_FLOWS,
+					    CGN_FRAG_LIFE_MS, SOCKET_ID_ANY);
+	if (f->slots == NULL || f->addr6 == NULL || f->reasm == NULL) {
 		rte_free(f->slots);
 		rte_free(f->addr6);
+		if (f->reasm)
+			rte_ip_frag_table_destroy(f->reasm);
 		memset(f, 0, sizeof(*f));
 		return -ENOMEM;
 	}
@@ -33,6 +39,9 @@ cgn_frags_fini(struct cgn_frags *f)
 {
 	for (unsigned i = 0; i < f->n_held; i++)
 		rte_pktmbuf_free(f->held[i].p.m);
+	if (f->reasm)
+		rte_ip_frag_table_destroy(f->reasm); /* and the fragments it holds */
+	rte_ip_frag_free_death_row(&f->reasm_dr, 0);
 	rte_free(f->slots);
 	rte_free(f->addr6);
 	memset(f, 0, sizeof(*f));
@@ -252,4 +261,5 @@ cgn_frag_expire(struct cgn_worker *w, uint64_t now_ms)
 		cgn_drop(w, &f->held[i].p, CGN_DROP_FRAGMENT);
 	}
 	f->n_held = kept;
+	cgn_reassembly_expire(w, now_ms);
 }

@@ -26,6 +26,12 @@
  * The IPv4 identification is not rewritten: a destination may, rarely, see two subscribers'
  * datagrams with one identification from one external address at once (documented limit).
  *
+ * ICMP is the exception (reassemble.c): an ICMPv6 checksum covers a pseudo-header with the
+ * whole message's length, which no fragment tells, so NAT64 reassembles ICMPv6 from the inside
+ * to a Pref64 and (with NAT64 on: a later fragment does not tell which family its mapping's
+ * inside speaks) IPv4 ICMP from the outside to a pool address, with librte_ip_frag, and lets
+ * the whole datagram take the steps; mtu.c cuts it again for the link it leaves by.
+ *
  * State is per worker: RSS sends every fragment of a datagram to one queue (NICs hash
  * fragments by their addresses alone, RTE_ETH_RSS_FRAG_IPV4 and _IPV6). Worker context only.
  */
@@ -36,12 +42,16 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <rte_ip_frag.h>
+
 #include "pipeline.h"
 
 #define CGN_FRAG_SLOTS 65536  /* datagrams remembered a worker (a power of two; 32 octets each) */
 #define CGN_FRAG_HELD 64      /* later fragments held a worker, waiting for their first */
 #define CGN_FRAG_HELD_SIDE (CGN_FRAG_HELD / 2) /* of them, from one side */
 #define CGN_FRAG_LIFE_MS 2000 /* how long a datagram is remembered, and a fragment held */
+#define CGN_REASM_FLOWS 1024  /* ICMP datagrams a worker reassembles at once (reassemble.c) */
+#define CGN_REASM_BUCKET 4    /* of them, in one bucket of the table */
 
 /* What became of a datagram's first fragment. */
 enum cgn_frag_fate {
@@ -75,6 +85,12 @@ struct cgn_frags {
 	struct cgn_frag_held held[CGN_FRAG_HELD]; /* in arrival order */
 	unsigned n_held;
 	unsigned n_held_side[2];
+	/* ICMP datagrams being reassembled (reassemble.c): librte_ip_frag's table, its time
+	 * the worker's now_ms (max_cycles CGN_FRAG_LIFE_MS, RFC 6146 §3.4's FRAGMENT_MIN), and
+	 * the mbufs it gives up on, counted and freed after each call (so never more than one
+	 * call's worth: the death row is not bounds-checked by DPDK). */
+	struct rte_ip_frag_tbl *reasm;
+	struct rte_ip_frag_death_row reasm_dr;
 };
 
 /**
@@ -127,7 +143,27 @@ enum cgn_verdict cgn_frag_later(struct cgn_worker *w, struct cgn_pkt *p);
  * @return how many were sent. */
 unsigned cgn_frag_release(struct cgn_worker *w, const struct cgn_frag_entry *e);
 
-/** Drops held fragments whose first fragment did not come in time (counted). */
+/** Drops held fragments whose first fragment did not come in time (counted), and fragments
+ * held for reassembly whose datagram was not whole in time (NAT64_REASSEMBLY_TIMEOUT). */
 void cgn_frag_expire(struct cgn_worker *w, uint64_t now_ms);
+
+/*
+ * Reassembly of ICMP in fragments (reassemble.c), called by classify for a fragment it chose
+ * to reassemble (p's headers parsed, p->frag set): hands the fragment to the worker's table.
+ * When it completes its datagram, the whole datagram (in one mbuf, the Fragment header gone)
+ * replaces p->m, p->reassembled is set and it is classified again from its Ethernet header:
+ * @return that verdict. Else CGN_CONSUMED (held: reassembly_held), or CGN_DROPPED (counted:
+ * NAT64_REASSEMBLY, or NOT_INSIDE / NO_MAPPING when it cannot be ours). p->frag is
+ * CGN_FRAG_NONE afterwards whatever the verdict (the fragment records are not concerned).
+ */
+/** An IPv6 fragment from the inside to a Pref64 whose Fragment header (frag_at octets into
+ * the IPv6 packet) says ICMPv6. Only a Fragment header right after the IPv6 header is
+ * reassembled (librte_ip_frag's limit): else NAT64_FRAGMENT. */
+enum cgn_verdict cgn_reassemble6(struct cgn_worker *w, struct cgn_pkt *p, uint32_t frag_at);
+/** An IPv4 ICMP fragment from the outside to a pool address. */
+enum cgn_verdict cgn_reassemble4(struct cgn_worker *w, struct cgn_pkt *p);
+/** Drops (counted) the fragments held for reassembly longer than CGN_FRAG_LIFE_MS. Bounded
+ * by what the table holds (CGN_REASM_FLOWS datagrams); cgn_frag_expire calls it. */
+void cgn_reassembly_expire(struct cgn_worker *w, uint64_t now_ms);
 
 #endif /* CGN_FRAGMENT_H */

@@ -18,9 +18,11 @@
  *
  * Fragments (§4.1; RFC 6146 §3.4 through fragment.h): an IPv4 fragment becomes IPv6 with a
  * Fragment header, the first one through the steps (its transport checksum's change holds for
- * the whole datagram; one with a zero UDP checksum, or an ICMP echo, cannot be translated
- * without the rest and is dropped), later ones by cgn_translate46_fragment with the addresses
- * their first one got. A packet with DF clear whose IPv6 form is longer than the lesser of
+ * the whole datagram; one with a zero UDP checksum cannot be translated without the rest and
+ * is dropped), later ones by cgn_translate46_fragment with the addresses their first one got.
+ * ICMP in fragments from the outside arrives whole (reassemble.c: the ICMPv6 checksum needs
+ * the whole message's length); from the inside (an IPv4 subscriber's, hairpinned) it is not
+ * reassembled, and dropped here. A packet with DF clear whose IPv6 form is longer than the lesser of
  * nat64.lowest_ipv6_mtu and its link's MTU leaves in IPv6 fragments (mtu.c); with DF set and
  * too long for the inside it is refused with Fragmentation Needed (cgn_fits46_step).
  * Worker context.
@@ -158,7 +160,8 @@ translate(struct cgn_worker *w, struct cgn_pkt *p, const struct cgn_mapping *m, 
 	if (unlikely(ihl > sizeof(*ip4)) && unexpired_source_route((const uint8_t *)(ip4 + 1), ihl - sizeof(*ip4)))
 		return cgn_icmp_reply(w, p, CGN_ICMP_DEST_UNREACH, CGN_ICMP_SOURCE_ROUTE_FAILED, CGN_DROP_NAT64_SOURCE_ROUTE);
 	if (unlikely(p->frag != CGN_FRAG_NONE)) {
-		/* A first fragment (fragment.h). Not an ICMP echo: the ICMPv6 checksum covers a
+		/* A first fragment (fragment.h). Not ICMP (hairpinned from an IPv4 subscriber: the
+		 * outside's are reassembled, reassemble.c): the ICMPv6 checksum covers a
 		 * pseudo-header with the whole message's length, which no fragment tells. Not a
 		 * datagram of an IPv6 subscriber hairpinned to another: its record would need two
 		 * pairs of IPv6 addresses (fragment.h). */

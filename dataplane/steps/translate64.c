@@ -19,6 +19,9 @@
  * the pseudo-header's addresses and the port change); later ones get the header alone
  * (cgn_translate64_fragment). An atomic fragment (offset 0, M clear) is a whole packet (RFC
  * 6946, RFC 8021): classify does not call it a fragment, and its Identification is not kept.
+ * ICMPv6 in fragments arrives here whole (reassemble.c: its checksum needs the whole
+ * message's length) and leaves with DF clear, the worker's identification, and in IPv4
+ * fragments when it is longer than the outside link's MTU (mtu.c).
  *
  * Transport checksums are updated, not recomputed (RFC 6146 §3.7 points at RFC 3022's
  * incremental method): TCP and UDP by the change of their pseudo-header's addresses (its
@@ -52,7 +55,7 @@ enum cgn_verdict
 cgn_fits64_step(struct cgn_worker *w, struct cgn_pkt *p, uint16_t mtu)
 {
 	uint32_t len4 = (uint32_t)p->l4_len + sizeof(struct rte_ipv4_hdr);
-	if (likely(len4 <= mtu) || !cgn_rfc7915_df_6to4(len4, p->frag != CGN_FRAG_NONE))
+	if (likely(len4 <= mtu) || !cgn_rfc7915_df_6to4(len4, p->frag != CGN_FRAG_NONE || p->reassembled))
 		return CGN_CONTINUE; /* fits, or leaves in IPv4 fragments (DF clear: mtu.c) */
 	/* Too big with DF: Packet Too Big with the IPv6 MTU that makes it fit, at least 1280
 	 * (RFC 8201 §4: a smaller one is discarded by the sender). */
@@ -143,7 +146,9 @@ cgn_translate64_out(struct cgn_worker *w, struct cgn_pkt *p)
 		fields_of_fragment(p, &f);
 	} else {
 		f.id = rte_cpu_to_be_16(w->ip_id++);
-		f.frag = cgn_rfc7915_df_6to4(total, false) ? rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG) : 0;
+		/* Reassembled (reassemble.c): it came in fragments, so DF clear as §5.1.1 has it for
+		 * each of them; mtu.c cuts it for the outside link. */
+		f.frag = cgn_rfc7915_df_6to4(total, p->reassembled) ? rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG) : 0;
 	}
 	uint32_t ext = m->ext_addr, dst = p->remote;
 	uint32_t old_pseudo = cgn_cksum_partial(ip6->src_addr, 32, 0);
