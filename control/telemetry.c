@@ -110,13 +110,20 @@ add_pkt_stats(struct rte_tel_data *d, const struct cgn_pkt_stats *s)
 		snprintf(name, sizeof(name), "drop_%s", cgn_drop_name((enum cgn_drop_reason)r));
 		rte_tel_data_add_dict_u64(d, name, LOAD(s->drops[r]));
 	}
+	/* The breakdowns of drop_ND_INVALID and drop_NAT64_ICMP_ERROR by reason: only those that
+	 * happened (a dict holds at most RTE_TEL_MAX_DICT_ENTRIES, 256; with every reason of both
+	 * and eight ports it would not). An absent one is 0. */
 	for (int r = 1; r < CGN_ND_RESULT_COUNT; r++) {
+		uint64_t v = LOAD(s->nd_refused[r]);
 		snprintf(name, sizeof(name), "pkt_nd_refused_%s", cgn_nd_result_name((enum cgn_nd_result)r));
-		rte_tel_data_add_dict_u64(d, name, LOAD(s->nd_refused[r]));
+		if (v != 0)
+			rte_tel_data_add_dict_u64(d, name, v);
 	}
 	for (int r = 1; r < CGN_XLAT_ERR_COUNT; r++) {
+		uint64_t v = LOAD(s->nat64_error[r]);
 		snprintf(name, sizeof(name), "pkt_nat64_error_%s", cgn_xlat_err_drop_name((enum cgn_xlat_err_drop)r));
-		rte_tel_data_add_dict_u64(d, name, LOAD(s->nat64_error[r]));
+		if (v != 0)
+			rte_tel_data_add_dict_u64(d, name, v);
 	}
 }
 

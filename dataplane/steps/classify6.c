@@ -129,8 +129,23 @@ classify64_error(struct cgn_worker *w, struct cgn_pkt *p)
 	const uint8_t *q = p->l4 + CGN_ICMP6_HDR_LEN;
 	if (rest < sizeof(struct rte_ipv6_hdr) + 8 || (q[0] >> 4) != 6)
 		return cgn_drop(w, p, CGN_DROP_TRUNCATED);
-	const uint8_t *ql4 = q + sizeof(struct rte_ipv6_hdr);
+	/* The quoted packet's extension headers (a packet the NAT64 sent in may carry a Fragment
+	 * header: RFC 7915 §4.1), walked with bounds to its transport header. */
+	uint32_t off = sizeof(struct rte_ipv6_hdr);
 	uint8_t qproto = ((const struct rte_ipv6_hdr *)q)->proto;
+	for (unsigned n = 0; walked(qproto); n++) {
+		if (n == CGN_IP6_MAX_EXT || rest < off + 8u)
+			return cgn_drop(w, p, CGN_DROP_NAT64_ICMP_ERROR);
+		const uint8_t *h = q + off;
+		uint32_t hl = qproto == IPPROTO_FRAGMENT ? 8u : ((uint32_t)h[1] + 1) * 8;
+		if (qproto == IPPROTO_FRAGMENT && (cgn_rd16(h + 2) & 0xfff8) != 0)
+			return cgn_drop(w, p, CGN_DROP_NAT64_ICMP_ERROR); /* a later fragment: no ports quoted */
+		qproto = h[0];
+		off += hl;
+	}
+	if (rest < off + 8u)
+		return cgn_drop(w, p, CGN_DROP_NAT64_ICMP_ERROR);
+	const uint8_t *ql4 = q + off;
 	uint16_t port;
 	switch (qproto) {
 	case IPPROTO_TCP:
@@ -264,6 +279,7 @@ cgn_classify6(struct cgn_worker *w, struct cgn_pkt *p, uint32_t len)
 	uint8_t nh = ip->proto;
 	uint32_t off = sizeof(*ip), frag_at = 0; /* frag_at: the first Fragment header's offset */
 	struct ext_problem pb = { .code = NO_PROBLEM };
+	uint32_t seg_left_at = 0; /* a Routing header with segments left: its Segments Left octet */
 	for (unsigned n = 0; walked(nh); n++) {
 		if (n == CGN_IP6_MAX_EXT)
 			return cgn_drop(w, p, CGN_DROP_IP6_EXT_CHAIN);
@@ -278,9 +294,13 @@ cgn_classify6(struct cgn_worker *w, struct cgn_pkt *p, uint32_t len)
 		/* RFC 8200 §4.4: with segments left the packet would go on to another hop; the CGN
 		 * knows no routing type (RFC 5095 deprecated type 0): its destination answers with
 		 * Parameter Problem code 0 at the type. */
-		if (nh == IPPROTO_ROUTING && h[3] != 0 && pb.code == NO_PROBLEM && !pb.silent) {
-			pb.code = CGN_ICMP6_ERR_HEADER_FIELD;
-			pb.pointer = off + 2;
+		if (nh == IPPROTO_ROUTING && h[3] != 0) {
+			if (pb.code == NO_PROBLEM && !pb.silent) {
+				pb.code = CGN_ICMP6_ERR_HEADER_FIELD;
+				pb.pointer = off + 2;
+			}
+			if (seg_left_at == 0) /* NAT64's test, whatever came before (RFC 7915 §5.1) */
+				seg_left_at = off + 3;
 		}
 		if ((nh == IPPROTO_HOPOPTS || nh == IPPROTO_DSTOPTS) && !walk_options(h, hl, off, &pb))
 			return cgn_drop(w, p, CGN_DROP_IP6_EXT_TRUNCATED);
@@ -322,8 +342,8 @@ cgn_classify6(struct cgn_worker *w, struct cgn_pkt *p, uint32_t len)
 		 * problem/erroneous header field encountered' (Type 4, Code 0) error message, with
 		 * the Pointer field indicating the first byte of the Segments Left field, SHOULD be
 		 * returned to the sender." */
-		if (unlikely(pb.code == CGN_ICMP6_ERR_HEADER_FIELD))
-			return cgn_icmp6_reply(w, p, CGN_ICMP6_PARAM_PROB, CGN_ICMP6_ERR_HEADER_FIELD, pb.pointer + 1,
+		if (unlikely(seg_left_at != 0))
+			return cgn_icmp6_reply(w, p, CGN_ICMP6_PARAM_PROB, CGN_ICMP6_ERR_HEADER_FIELD, seg_left_at,
 					       CGN_DROP_IP6_ROUTING);
 		return classify64(w, p, (unsigned)pref, frag_at);
 	}

@@ -683,3 +683,53 @@ Test(nat64, answers_come_from_the_pref64_the_subscriber_used_rfc6146_3_5_1)
 	cr_assert(addr6_at(o, 22, y6), "from the address the subscriber sent to");
 	cr_assert_eq(sum6(o), 0);
 }
+
+/* An ICMPv6 Packet Too Big from the subscriber about a packet the NAT64 sent in as IPv6
+ * fragments (a Fragment header in the quoted packet) leaves as Fragmentation Needed: the
+ * quoted extension headers are walked to the transport header. (Found by review.) */
+Test(nat64, an_icmpv6_error_quoting_a_fragment_is_translated_rfc7915_5_2)
+{
+	uint16_t eport, op, ol;
+	uint32_t ext = udp_out(SUB, 40150, &eport);
+	uint8_t q6[56] = { 0x60, 0, 0, 0, 0x05, 0xc8, IPPROTO_FRAGMENT, 60 };
+	struct cgn_addr a = A(REMOTE6), b = A(SUB);
+	memcpy(q6 + 8, a.b, 16);
+	memcpy(q6 + 24, b.b, 16);
+	q6[40] = IPPROTO_UDP, q6[43] = 1, q6[47] = 0x42; /* offset 0, M, identification 0x42 */
+	q6[48] = 0, q6[49] = 53, q6[50] = 40150 >> 8, q6[51] = 40150 & 0xff, q6[52] = 0x05, q6[53] = 0xc0;
+	uint16_t len = build6(SUB, REMOTE6, 64, 0, IPPROTO_ICMPV6, 0, 0, 56);
+	uint8_t *e = frame + 54;
+	memset(e, 0, 8);
+	e[0] = 2, e[6] = 0x05, e[7] = 0x00; /* Packet Too Big, MTU 1280 */
+	memcpy(e + 8, q6, 56);
+	uint16_t c = sum6(frame);
+	memcpy(e + 2, &c, 2);
+	uint8_t *o = run(E->inside_port, len, &op, &ol);
+	cr_assert_not_null(o, "translated");
+	cr_assert_eq(op, E->outside_port);
+	cr_assert_eq(o[34], 3, "destination unreachable");
+	cr_assert_eq(o[35], 4, "fragmentation needed");
+	cr_assert_eq(memcmp(o + 34 + 8 + 16, &ext, 4), 0, "the quoted packet to the external address");
+	cr_assert_eq(sum4(o), 0);
+}
+
+/* A Routing header with segments left after an options header with an option the CGN does not
+ * know: still not translated, Parameter Problem at Segments Left (RFC 7915 §5.1). (Found by
+ * review: only the first problem was recorded.) */
+Test(nat64, a_routing_header_after_an_unknown_option_is_still_refused_rfc7915_5_1)
+{
+	uint16_t len = build6(SUB, REMOTE6, 64, 0, IPPROTO_UDP, 40160, 53, 0);
+	memmove(frame + 70, frame + 54, len - 54u);
+	static const uint8_t dst_opts[8] = { IPPROTO_ROUTING, 0, 0x41, 4, 0, 0, 0, 0 }; /* type 01...: skip-and-discard */
+	static const uint8_t rh[8] = { IPPROTO_UDP, 0, 4, 1 };
+	memcpy(frame + 54, dst_opts, 8);
+	memcpy(frame + 62, rh, 8);
+	frame[14 + 6] = IPPROTO_DSTOPTS;
+	frame[14 + 5] = (uint8_t)(frame[14 + 5] + 16);
+	uint16_t op;
+	uint8_t *o = run(E->inside_port, (uint16_t)(len + 16), &op, NULL);
+	cr_assert_not_null(o, "answered");
+	cr_assert_eq(op, E->inside_port);
+	cr_assert_eq(o[54], 4, "parameter problem");
+	cr_assert_eq(o[58] << 24 | o[59] << 16 | o[60] << 8 | o[61], 48 + 3, "at Segments Left");
+}
