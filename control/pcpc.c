@@ -3,6 +3,12 @@
  * request (or raw octets), retransmits per §8.1.1 until a matching response arrives or the
  * bounds run out, prints the decoded response and exits with its result code.
  *
+ * Both families: the server is an IPv4 address or an IPv6 one ("[2001:db8::1]:5351", a bare
+ * "2001:db8::1", "fe80::1%eth0" with its zone); the request's PCP Client IP Address is the
+ * socket's own source, so from an IPv6 socket the internal address is IPv6 (a NAT64 mapping on
+ * a server fronting a NAT64, RFC 6887 §1 and RFC 7225). --prefix64 asks for the NAT64 prefixes
+ * (RFC 7225 §4.3) and every PREFIX64 of the response is printed on a "prefix64:" line.
+ *
  * Exit status: the response's result code (0 = SUCCESS), 100 no response, 101 usage error,
  * 102 local error (socket, address).
  */
@@ -10,6 +16,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <net/if.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
@@ -33,8 +40,10 @@ struct args {
 	const char *raw_hex;
 	struct cgn_addr server;
 	uint16_t server_port;
+	uint32_t server_zone;          /* sin6_scope_id of a link-local server, 0 = none */
 	struct cgn_addr bind_addr;
 	uint16_t bind_port;
+	uint32_t bind_zone;
 	bool have_bind;
 	uint8_t protocol;
 	uint16_t internal_port, external_port, remote_port;
@@ -46,6 +55,7 @@ struct args {
 	struct cgn_addr third_party;
 	bool have_third_party;
 	bool prefer_failure;
+	bool prefix64;                 /* ask for PREFIX64 (RFC 7225 §4.3) */
 	struct pcp_filter filters[MAX_FILTERS];
 	unsigned n_filters;
 	struct cgn_addr client_ip;
@@ -64,14 +74,16 @@ usage(FILE *f)
 		"       pcpc [options] raw HEX\n"
 		"\n"
 		"server and transport:\n"
-		"  -s, --server ADDR[:PORT]      PCP server (default 127.0.0.1:5351; [v6]:port)\n"
-		"  -b, --bind ADDR[:PORT]        source address and port of the requests\n"
+		"  -s, --server ADDR[:PORT]      PCP server (default 127.0.0.1:5351); IPv6 as [ADDR]:PORT\n"
+		"                                or a bare ADDR, a link-local one with its zone (fe80::1%%eth0)\n"
+		"  -b, --bind ADDR[:PORT]        source address and port of the requests (the internal\n"
+		"                                address of a MAP or PEER: IPv6 for a NAT64 mapping)\n"
 		"request fields:\n"
 		"  -p, --protocol tcp|udp|N      mapping protocol (map, peer)\n"
 		"  -i, --internal-port PORT      internal port (map, peer)\n"
 		"  -e, --external-port PORT      suggested external port\n"
 		"  -E, --external-addr ADDR      suggested external address\n"
-		"  -r, --remote ADDR:PORT        remote peer (peer)\n"
+		"  -r, --remote ADDR:PORT        remote peer (peer); IPv6 as [ADDR]:PORT\n"
 		"  -l, --lifetime SECONDS        requested lifetime (default 7200; 0 deletes a mapping)\n"
 		"  -d, --delete                  same as --lifetime 0\n"
 		"  -n, --nonce HEX               mapping nonce, 24 hex digits (default random)\n"
@@ -79,8 +91,12 @@ usage(FILE *f)
 		"options (RFC 6887 §13):\n"
 		"  -t, --third-party ADDR        THIRD_PARTY: request for another host\n"
 		"  -f, --prefer-failure          PREFER_FAILURE: fail rather than take another port\n"
-		"  -F, --filter PREFIX[:PORT]    FILTER: allow only this remote peer (repeatable)\n"
+		"  -F, --filter PREFIX[:PORT]    FILTER: allow only this remote peer (repeatable);\n"
+		"                                IPv6 as [PREFIX]:PORT or a bare PREFIX\n"
 		"  -D, --description TEXT        DESCRIPTION (RFC 7220)\n"
+		"      --prefix64                PREFIX64 (RFC 7225): ask for the NAT64 prefixes (map,\n"
+		"                                announce); each one answered is printed as\n"
+		"                                \"prefix64: PREF64/LEN suffix HEX|- ipv4 any|none|V4/LEN,...\"\n"
 		"retransmission (§8.1.1):\n"
 		"      --irt SECONDS             initial retransmission time (default 3)\n"
 		"      --mrt SECONDS             maximum retransmission time (default 1024)\n"
@@ -93,10 +109,12 @@ usage(FILE *f)
 		"exit status: the result code (0 = SUCCESS), 100 no response, 101 usage, 102 local error\n");
 }
 
+/* "ADDR[:PORT]", "[V6ADDR]:PORT" or a bare "V6ADDR"; an IPv6 address may end in "%ZONE" (an
+ * interface name or index), which goes to *zone (sin6_scope_id; 0 without one). */
 static int
-parse_hostport(const char *text, struct cgn_addr *addr, uint16_t *port, bool port_required)
+parse_hostport(const char *text, struct cgn_addr *addr, uint16_t *port, uint32_t *zone, bool port_required)
 {
-	char host[CGN_ADDR_STRLEN];
+	char host[CGN_ADDR_STRLEN + IF_NAMESIZE + 1];
 	const char *p = NULL;
 	size_t n;
 
@@ -121,7 +139,17 @@ parse_hostport(const char *text, struct cgn_addr *addr, uint16_t *port, bool por
 		memcpy(host, text, n);
 	}
 	host[n] = '\0';
-	if (cgn_addr_parse(host, addr) < 0)
+	*zone = 0;
+	char *pct = strchr(host, '%');
+	if (pct) {
+		*pct++ = '\0';
+		char *end;
+		unsigned long idx = strtoul(pct, &end, 10);
+		*zone = *pct && !*end ? (uint32_t)idx : if_nametoindex(pct);
+		if (*zone == 0)
+			return -1;
+	}
+	if (strlen(host) >= CGN_ADDR_STRLEN || cgn_addr_parse(host, addr) < 0 || (pct && cgn_addr_is_v4(addr)))
 		return -1;
 	if (p) {
 		char *end;
@@ -226,7 +254,7 @@ parse_filter(const char *text, struct pcp_filter *f)
 	return 0;
 }
 
-enum { OPT_IRT = 1000, OPT_MRT, OPT_MRC, OPT_MRD };
+enum { OPT_IRT = 1000, OPT_MRT, OPT_MRC, OPT_MRD, OPT_PREFIX64 };
 
 static int
 parse_args(int argc, char **argv, struct args *a)
@@ -243,9 +271,10 @@ parse_args(int argc, char **argv, struct args *a)
 		{ "mrt", required_argument, NULL, OPT_MRT },     { "mrc", required_argument, NULL, OPT_MRC },
 		{ "mrd", required_argument, NULL, OPT_MRD },     { "json", no_argument, NULL, 'j' },
 		{ "quiet", no_argument, NULL, 'q' },             { "help", no_argument, NULL, 'h' },
+		{ "prefix64", no_argument, NULL, OPT_PREFIX64 },
 		{ NULL, 0, NULL, 0 },
 	};
-	uint32_t v;
+	uint32_t v, zone;
 	size_t len;
 	int c;
 
@@ -261,10 +290,10 @@ parse_args(int argc, char **argv, struct args *a)
 		int bad = 0;
 		switch (c) {
 		case 's':
-			bad = parse_hostport(optarg, &a->server, &a->server_port, false);
+			bad = parse_hostport(optarg, &a->server, &a->server_port, &a->server_zone, false);
 			break;
 		case 'b':
-			bad = parse_hostport(optarg, &a->bind_addr, &a->bind_port, false);
+			bad = parse_hostport(optarg, &a->bind_addr, &a->bind_port, &a->bind_zone, false);
 			a->have_bind = true;
 			break;
 		case 'p':
@@ -283,7 +312,7 @@ parse_args(int argc, char **argv, struct args *a)
 			a->have_external_addr = true;
 			break;
 		case 'r':
-			bad = parse_hostport(optarg, &a->remote_addr, &a->remote_port, true);
+			bad = parse_hostport(optarg, &a->remote_addr, &a->remote_port, &zone, true) || zone != 0;
 			a->have_remote = true;
 			break;
 		case 'l':
@@ -306,6 +335,9 @@ parse_args(int argc, char **argv, struct args *a)
 			break;
 		case 'f':
 			a->prefer_failure = true;
+			break;
+		case OPT_PREFIX64:
+			a->prefix64 = true;
 			break;
 		case 'F':
 			if (a->n_filters >= MAX_FILTERS) {
@@ -374,6 +406,11 @@ parse_args(int argc, char **argv, struct args *a)
 		fprintf(stderr, "pcpc: peer needs --remote ADDR:PORT\n");
 		return -1;
 	}
+	/* RFC 7225 §4.1: "Valid for Opcodes: MAP, ANNOUNCE" (raw sends its own octets). */
+	if (a->prefix64 && (peer || a->raw_hex)) {
+		fprintf(stderr, "pcpc: --prefix64 is for map and announce\n");
+		return -1;
+	}
 	if (!a->have_external_addr) /* §11.1: all-zeros of the family we expect */
 		a->external_addr = cgn_addr_from_v4(0);
 	return 0;
@@ -383,7 +420,7 @@ static int
 build_request(const struct args *a, const struct cgn_addr *client, uint8_t *out, size_t *len)
 {
 	static struct pcp_request req;
-	uint8_t filters[MAX_FILTERS][PCP_FILTER_LEN];
+	uint8_t filters[MAX_FILTERS][PCP_FILTER_LEN], prefix64[PCP_PREFIX64_LEN];
 
 	if (a->raw_hex)
 		return parse_hex(a->raw_hex, out, PCP_MAX_MSG + 64, len);
@@ -418,6 +455,15 @@ build_request(const struct args *a, const struct cgn_addr *client, uint8_t *out,
 	}
 	if (a->description)
 		pcp_request_add_option(&req, PCP_OPT_DESCRIPTION, a->description, (uint16_t)strlen(a->description));
+	if (a->prefix64) {
+		/* RFC 7225 §4.3: "When enclosed in a PCP request, the Prefix64 MUST be set to ::/96";
+		 * no suffix octets then, and no IPv4 Prefix List (its Count would be 0, §4.1). */
+		const struct cgn_prefix unspecified96 = { .len = 96 };
+		ssize_t n = pcp_prefix64_encode(&unspecified96, NULL, 0, false, prefix64, sizeof(prefix64));
+		if (n != PCP_PREFIX64_LEN)
+			return -1;
+		pcp_request_add_option(&req, PCP_OPT_PREFIX64, prefix64, (uint16_t)n);
+	}
 	ssize_t n = pcp_build_request(&req, out, PCP_MAX_MSG);
 	if (n < 0) {
 		fprintf(stderr, "pcpc: the request does not fit in %d octets\n", PCP_MAX_MSG);
@@ -438,7 +484,7 @@ rand_factor(void)
 }
 
 /* §8.3: a response matches if its opcode does, and for MAP/PEER its nonce, protocol and
- * internal port (and for PEER the remote peer) do. */
+ * internal port (§11.4; and for PEER the remote peer, §12.4) do. */
 static bool
 response_matches(const uint8_t *req, size_t req_len, const struct pcp_response *r)
 {
@@ -451,6 +497,12 @@ response_matches(const uint8_t *req, size_t req_len, const struct pcp_response *
 	const uint8_t *rd = req + PCP_HDR_LEN;
 	if (memcmp(rd, r->u.map.nonce, PCP_NONCE_LEN) != 0 || rd[12] != r->u.map.protocol ||
 	    (uint16_t)(rd[16] << 8 | rd[17]) != r->u.map.internal_port)
+		return false;
+	/* §12.4: for PEER the remote peer address and port too; a NAT64 gives them back as the
+	 * client sent them (an address under its Pref64, not the IPv4 one it stands for). */
+	if (r->opcode == PCP_OP_PEER && req_len >= PCP_HDR_LEN + PCP_PEER_LEN &&
+	    ((uint16_t)(rd[36] << 8 | rd[37]) != r->u.peer.remote_port ||
+	     memcmp(rd + 40, r->u.peer.remote_addr.b, 16) != 0))
 		return false;
 	return true;
 }
@@ -469,12 +521,79 @@ print_addr_port(const char *label, const struct cgn_addr *a, uint16_t port, bool
 	*first = false;
 }
 
+/* A PREFIX64 option (RFC 7225 §4.1) in text form, for print_option(). */
+struct prefix64_text {
+	char pref64[CGN_PREFIX_STRLEN]; /* "64:ff9b::/96" */
+	char suffix[25];                /* the Suffix's 12 - L octets in hex, "" for a /96 */
+	char ipv4[1100];                /* the valid IPv4 prefixes, comma-separated, each quoted in JSON */
+	bool has_list;
+	unsigned n_ipv4, ignored;
+};
+
+/*
+ * Decodes a PREFIX64 option into text. Entries of the IPv4 Prefix List that are not valid
+ * (length > 32, host bits set) are left out and counted: "the PCP client ignores that IPv4
+ * prefix" (§4.3). @return false if the option does not decode.
+ */
+static bool
+format_prefix64(const struct pcp_option *o, bool json, struct prefix64_text *t)
+{
+	struct pcp_prefix64 p;
+	size_t n = 0;
+
+	memset(t, 0, sizeof(*t));
+	if (pcp_option_prefix64(o, &p) < 0)
+		return false;
+	cgn_prefix_format(&p.pref64, t->pref64, sizeof(t->pref64));
+	for (unsigned i = 0; i < 12 - p.pref64.len / 8u; i++)
+		snprintf(t->suffix + 2 * i, 3, "%02x", p.suffix[i]);
+	t->has_list = p.has_list;
+	for (unsigned i = 0; p.has_list && i < p.n_v4; i++) {
+		struct cgn_prefix v4;
+		char text[CGN_PREFIX_STRLEN];
+		if (pcp_prefix64_v4(&p, i, &v4) < 0) {
+			t->ignored++;
+			continue;
+		}
+		cgn_prefix_format(&v4, text, sizeof(text));
+		int k = snprintf(t->ipv4 + n, sizeof(t->ipv4) - n, json ? "%s\"%s\"" : "%s%s", t->n_ipv4 ? "," : "", text);
+		if (k < 0 || (size_t)k >= sizeof(t->ipv4) - n)
+			return false; /* cannot happen within 1100 octets of message: 6 per entry */
+		n += (size_t)k;
+		t->n_ipv4++;
+	}
+	return true;
+}
+
 static void
 print_option(const struct pcp_option *o, bool json, bool first)
 {
 	char text[1100], a[CGN_ADDR_STRLEN];
 	const char *name = o->desc ? o->desc->name : "UNKNOWN";
+	struct prefix64_text p64;
 	text[0] = '\0';
+	if (o->code == PCP_OPT_PREFIX64 && format_prefix64(o, json, &p64)) {
+		/* "prefix64: PREF64/LEN suffix HEX|- ipv4 any|none|LIST[ ignored N]": "any" when the
+		 * option has no IPv4 Prefix List ("the PCP client assumes the prefix is valid for any
+		 * destination IPv4 address", §4.1), "none" when it lists no valid prefix. */
+		if (!json) {
+			printf("prefix64: %s suffix %s ipv4 %s", p64.pref64, p64.suffix[0] ? p64.suffix : "-",
+			       !p64.has_list ? "any" : p64.n_ipv4 ? p64.ipv4 : "none");
+			if (p64.ignored)
+				printf(" ignored %u", p64.ignored);
+			printf("\n");
+			return;
+		}
+		printf("%s{\"code\": %u, \"name\": \"%s\", \"prefix64\": \"%s\", \"suffix\": \"%s\", \"ipv4\": %s%s%s, "
+		       "\"ignored\": %u, \"value\": \"", first ? "" : ", ", o->code, name, p64.pref64, p64.suffix,
+		       p64.has_list ? "[" : "null", p64.ipv4, p64.has_list ? "]" : "", p64.ignored);
+		for (uint16_t i = 0; i < o->len; i++)
+			printf("%02x", o->data[i]);
+		printf("\"}");
+		return;
+	}
+	if (o->code == PCP_OPT_PREFIX64 && !json)
+		printf("prefix64: malformed\n"); /* and its octets below */
 	if (o->code == PCP_OPT_THIRD_PARTY && o->len == 16) {
 		struct cgn_addr t;
 		pcp_option_third_party(o, &t);
@@ -483,8 +602,8 @@ print_option(const struct pcp_option *o, bool json, bool first)
 		struct pcp_filter f;
 		pcp_option_filter(o, &f);
 		bool v4 = cgn_addr_is_v4(&f.remote_addr) && f.prefix_len >= 96;
-		snprintf(text, sizeof(text), "%s/%u:%u", cgn_addr_format(&f.remote_addr, a, sizeof(a)),
-			 v4 ? f.prefix_len - 96 : f.prefix_len, f.remote_port);
+		snprintf(text, sizeof(text), "%s%s/%u%s:%u", v4 ? "" : "[", cgn_addr_format(&f.remote_addr, a, sizeof(a)),
+			 v4 ? f.prefix_len - 96 : f.prefix_len, v4 ? "" : "]", f.remote_port);
 	} else if (o->code == PCP_OPT_DESCRIPTION) {
 		int n = 0;
 		for (uint16_t i = 0; i < o->len && n < (int)sizeof(text) - 1; i++)
@@ -563,6 +682,8 @@ main(int argc, char **argv)
 	struct sockaddr_storage ss, local;
 	socklen_t sl, ll = sizeof(local);
 	cgn_addr_to_sockaddr(&a.server, a.server_port, &ss, &sl);
+	if (ss.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&ss)->sin6_scope_id = a.server_zone;
 	int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		perror("pcpc: socket");
@@ -572,6 +693,8 @@ main(int argc, char **argv)
 		struct sockaddr_storage bs;
 		socklen_t bl;
 		cgn_addr_to_sockaddr(&a.bind_addr, a.bind_port, &bs, &bl);
+		if (bs.ss_family == AF_INET6)
+			((struct sockaddr_in6 *)&bs)->sin6_scope_id = a.bind_zone;
 		if (bind(fd, (struct sockaddr *)&bs, bl) < 0) {
 			perror("pcpc: bind");
 			return EXIT_LOCAL;

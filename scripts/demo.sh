@@ -7,8 +7,10 @@
 #   sub2 browses the internet host's web server (an implicit mapping); sub2 reaches sub1
 #   through its external address (hairpin); sub6 (IPv6 only) pings cgnatd's inside IPv6
 #   address (Neighbor Discovery), then pings and browses inet over NAT64 (64:ff9b::/96,
-#   RFC 6146, from the same pool); cgnatctl shows sessions, port blocks, routes,
-#   neighbours, counters.
+#   RFC 6146, from the same pool); sub6 runs a web server too, learns the NAT64 prefix and
+#   maps its port with PCP over IPv6 (PREFIX64, RFC 7225), and inet gets its page through the
+#   IPv4 endpoint; cgnatctl shows sessions, port blocks, routes, neighbours, counters; cgnatd
+#   restarts, and sub1 and sub6 see the PCP epoch go back (RFC 6887 §8.5) and map again.
 # The lab is always torn down on exit; nothing touches the host's own network.
 # Needs root: as another user it runs itself again through sudo (scripts/lib/root.sh).
 set -euo pipefail
@@ -35,11 +37,13 @@ trap cleanup EXIT INT TERM
 step "the lab: sub1 100.64.1.2, sub2 100.64.2.2 and sub6 2001:db8:6::2 behind an access router, cgnatd, inet 198.51.100.10"
 "$top/scripts/lab.sh" up
 
-mkdir -p "$www/sub1" "$www/inet"
+mkdir -p "$www/sub1" "$www/sub6" "$www/inet"
 echo "hello from sub1, behind the CGN" > "$www/sub1/index.html"
+echo "hello from sub6, IPv6 only, behind the NAT64" > "$www/sub6/index.html"
 echo "hello from the internet host" > "$www/inet/index.html"
 # Bounded: the servers stop by themselves, or when the demo ends.
 start_web sub1 100.64.1.2 8080 "$www/sub1"
+start_web sub6 2001:db8:6::2 8080 "$www/sub6"
 start_web inet 198.51.100.10 80 "$www/inet"
 
 step "sub1 runs a web server on port 8080 and asks for a mapping (PCP MAP to 100.64.0.254, cgnatd's inside port)"
@@ -71,7 +75,16 @@ in_ns sub6 ping -6 -c 3 -i 0.2 -W 2 64:ff9b::198.51.100.10
 step "sub6 browses inet's web server over NAT64: http://[64:ff9b::c633:640a]/"
 in_ns sub6 curl -gsS -m 5 "http://[64:ff9b::c633:640a]/"
 
-step "sub6's NAT64 sessions: internal endpoint its IPv6 address, external one from the NAT44 pool (cgnatctl sessions)"
+step "sub6 runs a web server on port 8080 and asks cgnatd's inside IPv6 address for a mapping and the NAT64 prefix (PCP MAP with PREFIX64 to [2001:db8:100::254]:5351, RFC 7225)"
+out=$(in_ns sub6 "$bin/pcpc" -s 2001:db8:100::254 --irt 0.5 --prefix64 -p tcp -i 8080 -l 600 map)
+echo "$out"
+ext6=$(echo "$out" | awk '/^external:/ { print $2 }')
+echo "sub6 learned: $(echo "$out" | awk '/^prefix64:/ { print $2 }' | paste -sd ' ') (it synthesises IPv4 destinations under it)"
+
+step "inet connects to $ext6, an IPv4 endpoint, and gets sub6's page (NAT64 to [2001:db8:6::2]:8080)"
+in_ns inet curl -sS -m 5 "http://$ext6/"
+
+step "sub6's NAT64 sessions and mapping: internal endpoint its IPv6 address, external one from the NAT44 pool (cgnatctl sessions)"
 ctl sessions | awk 'NR == 1 || $2 ~ /2001:db8:6::2/'
 
 step "where cgnatd sends frames: its IPv4 and IPv6 routes and the neighbours it resolved by ARP and ND (cgnatctl routes, neighbours)"
@@ -80,6 +93,22 @@ ctl neighbours
 
 step "counters (cgnatctl stats, the non-zero ones)"
 ctl stats | grep -v ': 0$'
+
+epoch() { awk '/^epoch:/ { print $2 }'; }
+step "cgnatd restarts (scripts/lab.sh restart): its mappings are gone, and its PCP epoch starts again (RFC 6887 §8.5)"
+e1=$(in_ns sub1 "$bin/pcpc" -s 100.64.0.254 --irt 0.5 announce | epoch)
+e61=$(in_ns sub6 "$bin/pcpc" -s 2001:db8:100::254 --irt 0.5 announce | epoch)
+"$top/scripts/lab.sh" restart
+e2=$(in_ns sub1 "$bin/pcpc" -s 100.64.0.254 --irt 0.5 announce | epoch)
+e62=$(in_ns sub6 "$bin/pcpc" -s 2001:db8:100::254 --irt 0.5 announce | epoch)
+echo "epoch seen by sub1: $e1 before, $e2 after; by sub6: $e61 before, $e62 after"
+
+step "the epoch went back, so sub1 and sub6 map their servers again; inet reaches both"
+ext=$(in_ns sub1 "$bin/pcpc" -s 100.64.0.254 --irt 0.5 -p tcp -i 8080 -l 600 map | awk '/^external:/ { print $2 }')
+ext6=$(in_ns sub6 "$bin/pcpc" -s 2001:db8:100::254 --irt 0.5 -p tcp -i 8080 -l 600 map | awk '/^external:/ { print $2 }')
+echo "sub1 on $ext, sub6 on $ext6"
+in_ns inet curl -sS -m 5 "http://$ext/"
+in_ns inet curl -sS -m 5 "http://$ext6/"
 
 echo
 echo "demo: done"

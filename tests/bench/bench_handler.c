@@ -3,8 +3,12 @@
  * takes per MAP create and per renewal with N live mappings (data plane pushes stubbed).
  * Separates cgnatd's own cost from the kernel's in scripts/bench_pcp.sh's figures.
  *
- *   bench_handler MAPPINGS
+ *   bench_handler MAPPINGS [6]
+ *
+ * With 6, the requests come from IPv6 subscribers (one /56 each in 2001:db8::/32) to a server
+ * fronting a NAT64 (64:ff9b::/96): NAT64 mappings, as scripts/bench_pcp.sh's IPv6 run makes.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +44,7 @@ int
 main(int argc, char **argv)
 {
 	uint32_t n = argc > 1 ? (uint32_t)atol(argv[1]) : 1000000;
+	bool v6 = argc > 2 && strcmp(argv[2], "6") == 0;
 	char prefix[64];
 	snprintf(prefix, sizeof(prefix), "--file-prefix=cgnbh%d", getpid());
 	char *eal[] = { "bench", "-l", "0", "--no-huge", "-m", "2048", "--no-pci", "--no-shconf", "--no-telemetry",
@@ -51,10 +56,12 @@ main(int argc, char **argv)
 	uint32_t subs = (n + 63) / 64;
 	char text[1024], err[256];
 	snprintf(text, sizeof(text),
-		 "pcp = { listen = [ \"127.0.0.1\" ]; inside = [ \"127.0.0.0/8\" ]; max_mappings_per_subscriber = 64;\n"
-		 "  announce = { multicast = false; }; };\n"
+		 "pcp = { listen = [ \"127.0.0.1\" ]; inside = [ \"127.0.0.0/8\", \"2001:db8::/32\" ];\n"
+		 "  max_mappings_per_subscriber = 64; announce = { multicast = false; }; };\n"
 		 "nat = { pool = [ \"203.0.113.0/24\" ]; block_size = 256; max_blocks = 4; max_subscribers = %u; };\n"
-		 "dataplane = { table_size = %u; };\n", subs + 1024, n + n / 4 + 65536);
+		 "%s"
+		 "dataplane = { table_size = %u; };\n", subs + 1024,
+		 v6 ? "nat64 = { prefixes = [ \"64:ff9b::/96\" ]; subscriber_prefix_len = 56; };\n" : "", n + n / 4 + 65536);
 	static struct cgn_config cfg;
 	if (cgn_config_load_string(text, &cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "%s\n", err);
@@ -71,7 +78,11 @@ main(int argc, char **argv)
 	static struct pcp_request req;
 	for (uint32_t k = 0; k < n; k++) {
 		uint32_t s = k / 64;
-		src[k] = cgn_addr_from_v4(htonl((127u << 24) | (10u << 16) | ((s / 250 + 1) << 8) | (s % 250 + 1)));
+		if (v6) /* 2001:db8:SSSS:SS00::1 */
+			src[k] = (struct cgn_addr){ .b = { 0x20, 0x01, 0x0d, 0xb8, (uint8_t)(s >> 16), (uint8_t)(s >> 8),
+							   (uint8_t)s, [15] = 1 } };
+		else
+			src[k] = cgn_addr_from_v4(htonl((127u << 24) | (10u << 16) | ((s / 250 + 1) << 8) | (s % 250 + 1)));
 		memset(&req, 0, offsetof(struct pcp_request, options));
 		req.n_options = 0;
 		req.opcode = PCP_OP_MAP;

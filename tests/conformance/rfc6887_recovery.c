@@ -261,6 +261,70 @@ Test(rfc6887_14_2, pool_change_moves_mappings_and_tells_clients, .timeout = 60)
 }
 
 /*
+ * §14.2 to IPv6 clients: NAT64 mappings (RFC 6146) made by MAP from two IPv6 subscribers
+ * (nat64.subscriber_prefix_len 128: each address its own subscriber, so each its own external
+ * address), on a cgnatd of the test's own on [::1]:5352 (the shared one has [::1]:5351). A
+ * reload removes A's external address: A's mapping moves to the one left, and A is told three
+ * times over IPv6 (§14.2: "the PCP server SHOULD send ... unicast to the client") with the new
+ * IPv4 endpoint, its internal port and nonce; B, whose mapping stays, hears nothing.
+ */
+static int
+client6_of(uint16_t server_port, const char *addr, uint16_t port)
+{
+	int fd = socket(AF_INET6, SOCK_DGRAM, 0);
+	struct sockaddr_in6 me = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
+	inet_pton(AF_INET6, addr, &me.sin6_addr);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&me, sizeof(me)), 0, "bind [%s]:%u", addr, port);
+	struct sockaddr_in6 srv = { .sin6_family = AF_INET6, .sin6_port = htons(server_port),
+				    .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	cr_assert_eq(connect(fd, (struct sockaddr *)&srv, sizeof(srv)), 0);
+	return fd;
+}
+
+Test(rfc6887_14_2, pool_change_updates_an_ipv6_client, .timeout = 60)
+{
+	static struct pcp_response ra, rb, u;
+	char conf[2048], a[CGN_ADDR_STRLEN], keep[64];
+	struct daemon_files df = daemon_files("cgnu6");
+#define UPD6_CONF "eal = { file_prefix = \"%s\"; };\n"                                              \
+		  "pcp = { listen = [ \"[::1]:5352\" ]; inside = [ \"" H_INSIDE6 "\" ];\n"             \
+		  "        announce = { multicast = false; }; };\n"                                    \
+		  "nat = { pool = [ %s ]; };\n"                                                         \
+		  "nat64 = { prefixes = [ \"64:ff9b::/96\" ]; subscriber_prefix_len = 128; };\n"      \
+		  "dataplane = { table_size = 4096; idle_sleep_us = 500; };\n"
+	snprintf(conf, sizeof(conf), UPD6_CONF, df.pfx, "\"203.0.113.162/31\"");
+	int pid = h_start_cgnatd(conf, df.pfx, df.log);
+	cr_assert_gt(pid, 0);
+
+	int ca = client6_of(5352, H_CLIENT6_A, 40011), cb = client6_of(5352, H_CLIENT6_B, 40012);
+	cr_assert_eq(exchange(ca, H_CLIENT6_A, 7011, 0, false, &ra), PCP_RES_SUCCESS);
+	cr_assert_eq(exchange(cb, H_CLIENT6_B, 7012, 0, false, &rb), PCP_RES_SUCCESS);
+	cr_assert(cgn_addr_is_v4(&ra.u.map.external_addr) && cgn_addr_is_v4(&rb.u.map.external_addr),
+		  "NAT64 mappings: IPv4 external addresses");
+	cr_assert_not(cgn_addr_eq(&ra.u.map.external_addr, &rb.u.map.external_addr), "two subscribers, two addresses");
+
+	/* Keep B's address only. */
+	snprintf(keep, sizeof(keep), "\"%s\"", cgn_addr_format(&rb.u.map.external_addr, a, sizeof(a)));
+	snprintf(conf, sizeof(conf), UPD6_CONF, df.pfx, keep);
+	reload(&df, pid, conf);
+
+	int n = updates(ca, 1500, &u);
+	cr_assert_eq(n, 3, "the moved NAT64 mapping's IPv6 client got %d updates", n);
+	cr_assert_eq(u.opcode, PCP_OP_MAP);
+	cr_assert_eq(u.result, PCP_RES_SUCCESS);
+	cr_assert(cgn_addr_eq(&u.u.map.external_addr, &rb.u.map.external_addr), "moved to the remaining address, %s",
+		  cgn_addr_format(&u.u.map.external_addr, a, sizeof(a)));
+	cr_assert_eq(u.u.map.internal_port, 7011);
+	cr_assert_eq(u.u.map.protocol, 17);
+	cr_assert_eq(memcmp(u.u.map.nonce, "upd", 3), 0);
+	cr_assert_lt(u.epoch, 3, "§8.5: the epoch was reset");
+	cr_assert_eq(updates(cb, 300, &u), 0, "a mapping that did not move is not updated");
+
+	cr_assert_eq(h_stop_cgnatd(pid), 0);
+	close(ca), close(cb);
+}
+
+/*
  * §14.2 again, where the order of the move matters: sixteen subscribers on two addresses,
  * each pair asking for the same port number (so for the same block on each address). The
  * address of half of them goes; those mappings move to the other address, where their port

@@ -414,6 +414,27 @@ case_nat64_and_nat44_share_the_pool() {
 	done
 }
 
+case_nat64_pcp_prefix64_and_inbound_tcp() {
+	# RFC 7225 and RFC 6887 §11 over IPv6, through cgnatd's inside DPDK port: sub6 asks its
+	# MAP for PREFIX64 and learns the lab's one Pref64, 64:ff9b::/96 (null suffix, every IPv4
+	# destination); the MAP makes a NAT64 mapping of sub6's [2001:db8:6::2]:8080 with an IPv4
+	# external endpoint from the pool, through which inet gets sub6's page (4 -> 6, RFC 6146).
+	local out ext got before
+	before=$(counter punt_answered)
+	out=$(pcpc sub6 -s 2001:db8:100::254 --prefix64 -p tcp -i 8080 -l 600 map) || fail "pcpc: $out"
+	[ "$(echo "$out" | grep -c '^prefix64:')" = 1 ] || fail "not one PREFIX64: $out"
+	echo "$out" | grep -qx "prefix64: 64:ff9b::/96 suffix - ipv4 any" || fail "not the lab's Pref64: $out"
+	ext=$(echo "$out" | awk '/^external:/ { print $2 }')
+	echo "$ext" > "$www/ext6"
+	[[ "$ext" =~ ^203\.0\.113\.([0-9]|1[0-5]):[0-9]+$ ]] || fail "external endpoint '$ext' not in the pool: $out"
+	ctl mappings | grep -Eq "^tcp +\[2001:db8:6::2\]:8080 +$ext .*EXPLICIT" ||
+		fail "no NAT64 mapping of [2001:db8:6::2]:8080 on $ext: $(ctl mappings)"
+	[ "$(counter punt_answered)" -gt "$before" ] || fail "the answer did not come by the DPDK port"
+	got=$(in_ns inet curl -sS -m 5 "http://$ext/") || fail "inet cannot connect to $ext"
+	[ "$got" = "sub6 page" ] || fail "inet got '$got'"
+	nat64_sessions tcp | grep -q "$ext" || fail "no NAT64 tcp session on $ext: $(ctl sessions)"
+}
+
 case_natpmp_from_a_subscriber() {
 	# RFC 6886 through the same port: Debian's natpmpc, not our client.
 	local out
@@ -528,25 +549,50 @@ case_restart_means_a_new_epoch() {
 	[ -n "$e2" ] && [ "$e2" -lt "$e1" ] || fail "epoch after restart '$e2' not below '$e1'"
 }
 
+case_nat64_restart_means_a_new_epoch() {
+	# §8.5 for sub6: after a restart of cgnatd its next response over IPv6 carries an epoch
+	# that went back (a solicited ANNOUNCE, §14.1.2, still with the Pref64); sub6 maps again
+	# (§8.5: the client re-creates its mappings) and inet reaches its page through the new
+	# endpoint.
+	local out e1 e2 ext got
+	sleep 2
+	out=$(pcpc sub6 -s 2001:db8:100::254 --prefix64 announce) || fail "announce before: $out"
+	e1=$(echo "$out" | awk '/^epoch:/ { print $2 }')
+	[ -n "$e1" ] && [ "$e1" -ge 2 ] || fail "epoch before restart: '$e1'"
+	"$lab" restart >/dev/null || fail "restart failed"
+	out=$(pcpc sub6 -s 2001:db8:100::254 --prefix64 announce) || fail "announce after: $out"
+	e2=$(echo "$out" | awk '/^epoch:/ { print $2 }')
+	[ -n "$e2" ] && [ "$e2" -lt "$e1" ] || fail "epoch after restart '$e2' not below '$e1'"
+	echo "$out" | grep -qx "prefix64: 64:ff9b::/96 suffix - ipv4 any" || fail "no Pref64 after the restart: $out"
+	out=$(pcpc sub6 -s 2001:db8:100::254 -p tcp -i 8080 -l 600 map) || fail "map again: $out"
+	ext=$(echo "$out" | awk '/^external:/ { print $2 }')
+	[[ "$ext" == 203.0.113.* ]] || fail "no external endpoint: $out"
+	got=$(in_ns inet curl -sS -m 5 "http://$ext/") || fail "inet cannot connect to $ext after the restart"
+	[ "$got" = "sub6 page" ] || fail "inet got '$got'"
+}
+
 "$lab" up || { echo "0 passed, 1 failed"; exit 1; }
 mkdir -p "$www/sub1" "$www/sub6" "$www/inet"
 echo "sub1 page" > "$www/sub1/index.html"
+echo "sub6 page" > "$www/sub6/index.html"
 echo "inet page" > "$www/inet/index.html"
 head -c 4194304 /dev/urandom > "$www/sub1/blob"
 head -c 4194304 /dev/urandom > "$www/sub6/blob"
 head -c 4194304 /dev/urandom > "$www/inet/blob"
 start_web sub1 100.64.1.2 8080 "$www/sub1" && start_web sub1 100.64.1.2 8081 "$www/sub1" &&
-	start_web inet 198.51.100.10 80 "$www/inet" || { echo "0 passed, 1 failed"; exit 1; }
+	start_web sub6 2001:db8:6::2 8080 "$www/sub6" && start_web inet 198.51.100.10 80 "$www/inet" ||
+	{ echo "0 passed, 1 failed"; exit 1; }
 
 cases="ping_through_the_nat next_hops_resolved_by_arp ipv6_subscriber_reaches_the_router \
 	 cgnatd_answers_ipv6_on_its_inside_port directly_connected_host traceroute_through_the_nat \
 	 implicit_mapping_browsing pcp_map_then_inbound_tcp \
 	 hairpin_to_an_external_address tcp_transfer_of_4_mb datagrams_in_fragments_both_ways \
 	 nat64_ping nat64_well_known_prefix_with_a_non_global_address nat64_web_page nat64_4_mb_both_ways nat64_datagrams_in_fragments nat64_traceroute \
-	 nat64_hairpin_to_a_nat44_mapping nat64_and_nat44_share_the_pool natpmp_from_a_subscriber \
+	 nat64_hairpin_to_a_nat44_mapping nat64_and_nat44_share_the_pool nat64_pcp_prefix64_and_inbound_tcp \
+	 natpmp_from_a_subscriber \
 	 pcp_from_the_internet_is_ignored third_party_from_the_management_host \
 	 third_party_from_an_unauthorised_subscriber pool_change_while_forwarding routes_change_on_reload \
-	 restart_means_a_new_epoch"
+	 restart_means_a_new_epoch nat64_restart_means_a_new_epoch"
 for c in ${E2E_CASES:-$cases}; do
 	run_case "$c"
 done

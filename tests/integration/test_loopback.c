@@ -26,21 +26,28 @@ static char out[65536];
 #define PCPC "%s --irt 0.3 --mrc 3 "
 #define NONCE "0123456789abcdef01234567"
 
+/* Starts cgnatd on the shipped example, changed by the sed expression edit (or "" for none). */
 static void
-start(void)
+start_with(const char *edit)
 {
 	snprintf(dir, sizeof(dir), "/tmp/cgnt-%d-XXXXXX", getpid());
 	cr_assert_not_null(mkdtemp(dir));
 	snprintf(prefix, sizeof(prefix), "cgnt%d", getpid());
 	snprintf(log_path, sizeof(log_path), "%s/cgnatd.log", dir);
 	/* The shipped example, with a file prefix of our own so parallel runs never meet. */
-	cr_assert_eq(proc_run(out, sizeof(out), "sed 's/file_prefix = \"cgnat\"/file_prefix = \"%s\"/' %s > %s/cgnat.conf",
-			      prefix, proc_env("LOOPBACK_CONF"), dir), 0, "%s", out);
+	cr_assert_eq(proc_run(out, sizeof(out), "sed -e 's/file_prefix = \"cgnat\"/file_prefix = \"%s\"/' -e '%s' %s > %s/cgnat.conf",
+			      prefix, edit, proc_env("LOOPBACK_CONF"), dir), 0, "%s", out);
 	cgnatd_pid = proc_spawn(log_path, "%s -c %s/cgnat.conf", proc_env("CGNATD"), dir);
 	if (!proc_wait_file_contains(log_path, "cgnatd: ready", 30000)) {
 		char *log = proc_read_file(log_path);
 		cr_assert_fail("cgnatd did not become ready:\n%s", log ? log : "(no log)");
 	}
+}
+
+static void
+start(void)
+{
+	start_with("");
 }
 
 static void
@@ -276,6 +283,221 @@ Test(loopback, tshark_decodes_every_message_without_errors)
 	cr_assert_eq(proc_run(out, sizeof(out), "tshark -r %s -Y 'portcontrol.opcode == 9 && _ws.expert.severity >= 0x00600000' "
 				 "-T fields -e _ws.expert.message 2>/dev/null", pcap), 0);
 	cr_assert(strstr(out, "Unknown opcode: 9"), "the filter above can see findings: %s", out);
+}
+
+/* ---- pcpc over IPv6: the shipped example's [::1]:5351, NAT64 under 64:ff9b::/96 ---------- */
+
+#define V6 "-s [::1]:5351 "
+
+/* The "prefix64:" lines of pcpc's last output, each ending in '\n', into buf. @return how many. */
+static int
+prefix64_lines(char *buf, size_t size)
+{
+	int n = 0;
+	size_t used = 0;
+	buf[0] = '\0';
+	for (const char *l = out; *l; l += strcspn(l, "\n") + (l[strcspn(l, "\n")] != '\0')) {
+		size_t len = strcspn(l, "\n");
+		if (strncmp(l, "prefix64: ", 10) != 0)
+			continue;
+		if (used + len + 2 < size)
+			used += (size_t)snprintf(buf + used, size - used, "%.*s\n", (int)len, l);
+		n++;
+	}
+	return n;
+}
+
+/* RFC 6887 §11 from an IPv6 client: a NAT64 mapping of ::1 (RFC 6146) with an IPv4 external
+ * endpoint from the pool; RFC 7225 §4.3: --prefix64 asks for the Pref64 and gets the
+ * configured one, with no suffix (a /96) and no IPv4 Prefix List (every destination). */
+Test(loopback, pcpc_over_ipv6_maps_by_nat64_and_learns_the_pref64)
+{
+	char ext[64], want[160], lines[512];
+
+	cr_assert_eq(pcpc(V6 "--prefix64 -n " NONCE " -p tcp -i 8080 -l 3600 map"), 0, "%s", out);
+	cr_assert(strstr(out, "result: SUCCESS (0)") && strstr(out, "lifetime: 3600"), "%s", out);
+	external_of(out, ext, sizeof(ext));
+	unsigned a, b, c, d, port;
+	cr_assert_eq(sscanf(ext, "%u.%u.%u.%u:%u", &a, &b, &c, &d, &port), 5, "an IPv4 external endpoint: %s", ext);
+	cr_assert(a == 203 && b == 0 && c == 113 && d < 16 && port >= 1024, "%s is not in 203.0.113.0/28", ext);
+	cr_assert_eq(prefix64_lines(lines, sizeof(lines)), 1, "%s", out);
+	cr_assert_str_eq(lines, "prefix64: 64:ff9b::/96 suffix - ipv4 any\n", "%s", out);
+
+	/* In the shared table with the internal endpoint ::1 (the request's source). */
+	snprintf(want, sizeof(want), "\"internal\": \"[::1]:8080\", \"external\": \"%s\"", ext);
+	cr_assert(ctl_until("-j mappings", want, true), "not in the shared table: %s", out);
+
+	/* Not asked, not printed (the server gives PREFIX64 only when asked); a renewal keeps the
+	 * endpoint (§11.3). */
+	cr_assert_eq(pcpc(V6 "-n " NONCE " -p tcp -i 8080 -l 3600 map"), 0, "%s", out);
+	cr_assert_eq(prefix64_lines(lines, sizeof(lines)), 0, "%s", out);
+	cr_assert(strstr(out, "option: ") == NULL, "%s", out);
+	external_of(out, want, sizeof(want));
+	cr_assert_str_eq(want, ext, "a renewal over IPv6 returns the same endpoint");
+
+	/* §15: deleted with the nonce, from the same source. */
+	cr_assert_eq(pcpc(V6 "-n " NONCE " -p tcp -i 8080 -d map"), 0, "%s", out);
+	cr_assert(strstr(out, "lifetime: 0"), "%s", out);
+	cr_assert(ctl_until("-j mappings", "[::1]:8080", false), "still in the shared table: %s", out);
+}
+
+/* RFC 7225 §4.3: "a PREFIX64 option in a MAP or ANNOUNCE request"; the JSON form carries the
+ * same fields, and the raw octets of the option (§4.1, Figure 1). */
+Test(loopback, pcpc_asks_prefix64_in_an_ipv6_announce)
+{
+	char lines[512];
+	cr_assert_eq(pcpc(V6 "--prefix64 announce"), 0, "%s", out);
+	cr_assert(strstr(out, "opcode: ANNOUNCE") && strstr(out, "lifetime: 0"), "%s", out);
+	cr_assert_eq(prefix64_lines(lines, sizeof(lines)), 1, "%s", out);
+	cr_assert_str_eq(lines, "prefix64: 64:ff9b::/96 suffix - ipv4 any\n", "%s", out);
+	cr_assert_eq(pcpc("-s ::1 -j --prefix64 announce"), 0, "a bare IPv6 server address: %s", out);
+	cr_assert(strstr(out, "{\"code\": 129, \"name\": \"PREFIX64\", \"prefix64\": \"64:ff9b::/96\", \"suffix\": \"\", "
+			      "\"ipv4\": null, \"ignored\": 0, \"value\": \"000c0064ff9b0000000000000000\"}"), "%s", out);
+	cr_assert_eq(pcpc(V6 "announce"), 0, "%s", out);
+	cr_assert_eq(prefix64_lines(lines, sizeof(lines)), 0, "not asked: %s", out);
+	/* PREFIX64 is for MAP and ANNOUNCE only (§4.1); pcpc refuses it elsewhere */
+	cr_assert_eq(pcpc(V6 "--prefix64 -p tcp -i 1 -r 8.8.8.8:53 peer"), 101, "%s", out);
+	cr_assert_eq(pcpc(V6 "--prefix64 raw 0200000000000000"), 101, "%s", out);
+}
+
+/* PEER and FILTER from an IPv6 client (RFC 6887 §12, §13.3): remote peers under the Pref64 are
+ * the IPv4 hosts they embed (RFC 6052) and come back as sent; one that is neither under a
+ * Pref64 nor IPv4-mapped is refused. */
+Test(loopback, pcpc_sends_ipv6_remote_peers_and_filters)
+{
+	/* 8.8.8.8 under the Well-Known Prefix: a global address (RFC 6052 §3.1) */
+	cr_assert_eq(pcpc(V6 "-p tcp -i 5000 -r [64:ff9b::808:808]:53 peer"), 0, "%s", out);
+	cr_assert(strstr(out, "remote: [64:ff9b::808:808]:53\n"), "given back as sent: %s", out);
+	cr_assert(ctl_until("mappings", "[::1]:5000", true), "%s", out);
+	cr_assert(strstr(out, "PEER"), "%s", out);
+	cr_assert_eq(pcpc(V6 "-p tcp -i 5001 -r [2001:db8::1]:53 peer"), 3, "not under a Pref64: %s", out);
+	cr_assert(strstr(out, "remote: [2001:db8::1]:53\n"), "%s", out);
+
+	cr_assert_eq(pcpc(V6 "-p udp -i 8082 -F [64:ff9b::808:800/120]:443 -F 64:ff9b::/96 map"), 0, "%s", out);
+	cr_assert(strstr(out, "option: FILTER [64:ff9b::808:800/120]:443\n") &&
+		  strstr(out, "option: FILTER [64:ff9b::/96]:0\n"), "filters given back as sent: %s", out);
+	cr_assert(ctl_until("mappings", "FILTERED", true), "%s", out);
+	cr_assert_eq(pcpc(V6 "-p udp -i 8083 -F 2001:db8::/64 map"), 6, "a filter not under a Pref64: %s", out);
+
+	/* Usage: an unclosed bracket, a zone on a remote peer */
+	cr_assert_eq(pcpc("-s [::1 announce"), 101, "%s", out);
+	cr_assert_eq(pcpc(V6 "-p tcp -i 1 -r [64:ff9b::808:808%lo]:53 peer"), 101, "%s", out);
+}
+
+/* The IPv6 exchanges on the wire, decoded by Wireshark's PCP dissector (portcontrol, which
+ * knows PREFIX64): every message PCP, no malformed field, the PREFIX64 asked (::/96 in the
+ * requests, RFC 7225 §4.3) and answered (64:ff9b::/96). */
+Test(loopback, tshark_decodes_pcpc_over_ipv6)
+{
+	char pcap[320], cap_log[320];
+	snprintf(pcap, sizeof(pcap), "%s/pcp6.pcap", dir);
+	snprintf(cap_log, sizeof(cap_log), "%s/tshark.log", dir);
+	pid_t cap = proc_spawn(cap_log, "tshark -q -i lo -f 'ip6 and udp port 5351' -w %s", pcap);
+	cr_assert(proc_wait_file_contains(cap_log, "Capturing on", 20000), "tshark did not start");
+	usleep(300000);
+
+	cr_assert_eq(pcpc(V6 "--prefix64 -n " NONCE " -p udp -i 8080 -F [64:ff9b::808:800/120]:443 map"), 0, "%s", out);
+	cr_assert_eq(pcpc(V6 "--prefix64 announce"), 0, "%s", out);
+	cr_assert_eq(pcpc(V6 "-p tcp -i 5000 -r [64:ff9b::808:808]:53 peer"), 0, "%s", out);
+	cr_assert_eq(pcpc(V6 "-n " NONCE " -p udp -i 8080 -d map"), 0, "%s", out);
+	usleep(300000);
+	proc_stop(cap, SIGINT, 10000);
+
+	cr_assert_eq(proc_run(out, sizeof(out), "tshark -r %s -Y 'portcontrol && ipv6.src == ::1' -T fields -e frame.number 2>/dev/null | wc -l", pcap), 0);
+	cr_assert_eq(atoi(out), 8, "four requests and four responses decoded as PCP over IPv6: %s", out);
+	cr_assert_eq(proc_run(out, sizeof(out), "tshark -r %s -Y 'portcontrol.option.p64.prefix64' -T fields "
+				 "-e portcontrol.r -e portcontrol.option.p64.length -e portcontrol.option.p64.prefix64 "
+				 "2>/dev/null | sort | uniq -c | tr -s ' '", pcap), 0);
+	cr_assert(strstr(out, " 2 0\t12\t000000000000000000000000\n") && strstr(out, " 2 1\t12\t0064ff9b0000000000000000\n"),
+		  "PREFIX64 ::/96 in two requests and 64:ff9b::/96 in two responses: %s", out);
+	cr_assert_eq(proc_run(out, sizeof(out), "tshark -r %s -Y '_ws.malformed || _ws.expert.severity >= 0x00600000' "
+				 "-T fields -e frame.number -e _ws.expert.message 2>/dev/null", pcap), 0);
+	cr_assert_str_eq(out, "", "malformed fields or expert findings: %s", out);
+}
+
+/* THIRD_PARTY with an IPv6 internal address (RFC 6887 §13.1) from a host of pcp.third_party
+ * (::1 added, with a subscriber prefix inside): a NAT64 mapping for that host. */
+static void
+start_third_party6(void)
+{
+	start_with("s|third_party = \\[ \"127.0.0.2\" \\];|third_party = [ \"127.0.0.2\", \"::1\" ];|;"
+		   "s|inside = \\[ \"127.0.0.0/8\", \"::1/128\" \\];|inside = [ \"127.0.0.0/8\", \"::1/128\", \"2001:db8:14::/64\" ];|");
+}
+
+TestSuite(loopback_third_party6, .init = start_third_party6, .fini = stop, .timeout = 120);
+
+Test(loopback_third_party6, pcpc_maps_for_an_ipv6_third_party)
+{
+	cr_assert_eq(proc_run(out, sizeof(out), "grep -c '\"::1\" \\];\\|2001:db8:14::/64' %s/cgnat.conf", dir), 0, "%s", out);
+	cr_assert_eq(atoi(out), 2, "the edit of the example did not apply: update this test");
+	cr_assert_eq(pcpc(V6 "-t 2001:db8:14::5 -p udp -i 7 -l 600 map"), 0, "%s", out);
+	cr_assert(strstr(out, "option: THIRD_PARTY 2001:db8:14::5\n"), "echoed: %s", out);
+	cr_assert(ctl_until("-j mappings", "\"internal\": \"[2001:db8:14::5]:7\"", true), "%s", out);
+	cr_assert_eq(pcpc(V6 "-t ::1 -p udp -i 7 map"), 3, "naming the sender itself: %s", out);
+	/* the ACL is per address: 127.0.0.1 is not in it */
+	cr_assert_eq(pcpc("-t 127.0.0.5 -p udp -i 7 map"), 5, "%s", out);
+}
+
+/* Two Pref64s, one with an IPv4 Prefix List (nat64.ipv4_prefixes): pcpc prints one line per
+ * PREFIX64 in the response's order, which RFC 7225 §4.2 fixes (those with a list first). */
+static void
+start_two_pref64s(void)
+{
+	start_with("s|prefixes = \\[ \"64:ff9b::/96\" \\];|prefixes = [ \"64:ff9b::/96\", \"2001:db8:122::/48\" ]; "
+		   "ipv4_prefixes = ( { pref64 = \"2001:db8:122::/48\"; ipv4 = [ \"192.0.2.0/24\", \"198.51.100.0/25\" ]; } );|");
+}
+
+TestSuite(loopback_two_pref64s, .init = start_two_pref64s, .fini = stop, .timeout = 120);
+
+Test(loopback_two_pref64s, pcpc_prints_each_prefix64_in_order)
+{
+	char lines[512];
+	cr_assert_eq(proc_run(out, sizeof(out), "grep -c 2001:db8:122::/48 %s/cgnat.conf", dir), 0,
+		     "the edit of the example did not apply: update this test");
+	const char *want = "prefix64: 2001:db8:122::/48 suffix 000000000000 ipv4 192.0.2.0/24,198.51.100.0/25\n"
+			   "prefix64: 64:ff9b::/96 suffix - ipv4 any\n";
+	cr_assert_eq(pcpc(V6 "--prefix64 -p udp -i 9000 map"), 0, "%s", out);
+	cr_assert_eq(prefix64_lines(lines, sizeof(lines)), 2, "%s", out);
+	cr_assert_str_eq(lines, want, "%s", out);
+	cr_assert_eq(pcpc(V6 "--prefix64 announce"), 0, "%s", out);
+	cr_assert_eq(prefix64_lines(lines, sizeof(lines)), 2, "%s", out);
+	cr_assert_str_eq(lines, want, "%s", out);
+	cr_assert_eq(pcpc(V6 "-j --prefix64 announce"), 0, "%s", out);
+	cr_assert(strstr(out, "\"prefix64\": \"2001:db8:122::/48\", \"suffix\": \"000000000000\", "
+			      "\"ipv4\": [\"192.0.2.0/24\",\"198.51.100.0/25\"], \"ignored\": 0, \"value\": "
+			      "\"000620010db8012200000000000000020018c00002000019c6336400\"}"), "%s", out);
+}
+
+/* RFC 7225 §4.3 on the client side, against a fake server on [::1]:5352 (python): an invalid
+ * entry of an IPv4 Prefix List is ignored and the valid ones used; a PREFIX64 that does not
+ * decode (Prefix64 Length 9) is shown as such, its octets kept. */
+Test(pcpc_client, prefix64_entries_it_must_ignore)
+{
+	char log[64] = "/tmp/cgnt-fake-XXXXXX", lines[512];
+	int fd = mkstemp(log);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	pid_t fake = proc_spawn(log, "python3 -c '\n"
+		"import socket, sys\n"
+		"s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)\n"
+		"s.bind((\"::1\", 5352))\n"
+		"print(\"listening\", flush=True)\n"
+		"s.settimeout(20)\n"
+		"d, a = s.recvfrom(1100)\n"
+		"r = bytes([2, 0x80, 0, 0]) + bytes(4) + (5).to_bytes(4, \"big\") + bytes(12)\n"
+		"r += bytes.fromhex(\"8100001c\" \"0004\" \"20010db8\" \"0000000000000000\" \"0002\" \"0018c0000201\" \"000000000000\")\n"
+		"r += bytes.fromhex(\"8100000e\" \"0009\" \"000000000000000000000000\" \"0000\")\n"
+		"s.sendto(r, a)'");
+	cr_assert(proc_wait_file_contains(log, "listening", 10000), "the fake server did not start");
+	int rc = pcpc("-s [::1]:5352 announce");
+	proc_stop(fake, SIGTERM, 5000);
+	unlink(log);
+	cr_assert_eq(rc, 0, "%s", out);
+	cr_assert(strstr(out, "epoch: 5\n"), "%s", out);
+	cr_assert_eq(prefix64_lines(lines, sizeof(lines)), 2, "%s", out);
+	cr_assert_str_eq(lines, "prefix64: 2001:db8::/32 suffix 0000000000000000 ipv4 0.0.0.0/0 ignored 1\n"
+				"prefix64: malformed\n", "%s", out);
+	cr_assert(strstr(out, "option: PREFIX64 0009000000000000000000000000\n"), "%s", out);
 }
 
 /* Start-up errors: a bad file names its line and key; cgnatd exits 2 and leaves nothing. */
