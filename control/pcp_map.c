@@ -67,8 +67,14 @@ static uint8_t
 read_options(struct pcp_ctx *ctx, struct map_intent *mi)
 {
 	const struct pcp_map_data *rq = &ctx->req.u.map;
-	/* FILTERs are read against the internal address: THIRD_PARTY's if it comes first, else
-	 * the source's; a THIRD_PARTY after FILTERs of another family is checked below. */
+	/* FILTERs are read against the internal address: THIRD_PARTY's wherever it comes (§13.1
+	 * gives it no place among the options: a first look here; the loop checks it), else the
+	 * source's. */
+	for (uint16_t i = 0; i < ctx->req.n_options; i++)
+		if (ctx->req.options[i].code == PCP_OPT_THIRD_PARTY) {
+			pcp_option_third_party(&ctx->req.options[i], &mi->in.addr);
+			break;
+		}
 
 	for (uint16_t i = 0; i < ctx->req.n_options; i++) {
 		const struct pcp_option *opt = &ctx->req.options[i];

@@ -39,19 +39,41 @@ append_one(const struct cgn_nat64_cfg *n64, unsigned i, struct pcp_response *res
 	return 0;
 }
 
+/* The octets resp would take on the wire (RFC 6887 §7: header, opcode data, options padded
+ * to 32 bits). */
+static size_t
+response_len(const struct pcp_response *resp)
+{
+	int data = pcp_opcode_data_len(resp->opcode);
+	size_t len = PCP_HDR_LEN + (data > 0 ? (size_t)data : 0);
+	for (uint16_t i = 0; i < resp->n_options; i++)
+		len += 4 + (((size_t)resp->options[i].len + 3) & ~(size_t)3);
+	return len;
+}
+
 int
 pcp_prefix64_append(const struct cgn_config *cfg, struct pcp_response *resp, uint8_t *store, size_t cap)
 {
 	const struct cgn_nat64_cfg *n64 = &cfg->nat64;
 	size_t used = 0;
+	/* RFC 6887 §7.3 limits a response to 1100 octets: PREFIX64s are added, in the order
+	 * below, while they fit beside what the response already echoes; the rest is left out
+	 * (never a failure after the mapping changed). */
 	/* §4.2: "If IPv4 prefix lists are configured, the PCP server includes in the first
 	 * PREFIX64 options the Pref64::/n and suffix that are associated with an IPv4 prefix
 	 * list ... Additional PREFIX64 options convey any other Pref64::/n values configured";
 	 * without lists the first is the one to synthesise with: nat64.prefixes[0]. */
 	for (int with_list = 1; with_list >= 0; with_list--)
 		for (unsigned i = 0; i < n64->n_prefixes; i++)
-			if ((n64->n_v4[i] > 0) == with_list && append_one(n64, i, resp, store, cap, &used) != 0)
-				return -ENOSPC;
+			if ((n64->n_v4[i] > 0) == with_list) {
+				uint16_t before = resp->n_options;
+				if (append_one(n64, i, resp, store, cap, &used) != 0)
+					return 0;
+				if (response_len(resp) > PCP_MAX_MSG) { /* did not fit: taken back */
+					resp->n_options = before;
+					return 0;
+				}
+			}
 	return 0;
 }
 

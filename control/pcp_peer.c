@@ -67,8 +67,14 @@ pcp_peer_handle(struct pcp_ctx *ctx)
 	int pref64 = -1;
 	if (nat64 && pcp_nat64_remote(cfg, &rq->remote_addr, &remote, &pref64) != 0)
 		return PCP_RES_MALFORMED_REQUEST;
+	/* An IPv4-mapped remote is answered under the first Pref64 that may carry it (§3.1): none
+	 * is a remote the NAT64 cannot answer from. */
+	if (nat64 && pref64 < 0)
+		for (unsigned i = 0; i < cfg->nat64.n_prefixes && pref64 < 0; i++)
+			if (cgn_nat64_v4_allowed(cfg, i, &remote))
+				pref64 = (int)i;
 	if (!remote_peer_valid(&remote, rq->remote_port) ||
-	    (pref64 >= 0 && !cgn_nat64_v4_allowed(cfg, (unsigned)pref64, &remote)))
+	    (nat64 && (pref64 < 0 || !cgn_nat64_v4_allowed(cfg, (unsigned)pref64, &remote))))
 		return PCP_RES_MALFORMED_REQUEST;
 
 	struct peer_key pk;

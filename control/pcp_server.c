@@ -276,6 +276,12 @@ announce_restart(struct pcp_server *srv, uint64_t now)
 void
 pcp_announce_all(struct pcp_server *srv, uint64_t now)
 {
+	/* The ANNOUNCEs still queued carry the old Pref64s, which a client would take back
+	 * (RFC 7225 §4.3: it replaces its prefixes with every unsolicited ANNOUNCE's): they go. */
+	struct cgn_key announces;
+	memset(&announces, 0, sizeof(announces));
+	announces.side = 0xff;
+	pcp_unsolicited_cancel(srv, &announces);
 	announce_restart(srv, now);
 	unsolicited_run(srv, now);
 }

@@ -135,8 +135,10 @@ bool pcp_prefix64_asked(const struct pcp_request *req);
  * Appends the PREFIX64 options of cfg's NAT64 to resp (RFC 7225 §4.2): the Pref64s that have
  * an IPv4 prefix list first, each with its list, then the others, each in configuration order;
  * every one with the null suffix. None without NAT64 ("MUST NOT include any PREFIX64").
+ * Only those that fit the response's 1100 octets (RFC 6887 §7.3) beside what it holds already
+ * are added, in that order: the request is never refused for them.
  * @param store holds the options' data (views of resp), cap octets.
- * @return 0, or -ENOSPC when they do not fit (store or resp's option table).
+ * @return 0.
  */
 int pcp_prefix64_append(const struct cgn_config *cfg, struct pcp_response *resp, uint8_t *store, size_t cap);
 

@@ -525,7 +525,7 @@ print_addr_port(const char *label, const struct cgn_addr *a, uint16_t port, bool
 struct prefix64_text {
 	char pref64[CGN_PREFIX_STRLEN]; /* "64:ff9b::/96" */
 	char suffix[25];                /* the Suffix's 12 - L octets in hex, "" for a /96 */
-	char ipv4[1100];                /* the valid IPv4 prefixes, comma-separated, each quoted in JSON */
+	char ipv4[4096];                /* the valid IPv4 prefixes, comma-separated, each quoted in JSON: up to 176 of at most 23 octets */
 	bool has_list;
 	unsigned n_ipv4, ignored;
 };
@@ -558,7 +558,7 @@ format_prefix64(const struct pcp_option *o, bool json, struct prefix64_text *t)
 		cgn_prefix_format(&v4, text, sizeof(text));
 		int k = snprintf(t->ipv4 + n, sizeof(t->ipv4) - n, json ? "%s\"%s\"" : "%s%s", t->n_ipv4 ? "," : "", text);
 		if (k < 0 || (size_t)k >= sizeof(t->ipv4) - n)
-			return false; /* cannot happen within 1100 octets of message: 6 per entry */
+			return false; /* cannot happen: 1100 octets of message hold at most 176 entries of 6 */
 		n += (size_t)k;
 		t->n_ipv4++;
 	}

@@ -79,7 +79,7 @@ parse6(const uint8_t *f, size_t dlen, struct punted *pk)
 		return false;
 	memcpy(pk->src.b, ip->src_addr, 16);
 	memcpy(pk->dst.b, ip->dst_addr, 16);
-	if (cgn_addr_is_unspecified(&pk->src) || cgn_addr_is_multicast(&pk->src))
+	if (cgn_addr_is_unspecified(&pk->src) || cgn_addr_is_multicast(&pk->src) || cgn_addr_is_v4(&pk->src))
 		return false;
 	pk->v6 = true;
 	pk->sport = udp->src_port;
