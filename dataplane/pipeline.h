@@ -2,7 +2,7 @@
  * A worker's packet path, for both address families: one context per packet (struct cgn_pkt,
  * like pf's pf_pdesc: the family a packet arrives with, af, and the one it leaves with, naf),
  * steps that each return one verdict, and the burst driver that runs them (pipeline.c),
- * reading like the RFCs' algorithm (RFC 4787/5382/5508 for NAT44; RFC 6146 for NAT64 later):
+ * reading like the RFCs' algorithm (RFC 4787/5382/5508 for NAT44; RFC 6146/7915 for NAT64):
  *
  *   classify  (classify.h)   Ethernet, then classify4.c / classify6.c: headers parsed with
  *                            bounds (IPv6: its extension headers walked, at most
@@ -15,14 +15,17 @@
  *   tcp state (tcp_state.c)  SYN/FIN/RST: the implicit timeouts (RFC 5382 REQ-5), PEER closes
  *   hop limit (family step)  TTL expiry answered with time exceeded (icmp4.c)
  *   mtu       (family step)  DF set and too big for the side it goes to (mtu.c, RFC 1191 §4)
- *   translate (family step)  NAT44: translate44.c (RFC 1624 checksums, RFC 5508 ICMP errors)
+ *   translate (family step)  NAT44: translate44.c (RFC 1624 checksums, RFC 5508 ICMP errors);
+ *                            NAT64: translate64.c (6->4), translate46.c (4->6), xlat_error.c
  *   hairpin   (hairpin.c)    outbound to a pool address: back inside (RFC 4787 REQ-9)
  *   send      (send.h)       route and neighbour (route.h), MACs, the TX buffer; in
  *                            fragments when bigger than the port's MTU (mtu.c)
  *
  * What differs by family is chosen once per packet, after classify, from a small table of
  * steps (struct cgn_family_steps, Jool's struct translation_steps): the burst loop stays one
- * loop, and NAT64 adds a table and its files, not a branch in every step.
+ * loop, and NAT64 is a table and its files, not a branch in every step: nat64 (chosen by
+ * classify6 for a destination under a Pref64) and nat46 (chosen after the lookup, when the
+ * mapping's inside is IPv6).
  *
  * Worker context only: nothing here takes a lock, makes a system call or allocates on the
  * fast path; session creation and ICMP generation are the slow path.
