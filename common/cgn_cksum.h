@@ -86,6 +86,14 @@ cgn_cksum_partial(const void *data, size_t len, uint32_t sum)
 	return sum;
 }
 
+/** The change from one partial sum to another (both unfolded, as cgn_cksum_partial() gives
+ * them): a pseudo-header's when its addresses change family (NAT64). */
+static inline uint32_t
+cgn_cksum_change(uint32_t old, uint32_t new_)
+{
+	return (uint32_t)(uint16_t)~cgn_cksum_fold(old) + cgn_cksum_fold(new_);
+}
+
 /**
  * The change of a 128-bit field (an IPv6 address) from old to new: eight words, summed like
  * cgn_cksum_delta16's (RFC 1624 eqn. 3). Both are 16 octets in network order, any alignment.

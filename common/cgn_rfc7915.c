@@ -449,3 +449,40 @@ cgn_rfc7915_hop_limit(uint8_t in, bool inner, uint8_t *out)
 	*out = (uint8_t)(in - 1);
 	return 0;
 }
+
+#define IPV4_OPT_EOL 0         /* End of Option List (RFC 791) */
+#define IPV4_OPT_NOP 1
+#define IPV4_OPT_LSRR 131      /* Loose Source and Record Route */
+#define IPV4_OPT_SSRR 137      /* Strict Source and Record Route */
+
+/*
+ * RFC 7915 §4.1: "if an unexpired source route option is present, then the packet MUST instead
+ * be discarded". Walks n octets of IPv4 options; a malformed list ends the walk (options are
+ * otherwise ignored, so nothing else depends on it). A route is unexpired while its pointer
+ * does not exceed its length (RFC 791: "If the pointer is greater than the length, the source
+ * route is empty").
+ */
+bool
+cgn_rfc7915_source_route_unexpired(const uint8_t *opt, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		uint8_t type = opt[i];
+		if (type == IPV4_OPT_EOL)
+			break;
+		if (type == IPV4_OPT_NOP) {
+			i++;
+			continue;
+		}
+		if (i + 1 >= n)
+			break;
+		uint8_t olen = opt[i + 1];
+		if (olen < 2 || olen > n - i)
+			break;
+		if ((type == IPV4_OPT_LSRR || type == IPV4_OPT_SSRR) && olen >= 3 && opt[i + 2] <= olen)
+			return true;
+		i += olen;
+	}
+	return false;
+}

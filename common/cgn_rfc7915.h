@@ -26,6 +26,7 @@
 #define CGN_RFC7915_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* §5: "When the resulting IPv4 packet is smaller than or equal to 1260 bytes, the translator
@@ -303,5 +304,13 @@ uint8_t cgn_rfc7915_tos_6to4(uint8_t tc, bool ignore_tc, uint8_t tos_value);
  *         drop it and send Time Exceeded code 0 (ICMPv4 11/0 or ICMPv6 3/0). Any thread.
  */
 int cgn_rfc7915_hop_limit(uint8_t in, bool inner, uint8_t *out);
+
+/**
+ * RFC 7915 §4.1: "if an unexpired source route option is present, then the packet MUST instead
+ * be discarded". Walks n octets of IPv4 options (after the 20-octet header) with bounds; a
+ * malformed list ends the walk. @return whether a loose or strict source route is unexpired
+ * (its pointer not past its length, RFC 791). Any thread.
+ */
+bool cgn_rfc7915_source_route_unexpired(const uint8_t *opt, size_t n);
 
 #endif /* CGN_RFC7915_H */

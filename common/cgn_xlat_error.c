@@ -36,10 +36,6 @@ CGN_RFC7915_DROP_REASONS(X)
 #define IPV4_FLAG_DF 0x4000    /* flags and fragment offset share one 16-bit word */
 #define IPV4_FLAG_MF 0x2000
 #define IPV4_OFFSET_MASK 0x1fff
-#define IPV4_OPT_EOL 0         /* End of Option List */
-#define IPV4_OPT_NOP 1
-#define IPV4_OPT_LSRR 131      /* Loose Source and Record Route */
-#define IPV4_OPT_SSRR 137      /* Strict Source and Record Route */
 
 /* Offsets in the IPv4 header. */
 #define IP4_TOS 1
@@ -147,38 +143,6 @@ icmp4_is_error(uint8_t type)
 	default:
 		return false;
 	}
-}
-
-/*
- * RFC 7915 §4.1: "if an unexpired source route option is present, then the packet MUST instead
- * be discarded". Walks n octets of IPv4 options; a malformed list ends the walk (options are
- * otherwise ignored, so nothing else depends on it). A route is unexpired while its pointer
- * does not exceed its length (RFC 791: "If the pointer is greater than the length, the source
- * route is empty").
- */
-static bool
-ipv4_unexpired_source_route(const uint8_t *opt, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		uint8_t type = opt[i];
-		if (type == IPV4_OPT_EOL)
-			break;
-		if (type == IPV4_OPT_NOP) {
-			i++;
-			continue;
-		}
-		if (i + 1 >= n)
-			break;
-		uint8_t olen = opt[i + 1];
-		if (olen < 2 || olen > n - i)
-			break;
-		if ((type == IPV4_OPT_LSRR || type == IPV4_OPT_SSRR) && olen >= 3 && opt[i + 2] <= olen)
-			return true;
-		i += olen;
-	}
-	return false;
 }
 
 /* What an IPv6 header chain holds before its upper layer. */
@@ -396,7 +360,7 @@ cgn_xlat_error_4to6(const uint8_t *ip4, size_t len, const struct cgn_xlat_err46 
 		return DROP(FRAGMENT);
 	if (ip4[IP4_PROTO] != IPPROTO_ICMP)
 		return DROP(NOT_ERROR);
-	if (ipv4_unexpired_source_route(ip4 + IPV4_HDR_LEN, ihl - IPV4_HDR_LEN))
+	if (cgn_rfc7915_source_route_unexpired(ip4 + IPV4_HDR_LEN, ihl - IPV4_HDR_LEN))
 		return DROP(SOURCE_ROUTE);
 	uint8_t hlim;
 	if (cgn_rfc7915_hop_limit(ip4[IP4_TTL], false, &hlim) != 0)

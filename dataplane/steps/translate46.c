@@ -58,38 +58,6 @@ cgn_fits46_step(struct cgn_worker *w, struct cgn_pkt *p, uint16_t mtu)
 	return cgn_icmp_too_big(w, p, cgn_rfc7915_frag_needed_mtu(mtu));
 }
 
-/* RFC 7915 §4.1: "If any IPv4 options are present in the IPv4 packet, they MUST be ignored
- * ... with one exception: if an unexpired source route option is present then the packet
- * MUST instead be discarded". Loose (131) or strict (137) source route whose pointer still
- * points inside the option (RFC 791: pointer > length when the route is used up). The
- * options are walked with bounds: one running past the header ends the walk. */
-static bool
-unexpired_source_route(const uint8_t *opt, uint32_t len)
-{
-	for (uint32_t i = 0; i < len;) {
-		uint8_t type = opt[i];
-		if (type == 0) /* end of option list */
-			return false;
-		if (type == 1) { /* no operation */
-			i++;
-			continue;
-		}
-		if (i + 1 >= len || opt[i + 1] < 2 || i + opt[i + 1] > len)
-			return false;
-		if ((type == 131 || type == 137) && opt[i + 1] >= 3 && opt[i + 2] <= opt[i + 1])
-			return true;
-		i += opt[i + 1];
-	}
-	return false;
-}
-
-/* The one's-complement change from the sum old to the sum new (both unfolded). */
-static inline uint32_t
-sum_change(uint32_t old, uint32_t new_)
-{
-	return (uint32_t)(uint16_t)~cgn_cksum_fold(old) + cgn_cksum_fold(new_);
-}
-
 /*
  * Writes the IPv6 header from src6 to dst6 with hop limit hop over the IPv4 header, and with
  * frag a Fragment header after it (§4.1: "Payload Length [...] plus 8", Next Header 44; the
@@ -157,7 +125,7 @@ translate(struct cgn_worker *w, struct cgn_pkt *p, const struct cgn_mapping *m, 
 	uint8_t hop = (uint8_t)(ip4->time_to_live - (ttl ? 1 : 0));
 	uint32_t src4 = ip4->src_addr, dst4 = ip4->dst_addr;
 	uint8_t proto = p->proto;
-	if (unlikely(ihl > sizeof(*ip4)) && unexpired_source_route((const uint8_t *)(ip4 + 1), ihl - sizeof(*ip4)))
+	if (unlikely(ihl > sizeof(*ip4)) && cgn_rfc7915_source_route_unexpired((const uint8_t *)(ip4 + 1), ihl - sizeof(*ip4)))
 		return cgn_icmp_reply(w, p, CGN_ICMP_DEST_UNREACH, CGN_ICMP_SOURCE_ROUTE_FAILED, CGN_DROP_NAT64_SOURCE_ROUTE);
 	if (unlikely(p->frag != CGN_FRAG_NONE)) {
 		/* A first fragment (fragment.h). Not ICMP (hairpinned from an IPv4 subscriber: the
@@ -207,7 +175,7 @@ translate(struct cgn_worker *w, struct cgn_pkt *p, const struct cgn_mapping *m, 
 								: (struct cgn_cks){ l4 + 6, true };
 			uint32_t old_pseudo = cgn_cksum_partial(&dst4, 4, cgn_cksum_partial(&src4, 4, 0));
 			uint32_t new_pseudo = cgn_cksum_partial(dst6->b, 16, cgn_cksum_partial(src6.b, 16, 0));
-			cgn_cks_apply(c, sum_change(old_pseudo, new_pseudo) + cgn_cksum_delta16(port_old, port_new));
+			cgn_cks_apply(c, cgn_cksum_change(old_pseudo, new_pseudo) + cgn_cksum_delta16(port_old, port_new));
 		}
 	}
 

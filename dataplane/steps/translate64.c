@@ -65,13 +65,6 @@ cgn_fits64_step(struct cgn_worker *w, struct cgn_pkt *p, uint16_t mtu)
 	return cgn_icmp6_reply(w, p, CGN_ICMP6_PACKET_TOO_BIG, 0, ptb, CGN_DROP_TOO_BIG);
 }
 
-/* The one's-complement change from the sum old to the sum new (both unfolded). */
-static inline uint32_t
-sum_change(uint32_t old, uint32_t new_)
-{
-	return (uint32_t)(uint16_t)~cgn_cksum_fold(old) + cgn_cksum_fold(new_);
-}
-
 /* What the IPv4 header takes from the IPv6 one (and its Fragment header), read before the
  * IPv4 header is written over them. */
 struct ip4_fields {
@@ -176,7 +169,7 @@ cgn_translate64_out(struct cgn_worker *w, struct cgn_pkt *p)
 		uint32_t new_pseudo = cgn_cksum_partial(&dst, 4, cgn_cksum_partial(&ext, 4, 0));
 		uint16_t port_old = cgn_ld16(l4);
 		memcpy(l4, &port_new, 2);
-		cgn_cks_apply(c, sum_change(old_pseudo, new_pseudo) + cgn_cksum_delta16(port_old, port_new));
+		cgn_cks_apply(c, cgn_cksum_change(old_pseudo, new_pseudo) + cgn_cksum_delta16(port_old, port_new));
 	}
 
 	replace_header(w, p, &f, proto, ext, dst);

@@ -7,6 +7,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
+#include "addr_text.h"
 #include "cgn_cksum.h"
 
 struct dp_env *E;
@@ -49,4 +50,19 @@ ip_header_changed(uint8_t *f, unsigned ihl)
 	memset(f + 14 + 10, 0, 2);
 	uint16_t c = cgn_cksum(f + 14, ihl);
 	memcpy(f + 14 + 10, &c, 2);
+}
+
+void
+nat64_on(void)
+{
+	struct cgn_config *c = &E->cfg;
+	c->pcp.inside[c->pcp.n_inside++] = P("2001:db8::/32");
+	c->nat64.prefixes[0] = P("64:ff9b::/96");
+	c->nat64.wkp[0] = true;
+	c->nat64.prefixes[1] = P("2001:db9:100::/40");
+	c->nat64.n_prefixes = 2;
+	c->nat64.treat_as_global[0] = P("198.51.100.0/24");
+	c->nat64.treat_as_global[1] = P("203.0.113.0/24"); /* the pool: hairpinning embeds it */
+	c->nat64.n_treat_as_global = 2;
+	cgn_dataplane_set_nat64(E->dp, c);
 }

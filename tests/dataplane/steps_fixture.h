@@ -45,4 +45,12 @@ uint16_t port_at(const uint8_t *f, int off);
 /** The IPv4 header of frame f (ihl octets at 14) changed: its checksum again. */
 void ip_header_changed(uint8_t *f, unsigned ihl);
 
+/**
+ * Turns NAT64 on in this test's copy of the configuration (Criterion runs each test in a
+ * process of its own): the Well-Known Prefix and 2001:db9:100::/40, the lab's documentation
+ * ranges 198.51.100.0/24 and 203.0.113.0/24 treated as global, IPv6 subscribers in
+ * 2001:db8::/32; the data plane's Pref64 matcher follows (cgn_dataplane_set_nat64).
+ */
+void nat64_on(void);
+
 #endif /* TEST_STEPS_FIXTURE_H */

@@ -21,19 +21,12 @@
 #define REMOTE "198.51.100.10"
 #define REMOTE6 "64:ff9b::c633:640a"
 
+/* NAT64 on (steps_fixture.h nat64_on()). */
 static void
 setup64(void)
 {
 	setup();
-	struct cgn_config *c = &E->cfg;
-	c->pcp.inside[c->pcp.n_inside++] = P("2001:db8::/32");
-	c->nat64.prefixes[0] = P("64:ff9b::/96");
-	c->nat64.wkp[0] = true;
-	c->nat64.n_prefixes = 1;
-	c->nat64.treat_as_global[0] = P("198.51.100.0/24");
-	c->nat64.treat_as_global[1] = P("203.0.113.0/24"); /* the pool: hairpinning embeds it */
-	c->nat64.n_treat_as_global = 2;
-	cgn_dataplane_set_nat64(E->dp, c);
+	nat64_on();
 }
 
 TestSuite(nat64_frag, .init = setup64);
