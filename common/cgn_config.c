@@ -449,6 +449,16 @@ load_nat(struct loader *ld, const config_setting_t *g, struct cgn_config *cfg)
 	return load_statics(ld, config_setting_get_member(g, "static"), cfg);
 }
 
+/* @return the index of prefix p in n64->prefixes (the same address and length), or -1. */
+static int
+nat64_prefix_index(const struct cgn_nat64_cfg *n64, const struct cgn_prefix *p)
+{
+	for (unsigned j = 0; j < n64->n_prefixes; j++)
+		if (n64->prefixes[j].len == p->len && cgn_addr_eq(&n64->prefixes[j].addr, &p->addr))
+			return (int)j;
+	return -1;
+}
+
 /* nat64.ipv4_prefixes = ( { pref64 = "2001:db8:122:300::/56"; ipv4 = [ "192.0.2.0/24" ]; } );
  * the IPv4 destinations PCP's PREFIX64 lists with one of nat64.prefixes (RFC 7225 §4.2). */
 static int
@@ -469,11 +479,7 @@ load_prefix64_v4(struct loader *ld, const config_setting_t *list, struct cgn_nat
 		if (!config_setting_lookup_string(e, "pref64", &v))
 			return fail(ld, e, "entry %d: pref64 = \"PREFIX\" (one of nat64.prefixes) is required", i + 1);
 		struct cgn_prefix p;
-		int k = -1;
-		if (cgn_prefix_parse(v, &p) == 0)
-			for (unsigned j = 0; j < n64->n_prefixes; j++)
-				if (n64->prefixes[j].len == p.len && cgn_addr_eq(&n64->prefixes[j].addr, &p.addr))
-					k = (int)j;
+		int k = cgn_prefix_parse(v, &p) == 0 ? nat64_prefix_index(n64, &p) : -1;
 		if (k < 0)
 			return fail(ld, e, "entry %d: pref64 \"%s\" is not one of nat64.prefixes", i + 1, v);
 		if (n64->n_v4[k] != 0)
@@ -998,6 +1004,12 @@ cgn_nat64_subscriber(const struct cgn_config *cfg, const struct cgn_addr *a)
 	return p;
 }
 
+struct cgn_addr
+cgn_subscriber_addr(const struct cgn_config *cfg, const struct cgn_addr *a)
+{
+	return cgn_addr_is_v4(a) ? *a : cgn_nat64_subscriber(cfg, a).addr;
+}
+
 bool
 cgn_nat64_v4_allowed(const struct cgn_config *cfg, unsigned idx, const struct cgn_addr *v4)
 {
@@ -1017,22 +1029,27 @@ cgn_config_nat64_differs(const struct cgn_config *a, const struct cgn_config *b)
 	return memcmp(&a->nat64, &b->nat64, sizeof(a->nat64)) != 0;
 }
 
+bool
+cgn_config_nat64_prefixes_differ(const struct cgn_config *a, const struct cgn_config *b)
+{
+	return a->nat64.n_prefixes != b->nat64.n_prefixes ||
+	       memcmp(a->nat64.prefixes, b->nat64.prefixes, sizeof(a->nat64.prefixes[0]) * a->nat64.n_prefixes) != 0;
+}
+
 void
 cgn_nat64_remap(const struct cgn_nat64_cfg *from, const struct cgn_nat64_cfg *to, uint8_t map[CGN_MAX_NAT64_PREFIXES])
 {
 	for (unsigned i = 0; i < CGN_MAX_NAT64_PREFIXES; i++) {
-		map[i] = 0;
-		for (unsigned j = 0; i < from->n_prefixes && j < to->n_prefixes; j++)
-			if (from->prefixes[i].len == to->prefixes[j].len &&
-			    cgn_addr_eq(&from->prefixes[i].addr, &to->prefixes[j].addr))
-				map[i] = (uint8_t)j;
+		int j = i < from->n_prefixes ? nat64_prefix_index(to, &from->prefixes[i]) : -1;
+		map[i] = j < 0 ? 0 : (uint8_t)j;
 	}
 }
 
 bool
 cgn_config_live_differs(const struct cgn_config *a, const struct cgn_config *b)
 {
-	return memcmp(&a->nat64, &b->nat64, sizeof(a->nat64)) != 0 || a->n_routes != b->n_routes || memcmp(a->routes, b->routes, sizeof(a->routes[0]) * a->n_routes) != 0 ||
+	return cgn_config_nat64_differs(a, b) || a->n_routes != b->n_routes ||
+	       memcmp(a->routes, b->routes, sizeof(a->routes[0]) * a->n_routes) != 0 ||
 	       a->n_neighbours != b->n_neighbours ||
 	       memcmp(a->neighbours, b->neighbours, sizeof(a->neighbours[0]) * a->n_neighbours) != 0 ||
 	       a->nat.udp_timeout_s != b->nat.udp_timeout_s ||

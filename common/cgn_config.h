@@ -298,6 +298,13 @@ cgn_nat64_enabled(const struct cgn_config *cfg)
 struct cgn_prefix cgn_nat64_subscriber(const struct cgn_config *cfg, const struct cgn_addr *a);
 
 /**
+ * @return the address that names the subscriber of internal address a in the port-block
+ * allocator: a itself (IPv4), or its nat64.subscriber_prefix_len prefix (IPv6, NAT64). Any
+ * thread.
+ */
+struct cgn_addr cgn_subscriber_addr(const struct cgn_config *cfg, const struct cgn_addr *a);
+
+/**
  * RFC 6052 §3.1: may an IPv4 address (IPv4-mapped form) appear under nat64.prefixes[idx]? Any
  * address under a Network-Specific Prefix; under the Well-Known Prefix a global one
  * (cgn_rfc6052_v4_is_global()) or one of nat64.treat_as_global. Any thread.
@@ -311,6 +318,10 @@ bool cgn_nat64_v4_allowed(const struct cgn_config *cfg, unsigned idx, const stru
  * indices (cgn_nat64_remap()) and the workers, paused, take the new knobs.
  */
 bool cgn_config_nat64_differs(const struct cgn_config *a, const struct cgn_config *b);
+
+/** @return whether a and b differ in nat64.prefixes (their number or any, in order): what the
+ * data plane's Pref64 matcher and every NAT64 mapping's Pref64 index depend on. */
+bool cgn_config_nat64_prefixes_differ(const struct cgn_config *a, const struct cgn_config *b);
 
 /**
  * For a reload that changes nat64.prefixes: map[i] is the index in to of from's prefixes[i]

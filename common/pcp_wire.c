@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "cgn_rfc6052.h"
+
 static inline uint16_t
 rd16(const uint8_t *p)
 {
@@ -292,6 +294,16 @@ build_message(uint8_t opcode, const void *data_union, const struct pcp_option *o
 	return (ssize_t)off;
 }
 
+size_t
+pcp_response_len(const struct pcp_response *resp)
+{
+	int dlen = pcp_opcode_data_len(resp->opcode);
+	size_t len = PCP_HDR_LEN + (dlen > 0 ? (size_t)dlen : 0);
+	for (uint16_t i = 0; i < resp->n_options; i++)
+		len += PCP_OPT_HDR_LEN + pad4(resp->options[i].len);
+	return len;
+}
+
 ssize_t
 pcp_build_response(const struct pcp_response *resp, uint8_t *out, size_t cap)
 {
@@ -449,13 +461,6 @@ pcp_port_set_encode(const struct pcp_port_set *ps, uint8_t out[PCP_PORT_SET_LEN]
 
 /* ---- PREFIX64 (RFC 7225 §4.1) ------------------------------------------------------------ */
 
-/* "The allowed values are specified in [RFC6052] (i.e., 4, 5, 6, 7, 8, or 12)." */
-static bool
-prefix64_len_ok(unsigned octets)
-{
-	return (octets >= 4 && octets <= 8) || octets == 12;
-}
-
 int
 pcp_option_prefix64(const struct pcp_option *opt, struct pcp_prefix64 *out)
 {
@@ -463,7 +468,7 @@ pcp_option_prefix64(const struct pcp_option *opt, struct pcp_prefix64 *out)
 	if (opt->len < PCP_PREFIX64_LEN)
 		return -EINVAL;
 	unsigned l = rd16(opt->data);
-	if (!prefix64_len_ok(l))
+	if (!cgn_rfc6052_len_valid(l * 8)) /* "specified in [RFC6052] (i.e., 4, 5, 6, 7, 8, or 12)" */
 		return -EINVAL;
 	memcpy(out->pref64.addr.b, opt->data + 2, l);
 	out->pref64.len = (uint8_t)(l * 8);
@@ -504,7 +509,7 @@ pcp_prefix64_encode(const struct cgn_prefix *pref64, const struct cgn_prefix *v4
 		    uint8_t *out, size_t cap)
 {
 	unsigned l = pref64->len / 8u;
-	if (pref64->len % 8 != 0 || !prefix64_len_ok(l) || n_v4 > UINT16_MAX)
+	if (!cgn_rfc6052_len_valid(pref64->len) || n_v4 > UINT16_MAX)
 		return -EINVAL;
 	size_t need = PCP_PREFIX64_LEN + (with_list ? 2 + (size_t)n_v4 * PCP_PREFIX64_V4_LEN : 0);
 	if (need > cap)

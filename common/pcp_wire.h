@@ -146,6 +146,8 @@ size_t pcp_build_error(const uint8_t *req, size_t req_len, uint8_t result, uint3
  * @return the length, or -EMSGSIZE if it would exceed cap or PCP_MAX_MSG (the server then
  *         answers MALFORMED_REQUEST, §7.3), -EINVAL for an opcode without a known layout.
  */
+/** @return the octets resp takes on the wire (header, opcode data, options padded, §7). */
+size_t pcp_response_len(const struct pcp_response *resp);
 ssize_t pcp_build_response(const struct pcp_response *resp, uint8_t *out, size_t cap);
 
 /** Builds a request; same return values as pcp_build_response(). */

@@ -284,7 +284,7 @@ reconfigure(void *ctx, const struct cgn_config *next, bool check_only, char *err
 	}
 	rc = cgn_dataplane_reroute(app->dp, next, false, err, err_len);
 	/* (dp->cfg is app->cfg: the workers read the new timeouts and hold time from it.) */
-	bool new_prefixes = rc == 0 && cgn_config_nat64_differs(app->cfg, next);
+	bool new_prefixes = rc == 0 && cgn_config_nat64_prefixes_differ(app->cfg, next);
 	uint8_t map[CGN_MAX_NAT64_PREFIXES];
 	cgn_nat64_remap(&app->cfg->nat64, &next->nat64, map);
 	if (rc == 0)

@@ -58,7 +58,7 @@ mapping_idle_remaining_ms(struct pcp_server *srv, const struct pcp_mapping_rec *
 int32_t
 mapping_subscriber(struct pcp_server *srv, const struct cgn_addr *internal, bool create)
 {
-	struct cgn_addr a = cgn_addr_is_v4(internal) ? *internal : cgn_nat64_subscriber(&srv->cfg, internal).addr;
+	struct cgn_addr a = cgn_subscriber_addr(&srv->cfg, internal);
 	return cgn_pb_subscriber(&srv->pb, &a, create);
 }
 

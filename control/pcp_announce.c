@@ -13,8 +13,7 @@ pcp_announce_handle(struct pcp_ctx *ctx)
 		if (pcp_option_is_mandatory(ctx->req.options[i].code))
 			return PCP_RES_UNSUPP_OPTION;
 	ctx->resp.lifetime = 0;
-	if (pcp_prefix64_asked(&ctx->req) &&
-	    pcp_prefix64_append(&ctx->srv->cfg, &ctx->resp, ctx->p64_store, sizeof(ctx->p64_store)) != 0)
-		return PCP_RES_MALFORMED_REQUEST;
+	if (pcp_prefix64_asked(&ctx->req))
+		pcp_prefix64_append(&ctx->srv->cfg, &ctx->resp, ctx->p64_store, sizeof(ctx->p64_store));
 	return PCP_RES_SUCCESS;
 }

@@ -70,11 +70,9 @@ read_options(struct pcp_ctx *ctx, struct map_intent *mi)
 	/* FILTERs are read against the internal address: THIRD_PARTY's wherever it comes (§13.1
 	 * gives it no place among the options: a first look here; the loop checks it), else the
 	 * source's. */
-	for (uint16_t i = 0; i < ctx->req.n_options; i++)
-		if (ctx->req.options[i].code == PCP_OPT_THIRD_PARTY) {
-			pcp_option_third_party(&ctx->req.options[i], &mi->in.addr);
-			break;
-		}
+	const struct pcp_option *tp = pcp_request_option(&ctx->req, PCP_OPT_THIRD_PARTY);
+	if (tp != NULL)
+		pcp_option_third_party(tp, &mi->in.addr);
 
 	for (uint16_t i = 0; i < ctx->req.n_options; i++) {
 		const struct pcp_option *opt = &ctx->req.options[i];
@@ -141,14 +139,6 @@ pcp_map_handle(struct pcp_ctx *ctx)
 	 * operation that cannot be fulfilled by the PCP server's security policy"). */
 	if (!cgn_addr_is_v4(&mi.in.addr) && !cgn_nat64_enabled(cfg))
 		return PCP_RES_NOT_AUTHORIZED;
-	/* §5: FILTERs were read for the internal address's family (read_filter: a NAT64 host's
-	 * mapped to IPv4); a THIRD_PARTY after them that changed the family leaves them read for
-	 * the other one. */
-	for (uint8_t i = 0; i < mi.n_filters; i++)
-		if (cgn_addr_is_v4(&mi.in.addr) ? memcmp(&mi.filters[i], &mi.filters_sent[i], sizeof(mi.filters[i])) != 0
-						: !cgn_addr_is_v4(&mi.filters[i].addr))
-			return PCP_RES_MALFORMED_OPTION;
-
 	/* §11.3: protocol and internal port. */
 	if (rq->protocol == 0 && rq->internal_port != 0)
 		return PCP_RES_MALFORMED_REQUEST;
@@ -166,11 +156,9 @@ pcp_map_handle(struct pcp_ctx *ctx)
 	mi.client_port = ctx->src_port;
 
 	/* RFC 7225 §4.2: the Pref64s to a client that asks (none without NAT64), after the echoed
-	 * options; added before anything changes: options the response cannot hold make it
-	 * MALFORMED_REQUEST (§7.3). */
-	if (pcp_prefix64_asked(&ctx->req) &&
-	    pcp_prefix64_append(cfg, &ctx->resp, ctx->p64_store, sizeof(ctx->p64_store)) != 0)
-		return PCP_RES_MALFORMED_REQUEST;
+	 * options, as many as the response holds (never an error after the mapping changed). */
+	if (pcp_prefix64_asked(&ctx->req))
+		pcp_prefix64_append(cfg, &ctx->resp, ctx->p64_store, sizeof(ctx->p64_store));
 
 	struct map_outcome out;
 	rc = mapping_map(ctx->srv, ctx->now_ms, &mi, &out);

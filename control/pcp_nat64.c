@@ -15,15 +15,12 @@
 bool
 pcp_prefix64_asked(const struct pcp_request *req)
 {
-	for (uint16_t i = 0; i < req->n_options; i++) {
-		struct pcp_prefix64 p;
-		/* RFC 7225 §4.3 wants ::/96 in a request; a client that sends another prefix still
-		 * asks for ours. Malformed contents: ignored (pcp-extensions-notes.md §3.4 item 7);
-		 * a second PREFIX64 never gets here (the codec answers MALFORMED_OPTION, §7.3). */
-		if (req->options[i].code == PCP_OPT_PREFIX64 && pcp_option_prefix64(&req->options[i], &p) == 0)
-			return true;
-	}
-	return false;
+	/* RFC 7225 §4.3 wants ::/96 in a request; a client that sends another prefix still asks
+	 * for ours. Malformed contents: ignored (pcp-extensions-notes.md §3.4 item 7); a second
+	 * PREFIX64 never gets here (the codec answers MALFORMED_OPTION, §7.3). */
+	const struct pcp_option *o = pcp_request_option(req, PCP_OPT_PREFIX64);
+	struct pcp_prefix64 p;
+	return o != NULL && pcp_option_prefix64(o, &p) == 0;
 }
 
 /* One PREFIX64 option for prefixes[i], with its IPv4 list if it has one. */
@@ -39,19 +36,7 @@ append_one(const struct cgn_nat64_cfg *n64, unsigned i, struct pcp_response *res
 	return 0;
 }
 
-/* The octets resp would take on the wire (RFC 6887 §7: header, opcode data, options padded
- * to 32 bits). */
-static size_t
-response_len(const struct pcp_response *resp)
-{
-	int data = pcp_opcode_data_len(resp->opcode);
-	size_t len = PCP_HDR_LEN + (data > 0 ? (size_t)data : 0);
-	for (uint16_t i = 0; i < resp->n_options; i++)
-		len += 4 + (((size_t)resp->options[i].len + 3) & ~(size_t)3);
-	return len;
-}
-
-int
+void
 pcp_prefix64_append(const struct cgn_config *cfg, struct pcp_response *resp, uint8_t *store, size_t cap)
 {
 	const struct cgn_nat64_cfg *n64 = &cfg->nat64;
@@ -68,25 +53,31 @@ pcp_prefix64_append(const struct cgn_config *cfg, struct pcp_response *resp, uin
 			if ((n64->n_v4[i] > 0) == with_list) {
 				uint16_t before = resp->n_options;
 				if (append_one(n64, i, resp, store, cap, &used) != 0)
-					return 0;
-				if (response_len(resp) > PCP_MAX_MSG) { /* did not fit: taken back */
+					return;
+				if (pcp_response_len(resp) > PCP_MAX_MSG) { /* did not fit: taken back */
 					resp->n_options = before;
-					return 0;
+					return;
 				}
 			}
-	return 0;
 }
 
 int
 pcp_nat64_remote(const struct cgn_config *cfg, const struct cgn_addr *sent, struct cgn_addr *v4, int *pref64)
 {
+	int i = -1;
 	if (cgn_addr_is_v4(sent)) {
+		/* It knows the IPv4 address: answered under the first Pref64 that may carry it. */
 		*v4 = *sent;
-		*pref64 = -1;
-		return 0;
+		for (unsigned k = 0; k < cfg->nat64.n_prefixes && i < 0; k++)
+			if (cgn_nat64_v4_allowed(cfg, k, v4))
+				i = (int)k;
+	} else {
+		i = cgn_rfc6052_find(cfg->nat64.prefixes, cfg->nat64.n_prefixes, sent);
+		if (i >= 0 && (cgn_rfc6052_extract(&cfg->nat64.prefixes[i], sent, v4) != 0 ||
+			       !cgn_nat64_v4_allowed(cfg, (unsigned)i, v4)))
+			i = -1;
 	}
-	int i = cgn_rfc6052_find(cfg->nat64.prefixes, cfg->nat64.n_prefixes, sent);
-	if (i < 0 || cgn_rfc6052_extract(&cfg->nat64.prefixes[i], sent, v4) != 0)
+	if (i < 0)
 		return -ENOENT;
 	*pref64 = i;
 	return 0;

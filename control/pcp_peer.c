@@ -64,17 +64,9 @@ pcp_peer_handle(struct pcp_ctx *ctx)
 	 * Well-Known Prefix with a non-global IPv4 address; any other IPv6 address is none the
 	 * NAT64 can reach. */
 	struct cgn_addr remote = rq->remote_addr;
-	int pref64 = -1;
-	if (nat64 && pcp_nat64_remote(cfg, &rq->remote_addr, &remote, &pref64) != 0)
-		return PCP_RES_MALFORMED_REQUEST;
-	/* An IPv4-mapped remote is answered under the first Pref64 that may carry it (§3.1): none
-	 * is a remote the NAT64 cannot answer from. */
-	if (nat64 && pref64 < 0)
-		for (unsigned i = 0; i < cfg->nat64.n_prefixes && pref64 < 0; i++)
-			if (cgn_nat64_v4_allowed(cfg, i, &remote))
-				pref64 = (int)i;
-	if (!remote_peer_valid(&remote, rq->remote_port) ||
-	    (nat64 && (pref64 < 0 || !cgn_nat64_v4_allowed(cfg, (unsigned)pref64, &remote))))
+	int pref64 = 0;
+	if ((nat64 && pcp_nat64_remote(cfg, &rq->remote_addr, &remote, &pref64) != 0) ||
+	    !remote_peer_valid(&remote, rq->remote_port))
 		return PCP_RES_MALFORMED_REQUEST;
 
 	struct peer_key pk;
@@ -85,7 +77,7 @@ pcp_peer_handle(struct pcp_ctx *ctx)
 
 	const struct pcp_mapping_rec *rec;
 	uint32_t lifetime = 0, err_lifetime = 0;
-	uint8_t rc = mapping_peer(ctx->srv, ctx->now_ms, &pk, &rq->remote_addr, (uint8_t)(pref64 > 0 ? pref64 : 0),
+	uint8_t rc = mapping_peer(ctx->srv, ctx->now_ms, &pk, &rq->remote_addr, (uint8_t)pref64,
 				  &rq->map.external_addr, rq->map.external_port,
 				  ctx->req.lifetime, rq->map.nonce, third_party, &ctx->src, ctx->src_port, &rec,
 				  &lifetime, &err_lifetime);

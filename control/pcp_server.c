@@ -188,6 +188,12 @@ pcp_unsolicited_add(struct pcp_server *srv, uint64_t now, const struct cgn_addr 
 void
 pcp_unsolicited_cancel(struct pcp_server *srv, const struct cgn_key *about)
 {
+	struct cgn_key announces; /* NULL: the ANNOUNCEs, about no mapping (pcp_unsolicited_add) */
+	if (about == NULL) {
+		memset(&announces, 0, sizeof(announces));
+		announces.side = 0xff;
+		about = &announces;
+	}
 	for (unsigned i = 0; i < srv->n_unsol;) {
 		if (memcmp(&srv->unsol[i].about, about, sizeof(*about)) == 0)
 			srv->unsol[i] = srv->unsol[--srv->n_unsol];
@@ -278,10 +284,7 @@ pcp_announce_all(struct pcp_server *srv, uint64_t now)
 {
 	/* The ANNOUNCEs still queued carry the old Pref64s, which a client would take back
 	 * (RFC 7225 §4.3: it replaces its prefixes with every unsolicited ANNOUNCE's): they go. */
-	struct cgn_key announces;
-	memset(&announces, 0, sizeof(announces));
-	announces.side = 0xff;
-	pcp_unsolicited_cancel(srv, &announces);
+	pcp_unsolicited_cancel(srv, NULL);
 	announce_restart(srv, now);
 	unsolicited_run(srv, now);
 }

@@ -138,15 +138,15 @@ bool pcp_prefix64_asked(const struct pcp_request *req);
  * Only those that fit the response's 1100 octets (RFC 6887 §7.3) beside what it holds already
  * are added, in that order: the request is never refused for them.
  * @param store holds the options' data (views of resp), cap octets.
- * @return 0.
  */
-int pcp_prefix64_append(const struct cgn_config *cfg, struct pcp_response *resp, uint8_t *store, size_t cap);
+void pcp_prefix64_append(const struct cgn_config *cfg, struct pcp_response *resp, uint8_t *store, size_t cap);
 
 /**
  * A remote peer of a NAT64 client (PEER, FILTER) as the data plane sees it (RFC 6887 §5,
- * Figure 5): an IPv4-mapped address as it is (*pref64 = -1), an address under a Pref64 as the
- * IPv4 address it embeds (RFC 6052 §2.3; *pref64 its index). @return 0, or -ENOENT for an
- * address that is neither.
+ * Figure 5): an address under a Pref64 as the IPv4 address it embeds (RFC 6052 §2.3; *pref64
+ * its index), an IPv4-mapped address as it is (*pref64 the first Pref64 that may carry it).
+ * @return 0, or -ENOENT for an address that is neither, or one RFC 6052 §3.1 forbids under
+ * its Pref64.
  */
 int pcp_nat64_remote(const struct cgn_config *cfg, const struct cgn_addr *sent, struct cgn_addr *v4, int *pref64);
 
@@ -176,7 +176,8 @@ void pcp_unsolicited_add(struct pcp_server *srv, uint64_t now, const struct cgn_
  */
 void pcp_announce_all(struct pcp_server *srv, uint64_t now);
 
-/** Cancels pending Mapping Updates about a mapping: its client has refreshed it (§14.2). */
+/** Cancels pending Mapping Updates about a mapping: its client has refreshed it (§14.2); about
+ * NULL: the pending ANNOUNCEs (a reload replaces them with new Pref64s). */
 void pcp_unsolicited_cancel(struct pcp_server *srv, const struct cgn_key *about);
 
 /** Lays out a port-block allocator for cfg's pool, on zeroed memory (*mem, to free). */

@@ -393,8 +393,7 @@ pcp_server_reload(struct pcp_server *srv, const struct cgn_config *cfg, uint64_t
 			return rc;
 		}
 	}
-	bool new_prefixes = srv->cfg.nat64.n_prefixes != cfg->nat64.n_prefixes ||
-			    memcmp(srv->cfg.nat64.prefixes, cfg->nat64.prefixes, sizeof(cfg->nat64.prefixes)) != 0;
+	bool new_prefixes = cgn_config_nat64_prefixes_differ(&srv->cfg, cfg);
 	bool new_prefix64 = new_prefixes || memcmp(srv->cfg.nat64.n_v4, cfg->nat64.n_v4, sizeof(cfg->nat64.n_v4)) != 0 ||
 			    memcmp(srv->cfg.nat64.v4_lists, cfg->nat64.v4_lists, sizeof(cfg->nat64.v4_lists)) != 0;
 	if (new_prefixes) /* as the data plane did its own (ops.reconfigure) */

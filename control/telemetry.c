@@ -291,16 +291,6 @@ page_params(const char *params, uint32_t *start, uint32_t *count, struct cgn_add
 	return 0;
 }
 
-/* An IPv6 subscriber is its prefix (nat64.subscriber_prefix_len): any address of it names it. */
-static bool
-same_subscriber(const struct cgn_config *cfg, const struct cgn_addr *a, const struct cgn_addr *sub)
-{
-	if (cgn_addr_is_v4(a) || cgn_addr_is_v4(sub))
-		return cgn_addr_eq(a, sub);
-	struct cgn_prefix pa = cgn_nat64_subscriber(cfg, a), ps = cgn_nat64_subscriber(cfg, sub);
-	return cgn_addr_eq(&pa.addr, &ps.addr);
-}
-
 static void
 add_mapping(struct rte_tel_data *d, uint32_t i, const struct cgn_mapping *m, uint64_t now)
 {
@@ -379,13 +369,18 @@ cmd_mappings(const char *cmd __rte_unused, const char *params, struct rte_tel_da
 	 * and one dict per mapping, named mapping_0, mapping_1, ... */
 	rte_tel_data_start_dict(d);
 
+	if (have_sub)
+		sub = cgn_subscriber_addr(tel.dp->cfg, &sub);
 	/* Online as an RCU reader: no entry we hold is recycled until we go offline. */
 	pthread_mutex_lock(&tel.reader_lock);
 	cgn_table_reader_online(t, reader);
 	const struct cgn_mapping *m;
 	while (n < count && (m = cgn_table_next(t, &cursor)) != NULL) {
-		if (have_sub && !same_subscriber(tel.dp->cfg, &m->int_addr, &sub))
-			continue;
+		if (have_sub) { /* an IPv6 subscriber is its prefix: any address of it names it */
+			struct cgn_addr ms = cgn_subscriber_addr(tel.dp->cfg, &m->int_addr);
+			if (!cgn_addr_eq(&ms, &sub))
+				continue;
+		}
 		add_mapping(d, n, m, now);
 		n++;
 	}
@@ -429,8 +424,7 @@ cmd_subscriber(const char *cmd __rte_unused, const char *params, struct rte_tel_
 	if (!enter(d))
 		return 0;
 	const struct cgn_pb *pb = pcp_server_pb(tel.srv);
-	if (!cgn_addr_is_v4(&a)) /* an IPv6 subscriber (NAT64) is its prefix */
-		a = cgn_nat64_subscriber(tel.dp->cfg, &a).addr;
+	a = cgn_subscriber_addr(tel.dp->cfg, &a); /* an IPv6 subscriber (NAT64) is its prefix */
 	int32_t si = cgn_pb_subscriber((struct cgn_pb *)pb, &a, false);
 	rte_tel_data_start_dict(d);
 	rte_tel_data_add_dict_string(d, "subscriber", cgn_addr_format(&a, buf, sizeof(buf)));

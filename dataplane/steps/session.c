@@ -57,7 +57,7 @@ cgn_session_create(struct cgn_worker *w, struct cgn_pkt *p)
 	/* An IPv6 subscriber is its prefix (nat64.subscriber_prefix_len): one external address
 	 * and one port quota for all its addresses. */
 	bool v6 = p->af == CGN_AF_IPV6;
-	struct cgn_addr sub_addr = v6 ? cgn_nat64_subscriber(dp->cfg, &p->key.addr).addr : p->key.addr;
+	struct cgn_addr sub_addr = cgn_subscriber_addr(dp->cfg, &p->key.addr);
 	int32_t sub = cgn_pb_subscriber(dp->pb, &sub_addr, true);
 	if (sub < 0) /* RFC 6888 REQ-4/-5: count, and tell the host */
 		return refuse(w, p, CGN_DROP_SUBSCRIBERS_FULL);
