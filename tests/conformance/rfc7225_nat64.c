@@ -293,10 +293,10 @@ Test(rfc6887_13_2, nat64_prefer_failure)
 {
 	const char *c = "2001:db8:64:900::1";
 	h_begin(PCP_OP_MAP, c, 3600);
-	h_map(6, 9090, 41000, "::ffff:0:0", "pf");
+	h_map(6, 9090, 41777, "::ffff:0:0", "pf");
 	h_opt(PCP_OPT_PREFER_FAILURE, NULL, 0);
 	cr_assert_eq(h_send(c, H_WAIT), PCP_RES_SUCCESS);
-	cr_assert_eq(H_resp.u.map.external_port, 41000);
+	cr_assert_eq(H_resp.u.map.external_port, 41777);
 	/* an IPv6 external address cannot be provided by a NAT64 */
 	h_begin(PCP_OP_MAP, c, 3600);
 	h_map(6, 9091, 41001, "2001:db8::1", "pf2");
