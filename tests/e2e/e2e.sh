@@ -227,7 +227,7 @@ inet6=64:ff9b::c633:640a
 # The NAT64 sessions of sub6 (PROTO: tcp, udp or icmp) in cgnatctl sessions: internal endpoint
 # sub6's IPv6 address (with or without brackets around it), external one in the pool.
 nat64_sessions() {
-	ctl sessions | awk -v p="$1" '$1 == p && $2 ~ /^\[?2001:db8:6::2\]?:[0-9]+$/ && $3 ~ /^203\.0\.113\.([0-9]|1[0-5]):[0-9]+$/'
+	ctl sessions -a | awk -v p="$1" '$1 == p && $2 ~ /^\[?2001:db8:6::2\]?:[0-9]+$/ && $3 ~ /^203\.0\.113\.([0-9]|1[0-5]):[0-9]+$/'
 }
 
 case_nat64_ping() {
