@@ -39,6 +39,19 @@ struct pcp_mapping_rec {
 	uint8_t pref64;             /* NAT64: the Pref64 (nat64.prefixes index) the data plane
 				     * embeds the remote's IPv4 address with; 0 for NAT44 */
 	uint32_t n_peers;           /* PEER sessions on this mapping */
+	/* RFC 7220 DESCRIPTION of the MAP part as stored (validated UTF-8, truncated to
+	 * pcp.description_max at a character boundary), owned by the record (jemalloc'd, freed
+	 * when the record goes or the text is replaced); NULL with length 0: none given.
+	 * has_description: the client set one (an empty one clears it, §3 of RFC 7220). */
+	char *description;
+	uint16_t description_len;
+	bool has_description;
+	/* RFC 7753 PORT_SET: this mapping is one port of a set of set_size consecutive internal
+	 * ports from set_first (and as many consecutive external ports from ext_port -
+	 * (in.port - set_first)); set_size 0: a single-port mapping. Every port of a set is a
+	 * record and a data-plane entry of its own; the set is renewed and deleted as one. */
+	uint16_t set_first;
+	uint16_t set_size;
 	bool moved;                 /* reload.c: given a new external endpoint by this reload
 				     * (between its two passes: still to be moved) */
 	bool port_lost;             /* reload.c: a pool change could not move it: its port is not
@@ -60,6 +73,9 @@ struct pcp_peer_rec {
 	uint32_t lifetime_s;
 	uint64_t expire_ms;
 	uint64_t renewed_ms; /* the last PEER request for it: a FIN or RST after it ends it */
+	char *description;   /* RFC 7220, as pcp_mapping_rec's, of this PEER session */
+	uint16_t description_len;
+	bool has_description;
 };
 
 /* A freed external port held back from reuse (RFC 6888 REQ-8, RFC 6887 §15). */
