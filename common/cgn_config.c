@@ -27,6 +27,7 @@ cgn_config_defaults(struct cgn_config *cfg)
 	cfg->pcp.long_error_lifetime = 1800;
 	cfg->pcp.max_mappings_per_subscriber = 64;
 	cfg->pcp.max_filters = CGN_MAP_FILTERS;
+	cfg->pcp.description_max = 128;
 	cfg->pcp.map = cfg->pcp.peer = cfg->pcp.natpmp = true;
 	cfg->pcp.max_requests_per_second = 0;
 	cfg->pcp.announce_multicast = true;
@@ -271,7 +272,7 @@ load_pcp(struct loader *ld, const config_setting_t *g, struct cgn_config *cfg)
 {
 	static const char *const known[] = { "listen", "inside", "third_party", "lifetime", "error_lifetime",
 					     "max_mappings_per_subscriber", "max_filters", "map", "peer", "natpmp",
-					     "max_requests_per_second", "announce", NULL };
+					     "max_requests_per_second", "announce", "description_max", NULL };
 	int rc;
 	if ((rc = check_known(ld, g, known)) ||
 	    (rc = get_prefixes(ld, g, "inside", cfg->pcp.inside, CGN_MAX_PREFIXES, &cfg->pcp.n_inside, false)) ||
@@ -283,6 +284,8 @@ load_pcp(struct loader *ld, const config_setting_t *g, struct cgn_config *cfg)
 
 	if ((rc = get_endpoints(ld, g, "listen", 5351, cfg->pcp.listen, CGN_MAX_LISTEN, &cfg->pcp.n_listen)) ||
 	    (rc = get_u32(ld, g, "max_filters", 1, CGN_MAP_FILTERS, &cfg->pcp.max_filters)) ||
+	    /* RFC 7220 §3: "SHOULD be able to store at least 128 bytes"; §2: at most 1016. */
+	    (rc = get_u32(ld, g, "description_max", 128, 1016, &cfg->pcp.description_max)) ||
 	    (rc = get_bool(ld, g, "map", &cfg->pcp.map)) || (rc = get_bool(ld, g, "peer", &cfg->pcp.peer)) ||
 	    (rc = get_bool(ld, g, "natpmp", &cfg->pcp.natpmp)) ||
 	    (rc = get_u32(ld, g, "max_requests_per_second", 0, 100000000, &cfg->pcp.max_requests_per_second)))

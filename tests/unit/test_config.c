@@ -134,6 +134,32 @@ Test(config, range_and_consistency_errors)
 	cr_assert(strstr(err, "pcp.max_filters: must be between 1") != NULL, "%s", err);
 }
 
+/* RFC 7220 §3: "A PCP server SHOULD be able to store at least 128 bytes"; §2: at most 1016. */
+Test(config, description_max)
+{
+	cr_assert_eq(cgn_config_load_string(MINIMAL, &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(cfg.pcp.description_max, 128, "the default is the RFC's 128 octets");
+	static const unsigned good[] = { 128, 500, 1016 };
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		char text[256];
+		snprintf(text, sizeof(text),
+			 "pcp = { listen = [ \"127.0.0.1\" ]; inside = [ \"10.0.0.0/8\" ];\n  description_max = %u; };\n"
+			 "nat = { pool = [ \"203.0.113.0/30\" ]; };\n", good[i]);
+		cr_assert_eq(cgn_config_load_string(text, &cfg, err, sizeof(err)), 0, "%u: %s", good[i], err);
+		cr_assert_eq(cfg.pcp.description_max, good[i]);
+	}
+	static const char *const bad[] = { "127", "0", "1017", "65536", "-1", "\"long\"" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char text[256];
+		snprintf(text, sizeof(text),
+			 "pcp = { listen = [ \"127.0.0.1\" ]; inside = [ \"10.0.0.0/8\" ];\n  description_max = %s; };\n"
+			 "nat = { pool = [ \"203.0.113.0/30\" ]; };\n", bad[i]);
+		cr_assert_eq(cgn_config_load_string(text, &cfg, err, sizeof(err)), -EINVAL, "%s", bad[i]);
+		/* the file, the key's own line (2) and the key */
+		cr_assert(strstr(err, "<string>:2: pcp.description_max: must be") == err, "%s gave '%s'", bad[i], err);
+	}
+}
+
 Test(config, missing_required_groups)
 {
 	cr_assert_eq(cgn_config_load_string("", &cfg, err, sizeof(err)), -EINVAL);
