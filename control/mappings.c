@@ -142,6 +142,7 @@ forget(struct pcp_server *srv, struct pcp_mapping_rec *rec, uint64_t now)
 		cgn_pb_release(&srv->pb, rec->sub, rec->in.proto, rec->ext_port);
 	else
 		hold_put(srv, rec, now);
+	pcp_description_mapping_clear(srv, rec);
 	rec_db_del(srv->mappings, rec);
 }
 
@@ -160,6 +161,7 @@ strip_explicit(struct pcp_server *srv, struct pcp_mapping_rec *rec)
 		return -ENOBUFS;
 	}
 	__atomic_fetch_sub(&sub_of(srv, rec)->explicit_mappings, 1, __ATOMIC_SEQ_CST);
+	pcp_description_mapping_clear(srv, rec); /* the MAP part's (RFC 7220): it has none now */
 	return 0;
 }
 
@@ -312,6 +314,9 @@ map_renew(struct pcp_server *srv, uint64_t now, const struct map_intent *mi, str
 	}
 	if (!explicit)
 		__atomic_fetch_add(&s->explicit_mappings, 1, __ATOMIC_SEQ_CST);
+	/* RFC 7220 §3: a renewal with a DESCRIPTION replaces the text, one without keeps it. */
+	if (mi->has_description)
+		out->description_stored = pcp_description_mapping_set(srv, rec, mi->description, mi->description_len);
 	pcp_unsolicited_cancel(srv, &rec->in); /* §14.2: refreshed, no more updates */
 	srv->stats.mappings_renewed++;
 	out->lifetime = lifetime;
@@ -458,6 +463,8 @@ map_create(struct pcp_server *srv, uint64_t now, const struct map_intent *mi, st
 			return rc;
 	}
 	__atomic_fetch_add(&s->explicit_mappings, 1, __ATOMIC_SEQ_CST);
+	if (mi->has_description) /* RFC 7220 §3 */
+		out->description_stored = pcp_description_mapping_set(srv, rec, mi->description, mi->description_len);
 	srv->stats.mappings_created++;
 	out->rec = rec;
 	out->lifetime = rec->lifetime_s;
@@ -501,8 +508,8 @@ uint8_t
 mapping_peer(struct pcp_server *srv, uint64_t now, const struct peer_key *pk, const struct cgn_addr *remote_sent,
 	     uint8_t pref64, const struct cgn_addr *sugg_addr,
 	     uint16_t sugg_port, uint32_t lifetime, const uint8_t nonce[PCP_NONCE_LEN], bool third_party,
-	     const struct cgn_addr *client, uint16_t client_port, const struct pcp_mapping_rec **out,
-	     uint32_t *granted, uint32_t *error_lifetime)
+	     const struct cgn_addr *client, uint16_t client_port, struct pcp_desc_want *desc,
+	     const struct pcp_mapping_rec **out, uint32_t *granted, uint32_t *error_lifetime)
 {
 	struct pcp_peer_rec *p = rec_db_find(srv->peers, pk);
 	struct pcp_mapping_rec *rec = rec_db_find(srv->mappings, &pk->in);
@@ -510,6 +517,7 @@ mapping_peer(struct pcp_server *srv, uint64_t now, const struct peer_key *pk, co
 	uint64_t want = now + (uint64_t)pcp_clamp_lifetime(&srv->cfg, lifetime) * 1000;
 
 	if (p && rec == NULL) { /* cannot happen: a session's mapping outlives it */
+		pcp_description_peer_clear(p);
 		rec_db_del(srv->peers, p);
 		p = NULL;
 	}
@@ -530,6 +538,9 @@ mapping_peer(struct pcp_server *srv, uint64_t now, const struct peer_key *pk, co
 		}
 		p->renewed_ms = now;
 		p->remote_sent = *remote_sent; /* the form the client uses now */
+		/* RFC 7220 §3: a renewal with a DESCRIPTION replaces the text, one without keeps it. */
+		if (desc && desc->given)
+			desc->stored = pcp_description_peer_set(srv, p, desc->text, desc->len);
 		srv->stats.sessions_renewed++;
 		*out = rec;
 		*granted = remaining_s(p->expire_ms, now);
@@ -585,6 +596,8 @@ mapping_peer(struct pcp_server *srv, uint64_t now, const struct peer_key *pk, co
 	p->expire_ms = want;
 	p->renewed_ms = now;
 	p->lifetime_s = (uint32_t)((want - now) / 1000);
+	if (desc && desc->given) /* RFC 7220 §3 */
+		desc->stored = pcp_description_peer_set(srv, p, desc->text, desc->len);
 	rec->n_peers++;
 	srv->stats.sessions_created++;
 	*out = rec;
@@ -713,6 +726,7 @@ expire_session(void *r, void *arg)
 				rec->flags |= CGN_MAP_PEER;
 		}
 	}
+	pcp_description_peer_clear(p);
 	rec_db_del(sw->srv->peers, p);
 	if (closed)
 		sw->srv->stats.sessions_closed++;

@@ -1,6 +1,7 @@
 /*
  * The MAP opcode (RFC 6887 §11.3) on the wire: reads the request and its options (§13.1
- * THIRD_PARTY, §13.2 PREFER_FAILURE, §13.3 FILTER, RFC 7225 PREFIX64) in order into a
+ * THIRD_PARTY, §13.2 PREFER_FAILURE, §13.3 FILTER, RFC 7225 PREFIX64, RFC 7220 DESCRIPTION) in
+ * order into a
  * map_intent, lets the mapping lifecycle (mappings.c) act on it, and writes the response.
  * An IPv6 internal address makes a NAT64 mapping (RFC 6887 §5, Figure 5: external IPv4,
  * remote peers under a Pref64) when NAT64 is on.
@@ -98,10 +99,26 @@ read_options(struct pcp_ctx *ctx, struct map_intent *mi)
 			/* RFC 7225 §4.2: answered with the server's PREFIX64 options (pcp_map_handle),
 			 * not echoed. */
 			continue;
+		case PCP_OPT_DESCRIPTION: {
+			/* RFC 7220 §3. A delete stores nothing: the option is not processed. An
+			 * invalid text is ignored: not echoed, the request served. A valid one is
+			 * echoed as it will be stored (cut to pcp.description_max);
+			 * pcp_map_handle places the echo last, or takes it back if the mapping did not
+			 * store it (pcp_description_place). (The codec made a second one MALFORMED_OPTION, §7.3.) */
+			uint16_t keep;
+			if (ctx->req.lifetime == 0 || !pcp_description_read(ctx->srv, opt, &keep))
+				continue;
+			mi->description = opt->data;
+			mi->description_len = keep;
+			mi->has_description = true;
+			if (pcp_response_add_option(&ctx->resp, opt->code, opt->data, keep) != 0)
+				return PCP_RES_MALFORMED_REQUEST;
+			continue;
+		}
 		default:
 			/* THIRD_PARTY_ID (RFC 7843) and AUTHENTICATION_TAG (RFC 7652) are not offered:
-			 * UNSUPP_OPTION. Optional ones (DESCRIPTION, PREFIX64, PORT_SET,
-			 * CHECKPOINT_REQUIRED, unknown) are not processed, so not echoed (§7.3). */
+			 * UNSUPP_OPTION. Optional ones (PORT_SET, CHECKPOINT_REQUIRED, unknown) are not
+			 * processed, so not echoed (§7.3). */
 			if (pcp_option_is_mandatory(opt->code))
 				return PCP_RES_UNSUPP_OPTION;
 			continue;
@@ -166,6 +183,10 @@ pcp_map_handle(struct pcp_ctx *ctx)
 		ctx->error_lifetime = out.error_lifetime;
 		return rc;
 	}
+	/* RFC 7220 §3: the DESCRIPTION comes back only as stored; a mapping that did not store it
+	 * (a static one, memory short) signals "not accepted" by its absence. */
+	if (mi.has_description)
+		pcp_description_place(&ctx->resp, out.description_stored);
 	ctx->resp.lifetime = out.lifetime;
 	if (out.rec && out.lifetime != 0) {
 		ctx->resp.u.map.external_port = out.rec->ext_port;

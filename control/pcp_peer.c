@@ -1,6 +1,6 @@
 /*
  * The PEER opcode (RFC 6887 §12.3) on the wire: validates the request and the remote peer,
- * reads THIRD_PARTY (§13.1), lets the mapping lifecycle create or extend the session
+ * reads THIRD_PARTY (§13.1) and DESCRIPTION (RFC 7220), lets the mapping lifecycle create or extend the session
  * (mappings.c: mapping_peer), and writes the response. An IPv6 internal address makes a
  * NAT64 session: its remote peer is IPv6 under a Pref64 (RFC 6887 §5, Figure 5), keyed and
  * given to the data plane as the IPv4 address it embeds (RFC 6052), answered as sent.
@@ -28,6 +28,7 @@ pcp_peer_handle(struct pcp_ctx *ctx)
 	const struct pcp_peer_data *rq = &ctx->req.u.peer;
 	struct cgn_addr internal = ctx->src;
 	bool third_party = false;
+	struct pcp_desc_want desc = { 0 };
 
 	/* §12.3: Protocol, Internal Port, Remote Peer IP Address, Remote Peer Port and Mapping
 	 * Nonce are copied into the response. */
@@ -40,6 +41,17 @@ pcp_peer_handle(struct pcp_ctx *ctx)
 			if (rc != PCP_RES_SUCCESS)
 				return rc;
 			third_party = true;
+		} else if (opt->code == PCP_OPT_DESCRIPTION) {
+			/* RFC 7220 §3, as MAP (pcp_map.c): ignored if not UTF-8; else echoed as
+			 * stored, placed below (pcp_description_place).
+			 * (A PEER never deletes: §12.1, "it is not possible to reduce the lifetime".) */
+			if (!pcp_description_read(ctx->srv, opt, &desc.len))
+				continue;
+			desc.text = opt->data;
+			desc.given = true;
+			if (pcp_response_add_option(&ctx->resp, opt->code, opt->data, desc.len) != 0)
+				return PCP_RES_MALFORMED_REQUEST;
+			continue;
 		} else if (pcp_option_is_mandatory(opt->code)) {
 			return PCP_RES_UNSUPP_OPTION;
 		} else {
@@ -79,12 +91,14 @@ pcp_peer_handle(struct pcp_ctx *ctx)
 	uint32_t lifetime = 0, err_lifetime = 0;
 	uint8_t rc = mapping_peer(ctx->srv, ctx->now_ms, &pk, &rq->remote_addr, (uint8_t)pref64,
 				  &rq->map.external_addr, rq->map.external_port,
-				  ctx->req.lifetime, rq->map.nonce, third_party, &ctx->src, ctx->src_port, &rec,
-				  &lifetime, &err_lifetime);
+				  ctx->req.lifetime, rq->map.nonce, third_party, &ctx->src, ctx->src_port, &desc,
+				  &rec, &lifetime, &err_lifetime);
 	if (rc != PCP_RES_SUCCESS) {
 		ctx->error_lifetime = err_lifetime;
 		return rc;
 	}
+	if (desc.given) /* last; out if memory was short: "not accepted" (RFC 7220 §3) */
+		pcp_description_place(&ctx->resp, desc.stored);
 	ctx->resp.lifetime = lifetime;
 	ctx->resp.u.peer.map.external_port = rec->ext_port;
 	ctx->resp.u.peer.map.external_addr = cgn_addr_from_v4(rec->ext_addr);

@@ -90,8 +90,10 @@ pcp_server_create(const struct cgn_config *cfg, const struct pcp_server_ops *ops
 	srv->mappings = rec_db_create("pcp_mappings", cap, sizeof(struct cgn_key), sizeof(struct pcp_mapping_rec));
 	srv->peers = rec_db_create("pcp_peers", cap, sizeof(struct peer_key), sizeof(struct pcp_peer_rec));
 	srv->holds = rec_db_create("pcp_holds", cap, sizeof(struct cgn_key), sizeof(struct hold_rec));
+	srv->descriptions = pcp_desc_index_create(cap, sizeof(struct cgn_key));
 	srv->unsol = calloc(PCP_MAX_UNSOLICITED, sizeof(*srv->unsol));
-	if (srv->mappings == NULL || srv->peers == NULL || srv->holds == NULL || srv->unsol == NULL) {
+	if (srv->mappings == NULL || srv->peers == NULL || srv->holds == NULL || srv->descriptions == NULL ||
+	    srv->unsol == NULL) {
 		pcp_server_free(srv);
 		errno = ENOMEM;
 		return NULL;
@@ -104,6 +106,7 @@ pcp_server_free(struct pcp_server *srv)
 {
 	if (srv == NULL)
 		return;
+	pcp_description_free_all(srv); /* the records' texts (RFC 7220), before their tables */
 	rec_db_free(srv->mappings);
 	rec_db_free(srv->peers);
 	rec_db_free(srv->holds);

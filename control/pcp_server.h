@@ -61,6 +61,8 @@ enum pcp_drop_reason {
 	X(holds_dropped, "holds ended early: the hold table was full")                               \
 	X(blocks_reclaimed, "port blocks returned to the pool from subscribers holding no port")      \
 	X(push_refused, "changes the data plane's ring refused (full): answered NO_RESOURCES")        \
+	X(descriptions_invalid, "DESCRIPTION options ignored: not UTF-8 (RFC 7220 §3)")               \
+	X(descriptions_unstored, "valid DESCRIPTION options not stored: memory short (not echoed)")   \
 	X(unsolicited_sent, "ANNOUNCE and Mapping Update datagrams sent")                            \
 	X(unsolicited_failed, "ANNOUNCE and Mapping Update datagrams not sent")
 
@@ -155,6 +157,17 @@ int pcp_server_reload(struct pcp_server *srv, const struct cgn_config *cfg, uint
 uint32_t pcp_server_epoch(const struct pcp_server *srv, uint64_t now_ms);
 
 const struct pcp_server_stats *pcp_server_stats(const struct pcp_server *srv);
+
+/**
+ * The DESCRIPTION (RFC 7220) of the MAP part of the mapping of inside key in, as a JSON
+ * string body in ASCII (pcp_utf8_escape(ascii)): its first octets (at most 127, cut at a
+ * character boundary) as much of it as fits out[0..cap).
+ * Any thread (the telemetry thread): it reads a copy kept under a lock, never the records.
+ * @param stored_len if not NULL, set to the octets the mapping stores.
+ * @return true if the mapping has a description (possibly empty), else false with out "".
+ */
+bool pcp_server_description(struct pcp_server *srv, const struct cgn_key *in, char *out, size_t cap,
+			    uint16_t *stored_len);
 /** The configuration in force (the last one SIGHUP applied). */
 const struct cgn_config *pcp_server_config(const struct pcp_server *srv);
 

@@ -10,6 +10,7 @@
 
 #include "cgn_portblock.h"
 #include "cgn_token_bucket.h"
+#include "pcp_description.h"
 #include "pcp_server.h"
 #include "pcp_wire.h"
 #include "rec_db.h"
@@ -108,6 +109,8 @@ struct pcp_server {
 	struct rec_db *mappings;    /* struct pcp_mapping_rec by struct cgn_key (inside) */
 	struct rec_db *peers;       /* struct pcp_peer_rec by struct peer_key */
 	struct rec_db *holds;       /* struct hold_rec by struct cgn_key (inside) */
+	struct pcp_desc_index *descriptions; /* copies of the mappings' DESCRIPTIONs by inside key,
+					      * for the telemetry thread (pcp_description_rec.c) */
 	struct cgn_pb pb;
 	void *pb_mem;
 	uint64_t rng;
@@ -174,6 +177,48 @@ int pcp_nat64_remote(const struct cgn_config *cfg, const struct cgn_addr *sent, 
 uint8_t pcp_nat64_filter(const struct cgn_config *cfg, const struct cgn_filter *sent, struct cgn_filter *out,
 			 int *pref64);
 
+/* ---- DESCRIPTION, RFC 7220 (pcp_description_rec.c) ---- */
+
+/**
+ * Reads a request's DESCRIPTION option (RFC 7220 §3). Counts an invalid one.
+ * @return true if its text is valid UTF-8, with *len the octets to store and echo (cut to
+ * pcp.description_max at a character boundary); false if it is to be ignored: "MUST NOT
+ * return a DESCRIPTION option", the request served as without it.
+ */
+bool pcp_description_read(struct pcp_server *srv, const struct pcp_option *opt, uint16_t *len);
+
+/**
+ * Makes text[0..len) the DESCRIPTION of rec's MAP part, replacing and freeing the old one
+ * (len 0: clears it, §3 "erase"). Call it once the change it comes with is certain (after the
+ * push): it cannot be undone by the `old = *rec ... *rec = old` idiom.
+ * @return true, or false (counted) with the old text kept when memory is short.
+ */
+bool pcp_description_mapping_set(struct pcp_server *srv, struct pcp_mapping_rec *rec, const uint8_t *text,
+				 uint16_t len);
+
+/** Frees rec's MAP part text, if any: before the record goes (forget, a strip, a reload's
+ *  drop, pcp_server_free). */
+void pcp_description_mapping_clear(struct pcp_server *srv, struct pcp_mapping_rec *rec);
+
+/** As pcp_description_mapping_set for a PEER session. */
+bool pcp_description_peer_set(struct pcp_server *srv, struct pcp_peer_rec *p, const uint8_t *text, uint16_t len);
+
+/** Frees a PEER session's text, if any: before the session goes. */
+void pcp_description_peer_clear(struct pcp_peer_rec *p);
+
+/**
+ * Places the DESCRIPTION echoed in resp once the request succeeded: last of the options when
+ * keep (the record stored it), else out (not stored: "not accepted", RFC 7220 §3). RFC 6887
+ * leaves the options' order to the server; last, because Wireshark 4.0's dissector misreads
+ * an option that follows a DESCRIPTION whose length is not a multiple of 4. The other
+ * options keep their order. The echo is added in request order while the options are read,
+ * so that what is added after it (PREFIX64s) is sized with it in the 1100 octets.
+ */
+void pcp_description_place(struct pcp_response *resp, bool keep);
+
+/** Frees every record's text and the index: pcp_server_free. */
+void pcp_description_free_all(struct pcp_server *srv);
+
 /* THIRD_PARTY (§13.1) for MAP and PEER: authorises the sender and sets *internal. */
 uint8_t pcp_option_third_party_check(struct pcp_ctx *ctx, const struct pcp_option *opt, struct cgn_addr *internal);
 
@@ -221,27 +266,44 @@ struct map_intent {
 	uint8_t pref64;                 /* NAT64: the Pref64 of a new mapping (rec->pref64) */
 	struct cgn_addr client;
 	uint16_t client_port;
+	/* RFC 7220 DESCRIPTION to store on the MAP part (valid UTF-8, already cut to
+	 * pcp.description_max; a view of the request); has_description false: none given, the
+	 * stored one stays. Length 0 clears it. */
+	const uint8_t *description;
+	uint16_t description_len;
+	bool has_description;
 };
 
 struct map_outcome {
 	const struct pcp_mapping_rec *rec; /* the mapping (NULL after a delete) */
 	uint32_t lifetime;                 /* to report */
 	uint32_t error_lifetime;           /* for NOT_AUTHORIZED: the mapping's remaining life */
+	bool description_stored;           /* mi's DESCRIPTION is the mapping's now: echo it */
 };
 
 /** Creates, renews or deletes (lifetime 0) a mapping (§11.3, §15). @return a result code. */
 uint8_t mapping_map(struct pcp_server *srv, uint64_t now, const struct map_intent *mi, struct map_outcome *out);
 
+/* A PEER request's DESCRIPTION (RFC 7220) for its session: given (valid, cut to
+ * pcp.description_max; a view of the request), and whether the session stores it now. */
+struct pcp_desc_want {
+	const uint8_t *text;
+	uint16_t len;
+	bool given;
+	bool stored; /* set by mapping_peer on SUCCESS */
+};
+
 /**
  * Creates or extends the outbound mapping of a PEER request (§12.3).
+ * @param desc the session's DESCRIPTION, or NULL (none: a session keeps its text).
  * @return a result code; on SUCCESS *rec is the mapping and *lifetime the session's.
  */
 uint8_t mapping_peer(struct pcp_server *srv, uint64_t now, const struct peer_key *pk,
 		     const struct cgn_addr *remote_sent, uint8_t pref64,
 		     const struct cgn_addr *suggested_addr, uint16_t suggested_port, uint32_t lifetime,
 		     const uint8_t nonce[PCP_NONCE_LEN], bool third_party, const struct cgn_addr *client,
-		     uint16_t client_port, const struct pcp_mapping_rec **rec, uint32_t *granted,
-		     uint32_t *error_lifetime);
+		     uint16_t client_port, struct pcp_desc_want *desc, const struct pcp_mapping_rec **rec,
+		     uint32_t *granted, uint32_t *error_lifetime);
 
 /**
  * The subscriber of an internal address in srv->pb: the address itself for IPv4, its

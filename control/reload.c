@@ -158,6 +158,7 @@ forget_moved(struct pcp_server *srv, struct pcp_mapping_rec *rec)
 	if ((rec->flags & (CGN_MAP_EXPLICIT | CGN_MAP_NATPMP)) &&
 	    __atomic_load_n(&s->explicit_mappings, __ATOMIC_SEQ_CST) > 0)
 		__atomic_fetch_sub(&s->explicit_mappings, 1, __ATOMIC_SEQ_CST);
+	pcp_description_mapping_clear(srv, rec); /* RFC 7220 text the record owns */
 	rec_db_del(srv->mappings, rec);
 }
 
