@@ -9,7 +9,8 @@
  *   cgnatctl [...] worker [N] | neighbours | routes
  *   cgnatctl [...] raw COMMAND[,PARAMS]        any telemetry command, e.g. /eal/params
  *
- * mappings and sessions print, per entry, LIFETIME and EXPIRES_IN in seconds: for a PCP,
+ * mappings and sessions print, per entry (a PCP mapping's DESCRIPTION, RFC 7220, quoted after
+ * its FLAGS), LIFETIME and EXPIRES_IN in seconds: for a PCP,
  * NAT-PMP or PEER mapping the lifetime granted and the time left of it (4294967295: static,
  * never); for an implicit session (FLAGS IMPLICIT only) its idle timeout, by protocol and TCP
  * state, and the idle time left before it expires, which outbound traffic renews.
@@ -54,19 +55,80 @@ ws(struct jp *jp)
 		jp->p++;
 }
 
+/* Four hex digits at p (p has 4 octets), or -1. */
+static long
+hex4(const char *p)
+{
+	long v = 0;
+	for (int i = 0; i < 4; i++) {
+		char c = p[i];
+		int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+		if (d < 0)
+			return -1;
+		v = v << 4 | d;
+	}
+	return v;
+}
+
+/* Writes code point cp as UTF-8 at out. @return its octets. */
+static size_t
+put_utf8(char *out, unsigned long cp)
+{
+	if (cp < 0x80) {
+		out[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		out[0] = (char)(0xc0 | cp >> 6);
+		out[1] = (char)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		out[0] = (char)(0xe0 | cp >> 12);
+		out[1] = (char)(0x80 | (cp >> 6 & 0x3f));
+		out[2] = (char)(0x80 | (cp & 0x3f));
+		return 3;
+	}
+	out[0] = (char)(0xf0 | cp >> 18);
+	out[1] = (char)(0x80 | (cp >> 12 & 0x3f));
+	out[2] = (char)(0x80 | (cp >> 6 & 0x3f));
+	out[3] = (char)(0x80 | (cp & 0x3f));
+	return 4;
+}
+
+/* A JSON string (RFC 8259 §7): every escape, \uXXXX (surrogate pairs joined) as UTF-8; a
+ * lone surrogate or U+0000 as U+FFFD (the result is a C string). */
 static char *
 jstring(struct jp *jp)
 {
 	if (jp->p >= jp->end || *jp->p != '"')
 		return NULL;
 	jp->p++;
+	/* an escape is never shorter than what it stands for: 6 octets make at most 3 */
 	char *out = malloc((size_t)(jp->end - jp->p) + 1);
 	size_t n = 0;
 	while (jp->p < jp->end && *jp->p != '"') {
 		char c = *jp->p++;
 		if (c == '\\' && jp->p < jp->end) {
 			c = *jp->p++;
-			c = c == 'n' ? '\n' : c == 't' ? '\t' : c;
+			if (c == 'u' && jp->end - jp->p >= 4) {
+				long cp = hex4(jp->p);
+				if (cp >= 0)
+					jp->p += 4;
+				if (cp >= 0xd800 && cp <= 0xdbff && jp->end - jp->p >= 6 && jp->p[0] == '\\' &&
+				    jp->p[1] == 'u') {
+					long lo = hex4(jp->p + 2);
+					if (lo >= 0xdc00 && lo <= 0xdfff) {
+						cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+						jp->p += 6;
+					}
+				}
+				if (cp <= 0 || (cp >= 0xd800 && cp <= 0xdfff))
+					cp = 0xfffd;
+				n += put_utf8(out + n, (unsigned long)cp);
+				continue;
+			}
+			c = c == 'n' ? '\n' : c == 't' ? '\t' : c == 'r' ? '\r' : c == 'b' ? '\b' : c == 'f' ? '\f' : c;
 		}
 		out[n++] = c;
 	}
@@ -183,18 +245,32 @@ jget(const struct jv *o, const char *key)
 	return NULL;
 }
 
+/* s as the body of a JSON string: '"', '\\' and control characters escaped, UTF-8 kept. */
+static void
+jwrite_body(const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c == '\n')
+			printf("\\n");
+		else if (c == '\t')
+			printf("\\t");
+		else if (c == '\r')
+			printf("\\r");
+		else if (c < 0x20 || c == 0x7f)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+}
+
 static void
 jwrite_string(const char *s)
 {
 	putchar('"');
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			printf("\\%c", *s);
-		else if (*s == '\n')
-			printf("\\n");
-		else
-			putchar(*s);
-	}
+	jwrite_body(s);
 	putchar('"');
 }
 
@@ -369,6 +445,36 @@ print_row(const struct rows *r, const char *const *v)
 		printf(c + 1 < r->n ? "%*s " : "%*s\n", r->widths[c], v[c]);
 }
 
+/*
+ * A mapping's DESCRIPTION (RFC 7220): cgnatd sends it as an ASCII JSON string body (DPDK's
+ * telemetry strings cannot carry control characters or UTF-8 safely, control/telemetry.c):
+ * made text again in place, so that --json writes it as JSON and people read it.
+ */
+static void
+decode_descriptions(struct jv *page)
+{
+	for (size_t i = 0; i < page->n; i++) {
+		struct jv *d = (struct jv *)jget(&page->kids[i], "description");
+		if (d == NULL || d->t != J_STR)
+			continue;
+		size_t len = strlen(d->s);
+		char *quoted = malloc(len + 3);
+		if (quoted == NULL)
+			continue;
+		quoted[0] = '"';
+		memcpy(quoted + 1, d->s, len);
+		quoted[len + 1] = '"';
+		quoted[len + 2] = '\0';
+		struct jp jp = { quoted, quoted + len + 2, 0 };
+		char *text = jstring(&jp);
+		free(quoted);
+		if (text) {
+			free(d->s);
+			d->s = text;
+		}
+	}
+}
+
 static void
 print_rows(const struct rows *r, const struct jv *page, bool header)
 {
@@ -384,7 +490,20 @@ print_rows(const struct rows *r, const struct jv *page, bool header)
 			const struct jv *f = jget(m, r->cols[c]);
 			v[c] = f && f->s ? f->s : "-";
 		}
-		print_row(r, v);
+		const struct jv *d = r == &mapping_rows ? jget(m, "description") : NULL;
+		if (d == NULL || d->s == NULL) {
+			print_row(r, v);
+			continue;
+		}
+		/* a mapping's DESCRIPTION after its FLAGS, quoted; "..." when cgnatd showed only
+		 * its first octets (description_len: the octets stored) */
+		for (int c = 0; c < r->n; c++)
+			printf(c + 1 < r->n ? "%*s " : "%*s", r->widths[c], v[c]);
+		const struct jv *dl = jget(m, "description_len");
+		size_t stored = dl && dl->s ? strtoul(dl->s, NULL, 10) : 0;
+		printf(" \"");
+		jwrite_body(d->s);
+		printf("\"%s\n", strlen(d->s) < stored ? "..." : "");
 	}
 }
 
@@ -543,6 +662,7 @@ main(int argc, char **argv)
 			snprintf(request, sizeof(request), "/cgnat/mappings,%u", start);
 		if ((rc = query(fd, request, reply, sizeof(reply), &v)) != 0)
 			return 1;
+		decode_descriptions(&v);
 		if (json) {
 			if (!first)
 				printf(", ");

@@ -291,13 +291,24 @@ page_params(const char *params, uint32_t *start, uint32_t *count, struct cgn_add
 	return 0;
 }
 
-static void
-add_mapping(struct rte_tel_data *d, uint32_t i, const struct cgn_mapping *m, uint64_t now)
+/* What a page of mappings may fill of the socket's reply: DPDK 22.11 writes at most 16 KiB
+ * (MAX_OUTPUT_LEN in lib/telemetry) and silently leaves out a container that does not fit, so
+ * a page stops before an entry would pass this (with room for total, count, next). */
+#define PAGE_BUDGET (16 * 1024 - 512)
+/* A mapping's JSON beside its variable strings: the names, quotes and separators of its
+ * members, numbers at their longest, the fixed-width values, its own name "mapping_NN". */
+#define ENTRY_FIXED 300
+
+/* A mapping as one dict, with the octets its JSON takes at most in *size. NULL if memory is
+ * short. */
+static struct rte_tel_data *
+mapping_entry(const struct cgn_mapping *m, uint64_t now, size_t *size)
 {
 	char a[CGN_ADDR_STRLEN], buf[RTE_TEL_MAX_STRING_LEN];
 	struct rte_tel_data *e = rte_tel_data_alloc();
 	if (e == NULL)
-		return;
+		return NULL;
+	*size = ENTRY_FIXED;
 	rte_tel_data_start_dict(e);
 	rte_tel_data_add_dict_string(e, "proto", proto_name(m->proto));
 	bool nat64 = !cgn_addr_is_v4(&m->int_addr);
@@ -305,9 +316,11 @@ add_mapping(struct rte_tel_data *d, uint32_t i, const struct cgn_mapping *m, uin
 	snprintf(buf, sizeof(buf), nat64 ? "[%s]:%u" : "%s:%u", cgn_addr_format(&m->int_addr, a, sizeof(a)),
 		 m->int_port);
 	rte_tel_data_add_dict_string(e, "internal", buf);
+	*size += strlen(buf);
 	struct cgn_addr ext = cgn_addr_from_v4(m->ext_addr);
 	snprintf(buf, sizeof(buf), "%s:%u", cgn_addr_format(&ext, a, sizeof(a)), m->ext_port);
 	rte_tel_data_add_dict_string(e, "external", buf);
+	*size += strlen(buf);
 	uint64_t lifetime_s, expires_in_s;
 	if (cgn_mapping_workers_own(m->flags)) {
 		/* An implicit session lives by its idle timeout (dataplane/steps/expire.c, same test):
@@ -324,6 +337,7 @@ add_mapping(struct rte_tel_data *d, uint32_t i, const struct cgn_mapping *m, uin
 	rte_tel_data_add_dict_u64(e, "expires_in_s", expires_in_s);
 	flags_text(m->flags, buf, sizeof(buf));
 	rte_tel_data_add_dict_string(e, "flags", buf);
+	*size += strlen(buf);
 	rte_tel_data_add_dict_string(e, "family", nat64 ? "nat64" : "nat44");
 	size_t off = 0;
 	buf[0] = '\0';
@@ -338,6 +352,7 @@ add_mapping(struct rte_tel_data *d, uint32_t i, const struct cgn_mapping *m, uin
 			break;
 	}
 	rte_tel_data_add_dict_string(e, "filters", buf);
+	*size += strlen(buf);
 	static const char *const tcp_states[] = { "-", "transitory", "established", "closing" };
 	rte_tel_data_add_dict_string(e, "tcp_state", tcp_states[m->tcp_state < 4 ? m->tcp_state : 0]);
 	uint64_t last = __atomic_load_n(&m->last_out_ms, __ATOMIC_RELAXED);
@@ -345,8 +360,19 @@ add_mapping(struct rte_tel_data *d, uint32_t i, const struct cgn_mapping *m, uin
 	for (int k = 0; k < 12; k++)
 		snprintf(buf + 2 * k, 3, "%02x", m->nonce[k]);
 	rte_tel_data_add_dict_string(e, "nonce", buf);
-	snprintf(buf, sizeof(buf), "mapping_%u", i);
-	rte_tel_data_add_dict_container(d, buf, e, 0);
+	/* RFC 7220 DESCRIPTION of a PCP mapping, from the server's locked copy (the records are
+	 * the control thread's): the first octets of the text, at most 127 and cut at a
+	 * character boundary, as an ASCII JSON string body (\uXXXX for the rest): DPDK 22.11's
+	 * string values hold 127 characters and its escaper drops control characters and mangles
+	 * octets above 0x7f. description_len: the octets stored, more when the text is cut. */
+	uint16_t stored;
+	struct cgn_key in = cgn_key_make(&m->int_addr, m->int_port, m->proto, CGN_SIDE_INSIDE);
+	if (!cgn_mapping_workers_own(m->flags) && pcp_server_description(tel.srv, &in, buf, sizeof(buf), &stored)) {
+		rte_tel_data_add_dict_string(e, "description", buf);
+		rte_tel_data_add_dict_u64(e, "description_len", stored);
+		*size += 48 + 2 * strlen(buf); /* DPDK doubles each backslash */
+	}
+	return e;
 }
 
 static int
@@ -375,16 +401,31 @@ cmd_mappings(const char *cmd __rte_unused, const char *params, struct rte_tel_da
 	pthread_mutex_lock(&tel.reader_lock);
 	cgn_table_reader_online(t, reader);
 	const struct cgn_mapping *m;
-	while (n < count && (m = cgn_table_next(t, &cursor)) != NULL) {
+	size_t used = 0;
+	bool full = false;
+	for (uint32_t at = cursor; n < count && (m = cgn_table_next(t, &cursor)) != NULL; at = cursor) {
 		if (have_sub) { /* an IPv6 subscriber is its prefix: any address of it names it */
 			struct cgn_addr ms = cgn_subscriber_addr(tel.dp->cfg, &m->int_addr);
 			if (!cgn_addr_eq(&ms, &sub))
 				continue;
 		}
-		add_mapping(d, n, m, now);
+		size_t size;
+		struct rte_tel_data *e = mapping_entry(m, now, &size);
+		if (e == NULL)
+			continue;
+		if (n > 0 && used + size > PAGE_BUDGET) { /* the next page starts with it */
+			rte_tel_data_free(e);
+			cursor = at;
+			full = true;
+			break;
+		}
+		char name[32];
+		snprintf(name, sizeof(name), "mapping_%u", n);
+		rte_tel_data_add_dict_container(d, name, e, 0);
+		used += size;
 		n++;
 	}
-	bool more = n == count && cgn_table_next(t, &(uint32_t){ cursor }) != NULL;
+	bool more = full || (n == count && cgn_table_next(t, &(uint32_t){ cursor }) != NULL);
 	cgn_table_reader_offline(t, reader);
 	pthread_mutex_unlock(&tel.reader_lock);
 
