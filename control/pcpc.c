@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "cgn_clock.h"
+#include "pcp_description.h"
 #include "pcp_wire.h"
 
 #define EXIT_NO_RESPONSE 100
@@ -605,11 +606,18 @@ print_option(const struct pcp_option *o, bool json, bool first)
 		snprintf(text, sizeof(text), "%s%s/%u%s:%u", v4 ? "" : "[", cgn_addr_format(&f.remote_addr, a, sizeof(a)),
 			 v4 ? f.prefix_len - 96 : f.prefix_len, v4 ? "" : "]", f.remote_port);
 	} else if (o->code == PCP_OPT_DESCRIPTION) {
-		int n = 0;
-		for (uint16_t i = 0; i < o->len && n < (int)sizeof(text) - 1; i++)
-			text[n++] = (o->data[i] >= 0x20 && o->data[i] < 0x7f && o->data[i] != '"' &&
-				     o->data[i] != '\\') ? (char)o->data[i] : '?';
-		text[n] = '\0';
+		/* RFC 7220: UTF-8 text, as a JSON string body (ASCII with --json; UTF-8 kept
+		 * otherwise), control characters escaped, an invalid octet as U+FFFD: the text as
+		 * the server stored it (possibly cut), whatever it holds. 1016 octets escape to at
+		 * most 6 times as many. */
+		static char desc[6 * 1016 + 1];
+		pcp_utf8_escape(o->data, o->len, json, desc, sizeof(desc), NULL);
+		if (json)
+			printf("%s{\"code\": %u, \"name\": \"%s\", \"value\": \"%s\"}", first ? "" : ", ", o->code, name,
+			       desc);
+		else
+			printf("option: %s %s\n", name, desc);
+		return;
 	} else {
 		for (size_t i = 0; i < o->len && 2 * i + 2 < sizeof(text); i++)
 			snprintf(text + 2 * i, 3, "%02x", o->data[i]);
