@@ -322,9 +322,17 @@ main(int argc, char *argv[])
 	proc_run(more, sizeof(more), "tshark -r %s -Y 'udp.srcport == 5351 && portcontrol.option.p64.length' 2>/dev/null | wc -l",
 		 pcap);
 	int p64 = atoi(more);
-	printf("conformance: %d responses over IPv6, %d with PREFIX64\n", v6, p64);
-	if (v6 < 20 || p64 < 5) {
-		fprintf(stderr, "conformance: too few IPv6 or PREFIX64 responses on the wire\n");
+	/* ... and DESCRIPTIONs (RFC 7220) the server echoed, one of them read back as its text */
+	proc_run(more, sizeof(more), "tshark -r %s -Y 'udp.srcport == 5351 && portcontrol.result_code == 0 && "
+		 "portcontrol.option.code == 128' 2>/dev/null | wc -l", pcap);
+	int desc = atoi(more);
+	proc_run(more, sizeof(more), "tshark -r %s -Y 'udp.srcport == 5351 && portcontrol.result_code == 0' "
+		 "-T fields -e portcontrol.option.description 2>/dev/null | grep -c '^FTP server$'", pcap);
+	int ftp = atoi(more);
+	printf("conformance: %d responses over IPv6, %d with PREFIX64, %d with DESCRIPTION\n", v6, p64, desc);
+	if (v6 < 20 || p64 < 5 || desc < 10 || ftp < 1) {
+		fprintf(stderr, "conformance: too few IPv6, PREFIX64 or DESCRIPTION responses on the wire "
+				"(or tshark did not read \"FTP server\" back)\n");
 		result = 0;
 	}
 	if (responses < 50 || out[0]) {

@@ -151,7 +151,7 @@ Test(rfc6887_7_3, unprocessed_optional_options_are_not_echoed)
 	uint16_t free_port = H_resp.u.map.external_port ^ 1;
 	h_begin(PCP_OP_MAP, "127.7.0.2", 3600);
 	h_map(17, 5000, 0, NULL, "opt");
-	h_opt(PCP_OPT_DESCRIPTION, "printer", 7);
+	h_opt(PCP_OPT_CHECKPOINT_REQUIRED, NULL, 0); /* RFC 7767: optional, not offered */
 	h_opt(200, "x", 1);
 	h_opt(PCP_OPT_PREFER_FAILURE, NULL, 0);
 	H_req.u.map.external_port = free_port;
