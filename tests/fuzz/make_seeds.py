@@ -79,6 +79,28 @@ scripts = {
     + step(0, struct.pack("!BBHHHI", 0, 1, 0, 0, 0, 0)),
     "hold_reclaim": step(0, hdr(1, client=c1) + map_body(eport=5100)) + step(0, hdr(1, 0, client=c1) + map_body())
     + step(0, hdr(1, client=c1) + map_body(eport=5100)),
+    # RFC 7220 DESCRIPTION: stored, replaced, kept, cleared, ignored (not UTF-8), on a refused
+    # renewal (rollback), deleted with its mapping; long texts cut at a character boundary
+    "description_map": step(0, hdr(1, client=c1) + map_body() + opt(128, b"camera"))
+    + step(0, hdr(1, client=c1) + map_body() + opt(128, "caméra €".encode()))
+    + step(0, hdr(1, client=c1) + map_body())
+    + step(0, hdr(1, client=c1) + map_body() + opt(128, b"\xed\xa0\x80 surrogate"))
+    + step(0, hdr(1, client=c1) + map_body() + opt(128, b"refused"), refuse=True)
+    + step(0, hdr(1, client=c1) + map_body() + opt(128, b""))
+    + step(0, hdr(1, client=c1) + map_body() + opt(128, b"again"))
+    + step(0, hdr(1, 0, client=c1) + map_body() + opt(128, b"bye")),
+    "description_long": step(0, hdr(1, client=c1) + map_body(iport=1) + opt(128, "é".encode() * 100 + b"x"))
+    + step(0, hdr(1, client=c1) + map_body(iport=2) + opt(128, "📷".encode() * 254))
+    + step(0, hdr(1, client=c1) + map_body(iport=3) + opt(128, b"a" * 127 + "€".encode()))
+    + step(0, hdr(1, client=c1) + map_body(iport=4) + opt(128, b"b" * 200 + b"\xc0\xaf")),
+    "description_peer": step(0, hdr(2, client=c1) + peer_body(proto=6, iport=5000) + opt(128, b"peer one"))
+    + step(0, hdr(2, client=c1) + peer_body(proto=6, iport=5000) + opt(128, b"peer two"))
+    + step(0, hdr(1, client=c1) + map_body(proto=6, iport=5000) + opt(128, b"map part"))
+    + step(0, hdr(1, 0, client=c1) + map_body(proto=6, iport=5000))
+    + step(0, hdr(2, client=c1) + peer_body(proto=6, iport=5000) + opt(128, b"\xff"), wait=4)
+    + step(0, hdr(0, 0, client=c1), wait=15),
+    "description_twice": step(0, hdr(1, client=c1) + map_body() + opt(128, b"one") + opt(128, b"two"))
+    + step(0, hdr(2, client=c1) + peer_body() + opt(128, b"one") + opt(128, b"two")),
 }
 os.makedirs(SERVER_OUT, exist_ok=True)
 for name, data in scripts.items():
