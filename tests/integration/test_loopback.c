@@ -131,6 +131,21 @@ Test(loopback, map_appears_in_the_shared_table_and_delete_removes_it)
 	cr_assert(strstr(out, "\"pcp_mappings\": 0,"), "%s", out);
 }
 
+/* RFC 7220: pcpc sends a DESCRIPTION and prints the one echoed; cgnatctl shows the stored text. */
+Test(loopback, pcpc_description_round_trip)
+{
+	cr_assert_eq(pcpc("-n " NONCE " -p udp -i 8090 -D 'cam\xc3\xa9ra \"1\"' map"), 0, "%s", out);
+	cr_assert(strstr(out, "option: DESCRIPTION cam\xc3\xa9ra \\\"1\\\"\n"), "%s", out);
+	cr_assert_eq(pcpc("-j -n " NONCE " -p udp -i 8090 -D 'cam\xc3\xa9ra \"1\"' map"), 0, "%s", out);
+	cr_assert(strstr(out, "\"name\": \"DESCRIPTION\", \"value\": \"cam\\u00e9ra \\\"1\\\"\""), "%s", out);
+	cr_assert(ctl_until("-j mappings", "\"description\": \"cam\xc3\xa9ra \\\"1\\\"\"", true), "%s", out);
+	cr_assert_eq(ctl("mappings"), 0);
+	cr_assert(strstr(out, "EXPLICIT \"cam\xc3\xa9ra \\\"1\\\"\"\n"), "%s", out);
+	/* not UTF-8 (pcpc sends the octets as given): ignored, so pcpc prints none */
+	cr_assert_eq(pcpc("-p udp -i 8091 -D \"$(printf '\\377')\" map"), 0, "%s", out);
+	cr_assert_null(strstr(out, "DESCRIPTION"), "%s", out);
+}
+
 Test(loopback, renew_keeps_the_port_and_another_nonce_is_refused)
 {
 	char ext1[64], ext2[64];
