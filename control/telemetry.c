@@ -363,8 +363,8 @@ mapping_entry(const struct cgn_mapping *m, uint64_t now, size_t *size)
 	/* RFC 7220 DESCRIPTION of a PCP mapping, from the server's locked copy (the records are
 	 * the control thread's): the first octets of the text, at most 127 and cut at a
 	 * character boundary, as an ASCII JSON string body (\uXXXX for the rest): DPDK 22.11's
-	 * string values hold 127 characters and its escaper drops control characters and mangles
-	 * octets above 0x7f. description_len: the octets stored, more when the text is cut. */
+	 * string values hold 127 characters, and its escaper drops control characters and turns
+	 * octets above 0x7f into invalid escapes (it compares a signed char with 0x20). description_len: the octets stored, more when the text is cut. */
 	uint16_t stored;
 	struct cgn_key in = cgn_key_make(&m->int_addr, m->int_port, m->proto, CGN_SIDE_INSIDE);
 	if (!cgn_mapping_workers_own(m->flags) && pcp_server_description(tel.srv, &in, buf, sizeof(buf), &stored)) {
