@@ -345,3 +345,36 @@ Test(rfc7220_4, a_configured_maximum_of_1016_stores_the_longest_text, .timeout =
 	cr_assert_eq(len, 1016, "all of it stored and echoed");
 	cr_assert_eq(rc2, 1);
 }
+
+/* cgnatctl shows every mapping, however long their descriptions: DPDK's telemetry reply holds
+ * 16 KiB and leaves out what does not fit, so a page stops early rather than lose entries. */
+Test(rfc7220_3, every_described_mapping_is_listed)
+{
+	uint8_t text[1016];
+	for (size_t i = 0; i < sizeof(text); i += 2) {
+		text[i] = 0xc3;
+		text[i + 1] = 0xa9; /* é: \u00e9 on the socket, \\u00e9 once DPDK escapes it */
+	}
+	for (int s = 1; s <= 12; s++)
+		for (int j = 0; j < H_MAX_MAPPINGS; j++) {
+			char src[32];
+			snprintf(src, sizeof(src), "127.72.2.%d", s);
+			cr_assert_eq(map_desc(src, (uint16_t)(7400 + j), 3600, "d15", text, sizeof(text)), PCP_RES_SUCCESS);
+		}
+	int n = 0;
+	for (int tries = 0; tries < 50; tries++) {
+		const char *all = h_ctl("-j mappings -a");
+		n = 0;
+		for (const char *p = all; (p = strstr(p, "\"internal\": \"127.72.2.")) != NULL; p++)
+			n++;
+		if (n == 12 * H_MAX_MAPPINGS)
+			break;
+		usleep(20000);
+	}
+	cr_assert_eq(n, 12 * H_MAX_MAPPINGS, "every mapping on some page");
+	/* a full page of them is cut short, and says where the next begins */
+	const char *page = h_ctl("-j raw /cgnat/mappings,0,48");
+	const char *count = strstr(page, "\"count\": ");
+	cr_assert_not_null(count, "%s", page);
+	cr_assert_lt(strtoul(count + 9, NULL, 10), 48, "%s", count);
+}
