@@ -7,6 +7,11 @@
  *
  * Every function checks all it needs before it changes anything; the data plane may refuse a
  * change (ring full), and then the record is put back as it was (§7.3).
+ *
+ * The state store (pcp_store.c) is written at each change, before the push: a change it cannot
+ * take is answered NO_RESOURCES with the record put back; a push refused after it takes the
+ * store back to its savepoint (pcp_store_mark/_rollback). Background changes (expiry) write
+ * after the fact and go on if the store cannot take them: what it keeps has run out anyway.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -136,6 +141,7 @@ hold_find(struct pcp_server *srv, const struct cgn_key *in, const uint8_t nonce[
 static void
 forget(struct pcp_server *srv, struct pcp_mapping_rec *rec, uint64_t now)
 {
+	pcp_store_mapping_gone(srv, rec); /* (a client's delete did so already: a no-op) */
 	if (rec->flags & (CGN_MAP_EXPLICIT | CGN_MAP_NATPMP))
 		__atomic_fetch_sub(&sub_of(srv, rec)->explicit_mappings, 1, __ATOMIC_SEQ_CST);
 	if ((rec->flags & CGN_MAP_STATIC) && !rec->port_lost)
@@ -146,16 +152,23 @@ forget(struct pcp_server *srv, struct pcp_mapping_rec *rec, uint64_t now)
 }
 
 /* Ends the explicit (MAP/NAT-PMP) part of a mapping that PEER sessions still use: it stays,
- * outbound only. @return 0, or -ENOBUFS with the record unchanged. */
+ * outbound only. store_must: a client asks (the store must take it), else the expiry sweep.
+ * @return 0, or -ENOBUFS / -ENOSPC with the record unchanged. */
 static int
-strip_explicit(struct pcp_server *srv, struct pcp_mapping_rec *rec)
+strip_explicit(struct pcp_server *srv, struct pcp_mapping_rec *rec, bool store_must)
 {
 	struct pcp_mapping_rec old = *rec;
+	size_t mark = pcp_store_mark(srv);
 	rec->flags &= (uint16_t)~(CGN_MAP_EXPLICIT | CGN_MAP_NATPMP | CGN_MAP_FILTERED | CGN_MAP_PREFER_FAILURE |
 				  CGN_MAP_THIRD_PARTY);
 	rec->expire_ms = 0;
 	rec->n_filters = 0;
+	if (pcp_store_mapping(srv, rec) != 0 && store_must) {
+		*rec = old;
+		return -ENOSPC;
+	}
 	if (pcp_server_push(srv, CGN_MSG_REPLACE, rec) != 0) {
+		pcp_store_rollback(srv, mark);
 		*rec = old;
 		return -ENOBUFS;
 	}
@@ -234,9 +247,15 @@ map_delete(struct pcp_server *srv, uint64_t now, const struct map_intent *mi, st
 	uint64_t idle = mapping_idle_remaining_ms(srv, rec, now);
 	if (idle > 0) {
 		struct pcp_mapping_rec old = *rec;
+		size_t mark = pcp_store_mark(srv);
 		rec->expire_ms = now + idle;
 		rec->lifetime_s = (uint32_t)((idle + 999) / 1000);
+		if (pcp_store_mapping(srv, rec) != 0) {
+			*rec = old;
+			return PCP_RES_NO_RESOURCES;
+		}
 		if (pcp_server_push(srv, CGN_MSG_REFRESH, rec) != 0) {
+			pcp_store_rollback(srv, mark);
 			*rec = old;
 			return PCP_RES_NO_RESOURCES;
 		}
@@ -247,11 +266,16 @@ map_delete(struct pcp_server *srv, uint64_t now, const struct map_intent *mi, st
 
 	if (rec->n_peers > 0) {
 		/* PEER sessions still use it: the mapping stays, outbound only. */
-		if (strip_explicit(srv, rec) != 0)
+		if (strip_explicit(srv, rec, true) != 0)
 			return PCP_RES_NO_RESOURCES;
 	} else {
-		if (pcp_server_push(srv, CGN_MSG_DEL, rec) != 0)
+		size_t mark = pcp_store_mark(srv);
+		if (pcp_store_mapping_gone(srv, rec) != 0)
 			return PCP_RES_NO_RESOURCES;
+		if (pcp_server_push(srv, CGN_MSG_DEL, rec) != 0) {
+			pcp_store_rollback(srv, mark);
+			return PCP_RES_NO_RESOURCES;
+		}
 		forget(srv, rec, now);
 	}
 	srv->stats.mappings_deleted++;
@@ -306,7 +330,13 @@ map_renew(struct pcp_server *srv, uint64_t now, const struct map_intent *mi, str
 	}
 	bool republish = rec->flags != old.flags || rec->n_filters != old.n_filters ||
 			 memcmp(rec->filters, old.filters, sizeof(rec->filters)) != 0;
+	size_t mark = pcp_store_mark(srv);
+	if (pcp_store_mapping(srv, rec) != 0) {
+		*rec = old;
+		return PCP_RES_NO_RESOURCES;
+	}
 	if (pcp_server_push(srv, republish ? CGN_MSG_REPLACE : CGN_MSG_REFRESH, rec) != 0) {
+		pcp_store_rollback(srv, mark);
 		*rec = old;
 		return PCP_RES_NO_RESOURCES;
 	}
@@ -374,7 +404,9 @@ publish_new(struct pcp_server *srv, uint64_t now, const struct cgn_key *in, uint
 	rec->created_ms = now;
 	rec->pref64 = pref64;
 	fill(rec, arg);
-	if (pcp_server_push(srv, CGN_MSG_ADD, rec) != 0) {
+	size_t mark = pcp_store_mark(srv);
+	if (pcp_store_mapping(srv, rec) != 0 || pcp_server_push(srv, CGN_MSG_ADD, rec) != 0) {
+		pcp_store_rollback(srv, mark);
 		cgn_pb_release(&srv->pb, sub, in->proto, port);
 		rec_db_del(srv->mappings, rec);
 		return PCP_RES_NO_RESOURCES;
@@ -444,7 +476,9 @@ map_create(struct pcp_server *srv, uint64_t now, const struct map_intent *mi, st
 		rec->created_ms = now;
 		rec->pref64 = pref64; /* the implicit session's: its host talks to that Pref64 */
 		fill_map(rec, &f);
-		if (pcp_server_push(srv, CGN_MSG_REPLACE, rec) != 0) {
+		size_t mark = pcp_store_mark(srv);
+		if (pcp_store_mapping(srv, rec) != 0 || pcp_server_push(srv, CGN_MSG_REPLACE, rec) != 0) {
+			pcp_store_rollback(srv, mark);
 			rec_db_del(srv->mappings, rec);
 			return PCP_RES_NO_RESOURCES;
 		}
@@ -497,6 +531,18 @@ fill_peer(struct pcp_mapping_rec *rec, const void *arg)
 	rec->client_port = f->client_port;
 }
 
+/* A new PEER session's fields (§12.3). */
+static void
+fill_session(struct pcp_peer_rec *p, uint64_t now, uint64_t want, const uint8_t nonce[PCP_NONCE_LEN],
+	     const struct cgn_addr *remote_sent)
+{
+	memcpy(p->nonce, nonce, PCP_NONCE_LEN);
+	p->remote_sent = *remote_sent;
+	p->expire_ms = want;
+	p->renewed_ms = now;
+	p->lifetime_s = (uint32_t)((want - now) / 1000);
+}
+
 uint8_t
 mapping_peer(struct pcp_server *srv, uint64_t now, const struct peer_key *pk, const struct cgn_addr *remote_sent,
 	     uint8_t pref64, const struct cgn_addr *sugg_addr,
@@ -510,6 +556,7 @@ mapping_peer(struct pcp_server *srv, uint64_t now, const struct peer_key *pk, co
 	uint64_t want = now + (uint64_t)pcp_clamp_lifetime(&srv->cfg, lifetime) * 1000;
 
 	if (p && rec == NULL) { /* cannot happen: a session's mapping outlives it */
+		pcp_store_peer_gone(srv, p);
 		rec_db_del(srv->peers, p);
 		p = NULL;
 	}
@@ -518,18 +565,23 @@ mapping_peer(struct pcp_server *srv, uint64_t now, const struct peer_key *pk, co
 			*error_lifetime = remaining_s(p->expire_ms, now);
 			return PCP_RES_NOT_AUTHORIZED; /* §12.3 Simple Threat Model */
 		}
-		uint64_t old_session = p->expire_ms, old_peer = rec->peer_expire_ms;
+		struct pcp_peer_rec old_p = *p;
+		uint64_t old_peer = rec->peer_expire_ms;
+		size_t mark = pcp_store_mark(srv);
 		if (want > p->expire_ms)
 			p->expire_ms = want;
 		if (p->expire_ms > rec->peer_expire_ms)
 			rec->peer_expire_ms = p->expire_ms;
-		if (rec->peer_expire_ms != old_peer && pcp_server_push(srv, CGN_MSG_REFRESH, rec) != 0) {
-			p->expire_ms = old_session;
+		p->renewed_ms = now;
+		p->remote_sent = *remote_sent; /* the form the client uses now */
+		if (pcp_store_peer(srv, pk, p) != 0 ||
+		    (rec->peer_expire_ms != old_peer && pcp_store_mapping(srv, rec) != 0) ||
+		    (rec->peer_expire_ms != old_peer && pcp_server_push(srv, CGN_MSG_REFRESH, rec) != 0)) {
+			pcp_store_rollback(srv, mark);
+			*p = old_p;
 			rec->peer_expire_ms = old_peer;
 			return PCP_RES_NO_RESOURCES;
 		}
-		p->renewed_ms = now;
-		p->remote_sent = *remote_sent; /* the form the client uses now */
 		srv->stats.sessions_renewed++;
 		*out = rec;
 		*granted = remaining_s(p->expire_ms, now);
@@ -544,15 +596,18 @@ mapping_peer(struct pcp_server *srv, uint64_t now, const struct peer_key *pk, co
 		p = rec_db_add(srv->peers, pk);
 		if (p == NULL)
 			return PCP_RES_NO_RESOURCES;
+		fill_session(p, now, want, nonce, remote_sent);
 		uint64_t old_peer = rec->peer_expire_ms;
 		uint16_t old_flags = rec->flags;
 		if (want > rec->peer_expire_ms)
 			rec->peer_expire_ms = want;
 		/* PEER-managed now: the workers watch its FINs and RSTs for the session (§12.3). */
 		rec->flags |= CGN_MAP_PEER;
-		bool republish = rec->flags != old_flags;
-		if ((republish || rec->peer_expire_ms != old_peer) &&
-		    pcp_server_push(srv, republish ? CGN_MSG_REPLACE : CGN_MSG_REFRESH, rec) != 0) {
+		bool republish = rec->flags != old_flags, changed = republish || rec->peer_expire_ms != old_peer;
+		size_t mark = pcp_store_mark(srv);
+		if (pcp_store_peer(srv, pk, p) != 0 || (changed && pcp_store_mapping(srv, rec) != 0) ||
+		    (changed && pcp_server_push(srv, republish ? CGN_MSG_REPLACE : CGN_MSG_REFRESH, rec) != 0)) {
+			pcp_store_rollback(srv, mark);
 			rec->peer_expire_ms = old_peer;
 			rec->flags = old_flags;
 			rec_db_del(srv->peers, p);
@@ -573,18 +628,21 @@ mapping_peer(struct pcp_server *srv, uint64_t now, const struct peer_key *pk, co
 			cgn_pb_release(&srv->pb, (uint32_t)sub, pk->in.proto, port);
 			return PCP_RES_NO_RESOURCES;
 		}
+		fill_session(p, now, want, nonce, remote_sent);
+		size_t mark = pcp_store_mark(srv);
+		if (pcp_store_peer(srv, pk, p) != 0) {
+			cgn_pb_release(&srv->pb, (uint32_t)sub, pk->in.proto, port);
+			rec_db_del(srv->peers, p);
+			return PCP_RES_NO_RESOURCES;
+		}
 		struct peer_fill f = { want, (uint32_t)((want - now) / 1000), third_party, client, client_port };
 		rc = publish_new(srv, now, &pk->in, (uint32_t)sub, addr, port, pref64, &rec, fill_peer, &f);
 		if (rc != PCP_RES_SUCCESS) {
+			pcp_store_rollback(srv, mark);
 			rec_db_del(srv->peers, p);
 			return rc;
 		}
 	}
-	memcpy(p->nonce, nonce, PCP_NONCE_LEN);
-	p->remote_sent = *remote_sent;
-	p->expire_ms = want;
-	p->renewed_ms = now;
-	p->lifetime_s = (uint32_t)((want - now) / 1000);
 	rec->n_peers++;
 	srv->stats.sessions_created++;
 	*out = rec;
@@ -662,7 +720,7 @@ expire_mapping(void *r, void *arg)
 		return;
 	}
 	if (explicit && rec->n_peers > 0) {
-		if (strip_explicit(srv, rec) == 0) /* else the ring is full: the next sweep tries again */
+		if (strip_explicit(srv, rec, false) == 0) /* else the ring is full: the next sweep tries again */
 			srv->stats.mappings_expired++;
 		return;
 	}
@@ -713,6 +771,7 @@ expire_session(void *r, void *arg)
 				rec->flags |= CGN_MAP_PEER;
 		}
 	}
+	pcp_store_peer_gone(sw->srv, p);
 	rec_db_del(sw->srv->peers, p);
 	if (closed)
 		sw->srv->stats.sessions_closed++;

@@ -96,7 +96,28 @@ pcp_server_create(const struct cgn_config *cfg, const struct pcp_server_ops *ops
 		errno = ENOMEM;
 		return NULL;
 	}
+	int rc = pcp_store_open(srv);
+	if (rc != 0) {
+		pcp_server_free(srv);
+		errno = -rc;
+		return NULL;
+	}
 	return srv;
+}
+
+/* The records' own memory: their DESCRIPTION text. */
+static void
+free_map_text(void *r, void *arg)
+{
+	(void)arg;
+	free(((struct pcp_mapping_rec *)r)->description);
+}
+
+static void
+free_peer_text(void *r, void *arg)
+{
+	(void)arg;
+	free(((struct pcp_peer_rec *)r)->description);
 }
 
 void
@@ -104,6 +125,13 @@ pcp_server_free(struct pcp_server *srv)
 {
 	if (srv == NULL)
 		return;
+	pcp_store_close(srv); /* commits what is pending */
+	uint32_t cursor = 0;
+	if (srv->mappings)
+		rec_db_scan(srv->mappings, &cursor, rec_db_capacity(srv->mappings), free_map_text, NULL);
+	cursor = 0;
+	if (srv->peers)
+		rec_db_scan(srv->peers, &cursor, rec_db_capacity(srv->peers), free_peer_text, NULL);
 	rec_db_free(srv->mappings);
 	rec_db_free(srv->peers);
 	rec_db_free(srv->holds);
@@ -292,8 +320,12 @@ pcp_announce_all(struct pcp_server *srv, uint64_t now)
 int
 pcp_server_start(struct pcp_server *srv, uint64_t now_ms)
 {
+	/* Statics first: they come from the configuration and win over a stored mapping of the
+	 * same key or external endpoint (that one moves, §14.2). */
 	int rc = mapping_install_statics(srv, now_ms);
 	if (rc != 0)
+		return rc;
+	if ((rc = pcp_store_restore(srv, now_ms)) != 0)
 		return rc;
 	announce_restart(srv, now_ms);
 	unsolicited_run(srv, now_ms);
@@ -303,7 +335,9 @@ pcp_server_start(struct pcp_server *srv, uint64_t now_ms)
 void
 pcp_server_tick(struct pcp_server *srv, uint64_t now_ms)
 {
+	pcp_store_clock(srv);
 	mapping_expire(srv, now_ms);
+	pcp_server_flush(srv); /* before a Mapping Update of what changed leaves */
 	unsolicited_run(srv, now_ms);
 }
 
@@ -417,6 +451,8 @@ pcp_server_handle(struct pcp_server *srv, uint64_t now_ms, const uint8_t *msg, s
 	memset(&ctx->resp, 0, offsetof(struct pcp_response, options));
 	ctx->resp.opcode = ctx->req.opcode;
 	ctx->resp.n_options = 0;
+	/* §7.3: a request that fails leaves no state change, in the store either. */
+	size_t store_mark = pcp_store_mark(srv);
 
 	switch (ctx->req.opcode) {
 	case PCP_OP_ANNOUNCE:
@@ -432,8 +468,10 @@ pcp_server_handle(struct pcp_server *srv, uint64_t now_ms, const uint8_t *msg, s
 		result = PCP_RES_UNSUPP_OPCODE; /* AUTHENTICATION (RFC 7652) is not offered */
 		break;
 	}
-	if (result != PCP_RES_SUCCESS)
+	if (result != PCP_RES_SUCCESS) {
+		pcp_store_rollback(srv, store_mark);
 		return answer_error(ctx, result, true, out);
+	}
 
 	ctx->resp.result = PCP_RES_SUCCESS;
 	ctx->resp.epoch = pcp_server_epoch(srv, now_ms);
