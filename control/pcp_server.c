@@ -419,8 +419,12 @@ pcp_server_handle(struct pcp_server *srv, uint64_t now_ms, const uint8_t *msg, s
 	/* NAT-PMP is IPv4 only: its messages carry 32-bit addresses, and "PCP also adds
 	 * significant enhancements, including IPv6 support" (RFC 6886 §1.1). Version 0 from an
 	 * IPv6 client gets what a PCP-only server answers, UNSUPP_VERSION (RFC 6887 App. A). */
-	if (len >= 1 && msg[0] == PCP_VERSION_NATPMP && srv->cfg.pcp.natpmp && cgn_addr_is_v4(src))
-		return natpmp_handle(srv, now_ms, msg, len, src, src_port, out);
+	if (len >= 1 && msg[0] == PCP_VERSION_NATPMP && srv->cfg.pcp.natpmp && cgn_addr_is_v4(src)) {
+		srv->store_in_request = true;
+		size_t n = natpmp_handle(srv, now_ms, msg, len, src, src_port, out);
+		srv->store_in_request = false;
+		return n;
+	}
 
 	switch (pcp_parse_request_header(msg, len, &ctx->req, &result)) {
 	case PCP_VERDICT_DROP:
@@ -454,6 +458,7 @@ pcp_server_handle(struct pcp_server *srv, uint64_t now_ms, const uint8_t *msg, s
 	/* §7.3: a request that fails leaves no state change, in the store either. */
 	size_t store_mark = pcp_store_mark(srv);
 
+	srv->store_in_request = true;
 	switch (ctx->req.opcode) {
 	case PCP_OP_ANNOUNCE:
 		result = pcp_announce_handle(ctx);
@@ -468,6 +473,7 @@ pcp_server_handle(struct pcp_server *srv, uint64_t now_ms, const uint8_t *msg, s
 		result = PCP_RES_UNSUPP_OPCODE; /* AUTHENTICATION (RFC 7652) is not offered */
 		break;
 	}
+	srv->store_in_request = false;
 	if (result != PCP_RES_SUCCESS) {
 		pcp_store_rollback(srv, store_mark);
 		return answer_error(ctx, result, true, out);

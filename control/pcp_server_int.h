@@ -128,6 +128,8 @@ struct pcp_server {
 	int store_found;                  /* enum cgn_state_found of the open */
 	int64_t store_rt_off;             /* CLOCK_REALTIME - CLOCK_MONOTONIC (ms), every tick */
 	uint64_t store_logged_ms;         /* the last store failure logged */
+	bool store_in_request;            /* pcp_server_handle is serving one: a change the
+					   * batch has no room for fails (NO_RESOURCES) */
 };
 
 /* One request on its way through the server. */

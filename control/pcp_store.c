@@ -103,6 +103,17 @@ store_failed(struct pcp_server *srv, const char *what, int rc)
 	}
 }
 
+/* A background change (expiry, moves, restore) that finds the batch's room used up commits
+ * what the batch holds and tries again in a new one; a request's change fails instead (it is
+ * answered NO_RESOURCES, its savepoints stay valid). */
+static bool
+retry_in_new_batch(struct pcp_server *srv, int rc)
+{
+	if (rc != -ENOSPC || srv->store_in_request)
+		return false;
+	return cgn_state_flush(srv->store) == 0;
+}
+
 int
 pcp_store_mapping(struct pcp_server *srv, struct pcp_mapping_rec *rec)
 {
@@ -118,6 +129,8 @@ pcp_store_mapping(struct pcp_server *srv, struct pcp_mapping_rec *rec)
 	if (rec->store_id == 0)
 		rec->store_id = cgn_state_new_id(srv->store);
 	int rc = cgn_state_put(srv->store, CGN_STATE_MAPPING, rec->store_id, buf, (size_t)n);
+	if (retry_in_new_batch(srv, rc))
+		rc = cgn_state_put(srv->store, CGN_STATE_MAPPING, rec->store_id, buf, (size_t)n);
 	if (rc != 0)
 		store_failed(srv, "a mapping cannot be stored", rc);
 	return rc;
@@ -129,6 +142,8 @@ pcp_store_mapping_gone(struct pcp_server *srv, const struct pcp_mapping_rec *rec
 	if (srv->store == NULL || rec->store_id == 0)
 		return 0;
 	int rc = cgn_state_del(srv->store, CGN_STATE_MAPPING, rec->store_id);
+	if (retry_in_new_batch(srv, rc))
+		rc = cgn_state_del(srv->store, CGN_STATE_MAPPING, rec->store_id);
 	if (rc != 0)
 		store_failed(srv, "a mapping's removal cannot be stored", rc);
 	return rc;
@@ -148,6 +163,8 @@ pcp_store_peer(struct pcp_server *srv, const struct peer_key *pk, struct pcp_pee
 	if (p->store_id == 0)
 		p->store_id = cgn_state_new_id(srv->store);
 	int rc = cgn_state_put(srv->store, CGN_STATE_PEER, p->store_id, buf, (size_t)n);
+	if (retry_in_new_batch(srv, rc))
+		rc = cgn_state_put(srv->store, CGN_STATE_PEER, p->store_id, buf, (size_t)n);
 	if (rc != 0)
 		store_failed(srv, "a PEER session cannot be stored", rc);
 	return rc;
@@ -159,6 +176,8 @@ pcp_store_peer_gone(struct pcp_server *srv, const struct pcp_peer_rec *p)
 	if (srv->store == NULL || p->store_id == 0)
 		return 0;
 	int rc = cgn_state_del(srv->store, CGN_STATE_PEER, p->store_id);
+	if (retry_in_new_batch(srv, rc))
+		rc = cgn_state_del(srv->store, CGN_STATE_PEER, p->store_id);
 	if (rc != 0)
 		store_failed(srv, "a PEER session's removal cannot be stored", rc);
 	return rc;
@@ -446,8 +465,13 @@ pcp_store_restore(struct pcp_server *srv, uint64_t now)
 		cursor = 0;
 		rec_db_scan(srv->mappings, &cursor, rec_db_capacity(srv->mappings), clear_moved, NULL);
 	}
-	for (size_t i = 0; i < r.n_gone; i++)
-		cgn_state_del(srv->store, CGN_STATE_MAPPING, r.gone[i]), cgn_state_del(srv->store, CGN_STATE_PEER, r.gone[i]);
+	for (size_t i = 0; i < r.n_gone; i++) {
+		/* ids are one sequence for both kinds: one of the two is absent */
+		struct pcp_mapping_rec m = { .store_id = r.gone[i] };
+		struct pcp_peer_rec p = { .store_id = r.gone[i] };
+		pcp_store_mapping_gone(srv, &m);
+		pcp_store_peer_gone(srv, &p);
+	}
 	free(r.gone);
 
 	/* §8.5: the epoch goes on if the state survived as it was: this pool's store, every

@@ -25,9 +25,11 @@
 static const char *const dbi_names[N_DBI] = { "meta", "map", "peer" };
 enum { DBI_META, DBI_MAP, DBI_PEER };
 
+enum { OP_PUT, OP_DEL, OP_APPEND };
+
 /* One change of the open batch, as replayed: op, kind, id, then len octets. */
 struct log_ent {
-	uint8_t del;
+	uint8_t del; /* OP_* */
 	uint8_t dbi;
 	uint16_t len;
 	uint64_t id;
@@ -40,8 +42,14 @@ struct cgn_state {
 	uint8_t *log;           /* the batch's changes (struct log_ent + value each) */
 	size_t log_len, log_cap;
 	uint64_t next_id;
+	uint64_t last_id[N_DBI]; /* the largest key of the map and peer trees (MDB_APPEND above it) */
 	int dir_fd;             /* flock'ed: one cgnatd a store */
 	uint64_t meta_saved_rt; /* when the meta's saved_rt was last written */
+	/* Room of the open batch, in pages (txn_open): a change may take page_cost of them at
+	 * most; one that could take more than what is left fails before LMDB sees it, so that
+	 * the commit (which writes the free list and the roots) always finds its pages. */
+	int64_t room;
+	unsigned page_cost;
 	struct cgn_state_meta meta;
 	bool sync_commit;
 	uint32_t sync_interval_ms;
@@ -120,15 +128,43 @@ check_child(const char *dir, int fd)
 		snprintf(why, sizeof(why), "cannot read (%s)", mdb_strerror(rc));
 		goto out;
 	}
+	/* The free list and the main database (the names) are walked too: the writer reads
+	 * the one and rewrites the other. */
+	MDB_dbi main_dbi;
+	MDB_stat ms;
+	if ((rc = mdb_dbi_open(txn, NULL, 0, &main_dbi)) || (rc = mdb_stat(txn, main_dbi, &ms))) {
+		snprintf(why, sizeof(why), "cannot read its main database (%s)", mdb_strerror(rc));
+		goto out;
+	}
+	if (ms.ms_entries == 0) {
+		/* An environment never written by cgnatd (mdb_env_open alone makes one). */
+		res = CHECK_EMPTY;
+		goto out;
+	}
+	MDB_dbi walk[2] = { 0, main_dbi };
+	for (int i = 0; i < 2; i++) {
+		MDB_cursor *c;
+		MDB_val k, v;
+		if ((rc = mdb_cursor_open(txn, walk[i], &c))) {
+			snprintf(why, sizeof(why), "cannot read its %s (%s)", i ? "main database" : "free list",
+				 mdb_strerror(rc));
+			goto out;
+		}
+		for (int op = MDB_FIRST; (rc = mdb_cursor_get(c, &k, &v, (MDB_cursor_op)op)) == 0; op = MDB_NEXT)
+			if (i == 0 && (v.mv_size < sizeof(size_t) || v.mv_size % sizeof(size_t))) {
+				rc = MDB_CORRUPTED;
+				break;
+			}
+		mdb_cursor_close(c);
+		if (rc != MDB_NOTFOUND) {
+			snprintf(why, sizeof(why), "cannot read its %s (%s)", i ? "main database" : "free list",
+				 mdb_strerror(rc));
+			goto out;
+		}
+	}
 	MDB_dbi dbi[N_DBI];
 	for (int i = 0; i < N_DBI; i++) {
 		rc = mdb_dbi_open(txn, dbi_names[i], 0, &dbi[i]);
-		if (rc == MDB_NOTFOUND && i == DBI_META) {
-			/* A file with no meta at all: an environment never written by cgnatd
-			 * (mdb_env_open alone makes one). Nothing to lose. */
-			res = CHECK_EMPTY;
-			goto out;
-		}
 		if (rc) {
 			snprintf(why, sizeof(why), "database \"%s\" missing (%s)", dbi_names[i], mdb_strerror(rc));
 			goto out;
@@ -263,6 +299,10 @@ sync_main(void *arg)
 	}
 }
 
+/* Pages a commit may need beyond its changes' own: the free list's records, the main
+ * database's root, the meta; generous. */
+#define COMMIT_RESERVE_PAGES 64
+
 static int
 txn_open(struct cgn_state *st)
 {
@@ -273,6 +313,25 @@ txn_open(struct cgn_state *st)
 		st->txn = NULL;
 		return lmdb_errno(rc);
 	}
+	/* Pages in use: every tree's (the free list's own, the names', ours) and the two meta
+	 * pages; the rest of the map is free (the free list's pages are reused: no reader ever
+	 * holds an old snapshot for long here). O(1): the trees' headers. */
+	MDB_envinfo info;
+	MDB_stat es, s;
+	mdb_env_info(st->env, &info);
+	mdb_env_stat(st->env, &es);
+	unsigned depth = 1;
+	uint64_t used = 2;
+	MDB_dbi all[N_DBI + 2] = { 0, 1, st->dbi[0], st->dbi[1], st->dbi[2] };
+	for (int i = 0; i < N_DBI + 2; i++)
+		if (mdb_stat(st->txn, all[i], &s) == 0) {
+			used += s.ms_branch_pages + s.ms_leaf_pages + s.ms_overflow_pages;
+			if (i >= 2 && s.ms_depth > depth)
+				depth = s.ms_depth;
+		}
+	/* A put copies its path (depth pages) and may split each level and the root. */
+	st->page_cost = 2 * (depth + 1) + 1;
+	st->room = (int64_t)(info.me_mapsize / es.ms_psize) - (int64_t)used - COMMIT_RESERVE_PAGES;
 	return 0;
 }
 
@@ -295,6 +354,7 @@ read_meta(struct cgn_state *st, struct cgn_state_meta *m, bool *have)
 		if (mdb_cursor_open(txn, st->dbi[i], &c) == 0) {
 			if (mdb_cursor_get(c, &k, &v, MDB_LAST) == 0 && k.mv_size == CGN_STATE_KEY_LEN) {
 				uint64_t id = cgn_state_key_id(k.mv_data);
+				st->last_id[i] = id;
 				if (id >= st->next_id)
 					st->next_id = id + 1;
 			}
@@ -484,7 +544,7 @@ cgn_state_close(struct cgn_state *st)
 /* ---- the batch ------------------------------------------------------------------------------- */
 
 static int
-log_append(struct cgn_state *st, bool del, int dbi, uint64_t id, const void *val, size_t len)
+log_append(struct cgn_state *st, int del, int dbi, uint64_t id, const void *val, size_t len)
 {
 	size_t need = sizeof(struct log_ent) + len;
 	if (st->log_len + need > st->log_cap) {
@@ -506,7 +566,7 @@ log_append(struct cgn_state *st, bool del, int dbi, uint64_t id, const void *val
 }
 
 static int
-apply(struct cgn_state *st, bool del, int dbi, uint64_t id, const void *val, size_t len)
+apply(struct cgn_state *st, int del, int dbi, uint64_t id, const void *val, size_t len)
 {
 	uint8_t key[CGN_STATE_KEY_LEN];
 	MDB_val k = { CGN_STATE_KEY_LEN, key }, v = { len, (void *)val };
@@ -516,11 +576,12 @@ apply(struct cgn_state *st, bool del, int dbi, uint64_t id, const void *val, siz
 	} else {
 		cgn_state_key(id, key);
 	}
-	if (del) {
+	if (del == OP_DEL) {
 		int rc = mdb_del(st->txn, st->dbi[dbi], &k, NULL);
 		return rc == MDB_NOTFOUND ? 0 : rc;
 	}
-	return mdb_put(st->txn, st->dbi[dbi], &k, &v, 0);
+	/* A new record's id is above every stored one: it goes at the end, no search. */
+	return mdb_put(st->txn, st->dbi[dbi], &k, &v, del == OP_APPEND ? MDB_APPEND : 0);
 }
 
 /* The transaction failed (LMDB made it unusable): a new one with the log's changes up to
@@ -551,20 +612,29 @@ replay(struct cgn_state *st, size_t keep)
 
 /* One change: applied, then logged; on failure the batch is as before it. */
 static int
-change(struct cgn_state *st, bool del, int dbi, uint64_t id, const void *val, size_t len)
+change(struct cgn_state *st, int del, int dbi, uint64_t id, const void *val, size_t len)
 {
 	if (len > UINT16_MAX)
 		return -EINVAL;
 	int rc = txn_open(st);
 	if (rc)
 		return rc;
+	/* A delete splits nothing, and what it copies it mostly gives back: it may draw on the
+	 * commit's reserve (a full store must still let clients delete); LMDB's own limit still
+	 * holds (a delete it cannot take fails as any change). */
+	int64_t cost = del == OP_DEL ? 0 : (int64_t)st->page_cost;
+	if (st->room < cost || st->room < 0) { /* the batch's commit needs what is left */
+		st->stats.map_full++;
+		return -ENOSPC;
+	}
+	st->room -= cost;
 	rc = apply(st, del, dbi, id, val, len);
 	if (rc == 0)
 		rc = lmdb_errno(log_append(st, del, dbi, id, val, len) ? ENOMEM : 0);
 	else
 		rc = lmdb_errno(rc);
 	if (rc == 0) {
-		if (del)
+		if (del == OP_DEL)
 			st->stats.dels++;
 		else
 			st->stats.puts++;
@@ -590,7 +660,7 @@ cgn_state_set_meta(struct cgn_state *st, const struct cgn_state_meta *m)
 	int n = cgn_state_meta_encode(m, buf, sizeof(buf));
 	if (n < 0)
 		return n;
-	int rc = change(st, false, DBI_META, 0, buf, (size_t)n);
+	int rc = change(st, OP_PUT, DBI_META, 0, buf, (size_t)n);
 	if (rc == 0) {
 		st->meta = *m;
 		st->meta_saved_rt = m->saved_rt;
@@ -609,7 +679,13 @@ cgn_state_put(struct cgn_state *st, enum cgn_state_kind kind, uint64_t id, const
 {
 	if ((kind != CGN_STATE_MAPPING && kind != CGN_STATE_PEER) || id == 0)
 		return -EINVAL;
-	return change(st, false, kind == CGN_STATE_MAPPING ? DBI_MAP : DBI_PEER, id, val, len);
+	/* ids only grow: the largest one written is the tree's last key */
+	int dbi = kind == CGN_STATE_MAPPING ? DBI_MAP : DBI_PEER;
+	bool last = id > st->last_id[dbi];
+	int rc = change(st, last ? OP_APPEND : OP_PUT, dbi, id, val, len);
+	if (rc == 0 && last)
+		st->last_id[dbi] = id;
+	return rc;
 }
 
 int
@@ -617,7 +693,7 @@ cgn_state_del(struct cgn_state *st, enum cgn_state_kind kind, uint64_t id)
 {
 	if ((kind != CGN_STATE_MAPPING && kind != CGN_STATE_PEER) || id == 0)
 		return -EINVAL;
-	return change(st, true, kind == CGN_STATE_MAPPING ? DBI_MAP : DBI_PEER, id, NULL, 0);
+	return change(st, OP_DEL, kind == CGN_STATE_MAPPING ? DBI_MAP : DBI_PEER, id, NULL, 0);
 }
 
 size_t
