@@ -50,6 +50,7 @@ struct cgn_state {
 	 * the commit (which writes the free list and the roots) always finds its pages. */
 	int64_t room;
 	unsigned page_cost;
+	bool appended[N_DBI];   /* this batch has appended to the tree: its last path is its own */
 	struct cgn_state_meta meta;
 	bool sync_commit;
 	uint32_t sync_interval_ms;
@@ -332,6 +333,7 @@ txn_open(struct cgn_state *st)
 	/* A put copies its path (depth pages) and may split each level and the root. */
 	st->page_cost = 2 * (depth + 1) + 1;
 	st->room = (int64_t)(info.me_mapsize / es.ms_psize) - (int64_t)used - COMMIT_RESERVE_PAGES;
+	memset(st->appended, 0, sizeof(st->appended));
 	return 0;
 }
 
@@ -622,7 +624,9 @@ change(struct cgn_state *st, int del, int dbi, uint64_t id, const void *val, siz
 	/* A delete splits nothing, and what it copies it mostly gives back: it may draw on the
 	 * commit's reserve (a full store must still let clients delete); LMDB's own limit still
 	 * holds (a delete it cannot take fails as any change). */
-	int64_t cost = del == OP_DEL ? 0 : (int64_t)st->page_cost;
+	/* An append after the batch's first to that tree: its path is already the batch's; it
+	 * may fill the last leaf (a new one) and, rarely, a branch. */
+	int64_t cost = del == OP_DEL ? 0 : del == OP_APPEND && st->appended[dbi] ? 2 : (int64_t)st->page_cost;
 	if (st->room < cost || st->room < 0) { /* the batch's commit needs what is left */
 		st->stats.map_full++;
 		return -ENOSPC;
@@ -634,6 +638,8 @@ change(struct cgn_state *st, int del, int dbi, uint64_t id, const void *val, siz
 	else
 		rc = lmdb_errno(rc);
 	if (rc == 0) {
+		if (del == OP_APPEND)
+			st->appended[dbi] = true;
 		if (del == OP_DEL)
 			st->stats.dels++;
 		else
