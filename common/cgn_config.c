@@ -57,6 +57,8 @@ cgn_config_defaults(struct cgn_config *cfg)
 	cfg->dataplane.table_size = 65536;
 	cfg->dataplane.ring_size = 4096;
 	cfg->dataplane.idle_sleep_us = 0;
+
+	cfg->state.sync_interval_ms = 1000;
 }
 
 /* Error context for one load. */
@@ -64,6 +66,7 @@ struct loader {
 	const char *file;
 	char *err;
 	size_t err_len;
+	bool is_file; /* file names a file (relative state.path is relative to its directory) */
 };
 
 static int fail(struct loader *ld, const config_setting_t *s, const char *fmt, ...)
@@ -897,11 +900,56 @@ load_arp(struct loader *ld, const config_setting_t *g, struct cgn_config *cfg)
 	return 0;
 }
 
+/* state = { path = "DIR"; on_corrupt = "reset"|"refuse"; size_mb = N; sync = "periodic"|"commit";
+ * sync_interval_ms = N; }; */
+static int
+load_state(struct loader *ld, const config_setting_t *g, struct cgn_config *cfg)
+{
+	static const char *const known[] = { "path", "on_corrupt", "size_mb", "sync", "sync_interval_ms", NULL };
+	char path[CGN_STATE_PATH_MAX] = "", word[16] = "";
+	int rc;
+	if ((rc = check_known(ld, g, known)) || (rc = get_string(ld, g, "path", path, sizeof(path))) ||
+	    (rc = get_u32(ld, g, "size_mb", 1, 1u << 20, &cfg->state.size_mb)) ||
+	    (rc = get_u32(ld, g, "sync_interval_ms", 10, 3600000, &cfg->state.sync_interval_ms)))
+		return rc;
+	const config_setting_t *s = config_setting_get_member(g, "on_corrupt");
+	if (s) {
+		if ((rc = get_string(ld, g, "on_corrupt", word, sizeof(word))) ||
+		    (strcmp(word, "reset") != 0 && strcmp(word, "refuse") != 0))
+			return rc ? rc : fail(ld, s, "must be \"reset\" or \"refuse\"");
+		cfg->state.refuse_corrupt = strcmp(word, "refuse") == 0;
+	}
+	s = config_setting_get_member(g, "sync");
+	if (s) {
+		if ((rc = get_string(ld, g, "sync", word, sizeof(word))) ||
+		    (strcmp(word, "periodic") != 0 && strcmp(word, "commit") != 0))
+			return rc ? rc : fail(ld, s, "must be \"periodic\" or \"commit\"");
+		cfg->state.sync_commit = strcmp(word, "commit") == 0;
+	}
+	s = config_setting_get_member(g, "path");
+	if (s == NULL)
+		return fail(ld, g, "path is required: state = { path = \"DIR\"; }; (no state group: no store)");
+	/* Relative to the configuration file's directory, so that a configuration copied
+	 * elsewhere (a test's temporary directory) has its own store. */
+	const char *slash = ld->is_file ? strrchr(ld->file, '/') : NULL;
+	int n;
+	if (path[0] == '/' || !ld->is_file)
+		n = snprintf(cfg->state.path, sizeof(cfg->state.path), "%s", path);
+	else if (slash == NULL)
+		n = snprintf(cfg->state.path, sizeof(cfg->state.path), "./%s", path);
+	else
+		n = snprintf(cfg->state.path, sizeof(cfg->state.path), "%.*s/%s", (int)(slash - ld->file), ld->file,
+			     path);
+	if (n < 0 || (size_t)n >= sizeof(cfg->state.path))
+		return fail(ld, s, "the path (made absolute) is longer than %d characters", CGN_STATE_PATH_MAX - 1);
+	return 0;
+}
+
 static int
 load(config_t *c, struct loader *ld, struct cgn_config *cfg)
 {
 	static const char *const known[] = { "eal", "pcp", "nat", "nat64", "dataplane", "ports", "routes", "neighbours",
-					     "arp", NULL };
+					     "arp", "state", NULL };
 	const config_setting_t *root = config_root_setting(c);
 	int rc;
 
@@ -913,7 +961,7 @@ load(config_t *c, struct loader *ld, struct cgn_config *cfg)
 		const char *name;
 		int (*fn)(struct loader *, const config_setting_t *, struct cgn_config *);
 	} groups[] = { { "eal", load_eal }, { "pcp", load_pcp }, { "nat", load_nat }, { "nat64", load_nat64 },
-		       { "dataplane", load_dataplane }, { "arp", load_arp } };
+		       { "dataplane", load_dataplane }, { "arp", load_arp }, { "state", load_state } };
 	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
 		const config_setting_t *g = config_setting_get_member(root, groups[i].name);
 		if (g == NULL)
@@ -965,7 +1013,7 @@ int
 cgn_config_load_file(const char *path, struct cgn_config *cfg, char *err, size_t err_len)
 {
 	config_t c;
-	struct loader ld = { path, err, err_len };
+	struct loader ld = { path, err, err_len, true };
 	config_init(&c);
 	return finish(&c, config_read_file(&c, path), &ld, cfg);
 }
@@ -974,9 +1022,18 @@ int
 cgn_config_load_string(const char *text, struct cgn_config *cfg, char *err, size_t err_len)
 {
 	config_t c;
-	struct loader ld = { "<string>", err, err_len };
+	struct loader ld = { "<string>", err, err_len, false };
 	config_init(&c);
 	return finish(&c, config_read_string(&c, text), &ld, cfg);
+}
+
+uint64_t
+cgn_config_state_size(const struct cgn_config *cfg)
+{
+	if (cfg->state.size_mb)
+		return (uint64_t)cfg->state.size_mb << 20;
+	uint64_t size = (uint64_t)cfg->dataplane.table_size * 512;
+	return size < (16u << 20) ? 16u << 20 : size;
 }
 
 uint32_t

@@ -27,6 +27,7 @@
 #define CGN_MAX_ROUTES 256          /* routes, the ports' next_hop defaults included */
 #define CGN_MAX_STATIC_NEIGHBOURS 256
 #define CGN_NAME_LEN 64
+#define CGN_STATE_PATH_MAX 1024     /* state.path, resolved, with its NUL */
 
 /* An address and a port: listen addresses, announce targets. */
 struct cgn_listen {
@@ -238,6 +239,21 @@ struct cgn_config {
 		struct cgn_addr icmp_source6; /* source of ICMPv6 errors toward the inside (global unicast) */
 		bool have_icmp_source6; /* else: the inside port's address6 */
 	} dataplane;
+
+	/* state: the store of explicit mappings that outlives a restart (control/state_store.h,
+	 * docs/operations.md "State store"); off while path is empty. Restart-only: a reload
+	 * that changes any key of it is refused (control/reload.c). */
+	struct {
+		char path[CGN_STATE_PATH_MAX]; /* its directory: absolute, or made so against the
+						* configuration file's own directory */
+		bool refuse_corrupt;           /* on_corrupt = "refuse": a store that cannot be read
+						* stops cgnatd (else it is moved aside: "reset") */
+		uint32_t size_mb;              /* LMDB map size, preallocated; 0: from
+						* dataplane.table_size (cgn_config_state_size()) */
+		bool sync_commit;              /* sync = "commit": fdatasync every group commit;
+						* else "periodic", every sync_interval_ms */
+		uint32_t sync_interval_ms;
+	} state;
 };
 
 /** Fills cfg with the defaults documented in docs/configuration.md. */
@@ -252,6 +268,11 @@ int cgn_config_load_file(const char *path, struct cgn_config *cfg, char *err, si
 
 /** The same for a configuration held in a string (tests); FILE reads "<string>". */
 int cgn_config_load_string(const char *text, struct cgn_config *cfg, char *err, size_t err_len);
+
+/** @return the state store's map size in octets: state.size_mb, or (0) room for
+ *  dataplane.table_size mappings at 512 octets each (measured: under 300; docs/operations.md),
+ *  at least 16 MiB. */
+uint64_t cgn_config_state_size(const struct cgn_config *cfg);
 
 /** @return the number of IPv4 addresses in the pool. */
 uint32_t cgn_config_pool_size(const struct cgn_config *cfg);

@@ -353,7 +353,11 @@ answer_punted(void *ctx, const uint8_t *msg, size_t len, const struct cgn_addr *
 		app->dp->punt_stats.outside_refused++;
 		return 0;
 	}
-	return pcp_server_handle(app->srv, cgn_clock_ms(), msg, len, src, src_port, resp);
+	size_t n = pcp_server_handle(app->srv, cgn_clock_ms(), msg, len, src, src_port, resp);
+	/* punt.c sends each answer as soon as this returns: the state store commits first (a
+	 * commit per punted request that changed something; nothing pending costs nothing). */
+	pcp_server_flush(app->srv);
+	return n;
 }
 
 /* PCP that came in by a DPDK inside port: a burst or two per poll, the rest next time; and
@@ -429,7 +433,10 @@ main(int argc, char **argv)
 				      .ctx = &app };
 	srv = pcp_server_create(&cfg, &ops, start_ms);
 	if (srv == NULL) {
-		fprintf(stderr, "cgnatd: cannot create the PCP server: %s\n", strerror(errno));
+		/* A state store that cannot be used (corrupt with state.on_corrupt = "refuse", or
+		 * held by another process) has said why in the log already. */
+		fprintf(stderr, "cgnatd: cannot create the PCP server: %s\n",
+			errno == EUCLEAN ? "the state store is corrupt (see above)" : strerror(errno));
 		goto out;
 	}
 	app.srv = srv;

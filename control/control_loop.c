@@ -165,6 +165,9 @@ serve_socket(struct control_loop *loop, int fd)
 							     .msg_iov = &tiov[out], .msg_iovlen = 1 };
 			out++;
 		}
+		/* The state store's group commit: what these requests changed is in the store
+		 * before any of their answers leaves (a crash after an answer loses nothing). */
+		pcp_server_flush(loop->srv);
 		for (int sent = 0; sent < out;) {
 			int k = sendmmsg(fd, tmsg + sent, (unsigned)(out - sent), 0);
 			if (k <= 0) {

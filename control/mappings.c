@@ -7,6 +7,11 @@
  *
  * Every function checks all it needs before it changes anything; the data plane may refuse a
  * change (ring full), and then the record is put back as it was (§7.3).
+ *
+ * The state store (pcp_store.c) is written at each change, before the push: a change it cannot
+ * take is answered NO_RESOURCES with the record put back; a push refused after it takes the
+ * store back to its savepoint (pcp_store_mark/_rollback). Background changes (expiry) write
+ * after the fact and go on if the store cannot take them: what it keeps has run out anyway.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -136,6 +141,7 @@ hold_find(struct pcp_server *srv, const struct cgn_key *in, const uint8_t nonce[
 static void
 forget(struct pcp_server *srv, struct pcp_mapping_rec *rec, uint64_t now)
 {
+	pcp_store_mapping_gone(srv, rec); /* (a client's delete did so already: a no-op) */
 	if (rec->flags & (CGN_MAP_EXPLICIT | CGN_MAP_NATPMP))
 		__atomic_fetch_sub(&sub_of(srv, rec)->explicit_mappings, 1, __ATOMIC_SEQ_CST);
 	if ((rec->flags & CGN_MAP_STATIC) && !rec->port_lost)
@@ -147,16 +153,23 @@ forget(struct pcp_server *srv, struct pcp_mapping_rec *rec, uint64_t now)
 }
 
 /* Ends the explicit (MAP/NAT-PMP) part of a mapping that PEER sessions still use: it stays,
- * outbound only. @return 0, or -ENOBUFS with the record unchanged. */
+ * outbound only. store_must: a client asks (the store must take it), else the expiry sweep.
+ * @return 0, or -ENOBUFS / -ENOSPC with the record unchanged. */
 static int
-strip_explicit(struct pcp_server *srv, struct pcp_mapping_rec *rec)
+strip_explicit(struct pcp_server *srv, struct pcp_mapping_rec *rec, bool store_must)
 {
 	struct pcp_mapping_rec old = *rec;
+	size_t mark = pcp_store_mark(srv);
 	rec->flags &= (uint16_t)~(CGN_MAP_EXPLICIT | CGN_MAP_NATPMP | CGN_MAP_FILTERED | CGN_MAP_PREFER_FAILURE |
 				  CGN_MAP_THIRD_PARTY);
 	rec->expire_ms = 0;
 	rec->n_filters = 0;
+	if (pcp_store_mapping(srv, rec) != 0 && store_must) {
+		*rec = old;
+		return -ENOSPC;
+	}
 	if (pcp_server_push(srv, CGN_MSG_REPLACE, rec) != 0) {
+		pcp_store_rollback(srv, mark);
 		*rec = old;
 		return -ENOBUFS;
 	}
@@ -236,9 +249,15 @@ map_delete(struct pcp_server *srv, uint64_t now, const struct map_intent *mi, st
 	uint64_t idle = mapping_idle_remaining_ms(srv, rec, now);
 	if (idle > 0) {
 		struct pcp_mapping_rec old = *rec;
+		size_t mark = pcp_store_mark(srv);
 		rec->expire_ms = now + idle;
 		rec->lifetime_s = (uint32_t)((idle + 999) / 1000);
+		if (pcp_store_mapping(srv, rec) != 0) {
+			*rec = old;
+			return PCP_RES_NO_RESOURCES;
+		}
 		if (pcp_server_push(srv, CGN_MSG_REFRESH, rec) != 0) {
+			pcp_store_rollback(srv, mark);
 			*rec = old;
 			return PCP_RES_NO_RESOURCES;
 		}
@@ -249,15 +268,71 @@ map_delete(struct pcp_server *srv, uint64_t now, const struct map_intent *mi, st
 
 	if (rec->n_peers > 0) {
 		/* PEER sessions still use it: the mapping stays, outbound only. */
-		if (strip_explicit(srv, rec) != 0)
+		if (strip_explicit(srv, rec, true) != 0)
 			return PCP_RES_NO_RESOURCES;
 	} else {
-		if (pcp_server_push(srv, CGN_MSG_DEL, rec) != 0)
+		size_t mark = pcp_store_mark(srv);
+		if (pcp_store_mapping_gone(srv, rec) != 0)
 			return PCP_RES_NO_RESOURCES;
+		if (pcp_server_push(srv, CGN_MSG_DEL, rec) != 0) {
+			pcp_store_rollback(srv, mark);
+			return PCP_RES_NO_RESOURCES;
+		}
 		forget(srv, rec, now);
 	}
 	srv->stats.mappings_deleted++;
 	return PCP_RES_SUCCESS;
+}
+
+/*
+ * Writes a record to the store as the request leaves it: with the DESCRIPTION the request
+ * carries (RFC 7220 §3), which the record itself takes only once the change is certain
+ * (pcp_description_rec.c): the text is lent to the record for the encoding, then the record's
+ * own is put back. text NULL or !text->given: the record as it is.
+ */
+static int
+store_mapping_as(struct pcp_server *srv, struct pcp_mapping_rec *rec, const struct pcp_desc_want *text)
+{
+	if (text == NULL || !text->given)
+		return pcp_store_mapping(srv, rec);
+	char *own = rec->description;
+	uint16_t own_len = rec->description_len;
+	bool own_has = rec->has_description;
+	rec->description = (char *)(uintptr_t)text->text;
+	rec->description_len = text->len;
+	rec->has_description = text->len > 0;
+	int rc = pcp_store_mapping(srv, rec);
+	rec->description = own;
+	rec->description_len = own_len;
+	rec->has_description = own_has;
+	return rc;
+}
+
+/* The same for a PEER session. */
+static int
+store_peer_as(struct pcp_server *srv, const struct peer_key *pk, struct pcp_peer_rec *p,
+	      const struct pcp_desc_want *text)
+{
+	if (text == NULL || !text->given)
+		return pcp_store_peer(srv, pk, p);
+	char *own = p->description;
+	uint16_t own_len = p->description_len;
+	bool own_has = p->has_description;
+	p->description = (char *)(uintptr_t)text->text;
+	p->description_len = text->len;
+	p->has_description = text->len > 0;
+	int rc = pcp_store_peer(srv, pk, p);
+	p->description = own;
+	p->description_len = own_len;
+	p->has_description = own_has;
+	return rc;
+}
+
+/* The DESCRIPTION a MAP request carries, as store_mapping_as takes it. */
+static struct pcp_desc_want
+map_text(const struct map_intent *mi)
+{
+	return (struct pcp_desc_want){ .text = mi->description, .len = mi->description_len, .given = mi->has_description };
 }
 
 static uint8_t
@@ -308,7 +383,14 @@ map_renew(struct pcp_server *srv, uint64_t now, const struct map_intent *mi, str
 	}
 	bool republish = rec->flags != old.flags || rec->n_filters != old.n_filters ||
 			 memcmp(rec->filters, old.filters, sizeof(rec->filters)) != 0;
+	size_t mark = pcp_store_mark(srv);
+	struct pcp_desc_want text = map_text(mi);
+	if (store_mapping_as(srv, rec, &text) != 0) {
+		*rec = old;
+		return PCP_RES_NO_RESOURCES;
+	}
 	if (pcp_server_push(srv, republish ? CGN_MSG_REPLACE : CGN_MSG_REFRESH, rec) != 0) {
+		pcp_store_rollback(srv, mark);
 		*rec = old;
 		return PCP_RES_NO_RESOURCES;
 	}
@@ -364,7 +446,7 @@ take_port(struct pcp_server *srv, uint32_t sub, const struct cgn_key *in, const 
 /* Inserts a new record and tells the data plane; undoes the port on failure. */
 static uint8_t
 publish_new(struct pcp_server *srv, uint64_t now, const struct cgn_key *in, uint32_t sub, uint32_t addr,
-	    uint16_t port, uint8_t pref64, struct pcp_mapping_rec **out,
+	    uint16_t port, uint8_t pref64, const struct pcp_desc_want *text, struct pcp_mapping_rec **out,
 	    void (*fill)(struct pcp_mapping_rec *, const void *), const void *arg)
 {
 	struct pcp_mapping_rec *rec = rec_db_add(srv->mappings, in);
@@ -379,7 +461,9 @@ publish_new(struct pcp_server *srv, uint64_t now, const struct cgn_key *in, uint
 	rec->created_ms = now;
 	rec->pref64 = pref64;
 	fill(rec, arg);
-	if (pcp_server_push(srv, CGN_MSG_ADD, rec) != 0) {
+	size_t mark = pcp_store_mark(srv);
+	if (store_mapping_as(srv, rec, text) != 0 || pcp_server_push(srv, CGN_MSG_ADD, rec) != 0) {
+		pcp_store_rollback(srv, mark);
 		cgn_pb_release(&srv->pb, sub, in->proto, port);
 		rec_db_del(srv->mappings, rec);
 		return PCP_RES_NO_RESOURCES;
@@ -449,7 +533,10 @@ map_create(struct pcp_server *srv, uint64_t now, const struct map_intent *mi, st
 		rec->created_ms = now;
 		rec->pref64 = pref64; /* the implicit session's: its host talks to that Pref64 */
 		fill_map(rec, &f);
-		if (pcp_server_push(srv, CGN_MSG_REPLACE, rec) != 0) {
+		size_t mark = pcp_store_mark(srv);
+		struct pcp_desc_want text = map_text(mi);
+		if (store_mapping_as(srv, rec, &text) != 0 || pcp_server_push(srv, CGN_MSG_REPLACE, rec) != 0) {
+			pcp_store_rollback(srv, mark);
 			rec_db_del(srv->mappings, rec);
 			return PCP_RES_NO_RESOURCES;
 		}
@@ -458,7 +545,8 @@ map_create(struct pcp_server *srv, uint64_t now, const struct map_intent *mi, st
 			       mi->prefer_failure, &addr, &port);
 		if (rc != PCP_RES_SUCCESS)
 			return rc;
-		rc = publish_new(srv, now, &mi->in, (uint32_t)sub, addr, port, pref64, &rec, fill_map, &f);
+		struct pcp_desc_want text = map_text(mi);
+		rc = publish_new(srv, now, &mi->in, (uint32_t)sub, addr, port, pref64, &text, &rec, fill_map, &f);
 		if (rc != PCP_RES_SUCCESS)
 			return rc;
 	}
@@ -504,6 +592,18 @@ fill_peer(struct pcp_mapping_rec *rec, const void *arg)
 	rec->client_port = f->client_port;
 }
 
+/* A new PEER session's fields (§12.3). */
+static void
+fill_session(struct pcp_peer_rec *p, uint64_t now, uint64_t want, const uint8_t nonce[PCP_NONCE_LEN],
+	     const struct cgn_addr *remote_sent)
+{
+	memcpy(p->nonce, nonce, PCP_NONCE_LEN);
+	p->remote_sent = *remote_sent;
+	p->expire_ms = want;
+	p->renewed_ms = now;
+	p->lifetime_s = (uint32_t)((want - now) / 1000);
+}
+
 uint8_t
 mapping_peer(struct pcp_server *srv, uint64_t now, const struct peer_key *pk, const struct cgn_addr *remote_sent,
 	     uint8_t pref64, const struct cgn_addr *sugg_addr,
@@ -517,6 +617,7 @@ mapping_peer(struct pcp_server *srv, uint64_t now, const struct peer_key *pk, co
 	uint64_t want = now + (uint64_t)pcp_clamp_lifetime(&srv->cfg, lifetime) * 1000;
 
 	if (p && rec == NULL) { /* cannot happen: a session's mapping outlives it */
+		pcp_store_peer_gone(srv, p);
 		pcp_description_peer_clear(p);
 		rec_db_del(srv->peers, p);
 		p = NULL;
@@ -526,18 +627,23 @@ mapping_peer(struct pcp_server *srv, uint64_t now, const struct peer_key *pk, co
 			*error_lifetime = remaining_s(p->expire_ms, now);
 			return PCP_RES_NOT_AUTHORIZED; /* §12.3 Simple Threat Model */
 		}
-		uint64_t old_session = p->expire_ms, old_peer = rec->peer_expire_ms;
+		struct pcp_peer_rec old_p = *p;
+		uint64_t old_peer = rec->peer_expire_ms;
+		size_t mark = pcp_store_mark(srv);
 		if (want > p->expire_ms)
 			p->expire_ms = want;
 		if (p->expire_ms > rec->peer_expire_ms)
 			rec->peer_expire_ms = p->expire_ms;
-		if (rec->peer_expire_ms != old_peer && pcp_server_push(srv, CGN_MSG_REFRESH, rec) != 0) {
-			p->expire_ms = old_session;
+		p->renewed_ms = now;
+		p->remote_sent = *remote_sent; /* the form the client uses now */
+		if (store_peer_as(srv, pk, p, desc) != 0 ||
+		    (rec->peer_expire_ms != old_peer && pcp_store_mapping(srv, rec) != 0) ||
+		    (rec->peer_expire_ms != old_peer && pcp_server_push(srv, CGN_MSG_REFRESH, rec) != 0)) {
+			pcp_store_rollback(srv, mark);
+			*p = old_p;
 			rec->peer_expire_ms = old_peer;
 			return PCP_RES_NO_RESOURCES;
 		}
-		p->renewed_ms = now;
-		p->remote_sent = *remote_sent; /* the form the client uses now */
 		/* RFC 7220 §3: a renewal with a DESCRIPTION replaces the text, one without keeps it. */
 		if (desc && desc->given)
 			desc->stored = pcp_description_peer_set(srv, p, desc->text, desc->len);
@@ -555,15 +661,18 @@ mapping_peer(struct pcp_server *srv, uint64_t now, const struct peer_key *pk, co
 		p = rec_db_add(srv->peers, pk);
 		if (p == NULL)
 			return PCP_RES_NO_RESOURCES;
+		fill_session(p, now, want, nonce, remote_sent);
 		uint64_t old_peer = rec->peer_expire_ms;
 		uint16_t old_flags = rec->flags;
 		if (want > rec->peer_expire_ms)
 			rec->peer_expire_ms = want;
 		/* PEER-managed now: the workers watch its FINs and RSTs for the session (§12.3). */
 		rec->flags |= CGN_MAP_PEER;
-		bool republish = rec->flags != old_flags;
-		if ((republish || rec->peer_expire_ms != old_peer) &&
-		    pcp_server_push(srv, republish ? CGN_MSG_REPLACE : CGN_MSG_REFRESH, rec) != 0) {
+		bool republish = rec->flags != old_flags, changed = republish || rec->peer_expire_ms != old_peer;
+		size_t mark = pcp_store_mark(srv);
+		if (store_peer_as(srv, pk, p, desc) != 0 || (changed && pcp_store_mapping(srv, rec) != 0) ||
+		    (changed && pcp_server_push(srv, republish ? CGN_MSG_REPLACE : CGN_MSG_REFRESH, rec) != 0)) {
+			pcp_store_rollback(srv, mark);
 			rec->peer_expire_ms = old_peer;
 			rec->flags = old_flags;
 			rec_db_del(srv->peers, p);
@@ -584,18 +693,21 @@ mapping_peer(struct pcp_server *srv, uint64_t now, const struct peer_key *pk, co
 			cgn_pb_release(&srv->pb, (uint32_t)sub, pk->in.proto, port);
 			return PCP_RES_NO_RESOURCES;
 		}
+		fill_session(p, now, want, nonce, remote_sent);
+		size_t mark = pcp_store_mark(srv);
+		if (store_peer_as(srv, pk, p, desc) != 0) {
+			cgn_pb_release(&srv->pb, (uint32_t)sub, pk->in.proto, port);
+			rec_db_del(srv->peers, p);
+			return PCP_RES_NO_RESOURCES;
+		}
 		struct peer_fill f = { want, (uint32_t)((want - now) / 1000), third_party, client, client_port };
-		rc = publish_new(srv, now, &pk->in, (uint32_t)sub, addr, port, pref64, &rec, fill_peer, &f);
+		rc = publish_new(srv, now, &pk->in, (uint32_t)sub, addr, port, pref64, NULL, &rec, fill_peer, &f);
 		if (rc != PCP_RES_SUCCESS) {
+			pcp_store_rollback(srv, mark);
 			rec_db_del(srv->peers, p);
 			return rc;
 		}
 	}
-	memcpy(p->nonce, nonce, PCP_NONCE_LEN);
-	p->remote_sent = *remote_sent;
-	p->expire_ms = want;
-	p->renewed_ms = now;
-	p->lifetime_s = (uint32_t)((want - now) / 1000);
 	if (desc && desc->given) /* RFC 7220 §3 */
 		desc->stored = pcp_description_peer_set(srv, p, desc->text, desc->len);
 	rec->n_peers++;
@@ -628,7 +740,7 @@ mapping_install_statics(struct pcp_server *srv, uint64_t now)
 		if (rc == 0)
 			rc = cgn_pb_take(&srv->pb, (uint32_t)sub, st->external, st->proto, st->external_port);
 		struct pcp_mapping_rec *rec;
-		if (rc == 0 && publish_new(srv, now, &in, (uint32_t)sub, st->external, st->external_port, 0, &rec,
+		if (rc == 0 && publish_new(srv, now, &in, (uint32_t)sub, st->external, st->external_port, 0, NULL, &rec,
 					   fill_static, NULL) != PCP_RES_SUCCESS)
 			rc = -ENOSPC;
 		if (rc != 0) {
@@ -675,7 +787,7 @@ expire_mapping(void *r, void *arg)
 		return;
 	}
 	if (explicit && rec->n_peers > 0) {
-		if (strip_explicit(srv, rec) == 0) /* else the ring is full: the next sweep tries again */
+		if (strip_explicit(srv, rec, false) == 0) /* else the ring is full: the next sweep tries again */
 			srv->stats.mappings_expired++;
 		return;
 	}
@@ -726,6 +838,7 @@ expire_session(void *r, void *arg)
 				rec->flags |= CGN_MAP_PEER;
 		}
 	}
+	pcp_store_peer_gone(sw->srv, p);
 	pcp_description_peer_clear(p);
 	rec_db_del(sw->srv->peers, p);
 	if (closed)

@@ -98,14 +98,22 @@ pcp_server_create(const struct cgn_config *cfg, const struct pcp_server_ops *ops
 		errno = ENOMEM;
 		return NULL;
 	}
+	int rc = pcp_store_open(srv);
+	if (rc != 0) {
+		pcp_server_free(srv);
+		errno = -rc;
+		return NULL;
+	}
 	return srv;
 }
 
+/* The records' own memory: their DESCRIPTION text. */
 void
 pcp_server_free(struct pcp_server *srv)
 {
 	if (srv == NULL)
 		return;
+	pcp_store_close(srv); /* commits what is pending */
 	pcp_description_free_all(srv); /* the records' texts (RFC 7220), before their tables */
 	rec_db_free(srv->mappings);
 	rec_db_free(srv->peers);
@@ -295,8 +303,12 @@ pcp_announce_all(struct pcp_server *srv, uint64_t now)
 int
 pcp_server_start(struct pcp_server *srv, uint64_t now_ms)
 {
+	/* Statics first: they come from the configuration and win over a stored mapping of the
+	 * same key or external endpoint (that one moves, §14.2). */
 	int rc = mapping_install_statics(srv, now_ms);
 	if (rc != 0)
+		return rc;
+	if ((rc = pcp_store_restore(srv, now_ms)) != 0)
 		return rc;
 	announce_restart(srv, now_ms);
 	unsolicited_run(srv, now_ms);
@@ -306,7 +318,9 @@ pcp_server_start(struct pcp_server *srv, uint64_t now_ms)
 void
 pcp_server_tick(struct pcp_server *srv, uint64_t now_ms)
 {
+	pcp_store_clock(srv);
 	mapping_expire(srv, now_ms);
+	pcp_server_flush(srv); /* before a Mapping Update of what changed leaves */
 	unsolicited_run(srv, now_ms);
 }
 
@@ -388,8 +402,12 @@ pcp_server_handle(struct pcp_server *srv, uint64_t now_ms, const uint8_t *msg, s
 	/* NAT-PMP is IPv4 only: its messages carry 32-bit addresses, and "PCP also adds
 	 * significant enhancements, including IPv6 support" (RFC 6886 §1.1). Version 0 from an
 	 * IPv6 client gets what a PCP-only server answers, UNSUPP_VERSION (RFC 6887 App. A). */
-	if (len >= 1 && msg[0] == PCP_VERSION_NATPMP && srv->cfg.pcp.natpmp && cgn_addr_is_v4(src))
-		return natpmp_handle(srv, now_ms, msg, len, src, src_port, out);
+	if (len >= 1 && msg[0] == PCP_VERSION_NATPMP && srv->cfg.pcp.natpmp && cgn_addr_is_v4(src)) {
+		srv->store_in_request = true;
+		size_t n = natpmp_handle(srv, now_ms, msg, len, src, src_port, out);
+		srv->store_in_request = false;
+		return n;
+	}
 
 	switch (pcp_parse_request_header(msg, len, &ctx->req, &result)) {
 	case PCP_VERDICT_DROP:
@@ -420,7 +438,10 @@ pcp_server_handle(struct pcp_server *srv, uint64_t now_ms, const uint8_t *msg, s
 	memset(&ctx->resp, 0, offsetof(struct pcp_response, options));
 	ctx->resp.opcode = ctx->req.opcode;
 	ctx->resp.n_options = 0;
+	/* §7.3: a request that fails leaves no state change, in the store either. */
+	size_t store_mark = pcp_store_mark(srv);
 
+	srv->store_in_request = true;
 	switch (ctx->req.opcode) {
 	case PCP_OP_ANNOUNCE:
 		result = pcp_announce_handle(ctx);
@@ -435,8 +456,11 @@ pcp_server_handle(struct pcp_server *srv, uint64_t now_ms, const uint8_t *msg, s
 		result = PCP_RES_UNSUPP_OPCODE; /* AUTHENTICATION (RFC 7652) is not offered */
 		break;
 	}
-	if (result != PCP_RES_SUCCESS)
+	srv->store_in_request = false;
+	if (result != PCP_RES_SUCCESS) {
+		pcp_store_rollback(srv, store_mark);
 		return answer_error(ctx, result, true, out);
+	}
 
 	ctx->resp.result = PCP_RES_SUCCESS;
 	ctx->resp.epoch = pcp_server_epoch(srv, now_ms);

@@ -64,7 +64,9 @@ enum pcp_drop_reason {
 	X(descriptions_invalid, "DESCRIPTION options ignored: not UTF-8 (RFC 7220 §3)")               \
 	X(descriptions_unstored, "valid DESCRIPTION options not stored: memory short (not echoed)")   \
 	X(unsolicited_sent, "ANNOUNCE and Mapping Update datagrams sent")                            \
-	X(unsolicited_failed, "ANNOUNCE and Mapping Update datagrams not sent")
+	X(unsolicited_failed, "ANNOUNCE and Mapping Update datagrams not sent")                      \
+	X(store_failed, "changes the state store could not take (map full, I/O): a request answered " \
+			"NO_RESOURCES, or (expiry, moves, commits) the store lags")
 
 struct pcp_server_stats {
 #define X(name, doc) uint64_t name;
@@ -116,16 +118,20 @@ struct pcp_server_ops {
 struct pcp_server;
 
 /**
- * Creates a server for cfg (which the server copies). The epoch starts at 0 now (§8.5).
- * @return the server, or NULL with errno set (ENOMEM; EINVAL with a message on stderr).
+ * Creates a server for cfg (which the server copies). The epoch starts at 0 now (§8.5). With
+ * state.path set it opens the state store (a corrupt one moved aside, or refused).
+ * @return the server, or NULL with errno set (ENOMEM; EINVAL with a message on stderr;
+ * EUCLEAN: the store is corrupt and state.on_corrupt is "refuse"; EBUSY: another process uses
+ * the store; others from the store, logged).
  */
 struct pcp_server *pcp_server_create(const struct cgn_config *cfg, const struct pcp_server_ops *ops,
 				     uint64_t now_ms);
 void pcp_server_free(struct pcp_server *srv);
 
 /**
- * Installs the static mappings and schedules the restart ANNOUNCEs (§14.1.3). Call once the
- * data plane consumes its rings. @return 0 or -errno (message on stderr).
+ * Installs the static mappings, restores the state store's mappings and PEER sessions (the
+ * epoch goes on when they survived as they were, §8.5), and schedules the restart ANNOUNCEs
+ * (§14.1.3). Call once the data plane consumes its rings. @return 0 or -errno (message on stderr).
  */
 int pcp_server_start(struct pcp_server *srv, uint64_t now_ms);
 
@@ -136,6 +142,13 @@ int pcp_server_start(struct pcp_server *srv, uint64_t now_ms);
  */
 size_t pcp_server_handle(struct pcp_server *srv, uint64_t now_ms, const uint8_t *msg, size_t len,
 			 const struct cgn_addr *src, uint16_t src_port, uint8_t *resp);
+
+/**
+ * Commits the state store's batch (state.path): every change the requests since the last
+ * flush made. Call before their responses are sent (group commit), and after ticks and
+ * reloads (they call it themselves). No store, or nothing pending: nothing to do.
+ */
+void pcp_server_flush(struct pcp_server *srv);
 
 /**
  * Timers: expiry (bounded sweeps, see mappings.c), unsolicited sends that are due.

@@ -14,6 +14,9 @@
 #include "pcp_server.h"
 #include "pcp_wire.h"
 #include "rec_db.h"
+#include "state_record.h"
+
+struct cgn_state;
 
 /*
  * A mapping the control plane manages: explicit (MAP, NAT-PMP), static, or outbound created
@@ -57,6 +60,7 @@ struct pcp_mapping_rec {
 				     * (between its two passes: still to be moved) */
 	bool port_lost;             /* reload.c: a pool change could not move it: its port is not
 				     * the allocator's, so it is never released */
+	uint64_t store_id;          /* pcp_store.c: its key in the state store; 0 not stored */
 };
 
 /* A PEER session (§12): one remote peer of a mapping. Keyed by struct peer_key. */
@@ -77,6 +81,7 @@ struct pcp_peer_rec {
 	char *description;   /* RFC 7220, as pcp_mapping_rec's, of this PEER session */
 	uint16_t description_len;
 	bool has_description;
+	uint64_t store_id;   /* pcp_store.c: its key in the state store; 0 not stored */
 };
 
 /* A freed external port held back from reuse (RFC 6888 REQ-8, RFC 6887 §15). */
@@ -120,6 +125,14 @@ struct pcp_server {
 	struct unsolicited *unsol;  /* [PCP_MAX_UNSOLICITED] */
 	unsigned n_unsol;
 	struct pcp_server_stats stats;
+	/* The state store (pcp_store.c); NULL when state.path is unset. */
+	struct cgn_state *store;
+	struct cgn_state_meta store_meta; /* as opened; replaced when the epoch starts again */
+	int store_found;                  /* enum cgn_state_found of the open */
+	int64_t store_rt_off;             /* CLOCK_REALTIME - CLOCK_MONOTONIC (ms), every tick */
+	uint64_t store_logged_ms;         /* the last store failure logged */
+	bool store_in_request;            /* pcp_server_handle is serving one: a change the
+					   * batch has no room for fails (NO_RESOURCES) */
 };
 
 /* One request on its way through the server. */
@@ -323,6 +336,36 @@ uint64_t mapping_idle_remaining_ms(struct pcp_server *srv, const struct pcp_mapp
 
 /** Sends a mapping change to the data plane. @return 0, or -ENOBUFS (counted). */
 int pcp_server_push(struct pcp_server *srv, enum cgn_msg_op op, const struct pcp_mapping_rec *rec);
+
+/* ---- the state store (pcp_store.c; docs/operations.md "State store") ---- */
+
+/** Opens state.path's store, if set (pcp_server_create). @return 0 or -errno, logged. */
+int pcp_store_open(struct pcp_server *srv);
+void pcp_store_close(struct pcp_server *srv);
+/** Restores the stored mappings and sessions (pcp_server_start, after the statics). */
+int pcp_store_restore(struct pcp_server *srv, uint64_t now);
+/** Samples the realtime - monotonic offset the records' times are written with. */
+void pcp_store_clock(struct pcp_server *srv);
+/**
+ * Writes a mapping (not static) or a PEER session as it is now into the open batch (an id is
+ * given to a new one). Call before pushing the change: on failure the caller puts the record
+ * back and answers NO_RESOURCES. @return 0, or -ENOSPC / -errno (counted: pcp_store_failed).
+ */
+int pcp_store_mapping(struct pcp_server *srv, struct pcp_mapping_rec *rec);
+int pcp_store_peer(struct pcp_server *srv, const struct peer_key *pk, struct pcp_peer_rec *p);
+/** Deletes a mapping's or a session's record (none stored: 0). @return 0 or -errno (counted). */
+int pcp_store_mapping_gone(struct pcp_server *srv, const struct pcp_mapping_rec *rec);
+int pcp_store_peer_gone(struct pcp_server *srv, const struct pcp_peer_rec *p);
+/** A savepoint of the open batch, and taking back what was written since (a failed push). */
+size_t pcp_store_mark(const struct pcp_server *srv);
+void pcp_store_rollback(struct pcp_server *srv, size_t mark);
+
+/**
+ * Schedules the unsolicited MAP (or PEER, with pk and p) response of §14.2 for rec as it is
+ * now, three times (reload.c: a pool change; pcp_store.c: a restored mapping that moved).
+ */
+void pcp_mapping_update(struct pcp_server *srv, uint64_t now, const struct pcp_mapping_rec *rec,
+			const struct peer_key *pk, const struct pcp_peer_rec *p, uint8_t result);
 
 /** Clamps a requested lifetime to [min, max] (§15). */
 uint32_t pcp_clamp_lifetime(const struct cgn_config *cfg, uint32_t requested);

@@ -34,6 +34,7 @@
 
 #include "cgn_log.h"
 #include "pcp_server_int.h"
+#include "state_store.h"
 
 /* Names the first key that differs and needs a restart, or NULL. */
 static const char *
@@ -75,6 +76,9 @@ restart_needed(const struct cgn_config *a, const struct cgn_config *b)
 		return "nat64.subscriber_prefix_len";
 	if (cgn_nat64_enabled(a) && !cgn_nat64_enabled(b))
 		return "nat64.prefixes (NAT64 cannot be switched off)";
+	/* The store is opened (locked, checked, restored) at start only. */
+	if (memcmp(&a->state, &b->state, sizeof(a->state)) != 0)
+		return "state";
 	return NULL;
 }
 
@@ -87,8 +91,8 @@ same_pool(const struct cgn_config *a, const struct cgn_config *b)
 
 /* Builds the MAP (or PEER, for pk) response a client would have had, with rec's current
  * state, and schedules it three times (§14.2). */
-static void
-mapping_update(struct pcp_server *srv, uint64_t now, const struct pcp_mapping_rec *rec, const struct peer_key *pk,
+void
+pcp_mapping_update(struct pcp_server *srv, uint64_t now, const struct pcp_mapping_rec *rec, const struct peer_key *pk,
 	       const struct pcp_peer_rec *p, uint8_t result)
 {
 	static struct pcp_response r;
@@ -146,7 +150,7 @@ peer_update_one(void *r, void *arg)
 	const struct peer_key *pk = rec_db_key(ps->srv->peers, p);
 	struct pcp_mapping_rec *rec = rec_db_find(ps->srv->mappings, &pk->in);
 	if (rec && rec->moved)
-		mapping_update(ps->srv, ps->now, rec, pk, p, PCP_RES_SUCCESS);
+		pcp_mapping_update(ps->srv, ps->now, rec, pk, p, PCP_RES_SUCCESS);
 }
 
 /* A mapping that could not move is deleted; it no longer counts against its subscriber's
@@ -158,6 +162,7 @@ forget_moved(struct pcp_server *srv, struct pcp_mapping_rec *rec)
 	if ((rec->flags & (CGN_MAP_EXPLICIT | CGN_MAP_NATPMP)) &&
 	    __atomic_load_n(&s->explicit_mappings, __ATOMIC_SEQ_CST) > 0)
 		__atomic_fetch_sub(&s->explicit_mappings, 1, __ATOMIC_SEQ_CST);
+	pcp_store_mapping_gone(srv, rec);
 	pcp_description_mapping_clear(srv, rec); /* RFC 7220 text the record owns */
 	rec_db_del(srv->mappings, rec);
 }
@@ -240,7 +245,7 @@ move_mapping(void *r, void *arg)
 	}
 	if (rc != 0) {
 		/* §14.2: "the error CANNOT_PROVIDE_EXTERNAL SHOULD be sent" */
-		mapping_update(srv, mc->now, rec, NULL, NULL, PCP_RES_CANNOT_PROVIDE_EXTERNAL);
+		pcp_mapping_update(srv, mc->now, rec, NULL, NULL, PCP_RES_CANNOT_PROVIDE_EXTERNAL);
 		forget_moved(srv, rec);
 		mc->moved++;
 		return;
@@ -255,8 +260,10 @@ move_mapping(void *r, void *arg)
 		mc->failed++;
 		return;
 	}
+	pcp_store_mapping(srv, rec); /* its new endpoint (if the store is full: restored at the old
+				      * one, which moves again) */
 	if (rec->flags & (CGN_MAP_EXPLICIT | CGN_MAP_NATPMP))
-		mapping_update(srv, mc->now, rec, NULL, NULL, PCP_RES_SUCCESS);
+		pcp_mapping_update(srv, mc->now, rec, NULL, NULL, PCP_RES_SUCCESS);
 	mc->moved++;
 }
 
@@ -332,8 +339,18 @@ repool(struct pcp_server *srv, const struct cgn_config *cfg, uint64_t now, char 
 		srv->ops.repool_end(srv->ops.ctx);
 	free(old_mem);
 
-	/* §8.5: the external addresses changed: the epoch starts again. */
+	/* §8.5: the external addresses changed: the epoch starts again, and so does the store's
+	 * (a restart restores this pool's mappings; its epoch goes on from here). */
 	srv->epoch_start_ms = now;
+	if (srv->store) {
+		struct timespec rt;
+		clock_gettime(CLOCK_REALTIME, &rt);
+		uint64_t now_rt = (uint64_t)rt.tv_sec * 1000u + (uint64_t)rt.tv_nsec / 1000000u;
+		srv->store_meta = (struct cgn_state_meta){ CGN_STATE_FORMAT, now_rt, now_rt, cgn_state_pool_fingerprint(cfg) };
+		if (cgn_state_set_meta(srv->store, &srv->store_meta) != 0)
+			srv->stats.store_failed++;
+	}
+	pcp_server_flush(srv);
 	srv->stats.mappings_moved += mc.moved;
 	CGN_LOG(NOTICE, "new pool: %u mappings kept, %u moved (clients told), %u could not be moved", mc.kept,
 		mc.moved, mc.failed);

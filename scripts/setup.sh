@@ -14,6 +14,7 @@ packages=(
 	libdpdk-dev dpdk-dev                           # DPDK 22.11 libraries, PMDs (net_pcap, net_null, ...) and dpdk-testpmd
 	libjemalloc-dev                                # control-plane allocator
 	libconfig-dev                                  # cgnatd configuration files
+	liblmdb-dev lmdb-utils                         # the state store (state.path); mdb_stat for sizing
 	libpcap-dev                                    # net_pcap PMD and golden tests
 	libcriterion-dev                               # unit and conformance tests
 	clang llvm libclang-rt-14-dev                  # libFuzzer targets and the sanitizer build

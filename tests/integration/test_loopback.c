@@ -531,3 +531,203 @@ Test(cgnatd_cli, bad_config_names_file_line_and_key)
 	cr_assert_eq(proc_run(out, sizeof(out), "%s -c %s -t", proc_env("CGNATD"), proc_env("LOOPBACK_CONF")), 0, "%s", out);
 	cr_assert_eq(proc_run(out, sizeof(out), "%s", proc_env("CGNATD")), 2, "%s", out);
 }
+
+/* ---- the state store (docs/operations.md "State store"): mappings survive a restart ---- */
+
+static int spawns;
+
+/* Starts cgnatd again on the same directory (its configuration and its store), with a log of
+ * its own; @return true once it is ready, false if it exited or did not get ready. */
+static bool
+respawn(void)
+{
+	snprintf(log_path, sizeof(log_path), "%s/cgnatd-%d.log", dir, ++spawns);
+	cgnatd_pid = proc_spawn(log_path, "%s -c %s/cgnat.conf", proc_env("CGNATD"), dir);
+	return proc_wait_file_contains(log_path, "cgnatd: ready", 30000);
+}
+
+static void
+kill_cgnatd(int sig)
+{
+	int rc = proc_stop(cgnatd_pid, sig, 10000);
+	cgnatd_pid = 0;
+	if (sig == SIGTERM)
+		cr_assert_eq(rc, 0, "cgnatd did not exit cleanly on SIGTERM");
+}
+
+static unsigned
+epoch_of(const char *text)
+{
+	unsigned e;
+	const char *p = strstr(text, "epoch: ");
+	cr_assert(p && sscanf(p, "epoch: %u", &e) == 1, "no epoch in:\n%s", text);
+	return e;
+}
+
+static bool
+log_has(const char *text)
+{
+	char *log = proc_read_file(log_path);
+	bool has = log && strstr(log, text);
+	free(log);
+	return has;
+}
+
+/* "expires_in_s" of the mapping whose internal endpoint is internal ("127.0.0.1:8080"). */
+static long
+expires_in(const char *internal)
+{
+	char want[96];
+	snprintf(want, sizeof(want), "\"internal\": \"%s\"", internal);
+	cr_assert(ctl_until("-j mappings", want, true), "%s not in the table: %s", internal, out);
+	const char *e = strstr(strstr(out, want), "\"expires_in_s\": ");
+	cr_assert_not_null(e, "%s", out);
+	return atol(e + strlen("\"expires_in_s\": "));
+}
+
+static void
+start_state(void)
+{
+	spawns = 0;
+	start();
+}
+
+TestSuite(loopback_state, .init = start_state, .fini = stop, .timeout = 180);
+
+/* MAP and PEER with SUCCESS, cgnatd killed (kill -9 or SIGTERM) and started again: the same
+ * external endpoints, the nonces (the same client renews, another is refused), the remaining
+ * lifetime (smaller, not granted again), the PEER session, and an epoch that went on (§8.5). */
+static void
+survives(int sig)
+{
+	char ext[64], peer_ext[64], want[160];
+	cr_assert(proc_run(out, sizeof(out), "grep -c 'path = \"state\"' %s/cgnat.conf", dir) == 0,
+		  "the example has no state store: update this test");
+	cr_assert_eq(pcpc("-n " NONCE " -p udp -i 8080 -l 3600 -D 'caméra' map"), 0, "%s", out);
+	external_of(out, ext, sizeof(ext));
+	unsigned e1 = epoch_of(out);
+	cr_assert_eq(pcpc("-p tcp -i 5000 -r 198.51.100.1:80 -l 3600 peer"), 0, "%s", out);
+	external_of(out, peer_ext, sizeof(peer_ext));
+	sleep(2);
+
+	kill_cgnatd(sig);
+	cr_assert(respawn(), "cgnatd did not start again on its store");
+	cr_assert(log_has("2 mappings restored (0 moved"), "log: %s", proc_read_file(log_path));
+	cr_assert(log_has("1 PEER sessions"), "%s", proc_read_file(log_path));
+	cr_assert(log_has("epoch goes on"), "%s", proc_read_file(log_path));
+
+	snprintf(want, sizeof(want), "\"internal\": \"127.0.0.1:8080\", \"external\": \"%s\"", ext);
+	cr_assert(ctl_until("-j mappings", want, true), "not restored: %s", out);
+	cr_assert(strstr(out, "\"nonce\": \"" NONCE "\""), "%s", out);
+	cr_assert(strstr(out, "\"description\": \"caméra\""), "the DESCRIPTION (RFC 7220) came back: %s", out);
+	long left = expires_in("127.0.0.1:8080");
+	cr_assert(left < 3600 - 1 && left > 3600 - 60, "the remaining lifetime, not a new one: %ld", left);
+	snprintf(want, sizeof(want), "\"internal\": \"127.0.0.1:5000\", \"external\": \"%s\"", peer_ext);
+	cr_assert(ctl_until("-j mappings", want, true), "the PEER mapping: %s", out);
+	cr_assert_eq(ctl("-j stats"), 0);
+	cr_assert(strstr(out, "\"pcp_sessions\": 1,"), "the PEER session: %s", out);
+
+	cr_assert_eq(pcpc("announce"), 0, "%s", out);
+	unsigned e2 = epoch_of(out);
+	cr_assert(e2 >= e1 + 2 && e2 <= e1 + 40, "§8.5: the epoch went on (%u, then %u)", e1, e2);
+	/* The nonce came back: the client renews, another is refused (§11.3). */
+	cr_assert_eq(pcpc("-n ffffffffffffffffffffffff -p udp -i 8080 -l 3600 map"), 2, "%s", out);
+	cr_assert_eq(pcpc("-n " NONCE " -p udp -i 8080 -l 3600 -D 'door' map"), 0, "%s", out);
+	char ext2[64];
+	external_of(out, ext2, sizeof(ext2));
+	cr_assert_str_eq(ext2, ext);
+	/* The renewal is stored too: once more, and the lifetime is the renewed one. */
+	kill_cgnatd(SIGKILL);
+	cr_assert(respawn());
+	left = expires_in("127.0.0.1:8080");
+	cr_assert(left > 3600 - 30, "the renewal was stored: %ld", left);
+	cr_assert(strstr(out, "\"description\": \"door\""), "the renewal's DESCRIPTION was stored: %s", out);
+}
+
+Test(loopback_state, a_mapping_survives_kill_9)
+{
+	survives(SIGKILL);
+}
+
+Test(loopback_state, a_mapping_survives_a_clean_restart)
+{
+	survives(SIGTERM);
+}
+
+/* A damaged store: cgnatd starts empty and working, says so, keeps the file aside, and the
+ * epoch starts again. */
+static void
+damaged(const char *how)
+{
+	cr_assert_eq(pcpc("-n " NONCE " -p udp -i 8080 -l 3600 map"), 0, "%s", out);
+	sleep(3);
+	kill_cgnatd(SIGTERM);
+	cr_assert_eq(proc_run(out, sizeof(out), "cd %s/state && %s", dir, how), 0, "%s", out);
+	cr_assert(respawn(), "cgnatd did not start on a damaged store: %s", proc_read_file(log_path));
+	cr_assert(log_has("starting empty, epoch reset"), "%s", proc_read_file(log_path));
+	cr_assert(log_has("/state/data.mdb: "), "the file is named: %s", proc_read_file(log_path));
+	cr_assert_eq(proc_run(out, sizeof(out), "ls %s/state | grep -c 'data.mdb.bad-'", dir), 0, "moved aside: %s", out);
+	cr_assert_eq(ctl("-j stats"), 0);
+	cr_assert(strstr(out, "\"pcp_mappings\": 0,"), "%s", out);
+	cr_assert_eq(pcpc("announce"), 0, "%s", out);
+	cr_assert(epoch_of(out) <= 2, "the epoch starts again: %s", out);
+	cr_assert_eq(pcpc("-n " NONCE " -p udp -i 8080 -l 3600 map"), 0, "and it works: %s", out);
+	/* ... on a new store that survives in turn */
+	kill_cgnatd(SIGKILL);
+	cr_assert(respawn());
+	cr_assert(log_has("1 mappings restored"), "%s", proc_read_file(log_path));
+}
+
+Test(loopback_state, a_store_of_garbage_gives_an_empty_working_cgnatd)
+{
+	damaged("head -c 65536 /dev/urandom > data.mdb");
+}
+
+Test(loopback_state, a_truncated_store_gives_an_empty_working_cgnatd)
+{
+	damaged("truncate -s 12288 data.mdb");
+}
+
+Test(loopback_state, on_corrupt_refuse_stops_cgnatd)
+{
+	kill_cgnatd(SIGTERM);
+	cr_assert_eq(proc_run(out, sizeof(out),
+			      "sed -i 's|path = \"state\";|path = \"state\"; on_corrupt = \"refuse\";|' %s/cgnat.conf && "
+			      "head -c 65536 /dev/urandom > %s/state/data.mdb", dir, dir), 0, "%s", out);
+	cr_assert_not(respawn(), "cgnatd started on a corrupt store with on_corrupt = refuse");
+	int rc = proc_stop(cgnatd_pid, SIGTERM, 10000);
+	cgnatd_pid = 0;
+	cr_assert(rc > 0, "exit status %d", rc);
+	cr_assert(log_has("refusing to start"), "%s", proc_read_file(log_path));
+	cr_assert_eq(proc_run(out, sizeof(out), "ls %s/state | grep -c 'data.mdb.bad-'", dir), 1, "not moved: %s", out);
+}
+
+/* The pool changed between runs: the mapping on an address that is gone gets a new endpoint
+ * in the new pool (§14.2, as a pool change on SIGHUP) and the epoch starts again. */
+Test(loopback_state, a_pool_change_between_runs_moves_the_mapping)
+{
+	char ext[64];
+	cr_assert_eq(pcpc("-n " NONCE " -p udp -i 8080 -l 3600 map"), 0, "%s", out);
+	kill_cgnatd(SIGTERM);
+	cr_assert_eq(proc_run(out, sizeof(out), "sed -i 's|203.0.113.0/28|198.51.100.0/28|' %s/cgnat.conf", dir), 0);
+	cr_assert(respawn(), "%s", proc_read_file(log_path));
+	cr_assert(log_has("1 mappings restored (1 moved"), "%s", proc_read_file(log_path));
+	cr_assert(log_has("epoch reset"), "%s", proc_read_file(log_path));
+	cr_assert(ctl_until("-j mappings", "\"internal\": \"127.0.0.1:8080\", \"external\": \"198.51.100.", true),
+		  "%s", out);
+	cr_assert_eq(ctl("-j stats"), 0);
+	cr_assert(strstr(out, "\"pcp_mappings_moved\": 1,"), "%s", out);
+	cr_assert_eq(pcpc("-n " NONCE " -p udp -i 8080 -l 3600 map"), 0, "the client renews it: %s", out);
+	external_of(out, ext, sizeof(ext));
+	cr_assert(strncmp(ext, "198.51.100.", 11) == 0, "%s", ext);
+	cr_assert(epoch_of(out) <= 5, "%s", out);
+}
+
+/* SIGHUP cannot change the state section: a restart-only key. */
+Test(loopback_state, reload_refuses_a_change_of_the_state_section)
+{
+	cr_assert_eq(proc_run(out, sizeof(out), "sed -i 's|path = \"state\";|path = \"state2\";|' %s/cgnat.conf", dir), 0);
+	kill(cgnatd_pid, SIGHUP);
+	cr_assert(proc_wait_file_contains(log_path, "state changed: that needs a restart", 10000), "%s",
+		  proc_read_file(log_path));
+}

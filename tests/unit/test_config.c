@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cgn_config.h"
 #include "addr_text.h"
@@ -795,4 +796,55 @@ Test(config, nat64_remap)
 	cr_assert(map[0] == 2 && map[1] == 0 && map[2] == 0);
 	cgn_nat64_remap(&cfg.nat64, &cfg.nat64, map);
 	cr_assert(map[0] == 0 && map[1] == 1 && map[2] == 2);
+}
+
+/* state = { ... } (the state store): off by default, a relative path is the configuration
+ * file's directory's, every key checked with file:line. */
+Test(config, state_section)
+{
+	cr_assert_eq(cgn_config_load_string(MINIMAL, &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_str_eq(cfg.state.path, "", "off unless configured");
+	cr_assert_eq(cgn_config_state_size(&cfg), (uint64_t)65536 * 512, "from the table size");
+	cr_assert_eq(cgn_config_load_string(MINIMAL "state = { path = \"/var/lib/cgnat\"; on_corrupt = \"refuse\"; "
+						      "size_mb = 64; sync = \"commit\"; };\n", &cfg, err, sizeof(err)), 0,
+		     "%s", err);
+	cr_assert_str_eq(cfg.state.path, "/var/lib/cgnat");
+	cr_assert(cfg.state.refuse_corrupt);
+	cr_assert(cfg.state.sync_commit);
+	cr_assert_eq(cgn_config_state_size(&cfg), 64u << 20);
+	cr_assert_eq(cgn_config_load_string(MINIMAL "state = { path = \"s\"; on_corrupt = \"ignore\"; };\n", &cfg, err,
+					    sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "<string>:3: state.on_corrupt: must be \"reset\" or \"refuse\""), "%s", err);
+	cr_assert_eq(cgn_config_load_string(MINIMAL "state = { size_mb = 8; };\n", &cfg, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "<string>:3: state: path is required"), "%s", err);
+	cr_assert_eq(cgn_config_load_string(MINIMAL "state = { path = \"s\"; sync = \"never\"; };\n", &cfg, err,
+					    sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "state.sync: must be"), "%s", err);
+	cr_assert_eq(cgn_config_load_string(MINIMAL "state = { path = \"s\"; size_mb = 0; };\n", &cfg, err,
+					    sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "state.size_mb: must be between"), "%s", err);
+	cr_assert_eq(cgn_config_load_string(MINIMAL "state = { path = \"s\"; colour = 1; };\n", &cfg, err,
+					    sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "state.colour: unknown key"), "%s", err);
+}
+
+Test(config, a_relative_state_path_is_the_files_directorys)
+{
+	char dir[] = "/tmp/cgncfg-XXXXXX", path[128];
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/c.conf", dir);
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs(MINIMAL "state = { path = \"state\"; };\n", f);
+	fclose(f);
+	int rc = cgn_config_load_file(path, &cfg, err, sizeof(err));
+	unlink(path);
+	rmdir(dir);
+	cr_assert_eq(rc, 0, "%s", err);
+	char want[160];
+	snprintf(want, sizeof(want), "%s/state", dir);
+	cr_assert_str_eq(cfg.state.path, want);
+	/* the shipped example has one, next to it */
+	cr_assert_eq(cgn_config_load_file(SOURCE_DIR "/docs/examples/loopback.conf", &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_str_eq(cfg.state.path, SOURCE_DIR "/docs/examples/state");
 }
