@@ -83,6 +83,8 @@ pcp_server_push(struct pcp_server *srv, enum cgn_msg_op op, const struct pcp_map
 	memcpy(msg.m.nonce, rec->nonce, sizeof(msg.m.nonce));
 	msg.m.subscriber = rec->sub;
 	msg.m.pref64 = rec->pref64;
+	msg.m.set_first = rec->set_first; /* RFC 7753: reporting only (telemetry) */
+	msg.m.set_size = rec->set_size;
 
 	if (srv->ops.push(srv->ops.ctx, &msg) != 0) {
 		srv->stats.push_refused++;
@@ -132,11 +134,20 @@ hold_find(struct pcp_server *srv, const struct cgn_key *in, const uint8_t nonce[
 	return h && memcmp(h->nonce, nonce, PCP_NONCE_LEN) == 0 ? h : NULL;
 }
 
+/* Does rec count against pcp.max_mappings_per_subscriber? An explicit mapping does, once: a
+ * port set by its first port only (RFC 7753: the set is one mapping). */
+static bool
+counts_once(const struct pcp_mapping_rec *rec)
+{
+	return (rec->flags & (CGN_MAP_EXPLICIT | CGN_MAP_NATPMP)) &&
+	       (!mapping_in_set(rec) || rec->in.port == rec->set_first);
+}
+
 /* Removes a mapping the data plane has been told to delete. */
 static void
 forget(struct pcp_server *srv, struct pcp_mapping_rec *rec, uint64_t now)
 {
-	if (rec->flags & (CGN_MAP_EXPLICIT | CGN_MAP_NATPMP))
+	if (counts_once(rec))
 		__atomic_fetch_sub(&sub_of(srv, rec)->explicit_mappings, 1, __ATOMIC_SEQ_CST);
 	if ((rec->flags & CGN_MAP_STATIC) && !rec->port_lost)
 		cgn_pb_release(&srv->pb, rec->sub, rec->in.proto, rec->ext_port);
@@ -145,21 +156,32 @@ forget(struct pcp_server *srv, struct pcp_mapping_rec *rec, uint64_t now)
 	rec_db_del(srv->mappings, rec);
 }
 
+/* The fields of a mapping once its explicit part ended: outbound only, and no longer a port
+ * of a set (RFC 7753: a set is an explicit mapping). */
+static void
+strip_explicit_fields(struct pcp_mapping_rec *rec)
+{
+	rec->flags &= (uint16_t)~(CGN_MAP_EXPLICIT | CGN_MAP_NATPMP | CGN_MAP_FILTERED | CGN_MAP_PREFER_FAILURE |
+				  CGN_MAP_THIRD_PARTY);
+	rec->expire_ms = 0;
+	rec->n_filters = 0;
+	rec->set_first = rec->set_size = 0;
+}
+
 /* Ends the explicit (MAP/NAT-PMP) part of a mapping that PEER sessions still use: it stays,
  * outbound only. @return 0, or -ENOBUFS with the record unchanged. */
 static int
 strip_explicit(struct pcp_server *srv, struct pcp_mapping_rec *rec)
 {
 	struct pcp_mapping_rec old = *rec;
-	rec->flags &= (uint16_t)~(CGN_MAP_EXPLICIT | CGN_MAP_NATPMP | CGN_MAP_FILTERED | CGN_MAP_PREFER_FAILURE |
-				  CGN_MAP_THIRD_PARTY);
-	rec->expire_ms = 0;
-	rec->n_filters = 0;
+	bool counted = counts_once(rec);
+	strip_explicit_fields(rec);
 	if (pcp_server_push(srv, CGN_MSG_REPLACE, rec) != 0) {
 		*rec = old;
 		return -ENOBUFS;
 	}
-	__atomic_fetch_sub(&sub_of(srv, rec)->explicit_mappings, 1, __ATOMIC_SEQ_CST);
+	if (counted)
+		__atomic_fetch_sub(&sub_of(srv, rec)->explicit_mappings, 1, __ATOMIC_SEQ_CST);
 	return 0;
 }
 
@@ -476,6 +498,351 @@ mapping_map(struct pcp_server *srv, uint64_t now, const struct map_intent *mi, s
 	return map_create(srv, now, mi, out);
 }
 
+
+/* ---- port sets (RFC 7753) ---------------------------------------------------------------------
+ *
+ * A set of N ports is N records (and N data-plane entries) sharing set_first and set_size,
+ * the nonce, the lifetime and expiry, the filters; their external ports are consecutive
+ * (one run of a port block, cgn_pb_alloc_run()). "Port-set mappings are renewed and deleted
+ * as a single entity" (§4.4): every function here acts on all ports or, when the data plane
+ * refuses one (ring full), puts every port back as it was.
+ */
+
+/* The ports of one set while a function works on it (control thread only, never nested). */
+static struct pcp_mapping_rec *set_recs[UINT16_MAX + 1];
+static uint16_t set_old_flags[UINT16_MAX + 1];
+
+/* Fills set_recs[] with the records of rec's set, in port order (those still there: an
+ * expiry the ring interrupted may have removed some). @return how many (rec is one). */
+static uint32_t
+set_members(struct pcp_server *srv, const struct pcp_mapping_rec *rec)
+{
+	uint16_t first = rec->set_first, size = rec->set_size;
+	struct cgn_key k = rec->in;
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < size && (uint32_t)first + i <= UINT16_MAX; i++) {
+		k.port = (uint16_t)(first + i);
+		struct pcp_mapping_rec *m = rec_db_find(srv->mappings, &k);
+		if (m && m->set_first == first && m->set_size == size)
+			set_recs[n++] = m;
+	}
+	return n;
+}
+
+/* §15 for a set: the longest time outbound traffic keeps any of its ports. */
+static uint64_t
+set_idle_ms(struct pcp_server *srv, uint32_t n, uint64_t now)
+{
+	uint64_t idle = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t t = mapping_idle_remaining_ms(srv, set_recs[i], now);
+		if (t > idle)
+			idle = t;
+	}
+	return idle;
+}
+
+/* Takes back the first n ports of a set being created (pushed to the data plane), and the
+ * ports got - n never published. A port whose DEL the ring refuses too cannot be taken back
+ * now: it stays as a single-port mapping that expires at once, which the expiry sweep
+ * deletes (and counts as a mapping until then). */
+static void
+set_create_undo(struct pcp_server *srv, uint32_t n, uint32_t sub, uint8_t proto, uint16_t first, uint16_t got,
+		uint64_t now)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		struct pcp_mapping_rec *m = set_recs[i];
+		if (pcp_server_push(srv, CGN_MSG_DEL, m) == 0) {
+			cgn_pb_release(&srv->pb, sub, proto, m->ext_port);
+			rec_db_del(srv->mappings, m);
+			continue;
+		}
+		m->set_first = m->set_size = 0;
+		m->expire_ms = now;
+		__atomic_fetch_add(&cgn_pb_sub(&srv->pb, sub)->explicit_mappings, 1, __ATOMIC_SEQ_CST);
+	}
+	cgn_pb_release_run(&srv->pb, sub, proto, (uint16_t)(first + n), (uint16_t)(got - n));
+}
+
+uint8_t
+mapping_set_create(struct pcp_server *srv, uint64_t now, const struct map_intent *mi, struct map_outcome *out)
+{
+	memset(out, 0, sizeof(*out));
+	struct cgn_filter filters[CGN_MAP_FILTERS], sent[CGN_MAP_FILTERS];
+	uint8_t n_filters;
+	uint8_t rc = merge_filters(srv, NULL, mi, filters, sent, &n_filters);
+	if (rc != PCP_RES_SUCCESS)
+		return rc;
+	int32_t sub = mapping_subscriber(srv, &mi->in.addr, true);
+	if (sub < 0)
+		return PCP_RES_NO_RESOURCES;
+	struct cgn_pb_sub *s = cgn_pb_sub(&srv->pb, (uint32_t)sub);
+	if (__atomic_load_n(&s->explicit_mappings, __ATOMIC_SEQ_CST) >= srv->cfg.pcp.max_mappings_per_subscriber)
+		return PCP_RES_USER_EX_QUOTA;
+
+	/* The set stops before an internal port that outbound traffic has mapped already: that
+	 * mapping is the data plane's, with its own external port (§11.3 item 4 makes it
+	 * explicit as it is, a single port). */
+	uint16_t want = mi->set_want;
+	for (uint16_t k = 0; srv->ops.find_implicit && k < want; k++) {
+		struct cgn_key in = mi->in;
+		uint32_t a;
+		uint16_t p;
+		uint8_t p64;
+		in.port = (uint16_t)(mi->in.port + k);
+		if (srv->ops.find_implicit(srv->ops.ctx, &in, &a, &p, &p64))
+			want = k;
+	}
+	if (want < 2)
+		return mapping_map(srv, now, mi, out); /* one port: a plain MAP (RFC 7753 §4.2) */
+
+	/* Ports held for this client since its set went (RFC 6888 REQ-8, RFC 6887 §15): free
+	 * again, the first one as the suggestion when the client made none. */
+	uint32_t paired = srv->pb.addrs[s->ext_index];
+	uint16_t want_first = addr_fits(&mi->suggested_addr, paired) ? mi->suggested_port : 0;
+	for (uint16_t k = 0; k < want; k++) {
+		struct cgn_key in = mi->in;
+		in.port = (uint16_t)(mi->in.port + k);
+		struct hold_rec *h = hold_find(srv, &in, mi->nonce);
+		if (h == NULL)
+			continue;
+		if (k == 0 && want_first == 0 && h->ext_addr == paired)
+			want_first = h->ext_port;
+		cgn_pb_release(&srv->pb, h->sub, h->proto, h->ext_port);
+		rec_db_del(srv->holds, h);
+		srv->stats.holds_reclaimed++;
+	}
+
+	/* §4.2: "If the port parity preservation is requested (P = 1), the PCP server MAY
+	 * preserve port parity. In that case, the External Port is set to a value having the
+	 * same parity as the First Internal Port." (nat.parity asks it for every mapping.) */
+	int parity = mi->set_parity || srv->cfg.nat.parity ? mi->in.port & 1 : -1;
+	uint32_t addr;
+	uint16_t first, got;
+	int arc = cgn_pb_alloc_run(&srv->pb, (uint32_t)sub, mi->in.proto, want_first, want, parity, &srv->rng, &addr,
+				   &first, &got);
+	if (arc != 0)
+		return alloc_result(arc, false);
+
+	struct map_fill f = { mi, now, pcp_clamp_lifetime(&srv->cfg, mi->lifetime), filters, sent, n_filters };
+	if (got == 1) { /* "If the PCP server ends up mapping only a single port": a plain one */
+		struct pcp_mapping_rec *rec;
+		rc = publish_new(srv, now, &mi->in, (uint32_t)sub, addr, first, mi->pref64, &rec, fill_map, &f);
+		if (rc != PCP_RES_SUCCESS)
+			return rc;
+		__atomic_fetch_add(&s->explicit_mappings, 1, __ATOMIC_SEQ_CST);
+		srv->stats.mappings_created++;
+		out->rec = rec;
+		out->lifetime = rec->lifetime_s;
+		return PCP_RES_SUCCESS;
+	}
+
+	uint32_t n;
+	for (n = 0; n < got; n++) {
+		struct cgn_key in = mi->in;
+		in.port = (uint16_t)(mi->in.port + n);
+		struct pcp_mapping_rec *rec = rec_db_add(srv->mappings, &in);
+		if (rec == NULL)
+			break;
+		rec->in = in;
+		rec->sub = (uint32_t)sub;
+		rec->ext_addr = addr;
+		rec->ext_port = (uint16_t)(first + n);
+		rec->created_ms = now;
+		rec->pref64 = mi->pref64;
+		fill_map(rec, &f);
+		rec->set_first = mi->in.port;
+		rec->set_size = got;
+		if (pcp_server_push(srv, CGN_MSG_ADD, rec) != 0) {
+			rec_db_del(srv->mappings, rec);
+			break;
+		}
+		set_recs[n] = rec;
+	}
+	if (n < got) {
+		set_create_undo(srv, n, (uint32_t)sub, mi->in.proto, first, got, now);
+		return PCP_RES_NO_RESOURCES;
+	}
+	__atomic_fetch_add(&s->explicit_mappings, 1, __ATOMIC_SEQ_CST);
+	srv->stats.mappings_created++;
+	srv->stats.port_sets_created++;
+	out->rec = set_recs[0];
+	out->lifetime = set_recs[0]->lifetime_s;
+	out->set_first = mi->in.port;
+	out->set_size = got;
+	return PCP_RES_SUCCESS;
+}
+
+/* Puts the first n ports of a set back as old (the set's shared fields) and set_old_flags
+ * say, and tells the data plane (best effort: a refused message leaves a data-plane entry
+ * with a longer life or newer filters, which the control plane's own expiry still ends). */
+static void
+set_restore(struct pcp_server *srv, uint32_t n, uint32_t pushed, const struct pcp_mapping_rec *old)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		struct pcp_mapping_rec *m = set_recs[i];
+		bool republish = m->flags != set_old_flags[i] || m->n_filters != old->n_filters ||
+				 memcmp(m->filters, old->filters, sizeof(m->filters)) != 0;
+		m->lifetime_s = old->lifetime_s;
+		m->expire_ms = old->expire_ms;
+		m->flags = set_old_flags[i];
+		m->n_filters = old->n_filters;
+		memcpy(m->filters, old->filters, sizeof(m->filters));
+		memcpy(m->filters_sent, old->filters_sent, sizeof(m->filters_sent));
+		if (i < pushed)
+			pcp_server_push(srv, republish ? CGN_MSG_REPLACE : CGN_MSG_REFRESH, m);
+	}
+}
+
+static uint8_t
+set_renew(struct pcp_server *srv, uint64_t now, const struct map_intent *mi, uint32_t n, struct map_outcome *out)
+{
+	struct pcp_mapping_rec *head = set_recs[0];
+	/* RFC 6887 §11.3 item 1, for a plain MAP with PREFER_FAILURE that names a port of a set
+	 * (with PORT_SET it is MALFORMED_OPTION). */
+	if (mi->prefer_failure &&
+	    (mi->suggested_port != head->ext_port || !addr_fits(&mi->suggested_addr, head->ext_addr)))
+		return PCP_RES_CANNOT_PROVIDE_EXTERNAL;
+	struct cgn_filter filters[CGN_MAP_FILTERS], sent[CGN_MAP_FILTERS];
+	uint8_t n_filters;
+	uint8_t rc = merge_filters(srv, head, mi, filters, sent, &n_filters);
+	if (rc != PCP_RES_SUCCESS)
+		return rc;
+	uint32_t lifetime = pcp_clamp_lifetime(&srv->cfg, mi->lifetime);
+	uint64_t idle = set_idle_ms(srv, n, now);
+	if (idle > (uint64_t)lifetime * 1000) /* §15: a renewal may not shorten it either */
+		lifetime = (uint32_t)((idle + 999) / 1000);
+
+	static struct pcp_mapping_rec old;
+	old = *head;
+	for (uint32_t i = 0; i < n; i++) {
+		struct pcp_mapping_rec *m = set_recs[i];
+		set_old_flags[i] = m->flags;
+		m->lifetime_s = lifetime;
+		m->expire_ms = now + (uint64_t)lifetime * 1000;
+		m->flags |= mi->origin | (mi->third_party ? CGN_MAP_THIRD_PARTY : 0);
+		m->flags = (uint16_t)(n_filters ? m->flags | CGN_MAP_FILTERED : m->flags & ~CGN_MAP_FILTERED);
+		m->n_filters = n_filters;
+		memcpy(m->filters, filters, sizeof(filters[0]) * n_filters);
+		memcpy(m->filters_sent, sent, sizeof(sent[0]) * n_filters);
+		bool republish = m->flags != set_old_flags[i] || m->n_filters != old.n_filters ||
+				 memcmp(m->filters, old.filters, sizeof(m->filters)) != 0;
+		if (pcp_server_push(srv, republish ? CGN_MSG_REPLACE : CGN_MSG_REFRESH, m) != 0) {
+			set_restore(srv, i + 1, i, &old);
+			return PCP_RES_NO_RESOURCES;
+		}
+	}
+	for (uint32_t i = 0; i < n; i++)
+		pcp_unsolicited_cancel(srv, &set_recs[i]->in); /* §14.2: refreshed, no more updates */
+	srv->stats.mappings_renewed++;
+	out->rec = head;
+	out->lifetime = lifetime;
+	return PCP_RES_SUCCESS;
+}
+
+/* §15.1 with erratum 3621, for the whole set. */
+static uint8_t
+set_delete(struct pcp_server *srv, uint64_t now, uint32_t n, struct map_outcome *out)
+{
+	struct pcp_mapping_rec *head = set_recs[0];
+	/* §15: never sooner than outbound traffic on any of its ports would keep it. */
+	uint64_t idle = set_idle_ms(srv, n, now);
+	if (idle > 0) {
+		static struct pcp_mapping_rec old;
+		old = *head;
+		for (uint32_t i = 0; i < n; i++) {
+			set_old_flags[i] = set_recs[i]->flags;
+			set_recs[i]->expire_ms = now + idle;
+			set_recs[i]->lifetime_s = (uint32_t)((idle + 999) / 1000);
+			if (pcp_server_push(srv, CGN_MSG_REFRESH, set_recs[i]) != 0) {
+				set_restore(srv, i + 1, i, &old);
+				return PCP_RES_NO_RESOURCES;
+			}
+		}
+		out->rec = head;
+		out->lifetime = head->lifetime_s;
+		return PCP_RES_SUCCESS;
+	}
+	/* Every port is told to the data plane first (a port PEER sessions still use stays,
+	 * outbound only); if the ring refuses one, those told are put back. */
+	for (uint32_t i = 0; i < n; i++) {
+		struct pcp_mapping_rec *m = set_recs[i];
+		int prc;
+		if (m->n_peers > 0) {
+			static struct pcp_mapping_rec stripped;
+			stripped = *m;
+			strip_explicit_fields(&stripped);
+			prc = pcp_server_push(srv, CGN_MSG_REPLACE, &stripped);
+		} else {
+			prc = pcp_server_push(srv, CGN_MSG_DEL, m);
+		}
+		if (prc != 0) {
+			for (uint32_t j = 0; j < i; j++) /* best effort, as set_restore() */
+				pcp_server_push(srv, set_recs[j]->n_peers ? CGN_MSG_REPLACE : CGN_MSG_ADD, set_recs[j]);
+			return PCP_RES_NO_RESOURCES;
+		}
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		struct pcp_mapping_rec *m = set_recs[i];
+		if (m->n_peers > 0) {
+			bool counted = counts_once(m);
+			strip_explicit_fields(m);
+			if (counted)
+				__atomic_fetch_sub(&sub_of(srv, m)->explicit_mappings, 1, __ATOMIC_SEQ_CST);
+		} else {
+			forget(srv, m, now);
+		}
+	}
+	srv->stats.mappings_deleted++;
+	out->rec = NULL;
+	out->lifetime = 0;
+	return PCP_RES_SUCCESS;
+}
+
+uint8_t
+mapping_set_refresh(struct pcp_server *srv, uint64_t now, const struct map_intent *mi, struct pcp_mapping_rec *rec,
+		    struct map_outcome *out)
+{
+	memset(out, 0, sizeof(*out));
+	uint32_t n = set_members(srv, rec);
+	struct pcp_mapping_rec *head = set_recs[0];
+	out->rec = head;
+	out->set_first = head->set_first;
+	out->set_size = head->set_size;
+	/* RFC 6887 §11.3 / §15.1 Simple Threat Model: the nonce of the set (one for all ports). */
+	if (!nonce_eq(head, mi->nonce)) {
+		out->error_lifetime = remaining_s(rec_expire(head), now);
+		return PCP_RES_NOT_AUTHORIZED;
+	}
+	return mi->lifetime ? set_renew(srv, now, mi, n, out) : set_delete(srv, now, n, out);
+}
+
+/* The expiry sweep met a port of a set whose time is up: the set expires as one. A port the
+ * ring refuses stays for the next sweep (with those after it). */
+static void
+set_expire(struct pcp_server *srv, struct pcp_mapping_rec *rec, uint64_t now)
+{
+	uint32_t n = set_members(srv, rec);
+	uint64_t idle = set_idle_ms(srv, n, now);
+	if (idle > 0) { /* outbound traffic keeps it: look again when that runs out */
+		for (uint32_t i = 0; i < n; i++)
+			set_recs[i]->expire_ms = now + idle;
+		return;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		struct pcp_mapping_rec *m = set_recs[i];
+		if (m->n_peers > 0) {
+			if (strip_explicit(srv, m) != 0)
+				return;
+		} else {
+			if (pcp_server_push(srv, CGN_MSG_DEL, m) != 0)
+				return;
+			forget(srv, m, now);
+		}
+	}
+	srv->stats.mappings_expired++;
+}
+
 /* ---- PEER ---------------------------------------------------------------------------------- */
 
 struct peer_fill {
@@ -651,6 +1018,10 @@ expire_mapping(void *r, void *arg)
 		return;
 	if (explicit && rec->expire_ms > sw->now)
 		return;
+	if (explicit && mapping_in_set(rec)) {
+		set_expire(srv, rec, sw->now); /* RFC 7753 §4.4: the set goes as one */
+		return;
+	}
 	if (!explicit && (rec->n_peers > 0 || rec->peer_expire_ms > sw->now))
 		return;
 	uint64_t idle = mapping_idle_remaining_ms(srv, rec, sw->now);

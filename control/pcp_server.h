@@ -62,7 +62,9 @@ enum pcp_drop_reason {
 	X(blocks_reclaimed, "port blocks returned to the pool from subscribers holding no port")      \
 	X(push_refused, "changes the data plane's ring refused (full): answered NO_RESOURCES")        \
 	X(unsolicited_sent, "ANNOUNCE and Mapping Update datagrams sent")                            \
-	X(unsolicited_failed, "ANNOUNCE and Mapping Update datagrams not sent")
+	X(unsolicited_failed, "ANNOUNCE and Mapping Update datagrams not sent")                      \
+	X(port_sets_created, "RFC 7753 port sets created (two ports or more)")                        \
+	X(port_set_responses, "extra responses of MAPs that touched several mappings (RFC 7753 §4.4.1)")
 
 struct pcp_server_stats {
 #define X(name, doc) uint64_t name;
