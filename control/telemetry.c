@@ -301,13 +301,20 @@ add_mapping(struct rte_tel_data *d, uint32_t i, const struct cgn_mapping *m, uin
 	rte_tel_data_start_dict(e);
 	rte_tel_data_add_dict_string(e, "proto", proto_name(m->proto));
 	bool nat64 = !cgn_addr_is_v4(&m->int_addr);
-	/* An IPv6 internal endpoint (NAT64) is written [address]:port (RFC 5952 §6). */
-	snprintf(buf, sizeof(buf), nat64 ? "[%s]:%u" : "%s:%u", cgn_addr_format(&m->int_addr, a, sizeof(a)),
-		 m->int_port);
+	/* An IPv6 internal endpoint (NAT64) is written [address]:port (RFC 5952 §6). A port set
+	 * (RFC 7753; the row of its first port, cmd_mappings) as ranges: address:first-last. */
+	char range[16] = "";
+	if (m->set_size > 1)
+		snprintf(range, sizeof(range), "-%u", m->int_port + m->set_size - 1);
+	snprintf(buf, sizeof(buf), nat64 ? "[%s]:%u%s" : "%s:%u%s", cgn_addr_format(&m->int_addr, a, sizeof(a)),
+		 m->int_port, range);
 	rte_tel_data_add_dict_string(e, "internal", buf);
 	struct cgn_addr ext = cgn_addr_from_v4(m->ext_addr);
-	snprintf(buf, sizeof(buf), "%s:%u", cgn_addr_format(&ext, a, sizeof(a)), m->ext_port);
+	if (m->set_size > 1)
+		snprintf(range, sizeof(range), "-%u", m->ext_port + m->set_size - 1);
+	snprintf(buf, sizeof(buf), "%s:%u%s", cgn_addr_format(&ext, a, sizeof(a)), m->ext_port, range);
 	rte_tel_data_add_dict_string(e, "external", buf);
+	rte_tel_data_add_dict_u64(e, "set_size", m->set_size);
 	uint64_t lifetime_s, expires_in_s;
 	if (cgn_mapping_workers_own(m->flags)) {
 		/* An implicit session lives by its idle timeout (dataplane/steps/expire.c, same test):
@@ -376,6 +383,9 @@ cmd_mappings(const char *cmd __rte_unused, const char *params, struct rte_tel_da
 	cgn_table_reader_online(t, reader);
 	const struct cgn_mapping *m;
 	while (n < count && (m = cgn_table_next(t, &cursor)) != NULL) {
+		/* A port set is one row, its first port's: the others are not listed. */
+		if (m->set_size > 1 && m->int_port != m->set_first)
+			continue;
 		if (have_sub) { /* an IPv6 subscriber is its prefix: any address of it names it */
 			struct cgn_addr ms = cgn_subscriber_addr(tel.dp->cfg, &m->int_addr);
 			if (!cgn_addr_eq(&ms, &sub))
