@@ -542,13 +542,45 @@ set_idle_ms(struct pcp_server *srv, uint32_t n, uint64_t now)
 	return idle;
 }
 
+/* Tells the data plane a port of a set leaves it: deleted, or (PEER sessions still use it)
+ * outbound only. @return 0 or -ENOBUFS. */
+static int
+set_port_push_leave(struct pcp_server *srv, const struct pcp_mapping_rec *m)
+{
+	if (m->n_peers == 0)
+		return pcp_server_push(srv, CGN_MSG_DEL, m);
+	static struct pcp_mapping_rec stripped;
+	stripped = *m;
+	strip_explicit_fields(&stripped);
+	return pcp_server_push(srv, CGN_MSG_REPLACE, &stripped);
+}
+
+/* A port of a set leaves, the data plane told: its port held (RFC 6888 REQ-8) and its record
+ * removed, or, PEER sessions using it, an outbound mapping of its own. The set's one count
+ * against the quota goes with its last port (set_gone()). */
+static void
+set_port_leave(struct pcp_server *srv, struct pcp_mapping_rec *m, uint64_t now)
+{
+	if (m->n_peers > 0) {
+		strip_explicit_fields(m);
+		return;
+	}
+	hold_put(srv, m, now);
+	rec_db_del(srv->mappings, m);
+}
+
+static void
+set_gone(struct pcp_server *srv, uint32_t sub)
+{
+	__atomic_fetch_sub(&cgn_pb_sub(&srv->pb, sub)->explicit_mappings, 1, __ATOMIC_SEQ_CST);
+}
+
 /* Takes back the first n ports of a set being created (pushed to the data plane), and the
  * ports got - n never published. A port whose DEL the ring refuses too cannot be taken back
- * now: it stays as a single-port mapping that expires at once, which the expiry sweep
- * deletes (and counts as a mapping until then). */
+ * now: its record stays, as an outbound mapping with no time left (no count against the
+ * quota), which the next expiry sweep deletes. */
 static void
-set_create_undo(struct pcp_server *srv, uint32_t n, uint32_t sub, uint8_t proto, uint16_t first, uint16_t got,
-		uint64_t now)
+set_create_undo(struct pcp_server *srv, uint32_t n, uint32_t sub, uint8_t proto, uint16_t first, uint16_t got)
 {
 	for (uint32_t i = 0; i < n; i++) {
 		struct pcp_mapping_rec *m = set_recs[i];
@@ -557,9 +589,8 @@ set_create_undo(struct pcp_server *srv, uint32_t n, uint32_t sub, uint8_t proto,
 			rec_db_del(srv->mappings, m);
 			continue;
 		}
-		m->set_first = m->set_size = 0;
-		m->expire_ms = now;
-		__atomic_fetch_add(&cgn_pb_sub(&srv->pb, sub)->explicit_mappings, 1, __ATOMIC_SEQ_CST);
+		strip_explicit_fields(m);
+		m->peer_expire_ms = 0;
 	}
 	cgn_pb_release_run(&srv->pb, sub, proto, (uint16_t)(first + n), (uint16_t)(got - n));
 }
@@ -660,7 +691,7 @@ mapping_set_create(struct pcp_server *srv, uint64_t now, const struct map_intent
 		set_recs[n] = rec;
 	}
 	if (n < got) {
-		set_create_undo(srv, n, (uint32_t)sub, mi->in.proto, first, got, now);
+		set_create_undo(srv, n, (uint32_t)sub, mi->in.proto, first, got);
 		return PCP_RES_NO_RESOURCES;
 	}
 	__atomic_fetch_add(&s->explicit_mappings, 1, __ATOMIC_SEQ_CST);
@@ -764,35 +795,22 @@ set_delete(struct pcp_server *srv, uint64_t now, uint32_t n, struct map_outcome 
 		return PCP_RES_SUCCESS;
 	}
 	/* Every port is told to the data plane first (a port PEER sessions still use stays,
-	 * outbound only); if the ring refuses one, those told are put back. */
+	 * outbound only); if the ring refuses one, those told are put back. One the ring refuses
+	 * again is gone from the data plane: it leaves the set here too (the set keeps its other
+	 * ports and its count), so that both planes agree. */
+	uint32_t sub = head->sub;
 	for (uint32_t i = 0; i < n; i++) {
-		struct pcp_mapping_rec *m = set_recs[i];
-		int prc;
-		if (m->n_peers > 0) {
-			static struct pcp_mapping_rec stripped;
-			stripped = *m;
-			strip_explicit_fields(&stripped);
-			prc = pcp_server_push(srv, CGN_MSG_REPLACE, &stripped);
-		} else {
-			prc = pcp_server_push(srv, CGN_MSG_DEL, m);
-		}
-		if (prc != 0) {
-			for (uint32_t j = 0; j < i; j++) /* best effort, as set_restore() */
-				pcp_server_push(srv, set_recs[j]->n_peers ? CGN_MSG_REPLACE : CGN_MSG_ADD, set_recs[j]);
+		if (set_port_push_leave(srv, set_recs[i]) != 0) {
+			for (uint32_t j = 0; j < i; j++)
+				if (pcp_server_push(srv, set_recs[j]->n_peers ? CGN_MSG_REPLACE : CGN_MSG_ADD,
+						    set_recs[j]) != 0)
+					set_port_leave(srv, set_recs[j], now);
 			return PCP_RES_NO_RESOURCES;
 		}
 	}
-	for (uint32_t i = 0; i < n; i++) {
-		struct pcp_mapping_rec *m = set_recs[i];
-		if (m->n_peers > 0) {
-			bool counted = counts_once(m);
-			strip_explicit_fields(m);
-			if (counted)
-				__atomic_fetch_sub(&sub_of(srv, m)->explicit_mappings, 1, __ATOMIC_SEQ_CST);
-		} else {
-			forget(srv, m, now);
-		}
-	}
+	for (uint32_t i = 0; i < n; i++)
+		set_port_leave(srv, set_recs[i], now);
+	set_gone(srv, sub);
 	srv->stats.mappings_deleted++;
 	out->rec = NULL;
 	out->lifetime = 0;
@@ -829,17 +847,13 @@ set_expire(struct pcp_server *srv, struct pcp_mapping_rec *rec, uint64_t now)
 			set_recs[i]->expire_ms = now + idle;
 		return;
 	}
+	uint32_t sub = rec->sub;
 	for (uint32_t i = 0; i < n; i++) {
-		struct pcp_mapping_rec *m = set_recs[i];
-		if (m->n_peers > 0) {
-			if (strip_explicit(srv, m) != 0)
-				return;
-		} else {
-			if (pcp_server_push(srv, CGN_MSG_DEL, m) != 0)
-				return;
-			forget(srv, m, now);
-		}
+		if (set_port_push_leave(srv, set_recs[i]) != 0)
+			return;
+		set_port_leave(srv, set_recs[i], now);
 	}
+	set_gone(srv, sub);
 	srv->stats.mappings_expired++;
 }
 
