@@ -17,6 +17,10 @@
  *     101"), and leaves by the unsolicited queue at the next tick (within 100 ms), after the
  *     ordinary response, to the requesting client's address and port.
  *   - The P bit of a response echoes the request's (§4.2 does not say).
+ *   - §7: "it is necessary that the request contain the nonce associated with multiple
+ *     mappings" for it to yield several responses: a mapping after the first whose nonce
+ *     differs gets no response (NOT_AUTHORIZED, counted), so one request without the nonces
+ *     brings back one answer; with them, at most one a mapping the request's ports touch.
  *
  * Control thread only.
  */
@@ -182,6 +186,8 @@ pcp_port_set_map(struct pcp_ctx *ctx, struct map_intent *mi)
 				ctx->error_lifetime = out.error_lifetime;
 			else
 				fill_response(&ctx->resp, &out, mi->set_parity, ctx->port_set_store);
+		} else if (rc == PCP_RES_NOT_AUTHORIZED) {
+			srv->stats.by_result[rc]++; /* not another's mapping's answer: no amplification (§7) */
 		} else {
 			send_extra(ctx, &base, &snapshot, rc, &out, mi->set_parity);
 		}

@@ -290,4 +290,12 @@ Test(rfc7753, overlap_sends_one_more_response_per_mapping_after_the_first)
 	cr_assert_eq(srv->stats.port_set_responses, 1);
 	pcp_server_tick(srv, now + 60000);
 	cr_assert_eq(n_sent, 1, "sent once");
+	/* §7: without the nonce of the other mapping, no second response (amplification) */
+	cgn_addr_parse("127.0.0.10", &client); /* another subscriber: a quota of its own */
+	cr_assert_eq(map(300, 600, 8, 0), PCP_RES_SUCCESS);
+	cr_assert_eq(map(301, 600, 9, 10), PCP_RES_SUCCESS);
+	cr_assert_eq(map(300, 900, 8, 11), PCP_RES_SUCCESS, "the first mapping's own nonce");
+	pcp_server_tick(srv, now + 61000);
+	cr_assert_eq(n_sent, 1, "nothing about the set of another nonce");
+	cr_assert_eq(rec_of(301)->lifetime_s, 600, "nor was it refreshed");
 }
