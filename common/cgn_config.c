@@ -275,7 +275,8 @@ load_pcp(struct loader *ld, const config_setting_t *g, struct cgn_config *cfg)
 {
 	static const char *const known[] = { "listen", "inside", "third_party", "lifetime", "error_lifetime",
 					     "max_mappings_per_subscriber", "max_filters", "map", "peer", "natpmp",
-					     "max_requests_per_second", "announce", "description_max", NULL };
+					     "max_requests_per_second", "announce", "description_max", "port_set_max",
+					     NULL };
 	int rc;
 	if ((rc = check_known(ld, g, known)) ||
 	    (rc = get_prefixes(ld, g, "inside", cfg->pcp.inside, CGN_MAX_PREFIXES, &cfg->pcp.n_inside, false)) ||
@@ -289,6 +290,7 @@ load_pcp(struct loader *ld, const config_setting_t *g, struct cgn_config *cfg)
 	    (rc = get_u32(ld, g, "max_filters", 1, CGN_MAP_FILTERS, &cfg->pcp.max_filters)) ||
 	    /* RFC 7220 §3: "SHOULD be able to store at least 128 bytes"; §2: at most 1016. */
 	    (rc = get_u32(ld, g, "description_max", 128, 1016, &cfg->pcp.description_max)) ||
+	    (rc = get_u32(ld, g, "port_set_max", 1, 32768, &cfg->pcp.port_set_max)) ||
 	    (rc = get_bool(ld, g, "map", &cfg->pcp.map)) || (rc = get_bool(ld, g, "peer", &cfg->pcp.peer)) ||
 	    (rc = get_bool(ld, g, "natpmp", &cfg->pcp.natpmp)) ||
 	    (rc = get_u32(ld, g, "max_requests_per_second", 0, 100000000, &cfg->pcp.max_requests_per_second)))
@@ -971,6 +973,12 @@ load(config_t *c, struct loader *ld, struct cgn_config *cfg)
 		if ((rc = groups[i].fn(ld, g, cfg)))
 			return rc;
 	}
+
+	/* RFC 7753: a set is a run of one port block (common/cgn_portblock.h). */
+	if (cfg->pcp.port_set_max > cfg->nat.block_size)
+		return fail(ld, config_setting_get_member(config_setting_get_member(root, "pcp"), "port_set_max"),
+			    "%u is more than nat.block_size (%u): a port set never leaves its block",
+			    cfg->pcp.port_set_max, cfg->nat.block_size);
 
 	const config_setting_t *ports = config_setting_get_member(root, "ports");
 	if (ports && (rc = load_ports(ld, ports, cfg)))

@@ -174,6 +174,8 @@ struct cgn_config {
 		unsigned max_filters;  /* FILTER entries per mapping: EXCESSIVE_REMOTE_PEERS beyond */
 		unsigned description_max; /* RFC 7220 §3: octets of a DESCRIPTION stored (128..1016);
 					   * a longer one is cut at a character boundary */
+		uint32_t port_set_max; /* RFC 7753 PORT_SET: most ports one set is granted (1..nat.block_size);
+					* 0 (the default): nat.block_size */
 		bool map, peer;        /* opcodes offered; a disabled one answers UNSUPP_OPCODE */
 		bool natpmp;           /* answer version-0 requests as NAT-PMP (RFC 6886) */
 		uint32_t max_requests_per_second; /* overload: NO_RESOURCES beyond (§8.2); 0 = no limit */

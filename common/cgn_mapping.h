@@ -167,7 +167,12 @@ struct cgn_mapping {
 	uint32_t closed_peer;   /* ... and the remote end of that connection (network order) */
 	uint64_t closed_ms;     /* outbound mappings: when a FIN or RST last made tcp_state CLOSING (workers) */
 	uint16_t closed_port;   /* ... the remote port (host order) */
-	uint8_t reserved2[22];
+	/* RFC 7753 PORT_SET: the entry is one port of a set of set_size consecutive internal
+	 * ports from set_first (0: a single-port mapping). For reporting only (telemetry lists a
+	 * set as one row); the workers never read it: each port of a set is an entry of its own. */
+	uint16_t set_first;
+	uint16_t set_size;
+	uint8_t reserved2[18];
 } __attribute__((aligned(64)));
 _Static_assert(sizeof(struct cgn_mapping) == 192, "struct cgn_mapping is three cache lines");
 _Static_assert(offsetof(struct cgn_mapping, filters) == 64, "line 0 holds the whole translation");

@@ -347,16 +347,19 @@ slot_of(const struct cgn_pb *pb, struct cgn_pb_sub *s, uint32_t gid)
 	return -1;
 }
 
-/* Takes exactly port on the subscriber's address; the caller is inside enter()/leave(). */
+/* The slot of the block of the subscriber's address that holds port, claiming the block if
+ * it is free and the quota allows; *gid_out its global id. @return the slot, -EADDRNOTAVAIL
+ * (outside the blocks), -EBUSY (another subscriber's), -EDQUOT. */
 static int
-take_exact(struct cgn_pb *pb, struct cgn_pb_sub *s, uint32_t si, int pi, uint8_t ip_proto, uint16_t port)
+own_block(struct cgn_pb *pb, struct cgn_pb_sub *s, uint32_t si, uint16_t port, uint32_t *gid_out)
 {
-	if (port < pb->p.port_min || cgn_pb_port_reserved(ip_proto, port))
+	if (port < pb->p.port_min)
 		return -EADDRNOTAVAIL;
 	uint32_t bi = (uint32_t)(port - pb->p.port_min) / pb->p.block_size;
 	if (bi >= pb->blocks_per_addr)
 		return -EADDRNOTAVAIL;
 	uint32_t gid = s->ext_index * pb->blocks_per_addr + bi;
+	*gid_out = gid;
 	int slot = slot_of(pb, s, gid);
 	if (slot < 0) {
 		uint32_t owner = __atomic_load_n(&pb->owner[gid], __ATOMIC_SEQ_CST);
@@ -368,6 +371,19 @@ take_exact(struct cgn_pb *pb, struct cgn_pb_sub *s, uint32_t si, int pi, uint8_t
 		if (slot < 0)
 			return slot == -1 ? -EBUSY : slot;
 	}
+	return slot;
+}
+
+/* Takes exactly port on the subscriber's address; the caller is inside enter()/leave(). */
+static int
+take_exact(struct cgn_pb *pb, struct cgn_pb_sub *s, uint32_t si, int pi, uint8_t ip_proto, uint16_t port)
+{
+	if (cgn_pb_port_reserved(ip_proto, port))
+		return -EADDRNOTAVAIL;
+	uint32_t gid;
+	int slot = own_block(pb, s, si, port, &gid);
+	if (slot < 0)
+		return slot;
 	uint32_t off = (uint32_t)(port - cgn_pb_block_first_port(pb, gid));
 	uint64_t *w = &bitmap(pb, s, (uint32_t)slot, pi)[off / 64];
 	uint64_t bit = 1ull << (off % 64);
@@ -434,6 +450,198 @@ cgn_pb_alloc(struct cgn_pb *pb, uint32_t sub, uint8_t ip_proto, uint16_t want_po
 out:
 	leave(s);
 	return rc;
+}
+
+/* ---- runs of consecutive ports (RFC 7753 port sets) ------------------------------------------ */
+
+/* A run found in one block slot. */
+struct run {
+	uint32_t slot, gid;
+	uint32_t off; /* first port's offset in the block */
+	uint32_t len;
+};
+
+/*
+ * The free run of one block slot: the lowest run of want ports, else the longest; its first
+ * port of the given parity (0 even, 1 odd, -1 any). Reserved ports end a run. Reads the
+ * bitmap word by word (a full word is skipped whole): at most block_size steps.
+ */
+static void
+best_run_in_slot(const struct cgn_pb *pb, struct cgn_pb_sub *s, uint32_t slot, uint32_t gid, int pi,
+		 uint8_t ip_proto, int parity, uint32_t want, struct run *best)
+{
+	const uint64_t *bits = bitmap(pb, s, slot, pi);
+	uint16_t first = cgn_pb_block_first_port(pb, gid);
+	uint32_t run = 0, start = 0;
+	uint64_t w = 0;
+	for (uint32_t off = 0; off < pb->p.block_size; off++) {
+		if ((off & 63) == 0) {
+			w = __atomic_load_n(&bits[off / 64], __ATOMIC_RELAXED);
+			if (w == ~0ull) { /* a full word ends any run */
+				run = 0;
+				off += 63;
+				continue;
+			}
+		}
+		uint16_t port = (uint16_t)(first + off);
+		if (((w >> (off & 63)) & 1) || cgn_pb_port_reserved(ip_proto, port)) {
+			run = 0;
+			continue;
+		}
+		if (run == 0) {
+			if (parity >= 0 && (port & 1) != parity)
+				continue; /* a run may not start here */
+			start = off;
+		}
+		if (++run > best->len) {
+			*best = (struct run){ slot, gid, start, run };
+			if (run >= want)
+				return;
+		}
+	}
+}
+
+/* Clears bits [off, off + n) of a bitmap, word by word. */
+static void
+clear_bits(uint64_t *bits, uint32_t off, uint32_t n)
+{
+	for (uint32_t o = off; o < off + n;) {
+		uint32_t b = o % 64, k = 64 - b < off + n - o ? 64 - b : off + n - o;
+		uint64_t mask = (k == 64 ? ~0ull : ((1ull << k) - 1)) << b;
+		__atomic_fetch_and(&bits[o / 64], ~mask, __ATOMIC_ACQ_REL);
+		o += k;
+	}
+}
+
+/*
+ * Takes the ports of a run, a word at a time with fetch_or. If another allocator got one of
+ * them first, gives back exactly the bits this call set and fails: the caller looks again.
+ */
+static bool
+take_run(struct cgn_pb *pb, struct cgn_pb_sub *s, int pi, const struct run *r)
+{
+	uint64_t *bits = bitmap(pb, s, r->slot, pi);
+	for (uint32_t o = r->off; o < r->off + r->len;) {
+		uint32_t b = o % 64, k = 64 - b < r->off + r->len - o ? 64 - b : r->off + r->len - o;
+		uint64_t mask = (k == 64 ? ~0ull : ((1ull << k) - 1)) << b;
+		uint64_t old = __atomic_fetch_or(&bits[o / 64], mask, __ATOMIC_ACQ_REL);
+		if (old & mask) {
+			/* This word: only the bits that were free before are ours to clear. */
+			__atomic_fetch_and(&bits[o / 64], ~(mask & ~old), __ATOMIC_ACQ_REL);
+			clear_bits(bits, r->off, o - r->off); /* the whole words before it */
+			return false;
+		}
+		o += k;
+	}
+	__atomic_fetch_add(&s->ports_used, r->len, __ATOMIC_RELAXED);
+	return true;
+}
+
+/* The run of want ports from port, in its block (claimed if needed): the suggestion. */
+static int
+take_suggested_run(struct cgn_pb *pb, struct cgn_pb_sub *s, uint32_t si, int pi, uint8_t ip_proto, uint16_t port,
+		   uint32_t want)
+{
+	for (uint32_t k = 0; k < want; k++)
+		if ((uint32_t)port + k > UINT16_MAX || cgn_pb_port_reserved(ip_proto, (uint16_t)(port + k)))
+			return -EADDRNOTAVAIL;
+	struct run r = { .len = want };
+	int slot = own_block(pb, s, si, port, &r.gid);
+	if (slot < 0)
+		return slot;
+	r.slot = (uint32_t)slot;
+	r.off = (uint32_t)(port - cgn_pb_block_first_port(pb, r.gid));
+	if (r.off + want > pb->p.block_size)
+		return -ERANGE; /* a run never leaves its block */
+	return take_run(pb, s, pi, &r) ? 0 : -EBUSY;
+}
+
+/* Looks for a run in every block the subscriber holds, from a random one: a run of want
+ * ports, else the longest. */
+static void
+best_run_held(struct cgn_pb *pb, struct cgn_pb_sub *s, int pi, uint8_t ip_proto, int parity, uint32_t want,
+	      uint64_t *rng, struct run *best)
+{
+	uint32_t n = __atomic_load_n(&s->n_blocks, __ATOMIC_ACQUIRE);
+	uint32_t start = n ? (uint32_t)(xorshift64(rng) % n) : 0;
+	for (uint32_t k = 0; k < n && best->len < want; k++) {
+		uint32_t slot = (start + k) % n;
+		uint32_t gid1 = __atomic_load_n(&s->block[slot], __ATOMIC_ACQUIRE);
+		if (gid1)
+			best_run_in_slot(pb, s, slot, gid1 - 1, pi, ip_proto, parity, want, best);
+	}
+}
+
+/* How often cgn_pb_alloc_run() looks again after losing a run to a concurrent allocator. */
+#define RUN_ATTEMPTS 16
+
+int
+cgn_pb_alloc_run(struct cgn_pb *pb, uint32_t sub, uint8_t ip_proto, uint16_t want_first, uint16_t want,
+		 int parity, uint64_t *rng, uint32_t *addr, uint16_t *first, uint16_t *got)
+{
+	int pi = cgn_pb_proto(ip_proto);
+	if (pi < 0)
+		return -EPROTONOSUPPORT;
+	if (want == 0)
+		return -EINVAL;
+	if (want > pb->p.block_size)
+		want = pb->p.block_size;
+	if (parity > 1)
+		parity = 1;
+	struct cgn_pb_sub *s = cgn_pb_sub(pb, sub);
+	if (!enter(s))
+		return -EAGAIN;
+	*addr = pb->addrs[s->ext_index];
+
+	int rc = 0;
+	if (want_first && (parity < 0 || (want_first & 1) == parity) &&
+	    take_suggested_run(pb, s, sub, pi, ip_proto, want_first, want) == 0) {
+		*first = want_first;
+		*got = want;
+		goto out;
+	}
+	for (int attempt = 0; attempt < RUN_ATTEMPTS; attempt++) {
+		struct run best = { 0 };
+		best_run_held(pb, s, pi, ip_proto, parity, want, rng, &best);
+		if (best.len == 0 && parity >= 0) /* no free port of that parity: any will do */
+			best_run_held(pb, s, pi, ip_proto, -1, want, rng, &best);
+		if (best.len < want) {
+			/* No run of want ports in the blocks held: a new block, within the quota. */
+			uint32_t gid;
+			int slot = add_any_block(pb, s, sub, rng, &gid);
+			if (slot >= 0) {
+				struct run fresh = { 0 };
+				best_run_in_slot(pb, s, (uint32_t)slot, gid, pi, ip_proto, parity, want, &fresh);
+				if (fresh.len == 0 && parity >= 0)
+					best_run_in_slot(pb, s, (uint32_t)slot, gid, pi, ip_proto, -1, want, &fresh);
+				if (fresh.len > best.len)
+					best = fresh;
+			} else if (best.len == 0) {
+				rc = slot; /* -EDQUOT or -ENOSPC: not a single port */
+				goto out;
+			}
+		}
+		if (best.len == 0) {
+			rc = -ENOSPC; /* a fresh block with no usable port (all reserved) */
+			goto out;
+		}
+		if (take_run(pb, s, pi, &best)) {
+			*first = (uint16_t)(cgn_pb_block_first_port(pb, best.gid) + best.off);
+			*got = (uint16_t)best.len;
+			goto out;
+		}
+	}
+	rc = -EAGAIN; /* lost every race: the caller may ask again */
+out:
+	leave(s);
+	return rc;
+}
+
+void
+cgn_pb_release_run(struct cgn_pb *pb, uint32_t sub, uint8_t ip_proto, uint16_t first, uint16_t n)
+{
+	for (uint32_t k = 0; k < n && (uint32_t)first + k <= UINT16_MAX; k++)
+		cgn_pb_release(pb, sub, ip_proto, (uint16_t)(first + k));
 }
 
 void

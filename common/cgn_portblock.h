@@ -7,7 +7,7 @@
  * first seen as the pool address with the fewest blocks in use. A port is taken at random
  * within the subscriber's blocks (RFC 6888 REQ-15, RFC 6056), optionally with the parity of the
  * internal port (RFC 4787 REQ-3). Explicit (PCP) mappings and implicit sessions draw from the
- * same blocks.
+ * same blocks; a PCP port set (RFC 7753) takes a run of consecutive ports of one block.
  *
  * Concurrency: everything is atomics on memory the caller provides (cgn_pb_mem_size()), no
  * lock anywhere, so the control thread and the workers may allocate and release at once:
@@ -169,6 +169,29 @@ int cgn_pb_alloc(struct cgn_pb *pb, uint32_t sub, uint8_t ip_proto, uint16_t wan
  *         or reserved; -EBUSY if the port or its block is held; -EDQUOT; -EPROTONOSUPPORT.
  */
 int cgn_pb_take(struct cgn_pb *pb, uint32_t sub, uint32_t addr, uint8_t ip_proto, uint16_t port);
+
+/**
+ * Takes a run of consecutive free ports for subscriber sub (RFC 7753 port sets): up to want
+ * ports, as many as one run within one of its blocks holds (a run never leaves its block, so
+ * at most block_size ports). In order: the run of want ports from want_first if it is whole
+ * and free (the suggestion, RFC 7753 §4: "to regenerate previous mappings after state loss");
+ * else the first run of want ports in the blocks held; else a new block, if the quota allows,
+ * and the longest run in the blocks held or the new one. parity 0 or 1 asks for a first port
+ * of that parity (RFC 7753 §4.2, RFC 4787 REQ-3), kept whenever a free port of that parity
+ * exists; -1 any.
+ *
+ * Lock-free as cgn_pb_alloc(): each word of the run is taken with fetch_or; if a concurrent
+ * allocator took one of the ports first, the bits taken so far are given back and the search
+ * starts again (at most 16 times). Any thread.
+ * @return 0 with *addr (network order), *first and *got (1..want) set; -EINVAL (want 0);
+ *         -EDQUOT / -ENOSPC / -EAGAIN / -EPROTONOSUPPORT as cgn_pb_alloc() when not even one
+ *         port can be had (-EAGAIN too after 16 lost races).
+ */
+int cgn_pb_alloc_run(struct cgn_pb *pb, uint32_t sub, uint8_t ip_proto, uint16_t want_first, uint16_t want,
+		     int parity, uint64_t *rng, uint32_t *addr, uint16_t *first, uint16_t *got);
+
+/** Releases the n ports from first that cgn_pb_alloc_run() took (or any taken ports). */
+void cgn_pb_release_run(struct cgn_pb *pb, uint32_t sub, uint8_t ip_proto, uint16_t first, uint16_t n);
 
 /** Releases a port taken by cgn_pb_alloc() or cgn_pb_take(). */
 void cgn_pb_release(struct cgn_pb *pb, uint32_t sub, uint8_t ip_proto, uint16_t port);

@@ -13,7 +13,8 @@
  * its FLAGS), LIFETIME and EXPIRES_IN in seconds: for a PCP,
  * NAT-PMP or PEER mapping the lifetime granted and the time left of it (4294967295: static,
  * never); for an implicit session (FLAGS IMPLICIT only) its idle timeout, by protocol and TCP
- * state, and the idle time left before it expires, which outbound traffic renews.
+ * state, and the idle time left before it expires, which outbound traffic renews. A PCP port
+ * set (RFC 7753) is one row with ranges: INTERNAL address:a-b, EXTERNAL address:c-d.
  *
  * Exit status: 0, 1 if cgnatd answered with an error or null, 2 usage, 3 cannot connect.
  */
@@ -407,7 +408,8 @@ usage(FILE *f)
 		"\n"
 		"mappings and sessions, in seconds: LIFETIME is the lifetime granted (PCP, NAT-PMP, PEER)\n"
 		"or, for an implicit session, its idle timeout; EXPIRES_IN is the time left, for an\n"
-		"implicit session the idle time left (outbound traffic renews it); 4294967295: never.\n");
+		"implicit session the idle time left (outbound traffic renews it); 4294967295: never.\n"
+		"A PCP port set (RFC 7753) is one row: INTERNAL ADDR:A-B, EXTERNAL ADDR:C-D.\n");
 }
 
 /* A table of rows: a page holds one dict per row, named PREFIX_N. */

@@ -88,6 +88,8 @@ pcp_server_push(struct pcp_server *srv, enum cgn_msg_op op, const struct pcp_map
 	memcpy(msg.m.nonce, rec->nonce, sizeof(msg.m.nonce));
 	msg.m.subscriber = rec->sub;
 	msg.m.pref64 = rec->pref64;
+	msg.m.set_first = rec->set_first; /* RFC 7753: reporting only (telemetry) */
+	msg.m.set_size = rec->set_size;
 
 	if (srv->ops.push(srv->ops.ctx, &msg) != 0) {
 		srv->stats.push_refused++;
@@ -137,12 +139,72 @@ hold_find(struct pcp_server *srv, const struct cgn_key *in, const uint8_t nonce[
 	return h && memcmp(h->nonce, nonce, PCP_NONCE_LEN) == 0 ? h : NULL;
 }
 
+/* Does rec count against pcp.max_mappings_per_subscriber? An explicit mapping does, once: a
+ * port set by its first port only (RFC 7753: the set is one mapping). */
+bool
+mapping_counts_once(const struct pcp_mapping_rec *rec)
+{
+	return (rec->flags & (CGN_MAP_EXPLICIT | CGN_MAP_NATPMP)) &&
+	       (!mapping_in_set(rec) || rec->in.port == rec->set_first);
+}
+
+/*
+ * Writes a record to the store as the request leaves it: with the DESCRIPTION the request
+ * carries (RFC 7220 §3), which the record itself takes only once the change is certain
+ * (pcp_description_rec.c): the text is lent to the record for the encoding, then the record's
+ * own is put back. text NULL or !text->given: the record as it is.
+ */
+static int
+store_mapping_as(struct pcp_server *srv, struct pcp_mapping_rec *rec, const struct pcp_desc_want *text)
+{
+	if (text == NULL || !text->given)
+		return pcp_store_mapping(srv, rec);
+	char *own = rec->description;
+	uint16_t own_len = rec->description_len;
+	bool own_has = rec->has_description;
+	rec->description = (char *)(uintptr_t)text->text;
+	rec->description_len = text->len;
+	rec->has_description = text->len > 0;
+	int rc = pcp_store_mapping(srv, rec);
+	rec->description = own;
+	rec->description_len = own_len;
+	rec->has_description = own_has;
+	return rc;
+}
+
+/* The same for a PEER session. */
+static int
+store_peer_as(struct pcp_server *srv, const struct peer_key *pk, struct pcp_peer_rec *p,
+	      const struct pcp_desc_want *text)
+{
+	if (text == NULL || !text->given)
+		return pcp_store_peer(srv, pk, p);
+	char *own = p->description;
+	uint16_t own_len = p->description_len;
+	bool own_has = p->has_description;
+	p->description = (char *)(uintptr_t)text->text;
+	p->description_len = text->len;
+	p->has_description = text->len > 0;
+	int rc = pcp_store_peer(srv, pk, p);
+	p->description = own;
+	p->description_len = own_len;
+	p->has_description = own_has;
+	return rc;
+}
+
+/* The DESCRIPTION a MAP request carries, as store_mapping_as takes it. */
+static struct pcp_desc_want
+map_text(const struct map_intent *mi)
+{
+	return (struct pcp_desc_want){ .text = mi->description, .len = mi->description_len, .given = mi->has_description };
+}
+
 /* Removes a mapping the data plane has been told to delete. */
 static void
 forget(struct pcp_server *srv, struct pcp_mapping_rec *rec, uint64_t now)
 {
 	pcp_store_mapping_gone(srv, rec); /* (a client's delete did so already: a no-op) */
-	if (rec->flags & (CGN_MAP_EXPLICIT | CGN_MAP_NATPMP))
+	if (mapping_counts_once(rec))
 		__atomic_fetch_sub(&sub_of(srv, rec)->explicit_mappings, 1, __ATOMIC_SEQ_CST);
 	if ((rec->flags & CGN_MAP_STATIC) && !rec->port_lost)
 		cgn_pb_release(&srv->pb, rec->sub, rec->in.proto, rec->ext_port);
@@ -150,6 +212,18 @@ forget(struct pcp_server *srv, struct pcp_mapping_rec *rec, uint64_t now)
 		hold_put(srv, rec, now);
 	pcp_description_mapping_clear(srv, rec);
 	rec_db_del(srv->mappings, rec);
+}
+
+/* The fields of a mapping once its explicit part ended: outbound only, and no longer a port
+ * of a set (RFC 7753: a set is an explicit mapping). */
+static void
+strip_explicit_fields(struct pcp_mapping_rec *rec)
+{
+	rec->flags &= (uint16_t)~(CGN_MAP_EXPLICIT | CGN_MAP_NATPMP | CGN_MAP_FILTERED | CGN_MAP_PREFER_FAILURE |
+				  CGN_MAP_THIRD_PARTY);
+	rec->expire_ms = 0;
+	rec->n_filters = 0;
+	rec->set_first = rec->set_size = 0;
 }
 
 /* Ends the explicit (MAP/NAT-PMP) part of a mapping that PEER sessions still use: it stays,
@@ -160,11 +234,10 @@ strip_explicit(struct pcp_server *srv, struct pcp_mapping_rec *rec, bool store_m
 {
 	struct pcp_mapping_rec old = *rec;
 	size_t mark = pcp_store_mark(srv);
-	rec->flags &= (uint16_t)~(CGN_MAP_EXPLICIT | CGN_MAP_NATPMP | CGN_MAP_FILTERED | CGN_MAP_PREFER_FAILURE |
-				  CGN_MAP_THIRD_PARTY);
-	rec->expire_ms = 0;
-	rec->n_filters = 0;
-	if (pcp_store_mapping(srv, rec) != 0 && store_must) {
+	bool counted = mapping_counts_once(rec);
+	strip_explicit_fields(rec);
+	static const struct pcp_desc_want no_text = { .given = true }; /* the MAP part's text goes */
+	if (store_mapping_as(srv, rec, &no_text) != 0 && store_must) {
 		*rec = old;
 		return -ENOSPC;
 	}
@@ -173,7 +246,8 @@ strip_explicit(struct pcp_server *srv, struct pcp_mapping_rec *rec, bool store_m
 		*rec = old;
 		return -ENOBUFS;
 	}
-	__atomic_fetch_sub(&sub_of(srv, rec)->explicit_mappings, 1, __ATOMIC_SEQ_CST);
+	if (counted)
+		__atomic_fetch_sub(&sub_of(srv, rec)->explicit_mappings, 1, __ATOMIC_SEQ_CST);
 	pcp_description_mapping_clear(srv, rec); /* the MAP part's (RFC 7220): it has none now */
 	return 0;
 }
@@ -282,57 +356,6 @@ map_delete(struct pcp_server *srv, uint64_t now, const struct map_intent *mi, st
 	}
 	srv->stats.mappings_deleted++;
 	return PCP_RES_SUCCESS;
-}
-
-/*
- * Writes a record to the store as the request leaves it: with the DESCRIPTION the request
- * carries (RFC 7220 §3), which the record itself takes only once the change is certain
- * (pcp_description_rec.c): the text is lent to the record for the encoding, then the record's
- * own is put back. text NULL or !text->given: the record as it is.
- */
-static int
-store_mapping_as(struct pcp_server *srv, struct pcp_mapping_rec *rec, const struct pcp_desc_want *text)
-{
-	if (text == NULL || !text->given)
-		return pcp_store_mapping(srv, rec);
-	char *own = rec->description;
-	uint16_t own_len = rec->description_len;
-	bool own_has = rec->has_description;
-	rec->description = (char *)(uintptr_t)text->text;
-	rec->description_len = text->len;
-	rec->has_description = text->len > 0;
-	int rc = pcp_store_mapping(srv, rec);
-	rec->description = own;
-	rec->description_len = own_len;
-	rec->has_description = own_has;
-	return rc;
-}
-
-/* The same for a PEER session. */
-static int
-store_peer_as(struct pcp_server *srv, const struct peer_key *pk, struct pcp_peer_rec *p,
-	      const struct pcp_desc_want *text)
-{
-	if (text == NULL || !text->given)
-		return pcp_store_peer(srv, pk, p);
-	char *own = p->description;
-	uint16_t own_len = p->description_len;
-	bool own_has = p->has_description;
-	p->description = (char *)(uintptr_t)text->text;
-	p->description_len = text->len;
-	p->has_description = text->len > 0;
-	int rc = pcp_store_peer(srv, pk, p);
-	p->description = own;
-	p->description_len = own_len;
-	p->has_description = own_has;
-	return rc;
-}
-
-/* The DESCRIPTION a MAP request carries, as store_mapping_as takes it. */
-static struct pcp_desc_want
-map_text(const struct map_intent *mi)
-{
-	return (struct pcp_desc_want){ .text = mi->description, .len = mi->description_len, .given = mi->has_description };
 }
 
 static uint8_t
@@ -571,6 +594,417 @@ mapping_map(struct pcp_server *srv, uint64_t now, const struct map_intent *mi, s
 	return map_create(srv, now, mi, out);
 }
 
+
+/* ---- port sets (RFC 7753) ---------------------------------------------------------------------
+ *
+ * A set of N ports is N records (and N data-plane entries) sharing set_first and set_size,
+ * the nonce, the lifetime and expiry, the filters; their external ports are consecutive
+ * (one run of a port block, cgn_pb_alloc_run()). "Port-set mappings are renewed and deleted
+ * as a single entity" (§4.4): every function here acts on all ports or, when the data plane
+ * refuses one (ring full), puts every port back as it was.
+ */
+
+/* The ports of one set while a function works on it (control thread only, never nested). */
+static struct pcp_mapping_rec *set_recs[UINT16_MAX + 1];
+static uint16_t set_old_flags[UINT16_MAX + 1];
+
+/* Fills set_recs[] with the records of rec's set, in port order (those still there: an
+ * expiry the ring interrupted may have removed some). @return how many (rec is one). */
+static uint32_t
+set_members(struct pcp_server *srv, const struct pcp_mapping_rec *rec)
+{
+	uint16_t first = rec->set_first, size = rec->set_size;
+	struct cgn_key k = rec->in;
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < size && (uint32_t)first + i <= UINT16_MAX; i++) {
+		k.port = (uint16_t)(first + i);
+		struct pcp_mapping_rec *m = rec_db_find(srv->mappings, &k);
+		if (m && m->set_first == first && m->set_size == size)
+			set_recs[n++] = m;
+	}
+	return n;
+}
+
+/* §15 for a set: the longest time outbound traffic keeps any of its ports. */
+static uint64_t
+set_idle_ms(struct pcp_server *srv, uint32_t n, uint64_t now)
+{
+	uint64_t idle = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t t = mapping_idle_remaining_ms(srv, set_recs[i], now);
+		if (t > idle)
+			idle = t;
+	}
+	return idle;
+}
+
+/* Tells the data plane a port of a set leaves it: deleted, or (PEER sessions still use it)
+ * outbound only. @return 0 or -ENOBUFS. */
+static int
+set_port_push_leave(struct pcp_server *srv, const struct pcp_mapping_rec *m)
+{
+	if (m->n_peers == 0)
+		return pcp_server_push(srv, CGN_MSG_DEL, m);
+	static struct pcp_mapping_rec stripped;
+	stripped = *m;
+	strip_explicit_fields(&stripped);
+	return pcp_server_push(srv, CGN_MSG_REPLACE, &stripped);
+}
+
+/* A port of a set leaves, the data plane told: its port held (RFC 6888 REQ-8) and its record
+ * removed, or, PEER sessions using it, an outbound mapping of its own. The set's one count
+ * against the quota goes with its last port (set_gone()). */
+static void
+set_port_leave(struct pcp_server *srv, struct pcp_mapping_rec *m, uint64_t now)
+{
+	pcp_description_mapping_clear(srv, m); /* the MAP part's (RFC 7220) */
+	if (m->n_peers > 0) {
+		strip_explicit_fields(m);
+		pcp_store_mapping(srv, m); /* a client's delete stored it so already (set_store_leave) */
+		return;
+	}
+	pcp_store_mapping_gone(srv, m); /* ... or removed it: a no-op then */
+	hold_put(srv, m, now);
+	rec_db_del(srv->mappings, m);
+}
+
+/* Stores what a client's delete makes of the first n ports of a set (set_port_leave's
+ * outcome: gone, or outbound only), before the data plane is told. @return 0 or -errno
+ * (the store is back at mark then). */
+static int
+set_store_leave(struct pcp_server *srv, uint32_t n, size_t mark)
+{
+	static const struct pcp_desc_want no_text = { .given = true };
+	for (uint32_t i = 0; i < n; i++) {
+		struct pcp_mapping_rec *m = set_recs[i];
+		int rc;
+		if (m->n_peers > 0) {
+			struct pcp_mapping_rec old = *m;
+			strip_explicit_fields(m);
+			rc = store_mapping_as(srv, m, &no_text);
+			*m = old;
+		} else {
+			rc = pcp_store_mapping_gone(srv, m);
+		}
+		if (rc != 0) {
+			pcp_store_rollback(srv, mark);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static void
+set_gone(struct pcp_server *srv, uint32_t sub)
+{
+	__atomic_fetch_sub(&cgn_pb_sub(&srv->pb, sub)->explicit_mappings, 1, __ATOMIC_SEQ_CST);
+}
+
+/* Takes back the first n ports of a set being created (pushed to the data plane), and the
+ * ports got - n never published. A port whose DEL the ring refuses too cannot be taken back
+ * now: its record stays, as an outbound mapping with no time left (no count against the
+ * quota), which the next expiry sweep deletes. */
+static void
+set_create_undo(struct pcp_server *srv, uint32_t n, uint32_t sub, uint8_t proto, uint16_t first, uint16_t got)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		struct pcp_mapping_rec *m = set_recs[i];
+		if (pcp_server_push(srv, CGN_MSG_DEL, m) == 0) {
+			cgn_pb_release(&srv->pb, sub, proto, m->ext_port);
+			rec_db_del(srv->mappings, m);
+			continue;
+		}
+		strip_explicit_fields(m);
+		m->peer_expire_ms = 0;
+	}
+	cgn_pb_release_run(&srv->pb, sub, proto, (uint16_t)(first + n), (uint16_t)(got - n));
+}
+
+uint8_t
+mapping_set_create(struct pcp_server *srv, uint64_t now, const struct map_intent *mi, struct map_outcome *out)
+{
+	memset(out, 0, sizeof(*out));
+	struct cgn_filter filters[CGN_MAP_FILTERS], sent[CGN_MAP_FILTERS];
+	uint8_t n_filters;
+	uint8_t rc = merge_filters(srv, NULL, mi, filters, sent, &n_filters);
+	if (rc != PCP_RES_SUCCESS)
+		return rc;
+	int32_t sub = mapping_subscriber(srv, &mi->in.addr, true);
+	if (sub < 0)
+		return PCP_RES_NO_RESOURCES;
+	struct cgn_pb_sub *s = cgn_pb_sub(&srv->pb, (uint32_t)sub);
+	if (__atomic_load_n(&s->explicit_mappings, __ATOMIC_SEQ_CST) >= srv->cfg.pcp.max_mappings_per_subscriber)
+		return PCP_RES_USER_EX_QUOTA;
+
+	/* The set stops before an internal port that outbound traffic has mapped already: that
+	 * mapping is the data plane's, with its own external port (§11.3 item 4 makes it
+	 * explicit as it is, a single port). */
+	uint16_t want = mi->set_want;
+	for (uint16_t k = 0; srv->ops.find_implicit && k < want; k++) {
+		struct cgn_key in = mi->in;
+		uint32_t a;
+		uint16_t p;
+		uint8_t p64;
+		in.port = (uint16_t)(mi->in.port + k);
+		if (srv->ops.find_implicit(srv->ops.ctx, &in, &a, &p, &p64))
+			want = k;
+	}
+	if (want < 2)
+		return mapping_map(srv, now, mi, out); /* one port: a plain MAP (RFC 7753 §4.2) */
+
+	/* Ports held for this client since its set went (RFC 6888 REQ-8, RFC 6887 §15): free
+	 * again, the first one as the suggestion when the client made none. */
+	uint32_t paired = srv->pb.addrs[s->ext_index];
+	uint16_t want_first = addr_fits(&mi->suggested_addr, paired) ? mi->suggested_port : 0;
+	for (uint16_t k = 0; k < want; k++) {
+		struct cgn_key in = mi->in;
+		in.port = (uint16_t)(mi->in.port + k);
+		struct hold_rec *h = hold_find(srv, &in, mi->nonce);
+		if (h == NULL)
+			continue;
+		if (k == 0 && want_first == 0 && h->ext_addr == paired)
+			want_first = h->ext_port;
+		cgn_pb_release(&srv->pb, h->sub, h->proto, h->ext_port);
+		rec_db_del(srv->holds, h);
+		srv->stats.holds_reclaimed++;
+	}
+
+	/* §4.2: "If the port parity preservation is requested (P = 1), the PCP server MAY
+	 * preserve port parity. In that case, the External Port is set to a value having the
+	 * same parity as the First Internal Port." (nat.parity asks it for every mapping.) */
+	int parity = mi->set_parity || srv->cfg.nat.parity ? mi->in.port & 1 : -1;
+	uint32_t addr;
+	uint16_t first, got;
+	int arc = cgn_pb_alloc_run(&srv->pb, (uint32_t)sub, mi->in.proto, want_first, want, parity, &srv->rng, &addr,
+				   &first, &got);
+	if (arc != 0)
+		return alloc_result(arc, false);
+
+	struct map_fill f = { mi, now, pcp_clamp_lifetime(&srv->cfg, mi->lifetime), filters, sent, n_filters };
+	if (got == 1) { /* "If the PCP server ends up mapping only a single port": a plain one */
+		struct pcp_mapping_rec *rec;
+		struct pcp_desc_want text = map_text(mi);
+		rc = publish_new(srv, now, &mi->in, (uint32_t)sub, addr, first, mi->pref64, &text, &rec, fill_map, &f);
+		if (rc != PCP_RES_SUCCESS)
+			return rc;
+		if (mi->has_description) /* RFC 7220 §3 */
+			out->description_stored = pcp_description_mapping_set(srv, rec, mi->description, mi->description_len);
+		__atomic_fetch_add(&s->explicit_mappings, 1, __ATOMIC_SEQ_CST);
+		srv->stats.mappings_created++;
+		out->rec = rec;
+		out->lifetime = rec->lifetime_s;
+		return PCP_RES_SUCCESS;
+	}
+
+	/* Every port is stored before the data plane hears of it; the first carries the set's
+	 * DESCRIPTION (RFC 7220: one text a mapping, and a set is one mapping). */
+	struct pcp_desc_want text = map_text(mi);
+	size_t mark = pcp_store_mark(srv);
+	uint32_t n;
+	for (n = 0; n < got; n++) {
+		struct cgn_key in = mi->in;
+		in.port = (uint16_t)(mi->in.port + n);
+		struct pcp_mapping_rec *rec = rec_db_add(srv->mappings, &in);
+		if (rec == NULL)
+			break;
+		rec->in = in;
+		rec->sub = (uint32_t)sub;
+		rec->ext_addr = addr;
+		rec->ext_port = (uint16_t)(first + n);
+		rec->created_ms = now;
+		rec->pref64 = mi->pref64;
+		fill_map(rec, &f);
+		rec->set_first = mi->in.port;
+		rec->set_size = got;
+		if (store_mapping_as(srv, rec, n == 0 ? &text : NULL) != 0 || pcp_server_push(srv, CGN_MSG_ADD, rec) != 0) {
+			rec_db_del(srv->mappings, rec);
+			break;
+		}
+		set_recs[n] = rec;
+	}
+	if (n < got) {
+		pcp_store_rollback(srv, mark);
+		set_create_undo(srv, n, (uint32_t)sub, mi->in.proto, first, got);
+		return PCP_RES_NO_RESOURCES;
+	}
+	if (mi->has_description)
+		out->description_stored = pcp_description_mapping_set(srv, set_recs[0], mi->description, mi->description_len);
+	__atomic_fetch_add(&s->explicit_mappings, 1, __ATOMIC_SEQ_CST);
+	srv->stats.mappings_created++;
+	srv->stats.port_sets_created++;
+	out->rec = set_recs[0];
+	out->lifetime = set_recs[0]->lifetime_s;
+	out->set_first = mi->in.port;
+	out->set_size = got;
+	return PCP_RES_SUCCESS;
+}
+
+/* Puts the first n ports of a set back as old (the set's shared fields) and set_old_flags
+ * say, and tells the data plane (best effort: a refused message leaves a data-plane entry
+ * with a longer life or newer filters, which the control plane's own expiry still ends). */
+static void
+set_restore(struct pcp_server *srv, uint32_t n, uint32_t pushed, const struct pcp_mapping_rec *old)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		struct pcp_mapping_rec *m = set_recs[i];
+		bool republish = m->flags != set_old_flags[i] || m->n_filters != old->n_filters ||
+				 memcmp(m->filters, old->filters, sizeof(m->filters)) != 0;
+		m->lifetime_s = old->lifetime_s;
+		m->expire_ms = old->expire_ms;
+		m->flags = set_old_flags[i];
+		m->n_filters = old->n_filters;
+		memcpy(m->filters, old->filters, sizeof(m->filters));
+		memcpy(m->filters_sent, old->filters_sent, sizeof(m->filters_sent));
+		if (i < pushed)
+			pcp_server_push(srv, republish ? CGN_MSG_REPLACE : CGN_MSG_REFRESH, m);
+	}
+}
+
+static uint8_t
+set_renew(struct pcp_server *srv, uint64_t now, const struct map_intent *mi, uint32_t n, struct map_outcome *out)
+{
+	struct pcp_mapping_rec *head = set_recs[0];
+	/* RFC 6887 §11.3 item 1, for a plain MAP with PREFER_FAILURE that names a port of a set
+	 * (with PORT_SET it is MALFORMED_OPTION). */
+	if (mi->prefer_failure &&
+	    (mi->suggested_port != head->ext_port || !addr_fits(&mi->suggested_addr, head->ext_addr)))
+		return PCP_RES_CANNOT_PROVIDE_EXTERNAL;
+	struct cgn_filter filters[CGN_MAP_FILTERS], sent[CGN_MAP_FILTERS];
+	uint8_t n_filters;
+	uint8_t rc = merge_filters(srv, head, mi, filters, sent, &n_filters);
+	if (rc != PCP_RES_SUCCESS)
+		return rc;
+	uint32_t lifetime = pcp_clamp_lifetime(&srv->cfg, mi->lifetime);
+	uint64_t idle = set_idle_ms(srv, n, now);
+	if (idle > (uint64_t)lifetime * 1000) /* §15: a renewal may not shorten it either */
+		lifetime = (uint32_t)((idle + 999) / 1000);
+
+	static struct pcp_mapping_rec old;
+	old = *head;
+	struct pcp_desc_want text = map_text(mi);
+	size_t mark = pcp_store_mark(srv);
+	for (uint32_t i = 0; i < n; i++) {
+		struct pcp_mapping_rec *m = set_recs[i];
+		set_old_flags[i] = m->flags;
+		m->lifetime_s = lifetime;
+		m->expire_ms = now + (uint64_t)lifetime * 1000;
+		m->flags |= mi->origin | (mi->third_party ? CGN_MAP_THIRD_PARTY : 0);
+		m->flags = (uint16_t)(n_filters ? m->flags | CGN_MAP_FILTERED : m->flags & ~CGN_MAP_FILTERED);
+		m->n_filters = n_filters;
+		memcpy(m->filters, filters, sizeof(filters[0]) * n_filters);
+		memcpy(m->filters_sent, sent, sizeof(sent[0]) * n_filters);
+		bool republish = m->flags != set_old_flags[i] || m->n_filters != old.n_filters ||
+				 memcmp(m->filters, old.filters, sizeof(m->filters)) != 0;
+		if (store_mapping_as(srv, m, i == 0 ? &text : NULL) != 0 ||
+		    pcp_server_push(srv, republish ? CGN_MSG_REPLACE : CGN_MSG_REFRESH, m) != 0) {
+			pcp_store_rollback(srv, mark);
+			set_restore(srv, i + 1, i, &old);
+			return PCP_RES_NO_RESOURCES;
+		}
+	}
+	/* RFC 7220 §3: the set's text is its first port's */
+	if (mi->has_description)
+		out->description_stored = pcp_description_mapping_set(srv, head, mi->description, mi->description_len);
+	for (uint32_t i = 0; i < n; i++)
+		pcp_unsolicited_cancel(srv, &set_recs[i]->in); /* §14.2: refreshed, no more updates */
+	srv->stats.mappings_renewed++;
+	out->rec = head;
+	out->lifetime = lifetime;
+	return PCP_RES_SUCCESS;
+}
+
+/* §15.1 with erratum 3621, for the whole set. */
+static uint8_t
+set_delete(struct pcp_server *srv, uint64_t now, uint32_t n, struct map_outcome *out)
+{
+	struct pcp_mapping_rec *head = set_recs[0];
+	/* §15: never sooner than outbound traffic on any of its ports would keep it. */
+	uint64_t idle = set_idle_ms(srv, n, now);
+	if (idle > 0) {
+		static struct pcp_mapping_rec old;
+		old = *head;
+		size_t mark = pcp_store_mark(srv);
+		for (uint32_t i = 0; i < n; i++) {
+			set_old_flags[i] = set_recs[i]->flags;
+			set_recs[i]->expire_ms = now + idle;
+			set_recs[i]->lifetime_s = (uint32_t)((idle + 999) / 1000);
+			if (pcp_store_mapping(srv, set_recs[i]) != 0 || pcp_server_push(srv, CGN_MSG_REFRESH, set_recs[i]) != 0) {
+				pcp_store_rollback(srv, mark);
+				set_restore(srv, i + 1, i, &old);
+				return PCP_RES_NO_RESOURCES;
+			}
+		}
+		out->rec = head;
+		out->lifetime = head->lifetime_s;
+		return PCP_RES_SUCCESS;
+	}
+	/* Every port is told to the data plane first (a port PEER sessions still use stays,
+	 * outbound only); if the ring refuses one, those told are put back. One the ring refuses
+	 * again is gone from the data plane: it leaves the set here too (the set keeps its other
+	 * ports and its count), so that both planes agree. */
+	uint32_t sub = head->sub;
+	size_t mark = pcp_store_mark(srv);
+	if (set_store_leave(srv, n, mark) != 0)
+		return PCP_RES_NO_RESOURCES;
+	for (uint32_t i = 0; i < n; i++) {
+		if (set_port_push_leave(srv, set_recs[i]) != 0) {
+			pcp_store_rollback(srv, mark);
+			for (uint32_t j = 0; j < i; j++)
+				if (pcp_server_push(srv, set_recs[j]->n_peers ? CGN_MSG_REPLACE : CGN_MSG_ADD,
+						    set_recs[j]) != 0)
+					set_port_leave(srv, set_recs[j], now);
+			return PCP_RES_NO_RESOURCES;
+		}
+	}
+	for (uint32_t i = 0; i < n; i++)
+		set_port_leave(srv, set_recs[i], now);
+	set_gone(srv, sub);
+	srv->stats.mappings_deleted++;
+	out->rec = NULL;
+	out->lifetime = 0;
+	return PCP_RES_SUCCESS;
+}
+
+uint8_t
+mapping_set_refresh(struct pcp_server *srv, uint64_t now, const struct map_intent *mi, struct pcp_mapping_rec *rec,
+		    struct map_outcome *out)
+{
+	memset(out, 0, sizeof(*out));
+	uint32_t n = set_members(srv, rec);
+	struct pcp_mapping_rec *head = set_recs[0];
+	out->rec = head;
+	out->set_first = head->set_first;
+	out->set_size = head->set_size;
+	/* RFC 6887 §11.3 / §15.1 Simple Threat Model: the nonce of the set (one for all ports). */
+	if (!nonce_eq(head, mi->nonce)) {
+		out->error_lifetime = remaining_s(rec_expire(head), now);
+		return PCP_RES_NOT_AUTHORIZED;
+	}
+	return mi->lifetime ? set_renew(srv, now, mi, n, out) : set_delete(srv, now, n, out);
+}
+
+/* The expiry sweep met a port of a set whose time is up: the set expires as one. A port the
+ * ring refuses stays for the next sweep (with those after it). */
+static void
+set_expire(struct pcp_server *srv, struct pcp_mapping_rec *rec, uint64_t now)
+{
+	uint32_t n = set_members(srv, rec);
+	uint64_t idle = set_idle_ms(srv, n, now);
+	if (idle > 0) { /* outbound traffic keeps it: look again when that runs out */
+		for (uint32_t i = 0; i < n; i++)
+			set_recs[i]->expire_ms = now + idle;
+		return;
+	}
+	uint32_t sub = rec->sub;
+	for (uint32_t i = 0; i < n; i++) {
+		if (set_port_push_leave(srv, set_recs[i]) != 0)
+			return;
+		set_port_leave(srv, set_recs[i], now);
+	}
+	set_gone(srv, sub);
+	srv->stats.mappings_expired++;
+}
+
 /* ---- PEER ---------------------------------------------------------------------------------- */
 
 struct peer_fill {
@@ -776,6 +1210,10 @@ expire_mapping(void *r, void *arg)
 		return;
 	if (explicit && rec->expire_ms > sw->now)
 		return;
+	if (explicit && mapping_in_set(rec)) {
+		set_expire(srv, rec, sw->now); /* RFC 7753 §4.4: the set goes as one */
+		return;
+	}
 	if (!explicit && (rec->n_peers > 0 || rec->peer_expire_ms > sw->now))
 		return;
 	uint64_t idle = mapping_idle_remaining_ms(srv, rec, sw->now);

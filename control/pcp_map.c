@@ -1,8 +1,8 @@
 /*
  * The MAP opcode (RFC 6887 §11.3) on the wire: reads the request and its options (§13.1
- * THIRD_PARTY, §13.2 PREFER_FAILURE, §13.3 FILTER, RFC 7225 PREFIX64, RFC 7220 DESCRIPTION) in
- * order into a
- * map_intent, lets the mapping lifecycle (mappings.c) act on it, and writes the response.
+ * THIRD_PARTY, §13.2 PREFER_FAILURE, §13.3 FILTER, RFC 7225 PREFIX64, RFC 7220 DESCRIPTION,
+ * RFC 7753 PORT_SET) in order into a map_intent, lets the mapping lifecycle (mappings.c) act on
+ * it, and writes the response; a port-set MAP is answered by pcp_port_set.c.
  * An IPv6 internal address makes a NAT64 mapping (RFC 6887 §5, Figure 5: external IPv4,
  * remote peers under a Pref64) when NAT64 is on.
  */
@@ -115,9 +115,15 @@ read_options(struct pcp_ctx *ctx, struct map_intent *mi)
 				return PCP_RES_MALFORMED_REQUEST;
 			continue;
 		}
+		case PCP_OPT_PORT_SET:
+			/* RFC 7753: answered with the set granted (pcp_port_set.c), not echoed. */
+			rc = pcp_port_set_read(ctx, opt, mi);
+			if (rc != PCP_RES_SUCCESS)
+				return rc;
+			continue;
 		default:
 			/* THIRD_PARTY_ID (RFC 7843) and AUTHENTICATION_TAG (RFC 7652) are not offered:
-			 * UNSUPP_OPTION. Optional ones (PORT_SET, CHECKPOINT_REQUIRED, unknown) are not
+			 * UNSUPP_OPTION. Optional ones (CHECKPOINT_REQUIRED, unknown) are not
 			 * processed, so not echoed (§7.3). */
 			if (pcp_option_is_mandatory(opt->code))
 				return PCP_RES_UNSUPP_OPTION;
@@ -176,6 +182,10 @@ pcp_map_handle(struct pcp_ctx *ctx)
 	 * options, as many as the response holds (never an error after the mapping changed). */
 	if (pcp_prefix64_asked(&ctx->req))
 		pcp_prefix64_append(cfg, &ctx->resp, ctx->p64_store, sizeof(ctx->p64_store));
+
+	/* RFC 7753: a MAP that asks for a port set, or names a port of one. */
+	if (pcp_port_set_applies(ctx->srv, &mi))
+		return pcp_port_set_map(ctx, &mi);
 
 	struct map_outcome out;
 	rc = mapping_map(ctx->srv, ctx->now_ms, &mi, &out);

@@ -66,7 +66,9 @@ enum pcp_drop_reason {
 	X(unsolicited_sent, "ANNOUNCE and Mapping Update datagrams sent")                            \
 	X(unsolicited_failed, "ANNOUNCE and Mapping Update datagrams not sent")                      \
 	X(store_failed, "changes the state store could not take (map full, I/O): a request answered " \
-			"NO_RESOURCES, or (expiry, moves, commits) the store lags")
+			"NO_RESOURCES, or (expiry, moves, commits) the store lags")             \
+	X(port_sets_created, "RFC 7753 port sets created (two ports or more)")                        \
+	X(port_set_responses, "extra responses of MAPs that touched several mappings (RFC 7753 §4.4.1)")
 
 struct pcp_server_stats {
 #define X(name, doc) uint64_t name;

@@ -147,6 +147,7 @@ struct pcp_ctx {
 	struct pcp_response resp;
 	uint32_t error_lifetime; /* non-zero: overrides the class lifetime of an error result */
 	uint8_t p64_store[PCP_MAX_MSG]; /* data of the PREFIX64 options of resp */
+	uint8_t port_set_store[PCP_PORT_SET_LEN]; /* data of the PORT_SET option of resp */
 };
 
 /*
@@ -285,13 +286,18 @@ struct map_intent {
 	const uint8_t *description;
 	uint16_t description_len;
 	bool has_description;
+	/* RFC 7753 PORT_SET (pcp_port_set.c): the ports asked from in.port, capped at
+	 * pcp.port_set_max and at port 65535; 0 without the option. 1 is a single-port MAP. */
+	uint16_t set_want;
+	bool set_parity;                /* its P bit */
 };
 
 struct map_outcome {
-	const struct pcp_mapping_rec *rec; /* the mapping (NULL after a delete) */
+	const struct pcp_mapping_rec *rec; /* the mapping (NULL after a delete); a set's first port */
 	uint32_t lifetime;                 /* to report */
 	uint32_t error_lifetime;           /* for NOT_AUTHORIZED: the mapping's remaining life */
 	bool description_stored;           /* mi's DESCRIPTION is the mapping's now: echo it */
+	uint16_t set_first, set_size;      /* RFC 7753: the set concerned (size 0: a single port) */
 };
 
 /** Creates, renews or deletes (lifetime 0) a mapping (§11.3, §15). @return a result code. */
@@ -324,6 +330,60 @@ uint8_t mapping_peer(struct pcp_server *srv, uint64_t now, const struct peer_key
  * @return its index, or -1 (table full, or not there and !create).
  */
 int32_t mapping_subscriber(struct pcp_server *srv, const struct cgn_addr *internal, bool create);
+
+/* ---- RFC 7753 port sets: the lifecycle (mappings.c), the MAP side (pcp_port_set.c) ---- */
+
+/** @return true if rec is one port of a port set. */
+static inline bool
+mapping_in_set(const struct pcp_mapping_rec *rec)
+{
+	return rec->set_size != 0;
+}
+
+/**
+ * Creates a port set for mi (RFC 7753 §4.2): mi->set_want (>= 2) internal ports from
+ * mi->in.port mapped to as many consecutive external ports of the subscriber's blocks as can
+ * be had (cgn_pb_alloc_run()), at least one; fewer when an internal port of the range has an
+ * implicit mapping in the data plane (the set stops before it). Every port is a record and a
+ * data-plane entry of its own; the set counts as one mapping against
+ * pcp.max_mappings_per_subscriber. A grant of one port is a plain single-port mapping
+ * (out->set_size 0). All or nothing: if the data plane refuses one port (ring full), every
+ * port is taken back and the result is NO_RESOURCES. No mapping may exist in the range (the
+ * caller, pcp_port_set_map(), refreshes those instead, §4.4.1).
+ * @return a result code; on SUCCESS out->rec is the first port's record.
+ */
+uint8_t mapping_set_create(struct pcp_server *srv, uint64_t now, const struct map_intent *mi, struct map_outcome *out);
+
+/**
+ * Refreshes the set rec belongs to as one unit (RFC 7753 §4.4, RFC 6887 §15): renewed (every
+ * port gets the same new lifetime) or, with mi->lifetime 0, deleted, as a single-port MAP
+ * would be (the nonce must match: NOT_AUTHORIZED otherwise; §15 idle rule for the set as a
+ * whole). All or nothing on a full ring (NO_RESOURCES). mi->in is not read.
+ * @return a result code; out->set_first/size name the set.
+ */
+uint8_t mapping_set_refresh(struct pcp_server *srv, uint64_t now, const struct map_intent *mi,
+			    struct pcp_mapping_rec *rec, struct map_outcome *out);
+
+/** Reads a PORT_SET option of a MAP request into mi (RFC 7753 §4.2). @return a result code. */
+uint8_t pcp_port_set_read(struct pcp_ctx *ctx, const struct pcp_option *opt, struct map_intent *mi);
+
+/** @return true if the MAP of mi is a port-set one: it asks for a set, or its internal port
+ *  belongs to one (RFC 7753 §4.4.1: a plain MAP refreshes the set it touches). */
+bool pcp_port_set_applies(struct pcp_server *srv, const struct map_intent *mi);
+
+/**
+ * Serves a port-set MAP once its options are read (RFC 7753 §4.2, §4.4.1): creates the set,
+ * or refreshes every mapping (single port or set) the request's internal ports touch, each
+ * as a refresh of its own with a response of its own: the first (lowest internal port) is
+ * ctx->resp (the return value is its result), the others go to the client by srv->ops.send.
+ * Checks the rules that need every option first (PREFER_FAILURE, size 0).
+ * @return the result of the first response.
+ */
+uint8_t pcp_port_set_map(struct pcp_ctx *ctx, struct map_intent *mi);
+
+/** @return true if rec counts against pcp.max_mappings_per_subscriber: an explicit mapping,
+ *  once (a port set by its first port only: RFC 7753, the set is one mapping). */
+bool mapping_counts_once(const struct pcp_mapping_rec *rec);
 
 /** Installs the configured static mappings. @return 0 or -errno with a message on stderr. */
 int mapping_install_statics(struct pcp_server *srv, uint64_t now);

@@ -293,7 +293,7 @@ restore_mapping(uint64_t id, const uint8_t *val, size_t len, void *arg)
 	rec->moved = cgn_pb_pin(&srv->pb, rec->sub, rec->ext_addr) != 0 ||
 		     cgn_pb_take(&srv->pb, rec->sub, rec->ext_addr, rec->in.proto, rec->ext_port) != 0;
 	rec->port_lost = false;
-	if (rec->flags & (CGN_MAP_EXPLICIT | CGN_MAP_NATPMP))
+	if (mapping_counts_once(rec))
 		__atomic_fetch_add(&cgn_pb_sub(&srv->pb, rec->sub)->explicit_mappings, 1, __ATOMIC_SEQ_CST);
 	/* the telemetry thread's copy of its DESCRIPTION (pcp_description_rec.c) */
 	if (rec->description_len > 0 &&
@@ -349,7 +349,7 @@ static void
 restore_forget(struct restore *r, struct pcp_mapping_rec *rec)
 {
 	struct cgn_pb_sub *s = cgn_pb_sub(&r->srv->pb, rec->sub);
-	if ((rec->flags & (CGN_MAP_EXPLICIT | CGN_MAP_NATPMP)) && __atomic_load_n(&s->explicit_mappings, __ATOMIC_SEQ_CST))
+	if (mapping_counts_once(rec) && __atomic_load_n(&s->explicit_mappings, __ATOMIC_SEQ_CST))
 		__atomic_fetch_sub(&s->explicit_mappings, 1, __ATOMIC_SEQ_CST);
 	gone(r, rec->store_id);
 	pcp_description_mapping_clear(r->srv, rec);

@@ -8,6 +8,7 @@
  * socket's own source, so from an IPv6 socket the internal address is IPv6 (a NAT64 mapping on
  * a server fronting a NAT64, RFC 6887 §1 and RFC 7225). --prefix64 asks for the NAT64 prefixes
  * (RFC 7225 §4.3) and every PREFIX64 of the response is printed on a "prefix64:" line.
+ * --port-set N asks for N consecutive ports (RFC 7753); the PORT_SET granted is printed.
  *
  * Exit status: the response's result code (0 = SUCCESS), 100 no response, 101 usage error,
  * 102 local error (socket, address).
@@ -57,6 +58,8 @@ struct args {
 	bool have_third_party;
 	bool prefer_failure;
 	bool prefix64;                 /* ask for PREFIX64 (RFC 7225 §4.3) */
+	uint32_t port_set;             /* PORT_SET (RFC 7753) Port Set Size; 0 = no option */
+	bool have_port_set, port_set_parity;
 	struct pcp_filter filters[MAX_FILTERS];
 	unsigned n_filters;
 	struct cgn_addr client_ip;
@@ -98,6 +101,10 @@ usage(FILE *f)
 		"      --prefix64                PREFIX64 (RFC 7225): ask for the NAT64 prefixes (map,\n"
 		"                                announce); each one answered is printed as\n"
 		"                                \"prefix64: PREF64/LEN suffix HEX|- ipv4 any|none|V4/LEN,...\"\n"
+		"      --port-set N              PORT_SET (RFC 7753, map): N consecutive ports from the\n"
+		"                                internal port (1..65535; 65535: as many as the server gives);\n"
+		"                                printed \"option: PORT_SET size N first_internal_port P parity B\"\n"
+		"      --port-set-parity         PORT_SET's P bit: keep the parity of the ports\n"
 		"retransmission (§8.1.1):\n"
 		"      --irt SECONDS             initial retransmission time (default 3)\n"
 		"      --mrt SECONDS             maximum retransmission time (default 1024)\n"
@@ -255,7 +262,7 @@ parse_filter(const char *text, struct pcp_filter *f)
 	return 0;
 }
 
-enum { OPT_IRT = 1000, OPT_MRT, OPT_MRC, OPT_MRD, OPT_PREFIX64 };
+enum { OPT_IRT = 1000, OPT_MRT, OPT_MRC, OPT_MRD, OPT_PREFIX64, OPT_PORT_SET, OPT_PORT_SET_PARITY };
 
 static int
 parse_args(int argc, char **argv, struct args *a)
@@ -273,6 +280,8 @@ parse_args(int argc, char **argv, struct args *a)
 		{ "mrd", required_argument, NULL, OPT_MRD },     { "json", no_argument, NULL, 'j' },
 		{ "quiet", no_argument, NULL, 'q' },             { "help", no_argument, NULL, 'h' },
 		{ "prefix64", no_argument, NULL, OPT_PREFIX64 },
+		{ "port-set", required_argument, NULL, OPT_PORT_SET },
+		{ "port-set-parity", no_argument, NULL, OPT_PORT_SET_PARITY },
 		{ NULL, 0, NULL, 0 },
 	};
 	uint32_t v, zone;
@@ -339,6 +348,13 @@ parse_args(int argc, char **argv, struct args *a)
 			break;
 		case OPT_PREFIX64:
 			a->prefix64 = true;
+			break;
+		case OPT_PORT_SET: /* 0 is sent as asked: a server must refuse it (RFC 7753 §4.2) */
+			bad = parse_u32(optarg, 65535, &a->port_set);
+			a->have_port_set = true;
+			break;
+		case OPT_PORT_SET_PARITY:
+			a->port_set_parity = true;
 			break;
 		case 'F':
 			if (a->n_filters >= MAX_FILTERS) {
@@ -412,6 +428,15 @@ parse_args(int argc, char **argv, struct args *a)
 		fprintf(stderr, "pcpc: --prefix64 is for map and announce\n");
 		return -1;
 	}
+	/* RFC 7753 §4: "Valid for Opcodes: MAP". */
+	if ((a->have_port_set || a->port_set_parity) && !map) {
+		fprintf(stderr, "pcpc: --port-set is for map\n");
+		return -1;
+	}
+	if (a->port_set_parity && !a->have_port_set) {
+		fprintf(stderr, "pcpc: --port-set-parity needs --port-set N\n");
+		return -1;
+	}
 	if (!a->have_external_addr) /* §11.1: all-zeros of the family we expect */
 		a->external_addr = cgn_addr_from_v4(0);
 	return 0;
@@ -421,7 +446,7 @@ static int
 build_request(const struct args *a, const struct cgn_addr *client, uint8_t *out, size_t *len)
 {
 	static struct pcp_request req;
-	uint8_t filters[MAX_FILTERS][PCP_FILTER_LEN], prefix64[PCP_PREFIX64_LEN];
+	uint8_t filters[MAX_FILTERS][PCP_FILTER_LEN], prefix64[PCP_PREFIX64_LEN], port_set[PCP_PORT_SET_LEN];
 
 	if (a->raw_hex)
 		return parse_hex(a->raw_hex, out, PCP_MAX_MSG + 64, len);
@@ -453,6 +478,13 @@ build_request(const struct args *a, const struct cgn_addr *client, uint8_t *out,
 	for (unsigned i = 0; i < a->n_filters; i++) {
 		pcp_filter_encode(&a->filters[i], filters[i]);
 		pcp_request_add_option(&req, PCP_OPT_FILTER, filters[i], PCP_FILTER_LEN);
+	}
+	if (a->have_port_set) {
+		/* RFC 7753 §4: "In a request, this field MUST be set equal to the Internal Port". */
+		struct pcp_port_set ps = { .size = (uint16_t)a->port_set, .first_internal_port = a->internal_port,
+					   .parity = a->port_set_parity };
+		pcp_port_set_encode(&ps, port_set);
+		pcp_request_add_option(&req, PCP_OPT_PORT_SET, port_set, PCP_PORT_SET_LEN);
 	}
 	if (a->description)
 		pcp_request_add_option(&req, PCP_OPT_DESCRIPTION, a->description, (uint16_t)strlen(a->description));
@@ -605,6 +637,11 @@ print_option(const struct pcp_option *o, bool json, bool first)
 		bool v4 = cgn_addr_is_v4(&f.remote_addr) && f.prefix_len >= 96;
 		snprintf(text, sizeof(text), "%s%s/%u%s:%u", v4 ? "" : "[", cgn_addr_format(&f.remote_addr, a, sizeof(a)),
 			 v4 ? f.prefix_len - 96 : f.prefix_len, v4 ? "" : "]", f.remote_port);
+	} else if (o->code == PCP_OPT_PORT_SET && o->len == PCP_PORT_SET_LEN) {
+		struct pcp_port_set ps;
+		pcp_option_port_set(o, &ps);
+		snprintf(text, sizeof(text), "size %u first_internal_port %u parity %u", ps.size, ps.first_internal_port,
+			 ps.parity);
 	} else if (o->code == PCP_OPT_DESCRIPTION) {
 		/* RFC 7220: UTF-8 text, as a JSON string body (ASCII with --json; UTF-8 kept
 		 * otherwise), control characters escaped, an invalid octet as U+FFFD: the text as

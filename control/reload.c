@@ -159,7 +159,8 @@ static void
 forget_moved(struct pcp_server *srv, struct pcp_mapping_rec *rec)
 {
 	struct cgn_pb_sub *s = cgn_pb_sub(&srv->pb, rec->sub);
-	if ((rec->flags & (CGN_MAP_EXPLICIT | CGN_MAP_NATPMP)) &&
+	/* an RFC 7753 port set counts once: by its first port here */
+	if ((rec->flags & (CGN_MAP_EXPLICIT | CGN_MAP_NATPMP)) && (!mapping_in_set(rec) || rec->in.port == rec->set_first) &&
 	    __atomic_load_n(&s->explicit_mappings, __ATOMIC_SEQ_CST) > 0)
 		__atomic_fetch_sub(&s->explicit_mappings, 1, __ATOMIC_SEQ_CST);
 	pcp_store_mapping_gone(srv, rec);

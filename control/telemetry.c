@@ -297,7 +297,7 @@ page_params(const char *params, uint32_t *start, uint32_t *count, struct cgn_add
 #define PAGE_BUDGET (16 * 1024 - 512)
 /* A mapping's JSON beside its variable strings: the names, quotes and separators of its
  * members, numbers at their longest, the fixed-width values, its own name "mapping_NN". */
-#define ENTRY_FIXED 300
+#define ENTRY_FIXED 320
 
 /* A mapping as one dict, with the octets its JSON takes at most in *size. NULL if memory is
  * short. */
@@ -312,15 +312,22 @@ mapping_entry(const struct cgn_mapping *m, uint64_t now, size_t *size)
 	rte_tel_data_start_dict(e);
 	rte_tel_data_add_dict_string(e, "proto", proto_name(m->proto));
 	bool nat64 = !cgn_addr_is_v4(&m->int_addr);
-	/* An IPv6 internal endpoint (NAT64) is written [address]:port (RFC 5952 §6). */
-	snprintf(buf, sizeof(buf), nat64 ? "[%s]:%u" : "%s:%u", cgn_addr_format(&m->int_addr, a, sizeof(a)),
-		 m->int_port);
+	/* An IPv6 internal endpoint (NAT64) is written [address]:port (RFC 5952 §6). A port set
+	 * (RFC 7753; the row of its first port, cmd_mappings) as ranges: address:first-last. */
+	char range[16] = "";
+	if (m->set_size > 1)
+		snprintf(range, sizeof(range), "-%u", m->int_port + m->set_size - 1);
+	snprintf(buf, sizeof(buf), nat64 ? "[%s]:%u%s" : "%s:%u%s", cgn_addr_format(&m->int_addr, a, sizeof(a)),
+		 m->int_port, range);
 	rte_tel_data_add_dict_string(e, "internal", buf);
 	*size += strlen(buf);
 	struct cgn_addr ext = cgn_addr_from_v4(m->ext_addr);
-	snprintf(buf, sizeof(buf), "%s:%u", cgn_addr_format(&ext, a, sizeof(a)), m->ext_port);
+	if (m->set_size > 1)
+		snprintf(range, sizeof(range), "-%u", m->ext_port + m->set_size - 1);
+	snprintf(buf, sizeof(buf), "%s:%u%s", cgn_addr_format(&ext, a, sizeof(a)), m->ext_port, range);
 	rte_tel_data_add_dict_string(e, "external", buf);
 	*size += strlen(buf);
+	rte_tel_data_add_dict_u64(e, "set_size", m->set_size);
 	uint64_t lifetime_s, expires_in_s;
 	if (cgn_mapping_workers_own(m->flags)) {
 		/* An implicit session lives by its idle timeout (dataplane/steps/expire.c, same test):
@@ -404,6 +411,9 @@ cmd_mappings(const char *cmd __rte_unused, const char *params, struct rte_tel_da
 	size_t used = 0;
 	bool full = false;
 	for (uint32_t at = cursor; n < count && (m = cgn_table_next(t, &cursor)) != NULL; at = cursor) {
+		/* A port set is one row, its first port's: the others are not listed. */
+		if (m->set_size > 1 && m->int_port != m->set_first)
+			continue;
 		if (have_sub) { /* an IPv6 subscriber is its prefix: any address of it names it */
 			struct cgn_addr ms = cgn_subscriber_addr(tel.dp->cfg, &m->int_addr);
 			if (!cgn_addr_eq(&ms, &sub))

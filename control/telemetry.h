@@ -2,7 +2,9 @@
  * cgnatd's commands on the DPDK telemetry socket, all under /cgnat/ (cgnatctl is their client):
  *   /cgnat/info                      what runs: version, epoch, workers, pool, limits
  *   /cgnat/stats                     every counter by name: PCP, table, workers
- *   /cgnat/mappings[,START[,COUNT]]  the shared table as the workers see it, a page at a time
+ *   /cgnat/mappings[,START[,COUNT]]  the shared table as the workers see it, a page at a time;
+ *                                    an RFC 7753 port set is one row (internal and external
+ *                                    as "address:first-last", set_size), its first port's
  *   /cgnat/subscriber,ADDR           one subscriber: external address, port blocks, quota use
  *   /cgnat/pool[,START]              port blocks in use per pool address
  *   /cgnat/worker,N                  one worker's packet and drop counters

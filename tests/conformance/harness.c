@@ -335,6 +335,19 @@ main(int argc, char *argv[])
 				"(or tshark did not read \"FTP server\" back)\n");
 		result = 0;
 	}
+	/* ... and PORT_SETs (RFC 7753), §5.3's among them: Port Set Size 99, First Internal Port
+	 * 101 (which the dissector calls "Assigned First Port"). */
+	proc_run(more, sizeof(more), "tshark -r %s -Y 'udp.srcport == 5351 && portcontrol.option.portset.size' 2>/dev/null | wc -l",
+		 pcap);
+	int port_sets = atoi(more);
+	proc_run(more, sizeof(more), "tshark -r %s -Y 'udp.srcport == 5351 && portcontrol.option.portset.size == 99 && "
+		 "portcontrol.option.portset.rsp_assigned_first_external_port == 101' 2>/dev/null | wc -l", pcap);
+	int overlap = atoi(more);
+	printf("conformance: %d responses with PORT_SET, %d as RFC 7753 §5.3's second one\n", port_sets, overlap);
+	if (port_sets < 10 || overlap < 1) {
+		fprintf(stderr, "conformance: too few PORT_SET responses on the wire\n");
+		result = 0;
+	}
 	if (responses < 50 || out[0]) {
 		int first = atoi(out);
 		proc_run(out, sizeof(out), "tshark -r %s -Y 'frame.number == %d' -V -x 2>/dev/null | tail -n 60", pcap, first);

@@ -538,19 +538,46 @@ case_routes_change_on_reload() {
 	return 0
 }
 
-case_restart_means_a_new_epoch() {
-	# §8.5: the epoch tells clients the server lost state; a restart starts it again.
+# survives NAME HOW: sub1 maps TCP 8081 (its second web server) with a DESCRIPTION, then HOW
+# (restart or crash) happens to cgnatd: the state store gives the mapping back with the same
+# external endpoint and text, inet reaches sub1 through it without sub1 mapping again, and the
+# epoch went on (RFC 6887 §8.5: no state was lost, so it must not go back).
+survives() {
+	local out ext e1 e2 got
+	out=$(pcpc sub1 -s 100.64.0.254 -p tcp -i 8081 -l 3600 -D "$1" map) || fail "map: $out"
+	ext=$(echo "$out" | awk '/^external:/ { print $2 }')
+	e1=$(echo "$out" | awk '/^epoch:/ { print $2 }')
+	[[ "$ext" == 203.0.113.* ]] || fail "no external endpoint: $out"
+	in_ns inet curl -sS -m 5 "http://$ext/" | grep -q "sub1 page" || fail "inet cannot reach $ext before"
+	sleep 2
+	"$lab" "$2" >/dev/null || fail "$2 failed"
+	ctl mappings -a | grep -F "$ext" | grep -q "$1" ||
+		fail "the mapping of $ext ($1) is not back: $(ctl mappings -a)"
+	got=$(in_ns inet curl -sS -m 5 "http://$ext/") || fail "inet cannot connect to $ext after the $2"
+	[ "$got" = "sub1 page" ] || fail "inet got '$got' after the $2"
+	out=$(pcpc sub1 -s 100.64.0.254 announce) || fail "announce after: $out"
+	e2=$(echo "$out" | awk '/^epoch:/ { print $2 }')
+	[ -n "$e1" ] && [ -n "$e2" ] && [ "$e2" -ge $((e1 + 2)) ] || fail "epoch went from '$e1' to '$e2' across the $2"
+	out=$(pcpc sub1 -s 100.64.0.254 -p tcp -i 8081 -l 0 map) || fail "delete: $out" # for the next case
+}
+
+case_kill_9_keeps_mappings_and_epoch() { survives "camera after a crash" crash; }
+case_clean_restart_keeps_mappings_and_epoch() { survives "camera after a restart" restart; }
+
+case_restart_without_state_means_a_new_epoch() {
+	# §8.5: the epoch tells clients the server lost state: with its store gone, a restart
+	# starts it again.
 	local e1 e2
 	sleep 2
 	e1=$(pcpc sub1 -s 100.64.0.254 -p udp -i 5000 -l 600 map | awk '/^epoch:/ { print $2 }')
 	[ -n "$e1" ] && [ "$e1" -ge 2 ] || fail "epoch before restart: '$e1'"
-	"$lab" restart >/dev/null || fail "restart failed"
+	"$lab" restart --empty >/dev/null || fail "restart failed"
 	e2=$(pcpc sub1 -s 100.64.0.254 -p udp -i 5000 -l 600 map | awk '/^epoch:/ { print $2 }')
 	[ -n "$e2" ] && [ "$e2" -lt "$e1" ] || fail "epoch after restart '$e2' not below '$e1'"
 }
 
 case_nat64_restart_means_a_new_epoch() {
-	# §8.5 for sub6: after a restart of cgnatd its next response over IPv6 carries an epoch
+	# §8.5 for sub6: after a restart of cgnatd without its store, its next response over IPv6 carries an epoch
 	# that went back (a solicited ANNOUNCE, §14.1.2, still with the Pref64); sub6 maps again
 	# (§8.5: the client re-creates its mappings) and inet reaches its page through the new
 	# endpoint.
@@ -559,7 +586,7 @@ case_nat64_restart_means_a_new_epoch() {
 	out=$(pcpc sub6 -s 2001:db8:100::254 --prefix64 announce) || fail "announce before: $out"
 	e1=$(echo "$out" | awk '/^epoch:/ { print $2 }')
 	[ -n "$e1" ] && [ "$e1" -ge 2 ] || fail "epoch before restart: '$e1'"
-	"$lab" restart >/dev/null || fail "restart failed"
+	"$lab" restart --empty >/dev/null || fail "restart failed"
 	out=$(pcpc sub6 -s 2001:db8:100::254 --prefix64 announce) || fail "announce after: $out"
 	e2=$(echo "$out" | awk '/^epoch:/ { print $2 }')
 	[ -n "$e2" ] && [ "$e2" -lt "$e1" ] || fail "epoch after restart '$e2' not below '$e1'"
@@ -592,7 +619,8 @@ cases="ping_through_the_nat next_hops_resolved_by_arp ipv6_subscriber_reaches_th
 	 natpmp_from_a_subscriber \
 	 pcp_from_the_internet_is_ignored third_party_from_the_management_host \
 	 third_party_from_an_unauthorised_subscriber pool_change_while_forwarding routes_change_on_reload \
-	 restart_means_a_new_epoch nat64_restart_means_a_new_epoch"
+	 kill_9_keeps_mappings_and_epoch clean_restart_keeps_mappings_and_epoch \
+	 restart_without_state_means_a_new_epoch nat64_restart_means_a_new_epoch"
 for c in ${E2E_CASES:-$cases}; do
 	run_case "$c"
 done

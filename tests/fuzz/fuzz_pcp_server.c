@@ -8,6 +8,8 @@
  *                   or 198.51.100.7, outside)
  *         bit 3:    the data plane refuses this request's changes (ring full: rollback paths)
  *         bits 4-7: seconds x 30 to let pass first (expiry, holds, epochs)
+ *   len bit 14:     the data plane takes this request's first 3 changes and refuses the rest
+ *                   (a ring that fills in the middle of an RFC 7753 port set: its rollback)
  *   len bit 15:     the source is IPv6 instead, by the same bits 0-2: NAT64 subscribers in
  *                   2001:db8:64::/48 (two in one /56), the IPv6 third party, one outside;
  *                   the server runs NAT64 with two Pref64s, one with an IPv4 list (PREFIX64)
@@ -44,14 +46,17 @@ remove_runtime_dir(void)
 
 static struct cgn_config cfg;
 static bool refuse;
+static int taken_left = -1; /* >= 0: changes the data plane takes before it refuses (len bit 14) */
 static int64_t live; /* adds - dels the data plane was told of */
 
 static int
 push(void *ctx, struct cgn_ring_msg *msg)
 {
 	(void)ctx;
-	if (refuse)
+	if (refuse || taken_left == 0)
 		return -1;
+	if (taken_left > 0)
+		taken_left--;
 	CHECK(msg->op >= CGN_MSG_ADD && msg->op <= CGN_MSG_REPLACE);
 	CHECK(msg->m.n_filters <= CGN_MAP_FILTERS);
 	live += msg->op == CGN_MSG_ADD ? 1 : msg->op == CGN_MSG_DEL ? -1 : 0;
@@ -114,6 +119,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t now = 1000000;
 
 	refuse = false;
+	taken_left = -1;
 	live = 0;
 	struct pcp_server *srv = pcp_server_create(&cfg, &ops, now);
 	CHECK(srv != NULL);
@@ -123,7 +129,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (size - off >= 3) {
 		uint8_t flags = data[off];
 		bool v6 = data[off + 1] & 0x80;
-		size_t len = (size_t)((data[off + 1] & 0x7f) << 8 | data[off + 2]);
+		taken_left = data[off + 1] & 0x40 ? 3 : -1;
+		size_t len = (size_t)((data[off + 1] & 0x3f) << 8 | data[off + 2]);
 		off += 3;
 		if (len > size - off)
 			len = size - off;
@@ -147,6 +154,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			      cfg.pcp.max_mappings_per_subscriber);
 	}
 	refuse = false;
+	taken_left = -1;
 	pcp_server_tick(srv, now + 100ull * 86400 * 1000); /* everything but statics expires */
 	pcp_server_free(srv);
 	return 0;

@@ -5,6 +5,7 @@ Generated, small, checked in; rerun to refresh:
     python3 tests/fuzz/make_seeds.py
 """
 import os
+import socket
 import struct
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -58,12 +59,20 @@ print(f"wrote {len(seeds)} seeds to {OUT}")
 
 
 # fuzz_pcp_server reads scripts: [flags][len:2][datagram]...; flags bits 0-2 pick the source
-# (0 = 127.0.0.1, 1 = the third-party host 127.0.0.2), bit 3 refuses the push, bits 4-7 wait.
-def step(src, msg, refuse=False, wait=0):
-    return struct.pack("!BH", src | (8 if refuse else 0) | (wait << 4), len(msg)) + msg
+# (0 = 127.0.0.1, 1 = the third-party host 127.0.0.2), bit 3 refuses the push, bits 4-7 wait;
+# len bit 14: the push takes 3 changes, then refuses (a ring full in the middle of a port set).
+def step(src, msg, refuse=False, wait=0, refuse_after_3=False):
+    return struct.pack("!BH", src | (8 if refuse else 0) | (wait << 4), len(msg) | (0x4000 if refuse_after_3 else 0)) + msg
+
+
+def port_set(size, first, parity=0):
+    """RFC 7753 PORT_SET: Port Set Size, First Internal Port, Reserved and P."""
+    return opt(130, struct.pack("!HHB", size, first, parity))
 
 
 SERVER_OUT = os.path.join(HERE, "seeds", "pcp_server")
+nat64_set = (struct.pack("!BBHI", 2, 1, 0, 7200) + socket.inet_pton(socket.AF_INET6, "2001:db8:64:100::1")
+             + map_body(iport=4000) + port_set(8, 4000))
 c1, c2 = "127.0.0.1", "127.0.0.2"
 scripts = {
     "map_renew_delete": step(0, hdr(1, client=c1) + map_body()) + step(0, hdr(1, client=c1) + map_body())
@@ -101,6 +110,29 @@ scripts = {
     + step(0, hdr(0, 0, client=c1), wait=15),
     "description_twice": step(0, hdr(1, client=c1) + map_body() + opt(128, b"one") + opt(128, b"two"))
     + step(0, hdr(2, client=c1) + peer_body() + opt(128, b"one") + opt(128, b"two")),
+    # RFC 7753: a set created, renewed by a MAP naming a port inside it, deleted
+    "port_set_life": step(0, hdr(1, client=c1) + map_body(iport=7000) + port_set(20, 7000))
+    + step(0, hdr(1, client=c1) + map_body(iport=7010))
+    + step(0, hdr(1, 0, client=c1) + map_body(iport=7000) + port_set(20, 7000)),
+    # §5.3: a single port and a set, then one request over both (two responses)
+    "port_set_overlap": step(0, hdr(1, client=c1) + map_body(iport=100))
+    + step(0, hdr(1, client=c1) + map_body(iport=101) + port_set(99, 101))
+    + step(0, hdr(1, client=c1) + map_body(iport=100) + port_set(100, 100)),
+    # as many as the server gives, with parity; then expiry of the set as one
+    "port_set_all_parity": step(0, hdr(1, 120, client=c1) + map_body(iport=6001) + port_set(0xffff, 6001, 1))
+    + step(0, hdr(0, 0, client=c1), wait=15),
+    # the ring fills after three ports: every port taken back; the same again with room
+    "port_set_refused": step(0, hdr(1, client=c1) + map_body(iport=8000) + port_set(10, 8000), refuse_after_3=True)
+    + step(0, hdr(1, client=c1) + map_body(iport=8000) + port_set(10, 8000))
+    + step(0, hdr(1, client=c1) + map_body(iport=8000) + port_set(10, 8000), refuse_after_3=True)
+    + step(0, hdr(1, 0, client=c1) + map_body(iport=8000) + port_set(10, 8000), refuse_after_3=True),
+    # malformed: size 0, two options, PREFER_FAILURE, First Internal Port elsewhere
+    "port_set_malformed": step(0, hdr(1, client=c1) + map_body(iport=9000) + port_set(0, 9000))
+    + step(0, hdr(1, client=c1) + map_body(iport=9000) + port_set(5, 9000) + port_set(5, 9000))
+    + step(0, hdr(1, client=c1) + map_body(iport=9000, eport=5200) + opt(2, b"") + port_set(5, 9000))
+    + step(0, hdr(1, client=c1) + map_body(iport=9000) + port_set(5, 9001)),
+    # a NAT64 subscriber's set (len bit 15: the IPv6 source 2001:db8:64:100::1)
+    "port_set_nat64": struct.pack("!BH", 0, 0x8000 | len(nat64_set)) + nat64_set,
 }
 os.makedirs(SERVER_OUT, exist_ok=True)
 for name, data in scripts.items():

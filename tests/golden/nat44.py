@@ -752,3 +752,38 @@ def case_pcp_map_through_the_inside_port(work):
     # and so the UDP checksum.
     r.masks = {"out_inside": [(40, 42), (50, 54), (84, 86)]}
     return r, {"pkt_punted": 2, "punt_answered": 2, "drop_LOCAL": 1, "pcp_mappings_created": 1}
+
+
+def case_pcp_port_set_translates_every_port(work):
+    # RFC 7753 §4.2: a PCP MAP with PORT_SET maps a set of consecutive ports; the data plane
+    # holds one entry per port (docs/performance.md). Inbound traffic to every external port of
+    # the set reaches its internal port (external first + k -> internal first + k), and traffic
+    # to the ports just outside the set reaches nothing. The set's first external port is
+    # suggested (§4: "the Suggested External Port Set"), so both runs get the same ones.
+    host, first_in, n, first_ext = "100.64.0.7", 5000, 8, 40000
+    nonce = "00112233445566778899aabb"
+    state = {}
+
+    def pcp_map(run):
+        subprocess.run(["ip", "addr", "replace", host + "/32", "dev", "lo"], check=True)
+        rc, out = pcpc("-b", host, "-n", nonce, "-p", "udp", "-i", str(first_in), "-e", str(first_ext),
+                       "-l", "3600", "--port-set", str(n), "map")
+        assert rc == 0, out
+        assert f"option: PORT_SET size {n} first_internal_port {first_in} parity 0" in out, out
+        ext = [l for l in out.splitlines() if l.startswith("external: ")][0].split(" ")[1]
+        state["ext"], state["port"] = ext.rsplit(":", 1)
+
+    Run("portset", work, conf(rx_delay=1500), [], [], before=pcp_map)
+    ext, port = state["ext"], int(state["port"])
+    assert port == first_ext and in_pool(ext), (ext, port)
+    ports = [first_ext - 1] + [first_ext + k for k in range(n)] + [first_ext + n]
+    pkts = [outside(IP(src=REMOTE, dst=ext) / UDP(sport=53, dport=p) / Raw(b"to %d" % p)) for p in ports]
+    r = Run("portset", work, conf(rx_delay=1500), [], pkts, before=pcp_map)
+    assert r.out_outside == []
+    assert len(r.out_inside) == n, [p.summary() for p in r.out_inside]
+    for k, i in enumerate(r.out_inside):
+        assert i[IP].dst == host and i[UDP].dport == first_in + k and i[IP].src == REMOTE, i.summary()
+        assert raw(i[UDP].payload) == b"to %d" % (first_ext + k) and cksums_ok(i) and i_mac_ok(i)
+    row = r.mapping_of(f"{host}:{first_in}-{first_in + n - 1}")
+    assert row["external"] == f"{ext}:{first_ext}-{first_ext + n - 1}" and row["set_size"] == n, row
+    return r, {"pkt_in_translated": n, "drop_NO_MAPPING": 2, "pcp_mappings_created": 1, "pcp_port_sets_created": 1}

@@ -654,6 +654,41 @@ Test(loopback_state, a_mapping_survives_a_clean_restart)
 	survives(SIGTERM);
 }
 
+/* An RFC 7753 port set with a DESCRIPTION survives kill -9 as one: every port back on the
+ * same consecutive external ports, shown as one row, the text on it, one mapping of the quota,
+ * and it is still renewed and deleted as one. */
+Test(loopback_state, a_port_set_survives_kill_9)
+{
+	char ext[64], want[200];
+	cr_assert_eq(pcpc("-n " NONCE " -p udp -i 9000 -l 3600 --port-set 8 -D 'cameras' map"), 0, "%s", out);
+	cr_assert(strstr(out, "PORT_SET size 8 first_internal_port 9000"), "a set of 8: %s", out);
+	external_of(out, ext, sizeof(ext)); /* address:first port */
+	char *colon = strrchr(ext, ':');
+	cr_assert_not_null(colon);
+	unsigned first = (unsigned)atoi(colon + 1);
+	*colon = '\0';
+	snprintf(want, sizeof(want), "\"internal\": \"127.0.0.1:9000-9007\", \"external\": \"%s:%u-%u\"", ext, first,
+		 first + 7);
+	cr_assert(ctl_until("-j mappings", want, true), "the set before: %s", out);
+
+	kill_cgnatd(SIGKILL);
+	cr_assert(respawn(), "cgnatd did not start again on its store");
+	cr_assert(log_has("8 mappings restored (0 moved"), "%s", proc_read_file(log_path));
+	cr_assert(ctl_until("-j mappings", want, true), "the set after kill -9: %s", out);
+	cr_assert(strstr(out, "\"description\": \"cameras\""), "its DESCRIPTION: %s", out);
+	cr_assert_eq(ctl("-j subscriber 127.0.0.1"), 0, "%s", out);
+	cr_assert(strstr(out, "\"mappings\": 1,") || strstr(out, "\"mappings\": 1}"), "one mapping of the quota: %s", out);
+	/* renewed as one (§4.4: same external ports), then deleted as one */
+	cr_assert_eq(pcpc("-n " NONCE " -p udp -i 9000 -l 3600 --port-set 8 map"), 0, "%s", out);
+	cr_assert(strstr(out, "PORT_SET size 8 first_internal_port 9000"), "%s", out);
+	cr_assert_eq(pcpc("-n " NONCE " -p udp -i 9000 -l 0 --port-set 8 map"), 0, "%s", out);
+	cr_assert_eq(ctl("-j stats"), 0);
+	cr_assert(strstr(out, "\"pcp_mappings\": 0,"), "the set is gone: %s", out);
+	kill_cgnatd(SIGKILL);
+	cr_assert(respawn());
+	cr_assert(log_has("0 mappings restored"), "the delete was stored: %s", proc_read_file(log_path));
+}
+
 /* A damaged store: cgnatd starts empty and working, says so, keeps the file aside, and the
  * epoch starts again. */
 static void

@@ -133,6 +133,19 @@ Test(config, range_and_consistency_errors)
 					    "max_filters = 0; };\nnat = { pool = [ \"203.0.113.0/30\" ]; };",
 					    &cfg, err, sizeof(err)), -EINVAL);
 	cr_assert(strstr(err, "pcp.max_filters: must be between 1") != NULL, "%s", err);
+	/* RFC 7753: a port set is a run of one block. */
+	cr_assert_eq(cgn_config_load_string("pcp = { listen = [ \"127.0.0.1\" ]; inside = [ \"10.0.0.0/8\" ];\n"
+					    "port_set_max = 600; };\nnat = { pool = [ \"203.0.113.0/30\" ]; };",
+					    &cfg, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, ":2: pcp.port_set_max: 600 is more than nat.block_size (512)") != NULL, "%s", err);
+	cr_assert_eq(cgn_config_load_string("pcp = { listen = [ \"127.0.0.1\" ]; inside = [ \"10.0.0.0/8\" ];\n"
+					    "port_set_max = 0; };\nnat = { pool = [ \"203.0.113.0/30\" ]; };",
+					    &cfg, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "pcp.port_set_max: must be between 1") != NULL, "%s", err);
+	cr_assert_eq(cgn_config_load_string("pcp = { listen = [ \"127.0.0.1\" ]; inside = [ \"10.0.0.0/8\" ];\n"
+					    "port_set_max = 64; };\nnat = { pool = [ \"203.0.113.0/30\" ]; block_size = 128; };",
+					    &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(cfg.pcp.port_set_max, 64);
 }
 
 /* RFC 7220 §3: "A PCP server SHOULD be able to store at least 128 bytes"; §2: at most 1016. */

@@ -602,6 +602,12 @@ Test(codec, port_set_option)
 	cr_assert_eq(out.size, 64);
 	cr_assert_eq(out.first_internal_port, 5000);
 	cr_assert(out.parity);
+	/* RFC 7753 §4: "Reserved: MUST be set to zero when sending; MUST be ignored when receiving." */
+	cr_assert_eq(b[4], 1, "only P sent");
+	b[4] = 0xfe;
+	pcp_option_port_set(&o, &out);
+	cr_assert(!out.parity, "reserved bits ignored");
+	cr_assert_eq(out.size, 64);
 }
 
 /* ---- PREFIX64 (RFC 7225 §4.1) ---- */

@@ -284,3 +284,239 @@ Test(portblock, concurrent_subscriber_creation_makes_each_once, .fini = teardown
 		pthread_join(t[i], NULL);
 	cr_assert_eq(__atomic_load_n(&pb.n_subs, __ATOMIC_SEQ_CST), 150, "addresses 0..149, each created once");
 }
+
+/* ---- runs of consecutive ports (cgn_pb_alloc_run, RFC 7753 port sets) ---------------------- */
+
+/* Asserts ports [first, first + n) are all taken in the allocator for sub (each fails cgn_pb_take). */
+static void
+assert_run_taken(int32_t s, uint32_t a, uint8_t proto, uint16_t first, uint16_t n)
+{
+	for (uint16_t k = 0; k < n; k++)
+		cr_assert_eq(cgn_pb_take(&pb, (uint32_t)s, a, proto, (uint16_t)(first + k)), -EBUSY,
+			     "port %u of the run is taken", first + k);
+}
+
+Test(rfc7753_4_2, run_of_n_consecutive_ports_granted, .fini = teardown)
+{
+	setup(1, 1024, 65535, 512, 2, false);
+	uint64_t rng = 21;
+	int32_t s = sub(40);
+	uint32_t a;
+	uint16_t first, got;
+	cr_assert_eq(cgn_pb_alloc_run(&pb, (uint32_t)s, IPPROTO_UDP, 0, 100, -1, &rng, &a, &first, &got), 0);
+	cr_assert_eq(got, 100);
+	cr_assert_eq((first - 1024) / 512, (first + 99 - 1024) / 512, "within one block");
+	cr_assert_eq(cgn_pb_sub(&pb, (uint32_t)s)->ports_used, 100);
+	assert_run_taken(s, a, IPPROTO_UDP, first, 100);
+	/* a second run does not meet the first */
+	uint16_t first2, got2;
+	cr_assert_eq(cgn_pb_alloc_run(&pb, (uint32_t)s, IPPROTO_UDP, 0, 100, -1, &rng, &a, &first2, &got2), 0);
+	cr_assert_eq(got2, 100);
+	cr_assert(first2 + 100 <= first || first2 >= first + 100, "runs %u and %u overlap", first, first2);
+	cr_assert_eq(cgn_pb_alloc_run(&pb, (uint32_t)s, IPPROTO_UDP, 0, 0, -1, &rng, &a, &first, &got), -EINVAL);
+	cr_assert_eq(cgn_pb_alloc_run(&pb, (uint32_t)s, 132, 0, 4, -1, &rng, &a, &first, &got), -EPROTONOSUPPORT);
+}
+
+Test(rfc7753_4_2, run_capped_at_the_block_and_spans_words, .fini = teardown)
+{
+	setup(1, 1024, 65535, 256, 1, false);
+	uint64_t rng = 22;
+	int32_t s = sub(41);
+	uint32_t a;
+	uint16_t first, got;
+	cr_assert_eq(cgn_pb_alloc_run(&pb, (uint32_t)s, IPPROTO_TCP, 0, 0xffff, -1, &rng, &a, &first, &got), 0);
+	cr_assert_eq(got, 256, "0xffff: as many as one block holds");
+	cr_assert_eq((first - 1024) % 256, 0, "the whole block, from its first port");
+	assert_run_taken(s, a, IPPROTO_TCP, first, 256);
+	cr_assert_eq(cgn_pb_alloc_run(&pb, (uint32_t)s, IPPROTO_TCP, 0, 2, -1, &rng, &a, &first, &got), -EDQUOT,
+		     "the one block is full: quota");
+}
+
+Test(rfc7753_4_2, partial_grant_is_the_longest_free_run, .fini = teardown)
+{
+	setup(1, 1024, 1024 + 4 * 128 - 1, 128, 1, false); /* one block of 128 for the subscriber */
+	uint64_t rng = 23;
+	int32_t s = sub(42);
+	uint32_t a;
+	uint16_t port, first, got;
+	cr_assert_eq(cgn_pb_alloc(&pb, (uint32_t)s, IPPROTO_UDP, 0, 0, &rng, &a, &port), 0);
+	uint16_t base = port - (uint16_t)((port - 1024) % 128);
+	cgn_pb_release(&pb, (uint32_t)s, IPPROTO_UDP, port);
+	/* taken: base+10, base+60 (word 0) and base+100 (word 1): free runs 10, 49, 39, 27 */
+	cr_assert_eq(cgn_pb_take(&pb, (uint32_t)s, a, IPPROTO_UDP, base + 10), 0);
+	cr_assert_eq(cgn_pb_take(&pb, (uint32_t)s, a, IPPROTO_UDP, base + 60), 0);
+	cr_assert_eq(cgn_pb_take(&pb, (uint32_t)s, a, IPPROTO_UDP, base + 100), 0);
+	cr_assert_eq(cgn_pb_alloc_run(&pb, (uint32_t)s, IPPROTO_UDP, 0, 40, -1, &rng, &a, &first, &got), 0);
+	cr_assert_eq(first, base + 11);
+	cr_assert_eq(got, 40, "the first run of 40 fits in 11..59");
+	cr_assert_eq(cgn_pb_alloc_run(&pb, (uint32_t)s, IPPROTO_UDP, 0, 64, -1, &rng, &a, &first, &got), 0);
+	cr_assert_eq(first, base + 61, "no run of 64 and the quota is reached: the longest, across words 0 and 1");
+	cr_assert_eq(got, 39);
+	assert_run_taken(s, a, IPPROTO_UDP, first, got);
+	cr_assert_eq(cgn_pb_alloc_run(&pb, (uint32_t)s, IPPROTO_UDP, 0, 64, -1, &rng, &a, &first, &got), 0);
+	cr_assert_eq(first, base + 101);
+	cr_assert_eq(got, 27);
+	cr_assert_eq(cgn_pb_alloc_run(&pb, (uint32_t)s, IPPROTO_UDP, 0, 64, -1, &rng, &a, &first, &got), 0);
+	cr_assert_eq(got, 10, "then 0..9");
+	cr_assert_eq(first, base);
+	cr_assert_eq(cgn_pb_alloc_run(&pb, (uint32_t)s, IPPROTO_UDP, 0, 64, -1, &rng, &a, &first, &got), 0);
+	cr_assert_eq(first, base + 51);
+	cr_assert_eq(got, 9, "what the first run left, 51..59");
+	cr_assert_eq(cgn_pb_alloc_run(&pb, (uint32_t)s, IPPROTO_UDP, 0, 64, -1, &rng, &a, &first, &got), -EDQUOT);
+	cgn_pb_release(&pb, (uint32_t)s, IPPROTO_UDP, base + 60);
+	cr_assert_eq(cgn_pb_alloc_run(&pb, (uint32_t)s, IPPROTO_UDP, 0, 64, -1, &rng, &a, &first, &got), 0);
+	cr_assert_eq(first, base + 60);
+	cr_assert_eq(got, 1, "one port left: at least one is granted");
+}
+
+Test(rfc7753_4_2, new_block_claimed_when_no_run_fits, .fini = teardown)
+{
+	setup(1, 1024, 65535, 64, 3, false);
+	uint64_t rng = 24;
+	int32_t s = sub(43);
+	uint32_t a;
+	uint16_t first, got, f2, g2;
+	cr_assert_eq(cgn_pb_alloc_run(&pb, (uint32_t)s, IPPROTO_UDP, 0, 40, -1, &rng, &a, &first, &got), 0);
+	cr_assert_eq(cgn_pb_sub(&pb, (uint32_t)s)->n_blocks, 1);
+	cr_assert_eq(cgn_pb_alloc_run(&pb, (uint32_t)s, IPPROTO_UDP, 0, 40, -1, &rng, &a, &f2, &g2), 0);
+	cr_assert_eq(g2, 40, "24 left in the first block: a second block gives the whole run");
+	cr_assert_eq(cgn_pb_sub(&pb, (uint32_t)s)->n_blocks, 2);
+	cr_assert_neq((first - 1024) / 64, (f2 - 1024) / 64);
+	cr_assert_eq(cgn_pb_alloc_run(&pb, (uint32_t)s, IPPROTO_UDP, 0, 20, -1, &rng, &a, &f2, &g2), 0);
+	cr_assert_eq(g2, 20);
+	cr_assert_eq(cgn_pb_sub(&pb, (uint32_t)s)->n_blocks, 2, "a run of 20 fits in a block held: no new block");
+	cgn_pb_release_run(&pb, (uint32_t)s, IPPROTO_UDP, f2, g2);
+	cr_assert_eq(cgn_pb_sub(&pb, (uint32_t)s)->ports_used, 80);
+}
+
+Test(rfc7753_4_2, parity_of_the_first_port_kept_when_asked, .fini = teardown)
+{
+	setup(1, 1024, 65535, 128, 4, false);
+	uint64_t rng = 25;
+	int32_t s = sub(44);
+	uint32_t a;
+	uint16_t first, got;
+	for (int i = 0; i < 6; i++) {
+		int parity = i & 1;
+		cr_assert_eq(cgn_pb_alloc_run(&pb, (uint32_t)s, IPPROTO_UDP, 0, 9, parity, &rng, &a, &first, &got), 0);
+		cr_assert_eq(first & 1, parity, "first port %u, parity %d", first, parity);
+		cr_assert_eq(got, 9);
+	}
+	/* the suggestion is not honoured against the parity asked */
+	cr_assert_eq(cgn_pb_alloc_run(&pb, (uint32_t)s, IPPROTO_UDP, 40001, 4, 0, &rng, &a, &first, &got), 0);
+	cr_assert_neq(first, 40001);
+	cr_assert_eq(first & 1, 0);
+}
+
+Test(rfc7753_4_2, parity_given_up_only_when_impossible, .fini = teardown)
+{
+	setup(1, 1024, 1024 + 64 - 1, 64, 1, false);
+	uint64_t rng = 26;
+	int32_t s = sub(45);
+	uint32_t a;
+	uint16_t first, got;
+	/* every even port taken: an even first port is impossible */
+	for (uint16_t p = 1024; p < 1024 + 64; p += 2)
+		cr_assert_eq(cgn_pb_take(&pb, (uint32_t)s, pb.addrs[0], IPPROTO_UDP, p), 0);
+	cr_assert_eq(cgn_pb_alloc_run(&pb, (uint32_t)s, IPPROTO_UDP, 0, 4, 0, &rng, &a, &first, &got), 0);
+	cr_assert_eq(first & 1, 1);
+	cr_assert_eq(got, 1, "one odd port: runs are of one port here");
+}
+
+Test(rfc7753_4, suggested_first_port_honoured_when_the_run_is_free, .fini = teardown)
+{
+	setup(1, 1024, 65535, 256, 4, false);
+	uint64_t rng = 27;
+	int32_t s = sub(46);
+	uint32_t a;
+	uint16_t first, got, port;
+	cr_assert_eq(cgn_pb_alloc_run(&pb, (uint32_t)s, IPPROTO_TCP, 40000, 50, -1, &rng, &a, &first, &got), 0);
+	cr_assert_eq(first, 40000);
+	cr_assert_eq(got, 50);
+	assert_run_taken(s, a, IPPROTO_TCP, 40000, 50);
+	/* 40049 is taken: a run from 40020 is not whole, so it goes elsewhere */
+	cr_assert_eq(cgn_pb_alloc_run(&pb, (uint32_t)s, IPPROTO_TCP, 40040, 20, -1, &rng, &a, &first, &got), 0);
+	cr_assert(first >= 40050 || first + 20 <= 40000, "first %u", first);
+	/* a run that would leave its block (40192 is the last block's end here) is not honoured */
+	cr_assert_eq(cgn_pb_alloc_run(&pb, (uint32_t)s, IPPROTO_TCP, 40188, 8, -1, &rng, &a, &first, &got), 0);
+	cr_assert_neq(first, 40188);
+	cr_assert_eq(got, 8);
+	/* a single port: as cgn_pb_alloc's suggestion */
+	cr_assert_eq(cgn_pb_alloc(&pb, (uint32_t)s, IPPROTO_TCP, 40000, 0, &rng, &a, &port), 0);
+	cr_assert_neq(port, 40000);
+}
+
+Test(rfc7753_4_2, reserved_ports_end_a_run, .fini = teardown)
+{
+	setup(1, 5312, 5375, 64, 1, false); /* one block holding UDP 5350 and 5351 */
+	uint64_t rng = 28;
+	int32_t s = sub(47);
+	uint32_t a;
+	uint16_t first, got;
+	cr_assert_eq(cgn_pb_alloc_run(&pb, (uint32_t)s, IPPROTO_UDP, 0, 64, -1, &rng, &a, &first, &got), 0);
+	cr_assert_eq(first, 5312);
+	cr_assert_eq(got, 38, "5312..5349: 5350 and 5351 are never handed out");
+	cr_assert_eq(cgn_pb_alloc_run(&pb, (uint32_t)s, IPPROTO_UDP, 0, 64, -1, &rng, &a, &first, &got), 0);
+	cr_assert_eq(first, 5352);
+	cr_assert_eq(got, 24);
+	cr_assert_eq(cgn_pb_alloc_run(&pb, (uint32_t)s, IPPROTO_UDP, 5349, 4, -1, &rng, &a, &first, &got), -EDQUOT);
+}
+
+/* Contention: two threads take runs while two take single ports, all from one subscriber's
+ * blocks; no port is handed out twice and the counts add up. */
+struct run_arg {
+	uint32_t sub;
+	bool runs;
+	uint64_t rng;
+	uint16_t first[4096], got[4096];
+	unsigned n;
+};
+static struct run_arg rargs[THREADS];
+
+static void *
+grab_runs(void *p)
+{
+	struct run_arg *w = p;
+	uint32_t a;
+	int rc;
+	for (;;) {
+		uint16_t first, got = 1;
+		if (w->runs)
+			rc = cgn_pb_alloc_run(&pb, w->sub, IPPROTO_UDP, 0, (uint16_t)(3 + w->n % 29), -1, &w->rng, &a,
+					      &first, &got);
+		else
+			rc = cgn_pb_alloc(&pb, w->sub, IPPROTO_UDP, 0, 0, &w->rng, &a, &first);
+		if (rc == -EAGAIN)
+			continue;
+		if (rc != 0)
+			break;
+		w->first[w->n] = first;
+		w->got[w->n++] = got;
+	}
+	cr_assert(rc == -EDQUOT || rc == -ENOSPC, "rc %d", rc);
+	return NULL;
+}
+
+Test(rfc7753_4_2, concurrent_runs_and_ports_hand_each_port_out_once, .fini = teardown)
+{
+	setup(1, 10240, 10240 + 64 * 128 - 1, 128, 16, false);
+	pthread_t t[THREADS];
+	int32_t s = sub(50);
+	for (int i = 0; i < THREADS; i++) {
+		rargs[i] = (struct run_arg){ .sub = (uint32_t)s, .runs = i < 2, .rng = 0x9876ull * (unsigned)(i + 1) };
+		pthread_create(&t[i], NULL, grab_runs, &rargs[i]);
+	}
+	for (int i = 0; i < THREADS; i++)
+		pthread_join(t[i], NULL);
+	static uint8_t seen[65536];
+	unsigned total = 0;
+	for (int i = 0; i < THREADS; i++)
+		for (unsigned k = 0; k < rargs[i].n; k++)
+			for (unsigned j = 0; j < rargs[i].got[k]; j++) {
+				uint16_t p = (uint16_t)(rargs[i].first[k] + j);
+				cr_assert_eq(seen[p]++, 0, "port %u handed out twice", p);
+				total++;
+			}
+	cr_assert_eq(total, 16 * 128, "the subscriber's 16 blocks filled exactly: %u", total);
+	cr_assert_eq(__atomic_load_n(&cgn_pb_sub(&pb, (uint32_t)s)->ports_used, __ATOMIC_SEQ_CST), total);
+}

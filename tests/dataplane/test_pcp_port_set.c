@@ -1,0 +1,301 @@
+/*
+ * RFC 7753 port sets in the PCP server itself (control/pcp_port_set.c, mappings.c), with the
+ * data plane's ring stubbed: what each port of a set tells the data plane (one entry per
+ * port, consecutive external ports, one expiry), that a set is one mapping of the quota,
+ * renewal/deletion/expiry as one unit, and all or nothing when the ring is full at any port
+ * (what the conformance suite cannot make happen). EAL without hugepages (rec_db is an
+ * rte_hash); no worker.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+
+#include "pcp_server_int.h"
+
+#define MAXMSG 4096
+static struct cgn_ring_msg msgs[MAXMSG];
+static unsigned n_msgs;
+static int refuse_after = -1; /* >= 0: pushes accepted before the ring is "full" */
+static bool refuse_once;      /* ... and then only that one push is refused */
+static unsigned n_sent;
+static uint8_t sent[4][PCP_MAX_MSG];
+static size_t sent_len[4];
+
+static int
+push(void *ctx, struct cgn_ring_msg *msg)
+{
+	(void)ctx;
+	if (refuse_after == 0) {
+		if (refuse_once)
+			refuse_after = -1;
+		return -1;
+	}
+	if (refuse_after > 0)
+		refuse_after--;
+	cr_assert_lt(n_msgs, MAXMSG);
+	msgs[n_msgs++] = *msg;
+	return 0;
+}
+
+static int
+send_msg(void *ctx, const struct cgn_addr *dst, uint16_t port, const uint8_t *msg, size_t len)
+{
+	(void)ctx, (void)dst, (void)port;
+	if (n_sent < 4) {
+		memcpy(sent[n_sent], msg, len);
+		sent_len[n_sent] = len;
+	}
+	n_sent++;
+	return 0;
+}
+
+static struct pcp_server *srv;
+static struct cgn_addr client;
+static uint64_t now = 1000000;
+
+static void
+setup(void)
+{
+	static bool eal;
+	if (!eal) {
+		char prefix[64];
+		snprintf(prefix, sizeof(prefix), "--file-prefix=cgnps%d", getpid());
+		char *args[] = { "t", "-l", "0", "--no-huge", "-m", "256", "--no-pci", "--no-shconf", "--no-telemetry",
+				 "--log-level=*:error", prefix };
+		cr_assert_geq(rte_eal_init(11, args), 0);
+		eal = true;
+	}
+	static struct cgn_config cfg;
+	char err[256];
+	cr_assert_eq(cgn_config_load_string(
+			     "pcp = { listen = [ \"127.0.0.1\" ]; inside = [ \"127.0.0.0/8\" ]; max_mappings_per_subscriber = 2;\n"
+			     "  announce = { multicast = false; }; };\n"
+			     "nat = { pool = [ \"203.0.113.0/30\" ]; block_size = 256; max_blocks = 2; port_hold_s = 0; };\n"
+			     "dataplane = { table_size = 4096; };\n",
+			     &cfg, err, sizeof(err)),
+		     0, "%s", err);
+	struct pcp_server_ops ops = { .push = push, .send = send_msg };
+	srv = pcp_server_create(&cfg, &ops, now);
+	cr_assert_not_null(srv);
+	cgn_addr_parse("127.0.0.9", &client);
+	n_msgs = n_sent = 0;
+	refuse_after = -1;
+	refuse_once = false;
+}
+
+static void
+teardown(void)
+{
+	pcp_server_free(srv);
+}
+
+static struct pcp_response resp;
+static uint8_t out[PCP_MAX_MSG];
+
+/* A MAP from client: UDP internal port, lifetime, nonce tag, PORT_SET size (0: none). */
+static uint8_t
+map(uint16_t port, uint32_t lifetime, uint8_t nonce, uint16_t set_size)
+{
+	static struct pcp_request req;
+	memset(&req, 0, sizeof(req));
+	req.version = PCP_VERSION;
+	req.opcode = PCP_OP_MAP;
+	req.lifetime = lifetime;
+	req.client_addr = client;
+	req.u.map.nonce[0] = nonce;
+	req.u.map.protocol = 17;
+	req.u.map.internal_port = port;
+	req.u.map.external_addr = cgn_addr_from_v4(0);
+	uint8_t ps[PCP_PORT_SET_LEN];
+	if (set_size) {
+		struct pcp_port_set p = { .size = set_size, .first_internal_port = port };
+		pcp_port_set_encode(&p, ps);
+		pcp_request_add_option(&req, PCP_OPT_PORT_SET, ps, sizeof(ps));
+	}
+	uint8_t msg[PCP_MAX_MSG];
+	ssize_t len = pcp_build_request(&req, msg, sizeof(msg));
+	cr_assert_gt(len, 0);
+	size_t n = pcp_server_handle(srv, now, msg, (size_t)len, &client, 40000, out);
+	cr_assert_gt(n, 0);
+	cr_assert_eq(pcp_parse_response(out, n, &resp), PCP_VERDICT_OK);
+	return resp.result;
+}
+
+static const struct pcp_mapping_rec *
+rec_of(uint16_t port)
+{
+	struct cgn_key k = cgn_key_make(&client, port, 17, CGN_SIDE_INSIDE);
+	return rec_db_find(srv->mappings, &k);
+}
+
+static uint32_t
+explicit_count(void)
+{
+	int32_t s = mapping_subscriber(srv, &client, false);
+	cr_assert_geq(s, 0);
+	return __atomic_load_n(&cgn_pb_sub(&srv->pb, (uint32_t)s)->explicit_mappings, __ATOMIC_SEQ_CST);
+}
+
+static uint32_t
+ports_used(void)
+{
+	int32_t s = mapping_subscriber(srv, &client, false);
+	return __atomic_load_n(&cgn_pb_sub(&srv->pb, (uint32_t)s)->ports_used, __ATOMIC_SEQ_CST);
+}
+
+TestSuite(rfc7753, .init = setup, .fini = teardown);
+
+Test(rfc7753, one_data_plane_entry_per_port_consecutive_one_expiry)
+{
+	cr_assert_eq(map(5000, 600, 1, 64), PCP_RES_SUCCESS);
+	cr_assert_eq(n_msgs, 64, "one ADD per port");
+	uint16_t ext0 = resp.u.map.external_port;
+	for (unsigned i = 0; i < 64; i++) {
+		const struct cgn_mapping *m = &msgs[i].m;
+		cr_assert_eq(msgs[i].op, CGN_MSG_ADD);
+		cr_assert_eq(m->int_port, 5000 + i);
+		cr_assert_eq(m->ext_port, ext0 + i, "consecutive external ports");
+		cr_assert_eq(m->ext_addr, msgs[0].m.ext_addr);
+		cr_assert_eq(m->set_first, 5000);
+		cr_assert_eq(m->set_size, 64);
+		cr_assert_eq(m->expire_ms, now + 600000, "one expiry for the set");
+	}
+	cr_assert_eq(pcp_server_mapping_count(srv), 64);
+	cr_assert_eq(explicit_count(), 1, "a set is one mapping of the quota");
+	cr_assert_eq(ports_used(), 64, "its ports count against the blocks");
+	cr_assert_eq(srv->stats.port_sets_created, 1);
+}
+
+Test(rfc7753, renewal_gives_every_port_the_new_lifetime)
+{
+	cr_assert_eq(map(5000, 600, 1, 64), PCP_RES_SUCCESS);
+	n_msgs = 0;
+	now += 10000;
+	cr_assert_eq(map(5033, 900, 1, 0), PCP_RES_SUCCESS, "a plain MAP naming a port of the set");
+	cr_assert_eq(n_msgs, 64);
+	for (unsigned i = 0; i < 64; i++) {
+		cr_assert_eq(msgs[i].op, CGN_MSG_REFRESH);
+		cr_assert_eq(msgs[i].m.expire_ms, now + 900000);
+		cr_assert_eq(rec_of((uint16_t)(5000 + i))->expire_ms, now + 900000);
+		cr_assert_eq(rec_of((uint16_t)(5000 + i))->lifetime_s, 900);
+	}
+	cr_assert_eq(explicit_count(), 1);
+}
+
+Test(rfc7753, ring_full_at_any_port_of_a_new_set_takes_every_port_back)
+{
+	refuse_after = 10;
+	refuse_once = true;
+	cr_assert_eq(map(5000, 600, 1, 64), PCP_RES_NO_RESOURCES);
+	cr_assert_eq(pcp_server_mapping_count(srv), 0, "no record left");
+	cr_assert_eq(explicit_count(), 0);
+	cr_assert_eq(ports_used(), 0, "every port released");
+	/* what reached the data plane was taken back: 10 ADDs, 10 DELs */
+	unsigned adds = 0, dels = 0;
+	for (unsigned i = 0; i < n_msgs; i++) {
+		adds += msgs[i].op == CGN_MSG_ADD;
+		dels += msgs[i].op == CGN_MSG_DEL;
+	}
+	cr_assert_eq(adds, 10);
+	cr_assert_eq(dels, 10);
+	/* with room, the same request makes the whole set */
+	cr_assert_eq(map(5000, 600, 1, 64), PCP_RES_SUCCESS);
+	cr_assert_eq(pcp_server_mapping_count(srv), 64);
+}
+
+Test(rfc7753, ring_still_full_for_the_rollback_leaves_ports_that_expire_at_once)
+{
+	refuse_after = 10; /* and every push after: the DELs of the rollback too */
+	cr_assert_eq(map(5000, 600, 1, 64), PCP_RES_NO_RESOURCES);
+	cr_assert_eq(pcp_server_mapping_count(srv), 10, "the 10 ports the data plane holds stay known");
+	for (unsigned i = 0; i < 10; i++) {
+		const struct pcp_mapping_rec *r = rec_of((uint16_t)(5000 + i));
+		cr_assert(r && r->set_size == 0 && !(r->flags & CGN_MAP_EXPLICIT) && r->peer_expire_ms == 0,
+			  "port %u: an outbound mapping with no time left", i);
+	}
+	cr_assert_null(rec_of(5010));
+	cr_assert_eq(ports_used(), 10, "the 54 never published are released");
+	cr_assert_eq(explicit_count(), 0, "none counts against the quota");
+	refuse_after = -1; /* room again: the sweep deletes them */
+	for (int i = 0; i < 60 && pcp_server_mapping_count(srv) > 0; i++)
+		pcp_server_tick(srv, now + 1000 + (uint64_t)i * 100);
+	cr_assert_eq(pcp_server_mapping_count(srv), 0);
+	cr_assert_eq(explicit_count(), 0);
+	cr_assert_eq(ports_used(), 0);
+}
+
+Test(rfc7753, ring_full_in_a_renewal_or_delete_changes_nothing)
+{
+	cr_assert_eq(map(5000, 600, 1, 32), PCP_RES_SUCCESS);
+	uint64_t expire = rec_of(5000)->expire_ms;
+	refuse_after = 5;
+	refuse_once = true;
+	now += 1000;
+	cr_assert_eq(map(5000, 900, 1, 32), PCP_RES_NO_RESOURCES);
+	for (unsigned i = 0; i < 32; i++)
+		cr_assert_eq(rec_of((uint16_t)(5000 + i))->expire_ms, expire, "port %u put back", i);
+	refuse_after = 5;
+	refuse_once = true;
+	cr_assert_eq(map(5000, 0, 1, 32), PCP_RES_NO_RESOURCES);
+	cr_assert_eq(pcp_server_mapping_count(srv), 32, "the delete took nothing away");
+	cr_assert_eq(explicit_count(), 1);
+	refuse_after = -1;
+	cr_assert_eq(map(5000, 0, 1, 32), PCP_RES_SUCCESS);
+	cr_assert_eq(pcp_server_mapping_count(srv), 0);
+	cr_assert_eq(explicit_count(), 0);
+	cr_assert_eq(ports_used(), 0, "port_hold_s 0: released at once");
+}
+
+Test(rfc7753, the_set_expires_as_one)
+{
+	cr_assert_eq(map(5000, 120, 1, 100), PCP_RES_SUCCESS);
+	cr_assert_eq(map(6000, 7200, 2, 0), PCP_RES_SUCCESS);
+	n_msgs = 0;
+	now += 121000;
+	for (int i = 0; i < 60 && pcp_server_mapping_count(srv) > 1; i++)
+		pcp_server_tick(srv, now + (uint64_t)i * 100);
+	cr_assert_eq(pcp_server_mapping_count(srv), 1, "the set went, the other mapping stays");
+	cr_assert_eq(n_msgs, 100);
+	cr_assert_eq(srv->stats.mappings_expired, 1, "one set, one expiry");
+	cr_assert_eq(explicit_count(), 1);
+}
+
+Test(rfc7753, quota_counts_sets_once)
+{
+	cr_assert_eq(map(5000, 600, 1, 100), PCP_RES_SUCCESS);
+	cr_assert_eq(map(6000, 600, 2, 100), PCP_RES_SUCCESS);
+	cr_assert_eq(map(7000, 600, 3, 2), PCP_RES_USER_EX_QUOTA, "max_mappings_per_subscriber 2");
+	cr_assert_eq(pcp_server_mapping_count(srv), 200);
+}
+
+Test(rfc7753, overlap_sends_one_more_response_per_mapping_after_the_first)
+{
+	cr_assert_eq(map(100, 600, 7, 0), PCP_RES_SUCCESS);
+	cr_assert_eq(map(101, 600, 7, 99), PCP_RES_SUCCESS);
+	uint16_t set_ext = resp.u.map.external_port;
+	cr_assert_eq(map(100, 900, 7, 100), PCP_RES_SUCCESS);
+	cr_assert_eq(resp.u.map.internal_port, 100);
+	cr_assert_eq(n_sent, 0, "the second response leaves after the first, at the next tick");
+	pcp_server_tick(srv, now);
+	cr_assert_eq(n_sent, 1);
+	static struct pcp_response r2;
+	cr_assert_eq(pcp_parse_response(sent[0], sent_len[0], &r2), PCP_VERDICT_OK);
+	cr_assert_eq(r2.result, PCP_RES_SUCCESS);
+	cr_assert_eq(r2.u.map.internal_port, 101);
+	cr_assert_eq(r2.u.map.external_port, set_ext);
+	cr_assert_eq(r2.lifetime, 900);
+	cr_assert_eq(srv->stats.port_set_responses, 1);
+	pcp_server_tick(srv, now + 60000);
+	cr_assert_eq(n_sent, 1, "sent once");
+	/* §7: without the nonce of the other mapping, no second response (amplification) */
+	cgn_addr_parse("127.0.0.10", &client); /* another subscriber: a quota of its own */
+	cr_assert_eq(map(300, 600, 8, 0), PCP_RES_SUCCESS);
+	cr_assert_eq(map(301, 600, 9, 10), PCP_RES_SUCCESS);
+	cr_assert_eq(map(300, 900, 8, 11), PCP_RES_SUCCESS, "the first mapping's own nonce");
+	pcp_server_tick(srv, now + 61000);
+	cr_assert_eq(n_sent, 1, "nothing about the set of another nonce");
+	cr_assert_eq(rec_of(301)->lifetime_s, 600, "nor was it refreshed");
+}
