@@ -10,7 +10,8 @@
 #   RFC 6146, from the same pool); sub6 runs a web server too, learns the NAT64 prefix and
 #   maps its port with PCP over IPv6 (PREFIX64, RFC 7225), and inet gets its page through the
 #   IPv4 endpoint; cgnatctl shows sessions, port blocks, routes, neighbours, counters; cgnatd
-#   restarts, and sub1 and sub6 see the PCP epoch go back (RFC 6887 §8.5) and map again.
+#   is killed and starts again: its state store gives the mappings back and the PCP epoch goes
+#   on (RFC 6887 §8.5); restarted without its store, the epoch goes back and sub1 maps again.
 # The lab is always torn down on exit; nothing touches the host's own network.
 # Needs root: as another user it runs itself again through sudo (scripts/lib/root.sh).
 set -euo pipefail
@@ -95,20 +96,25 @@ step "counters (cgnatctl stats, the non-zero ones)"
 ctl stats | grep -v ': 0$'
 
 epoch() { awk '/^epoch:/ { print $2 }'; }
-step "cgnatd restarts (scripts/lab.sh restart): its mappings are gone, and its PCP epoch starts again (RFC 6887 §8.5)"
+step "cgnatd crashes (kill -9) and starts again (scripts/lab.sh crash): its state store gives back every PCP mapping, and its PCP epoch goes on (RFC 6887 §8.5: no state lost)"
 e1=$(in_ns sub1 "$bin/pcpc" -s 100.64.0.254 --irt 0.5 announce | epoch)
 e61=$(in_ns sub6 "$bin/pcpc" -s 2001:db8:100::254 --irt 0.5 announce | epoch)
-"$top/scripts/lab.sh" restart
+"$top/scripts/lab.sh" crash
 e2=$(in_ns sub1 "$bin/pcpc" -s 100.64.0.254 --irt 0.5 announce | epoch)
 e62=$(in_ns sub6 "$bin/pcpc" -s 2001:db8:100::254 --irt 0.5 announce | epoch)
 echo "epoch seen by sub1: $e1 before, $e2 after; by sub6: $e61 before, $e62 after"
+ctl mappings | awk 'NR == 1 || /EXPLICIT/'
 
-step "the epoch went back, so sub1 and sub6 map their servers again; inet reaches both"
-ext=$(in_ns sub1 "$bin/pcpc" -s 100.64.0.254 --irt 0.5 -p tcp -i 8080 -l 600 map | awk '/^external:/ { print $2 }')
-ext6=$(in_ns sub6 "$bin/pcpc" -s 2001:db8:100::254 --irt 0.5 -p tcp -i 8080 -l 600 map | awk '/^external:/ { print $2 }')
-echo "sub1 on $ext, sub6 on $ext6"
+step "without mapping again, sub1 and sub6 are still reachable on $ext and $ext6"
 in_ns inet curl -sS -m 5 "http://$ext/"
 in_ns inet curl -sS -m 5 "http://$ext6/"
 
+step "cgnatd restarts with its store deleted (scripts/lab.sh restart --empty): its mappings are gone, and its epoch starts again"
+"$top/scripts/lab.sh" restart --empty
+e3=$(in_ns sub1 "$bin/pcpc" -s 100.64.0.254 --irt 0.5 announce | epoch)
+echo "epoch seen by sub1: $e2 before, $e3 after: sub1 knows to map again (§8.5)"
+ext=$(in_ns sub1 "$bin/pcpc" -s 100.64.0.254 --irt 0.5 -p tcp -i 8080 -l 600 map | awk '/^external:/ { print $2 }')
+echo "sub1 on $ext"
+in_ns inet curl -sS -m 5 "http://$ext/"
 echo
 echo "demo: done"

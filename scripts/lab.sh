@@ -6,7 +6,10 @@
 #   scripts/lab.sh up        namespaces, links, addresses; cgnatd on net_af_packet ports
 #   scripts/lab.sh down      stops cgnatd, deletes every namespace and file of the lab
 #   scripts/lab.sh status    what is up, and cgnatd's info
-#   scripts/lab.sh restart   stops and starts cgnatd only (a new PCP epoch, §8.5)
+#   scripts/lab.sh restart   stops and starts cgnatd only: it restores its explicit mappings
+#                            from its state store, and its PCP epoch goes on (§8.5)
+#   scripts/lab.sh restart --empty   the same with the store deleted first: a new epoch
+#   scripts/lab.sh crash     kill -9 cgnatd, then starts it again (the store survives)
 #
 #   sub1 100.64.1.2/24      s1──r-s1 ┐ cgn: kernel access router      cgnatd (DPDK, raw ports)
 #   sub2 100.64.2.2/24      s2──r-s2 ┤   r-s1 100.64.1.1/24           inside, net_af_packet0:
@@ -216,6 +219,16 @@ case "${1:-}" in
 up) up ;;
 down) down ;;
 status) status ;;
-restart) stop_cgnatd; start_cgnatd ;;
-*) echo "usage: scripts/lab.sh up|down|status|restart" >&2; exit 2 ;;
+restart)
+	stop_cgnatd
+	[ "${2:-}" = --empty ] && rm -rf "$state/store"
+	start_cgnatd ;;
+crash)
+	pid=$(cat "$state/cgnatd.pid" 2>/dev/null || true)
+	[ -n "$pid" ] || die "cgnatd is not running"
+	kill -9 "$pid"
+	for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	stop_cgnatd # what a crash leaves: the pid file, DPDK's runtime folder
+	start_cgnatd ;;
+*) echo "usage: scripts/lab.sh up|down|status|restart [--empty]|crash" >&2; exit 2 ;;
 esac
