@@ -86,6 +86,9 @@ routes = ( { prefix = "100.64.0.0/10"; port = "net_af_packet0"; via = "100.64.0.
            { prefix = "100.64.0.0/24"; port = "net_af_packet0"; },
            { prefix = "2001:db8::/32"; port = "net_af_packet0"; via = "2001:db8:100::1"; },
            { prefix = "2001:db8:100::/64"; port = "net_af_packet0"; } );
+# Explicit mappings (PCP, NAT-PMP) outlive a restart or a crash of cgnatd: an LMDB store in the
+# lab's folder (a relative path is the configuration file's folder's).
+state = { path = "store"; };
 CONF
 }
 
