@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark (not a test): what the state store (docs/operations.md, "State store") costs and
 # gives. At N live mappings (default 1 000 000), in one run on the same cores:
-#   - PCP MAP creates per second with the store off, then on (target: on >= 80 % of off),
-#     and renewals per second both ways;
+#   - PCP MAP creates per second with the store off and on, alternated twice (target: on >=
+#     80 % of off), and renewals per second both ways;
 #   - restart time with N stored mappings: from the start of cgnatd to "cgnatd: ready" (the
 #     restore comes before it), after a clean stop (SIGTERM) and after kill -9, against the
 #     start of the same configuration with an empty store;
@@ -42,7 +42,7 @@ $state
 CONF
 }
 
-# start: starts cgnatd; prints the milliseconds it took to be ready.
+# start: starts cgnatd (its pid in $pid); $ready_ms: the milliseconds it took to be ready.
 start() {
 	local t0 t1
 	t0=$(date +%s%N)
@@ -51,7 +51,7 @@ start() {
 	for _ in $(seq 1 1200); do grep -q "cgnatd: ready" "$work/cgnatd.log" && break; sleep 0.02; done
 	t1=$(date +%s%N)
 	grep -q "cgnatd: ready" "$work/cgnatd.log" || { cat "$work/cgnatd.log" >&2; exit 1; }
-	echo $(( (t1 - t0) / 1000000 ))
+	ready_ms=$(( (t1 - t0) / 1000000 ))
 }
 
 live() { ip netns exec "$ns" "$ctl" -p "$prefix" stats | awk '/^pcp_mappings:/ { print $2 }'; }
@@ -65,16 +65,23 @@ crash() {
 
 rate() { sed -E 's/.*rate ([0-9]+).*/\1/'; }
 
+# Off and on alternate, twice each (the machine is shared: a burst of other load hits one
+# run, not one setting); the ratio is of the sums.
 declare -A create renew
-for store in off on; do
-	write_conf $store
-	rm -rf "$work/store"
-	start > /dev/null
-	echo "== store $store: $n mappings ($subs subscribers x $ports)"
-	create[$store]=$(ip netns exec "$ns" taskset -c 1 "$load" 127.0.0.1 $subs $ports 1 | tee /dev/stderr | rate)
-	renew[$store]=$(ip netns exec "$ns" taskset -c 1 "$load" 127.0.0.1 $subs $ports 2 | tee /dev/stderr | rate)
-	echo "RESULT store=$store mappings=$n live=$(live) create=${create[$store]}/s renew=${renew[$store]}/s"
-	[ $store = on ] || netns_stop_cgnatd
+create[off]=0 create[on]=0 renew[off]=0 renew[on]=0
+for round in 1 2; do
+	for store in off on; do
+		write_conf $store
+		rm -rf "$work/store"
+		start
+		echo "== round $round, store $store: $n mappings ($subs subscribers x $ports)"
+		c=$(ip netns exec "$ns" taskset -c 1 "$load" 127.0.0.1 $subs $ports 1 2>&1 | tr '\r' '\n' | grep -a 'rate' | tail -1 | rate)
+		r=$(ip netns exec "$ns" taskset -c 1 "$load" 127.0.0.1 $subs $ports 2 2>&1 | tr '\r' '\n' | grep -a 'rate' | tail -1 | rate)
+		echo "RESULT round=$round store=$store mappings=$n live=$(live) create=$c/s renew=$r/s"
+		create[$store]=$(( ${create[$store]} + c ))
+		renew[$store]=$(( ${renew[$store]} + r ))
+		[ $round = 2 ] && [ $store = on ] || netns_stop_cgnatd
+	done
 done
 printf 'RESULT create_on_over_off=%.2f renew_on_over_off=%.2f\n' \
 	"$(echo "${create[on]} / ${create[off]}" | bc -l)" "$(echo "${renew[on]} / ${renew[off]}" | bc -l)"
@@ -86,12 +93,12 @@ used=$(echo "$stat" | awk '/Number of pages used:/ { print $5 }')
 echo "RESULT disk pages=$used page_size=$psize octets_per_mapping=$(( used * psize / n )) file_octets=$(stat -c %s "$work/store/data.mdb")"
 
 netns_stop_cgnatd
-ms=$(start)
-echo "RESULT restart=clean mappings=$n ready_ms=$ms restored=$(live)"
+start
+echo "RESULT restart=clean mappings=$n ready_ms=$ready_ms restored=$(live)"
 crash
-ms=$(start)
-echo "RESULT restart=kill-9 mappings=$n ready_ms=$ms restored=$(live)"
+start
+echo "RESULT restart=kill-9 mappings=$n ready_ms=$ready_ms restored=$(live)"
 netns_stop_cgnatd
 rm -rf "$work/store"
-ms=$(start)
-echo "RESULT restart=empty-store ready_ms=$ms restored=$(live)"
+start
+echo "RESULT restart=empty-store ready_ms=$ready_ms restored=$(live)"
