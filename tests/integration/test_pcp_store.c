@@ -44,22 +44,29 @@ eal_once(void)
 	done = true;
 }
 
+/* The server on dir's store; pcp_extra and nat_extra go into the pcp and nat groups. */
 static struct pcp_server *
-server(void)
+server_with(const char *pcp_extra, const char *nat_extra)
 {
 	static struct cgn_config cfg;
-	char text[1024], err[256];
+	char text[2048], err[256];
 	snprintf(text, sizeof(text),
-		 "pcp = { listen = [ \"127.0.0.1\" ]; inside = [ \"127.0.0.0/8\" ]; announce = { multicast = false; }; };\n"
-		 "nat = { pool = [ \"203.0.113.0/24\" ]; port_hold_s = 0; };\n"
+		 "pcp = { listen = [ \"127.0.0.1\" ]; inside = [ \"127.0.0.0/8\" ]; announce = { multicast = false; }; %s };\n"
+		 "nat = { pool = [ \"203.0.113.0/24\" ]; port_hold_s = 0; %s };\n"
 		 "dataplane = { table_size = 65536; };\n"
-		 "state = { path = \"%s/state\"; size_mb = 1; };\n", dir);
+		 "state = { path = \"%s/state\"; size_mb = 1; };\n", pcp_extra, nat_extra, dir);
 	cr_assert_eq(cgn_config_load_string(text, &cfg, err, sizeof(err)), 0, "%s", err);
 	struct pcp_server_ops ops = { .push = push };
 	struct pcp_server *srv = pcp_server_create(&cfg, &ops, cgn_clock_ms());
 	cr_assert_not_null(srv);
 	cr_assert_eq(pcp_server_start(srv, cgn_clock_ms()), 0);
 	return srv;
+}
+
+static struct pcp_server *
+server(void)
+{
+	return server_with("", "");
 }
 
 static uint8_t
@@ -158,5 +165,110 @@ Test(pcp_store, a_full_store_answers_no_resources_and_what_succeeded_survives)
 	cr_assert_geq(pcp_server_epoch(srv, cgn_clock_ms()), epoch + 1, "§8.5: the epoch went on");
 	/* the nonce came back: another client's is refused */
 	cr_assert_eq(map(srv, 5 + 60 * 1000, 3600, resp), PCP_RES_SUCCESS, "another subscriber: a new one");
+	pcp_server_free(srv);
+}
+
+/* ---- port sets (RFC 7753), DESCRIPTION (RFC 7220) and PEER with the store ---------------- */
+
+static struct cgn_addr client_a;
+
+/* A MAP (remote_port 0) or PEER request from client_a for UDP internal port: nonce tag,
+ * PORT_SET size (0: none), DESCRIPTION (NULL: none). @return the result; *resp parsed. */
+static uint8_t
+request(struct pcp_server *srv, uint16_t port, uint32_t lifetime, uint8_t nonce, uint16_t set_size,
+	const char *desc, uint16_t remote_port, struct pcp_response *resp)
+{
+	static struct pcp_request req;
+	uint8_t msg[PCP_MAX_MSG], out[PCP_MAX_MSG], ps[PCP_PORT_SET_LEN];
+	memset(&req, 0, offsetof(struct pcp_request, options));
+	req.n_options = 0;
+	req.version = PCP_VERSION;
+	req.opcode = remote_port ? PCP_OP_PEER : PCP_OP_MAP;
+	req.lifetime = lifetime;
+	req.client_addr = client_a;
+	struct pcp_map_data *m = remote_port ? &req.u.peer.map : &req.u.map;
+	m->nonce[0] = nonce;
+	m->protocol = 17;
+	m->internal_port = port;
+	m->external_addr = cgn_addr_from_v4(0);
+	if (remote_port) {
+		req.u.peer.remote_port = remote_port;
+		req.u.peer.remote_addr = cgn_addr_from_v4(htonl(0xc6336401)); /* 198.51.100.1 */
+	}
+	if (set_size) {
+		struct pcp_port_set p = { .size = set_size, .first_internal_port = port };
+		pcp_port_set_encode(&p, ps);
+		pcp_request_add_option(&req, PCP_OPT_PORT_SET, ps, sizeof(ps));
+	}
+	if (desc)
+		pcp_request_add_option(&req, PCP_OPT_DESCRIPTION, (const uint8_t *)desc, (uint16_t)strlen(desc));
+	ssize_t n = pcp_build_request(&req, msg, sizeof(msg));
+	cr_assert_gt(n, 0);
+	size_t rl = pcp_server_handle(srv, cgn_clock_ms(), msg, (size_t)n, &client_a, 5350, out);
+	pcp_server_flush(srv);
+	cr_assert_geq(rl, 24);
+	cr_assert_eq(pcp_parse_response(out, rl, resp), PCP_VERDICT_OK);
+	return resp->result;
+}
+
+static struct pcp_mapping_rec *
+rec_at(struct pcp_server *srv, uint16_t port)
+{
+	struct cgn_key k = cgn_key_make(&client_a, port, 17, CGN_SIDE_INSIDE);
+	return rec_db_find(srv->mappings, &k);
+}
+
+static uint32_t
+explicit_count(struct pcp_server *srv)
+{
+	int32_t s = mapping_subscriber(srv, &client_a, false);
+	return s < 0 ? 0 : __atomic_load_n(&cgn_pb_sub(&srv->pb, (uint32_t)s)->explicit_mappings, __ATOMIC_SEQ_CST);
+}
+
+/*
+ * RFC 7753 §4.4.1: a request touching several mappings refreshes each "as if a separate
+ * refresh request had been received". When the first is refused (its own nonce differs) and
+ * a later one is deleted, that delete went to the data plane and the server's tables: the
+ * store must lose it too, or a restart brings the deleted set back.
+ */
+Test(pcp_store, a_port_set_deleted_after_a_refused_first_mapping_stays_deleted_after_a_restart)
+{
+	cgn_addr_parse("127.0.0.9", &client_a);
+	struct pcp_server *srv = server();
+	struct pcp_response r;
+	cr_assert_eq(request(srv, 100, 3600, 1, 0, NULL, 0, &r), PCP_RES_SUCCESS);
+	cr_assert_eq(request(srv, 101, 3600, 2, 4, NULL, 0, &r), PCP_RES_SUCCESS);
+	cr_assert_eq(pcp_server_mapping_count(srv), 5);
+	long dels_before = dels;
+	/* nonce 2: port 100's mapping (nonce 1) refuses, the set 101..104 (nonce 2) goes */
+	cr_assert_eq(request(srv, 100, 0, 2, 5, NULL, 0, &r), PCP_RES_NOT_AUTHORIZED);
+	cr_assert_eq(dels - dels_before, 4, "the set's 4 ports left the data plane");
+	cr_assert_eq(pcp_server_mapping_count(srv), 1, "and the server");
+	pcp_server_free(srv);
+
+	srv = server();
+	cr_assert_eq(pcp_server_mapping_count(srv), 1, "the deleted set did not come back from the store");
+	cr_assert_null(rec_at(srv, 101));
+	pcp_server_free(srv);
+}
+
+/* The same with a renewal: the set's new lifetime is what a restart restores. */
+Test(pcp_store, a_port_set_renewed_after_a_refused_first_mapping_is_stored_renewed)
+{
+	cgn_addr_parse("127.0.0.9", &client_a);
+	struct pcp_server *srv = server();
+	struct pcp_response r;
+	cr_assert_eq(request(srv, 100, 3600, 1, 0, NULL, 0, &r), PCP_RES_SUCCESS);
+	cr_assert_eq(request(srv, 101, 200, 2, 4, NULL, 0, &r), PCP_RES_SUCCESS);
+	cr_assert_eq(request(srv, 100, 7000, 2, 5, NULL, 0, &r), PCP_RES_NOT_AUTHORIZED);
+	cr_assert_eq(rec_at(srv, 101)->lifetime_s, 7000, "the set was renewed (RFC 7753 §4.4.1)");
+	pcp_server_free(srv);
+
+	srv = server();
+	for (uint16_t p = 101; p < 105; p++) {
+		cr_assert_not_null(rec_at(srv, p));
+		cr_assert_eq(rec_at(srv, p)->lifetime_s, 7000, "port %u: stored as renewed", p);
+		cr_assert_gt(rec_at(srv, p)->expire_ms, cgn_clock_ms() + 6000 * 1000);
+	}
 	pcp_server_free(srv);
 }
