@@ -271,6 +271,13 @@ restore_mapping(uint64_t id, const uint8_t *val, size_t len, void *arg)
 		t.n_filters = 0;
 		if (!(t.flags & CGN_MAP_PEER))
 			goto drop;
+		/* no longer a port of a set (RFC 7753: a set is an explicit mapping), and the MAP
+		 * part's DESCRIPTION (RFC 7220) went with that part */
+		t.set_first = t.set_size = 0;
+		free(t.description);
+		t.description = NULL;
+		t.description_len = 0;
+		t.has_description = false;
 	}
 	if (!peer)
 		t.peer_expire_ms = 0;

@@ -272,3 +272,41 @@ Test(pcp_store, a_port_set_renewed_after_a_refused_first_mapping_is_stored_renew
 	}
 	pcp_server_free(srv);
 }
+
+/*
+ * A port of a set that a PEER session uses, whose MAP part ran out while cgnatd was down:
+ * restored as an outbound mapping only, as strip_explicit() makes one: no longer a port of a
+ * set (a set is an explicit mapping), without the MAP part's DESCRIPTION (in the record or
+ * the telemetry copy), not counted; and, being outbound, a MAP of any nonce makes it
+ * explicit (RFC 6887 §11.3 item 4), counted once and deleted to a count of 0.
+ */
+Test(pcp_store, a_set_port_kept_by_peer_whose_map_part_ran_out_is_restored_outbound_only)
+{
+	cgn_addr_parse("127.0.0.9", &client_a);
+	struct pcp_server *srv = server_with("lifetime = { min = 1; };", "");
+	struct pcp_response r;
+	cr_assert_eq(request(srv, 5000, 2, 1, 4, "camera", 0, &r), PCP_RES_SUCCESS);
+	cr_assert_eq(rec_at(srv, 5000)->set_size, 4);
+	cr_assert_eq(request(srv, 5000, 600, 1, 0, NULL, 80, &r), PCP_RES_SUCCESS, "a PEER on the set's first port");
+	pcp_server_free(srv);
+	sleep(3); /* the MAP part runs out while cgnatd is down */
+
+	srv = server_with("lifetime = { min = 1; };", "");
+	struct pcp_mapping_rec *rec = rec_at(srv, 5000);
+	cr_assert_not_null(rec, "the PEER session keeps it");
+	cr_assert_null(rec_at(srv, 5001), "the set's other ports expired");
+	cr_assert_eq(rec->flags & (CGN_MAP_EXPLICIT | CGN_MAP_NATPMP), 0);
+	cr_assert_eq(rec->set_size, 0, "no longer a port of a set");
+	cr_assert_eq(rec->set_first, 0);
+	cr_assert(!rec->has_description && rec->description == NULL, "the MAP part's DESCRIPTION went with it");
+	char text[64];
+	uint16_t len;
+	cr_assert(!pcp_server_description(srv, &rec->in, text, sizeof(text), &len), "telemetry shows none");
+	cr_assert_eq(explicit_count(srv), 0);
+	/* §11.3 item 4: an outbound mapping becomes explicit, whatever its nonce */
+	cr_assert_eq(request(srv, 5000, 600, 9, 0, NULL, 0, &r), PCP_RES_SUCCESS);
+	cr_assert_eq(explicit_count(srv), 1);
+	cr_assert_eq(request(srv, 5000, 0, 9, 0, NULL, 0, &r), PCP_RES_SUCCESS);
+	cr_assert_eq(explicit_count(srv), 0, "the count went back to 0, not below");
+	pcp_server_free(srv);
+}
