@@ -299,3 +299,48 @@ Test(rfc7753, overlap_sends_one_more_response_per_mapping_after_the_first)
 	cr_assert_eq(n_sent, 1, "nothing about the set of another nonce");
 	cr_assert_eq(rec_of(301)->lifetime_s, 600, "nor was it refreshed");
 }
+
+/* A NAT-PMP map request (RFC 6886 §3.3) from client: UDP, internal port, lifetime. @return
+ * the NAT-PMP result code. */
+static uint16_t
+natpmp_map(uint16_t port, uint32_t lifetime)
+{
+	uint8_t msg[12] = { 0, 1, 0, 0, (uint8_t)(port >> 8), (uint8_t)port, 0, 0,
+			    (uint8_t)(lifetime >> 24), (uint8_t)(lifetime >> 16), (uint8_t)(lifetime >> 8), (uint8_t)lifetime };
+	size_t n = pcp_server_handle(srv, now, msg, sizeof(msg), &client, 40000, out);
+	cr_assert_eq(n, 16);
+	return (uint16_t)(out[2] << 8 | out[3]);
+}
+
+/*
+ * NAT-PMP names one port and has no nonce (its mappings carry the all-zero one): a NAT-PMP
+ * request for a port of a PCP set made with the all-zero nonce must not delete or renew
+ * that port alone (RFC 7753 §4.4: a set is renewed and deleted as one), nor take the set's
+ * one quota count with its first port while the others stay.
+ */
+Test(rfc7753, natpmp_does_not_take_one_port_out_of_a_set)
+{
+	cr_assert_eq(map(5000, 600, 0, 4), PCP_RES_SUCCESS, "a set with the all-zero nonce");
+	cr_assert_eq(explicit_count(), 1);
+	natpmp_map(5000, 0);
+	cr_assert(pcp_server_mapping_count(srv) == 4 || pcp_server_mapping_count(srv) == 0,
+		  "the set went as one or stayed whole (%u ports left)", pcp_server_mapping_count(srv));
+	cr_assert_eq(explicit_count(), pcp_server_mapping_count(srv) ? 1 : 0);
+	if (pcp_server_mapping_count(srv)) {
+		now += 1000;
+		natpmp_map(5001, 7200);
+		for (uint16_t p = 5000; p < 5004; p++) {
+			cr_assert_not_null(rec_of(p));
+			cr_assert_eq(rec_of(p)->expire_ms, rec_of(5000)->expire_ms, "port %u: one expiry for the set", p);
+			cr_assert_eq(rec_of(p)->set_size, 4);
+		}
+	}
+	/* the PCP delete of the set (if still there) brings the count to 0, not below */
+	cr_assert_eq(map(5001, 0, 0, 0), PCP_RES_SUCCESS);
+	cr_assert_eq(pcp_server_mapping_count(srv), 0);
+	cr_assert_eq(explicit_count(), 0);
+	cr_assert_eq(ports_used(), 0);
+	/* and the subscriber's quota (2) is whole again */
+	cr_assert_eq(map(6000, 600, 1, 0), PCP_RES_SUCCESS);
+	cr_assert_eq(map(7000, 600, 2, 0), PCP_RES_SUCCESS);
+}
