@@ -310,3 +310,41 @@ Test(pcp_store, a_set_port_kept_by_peer_whose_map_part_ran_out_is_restored_outbo
 	cr_assert_eq(explicit_count(srv), 0, "the count went back to 0, not below");
 	pcp_server_free(srv);
 }
+
+/*
+ * A set whose ports cannot all be taken back at a restart (here: a static mapping added to
+ * the configuration has its first port's internal endpoint; the configuration wins) must not
+ * come back as part of a set that lost its head: those ports counted nothing against the
+ * quota, and the set's delete took a count away (the subscriber's count wrapped: USER_EX_QUOTA
+ * for good). RFC 7753 §4.4: a set lives and goes as one. What comes back counts once per
+ * set, and whatever a client does next leaves the count at 0 when nothing is left.
+ */
+Test(pcp_store, a_set_whose_first_port_cannot_be_restored_leaves_the_quota_whole)
+{
+	cgn_addr_parse("127.0.0.9", &client_a);
+	struct pcp_server *srv = server_with("max_mappings_per_subscriber = 2;", "");
+	struct pcp_response r;
+	cr_assert_eq(request(srv, 5000, 3600, 1, 4, "set", 0, &r), PCP_RES_SUCCESS);
+	struct cgn_addr ext = r.u.map.external_addr;
+	uint16_t ext_port = r.u.map.external_port;
+	pcp_server_free(srv);
+
+	char a[CGN_ADDR_STRLEN], statics[256];
+	snprintf(statics, sizeof(statics),
+		 "static = ( { proto = \"udp\"; internal = \"127.0.0.9:5000\"; external = \"%s:%u\"; } );",
+		 cgn_addr_format(&ext, a, sizeof(a)), ext_port);
+	srv = server_with("max_mappings_per_subscriber = 2;", statics);
+	cr_assert(rec_at(srv, 5000) && (rec_at(srv, 5000)->flags & CGN_MAP_STATIC), "the configuration wins");
+	uint32_t ports = 0;
+	for (uint16_t p = 5001; p < 5004; p++) {
+		const struct pcp_mapping_rec *m = rec_at(srv, p);
+		ports += m != NULL && mapping_in_set(m);
+	}
+	cr_assert_eq(explicit_count(srv), ports ? 1 : 0, "what comes back of the set counts once (%u ports)", ports);
+	/* the client deletes its set by a port of it */
+	cr_assert_eq(request(srv, 5001, 0, 1, 0, NULL, 0, &r), PCP_RES_SUCCESS);
+	cr_assert_eq(explicit_count(srv), 0, "nothing left counts");
+	cr_assert_eq(request(srv, 6000, 600, 2, 0, NULL, 0, &r), PCP_RES_SUCCESS, "the quota (2) is whole");
+	cr_assert_eq(request(srv, 7000, 600, 3, 0, NULL, 0, &r), PCP_RES_SUCCESS);
+	pcp_server_free(srv);
+}
