@@ -74,7 +74,8 @@ delete_one(void *r, void *arg)
 {
 	struct pcp_mapping_rec *rec = r;
 	struct delete_all *d = arg;
-	if (!(rec->flags & CGN_MAP_NATPMP) || rec->in.proto != d->proto || !cgn_addr_eq(&rec->in.addr, &d->client))
+	if (!(rec->flags & CGN_MAP_NATPMP) || rec->in.proto != d->proto || !cgn_addr_eq(&rec->in.addr, &d->client) ||
+	    mapping_in_set(rec))
 		return;
 	struct map_intent mi = { .in = rec->in, .lifetime = 0, .origin = CGN_MAP_NATPMP, .client = d->client };
 	struct map_outcome out;
@@ -114,6 +115,14 @@ map_request(struct pcp_server *srv, uint64_t now, const uint8_t *msg, const stru
 	mi.origin = CGN_MAP_NATPMP;
 	mi.client = *src;
 	mi.client_port = src_port;
+	/* A port of an RFC 7753 port set (made by PCP with the all-zero nonce, else the nonce
+	 * refuses it anyway): the set is renewed and deleted as one (§4.4), which a NAT-PMP
+	 * request of one port cannot express: refused, as a mapping of another client's. */
+	const struct pcp_mapping_rec *in_set = rec_db_find(srv->mappings, &mi.in);
+	if (in_set && mapping_in_set(in_set)) {
+		header(srv, now, out, op, NATPMP_REFUSED);
+		return 16;
+	}
 	struct map_outcome res;
 	uint8_t rc = mapping_map(srv, now, &mi, &res);
 	header(srv, now, out, op, from_pcp(rc));

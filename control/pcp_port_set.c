@@ -182,6 +182,11 @@ pcp_port_set_map(struct pcp_ctx *ctx, struct map_intent *mi)
 		struct pcp_mapping_rec snapshot = *touched[i]; /* for the response: a delete frees it */
 		rc = set ? mapping_set_refresh(srv, ctx->now_ms, &one, touched[i], &out)
 			 : mapping_map(srv, ctx->now_ms, &one, &out);
+		/* A refused first mapping took back its own changes; what the others changed
+		 * stands (in the data plane too): pcp_server_handle must not undo their store
+		 * writes with the first's error. */
+		if (i > 0 && rc == PCP_RES_SUCCESS)
+			ctx->store_keep = true;
 		if (i == 0) {
 			first_rc = rc;
 			if (rc != PCP_RES_SUCCESS) {

@@ -392,6 +392,7 @@ pcp_server_handle(struct pcp_server *srv, uint64_t now_ms, const uint8_t *msg, s
 	ctx->src = *src;
 	ctx->src_port = src_port;
 	ctx->error_lifetime = 0;
+	ctx->store_keep = false;
 	srv->stats.received++;
 
 	/* §8.2 ¶2: only requests from the inside (or from authorised third parties). */
@@ -458,7 +459,10 @@ pcp_server_handle(struct pcp_server *srv, uint64_t now_ms, const uint8_t *msg, s
 	}
 	srv->store_in_request = false;
 	if (result != PCP_RES_SUCCESS) {
-		pcp_store_rollback(srv, store_mark);
+		/* (Each mapping function takes back its own writes when it fails: this is for a
+		 * handler that fails after a change. Not when other mappings changed for good.) */
+		if (!ctx->store_keep)
+			pcp_store_rollback(srv, store_mark);
 		return answer_error(ctx, result, true, out);
 	}
 

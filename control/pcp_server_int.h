@@ -146,6 +146,8 @@ struct pcp_ctx {
 	struct pcp_request req;
 	struct pcp_response resp;
 	uint32_t error_lifetime; /* non-zero: overrides the class lifetime of an error result */
+	bool store_keep;         /* an error result whose request changed other mappings all the
+				  * same (RFC 7753 §4.4.1, pcp_port_set_map): its store writes stay */
 	uint8_t p64_store[PCP_MAX_MSG]; /* data of the PREFIX64 options of resp */
 	uint8_t port_set_store[PCP_PORT_SET_LEN]; /* data of the PORT_SET option of resp */
 };

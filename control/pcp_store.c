@@ -271,6 +271,13 @@ restore_mapping(uint64_t id, const uint8_t *val, size_t len, void *arg)
 		t.n_filters = 0;
 		if (!(t.flags & CGN_MAP_PEER))
 			goto drop;
+		/* no longer a port of a set (RFC 7753: a set is an explicit mapping), and the MAP
+		 * part's DESCRIPTION (RFC 7220) went with that part */
+		t.set_first = t.set_size = 0;
+		free(t.description);
+		t.description = NULL;
+		t.description_len = 0;
+		t.has_description = false;
 	}
 	if (!peer)
 		t.peer_expire_ms = 0;
@@ -355,6 +362,87 @@ restore_forget(struct restore *r, struct pcp_mapping_rec *rec)
 	pcp_description_mapping_clear(r->srv, rec);
 	rec_db_del(r->srv->mappings, rec);
 	r->lost++;
+}
+
+/* The record of port of rec's set, if it is one of that set (restored, not a static). */
+static struct pcp_mapping_rec *
+set_port(struct pcp_server *srv, const struct pcp_mapping_rec *rec, uint32_t port)
+{
+	if (port > UINT16_MAX)
+		return NULL;
+	struct cgn_key k = rec->in;
+	k.port = (uint16_t)port;
+	struct pcp_mapping_rec *m = rec_db_find(srv->mappings, &k);
+	return m && !(m->flags & CGN_MAP_STATIC) && m->set_first == rec->set_first && m->set_size == rec->set_size
+		       ? m
+		       : NULL;
+}
+
+/* A port of a set that cannot come back whole: a port PEER sessions use stays, outbound
+ * only (as mappings.c's set_port_leave leaves one); the others go. */
+static void
+set_port_drop(struct restore *r, struct pcp_mapping_rec *m)
+{
+	struct pcp_server *srv = r->srv;
+	if (m->n_peers > 0) {
+		if (mapping_counts_once(m))
+			__atomic_fetch_sub(&cgn_pb_sub(&srv->pb, m->sub)->explicit_mappings, 1, __ATOMIC_SEQ_CST);
+		m->flags &= (uint16_t)~(CGN_MAP_EXPLICIT | CGN_MAP_NATPMP | CGN_MAP_FILTERED | CGN_MAP_PREFER_FAILURE |
+					CGN_MAP_THIRD_PARTY);
+		m->expire_ms = 0;
+		m->n_filters = 0;
+		m->set_first = m->set_size = 0;
+		pcp_description_mapping_clear(srv, m);
+		pcp_store_mapping(srv, m);
+		r->lost++; /* its MAP part is */
+		return;
+	}
+	if (!m->moved)
+		cgn_pb_release(&srv->pb, m->sub, m->in.proto, m->ext_port);
+	restore_forget(r, m);
+}
+
+/*
+ * Pass 2b: an RFC 7753 port set comes back as one (§4.4: "renewed and deleted as a single
+ * entity"), on its endpoints: every port there, on the same address and consecutive external
+ * ports from its first port's. One that cannot (a port's endpoint or internal key taken by
+ * a static mapping, its address gone from the pool, a port dropped) does not come back at
+ * all, its client told CANNOT_PROVIDE_EXTERNAL (§14.2), so that no port is left in a set
+ * without the others or the set's one count against the quota (its first port's).
+ * Checked once a set, by its first port (or by the first port met when that one is gone).
+ */
+static void
+check_set(void *v, void *arg)
+{
+	struct pcp_mapping_rec *rec = v;
+	struct restore *r = arg;
+	struct pcp_server *srv = r->srv;
+	if (!mapping_in_set(rec))
+		return;
+	struct pcp_mapping_rec *head = set_port(srv, rec, rec->set_first);
+	if (head && head != rec)
+		return; /* the head checks the set */
+	bool whole = head != NULL && (uint32_t)rec->set_first + rec->set_size - 1 <= UINT16_MAX;
+	for (uint32_t i = 0; whole && i < rec->set_size; i++) {
+		const struct pcp_mapping_rec *m = set_port(srv, rec, (uint32_t)rec->set_first + i);
+		whole = m && !m->moved && !head->moved && m->ext_addr == head->ext_addr &&
+			(uint32_t)m->ext_port == (uint32_t)head->ext_port + i;
+	}
+	if (whole)
+		return;
+	bool told = false;
+	uint16_t first = rec->set_first, size = rec->set_size;
+	struct pcp_mapping_rec key = *rec; /* rec may go */
+	for (uint32_t i = 0; i < size; i++) {
+		struct pcp_mapping_rec *m = set_port(srv, &key, (uint32_t)first + i);
+		if (m == NULL)
+			continue;
+		if (!told && (m->flags & (CGN_MAP_EXPLICIT | CGN_MAP_NATPMP))) { /* §14.2 "SHOULD be sent" */
+			pcp_mapping_update(srv, r->now, m, NULL, NULL, PCP_RES_CANNOT_PROVIDE_EXTERNAL);
+			told = true;
+		}
+		set_port_drop(r, m);
+	}
 }
 
 /* Pass 3a: the kept ones to the workers. */
@@ -460,6 +548,8 @@ pcp_store_restore(struct pcp_server *srv, uint64_t now)
 		return (int)(n < 0 ? n : np);
 	}
 	uint32_t cursor = 0;
+	rec_db_scan(srv->mappings, &cursor, rec_db_capacity(srv->mappings), check_set, &r);
+	cursor = 0;
 	rec_db_scan(srv->mappings, &cursor, rec_db_capacity(srv->mappings), push_kept, &r);
 	cursor = 0;
 	rec_db_scan(srv->mappings, &cursor, rec_db_capacity(srv->mappings), move_restored, &r);

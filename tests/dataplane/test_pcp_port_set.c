@@ -299,3 +299,90 @@ Test(rfc7753, overlap_sends_one_more_response_per_mapping_after_the_first)
 	cr_assert_eq(n_sent, 1, "nothing about the set of another nonce");
 	cr_assert_eq(rec_of(301)->lifetime_s, 600, "nor was it refreshed");
 }
+
+/* A NAT-PMP map request (RFC 6886 §3.3) from client: UDP, internal port, lifetime. @return
+ * the NAT-PMP result code. */
+static uint16_t
+natpmp_map(uint16_t port, uint32_t lifetime)
+{
+	uint8_t msg[12] = { 0, 1, 0, 0, (uint8_t)(port >> 8), (uint8_t)port, 0, 0,
+			    (uint8_t)(lifetime >> 24), (uint8_t)(lifetime >> 16), (uint8_t)(lifetime >> 8), (uint8_t)lifetime };
+	size_t n = pcp_server_handle(srv, now, msg, sizeof(msg), &client, 40000, out);
+	cr_assert_eq(n, 16);
+	return (uint16_t)(out[2] << 8 | out[3]);
+}
+
+/*
+ * NAT-PMP names one port and has no nonce (its mappings carry the all-zero one): a NAT-PMP
+ * request for a port of a PCP set made with the all-zero nonce must not delete or renew
+ * that port alone (RFC 7753 §4.4: a set is renewed and deleted as one), nor take the set's
+ * one quota count with its first port while the others stay.
+ */
+Test(rfc7753, natpmp_does_not_take_one_port_out_of_a_set)
+{
+	cr_assert_eq(map(5000, 600, 0, 4), PCP_RES_SUCCESS, "a set with the all-zero nonce");
+	cr_assert_eq(explicit_count(), 1);
+	natpmp_map(5000, 0);
+	cr_assert(pcp_server_mapping_count(srv) == 4 || pcp_server_mapping_count(srv) == 0,
+		  "the set went as one or stayed whole (%u ports left)", pcp_server_mapping_count(srv));
+	cr_assert_eq(explicit_count(), pcp_server_mapping_count(srv) ? 1 : 0);
+	if (pcp_server_mapping_count(srv)) {
+		now += 1000;
+		natpmp_map(5001, 7200);
+		for (uint16_t p = 5000; p < 5004; p++) {
+			cr_assert_not_null(rec_of(p));
+			cr_assert_eq(rec_of(p)->expire_ms, rec_of(5000)->expire_ms, "port %u: one expiry for the set", p);
+			cr_assert_eq(rec_of(p)->set_size, 4);
+		}
+	}
+	/* the PCP delete of the set (if still there) brings the count to 0, not below */
+	cr_assert_eq(map(5001, 0, 0, 0), PCP_RES_SUCCESS);
+	cr_assert_eq(pcp_server_mapping_count(srv), 0);
+	cr_assert_eq(explicit_count(), 0);
+	cr_assert_eq(ports_used(), 0);
+	/* and the subscriber's quota (2) is whole again */
+	cr_assert_eq(map(6000, 600, 1, 0), PCP_RES_SUCCESS);
+	cr_assert_eq(map(7000, 600, 2, 0), PCP_RES_SUCCESS);
+}
+
+/*
+ * A pool change (SIGHUP) that removes a set's address moves the set: RFC 7753 §4.2, its
+ * external ports stay consecutive (ext_port - (in.port - set_first) names the set's first,
+ * which its responses give), on one address; and it still counts once.
+ */
+Test(rfc7753, a_pool_change_moves_a_set_as_one_consecutive_range)
+{
+	/* other subscribers' mappings first, so the new layout's ports are not the old ones */
+	struct cgn_addr me = client;
+	for (unsigned i = 0; i < 3; i++) {
+		cgn_addr_parse(i == 0 ? "127.0.0.20" : i == 1 ? "127.0.0.21" : "127.0.0.22", &client);
+		cr_assert_eq(map(100, 600, 1, 0), PCP_RES_SUCCESS);
+	}
+	client = me;
+	cr_assert_eq(map(5000, 600, 1, 8), PCP_RES_SUCCESS);
+	cr_assert_eq(map(300, 600, 2, 0), PCP_RES_SUCCESS, "a mapping of the same subscriber before it");
+	static struct cgn_config cfg2;
+	char err[256];
+	cr_assert_eq(cgn_config_load_string(
+			     "pcp = { listen = [ \"127.0.0.1\" ]; inside = [ \"127.0.0.0/8\" ]; max_mappings_per_subscriber = 2;\n"
+			     "  announce = { multicast = false; }; };\n"
+			     "nat = { pool = [ \"198.51.100.0/30\" ]; block_size = 256; max_blocks = 2; port_hold_s = 0; };\n"
+			     "dataplane = { table_size = 4096; };\n",
+			     &cfg2, err, sizeof(err)),
+		     0, "%s", err);
+	cr_assert_eq(pcp_server_reload(srv, &cfg2, now, err, sizeof(err)), 0, "%s", err);
+	const struct pcp_mapping_rec *head = rec_of(5000);
+	uint32_t ports = 0;
+	for (uint16_t i = 0; i < 8; i++) {
+		const struct pcp_mapping_rec *m = rec_of((uint16_t)(5000 + i));
+		if (m == NULL)
+			continue;
+		ports++;
+		cr_assert_not_null(head, "no port of a set without its first");
+		cr_assert_eq(m->set_size, 8);
+		cr_assert_eq(m->ext_addr, head->ext_addr);
+		cr_assert_eq(m->ext_port, head->ext_port + i, "port %u: consecutive external ports", i);
+	}
+	cr_assert(ports == 0 || ports == 8, "the set moved as one (%u ports)", ports);
+	cr_assert_eq(explicit_count(), ports ? 2 : 1);
+}
