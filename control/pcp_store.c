@@ -569,11 +569,13 @@ pcp_store_restore(struct pcp_server *srv, uint64_t now)
 	free(r.gone);
 
 	/* §8.5: the epoch goes on if the state survived as it was: this pool's store, every
-	 * mapping on its endpoint. Otherwise it starts again, now. Never below what clients saw
+	 * mapping on its endpoint, none dropped (a static mapping of its key now, the table
+	 * full: "If the PCP server resets or loses the state of its explicit dynamic mappings
+	 * [...] it MUST reset its Epoch time"). Otherwise it starts again, now. Never below what clients saw
 	 * before (saved_rt), even if the clock went back. */
 	uint64_t now_rt = realtime_ms();
 	struct cgn_state_meta *m = &srv->store_meta;
-	bool goes_on = srv->store_found == CGN_STATE_SURVIVED && r.moved == 0 && r.lost == 0;
+	bool goes_on = srv->store_found == CGN_STATE_SURVIVED && r.moved == 0 && r.lost == 0 && r.dropped == 0;
 	if (goes_on) {
 		uint64_t elapsed = now_rt > m->epoch_start_rt ? now_rt - m->epoch_start_rt : 0;
 		if (m->saved_rt > m->epoch_start_rt && m->saved_rt - m->epoch_start_rt > elapsed)

@@ -7,6 +7,7 @@
 #include "pcp_server_int.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -244,7 +245,8 @@ get_description(struct rd *r, bool *has, char **text, uint16_t *len)
 	uint8_t h = get_u8(r);
 	uint16_t n = get_u16(r);
 	const uint8_t *p = get(r, n);
-	if (r->short_read || h > 1 || n > CGN_STATE_DESC_MAX || (!h && n))
+	/* Only what the server stores: UTF-8 (RFC 7220 §3), at most 1016 octets. */
+	if (r->short_read || h > 1 || n > CGN_STATE_DESC_MAX || (!h && n) || !pcp_utf8_valid(p, n))
 		return -EINVAL;
 	*has = h;
 	*len = n;
@@ -352,7 +354,11 @@ cgn_state_map_decode(const uint8_t *buf, size_t len, int64_t rt_off, struct pcp_
 	rec->set_first = get_u16(&r);
 	rec->set_size = get_u16(&r);
 	rec->n_filters = get_u8(&r);
+	/* A stored mapping is a PCP or NAT-PMP one: TCP or UDP, a non-zero internal port (RFC
+	 * 6887 §11.3); a port set of two ports or more within the port range (RFC 7753). */
 	if (r.short_read || rec->n_filters > CGN_MAP_FILTERS || x->pref64.len > 128 ||
+	    (rec->in.proto != IPPROTO_TCP && rec->in.proto != IPPROTO_UDP) || rec->in.port == 0 ||
+	    rec->set_size == 1 || (uint32_t)rec->set_first + rec->set_size > UINT16_MAX + 1u ||
 	    (rec->flags & ~STORED_FLAGS) != 0 || !(rec->flags & (CGN_MAP_EXPLICIT | CGN_MAP_NATPMP | CGN_MAP_PEER)) ||
 	    rec->expire_ms == UINT64_MAX || rec->peer_expire_ms == UINT64_MAX)
 		return -EINVAL;
@@ -425,7 +431,9 @@ cgn_state_peer_decode(const uint8_t *buf, size_t len, int64_t rt_off, struct pee
 	p->lifetime_s = get_u32(&r);
 	p->expire_ms = to_mono(get_u64(&r), rt_off);
 	p->renewed_ms = to_mono(get_u64(&r), rt_off);
-	if (r.short_read || p->expire_ms == UINT64_MAX)
+	/* a PEER session: TCP or UDP, a non-zero internal port (RFC 6887 §12.1, §11.3) */
+	if (r.short_read || p->expire_ms == UINT64_MAX ||
+	    (pk->in.proto != IPPROTO_TCP && pk->in.proto != IPPROTO_UDP) || pk->in.port == 0)
 		return -EINVAL;
 	rc = get_description(&r, &p->has_description, &p->description, &p->description_len);
 	if (rc == 0 && r.off != len)

@@ -33,9 +33,9 @@ struct pcp_peer_rec;
  * cgnatd starts empty); a later format must decode this one's records. */
 #define CGN_STATE_FORMAT 1
 
-#define CGN_STATE_DESC_MAX 1100 /* a DESCRIPTION longer than a PCP message cannot have come in */
+#define CGN_STATE_DESC_MAX 1016 /* RFC 7220 §2: a DESCRIPTION is at most 1016 octets */
 #define CGN_STATE_KEY_LEN 8     /* mappings and PEER sessions: a 64-bit id, big-endian */
-#define CGN_STATE_REC_MAX 512 + CGN_STATE_DESC_MAX /* fixed fields and filters are 360 at most */
+#define CGN_STATE_REC_MAX (512 + CGN_STATE_DESC_MAX) /* fixed fields and filters are 360 at most */
 
 enum cgn_state_kind {
 	CGN_STATE_META = 'm',

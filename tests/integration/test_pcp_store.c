@@ -348,3 +348,22 @@ Test(pcp_store, a_set_whose_first_port_cannot_be_restored_leaves_the_quota_whole
 	cr_assert_eq(request(srv, 7000, 600, 3, 0, NULL, 0, &r), PCP_RES_SUCCESS);
 	pcp_server_free(srv);
 }
+
+/* §8.5: a stored mapping that does not come back (a static mapping of its internal endpoint
+ * is configured now: the configuration wins) is state lost for its client: the epoch starts
+ * again, though the store was this pool's. */
+Test(pcp_store, a_mapping_dropped_at_restore_resets_the_epoch)
+{
+	uint8_t resp[PCP_MAX_MSG];
+	struct pcp_server *srv = server();
+	cr_assert_eq(map(srv, 1, 3600, resp), PCP_RES_SUCCESS);
+	sleep(2);
+	pcp_server_free(srv);
+	srv = server();
+	cr_assert_geq(pcp_server_epoch(srv, cgn_clock_ms()), 2, "nothing lost: the epoch went on");
+	pcp_server_free(srv);
+	/* k = 1: 127.10.0.0, internal port 10001 (map()) */
+	srv = server_with("", "static = ( { proto = \"udp\"; internal = \"127.10.0.0:10001\"; external = \"203.0.113.1:20000\"; } );");
+	cr_assert_lt(pcp_server_epoch(srv, cgn_clock_ms()), 2, "§8.5: a mapping was lost, the epoch starts again");
+	pcp_server_free(srv);
+}

@@ -224,6 +224,40 @@ Test(state_record, fields_out_of_their_bounds_are_refused)
 	cr_assert_eq(cgn_state_map_decode(buf, (size_t)n, 0, &d, &dx), -EINVAL);
 }
 
+/* What the server never stores does not decode either: another protocol, internal port 0, a
+ * "set" of one port or one past port 65535, a DESCRIPTION that is not UTF-8 (RFC 7220 §3). */
+Test(state_record, what_the_server_never_stores_is_refused)
+{
+	struct cgn_state_map_extra x = { 0 }, dx;
+	struct pcp_mapping_rec d;
+	uint8_t buf[CGN_STATE_REC_MAX];
+	struct pcp_mapping_rec cases[5];
+	for (int i = 0; i < 5; i++)
+		cases[i] = sample_mapping();
+	cases[0].in.proto = 1;
+	cases[1].in.port = 0;
+	cases[1].set_size = 0;
+	cases[2].set_first = 8080;
+	cases[2].set_size = 1;
+	cases[3].in.port = 65535;
+	cases[3].set_first = 65534;
+	cases[3].set_size = 3;
+	cases[3].ext_port = 60000;
+	static char bad_text[] = "cam\xc3(era";
+	cases[4].description = bad_text;
+	cases[4].description_len = (uint16_t)strlen(bad_text);
+	for (int i = 0; i < 5; i++) {
+		int n = cgn_state_map_encode(&cases[i], &x, 0, buf, sizeof(buf));
+		cr_assert_gt(n, 0, "case %d encodes", i);
+		cr_assert_eq(cgn_state_map_decode(buf, (size_t)n, 0, &d, &dx), -EINVAL, "case %d", i);
+		cr_assert_null(d.description, "case %d: nothing left allocated", i);
+	}
+	struct pcp_mapping_rec ok = sample_mapping();
+	int n = cgn_state_map_encode(&ok, &x, 0, buf, sizeof(buf));
+	cr_assert_eq(cgn_state_map_decode(buf, (size_t)n, 0, &d, &dx), 0, "the sample itself decodes");
+	free(d.description);
+}
+
 Test(state_record, random_octets_never_decode_as_more_than_they_hold)
 {
 	uint8_t buf[CGN_STATE_REC_MAX + 8];

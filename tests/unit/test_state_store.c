@@ -64,12 +64,12 @@ encode(enum cgn_state_kind kind, uint8_t v, size_t n, uint8_t *buf)
 	memset(text, 'd', sizeof(text));
 	size_t desc = n > 140 ? n - 140 : 0;
 	if (kind == CGN_STATE_PEER) {
-		struct peer_key pk = { .in = { .port = v, .proto = 6 } };
+		struct peer_key pk = { .in = { .port = (uint16_t)(v + 1), .proto = 6 } }; /* port 0 is never stored */
 		struct pcp_peer_rec p = { .expire_ms = 1000, .description = text, .description_len = (uint16_t)desc,
 					  .has_description = desc > 0 };
 		return cgn_state_peer_encode(&pk, &p, 0, buf, CGN_STATE_REC_MAX);
 	}
-	struct pcp_mapping_rec r = { .in = { .port = v, .proto = 17 }, .flags = CGN_MAP_EXPLICIT, .expire_ms = 1000,
+	struct pcp_mapping_rec r = { .in = { .port = (uint16_t)(v + 1), .proto = 17 }, .flags = CGN_MAP_EXPLICIT, .expire_ms = 1000,
 				     .description = text, .description_len = (uint16_t)desc,
 				     .has_description = desc > 0 };
 	struct cgn_state_map_extra x = { 0 };
@@ -96,9 +96,9 @@ collect(uint64_t id, const uint8_t *val, size_t len, void *arg)
 {
 	struct seen *s = arg;
 	if (s->n < 64) {
-		/* the internal port: offset kind, format, address */
+		/* v of encode(): the internal port (v + 1) after kind, format, address */
 		s->ids[s->n] = id;
-		s->first[s->n++] = len > 19 ? val[19] : 0;
+		s->first[s->n++] = len > 19 ? (uint8_t)(val[19] - 1) : 0;
 	}
 }
 
