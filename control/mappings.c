@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <time.h>
 
 #include "cgn_log.h"
 #include "pcp_server_int.h"
@@ -96,6 +97,23 @@ pcp_server_push(struct pcp_server *srv, enum cgn_msg_op op, const struct pcp_map
 		return -ENOBUFS;
 	}
 	return 0;
+}
+
+/*
+ * Pushes a message for a change made without a client waiting (a pool change's moves, the
+ * restore at start: a message for every mapping at once): when a worker's ring is full, waits
+ * for it to drain (the workers go on applying their rings), until deadline (ms).
+ */
+int
+pcp_server_push_patiently(struct pcp_server *srv, enum cgn_msg_op op, const struct pcp_mapping_rec *rec,
+			  uint64_t deadline)
+{
+	int rc;
+	while ((rc = pcp_server_push(srv, op, rec)) != 0 && cgn_clock_ms() < deadline) {
+		struct timespec ts = { 0, 50000 };
+		nanosleep(&ts, NULL);
+	}
+	return rc;
 }
 
 /* ---- port hold-down ---------------------------------------------------------------------- */
@@ -519,21 +537,36 @@ fill_map(struct pcp_mapping_rec *rec, const void *arg)
 	memcpy(rec->filters_sent, f->filters_sent, sizeof(rec->filters_sent[0]) * f->n_filters);
 }
 
+/* What a new mapping (single port or set) checks before it takes anything: its FILTERs
+ * (§13.3), its subscriber (created if new) and the subscriber's mapping quota. @return
+ * PCP_RES_SUCCESS with *sub, *n_filters and the two filter arrays set, or the result. */
+static uint8_t
+new_mapping_checks(struct pcp_server *srv, const struct map_intent *mi, struct cgn_filter filters[CGN_MAP_FILTERS],
+		   struct cgn_filter sent[CGN_MAP_FILTERS], uint8_t *n_filters, uint32_t *sub)
+{
+	uint8_t rc = merge_filters(srv, NULL, mi, filters, sent, n_filters);
+	if (rc != PCP_RES_SUCCESS)
+		return rc;
+	int32_t s = mapping_subscriber(srv, &mi->in.addr, true);
+	if (s < 0)
+		return PCP_RES_NO_RESOURCES; /* the subscriber table is full */
+	if (__atomic_load_n(&cgn_pb_sub(&srv->pb, (uint32_t)s)->explicit_mappings, __ATOMIC_SEQ_CST) >=
+	    srv->cfg.pcp.max_mappings_per_subscriber)
+		return PCP_RES_USER_EX_QUOTA;
+	*sub = (uint32_t)s;
+	return PCP_RES_SUCCESS;
+}
+
 static uint8_t
 map_create(struct pcp_server *srv, uint64_t now, const struct map_intent *mi, struct map_outcome *out)
 {
 	struct cgn_filter filters[CGN_MAP_FILTERS], sent[CGN_MAP_FILTERS];
 	uint8_t n_filters;
-	uint8_t rc = merge_filters(srv, NULL, mi, filters, sent, &n_filters);
+	uint32_t sub;
+	uint8_t rc = new_mapping_checks(srv, mi, filters, sent, &n_filters, &sub);
 	if (rc != PCP_RES_SUCCESS)
 		return rc;
-
-	int32_t sub = mapping_subscriber(srv, &mi->in.addr, true);
-	if (sub < 0)
-		return PCP_RES_NO_RESOURCES; /* the subscriber table is full */
-	struct cgn_pb_sub *s = cgn_pb_sub(&srv->pb, (uint32_t)sub);
-	if (__atomic_load_n(&s->explicit_mappings, __ATOMIC_SEQ_CST) >= srv->cfg.pcp.max_mappings_per_subscriber)
-		return PCP_RES_USER_EX_QUOTA;
+	struct cgn_pb_sub *s = cgn_pb_sub(&srv->pb, sub);
 
 	uint32_t addr;
 	uint16_t port;
@@ -550,7 +583,7 @@ map_create(struct pcp_server *srv, uint64_t now, const struct map_intent *mi, st
 		if (rec == NULL)
 			return PCP_RES_NO_RESOURCES;
 		rec->in = mi->in;
-		rec->sub = (uint32_t)sub;
+		rec->sub = sub;
 		rec->ext_addr = addr;
 		rec->ext_port = port;
 		rec->created_ms = now;
@@ -564,12 +597,12 @@ map_create(struct pcp_server *srv, uint64_t now, const struct map_intent *mi, st
 			return PCP_RES_NO_RESOURCES;
 		}
 	} else {
-		rc = take_port(srv, (uint32_t)sub, &mi->in, &mi->suggested_addr, mi->suggested_port, mi->nonce,
+		rc = take_port(srv, sub, &mi->in, &mi->suggested_addr, mi->suggested_port, mi->nonce,
 			       mi->prefer_failure, &addr, &port);
 		if (rc != PCP_RES_SUCCESS)
 			return rc;
 		struct pcp_desc_want text = map_text(mi);
-		rc = publish_new(srv, now, &mi->in, (uint32_t)sub, addr, port, pref64, &text, &rec, fill_map, &f);
+		rc = publish_new(srv, now, &mi->in, sub, addr, port, pref64, &text, &rec, fill_map, &f);
 		if (rc != PCP_RES_SUCCESS)
 			return rc;
 	}
@@ -726,15 +759,11 @@ mapping_set_create(struct pcp_server *srv, uint64_t now, const struct map_intent
 	memset(out, 0, sizeof(*out));
 	struct cgn_filter filters[CGN_MAP_FILTERS], sent[CGN_MAP_FILTERS];
 	uint8_t n_filters;
-	uint8_t rc = merge_filters(srv, NULL, mi, filters, sent, &n_filters);
+	uint32_t sub;
+	uint8_t rc = new_mapping_checks(srv, mi, filters, sent, &n_filters, &sub);
 	if (rc != PCP_RES_SUCCESS)
 		return rc;
-	int32_t sub = mapping_subscriber(srv, &mi->in.addr, true);
-	if (sub < 0)
-		return PCP_RES_NO_RESOURCES;
-	struct cgn_pb_sub *s = cgn_pb_sub(&srv->pb, (uint32_t)sub);
-	if (__atomic_load_n(&s->explicit_mappings, __ATOMIC_SEQ_CST) >= srv->cfg.pcp.max_mappings_per_subscriber)
-		return PCP_RES_USER_EX_QUOTA;
+	struct cgn_pb_sub *s = cgn_pb_sub(&srv->pb, sub);
 
 	/* The set stops before an internal port that outbound traffic has mapped already: that
 	 * mapping is the data plane's, with its own external port (§11.3 item 4 makes it
@@ -775,7 +804,7 @@ mapping_set_create(struct pcp_server *srv, uint64_t now, const struct map_intent
 	int parity = mi->set_parity || srv->cfg.nat.parity ? mi->in.port & 1 : -1;
 	uint32_t addr;
 	uint16_t first, got;
-	int arc = cgn_pb_alloc_run(&srv->pb, (uint32_t)sub, mi->in.proto, want_first, want, parity, &srv->rng, &addr,
+	int arc = cgn_pb_alloc_run(&srv->pb, sub, mi->in.proto, want_first, want, parity, &srv->rng, &addr,
 				   &first, &got);
 	if (arc != 0)
 		return alloc_result(arc, false);
@@ -784,7 +813,7 @@ mapping_set_create(struct pcp_server *srv, uint64_t now, const struct map_intent
 	if (got == 1) { /* "If the PCP server ends up mapping only a single port": a plain one */
 		struct pcp_mapping_rec *rec;
 		struct pcp_desc_want text = map_text(mi);
-		rc = publish_new(srv, now, &mi->in, (uint32_t)sub, addr, first, mi->pref64, &text, &rec, fill_map, &f);
+		rc = publish_new(srv, now, &mi->in, sub, addr, first, mi->pref64, &text, &rec, fill_map, &f);
 		if (rc != PCP_RES_SUCCESS)
 			return rc;
 		if (mi->has_description) /* RFC 7220 §3 */
@@ -808,7 +837,7 @@ mapping_set_create(struct pcp_server *srv, uint64_t now, const struct map_intent
 		if (rec == NULL)
 			break;
 		rec->in = in;
-		rec->sub = (uint32_t)sub;
+		rec->sub = sub;
 		rec->ext_addr = addr;
 		rec->ext_port = (uint16_t)(first + n);
 		rec->created_ms = now;
@@ -824,7 +853,7 @@ mapping_set_create(struct pcp_server *srv, uint64_t now, const struct map_intent
 	}
 	if (n < got) {
 		pcp_store_rollback(srv, mark);
-		set_create_undo(srv, n, (uint32_t)sub, mi->in.proto, first, got);
+		set_create_undo(srv, n, sub, mi->in.proto, first, got);
 		return PCP_RES_NO_RESOURCES;
 	}
 	if (mi->has_description)

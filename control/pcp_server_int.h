@@ -429,6 +429,11 @@ void pcp_store_rollback(struct pcp_server *srv, size_t mark);
 void pcp_mapping_update(struct pcp_server *srv, uint64_t now, const struct pcp_mapping_rec *rec,
 			const struct peer_key *pk, const struct pcp_peer_rec *p, uint8_t result);
 
+/** The same for a change no client waits for (a pool change, the restore at start): waits for
+ *  ring room until deadline (cgn_clock_ms()). @return 0, or -ENOBUFS (counted). */
+int pcp_server_push_patiently(struct pcp_server *srv, enum cgn_msg_op op, const struct pcp_mapping_rec *rec,
+			      uint64_t deadline);
+
 /** Clamps a requested lifetime to [min, max] (§15). */
 uint32_t pcp_clamp_lifetime(const struct cgn_config *cfg, uint32_t requested);
 

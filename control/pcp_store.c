@@ -339,17 +339,6 @@ restore_peer(uint64_t id, const uint8_t *val, size_t len, void *arg)
 	r->peers++;
 }
 
-static int
-push_patiently(struct pcp_server *srv, const struct pcp_mapping_rec *rec, uint64_t deadline)
-{
-	int rc;
-	while ((rc = pcp_server_push(srv, CGN_MSG_ADD, rec)) != 0 && cgn_clock_ms() < deadline) {
-		struct timespec ts = { 0, 50000 };
-		nanosleep(&ts, NULL);
-	}
-	return rc;
-}
-
 /* A mapping that cannot be restored: out of the server (its sessions follow in
  * drop_orphans) and of the store. */
 static void
@@ -453,7 +442,7 @@ push_kept(void *v, void *arg)
 	struct restore *r = arg;
 	if (rec->moved || (rec->flags & CGN_MAP_STATIC) || rec->store_id == 0)
 		return;
-	if (push_patiently(r->srv, rec, r->deadline) != 0) {
+	if (pcp_server_push_patiently(r->srv, CGN_MSG_ADD, rec, r->deadline) != 0) {
 		cgn_pb_release(&r->srv->pb, rec->sub, rec->in.proto, rec->ext_port);
 		restore_forget(r, rec);
 		return;
@@ -490,7 +479,7 @@ move_restored(void *v, void *arg)
 	}
 	rec->ext_addr = addr;
 	rec->ext_port = port;
-	if (push_patiently(srv, rec, r->deadline) != 0) {
+	if (pcp_server_push_patiently(srv, CGN_MSG_ADD, rec, r->deadline) != 0) {
 		cgn_pb_release(&srv->pb, rec->sub, rec->in.proto, port);
 		rec->moved = false;
 		restore_forget(r, rec);

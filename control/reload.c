@@ -168,19 +168,6 @@ forget_moved(struct pcp_server *srv, struct pcp_mapping_rec *rec)
 	rec_db_del(srv->mappings, rec);
 }
 
-/* A pool change pushes a message for every moved mapping at once: when a worker's ring is
- * full, wait for it to drain (the workers go on applying their rings while paused), until
- * one deadline for the whole change. */
-static int
-push_patiently(struct pcp_server *srv, enum cgn_msg_op op, const struct pcp_mapping_rec *rec, uint64_t deadline)
-{
-	int rc;
-	while ((rc = pcp_server_push(srv, op, rec)) != 0 && cgn_clock_ms() < deadline) {
-		struct timespec ts = { 0, 50000 };
-		nanosleep(&ts, NULL);
-	}
-	return rc;
-}
 
 /*
  * Pass 1 of a pool change, over every mapping: one whose external endpoint survives takes its
@@ -235,7 +222,7 @@ move_mapping(void *r, void *arg)
 		rc = -EADDRNOTAVAIL;
 	}
 	/* Either way the old outside key goes from the data plane. */
-	if (push_patiently(srv, CGN_MSG_DEL, &old, mc->deadline) != 0) {
+	if (pcp_server_push_patiently(srv, CGN_MSG_DEL, &old, mc->deadline) != 0) {
 		/* It stays as it was in the data plane, on a port the new allocator does not hold
 		 * for it: it lives out its lifetime and never releases that port. */
 		if (rc == 0)
@@ -255,7 +242,7 @@ move_mapping(void *r, void *arg)
 	rec->ext_port = port;
 	rec->moved = true;
 	rec->port_lost = false;
-	if (push_patiently(srv, CGN_MSG_ADD, rec, mc->deadline) != 0) {
+	if (pcp_server_push_patiently(srv, CGN_MSG_ADD, rec, mc->deadline) != 0) {
 		cgn_pb_release(&srv->pb, sub, rec->in.proto, port);
 		forget_moved(srv, rec);
 		mc->failed++;
