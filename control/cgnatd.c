@@ -353,11 +353,15 @@ answer_punted(void *ctx, const uint8_t *msg, size_t len, const struct cgn_addr *
 		app->dp->punt_stats.outside_refused++;
 		return 0;
 	}
-	size_t n = pcp_server_handle(app->srv, cgn_clock_ms(), msg, len, src, src_port, resp);
-	/* punt.c sends each answer as soon as this returns: the state store commits first (a
-	 * commit per punted request that changed something; nothing pending costs nothing). */
-	pcp_server_flush(app->srv);
-	return n;
+	return pcp_server_handle(app->srv, cgn_clock_ms(), msg, len, src, src_port, resp);
+}
+
+/* A burst of punted requests is handled: the state store commits what they changed before
+ * any of their answers leaves (a group commit, as the control loop's for its sockets). */
+static void
+commit_punted(void *ctx)
+{
+	pcp_server_flush(((struct app *)ctx)->srv);
 }
 
 /* PCP that came in by a DPDK inside port: a burst or two per poll, the rest next time; and
@@ -366,7 +370,7 @@ static void
 serve_punted(void *ctx)
 {
 	struct app *app = ctx;
-	for (int i = 0; i < 4 && cgn_punt_serve(app->dp, answer_punted, app) > 0; i++)
+	for (int i = 0; i < 4 && cgn_punt_serve_burst(app->dp, answer_punted, commit_punted, app) > 0; i++)
 		;
 	cgn_neighbours_tick(app->dp, cgn_clock_ms());
 }

@@ -273,8 +273,14 @@ typedef size_t (*cgn_punt_handler)(void *ctx, const uint8_t *msg, size_t len, co
  * Serves up to one burst of the PCP requests the workers punted (punt.c): each answer goes
  * back out of the port its request came by: the control thread puts it on the punt_tx ring
  * and worker 0 sends it on its own TX queue. Control thread only.
+ * @param before_send called once the burst's requests are handled and before any of their
+ *        answers leaves (may be NULL): the state store's group commit (pcp_server_flush).
  * @return how many requests were taken off the ring.
  */
+unsigned cgn_punt_serve_burst(struct cgn_dataplane *dp, cgn_punt_handler handle, void (*before_send)(void *ctx),
+			      void *ctx);
+
+/** cgn_punt_serve_burst() with nothing to do before the answers leave. */
 unsigned cgn_punt_serve(struct cgn_dataplane *dp, cgn_punt_handler handle, void *ctx);
 
 /**

@@ -171,10 +171,11 @@ build_udp6(struct rte_mbuf *m, const struct cgn_port *port, const struct rte_eth
 }
 
 unsigned
-cgn_punt_serve(struct cgn_dataplane *dp, cgn_punt_handler handle, void *ctx)
+cgn_punt_serve_burst(struct cgn_dataplane *dp, cgn_punt_handler handle, void (*before_send)(void *ctx), void *ctx)
 {
 	static uint8_t resp[PCP_MAX_MSG];
-	struct rte_mbuf *ms[PUNT_BURST];
+	struct rte_mbuf *ms[PUNT_BURST], *answers[PUNT_BURST];
+	unsigned n_answers = 0;
 	if (dp->punt == NULL)
 		return 0;
 	unsigned n = rte_ring_sc_dequeue_burst(dp->punt, (void **)ms, PUNT_BURST, NULL);
@@ -203,13 +204,24 @@ cgn_punt_serve(struct cgn_dataplane *dp, cgn_punt_handler handle, void *ctx)
 			rte_pktmbuf_free(m);
 			continue;
 		}
-		if (cgn_dataplane_control_tx(dp, m->port, m) != 0) { /* it freed m */
+		answers[n_answers++] = m; /* the request's mbuf, rewritten as its answer */
+	}
+	if (n_answers > 0 && before_send)
+		before_send(ctx);
+	for (unsigned i = 0; i < n_answers; i++) {
+		if (cgn_dataplane_control_tx(dp, answers[i]->port, answers[i]) != 0) { /* it freed the mbuf */
 			dp->punt_stats.tx_failed++;
 			continue;
 		}
 		dp->punt_stats.answered++;
 	}
 	return n;
+}
+
+unsigned
+cgn_punt_serve(struct cgn_dataplane *dp, cgn_punt_handler handle, void *ctx)
+{
+	return cgn_punt_serve_burst(dp, handle, NULL, ctx);
 }
 
 /* A new frame from a port's address and 5351 to dst:dport via mac, through worker 0. */

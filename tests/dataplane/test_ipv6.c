@@ -617,6 +617,43 @@ Test(ipv6, pcp_datagrams_the_server_must_not_see)
 	cr_assert_eq(cgn_punt_serve(E->dp, reverse_handler, NULL), 0);
 }
 
+/* The state store's group commit on the punt path: the burst's requests are all handled,
+ * then before_send runs once, and only then do their answers leave (none is queued for
+ * worker 0 when it runs). */
+static unsigned before_send_calls, queued_at_before_send;
+
+static void
+count_before_send(void *ctx)
+{
+	(void)ctx;
+	before_send_calls++;
+	queued_at_before_send = rte_ring_count(E->dp->punt_tx);
+}
+
+Test(ipv6, punted_answers_leave_after_the_bursts_commit)
+{
+	static const uint8_t req[24] = { 2, 0, 0, 0, [19] = 0x42, [23] = 9 };
+	uint8_t o[2048];
+	uint16_t ol;
+	for (int i = 0; i < 3; i++) {
+		uint16_t len = build_pcp6("2001:db8:100::9", PORT_ADDR, NULL, 0, req, sizeof(req));
+		cr_assert_null(run(E->inside_port, len, NULL, NULL));
+	}
+	memset(&seen, 0, sizeof(seen));
+	before_send_calls = 0;
+	queued_at_before_send = 99;
+	cr_assert_eq(cgn_punt_serve_burst(E->dp, reverse_handler, count_before_send, NULL), 3);
+	cr_assert_eq(seen.calls, 3, "every request of the burst handled");
+	cr_assert_eq(before_send_calls, 1, "one commit a burst");
+	cr_assert_eq(queued_at_before_send, 0, "no answer left before the commit");
+	for (int i = 0; i < 3; i++)
+		cr_assert(sent_by_control(o, &ol), "answer %d after it", i);
+	cr_assert_not(sent_by_control(o, &ol));
+	/* nothing to answer: nothing to commit before */
+	cr_assert_eq(cgn_punt_serve_burst(E->dp, reverse_handler, count_before_send, NULL), 0);
+	cr_assert_eq(before_send_calls, 1);
+}
+
 Test(ipv6, unsolicited_pcp_to_ff02_1_and_to_an_ipv6_client)
 {
 	static const uint8_t announce[24] = { 2, 0x80 };
