@@ -538,13 +538,14 @@ case_routes_change_on_reload() {
 	return 0
 }
 
-# survives NAME HOW: sub1 maps TCP 8081 (its second web server) with a DESCRIPTION, then HOW
+# survives NAME HOW: sub1 maps TCP 8082 (its third web server, which no other case maps) with a
+# DESCRIPTION, then HOW
 # (restart or crash) happens to cgnatd: the state store gives the mapping back with the same
 # external endpoint and text, inet reaches sub1 through it without sub1 mapping again, and the
 # epoch went on (RFC 6887 §8.5: no state was lost, so it must not go back).
 survives() {
 	local out ext e1 e2 got nonce=5ca1ab1e0000c0ffee000001
-	out=$(pcpc sub1 -s 100.64.0.254 -n "$nonce" -p tcp -i 8081 -l 3600 -D "$1" map) || fail "map: $out"
+	out=$(pcpc sub1 -s 100.64.0.254 -n "$nonce" -p tcp -i 8082 -l 3600 -D "$1" map) || fail "map: $out"
 	ext=$(echo "$out" | awk '/^external:/ { print $2 }')
 	e1=$(echo "$out" | awk '/^epoch:/ { print $2 }')
 	[[ "$ext" == 203.0.113.* ]] || fail "no external endpoint: $out"
@@ -558,7 +559,7 @@ survives() {
 	out=$(pcpc sub1 -s 100.64.0.254 announce) || fail "announce after: $out"
 	e2=$(echo "$out" | awk '/^epoch:/ { print $2 }')
 	[ -n "$e1" ] && [ -n "$e2" ] && [ "$e2" -ge $((e1 + 2)) ] || fail "epoch went from '$e1' to '$e2' across the $2"
-	out=$(pcpc sub1 -s 100.64.0.254 -n "$nonce" -p tcp -i 8081 -l 0 map) || fail "delete: $out" # for the next case
+	out=$(pcpc sub1 -s 100.64.0.254 -n "$nonce" -p tcp -i 8082 -l 0 map) || fail "delete: $out" # for the next case
 }
 
 case_kill_9_keeps_mappings_and_epoch() { survives "camera after a crash" crash; }
@@ -607,6 +608,7 @@ head -c 4194304 /dev/urandom > "$www/sub1/blob"
 head -c 4194304 /dev/urandom > "$www/sub6/blob"
 head -c 4194304 /dev/urandom > "$www/inet/blob"
 start_web sub1 100.64.1.2 8080 "$www/sub1" && start_web sub1 100.64.1.2 8081 "$www/sub1" &&
+	start_web sub1 100.64.1.2 8082 "$www/sub1" &&
 	start_web sub6 2001:db8:6::2 8080 "$www/sub6" && start_web inet 198.51.100.10 80 "$www/inet" ||
 	{ echo "0 passed, 1 failed"; exit 1; }
 
