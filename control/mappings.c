@@ -233,9 +233,9 @@ forget(struct pcp_server *srv, struct pcp_mapping_rec *rec, uint64_t now)
 }
 
 /* The fields of a mapping once its explicit part ended: outbound only, and no longer a port
- * of a set (RFC 7753: a set is an explicit mapping). */
-static void
-strip_explicit_fields(struct pcp_mapping_rec *rec)
+ * of a set (RFC 7753: a set is an explicit mapping). pcp_server_int.h. */
+void
+mapping_strip_explicit_fields(struct pcp_mapping_rec *rec)
 {
 	rec->flags &= (uint16_t)~(CGN_MAP_EXPLICIT | CGN_MAP_NATPMP | CGN_MAP_FILTERED | CGN_MAP_PREFER_FAILURE |
 				  CGN_MAP_THIRD_PARTY);
@@ -253,7 +253,7 @@ strip_explicit(struct pcp_server *srv, struct pcp_mapping_rec *rec, bool store_m
 	struct pcp_mapping_rec old = *rec;
 	size_t mark = pcp_store_mark(srv);
 	bool counted = mapping_counts_once(rec);
-	strip_explicit_fields(rec);
+	mapping_strip_explicit_fields(rec);
 	static const struct pcp_desc_want no_text = { .given = true }; /* the MAP part's text goes */
 	if (store_mapping_as(srv, rec, &no_text) != 0 && store_must) {
 		*rec = old;
@@ -658,6 +658,13 @@ set_members(struct pcp_server *srv, const struct pcp_mapping_rec *rec)
 	return n;
 }
 
+struct pcp_mapping_rec **
+mapping_set_members(struct pcp_server *srv, const struct pcp_mapping_rec *rec, uint32_t *n)
+{
+	*n = set_members(srv, rec);
+	return set_recs;
+}
+
 /* §15 for a set: the longest time outbound traffic keeps any of its ports. */
 static uint64_t
 set_idle_ms(struct pcp_server *srv, uint32_t n, uint64_t now)
@@ -680,7 +687,7 @@ set_port_push_leave(struct pcp_server *srv, const struct pcp_mapping_rec *m)
 		return pcp_server_push(srv, CGN_MSG_DEL, m);
 	static struct pcp_mapping_rec stripped;
 	stripped = *m;
-	strip_explicit_fields(&stripped);
+	mapping_strip_explicit_fields(&stripped);
 	return pcp_server_push(srv, CGN_MSG_REPLACE, &stripped);
 }
 
@@ -692,7 +699,7 @@ set_port_leave(struct pcp_server *srv, struct pcp_mapping_rec *m, uint64_t now)
 {
 	pcp_description_mapping_clear(srv, m); /* the MAP part's (RFC 7220) */
 	if (m->n_peers > 0) {
-		strip_explicit_fields(m);
+		mapping_strip_explicit_fields(m);
 		pcp_store_mapping(srv, m); /* a client's delete stored it so already (set_store_leave) */
 		return;
 	}
@@ -713,7 +720,7 @@ set_store_leave(struct pcp_server *srv, uint32_t n, size_t mark)
 		int rc;
 		if (m->n_peers > 0) {
 			struct pcp_mapping_rec old = *m;
-			strip_explicit_fields(m);
+			mapping_strip_explicit_fields(m);
 			rc = store_mapping_as(srv, m, &no_text);
 			*m = old;
 		} else {
@@ -747,7 +754,7 @@ set_create_undo(struct pcp_server *srv, uint32_t n, uint32_t sub, uint8_t proto,
 			rec_db_del(srv->mappings, m);
 			continue;
 		}
-		strip_explicit_fields(m);
+		mapping_strip_explicit_fields(m);
 		m->peer_expire_ms = 0;
 	}
 	cgn_pb_release_run(&srv->pb, sub, proto, (uint16_t)(first + n), (uint16_t)(got - n));

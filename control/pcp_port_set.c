@@ -63,13 +63,6 @@ pcp_port_set_applies(struct pcp_server *srv, const struct map_intent *mi)
 	return rec != NULL && mapping_in_set(rec);
 }
 
-/* The first external port of the set (or the port) of a record. */
-static uint16_t
-first_external(const struct pcp_mapping_rec *rec)
-{
-	return mapping_in_set(rec) ? (uint16_t)(rec->ext_port - (rec->in.port - rec->set_first)) : rec->ext_port;
-}
-
 /* Writes a touched mapping's outcome into a response (RFC 7753 §4.2 last paragraph): the
  * Assigned External Port is the first of the set, PORT_SET gives the set's size and first
  * internal port; none for a single port ("the PORT_SET option MUST NOT be present"). */
@@ -78,7 +71,7 @@ fill_response(struct pcp_response *r, const struct map_outcome *out, bool parity
 {
 	r->lifetime = out->lifetime;
 	if (out->rec && out->lifetime != 0) {
-		r->u.map.external_port = first_external(out->rec);
+		r->u.map.external_port = mapping_first_external(out->rec);
 		r->u.map.external_addr = cgn_addr_from_v4(out->rec->ext_addr); /* IPv4-mapped (§5) */
 	}
 	if (out->set_size < 2)

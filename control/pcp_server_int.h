@@ -58,6 +58,8 @@ struct pcp_mapping_rec {
 	uint16_t set_size;
 	bool moved;                 /* reload.c: given a new external endpoint by this reload
 				     * (between its two passes: still to be moved) */
+	bool move_seen;             /* reload.c: pass 2 of this reload has dealt with it (a port
+				     * set, all its ports, at the first one met) */
 	bool port_lost;             /* reload.c: a pool change could not move it: its port is not
 				     * the allocator's, so it is never released */
 	uint64_t store_id;          /* pcp_store.c: its key in the state store; 0 not stored */
@@ -341,6 +343,27 @@ mapping_in_set(const struct pcp_mapping_rec *rec)
 {
 	return rec->set_size != 0;
 }
+
+/** @return the first external port of rec's set (ext_port - (in.port - set_first)), or rec's
+ *  own port if it is a single-port mapping: what a response's Assigned External Port gives. */
+static inline uint16_t
+mapping_first_external(const struct pcp_mapping_rec *rec)
+{
+	return mapping_in_set(rec) ? (uint16_t)(rec->ext_port - (rec->in.port - rec->set_first)) : rec->ext_port;
+}
+
+/**
+ * The records of rec's port set still there, in internal port order (rec is one of them; an
+ * expiry the ring interrupted may have removed some, the first among them).
+ * @return a view of a static array, valid until the next call of a set function of
+ * mappings.c (control thread only, never nested), with *n (>= 1) its length.
+ */
+struct pcp_mapping_rec **mapping_set_members(struct pcp_server *srv, const struct pcp_mapping_rec *rec, uint32_t *n);
+
+/** Turns rec's fields into an outbound-only mapping's (a PEER one): no longer explicit, no
+ *  filters, no expiry of its own, no longer a port of a set. The record only: the caller
+ *  stores and pushes it, and gives back a quota count it held (mapping_counts_once()). */
+void mapping_strip_explicit_fields(struct pcp_mapping_rec *rec);
 
 /**
  * Creates a port set for mi (RFC 7753 §4.2): mi->set_want (>= 2) internal ports from

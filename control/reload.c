@@ -17,8 +17,10 @@
  *     address if it is still in the pool, and every mapping its port; mappings on removed
  *     addresses move to the subscriber's new address, the data plane is told, and each client
  *     gets an unsolicited MAP or PEER response with the new address and port, three times at
- *     250 ms then 500 ms (or CANNOT_PROVIDE_EXTERNAL where PREFER_FAILURE was asked); and the
- *     epoch is reset (§8.5: "if the external IP address(es) of the NAT changes").
+ *     250 ms then 500 ms (or CANNOT_PROVIDE_EXTERNAL where PREFER_FAILURE was asked); an
+ *     RFC 7753 port set moves as one (move_set: one run, one update with PORT_SET, or gone
+ *     whole); and the epoch is reset (§8.5: "if the external IP address(es) of the NAT
+ *     changes").
  *
  * Control thread only. The workers allocate ports for implicit sessions from the same
  * allocator, so a pool change pauses them first (ops.repool_begin: they stop at the top of
@@ -90,10 +92,13 @@ same_pool(const struct cgn_config *a, const struct cgn_config *b)
 }
 
 /* Builds the MAP (or PEER, for pk) response a client would have had, with rec's current
- * state, and schedules it three times (§14.2). */
-void
-pcp_mapping_update(struct pcp_server *srv, uint64_t now, const struct pcp_mapping_rec *rec, const struct peer_key *pk,
-	       const struct pcp_peer_rec *p, uint8_t result)
+ * state, and schedules it three times (§14.2). set: rec is a port of an RFC 7753 set (a
+ * MAP): the update is the set's, as a response to its MAP would be (§4.2: Internal Port and
+ * PORT_SET's First Internal Port the set's first, the Assigned External Port the first of the
+ * set, PORT_SET's size the set's; the P bit, which the record does not keep, 0). */
+static void
+mapping_update(struct pcp_server *srv, uint64_t now, const struct pcp_mapping_rec *rec, const struct peer_key *pk,
+	       const struct pcp_peer_rec *p, uint8_t result, bool set)
 {
 	static struct pcp_response r;
 	uint8_t msg[PCP_MAX_MSG], tp[16], filters[CGN_MAP_FILTERS][PCP_FILTER_LEN];
@@ -124,9 +129,26 @@ pcp_mapping_update(struct pcp_server *srv, uint64_t now, const struct pcp_mappin
 		pcp_filter_encode(&f, filters[i]);
 		pcp_response_add_option(&r, PCP_OPT_FILTER, filters[i], PCP_FILTER_LEN);
 	}
+	uint8_t ps_data[PCP_PORT_SET_LEN];
+	struct cgn_key about = rec->in;
+	if (set && !pk) {
+		about.port = rec->set_first;
+		r.u.map.internal_port = rec->set_first;
+		r.u.map.external_port = mapping_first_external(rec);
+		struct pcp_port_set ps = { .size = rec->set_size, .first_internal_port = rec->set_first };
+		pcp_port_set_encode(&ps, ps_data);
+		pcp_response_add_option(&r, PCP_OPT_PORT_SET, ps_data, PCP_PORT_SET_LEN);
+	}
 	ssize_t len = pcp_build_response(&r, msg, sizeof(msg));
 	if (len > 0)
-		pcp_unsolicited_add(srv, now, &rec->client, rec->client_port, msg, (size_t)len, 3, 250, &rec->in);
+		pcp_unsolicited_add(srv, now, &rec->client, rec->client_port, msg, (size_t)len, 3, 250, &about);
+}
+
+void
+pcp_mapping_update(struct pcp_server *srv, uint64_t now, const struct pcp_mapping_rec *rec, const struct peer_key *pk,
+		   const struct pcp_peer_rec *p, uint8_t result)
+{
+	mapping_update(srv, now, rec, pk, p, result, false);
 }
 
 struct move_ctx {
@@ -153,19 +175,34 @@ peer_update_one(void *r, void *arg)
 		pcp_mapping_update(ps->srv, ps->now, rec, pk, p, PCP_RES_SUCCESS);
 }
 
-/* A mapping that could not move is deleted; it no longer counts against its subscriber's
- * explicit quota on the new allocator (the count was copied from the old one). */
+/* Gives back one count against a subscriber's explicit quota on the new allocator (the
+ * count was copied from the old one). */
 static void
-forget_moved(struct pcp_server *srv, struct pcp_mapping_rec *rec)
+quota_give_back(struct pcp_server *srv, uint32_t sub)
 {
-	struct cgn_pb_sub *s = cgn_pb_sub(&srv->pb, rec->sub);
-	/* an RFC 7753 port set counts once: by its first port here */
-	if ((rec->flags & (CGN_MAP_EXPLICIT | CGN_MAP_NATPMP)) && (!mapping_in_set(rec) || rec->in.port == rec->set_first) &&
-	    __atomic_load_n(&s->explicit_mappings, __ATOMIC_SEQ_CST) > 0)
+	struct cgn_pb_sub *s = cgn_pb_sub(&srv->pb, sub);
+	if (__atomic_load_n(&s->explicit_mappings, __ATOMIC_SEQ_CST) > 0)
 		__atomic_fetch_sub(&s->explicit_mappings, 1, __ATOMIC_SEQ_CST);
+}
+
+/* Removes a record that is no longer in the data plane and whose port the allocator does
+ * not hold for it; the quota is the caller's. */
+static void
+drop_moved(struct pcp_server *srv, struct pcp_mapping_rec *rec)
+{
 	pcp_store_mapping_gone(srv, rec);
 	pcp_description_mapping_clear(srv, rec); /* RFC 7220 text the record owns */
 	rec_db_del(srv->mappings, rec);
+}
+
+/* A single-port mapping that could not move is deleted; it no longer counts against its
+ * subscriber's explicit quota. (A port set goes as one: set_goes().) */
+static void
+forget_moved(struct pcp_server *srv, struct pcp_mapping_rec *rec)
+{
+	if (mapping_counts_once(rec))
+		quota_give_back(srv, rec->sub);
+	drop_moved(srv, rec);
 }
 
 
@@ -184,6 +221,7 @@ keep_mapping(void *r, void *arg)
 	struct cgn_pb_sub *old_s = cgn_pb_sub(mc->old_pb, rec->sub);
 	int32_t sub = cgn_pb_subscriber(&srv->pb, &old_s->addr, true);
 	rec->moved = false;
+	rec->move_seen = false;
 	if (sub < 0) {
 		mc->failed++;
 		return;
@@ -198,13 +236,161 @@ keep_mapping(void *r, void *arg)
 	rec->moved = true; /* for pass 2 (move_mapping) */
 }
 
-/* Pass 2: the mappings pass 1 could not keep get a new external endpoint. */
+/*
+ * A port set that cannot move goes as one (RFC 7753 §4.4), its ports out of the data plane
+ * already and none of them the allocator's: with tell, one CANNOT_PROVIDE_EXTERNAL update for
+ * the set (§14.2: "the error CANNOT_PROVIDE_EXTERNAL SHOULD be sent"); its one count against
+ * the quota given back; a port PEER sessions still use stays as an outbound mapping of its
+ * own, on a port of its own (as a deleted set's does in mappings.c, set_port_leave).
+ */
+static void
+set_goes(struct move_ctx *mc, struct pcp_mapping_rec **m, uint32_t n, uint32_t sub, bool tell)
+{
+	struct pcp_server *srv = mc->srv;
+	if (tell && (m[0]->flags & (CGN_MAP_EXPLICIT | CGN_MAP_NATPMP)))
+		mapping_update(srv, mc->now, m[0], NULL, NULL, PCP_RES_CANNOT_PROVIDE_EXTERNAL, true);
+	quota_give_back(srv, sub);
+	for (uint32_t i = 0; i < n; i++) {
+		struct pcp_mapping_rec *p = m[i];
+		p->moved = false;
+		if (p->n_peers == 0) {
+			drop_moved(srv, p);
+			continue;
+		}
+		mapping_strip_explicit_fields(p);
+		pcp_description_mapping_clear(srv, p); /* the MAP part's (RFC 7220) */
+		uint32_t addr;
+		uint16_t port;
+		if (cgn_pb_alloc(&srv->pb, sub, p->in.proto, p->ext_port, p->in.port, &srv->rng, &addr, &port) != 0) {
+			drop_moved(srv, p);
+			continue;
+		}
+		p->ext_addr = addr;
+		p->ext_port = port;
+		p->port_lost = false;
+		if (pcp_server_push_patiently(srv, CGN_MSG_ADD, p, mc->deadline) != 0) {
+			cgn_pb_release(&srv->pb, sub, p->in.proto, port);
+			drop_moved(srv, p);
+			continue;
+		}
+		pcp_store_mapping(srv, p);
+		p->moved = true; /* its PEER sessions' clients are told (peer_update_one) */
+	}
+	if (tell)
+		mc->moved += n;
+	else
+		mc->failed += n;
+}
+
+/*
+ * Pass 2 for an RFC 7753 port set, at the first of its ports the scan meets. "Port-set
+ * mappings are renewed and deleted as a single entity" (§4.4) and a set's external ports are
+ * consecutive (§4.2), so if any of its ports could not keep its external port in pass 1, the
+ * whole set moves: every port leaves the data plane (before any is added: the new run may
+ * hold the set's own old ports), the ports pass 1 kept are given back, and one run of
+ * set_size consecutive ports is taken (cgn_pb_alloc_run(), the old first external port
+ * suggested, its parity kept if it was the first internal port's); every port is pushed and
+ * stored there, each at its offset in the set, and the client gets one Mapping Update for the
+ * set, with PORT_SET. No whole run: the set goes as one (set_goes()). Counts ports in mc, as
+ * pass 1 does.
+ */
+static void
+move_set(struct move_ctx *mc, struct pcp_mapping_rec *rec)
+{
+	struct pcp_server *srv = mc->srv;
+	uint32_t n;
+	struct pcp_mapping_rec **m = mapping_set_members(srv, rec, &n);
+	bool move = false;
+	for (uint32_t i = 0; i < n; i++) {
+		m[i]->move_seen = true;
+		move |= m[i]->moved;
+	}
+	if (!move)
+		return; /* every port kept its external port */
+	struct pcp_mapping_rec *head = m[0];
+	uint32_t sub = head->sub; /* pass 1's, on the new allocator */
+	uint8_t proto = head->in.proto;
+	uint16_t set_first = head->set_first, size = head->set_size;
+	uint32_t old_addr = head->ext_addr;
+	uint16_t old_first = mapping_first_external(head);
+
+	for (uint32_t i = 0; i < n; i++) {
+		if (pcp_server_push_patiently(srv, CGN_MSG_DEL, m[i], mc->deadline) == 0)
+			continue;
+		/* The ring stayed full: the set stays as it was, whole (the ports already deleted
+		 * put back, best effort); the ports pass 1 could not keep are not the allocator's,
+		 * so they are never released. */
+		for (uint32_t j = 0; j < i; j++)
+			pcp_server_push_patiently(srv, CGN_MSG_ADD, m[j], mc->deadline);
+		for (uint32_t j = 0; j < n; j++) {
+			if (m[j]->moved)
+				m[j]->port_lost = true;
+			m[j]->moved = false;
+		}
+		mc->failed += n;
+		return;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		if (!m[i]->moved) {
+			cgn_pb_release(&srv->pb, sub, proto, m[i]->ext_port);
+			mc->kept--;
+		}
+	}
+	int parity = ((old_first ^ set_first) & 1) == 0 ? set_first & 1 : -1;
+	uint32_t addr;
+	uint16_t first, got;
+	int rc = cgn_pb_alloc_run(&srv->pb, sub, proto, old_first, size, parity, &srv->rng, &addr, &first, &got);
+	if (rc == 0 && (got < size || ((head->flags & CGN_MAP_PREFER_FAILURE) && (addr != old_addr || first != old_first)))) {
+		cgn_pb_release_run(&srv->pb, sub, proto, first, got);
+		rc = -ENOSPC;
+	}
+	if (rc != 0) {
+		set_goes(mc, m, n, sub, true);
+		return;
+	}
+	/* The run's ports of the set's ports no longer there (an interrupted expiry) go back. */
+	for (uint32_t k = 0, j = 0; k < size; k++) {
+		if (j < n && m[j]->in.port == set_first + k)
+			j++;
+		else
+			cgn_pb_release(&srv->pb, sub, proto, (uint16_t)(first + k));
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		m[i]->ext_addr = addr;
+		m[i]->ext_port = (uint16_t)(first + (m[i]->in.port - set_first));
+		m[i]->port_lost = false;
+		m[i]->moved = true;
+		if (pcp_server_push_patiently(srv, CGN_MSG_ADD, m[i], mc->deadline) == 0) {
+			pcp_store_mapping(srv, m[i]); /* as move_mapping's */
+			continue;
+		}
+		/* The ring stayed full: the set cannot be whole in the data plane, it goes (the
+		 * ports added taken out again, best effort), no client told. */
+		for (uint32_t j = 0; j < i; j++)
+			pcp_server_push_patiently(srv, CGN_MSG_DEL, m[j], mc->deadline);
+		for (uint32_t j = 0; j < n; j++)
+			cgn_pb_release(&srv->pb, sub, proto, m[j]->ext_port);
+		set_goes(mc, m, n, sub, false);
+		return;
+	}
+	if (head->flags & (CGN_MAP_EXPLICIT | CGN_MAP_NATPMP))
+		mapping_update(srv, mc->now, head, NULL, NULL, PCP_RES_SUCCESS, true);
+	mc->moved += n;
+}
+
+/* Pass 2: the mappings pass 1 could not keep get a new external endpoint (a port set as one:
+ * move_set()). */
 static void
 move_mapping(void *r, void *arg)
 {
 	struct pcp_mapping_rec *rec = r;
 	struct move_ctx *mc = arg;
 	struct pcp_server *srv = mc->srv;
+	if (mapping_in_set(rec)) {
+		if (!rec->move_seen)
+			move_set(mc, rec);
+		return;
+	}
 	if (!rec->moved)
 		return;
 	rec->moved = false;

@@ -9,6 +9,7 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <rte_eal.h>
@@ -21,8 +22,10 @@ static unsigned n_msgs;
 static int refuse_after = -1; /* >= 0: pushes accepted before the ring is "full" */
 static bool refuse_once;      /* ... and then only that one push is refused */
 static unsigned n_sent;
-static uint8_t sent[4][PCP_MAX_MSG];
-static size_t sent_len[4];
+#define MAXSENT 64
+static uint8_t sent[MAXSENT][PCP_MAX_MSG];
+static size_t sent_len[MAXSENT];
+static struct cgn_addr sent_to[MAXSENT];
 
 static int
 push(void *ctx, struct cgn_ring_msg *msg)
@@ -43,10 +46,11 @@ push(void *ctx, struct cgn_ring_msg *msg)
 static int
 send_msg(void *ctx, const struct cgn_addr *dst, uint16_t port, const uint8_t *msg, size_t len)
 {
-	(void)ctx, (void)dst, (void)port;
-	if (n_sent < 4) {
+	(void)ctx, (void)port;
+	if (n_sent < MAXSENT) {
 		memcpy(sent[n_sent], msg, len);
 		sent_len[n_sent] = len;
+		sent_to[n_sent] = *dst;
 	}
 	n_sent++;
 	return 0;
@@ -95,9 +99,10 @@ teardown(void)
 static struct pcp_response resp;
 static uint8_t out[PCP_MAX_MSG];
 
-/* A MAP from client: UDP internal port, lifetime, nonce tag, PORT_SET size (0: none). */
+/* A MAP from client: UDP internal port, lifetime, nonce tag, PORT_SET size (0: none),
+ * suggested external port (0: none). */
 static uint8_t
-map(uint16_t port, uint32_t lifetime, uint8_t nonce, uint16_t set_size)
+map_suggest(uint16_t port, uint32_t lifetime, uint8_t nonce, uint16_t set_size, uint16_t ext_port)
 {
 	static struct pcp_request req;
 	memset(&req, 0, sizeof(req));
@@ -109,6 +114,7 @@ map(uint16_t port, uint32_t lifetime, uint8_t nonce, uint16_t set_size)
 	req.u.map.protocol = 17;
 	req.u.map.internal_port = port;
 	req.u.map.external_addr = cgn_addr_from_v4(0);
+	req.u.map.external_port = ext_port;
 	uint8_t ps[PCP_PORT_SET_LEN];
 	if (set_size) {
 		struct pcp_port_set p = { .size = set_size, .first_internal_port = port };
@@ -122,6 +128,12 @@ map(uint16_t port, uint32_t lifetime, uint8_t nonce, uint16_t set_size)
 	cr_assert_gt(n, 0);
 	cr_assert_eq(pcp_parse_response(out, n, &resp), PCP_VERDICT_OK);
 	return resp.result;
+}
+
+static uint8_t
+map(uint16_t port, uint32_t lifetime, uint8_t nonce, uint16_t set_size)
+{
+	return map_suggest(port, lifetime, nonce, set_size, 0);
 }
 
 static const struct pcp_mapping_rec *
@@ -385,4 +397,168 @@ Test(rfc7753, a_pool_change_moves_a_set_as_one_consecutive_range)
 	}
 	cr_assert(ports == 0 || ports == 8, "the set moved as one (%u ports)", ports);
 	cr_assert_eq(explicit_count(), ports ? 2 : 1);
+}
+
+/* A server on another configuration (teardown frees it). */
+static void
+restart_with(const char *nat)
+{
+	pcp_server_free(srv);
+	static struct cgn_config cfg;
+	char conf[1024], err[256];
+	snprintf(conf, sizeof(conf),
+		 "pcp = { listen = [ \"127.0.0.1\" ]; inside = [ \"127.0.0.0/8\" ]; max_mappings_per_subscriber = 2;\n"
+		 "  announce = { multicast = false; }; };\n"
+		 "nat = { %s };\n"
+		 "dataplane = { table_size = 4096; };\n",
+		 nat);
+	cr_assert_eq(cgn_config_load_string(conf, &cfg, err, sizeof(err)), 0, "%s", err);
+	struct pcp_server_ops ops = { .push = push, .send = send_msg };
+	srv = pcp_server_create(&cfg, &ops, now);
+	cr_assert_not_null(srv);
+	n_msgs = n_sent = 0;
+}
+
+/* Reloads with the pool reduced to addr (network order) alone, the rest of nat as given. */
+static void
+reload_pool_of_one(uint32_t addr, const char *nat_rest)
+{
+	static struct cgn_config cfg2;
+	char a[INET_ADDRSTRLEN], conf[1024], err[256];
+	cr_assert_not_null(inet_ntop(AF_INET, &addr, a, sizeof(a)));
+	snprintf(conf, sizeof(conf),
+		 "pcp = { listen = [ \"127.0.0.1\" ]; inside = [ \"127.0.0.0/8\" ]; max_mappings_per_subscriber = 2;\n"
+		 "  announce = { multicast = false; }; };\n"
+		 "nat = { pool = [ \"%s/32\" ]; %s };\n"
+		 "dataplane = { table_size = 4096; };\n",
+		 a, nat_rest);
+	cr_assert_eq(cgn_config_load_string(conf, &cfg2, err, sizeof(err)), 0, "%s", err);
+	n_sent = 0;
+	cr_assert_eq(pcp_server_reload(srv, &cfg2, now, err, sizeof(err)), 0, "%s", err);
+	pcp_server_tick(srv, now); /* the Mapping Updates' first sends */
+}
+
+/* The Mapping Updates the reload sent to a client: how many, the last one parsed into *r. */
+static unsigned
+updates_to(const struct cgn_addr *who, struct pcp_response *r)
+{
+	unsigned n = 0;
+	cr_assert_leq(n_sent, MAXSENT);
+	for (unsigned i = 0; i < n_sent; i++) {
+		if (!cgn_addr_eq(&sent_to[i], who))
+			continue;
+		n++;
+		cr_assert_eq(pcp_parse_response(sent[i], sent_len[i], r), PCP_VERDICT_OK);
+	}
+	return n;
+}
+
+/* The PORT_SET option of a response. @return true if it has one. */
+static bool
+port_set_of(const struct pcp_response *r, struct pcp_port_set *ps)
+{
+	for (unsigned i = 0; i < r->n_options; i++) {
+		if (r->options[i].code == PCP_OPT_PORT_SET) {
+			pcp_option_port_set(&r->options[i], ps);
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * RFC 7753 §4.2, §4.4 on a pool change (SIGHUP, RFC 6887 §14.2): the set's address goes and,
+ * on the address it moves to, another subscriber holds the port numbers it had, so that no
+ * port gets its old number: the set still lands as one run of consecutive ports, and its
+ * client gets one Mapping Update for the set, with PORT_SET, not one per port.
+ */
+Test(rfc7753, a_pool_change_moves_a_set_whose_old_port_numbers_are_taken_as_one_run)
+{
+	struct cgn_addr me = client;
+	cr_assert_eq(map(5000, 600, 1, 8), PCP_RES_SUCCESS);
+	uint32_t old_addr = cgn_addr_v4(&resp.u.map.external_addr);
+	uint16_t old_first = resp.u.map.external_port;
+	/* another subscriber, on another address, takes the set's first external port number
+	 * there (and so the block holding all of them) */
+	struct cgn_addr other;
+	cgn_addr_parse("127.0.0.20", &other);
+	client = other;
+	cr_assert_eq(map_suggest(100, 600, 1, 0, old_first), PCP_RES_SUCCESS);
+	uint32_t new_addr = cgn_addr_v4(&resp.u.map.external_addr);
+	cr_assert_neq(new_addr, old_addr, "least-loaded address: another one");
+	cr_assert_eq(resp.u.map.external_port, old_first);
+	client = me;
+
+	reload_pool_of_one(new_addr, "block_size = 256; max_blocks = 2; port_hold_s = 0;");
+	const struct pcp_mapping_rec *head = rec_of(5000);
+	cr_assert_not_null(head, "the set moved");
+	cr_assert_eq(head->ext_addr, new_addr);
+	for (uint16_t i = 0; i < 8; i++) {
+		const struct pcp_mapping_rec *m = rec_of((uint16_t)(5000 + i));
+		cr_assert_not_null(m, "port %u moved with the set", i);
+		cr_assert_eq(m->set_first, 5000);
+		cr_assert_eq(m->set_size, 8);
+		cr_assert_eq(m->ext_addr, new_addr);
+		cr_assert_eq(m->ext_port, head->ext_port + i, "port %u: consecutive external ports (%u, first %u)", i,
+			     m->ext_port, head->ext_port);
+	}
+	cr_assert_eq(explicit_count(), 1, "still one mapping of the quota");
+	static struct pcp_response r;
+	cr_assert_eq(updates_to(&me, &r), 1, "one Mapping Update for the set");
+	cr_assert_eq(r.result, PCP_RES_SUCCESS);
+	cr_assert_eq(r.u.map.internal_port, 5000);
+	cr_assert_eq(r.u.map.external_port, head->ext_port, "the set's first external port");
+	cr_assert_eq(cgn_addr_v4(&r.u.map.external_addr), new_addr);
+	struct pcp_port_set ps;
+	cr_assert(port_set_of(&r, &ps), "PORT_SET in the update");
+	cr_assert_eq(ps.size, 8);
+	cr_assert_eq(ps.first_internal_port, 5000);
+	/* the other subscriber kept its port */
+	cr_assert_eq(updates_to(&other, &r), 0);
+}
+
+/*
+ * The same when no run of the set's size can be had on the new address (both its blocks held
+ * by subscribers pinned to it): the set goes as one, one CANNOT_PROVIDE_EXTERNAL update
+ * (RFC 6887 §14.2) for it, and its one count against the quota is given back.
+ */
+Test(rfc7753, a_pool_change_that_has_no_run_for_a_set_drops_it_whole)
+{
+	restart_with("pool = [ \"203.0.113.0/30\" ]; ports = \"1024-1535\"; block_size = 256; max_blocks = 2; "
+		     "port_hold_s = 0;");
+	struct cgn_addr me = client;
+	cr_assert_eq(map(5000, 600, 1, 8), PCP_RES_SUCCESS);
+	cr_assert_eq(explicit_count(), 1);
+	uint32_t set_addr = cgn_addr_v4(&resp.u.map.external_addr);
+	/* other subscribers until two share an address other than the set's: its two blocks */
+	uint32_t addrs[8];
+	uint32_t full = 0;
+	for (unsigned i = 0; i < 7 && full == 0; i++) {
+		char a[32];
+		snprintf(a, sizeof(a), "127.0.0.%u", 20 + i);
+		cgn_addr_parse(a, &client);
+		cr_assert_eq(map(100, 600, 1, 0), PCP_RES_SUCCESS, "%s", a);
+		addrs[i] = cgn_addr_v4(&resp.u.map.external_addr);
+		for (unsigned k = 0; k < i; k++)
+			if (addrs[k] == addrs[i] && addrs[i] != set_addr)
+				full = addrs[i];
+	}
+	cr_assert_neq(full, 0, "an address whose two blocks are held");
+	client = me;
+
+	reload_pool_of_one(full, "ports = \"1024-1535\"; block_size = 256; max_blocks = 2; port_hold_s = 0;");
+	for (uint16_t i = 0; i < 8; i++)
+		cr_assert_null(rec_of((uint16_t)(5000 + i)), "port %u went with the set", i);
+	cr_assert_eq(explicit_count(), 0, "the set's one count given back");
+	static struct pcp_response r;
+	cr_assert_eq(updates_to(&me, &r), 1, "one Mapping Update for the set");
+	cr_assert_eq(r.result, PCP_RES_CANNOT_PROVIDE_EXTERNAL);
+	cr_assert_eq(r.u.map.internal_port, 5000);
+	struct pcp_port_set ps;
+	cr_assert(port_set_of(&r, &ps), "PORT_SET names the set");
+	cr_assert_eq(ps.size, 8);
+	cr_assert_eq(ps.first_internal_port, 5000);
+	/* the quota is whole again on the new pool: two mappings (each would need a block: none
+	 * free, so NO_RESOURCES-class errors, but not USER_EX_QUOTA) */
+	cr_assert_neq(map(6000, 600, 2, 0), PCP_RES_USER_EX_QUOTA);
 }
