@@ -61,6 +61,10 @@ in_ns sub2 curl -sS -m 5 http://198.51.100.10/
 step "sub2 reaches sub1 through its external address (hairpin)"
 in_ns sub2 curl -sS -m 5 "http://$ext/"
 
+step "sub1 asks for 4 consecutive UDP ports for a game server, with a description (PCP PORT_SET, RFC 7753; DESCRIPTION, RFC 7220)"
+in_ns sub1 "$bin/pcpc" -s 100.64.0.254 --irt 0.5 -p udp -i 27015 -l 600 --port-set 4 -D "game server" map
+ctl mappings | awk 'NR == 1 || /27015/'
+
 step "the sessions in the data plane's table (cgnatctl sessions)"
 ctl sessions
 
