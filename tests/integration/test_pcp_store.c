@@ -29,6 +29,15 @@ push(void *ctx, struct cgn_ring_msg *msg)
 
 static char runtime_dir[4096], dir[64];
 
+/* EAL's runtime folder (/var/run/dpdk/PREFIX): empty with --no-shconf and --no-telemetry,
+ * gone when the test's process ends. */
+static void
+remove_runtime_dir(void)
+{
+	if (runtime_dir[0])
+		rmdir(runtime_dir);
+}
+
 static void
 eal_once(void)
 {
@@ -41,6 +50,7 @@ eal_once(void)
 			"--log-level=*:error", prefix };
 	cr_assert_geq(rte_eal_init(11, eal), 0);
 	snprintf(runtime_dir, sizeof(runtime_dir), "%s", rte_eal_get_runtime_dir());
+	atexit(remove_runtime_dir);
 	done = true;
 }
 
