@@ -63,7 +63,7 @@ in_ns sub2 curl -sS -m 5 "http://$ext/"
 
 step "sub1 asks for 4 consecutive UDP ports for a game server, with a description (PCP PORT_SET, RFC 7753; DESCRIPTION, RFC 7220)"
 in_ns sub1 "$bin/pcpc" -s 100.64.0.254 --irt 0.5 -p udp -i 27015 -l 600 --port-set 4 -D "game server" map
-ctl mappings | awk 'NR == 1 || /27015/'
+ctl mappings -a | awk 'NR == 1 || /27015/'
 
 step "the sessions in the data plane's table (cgnatctl sessions)"
 ctl sessions
@@ -107,7 +107,7 @@ e61=$(in_ns sub6 "$bin/pcpc" -s 2001:db8:100::254 --irt 0.5 announce | epoch)
 e2=$(in_ns sub1 "$bin/pcpc" -s 100.64.0.254 --irt 0.5 announce | epoch)
 e62=$(in_ns sub6 "$bin/pcpc" -s 2001:db8:100::254 --irt 0.5 announce | epoch)
 echo "epoch seen by sub1: $e1 before, $e2 after; by sub6: $e61 before, $e62 after"
-ctl mappings | awk 'NR == 1 || /EXPLICIT/'
+ctl mappings -a | awk 'NR == 1 || /EXPLICIT/'
 
 step "without mapping again, sub1 and sub6 are still reachable on $ext and $ext6"
 in_ns inet curl -sS -m 5 "http://$ext/"

@@ -427,8 +427,8 @@ case_nat64_pcp_prefix64_and_inbound_tcp() {
 	ext=$(echo "$out" | awk '/^external:/ { print $2 }')
 	echo "$ext" > "$www/ext6"
 	[[ "$ext" =~ ^203\.0\.113\.([0-9]|1[0-5]):[0-9]+$ ]] || fail "external endpoint '$ext' not in the pool: $out"
-	ctl mappings | grep -Eq "^tcp +\[2001:db8:6::2\]:8080 +$ext .*EXPLICIT" ||
-		fail "no NAT64 mapping of [2001:db8:6::2]:8080 on $ext: $(ctl mappings)"
+	ctl mappings -a | grep -Eq "^tcp +\[2001:db8:6::2\]:8080 +$ext .*EXPLICIT" ||
+		fail "no NAT64 mapping of [2001:db8:6::2]:8080 on $ext: $(ctl mappings -a)"
 	[ "$(counter punt_answered)" -gt "$before" ] || fail "the answer did not come by the DPDK port"
 	got=$(in_ns inet curl -sS -m 5 "http://$ext/") || fail "inet cannot connect to $ext"
 	[ "$got" = "sub6 page" ] || fail "inet got '$got'"
