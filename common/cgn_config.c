@@ -59,6 +59,12 @@ cgn_config_defaults(struct cgn_config *cfg)
 	cfg->dataplane.idle_sleep_us = 0;
 
 	cfg->state.sync_interval_ms = 1000;
+
+	cfg->logging.ring_size = 65536;
+	cfg->logging.ipfix.observation_domain = 1;
+	cfg->logging.ipfix.template_refresh_s = 600;
+	cfg->logging.ipfix.reconnect_s = 5;
+	cfg->logging.syslog.facility = 16; /* local0 */
 }
 
 /* Error context for one load. */

@@ -256,6 +256,32 @@ struct cgn_config {
 						* else "periodic", every sync_interval_ms */
 		uint32_t sync_interval_ms;
 	} state;
+	/* logging: NAT events (common/cgn_event.h) to IPFIX and syslog (RFC 6888 REQ-12: nothing
+	 * is sent anywhere unless a destination is configured). Restart-only. */
+	struct {
+		uint32_t ring_size;      /* events each lcore's ring holds (a power of two) */
+		bool sessions;           /* session create/delete events too (volume); off */
+		uint8_t threshold_pct;   /* pool blocks in use at which THRESHOLD_REACHED is sent; 0 off */
+		struct {
+			bool on;                 /* a collector is configured */
+			struct cgn_listen collector;
+			bool tcp;                /* transport = "tcp" (else "udp") */
+			uint32_t observation_domain;
+			uint32_t template_refresh_s; /* UDP: templates re-sent this often (RFC 7011 §8.4) */
+			uint32_t reconnect_s;        /* TCP: between attempts to reach a lost collector */
+		} ipfix;
+		struct {
+			enum { CGN_SYSLOG_NONE, CGN_SYSLOG_UDP, CGN_SYSLOG_TCP, CGN_SYSLOG_LOCAL } transport;
+			struct cgn_listen server;    /* UDP/TCP */
+			uint8_t facility;            /* RFC 5424 §6.2.1 facility code (16 = local0) */
+			char hostname[CGN_NAME_LEN]; /* HOSTNAME field; empty: gethostname() */
+		} syslog;
+	} logging;
+	/* metrics: the Prometheus page (GET /metrics), off unless listen is set. Restart-only. */
+	struct {
+		bool on;
+		struct cgn_listen listen;
+	} metrics;
 };
 
 /** Fills cfg with the defaults documented in docs/configuration.md. */
