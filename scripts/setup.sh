@@ -24,6 +24,10 @@ packages=(
 	iproute2 iputils-ping procps psmisc curl       # network-namespace labs, process control, HTTP in the lab
 	traceroute                                     # traceroute through the NAT (e2e)
 	util-linux bc gnuplot-nox                      # benchmarks: taskset, ratios, docs/performance.png
+	libfixbuf-dev                                  # IPFIX export of NAT events (RFC 7011, RFC 8158)
+	libmicrohttpd-dev                              # the Prometheus page (metrics.listen)
+	prometheus                                     # promtool: tests check the /metrics page
+	nfdump                                         # nfcapd/nfdump: an independent IPFIX collector in tests
 )
 
 missing=()
