@@ -81,6 +81,9 @@ restart_needed(const struct cgn_config *a, const struct cgn_config *b)
 	/* The store is opened (locked, checked, restored) at start only. */
 	if (memcmp(&a->state, &b->state, sizeof(a->state)) != 0)
 		return "state";
+	/* The event rings, the logger and its sinks are made at start only (control/logger.c). */
+	if (memcmp(&a->logging, &b->logging, sizeof(a->logging)) != 0)
+		return "logging";
 	return NULL;
 }
 
