@@ -953,11 +953,161 @@ load_state(struct loader *ld, const config_setting_t *g, struct cgn_config *cfg)
 	return 0;
 }
 
+/* RFC 5424 §6.2.1 facility codes by name. */
+static const struct {
+	const char *name;
+	uint8_t code;
+} syslog_facilities[] = {
+	{ "kern", 0 },    { "user", 1 },    { "mail", 2 },    { "daemon", 3 },  { "auth", 4 },
+	{ "syslog", 5 },  { "lpr", 6 },     { "news", 7 },    { "uucp", 8 },    { "cron", 9 },
+	{ "authpriv", 10 }, { "ftp", 11 },  { "local0", 16 }, { "local1", 17 }, { "local2", 18 },
+	{ "local3", 19 }, { "local4", 20 }, { "local5", 21 }, { "local6", 22 }, { "local7", 23 },
+};
+
+/* A group member that must be a group, or absent. @return it, NULL if absent; *rc set on error. */
+static const config_setting_t *
+sub_group(struct loader *ld, const config_setting_t *g, const char *name, const char *example, int *rc)
+{
+	const config_setting_t *s = config_setting_get_member(g, name);
+	*rc = 0;
+	if (s && config_setting_type(s) != CONFIG_TYPE_GROUP) {
+		*rc = fail(ld, s, "must be a group: %s", example);
+		return NULL;
+	}
+	return s;
+}
+
+/* One of words[] (NULL-terminated) as a string; *index its position. */
+static int
+get_word(struct loader *ld, const config_setting_t *g, const char *name, const char *const *words,
+	 const char *choices, int *index)
+{
+	const config_setting_t *s = config_setting_get_member(g, name);
+	if (s == NULL)
+		return 0;
+	const char *v = config_setting_get_string(s);
+	for (int i = 0; v && words[i]; i++)
+		if (strcmp(words[i], v) == 0) {
+			*index = i;
+			return 0;
+		}
+	return fail(ld, s, "must be %s", choices);
+}
+
+/* "ADDR:PORT" or "[V6ADDR]:PORT" of a log destination, the port required. */
+static int
+get_destination(struct loader *ld, const config_setting_t *g, const char *name, struct cgn_listen *out)
+{
+	const config_setting_t *s = config_setting_get_member(g, name);
+	if (s == NULL)
+		return 0;
+	const char *v = config_setting_get_string(s);
+	if (v == NULL || parse_listen(v, out) < 0 || out->port == 0 || cgn_addr_is_unspecified(&out->addr))
+		return fail(ld, s, "must be \"ADDR:PORT\" or \"[IPV6ADDR]:PORT\" (an address, not 0.0.0.0 or ::, "
+				   "and a port 1-65535)");
+	return 0;
+}
+
+/* logging.ipfix = { collector = "ADDR:PORT"; transport = "udp"|"tcp"; observation_domain;
+ * template_refresh_s; reconnect_s; }: on once a collector is named. */
+static int
+load_ipfix(struct loader *ld, const config_setting_t *g, struct cgn_config *cfg)
+{
+	static const char *const known[] = { "collector", "transport", "observation_domain", "template_refresh_s",
+					     "reconnect_s", NULL };
+	static const char *const transports[] = { "udp", "tcp", NULL };
+	int rc, tr = 0;
+	if ((rc = check_known(ld, g, known)) ||
+	    (rc = get_destination(ld, g, "collector", &cfg->logging.ipfix.collector)) ||
+	    (rc = get_word(ld, g, "transport", transports, "\"udp\" or \"tcp\"", &tr)) ||
+	    /* RFC 7011 §3.1: the Observation Domain ID is 32 bits. */
+	    (rc = get_u32(ld, g, "observation_domain", 0, UINT32_MAX, &cfg->logging.ipfix.observation_domain)) ||
+	    /* RFC 7011 §8.4: templates re-sent over UDP; not more often than once a second. */
+	    (rc = get_u32(ld, g, "template_refresh_s", 1, 86400, &cfg->logging.ipfix.template_refresh_s)) ||
+	    (rc = get_u32(ld, g, "reconnect_s", 1, 3600, &cfg->logging.ipfix.reconnect_s)))
+		return rc;
+	cfg->logging.ipfix.tcp = tr == 1;
+	if (config_setting_get_member(g, "collector") == NULL)
+		return fail(ld, g, "collector = \"ADDR:PORT\"; is required (no ipfix group: no IPFIX export)");
+	cfg->logging.ipfix.on = true;
+	return 0;
+}
+
+/* logging.syslog = { server = "ADDR:PORT"; transport = "udp"|"tcp"|"local"; facility; hostname; }. */
+static int
+load_syslog(struct loader *ld, const config_setting_t *g, struct cgn_config *cfg)
+{
+	static const char *const known[] = { "server", "transport", "facility", "hostname", NULL };
+	static const char *const transports[] = { "udp", "tcp", "local", NULL };
+	int rc, tr = 0;
+	if ((rc = check_known(ld, g, known)) ||
+	    (rc = get_destination(ld, g, "server", &cfg->logging.syslog.server)) ||
+	    (rc = get_word(ld, g, "transport", transports, "\"udp\", \"tcp\" or \"local\"", &tr)) ||
+	    (rc = get_string(ld, g, "hostname", cfg->logging.syslog.hostname, sizeof(cfg->logging.syslog.hostname))))
+		return rc;
+	/* RFC 5424 §6.2.4: HOSTNAME is PRINTUSASCII, no space. */
+	for (const char *p = cfg->logging.syslog.hostname; *p; p++)
+		if (*p < 33 || *p > 126)
+			return fail(ld, config_setting_get_member(g, "hostname"),
+				    "may hold only printable ASCII without spaces (RFC 5424 §6.2.4)");
+	const config_setting_t *f = config_setting_get_member(g, "facility");
+	if (f) {
+		const char *v = config_setting_get_string(f);
+		size_t i = 0, n = sizeof(syslog_facilities) / sizeof(syslog_facilities[0]);
+		while (v && i < n && strcmp(syslog_facilities[i].name, v) != 0)
+			i++;
+		if (v == NULL || i == n)
+			return fail(ld, f, "must be a facility name: \"local0\" .. \"local7\", \"user\", \"daemon\", "
+					   "\"auth\", \"authpriv\", \"syslog\", ...");
+		cfg->logging.syslog.facility = syslog_facilities[i].code;
+	}
+	const config_setting_t *server = config_setting_get_member(g, "server");
+	if (tr == 2) {
+		if (server)
+			return fail(ld, server, "no server with transport = \"local\" (the local syslog socket)");
+		cfg->logging.syslog.transport = CGN_SYSLOG_LOCAL;
+		return 0;
+	}
+	if (server == NULL)
+		return fail(ld, g, "server = \"ADDR:PORT\"; is required for transport \"%s\" (or transport = \"local\")",
+			    transports[tr]);
+	cfg->logging.syslog.transport = tr == 1 ? CGN_SYSLOG_TCP : CGN_SYSLOG_UDP;
+	return 0;
+}
+
+/* logging = { ring_size; sessions; threshold; ipfix = { ... }; syslog = { ... }; }. Without
+ * ipfix or syslog nothing is logged (RFC 6888 REQ-12). */
+static int
+load_logging(struct loader *ld, const config_setting_t *g, struct cgn_config *cfg)
+{
+	static const char *const known[] = { "ring_size", "sessions", "threshold", "ipfix", "syslog", NULL };
+	uint32_t threshold = cfg->logging.threshold_pct;
+	int rc;
+	if ((rc = check_known(ld, g, known)) ||
+	    (rc = get_u32(ld, g, "ring_size", 64, 1u << 22, &cfg->logging.ring_size)) ||
+	    (rc = get_bool(ld, g, "sessions", &cfg->logging.sessions)) ||
+	    (rc = get_u32(ld, g, "threshold", 0, 100, &threshold)))
+		return rc;
+	cfg->logging.threshold_pct = (uint8_t)threshold;
+	if (cfg->logging.ring_size & (cfg->logging.ring_size - 1))
+		return fail(ld, config_setting_get_member(g, "ring_size"), "must be a power of two");
+	const config_setting_t *s;
+	if ((s = sub_group(ld, g, "ipfix", "ipfix = { collector = \"198.51.100.9:4739\"; };", &rc)) &&
+	    (rc = load_ipfix(ld, s, cfg)))
+		return rc;
+	if (rc)
+		return rc;
+	if ((s = sub_group(ld, g, "syslog", "syslog = { server = \"198.51.100.9:514\"; };", &rc)) &&
+	    (rc = load_syslog(ld, s, cfg)))
+		return rc;
+	return rc;
+}
+
 static int
 load(config_t *c, struct loader *ld, struct cgn_config *cfg)
 {
 	static const char *const known[] = { "eal", "pcp", "nat", "nat64", "dataplane", "ports", "routes", "neighbours",
-					     "arp", "state", NULL };
+					     "arp", "state", "logging", NULL };
 	const config_setting_t *root = config_root_setting(c);
 	int rc;
 
@@ -969,7 +1119,8 @@ load(config_t *c, struct loader *ld, struct cgn_config *cfg)
 		const char *name;
 		int (*fn)(struct loader *, const config_setting_t *, struct cgn_config *);
 	} groups[] = { { "eal", load_eal }, { "pcp", load_pcp }, { "nat", load_nat }, { "nat64", load_nat64 },
-		       { "dataplane", load_dataplane }, { "arp", load_arp }, { "state", load_state } };
+		       { "dataplane", load_dataplane }, { "arp", load_arp }, { "state", load_state },
+		       { "logging", load_logging } };
 	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
 		const config_setting_t *g = config_setting_get_member(root, groups[i].name);
 		if (g == NULL)

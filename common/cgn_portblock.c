@@ -296,6 +296,30 @@ take_in_slot(struct cgn_pb *pb, struct cgn_pb_sub *s, uint32_t slot, uint32_t gi
 	return false;
 }
 
+void
+cgn_pb_set_event_hook(struct cgn_pb *pb, cgn_pb_event_fn fn, void *ctx)
+{
+	pb->event = fn;
+	pb->event_ctx = ctx;
+}
+
+/* Reports a block (PORT_BLOCK_ALLOC / _FREE) or a binding (BINDING_CREATE / _DELETE) of
+ * subscriber s to the hook. gid: the block, or the address's first block for a binding. */
+static void
+report(const struct cgn_pb *pb, const struct cgn_pb_sub *s, enum cgn_nat_event what, uint32_t gid)
+{
+	struct cgn_event ev;
+	memset(&ev, 0, sizeof(ev));
+	ev.nat_event = (uint8_t)what;
+	ev.internal = s->addr;
+	ev.ext_addr = pb->addrs[gid / pb->blocks_per_addr];
+	if (what == CGN_NATEV_PORT_BLOCK_ALLOC || what == CGN_NATEV_PORT_BLOCK_FREE) {
+		ev.port_first = cgn_pb_block_first_port(pb, gid);
+		ev.port_last = (uint16_t)(ev.port_first + pb->p.block_size - 1);
+	}
+	pb->event(pb->event_ctx, &ev);
+}
+
 /* Claims block gid for subscriber index si and publishes it in a slot. @return slot or -errno. */
 static int
 add_block(struct cgn_pb *pb, struct cgn_pb_sub *s, uint32_t si, uint32_t gid)
@@ -312,6 +336,11 @@ add_block(struct cgn_pb *pb, struct cgn_pb_sub *s, uint32_t si, uint32_t gid)
 	} while (!__atomic_compare_exchange_n(&s->n_blocks, &n, n + 1, true, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST));
 	__atomic_fetch_add(&pb->addr_blocks[gid / pb->blocks_per_addr], 1, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->block[n], gid + 1, __ATOMIC_RELEASE);
+	if (pb->event) { /* the claim is made: no retry can follow */
+		if (n == 0) /* RFC 8158 §4.6.9: its external address is bound with its first block */
+			report(pb, s, CGN_NATEV_BINDING_CREATE, gid);
+		report(pb, s, CGN_NATEV_PORT_BLOCK_ALLOC, gid);
+	}
 	return (int)n;
 }
 
@@ -689,9 +718,45 @@ cgn_pb_reclaim(struct cgn_pb *pb, uint32_t sub)
 			__atomic_store_n(&s->block[i], 0, __ATOMIC_SEQ_CST);
 			__atomic_fetch_sub(&pb->addr_blocks[gid / pb->blocks_per_addr], 1, __ATOMIC_SEQ_CST);
 			__atomic_store_n(&pb->owner[gid], 0, __ATOMIC_RELEASE);
+			if (pb->event)
+				report(pb, s, CGN_NATEV_PORT_BLOCK_FREE, gid);
 		}
 		__atomic_store_n(&s->n_blocks, 0, __ATOMIC_SEQ_CST);
+		if (pb->event && n > 0)
+			report(pb, s, CGN_NATEV_BINDING_DELETE, s->ext_index * pb->blocks_per_addr);
 	}
 	__atomic_store_n(&s->state, CGN_PB_SUB_READY, __ATOMIC_RELEASE);
+	return n;
+}
+
+uint32_t
+cgn_pb_report_all_free(const struct cgn_pb *pb)
+{
+	uint32_t reported = 0;
+	uint32_t n_subs = __atomic_load_n(&pb->n_subs, __ATOMIC_SEQ_CST);
+	for (uint32_t i = 0; pb->event && i < n_subs && i < pb->p.max_subscribers; i++) {
+		const struct cgn_pb_sub *s = cgn_pb_sub(pb, i);
+		uint32_t n = __atomic_load_n(&s->n_blocks, __ATOMIC_SEQ_CST);
+		uint32_t held = 0;
+		for (uint32_t k = 0; k < n && k < pb->p.max_blocks; k++) {
+			uint32_t gid1 = __atomic_load_n(&s->block[k], __ATOMIC_SEQ_CST);
+			if (gid1 == 0)
+				continue;
+			report(pb, s, CGN_NATEV_PORT_BLOCK_FREE, gid1 - 1);
+			held++;
+		}
+		if (held)
+			report(pb, s, CGN_NATEV_BINDING_DELETE, s->ext_index * pb->blocks_per_addr);
+		reported += held;
+	}
+	return reported;
+}
+
+uint64_t
+cgn_pb_blocks_used(const struct cgn_pb *pb)
+{
+	uint64_t n = 0;
+	for (uint32_t i = 0; i < pb->p.n_addrs; i++)
+		n += __atomic_load_n(&pb->addr_blocks[i], __ATOMIC_RELAXED);
 	return n;
 }

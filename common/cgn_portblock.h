@@ -32,6 +32,13 @@
  * "Threads and who writes what"), never by a plain access; each says who writes and who reads
  * it. The port bitmaps are such words too (fetch_or/fetch_and; cgn_pb_reclaim() clears them
  * with memset only while the subscriber is DRAINING and no allocator is inside).
+ *
+ * Events (NAT logging, RFC 8158 §4.6.9, §4.6.10): an optional hook, set once before any
+ * allocation, hears of every block a subscriber claims (CGN_NATEV_PORT_BLOCK_ALLOC, after
+ * CGN_NATEV_BINDING_CREATE for its first block) and of every block cgn_pb_reclaim() gives
+ * back (CGN_NATEV_PORT_BLOCK_FREE each, then CGN_NATEV_BINDING_DELETE). It is called by the
+ * thread that claimed or reclaimed, once per block, after the claim's CAS loop succeeded and
+ * never inside one, with mono_ms 0 (the hook stamps it).
  */
 #ifndef CGN_PORTBLOCK_H
 #define CGN_PORTBLOCK_H
@@ -41,6 +48,7 @@
 #include <stdint.h>
 
 #include "cgn_addr.h"
+#include "cgn_event.h"
 
 #define CGN_PB_NPROTO 3   /* TCP, UDP, ICMP: each has its own port space in a block */
 #define CGN_PB_MAX_BLOCKS 64 /* most blocks one subscriber may hold */
@@ -98,8 +106,13 @@ struct cgn_pb_slot {
 	struct cgn_addr addr;
 };
 
+/** The event hook: called by the allocating or reclaiming thread; must not block. */
+typedef void (*cgn_pb_event_fn)(void *ctx, const struct cgn_event *ev);
+
 struct cgn_pb {
 	struct cgn_pb_params p;
+	cgn_pb_event_fn event;      /* NULL: no events; set before the allocator is shared */
+	void *event_ctx;
 	uint32_t blocks_per_addr;
 	uint32_t words_per_block;   /* 64-bit words of one protocol's bitmap */
 	size_t sub_stride;          /* record + block[] + bitmaps, 64-aligned */
@@ -201,6 +214,31 @@ void cgn_pb_release(struct cgn_pb *pb, uint32_t sub, uint8_t ip_proto, uint16_t 
  * @return blocks released.
  */
 uint32_t cgn_pb_reclaim(struct cgn_pb *pb, uint32_t sub);
+
+/**
+ * Sets (or with fn NULL removes) the event hook. After cgn_pb_init() (which clears it) and
+ * before any other thread uses pb.
+ */
+void cgn_pb_set_event_hook(struct cgn_pb *pb, cgn_pb_event_fn fn, void *ctx);
+
+/**
+ * Reports every block pb holds as given back (PORT_BLOCK_FREE each, BINDING_DELETE per
+ * subscriber) without changing anything: a pool change (control/reload.c) leaves the old
+ * allocator behind for a new one, on which the blocks kept are claimed (and reported) again.
+ * Control thread, no allocator running on pb (the workers paused).
+ * @return blocks reported.
+ */
+uint32_t cgn_pb_report_all_free(const struct cgn_pb *pb);
+
+/** @return blocks held by subscribers, all pool addresses together (relaxed). Any thread. */
+uint64_t cgn_pb_blocks_used(const struct cgn_pb *pb);
+
+/** @return blocks the pool holds: pool addresses times blocks per address. Any thread. */
+static inline uint64_t
+cgn_pb_blocks_total(const struct cgn_pb *pb)
+{
+	return (uint64_t)pb->p.n_addrs * pb->blocks_per_addr;
+}
 
 /** @return true if (protocol, port) is never handed out (UDP 5350/5351, port 0). */
 bool cgn_pb_port_reserved(uint8_t ip_proto, uint16_t port);

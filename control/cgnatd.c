@@ -5,6 +5,8 @@
  *                  → cgn_dataplane_push() → one rte_ring per worker
  *   worker lcores = cgn_worker_main(): rings → shared table (dataplane/cgn_table.c)
  *   telemetry    = DPDK's telemetry threads → /cgnat/ commands (telemetry.c)
+ *   logger       = a control thread: the lcores' event rings → IPFIX/syslog sinks (logger.c),
+ *                  only when logging has a destination
  *
  * Usage: cgnatd [EAL options] -- -c FILE. Without EAL options it runs on the config's eal
  * group (by default two lcores, no hugepages, no PCI), so it needs no NIC and no set-up.
@@ -26,7 +28,9 @@
 
 #include "cgn_config.h"
 #include "cgn_dataplane.h"
+#include "cgn_events.h"
 #include "control_loop.h"
+#include "logger.h"
 #include "pcp_server.h"
 #include "telemetry.h"
 
@@ -156,6 +160,7 @@ struct app {
 	const char *config_path;
 	struct cgn_config *cfg; /* the running configuration, which the data plane reads */
 	uint64_t paused_ms; /* when the workers were paused for a pool change */
+	struct cgn_logger *logger; /* NULL: logging off */
 };
 
 /* SIGHUP: read the file again and apply what can change while running. */
@@ -170,7 +175,9 @@ reload(void *ctx)
 		return;
 	}
 	cgn_telemetry_suspend("reloading"); /* a pool change replaces the allocator it reads */
+	cgn_logger_pool_hold(app->logger);   /* ... and the logger's threshold check too */
 	int rc = pcp_server_reload(app->srv, &next, cgn_clock_ms(), err, sizeof(err));
+	cgn_logger_pool_release(app->logger);
 	cgn_telemetry_resume();
 	if (rc < 0) {
 		fprintf(stderr, "cgnatd: SIGHUP: %s\n", err);
@@ -340,6 +347,17 @@ send_unsolicited(void *ctx, const struct cgn_addr *dst, uint16_t port, const uin
 	return on_ports ? 0 : rc;
 }
 
+/* The logger's threshold check: the port blocks of the PCP server's allocator (the pool
+ * change that replaces it holds the logger off: reload()). Logger thread. */
+static bool
+pool_use(void *ctx, uint64_t *used, uint64_t *total)
+{
+	const struct cgn_pb *pb = pcp_server_pb(((struct app *)ctx)->srv);
+	*used = cgn_pb_blocks_used(pb);
+	*total = cgn_pb_blocks_total(pb);
+	return true;
+}
+
 /* RFC 6887 §8.2 ignores PCP from the outside; a management port (pcp_management) lets the
  * third-party ACL's hosts in, and only them: an outside sender claiming a subscriber's
  * address must not be answered as that subscriber. */
@@ -426,6 +444,7 @@ main(int argc, char **argv)
 	struct control_loop loop = { .epfd = -1, .timerfd = -1, .sigfd = -1 };
 	struct pcp_server *srv = NULL;
 	struct cgn_dataplane *dp = NULL;
+	struct cgn_logger_params log_params = { .n_sinks = 0 };
 	static struct app app;
 	app.loop = &loop;
 	app.cfg = &cfg;
@@ -444,6 +463,20 @@ main(int argc, char **argv)
 		goto out;
 	}
 	app.srv = srv;
+	/* NAT logging (RFC 6888 REQ-12: only to a configured destination): the sinks, and a
+	 * ring per lcore that reports; the port blocks report through the calling lcore's. */
+	if (cgn_events_wanted(&cfg)) {
+		if (cgn_logger_open_sinks(&cfg, &log_params, err, sizeof(err)) < 0) {
+			fprintf(stderr, "cgnatd: %s\n", err);
+			goto out;
+		}
+		if (cgn_events_init(&cfg) < 0) {
+			fprintf(stderr, "cgnatd: cannot make the event rings (logging.ring_size %u)\n",
+				cfg.logging.ring_size);
+			goto out;
+		}
+		cgn_pb_set_event_hook(pcp_server_pb(srv), cgn_events_pb_hook, NULL);
+	}
 	/* The workers draw implicit sessions from the PCP server's subscribers and port blocks. */
 	dp = cgn_dataplane_create(&cfg, pcp_server_pb(srv));
 	if (dp == NULL)
@@ -461,6 +494,16 @@ main(int argc, char **argv)
 	if (cgn_telemetry_init(&cfg, srv, dp, start_ms) < 0) {
 		fprintf(stderr, "cgnatd: cannot register telemetry commands\n");
 		goto out;
+	}
+	if (cgn_events_on()) {
+		log_params.threshold_pct = cfg.logging.threshold_pct;
+		log_params.pool = pool_use;
+		log_params.pool_ctx = &app;
+		app.logger = cgn_logger_start(&log_params);
+		if (app.logger == NULL) {
+			fprintf(stderr, "cgnatd: cannot start the logger thread: %s\n", strerror(errno));
+			goto out;
+		}
 	}
 	if (cgn_dataplane_launch(dp) < 0) {
 		fprintf(stderr, "cgnatd: cannot launch the workers\n");
@@ -489,7 +532,14 @@ out:
 	cgn_telemetry_detach();
 	if (dp)
 		cgn_dataplane_stop(dp);
+	/* The workers stopped: what they reported last is drained and sent. */
+	cgn_logger_stop(app.logger);
+	app.logger = NULL;
+	cgn_logger_close_sinks(&log_params);
 	control_loop_close(&loop);
+	if (srv)
+		cgn_pb_set_event_hook(pcp_server_pb(srv), NULL, NULL);
+	cgn_events_fini();
 	pcp_server_free(srv);
 	cgn_dataplane_free(dp);
 	rte_eal_cleanup();

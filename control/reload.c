@@ -81,6 +81,9 @@ restart_needed(const struct cgn_config *a, const struct cgn_config *b)
 	/* The store is opened (locked, checked, restored) at start only. */
 	if (memcmp(&a->state, &b->state, sizeof(a->state)) != 0)
 		return "state";
+	/* The event rings, the logger and its sinks are made at start only (control/logger.c). */
+	if (memcmp(&a->logging, &b->logging, sizeof(a->logging)) != 0)
+		return "logging";
 	return NULL;
 }
 
@@ -475,6 +478,10 @@ repool(struct pcp_server *srv, const struct cgn_config *cfg, uint64_t now, char 
 	/* Copied only now: until the workers paused they could still add subscribers to it. */
 	struct cgn_pb old_pb = srv->pb;
 	void *old_mem = srv->pb_mem;
+	/* NAT logging: the old allocator's blocks end here; those the new one takes (the same
+	 * ports kept, or new ones) are claimed, and reported, again. */
+	cgn_pb_report_all_free(&old_pb);
+	cgn_pb_set_event_hook(&new_pb, old_pb.event, old_pb.event_ctx);
 	/* Subscribers first, pinned to their address where it survives, so their mappings keep
 	 * their ports and the new ones of a subscriber land where its old ones are. */
 	for (uint32_t i = 0; i < old_pb.n_subs; i++) {

@@ -13,6 +13,7 @@
 
 #include <rte_telemetry.h>
 
+#include "logger.h"
 #include "pcp_registry.h"
 
 static struct {
@@ -127,6 +128,12 @@ add_pkt_stats(struct rte_tel_data *d, const struct cgn_pkt_stats *s)
 	}
 }
 
+static void
+add_counter(void *ctx, const char *name, uint64_t value)
+{
+	rte_tel_data_add_dict_u64(ctx, name, value);
+}
+
 static int
 cmd_stats(const char *cmd __rte_unused, const char *params __rte_unused, struct rte_tel_data *d)
 {
@@ -176,6 +183,8 @@ cmd_stats(const char *cmd __rte_unused, const char *params __rte_unused, struct 
 	CGN_TABLE_COUNTERS(X)
 #undef X
 	rte_tel_data_add_dict_u64(d, "ring_backlog", cgn_dataplane_backlog(tel.dp));
+	/* NAT logging (logger.h): log_events, log_dropped, log_invalid, each sink's. */
+	cgn_logger_foreach_counter(add_counter, d);
 #define X(field, doc) rte_tel_data_add_dict_u64(d, "punt_" #field, LOAD(tel.dp->punt_stats.field));
 	CGN_PUNT_COUNTERS(X)
 #undef X

@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "cgn_clock.h"
 #include "cgn_dataplane.h"
+#include "cgn_events.h"
 #include "cgn_log.h"
 
 /* Paused workers: waits until every message queued before now has been applied (two more
@@ -123,8 +125,15 @@ cgn_dataplane_repool(struct cgn_dataplane *dp, const struct cgn_pb *old_pb, cons
 				continue;
 			struct cgn_ring_msg msg = { .op = CGN_MSG_DEL };
 			msg.m = *m;
-			if (cgn_table_apply(dp->table, &msg) == 0)
+			if (cgn_table_apply(dp->table, &msg) == 0) {
 				st->removed++;
+				/* an implicit mapping's end (logging.sessions; cgn_events.h) */
+				if (cgn_events_sessions() && cgn_mapping_workers_own(msg.m.flags)) {
+					struct cgn_event ev;
+					cgn_event_session(&ev, &msg.m, false, cgn_clock_ms());
+					cgn_event_emit(&ev);
+				}
+			}
 		}
 		cgn_table_reader_offline(dp->table, reader);
 	}

@@ -11,11 +11,15 @@
  *   cgn_hold_release: gives freed ports back to their subscriber once nat.port_hold_s has
  *     passed (RFC 6888 REQ-8), at most 256 per call.
  *
+ * An expired implicit mapping is NAT44_SESSION_DELETE / NAT64_SESSION_DELETE for the logger
+ * (logging.sessions only; dataplane/cgn_events.h).
+ *
  * Worker context.
  */
 #include <netinet/in.h>
 
 #include "cgn_dataplane.h"
+#include "cgn_events.h"
 
 static void
 hold(struct cgn_worker *w, const struct cgn_mapping *m)
@@ -70,6 +74,11 @@ cgn_expire(struct cgn_worker *w, uint64_t now)
 		if (cgn_table_apply(dp->table, &msg) == 0) {
 			hold(w, m); /* m stays readable until our next quiescent state */
 			w->pkt.sessions_expired++;
+			if (cgn_events_sessions()) {
+				struct cgn_event ev;
+				cgn_event_session(&ev, m, false, now);
+				cgn_event_emit(&ev);
+			}
 		}
 	}
 }

@@ -8,6 +8,11 @@
  * miss on the same inside key at once must not both insert: creation holds the subscriber's
  * creation flag (a spin on the slow path only, never on the fast path); the second looks
  * again under it and uses the first one's mapping.
+ *
+ * NAT logging (dataplane/cgn_events.h): a session made is NAT44_SESSION_CREATE or
+ * NAT64_SESSION_CREATE (logging.sessions only); a refusal is QUOTA_EXCEEDED (the subscriber's
+ * ports, max_subscribers, the table) or PORTS_EXHAUSTED (its external address has no free
+ * block), one per kind per second (RFC 8158 §4.6.6, §4.6.7). Built only when logging is on.
  * Worker context.
  */
 #include <errno.h>
@@ -17,6 +22,7 @@
 #include <rte_pause.h>
 
 #include "cgn_dataplane.h"
+#include "cgn_events.h"
 
 /* External ports tried for one session when the table still holds the ones offered. */
 #define SESSION_PORT_TRIES 4
@@ -32,6 +38,26 @@ alloc_reason(int rc)
 	default:
 		return CGN_DROP_TABLE_FULL;
 	}
+}
+
+/* Reports a refusal: sub_event a CGN_QUOTA_* for QUOTA_EXCEEDED (value its limit), or
+ * PORTS_EXHAUSTED of ext_addr and proto. Logging on only; rate-limited at the source. */
+static void
+report_refusal(struct cgn_worker *w, const struct cgn_pkt *p, const struct cgn_addr *sub_addr,
+	       enum cgn_nat_event what, uint32_t sub_event, uint32_t value, uint32_t ext_addr)
+{
+	struct cgn_event ev;
+	memset(&ev, 0, sizeof(ev));
+	ev.mono_ms = w->now_ms;
+	ev.nat_event = (uint8_t)what;
+	ev.sub_event = sub_event;
+	ev.value = value;
+	ev.internal = *sub_addr;
+	if (what == CGN_NATEV_PORTS_EXHAUSTED) {
+		ev.ext_addr = ext_addr;
+		ev.proto = p->proto;
+	}
+	cgn_event_emit_limited(&ev);
 }
 
 /* No mapping can be made: ICMP 3/13 toward an IPv4 host (RFC 5508 §3, RFC 6888 REQ-4); ICMPv6
@@ -59,8 +85,12 @@ cgn_session_create(struct cgn_worker *w, struct cgn_pkt *p)
 	bool v6 = p->af == CGN_AF_IPV6;
 	struct cgn_addr sub_addr = cgn_subscriber_addr(dp->cfg, &p->key.addr);
 	int32_t sub = cgn_pb_subscriber(dp->pb, &sub_addr, true);
-	if (sub < 0) /* RFC 6888 REQ-4/-5: count, and tell the host */
+	if (sub < 0) { /* RFC 6888 REQ-4/-5: count, and tell the host */
+		if (unlikely(cgn_events_on()))
+			report_refusal(w, p, &sub_addr, CGN_NATEV_QUOTA_EXCEEDED, CGN_QUOTA_SUBSCRIBERS,
+				       dp->cfg->nat.max_subscribers, 0);
 		return refuse(w, p, CGN_DROP_SUBSCRIBERS_FULL);
+	}
 	struct cgn_pb_sub *s = cgn_pb_sub(dp->pb, (uint32_t)sub);
 
 	/* One creator per subscriber at a time; the others wait a few hundred cycles and then
@@ -85,6 +115,7 @@ cgn_session_create(struct cgn_worker *w, struct cgn_pkt *p)
 	uint16_t busy[SESSION_PORT_TRIES];
 	unsigned n_busy = 0;
 	enum cgn_drop_reason why = CGN_DROP_PORTS_STILL_MAPPED;
+	int alloc_rc = 0, table_rc = 0; /* what refused, for the event */
 	bool made = false;
 	while (n_busy < SESSION_PORT_TRIES) {
 		uint32_t ext;
@@ -92,6 +123,7 @@ cgn_session_create(struct cgn_worker *w, struct cgn_pkt *p)
 		int rc = cgn_pb_alloc(dp->pb, (uint32_t)sub, p->proto, 0, p->key.port, &w->rng, &ext, &port);
 		if (rc != 0) {
 			why = alloc_reason(rc);
+			alloc_rc = rc;
 			break;
 		}
 		struct cgn_mapping m;
@@ -116,6 +148,7 @@ cgn_session_create(struct cgn_worker *w, struct cgn_pkt *p)
 		 * which the packet then uses. */
 		cgn_pb_release(dp->pb, (uint32_t)sub, p->proto, port);
 		why = CGN_DROP_TABLE_FULL;
+		table_rc = rc;
 		break;
 	}
 	for (unsigned i = 0; i < n_busy; i++)
@@ -123,9 +156,25 @@ cgn_session_create(struct cgn_worker *w, struct cgn_pkt *p)
 	__atomic_store_n(&s->creating, 0, __ATOMIC_RELEASE);
 	if (made) {
 		w->pkt.sessions_created++;
+		if (cgn_events_sessions()) {
+			struct cgn_event ev;
+			cgn_event_session(&ev, p->map, true, w->now_ms);
+			cgn_event_emit(&ev);
+		}
 		return CGN_CONTINUE;
 	}
 	if (p->map != NULL)
 		return CGN_CONTINUE;
+	if (unlikely(cgn_events_on())) {
+		const struct cgn_config *cfg = dp->cfg;
+		if (alloc_rc == -EDQUOT) /* RFC 8158 §4.6.7: maxEntriesPerUser, its ports */
+			report_refusal(w, p, &sub_addr, CGN_NATEV_QUOTA_EXCEEDED, CGN_QUOTA_PER_USER,
+				       (uint32_t)cfg->nat.max_blocks * cfg->nat.block_size, 0);
+		else if (alloc_rc == -ENOSPC) /* §4.6.6: no free block on its address */
+			report_refusal(w, p, &sub_addr, CGN_NATEV_PORTS_EXHAUSTED, 0, 0, dp->pb->addrs[s->ext_index]);
+		else if (table_rc == -ENOSPC) /* §4.6.7: maxSessionEntries */
+			report_refusal(w, p, &sub_addr, CGN_NATEV_QUOTA_EXCEEDED, CGN_QUOTA_SESSIONS,
+				       cfg->dataplane.table_size, 0);
+	}
 	return refuse(w, p, why);
 }

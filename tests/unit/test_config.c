@@ -861,3 +861,108 @@ Test(config, a_relative_state_path_is_the_files_directorys)
 	cr_assert_eq(cgn_config_load_file(SOURCE_DIR "/docs/examples/loopback.conf", &cfg, err, sizeof(err)), 0, "%s", err);
 	cr_assert_str_eq(cfg.state.path, SOURCE_DIR "/docs/examples/state");
 }
+
+/* logging = { ... } (NAT events, issue 16): nothing is sent anywhere unless a destination is
+ * configured (RFC 6888 REQ-12). */
+Test(config, logging_defaults_send_nothing)
+{
+	cr_assert_eq(cgn_config_load_string(MINIMAL, &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(cfg.logging.ring_size, 65536);
+	cr_assert_not(cfg.logging.sessions);
+	cr_assert_eq(cfg.logging.threshold_pct, 0);
+	cr_assert_not(cfg.logging.ipfix.on);
+	cr_assert_eq(cfg.logging.syslog.transport, CGN_SYSLOG_NONE);
+	cr_assert_eq(cfg.logging.ipfix.observation_domain, 1);
+	cr_assert_eq(cfg.logging.ipfix.template_refresh_s, 600);
+	cr_assert_eq(cfg.logging.ipfix.reconnect_s, 5);
+	cr_assert_eq(cfg.logging.syslog.facility, 16);
+	/* A logging group with neither destination: still nothing. */
+	cr_assert_eq(cgn_config_load_string(MINIMAL "logging = { sessions = true; threshold = 80; };\n", &cfg, err,
+					    sizeof(err)), 0, "%s", err);
+	cr_assert(cfg.logging.sessions);
+	cr_assert_eq(cfg.logging.threshold_pct, 80);
+	cr_assert_not(cfg.logging.ipfix.on);
+	cr_assert_eq(cfg.logging.syslog.transport, CGN_SYSLOG_NONE);
+}
+
+Test(config, logging_full)
+{
+	cr_assert_eq(cgn_config_load_string(MINIMAL "logging = { ring_size = 1024; sessions = true; threshold = 90;\n"
+					    "  ipfix = { collector = \"198.51.100.9:4739\"; transport = \"tcp\";\n"
+					    "            observation_domain = 7; template_refresh_s = 60; reconnect_s = 2; };\n"
+					    "  syslog = { server = \"[2001:db8::9]:514\"; transport = \"tcp\"; facility = \"local3\";\n"
+					    "             hostname = \"cgn1\"; }; };\n",
+					    &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(cfg.logging.ring_size, 1024);
+	cr_assert(cfg.logging.sessions);
+	cr_assert_eq(cfg.logging.threshold_pct, 90);
+	cr_assert(cfg.logging.ipfix.on);
+	cr_assert(cfg.logging.ipfix.tcp);
+	char buf[64];
+	cr_assert_str_eq(cgn_addr_format(&cfg.logging.ipfix.collector.addr, buf, sizeof(buf)), "198.51.100.9");
+	cr_assert_eq(cfg.logging.ipfix.collector.port, 4739);
+	cr_assert_eq(cfg.logging.ipfix.observation_domain, 7);
+	cr_assert_eq(cfg.logging.ipfix.template_refresh_s, 60);
+	cr_assert_eq(cfg.logging.ipfix.reconnect_s, 2);
+	cr_assert_eq(cfg.logging.syslog.transport, CGN_SYSLOG_TCP);
+	cr_assert_str_eq(cgn_addr_format(&cfg.logging.syslog.server.addr, buf, sizeof(buf)), "2001:db8::9");
+	cr_assert_eq(cfg.logging.syslog.server.port, 514);
+	cr_assert_eq(cfg.logging.syslog.facility, 19);
+	cr_assert_str_eq(cfg.logging.syslog.hostname, "cgn1");
+
+	/* UDP is the default transport of both; "local" syslog needs no server. */
+	cr_assert_eq(cgn_config_load_string(MINIMAL "logging = { ipfix = { collector = \"192.0.2.1:4739\"; };\n"
+					    "  syslog = { transport = \"local\"; facility = \"daemon\"; }; };\n",
+					    &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert(cfg.logging.ipfix.on);
+	cr_assert_not(cfg.logging.ipfix.tcp);
+	cr_assert_eq(cfg.logging.syslog.transport, CGN_SYSLOG_LOCAL);
+	cr_assert_eq(cfg.logging.syslog.facility, 3);
+	cr_assert_eq(cgn_config_load_string(MINIMAL "logging = { syslog = { server = \"192.0.2.1:514\"; }; };\n", &cfg,
+					    err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(cfg.logging.syslog.transport, CGN_SYSLOG_UDP);
+	cr_assert_not(cfg.logging.ipfix.on);
+}
+
+/* Each error names the file, the line and the key. */
+static void
+logging_refused(const char *group, const char *want)
+{
+	char text[1024];
+	snprintf(text, sizeof(text), MINIMAL "logging = %s;\n", group);
+	cr_assert_eq(cgn_config_load_string(text, &cfg, err, sizeof(err)), -EINVAL, "accepted: %s", group);
+	cr_assert(strstr(err, want), "%s: got \"%s\", want \"%s\"", group, err, want);
+}
+
+Test(config, logging_errors)
+{
+	logging_refused("{ ring_size = 1000; }", "<string>:3: logging.ring_size: must be a power of two");
+	logging_refused("{ ring_size = 32; }", "<string>:3: logging.ring_size: must be between 64 and 4194304");
+	logging_refused("{ ring_size = 8388608; }", "logging.ring_size: must be between 64 and 4194304");
+	logging_refused("{ threshold = 101; }", "logging.threshold: must be between 0 and 100");
+	logging_refused("{ sessions = 1; }", "logging.sessions: must be true or false");
+	logging_refused("{ colour = 1; }", "logging.colour: unknown key");
+	logging_refused("{ ipfix = 1; }", "logging.ipfix: must be a group");
+	logging_refused("{ ipfix = { transport = \"udp\"; }; }", "logging.ipfix: collector = \"ADDR:PORT\"; is required");
+	logging_refused("{ ipfix = { collector = \"198.51.100.9\"; }; }", "logging.ipfix.collector: must be \"ADDR:PORT\"");
+	logging_refused("{ ipfix = { collector = \"0.0.0.0:4739\"; }; }", "logging.ipfix.collector: must be");
+	logging_refused("{ ipfix = { collector = \"2001:db8::1:4739\"; }; }", "logging.ipfix.collector: must be");
+	logging_refused("{ ipfix = { collector = \"192.0.2.1:4739\"; transport = \"sctp\"; }; }",
+			"logging.ipfix.transport: must be \"udp\" or \"tcp\"");
+	logging_refused("{ ipfix = { collector = \"192.0.2.1:4739\"; template_refresh_s = 0; }; }",
+			"logging.ipfix.template_refresh_s: must be between 1 and 86400");
+	logging_refused("{ ipfix = { collector = \"192.0.2.1:4739\"; reconnect_s = 0; }; }",
+			"logging.ipfix.reconnect_s: must be between");
+	logging_refused("{ ipfix = { collector = \"192.0.2.1:4739\"; domain = 1; }; }", "logging.ipfix.domain: unknown key");
+	logging_refused("{ syslog = { transport = \"udp\"; }; }", "logging.syslog: server = \"ADDR:PORT\"; is required");
+	logging_refused("{ syslog = { server = \"192.0.2.1:514\"; transport = \"local\"; }; }",
+			"logging.syslog.server: no server with transport = \"local\"");
+	logging_refused("{ syslog = { server = \"192.0.2.1:514\"; transport = \"relp\"; }; }",
+			"logging.syslog.transport: must be \"udp\", \"tcp\" or \"local\"");
+	logging_refused("{ syslog = { transport = \"local\"; facility = \"local8\"; }; }",
+			"logging.syslog.facility: must be a facility name");
+	logging_refused("{ syslog = { transport = \"local\"; facility = 16; }; }",
+			"logging.syslog.facility: must be a facility name");
+	logging_refused("{ syslog = { transport = \"local\"; hostname = \"cgn 1\"; }; }",
+			"logging.syslog.hostname: may hold only printable ASCII");
+}

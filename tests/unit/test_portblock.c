@@ -520,3 +520,139 @@ Test(rfc7753_4_2, concurrent_runs_and_ports_hand_each_port_out_once, .fini = tea
 	cr_assert_eq(total, 16 * 128, "the subscriber's 16 blocks filled exactly: %u", total);
 	cr_assert_eq(__atomic_load_n(&cgn_pb_sub(&pb, (uint32_t)s)->ports_used, __ATOMIC_SEQ_CST), total);
 }
+
+/* ---- the event hook (NAT logging, RFC 8158 §4.6.9, §4.6.10) ---------------------------------- */
+
+#define MAX_HEARD 256
+static struct cgn_event heard[MAX_HEARD];
+static unsigned n_heard;
+static int hook_ctx_seen;
+
+static void
+record(void *ctx, const struct cgn_event *ev)
+{
+	cr_assert_eq(ctx, &hook_ctx_seen, "the hook gets its ctx");
+	cr_assert_lt(n_heard, MAX_HEARD);
+	heard[n_heard++] = *ev;
+}
+
+static void
+assert_event(unsigned i, enum cgn_nat_event what, unsigned subscriber, uint32_t ext, uint16_t first, uint16_t last)
+{
+	cr_assert_lt(i, n_heard, "event %u heard (%u in all)", i, n_heard);
+	const struct cgn_event *ev = &heard[i];
+	struct cgn_addr in = cgn_addr_from_v4(htonl(0x64400000u + subscriber));
+	cr_assert_eq(ev->nat_event, what, "event %u: natEvent %u, want %u", i, ev->nat_event, what);
+	cr_assert(cgn_addr_eq(&ev->internal, &in), "event %u: the subscriber", i);
+	cr_assert_eq(ev->ext_addr, ext, "event %u: the external address", i);
+	cr_assert_eq(ev->port_first, first, "event %u: first port %u, want %u", i, ev->port_first, first);
+	cr_assert_eq(ev->port_last, last, "event %u: last port %u, want %u", i, ev->port_last, last);
+	cr_assert_eq(ev->mono_ms, 0, "the hook stamps the time");
+	cr_assert(cgn_event_check(ev), "event %u passes the logger's check", i);
+}
+
+Test(portblock_events, blocks_and_bindings_reported_once_each, .fini = teardown)
+{
+	setup(1, 1024, 1024 + 4 * 64 - 1, 64, 2, false); /* four blocks of 64, two a subscriber */
+	cgn_pb_set_event_hook(&pb, record, &hook_ctx_seen);
+	n_heard = 0;
+	uint64_t rng = 5;
+	int32_t s1 = sub(40);
+	uint32_t a;
+	uint16_t ports[128], port;
+	cr_assert_eq(n_heard, 0, "a subscriber without a block binds nothing yet");
+	cr_assert_eq(cgn_pb_alloc(&pb, (uint32_t)s1, IPPROTO_UDP, 0, 0, &rng, &a, &ports[0]), 0);
+	cr_assert_eq(n_heard, 2, "first block: binding, then block");
+	uint16_t b0 = (uint16_t)(1024 + (ports[0] - 1024) / 64 * 64);
+	assert_event(0, CGN_NATEV_BINDING_CREATE, 40, a, 0, 0);
+	assert_event(1, CGN_NATEV_PORT_BLOCK_ALLOC, 40, a, b0, (uint16_t)(b0 + 63));
+	for (int i = 1; i < 64; i++) /* the rest of the block, any protocol: no event */
+		cr_assert_eq(cgn_pb_alloc(&pb, (uint32_t)s1, IPPROTO_UDP, 0, 0, &rng, &a, &ports[i]), 0);
+	cr_assert_eq(cgn_pb_alloc(&pb, (uint32_t)s1, IPPROTO_TCP, 0, 0, &rng, &a, &port), 0);
+	cr_assert_eq(n_heard, 2, "ports of a block held make no event");
+	cr_assert_eq(cgn_pb_alloc(&pb, (uint32_t)s1, IPPROTO_UDP, 0, 0, &rng, &a, &ports[64]), 0);
+	cr_assert_eq(n_heard, 3, "the second block: one event, no second binding");
+	uint16_t b1 = (uint16_t)(1024 + (ports[64] - 1024) / 64 * 64);
+	cr_assert_neq(b1, b0);
+	assert_event(2, CGN_NATEV_PORT_BLOCK_ALLOC, 40, a, b1, (uint16_t)(b1 + 63));
+	for (int i = 65; i < 128; i++)
+		cr_assert_eq(cgn_pb_alloc(&pb, (uint32_t)s1, IPPROTO_UDP, 0, 0, &rng, &a, &ports[i]), 0);
+	cr_assert_eq(cgn_pb_alloc(&pb, (uint32_t)s1, IPPROTO_UDP, 0, 0, &rng, &a, &port), -EDQUOT);
+	cr_assert_eq(n_heard, 3, "a refusal claims nothing and reports nothing here");
+
+	/* Reclaim: each block given back, then the binding. */
+	for (int i = 0; i < 128; i++)
+		cgn_pb_release(&pb, (uint32_t)s1, IPPROTO_UDP, ports[i]);
+	cgn_pb_release(&pb, (uint32_t)s1, IPPROTO_TCP, port);
+	cr_assert_eq(cgn_pb_reclaim(&pb, (uint32_t)s1), 2);
+	cr_assert_eq(n_heard, 6);
+	assert_event(3, CGN_NATEV_PORT_BLOCK_FREE, 40, a, b0, (uint16_t)(b0 + 63));
+	assert_event(4, CGN_NATEV_PORT_BLOCK_FREE, 40, a, b1, (uint16_t)(b1 + 63));
+	assert_event(5, CGN_NATEV_BINDING_DELETE, 40, a, 0, 0);
+	cr_assert_eq(cgn_pb_reclaim(&pb, (uint32_t)s1), 0);
+	cr_assert_eq(n_heard, 6, "nothing held: nothing reported");
+
+	/* The exact take of a static mapping and a port-set run claim blocks too. */
+	cr_assert_eq(cgn_pb_take(&pb, (uint32_t)s1, a, IPPROTO_TCP, 1024 + 3 * 64 + 5), 0);
+	cr_assert_eq(n_heard, 8);
+	assert_event(6, CGN_NATEV_BINDING_CREATE, 40, a, 0, 0);
+	assert_event(7, CGN_NATEV_PORT_BLOCK_ALLOC, 40, a, 1024 + 3 * 64, 1024 + 4 * 64 - 1);
+	uint16_t first, got;
+	cr_assert_eq(cgn_pb_alloc_run(&pb, (uint32_t)s1, IPPROTO_TCP, 0, 64, -1, &rng, &a, &first, &got), 0);
+	cr_assert_eq(got, 64);
+	cr_assert_eq(n_heard, 9, "a TCP run of a whole block needs a new one (one TCP port is held)");
+	assert_event(8, CGN_NATEV_PORT_BLOCK_ALLOC, 40, a, first, (uint16_t)(first + 63));
+
+	/* A pool change reports every block of the old allocator as given back. */
+	cr_assert_eq(cgn_pb_blocks_used(&pb), 2);
+	cr_assert_eq(cgn_pb_blocks_total(&pb), 4);
+	cr_assert_eq(cgn_pb_report_all_free(&pb), 2);
+	cr_assert_eq(n_heard, 12);
+	cr_assert_eq(heard[9].nat_event, CGN_NATEV_PORT_BLOCK_FREE);
+	cr_assert_eq(heard[10].nat_event, CGN_NATEV_PORT_BLOCK_FREE);
+	assert_event(11, CGN_NATEV_BINDING_DELETE, 40, a, 0, 0);
+	cr_assert_eq(cgn_pb_blocks_used(&pb), 2, "reporting changes nothing");
+}
+
+/* Racing claims of one block by two subscribers: the loser reports nothing. */
+struct claim_arg {
+	uint32_t sub;
+	int rc;
+};
+
+static void
+count_event(void *ctx, const struct cgn_event *ev)
+{
+	if (ev->nat_event == CGN_NATEV_PORT_BLOCK_ALLOC)
+		__atomic_fetch_add((unsigned *)ctx, 1, __ATOMIC_SEQ_CST);
+}
+
+static void *
+claim(void *p)
+{
+	struct claim_arg *c = p;
+	uint64_t rng = c->sub + 1;
+	uint32_t a;
+	uint16_t port;
+	while ((c->rc = cgn_pb_alloc(&pb, c->sub, IPPROTO_UDP, 0, 0, &rng, &a, &port)) == 0)
+		;
+	return NULL;
+}
+
+Test(portblock_events, concurrent_claims_report_each_block_once, .fini = teardown)
+{
+	setup(1, 1024, 1024 + 64 * 64 - 1, 64, 64, false); /* 64 blocks, any subscriber may take all */
+	static unsigned allocs;
+	allocs = 0;
+	cgn_pb_set_event_hook(&pb, count_event, &allocs);
+	struct claim_arg c[THREADS];
+	pthread_t t[THREADS];
+	for (int i = 0; i < THREADS; i++) {
+		c[i].sub = (uint32_t)sub(50 + (unsigned)i);
+		pthread_create(&t[i], NULL, claim, &c[i]);
+	}
+	for (int i = 0; i < THREADS; i++)
+		pthread_join(t[i], NULL);
+	cr_assert_eq(allocs, 64, "every block claimed once, reported once (%u)", allocs);
+	cr_assert_eq(cgn_pb_blocks_used(&pb), 64);
+}

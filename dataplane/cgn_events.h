@@ -1,0 +1,205 @@
+/*
+ * NAT events on their way to the logger (issue 16; docs/architecture.md, "The event path"):
+ * one single-producer/single-consumer rte_ring of struct cgn_event (common/cgn_event.h, 64
+ * octets) per lcore that may report: every worker lcore and the main lcore (the control
+ * thread: PCP/NAT-PMP mappings, reclaim). The producer is the lcore itself
+ * (cgn_event_emit()), the consumer the logger thread (control/logger.c), which trusts
+ * nothing of what it dequeues (cgn_event_check()).
+ *
+ * The fast path pays nothing when logging is off: cgn_events_active is NULL (no destination
+ * configured, RFC 6888 REQ-12) and every source tests cgn_events_on() before it builds an
+ * event: one predictable branch. When it is on, an event costs a copy into the lcore's ring;
+ * a full ring drops it and counts it on that lcore (log_dropped): no lock, no syscall, no
+ * allocation, never a wait.
+ *
+ * Threads: cgn_events_init()/_fini() on the main lcore, before any worker is launched and
+ * after they stopped and the logger drained (the rings and cgn_events_active live between
+ * the two). cgn_event_emit() and cgn_event_emit_limited() from an EAL lcore (a worker or the
+ * main lcore); from any other thread the event is counted as dropped (dropped_other).
+ * The logger thread dequeues; telemetry reads the counters (relaxed).
+ */
+#ifndef CGN_EVENTS_H
+#define CGN_EVENTS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_branch_prediction.h>
+#include <rte_common.h>
+#include <rte_lcore.h>
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
+
+#include "cgn_config.h"
+#include "cgn_event.h"
+#include "cgn_mapping.h"
+
+/* Kinds the source rate limiter keeps apart (RFC 8158 §4.6.5-7: exhaustion and quota events
+ * are not sent for every packet that meets them): QUOTA_EXCEEDED per sub_event, then
+ * PORTS_EXHAUSTED, ADDRESSES_EXHAUSTED. */
+#define CGN_EVENT_LIMIT_KINDS (CGN_QUOTA_MAX + 2)
+#define CGN_EVENT_LIMIT_MS 1000 /* one event per kind per lcore per second */
+
+/* One lcore's ring and counters; cache-aligned, indexed by lcore id (l3fwd lcore_conf). */
+struct cgn_events_lcore {
+	struct rte_ring *ring; /* SP (this lcore) / SC (the logger); NULL: this lcore never reports */
+	/* Events the full ring refused. Shared: written by this lcore only (relaxed load and
+	 * store, no locked instruction), read by the logger and telemetry (relaxed). */
+	uint64_t dropped;
+	/* Events the rate limiter held back (not lost: one per second and kind is the point).
+	 * Shared as dropped. */
+	uint64_t limited;
+	uint64_t limit_ms[CGN_EVENT_LIMIT_KINDS]; /* when each kind last passed; this lcore only */
+} __rte_cache_aligned;
+
+struct cgn_events {
+	bool sessions;      /* logging.sessions: session create/delete events too */
+	uint32_t ring_size; /* events each ring holds (logging.ring_size) */
+	/* Events from threads that are no EAL lcore (they have no ring). Shared: fetch_add by
+	 * them, read by the logger and telemetry. */
+	uint64_t dropped_other;
+	struct cgn_events_lcore lcore[RTE_MAX_LCORE];
+};
+
+/* The rings in use, or NULL when logging is off. Set by cgn_events_init(), cleared by
+ * cgn_events_fini(): constant while any producer or the logger runs. */
+extern struct cgn_events *cgn_events_active;
+
+/** @return true if cfg sends events anywhere: an IPFIX collector or a syslog destination. */
+static inline bool
+cgn_events_wanted(const struct cgn_config *cfg)
+{
+	return cfg->logging.ipfix.on || cfg->logging.syslog.transport != CGN_SYSLOG_NONE;
+}
+
+/**
+ * Makes a ring of cfg->logging.ring_size events for the main lcore and for every worker lcore
+ * EAL runs, and publishes them in cgn_events_active, if cfg logs anywhere
+ * (cgn_events_wanted()); else makes nothing and leaves cgn_events_active NULL. Main lcore,
+ * after rte_eal_init() and before the workers are launched.
+ * @return 0; -EBUSY if already made; -ENOMEM (a ring could not be made; nothing is left).
+ */
+int cgn_events_init(const struct cgn_config *cfg);
+
+/** Frees the rings (events still in them are lost) and clears cgn_events_active. Main lcore,
+ * the workers and the logger stopped. */
+void cgn_events_fini(void);
+
+/** @return true if events are being collected. Any thread. */
+static inline bool
+cgn_events_on(void)
+{
+	return cgn_events_active != NULL;
+}
+
+/** @return true if session events are collected too (logging.sessions). Any thread. */
+static inline bool
+cgn_events_sessions(void)
+{
+	return unlikely(cgn_events_active != NULL) && cgn_events_active->sessions;
+}
+
+/* Counts one event lost on lcore l (its own lcore only). */
+static inline void
+cgn_events_count(uint64_t *counter)
+{
+	__atomic_store_n(counter, __atomic_load_n(counter, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
+}
+
+/**
+ * Hands ev (copied) to the logger through the calling lcore's ring; a full ring drops it and
+ * counts log_dropped on this lcore. Nothing when logging is off. No lock, no syscall, no
+ * allocation. The calling EAL lcore (worker or main); from another thread: counted dropped.
+ */
+static inline void
+cgn_event_emit(const struct cgn_event *ev)
+{
+	struct cgn_events *e = cgn_events_active;
+	if (likely(e == NULL))
+		return;
+	unsigned id = rte_lcore_id();
+	if (unlikely(id >= RTE_MAX_LCORE || e->lcore[id].ring == NULL)) {
+		__atomic_fetch_add(&e->dropped_other, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	struct cgn_events_lcore *l = &e->lcore[id];
+	/* (DPDK 22.11 takes the objects as void *; it only reads them.) */
+	if (unlikely(rte_ring_sp_enqueue_elem(l->ring, (void *)(uintptr_t)ev, sizeof(*ev)) != 0))
+		cgn_events_count(&l->dropped);
+}
+
+/** @return the rate limiter's kind of ev (0 .. CGN_EVENT_LIMIT_KINDS-1), or -1 if it is not
+ * rate-limited. */
+static inline int
+cgn_event_limit_kind(const struct cgn_event *ev)
+{
+	switch (ev->nat_event) {
+	case CGN_NATEV_QUOTA_EXCEEDED:
+		return ev->sub_event >= 1 && ev->sub_event <= CGN_QUOTA_MAX ? (int)ev->sub_event - 1 : -1;
+	case CGN_NATEV_PORTS_EXHAUSTED:
+		return CGN_QUOTA_MAX;
+	case CGN_NATEV_ADDRESSES_EXHAUSTED:
+		return CGN_QUOTA_MAX + 1;
+	default:
+		return -1;
+	}
+}
+
+/**
+ * cgn_event_emit() for the exhaustion and quota events: at most one per kind
+ * (cgn_event_limit_kind()) per lcore per CGN_EVENT_LIMIT_MS, by ev->mono_ms; the others are
+ * counted as limited. Same threads as cgn_event_emit().
+ */
+static inline void
+cgn_event_emit_limited(const struct cgn_event *ev)
+{
+	struct cgn_events *e = cgn_events_active;
+	if (likely(e == NULL))
+		return;
+	unsigned id = rte_lcore_id();
+	int kind = cgn_event_limit_kind(ev);
+	if (id < RTE_MAX_LCORE && kind >= 0) {
+		struct cgn_events_lcore *l = &e->lcore[id];
+		uint64_t last = l->limit_ms[kind];
+		if (last != 0 && ev->mono_ms < last + CGN_EVENT_LIMIT_MS) {
+			cgn_events_count(&l->limited);
+			return;
+		}
+		l->limit_ms[kind] = ev->mono_ms ? ev->mono_ms : 1;
+	}
+	cgn_event_emit(ev);
+}
+
+/**
+ * The session event of an implicit mapping (RFC 8158 §4.6.1, §4.6.2): NAT44 or NAT64 (an
+ * IPv6 internal address), create or delete, at now_ms. Any thread (builds only).
+ */
+static inline void
+cgn_event_session(struct cgn_event *ev, const struct cgn_mapping *m, bool create, uint64_t now_ms)
+{
+	bool v6 = !cgn_addr_is_v4(&m->int_addr);
+	memset(ev, 0, sizeof(*ev));
+	ev->mono_ms = now_ms;
+	ev->nat_event = (uint8_t)(v6 ? (create ? CGN_NATEV_NAT64_SESSION_CREATE : CGN_NATEV_NAT64_SESSION_DELETE)
+				     : (create ? CGN_NATEV_NAT44_SESSION_CREATE : CGN_NATEV_NAT44_SESSION_DELETE));
+	ev->origin = CGN_ORIGIN_DATA;
+	ev->proto = m->proto;
+	ev->internal = m->int_addr;
+	ev->int_port = m->int_port;
+	ev->ext_addr = m->ext_addr;
+	ev->ext_port = m->ext_port;
+}
+
+/**
+ * The port-block allocator's event hook (cgn_pb_set_event_hook(), ctx unused): stamps the
+ * event with CLOCK_MONOTONIC if it has no time and emits it. The allocating EAL lcore.
+ */
+void cgn_events_pb_hook(void *ctx, const struct cgn_event *ev);
+
+/** @return events lost to full rings, summed over the lcores (and other threads). Any thread. */
+uint64_t cgn_events_dropped(void);
+
+/** @return events the rate limiter held back, summed over the lcores. Any thread. */
+uint64_t cgn_events_limited(void);
+
+#endif /* CGN_EVENTS_H */
