@@ -26,7 +26,7 @@
 /* TCP: the sink's own send buffer (octet-counted frames not yet taken by the kernel). When it
  * is full, events are dropped and counted: the logger never waits for a slow server. */
 #define CGN_SYSLOG_TCP_BUF (256u * 1024u)
-/* Longest line the sink writes (with room to spare: the longest event is about 400 octets,
+/* Longest line the sink writes (with room to spare: the longest event is about 430 octets,
  * under the 480 every RFC 5426 receiver takes over IPv4). */
 #define CGN_SYSLOG_MSG_MAX 1024
 /* The SD-ID of every line: "nat" under the documentation enterprise number (RFC 5612). */
