@@ -81,6 +81,10 @@ restart_needed(const struct cgn_config *a, const struct cgn_config *b)
 	/* The store is opened (locked, checked, restored) at start only. */
 	if (memcmp(&a->state, &b->state, sizeof(a->state)) != 0)
 		return "state";
+	/* The listener is bound at start only (control/metrics.c). */
+	if (a->metrics.on != b->metrics.on || !cgn_addr_eq(&a->metrics.listen.addr, &b->metrics.listen.addr) ||
+	    a->metrics.listen.port != b->metrics.listen.port)
+		return "metrics";
 	return NULL;
 }
 
