@@ -5,6 +5,7 @@
  *                  → cgn_dataplane_push() → one rte_ring per worker
  *   worker lcores = cgn_worker_main(): rings → shared table (dataplane/cgn_table.c)
  *   telemetry    = DPDK's telemetry threads → /cgnat/ commands (telemetry.c)
+ *   metrics      = libmicrohttpd's thread → GET /metrics (metrics.c), when configured
  *
  * Usage: cgnatd [EAL options] -- -c FILE. Without EAL options it runs on the config's eal
  * group (by default two lcores, no hugepages, no PCI), so it needs no NIC and no set-up.
@@ -28,6 +29,7 @@
 #include "cgn_dataplane.h"
 #include "control_loop.h"
 #include "pcp_server.h"
+#include "metrics.h"
 #include "telemetry.h"
 
 #define MAX_EAL_ARGS 64
@@ -462,6 +464,18 @@ main(int argc, char **argv)
 		fprintf(stderr, "cgnatd: cannot register telemetry commands\n");
 		goto out;
 	}
+	/* The Prometheus page reads what telemetry reads, under its rule (suspended by a
+	 * reload, detached at shutdown); a listener that cannot be had stops the start. */
+	if (cgn_metrics_start(&cfg, srv, dp, err, sizeof(err)) < 0) {
+		fprintf(stderr, "cgnatd: %s\n", err);
+		goto out;
+	}
+	if (cfg.metrics.on) {
+		char a[CGN_ADDR_STRLEN];
+		printf(cgn_addr_is_v4(&cfg.metrics.listen.addr) ? "cgnatd: metrics on http://%s:%u/metrics\n"
+								 : "cgnatd: metrics on http://[%s]:%u/metrics\n",
+		       cgn_addr_format(&cfg.metrics.listen.addr, a, sizeof(a)), cfg.metrics.listen.port);
+	}
 	if (cgn_dataplane_launch(dp) < 0) {
 		fprintf(stderr, "cgnatd: cannot launch the workers\n");
 		goto out;
@@ -486,6 +500,7 @@ main(int argc, char **argv)
 	}
 
 out:
+	cgn_metrics_stop(); /* no request is served past this: the objects may go */
 	cgn_telemetry_detach();
 	if (dp)
 		cgn_dataplane_stop(dp);
