@@ -1103,11 +1103,37 @@ load_logging(struct loader *ld, const config_setting_t *g, struct cgn_config *cf
 	return rc;
 }
 
+/* metrics = { listen = "127.0.0.1:9464"; }; (or "[::1]:9464"; the port defaults to 9464):
+ * the Prometheus page (control/metrics.c). No group, no listener. */
+#define CGN_METRICS_PORT 9464
+static int
+load_metrics(struct loader *ld, const config_setting_t *g, struct cgn_config *cfg)
+{
+	static const char *const known[] = { "listen", NULL };
+	char text[CGN_ADDR_STRLEN + 16] = "";
+	int rc;
+	if ((rc = check_known(ld, g, known)) || (rc = get_string(ld, g, "listen", text, sizeof(text))))
+		return rc;
+	const config_setting_t *s = config_setting_get_member(g, "listen");
+	if (s == NULL)
+		return fail(ld, g, "listen is required: metrics = { listen = \"127.0.0.1:%u\"; }; (no metrics group: "
+				   "no listener)", CGN_METRICS_PORT);
+	if (parse_listen(text, &cfg->metrics.listen) < 0)
+		return fail(ld, s, "\"%s\" is not ADDR, ADDR:PORT or [ADDR]:PORT (e.g. \"127.0.0.1:%u\", \"[::1]:%u\")",
+			    text, CGN_METRICS_PORT, CGN_METRICS_PORT);
+	if (cgn_addr_is_multicast(&cfg->metrics.listen.addr))
+		return fail(ld, s, "\"%s\" is a multicast address: the page is served on a unicast one", text);
+	if (cfg->metrics.listen.port == 0)
+		cfg->metrics.listen.port = CGN_METRICS_PORT;
+	cfg->metrics.on = true;
+	return 0;
+}
+
 static int
 load(config_t *c, struct loader *ld, struct cgn_config *cfg)
 {
 	static const char *const known[] = { "eal", "pcp", "nat", "nat64", "dataplane", "ports", "routes", "neighbours",
-					     "arp", "state", "logging", NULL };
+					     "arp", "state", "logging", "metrics", NULL };
 	const config_setting_t *root = config_root_setting(c);
 	int rc;
 
@@ -1120,7 +1146,8 @@ load(config_t *c, struct loader *ld, struct cgn_config *cfg)
 		int (*fn)(struct loader *, const config_setting_t *, struct cgn_config *);
 	} groups[] = { { "eal", load_eal }, { "pcp", load_pcp }, { "nat", load_nat }, { "nat64", load_nat64 },
 		       { "dataplane", load_dataplane }, { "arp", load_arp }, { "state", load_state },
-		       { "logging", load_logging } };
+		       { "logging", load_logging },
+		       { "metrics", load_metrics } };
 	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
 		const config_setting_t *g = config_setting_get_member(root, groups[i].name);
 		if (g == NULL)

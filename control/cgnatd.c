@@ -7,6 +7,7 @@
  *   telemetry    = DPDK's telemetry threads → /cgnat/ commands (telemetry.c)
  *   logger       = a control thread: the lcores' event rings → IPFIX/syslog sinks (logger.c),
  *                  only when logging has a destination
+ *   metrics      = libmicrohttpd's thread → GET /metrics (metrics.c), when configured
  *
  * Usage: cgnatd [EAL options] -- -c FILE. Without EAL options it runs on the config's eal
  * group (by default two lcores, no hugepages, no PCI), so it needs no NIC and no set-up.
@@ -31,6 +32,7 @@
 #include "cgn_events.h"
 #include "control_loop.h"
 #include "logger.h"
+#include "metrics.h"
 #include "pcp_server.h"
 #include "telemetry.h"
 
@@ -505,6 +507,18 @@ main(int argc, char **argv)
 			goto out;
 		}
 	}
+	/* The Prometheus page reads what telemetry reads, under its rule (suspended by a
+	 * reload, detached at shutdown); a listener that cannot be had stops the start. */
+	if (cgn_metrics_start(&cfg, srv, dp, err, sizeof(err)) < 0) {
+		fprintf(stderr, "cgnatd: %s\n", err);
+		goto out;
+	}
+	if (cfg.metrics.on) {
+		char a[CGN_ADDR_STRLEN];
+		printf(cgn_addr_is_v4(&cfg.metrics.listen.addr) ? "cgnatd: metrics on http://%s:%u/metrics\n"
+								 : "cgnatd: metrics on http://[%s]:%u/metrics\n",
+		       cgn_addr_format(&cfg.metrics.listen.addr, a, sizeof(a)), cfg.metrics.listen.port);
+	}
 	if (cgn_dataplane_launch(dp) < 0) {
 		fprintf(stderr, "cgnatd: cannot launch the workers\n");
 		goto out;
@@ -529,6 +543,7 @@ main(int argc, char **argv)
 	}
 
 out:
+	cgn_metrics_stop(); /* no request is served past this: the objects may go */
 	cgn_telemetry_detach();
 	if (dp)
 		cgn_dataplane_stop(dp);

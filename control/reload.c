@@ -84,6 +84,10 @@ restart_needed(const struct cgn_config *a, const struct cgn_config *b)
 	/* The event rings, the logger and its sinks are made at start only (control/logger.c). */
 	if (memcmp(&a->logging, &b->logging, sizeof(a->logging)) != 0)
 		return "logging";
+	/* The listener is bound at start only (control/metrics.c). */
+	if (a->metrics.on != b->metrics.on || !cgn_addr_eq(&a->metrics.listen.addr, &b->metrics.listen.addr) ||
+	    a->metrics.listen.port != b->metrics.listen.port)
+		return "metrics";
 	return NULL;
 }
 

@@ -30,25 +30,43 @@ static struct {
 #define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 
 /*
- * Every callback runs between enter() and leave(). DPDK runs one telemetry thread per client
- * connection, so several may run at once; detach waits until none does before the objects go.
+ * Every callback runs between enter() and leave(), and every read of the metrics page
+ * (control/metrics.c) between cgn_telemetry_read_begin() and _end(). DPDK runs one telemetry
+ * thread per client connection, so several may run at once; suspend and detach wait until none
+ * does before the objects change or go.
  */
-static bool
-enter(struct rte_tel_data *d)
+bool
+cgn_telemetry_read_begin(const char **why)
 {
 	__atomic_add_fetch(&tel.busy, 1, __ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&tel.attached, __ATOMIC_SEQ_CST))
 		return true;
 	__atomic_sub_fetch(&tel.busy, 1, __ATOMIC_SEQ_CST);
-	const char *why = __atomic_load_n(&tel.why, __ATOMIC_SEQ_CST);
-	rte_tel_data_string(d, why ? why : "shutting down");
+	const char *w = __atomic_load_n(&tel.why, __ATOMIC_SEQ_CST);
+	*why = w ? w : "shutting down";
+	return false;
+}
+
+void
+cgn_telemetry_read_end(void)
+{
+	__atomic_sub_fetch(&tel.busy, 1, __ATOMIC_SEQ_CST);
+}
+
+static bool
+enter(struct rte_tel_data *d)
+{
+	const char *why;
+	if (cgn_telemetry_read_begin(&why))
+		return true;
+	rte_tel_data_string(d, why);
 	return false;
 }
 
 static int
 leave(int rc)
 {
-	__atomic_sub_fetch(&tel.busy, 1, __ATOMIC_SEQ_CST);
+	cgn_telemetry_read_end();
 	return rc;
 }
 

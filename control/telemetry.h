@@ -44,4 +44,17 @@ void cgn_telemetry_detach(void);
 void cgn_telemetry_suspend(const char *why);
 void cgn_telemetry_resume(void);
 
+/**
+ * Begins a read of the objects given to cgn_telemetry_init() (srv, dp and what they own) by
+ * another thread than the telemetry callbacks (the metrics page, control/metrics.c), under
+ * the same rule: suspend and detach wait for it. Any thread but the main lcore (which would
+ * wait for itself).
+ * @param why set when it returns false: why the objects may not be read ("reloading",
+ *            "shutting down"; a static string).
+ * @return true: read, then call cgn_telemetry_read_end(); false: do not read, nothing to end.
+ */
+bool cgn_telemetry_read_begin(const char **why);
+/** Ends a read cgn_telemetry_read_begin() allowed. */
+void cgn_telemetry_read_end(void);
+
 #endif /* CGN_TELEMETRY_H */

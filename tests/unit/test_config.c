@@ -966,3 +966,52 @@ Test(config, logging_errors)
 	logging_refused("{ syslog = { transport = \"local\"; hostname = \"cgn 1\"; }; }",
 			"logging.syslog.hostname: may hold only printable ASCII");
 }
+
+/* metrics = { listen = ...; } (the Prometheus page): off by default; IPv4 or [IPv6], the port
+ * 9464 unless given; every error with file:line and key. */
+Test(config, metrics_section)
+{
+	char buf[CGN_ADDR_STRLEN];
+	cr_assert_eq(cgn_config_load_string(MINIMAL, &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_not(cfg.metrics.on, "off unless configured");
+
+	cr_assert_eq(cgn_config_load_string(MINIMAL "metrics = { listen = \"127.0.0.1:9100\"; };\n", &cfg, err,
+					    sizeof(err)), 0, "%s", err);
+	cr_assert(cfg.metrics.on);
+	cr_assert_str_eq(cgn_addr_format(&cfg.metrics.listen.addr, buf, sizeof(buf)), "127.0.0.1");
+	cr_assert_eq(cfg.metrics.listen.port, 9100);
+
+	cr_assert_eq(cgn_config_load_string(MINIMAL "metrics = { listen = \"[::1]:9464\"; };\n", &cfg, err,
+					    sizeof(err)), 0, "%s", err);
+	cr_assert(cfg.metrics.on);
+	cr_assert_str_eq(cgn_addr_format(&cfg.metrics.listen.addr, buf, sizeof(buf)), "::1");
+	cr_assert_eq(cfg.metrics.listen.port, 9464);
+
+	cr_assert_eq(cgn_config_load_string(MINIMAL "metrics = { listen = \"192.0.2.1\"; };\n", &cfg, err,
+					    sizeof(err)), 0, "%s", err);
+	cr_assert_eq(cfg.metrics.listen.port, 9464, "the default port");
+
+	cr_assert_eq(cgn_config_load_string(MINIMAL "metrics = { };\n", &cfg, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "<string>:3: metrics: listen is required"), "%s", err);
+	cr_assert_eq(cgn_config_load_string(MINIMAL "metrics = { listen = \"localhost:9464\"; };\n", &cfg, err,
+					    sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "<string>:3: metrics.listen: \"localhost:9464\" is not ADDR"), "%s", err);
+	cr_assert_eq(cgn_config_load_string(MINIMAL "metrics = { listen = \"127.0.0.1:70000\"; };\n", &cfg, err,
+					    sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "metrics.listen: \"127.0.0.1:70000\" is not"), "%s", err);
+	cr_assert_eq(cgn_config_load_string(MINIMAL "metrics = { listen = \"[::1]9464\"; };\n", &cfg, err,
+					    sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "metrics.listen:"), "%s", err);
+	cr_assert_eq(cgn_config_load_string(MINIMAL "metrics = { listen = \"224.0.0.1:9464\"; };\n", &cfg, err,
+					    sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "metrics.listen: \"224.0.0.1:9464\" is a multicast address"), "%s", err);
+	cr_assert_eq(cgn_config_load_string(MINIMAL "metrics = { listen = 9464; };\n", &cfg, err, sizeof(err)),
+		     -EINVAL);
+	cr_assert(strstr(err, "metrics.listen: must be a string"), "%s", err);
+	cr_assert_eq(cgn_config_load_string(MINIMAL "metrics = { listen = \"127.0.0.1\"; path = \"/m\"; };\n", &cfg,
+					    err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "metrics.path: unknown key"), "%s", err);
+	cr_assert_eq(cgn_config_load_string(MINIMAL "metrics = \"127.0.0.1:9464\";\n", &cfg, err, sizeof(err)),
+		     -EINVAL);
+	cr_assert(strstr(err, "metrics: must be a group"), "%s", err);
+}
