@@ -12,12 +12,19 @@
  * take is answered NO_RESOURCES with the record put back; a push refused after it takes the
  * store back to its savepoint (pcp_store_mark/_rollback). Background changes (expiry) write
  * after the fact and go on if the store cannot take them: what it keeps has run out anyway.
+ *
+ * NAT logging (pcp_server_int.h, "NAT logging of explicit mappings"): a mapping's
+ * BIB_CREATE/_DELETE is reported where the change is certain: after the store took it and
+ * the data plane was told, never before a step that may still put it back; a request refused
+ * for its subscriber's quota is QUOTA_EXCEEDED (RFC 8158 §4.6.7), one for want of ports
+ * PORTS_EXHAUSTED (§4.6.6), one per kind per second.
  */
 #include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <time.h>
 
+#include "cgn_events.h"
 #include "cgn_log.h"
 #include "pcp_server_int.h"
 
@@ -114,6 +121,105 @@ pcp_server_push_patiently(struct pcp_server *srv, enum cgn_msg_op op, const stru
 		nanosleep(&ts, NULL);
 	}
 	return rc;
+}
+
+/* ---- NAT logging ---------------------------------------------------------------------------- */
+
+uint8_t
+mapping_origin(const struct pcp_mapping_rec *rec)
+{
+	return (rec->flags & CGN_MAP_NATPMP) && !(rec->flags & CGN_MAP_EXPLICIT) ? CGN_ORIGIN_NATPMP : CGN_ORIGIN_PCP;
+}
+
+/* RFC 8158 §4.6.3 (NAT44) / §4.6.4 (NAT64): the internal endpoint, the external one, the
+ * protocol; the lifetime granted for a creation. */
+static void
+bib_emit(const struct pcp_mapping_rec *rec, bool create, uint8_t origin, uint64_t now)
+{
+	bool v6 = !cgn_addr_is_v4(&rec->in.addr);
+	struct cgn_event ev;
+	memset(&ev, 0, sizeof(ev));
+	ev.mono_ms = now;
+	ev.nat_event = (uint8_t)(v6 ? (create ? CGN_NATEV_NAT64_BIB_CREATE : CGN_NATEV_NAT64_BIB_DELETE)
+				    : (create ? CGN_NATEV_NAT44_BIB_CREATE : CGN_NATEV_NAT44_BIB_DELETE));
+	ev.proto = rec->in.proto;
+	ev.origin = origin;
+	ev.internal = rec->in.addr;
+	ev.int_port = rec->in.port;
+	ev.ext_addr = rec->ext_addr;
+	ev.ext_port = rec->ext_port;
+	ev.lifetime_s = create ? rec->lifetime_s : 0;
+	cgn_event_emit(&ev);
+}
+
+void
+mapping_log_create(struct pcp_mapping_rec *rec, uint8_t origin, uint64_t now)
+{
+	if (!cgn_events_on() || (rec->flags & CGN_MAP_STATIC))
+		return;
+	bib_emit(rec, true, origin, now);
+	rec->bib_logged = true;
+}
+
+void
+mapping_log_delete(struct pcp_mapping_rec *rec, uint8_t origin, uint64_t now)
+{
+	if (!cgn_events_on() || !rec->bib_logged)
+		return;
+	bib_emit(rec, false, origin, now);
+	rec->bib_logged = false;
+}
+
+/* A request refused for its subscriber (internal: its address; the subscriber is its
+ * cgn_subscriber_addr(), as the data plane reports it): QUOTA_EXCEEDED with sub_event and
+ * the limit (§4.6.7), or, for PORTS_EXHAUSTED, ext_addr and proto (§4.6.6). Rate-limited at
+ * the source (cgn_event_emit_limited()). */
+static void
+refusal_emit(struct pcp_server *srv, uint64_t now, const struct cgn_addr *internal, enum cgn_nat_event what,
+	     uint32_t sub_event, uint32_t value, uint32_t ext_addr, uint8_t proto)
+{
+	if (!cgn_events_on())
+		return;
+	struct cgn_event ev;
+	memset(&ev, 0, sizeof(ev));
+	ev.mono_ms = now;
+	ev.nat_event = (uint8_t)what;
+	ev.sub_event = sub_event;
+	ev.value = value;
+	ev.internal = cgn_subscriber_addr(&srv->cfg, internal);
+	ev.ext_addr = ext_addr;
+	ev.proto = proto;
+	cgn_event_emit_limited(&ev);
+}
+
+/* USER_EX_QUOTA for pcp.max_mappings_per_subscriber: maxEntriesPerUser. */
+static void
+quota_log(struct pcp_server *srv, uint64_t now, const struct cgn_addr *internal)
+{
+	refusal_emit(srv, now, internal, CGN_NATEV_QUOTA_EXCEEDED, CGN_QUOTA_PER_USER,
+		     srv->cfg.pcp.max_mappings_per_subscriber, 0, 0);
+}
+
+/* An allocator refusal (cgn_pb_alloc(), _alloc_run()) of subscriber sub: -EDQUOT its port
+ * quota (max_blocks full blocks: maxEntriesPerUser, as the data plane's session.c reports
+ * it), -ENOSPC no free block on its paired address; others are not quotas. */
+static void
+alloc_refusal_log(struct pcp_server *srv, uint64_t now, const struct cgn_key *in, uint32_t sub, int rc)
+{
+	if (rc == -EDQUOT)
+		refusal_emit(srv, now, &in->addr, CGN_NATEV_QUOTA_EXCEEDED, CGN_QUOTA_PER_USER,
+			     (uint32_t)srv->cfg.nat.max_blocks * srv->cfg.nat.block_size, 0, 0);
+	else if (rc == -ENOSPC)
+		refusal_emit(srv, now, &in->addr, CGN_NATEV_PORTS_EXHAUSTED, 0, 0,
+			     srv->pb.addrs[cgn_pb_sub(&srv->pb, sub)->ext_index], in->proto);
+}
+
+/* The subscriber table is full (nat.max_subscribers): maxSubscribers. */
+static void
+subscribers_log(struct pcp_server *srv, uint64_t now, const struct cgn_addr *internal)
+{
+	refusal_emit(srv, now, internal, CGN_NATEV_QUOTA_EXCEEDED, CGN_QUOTA_SUBSCRIBERS, srv->cfg.nat.max_subscribers,
+		     0, 0);
 }
 
 /* ---- port hold-down ---------------------------------------------------------------------- */
@@ -217,10 +323,12 @@ map_text(const struct map_intent *mi)
 	return (struct pcp_desc_want){ .text = mi->description, .len = mi->description_len, .given = mi->has_description };
 }
 
-/* Removes a mapping the data plane has been told to delete. */
+/* Removes a mapping the data plane has been told to delete (origin: who deletes it, for the
+ * log). */
 static void
-forget(struct pcp_server *srv, struct pcp_mapping_rec *rec, uint64_t now)
+forget(struct pcp_server *srv, struct pcp_mapping_rec *rec, uint64_t now, uint8_t origin)
 {
+	mapping_log_delete(rec, origin, now);
 	pcp_store_mapping_gone(srv, rec); /* (a client's delete did so already: a no-op) */
 	if (mapping_counts_once(rec))
 		__atomic_fetch_sub(&sub_of(srv, rec)->explicit_mappings, 1, __ATOMIC_SEQ_CST);
@@ -370,7 +478,7 @@ map_delete(struct pcp_server *srv, uint64_t now, const struct map_intent *mi, st
 			pcp_store_rollback(srv, mark);
 			return PCP_RES_NO_RESOURCES;
 		}
-		forget(srv, rec, now);
+		forget(srv, rec, now, mi->origin == CGN_MAP_NATPMP ? CGN_ORIGIN_NATPMP : CGN_ORIGIN_PCP);
 	}
 	srv->stats.mappings_deleted++;
 	return PCP_RES_SUCCESS;
@@ -395,8 +503,10 @@ map_renew(struct pcp_server *srv, uint64_t now, const struct map_intent *mi, str
 		return PCP_RES_CANNOT_PROVIDE_EXTERNAL;
 	struct cgn_pb_sub *s = sub_of(srv, rec);
 	if (!explicit &&
-	    __atomic_load_n(&s->explicit_mappings, __ATOMIC_SEQ_CST) >= srv->cfg.pcp.max_mappings_per_subscriber)
+	    __atomic_load_n(&s->explicit_mappings, __ATOMIC_SEQ_CST) >= srv->cfg.pcp.max_mappings_per_subscriber) {
+		quota_log(srv, now, &rec->in.addr);
 		return PCP_RES_USER_EX_QUOTA;
+	}
 
 	struct cgn_filter filters[CGN_MAP_FILTERS], sent[CGN_MAP_FILTERS];
 	uint8_t n_filters;
@@ -458,8 +568,9 @@ alloc_result(int rc, bool prefer_failure)
 /* Takes the external port of a new mapping: the same client's held port, the suggestion, or
  * any port of the subscriber's blocks. */
 static uint8_t
-take_port(struct pcp_server *srv, uint32_t sub, const struct cgn_key *in, const struct cgn_addr *sugg_addr,
-	  uint16_t sugg_port, const uint8_t nonce[PCP_NONCE_LEN], bool exact, uint32_t *addr, uint16_t *port)
+take_port(struct pcp_server *srv, uint64_t now, uint32_t sub, const struct cgn_key *in,
+	  const struct cgn_addr *sugg_addr, uint16_t sugg_port, const uint8_t nonce[PCP_NONCE_LEN], bool exact,
+	  uint32_t *addr, uint16_t *port)
 {
 	uint32_t paired = srv->pb.addrs[cgn_pb_sub(&srv->pb, sub)->ext_index];
 	struct hold_rec *h = hold_find(srv, in, nonce);
@@ -475,8 +586,10 @@ take_port(struct pcp_server *srv, uint32_t sub, const struct cgn_key *in, const 
 		return PCP_RES_CANNOT_PROVIDE_EXTERNAL;
 	uint16_t want = fits ? sugg_port : 0;
 	int rc = cgn_pb_alloc(&srv->pb, sub, in->proto, want, in->port, &srv->rng, addr, port);
-	if (rc != 0)
+	if (rc != 0) {
+		alloc_refusal_log(srv, now, in, sub, rc);
 		return alloc_result(rc, exact);
+	}
 	if (exact && sugg_port && *port != want) {
 		cgn_pb_release(&srv->pb, sub, in->proto, *port);
 		return PCP_RES_CANNOT_PROVIDE_EXTERNAL;
@@ -509,6 +622,7 @@ publish_new(struct pcp_server *srv, uint64_t now, const struct cgn_key *in, uint
 		rec_db_del(srv->mappings, rec);
 		return PCP_RES_NO_RESOURCES;
 	}
+	mapping_log_create(rec, mapping_origin(rec), now); /* stored and pushed: certain (not a static) */
 	*out = rec;
 	return PCP_RES_SUCCESS;
 }
@@ -541,18 +655,23 @@ fill_map(struct pcp_mapping_rec *rec, const void *arg)
  * (§13.3), its subscriber (created if new) and the subscriber's mapping quota. @return
  * PCP_RES_SUCCESS with *sub, *n_filters and the two filter arrays set, or the result. */
 static uint8_t
-new_mapping_checks(struct pcp_server *srv, const struct map_intent *mi, struct cgn_filter filters[CGN_MAP_FILTERS],
-		   struct cgn_filter sent[CGN_MAP_FILTERS], uint8_t *n_filters, uint32_t *sub)
+new_mapping_checks(struct pcp_server *srv, uint64_t now, const struct map_intent *mi,
+		   struct cgn_filter filters[CGN_MAP_FILTERS], struct cgn_filter sent[CGN_MAP_FILTERS], uint8_t *n_filters,
+		   uint32_t *sub)
 {
 	uint8_t rc = merge_filters(srv, NULL, mi, filters, sent, n_filters);
 	if (rc != PCP_RES_SUCCESS)
 		return rc;
 	int32_t s = mapping_subscriber(srv, &mi->in.addr, true);
-	if (s < 0)
-		return PCP_RES_NO_RESOURCES; /* the subscriber table is full */
+	if (s < 0) { /* the subscriber table is full */
+		subscribers_log(srv, now, &mi->in.addr);
+		return PCP_RES_NO_RESOURCES;
+	}
 	if (__atomic_load_n(&cgn_pb_sub(&srv->pb, (uint32_t)s)->explicit_mappings, __ATOMIC_SEQ_CST) >=
-	    srv->cfg.pcp.max_mappings_per_subscriber)
+	    srv->cfg.pcp.max_mappings_per_subscriber) {
+		quota_log(srv, now, &mi->in.addr);
 		return PCP_RES_USER_EX_QUOTA;
+	}
 	*sub = (uint32_t)s;
 	return PCP_RES_SUCCESS;
 }
@@ -563,7 +682,7 @@ map_create(struct pcp_server *srv, uint64_t now, const struct map_intent *mi, st
 	struct cgn_filter filters[CGN_MAP_FILTERS], sent[CGN_MAP_FILTERS];
 	uint8_t n_filters;
 	uint32_t sub;
-	uint8_t rc = new_mapping_checks(srv, mi, filters, sent, &n_filters, &sub);
+	uint8_t rc = new_mapping_checks(srv, now, mi, filters, sent, &n_filters, &sub);
 	if (rc != PCP_RES_SUCCESS)
 		return rc;
 	struct cgn_pb_sub *s = cgn_pb_sub(&srv->pb, sub);
@@ -596,8 +715,10 @@ map_create(struct pcp_server *srv, uint64_t now, const struct map_intent *mi, st
 			rec_db_del(srv->mappings, rec);
 			return PCP_RES_NO_RESOURCES;
 		}
+		/* explicit now: a BIB entry from here on (its implicit life was a session's) */
+		mapping_log_create(rec, mapping_origin(rec), now);
 	} else {
-		rc = take_port(srv, sub, &mi->in, &mi->suggested_addr, mi->suggested_port, mi->nonce,
+		rc = take_port(srv, now, sub, &mi->in, &mi->suggested_addr, mi->suggested_port, mi->nonce,
 			       mi->prefer_failure, &addr, &port);
 		if (rc != PCP_RES_SUCCESS)
 			return rc;
@@ -704,6 +825,7 @@ set_port_leave(struct pcp_server *srv, struct pcp_mapping_rec *m, uint64_t now)
 		return;
 	}
 	pcp_store_mapping_gone(srv, m); /* ... or removed it: a no-op then */
+	mapping_log_delete(m, mapping_origin(m), now);
 	hold_put(srv, m, now);
 	rec_db_del(srv->mappings, m);
 }
@@ -767,7 +889,7 @@ mapping_set_create(struct pcp_server *srv, uint64_t now, const struct map_intent
 	struct cgn_filter filters[CGN_MAP_FILTERS], sent[CGN_MAP_FILTERS];
 	uint8_t n_filters;
 	uint32_t sub;
-	uint8_t rc = new_mapping_checks(srv, mi, filters, sent, &n_filters, &sub);
+	uint8_t rc = new_mapping_checks(srv, now, mi, filters, sent, &n_filters, &sub);
 	if (rc != PCP_RES_SUCCESS)
 		return rc;
 	struct cgn_pb_sub *s = cgn_pb_sub(&srv->pb, sub);
@@ -813,8 +935,10 @@ mapping_set_create(struct pcp_server *srv, uint64_t now, const struct map_intent
 	uint16_t first, got;
 	int arc = cgn_pb_alloc_run(&srv->pb, sub, mi->in.proto, want_first, want, parity, &srv->rng, &addr,
 				   &first, &got);
-	if (arc != 0)
+	if (arc != 0) {
+		alloc_refusal_log(srv, now, &mi->in, sub, arc);
 		return alloc_result(arc, false);
+	}
 
 	struct map_fill f = { mi, now, pcp_clamp_lifetime(&srv->cfg, mi->lifetime), filters, sent, n_filters };
 	if (got == 1) { /* "If the PCP server ends up mapping only a single port": a plain one */
@@ -863,6 +987,11 @@ mapping_set_create(struct pcp_server *srv, uint64_t now, const struct map_intent
 		set_create_undo(srv, n, sub, mi->in.proto, first, got);
 		return PCP_RES_NO_RESOURCES;
 	}
+	/* Every port stored and pushed: one BIB entry each (RFC 8158 has no port range for a
+	 * BIB event, and each port is an entry of the data plane of its own). Not before: a port
+	 * the undo above cannot take back was never reported, so its end is not either. */
+	for (uint32_t i = 0; i < got; i++)
+		mapping_log_create(set_recs[i], mapping_origin(set_recs[i]), now);
 	if (mi->has_description)
 		out->description_stored = pcp_description_mapping_set(srv, set_recs[0], mi->description, mi->description_len);
 	__atomic_fetch_add(&s->explicit_mappings, 1, __ATOMIC_SEQ_CST);
@@ -1150,11 +1279,13 @@ mapping_peer(struct pcp_server *srv, uint64_t now, const struct peer_key *pk, co
 		}
 	} else {
 		int32_t sub = mapping_subscriber(srv, &pk->in.addr, true);
-		if (sub < 0)
+		if (sub < 0) {
+			subscribers_log(srv, now, &pk->in.addr);
 			return PCP_RES_NO_RESOURCES;
+		}
 		uint32_t addr;
 		uint16_t port;
-		uint8_t rc = take_port(srv, (uint32_t)sub, &pk->in, sugg_addr, sugg_port, nonce,
+		uint8_t rc = take_port(srv, now, (uint32_t)sub, &pk->in, sugg_addr, sugg_port, nonce,
 				       sugg_port != 0 || !cgn_addr_is_unspecified(sugg_addr), &addr, &port);
 		if (rc != PCP_RES_SUCCESS)
 			return rc;
@@ -1267,7 +1398,7 @@ expire_mapping(void *r, void *arg)
 	}
 	if (pcp_server_push(srv, CGN_MSG_DEL, rec) != 0)
 		return;
-	forget(srv, rec, sw->now);
+	forget(srv, rec, sw->now, mapping_origin(rec));
 	srv->stats.mappings_expired++;
 }
 

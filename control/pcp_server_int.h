@@ -63,6 +63,9 @@ struct pcp_mapping_rec {
 	bool port_lost;             /* reload.c: a pool change could not move it: its port is not
 				     * the allocator's, so it is never released */
 	uint64_t store_id;          /* pcp_store.c: its key in the state store; 0 not stored */
+	bool bib_logged;            /* NAT logging: its BIB_CREATE was reported (or it was
+				     * restored: reported by the run that made it), so its end is
+				     * reported too; never a DELETE without it (mapping_log_*) */
 };
 
 /* A PEER session (§12): one remote peer of a mapping. Keyed by struct peer_key. */
@@ -421,6 +424,29 @@ uint64_t mapping_idle_remaining_ms(struct pcp_server *srv, const struct pcp_mapp
 
 /** Sends a mapping change to the data plane. @return 0, or -ENOBUFS (counted). */
 int pcp_server_push(struct pcp_server *srv, enum cgn_msg_op op, const struct pcp_mapping_rec *rec);
+
+/* ---- NAT logging of explicit mappings (mappings.c; common/cgn_event.h) ----
+ *
+ * Every mapping of srv->mappings but the static ones (configuration, not events) is a BIB
+ * entry of RFC 8158 §4.6.3/§4.6.4: NAT44_BIB_CREATE (NAT64_ for an IPv6 internal address)
+ * once the change that makes it is certain (stored and pushed), NAT44_BIB_DELETE once it is
+ * gone from the data plane; a renewal, a strip to outbound only (PEER sessions keep it) and a
+ * restore on the same endpoint are none; a move to a new endpoint is a DELETE of the old one
+ * and a CREATE of the new one, origin CGN_ORIGIN_POOL. All of it from the main lcore's ring,
+ * and nothing when logging is off (cgn_events_on()).
+ */
+
+/** @return who made or removes rec, as its flags tell: CGN_ORIGIN_NATPMP for a NAT-PMP-only
+ *  mapping, else CGN_ORIGIN_PCP (MAP, PEER). */
+uint8_t mapping_origin(const struct pcp_mapping_rec *rec);
+
+/** Reports rec, as it is now (its endpoint, its lifetime_s), created (origin a
+ *  CGN_ORIGIN_*), and marks it reported. Not for a static mapping (nothing then). */
+void mapping_log_create(struct pcp_mapping_rec *rec, uint8_t origin, uint64_t now);
+
+/** Reports the end of rec's endpoint as it is now, if its creation was reported (bib_logged),
+ *  and clears the mark. */
+void mapping_log_delete(struct pcp_mapping_rec *rec, uint8_t origin, uint64_t now);
 
 /* ---- the state store (pcp_store.c; docs/operations.md "State store") ---- */
 

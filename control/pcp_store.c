@@ -23,6 +23,13 @@
  * the workers, waiting for ring room up to a deadline. The epoch goes on (§8.5) when the store
  * is this pool's and no mapping moved, else it starts again.
  *
+ * NAT logging (pcp_server_int.h): a mapping restored on its endpoint goes on, reported by the
+ * run that made it (no event); one given a new endpoint is a BIB_DELETE of the old one and a
+ * BIB_CREATE of the new one (origin "pool"); one that does not come back is a BIB_DELETE, now:
+ * expired while cgnatd was down (its origin), or dropped or lost (origin "pool"), so that
+ * every mapping a previous run reported created is reported ended (a record the store could
+ * not delete after an expiry is reported twice). Nobody else had its endpoint meanwhile.
+ *
  * Control thread only.
  */
 #include <errno.h>
@@ -260,8 +267,12 @@ restore_mapping(uint64_t id, const uint8_t *val, size_t len, void *arg)
 	}
 	bool explicit = (t.flags & (CGN_MAP_EXPLICIT | CGN_MAP_NATPMP)) && t.expire_ms > r->now;
 	bool peer = t.peer_expire_ms > r->now;
+	uint8_t end_origin = CGN_ORIGIN_POOL; /* of its BIB_DELETE if it does not come back */
+	uint8_t own_origin = mapping_origin(&t);
+	t.bib_logged = true;                  /* reported created by the run that made it */
 	if (!explicit && !peer) {
 		r->expired++;
+		end_origin = own_origin;
 		goto drop;
 	}
 	if (!explicit) { /* its MAP part ran out while cgnatd was down: outbound only, as strip_explicit */
@@ -269,8 +280,10 @@ restore_mapping(uint64_t id, const uint8_t *val, size_t len, void *arg)
 				       CGN_MAP_THIRD_PARTY);
 		t.expire_ms = 0;
 		t.n_filters = 0;
-		if (!(t.flags & CGN_MAP_PEER))
+		if (!(t.flags & CGN_MAP_PEER)) {
+			end_origin = own_origin; /* ran out */
 			goto drop;
+		}
 		/* no longer a port of a set (RFC 7753: a set is an explicit mapping), and the MAP
 		 * part's DESCRIPTION (RFC 7220) went with that part */
 		t.set_first = t.set_size = 0;
@@ -308,6 +321,7 @@ restore_mapping(uint64_t id, const uint8_t *val, size_t len, void *arg)
 		srv->stats.descriptions_unstored++;
 	return;
 drop:
+	mapping_log_delete(&t, end_origin, r->now);
 	free(t.description);
 	gone(r, id);
 }
@@ -344,6 +358,7 @@ restore_peer(uint64_t id, const uint8_t *val, size_t len, void *arg)
 static void
 restore_forget(struct restore *r, struct pcp_mapping_rec *rec)
 {
+	mapping_log_delete(rec, CGN_ORIGIN_POOL, r->now); /* (a moved one's was reported: a no-op) */
 	struct cgn_pb_sub *s = cgn_pb_sub(&r->srv->pb, rec->sub);
 	if (mapping_counts_once(rec) && __atomic_load_n(&s->explicit_mappings, __ATOMIC_SEQ_CST))
 		__atomic_fetch_sub(&s->explicit_mappings, 1, __ATOMIC_SEQ_CST);
@@ -463,6 +478,8 @@ move_restored(void *v, void *arg)
 	struct pcp_server *srv = r->srv;
 	if (!rec->moved)
 		return;
+	/* Its old endpoint does not come back, whatever follows: its end is certain. */
+	mapping_log_delete(rec, CGN_ORIGIN_POOL, r->now);
 	uint32_t addr;
 	uint16_t port;
 	int rc = cgn_pb_alloc(&srv->pb, rec->sub, rec->in.proto, rec->ext_port, rec->in.port, &srv->rng, &addr, &port);
@@ -486,6 +503,7 @@ move_restored(void *v, void *arg)
 		return;
 	}
 	pcp_store_mapping(srv, rec);
+	mapping_log_create(rec, CGN_ORIGIN_POOL, r->now);
 	if (rec->flags & (CGN_MAP_EXPLICIT | CGN_MAP_NATPMP))
 		pcp_mapping_update(srv, r->now, rec, NULL, NULL, PCP_RES_SUCCESS);
 	r->moved++;

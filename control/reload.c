@@ -13,6 +13,9 @@
  *   - new nat64.prefixes renumber each NAT64 mapping's Pref64 (a removed one's mappings take
  *     the first), and new Pref64s or IPv4 prefix lists are announced: RFC 7225 §4.2 "the PCP
  *     server SHOULD issue an unsolicited PCP ANNOUNCE message" with the new PREFIX64s;
+ *   - NAT logging (pcp_server_int.h): a mapping given a new endpoint is a BIB_DELETE of the
+ *     old one, once it left the data plane, and a BIB_CREATE of the new one, once it is
+ *     there, both of origin "pool"; one that cannot move, only the DELETE; one kept, nothing;
  *   - a new nat.pool rebuilds the port-block allocator: every subscriber keeps its external
  *     address if it is still in the pool, and every mapping its port; mappings on removed
  *     addresses move to the subscriber's new address, the data plane is told, and each client
@@ -195,8 +198,9 @@ quota_give_back(struct pcp_server *srv, uint32_t sub)
 /* Removes a record that is no longer in the data plane and whose port the allocator does
  * not hold for it; the quota is the caller's. */
 static void
-drop_moved(struct pcp_server *srv, struct pcp_mapping_rec *rec)
+drop_moved(struct pcp_server *srv, struct pcp_mapping_rec *rec, uint64_t now)
 {
+	mapping_log_delete(rec, CGN_ORIGIN_POOL, now); /* (reported when it left: a no-op then) */
 	pcp_store_mapping_gone(srv, rec);
 	pcp_description_mapping_clear(srv, rec); /* RFC 7220 text the record owns */
 	rec_db_del(srv->mappings, rec);
@@ -205,11 +209,11 @@ drop_moved(struct pcp_server *srv, struct pcp_mapping_rec *rec)
 /* A single-port mapping that could not move is deleted; it no longer counts against its
  * subscriber's explicit quota. (A port set goes as one: set_goes().) */
 static void
-forget_moved(struct pcp_server *srv, struct pcp_mapping_rec *rec)
+forget_moved(struct pcp_server *srv, struct pcp_mapping_rec *rec, uint64_t now)
 {
 	if (mapping_counts_once(rec))
 		quota_give_back(srv, rec->sub);
-	drop_moved(srv, rec);
+	drop_moved(srv, rec, now);
 }
 
 
@@ -261,7 +265,7 @@ set_goes(struct move_ctx *mc, struct pcp_mapping_rec **m, uint32_t n, uint32_t s
 		struct pcp_mapping_rec *p = m[i];
 		p->moved = false;
 		if (p->n_peers == 0) {
-			drop_moved(srv, p);
+			drop_moved(srv, p, mc->now);
 			continue;
 		}
 		mapping_strip_explicit_fields(p);
@@ -269,7 +273,7 @@ set_goes(struct move_ctx *mc, struct pcp_mapping_rec **m, uint32_t n, uint32_t s
 		uint32_t addr;
 		uint16_t port;
 		if (cgn_pb_alloc(&srv->pb, sub, p->in.proto, p->ext_port, p->in.port, &srv->rng, &addr, &port) != 0) {
-			drop_moved(srv, p);
+			drop_moved(srv, p, mc->now);
 			continue;
 		}
 		p->ext_addr = addr;
@@ -277,10 +281,11 @@ set_goes(struct move_ctx *mc, struct pcp_mapping_rec **m, uint32_t n, uint32_t s
 		p->port_lost = false;
 		if (pcp_server_push_patiently(srv, CGN_MSG_ADD, p, mc->deadline) != 0) {
 			cgn_pb_release(&srv->pb, sub, p->in.proto, port);
-			drop_moved(srv, p);
+			drop_moved(srv, p, mc->now);
 			continue;
 		}
 		pcp_store_mapping(srv, p);
+		mapping_log_create(p, CGN_ORIGIN_POOL, mc->now); /* an outbound mapping on its new port */
 		p->moved = true; /* its PEER sessions' clients are told (peer_update_one) */
 	}
 	if (tell)
@@ -337,6 +342,10 @@ move_set(struct move_ctx *mc, struct pcp_mapping_rec *rec)
 		mc->failed += n;
 		return;
 	}
+	/* Every port left the data plane, and none comes back on its old endpoint, whatever
+	 * follows: their ends are certain. */
+	for (uint32_t i = 0; i < n; i++)
+		mapping_log_delete(m[i], CGN_ORIGIN_POOL, mc->now);
 	for (uint32_t i = 0; i < n; i++) {
 		if (!m[i]->moved) {
 			cgn_pb_release(&srv->pb, sub, proto, m[i]->ext_port);
@@ -380,6 +389,9 @@ move_set(struct move_ctx *mc, struct pcp_mapping_rec *rec)
 		set_goes(mc, m, n, sub, false);
 		return;
 	}
+	/* The set is whole on its new run (not before: a refused port takes the others out). */
+	for (uint32_t i = 0; i < n; i++)
+		mapping_log_create(m[i], CGN_ORIGIN_POOL, mc->now);
 	if (head->flags & (CGN_MAP_EXPLICIT | CGN_MAP_NATPMP))
 		mapping_update(srv, mc->now, head, NULL, NULL, PCP_RES_SUCCESS, true);
 	mc->moved += n;
@@ -424,10 +436,11 @@ move_mapping(void *r, void *arg)
 		mc->failed++;
 		return;
 	}
+	mapping_log_delete(rec, CGN_ORIGIN_POOL, mc->now); /* the old endpoint is gone for good */
 	if (rc != 0) {
 		/* §14.2: "the error CANNOT_PROVIDE_EXTERNAL SHOULD be sent" */
 		pcp_mapping_update(srv, mc->now, rec, NULL, NULL, PCP_RES_CANNOT_PROVIDE_EXTERNAL);
-		forget_moved(srv, rec);
+		forget_moved(srv, rec, mc->now);
 		mc->moved++;
 		return;
 	}
@@ -437,12 +450,13 @@ move_mapping(void *r, void *arg)
 	rec->port_lost = false;
 	if (pcp_server_push_patiently(srv, CGN_MSG_ADD, rec, mc->deadline) != 0) {
 		cgn_pb_release(&srv->pb, sub, rec->in.proto, port);
-		forget_moved(srv, rec);
+		forget_moved(srv, rec, mc->now);
 		mc->failed++;
 		return;
 	}
 	pcp_store_mapping(srv, rec); /* its new endpoint (if the store is full: restored at the old
 				      * one, which moves again) */
+	mapping_log_create(rec, CGN_ORIGIN_POOL, mc->now);
 	if (rec->flags & (CGN_MAP_EXPLICIT | CGN_MAP_NATPMP))
 		pcp_mapping_update(srv, mc->now, rec, NULL, NULL, PCP_RES_SUCCESS);
 	mc->moved++;
