@@ -15,9 +15,10 @@
  * writes every message it read to a pcap file, each in a synthetic Ethernet/IPv4/UDP packet
  * to port 4739, so that tshark's IPFIX dissector can decode it.
  *
- * Bounded: it exits after -n data records (0: no limit) or -T seconds, whichever comes first;
- * exit status 0 if it got the records it was told to wait for (or -n 0), 2 on timeout, 1 on
- * an error. One thread.
+ * Bounded: it exits after -n data records (0: no limit) or -T seconds, whichever comes first,
+ * or at SIGTERM/SIGINT (what it read is printed and the pcap closed: a test stops it once the
+ * exporter is gone); exit status 0 if it got the records it was told to wait for (or -n 0), 2
+ * on timeout, 1 on an error. One thread.
  *
  *   ipfix_collect -u|-t [-a ADDR] -p PORT [-n RECORDS] [-T SECONDS] [-w FILE.pcap]
  */
@@ -27,6 +28,7 @@
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +60,14 @@ static struct {
 	pcap_dumper_t *pcap;
 	unsigned next_peer_id;
 } g;
+
+static volatile sig_atomic_t stop_signal;
+
+static void
+on_stop(int sig)
+{
+	stop_signal = sig;
+}
 
 static uint64_t
 now_ms(void)
@@ -345,11 +355,18 @@ main(int argc, char **argv)
 		peers[0].id = ++g.next_peer_id;
 		peers[0].fbuf = new_fbuf();
 	}
+	struct sigaction sa = { .sa_handler = on_stop }; /* no SA_RESTART: poll() returns EINTR */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
 	printf("ready proto=%s port=%u\n", g.tcp ? "tcp" : "udp", port);
 
 	uint64_t deadline = now_ms() + (uint64_t)timeout_s * 1000;
 	const char *reason = "timeout";
 	while (now_ms() < deadline) {
+		if (stop_signal) {
+			reason = "signal";
+			break;
+		}
 		struct pollfd pfd[MAX_PEERS + 1];
 		unsigned n = 0, map[MAX_PEERS + 1];
 
@@ -368,8 +385,11 @@ main(int argc, char **argv)
 			}
 		}
 		int left = (int)(deadline - now_ms());
-		if (poll(pfd, n, left > 0 ? left : 0) < 0 && errno != EINTR)
+		if (poll(pfd, n, left > 0 ? left : 0) < 0) {
+			if (errno == EINTR)
+				continue;
 			break;
+		}
 		for (unsigned k = 0; k < n; k++) {
 			if (!(pfd[k].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;
