@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cgn_dataplane.h" /* CGN_PUNT_HOP_LIMIT_LINK */
+#include "cgn_events.h"
 #include "cgn_log.h"
 #include "pcp_wire.h"
 
@@ -214,12 +215,14 @@ control_loop_run(struct control_loop *loop)
 							loop->on_sighup(loop->sighup_ctx);
 						continue;
 					}
+					cgn_events_flush();
 					return (int)si.ssi_signo;
 				}
 			} else if (tag < loop->n_socks) {
 				serve_socket(loop, loop->socks[tag]);
 			}
 		}
+		cgn_events_flush(); /* this round's NAT events (PCP mappings, reclaim) to the logger */
 	}
 }
 

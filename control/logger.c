@@ -207,6 +207,7 @@ cgn_logger_stop(struct cgn_logger *lg)
 {
 	if (lg == NULL)
 		return;
+	cgn_events_flush(); /* the main lcore's last gathered events (the workers flushed as they stopped) */
 	__atomic_store_n(&lg->stop, true, __ATOMIC_RELEASE);
 	pthread_join(lg->tid, NULL);
 	/* The rings' consumer is this thread now: what the lcores reported last goes out too. */

@@ -6,6 +6,7 @@
  * port release; report a quiescent state; sleep idle_sleep_us if there was nothing to do.
  */
 #include "cgn_dataplane.h"
+#include "cgn_events.h"
 #include "cgn_rfc6052.h"
 #include "cgn_log.h"
 
@@ -351,6 +352,7 @@ cgn_worker_main(void *arg)
 			cgn_hold_release(w, w->now_ms);
 			cgn_frag_expire(w, w->now_ms);
 		}
+		cgn_events_flush(); /* this round's NAT events to the logger, in one burst */
 		w->stats.loops++;
 
 		/* Nothing read from the table survives past this point. */
@@ -363,6 +365,7 @@ cgn_worker_main(void *arg)
 		}
 	}
 
+	cgn_events_flush();
 	rte_rcu_qsbr_thread_offline(rcu, w->index);
 	rte_rcu_qsbr_thread_unregister(rcu, w->index);
 	return 0;

@@ -8,8 +8,12 @@
  *
  * The fast path pays nothing when logging is off: cgn_events_active is NULL (no destination
  * configured, RFC 6888 REQ-12) and every source tests cgn_events_on() before it builds an
- * event: one predictable branch. When it is on, an event costs a copy into the lcore's ring;
- * a full ring drops it and counts it on that lcore (log_dropped): no lock, no syscall, no
+ * event: one predictable branch. When it is on, an event costs a copy into the lcore's own
+ * batch of CGN_EVENT_BATCH events, which goes into the ring in one burst when it is full and
+ * at the end of every loop of its lcore (cgn_events_flush(): a worker after each round of
+ * bursts, the control thread after each round of its loop), so the ring's head and tail,
+ * shared with the logger, are touched once a batch, not once an event. What the full ring
+ * does not take is dropped and counted on that lcore (log_dropped): no lock, no syscall, no
  * allocation, never a wait.
  *
  * Threads: cgn_events_init()/_fini() on the main lcore, before any worker is launched and
@@ -39,6 +43,7 @@
  * PORTS_EXHAUSTED, ADDRESSES_EXHAUSTED. */
 #define CGN_EVENT_LIMIT_KINDS (CGN_QUOTA_MAX + 2)
 #define CGN_EVENT_LIMIT_MS 1000 /* one event per kind per lcore per second */
+#define CGN_EVENT_BATCH 32      /* events an lcore gathers before one enqueue burst */
 
 /* One lcore's ring and counters; cache-aligned, indexed by lcore id (l3fwd lcore_conf). */
 struct cgn_events_lcore {
@@ -50,6 +55,8 @@ struct cgn_events_lcore {
 	 * Shared as dropped. */
 	uint64_t limited;
 	uint64_t limit_ms[CGN_EVENT_LIMIT_KINDS]; /* when each kind last passed; this lcore only */
+	uint32_t n_batch;                         /* events in batch[]; this lcore only */
+	struct cgn_event batch[CGN_EVENT_BATCH];  /* not yet in the ring; this lcore only */
 } __rte_cache_aligned;
 
 struct cgn_events {
@@ -106,9 +113,38 @@ cgn_events_count(uint64_t *counter)
 	__atomic_store_n(counter, __atomic_load_n(counter, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
 }
 
+/* Puts l's batch into its ring in one burst; what the ring does not take is counted lost. */
+static inline void
+cgn_events_flush_lcore(struct cgn_events_lcore *l)
+{
+	unsigned n = l->n_batch;
+	l->n_batch = 0;
+	unsigned done = rte_ring_sp_enqueue_burst_elem(l->ring, l->batch, sizeof(struct cgn_event), n, NULL);
+	if (unlikely(done < n))
+		__atomic_store_n(&l->dropped, __atomic_load_n(&l->dropped, __ATOMIC_RELAXED) + (n - done),
+				 __ATOMIC_RELAXED);
+}
+
 /**
- * Hands ev (copied) to the logger through the calling lcore's ring; a full ring drops it and
- * counts log_dropped on this lcore. Nothing when logging is off. No lock, no syscall, no
+ * Hands the calling lcore's gathered events to the logger (its ring). Every lcore that
+ * emits calls it at the end of each loop, so that an event waits one loop at most; nothing
+ * when logging is off or nothing is gathered. The calling EAL lcore.
+ */
+static inline void
+cgn_events_flush(void)
+{
+	struct cgn_events *e = cgn_events_active;
+	if (likely(e == NULL))
+		return;
+	unsigned id = rte_lcore_id();
+	if (id < RTE_MAX_LCORE && e->lcore[id].n_batch > 0)
+		cgn_events_flush_lcore(&e->lcore[id]);
+}
+
+/**
+ * Hands ev (copied) to the logger: into the calling lcore's batch, which goes into its ring
+ * when full or at the lcore's next cgn_events_flush(); a full ring drops and counts
+ * (log_dropped on this lcore). Nothing when logging is off. No lock, no syscall, no
  * allocation. The calling EAL lcore (worker or main); from another thread: counted dropped.
  */
 static inline void
@@ -123,9 +159,9 @@ cgn_event_emit(const struct cgn_event *ev)
 		return;
 	}
 	struct cgn_events_lcore *l = &e->lcore[id];
-	/* (DPDK 22.11 takes the objects as void *; it only reads them.) */
-	if (unlikely(rte_ring_sp_enqueue_elem(l->ring, (void *)(uintptr_t)ev, sizeof(*ev)) != 0))
-		cgn_events_count(&l->dropped);
+	l->batch[l->n_batch++] = *ev;
+	if (l->n_batch == CGN_EVENT_BATCH)
+		cgn_events_flush_lcore(l);
 }
 
 /** @return the rate limiter's kind of ev (0 .. CGN_EVENT_LIMIT_KINDS-1), or -1 if it is not

@@ -28,6 +28,8 @@ static unsigned
 drain(unsigned lcore, struct cgn_event *out, unsigned max)
 {
 	struct rte_ring *r = cgn_events_active->lcore[lcore].ring;
+	if (lcore == rte_lcore_id())
+		cgn_events_flush(); /* what this lcore gathered goes into its ring at the end of its loop */
 	return rte_ring_sc_dequeue_burst_elem(r, out, sizeof(*out), max, NULL);
 }
 
@@ -72,6 +74,10 @@ Test(events, a_full_ring_drops_and_counts)
 		ev.mono_ms = 1000 + i;
 		cgn_event_emit(&ev);
 	}
+	cr_assert_eq(cgn_events_active->lcore[rte_lcore_id()].dropped, 0, "the first %u batches fit",
+		     64 / CGN_EVENT_BATCH);
+	cr_assert_eq(cgn_events_active->lcore[rte_lcore_id()].n_batch, 10, "10 gathered, not yet in the ring");
+	cgn_events_flush(); /* the end of the lcore's loop */
 	cr_assert_eq(cgn_events_active->lcore[rte_lcore_id()].dropped, 10, "ring_size events fit, the rest count");
 	cr_assert_eq(cgn_events_dropped(), 10);
 	struct cgn_event got[128];

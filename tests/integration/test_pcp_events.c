@@ -120,6 +120,7 @@ drain(struct cgn_event *ev, unsigned max)
 {
 	struct rte_ring *r = cgn_events_active->lcore[rte_lcore_id()].ring;
 	cr_assert_not_null(r);
+	cgn_events_flush(); /* what the control thread gathered, as at the end of its loop */
 	return rte_ring_sc_dequeue_burst_elem(r, ev, sizeof(*ev), max, NULL);
 }
 
