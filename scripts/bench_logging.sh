@@ -12,14 +12,18 @@
 # blocks ~ off; sessions >= 0.70 of off's setup rate.
 #
 #   scripts/bench_logging.sh [FLOWS...]      default: 1000000
-#   BENCH_SECONDS=S: the forwarding window (default 5). BENCH_HUGEPAGES as bench_nat44.sh.
+#   BENCH_SECONDS=S: the forwarding window (default 5). BENCH_ROUNDS=R: rounds of the three
+#   modes (default 3). BENCH_HUGEPAGES as bench_nat44.sh.
+#
+# Ends with one SUMMARY line per mode: the sums over the rounds of each rate, and their ratio
+# to off's (sums rather than one round: this machine's rates move by 20 % between runs).
 #
 # Runs in a network namespace of its own (only loopback). Numbers go to docs/performance.md.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/scripts/lib/root.sh"
-CGN_SUDO_KEEP="BENCH_HUGEPAGES BENCH_SECONDS" need_root bench_logging "$top/scripts/bench_logging.sh" "$@"
+CGN_SUDO_KEEP="BENCH_HUGEPAGES BENCH_SECONDS BENCH_ROUNDS" need_root bench_logging "$top/scripts/bench_logging.sh" "$@"
 . "$top/scripts/lib/bench.sh"
 bench_begin bench-logging
 flows_list=("$@")
@@ -62,7 +66,7 @@ for flows in "${flows_list[@]}"; do
 	pcap="$work/flows-$flows.pcap"
 	"$top/build/tests/bench/gen_flows" "$pcap" "$flows"
 	mbufs=$(( flows + 16384 ))
-	for round in 1 2; do
+	for round in $(seq 1 "${BENCH_ROUNDS:-3}"); do
 		for mode in off blocks sessions; do
 			echo "== $flows flows, $mode (round $round)"
 			prefix="blog$$$mode"
@@ -76,8 +80,18 @@ for flows in "${flows_list[@]}"; do
 			lost=$(stat "$prefix" log_dropped); lost=${lost:-0}
 			netns_stop_cgnatd
 			printf 'RESULT flows=%s mode=%s round=%s sessions=%s sessions_per_s=%.0f pps=%s log_events=%s log_dropped=%s\n' \
-				"$flows" "$mode" "$round" "$created" "$setup" $(( (rx1 - rx0) / seconds )) "$events" "$lost"
+				"$flows" "$mode" "$round" "$created" "$setup" $(( (rx1 - rx0) / seconds )) "$events" "$lost" |
+				tee -a "$work/results"
 		done
 	done
+	awk -v flows="$flows" '$1 == "RESULT" && $2 == "flows=" flows {
+		for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+		setup[v["mode"]] += v["sessions_per_s"]; pps[v["mode"]] += v["pps"]; n[v["mode"]]++
+	} END {
+		split("off blocks sessions", modes, " ")
+		for (m = 1; m <= 3; m++) { k = modes[m]
+			printf "SUMMARY flows=%s mode=%s rounds=%d setup_per_s=%.0f setup_ratio=%.2f pps=%.0f pps_ratio=%.2f\n",
+				flows, k, n[k], setup[k] / n[k], setup[k] / setup["off"], pps[k] / n[k], pps[k] / pps["off"] }
+	}' "$work/results"
 	rm -f "$pcap"
 done
