@@ -9,7 +9,8 @@
 #   address (Neighbor Discovery), then pings and browses inet over NAT64 (64:ff9b::/96,
 #   RFC 6146, from the same pool); sub6 runs a web server too, learns the NAT64 prefix and
 #   maps its port with PCP over IPv6 (PREFIX64, RFC 7225), and inet gets its page through the
-#   IPv4 endpoint; cgnatctl shows sessions, port blocks, routes, neighbours, counters; cgnatd
+#   IPv4 endpoint; cgnatctl shows sessions, port blocks, routes, neighbours, counters; the NAT
+#   log shows the port blocks and PCP mappings as syslog lines, and /metrics the pool; cgnatd
 #   is killed and starts again: its state store gives the mappings back and the PCP epoch goes
 #   on (RFC 6887 §8.5); restarted without its store, the epoch goes back and sub1 maps again.
 # The lab is always torn down on exit; nothing touches the host's own network.
@@ -98,6 +99,14 @@ ctl neighbours
 
 step "counters (cgnatctl stats, the non-zero ones)"
 ctl stats | grep -v ': 0$'
+
+step "the NAT log: port blocks and PCP mappings as RFC 5424 syslog lines (RFC 6888 REQ-14: one line per block, not per session)"
+sleep 0.3 # the logger sends within 100 ms
+grep -E ' (PORTBLOCK|MAPPING) ' "/run/cgnat-lab-$LAB_PREFIX/nat.log" | awk 'NR <= 6'
+
+step "the Prometheus page (GET /metrics on 127.0.0.1:9464 in the cgn namespace): pool use, mappings, events logged"
+in_ns cgn curl -sS -m 5 http://127.0.0.1:9464/metrics |
+	grep -E '^cgnat_(pool_blocks|pool_blocks_used|table_mappings|pcp_mappings|log_events_total|log_dropped_total) '
 
 epoch() { awk '/^epoch:/ { print $2 }'; }
 step "cgnatd crashes (kill -9) and starts again (scripts/lab.sh crash): its state store gives back every PCP mapping, and its PCP epoch goes on (RFC 6887 §8.5: no state lost)"

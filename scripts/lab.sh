@@ -89,7 +89,25 @@ routes = ( { prefix = "100.64.0.0/10"; port = "net_af_packet0"; via = "100.64.0.
 # Explicit mappings (PCP, NAT-PMP) outlive a restart or a crash of cgnatd: an LMDB store in the
 # lab's folder (a relative path is the configuration file's folder's).
 state = { path = "store"; };
+# NAT logging (docs/operations.md, "NAT logging"): port blocks, bindings, PCP mappings, quota
+# events as RFC 5424 lines to the lab's syslog receiver in the cgn namespace (its lines in
+# nat.log of the lab's folder), and the Prometheus page for curl in the cgn namespace.
+logging = { syslog = { server = "127.0.0.1:5514"; transport = "udp"; hostname = "cgn-lab"; }; threshold = 80; };
+metrics = { listen = "127.0.0.1:9464"; };
 CONF
+}
+
+# The lab's syslog receiver: UDP 127.0.0.1:5514 in the cgn namespace, each datagram a line of
+# nat.log. Stopped with the lab (down kills what runs in its namespaces), or after a day.
+start_syslog() {
+	in_ns "$ns_cgn" timeout 86400 python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 5514))
+with open(sys.argv[1], "a") as f:
+    while True:
+        f.write(s.recv(4096).decode("ascii", "replace") + "\n")
+        f.flush()' "$state/nat.log" > /dev/null 2>&1 &
 }
 
 start_cgnatd() {
@@ -184,6 +202,7 @@ up() {
 	in_ns "$ns_cgn" python3 "$csum" r-in
 
 	write_config
+	start_syslog
 	start_cgnatd
 	trap - EXIT
 	echo "lab: up: namespaces ${namespaces[*]}; cgnatd pid $(cat "$state/cgnatd.pid"), " \
