@@ -391,6 +391,7 @@ usage(FILE *f)
 		"commands:\n"
 		"  info                       version, epoch, workers, pool\n"
 		"  stats                      every counter by name\n"
+		"  logging                    NAT logging: events, losses, each destination's counters\n"
 		"  subscriber ADDR            one subscriber: external address, port blocks, quota use\n"
 		"  pool [START]               port blocks in use per pool address\n"
 		"  worker [N]                 one worker's packet and drop counters\n"
@@ -567,7 +568,7 @@ main(int argc, char **argv)
 	const struct rows *rows = NULL; /* a table command: neighbours, routes */
 	uint32_t start = 0, count = 0;
 	const char *subscriber = NULL;
-	if (strcmp(cmd, "info") == 0 || strcmp(cmd, "stats") == 0) {
+	if (strcmp(cmd, "info") == 0 || strcmp(cmd, "stats") == 0 || strcmp(cmd, "logging") == 0) {
 		if (nargs) {
 			usage(stderr);
 			return 2;

@@ -152,6 +152,26 @@ add_counter(void *ctx, const char *name, uint64_t value)
 	rte_tel_data_add_dict_u64(ctx, name, value);
 }
 
+/* The logger's own totals (log_*) only. */
+static void
+add_log_total(void *ctx, const char *name, uint64_t value)
+{
+	if (strncmp(name, "log_", 4) == 0)
+		rte_tel_data_add_dict_u64(ctx, name, value);
+}
+
+/* /cgnat/logging: NAT logging's counters, the logger's and each destination's
+ * (<sink>_<counter>: ipfix_sent, syslog_dropped, ...; docs/operations.md "NAT logging"). */
+static int
+cmd_logging(const char *cmd __rte_unused, const char *params __rte_unused, struct rte_tel_data *d)
+{
+	if (!enter(d))
+		return 0;
+	rte_tel_data_start_dict(d);
+	cgn_logger_foreach_counter(add_counter, d);
+	return leave(0);
+}
+
 static int
 cmd_stats(const char *cmd __rte_unused, const char *params __rte_unused, struct rte_tel_data *d)
 {
@@ -201,8 +221,9 @@ cmd_stats(const char *cmd __rte_unused, const char *params __rte_unused, struct 
 	CGN_TABLE_COUNTERS(X)
 #undef X
 	rte_tel_data_add_dict_u64(d, "ring_backlog", cgn_dataplane_backlog(tel.dp));
-	/* NAT logging (logger.h): log_events, log_dropped, log_invalid, each sink's. */
-	cgn_logger_foreach_counter(add_counter, d);
+	/* NAT logging (logger.h): log_events, log_dropped, log_invalid; each destination's own
+	 * counters are in /cgnat/logging (this dict holds at most 256 keys). */
+	cgn_logger_foreach_counter(add_log_total, d);
 #define X(field, doc) rte_tel_data_add_dict_u64(d, "punt_" #field, LOAD(tel.dp->punt_stats.field));
 	CGN_PUNT_COUNTERS(X)
 #undef X
@@ -658,6 +679,8 @@ cgn_telemetry_init(const struct cgn_config *cfg, struct pcp_server *srv, struct 
 					     "What runs: version, epoch, workers, pool. No parameters")) ||
 	    (rc = rte_telemetry_register_cmd("/cgnat/stats", cmd_stats,
 					     "Every counter by name. No parameters")) ||
+	    (rc = rte_telemetry_register_cmd("/cgnat/logging", cmd_logging,
+					     "NAT logging's counters: the logger's and each destination's. No parameters")) ||
 	    (rc = rte_telemetry_register_cmd("/cgnat/worker", cmd_worker,
 					     "One worker's counters: packets, drops by reason. Parameter: worker number")) ||
 	    (rc = rte_telemetry_register_cmd("/cgnat/subscriber", cmd_subscriber,

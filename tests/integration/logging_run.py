@@ -117,6 +117,7 @@ def scripted_run(work):
             f.write(page)
         run.metrics = page
         run.stats_before_stop = run.ctl("-j", "stats")
+        run.stats_before_stop.update(run.ctl("-j", "logging"))
 
     return Run("logging", work, CONF, flows, [], after=pcp_steps)
 
@@ -159,11 +160,12 @@ def tcp_collector_restart():
         mapping(9002)                    # events while it is away: dropped, counted
         mapping(9003)
         time.sleep(0.5)
-        got["away"] = run.ctl("-j", "stats")
+        got["away"] = run.ctl("-j", "logging")
         got["c"] = start()               # back: reconnected within reconnect_s
         time.sleep(1.8)
         mapping(9004)
         time.sleep(0.5)
+        got["last"] = run.ctl("-j", "logging")
 
     work = tempfile.mkdtemp(prefix="cgnat-logging-tcp.")
     flows = [inside(IP(src=A, dst=REMOTE) / UDP(sport=20000 + i, dport=53) / b"q") for i in range(40)]
@@ -173,6 +175,7 @@ def tcp_collector_restart():
     finally:
         second = stop(got["c"])
     first, away, stats = got["first"], got["away"], run.stats
+    stats.update(got["last"])
     ports = lambda recs: sorted(int(r["sourceTransportPort"]) for r in recs if r["natEvent"] == "8")
     check(ports(first) == [9001], f"before the collector went away: {first}")
     check(ports(second) == [9004], f"after it came back: {second}")
