@@ -11,6 +11,7 @@
 
 #include "addr_text.h"
 #include "cgn_cksum.h"
+#include "cgn_events.h"
 #include "steps_fixture.h"
 
 #define SUB "2001:db8:6::2"
@@ -722,4 +723,47 @@ Test(nat64, a_routing_header_after_an_unknown_option_is_still_refused_rfc7915_5_
 	cr_assert_eq(op, E->inside_port);
 	cr_assert_eq(o[54], 4, "parameter problem");
 	cr_assert_eq(o[58] << 24 | o[59] << 16 | o[60] << 8 | o[61], 48 + 3, "at Segments Left");
+}
+
+/* NAT logging (issue 16, RFC 8158 §4.6.2, §4.6.9, §4.6.10): a NAT64 session is
+ * NAT64_SESSION_CREATE with the IPv6 source and its own port; its subscriber's binding and
+ * block name the subscriber as cgnatd keys it (the /56 of nat64.subscriber_prefix_len). */
+Test(nat64, session_events_carry_the_ipv6_subscriber)
+{
+	struct cgn_config c = E->cfg;
+	c.logging.syslog.transport = CGN_SYSLOG_LOCAL; /* a destination: the rings exist */
+	c.logging.sessions = true;
+	cr_assert_eq(cgn_events_init(&c), 0);
+	cgn_pb_set_event_hook(&E->pb, cgn_events_pb_hook, NULL);
+	uint16_t op, ol;
+	uint8_t *o = run(E->inside_port, build6(SUB, REMOTE6, 64, 0, IPPROTO_UDP, 40001, 53, 4), &op, &ol);
+	cr_assert_not_null(o, "translated");
+	uint32_t ext;
+	memcpy(&ext, o + 14 + 12, 4);
+	cgn_events_flush(); /* the end of this lcore's loop */
+	struct cgn_event got[8];
+	unsigned n = rte_ring_sc_dequeue_burst_elem(cgn_events_active->lcore[rte_lcore_id()].ring, got, sizeof(got[0]),
+						    8, NULL);
+	cr_assert_eq(n, 3, "binding, block, session: %u", n);
+	struct cgn_addr sub, host;
+	cr_assert_eq(inet_pton(AF_INET6, "2001:db8:6::", sub.b), 1);
+	cr_assert_eq(inet_pton(AF_INET6, SUB, host.b), 1);
+	cr_assert_eq(got[0].nat_event, CGN_NATEV_BINDING_CREATE);
+	cr_assert(cgn_addr_eq(&got[0].internal, &sub), "the subscriber's /56");
+	cr_assert_eq(got[1].nat_event, CGN_NATEV_PORT_BLOCK_ALLOC);
+	cr_assert(cgn_addr_eq(&got[1].internal, &sub));
+	cr_assert_eq(got[1].ext_addr, ext);
+	cr_assert(got[1].port_first <= port_at(o, 0) && port_at(o, 0) <= got[1].port_last);
+	cr_assert_eq(got[2].nat_event, CGN_NATEV_NAT64_SESSION_CREATE);
+	cr_assert(cgn_addr_eq(&got[2].internal, &host), "the host's own IPv6 address");
+	cr_assert_eq(got[2].int_port, 40001);
+	cr_assert_eq(got[2].ext_addr, ext);
+	cr_assert_eq(got[2].ext_port, port_at(o, 0));
+	cr_assert_eq(got[2].proto, IPPROTO_UDP);
+	for (unsigned i = 0; i < n; i++) {
+		cr_assert(cgn_event_is_v6(&got[i]));
+		cr_assert(cgn_event_check(&got[i]));
+	}
+	cgn_pb_set_event_hook(&E->pb, NULL, NULL);
+	cgn_events_fini();
 }
