@@ -360,6 +360,55 @@ pool_use(void *ctx, uint64_t *used, uint64_t *total)
 	return true;
 }
 
+/* Waits, up to CGN_END_WAIT_MS in all, until the main lcore's event ring has room for a batch:
+ * at shutdown nothing forbids waiting for the logger, and the ends of a whole table of
+ * sessions can exceed a ring. *waited: ms spent so far. Main lcore. */
+#define CGN_END_WAIT_MS 2000
+static void
+end_room(uint64_t *waited)
+{
+	struct rte_ring *r = cgn_events_active->lcore[rte_lcore_id()].ring;
+	cgn_events_flush();
+	while (rte_ring_free_count(r) < CGN_EVENT_BATCH && *waited < CGN_END_WAIT_MS) {
+		usleep(1000);
+		(*waited)++;
+	}
+}
+
+/*
+ * NAT logging at shutdown: the implicit sessions (logging.sessions) and the port blocks this
+ * process held end with it, so their ends are reported (NAT44/NAT64_SESSION_DELETE, then
+ * PORT_BLOCK_FREE and BINDING_DELETE): else the log keeps a block "allocated" to a subscriber
+ * forever, while the next run gives it to another (RFC 6888 REQ-14: the log must answer "who
+ * had this address and port"). A restart's restore claims, and reports, its blocks anew.
+ * Main lcore, the workers stopped (nothing changes the table or the allocator), the logger
+ * still running; before cgn_logger_stop().
+ */
+static void
+report_ends(struct cgn_dataplane *dp, struct pcp_server *srv)
+{
+	if (!cgn_events_on() || srv == NULL)
+		return;
+	uint64_t waited = 0, now = cgn_clock_ms();
+	if (dp != NULL && cgn_events_sessions()) {
+		uint32_t cursor = 0, n = 0;
+		const struct cgn_mapping *m;
+		while ((m = cgn_table_next(dp->table, &cursor)) != NULL) {
+			if (!cgn_mapping_workers_own(m->flags))
+				continue; /* explicit: a BIB entry, kept by the state store or not */
+			struct cgn_event ev;
+			cgn_event_session(&ev, m, false, now);
+			cgn_event_emit(&ev);
+			if (++n % CGN_EVENT_BATCH == 0)
+				end_room(&waited);
+		}
+	}
+	end_room(&waited);
+	/* The blocks: at most the pool's, through the allocator's hook. */
+	cgn_pb_report_all_free(pcp_server_pb(srv));
+	cgn_events_flush();
+}
+
 /* RFC 6887 §8.2 ignores PCP from the outside; a management port (pcp_management) lets the
  * third-party ACL's hosts in, and only them: an outside sender claiming a subscriber's
  * address must not be answered as that subscriber. */
@@ -547,7 +596,10 @@ out:
 	cgn_telemetry_detach();
 	if (dp)
 		cgn_dataplane_stop(dp);
-	/* The workers stopped: what they reported last is drained and sent. */
+	/* The workers stopped: what ends with the process is reported, then what they and the
+	 * control thread reported last is drained and sent. */
+	if (app.logger)
+		report_ends(dp, srv);
 	cgn_logger_stop(app.logger);
 	app.logger = NULL;
 	cgn_logger_close_sinks(&log_params);

@@ -170,6 +170,29 @@ mapping_log_delete(struct pcp_mapping_rec *rec, uint8_t origin, uint64_t now)
 	rec->bib_logged = false;
 }
 
+/* The implicit session a MAP adopts (§11.3 item 4) ends as a session: its worker reported it
+ * created (NAT44/NAT64_SESSION_CREATE, logging.sessions), and from now on it is a BIB entry,
+ * whose own CREATE and DELETE follow (RFC 8158 §4.6.1: not both records for one mapping).
+ * Before the BIB_CREATE, so that the log never holds the endpoint twice. */
+static void
+adopted_session_log(const struct pcp_mapping_rec *rec, uint64_t now)
+{
+	if (!cgn_events_sessions() || (rec->flags & CGN_MAP_STATIC))
+		return;
+	bool v6 = !cgn_addr_is_v4(&rec->in.addr);
+	struct cgn_event ev;
+	memset(&ev, 0, sizeof(ev));
+	ev.mono_ms = now;
+	ev.nat_event = (uint8_t)(v6 ? CGN_NATEV_NAT64_SESSION_DELETE : CGN_NATEV_NAT44_SESSION_DELETE);
+	ev.origin = CGN_ORIGIN_DATA;
+	ev.proto = rec->in.proto;
+	ev.internal = rec->in.addr;
+	ev.int_port = rec->in.port;
+	ev.ext_addr = rec->ext_addr;
+	ev.ext_port = rec->ext_port;
+	cgn_event_emit(&ev);
+}
+
 /* A request refused for its subscriber (internal: its address; the subscriber is its
  * cgn_subscriber_addr(), as the data plane reports it): QUOTA_EXCEEDED with sub_event and
  * the limit (§4.6.7), or, for PORTS_EXHAUSTED, ext_addr and proto (§4.6.6). Rate-limited at
@@ -715,7 +738,9 @@ map_create(struct pcp_server *srv, uint64_t now, const struct map_intent *mi, st
 			rec_db_del(srv->mappings, rec);
 			return PCP_RES_NO_RESOURCES;
 		}
-		/* explicit now: a BIB entry from here on (its implicit life was a session's) */
+		/* explicit now: a BIB entry from here on (its implicit life was a session's, which
+		 * ends here) */
+		adopted_session_log(rec, now);
 		mapping_log_create(rec, mapping_origin(rec), now);
 	} else {
 		rc = take_port(srv, now, sub, &mi->in, &mi->suggested_addr, mi->suggested_port, mi->nonce,

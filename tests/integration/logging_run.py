@@ -267,16 +267,32 @@ def main():
     c_block = block_of[PCP_CLIENT]
     check(int(c_block["portRangeStart"]) <= int(bib_c[0]["postNAPTSourceTransportPort"]) <= int(c_block["portRangeEnd"]),
           "the mapping's port lies in the client's block")
+    # Every block, binding and session a run reported ends in the log, at the latest when
+    # cgnatd stops (the process's blocks and sessions go with it; a restart claims anew): the
+    # client's block when its mapping went, A's at the stop.
     freed = by_event.get(17, [])
-    check(len(freed) == 1 and freed[0]["sourceIPv4Address"] == PCP_CLIENT and
-          freed[0]["portRangeStart"] == c_block["portRangeStart"], f"the client's block freed: {freed}")
+    freed_of = {r["sourceIPv4Address"]: r for r in freed}
+    check(len(freed) == 2 and set(freed_of) == {A, PCP_CLIENT}, f"both blocks freed: {freed}")
+    for who, blk in ((PCP_CLIENT, c_block), (A, a_block)):
+        check(freed_of[who]["portRangeStart"] == blk["portRangeStart"] and
+              freed_of[who]["portRangeEnd"] == blk["portRangeEnd"] and
+              freed_of[who]["postNATSourceIPv4Address"] == blk["postNATSourceIPv4Address"],
+              f"{who}'s block freed as allocated: {freed_of[who]} {blk}")
     unbound = by_event.get(15, [])
-    check(len(unbound) == 1 and unbound[0]["sourceIPv4Address"] == PCP_CLIENT, f"binding delete: {unbound}")
+    check(sorted(r["sourceIPv4Address"] for r in unbound) == sorted([A, PCP_CLIENT]), f"binding delete: {unbound}")
+    ended = by_event.get(5, [])
+    key = lambda r: (r["sourceTransportPort"], r["postNATSourceIPv4Address"], r["postNAPTSourceTransportPort"])
+    check(sorted(map(key, ended)) == sorted(map(key, sessions)),
+          f"every session created is deleted at the latest at the stop: {len(ended)} of {len(sessions)}")
+    order_a = [int(r["natEvent"]) for r in recs if r.get("sourceIPv4Address") == A]
+    check(max(i for i, e in enumerate(order_a) if e == 4) < min(i for i, e in enumerate(order_a) if e == 5) and
+          order_a.index(17) < order_a.index(15) and order_a.index(16) < order_a.index(17),
+          f"order of A's events: sessions created, then deleted; its block freed, then unbound: {order_a}")
     # Order: a block is allocated before its mapping, freed after its deletion.
     order = [int(r["natEvent"]) for r in recs if r.get("sourceIPv4Address") == PCP_CLIENT]
     check(order.index(16) < order.index(8) < order.index(9) < order.index(17), f"order of the client's events: {order}")
 
-    expected = len(sessions) + len(blocks) + len(bindings) + 1 + 1 + 2 + 1 + 1
+    expected = 2 * len(sessions) + 2 * len(blocks) + 2 * len(bindings) + 1 + 1 + 2
     check(len(recs) == expected, f"{len(recs)} records, expected {expected}: {sorted(by_event)}")
     check(stats["log_dropped"] == 0 and stats["log_invalid"] == 0, "nothing lost")
     check(stats["ipfix_dropped"] == 0 and stats["ipfix_errors"] == 0, "IPFIX: nothing lost")

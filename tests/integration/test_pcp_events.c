@@ -457,3 +457,51 @@ Test(pcp_events, a_restore_reports_moves_and_what_does_not_come_back)
 	cr_assert(expired && deleted && created);
 	pcp_server_free(srv);
 }
+
+/* The data plane's implicit mapping that a MAP adopts (§11.3 item 4): 127.0.0.1 UDP 5000 on
+ * 203.0.113.1:40000. */
+static bool
+find_implicit_stub(void *ctx, const struct cgn_key *in, uint32_t *ext_addr, uint16_t *ext_port, uint8_t *pref64)
+{
+	(void)ctx;
+	(void)pref64;
+	if (in->port != 5000)
+		return false;
+	*ext_addr = htonl(0xcb007101);
+	*ext_port = 40000;
+	return true;
+}
+
+/* With session logging, the implicit session a MAP adopts was reported created by its worker
+ * (NAT44_SESSION_CREATE): it ends as a session (NAT44_SESSION_DELETE) when it becomes a BIB
+ * entry (NAT44_BIB_CREATE), or its creation would never be matched by an end: the BIB
+ * entry's DELETE closes the BIB entry only (RFC 8158 §4.6.1: not both for one mapping). */
+Test(pcp_events, a_map_adopting_an_implicit_session_ends_the_session)
+{
+	make_cfg(&cfg, "", POOL_A, false);
+	cfg.logging.sessions = true;
+	cr_assert_eq(cgn_events_init(&cfg), 0);
+	struct pcp_server_ops ops = { .push = push, .find_implicit = find_implicit_stub };
+	struct pcp_server *srv = pcp_server_create(&cfg, &ops, cgn_clock_ms());
+	cr_assert_not_null(srv);
+	cr_assert_eq(pcp_server_start(srv, cgn_clock_ms()), 0);
+	struct cgn_event ev[8];
+	drain(ev, 8);
+	struct cgn_addr client = addr("127.0.0.1");
+	struct pcp_response resp;
+	cr_assert_eq(request(srv, &client, 5000, 600, 1, 0, 0, &resp), PCP_RES_SUCCESS);
+	cr_assert_eq(resp.u.map.external_port, 40000, "the implicit mapping's port, adopted");
+	unsigned n = drain(ev, 8);
+	cr_assert_eq(n, 2, "the session's end and the BIB entry's creation: %u events", n);
+	cr_assert(cgn_event_check(&ev[0]));
+	cr_assert_eq(ev[0].nat_event, CGN_NATEV_NAT44_SESSION_DELETE);
+	cr_assert_eq(ev[0].origin, CGN_ORIGIN_DATA);
+	cr_assert_eq(ev[0].proto, 17);
+	cr_assert(cgn_addr_eq(&ev[0].internal, &client));
+	cr_assert_eq(ev[0].int_port, 5000);
+	cr_assert_eq(ev[0].ext_addr, htonl(0xcb007101));
+	cr_assert_eq(ev[0].ext_port, 40000);
+	check_bib(&ev[1], CGN_NATEV_NAT44_BIB_CREATE, CGN_ORIGIN_PCP, &client, 5000, htonl(0xcb007101), 40000, 600);
+	pcp_server_free(srv);
+	cgn_events_fini();
+}
