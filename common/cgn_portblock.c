@@ -730,11 +730,14 @@ cgn_pb_reclaim(struct cgn_pb *pb, uint32_t sub)
 }
 
 uint32_t
-cgn_pb_report_all_free(const struct cgn_pb *pb)
+cgn_pb_report_free_slice(const struct cgn_pb *pb, uint32_t *cursor, uint32_t n_subs)
 {
 	uint32_t reported = 0;
-	uint32_t n_subs = __atomic_load_n(&pb->n_subs, __ATOMIC_SEQ_CST);
-	for (uint32_t i = 0; pb->event && i < n_subs && i < pb->p.max_subscribers; i++) {
+	uint32_t last = __atomic_load_n(&pb->n_subs, __ATOMIC_SEQ_CST);
+	if (last > pb->p.max_subscribers)
+		last = pb->p.max_subscribers;
+	uint32_t end = *cursor + n_subs < last ? *cursor + n_subs : last;
+	for (uint32_t i = *cursor; pb->event && i < end; i++) {
 		const struct cgn_pb_sub *s = cgn_pb_sub(pb, i);
 		uint32_t n = __atomic_load_n(&s->n_blocks, __ATOMIC_SEQ_CST);
 		uint32_t held = 0;
@@ -749,7 +752,15 @@ cgn_pb_report_all_free(const struct cgn_pb *pb)
 			report(pb, s, CGN_NATEV_BINDING_DELETE, s->ext_index * pb->blocks_per_addr);
 		reported += held;
 	}
+	*cursor = end > *cursor ? end : last;
 	return reported;
+}
+
+uint32_t
+cgn_pb_report_all_free(const struct cgn_pb *pb)
+{
+	uint32_t cursor = 0;
+	return cgn_pb_report_free_slice(pb, &cursor, UINT32_MAX - 1);
 }
 
 uint64_t

@@ -230,6 +230,13 @@ void cgn_pb_set_event_hook(struct cgn_pb *pb, cgn_pb_event_fn fn, void *ctx);
  */
 uint32_t cgn_pb_report_all_free(const struct cgn_pb *pb);
 
+/**
+ * cgn_pb_report_all_free() for the subscribers *cursor .. *cursor + n_subs - 1 only, so that
+ * a caller can let the hook's consumer catch up between slices (shutdown). Advances *cursor.
+ * @return blocks reported; 0 with *cursor past the last subscriber when done.
+ */
+uint32_t cgn_pb_report_free_slice(const struct cgn_pb *pb, uint32_t *cursor, uint32_t n_subs);
+
 /** @return blocks held by subscribers, all pool addresses together (relaxed). Any thread. */
 uint64_t cgn_pb_blocks_used(const struct cgn_pb *pb);
 

@@ -360,16 +360,16 @@ pool_use(void *ctx, uint64_t *used, uint64_t *total)
 	return true;
 }
 
-/* Waits, up to CGN_END_WAIT_MS in all, until the main lcore's event ring has room for a batch:
- * at shutdown nothing forbids waiting for the logger, and the ends of a whole table of
- * sessions can exceed a ring. *waited: ms spent so far. Main lcore. */
-#define CGN_END_WAIT_MS 2000
+/* Waits, up to CGN_END_WAIT_MS in all, until the main lcore's event ring has room for half
+ * its size: at shutdown nothing forbids waiting for the logger, and the ends of a whole table
+ * of sessions or of a pool's blocks can exceed a ring. *waited: ms spent so far. Main lcore. */
+#define CGN_END_WAIT_MS 10000
 static void
 end_room(uint64_t *waited)
 {
 	struct rte_ring *r = cgn_events_active->lcore[rte_lcore_id()].ring;
 	cgn_events_flush();
-	while (rte_ring_free_count(r) < CGN_EVENT_BATCH && *waited < CGN_END_WAIT_MS) {
+	while (rte_ring_free_count(r) < rte_ring_get_capacity(r) / 2 && *waited < CGN_END_WAIT_MS) {
 		usleep(1000);
 		(*waited)++;
 	}
@@ -390,6 +390,7 @@ report_ends(struct cgn_dataplane *dp, struct pcp_server *srv)
 	if (!cgn_events_on() || srv == NULL)
 		return;
 	uint64_t waited = 0, now = cgn_clock_ms();
+	const uint32_t half = rte_ring_get_capacity(cgn_events_active->lcore[rte_lcore_id()].ring) / 2;
 	if (dp != NULL && cgn_events_sessions()) {
 		uint32_t cursor = 0, n = 0;
 		const struct cgn_mapping *m;
@@ -399,13 +400,21 @@ report_ends(struct cgn_dataplane *dp, struct pcp_server *srv)
 			struct cgn_event ev;
 			cgn_event_session(&ev, m, false, now);
 			cgn_event_emit(&ev);
-			if (++n % CGN_EVENT_BATCH == 0)
+			if (++n % half == 0) /* end_room() leaves half the ring free */
 				end_room(&waited);
 		}
 	}
 	end_room(&waited);
-	/* The blocks: at most the pool's, through the allocator's hook. */
-	cgn_pb_report_all_free(pcp_server_pb(srv));
+	/* The blocks, a slice of subscribers at a time (each at most max_blocks + 1 events: its
+	 * blocks and its binding) that fits half the ring, the logger catching up between. */
+	const struct cgn_pb *pb = pcp_server_pb(srv);
+	uint32_t per_slice = half / (pb->p.max_blocks + 1u);
+	uint32_t cursor = 0, before;
+	do {
+		before = cursor;
+		cgn_pb_report_free_slice(pb, &cursor, per_slice ? per_slice : 1);
+		end_room(&waited);
+	} while (cursor != before);
 	cgn_events_flush();
 }
 
@@ -527,6 +536,10 @@ main(int argc, char **argv)
 			goto out;
 		}
 		cgn_pb_set_event_hook(pcp_server_pb(srv), cgn_events_pb_hook, NULL);
+	} else if (cfg.logging.sessions || cfg.logging.threshold_pct) {
+		/* Settings of a logging group without a destination: said once, not an error (an
+		 * operator may take the destinations out for a while). */
+		printf("cgnatd: logging has no ipfix or syslog destination: no NAT event is logged\n");
 	}
 	/* The workers draw implicit sessions from the PCP server's subscribers and port blocks. */
 	dp = cgn_dataplane_create(&cfg, pcp_server_pb(srv));

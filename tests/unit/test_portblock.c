@@ -612,6 +612,26 @@ Test(portblock_events, blocks_and_bindings_reported_once_each, .fini = teardown)
 	cr_assert_eq(heard[10].nat_event, CGN_NATEV_PORT_BLOCK_FREE);
 	assert_event(11, CGN_NATEV_BINDING_DELETE, 40, a, 0, 0);
 	cr_assert_eq(cgn_pb_blocks_used(&pb), 2, "reporting changes nothing");
+
+	/* In slices (shutdown): a second subscriber with a block; one subscriber a slice. */
+	struct cgn_addr in2 = cgn_addr_from_v4(htonl(0x64400002));
+	int32_t s2 = cgn_pb_subscriber(&pb, &in2, true);
+	cr_assert_geq(s2, 0);
+	uint32_t a2;
+	uint16_t p2;
+	cr_assert_eq(cgn_pb_alloc(&pb, (uint32_t)s2, IPPROTO_UDP, 0, 1000, &rng, &a2, &p2), 0);
+	unsigned before = n_heard;
+	uint32_t cursor = 0;
+	cr_assert_eq(cgn_pb_report_free_slice(&pb, &cursor, 1), 2, "the first subscriber's two blocks");
+	cr_assert_eq(cursor, 1);
+	cr_assert_eq(n_heard, before + 3, "two blocks and a binding");
+	cr_assert_eq(cgn_pb_report_free_slice(&pb, &cursor, 1), 1, "the second's block");
+	cr_assert_eq(cursor, 2);
+	cr_assert_eq(n_heard, before + 5);
+	cr_assert_eq(heard[n_heard - 1].nat_event, CGN_NATEV_BINDING_DELETE);
+	cr_assert_eq(cgn_pb_report_free_slice(&pb, &cursor, 1), 0, "done");
+	cr_assert_eq(cursor, 2, "the cursor stays at the end");
+	cr_assert_eq(n_heard, before + 5);
 }
 
 /* Racing claims of one block by two subscribers: the loser reports nothing. */
