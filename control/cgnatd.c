@@ -376,9 +376,10 @@ end_room(uint64_t *waited)
 }
 
 /*
- * NAT logging at shutdown: the implicit sessions (logging.sessions) and the port blocks this
- * process held end with it, so their ends are reported (NAT44/NAT64_SESSION_DELETE, then
- * PORT_BLOCK_FREE and BINDING_DELETE): else the log keeps a block "allocated" to a subscriber
+ * NAT logging at shutdown: the implicit sessions (logging.sessions), the explicit mappings
+ * (unless the state store keeps them) and the port blocks this process held end with it, so
+ * their ends are reported (NAT44/NAT64_SESSION_DELETE, BIB_DELETE, then PORT_BLOCK_FREE and
+ * BINDING_DELETE): else the log keeps a block "allocated" to a subscriber
  * forever, while the next run gives it to another (RFC 6888 REQ-14: the log must answer "who
  * had this address and port"). A restart's restore claims, and reports, its blocks anew.
  * Main lcore, the workers stopped (nothing changes the table or the allocator), the logger
@@ -405,6 +406,14 @@ report_ends(struct cgn_dataplane *dp, struct pcp_server *srv)
 		}
 	}
 	end_room(&waited);
+	/* Explicit mappings end with the process unless the state store keeps them for the next
+	 * run (which restores them on their endpoints: no new creation is reported then). */
+	if (pcp_server_config(srv)->state.path[0] == '\0') {
+		uint32_t at = 0;
+		while (pcp_server_log_ends(srv, &at, half, now))
+			end_room(&waited);
+		end_room(&waited);
+	}
 	/* The blocks, a slice of subscribers at a time (each at most max_blocks + 1 events: its
 	 * blocks and its binding) that fits half the ring, the logger catching up between. */
 	const struct cgn_pb *pb = pcp_server_pb(srv);

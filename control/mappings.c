@@ -170,6 +170,22 @@ mapping_log_delete(struct pcp_mapping_rec *rec, uint8_t origin, uint64_t now)
 	rec->bib_logged = false;
 }
 
+static void
+log_end(void *r, void *arg)
+{
+	struct pcp_mapping_rec *rec = r;
+	mapping_log_delete(rec, mapping_origin(rec), *(const uint64_t *)arg);
+}
+
+bool
+pcp_server_log_ends(struct pcp_server *srv, uint32_t *cursor, uint32_t slots, uint64_t now)
+{
+	uint32_t cap = rec_db_capacity(srv->mappings);
+	uint32_t budget = cap - *cursor < slots ? cap - *cursor : slots;
+	rec_db_scan(srv->mappings, cursor, budget, log_end, &now); /* wraps to 0 at the end */
+	return *cursor != 0;
+}
+
 /* The implicit session a MAP adopts (§11.3 item 4) ends as a session: its worker reported it
  * created (NAT44/NAT64_SESSION_CREATE, logging.sessions), and from now on it is a BIB entry,
  * whose own CREATE and DELETE follow (RFC 8158 §4.6.1: not both records for one mapping).

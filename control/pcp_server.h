@@ -195,6 +195,14 @@ struct cgn_pb *pcp_server_pb(struct pcp_server *srv);
  */
 void pcp_server_freeze_pool(struct pcp_server *srv);
 uint32_t pcp_server_mapping_count(const struct pcp_server *srv);
+
+/**
+ * NAT logging at shutdown when no state store keeps the explicit mappings: reports the end
+ * (NAT44/NAT64_BIB_DELETE) of each one whose creation was reported, visiting slots record
+ * slots from *cursor (0 at first), so that the caller can let the logger catch up between
+ * calls. Control thread, before the logger stops. @return true while slots remain.
+ */
+bool pcp_server_log_ends(struct pcp_server *srv, uint32_t *cursor, uint32_t slots, uint64_t now);
 uint32_t pcp_server_session_count(const struct pcp_server *srv);
 uint32_t pcp_server_hold_count(const struct pcp_server *srv);
 

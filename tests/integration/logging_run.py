@@ -179,6 +179,9 @@ def tcp_collector_restart():
     ports = lambda recs: sorted(int(r["sourceTransportPort"]) for r in recs if r["natEvent"] == "8")
     check(ports(first) == [9001], f"before the collector went away: {first}")
     check(ports(second) == [9004], f"after it came back: {second}")
+    ends = sorted(int(r["sourceTransportPort"]) for r in second if r["natEvent"] == "9")
+    check(ends == [9001, 9002, 9003, 9004],
+          f"at shutdown, with no state store to keep them, every PCP mapping ends in the log: {ends}")
     check(away["ipfix_dropped"] >= 2, f"events while it was away are counted dropped: {away['ipfix_dropped']}")
     check(stats["ipfix_connects"] == 2, f"connected twice: {stats['ipfix_connects']}")
     check(stats["pkt_tx"] == len(flows) and stats["pkt_sessions_created"] == len(flows),
