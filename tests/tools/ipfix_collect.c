@@ -183,20 +183,29 @@ print_value(const fbInfoElement_t *ie, const uint8_t *p)
 	case FB_UINT_64:
 	case FB_DT_MILSEC:
 	case FB_DT_SEC:
-		if (ie->len == 1)
+		/* The record's fields are packed (libfixbuf's internal template has no padding):
+		 * read them by memcpy, never through a wider pointer (misaligned). */
+		if (ie->len == 1) {
 			v = p[0];
-		else if (ie->len == 2)
-			v = *(const uint16_t *)p;
-		else if (ie->len == 4)
-			v = *(const uint32_t *)p;
-		else if (ie->len == 8)
-			v = *(const uint64_t *)p;
-		else
+		} else if (ie->len == 2) {
+			uint16_t x;
+			memcpy(&x, p, 2);
+			v = x;
+		} else if (ie->len == 4) {
+			uint32_t x;
+			memcpy(&x, p, 4);
+			v = x;
+		} else if (ie->len == 8) {
+			memcpy(&v, p, 8);
+		} else {
 			break;
+		}
 		printf("%" PRIu64, v);
 		return;
 	case FB_IP4_ADDR: {
-		uint32_t a = htonl(*(const uint32_t *)p);
+		uint32_t a;
+		memcpy(&a, p, 4);
+		a = htonl(a);
 		printf("%s", inet_ntop(AF_INET, &a, text, sizeof(text)));
 		return;
 	}
