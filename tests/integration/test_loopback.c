@@ -729,11 +729,14 @@ Test(loopback_state, on_corrupt_refuse_stops_cgnatd)
 	cr_assert_eq(proc_run(out, sizeof(out),
 			      "sed -i 's|path = \"state\";|path = \"state\"; on_corrupt = \"refuse\";|' %s/cgnat.conf && "
 			      "head -c 65536 /dev/urandom > %s/state/data.mdb", dir, dir), 0, "%s", out);
-	cr_assert_not(respawn(), "cgnatd started on a corrupt store with on_corrupt = refuse");
+	/* Its refusal, not 30 s of waiting for a "ready" that never comes. */
+	snprintf(log_path, sizeof(log_path), "%s/cgnatd-%d.log", dir, ++spawns);
+	cgnatd_pid = proc_spawn(log_path, "%s -c %s/cgnat.conf", proc_env("CGNATD"), dir);
+	cr_assert(proc_wait_file_contains(log_path, "refusing to start", 30000), "%s", proc_read_file(log_path));
 	int rc = proc_stop(cgnatd_pid, SIGTERM, 10000);
 	cgnatd_pid = 0;
 	cr_assert(rc > 0, "exit status %d", rc);
-	cr_assert(log_has("refusing to start"), "%s", proc_read_file(log_path));
+	cr_assert_not(log_has("cgnatd: ready"), "cgnatd started on a corrupt store with on_corrupt = refuse");
 	cr_assert_eq(proc_run(out, sizeof(out), "ls %s/state | grep -c 'data.mdb.bad-'", dir), 1, "not moved: %s", out);
 }
 
