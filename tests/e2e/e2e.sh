@@ -126,10 +126,11 @@ case_directly_connected_host() {
 case_traceroute_through_the_nat() {
 	# traceroute from sub2 with UDP, ICMP and TCP probes: 1 the access router, 2 the CGN
 	# (time exceeded from dataplane.icmp_source, translated back, RFC 5508), 3 inet itself
-	# (its port unreachable, echo reply or SYN/ACK found its way back through the NAT).
+	# (its port unreachable, echo reply or SYN/ACK found its way back through the NAT). A probe
+	# waits 4 s for its answer: the sanitizer build on a loaded machine has taken more than 2.
 	local method out
 	for method in "" "-I" "-T -p 80"; do
-		out=$(in_ns sub2 timeout 30 traceroute -n -q 1 -w 2 -m 5 $method 198.51.100.10 2>&1) ||
+		out=$(in_ns sub2 timeout 40 traceroute -n -q 1 -w 4 -m 5 $method 198.51.100.10 2>&1) ||
 			fail "traceroute $method: $out"
 		echo "$out" | grep -Eq "^ 1  100\.64\.2\.1 " || fail "traceroute $method, hop 1: $out"
 		echo "$out" | grep -Eq "^ 2  203\.0\.113\.15 " || fail "traceroute $method, hop 2 is not the CGN: $out"
