@@ -126,15 +126,17 @@ case_directly_connected_host() {
 case_traceroute_through_the_nat() {
 	# traceroute from sub2 with UDP, ICMP and TCP probes: 1 the access router, 2 the CGN
 	# (time exceeded from dataplane.icmp_source, translated back, RFC 5508), 3 inet itself
-	# (its port unreachable, echo reply or SYN/ACK found its way back through the NAT). A probe
-	# waits 4 s for its answer: the sanitizer build on a loaded machine has taken more than 2.
+	# (its port unreachable, echo reply or SYN/ACK found its way back through the NAT). Two
+	# probes a hop, one answer needed: full runs of the suite twice lost the one probe of the
+	# third hop (NAT44 TCP under the sanitizers, NAT64 ICMP in the plain build), never seen in
+	# runs of the lab alone.
 	local method out
 	for method in "" "-I" "-T -p 80"; do
-		out=$(in_ns sub2 timeout 40 traceroute -n -q 1 -w 4 -m 5 $method 198.51.100.10 2>&1) ||
+		out=$(in_ns sub2 timeout 60 traceroute -n -q 2 -w 3 -m 5 $method 198.51.100.10 2>&1) ||
 			fail "traceroute $method: $out"
-		echo "$out" | grep -Eq "^ 1  100\.64\.2\.1 " || fail "traceroute $method, hop 1: $out"
-		echo "$out" | grep -Eq "^ 2  203\.0\.113\.15 " || fail "traceroute $method, hop 2 is not the CGN: $out"
-		echo "$out" | grep -Eq "^ 3  198\.51\.100\.10 " || fail "traceroute $method, hop 3 is not inet: $out"
+		echo "$out" | grep -Eq "^ 1  (\* )?100\.64\.2\.1 " || fail "traceroute $method, hop 1: $out"
+		echo "$out" | grep -Eq "^ 2  (\* )?203\.0\.113\.15 " || fail "traceroute $method, hop 2 is not the CGN: $out"
+		echo "$out" | grep -Eq "^ 3  (\* )?198\.51\.100\.10 " || fail "traceroute $method, hop 3 is not inet: $out"
 		echo "$out" | grep -q "^ 4 " && fail "traceroute $method went past inet: $out"
 	done
 	return 0
@@ -359,15 +361,16 @@ case_nat64_traceroute() {
 	# icmp_source6, the inside port's 2001:db8:100::254, or from a Pref64 address); 3 inet at
 	# its embedded address (its port unreachable translated to ICMPv6, RFC 7915 §4.2; its echo
 	# reply; its SYN/ACK).
-	# Every method is tried, and the case fails with what each got wrong.
+	# Every method is tried, and the case fails with what each got wrong. Two probes a hop, one
+	# answer needed (see traceroute_through_the_nat).
 	local method out why bad=""
 	for method in "" "-I" "-T -p 80"; do
 		why=""
-		out=$(in_ns sub6 timeout 30 traceroute -6 -n -q 1 -w 2 -m 5 $method 64:ff9b::198.51.100.10 2>&1) ||
+		out=$(in_ns sub6 timeout 60 traceroute -6 -n -q 2 -w 3 -m 5 $method 64:ff9b::198.51.100.10 2>&1) ||
 			why="failed"
-		echo "$out" | grep -Eq "^ 1  2001:db8:6::1 " || why="$why; hop 1 is not the router"
-		echo "$out" | grep -Eq "^ 2  (2001:db8:100::254|64:ff9b::[0-9a-f:]+) " || why="$why; hop 2 is not the CGN"
-		echo "$out" | grep -Eq "^ 3  $inet6 " || why="$why; hop 3 is not inet"
+		echo "$out" | grep -Eq "^ 1  (\* )?2001:db8:6::1 " || why="$why; hop 1 is not the router"
+		echo "$out" | grep -Eq "^ 2  (\* )?(2001:db8:100::254|64:ff9b::[0-9a-f:]+) " || why="$why; hop 2 is not the CGN"
+		echo "$out" | grep -Eq "^ 3  (\* )?$inet6 " || why="$why; hop 3 is not inet"
 		echo "$out" | grep -q "^ 4  $inet6 " && why="$why; went past inet"
 		[ -z "$why" ] || bad="$bad
 traceroute -6 ${method:-(UDP)}: ${why#; }
