@@ -136,18 +136,10 @@ mapping_origin(const struct pcp_mapping_rec *rec)
 static void
 bib_emit(const struct pcp_mapping_rec *rec, bool create, uint8_t origin, uint64_t now)
 {
-	bool v6 = !cgn_addr_is_v4(&rec->in.addr);
 	struct cgn_event ev;
-	memset(&ev, 0, sizeof(ev));
-	ev.mono_ms = now;
-	ev.nat_event = (uint8_t)(v6 ? (create ? CGN_NATEV_NAT64_BIB_CREATE : CGN_NATEV_NAT64_BIB_DELETE)
-				    : (create ? CGN_NATEV_NAT44_BIB_CREATE : CGN_NATEV_NAT44_BIB_DELETE));
-	ev.proto = rec->in.proto;
+	cgn_event_endpoints(&ev, create ? CGN_NATEV_NAT44_BIB_CREATE : CGN_NATEV_NAT44_BIB_DELETE, rec->in.proto,
+			    &rec->in.addr, rec->in.port, rec->ext_addr, rec->ext_port, now);
 	ev.origin = origin;
-	ev.internal = rec->in.addr;
-	ev.int_port = rec->in.port;
-	ev.ext_addr = rec->ext_addr;
-	ev.ext_port = rec->ext_port;
 	ev.lifetime_s = create ? rec->lifetime_s : 0;
 	cgn_event_emit(&ev);
 }
@@ -195,70 +187,40 @@ adopted_session_log(const struct pcp_mapping_rec *rec, uint64_t now)
 {
 	if (!cgn_events_sessions() || (rec->flags & CGN_MAP_STATIC))
 		return;
-	bool v6 = !cgn_addr_is_v4(&rec->in.addr);
 	struct cgn_event ev;
-	memset(&ev, 0, sizeof(ev));
-	ev.mono_ms = now;
-	ev.nat_event = (uint8_t)(v6 ? CGN_NATEV_NAT64_SESSION_DELETE : CGN_NATEV_NAT44_SESSION_DELETE);
+	cgn_event_endpoints(&ev, CGN_NATEV_NAT44_SESSION_DELETE, rec->in.proto, &rec->in.addr, rec->in.port,
+			    rec->ext_addr, rec->ext_port, now);
 	ev.origin = CGN_ORIGIN_DATA;
-	ev.proto = rec->in.proto;
-	ev.internal = rec->in.addr;
-	ev.int_port = rec->in.port;
-	ev.ext_addr = rec->ext_addr;
-	ev.ext_port = rec->ext_port;
 	cgn_event_emit(&ev);
 }
 
-/* A request refused for its subscriber (internal: its address; the subscriber is its
- * cgn_subscriber_addr(), as the data plane reports it): QUOTA_EXCEEDED with sub_event and
- * the limit (§4.6.7), or, for PORTS_EXHAUSTED, ext_addr and proto (§4.6.6). Rate-limited at
- * the source (cgn_event_emit_limited()). */
-static void
-refusal_emit(struct pcp_server *srv, uint64_t now, const struct cgn_addr *internal, enum cgn_nat_event what,
-	     uint32_t sub_event, uint32_t value, uint32_t ext_addr, uint8_t proto)
-{
-	if (!cgn_events_on())
-		return;
-	struct cgn_event ev;
-	memset(&ev, 0, sizeof(ev));
-	ev.mono_ms = now;
-	ev.nat_event = (uint8_t)what;
-	ev.sub_event = sub_event;
-	ev.value = value;
-	ev.internal = cgn_subscriber_addr(&srv->cfg, internal);
-	ev.ext_addr = ext_addr;
-	ev.proto = proto;
-	cgn_event_emit_limited(&ev);
-}
+/* A request refused for its subscriber: internal is the request's address, the event names
+ * the subscriber (cgn_subscriber_addr()), as the data plane's do. */
 
 /* USER_EX_QUOTA for pcp.max_mappings_per_subscriber: maxEntriesPerUser. */
 static void
 quota_log(struct pcp_server *srv, uint64_t now, const struct cgn_addr *internal)
 {
-	refusal_emit(srv, now, internal, CGN_NATEV_QUOTA_EXCEEDED, CGN_QUOTA_PER_USER,
-		     srv->cfg.pcp.max_mappings_per_subscriber, 0, 0);
+	struct cgn_addr sub_addr = cgn_subscriber_addr(&srv->cfg, internal);
+	cgn_event_refusal(now, &sub_addr, CGN_NATEV_QUOTA_EXCEEDED, CGN_QUOTA_PER_USER,
+			  srv->cfg.pcp.max_mappings_per_subscriber, 0, 0);
 }
 
-/* An allocator refusal (cgn_pb_alloc(), _alloc_run()) of subscriber sub: -EDQUOT its port
- * quota (max_blocks full blocks: maxEntriesPerUser, as the data plane's session.c reports
- * it), -ENOSPC no free block on its paired address; others are not quotas. */
+/* An allocator refusal (cgn_pb_alloc(), _alloc_run()) of subscriber sub. */
 static void
 alloc_refusal_log(struct pcp_server *srv, uint64_t now, const struct cgn_key *in, uint32_t sub, int rc)
 {
-	if (rc == -EDQUOT)
-		refusal_emit(srv, now, &in->addr, CGN_NATEV_QUOTA_EXCEEDED, CGN_QUOTA_PER_USER,
-			     (uint32_t)srv->cfg.nat.max_blocks * srv->cfg.nat.block_size, 0, 0);
-	else if (rc == -ENOSPC)
-		refusal_emit(srv, now, &in->addr, CGN_NATEV_PORTS_EXHAUSTED, 0, 0,
-			     srv->pb.addrs[cgn_pb_sub(&srv->pb, sub)->ext_index], in->proto);
+	struct cgn_addr sub_addr = cgn_subscriber_addr(&srv->cfg, &in->addr);
+	cgn_event_alloc_refusal(&srv->cfg, &srv->pb, sub, &sub_addr, in->proto, rc, now);
 }
 
 /* The subscriber table is full (nat.max_subscribers): maxSubscribers. */
 static void
 subscribers_log(struct pcp_server *srv, uint64_t now, const struct cgn_addr *internal)
 {
-	refusal_emit(srv, now, internal, CGN_NATEV_QUOTA_EXCEEDED, CGN_QUOTA_SUBSCRIBERS, srv->cfg.nat.max_subscribers,
-		     0, 0);
+	struct cgn_addr sub_addr = cgn_subscriber_addr(&srv->cfg, internal);
+	cgn_event_refusal(now, &sub_addr, CGN_NATEV_QUOTA_EXCEEDED, CGN_QUOTA_SUBSCRIBERS,
+			  srv->cfg.nat.max_subscribers, 0, 0);
 }
 
 /* ---- port hold-down ---------------------------------------------------------------------- */

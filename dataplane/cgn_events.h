@@ -25,7 +25,9 @@
 #ifndef CGN_EVENTS_H
 #define CGN_EVENTS_H
 
+#include <errno.h>
 #include <stdbool.h>
+#include <string.h>
 #include <stdint.h>
 
 #include <rte_branch_prediction.h>
@@ -37,6 +39,7 @@
 #include "cgn_config.h"
 #include "cgn_event.h"
 #include "cgn_mapping.h"
+#include "cgn_portblock.h"
 
 /* Kinds the source rate limiter keeps apart (RFC 8158 §4.6.5-7: exhaustion and quota events
  * are not sent for every packet that meets them): QUOTA_EXCEEDED per sub_event, then
@@ -207,23 +210,74 @@ cgn_event_emit_limited(const struct cgn_event *ev)
 }
 
 /**
- * The session event of an implicit mapping (RFC 8158 §4.6.1, §4.6.2): NAT44 or NAT64 (an
- * IPv6 internal address), create or delete, at now_ms. Any thread (builds only).
+ * An event about one mapping's endpoints (RFC 8158 §4.6.1-4.6.4): nat44_event is the NAT44
+ * value of Table 2 (SESSION_CREATE/_DELETE, BIB_CREATE/_DELETE); an IPv6 internal address
+ * makes it the NAT64 one, two further in the table. Any thread (builds only).
  */
+static inline void
+cgn_event_endpoints(struct cgn_event *ev, enum cgn_nat_event nat44_event, uint8_t proto,
+		    const struct cgn_addr *internal, uint16_t int_port, uint32_t ext_addr, uint16_t ext_port,
+		    uint64_t now_ms)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->mono_ms = now_ms;
+	ev->nat_event = (uint8_t)(nat44_event + (cgn_addr_is_v4(internal) ? 0 : 2));
+	ev->proto = proto;
+	ev->internal = *internal;
+	ev->int_port = int_port;
+	ev->ext_addr = ext_addr;
+	ev->ext_port = ext_port;
+}
+
+/** The session event of an implicit mapping: create or delete, at now_ms. Any thread. */
 static inline void
 cgn_event_session(struct cgn_event *ev, const struct cgn_mapping *m, bool create, uint64_t now_ms)
 {
-	bool v6 = !cgn_addr_is_v4(&m->int_addr);
-	memset(ev, 0, sizeof(*ev));
-	ev->mono_ms = now_ms;
-	ev->nat_event = (uint8_t)(v6 ? (create ? CGN_NATEV_NAT64_SESSION_CREATE : CGN_NATEV_NAT64_SESSION_DELETE)
-				     : (create ? CGN_NATEV_NAT44_SESSION_CREATE : CGN_NATEV_NAT44_SESSION_DELETE));
+	cgn_event_endpoints(ev, create ? CGN_NATEV_NAT44_SESSION_CREATE : CGN_NATEV_NAT44_SESSION_DELETE, m->proto,
+			    &m->int_addr, m->int_port, m->ext_addr, m->ext_port, now_ms);
 	ev->origin = CGN_ORIGIN_DATA;
-	ev->proto = m->proto;
-	ev->internal = m->int_addr;
-	ev->int_port = m->int_port;
-	ev->ext_addr = m->ext_addr;
-	ev->ext_port = m->ext_port;
+}
+
+/**
+ * Reports a new mapping refused for subscriber sub_addr (as cgn_subscriber_addr() names it):
+ * QUOTA_EXCEEDED with sub_event and its limit (§4.6.7), or PORTS_EXHAUSTED of ext_addr and
+ * proto (§4.6.6); rate-limited (cgn_event_emit_limited()). Nothing when logging is off. The
+ * calling EAL lcore (a worker, the control thread).
+ */
+static inline void
+cgn_event_refusal(uint64_t now_ms, const struct cgn_addr *sub_addr, enum cgn_nat_event what, uint32_t sub_event,
+		  uint32_t value, uint32_t ext_addr, uint8_t proto)
+{
+	if (likely(!cgn_events_on()))
+		return;
+	struct cgn_event ev;
+	memset(&ev, 0, sizeof(ev));
+	ev.mono_ms = now_ms;
+	ev.nat_event = (uint8_t)what;
+	ev.sub_event = sub_event;
+	ev.value = value;
+	ev.internal = *sub_addr;
+	ev.ext_addr = ext_addr;
+	ev.proto = proto;
+	cgn_event_emit_limited(&ev);
+}
+
+/**
+ * Reports what the port allocator's refusal rc (cgn_pb_alloc(), _alloc_run()) of subscriber
+ * sub means, if anything: -EDQUOT its port quota (maxEntriesPerUser: max_blocks full blocks),
+ * -ENOSPC no free block on its paired address (ports exhausted for proto). The workers'
+ * sessions and the control thread's mappings alike. Same threads as cgn_event_refusal().
+ */
+static inline void
+cgn_event_alloc_refusal(const struct cgn_config *cfg, const struct cgn_pb *pb, uint32_t sub,
+			const struct cgn_addr *sub_addr, uint8_t proto, int rc, uint64_t now_ms)
+{
+	if (rc == -EDQUOT)
+		cgn_event_refusal(now_ms, sub_addr, CGN_NATEV_QUOTA_EXCEEDED, CGN_QUOTA_PER_USER,
+				  (uint32_t)cfg->nat.max_blocks * cfg->nat.block_size, 0, 0);
+	else if (rc == -ENOSPC)
+		cgn_event_refusal(now_ms, sub_addr, CGN_NATEV_PORTS_EXHAUSTED, 0, 0,
+				  pb->addrs[cgn_pb_sub(pb, sub)->ext_index], proto);
 }
 
 /**

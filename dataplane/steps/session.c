@@ -40,26 +40,6 @@ alloc_reason(int rc)
 	}
 }
 
-/* Reports a refusal: sub_event a CGN_QUOTA_* for QUOTA_EXCEEDED (value its limit), or
- * PORTS_EXHAUSTED of ext_addr and proto. Logging on only; rate-limited at the source. */
-static void
-report_refusal(struct cgn_worker *w, const struct cgn_pkt *p, const struct cgn_addr *sub_addr,
-	       enum cgn_nat_event what, uint32_t sub_event, uint32_t value, uint32_t ext_addr)
-{
-	struct cgn_event ev;
-	memset(&ev, 0, sizeof(ev));
-	ev.mono_ms = w->now_ms;
-	ev.nat_event = (uint8_t)what;
-	ev.sub_event = sub_event;
-	ev.value = value;
-	ev.internal = *sub_addr;
-	if (what == CGN_NATEV_PORTS_EXHAUSTED) {
-		ev.ext_addr = ext_addr;
-		ev.proto = p->proto;
-	}
-	cgn_event_emit_limited(&ev);
-}
-
 /* No mapping can be made: ICMP 3/13 toward an IPv4 host (RFC 5508 §3, RFC 6888 REQ-4); ICMPv6
  * 1/3, address unreachable, toward an IPv6 one (RFC 6146 §3.5.1.1). */
 static enum cgn_verdict
@@ -86,9 +66,8 @@ cgn_session_create(struct cgn_worker *w, struct cgn_pkt *p)
 	struct cgn_addr sub_addr = cgn_subscriber_addr(dp->cfg, &p->key.addr);
 	int32_t sub = cgn_pb_subscriber(dp->pb, &sub_addr, true);
 	if (sub < 0) { /* RFC 6888 REQ-4/-5: count, and tell the host */
-		if (unlikely(cgn_events_on()))
-			report_refusal(w, p, &sub_addr, CGN_NATEV_QUOTA_EXCEEDED, CGN_QUOTA_SUBSCRIBERS,
-				       dp->cfg->nat.max_subscribers, 0);
+		cgn_event_refusal(w->now_ms, &sub_addr, CGN_NATEV_QUOTA_EXCEEDED, CGN_QUOTA_SUBSCRIBERS,
+				  dp->cfg->nat.max_subscribers, 0, 0);
 		return refuse(w, p, CGN_DROP_SUBSCRIBERS_FULL);
 	}
 	struct cgn_pb_sub *s = cgn_pb_sub(dp->pb, (uint32_t)sub);
@@ -166,15 +145,10 @@ cgn_session_create(struct cgn_worker *w, struct cgn_pkt *p)
 	if (p->map != NULL)
 		return CGN_CONTINUE;
 	if (unlikely(cgn_events_on())) {
-		const struct cgn_config *cfg = dp->cfg;
-		if (alloc_rc == -EDQUOT) /* RFC 8158 §4.6.7: maxEntriesPerUser, its ports */
-			report_refusal(w, p, &sub_addr, CGN_NATEV_QUOTA_EXCEEDED, CGN_QUOTA_PER_USER,
-				       (uint32_t)cfg->nat.max_blocks * cfg->nat.block_size, 0);
-		else if (alloc_rc == -ENOSPC) /* §4.6.6: no free block on its address */
-			report_refusal(w, p, &sub_addr, CGN_NATEV_PORTS_EXHAUSTED, 0, 0, dp->pb->addrs[s->ext_index]);
-		else if (table_rc == -ENOSPC) /* §4.6.7: maxSessionEntries */
-			report_refusal(w, p, &sub_addr, CGN_NATEV_QUOTA_EXCEEDED, CGN_QUOTA_SESSIONS,
-				       cfg->dataplane.table_size, 0);
+		cgn_event_alloc_refusal(dp->cfg, dp->pb, (uint32_t)sub, &sub_addr, p->proto, alloc_rc, w->now_ms);
+		if (table_rc == -ENOSPC) /* RFC 8158 §4.6.7: maxSessionEntries */
+			cgn_event_refusal(w->now_ms, &sub_addr, CGN_NATEV_QUOTA_EXCEEDED, CGN_QUOTA_SESSIONS,
+					  dp->cfg->dataplane.table_size, 0, 0);
 	}
 	return refuse(w, p, why);
 }
