@@ -261,20 +261,38 @@ cgn_logger_close_sinks(struct cgn_logger_params *p)
 }
 
 void
+cgn_logger_totals(struct cgn_logger_totals *t)
+{
+	t->events = __atomic_load_n(&stats.events, __ATOMIC_RELAXED);
+	t->dropped = cgn_events_dropped();
+	t->invalid = __atomic_load_n(&stats.invalid, __ATOMIC_RELAXED);
+}
+
+unsigned
+cgn_logger_sinks(const struct cgn_log_sink **out, unsigned max)
+{
+	struct cgn_logger *lg = __atomic_load_n(&running, __ATOMIC_ACQUIRE);
+	unsigned n = 0;
+	for (; lg && n < lg->p.n_sinks && n < max; n++)
+		out[n] = lg->p.sinks[n];
+	return n;
+}
+
+void
 cgn_logger_foreach_counter(void (*fn)(void *ctx, const char *name, uint64_t value), void *ctx)
 {
-#define X(name, doc) fn(ctx, "log_" #name, __atomic_load_n(&stats.name, __ATOMIC_RELAXED));
-	X(events, "")
-	fn(ctx, "log_dropped", cgn_events_dropped());
-	X(invalid, "")
-#undef X
-	struct cgn_logger *lg = __atomic_load_n(&running, __ATOMIC_ACQUIRE);
-	for (unsigned i = 0; lg && i < lg->p.n_sinks; i++) {
-		const struct cgn_log_sink *s = lg->p.sinks[i];
+	struct cgn_logger_totals t;
+	cgn_logger_totals(&t);
+	fn(ctx, "log_events", t.events);
+	fn(ctx, "log_dropped", t.dropped);
+	fn(ctx, "log_invalid", t.invalid);
+	const struct cgn_log_sink *sinks[CGN_LOGGER_MAX_SINKS];
+	unsigned n = cgn_logger_sinks(sinks, CGN_LOGGER_MAX_SINKS);
+	for (unsigned i = 0; i < n; i++) {
 		char name[64];
 #define X(field, doc)                                                                  \
-	snprintf(name, sizeof(name), "%s_" #field, s->name);                          \
-	fn(ctx, name, __atomic_load_n(&s->stats.field, __ATOMIC_RELAXED));
+	snprintf(name, sizeof(name), "%s_" #field, sinks[i]->name);                   \
+	fn(ctx, name, __atomic_load_n(&sinks[i]->stats.field, __ATOMIC_RELAXED));
 		CGN_SINK_COUNTERS(X)
 #undef X
 	}

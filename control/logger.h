@@ -81,6 +81,23 @@ void cgn_logger_stop(struct cgn_logger *lg);
 void cgn_logger_pool_hold(struct cgn_logger *lg);
 void cgn_logger_pool_release(struct cgn_logger *lg);
 
+/* The logger's own totals. */
+struct cgn_logger_totals {
+	uint64_t events;  /* handed to the sinks */
+	uint64_t dropped; /* lost to full rings, summed over the lcores */
+	uint64_t invalid; /* refused by cgn_event_check() */
+};
+
+/** Reads the totals (all 0 until a logger ran). Any thread; relaxed reads. */
+void cgn_logger_totals(struct cgn_logger_totals *t);
+
+/**
+ * The running logger's sinks, whose counters (stats) a reader loads relaxed: at most max into
+ * out. @return how many; 0 when no logger runs. Any thread that stops before the logger does
+ * (telemetry, metrics: cgnatd stops them first).
+ */
+unsigned cgn_logger_sinks(const struct cgn_log_sink **out, unsigned max);
+
 /**
  * Calls fn with each counter: log_events, log_dropped (rings full, summed over the lcores),
  * log_invalid (all 0 until a logger ran), then each sink's CGN_SINK_COUNTERS as

@@ -411,68 +411,26 @@ pool_section(struct page *pg)
 	      "External ports held now, all subscribers, protocols and kinds (sessions and explicit mappings).", ports);
 }
 
-/* NAT logging (logger.h): the logger's own counters, then each sink's labelled sink="NAME".
- * cgn_logger_foreach_counter() names them log_* and NAME_COUNTER; they are gathered first,
- * since a family's samples go together. */
-#define LOG_MAX_SINKS 4
-struct log_values {
-	uint64_t events, dropped, invalid;
-	unsigned n_sinks;
-	char sink[LOG_MAX_SINKS][16];
-	struct cgn_sink_stats s[LOG_MAX_SINKS];
-};
-
-static void
-log_value(void *ctx, const char *name, uint64_t v)
-{
-	struct log_values *lv = ctx;
-	if (strcmp(name, "log_events") == 0) {
-		lv->events = v;
-		return;
-	}
-	if (strcmp(name, "log_dropped") == 0) {
-		lv->dropped = v;
-		return;
-	}
-	if (strcmp(name, "log_invalid") == 0) {
-		lv->invalid = v;
-		return;
-	}
-	const char *us = strchr(name, '_');
-	if (us == NULL || (size_t)(us - name) >= sizeof(lv->sink[0]))
-		return;
-	unsigned i;
-	for (i = 0; i < lv->n_sinks; i++)
-		if (strncmp(lv->sink[i], name, (size_t)(us - name)) == 0 && lv->sink[i][us - name] == '\0')
-			break;
-	if (i == lv->n_sinks) {
-		if (lv->n_sinks == LOG_MAX_SINKS)
-			return;
-		snprintf(lv->sink[i], sizeof(lv->sink[i]), "%.*s", (int)(us - name), name);
-		lv->n_sinks++;
-	}
-#define X(field, doc)                          \
-	if (strcmp(us + 1, #field) == 0)       \
-		lv->s[i].field = v;
-	CGN_SINK_COUNTERS(X)
-#undef X
-}
-
+/* NAT logging (logger.h): the logger's own totals, then each sink's counters labelled
+ * sink="NAME". */
 static void
 log_section(struct page *pg)
 {
-	struct log_values lv = { 0 };
-	cgn_logger_foreach_counter(log_value, &lv);
+	struct cgn_logger_totals t;
+	cgn_logger_totals(&t);
 	counter(pg, "cgnat_log_events_total", "NAT events the logger handed to its destinations (docs/operations.md, "
-					      "\"NAT logging\").", lv.events);
-	counter(pg, "cgnat_log_dropped_total", "NAT events lost because an lcore's event ring was full.", lv.dropped);
+					      "\"NAT logging\").", t.events);
+	counter(pg, "cgnat_log_dropped_total", "NAT events lost because an lcore's event ring was full.", t.dropped);
 	counter(pg, "cgnat_log_invalid_total", "NAT events the logger refused (a kind or field out of range).",
-		lv.invalid);
-#define X(field, doc)                                                                               \
-	if (lv.n_sinks > 0) {                                                                       \
-		family(pg, "cgnat_log_sink_" #field "_total", "counter", "NAT log destination: " doc "."); \
-		for (unsigned i = 0; i < lv.n_sinks; i++)                                           \
-			sample(pg, "cgnat_log_sink_" #field "_total", lv.s[i].field, "sink", lv.sink[i], NULL); \
+		t.invalid);
+	const struct cgn_log_sink *sinks[CGN_LOGGER_MAX_SINKS];
+	unsigned n = cgn_logger_sinks(sinks, CGN_LOGGER_MAX_SINKS);
+#define X(field, doc)                                                                                      \
+	if (n > 0) {                                                                                       \
+		family(pg, "cgnat_log_sink_" #field "_total", "counter", "NAT log destination: " doc ".");  \
+		for (unsigned i = 0; i < n; i++)                                                           \
+			sample(pg, "cgnat_log_sink_" #field "_total", LOAD(sinks[i]->stats.field), "sink",  \
+			       sinks[i]->name, NULL);                                                      \
 	}
 	CGN_SINK_COUNTERS(X)
 #undef X

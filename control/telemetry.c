@@ -152,14 +152,6 @@ add_counter(void *ctx, const char *name, uint64_t value)
 	rte_tel_data_add_dict_u64(ctx, name, value);
 }
 
-/* The logger's own totals (log_*) only. */
-static void
-add_log_total(void *ctx, const char *name, uint64_t value)
-{
-	if (strncmp(name, "log_", 4) == 0)
-		rte_tel_data_add_dict_u64(ctx, name, value);
-}
-
 /* /cgnat/logging: NAT logging's counters, the logger's and each destination's
  * (<sink>_<counter>: ipfix_sent, syslog_dropped, ...; docs/operations.md "NAT logging"). */
 static int
@@ -223,7 +215,11 @@ cmd_stats(const char *cmd __rte_unused, const char *params __rte_unused, struct 
 	rte_tel_data_add_dict_u64(d, "ring_backlog", cgn_dataplane_backlog(tel.dp));
 	/* NAT logging (logger.h): log_events, log_dropped, log_invalid; each destination's own
 	 * counters are in /cgnat/logging (this dict holds at most 256 keys). */
-	cgn_logger_foreach_counter(add_log_total, d);
+	struct cgn_logger_totals lt;
+	cgn_logger_totals(&lt);
+	rte_tel_data_add_dict_u64(d, "log_events", lt.events);
+	rte_tel_data_add_dict_u64(d, "log_dropped", lt.dropped);
+	rte_tel_data_add_dict_u64(d, "log_invalid", lt.invalid);
 #define X(field, doc) rte_tel_data_add_dict_u64(d, "punt_" #field, LOAD(tel.dp->punt_stats.field));
 	CGN_PUNT_COUNTERS(X)
 #undef X
