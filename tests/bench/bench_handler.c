@@ -19,25 +19,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 #include <arpa/inet.h>
 
-#include <rte_eal.h>
 
 #include "pcp_server_int.h"
 #include "pcp_wire.h"
 
 #include "cgn_clock.h"
-
-/* EAL leaves an (empty, with --no-shconf --no-telemetry) runtime directory behind. */
-static char runtime_dir[4096];
-
-static void
-remove_runtime_dir(void)
-{
-	if (runtime_dir[0])
-		rmdir(runtime_dir);
-}
+#include "eal_once.h"
 
 static int
 push(void *ctx, struct cgn_ring_msg *msg)
@@ -64,14 +53,8 @@ main(int argc, char **argv)
 			return 1;
 		snprintf(state, sizeof(state), "state = { path = \"%s/state\"; };\n", store_dir);
 	}
-	char prefix[64];
-	snprintf(prefix, sizeof(prefix), "--file-prefix=cgnbh%d", getpid());
-	char *eal[] = { "bench", "-l", "0", "--no-huge", "-m", "2048", "--no-pci", "--no-shconf", "--no-telemetry",
-			"--log-level=*:error", prefix };
-	atexit(remove_runtime_dir);
-	if (rte_eal_init(11, eal) < 0)
+	if (test_eal_once("cgnbh", 2048) < 0)
 		return 1;
-	snprintf(runtime_dir, sizeof(runtime_dir), "%s", rte_eal_get_runtime_dir());
 	uint32_t subs = set ? n : (n + 63) / 64;
 	uint32_t ports = set ? n * set : n; /* data-plane entries and control records */
 	char text[1280], err[256];

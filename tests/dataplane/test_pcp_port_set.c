@@ -11,10 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
-#include <unistd.h>
 
-#include <rte_eal.h>
 
+#include "eal_once.h"
 #include "pcp_server_int.h"
 
 #define MAXMSG 4096
@@ -61,31 +60,10 @@ static struct pcp_server *srv;
 static struct cgn_addr client;
 static uint64_t now = 1000000;
 
-/* EAL's runtime folder (/var/run/dpdk/PREFIX): empty with --no-shconf and --no-telemetry,
- * gone when the test's process ends. */
-static char runtime_dir[4096];
-
-static void
-remove_runtime_dir(void)
-{
-	if (runtime_dir[0])
-		rmdir(runtime_dir);
-}
-
 static void
 setup(void)
 {
-	static bool eal;
-	if (!eal) {
-		char prefix[64];
-		snprintf(prefix, sizeof(prefix), "--file-prefix=cgnpset%d", getpid());
-		char *args[] = { "t", "-l", "0", "--no-huge", "-m", "256", "--no-pci", "--no-shconf", "--no-telemetry",
-				 "--log-level=*:error", prefix };
-		cr_assert_geq(rte_eal_init(11, args), 0);
-		snprintf(runtime_dir, sizeof(runtime_dir), "%s", rte_eal_get_runtime_dir());
-		atexit(remove_runtime_dir);
-		eal = true;
-	}
+	cr_assert_eq(test_eal_once("cgnpset", 256), 0);
 	static struct cgn_config cfg;
 	char err[256];
 	cr_assert_eq(cgn_config_load_string(

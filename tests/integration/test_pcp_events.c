@@ -23,6 +23,7 @@
 #include <rte_ring_elem.h>
 
 #include "cgn_events.h"
+#include "eal_once.h"
 #include "pcp_server_int.h"
 
 static bool ring_full; /* the stub refuses every push, as a full worker ring does */
@@ -35,25 +36,12 @@ push(void *ctx, struct cgn_ring_msg *msg)
 	return ring_full ? -ENOBUFS : 0;
 }
 
-static char runtime_dir[4096], dir[64];
-
-static void
-remove_runtime_dir(void)
-{
-	if (runtime_dir[0])
-		rmdir(runtime_dir);
-}
+static char dir[64];
 
 static void
 setup(void)
 {
-	char prefix[64];
-	snprintf(prefix, sizeof(prefix), "--file-prefix=cgnpe%d", getpid());
-	char *eal[] = { "t", "-l", "0", "--no-huge", "-m", "512", "--no-pci", "--no-shconf", "--no-telemetry",
-			"--log-level=*:error", prefix };
-	cr_assert_geq(rte_eal_init(11, eal), 0);
-	snprintf(runtime_dir, sizeof(runtime_dir), "%s", rte_eal_get_runtime_dir());
-	atexit(remove_runtime_dir);
+	cr_assert_eq(test_eal_once("cgnpe", 512), 0);
 	snprintf(dir, sizeof(dir), "/tmp/cgnpe-XXXXXX");
 	cr_assert_not_null(mkdtemp(dir));
 	ring_full = false;

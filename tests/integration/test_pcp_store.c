@@ -11,8 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <rte_eal.h>
 
+#include "eal_once.h"
 #include "pcp_server_int.h"
 #include "state_store.h"
 
@@ -27,32 +27,7 @@ push(void *ctx, struct cgn_ring_msg *msg)
 	return 0;
 }
 
-static char runtime_dir[4096], dir[64];
-
-/* EAL's runtime folder (/var/run/dpdk/PREFIX): empty with --no-shconf and --no-telemetry,
- * gone when the test's process ends. */
-static void
-remove_runtime_dir(void)
-{
-	if (runtime_dir[0])
-		rmdir(runtime_dir);
-}
-
-static void
-eal_once(void)
-{
-	static bool done;
-	if (done)
-		return;
-	char prefix[64];
-	snprintf(prefix, sizeof(prefix), "--file-prefix=cgnps%d", getpid());
-	char *eal[] = { "t", "-l", "0", "--no-huge", "-m", "512", "--no-pci", "--no-shconf", "--no-telemetry",
-			"--log-level=*:error", prefix };
-	cr_assert_geq(rte_eal_init(11, eal), 0);
-	snprintf(runtime_dir, sizeof(runtime_dir), "%s", rte_eal_get_runtime_dir());
-	atexit(remove_runtime_dir);
-	done = true;
-}
+static char dir[64];
 
 /* The server on dir's store; pcp_extra and nat_extra go into the pcp and nat groups. */
 static struct pcp_server *
@@ -104,7 +79,7 @@ map(struct pcp_server *srv, uint32_t k, uint32_t lifetime, uint8_t *resp)
 static void
 setup(void)
 {
-	eal_once();
+	cr_assert_eq(test_eal_once("cgnps", 512), 0);
 	snprintf(dir, sizeof(dir), "/tmp/cgnps-XXXXXX");
 	cr_assert_not_null(mkdtemp(dir));
 }
