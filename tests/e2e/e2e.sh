@@ -41,6 +41,13 @@ run_case() { # NAME: runs case_NAME, prints PASS/FAIL
 
 mapped() { cat "$www/ext" 2>/dev/null; }
 
+# Runs a check until it holds, 2 s at most: a change cgnatd has answered (PCP, NAT-PMP)
+# reaches the table a moment later, when a worker applies it from its ring, and telemetry
+# reads that table (once seen missing under the sanitizers right after the answer).
+eventually() { local i; for i in $(seq 1 20); do "$@" && return 0; sleep 0.1; done; return 1; }
+nat64_mapping_on() { ctl mappings -a | grep -Eq "^tcp +\[2001:db8:6::2\]:8080 +$1 .*EXPLICIT"; }
+natpmp_mapping_of_sub1() { ctl sessions 100.64.1.2 | grep -q "^tcp .*100.64.1.2:9000 .*NATPMP"; }
+
 
 # For a case that reloads cgnatd: sets the caller's state (the lab's folder), conf (its config
 # file) and pid (cgnatd's), keeps a copy of the file in $www/cgnat.conf.orig to put back, and
@@ -431,7 +438,7 @@ case_nat64_pcp_prefix64_and_inbound_tcp() {
 	ext=$(echo "$out" | awk '/^external:/ { print $2 }')
 	echo "$ext" > "$www/ext6"
 	[[ "$ext" =~ ^203\.0\.113\.([0-9]|1[0-5]):[0-9]+$ ]] || fail "external endpoint '$ext' not in the pool: $out"
-	ctl mappings -a | grep -Eq "^tcp +\[2001:db8:6::2\]:8080 +$ext .*EXPLICIT" ||
+	eventually nat64_mapping_on "$ext" ||
 		fail "no NAT64 mapping of [2001:db8:6::2]:8080 on $ext: $(ctl mappings -a)"
 	[ "$(counter punt_answered)" -gt "$before" ] || fail "the answer did not come by the DPDK port"
 	got=$(in_ns inet curl -sS -m 5 "http://$ext/") || fail "inet cannot connect to $ext"
@@ -445,7 +452,7 @@ case_natpmp_from_a_subscriber() {
 	out=$(in_ns sub1 timeout 20 natpmpc -g 100.64.0.254 -a 9000 9000 tcp 600 2>&1) || fail "natpmpc: $out"
 	echo "$out" | grep -q "Public IP address : 203.0.113." || fail "no public address: $out"
 	echo "$out" | grep -q "Mapped public port [0-9]* protocol TCP to local port 9000" || fail "no mapping: $out"
-	ctl sessions 100.64.1.2 | grep -q "^tcp .*100.64.1.2:9000 .*NATPMP" || fail "not in the table: $(ctl sessions 100.64.1.2)"
+	eventually natpmp_mapping_of_sub1 || fail "not in the table: $(ctl sessions 100.64.1.2)"
 }
 
 case_pcp_from_the_internet_is_ignored() {
